@@ -1,0 +1,74 @@
+# revive: `make` builds ./pipeline; `make check` runs every test; `make demo` runs the demo;
+# `make bench` prints the benchmarks. `make deps` installs missing Debian packages.
+# Switches: SANITIZE=address,undefined   DEBUG=1   CFLAGS=...
+CC      = mpicc
+CFLAGS ?= -O3 -march=native
+ifeq ($(DEBUG),1)
+CFLAGS  = -O0 -g3
+endif
+PKGS      = hdf5 openblas inih zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
+             -fopenmp -MMD -MP -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS     = $(PKG_LIBS) -fopenmp -lm
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
+LDLIBS     += -fsanitize=$(SANITIZE)
+endif
+
+B = build
+ENGINE_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/layers/*.c src/data/*.c stages/*.c))
+ENGINE_OBJ = $(ENGINE_SRC:%.c=$(B)/%.o)
+TEST_SRC   = $(wildcard tests/test_*.c)
+TEST_BIN   = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_SRC  = $(wildcard bench/bench_*.c)
+BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all deps check check-run demo demo-run bench bench-run tests clean docs
+all: pipeline
+
+pipeline: $(B)/src/main.o $(B)/librevive.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(B)/librevive.a: $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(B)/librevive.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/librevive.a $(LDLIBS) -lcmocka
+
+$(B)/bench/%: bench/%.c $(B)/librevive.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/librevive.a $(LDLIBS)
+
+tests: $(TEST_BIN) pipeline
+
+deps:
+	@sh scripts/install-deps.sh
+
+# Install what is missing first, then re-read this Makefile so pkg-config sees the new packages.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+check-run: tests
+	@sh tests/run.sh $(TEST_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+demo-run: pipeline
+	sh scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+bench-run: $(BENCH_BIN) pipeline
+	@for b in $(BENCH_BIN); do ./$$b || exit 1; done
+
+clean:
+	rm -rf $(B) pipeline
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,134 @@
+/* The layers of a CIFAR ResNet, each a small struct describing its shape and plain functions.
+ *
+ *   struct conv2d conv;
+ *   conv2d_init(&conv, 16, 32, 3, 2, 1, 28, 28);           in_c, out_c, k, stride, pad, in_h, in_w
+ *   struct conv2d_workspace ws;
+ *   conv2d_workspace_init(&ws, &conv, batch, threads);     or one workspace sized for the largest layer
+ *   conv2d_forward(out, in, w, &conv, n, &ws);
+ *   conv2d_backward(din, dw, dout, in, w, &conv, n, &ws);  dw == NULL skips the weight-gradient GEMM
+ *
+ * Conventions, for every layer:
+ * - Arguments: outputs first, then inputs, then the layer, the batch size n, then workspaces.
+ * - Tensors are float, NCHW, contiguous. Shapes are given in comments as (N, C, H, W).
+ * - forward overwrites its outputs. backward ACCUMULATES (+=) into din and the parameter
+ *   gradients, so a residual block's two paths add up and the model zeroes gradients once.
+ *   Any gradient pointer may be NULL: that gradient is not computed.
+ * - Results do not depend on the number of threads: work is cut into pieces whose sizes depend
+ *   only on the layer and n, and partial sums are added in a fixed order.
+ */
+#ifndef REVIVE_LAYERS_H
+#define REVIVE_LAYERS_H
+
+#include <stddef.h>
+
+/* ---- 2-D convolution, no bias: im2col + cblas_sgemm ------------------------------------- */
+struct conv2d {
+    int in_c, out_c, k, stride, pad;
+    int in_h, in_w, out_h, out_w;
+};
+
+/* Scratch memory for convolutions; one can serve every layer if sized for the largest. */
+struct conv2d_workspace {
+    int threads;        /* OpenMP threads the workspace was sized for */
+    size_t col_floats;  /* per thread: one chunk of im2col columns */
+    float *col;         /* (threads, col_floats) */
+    size_t dw_floats;   /* per partial sum of the weight gradient */
+    float *dw_partial;  /* (CONV2D_DW_GROUPS, dw_floats) */
+};
+
+/* The weight gradient is summed in this many fixed groups of images, then the groups in order:
+ * parallel over up to this many threads, and the same bits for any thread count. */
+#define CONV2D_DW_GROUPS 8
+
+void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
+size_t conv2d_weight_count(const struct conv2d *l);
+/* Grows ws (if needed) so that it serves layer l at batch size n; ws starts zeroed ({0}). */
+void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *l, int n, int threads);
+void conv2d_workspace_free(struct conv2d_workspace *ws);
+
+void conv2d_forward(float *out,      /* (N, out_c, out_h, out_w) */
+                    const float *in, /* (N, in_c, in_h, in_w) */
+                    const float *w,  /* (out_c, in_c, k, k) */
+                    const struct conv2d *l, int n, struct conv2d_workspace *ws);
+void conv2d_backward(float *din,       /* (N, in_c, in_h, in_w) +=, or NULL */
+                     float *dw,        /* (out_c, in_c, k, k) +=, or NULL: skip that GEMM */
+                     const float *dout, /* (N, out_c, out_h, out_w) */
+                     const float *in,  /* (N, in_c, in_h, in_w) */
+                     const float *w,   /* (out_c, in_c, k, k) */
+                     const struct conv2d *l, int n, struct conv2d_workspace *ws);
+
+/* ---- BatchNorm2d ----------------------------------------------------------------------- */
+struct batchnorm {
+    int c, h, w;
+    float eps;      /* 1e-5 */
+    float momentum; /* 0.1: running = (1 - momentum) * running + momentum * batch */
+};
+
+/* Sums per-channel statistics over all ranks (synchronized BatchNorm). NULL = this rank alone.
+ * sum(buf, n, ctx) must replace buf[0..n) by its sum over ranks. */
+struct bn_reducer {
+    void (*sum)(double *buf, int n, void *ctx);
+    void *ctx;
+};
+
+void batchnorm_init(struct batchnorm *l, int c, int h, int w);
+/* Training: normalizes with the batch statistics (over all ranks through r), saves the mean and
+ * 1/sqrt(var + eps) for backward, and updates the running statistics (unbiased variance). */
+void batchnorm_forward_train(float *out,          /* (N, C, H, W) */
+                             float *save_mean,    /* (C) */
+                             float *save_invstd,  /* (C) */
+                             float *running_mean, /* (C) updated */
+                             float *running_var,  /* (C) updated */
+                             const float *in,     /* (N, C, H, W) */
+                             const float *gamma, const float *beta, /* (C) */
+                             const struct batchnorm *l, int n, const struct bn_reducer *r);
+void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var,
+                            const struct batchnorm *l, int n);
+/* dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), sums over the global batch of m values per channel
+ * (through r); dγ += Σ dy·x̂ and dβ += Σ dy over this rank's images only (the gradient allreduce
+ * adds the ranks). */
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may be NULL */
+                        const float *dout, const float *in,
+                        const float *save_mean, const float *save_invstd, const float *gamma,
+                        const struct batchnorm *l, int n, const struct bn_reducer *r);
+
+/* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
+void relu_forward(float *out, const float *in, size_t count);
+/* din += dout where out > 0 (out is the forward's output). */
+void relu_backward(float *din, const float *dout, const float *out, size_t count);
+
+/* ---- residual add ------------------------------------------------------------------------ */
+void add_forward(float *out, const float *a, const float *b, size_t count);
+/* The add's backward is the identity into both inputs: callers pass dout on (no function). */
+
+/* ---- global average pooling: (N, C, H, W) -> (N, C) ------------------------------------ */
+void avgpool_forward(float *out, const float *in, int n, int c, int hw);
+void avgpool_backward(float *din, const float *dout, int n, int c, int hw); /* din += */
+
+/* ---- linear: out = in · Wᵀ + b --------------------------------------------------------- */
+struct linear {
+    int in_f, out_f;
+};
+void linear_init(struct linear *l, int in_f, int out_f);
+void linear_forward(float *out,      /* (N, out_f) */
+                    const float *in, /* (N, in_f) */
+                    const float *w,  /* (out_f, in_f) */
+                    const float *b,  /* (out_f) */
+                    const struct linear *l, int n);
+void linear_backward(float *din, float *dw, float *db, /* +=; any may be NULL */
+                     const float *dout, const float *in, const float *w,
+                     const struct linear *l, int n);
+
+/* ---- softmax cross-entropy ------------------------------------------------------------- */
+/* Returns the SUM over this rank's n images of −log softmax(logits)[label] and writes
+ * dlogits = (softmax − onehot) / scale_n, where scale_n is the GLOBAL batch size, so that
+ * summing gradients over ranks gives the gradient of the mean loss. `correct` (may be NULL)
+ * receives the number of images whose arg-max equals the label. */
+double softmax_ce_forward_backward(float *dlogits,      /* (N, classes) or NULL: no gradient */
+                                   int *correct,
+                                   const float *logits, /* (N, classes) */
+                                   const int *labels,   /* (N) */
+                                   int n, int classes, int scale_n);
+
+#endif
