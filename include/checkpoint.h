@@ -1,0 +1,25 @@
+/* Checkpoints: everything a run needs to continue, in one HDF5 file (docs/checkpoint-format.md).
+ *
+ *   checkpoint_save(&run, "checkpoints/demo/stage-00.h5", &err);   rank 0 writes, atomically;
+ *                                                                 collective: all ranks agree
+ *   checkpoint_load(&run, path, &comm, &err);                      every rank reads
+ */
+#ifndef REVIVE_CHECKPOINT_H
+#define REVIVE_CHECKPOINT_H
+
+#include "run.h"
+
+#define CHECKPOINT_FORMAT "revive-checkpoint"
+#define CHECKPOINT_VERSION 1
+
+/* Collective. Rank 0 writes path (via a temporary file and rename); returns the agreed result. */
+int checkpoint_save(struct run *r, const char *path, struct rv_error *err);
+/* Reads the config stored in path into *cfg (to build a run before loading the rest). */
+int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err);
+/* Loads parameters, statistics, masks, optimizer state, position and history into an opened run
+ * whose model was built from the checkpoint's config. */
+int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
+/* Makes dir and its parents (like mkdir -p). */
+int make_dirs(const char *dir, struct rv_error *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* A run: the config, the data, the model and where training stands; what a checkpoint holds.
+ *
+ *   struct run r;
+ *   if (run_open(&r, &cfg, &comm, &err)) ...      loads data, builds and initializes the model
+ *   if (run_train_stage(&r, &plan, &err)) ...     epochs of one stage, a line per epoch
+ *   run_evaluate(&r, &acc, &loss);                test accuracy with running statistics
+ *   run_close(&r);
+ */
+#ifndef REVIVE_RUN_H
+#define REVIVE_RUN_H
+
+#include <stdbool.h>
+
+#include "comm.h"
+#include "config.h"
+#include "data.h"
+#include "model.h"
+
+struct history_row {
+    int stage, epoch;          /* epoch is 1-based within the stage */
+    double lr;                 /* at the epoch's last step */
+    double train_loss, train_acc, test_loss, test_acc;
+    double seconds;            /* wall time of the epoch (informative only) */
+};
+
+/* One stage of training: which parameters train and for how long. */
+struct stage_plan {
+    char kind[CONFIG_MAX_STRING]; /* a stage kind: stages.h */
+    double fraction;           /* conv_fraction kinds */
+    int epochs;
+    bool train_output;
+};
+
+struct run {
+    struct config cfg;
+    struct comm *comm;
+    struct dataset train, test;
+    struct model model;
+    int local_batch_max;       /* this rank's largest share of a global batch */
+
+    int stage;                 /* index of the stage in progress or last finished */
+    int epoch;                 /* epochs completed in that stage */
+    long step;                 /* steps completed in that stage */
+    /* Sums over the epoch in progress, so a mid-epoch resume reports the same epoch line. */
+    double epoch_loss_sum, epoch_correct, epoch_seen;
+
+    int nhistory, history_cap;
+    struct history_row *history;
+
+    char dir[512];             /* out_dir/name */
+    bool verbose;              /* rank 0 prints */
+    bool progress;             /* rank 0 on a terminal: a progress line within the epoch */
+    double started;            /* monotonic seconds at open, for elapsed/ETA */
+};
+
+int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct rv_error *err);
+void run_close(struct run *r);
+/* Trains one stage from where r stands (r->epoch, r->step) to plan->epochs. */
+int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_error *err);
+/* Test-set accuracy and mean loss, sharded over ranks and summed. */
+void run_evaluate(struct run *r, double *accuracy, double *loss);
+/* Applies plan's trainable set to the model and returns the trainable count. */
+size_t run_set_trainable(struct run *r, const struct stage_plan *plan);
+/* The plan for a single-stage run from [train]. */
+struct stage_plan run_single_stage(const struct config *cfg);
+/* The model spec for cfg and a data set's shape. */
+struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
+double run_now(void);
+
+#endif

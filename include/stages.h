@@ -1,0 +1,46 @@
+/* What a stage trains: one file per kind under stages/, each setting the model's mask.
+ *
+ *   const struct stage_kind *k = stage_find("bn");
+ *   struct stage_args a = {.seed = seed, .per_channel_k = 2};
+ *   k->set_trainable(&m, &a);        m.mask: 1 = trainable, 0 = frozen; calls model_mask_changed
+ *
+ * Kinds: all, bn (γ and β only), bn_output (γ, β and the output layer), output (the output layer
+ * only), per_channel (k random conv weights per output channel, the same count as BN-only when
+ * k = 2), conv_fraction (γ, β and a fraction f of all conv weights, chosen by seed).
+ */
+#ifndef REVIVE_STAGES_H
+#define REVIVE_STAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct stage_args {
+    uint64_t seed;
+    int per_channel_k;
+    double conv_fraction;
+    bool train_output;         /* conv_fraction: also the output layer */
+};
+
+struct stage_kind {
+    const char *name;
+    const char *help;
+    void (*set_trainable)(struct model *m, const struct stage_args *a);
+};
+
+/* NULL when unknown. */
+const struct stage_kind *stage_find(const char *name);
+
+/* Shared by the kinds (stages/mask.c). */
+void mask_clear(struct model *m);
+void mask_kind(struct model *m, enum param_kind kind); /* every entry of every param of kind */
+/* Exactly round(f · total conv weights) conv weights, those with the smallest scores
+ * u(seed, RNG_MASK, param, index): so masks for growing f are nested. */
+void mask_conv_fraction(struct model *m, uint64_t seed, double f);
+size_t mask_conv_count(const struct model *m, double f);
+
+extern const struct stage_kind stage_all, stage_bn, stage_bn_output, stage_output,
+    stage_per_channel, stage_conv_fraction;
+
+#endif

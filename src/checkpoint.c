@@ -1,0 +1,308 @@
+/* The checkpoint layout (docs/checkpoint-format.md) on top of h5io.
+ *
+ *   /                 attrs format, format_version, seed, stage, epoch, step, stage_done,
+ *                           epoch_loss_sum, epoch_correct, epoch_seen
+ *   /config           the effective config as INI text
+ *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
+ *   /params/<name>    float32, the parameter's shape
+ *   /momentum/<name>  float32, same shape
+ *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
+ *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
+ *   /history/<column> one value per finished epoch
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+#include "h5io.h"
+
+int make_dirs(const char *dir, struct rv_error *err)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return rv_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+static void param_dims(const struct param *p, size_t *dims)
+{
+    for (int i = 0; i < p->ndim; i++)
+        dims[i] = (size_t)p->dims[i];
+}
+
+static const char *history_columns[] = {"stage", "epoch", "lr", "train_loss", "train_acc",
+                                        "test_loss", "test_acc", "seconds"};
+enum { HISTORY_COLUMNS = 8 };
+
+static double history_get(const struct history_row *h, int col)
+{
+    switch (col) {
+    case 0: return h->stage;
+    case 1: return h->epoch;
+    case 2: return h->lr;
+    case 3: return h->train_loss;
+    case 4: return h->train_acc;
+    case 5: return h->test_loss;
+    case 6: return h->test_acc;
+    default: return h->seconds;
+    }
+}
+
+static void history_set(struct history_row *h, int col, double v)
+{
+    switch (col) {
+    case 0: h->stage = (int)v; break;
+    case 1: h->epoch = (int)v; break;
+    case 2: h->lr = v; break;
+    case 3: h->train_loss = v; break;
+    case 4: h->train_acc = v; break;
+    case 5: h->test_loss = v; break;
+    case 6: h->test_acc = v; break;
+    default: h->seconds = v; break;
+    }
+}
+
+static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    char name[160];
+    if (h5out_attr_string(f, "/", "format", CHECKPOINT_FORMAT, err) ||
+        h5out_attr_int(f, "/", "format_version", CHECKPOINT_VERSION, err) ||
+        h5out_attr_int(f, "/", "seed", r->cfg.seed, err) ||
+        h5out_attr_int(f, "/", "stage", r->stage, err) ||
+        h5out_attr_int(f, "/", "epoch", r->epoch, err) ||
+        h5out_attr_int(f, "/", "step", r->step, err) ||
+        h5out_attr_double(f, "/", "epoch_loss_sum", r->epoch_loss_sum, err) ||
+        h5out_attr_double(f, "/", "epoch_correct", r->epoch_correct, err) ||
+        h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err))
+        return -1;
+    char *ini = config_to_ini(&r->cfg);
+    int rc = h5out_string(f, "config", ini, err);
+    free(ini);
+    if (rc || h5out_group(f, "model", err) ||
+        h5out_attr_int(f, "model", "depth", m->spec.depth, err) ||
+        h5out_attr_int(f, "model", "width", m->spec.width, err) ||
+        h5out_attr_int(f, "model", "in_c", m->spec.in_c, err) ||
+        h5out_attr_int(f, "model", "in_h", m->spec.in_h, err) ||
+        h5out_attr_int(f, "model", "in_w", m->spec.in_w, err) ||
+        h5out_attr_int(f, "model", "classes", m->spec.classes, err) ||
+        h5out_attr_int(f, "model", "gamma_one", m->spec.gamma_one, err))
+        return -1;
+    uint8_t *mask = rv_malloc(m->total);
+    for (size_t i = 0; i < m->total; i++)
+        mask[i] = m->mask[i] != 0.0f;
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        size_t dims[4];
+        param_dims(pa, dims);
+        snprintf(name, sizeof name, "params/%s", pa->name);
+        if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
+            goto fail;
+        snprintf(name, sizeof name, "momentum/%s", pa->name);
+        if (h5out_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
+            goto fail;
+        snprintf(name, sizeof name, "mask/%s", pa->name);
+        if (h5out_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
+            goto fail;
+    }
+    free(mask);
+    for (int u = 0; u < m->nunits; u++) {
+        const struct unit *un = &m->units[u];
+        size_t c = (size_t)un->conv.out_c;
+        snprintf(name, sizeof name, "running/%s/mean", un->name);
+        if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
+            return -1;
+        snprintf(name, sizeof name, "running/%s/var", un->name);
+        if (h5out_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
+            return -1;
+    }
+    size_t rows = (size_t)r->nhistory;
+    double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
+    for (int k = 0; k < HISTORY_COLUMNS; k++) {
+        for (size_t i = 0; i < rows; i++)
+            col[i] = history_get(&r->history[i], k);
+        snprintf(name, sizeof name, "history/%s", history_columns[k]);
+        if (h5out_doubles(f, name, col, 1, &rows, err)) {
+            free(col);
+            return -1;
+        }
+    }
+    free(col);
+    return 0;
+fail:
+    free(mask);
+    return -1;
+}
+
+int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
+{
+    int rc = 0;
+    if (r->comm->rank == 0) {
+        struct h5out *f = h5out_create(path, err);
+        if (!f)
+            rc = -1;
+        else if (write_file(r, f, err)) {
+            h5out_discard(f);
+            rc = -1;
+        } else {
+            rc = h5out_commit(f, err);
+        }
+    }
+    return comm_agree(r->comm, rc, err);
+}
+
+static int check_format(struct h5in *f, struct rv_error *err)
+{
+    char *format = NULL;
+    if (h5in_attr_string(f, "/", "format", &format, err))
+        return rv_fail(err, "%s: not a revive checkpoint (no 'format' attribute)", h5in_path(f));
+    int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
+    free(format);
+    if (!ok)
+        return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
+                       CHECKPOINT_FORMAT);
+    int64_t version = 0;
+    if (h5in_attr_int(f, "/", "format_version", &version, err))
+        return -1;
+    if (version > CHECKPOINT_VERSION)
+        return rv_fail(err, "%s: checkpoint format version %lld is newer than this revive reads "
+                       "(%d); update revive", h5in_path(f), (long long)version, CHECKPOINT_VERSION);
+    if (version < 1)
+        return rv_fail(err, "%s: invalid checkpoint format version %lld", h5in_path(f), (long long)version);
+    return 0;
+}
+
+int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err)
+{
+    struct h5in *f = h5in_open(path, err);
+    if (!f)
+        return -1;
+    char *text = NULL;
+    int rc = check_format(f, err);
+    if (!rc)
+        rc = h5in_string(f, "config", &text, err);
+    if (!rc) {
+        char origin[600];
+        snprintf(origin, sizeof origin, "%s:/config", path);
+        config_defaults(cfg);
+        rc = config_load_string(cfg, text, origin, err);
+        if (!rc)
+            snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    }
+    free(text);
+    h5in_close(f);
+    return rc;
+}
+
+static int check_model(struct h5in *f, const struct model *m, struct rv_error *err)
+{
+    const char *keys[] = {"depth", "width", "in_c", "in_h", "in_w", "classes", "gamma_one"};
+    int64_t want[] = {m->spec.depth, m->spec.width, m->spec.in_c, m->spec.in_h, m->spec.in_w,
+                      m->spec.classes, m->spec.gamma_one};
+    for (int i = 0; i < 7; i++) {
+        int64_t v;
+        if (h5in_attr_int(f, "model", keys[i], &v, err))
+            return -1;
+        if (v != want[i])
+            return rv_fail(err, "%s: the checkpoint's model has %s = %lld but the config and data "
+                           "give %lld; the checkpoint does not match this config",
+                           h5in_path(f), keys[i], (long long)v, (long long)want[i]);
+    }
+    return 0;
+}
+
+static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    struct model *m = &r->model;
+    char name[160];
+    int64_t v;
+    if (check_format(f, err) || check_model(f, m, err))
+        return -1;
+    if (h5in_attr_int(f, "/", "stage", &v, err)) return -1;
+    r->stage = (int)v;
+    if (h5in_attr_int(f, "/", "epoch", &v, err)) return -1;
+    r->epoch = (int)v;
+    if (h5in_attr_int(f, "/", "step", &v, err)) return -1;
+    r->step = (long)v;
+    if (h5in_attr_double(f, "/", "epoch_loss_sum", &r->epoch_loss_sum, err) ||
+        h5in_attr_double(f, "/", "epoch_correct", &r->epoch_correct, err) ||
+        h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err))
+        return -1;
+    uint8_t *mask = rv_malloc(m->total);
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        size_t dims[4];
+        param_dims(pa, dims);
+        snprintf(name, sizeof name, "params/%s", pa->name);
+        if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
+            goto fail;
+        snprintf(name, sizeof name, "momentum/%s", pa->name);
+        if (h5in_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
+            goto fail;
+        snprintf(name, sizeof name, "mask/%s", pa->name);
+        if (h5in_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
+            goto fail;
+    }
+    for (size_t i = 0; i < m->total; i++)
+        m->mask[i] = mask[i] ? 1.0f : 0.0f;
+    free(mask);
+    model_mask_changed(m);
+    for (int u = 0; u < m->nunits; u++) {
+        const struct unit *un = &m->units[u];
+        size_t c = (size_t)un->conv.out_c;
+        snprintf(name, sizeof name, "running/%s/mean", un->name);
+        if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
+            return -1;
+        snprintf(name, sizeof name, "running/%s/var", un->name);
+        if (h5in_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
+            return -1;
+    }
+    int nd;
+    size_t rows = 0;
+    if (h5in_shape(f, "history/epoch", &nd, &rows, err))
+        return -1;
+    if (nd != 1)
+        return rv_fail(err, "%s: history/epoch is not one-dimensional", h5in_path(f));
+    free(r->history);
+    r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
+    r->nhistory = r->history_cap = (int)rows;
+    if (!rows)
+        r->history_cap = 1;
+    double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
+    for (int k = 0; k < HISTORY_COLUMNS; k++) {
+        snprintf(name, sizeof name, "history/%s", history_columns[k]);
+        if (h5in_doubles(f, name, col, 1, &rows, err)) {
+            free(col);
+            return -1;
+        }
+        for (size_t i = 0; i < rows; i++)
+            history_set(&r->history[i], k, col[i]);
+    }
+    free(col);
+    return 0;
+fail:
+    free(mask);
+    return -1;
+}
+
+int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
+{
+    struct h5in *f = h5in_open(path, err);
+    int rc = f ? read_file(r, f, err) : -1;
+    if (f)
+        h5in_close(f);
+    return comm_agree(r->comm, rc, err);
+}

@@ -1,0 +1,156 @@
+/* ResNet forward and backward over the planned buffers.
+ *
+ * Block:  in ──conv1─BN1─ReLU──conv2─BN2──(+)──ReLU──▶ out
+ *          └──────── identity, or 1×1 conv─BN ─┘
+ * The add's backward hands the same gradient to both paths; ReLU backward uses the stored
+ * output (ReLU(x) > 0 exactly when x > 0), so ReLU runs in place on the BN output.
+ */
+#include <string.h>
+
+#include "model.h"
+
+static size_t unit_size(const struct unit *u, int n)
+{
+    return (size_t)n * u->conv.out_c * u->conv.out_h * u->conv.out_w;
+}
+
+static void unit_forward(struct model *m, struct unit *u, const float *in, int n, bool train,
+                         const struct bn_reducer *r)
+{
+    const float *v = m->values;
+    conv2d_forward(u->conv_out, in, v + m->params[u->w].offset, &u->conv, n, &m->ws);
+    const float *gamma = v + m->params[u->gamma].offset, *beta = v + m->params[u->beta].offset;
+    float *rmean = m->running_stats + u->running, *rvar = rmean + u->conv.out_c;
+    if (train)
+        batchnorm_forward_train(u->bn_out, u->save_mean, u->save_invstd, rmean, rvar, u->conv_out,
+                                gamma, beta, &u->bn, n, r);
+    else
+        batchnorm_forward_eval(u->bn_out, u->conv_out, gamma, beta, rmean, rvar, &u->bn, n);
+    if (u->relu)
+        relu_forward(u->bn_out, u->bn_out, unit_size(u, n));
+}
+
+void model_forward(struct model *m, const float *x, int n, bool train, const struct bn_reducer *r)
+{
+    REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
+    m->x = x;
+    struct unit *stem = &m->units[0];
+    unit_forward(m, stem, x, n, train, r);
+    const float *in = stem->bn_out;
+    for (int b = 0; b < m->nblocks; b++) {
+        struct block *bl = &m->blocks[b];
+        struct unit *c1 = &m->units[bl->conv1], *c2 = &m->units[bl->conv2];
+        unit_forward(m, c1, in, n, train, r);
+        unit_forward(m, c2, c1->bn_out, n, train, r);
+        const float *skip = in;
+        if (bl->shortcut >= 0) {
+            struct unit *sc = &m->units[bl->shortcut];
+            unit_forward(m, sc, in, n, train, r);
+            skip = sc->bn_out;
+        }
+        size_t sz = unit_size(c2, n);
+        add_forward(bl->out, c2->bn_out, skip, sz);
+        relu_forward(bl->out, bl->out, sz);
+        in = bl->out;
+    }
+    const struct block *last = &m->blocks[m->nblocks - 1];
+    avgpool_forward(m->pooled, in, n, m->features, last->out_h * last->out_w);
+    linear_forward(m->logits, m->pooled, m->values + m->params[m->fc_w].offset,
+                   m->values + m->params[m->fc_b].offset, &m->fc, n);
+}
+
+static float *grad_of(struct model *m, int p)
+{
+    return m->params[p].trainable ? m->grads + m->params[p].offset : NULL;
+}
+
+static bool unit_trains(const struct model *m, const struct unit *u)
+{
+    return m->params[u->w].trainable || m->params[u->gamma].trainable || m->params[u->beta].trainable;
+}
+
+/* Given u->d_bn_out (gradient w.r.t. the BN output, before any ReLU), adds the input gradient
+ * into d_in (NULL: not needed) and the parameter gradients into m->grads. */
+static void unit_backward(struct model *m, struct unit *u, const float *in, float *d_in, int n,
+                          const struct bn_reducer *r)
+{
+    size_t sz = unit_size(u, n);
+    memset(u->d_conv_out, 0, sz * sizeof(float));
+    const float *v = m->values;
+    batchnorm_backward(u->d_conv_out, grad_of(m, u->gamma), grad_of(m, u->beta), u->d_bn_out,
+                       u->conv_out, u->save_mean, u->save_invstd, v + m->params[u->gamma].offset,
+                       &u->bn, n, r);
+    conv2d_backward(d_in, grad_of(m, u->w), u->d_conv_out, in, v + m->params[u->w].offset,
+                    &u->conv, n, &m->ws);
+}
+
+/* For a unit followed by ReLU: from d_act (w.r.t. the ReLU output) to d_bn_out. */
+static void unit_relu_backward(struct unit *u, int n)
+{
+    size_t sz = unit_size(u, n);
+    memset(u->d_bn_out, 0, sz * sizeof(float));
+    relu_backward(u->d_bn_out, u->d_act, u->bn_out, sz);
+}
+
+void model_backward(struct model *m, int n, const struct bn_reducer *r)
+{
+    /* Backward stops at the first unit (in forward order) that has something to train: below it,
+     * no gradient is needed. first_unit = nunits means only the output layer trains. */
+    int first_unit = m->nunits;
+    for (int i = 0; i < m->nunits; i++)
+        if (unit_trains(m, &m->units[i])) {
+            first_unit = i;
+            break;
+        }
+    const struct block *last = &m->blocks[m->nblocks - 1];
+    int hw = last->out_h * last->out_w;
+    bool need_features = first_unit < m->nunits;
+    if (need_features)
+        memset(m->d_pooled, 0, (size_t)n * m->features * sizeof(float));
+    linear_backward(need_features ? m->d_pooled : NULL, grad_of(m, m->fc_w), grad_of(m, m->fc_b),
+                    m->d_logits, m->pooled, m->values + m->params[m->fc_w].offset, &m->fc, n);
+    if (!need_features)
+        return;
+
+    struct block *top = &m->blocks[m->nblocks - 1];
+    memset(top->d_out, 0, (size_t)n * top->out_c * hw * sizeof(float));
+    avgpool_backward(top->d_out, m->d_pooled, n, m->features, hw);
+
+    struct unit *stem = &m->units[0];
+    for (int b = m->nblocks - 1; b >= 0; b--) {
+        struct block *bl = &m->blocks[b];
+        struct unit *c1 = &m->units[bl->conv1], *c2 = &m->units[bl->conv2];
+        int lowest = bl->conv1 < bl->conv2 ? bl->conv1 : bl->conv2;
+        const float *in = b > 0 ? m->blocks[b - 1].out : stem->bn_out;
+        /* The block's input gradient is wanted only if something below this block trains. */
+        float *d_in = NULL;
+        if (first_unit < lowest) {
+            d_in = b > 0 ? m->blocks[b - 1].d_out : stem->d_act;
+            memset(d_in, 0, (size_t)n * bl->in_c * bl->in_h * bl->in_w * sizeof(float));
+        }
+        size_t sz = unit_size(c2, n);
+        memset(c2->d_bn_out, 0, sz * sizeof(float));
+        relu_backward(c2->d_bn_out, bl->d_out, bl->out, sz);
+        if (bl->shortcut >= 0) {
+            struct unit *sc = &m->units[bl->shortcut];
+            memcpy(sc->d_bn_out, c2->d_bn_out, sz * sizeof(float));
+            unit_backward(m, sc, in, d_in, n, r);
+        } else if (d_in) {
+            for (size_t i = 0; i < sz; i++)
+                d_in[i] += c2->d_bn_out[i];
+        }
+        memset(c1->d_act, 0, unit_size(c1, n) * sizeof(float));
+        unit_backward(m, c2, c1->bn_out, c1->d_act, n, r);
+        unit_relu_backward(c1, n);
+        unit_backward(m, c1, in, d_in, n, r);
+        if (first_unit >= lowest)
+            return;
+    }
+    unit_relu_backward(stem, n);
+    unit_backward(m, stem, m->x, NULL, n, r);
+}
+
+void model_zero_grad(struct model *m)
+{
+    memset(m->grads, 0, m->total * sizeof(float));
+}

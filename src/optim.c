@@ -1,0 +1,62 @@
+#include <math.h>
+#include <string.h>
+
+#include "optim.h"
+
+void sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
+              float lr, const struct sgd *opt)
+{
+    const float mu = (float)opt->momentum, wd = (float)opt->weight_decay;
+    const bool nesterov = opt->nesterov;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        if (mask[i] == 0.0f)
+            continue;
+        float d = grads[i] + wd * values[i];
+        float v = mu * momentum[i] + d;
+        momentum[i] = v;
+        values[i] -= lr * (nesterov ? d + mu * v : v);
+    }
+}
+
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
+{
+    struct lr_schedule s;
+    memset(&s, 0, sizeof s);
+    s.kind = strcmp(c->lr_schedule, "step") == 0     ? LR_STEP
+             : strcmp(c->lr_schedule, "cosine") == 0 ? LR_COSINE
+                                                     : LR_CONSTANT;
+    s.base = c->lr;
+    s.epochs = epochs;
+    s.milestones = c->milestones;
+    s.factor = c->lr_factor;
+    s.warmup_epochs = c->warmup_epochs;
+    return s;
+}
+
+double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
+{
+    double epoch = (double)step / (double)steps_per_epoch;
+    double lr = s->base;
+    switch (s->kind) {
+    case LR_CONSTANT:
+        break;
+    case LR_STEP:
+        /* A milestone at epoch e takes effect from the first step of epoch e. */
+        for (int i = 0; i < s->milestones.n; i++)
+            if (epoch + 1e-9 >= s->milestones.v[i])
+                lr *= s->factor;
+        break;
+    case LR_COSINE: {
+        double t = s->epochs > 0 ? epoch / (double)s->epochs : 0.0;
+        if (t > 1.0)
+            t = 1.0;
+        lr *= 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+        break;
+    }
+    }
+    double warmup_steps = s->warmup_epochs * (double)steps_per_epoch;
+    if (warmup_steps > 0 && (double)step < warmup_steps)
+        lr *= (double)(step + 1) / warmup_steps;
+    return lr;
+}

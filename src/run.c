@@ -1,0 +1,146 @@
+/* Setting up a run (data, model, threads) and evaluating it. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layers.h"
+#include "run.h"
+#include "stages.h"
+
+double run_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d)
+{
+    struct model_spec s = {
+        .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
+        .classes = d->classes, .gamma_one = strcmp(cfg->gamma_init, "one") == 0,
+    };
+    return s;
+}
+
+struct stage_plan run_single_stage(const struct config *cfg)
+{
+    struct stage_plan p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.kind, sizeof p.kind, "%s", cfg->trainable);
+    p.fraction = cfg->conv_fraction;
+    p.epochs = cfg->epochs;
+    p.train_output = false;
+    return p;
+}
+
+static int load_data(struct run *r, struct rv_error *err)
+{
+    const struct config *c = &r->cfg;
+    if (strcmp(c->dataset, "synthetic") == 0) {
+        data_synthetic(&r->train, &r->test, c->synthetic_train, c->synthetic_test,
+                       c->synthetic_channels, c->synthetic_size, c->synthetic_classes, (uint64_t)c->seed);
+    } else if (data_load(&r->train, &r->test, c->dataset, config_data_dir(c), err)) {
+        return -1;
+    }
+    dataset_truncate(&r->train, c->train_limit);
+    dataset_truncate(&r->test, c->test_limit);
+    return 0;
+}
+
+int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct rv_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->comm = comm;
+    r->started = run_now();
+    r->verbose = comm->rank == 0;
+    r->progress = r->verbose && isatty(STDOUT_FILENO);
+    snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->out_dir, cfg->name);
+
+    /* Our own threads split the images; each GEMM runs on one thread inside them. */
+    int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
+
+    /* Every rank loads its own copy; all must agree that it worked (a file may be missing on
+     * one node of a cluster). */
+    int rc = load_data(r, err);
+    if (comm_agree(comm, rc, err))
+        return -1;
+    if (r->train.n < 1 || r->test.n < 1)
+        return rv_fail(err, "%s: the data set is empty (data.train_limit / data.test_limit?)",
+                       cfg->source);
+    if (cfg->batch_size < comm->size)
+        return rv_fail(err, "%s: train.batch_size = %d is smaller than the %d MPI ranks; "
+                       "use a batch of at least one image per rank", cfg->source, cfg->batch_size,
+                       comm->size);
+    r->local_batch_max = (cfg->batch_size + comm->size - 1) / comm->size;
+    int eval_share = (cfg->eval_batch_size + comm->size - 1) / comm->size;
+    int max_batch = r->local_batch_max > eval_share ? r->local_batch_max : eval_share;
+    struct model_spec spec = run_model_spec(cfg, &r->train);
+    if (model_build(&r->model, &spec, max_batch, threads, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return rv_fail(err, "%s: %s", cfg->source, msg);
+    }
+    model_init(&r->model, (uint64_t)cfg->seed);
+    return 0;
+}
+
+void run_close(struct run *r)
+{
+    model_free(&r->model);
+    dataset_free(&r->train);
+    dataset_free(&r->test);
+    free(r->history);
+    memset(r, 0, sizeof *r);
+}
+
+size_t run_set_trainable(struct run *r, const struct stage_plan *plan)
+{
+    const struct stage_kind *k = stage_find(plan->kind);
+    REVIVE_ASSERT(k != NULL); /* the config table admits only known kinds */
+    struct stage_args a = {
+        .seed = (uint64_t)r->cfg.seed,
+        .per_channel_k = r->cfg.per_channel_k,
+        .conv_fraction = plan->fraction,
+        .train_output = plan->train_output,
+    };
+    k->set_trainable(&r->model, &a);
+    return model_trainable(&r->model);
+}
+
+/* Each rank evaluates a contiguous shard of the test set in chunks; the sums are added. */
+void run_evaluate(struct run *r, double *accuracy, double *loss)
+{
+    struct model *m = &r->model;
+    const struct dataset *d = &r->test;
+    int lo = (int)((long)d->n * r->comm->rank / r->comm->size);
+    int hi = (int)((long)d->n * (r->comm->rank + 1) / r->comm->size);
+    size_t image = (size_t)d->c * d->h * d->w;
+    float *x = rv_malloc((size_t)m->max_batch * image * sizeof(float));
+    int *y = rv_malloc((size_t)m->max_batch * sizeof(int));
+    int *idx = rv_malloc((size_t)m->max_batch * sizeof(int));
+    double sums[2] = {0.0, 0.0}; /* loss, correct */
+    for (int start = lo; start < hi; start += m->max_batch) {
+        int count = hi - start < m->max_batch ? hi - start : m->max_batch;
+        for (int i = 0; i < count; i++)
+            idx[i] = start + i;
+        data_make_batch(x, y, d, idx, count, NULL, 0, 0);
+        model_forward(m, x, count, false, NULL);
+        int correct = 0;
+        sums[0] += softmax_ce_forward_backward(NULL, &correct, m->logits, y, count, m->spec.classes, 1);
+        sums[1] += correct;
+    }
+    comm_sum_doubles(r->comm, sums, 2);
+    *loss = sums[0] / d->n;
+    *accuracy = sums[1] / d->n;
+    free(x);
+    free(y);
+    free(idx);
+}
