@@ -11,6 +11,7 @@
 #define REVIVE_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 struct rv_error {
     char msg[1024];

@@ -1,0 +1,326 @@
+/* 2-D convolution as im2col + GEMM.
+ *
+ * For one image, with K = in_c·k·k rows and HW = out_h·out_w columns,
+ *     col[r][oh·out_w + ow] = in[c][oh·s − p + ki][ow·s − p + kj],  r = (c·k + ki)·k + kj
+ * (zero where the input index falls in the padding). The weights (out_c, in_c, k, k) read
+ * row-major are then the matrix W (out_c × K) and
+ *     out = W · col,    dW += dout · colᵀ,    dcol = Wᵀ · dout, din += col2im(dcol).
+ *
+ * Whole-batch im2col is memory-bound (K·HW floats per image, 9× the input for 3×3), so the
+ * batch is cut into chunks of B images whose column matrix stays within ~1 MiB (cache
+ * resident) and one GEMM works on the chunk: col is K × (B·HW), image b in columns
+ * [b·HW, (b+1)·HW). B depends only on the layer and n, so the same GEMMs run for any number of
+ * threads; chunks run in parallel, each GEMM on one thread. For B > 1 the chunk's output
+ * (out_c × B·HW) is gathered or scattered through a second scratch area, since NCHW keeps
+ * images apart.
+ *
+ * OpenBLAS (the pthread build) must run single-threaded while OpenMP threads call it
+ * concurrently, else its own thread pool oversubscribes the cores; forward and backward set
+ * openblas_set_num_threads(1) themselves (cheap, idempotent) so no caller can forget.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
+
+#include "error.h"
+#include "layers.h"
+
+/* Floats of im2col columns per chunk: 1 MiB. */
+#define CONV2D_CHUNK_FLOATS ((size_t)1 << 18)
+
+void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w)
+{
+    REVIVE_ASSERT(in_c > 0 && out_c > 0 && k > 0 && stride > 0 && pad >= 0);
+    REVIVE_ASSERT(in_h + 2 * pad >= k && in_w + 2 * pad >= k);
+    l->in_c = in_c;
+    l->out_c = out_c;
+    l->k = k;
+    l->stride = stride;
+    l->pad = pad;
+    l->in_h = in_h;
+    l->in_w = in_w;
+    l->out_h = (in_h + 2 * pad - k) / stride + 1;
+    l->out_w = (in_w + 2 * pad - k) / stride + 1;
+}
+
+size_t conv2d_weight_count(const struct conv2d *l)
+{
+    return (size_t)l->out_c * l->in_c * l->k * l->k;
+}
+
+static size_t col_rows(const struct conv2d *l) { return (size_t)l->in_c * l->k * l->k; }
+static size_t out_plane(const struct conv2d *l) { return (size_t)l->out_h * l->out_w; }
+static size_t in_image(const struct conv2d *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
+static size_t out_image(const struct conv2d *l) { return (size_t)l->out_c * out_plane(l); }
+
+/* A 1×1 stride-1 unpadded conv: the image itself is its column matrix. */
+static int pointwise(const struct conv2d *l)
+{
+    return l->k == 1 && l->stride == 1 && l->pad == 0;
+}
+
+static int chunk_images(const struct conv2d *l, int n)
+{
+    size_t b = CONV2D_CHUNK_FLOATS / (col_rows(l) * out_plane(l));
+    if (b < 1)
+        b = 1;
+    if (b > (size_t)n)
+        b = (size_t)n;
+    return (int)b;
+}
+
+/* Per thread: the chunk's columns, then (B > 1) its out_c × B·HW output or output gradient;
+ * rounded to 64 bytes so threads never share a cache line. */
+static size_t scratch_floats(const struct conv2d *l, int n)
+{
+    size_t b = (size_t)chunk_images(l, n);
+    size_t f = col_rows(l) * out_plane(l) * b;
+    if (b > 1)
+        f += (size_t)l->out_c * out_plane(l) * b;
+    return (f + 15) & ~(size_t)15;
+}
+
+void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *l, int n, int threads)
+{
+    REVIVE_ASSERT(n >= 1 && threads >= 1);
+    size_t cf = scratch_floats(l, n);
+    if (cf > ws->col_floats || threads > ws->threads || !ws->col) {
+        if (cf < ws->col_floats)
+            cf = ws->col_floats;
+        if (threads < ws->threads)
+            threads = ws->threads;
+        free(ws->col); /* scratch: nothing to keep */
+        ws->col = rv_malloc(cf * (size_t)threads * sizeof(float));
+        ws->col_floats = cf;
+        ws->threads = threads;
+    }
+    size_t wc = conv2d_weight_count(l);
+    if (wc > ws->dw_floats || !ws->dw_partial) {
+        free(ws->dw_partial);
+        ws->dw_partial = rv_malloc((size_t)CONV2D_DW_GROUPS * wc * sizeof(float));
+        ws->dw_floats = wc;
+    }
+}
+
+void conv2d_workspace_free(struct conv2d_workspace *ws)
+{
+    free(ws->col);
+    free(ws->dw_partial);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Output columns [*lo, *hi) whose input column ow·s − p + kj lies inside [0, in_w). */
+static void valid_range(int *lo, int *hi, int kj, const struct conv2d *l)
+{
+    int s = l->stride, p = l->pad, ow_n = l->out_w;
+    int a = p - kj;               /* need ow·s >= a */
+    int b = l->in_w - 1 + p - kj; /* need ow·s <= b */
+    int first = a <= 0 ? 0 : (a + s - 1) / s;
+    int last = b < 0 ? -1 : b / s;
+    if (first > ow_n)
+        first = ow_n;
+    if (last + 1 < first)
+        last = first - 1;
+    *lo = first;
+    *hi = last + 1 < ow_n ? last + 1 : ow_n;
+}
+
+/* One image's columns into col (row stride ld), by the mapping in the file comment. */
+static void im2col(float *col, size_t ld, const float *in /* (in_c, in_h, in_w) */,
+                   const struct conv2d *l)
+{
+    int k = l->k, s = l->stride, p = l->pad, ih_n = l->in_h, iw_n = l->in_w;
+    int oh_n = l->out_h, ow_n = l->out_w;
+    for (int c = 0; c < l->in_c; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *dst = col + (size_t)((c * k + ki) * k + kj) * ld;
+                int lo, hi;
+                valid_range(&lo, &hi, kj, l);
+                for (int oh = 0; oh < oh_n; oh++) {
+                    float *d = dst + (size_t)oh * ow_n;
+                    int ih = oh * s - p + ki;
+                    if (ih < 0 || ih >= ih_n || lo >= hi) {
+                        memset(d, 0, (size_t)ow_n * sizeof(float));
+                        continue;
+                    }
+                    const float *src = in + ((size_t)c * ih_n + ih) * iw_n;
+                    int off = kj - p; /* input column = ow·s + off */
+                    for (int ow = 0; ow < lo; ow++)
+                        d[ow] = 0.0f;
+                    if (s == 1)
+                        memcpy(d + lo, src + lo + off, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] = src[ow * s + off];
+                    for (int ow = hi; ow < ow_n; ow++)
+                        d[ow] = 0.0f;
+                }
+            }
+}
+
+/* The transpose of im2col: every column entry adds into the input pixel it was read from. */
+static void col2im_add(float *din /* (in_c, in_h, in_w) */, const float *col, size_t ld,
+                       const struct conv2d *l)
+{
+    int k = l->k, s = l->stride, p = l->pad, ih_n = l->in_h, iw_n = l->in_w;
+    int oh_n = l->out_h, ow_n = l->out_w;
+    for (int c = 0; c < l->in_c; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *srcrow = col + (size_t)((c * k + ki) * k + kj) * ld;
+                int lo, hi;
+                valid_range(&lo, &hi, kj, l);
+                for (int oh = 0; oh < oh_n; oh++) {
+                    int ih = oh * s - p + ki;
+                    if (ih < 0 || ih >= ih_n)
+                        continue;
+                    const float *src = srcrow + (size_t)oh * ow_n;
+                    float *d = din + ((size_t)c * ih_n + ih) * iw_n;
+                    int off = kj - p;
+                    for (int ow = lo; ow < hi; ow++)
+                        d[ow * s + off] += src[ow];
+                }
+            }
+}
+
+/* Threads for a parallel loop: what OpenMP would use, capped by the workspace's slots. */
+static int team_size(const struct conv2d_workspace *ws)
+{
+    REVIVE_ASSERT(!omp_in_parallel()); /* scratch slots are indexed by omp_get_thread_num() */
+    int nt = omp_get_max_threads();
+    return nt < ws->threads ? nt : ws->threads;
+}
+
+static float *thread_scratch(const struct conv2d_workspace *ws)
+{
+    int t = omp_get_thread_num();
+    REVIVE_ASSERT(t < ws->threads);
+    return ws->col + (size_t)t * ws->col_floats;
+}
+
+/* Images [n0, n0 + nb) forward. */
+static void forward_chunk(float *out, const float *in, const float *w, const struct conv2d *l,
+                          int n0, int nb, float *scratch)
+{
+    size_t kr = col_rows(l), hw = out_plane(l), ld = (size_t)nb * hw;
+    const float *col = scratch;
+    if (pointwise(l) && nb == 1)
+        col = in + (size_t)n0 * in_image(l);
+    else
+        for (int b = 0; b < nb; b++)
+            im2col(scratch + (size_t)b * hw, ld, in + (size_t)(n0 + b) * in_image(l), l);
+    if (nb == 1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)hw, (int)kr, 1.0f,
+                    w, (int)kr, col, (int)ld, 0.0f, out + (size_t)n0 * out_image(l), (int)hw);
+        return;
+    }
+    float *oc = scratch + kr * ld; /* (out_c, B·HW) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)ld, (int)kr, 1.0f,
+                w, (int)kr, col, (int)ld, 0.0f, oc, (int)ld);
+    for (int b = 0; b < nb; b++)
+        for (int o = 0; o < l->out_c; o++)
+            memcpy(out + (size_t)(n0 + b) * out_image(l) + (size_t)o * hw,
+                   oc + (size_t)o * ld + (size_t)b * hw, hw * sizeof(float));
+}
+
+void conv2d_forward(float *out, const float *in, const float *w, const struct conv2d *l, int n,
+                    struct conv2d_workspace *ws)
+{
+    REVIVE_ASSERT(n >= 1 && ws->col && ws->col_floats >= scratch_floats(l, n));
+    openblas_set_num_threads(1);
+    int bsz = chunk_images(l, n);
+    int chunks = (n + bsz - 1) / bsz;
+    int nt = team_size(ws);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int ci = 0; ci < chunks; ci++) {
+        int n0 = ci * bsz;
+        int nb = n - n0 < bsz ? n - n0 : bsz;
+        forward_chunk(out, in, w, l, n0, nb, thread_scratch(ws));
+    }
+}
+
+/* Images [n0, n0 + nb) backward: part (= or += when !first) dout·colᵀ, din += col2im(Wᵀ·dout). */
+static void backward_chunk(float *din, float *part, int first, const float *dout, const float *in,
+                           const float *w, const struct conv2d *l, int n0, int nb, float *scratch)
+{
+    size_t kr = col_rows(l), hw = out_plane(l), ld = (size_t)nb * hw;
+    const float *dc = dout + (size_t)n0 * out_image(l); /* (out_c, B·HW) */
+    if (nb > 1) {
+        float *g = scratch + kr * ld;
+        for (int b = 0; b < nb; b++)
+            for (int o = 0; o < l->out_c; o++)
+                memcpy(g + (size_t)o * ld + (size_t)b * hw,
+                       dout + (size_t)(n0 + b) * out_image(l) + (size_t)o * hw, hw * sizeof(float));
+        dc = g;
+    }
+    int direct = pointwise(l) && nb == 1;
+    if (part) {
+        const float *col = scratch;
+        if (direct)
+            col = in + (size_t)n0 * in_image(l);
+        else
+            for (int b = 0; b < nb; b++)
+                im2col(scratch + (size_t)b * hw, ld, in + (size_t)(n0 + b) * in_image(l), l);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out_c, (int)kr, (int)ld, 1.0f,
+                    dc, (int)ld, col, (int)ld, first ? 0.0f : 1.0f, part, (int)kr);
+    }
+    if (!din)
+        return;
+    if (direct) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, (int)hw, l->out_c, 1.0f,
+                    w, (int)kr, dc, (int)ld, 1.0f, din + (size_t)n0 * in_image(l), (int)hw);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, (int)ld, l->out_c, 1.0f,
+                w, (int)kr, dc, (int)ld, 0.0f, scratch, (int)ld);
+    for (int b = 0; b < nb; b++)
+        col2im_add(din + (size_t)(n0 + b) * in_image(l), scratch + (size_t)b * hw, ld, l);
+}
+
+/* Group g of CONV2D_DW_GROUPS holds images [g·n/G, (g+1)·n/G). */
+static int group_start(int g, int n)
+{
+    return (int)((long long)g * n / CONV2D_DW_GROUPS);
+}
+
+void conv2d_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                     const struct conv2d *l, int n, struct conv2d_workspace *ws)
+{
+    if (!din && !dw)
+        return;
+    REVIVE_ASSERT(n >= 1 && ws->col && ws->col_floats >= scratch_floats(l, n));
+    REVIVE_ASSERT(!dw || (ws->dw_partial && ws->dw_floats >= conv2d_weight_count(l)));
+    openblas_set_num_threads(1);
+    int bsz = chunk_images(l, n);
+    int nt = team_size(ws);
+    /* Each group sums its own chunks in order into its partial; the groups are then added in
+     * order, so dw has the same bits for any thread count. */
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int g = 0; g < CONV2D_DW_GROUPS; g++) {
+        int a = group_start(g, n), e = group_start(g + 1, n);
+        float *part = dw ? ws->dw_partial + (size_t)g * ws->dw_floats : NULL;
+        float *scratch = thread_scratch(ws);
+        for (int n0 = a; n0 < e; n0 += bsz) {
+            int nb = e - n0 < bsz ? e - n0 : bsz;
+            backward_chunk(din, part, n0 == a, dout, in, w, l, n0, nb, scratch);
+        }
+    }
+    if (!dw)
+        return;
+    /* Empty groups (n < G) never wrote their partial: leave them out of the sum. */
+    const float *parts[CONV2D_DW_GROUPS];
+    int np = 0;
+    for (int g = 0; g < CONV2D_DW_GROUPS; g++)
+        if (group_start(g, n) < group_start(g + 1, n))
+            parts[np++] = ws->dw_partial + (size_t)g * ws->dw_floats;
+    size_t wc = conv2d_weight_count(l);
+    for (size_t i = 0; i < wc; i++) {
+        float s = parts[0][i];
+        for (int q = 1; q < np; q++)
+            s += parts[q][i];
+        dw[i] += s;
+    }
+}

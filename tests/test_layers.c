@@ -1,0 +1,718 @@
+/* Layer tests: every backward against central differences, conv2d against a direct double
+ * convolution, accumulation, thread-count invariance, synchronized BatchNorm over two "ranks".
+ *
+ * Gradient checks use the scalar loss L = Σ out·R (R fixed normal numbers, so dL/dout = R),
+ * evaluated with the float forward and summed in double, at x ± h with h = 1e-2:
+ *     num = (L(x + h) − L(x − h)) / ((x + h) − (x − h)),  the denominator taken from the
+ *     floats actually stored, so rounding x ± h costs nothing.
+ * Error budget: conv, linear and avgpool are linear in each input, so the central difference
+ * has no truncation error; for BN and softmax it is h²/6·L''' ≈ 2e-5 relative. The rest is the
+ * float forward's rounding: only the outputs that depend on x change, each by ~1e-7 relative,
+ * so L moves by ~1e-6 of noise, ~1e-4 after dividing by 2h. Hence
+ *     |num − ana| <= 2e-3·max(|num|, |ana|) + 1e-3,
+ * well above the noise and far below any wrong term (a missing or mis-indexed contribution is
+ * O(1) on gradients of magnitude 1..30).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <omp.h>
+
+#include "error.h"
+#include "layers.h"
+#include "rng.h"
+
+#define SEED 20240611u
+#define FD_H 1e-2f
+#define FD_RTOL 2e-3
+#define FD_ATOL 1e-3
+
+static void fill_normal(float *a, size_t n, uint64_t tag, float scale, float offset)
+{
+    uint64_t s = rng_stream(RNG_TEST, tag, 0, 0);
+    for (size_t i = 0; i < n; i++)
+        a[i] = rng_normal(SEED, s, i) * scale + offset;
+}
+
+static double dot(const float *a, const float *r, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * r[i];
+    return s;
+}
+
+static float *falloc(size_t n) { return rv_calloc(n, sizeof(float)); }
+
+static void free_list(void **p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(p[i]);
+}
+#define FREE_ALL(...) \
+    free_list((void *[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
+
+/* Compares ana against central differences of loss() at up to max_points entries of x (all
+ * when there are fewer); entries with |x| < skip_below are skipped (ReLU's kink). Returns the
+ * number of failures. */
+static int check_grad(const char *what, float *x, size_t count, const float *ana,
+                      double (*loss)(void *), void *ctx, size_t max_points, float skip_below)
+{
+    int bad = 0, checked = 0;
+    double worst = 0.0;
+    uint64_t pick = rng_stream(RNG_TEST, 999, count, 0);
+    size_t points = count < max_points ? count : max_points;
+    for (size_t k = 0; k < points; k++) {
+        size_t i = count <= max_points ? k : rng_below(SEED, pick, k, (uint32_t)count);
+        float x0 = x[i];
+        if (fabsf(x0) < skip_below)
+            continue;
+        float xp = x0 + FD_H, xm = x0 - FD_H;
+        x[i] = xp;
+        double lp = loss(ctx);
+        x[i] = xm;
+        double lm = loss(ctx);
+        x[i] = x0;
+        double num = (lp - lm) / ((double)xp - (double)xm);
+        double err = fabs(num - ana[i]);
+        double tol = FD_RTOL * fmax(fabs(num), fabs(ana[i])) + FD_ATOL;
+        worst = fmax(worst, err / tol);
+        checked++;
+        if (err > tol && bad++ < 5)
+            print_error("%s[%zu]: numeric %.7g analytic %.7g\n", what, i, num, (double)ana[i]);
+    }
+#ifdef FD_VERBOSE
+    print_message("%-28s %4d points, worst error/tolerance %.3g\n", what, checked, worst);
+#endif
+    if (checked == 0)
+        bad++;
+    return bad;
+}
+
+/* ---- conv2d ----------------------------------------------------------------------------- */
+
+struct conv_case {
+    struct conv2d l;
+    int n;
+    float *in, *w, *out, *r;
+    struct conv2d_workspace *ws;
+};
+
+static double conv_loss(void *p)
+{
+    struct conv_case *c = p;
+    conv2d_forward(c->out, c->in, c->w, &c->l, c->n, c->ws);
+    return dot(c->out, c->r, (size_t)c->n * c->l.out_c * c->l.out_h * c->l.out_w);
+}
+
+static size_t in_count(const struct conv_case *c)
+{
+    return (size_t)c->n * c->l.in_c * c->l.in_h * c->l.in_w;
+}
+
+static size_t out_count(const struct conv_case *c)
+{
+    return (size_t)c->n * c->l.out_c * c->l.out_h * c->l.out_w;
+}
+
+static void conv_case_make(struct conv_case *c, int in_c, int out_c, int k, int s, int p, int hw,
+                           int n, uint64_t tag, struct conv2d_workspace *ws)
+{
+    conv2d_init(&c->l, in_c, out_c, k, s, p, hw, hw);
+    c->n = n;
+    c->ws = ws;
+    conv2d_workspace_reserve(ws, &c->l, n, 2);
+    c->in = falloc(in_count(c));
+    c->w = falloc(conv2d_weight_count(&c->l));
+    c->out = falloc(out_count(c));
+    c->r = falloc(out_count(c));
+    fill_normal(c->in, in_count(c), tag, 1.0f, 0.2f);
+    fill_normal(c->w, conv2d_weight_count(&c->l), tag + 1, 1.0f / sqrtf((float)(in_c * k * k)), 0.0f);
+    fill_normal(c->r, out_count(c), tag + 2, 1.0f, 0.0f);
+}
+
+static void conv_case_free(struct conv_case *c)
+{
+    FREE_ALL(c->in, c->w, c->out, c->r);
+}
+
+/* The definition, in double: 7 loops, and their transpose for din and dw with dout = R.
+ * Each a* array receives Σ|terms|, the scale of float rounding in the same sum. */
+static void naive_conv(double *out, double *aout, double *din, double *adin, double *dw,
+                       double *adw, const struct conv_case *c)
+{
+    const struct conv2d *l = &c->l;
+    memset(din, 0, in_count(c) * sizeof(double));
+    memset(adin, 0, in_count(c) * sizeof(double));
+    memset(dw, 0, conv2d_weight_count(l) * sizeof(double));
+    memset(adw, 0, conv2d_weight_count(l) * sizeof(double));
+    for (int b = 0; b < c->n; b++)
+        for (int o = 0; o < l->out_c; o++)
+            for (int oh = 0; oh < l->out_h; oh++)
+                for (int ow = 0; ow < l->out_w; ow++) {
+                    size_t yi = (((size_t)b * l->out_c + o) * l->out_h + oh) * l->out_w + ow;
+                    double g = c->r[yi], s = 0.0, a = 0.0;
+                    for (int ci = 0; ci < l->in_c; ci++)
+                        for (int ki = 0; ki < l->k; ki++)
+                            for (int kj = 0; kj < l->k; kj++) {
+                                int ih = oh * l->stride - l->pad + ki;
+                                int iw = ow * l->stride - l->pad + kj;
+                                if (ih < 0 || ih >= l->in_h || iw < 0 || iw >= l->in_w)
+                                    continue;
+                                size_t wi = ((size_t)(o * l->in_c + ci) * l->k + ki) * l->k + kj;
+                                size_t xi = (((size_t)b * l->in_c + ci) * l->in_h + ih) * l->in_w + iw;
+                                double wv = c->w[wi], xv = c->in[xi];
+                                s += wv * xv;
+                                a += fabs(wv * xv);
+                                din[xi] += wv * g;
+                                adin[xi] += fabs(wv * g);
+                                dw[wi] += xv * g;
+                                adw[wi] += fabs(xv * g);
+                            }
+                    out[yi] = s;
+                    aout[yi] = a;
+                }
+}
+
+/* |a − ref| <= rel·Σ|terms|: float summation's error bound, up to a small factor. */
+static void assert_near_ref(const char *what, const float *a, const double *ref, const double *abs,
+                            size_t n, double rel)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i] - ref[i]) > rel * abs[i]) {
+            if (bad++ < 5)
+                print_error("%s[%zu]: %.9g, reference %.9g (scale %.3g)\n", what, i, (double)a[i],
+                            ref[i], abs[i]);
+        }
+    assert_int_equal(bad, 0);
+}
+
+static void conv_check_against_naive(struct conv_case *c)
+{
+    size_t ni = in_count(c), no = out_count(c), nw = conv2d_weight_count(&c->l);
+    double *ref = rv_malloc((2 * no + 2 * ni + 2 * nw) * sizeof(double));
+    double *aref = ref + no, *din = aref + no, *adin = din + ni, *dw = adin + ni, *adw = dw + nw;
+    naive_conv(ref, aref, din, adin, dw, adw, c);
+    float *gdin = falloc(ni), *gdw = falloc(nw);
+    conv2d_forward(c->out, c->in, c->w, &c->l, c->n, c->ws);
+    conv2d_backward(gdin, gdw, c->r, c->in, c->w, &c->l, c->n, c->ws);
+    assert_near_ref("conv out", c->out, ref, aref, no, 1e-5);
+    assert_near_ref("conv din", gdin, din, adin, ni, 1e-5);
+    assert_near_ref("conv dw", gdw, dw, adw, nw, 1e-5);
+    FREE_ALL(ref, gdin, gdw);
+}
+
+static void conv_fd_case(int in_c, int out_c, int k, int s, int p, int hw, int n, uint64_t tag)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, in_c, out_c, k, s, p, hw, n, tag, &ws);
+    size_t ni = in_count(&c), nw = conv2d_weight_count(&c.l);
+    float *din = falloc(ni), *dw = falloc(nw);
+    conv2d_backward(din, dw, c.r, c.in, c.w, &c.l, n, &ws);
+    char name[64];
+    snprintf(name, sizeof name, "conv%dx%d/s%d/p%d din", k, k, s, p);
+    assert_int_equal(check_grad(name, c.in, ni, din, conv_loss, &c, 2000, 0.0f), 0);
+    snprintf(name, sizeof name, "conv%dx%d/s%d/p%d dw", k, k, s, p);
+    assert_int_equal(check_grad(name, c.w, nw, dw, conv_loss, &c, 2000, 0.0f), 0);
+    conv_check_against_naive(&c);
+
+    /* din == NULL and dw == NULL each compute exactly the other gradient */
+    float *din2 = falloc(ni), *dw2 = falloc(nw);
+    conv2d_backward(din2, NULL, c.r, c.in, c.w, &c.l, n, &ws);
+    assert_memory_equal(din2, din, ni * sizeof(float));
+    conv2d_backward(NULL, dw2, c.r, c.in, c.w, &c.l, n, &ws);
+    assert_memory_equal(dw2, dw, nw * sizeof(float));
+    conv2d_backward(NULL, NULL, c.r, c.in, c.w, &c.l, n, &ws); /* a no-op */
+
+    /* backward accumulates: twice gives 2×; dw's one += per call makes that exact */
+    conv2d_backward(din2, dw2, c.r, c.in, c.w, &c.l, n, &ws);
+    for (size_t i = 0; i < nw; i++)
+        assert_true(dw2[i] == 2.0f * dw[i]);
+    for (size_t i = 0; i < ni; i++)
+        assert_true(fabsf(din2[i] - 2.0f * din[i]) <= 1e-6f * (1.0f + fabsf(din[i])));
+    FREE_ALL(din, dw, din2, dw2);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+/* Odd sizes and n = 5 or 11: groups of 0, 1 and 2 images, edge columns in every stride. */
+static void test_conv_3x3_s1(void **state) { conv_fd_case(3, 4, 3, 1, 1, 7, 5, 10); }
+static void test_conv_3x3_s2(void **state) { conv_fd_case(3, 4, 3, 2, 1, 9, 11, 20); }
+static void test_conv_1x1_s2(void **state) { conv_fd_case(4, 6, 1, 2, 0, 9, 5, 30); }
+static void test_conv_1x1_s1(void **state) { conv_fd_case(4, 3, 1, 1, 0, 6, 5, 40); }
+
+static void test_conv_shapes(void **state)
+{
+    struct conv2d l;
+    conv2d_init(&l, 16, 32, 3, 2, 1, 32, 32);
+    assert_int_equal(l.out_h, 16);
+    assert_int_equal(l.out_w, 16);
+    assert_int_equal(conv2d_weight_count(&l), 32 * 16 * 9);
+    conv2d_init(&l, 16, 32, 1, 2, 0, 9, 9);
+    assert_int_equal(l.out_h, 5);
+    conv2d_init(&l, 3, 16, 3, 1, 1, 32, 32);
+    assert_int_equal(l.out_w, 32);
+
+    /* one workspace grows to serve the larger of two layers, and never shrinks */
+    struct conv2d_workspace ws = {0};
+    struct conv2d big, small;
+    conv2d_init(&big, 64, 64, 3, 1, 1, 8, 8);
+    conv2d_init(&small, 3, 16, 3, 1, 1, 32, 32);
+    conv2d_workspace_reserve(&ws, &big, 128, 2);
+    size_t cf = ws.col_floats;
+    conv2d_workspace_reserve(&ws, &small, 128, 1);
+    assert_true(ws.col_floats >= cf);
+    assert_int_equal(ws.threads, 2);
+    assert_int_equal(ws.dw_floats, 64 * 64 * 9);
+    /* a chunk's columns stay within ~1 MiB (plus its output), yet hold at least one image */
+    assert_true(ws.col_floats * sizeof(float) <= 2u << 20);
+    conv2d_workspace_free(&ws);
+    assert_null(ws.col);
+}
+
+/* Multi-image chunks (B = 2 here: 108·1024 floats of columns per image) split unevenly by the
+ * groups (sizes 2 and 3), against the direct convolution; and the same bits on 1 and 2 threads. */
+static void test_conv_chunks_and_threads(void **state)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, 12, 4, 3, 1, 1, 32, 19, 50, &ws);
+    conv_check_against_naive(&c);
+
+    size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
+    float *out[2], *din[2], *dw[2];
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        out[t] = falloc(no);
+        din[t] = falloc(ni);
+        dw[t] = falloc(nw);
+        conv2d_forward(out[t], c.in, c.w, &c.l, c.n, &ws);
+        conv2d_backward(din[t], dw[t], c.r, c.in, c.w, &c.l, c.n, &ws);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(out[0], out[1], no * sizeof(float));
+    assert_memory_equal(din[0], din[1], ni * sizeof(float));
+    assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
+    for (int t = 0; t < 2; t++) {
+        FREE_ALL(out[t], din[t], dw[t]);
+    }
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+/* A 1×1 stride-1 conv whose image alone fills a chunk takes the no-im2col path. */
+static void test_conv_pointwise_direct(void **state)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, 64, 8, 1, 1, 0, 48, 3, 60, &ws);
+    conv_check_against_naive(&c);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+/* ---- batchnorm ------------------------------------------------------------------------- */
+
+struct bn_case {
+    struct batchnorm l;
+    int n;
+    float *in, *out, *r, *gamma, *beta, *mean, *invstd, *rmean, *rvar;
+};
+
+static size_t bn_count(const struct bn_case *b) { return (size_t)b->n * b->l.c * b->l.h * b->l.w; }
+
+static double bn_loss(void *p)
+{
+    struct bn_case *b = p;
+    batchnorm_forward_train(b->out, b->mean, b->invstd, b->rmean, b->rvar, b->in, b->gamma,
+                            b->beta, &b->l, b->n, NULL);
+    return dot(b->out, b->r, bn_count(b));
+}
+
+static void bn_case_make(struct bn_case *b, int n, int c, int h, int w, uint64_t tag)
+{
+    batchnorm_init(&b->l, c, h, w);
+    b->n = n;
+    size_t cnt = bn_count(b);
+    b->in = falloc(cnt);
+    b->out = falloc(cnt);
+    b->r = falloc(cnt);
+    b->gamma = falloc(c);
+    b->beta = falloc(c);
+    b->mean = falloc(c);
+    b->invstd = falloc(c);
+    b->rmean = falloc(c);
+    b->rvar = falloc(c);
+    fill_normal(b->in, cnt, tag, 2.0f, 1.0f);
+    fill_normal(b->r, cnt, tag + 1, 1.0f, 0.0f);
+    fill_normal(b->gamma, c, tag + 2, 0.5f, 1.0f);
+    fill_normal(b->beta, c, tag + 3, 0.5f, 0.0f);
+}
+
+static void bn_case_free(struct bn_case *b)
+{
+    FREE_ALL(b->in, b->out, b->r, b->gamma, b->beta, b->mean, b->invstd, b->rmean, b->rvar);
+}
+
+static void test_bn_gradients(void **state)
+{
+    struct bn_case b;
+    bn_case_make(&b, 3, 2, 3, 3, 100);
+    size_t cnt = bn_count(&b);
+    float *din = falloc(cnt), *dg = falloc(2), *db = falloc(2);
+    bn_loss(&b); /* saves the batch mean and invstd */
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+    assert_int_equal(check_grad("bn dx", b.in, cnt, din, bn_loss, &b, 1000, 0.0f), 0);
+    assert_int_equal(check_grad("bn dgamma", b.gamma, 2, dg, bn_loss, &b, 10, 0.0f), 0);
+    assert_int_equal(check_grad("bn dbeta", b.beta, 2, db, bn_loss, &b, 10, 0.0f), 0);
+
+    /* accumulation: one += per element and call, so exactly twice */
+    float *din2 = falloc(cnt), *dg2 = falloc(2), *db2 = falloc(2);
+    bn_loss(&b);
+    for (int k = 0; k < 2; k++)
+        batchnorm_backward(din2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+    for (size_t i = 0; i < cnt; i++)
+        assert_true(din2[i] == 2.0f * din[i]);
+    for (int c = 0; c < 2; c++) {
+        assert_true(dg2[c] == 2.0f * dg[c]);
+        assert_true(db2[c] == 2.0f * db[c]);
+    }
+    FREE_ALL(din, dg, db, din2, dg2, db2);
+    bn_case_free(&b);
+}
+
+static void test_bn_train_hand(void **state)
+{
+    /* one channel, x = 1, 2, 3, 4: mean 2.5, biased var 1.25, unbiased 5/3 */
+    struct batchnorm l;
+    batchnorm_init(&l, 1, 1, 1);
+    assert_true(l.eps == 1e-5f && l.momentum == 0.1f);
+    float in[4] = {1, 2, 3, 4}, out[4], g = 2.0f, bt = 0.5f, mean, invstd, rm = 0.0f, rv = 1.0f;
+    batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &bt, &l, 4, NULL);
+    double is = 1.0 / sqrt(1.25 + 1e-5);
+    assert_true(mean == 2.5f);
+    assert_true(fabs(invstd - is) <= 1e-6 * is);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(out[i] - (2.0 * (in[i] - 2.5) * is + 0.5)) <= 1e-6);
+    assert_true(fabs(rm - 0.25) <= 1e-7);
+    assert_true(fabs(rv - (0.9 + 0.1 * 5.0 / 3.0)) <= 1e-6);
+}
+
+static void test_bn_eval_hand(void **state)
+{
+    struct batchnorm l;
+    batchnorm_init(&l, 2, 1, 2);
+    float in[4] = {3, 1, -2, 0}; /* (1, 2, 1, 2) */
+    float rm[2] = {1, -2}, rv[2] = {4, 0.25f}, g[2] = {2, -1}, bt[2] = {0.5f, 0}, out[4];
+    batchnorm_forward_eval(out, in, g, bt, rm, rv, &l, 1);
+    double want[4] = {2.0 * 2.0 / sqrt(4 + 1e-5) + 0.5, 0.5, 0.0, -1.0 * 2.0 / sqrt(0.25 + 1e-5)};
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(out[i] - want[i]) <= 1e-6 * (1.0 + fabs(want[i])));
+    assert_true(rm[0] == 1.0f && rv[1] == 0.25f); /* eval leaves running stats alone */
+}
+
+/* A stand-in for the MPI sum: records this rank's buffer, adds the other rank's. */
+struct fake_ranks {
+    double *captured;    /* or NULL */
+    const double *other; /* or NULL */
+    int calls, n;
+};
+
+static void fake_sum(double *buf, int n, void *ctx)
+{
+    struct fake_ranks *f = ctx;
+    f->calls++;
+    f->n = n;
+    if (f->captured)
+        memcpy(f->captured, buf, (size_t)n * sizeof(double));
+    if (f->other)
+        for (int i = 0; i < n; i++)
+            buf[i] += f->other[i];
+}
+
+static void assert_close(const float *a, const float *b, size_t n, float tol)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol * (1.0f + fabsf(b[i]))))
+            fail_msg("[%zu]: %.9g vs %.9g", i, (double)a[i], (double)b[i]);
+}
+
+/* A batch of 4 on one rank equals 2 + 2 on two ranks joined by the reducer. */
+static void test_bn_two_ranks(void **state)
+{
+    enum { C = 3 };
+    struct bn_case b;
+    bn_case_make(&b, 4, C, 4, 4, 200);
+    size_t cnt = bn_count(&b), half = cnt / 2;
+    for (int c = 0; c < C; c++)
+        b.rvar[c] = 1.0f;
+    float rm0[C], rv0[C];
+    memcpy(rm0, b.rmean, sizeof rm0);
+    memcpy(rv0, b.rvar, sizeof rv0);
+    bn_loss(&b); /* the whole batch on one rank */
+
+    double cap[2][2 * C + 1];
+    float *out = falloc(cnt), mean[2][C], invstd[2][C], rm[2][C], rv[2][C];
+    for (int pass = 0; pass < 2; pass++) /* 0: each rank's own sums; 1: the real run */
+        for (int k = 0; k < 2; k++) {
+            struct fake_ranks f = {pass ? NULL : cap[k], pass ? cap[1 - k] : NULL, 0, 0};
+            struct bn_reducer red = {fake_sum, &f};
+            memcpy(rm[k], rm0, sizeof rm0);
+            memcpy(rv[k], rv0, sizeof rv0);
+            batchnorm_forward_train(out + k * half, mean[k], invstd[k], rm[k], rv[k],
+                                    b.in + k * half, b.gamma, b.beta, &b.l, 2, &red);
+            assert_int_equal(f.calls, 1);
+            assert_int_equal(f.n, 2 * C + 1);
+        }
+    assert_close(out, b.out, cnt, 1e-5f);
+    for (int k = 0; k < 2; k++) {
+        assert_close(mean[k], b.mean, C, 1e-6f);
+        assert_close(invstd[k], b.invstd, C, 1e-5f);
+        assert_close(rm[k], b.rmean, C, 1e-6f);
+        assert_close(rv[k], b.rvar, C, 1e-6f);
+    }
+
+    float *din = falloc(cnt), dg[C] = {0}, db[C] = {0};
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, 4, NULL);
+    float *dinr = falloc(cnt), dgr[2][C], dbr[2][C];
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < 2; k++) {
+            struct fake_ranks f = {pass ? NULL : cap[k], pass ? cap[1 - k] : NULL, 0, 0};
+            struct bn_reducer red = {fake_sum, &f};
+            memset(dinr + k * half, 0, half * sizeof(float));
+            memset(dgr[k], 0, sizeof dgr[k]);
+            memset(dbr[k], 0, sizeof dbr[k]);
+            batchnorm_backward(dinr + k * half, dgr[k], dbr[k], b.r + k * half, b.in + k * half,
+                               mean[k], invstd[k], b.gamma, &b.l, 2, &red);
+            assert_int_equal(f.calls, 1);
+        }
+    assert_close(dinr, din, cnt, 1e-5f);
+    for (int c = 0; c < C; c++) {
+        /* dγ, dβ are each rank's own share; the ranks' shares add to the whole */
+        float sg = dgr[0][c] + dgr[1][c], sb = dbr[0][c] + dbr[1][c];
+        assert_close(&sg, &dg[c], 1, 1e-5f);
+        assert_close(&sb, &db[c], 1, 1e-5f);
+        assert_true(fabsf(dgr[0][c] - dg[c]) > 1e-3f);
+    }
+    FREE_ALL(out, din, dinr);
+    bn_case_free(&b);
+}
+
+/* ---- relu, add, avgpool ---------------------------------------------------------------- */
+
+struct simple_case {
+    float *in, *out, *r;
+    size_t count, out_count;
+    int n, c, hw;
+};
+
+static double relu_loss(void *p)
+{
+    struct simple_case *s = p;
+    relu_forward(s->out, s->in, s->count);
+    return dot(s->out, s->r, s->count);
+}
+
+static void test_relu(void **state)
+{
+    float x[5] = {-1.0f, 0.0f, 2.5f, -0.0f, NAN}, y[5];
+    relu_forward(y, x, 5);
+    assert_true(y[0] == 0.0f && y[1] == 0.0f && y[2] == 2.5f && y[3] == 0.0f && isnan(y[4]));
+    float dy[5] = {1, 2, 3, 4, 5}, dx[5] = {10, 10, 10, 10, 10};
+    relu_backward(dx, dy, y, 4);
+    assert_true(dx[0] == 10 && dx[1] == 10 && dx[2] == 13 && dx[3] == 10);
+    relu_forward(x, x, 5); /* in place */
+    assert_true(x[0] == 0.0f && x[2] == 2.5f);
+
+    struct simple_case s = {.count = 300};
+    s.in = falloc(s.count);
+    s.out = falloc(s.count);
+    s.r = falloc(s.count);
+    float *din = falloc(s.count);
+    fill_normal(s.in, s.count, 300, 1.0f, 0.0f);
+    fill_normal(s.r, s.count, 301, 1.0f, 0.0f);
+    relu_loss(&s);
+    relu_backward(din, s.r, s.out, s.count);
+    assert_int_equal(check_grad("relu", s.in, s.count, din, relu_loss, &s, 1000, 2 * FD_H), 0);
+    FREE_ALL(s.in, s.out, s.r, din);
+}
+
+static void test_add(void **state)
+{
+    float a[3] = {1, 2, 3}, b[3] = {0.5f, -2, 4}, out[3];
+    add_forward(out, a, b, 3);
+    assert_true(out[0] == 1.5f && out[1] == 0.0f && out[2] == 7.0f);
+    add_forward(a, a, b, 3); /* in place */
+    assert_true(a[2] == 7.0f);
+}
+
+static double pool_loss(void *p)
+{
+    struct simple_case *s = p;
+    avgpool_forward(s->out, s->in, s->n, s->c, s->hw);
+    return dot(s->out, s->r, s->out_count);
+}
+
+static void test_avgpool(void **state)
+{
+    float x[8] = {1, 2, 3, 4, 0, 0, 0, -8}, y[2];
+    avgpool_forward(y, x, 1, 2, 4);
+    assert_true(y[0] == 2.5f && y[1] == -2.0f);
+    float dy[2] = {2, -4}, dx[8] = {0};
+    dx[0] = 1.0f;
+    avgpool_backward(dx, dy, 1, 2, 4);
+    assert_true(dx[0] == 1.5f && dx[3] == 0.5f && dx[4] == -1.0f && dx[7] == -1.0f);
+
+    struct simple_case s = {.n = 3, .c = 4, .hw = 9};
+    s.count = (size_t)s.n * s.c * s.hw;
+    s.out_count = (size_t)s.n * s.c;
+    s.in = falloc(s.count);
+    s.out = falloc(s.out_count);
+    s.r = falloc(s.out_count);
+    float *din = falloc(s.count);
+    fill_normal(s.in, s.count, 400, 1.0f, 0.0f);
+    fill_normal(s.r, s.out_count, 401, 1.0f, 0.0f);
+    avgpool_backward(din, s.r, s.n, s.c, s.hw);
+    assert_int_equal(check_grad("avgpool", s.in, s.count, din, pool_loss, &s, 1000, 0.0f), 0);
+    FREE_ALL(s.in, s.out, s.r, din);
+}
+
+/* ---- linear ---------------------------------------------------------------------------- */
+
+struct lin_case {
+    struct linear l;
+    int n;
+    float *in, *w, *b, *out, *r;
+};
+
+static double lin_loss(void *p)
+{
+    struct lin_case *c = p;
+    linear_forward(c->out, c->in, c->w, c->b, &c->l, c->n);
+    return dot(c->out, c->r, (size_t)c->n * c->l.out_f);
+}
+
+static void test_linear(void **state)
+{
+    struct linear l;
+    linear_init(&l, 2, 3);
+    float in[2] = {1, 2}, w[6] = {1, 0, 0, 1, 1, 1}, b[3] = {0.5f, 0, -1}, out[3];
+    linear_forward(out, in, w, b, &l, 1);
+    assert_true(out[0] == 1.5f && out[1] == 2.0f && out[2] == 2.0f);
+
+    struct lin_case c = {.n = 5};
+    linear_init(&c.l, 7, 4);
+    size_t ni = (size_t)c.n * 7, nw = 28, no = (size_t)c.n * 4;
+    c.in = falloc(ni);
+    c.w = falloc(nw);
+    c.b = falloc(4);
+    c.out = falloc(no);
+    c.r = falloc(no);
+    fill_normal(c.in, ni, 500, 1.0f, 0.0f);
+    fill_normal(c.w, nw, 501, 0.5f, 0.0f);
+    fill_normal(c.b, 4, 502, 1.0f, 0.0f);
+    fill_normal(c.r, no, 503, 1.0f, 0.0f);
+    float *din = falloc(ni), *dw = falloc(nw), *db = falloc(4);
+    linear_backward(din, dw, db, c.r, c.in, c.w, &c.l, c.n);
+    assert_int_equal(check_grad("linear dx", c.in, ni, din, lin_loss, &c, 1000, 0.0f), 0);
+    assert_int_equal(check_grad("linear dW", c.w, nw, dw, lin_loss, &c, 1000, 0.0f), 0);
+    assert_int_equal(check_grad("linear db", c.b, 4, db, lin_loss, &c, 1000, 0.0f), 0);
+
+    /* accumulation; NULL gradients are skipped */
+    float *din2 = falloc(ni), *dw2 = falloc(nw), *db2 = falloc(4);
+    linear_backward(din2, dw2, db2, c.r, c.in, c.w, &c.l, c.n);
+    linear_backward(din2, dw2, db2, c.r, c.in, c.w, &c.l, c.n);
+    linear_backward(NULL, NULL, NULL, c.r, c.in, c.w, &c.l, c.n);
+    for (size_t i = 0; i < ni; i++)
+        assert_true(din2[i] == 2.0f * din[i]);
+    for (size_t i = 0; i < nw; i++)
+        assert_true(dw2[i] == 2.0f * dw[i]);
+    for (int i = 0; i < 4; i++)
+        assert_true(db2[i] == 2.0f * db[i]);
+    FREE_ALL(din, dw, db, din2, dw2, db2, c.in, c.w, c.b, c.out, c.r);
+}
+
+/* ---- softmax cross-entropy ------------------------------------------------------------- */
+
+struct ce_case {
+    float *logits;
+    const int *labels;
+    int n, classes, scale_n;
+};
+
+static double ce_loss(void *p)
+{
+    struct ce_case *c = p;
+    return softmax_ce_forward_backward(NULL, NULL, c->logits, c->labels, c->n, c->classes,
+                                       c->scale_n) / c->scale_n;
+}
+
+static void test_softmax_ce(void **state)
+{
+    /* uniform logits: loss log(classes) per image, gradient (1/classes − onehot) / scale_n */
+    float z[3 * 5] = {0}, d[3 * 5];
+    int labels[3] = {0, 4, 2}, correct = -1;
+    double loss = softmax_ce_forward_backward(d, &correct, z, labels, 3, 5, 6);
+    assert_true(loss == 3.0 * log(5.0));
+    assert_int_equal(correct, 1); /* all tie: arg-max is class 0 */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 5; j++)
+            assert_true(fabsf(d[i * 5 + j] - (float)((0.2 - (j == labels[i])) / 6.0)) <= 1e-7f);
+
+    /* ties go to the lowest index; huge logits stay finite */
+    float t[2 * 4] = {1, 3, 3, 0, 1000, 0, -1000, 0};
+    int tl[2] = {2, 1};
+    loss = softmax_ce_forward_backward(d, &correct, t, tl, 2, 4, 2);
+    assert_int_equal(correct, 0);
+    double want = (3.0 + log(exp(-2.0) + 2.0 + exp(-3.0)) - 3.0) + 1000.0;
+    assert_true(fabs(loss - want) <= 1e-9 * want);
+    for (int j = 0; j < 8; j++)
+        assert_true(isfinite(d[j]));
+    assert_true(fabsf(d[4] - 0.5f) <= 1e-7f && fabsf(d[5] + 0.5f) <= 1e-7f);
+    tl[1] = 0;
+    softmax_ce_forward_backward(NULL, &correct, t, tl, 2, 4, 2);
+    assert_int_equal(correct, 1);
+
+    struct ce_case c = {.n = 4, .classes = 6, .scale_n = 10};
+    int lab[4] = {0, 5, 3, 3};
+    c.labels = lab;
+    c.logits = falloc(24);
+    fill_normal(c.logits, 24, 600, 2.0f, 0.0f);
+    float *dz = falloc(24);
+    softmax_ce_forward_backward(dz, NULL, c.logits, lab, c.n, c.classes, c.scale_n);
+    assert_int_equal(check_grad("softmax ce", c.logits, 24, dz, ce_loss, &c, 100, 0.0f), 0);
+    FREE_ALL(c.logits, dz);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_shapes),
+        cmocka_unit_test(test_conv_3x3_s1),
+        cmocka_unit_test(test_conv_3x3_s2),
+        cmocka_unit_test(test_conv_1x1_s2),
+        cmocka_unit_test(test_conv_1x1_s1),
+        cmocka_unit_test(test_conv_chunks_and_threads),
+        cmocka_unit_test(test_conv_pointwise_direct),
+        cmocka_unit_test(test_bn_gradients),
+        cmocka_unit_test(test_bn_train_hand),
+        cmocka_unit_test(test_bn_eval_hand),
+        cmocka_unit_test(test_bn_two_ranks),
+        cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_add),
+        cmocka_unit_test(test_avgpool),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_softmax_ce),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

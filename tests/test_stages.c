@@ -1,0 +1,193 @@
+/* Stage kinds (what trains), masked SGD (frozen stays frozen) and learning-rate schedules. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model.h"
+#include "optim.h"
+#include "stages.h"
+
+static void build(struct model *m)
+{
+    struct model_spec s = {.depth = 20, .width = 1, .in_c = 1, .in_h = 28, .in_w = 28, .classes = 10};
+    assert_int_equal(model_build(m, &s, 0, 1, NULL), 0);
+    model_init(m, 1);
+}
+
+static size_t count_kind(const struct model *m, enum param_kind kind)
+{
+    size_t n = 0;
+    for (int p = 0; p < m->nparams; p++)
+        if (m->params[p].kind == kind)
+            n += m->params[p].trainable;
+    return n;
+}
+
+static void test_kinds_train_what_they_say(void **state)
+{
+    (void)state;
+    struct model m;
+    build(&m);
+    struct param_counts c = model_count(&m);
+    struct stage_args a = {.seed = 1, .per_channel_k = 2, .conv_fraction = 0.1};
+    stage_find("all")->set_trainable(&m, &a);
+    assert_int_equal(model_trainable(&m), c.total);
+    stage_find("bn")->set_trainable(&m, &a);
+    assert_int_equal(model_trainable(&m), c.bn);
+    assert_int_equal(count_kind(&m, PARAM_GAMMA) + count_kind(&m, PARAM_BETA), c.bn);
+    stage_find("bn_output")->set_trainable(&m, &a);
+    assert_int_equal(model_trainable(&m), c.bn + c.output);
+    stage_find("output")->set_trainable(&m, &a);
+    assert_int_equal(model_trainable(&m), c.output);
+    assert_int_equal(count_kind(&m, PARAM_OUTPUT_W), 640);
+    stage_find("per_channel")->set_trainable(&m, &a);
+    /* Two per output channel of every conv: as many as γ and β together. */
+    assert_int_equal(model_trainable(&m), c.bn);
+    assert_int_equal(count_kind(&m, PARAM_CONV), c.bn);
+    stage_find("conv_fraction")->set_trainable(&m, &a);
+    assert_int_equal(count_kind(&m, PARAM_CONV), (size_t)llround(0.1 * c.conv));
+    assert_int_equal(model_trainable(&m), c.bn + (size_t)llround(0.1 * c.conv));
+    assert_null(stage_find("nonsense"));
+    model_free(&m);
+}
+
+static void test_per_channel_rows(void **state)
+{
+    (void)state;
+    struct model m;
+    build(&m);
+    struct stage_args a = {.seed = 3, .per_channel_k = 5};
+    stage_per_channel.set_trainable(&m, &a);
+    for (int p = 0; p < m.nparams; p++) {
+        const struct param *pa = &m.params[p];
+        if (pa->kind != PARAM_CONV)
+            continue;
+        size_t fan_in = pa->count / pa->dims[0];
+        size_t want = fan_in < 5 ? fan_in : 5;
+        for (int ch = 0; ch < pa->dims[0]; ch++) {
+            size_t n = 0;
+            for (size_t i = 0; i < fan_in; i++)
+                n += m.mask[pa->offset + ch * fan_in + i] != 0.0f;
+            assert_int_equal(n, want);
+        }
+    }
+    model_free(&m);
+}
+
+static void test_conv_fraction_nested_and_seeded(void **state)
+{
+    (void)state;
+    struct model m;
+    build(&m);
+    float *small = malloc(m.total * sizeof(float)), *other = malloc(m.total * sizeof(float));
+    struct stage_args a = {.seed = 9, .conv_fraction = 0.04};
+    stage_conv_fraction.set_trainable(&m, &a);
+    memcpy(small, m.mask, m.total * sizeof(float));
+    a.conv_fraction = 0.16;
+    stage_conv_fraction.set_trainable(&m, &a);
+    size_t inside = 0;
+    for (size_t i = 0; i < m.total; i++) {
+        if (small[i] != 0.0f)
+            assert_true(m.mask[i] != 0.0f);
+        inside += m.mask[i] != 0.0f;
+    }
+    assert_true(inside > 0);
+    a.seed = 10;
+    stage_conv_fraction.set_trainable(&m, &a);
+    memcpy(other, m.mask, m.total * sizeof(float));
+    a.seed = 9;
+    stage_conv_fraction.set_trainable(&m, &a);
+    assert_memory_not_equal(other, m.mask, m.total * sizeof(float));
+    /* train_output adds exactly the output layer. */
+    size_t before = model_trainable(&m);
+    a.train_output = true;
+    stage_conv_fraction.set_trainable(&m, &a);
+    assert_int_equal(model_trainable(&m), before + model_count(&m).output);
+    free(small);
+    free(other);
+    model_free(&m);
+}
+
+static void test_frozen_entries_never_move(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    float w[N], v[N], g[N], mask[N], w0[N], v0[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = w0[i] = 0.5f + i;
+        v[i] = v0[i] = 0.25f * i; /* momentum left from an earlier stage */
+        g[i] = 1.0f - 0.03f * i;
+        mask[i] = (i % 3 == 0) ? 1.0f : 0.0f;
+    }
+    struct sgd opt = {.momentum = 0.9, .weight_decay = 0.1, .nesterov = false};
+    for (int step = 0; step < 5; step++)
+        sgd_step(w, v, g, mask, N, 0.1f, &opt);
+    for (int i = 0; i < N; i++) {
+        if (mask[i] == 0.0f) {
+            assert_true(w[i] == w0[i]);
+            assert_true(v[i] == v0[i]);
+        } else {
+            assert_true(w[i] != w0[i]);
+        }
+    }
+}
+
+static void test_sgd_matches_pytorch_formula(void **state)
+{
+    (void)state;
+    float w = 1.0f, v = 0.0f, g = 0.5f, mask = 1.0f;
+    struct sgd opt = {.momentum = 0.9, .weight_decay = 0.01, .nesterov = false};
+    sgd_step(&w, &v, &g, &mask, 1, 0.1f, &opt);
+    /* d = 0.5 + 0.01·1 = 0.51; v = 0.51; w = 1 − 0.051 */
+    assert_float_equal(v, 0.51f, 1e-7);
+    assert_float_equal(w, 0.949f, 1e-7);
+    sgd_step(&w, &v, &g, &mask, 1, 0.1f, &opt);
+    float d = 0.5f + 0.01f * 0.949f, v2 = 0.9f * 0.51f + d;
+    assert_float_equal(v, v2, 1e-6);
+    assert_float_equal(w, 0.949f - 0.1f * v2, 1e-6);
+    float wn = 1.0f, vn = 0.0f;
+    opt.nesterov = true;
+    sgd_step(&wn, &vn, &g, &mask, 1, 0.1f, &opt);
+    /* nesterov: w −= lr·(d + μ·v) with v = d */
+    assert_float_equal(wn, 1.0f - 0.1f * (0.51f + 0.9f * 0.51f), 1e-6);
+}
+
+static void test_lr_schedules(void **state)
+{
+    (void)state;
+    struct lr_schedule s = {.kind = LR_STEP, .base = 0.1, .epochs = 10, .factor = 0.1};
+    s.milestones.n = 2;
+    s.milestones.v[0] = 5;
+    s.milestones.v[1] = 8;
+    assert_float_equal(lr_at(&s, 0, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 499, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 500, 100), 0.01, 1e-12);
+    assert_float_equal(lr_at(&s, 800, 100), 0.001, 1e-12);
+    s.kind = LR_COSINE;
+    assert_float_equal(lr_at(&s, 0, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 500, 100), 0.05, 1e-12);
+    assert_float_equal(lr_at(&s, 1000, 100), 0.0, 1e-12);
+    s.kind = LR_CONSTANT;
+    s.warmup_epochs = 2;
+    assert_float_equal(lr_at(&s, 0, 100), 0.1 / 200, 1e-12);
+    assert_float_equal(lr_at(&s, 99, 100), 0.05, 1e-12);
+    assert_float_equal(lr_at(&s, 200, 100), 0.1, 1e-12);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kinds_train_what_they_say),
+        cmocka_unit_test(test_per_channel_rows),
+        cmocka_unit_test(test_conv_fraction_nested_and_seeded),
+        cmocka_unit_test(test_frozen_entries_never_move),
+        cmocka_unit_test(test_sgd_matches_pytorch_formula),
+        cmocka_unit_test(test_lr_schedules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
