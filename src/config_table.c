@@ -1,0 +1,404 @@
+/* Every configuration key in one row, and the one parser every value goes through: INI files,
+ * --set, the defaults in the table and config_validate's re-check of a struct all use
+ * config_parse_value, so a value is valid iff its INI text parses. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config_table.h"
+
+#define K(sec, key, type, field, lo, hi, def, choices, help)                                  \
+    { sec, key, type, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, \
+      hi, false, def, choices, help }
+/* A list of whole numbers (epoch counts). */
+#define KW(sec, key, field, lo, hi, help)                                                      \
+    { sec, key, CFG_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field), \
+      lo, hi, true, "", NULL, help }
+
+const struct config_key config_keys[] = {
+    K("run", "name", CFG_STRING, name, 0, 0, "\"run\"", NULL,
+      "run name: checkpoints and logs go to out_dir/name/"),
+    K("run", "out_dir", CFG_STRING, out_dir, 0, 0, "\"checkpoints\"", NULL,
+      "directory holding one subdirectory per run"),
+    K("run", "seed", CFG_INT, seed, 0, 2147483647, "1", NULL,
+      "seed of every random stream: init, shuffling, augmentation, masks"),
+    K("run", "threads", CFG_INT, threads, 0, 256, "0", NULL,
+      "OpenMP threads per MPI rank; 0 = OMP_NUM_THREADS or all cores"),
+
+    K("data", "dataset", CFG_CHOICE, dataset, 0, 0, "fashion_mnist",
+      "fashion_mnist|cifar10|synthetic", "which data set to train and test on"),
+    K("data", "path", CFG_STRING, data_path, 0, 0, "\"\"", NULL,
+      "data directory; empty = /usr/share/datasets/fashion-mnist (fashion_mnist) or "
+      "data/cifar-10-batches-bin (cifar10)"),
+    K("data", "train_limit", CFG_INT, train_limit, 0, 10000000, "0", NULL,
+      "use only the first N training images; 0 = all"),
+    K("data", "test_limit", CFG_INT, test_limit, 0, 10000000, "0", NULL,
+      "use only the first N test images; 0 = all"),
+    K("data", "augment_crop", CFG_INT, augment_crop, 0, 16, "4", NULL,
+      "random crop after zero-padding this many pixels per side; 0 = no crop"),
+    K("data", "augment_flip", CFG_BOOL, augment_flip, 0, 0, "true", NULL,
+      "random horizontal flip of training images"),
+    K("data", "synthetic_train", CFG_INT, synthetic_train, 1, 1000000, "512", NULL,
+      "synthetic data set: training images"),
+    K("data", "synthetic_test", CFG_INT, synthetic_test, 1, 1000000, "256", NULL,
+      "synthetic data set: test images"),
+    K("data", "synthetic_size", CFG_INT, synthetic_size, 4, 64, "8", NULL,
+      "synthetic data set: image height and width"),
+    K("data", "synthetic_channels", CFG_INT, synthetic_channels, 1, 3, "1", NULL,
+      "synthetic data set: channels"),
+    K("data", "synthetic_classes", CFG_INT, synthetic_classes, 2, 100, "4", NULL,
+      "synthetic data set: classes"),
+
+    K("model", "arch", CFG_CHOICE, arch, 0, 0, "resnet", "resnet",
+      "network family: the CIFAR ResNet of He et al. (3 stages of basic blocks)"),
+    K("model", "depth", CFG_INT, depth, 8, 866, "20", NULL,
+      "layers, 6n+2: 20, 32, 44, 56, 110, ... (n basic blocks per stage)"),
+    K("model", "width", CFG_INT, width, 1, 64, "1", NULL,
+      "channel multiplier: the stages have 16w, 32w and 64w channels"),
+    K("model", "gamma_init", CFG_CHOICE, gamma_init, 0, 0, "uniform", "uniform|one",
+      "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
+
+    K("train", "trainable", CFG_CHOICE, trainable, 0, 0, "all",
+      "all|bn|bn_output|output|per_channel|conv_fraction",
+      "what trains in a single-stage run (stages.h): all, BatchNorm only, BN and output, "
+      "output only, k conv weights per channel, BN and a fraction of conv weights"),
+    K("train", "per_channel_k", CFG_INT, per_channel_k, 1, 4096, "2", NULL,
+      "per_channel: random conv weights trained per output channel (2 matches BN's count)"),
+    K("train", "conv_fraction", CFG_DOUBLE, conv_fraction, 0, 1, "0.01", NULL,
+      "conv_fraction: fraction of all conv weights that train, besides BatchNorm"),
+    K("train", "epochs", CFG_INT, epochs, 1, 100000, "10", NULL,
+      "epochs of a single-stage run, and of each stage when pipeline.epochs is empty"),
+    K("train", "batch_size", CFG_INT, batch_size, 1, 65536, "128", NULL,
+      "training mini-batch size (over all ranks)"),
+    K("train", "eval_batch_size", CFG_INT, eval_batch_size, 1, 65536, "500", NULL,
+      "mini-batch size when evaluating on the test set"),
+    K("train", "lr", CFG_DOUBLE, lr, 1e-12, 10, "0.1", NULL,
+      "base learning rate, before schedule and warmup"),
+    K("train", "momentum", CFG_DOUBLE, momentum, 0, 0.999, "0.9", NULL, "SGD momentum"),
+    K("train", "nesterov", CFG_BOOL, nesterov, 0, 0, "false", NULL, "Nesterov momentum"),
+    K("train", "weight_decay", CFG_DOUBLE, weight_decay, 0, 1, "1e-4", NULL,
+      "L2 penalty coefficient added to the gradient of trainable parameters"),
+    K("train", "lr_schedule", CFG_CHOICE, lr_schedule, 0, 0, "step", "constant|step|cosine",
+      "learning-rate schedule within a stage"),
+    K("train", "milestones", CFG_LIST, milestones, 0, 100000, "", NULL,
+      "step: epochs (increasing) at which lr is multiplied by lr_factor"),
+    K("train", "lr_factor", CFG_DOUBLE, lr_factor, 0, 1, "0.1", NULL,
+      "step: factor applied to lr at each milestone"),
+    K("train", "warmup_epochs", CFG_DOUBLE, warmup_epochs, 0, 100000, "0", NULL,
+      "linear lr warmup over this many epochs at the start of each stage; 0 = none"),
+    K("train", "sync_bn", CFG_BOOL, sync_bn, 0, 0, "true", NULL,
+      "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
+    K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
+      NULL, "also checkpoint every this many steps; 0 = only at epoch ends"),
+
+    K("pipeline", "enabled", CFG_BOOL, pipeline, 0, 0, "false", NULL,
+      "run the staged pipeline instead of one stage of [train] trainable"),
+    K("pipeline", "n", CFG_DOUBLE, pipeline_n, 1e-9, 1, "0.01", NULL,
+      "first partial stage's conv fraction N; stages are 0, N, sN, s^2 N, ... while < 1, then 1"),
+    K("pipeline", "s", CFG_DOUBLE, pipeline_s, 1.000001, 1000, "4", NULL,
+      "growth factor s between successive stage fractions"),
+    K("pipeline", "fractions", CFG_LIST, fractions, 0, 1, "", NULL,
+      "explicit stage fractions instead of n and s: strictly increasing, first 0 (BatchNorm "
+      "only), last 1 (all parameters)"),
+    KW("pipeline", "epochs", stage_epochs, 1, 100000,
+       "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
+    K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,
+      "tau: a filter whose |gamma| < tau counts as disabled"),
+    K("pipeline", "select", CFG_CHOICE, select, 0, 0, "random", "random|reinit_first",
+      "which conv weights a stage adds: random, or those of disabled filters first"),
+    K("pipeline", "train_output", CFG_BOOL, train_output, 0, 0, "false", NULL,
+      "the output layer also trains in the partial stages"),
+};
+const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
+
+const char *const config_sections[] = {"run", "data", "model", "train", "pipeline"};
+const int config_nsections = (int)(sizeof config_sections / sizeof config_sections[0]);
+
+const struct config_key *config_key_find(const char *section, const char *name)
+{
+    for (int i = 0; i < config_nkeys; i++)
+        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+bool config_section_known(const char *section)
+{
+    for (int i = 0; i < config_nsections; i++)
+        if (strcmp(config_sections[i], section) == 0)
+            return true;
+    return false;
+}
+
+void config_format_double(double x, char *buf, size_t size)
+{
+    /* Whole numbers print without an exponent (100000, not 1e+05); otherwise the fewest
+     * significant digits that read back exactly: 0.1, not 0.10000000000000001. */
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, size, "%.0f", x);
+        return;
+    }
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+const char *config_type_name(const struct config_key *k)
+{
+    switch (k->type) {
+    case CFG_INT: return "int";
+    case CFG_DOUBLE: return "double";
+    case CFG_BOOL: return "bool";
+    case CFG_STRING: return "string";
+    case CFG_CHOICE: return "choice";
+    case CFG_LIST: return k->whole ? "int list" : "list";
+    }
+    return "?";
+}
+
+static void bounds(const struct config_key *k, char *buf, size_t size)
+{
+    char lo[40], hi[40];
+    config_format_double(k->min, lo, sizeof lo);
+    config_format_double(k->max, hi, sizeof hi);
+    snprintf(buf, size, "%s..%s", lo, hi);
+}
+
+void config_format_range(const struct config_key *k, char *buf, size_t size)
+{
+    char b[100];
+    bounds(k, b, sizeof b);
+    switch (k->type) {
+    case CFG_INT:
+    case CFG_DOUBLE: snprintf(buf, size, "%s", b); break;
+    case CFG_LIST: snprintf(buf, size, "each %s, at most %d", b, CONFIG_MAX_LIST); break;
+    case CFG_CHOICE: snprintf(buf, size, "%s", k->choices); break;
+    default: snprintf(buf, size, "%s", ""); break;
+    }
+}
+
+static const char *prefix(const char *where) { return where ? where : ""; }
+static const char *colon(const char *where) { return where ? ": " : ""; }
+
+#define FAIL(fmt, ...)                                                                        \
+    rv_fail(err, "%s%s%s.%s = " fmt, prefix(where), colon(where), k->section, k->name,      \
+            __VA_ARGS__)
+
+static int out_of_range(const struct config_key *k, const char *text, const char *where,
+                        struct rv_error *err)
+{
+    char b[100];
+    bounds(k, b, sizeof b);
+    return FAIL("%s is out of range %s", text, b);
+}
+
+static int parse_int(const struct config_key *k, const char *s, int *out, const char *where,
+                     struct rv_error *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end)
+        return FAIL("'%s' is not an integer", s);
+    if (errno == ERANGE || v < k->min || v > k->max)
+        return out_of_range(k, s, where, err);
+    *out = (int)v;
+    return 0;
+}
+
+/* One number, alone or as a list element; text is what the message quotes. */
+static int parse_number(const struct config_key *k, const char *s, const char *text, double *out,
+                        const char *where, struct rv_error *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end)
+        return k->type == CFG_LIST ? FAIL("'%s': '%s' is not a number", text, s)
+                                   : FAIL("'%s' is not a number", s);
+    if (!isfinite(v))
+        return k->type == CFG_LIST ? FAIL("'%s': '%s' is not a finite number", text, s)
+                                   : FAIL("'%s' is not a finite number", s);
+    if (k->type == CFG_LIST && k->whole && v != floor(v))
+        return FAIL("'%s': %s is not a whole number", text, s);
+    if (v < k->min || v > k->max) {
+        if (k->type != CFG_LIST)
+            return out_of_range(k, s, where, err);
+        char b[100];
+        bounds(k, b, sizeof b);
+        return FAIL("'%s': %s is out of range %s", text, s, b);
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const struct config_key *k, const char *s, bool *out, const char *where,
+                      struct rv_error *err)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) { *out = true; return 0; }
+        if (strcasecmp(s, no[i]) == 0) { *out = false; return 0; }
+    }
+    return FAIL("'%s' is not a bool; use true or false (or yes/no, on/off, 1/0)", s);
+}
+
+static bool is_choice(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, s, n) == 0)
+            return true;
+        p += len + (bar != NULL);
+    }
+    return false;
+}
+
+/* Strings and choices may be written in double quotes: `path = ""`, `name = " a b "`. The
+ * outer pair is removed. What an INI line cannot carry is refused, so that config_to_ini's
+ * output always reads back: control characters, and a ';' after a blank (libinih cuts an
+ * inline comment there). */
+static int parse_text(const struct config_key *k, const char *s, char *out, const char *where,
+                      struct rv_error *err)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s++;
+        n -= 2;
+    } else if (n >= 1 && s[0] == '"') {
+        return FAIL("'%s' opens a quote it does not close", s);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (iscntrl((unsigned char)s[i]))
+            return FAIL("'%.*s' contains a control character", (int)n, s);
+        if (s[i] == ';' && i > 0 && isspace((unsigned char)s[i - 1]))
+            return FAIL("'%.*s' contains ' ;', which starts an INI comment", (int)n, s);
+    }
+    if (n > CONFIG_MAX_STRING - 1)
+        return FAIL("'%.40s...' is %zu characters long; at most %d fit", s, n,
+                    CONFIG_MAX_STRING - 1);
+    char text[CONFIG_MAX_STRING];
+    memcpy(text, s, n);
+    text[n] = '\0';
+    if (k->type == CFG_CHOICE && !is_choice(k->choices, text))
+        return FAIL("'%s' is not one of %s", text, k->choices);
+    /* Zero the tail too, so equal configs are equal byte for byte. */
+    memset(out, 0, CONFIG_MAX_STRING);
+    memcpy(out, text, n);
+    return 0;
+}
+
+static int parse_list(const struct config_key *k, const char *s, struct config_list *out,
+                      const char *where, struct rv_error *err)
+{
+    struct config_list list;
+    memset(&list, 0, sizeof list);
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        while (len && isspace((unsigned char)*p))
+            p++, len--;
+        while (len && isspace((unsigned char)p[len - 1]))
+            len--;
+        if (len == 0)
+            return FAIL("'%s': an element between commas is empty", s);
+        if (len >= sizeof item)
+            return FAIL("'%s': '%.20s...' is not a number", s, p);
+        if (list.n == CONFIG_MAX_LIST)
+            return FAIL("'%s' has more than %d values", s, CONFIG_MAX_LIST);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (parse_number(k, item, s, &list.v[list.n], where, err))
+            return -1;
+        list.n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+        if (!*p)
+            return FAIL("'%s': an element between commas is empty", s);
+    }
+    *out = list;
+    return 0;
+}
+
+int config_parse_value(struct config *c, const struct config_key *k, const char *value,
+                       const char *where, struct rv_error *err)
+{
+    void *field = (char *)c + k->offset;
+    switch (k->type) {
+    case CFG_INT: return parse_int(k, value, field, where, err);
+    case CFG_DOUBLE: return parse_number(k, value, value, field, where, err);
+    case CFG_BOOL: return parse_bool(k, value, field, where, err);
+    case CFG_STRING:
+    case CFG_CHOICE: return parse_text(k, value, field, where, err);
+    case CFG_LIST: return parse_list(k, value, field, where, err);
+    }
+    return rv_fail(err, "%s.%s: key of unknown type", k->section, k->name);
+}
+
+void config_format_value(const struct config *c, const struct config_key *k, char *buf,
+                         size_t size)
+{
+    const void *field = (const char *)c + k->offset;
+    switch (k->type) {
+    case CFG_INT: snprintf(buf, size, "%d", *(const int *)field); return;
+    case CFG_DOUBLE: config_format_double(*(const double *)field, buf, size); return;
+    case CFG_BOOL: snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false"); return;
+    case CFG_STRING: snprintf(buf, size, "\"%s\"", (const char *)field); return;
+    case CFG_CHOICE: snprintf(buf, size, "%s", (const char *)field); return;
+    case CFG_LIST: {
+        const struct config_list *l = field;
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < l->n && i < CONFIG_MAX_LIST && used < size; i++) {
+            char num[40];
+            config_format_double(l->v[i], num, sizeof num);
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", num);
+        }
+        return;
+    }
+    }
+}
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < config_nkeys; i++) {
+        const struct config_key *k = &config_keys[i];
+        size_t want = k->type == CFG_INT      ? sizeof(int)
+                      : k->type == CFG_DOUBLE ? sizeof(double)
+                      : k->type == CFG_BOOL   ? sizeof(bool)
+                      : k->type == CFG_LIST   ? sizeof(struct config_list)
+                                              : (size_t)CONFIG_MAX_STRING;
+        REVIVE_ASSERT(k->size == want);
+        struct rv_error err;
+        int rc = config_parse_value(c, k, k->def, "config table default", &err);
+        if (rc)
+            fprintf(stderr, "%s\n", err.msg);
+        REVIVE_ASSERT(rc == 0);
+    }
+    snprintf(c->source, sizeof c->source, "%s", "(defaults)");
+}
+
+const char *config_data_dir(const struct config *c)
+{
+    if (c->data_path[0])
+        return c->data_path;
+    if (strcmp(c->dataset, "fashion_mnist") == 0)
+        return "/usr/share/datasets/fashion-mnist";
+    if (strcmp(c->dataset, "cifar10") == 0)
+        return "data/cifar-10-batches-bin";
+    return c->data_path;
+}

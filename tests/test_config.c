@@ -1,0 +1,630 @@
+/* Configuration: defaults, INI files and --set, every error message (file:line and key), the
+ * cross-key checks, the exact INI round trip, and that docs/config.md is current.
+ * `build/tests/test_config --write-docs` regenerates docs/config.md (run from the repo root). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define ORIGIN "configs/x.ini"
+
+#define assert_has(text, part)                                                               \
+    do {                                                                                     \
+        if (!strstr((text), (part)))                                                         \
+            fail_msg("expected \"%s\" in \"%s\"", (part), (text));                          \
+    } while (0)
+
+/* Loads text over c and returns the error message ("" on success). */
+static const char *load_text(struct config *c, const char *text, struct rv_error *err)
+{
+    err->msg[0] = '\0';
+    int rc = config_load_string(c, text, ORIGIN, err);
+    assert_int_equal(rc != 0, err->msg[0] != '\0');
+    return err->msg;
+}
+
+/* The message of loading text over the defaults, which must fail. */
+static const char *load_error(const char *text, struct rv_error *err)
+{
+    struct config c, before;
+    config_defaults(&c);
+    before = c;
+    if (config_load_string(&c, text, ORIGIN, err) == 0)
+        fail_msg("loading \"%s\" should fail", text);
+    assert_memory_equal(&c, &before, sizeof c); /* a failed load changes nothing */
+    return err->msg;
+}
+
+static const char *set_error(const char *assignment, struct rv_error *err)
+{
+    struct config c;
+    config_defaults(&c);
+    if (config_set(&c, assignment, err) == 0)
+        fail_msg("--set %s should fail", assignment);
+    return err->msg;
+}
+
+static const char *validate_error(const struct config *c, struct rv_error *err)
+{
+    if (config_validate(c, err) == 0)
+        fail_msg("validation should fail");
+    return err->msg;
+}
+
+static void set_ok(struct config *c, const char *assignment)
+{
+    struct rv_error err;
+    if (config_set(c, assignment, &err))
+        fail_msg("--set %s: %s", assignment, err.msg);
+}
+
+static void assert_list(const struct config_list *l, int n, const double *v)
+{
+    assert_int_equal(l->n, n);
+    for (int i = 0; i < n; i++)
+        assert_true(l->v[i] == v[i]);
+    for (int i = n; i < CONFIG_MAX_LIST; i++)
+        assert_true(l->v[i] == 0.0);
+}
+
+/* Every field but source. */
+static void assert_config_equal(const struct config *a, const struct config *b)
+{
+#define SAME(f) assert_true(a->f == b->f)
+#define SAME_STR(f) assert_string_equal(a->f, b->f)
+#define SAME_LIST(f) assert_list(&a->f, b->f.n, b->f.v)
+    SAME_STR(name); SAME_STR(out_dir); SAME(seed); SAME(threads);
+    SAME_STR(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
+    SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
+    SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
+    SAME_STR(arch); SAME(depth); SAME(width); SAME_STR(gamma_init);
+    SAME_STR(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
+    SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
+    SAME(nesterov); SAME_STR(lr_schedule); SAME_LIST(milestones); SAME(lr_factor);
+    SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps);
+    SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
+    SAME_LIST(stage_epochs); SAME(threshold); SAME_STR(select); SAME(train_output);
+#undef SAME
+#undef SAME_STR
+#undef SAME_LIST
+}
+
+static const char DEFAULT_INI[] =
+    "[run]\nname = \"run\"\nout_dir = \"checkpoints\"\nseed = 1\nthreads = 0\n"
+    "\n[data]\ndataset = fashion_mnist\npath = \"\"\ntrain_limit = 0\ntest_limit = 0\n"
+    "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
+    "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\n"
+    "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\ngamma_init = uniform\n"
+    "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
+    "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
+    "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nlr_factor = 0.1\n"
+    "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\n"
+    "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
+    "threshold = 0.01\nselect = random\ntrain_output = false\n";
+
+static void test_defaults(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    assert_string_equal(c.name, "run");
+    assert_string_equal(c.out_dir, "checkpoints");
+    assert_int_equal(c.seed, 1);
+    assert_int_equal(c.threads, 0);
+    assert_string_equal(c.dataset, "fashion_mnist");
+    assert_string_equal(c.data_path, "");
+    assert_int_equal(c.train_limit, 0);
+    assert_int_equal(c.test_limit, 0);
+    assert_int_equal(c.augment_crop, 4);
+    assert_true(c.augment_flip);
+    assert_int_equal(c.synthetic_train, 512);
+    assert_int_equal(c.synthetic_test, 256);
+    assert_int_equal(c.synthetic_size, 8);
+    assert_int_equal(c.synthetic_channels, 1);
+    assert_int_equal(c.synthetic_classes, 4);
+    assert_string_equal(c.arch, "resnet");
+    assert_int_equal(c.depth, 20);
+    assert_int_equal(c.width, 1);
+    assert_string_equal(c.gamma_init, "uniform");
+    assert_string_equal(c.trainable, "all");
+    assert_int_equal(c.per_channel_k, 2);
+    assert_true(c.conv_fraction == 0.01);
+    assert_int_equal(c.epochs, 10);
+    assert_int_equal(c.batch_size, 128);
+    assert_int_equal(c.eval_batch_size, 500);
+    assert_true(c.lr == 0.1);
+    assert_true(c.momentum == 0.9);
+    assert_false(c.nesterov);
+    assert_true(c.weight_decay == 1e-4);
+    assert_string_equal(c.lr_schedule, "step");
+    assert_list(&c.milestones, 0, NULL);
+    assert_true(c.lr_factor == 0.1);
+    assert_true(c.warmup_epochs == 0.0);
+    assert_true(c.sync_bn);
+    assert_int_equal(c.checkpoint_every_steps, 0);
+    assert_false(c.pipeline);
+    assert_true(c.pipeline_n == 0.01);
+    assert_true(c.pipeline_s == 4.0);
+    assert_list(&c.fractions, 0, NULL);
+    assert_list(&c.stage_epochs, 0, NULL);
+    assert_true(c.threshold == 0.01);
+    assert_string_equal(c.select, "random");
+    assert_false(c.train_output);
+    assert_string_equal(c.source, "(defaults)");
+
+    char *ini = config_to_ini(&c);
+    assert_string_equal(ini, DEFAULT_INI);
+    free(ini);
+    struct rv_error err;
+    assert_int_equal(config_validate(&c, &err), 0);
+}
+
+static void test_data_dir(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    assert_string_equal(config_data_dir(&c), "/usr/share/datasets/fashion-mnist");
+    set_ok(&c, "data.dataset=cifar10");
+    assert_string_equal(config_data_dir(&c), "data/cifar-10-batches-bin");
+    set_ok(&c, "data.path=/srv/c10");
+    assert_string_equal(config_data_dir(&c), "/srv/c10");
+    set_ok(&c, "data.path=");
+    set_ok(&c, "data.dataset=synthetic");
+    assert_string_equal(config_data_dir(&c), "");
+}
+
+static void test_load_file(void **state)
+{
+    char path[] = "/tmp/revive_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("; a comment\n"
+          "# another\n"
+          "[run]\n"
+          "name = my run   ; inline comment\n"
+          "    seed = 42\n"          /* indented: a key, not a continuation of name */
+          "\n"
+          "[train]\n"
+          "lr=0.05\n"
+          "milestones = 30, 60 ,90.5\n"
+          "nesterov = YES\n"
+          "lr = 0.02\n"              /* a repeated key: the last one wins */
+          "[data]\n"
+          "dataset = \"cifar10\"\n"
+          "path = \"/tmp/x y\"\n"
+          "augment_flip = off\n"
+          "[pipeline]\n"
+          "enabled = on\n"
+          "fractions = 0, 0.5, 1\n"
+          "epochs =\n",
+          f);
+    fclose(f);
+
+    struct config c;
+    config_defaults(&c);
+    set_ok(&c, "train.epochs=7"); /* the file loads over current values */
+    struct rv_error err;
+    int rc = config_load(&c, path, &err);
+    unlink(path);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_string_equal(c.name, "my run");
+    assert_int_equal(c.seed, 42);
+    assert_true(c.lr == 0.02);
+    assert_list(&c.milestones, 3, (const double[]){30, 60, 90.5});
+    assert_true(c.nesterov);
+    assert_string_equal(c.dataset, "cifar10");
+    assert_string_equal(c.data_path, "/tmp/x y");
+    assert_false(c.augment_flip);
+    assert_true(c.pipeline);
+    assert_list(&c.fractions, 3, (const double[]){0, 0.5, 1});
+    assert_list(&c.stage_epochs, 0, NULL);
+    assert_int_equal(c.epochs, 7);
+    assert_true(c.momentum == 0.9);
+    assert_string_equal(c.source, path);
+    assert_int_equal(config_validate(&c, &err), 0);
+
+    /* CRLF line ends and a UTF-8 byte order mark */
+    config_defaults(&c);
+    assert_string_equal(load_text(&c, "\xEF\xBB\xBF[model]\r\ndepth = 32\r\ngamma_init = one\r\n", &err), "");
+    assert_int_equal(c.depth, 32);
+    assert_string_equal(c.gamma_init, "one");
+    assert_string_equal(c.source, ORIGIN);
+}
+
+static void test_missing_file(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    struct rv_error err;
+    assert_int_equal(config_load(&c, "configs/no_such_file.ini", &err), -1);
+    assert_string_equal(err.msg, "configs/no_such_file.ini: cannot open: No such file or directory");
+    assert_int_equal(config_load(&c, "/tmp", &err), -1);
+    assert_string_equal(err.msg, "/tmp: cannot read: Is a directory");
+}
+
+static void test_key_errors(void **state)
+{
+    struct rv_error err;
+    assert_string_equal(
+        load_error("[train]\nlr = 0.1\n\n; x\n\n\nlrr = 0.2\n", &err),
+        "configs/x.ini:7: unknown key 'lrr' in [train] (did you mean 'lr'?); keys there: "
+        "trainable, per_channel_k, conv_fraction, epochs, batch_size, eval_batch_size, lr, "
+        "momentum, nesterov, weight_decay, lr_schedule, milestones, lr_factor, warmup_epochs, "
+        "sync_bn, checkpoint_every_steps");
+    assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
+                        "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
+                        "[train]); keys there: arch, depth, width, gamma_init");
+    assert_has(load_error("[train]\nLR = 3\n", &err),
+               "configs/x.ini:2: unknown key 'LR' in [train] (did you mean 'lr'?)");
+    assert_string_equal(load_error("[run]\nzzz = 3\n", &err),
+                        "configs/x.ini:2: unknown key 'zzz' in [run]; keys there: name, "
+                        "out_dir, seed, threads");
+    /* the section's own line is named */
+    assert_string_equal(load_error("[run]\nseed = 2\n[trian]\n\nlr = 1\n", &err),
+                        "configs/x.ini:3: unknown section [trian] (did you mean [train]?); "
+                        "sections: run, data, model, train, pipeline");
+    assert_string_equal(load_error("; top\nlr = 1\n", &err),
+                        "configs/x.ini:2: key 'lr' comes before any [section]; put it under [train]");
+}
+
+static void test_value_errors(void **state)
+{
+    struct rv_error err;
+    assert_string_equal(load_error("[run]\n\n\n\n\n\n\n[train]\nlr = abc\n", &err),
+                        "configs/x.ini:9: train.lr = 'abc' is not a number");
+    assert_string_equal(load_error("[train]\nepochs = 0\n", &err),
+                        "configs/x.ini:2: train.epochs = 0 is out of range 1..100000");
+    assert_string_equal(load_error("[train]\nepochs = 2.5\n", &err),
+                        "configs/x.ini:2: train.epochs = '2.5' is not an integer");
+    assert_string_equal(load_error("[run]\nseed = 99999999999\n", &err),
+                        "configs/x.ini:2: run.seed = 99999999999 is out of range 0..2147483647");
+    assert_string_equal(load_error("[train]\nlr = 20\n", &err),
+                        "configs/x.ini:2: train.lr = 20 is out of range 1e-12..10");
+    assert_string_equal(load_error("[pipeline]\ns = 1\n", &err),
+                        "configs/x.ini:2: pipeline.s = 1 is out of range 1.000001..1000");
+    assert_string_equal(load_error("[train]\nlr = nan\n", &err),
+                        "configs/x.ini:2: train.lr = 'nan' is not a finite number");
+    assert_string_equal(load_error("[train]\nnesterov = maybe\n", &err),
+                        "configs/x.ini:2: train.nesterov = 'maybe' is not a bool; use true or "
+                        "false (or yes/no, on/off, 1/0)");
+    assert_string_equal(load_error("[data]\ndataset = mnist\n", &err),
+                        "configs/x.ini:2: data.dataset = 'mnist' is not one of "
+                        "fashion_mnist|cifar10|synthetic");
+    assert_string_equal(load_error("[run]\nname = \"abc\n", &err),
+                        "configs/x.ini:2: run.name = '\"abc' opens a quote it does not close");
+
+    /* lists */
+    assert_string_equal(load_error("[pipeline]\nfractions = 0, 1.5, 1\n", &err),
+                        "configs/x.ini:2: pipeline.fractions = '0, 1.5, 1': 1.5 is out of range 0..1");
+    assert_string_equal(load_error("[pipeline]\nepochs = 3, 2.5\n", &err),
+                        "configs/x.ini:2: pipeline.epochs = '3, 2.5': 2.5 is not a whole number");
+    assert_string_equal(load_error("[train]\nmilestones = 30,,60\n", &err),
+                        "configs/x.ini:2: train.milestones = '30,,60': an element between "
+                        "commas is empty");
+    assert_string_equal(load_error("[train]\nmilestones = 30, 60,\n", &err),
+                        "configs/x.ini:2: train.milestones = '30, 60,': an element between "
+                        "commas is empty");
+    assert_string_equal(load_error("[train]\nmilestones = 30, x\n", &err),
+                        "configs/x.ini:2: train.milestones = '30, x': 'x' is not a number");
+    char text[400] = "[train]\nmilestones = 1";
+    for (int i = 2; i <= CONFIG_MAX_LIST + 1; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), ",%d", i);
+    assert_has(load_error(text, &err), "configs/x.ini:2: train.milestones = '1,2,3,");
+    assert_has(err.msg, "' has more than 32 values");
+    struct config c;
+    config_defaults(&c);
+    text[strlen(text) - 3] = '\0'; /* exactly 32 values */
+    assert_string_equal(load_text(&c, text, &err), "");
+    assert_int_equal(c.milestones.n, CONFIG_MAX_LIST);
+    assert_true(c.milestones.v[31] == 32.0);
+
+    /* strings: 255 characters fit, 256 do not */
+    char long_text[600];
+    snprintf(long_text, sizeof long_text, "[data]\npath = %0255d\n", 7);
+    config_defaults(&c);
+    assert_string_equal(load_text(&c, long_text, &err), "");
+    assert_int_equal(strlen(c.data_path), 255);
+    snprintf(long_text, sizeof long_text, "[data]\npath = %0256d\n", 7);
+    assert_has(load_error(long_text, &err), "configs/x.ini:2: data.path = '0000");
+    assert_has(err.msg, "' is 256 characters long; at most 255 fit");
+}
+
+static void test_syntax_errors(void **state)
+{
+    struct rv_error err;
+    assert_string_equal(load_error("[train]\nlr = 0.1\nthis line is wrong\nepochs = 3\n", &err),
+                        "configs/x.ini:3: cannot parse 'this line is wrong'; expected "
+                        "[section], key = value or a ; comment");
+    assert_has(load_error("\n[train\nlr = 1\n", &err), "configs/x.ini:2: cannot parse '[train'");
+    /* the first error in the file is the one reported, whichever kind it is */
+    assert_string_equal(load_error("[train]\nlr = x\ngarbage\n", &err),
+                        "configs/x.ini:2: train.lr = 'x' is not a number");
+    assert_has(load_error("garbage\n[train]\nlr = x\n", &err), "configs/x.ini:1: cannot parse 'garbage'");
+    /* line numbers stay right after a line longer than libinih's 200-byte buffer */
+    char text[700];
+    snprintf(text, sizeof text, "[data]\n; %0300d\npath = \"%0250d\"\nbogus = 1\n", 1, 2);
+    assert_has(load_error(text, &err), "configs/x.ini:4: unknown key 'bogus' in [data]");
+}
+
+static void test_set(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    set_ok(&c, "train.lr=0.05");
+    set_ok(&c, "  train.epochs =  3 ");
+    set_ok(&c, "pipeline.fractions=0,0.5, 1");
+    set_ok(&c, "run.name=\" spaced \"");
+    set_ok(&c, "run.out_dir=a=b;c");
+    assert_true(c.lr == 0.05);
+    assert_int_equal(c.epochs, 3);
+    assert_list(&c.fractions, 3, (const double[]){0, 0.5, 1});
+    assert_string_equal(c.name, " spaced ");
+    assert_string_equal(c.out_dir, "a=b;c");
+
+    struct rv_error err;
+    assert_string_equal(set_error("train.lr=abc", &err),
+                        "--set train.lr=abc: train.lr = 'abc' is not a number");
+    assert_string_equal(set_error("trainlr=1", &err),
+                        "--set trainlr=1: expected section.key=value, e.g. --set train.lr=0.05");
+    assert_string_equal(set_error("train.lr", &err),
+                        "--set train.lr: expected section.key=value, e.g. --set train.lr=0.05");
+    assert_string_equal(set_error(".lr=1", &err),
+                        "--set .lr=1: expected section.key=value, e.g. --set train.lr=0.05");
+    assert_has(set_error("train.lrr=1", &err),
+               "--set train.lrr=1: unknown key 'lrr' in [train] (did you mean 'lr'?); keys there: ");
+    assert_string_equal(set_error("trian.lr=1", &err),
+                        "--set trian.lr=1: unknown section [trian] (did you mean [train]?); "
+                        "sections: run, data, model, train, pipeline");
+    assert_string_equal(set_error("model.depth=900", &err),
+                        "--set model.depth=900: model.depth = 900 is out of range 8..866");
+    assert_string_equal(set_error("run.name=a ;b", &err),
+                        "--set run.name=a ;b: run.name = 'a ;b' contains ' ;', which starts an "
+                        "INI comment");
+    assert_string_equal(set_error("run.name=a\tb", &err),
+                        "--set run.name=a\tb: run.name = 'a\tb' contains a control character");
+    /* a failed --set changes nothing */
+    struct config before = c;
+    assert_int_equal(config_set(&c, "pipeline.fractions=0, 2", &err), -1);
+    assert_memory_equal(&c, &before, sizeof c);
+}
+
+static void test_validate(void **state)
+{
+    struct rv_error err;
+    struct config c;
+    config_defaults(&c);
+    c.depth = 21;
+    assert_string_equal(validate_error(&c, &err), "model.depth = 21 is not 6n+2; try 20 or 26");
+    c.depth = 9;
+    assert_string_equal(validate_error(&c, &err), "model.depth = 9 is not 6n+2; try 8 or 14");
+    c.depth = 865;
+    assert_string_equal(validate_error(&c, &err), "model.depth = 865 is not 6n+2; try 860 or 866");
+    c.depth = 866;
+    assert_int_equal(config_validate(&c, &err), 0);
+    c.depth = 5; /* set directly: validate re-checks the table's ranges */
+    assert_string_equal(validate_error(&c, &err), "model.depth = 5 is out of range 8..866");
+
+    config_defaults(&c);
+    c.epochs = 0;
+    assert_string_equal(validate_error(&c, &err), "train.epochs = 0 is out of range 1..100000");
+    config_defaults(&c);
+    c.milestones.n = 40;
+    assert_string_equal(validate_error(&c, &err), "train.milestones has 40 values; at most 32");
+    config_defaults(&c);
+    set_ok(&c, "train.milestones=60, 30");
+    assert_string_equal(validate_error(&c, &err),
+                        "train.milestones must increase strictly, but 30 follows 60; list them "
+                        "in order, once each");
+    config_defaults(&c);
+    set_ok(&c, "run.name=");
+    assert_has(validate_error(&c, &err), "run.name is empty");
+    set_ok(&c, "run.name=a/b");
+    assert_has(validate_error(&c, &err), "run.name = 'a/b' must name one directory");
+
+    config_defaults(&c);
+    set_ok(&c, "pipeline.fractions=0.1, 1");
+    assert_string_equal(validate_error(&c, &err),
+                        "pipeline.fractions must start with 0 (the BatchNorm-only stage), not 0.1");
+    set_ok(&c, "pipeline.fractions=0, 0.5");
+    assert_string_equal(validate_error(&c, &err),
+                        "pipeline.fractions must end with 1 (the stage that trains all "
+                        "parameters), not 0.5");
+    set_ok(&c, "pipeline.fractions=0, 0.5, 0.5, 1");
+    assert_has(validate_error(&c, &err),
+               "pipeline.fractions must increase strictly, but 0.5 follows 0.5");
+    set_ok(&c, "pipeline.fractions=0, 0.5, 1");
+    set_ok(&c, "pipeline.epochs=1, 2, 3");
+    assert_int_equal(config_validate(&c, &err), 0);
+    set_ok(&c, "pipeline.epochs=1, 2");
+    assert_string_equal(validate_error(&c, &err),
+                        "pipeline.epochs has 2 values but the pipeline has 3 stages (fractions "
+                        "0, 0.5, 1); give one value per stage, or one for all");
+}
+
+/* Stages from n and s: 0, N, sN, s²N, … while < 1, then 1. */
+static void test_pipeline_stages(void **state)
+{
+    struct rv_error err;
+    struct config c;
+    config_defaults(&c); /* N = 0.01, s = 4: 0, 0.01, 0.04, 0.16, 0.64, 1 */
+    set_ok(&c, "pipeline.epochs=5");
+    assert_int_equal(config_validate(&c, &err), 0);
+    set_ok(&c, "pipeline.epochs=1, 2, 3, 4, 5, 6");
+    assert_int_equal(config_validate(&c, &err), 0);
+    set_ok(&c, "pipeline.epochs=1, 2, 3, 4, 5");
+    assert_string_equal(validate_error(&c, &err),
+                        "pipeline.epochs has 5 values but the pipeline has 6 stages (fractions "
+                        "0, 0.01, 0.04, 0.16, 0.64, 1); give one value per stage, or one for all");
+    set_ok(&c, "pipeline.n=0.25");
+    set_ok(&c, "pipeline.s=2"); /* 0, 0.25, 0.5, 1: 1 itself is not a partial stage */
+    set_ok(&c, "pipeline.epochs=1, 2, 3, 4");
+    assert_int_equal(config_validate(&c, &err), 0);
+    set_ok(&c, "pipeline.n=1"); /* 0, 1 */
+    assert_has(validate_error(&c, &err), "has 4 values but the pipeline has 2 stages (fractions 0, 1)");
+    set_ok(&c, "pipeline.n=1e-9");
+    set_ok(&c, "pipeline.s=1.000001");
+    set_ok(&c, "pipeline.epochs=");
+    assert_string_equal(validate_error(&c, &err),
+                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 1000 "
+                        "stages; raise s or n, or list pipeline.fractions");
+}
+
+/* Every key but model.arch (which has one choice) differs from its default. */
+static const char *const CHANGED[] = {
+    "run.name=exp 1", "run.out_dir=/tmp/ckpt", "run.seed=2147483647", "run.threads=3",
+    "data.dataset=cifar10", "data.path=/data/c10", "data.train_limit=1000",
+    "data.test_limit=200", "data.augment_crop=2", "data.augment_flip=false",
+    "data.synthetic_train=64", "data.synthetic_test=32", "data.synthetic_size=16",
+    "data.synthetic_channels=3", "data.synthetic_classes=10", "model.depth=56",
+    "model.width=2", "model.gamma_init=one", "train.trainable=conv_fraction",
+    "train.per_channel_k=8", "train.epochs=160", "train.batch_size=64",
+    "train.eval_batch_size=1000", "train.lr=0.05", "train.momentum=0.95", "train.nesterov=true",
+    "train.weight_decay=5e-4", "train.lr_schedule=cosine", "train.milestones=80, 120.5",
+    "train.lr_factor=0.2", "train.warmup_epochs=0.5", "train.sync_bn=false",
+    "train.checkpoint_every_steps=100", "pipeline.enabled=true", "pipeline.n=0.125",
+    "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
+    "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.select=reinit_first",
+    "pipeline.train_output=true",
+};
+
+static void test_round_trip(void **state)
+{
+    struct rv_error err;
+    struct config def, changed, back;
+    config_defaults(&def);
+    config_defaults(&changed);
+    for (size_t i = 0; i < sizeof CHANGED / sizeof CHANGED[0]; i++)
+        set_ok(&changed, CHANGED[i]);
+    changed.conv_fraction = 1.0 / 3.0; /* needs all 17 digits */
+    assert_int_equal(config_validate(&changed, &err), 0);
+
+    char *ini_def = config_to_ini(&def), *ini_changed = config_to_ini(&changed);
+    /* every key line differs, except model.arch */
+    const char *a = ini_def, *b = ini_changed;
+    int keys = 0, same = 0;
+    while (*a && *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (strstr(a, " = ") && strstr(a, " = ") < a + la) {
+            keys++;
+            same += la == lb && strncmp(a, b, la) == 0;
+        }
+        a += la + (a[la] != 0);
+        b += lb + (b[lb] != 0);
+    }
+    assert_int_equal(keys, 43);
+    assert_int_equal(same, 1);
+    assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
+    assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");
+
+    /* INI of the changed config over defaults, and of the defaults over the changed one */
+    back = def;
+    assert_string_equal(load_text(&back, ini_changed, &err), "");
+    assert_config_equal(&back, &changed);
+    back = changed;
+    assert_string_equal(load_text(&back, ini_def, &err), "");
+    assert_config_equal(&back, &def);
+    char *again = config_to_ini(&back);
+    assert_string_equal(again, ini_def);
+    free(again);
+    free(ini_def);
+    free(ini_changed);
+
+    /* the longest strings and lists make lines beyond libinih's buffer; they still read back */
+    memset(changed.data_path, 'p', CONFIG_MAX_STRING - 1);
+    changed.data_path[CONFIG_MAX_STRING - 1] = '\0';
+    memset(changed.out_dir, 'o', CONFIG_MAX_STRING - 1);
+    changed.out_dir[CONFIG_MAX_STRING - 1] = '\0';
+    changed.out_dir[100] = ' ';
+    changed.out_dir[101] = ';'; /* no blank before ';' is an ordinary character */
+    changed.milestones.n = CONFIG_MAX_LIST;
+    for (int i = 0; i < CONFIG_MAX_LIST; i++)
+        changed.milestones.v[i] = 1000.0 + i + 1.0 / 3.0;
+    assert_int_equal(config_validate(&changed, &err), -1); /* ';' after a blank */
+    changed.out_dir[100] = 'o';
+    assert_int_equal(config_validate(&changed, &err), 0);
+    ini_changed = config_to_ini(&changed);
+    back = def;
+    assert_string_equal(load_text(&back, ini_changed, &err), "");
+    assert_config_equal(&back, &changed);
+    free(ini_changed);
+}
+
+static void test_help(void **state)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    assert_non_null(f);
+    config_print_help(f);
+    fclose(f);
+    assert_has(text, "\n[train]\n");
+    assert_has(text, "\n  lr                      double   0.1             1e-12..10\n");
+    assert_has(text, "  dataset                 choice   fashion_mnist   fashion_mnist|cifar10|synthetic\n");
+    assert_has(text, "  epochs                  int list (empty)         each 1..100000, at most 32\n");
+    assert_has(text, "checkpoint_every_steps");
+    free(text);
+}
+
+static char *markdown(void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    assert_non_null(f);
+    config_write_markdown(f);
+    fclose(f);
+    return text;
+}
+
+static void test_docs_current(void **state)
+{
+    char *want = markdown();
+    assert_has(want, "| `lr` | double | `0.1` | 1e-12..10 | base learning rate");
+    assert_has(want, "| `dataset` | choice | `fashion_mnist` | fashion_mnist\\|cifar10\\|synthetic |");
+    FILE *f = fopen("docs/config.md", "rb");
+    if (!f)
+        fail_msg("docs/config.md is missing; run build/tests/test_config --write-docs from the repo root");
+    size_t cap = strlen(want) + 2;
+    char *have = calloc(1, cap);
+    assert_non_null(have);
+    size_t n = fread(have, 1, cap - 1, f);
+    fclose(f);
+    if (n != strlen(want) || memcmp(have, want, n) != 0)
+        fail_msg("docs/config.md differs from config_write_markdown(); regenerate it with "
+                 "build/tests/test_config --write-docs (from the repo root)");
+    free(have);
+    free(want);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--write-docs") == 0) {
+        FILE *f = fopen("docs/config.md", "wb");
+        if (!f) {
+            perror("docs/config.md");
+            return 1;
+        }
+        config_write_markdown(f);
+        return fclose(f) != 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_data_dir),
+        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_key_errors),     cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_syntax_errors),  cmocka_unit_test(test_set),
+        cmocka_unit_test(test_validate),       cmocka_unit_test(test_pipeline_stages),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_help),
+        cmocka_unit_test(test_docs_current),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
