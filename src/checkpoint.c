@@ -271,11 +271,12 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
             return -1;
     }
     int nd;
-    size_t rows = 0;
-    if (h5in_shape(f, "history/epoch", &nd, &rows, err))
+    size_t shape[H5IO_MAX_DIMS], rows;
+    if (h5in_shape(f, "history/epoch", &nd, shape, err))
         return -1;
     if (nd != 1)
         return rv_fail(err, "%s: history/epoch is not one-dimensional", h5in_path(f));
+    rows = shape[0];
     free(r->history);
     r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
     r->nhistory = r->history_cap = (int)rows;
