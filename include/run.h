@@ -15,6 +15,7 @@
 #include "config.h"
 #include "data.h"
 #include "model.h"
+#include "stats.h"
 
 struct history_row {
     int stage, epoch;          /* epoch is 1-based within the stage */
@@ -46,6 +47,15 @@ struct run {
 
     int nhistory, history_cap;
     struct history_row *history;
+
+    double acc_start;          /* test accuracy right after this stage's re-initialization */
+    int nrecords;              /* statistics of the stages finished so far, one per stage */
+    struct stage_record records[CONFIG_MAX_LIST + 2];
+
+    long stop_after_steps;     /* --stop-after-steps: save last.h5 and stop after this many steps
+                                  in this process (0 = never); for time-limited jobs and tests */
+    long steps_this_process;
+    bool stopped;              /* stopped early as asked; not an error */
 
     char dir[512];             /* out_dir/name */
     bool verbose;              /* rank 0 prints */

@@ -35,10 +35,21 @@ const struct stage_kind *stage_find(const char *name);
 /* Shared by the kinds (stages/mask.c). */
 void mask_clear(struct model *m);
 void mask_kind(struct model *m, enum param_kind kind); /* every entry of every param of kind */
+void mask_kind_set(struct model *m, enum param_kind kind, bool on);
 /* Exactly round(f · total conv weights) conv weights, those with the smallest scores
  * u(seed, RNG_MASK, param, index): so masks for growing f are nested. */
 void mask_conv_fraction(struct model *m, uint64_t seed, double f);
 size_t mask_conv_count(const struct model *m, double f);
+/* Grows the conv part of m->mask (the previous stage's choice) to round(f · total) weights:
+ * new weights by score, or first from the filters flagged in prefer (per filter, model order;
+ * NULL = none). The result contains the old choice. */
+void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *prefer);
+
+/* The transition between stages (stages/reinit.c): every filter flagged in `which` gets fresh
+ * conv weights from the initial distribution under rng_stream(RNG_REINIT, stage, param, filter),
+ * γ and β back to their initial values, running statistics reset, and momentum cleared.
+ * Returns the number of filters re-initialized. */
+int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which);
 
 extern const struct stage_kind stage_all, stage_bn, stage_bn_output, stage_output,
     stage_per_channel, stage_conv_fraction;

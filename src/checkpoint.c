@@ -9,6 +9,9 @@
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
  *   /history/<column> one value per finished epoch
+ *   /stats            attrs nstages; units (names, one per line); filters_per_unit (int64)
+ *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_end, acc_clamped;
+ *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +78,67 @@ static void history_set(struct history_row *h, int col, double v)
     }
 }
 
+static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
+{
+    char g[64], name[96];
+    snprintf(g, sizeof g, "stats/stage-%02d", rec->stage);
+    size_t n = (size_t)rec->nfilters;
+    uint8_t *flags[5];
+    const char *flag_names[5] = {"disabled", "reinit", "revived", "died_again", "newly_disabled"};
+    for (int i = 0; i < 5; i++)
+        flags[i] = rv_malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++) {
+        int d = rec->disabled[i], r = rec->reinit[i];
+        flags[0][i] = (uint8_t)d;
+        flags[1][i] = (uint8_t)r;
+        flags[2][i] = r && !d;
+        flags[3][i] = r && d;
+        flags[4][i] = !r && d;
+    }
+    int rc = h5out_group(f, g, err) ||
+             h5out_attr_string(f, g, "kind", rec->kind, err) ||
+             h5out_attr_double(f, g, "fraction", rec->fraction, err) ||
+             h5out_attr_int(f, g, "trainable", (int64_t)rec->trainable, err) ||
+             h5out_attr_double(f, g, "threshold", rec->threshold, err) ||
+             h5out_attr_double(f, g, "acc_start", rec->acc_start, err) ||
+             h5out_attr_double(f, g, "acc_end", rec->acc_end, err) ||
+             h5out_attr_double(f, g, "acc_clamped", rec->acc_clamped, err);
+    snprintf(name, sizeof name, "%s/gamma", g);
+    rc = rc || h5out_floats(f, name, rec->gamma, 1, &n, err);
+    for (int i = 0; i < 5 && !rc; i++) {
+        snprintf(name, sizeof name, "%s/%s", g, flag_names[i]);
+        rc = h5out_bytes(f, name, flags[i], 1, &n, err);
+    }
+    for (int i = 0; i < 5; i++)
+        free(flags[i]);
+    return rc ? -1 : 0;
+}
+
+static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    size_t names_len = 1;
+    for (int u = 0; u < m->nunits; u++)
+        names_len += strlen(m->units[u].name) + 1;
+    char *names = rv_calloc(names_len, 1);
+    int64_t *per_unit = rv_malloc((size_t)m->nunits * sizeof *per_unit);
+    for (int u = 0; u < m->nunits; u++) {
+        strcat(names, m->units[u].name);
+        strcat(names, "\n");
+        per_unit[u] = m->units[u].conv.out_c;
+    }
+    size_t nu = (size_t)m->nunits;
+    int rc = h5out_group(f, "stats", err) ||
+             h5out_attr_int(f, "stats", "nstages", r->nrecords, err) ||
+             h5out_string(f, "stats/units", names, err) ||
+             h5out_int64s(f, "stats/filters_per_unit", per_unit, 1, &nu, err);
+    free(names);
+    free(per_unit);
+    for (int k = 0; k < r->nrecords && !rc; k++)
+        rc = write_record(f, &r->records[k], err);
+    return rc ? -1 : 0;
+}
+
 static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
 {
     const struct model *m = &r->model;
@@ -87,7 +151,8 @@ static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
         h5out_attr_int(f, "/", "step", r->step, err) ||
         h5out_attr_double(f, "/", "epoch_loss_sum", r->epoch_loss_sum, err) ||
         h5out_attr_double(f, "/", "epoch_correct", r->epoch_correct, err) ||
-        h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err))
+        h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err) ||
+        h5out_attr_double(f, "/", "acc_start", r->acc_start, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
     int rc = h5out_string(f, "config", ini, err);
@@ -141,7 +206,7 @@ static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
         }
     }
     free(col);
-    return 0;
+    return write_stats(r, f, err);
 fail:
     free(mask);
     return -1;
@@ -224,6 +289,61 @@ static int check_model(struct h5in *f, const struct model *m, struct rv_error *e
     return 0;
 }
 
+static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfilters,
+                       struct rv_error *err)
+{
+    char g[64], name[96];
+    snprintf(g, sizeof g, "stats/stage-%02d", k);
+    memset(rec, 0, sizeof *rec);
+    rec->stage = k;
+    rec->nfilters = nfilters;
+    rec->gamma = rv_malloc((size_t)nfilters * sizeof(float));
+    rec->disabled = rv_malloc((size_t)nfilters);
+    rec->reinit = rv_malloc((size_t)nfilters);
+    size_t n = (size_t)nfilters;
+    char *kind = NULL;
+    int64_t trainable = 0;
+    if (h5in_attr_string(f, g, "kind", &kind, err))
+        return -1;
+    snprintf(rec->kind, sizeof rec->kind, "%s", kind);
+    free(kind);
+    if (h5in_attr_double(f, g, "fraction", &rec->fraction, err) ||
+        h5in_attr_int(f, g, "trainable", &trainable, err) ||
+        h5in_attr_double(f, g, "threshold", &rec->threshold, err) ||
+        h5in_attr_double(f, g, "acc_start", &rec->acc_start, err) ||
+        h5in_attr_double(f, g, "acc_end", &rec->acc_end, err) ||
+        h5in_attr_double(f, g, "acc_clamped", &rec->acc_clamped, err))
+        return -1;
+    rec->trainable = (size_t)trainable;
+    snprintf(name, sizeof name, "%s/gamma", g);
+    if (h5in_floats(f, name, rec->gamma, 1, &n, err))
+        return -1;
+    snprintf(name, sizeof name, "%s/disabled", g);
+    if (h5in_bytes(f, name, rec->disabled, 1, &n, err))
+        return -1;
+    snprintf(name, sizeof name, "%s/reinit", g);
+    return h5in_bytes(f, name, rec->reinit, 1, &n, err);
+}
+
+static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    int64_t n;
+    if (h5in_attr_int(f, "stats", "nstages", &n, err))
+        return -1;
+    if (n < 0 || n > (int64_t)(sizeof r->records / sizeof r->records[0]))
+        return rv_fail(err, "%s: stats/nstages = %lld is out of range", h5in_path(f), (long long)n);
+    for (int k = 0; k < r->nrecords; k++)
+        stats_free(&r->records[k]);
+    r->nrecords = 0;
+    int nfilters = stats_nfilters(&r->model);
+    for (int k = 0; k < (int)n; k++) {
+        r->nrecords = k + 1; /* so that run_close frees a half-read record too */
+        if (read_record(f, &r->records[k], k, nfilters, err))
+            return -1;
+    }
+    return 0;
+}
+
 static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
@@ -239,7 +359,8 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     r->step = (long)v;
     if (h5in_attr_double(f, "/", "epoch_loss_sum", &r->epoch_loss_sum, err) ||
         h5in_attr_double(f, "/", "epoch_correct", &r->epoch_correct, err) ||
-        h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err))
+        h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err) ||
+        h5in_attr_double(f, "/", "acc_start", &r->acc_start, err))
         return -1;
     uint8_t *mask = rv_malloc(m->total);
     for (int p = 0; p < m->nparams; p++) {
@@ -293,7 +414,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
             history_set(&r->history[i], k, col[i]);
     }
     free(col);
-    return 0;
+    return read_stats(r, f, err);
 fail:
     free(mask);
     return -1;

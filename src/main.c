@@ -1,6 +1,7 @@
 /* pipeline: the command line of revive.
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
  *   pipeline eval CHECKPOINT
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
  *   pipeline help-config [--markdown]
@@ -13,12 +14,16 @@
 #include "comm.h"
 #include "config.h"
 #include "model.h"
+#include "pipeline.h"
 #include "run.h"
 #include "stages.h"
 
 static const char usage[] =
     "usage: pipeline COMMAND ...\n"
     "  run CONFIG [--set section.key=value]... [--out DIR]   train as CONFIG says\n"
+    "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
+    "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
+    "                                                        continue where CHECKPOINT stood\n"
     "  eval CHECKPOINT                                       test accuracy of a saved model\n"
     "  params [--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]\n"
     "                                                        parameter counts of a model\n"
@@ -83,7 +88,16 @@ static int print_params(int argc, char **argv)
 
 /* Reads CONFIG and the --set overrides that follow; every rank does the same, so every rank
  * reaches the same verdict. */
-static int parse_run_args(struct config *cfg, char **out_dir, int argc, char **argv, struct rv_error *err)
+static int parse_stop(const char *v, long *stop, struct rv_error *err)
+{
+    char *end;
+    *stop = strtol(v, &end, 10);
+    if (*end || *stop < 1)
+        return rv_fail(err, "--stop-after-steps '%s' must be a whole number of steps >= 1", v);
+    return 0;
+}
+
+static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int argc, char **argv, struct rv_error *err)
 {
     if (argc < 1)
         return rv_fail(err, "run needs a config file: pipeline run configs/demo.ini");
@@ -99,6 +113,9 @@ static int parse_run_args(struct config *cfg, char **out_dir, int argc, char **a
                 return -1;
         } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             *out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--stop-after-steps") == 0 && i + 1 < argc) {
+            if (parse_stop(argv[++i], stop, err))
+                return -1;
         } else {
             return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value or --out DIR)", argv[i]);
         }
@@ -106,45 +123,120 @@ static int parse_run_args(struct config *cfg, char **out_dir, int argc, char **a
     return config_validate(cfg, err);
 }
 
+/* Builds the schedule, prints it (rank 0), and trains from wherever r stands. */
+static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err)
+{
+    struct schedule sched;
+    int rc = schedule_build(&sched, &r->cfg, err);
+    if (rc == 0 && comm->rank == 0)
+        rc = make_dirs(r->dir, err);
+    if (comm_agree(comm, rc, err))
+        return -1;
+    if (r->verbose) {
+        printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
+               r->cfg.name, r->cfg.depth, r->cfg.width, r->cfg.dataset, r->train.n, r->test.n,
+               r->train.c, r->train.h, r->train.w, comm->size, comm->size > 1 ? "s" : "",
+               r->model.threads, r->model.threads > 1 ? "s" : "", r->dir);
+        /* schedule_print changes the mask; a resumed run keeps the one it loaded */
+        float *mask = rv_malloc(r->model.total * sizeof(float));
+        memcpy(mask, r->model.mask, r->model.total * sizeof(float));
+        schedule_print(&sched, &r->model, &r->cfg, stdout);
+        memcpy(r->model.mask, mask, r->model.total * sizeof(float));
+        model_mask_changed(&r->model);
+        free(mask);
+    }
+    if (pipeline_continue(r, &sched, err))
+        return -1;
+    if (r->stopped && r->verbose)
+        printf("stopped after %ld steps as asked; continue with: pipeline resume %s/last.h5\n",
+               r->steps_this_process, r->dir);
+    return 0;
+}
+
 static int command_run(struct comm *comm, int argc, char **argv)
 {
     struct config cfg;
     struct rv_error err = {{0}};
     char *out = NULL;
-    int rc = parse_run_args(&cfg, &out, argc, argv, &err);
+    long stop = 0;
+    int rc = parse_run_args(&cfg, &out, &stop, argc, argv, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
+    r.stop_after_steps = stop;
     if (rc == 0 && out)
         snprintf(r.dir, sizeof r.dir, "%s", out);
-    if (rc == 0 && comm->rank == 0)
-        rc = make_dirs(r.dir, &err);
-    if (comm_agree(comm, rc, &err)) {
-        run_close(&r);
+    if (rc == 0)
+        rc = train_schedule(comm, &r, &err);
+    run_close(&r);
+    return rc ? fail(comm, &err) : 0;
+}
+
+/* pipeline resume FILE [--set k=v]... [--out DIR]: continue exactly where FILE stood. With
+ * overrides the run is a branch and must go to a new directory. */
+static int command_resume(struct comm *comm, int argc, char **argv)
+{
+    struct rv_error err = {{0}};
+    struct config cfg;
+    const char *file = NULL;
+    char *out = NULL;
+    long stop = 0;
+    int nsets = 0, rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--stop-after-steps") == 0 && i + 1 < argc)
+            rc = parse_stop(argv[++i], &stop, &err);
+        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+            nsets++, i++;
+        else if (strncmp(argv[i], "--set=", 6) == 0)
+            nsets++;
+        else if (!file && argv[i][0] != '-')
+            file = argv[i];
+        else
+            rc = rv_fail(&err, "resume: unexpected argument '%s' (usage: resume CHECKPOINT [--set section.key=value]... [--out DIR])", argv[i]);
+    }
+    if (rc == 0 && !file)
+        rc = rv_fail(&err, "resume needs a checkpoint: pipeline resume checkpoints/RUN/stage-02.h5");
+    if (rc == 0)
+        rc = checkpoint_read_config(&cfg, file, &err);
+    for (int i = 0; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+            rc = config_set(&cfg, argv[++i], &err);
+        else if (strncmp(argv[i], "--set=", 6) == 0)
+            rc = config_set(&cfg, argv[i] + 6, &err);
+        else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--stop-after-steps") == 0)
+            i++;
+    }
+    if (rc == 0 && nsets > 0 && !out)
+        rc = rv_fail(&err, "resume with --set makes a branch: give it its own directory with --out DIR "
+                     "(the original run is never overwritten)");
+    if (rc == 0)
+        rc = config_validate(&cfg, &err);
+    if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
-    }
-    struct stage_plan plan = run_single_stage(&cfg);
-    size_t trainable = run_set_trainable(&r, &plan);
-    if (r.verbose) {
-        struct param_counts pc = model_count(&r.model);
-        printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s\n",
-               cfg.name, cfg.depth, cfg.width, cfg.dataset, r.train.n, r.test.n, r.train.c, r.train.h,
-               r.train.w, comm->size, comm->size > 1 ? "s" : "", r.model.threads,
-               r.model.threads > 1 ? "s" : "");
-        printf("stage 0: %s, %d epochs, %zu of %zu parameters trainable (%.3f%%)\n", plan.kind,
-               plan.epochs, trainable, pc.total, 100.0 * trainable / pc.total);
-        fflush(stdout);
-    }
-    rc = run_train_stage(&r, &plan, &err);
+    snprintf(cfg.source, sizeof cfg.source, "%s", file);
+    struct run r;
+    rc = run_open(&r, &cfg, comm, &err);
+    r.stop_after_steps = stop;
+    if (rc == 0)
+        rc = checkpoint_load(&r, file, &err);
     if (rc == 0) {
-        char path[700];
-        snprintf(path, sizeof path, "%s/stage-%02d.h5", r.dir, r.stage);
-        rc = checkpoint_save(&r, path, &err);
-        if (rc == 0 && r.verbose) {
-            double acc = r.nhistory ? r.history[r.nhistory - 1].test_acc : 0.0;
-            printf("stage 0 done: test accuracy %.2f%%, saved %s\n", 100.0 * acc, path);
+        if (out) {
+            snprintf(r.dir, sizeof r.dir, "%s", out);
+        } else {
+            /* the directory the checkpoint is in */
+            snprintf(r.dir, sizeof r.dir, "%s", file);
+            char *slash = strrchr(r.dir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(r.dir, sizeof r.dir, ".");
         }
+        if (r.verbose)
+            printf("resuming %s: stage %d, epoch %d, step %ld\n", file, r.stage, r.epoch, r.step);
+        rc = train_schedule(comm, &r, &err);
     }
     run_close(&r);
     return rc ? fail(comm, &err) : 0;
@@ -194,14 +286,18 @@ int main(int argc, char **argv)
             config_print_help(stdout);
         return 0;
     }
-    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "eval") != 0) {
+    int (*command)(struct comm *, int, char **) =
+        strcmp(cmd, "run") == 0      ? command_run
+        : strcmp(cmd, "resume") == 0 ? command_resume
+        : strcmp(cmd, "eval") == 0   ? command_eval
+                                     : NULL;
+    if (!command) {
         fprintf(stderr, "pipeline: unknown command '%s'\n%s", cmd, usage);
         return 2;
     }
     struct comm comm;
     comm_init(&comm, &argc, &argv);
-    int rc = strcmp(cmd, "run") == 0 ? command_run(&comm, argc - 2, argv + 2)
-                                     : command_eval(&comm, argc - 2, argv + 2);
+    int rc = command(&comm, argc - 2, argv + 2);
     comm_finalize(&comm);
     return rc;
 }

@@ -98,6 +98,8 @@ void run_close(struct run *r)
     dataset_free(&r->train);
     dataset_free(&r->test);
     free(r->history);
+    for (int i = 0; i < r->nrecords; i++)
+        stats_free(&r->records[i]);
     memset(r, 0, sizeof *r);
 }
 

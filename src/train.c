@@ -114,6 +114,15 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
                     fflush(stdout);
                 }
             }
+            r->steps_this_process++;
+            if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
+                s + 1 < steps_per_epoch) {
+                char path[600];
+                snprintf(path, sizeof path, "%s/last.h5", r->dir);
+                rc = checkpoint_save(r, path, err);
+                r->stopped = rc == 0;
+                goto done;
+            }
             if (c->checkpoint_every_steps > 0 && r->step % c->checkpoint_every_steps == 0 &&
                 s + 1 < steps_per_epoch) {
                 char path[600];
@@ -151,6 +160,11 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
         snprintf(path, sizeof path, "%s/last.h5", r->dir);
         if ((rc = checkpoint_save(r, path, err)))
             goto done;
+        if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
+            r->epoch < plan->epochs) {
+            r->stopped = true;
+            goto done;
+        }
     }
 done:
     free(x);

@@ -1,0 +1,39 @@
+/* The staged pipeline: BN only → re-initialize → BN + N % → re-initialize → … → all parameters.
+ *
+ *   struct schedule s;
+ *   schedule_build(&s, &cfg, &err);          from [pipeline] (or one stage from [train])
+ *   schedule_print(&s, &run.model, stdout);  with the trainable count of every stage
+ *   pipeline_continue(&run, &s, &err);       from wherever run stands: a fresh run, the middle of
+ *                                           a stage (last.h5), or the end of a stage (stage-KK.h5)
+ *
+ * At every stage end: statistics (stats.h), then checkpoints/<run>/stage-KK.h5, then (except
+ * after the last stage) every filter with |γ| < τ is re-initialized and the next stage begins.
+ */
+#ifndef REVIVE_PIPELINE_H
+#define REVIVE_PIPELINE_H
+
+#include <stdio.h>
+
+#include "run.h"
+
+#define SCHEDULE_MAX_STAGES (CONFIG_MAX_LIST + 2)
+
+struct schedule {
+    int n;
+    struct stage_plan stage[SCHEDULE_MAX_STAGES];
+};
+
+int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err);
+/* Prints one line per stage with its trainable count (sets masks on m as it goes; the caller sets
+ * the mask it needs afterwards). */
+void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f);
+
+/* Trains from r's position to the end of the schedule. */
+int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *err);
+
+/* Sets the trainable mask of stage k: for conv_fraction stages, the previous stage's conv weights
+ * plus new ones (nested), chosen by score or, with select = reinit_first, from the filters
+ * re-initialized before stage k first. reinit: per filter flags of that transition (or NULL). */
+size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit);
+
+#endif

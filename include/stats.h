@@ -1,0 +1,56 @@
+/* Filter-revival statistics: what happened to every filter at every stage end.
+ *
+ * A filter is output channel c of a unit (conv + BN) with its γ_c, β_c; filters are numbered
+ * unit by unit (model order), 0 … nfilters−1. At the end of stage k, with τ the threshold:
+ *   disabled        |γ| < τ
+ *   reinit          re-initialized at the transition before stage k (= disabled at k−1's end)
+ *   revived         reinit and not disabled now
+ *   died_again      reinit and disabled now
+ *   newly_disabled  disabled now, not re-initialized before this stage (alive at its start)
+ *
+ *   struct stage_record rec;
+ *   stats_record(&rec, &model, k, tau, prev ? prev->disabled : NULL);
+ *   stats_unit_counts(&rec, &model, u, &counts);
+ */
+#ifndef REVIVE_STATS_H
+#define REVIVE_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+
+#define STATS_HIST_BINS 12 /* log10|γ|: (<-6], (-6,-5.5] … (-1,-0.5], (>-0.5) — see stats.c */
+
+struct stage_record {
+    int stage;
+    char kind[32];
+    double fraction;
+    size_t trainable;
+    double threshold;
+    double acc_start;   /* right after the re-initialization before this stage; −1 for stage 0 */
+    double acc_end;     /* at the stage end */
+    double acc_clamped; /* at the stage end with every |γ| < τ set to 0 */
+    int nfilters;
+    float *gamma;       /* (nfilters) γ at the stage end */
+    uint8_t *disabled, *reinit; /* (nfilters) */
+};
+
+struct filter_counts {
+    int filters, disabled, reinit, revived, died_again, newly_disabled;
+};
+
+int stats_nfilters(const struct model *m);
+int stats_unit_offset(const struct model *m, int unit);
+/* Fills rec from the model's γ (allocates its arrays). prev_disabled: the previous stage's
+ * disabled flags (NULL for the first stage: nothing was re-initialized). */
+void stats_record(struct stage_record *rec, const struct model *m, int stage, double tau,
+                  const uint8_t *prev_disabled);
+void stats_free(struct stage_record *rec);
+/* Counts over filters [first, first + count). */
+struct filter_counts stats_count(const struct stage_record *rec, int first, int count);
+/* Histogram of log10|γ| into STATS_HIST_BINS bins; edges[i] is the upper edge of bin i. */
+void stats_histogram(const struct stage_record *rec, int first, int count, int *bins);
+double stats_hist_edge(int i);
+
+#endif

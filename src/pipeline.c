@@ -1,0 +1,222 @@
+/* Walking the schedule: stage start (re-initialize, choose what trains), training, stage end
+ * (statistics, checkpoint). See pipeline.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "pipeline.h"
+#include "stages.h"
+
+int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (!c->pipeline) {
+        s->n = 1;
+        s->stage[0] = run_single_stage(c);
+        return 0;
+    }
+    double f[SCHEDULE_MAX_STAGES];
+    int n = 0;
+    if (c->fractions.n > 0) {
+        for (int i = 0; i < c->fractions.n; i++)
+            f[n++] = c->fractions.v[i];
+    } else {
+        /* 0, N, sN, s²N, … while < 1, then 1: the same rule config_validate counts by. */
+        f[n++] = 0.0;
+        for (double x = c->pipeline_n; x < 1.0; x *= c->pipeline_s) {
+            if (n >= SCHEDULE_MAX_STAGES - 1)
+                return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d "
+                               "stages; raise pipeline.s or pipeline.n", c->source, c->pipeline_n,
+                               c->pipeline_s, SCHEDULE_MAX_STAGES);
+            f[n++] = x;
+        }
+        f[n++] = 1.0;
+    }
+    for (int k = 0; k < n; k++) {
+        struct stage_plan *p = &s->stage[k];
+        p->fraction = f[k];
+        if (f[k] <= 0.0) {
+            snprintf(p->kind, sizeof p->kind, "bn");
+        } else if (f[k] >= 1.0) {
+            snprintf(p->kind, sizeof p->kind, "all");
+        } else {
+            snprintf(p->kind, sizeof p->kind, "conv_fraction");
+            p->train_output = c->train_output;
+        }
+        if (c->stage_epochs.n == 0)
+            p->epochs = c->epochs;
+        else if (c->stage_epochs.n == 1)
+            p->epochs = (int)c->stage_epochs.v[0];
+        else if (k < c->stage_epochs.n)
+            p->epochs = (int)c->stage_epochs.v[k];
+        else
+            return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
+                           "give one value or one per stage", c->source, c->stage_epochs.n, n);
+    }
+    s->n = n;
+    return 0;
+}
+
+size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit)
+{
+    const struct stage_plan *plan = &s->stage[k];
+    if (strcmp(plan->kind, "conv_fraction") != 0 || !r->cfg.pipeline)
+        return run_set_trainable(r, plan);
+    /* Nested: keep the conv weights the previous stage trained, add new ones. */
+    struct model *m = &r->model;
+    bool grow = k > 0 && strcmp(s->stage[k - 1].kind, "conv_fraction") == 0;
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        if (pa->kind != PARAM_CONV || !grow)
+            for (size_t i = 0; i < pa->count; i++)
+                m->mask[pa->offset + i] = 0.0f;
+    }
+    bool prefer = strcmp(r->cfg.select, "reinit_first") == 0;
+    mask_conv_grow(m, (uint64_t)r->cfg.seed, plan->fraction, prefer ? reinit : NULL);
+    mask_kind_set(m, PARAM_GAMMA, true);
+    mask_kind_set(m, PARAM_BETA, true);
+    mask_kind_set(m, PARAM_OUTPUT_W, plan->train_output);
+    mask_kind_set(m, PARAM_OUTPUT_B, plan->train_output);
+    model_mask_changed(m);
+    return model_trainable(m);
+}
+
+static void describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
+{
+    if (strcmp(p->kind, "conv_fraction") == 0)
+        snprintf(out, cap, "BN + %g%% of conv%s", 100.0 * p->fraction, p->train_output ? " + output" : "");
+    else if (strcmp(p->kind, "bn") == 0)
+        snprintf(out, cap, "BN only");
+    else if (strcmp(p->kind, "per_channel") == 0)
+        snprintf(out, cap, "per_channel (k = %d)", c->per_channel_k);
+    else
+        snprintf(out, cap, "%s", p->kind);
+}
+
+void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f)
+{
+    struct param_counts pc = model_count(m);
+    fprintf(f, "schedule: %d stage%s, %zu parameters\n", s->n, s->n > 1 ? "s" : "", pc.total);
+    for (int k = 0; k < s->n; k++) {
+        const struct stage_plan *p = &s->stage[k];
+        /* The count of a nested conv_fraction stage does not depend on which weights it adds. */
+        const struct stage_kind *kind = stage_find(p->kind);
+        struct stage_args a = {.seed = (uint64_t)c->seed, .per_channel_k = c->per_channel_k,
+                               .conv_fraction = p->fraction, .train_output = p->train_output};
+        kind->set_trainable(m, &a);
+        size_t t = model_trainable(m);
+        char what[320];
+        describe(what, sizeof what, p, c);
+        fprintf(f, "  stage %d: %-28s %4d epoch%s  %10zu trainable (%.3f%%)\n", k, what, p->epochs,
+                p->epochs == 1 ? " " : "s", t, 100.0 * t / pc.total);
+    }
+    fflush(f);
+}
+
+/* Test accuracy with every |γ| < τ set to 0: does switching the filters off cost anything? */
+static double clamped_accuracy(struct run *r, double tau)
+{
+    struct model *m = &r->model;
+    float *keep = rv_malloc(m->total * sizeof(float));
+    memcpy(keep, m->values, m->total * sizeof(float));
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        if (pa->kind == PARAM_GAMMA)
+            for (size_t i = 0; i < pa->count; i++)
+                if (fabsf(m->values[pa->offset + i]) < tau)
+                    m->values[pa->offset + i] = 0.0f;
+    }
+    double acc, loss;
+    run_evaluate(r, &acc, &loss);
+    memcpy(m->values, keep, m->total * sizeof(float));
+    free(keep);
+    return acc;
+}
+
+static int stage_start(struct run *r, const struct schedule *s, struct rv_error *err)
+{
+    int k = r->stage;
+    const struct stage_plan *plan = &s->stage[k];
+    const uint8_t *flags = k > 0 && r->nrecords >= k ? r->records[k - 1].disabled : NULL;
+    int reinit = 0;
+    /* A new stage is a new optimizer: momentum starts from zero, as the lr schedule restarts. */
+    memset(r->model.momentum, 0, r->model.total * sizeof(float));
+    r->acc_start = -1.0;
+    if (flags) {
+        reinit = reinit_filters(&r->model, (uint64_t)r->cfg.seed, k, flags);
+        double loss;
+        run_evaluate(r, &r->acc_start, &loss);
+    }
+    size_t trainable = pipeline_set_trainable(r, s, k, flags);
+    if (r->verbose) {
+        char what[320];
+        describe(what, sizeof what, plan, &r->cfg);
+        printf("stage %d: %s, %d epochs, %zu of %zu parameters trainable", k, what, plan->epochs,
+               trainable, r->model.total);
+        if (k > 0)
+            printf("; re-initialized %d filters (test accuracy after: %.2f%%)", reinit, 100.0 * r->acc_start);
+        printf("\n");
+        fflush(stdout);
+    }
+    (void)err;
+    return 0;
+}
+
+static int stage_end(struct run *r, const struct schedule *s, struct rv_error *err)
+{
+    int k = r->stage;
+    const struct stage_plan *plan = &s->stage[k];
+    if (r->nrecords <= k) {
+        struct stage_record *rec = &r->records[k];
+        const uint8_t *prev = k > 0 ? r->records[k - 1].disabled : NULL;
+        stats_record(rec, &r->model, k, r->cfg.threshold, prev);
+        snprintf(rec->kind, sizeof rec->kind, "%s", plan->kind);
+        rec->fraction = plan->fraction;
+        rec->trainable = model_trainable(&r->model);
+        rec->acc_start = r->acc_start;
+        double loss;
+        run_evaluate(r, &rec->acc_end, &loss);
+        rec->acc_clamped = clamped_accuracy(r, r->cfg.threshold);
+        r->nrecords = k + 1;
+        char path[700];
+        snprintf(path, sizeof path, "%s/stage-%02d.h5", r->dir, k);
+        if (checkpoint_save(r, path, err))
+            return -1;
+        if (r->verbose) {
+            struct filter_counts c = stats_count(rec, 0, rec->nfilters);
+            printf("stage %d done: test %.2f%%, with |γ| < %g clamped to 0: %.2f%%; disabled %d of %d "
+                   "filters (%.1f%%)", k, 100.0 * rec->acc_end, r->cfg.threshold,
+                   100.0 * rec->acc_clamped, c.disabled, c.filters, 100.0 * c.disabled / c.filters);
+            if (k > 0)
+                printf(", revived %d of %d re-initialized", c.revived, c.reinit);
+            printf("; saved %s\n", path);
+            fflush(stdout);
+        }
+    }
+    return 0;
+}
+
+int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *err)
+{
+    if (r->stage >= s->n)
+        return rv_fail(err, "%s: the run is at stage %d but the schedule has only %d stages; "
+                       "nothing to do", r->cfg.source, r->stage, s->n);
+    for (;;) {
+        const struct stage_plan *plan = &s->stage[r->stage];
+        if (r->epoch == 0 && r->step == 0 && stage_start(r, s, err))
+            return -1;
+        if (r->epoch < plan->epochs && run_train_stage(r, plan, err))
+            return -1;
+        if (r->stopped)
+            return 0;
+        if (stage_end(r, s, err))
+            return -1;
+        if (r->stage + 1 >= s->n)
+            return 0;
+        r->stage++;
+        r->epoch = 0;
+        r->step = 0;
+    }
+}

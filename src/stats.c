@@ -1,0 +1,89 @@
+/* Filter-revival statistics (see stats.h for the definitions). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+int stats_nfilters(const struct model *m)
+{
+    int n = 0;
+    for (int u = 0; u < m->nunits; u++)
+        n += m->units[u].conv.out_c;
+    return n;
+}
+
+int stats_unit_offset(const struct model *m, int unit)
+{
+    int n = 0;
+    for (int u = 0; u < unit; u++)
+        n += m->units[u].conv.out_c;
+    return n;
+}
+
+void stats_record(struct stage_record *rec, const struct model *m, int stage, double tau,
+                  const uint8_t *prev_disabled)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->stage = stage;
+    rec->threshold = tau;
+    rec->acc_start = rec->acc_end = rec->acc_clamped = -1.0;
+    rec->nfilters = stats_nfilters(m);
+    rec->gamma = rv_malloc((size_t)rec->nfilters * sizeof(float));
+    rec->disabled = rv_calloc((size_t)rec->nfilters, 1);
+    rec->reinit = rv_calloc((size_t)rec->nfilters, 1);
+    int f = 0;
+    for (int u = 0; u < m->nunits; u++) {
+        const struct param *g = &m->params[m->units[u].gamma];
+        for (size_t c = 0; c < g->count; c++, f++) {
+            float v = m->values[g->offset + c];
+            rec->gamma[f] = v;
+            rec->disabled[f] = fabsf(v) < tau;
+            rec->reinit[f] = prev_disabled ? prev_disabled[f] : 0;
+        }
+    }
+}
+
+void stats_free(struct stage_record *rec)
+{
+    free(rec->gamma);
+    free(rec->disabled);
+    free(rec->reinit);
+    rec->gamma = NULL;
+    rec->disabled = rec->reinit = NULL;
+}
+
+struct filter_counts stats_count(const struct stage_record *rec, int first, int count)
+{
+    struct filter_counts c = {0};
+    for (int f = first; f < first + count; f++) {
+        int d = rec->disabled[f], r = rec->reinit[f];
+        c.filters++;
+        c.disabled += d;
+        c.reinit += r;
+        c.revived += r && !d;
+        c.died_again += r && d;
+        c.newly_disabled += !r && d;
+    }
+    return c;
+}
+
+/* Bins of log10|γ|: bin 0 is ≤ −6 (γ = 0 included), bins 1 … 10 are half-decades up to −1,
+ * bin 11 is > −0.5… the edges are −6, −5.5, …, −1, −0.5, +∞. */
+double stats_hist_edge(int i)
+{
+    return i == STATS_HIST_BINS - 1 ? INFINITY : -6.0 + 0.5 * i;
+}
+
+void stats_histogram(const struct stage_record *rec, int first, int count, int *bins)
+{
+    memset(bins, 0, STATS_HIST_BINS * sizeof *bins);
+    for (int f = first; f < first + count; f++) {
+        double a = fabs((double)rec->gamma[f]);
+        double l = a > 0 ? log10(a) : -INFINITY;
+        int b = 0;
+        while (b < STATS_HIST_BINS - 1 && l > stats_hist_edge(b))
+            b++;
+        bins[b]++;
+    }
+}
