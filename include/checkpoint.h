@@ -19,6 +19,10 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
 /* Loads parameters, statistics, masks, optimizer state, position and history into an opened run
  * whose model was built from the checkpoint's config. */
 int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
+/* Writes out a copy of the checkpoint in without the conv weights (and without the output layer
+ * if it was never trained), which loading regenerates from the seed. Refuses a checkpoint whose
+ * conv weights differ from their seed-generated values. Such a file evaluates; it cannot resume. */
+int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err);
 /* Makes dir and its parents (like mkdir -p). */
 int make_dirs(const char *dir, struct rv_error *err);
 

@@ -56,6 +56,7 @@ struct run {
                                   in this process (0 = never); for time-limited jobs and tests */
     long steps_this_process;
     bool stopped;              /* stopped early as asked; not an error */
+    bool seed_only;            /* loaded from a seed-only export: no optimizer state */
 
     char dir[512];             /* out_dir/name */
     bool verbose;              /* rank 0 prints */

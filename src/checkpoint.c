@@ -139,7 +139,17 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     return rc ? -1 : 0;
 }
 
-static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
+/* Whether parameter p still holds exactly the values model_init gave it. */
+static bool at_init(const struct model *m, uint64_t seed, int p)
+{
+    const struct param *pa = &m->params[p];
+    for (size_t i = 0; i < pa->count; i++)
+        if (m->values[pa->offset + i] != model_init_value(m, seed, p, i))
+            return false;
+    return true;
+}
+
+static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_error *err)
 {
     const struct model *m = &r->model;
     char name[160];
@@ -152,7 +162,8 @@ static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
         h5out_attr_double(f, "/", "epoch_loss_sum", r->epoch_loss_sum, err) ||
         h5out_attr_double(f, "/", "epoch_correct", r->epoch_correct, err) ||
         h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err) ||
-        h5out_attr_double(f, "/", "acc_start", r->acc_start, err))
+        h5out_attr_double(f, "/", "acc_start", r->acc_start, err) ||
+        h5out_attr_int(f, "/", "seed_only", seed_only, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
     int rc = h5out_string(f, "config", ini, err);
@@ -173,9 +184,18 @@ static int write_file(struct run *r, struct h5out *f, struct rv_error *err)
         const struct param *pa = &m->params[p];
         size_t dims[4];
         param_dims(pa, dims);
+        /* Seed-only: conv weights are regenerated from the seed; the output layer too, unless
+         * it was trained. */
+        bool regenerated = pa->kind == PARAM_CONV ||
+                           ((pa->kind == PARAM_OUTPUT_W || pa->kind == PARAM_OUTPUT_B) &&
+                            at_init(m, (uint64_t)r->cfg.seed, p));
+        if (seed_only && regenerated)
+            continue;
         snprintf(name, sizeof name, "params/%s", pa->name);
         if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
             goto fail;
+        if (seed_only)
+            continue;
         snprintf(name, sizeof name, "momentum/%s", pa->name);
         if (h5out_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
             goto fail;
@@ -219,7 +239,7 @@ int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
         struct h5out *f = h5out_create(path, err);
         if (!f)
             rc = -1;
-        else if (write_file(r, f, err)) {
+        else if (write_file(r, f, false, err)) {
             h5out_discard(f);
             rc = -1;
         } else {
@@ -344,6 +364,31 @@ static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
     return 0;
 }
 
+static int read_rest(struct run *r, struct h5in *f, struct rv_error *err);
+
+/* A seed-only file: every parameter from the seed, then what the file holds over it. */
+static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    struct model *m = &r->model;
+    int64_t seed;
+    if (h5in_attr_int(f, "/", "seed", &seed, err))
+        return -1;
+    model_init(m, (uint64_t)seed);
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        char name[160];
+        size_t dims[4];
+        param_dims(pa, dims);
+        snprintf(name, sizeof name, "params/%s", pa->name);
+        bool needed = pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA;
+        if (!needed && !h5in_exists(f, name))
+            continue;
+        if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
+            return -1;
+    }
+    return read_rest(r, f, err);
+}
+
 static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
@@ -360,8 +405,12 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     if (h5in_attr_double(f, "/", "epoch_loss_sum", &r->epoch_loss_sum, err) ||
         h5in_attr_double(f, "/", "epoch_correct", &r->epoch_correct, err) ||
         h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err) ||
-        h5in_attr_double(f, "/", "acc_start", &r->acc_start, err))
+        h5in_attr_double(f, "/", "acc_start", &r->acc_start, err) ||
+        h5in_attr_int(f, "/", "seed_only", &v, err))
         return -1;
+    r->seed_only = v != 0;
+    if (r->seed_only)
+        return read_seed_only(r, f, err);
     uint8_t *mask = rv_malloc(m->total);
     for (int p = 0; p < m->nparams; p++) {
         const struct param *pa = &m->params[p];
@@ -381,6 +430,17 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
         m->mask[i] = mask[i] ? 1.0f : 0.0f;
     free(mask);
     model_mask_changed(m);
+    return read_rest(r, f, err);
+fail:
+    free(mask);
+    return -1;
+}
+
+/* Running statistics, history and stage statistics: common to full and seed-only files. */
+static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    struct model *m = &r->model;
+    char name[160];
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         size_t c = (size_t)un->conv.out_c;
@@ -415,9 +475,63 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     }
     free(col);
     return read_stats(r, f, err);
-fail:
-    free(mask);
-    return -1;
+}
+
+static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
+{
+    int64_t v[7];
+    const char *keys[] = {"depth", "width", "in_c", "in_h", "in_w", "classes", "gamma_one"};
+    for (int i = 0; i < 7; i++)
+        if (h5in_attr_int(f, "model", keys[i], &v[i], err))
+            return -1;
+    *s = (struct model_spec){.depth = (int)v[0], .width = (int)v[1], .in_c = (int)v[2],
+                             .in_h = (int)v[3], .in_w = (int)v[4], .classes = (int)v[5],
+                             .gamma_one = v[6] != 0};
+    return 0;
+}
+
+int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err)
+{
+    struct run r;
+    struct comm self = COMM_SELF_INIT;
+    memset(&r, 0, sizeof r);
+    r.comm = &self;
+    if (checkpoint_read_config(&r.cfg, in, err))
+        return -1;
+    struct h5in *f = h5in_open(in, err);
+    if (!f)
+        return -1;
+    struct model_spec spec;
+    int rc = read_spec(f, &spec, err);
+    if (rc == 0)
+        rc = model_build(&r.model, &spec, 0, 1, err);
+    if (rc == 0) {
+        rc = read_file(&r, f, err);
+        if (rc == 0 && r.seed_only)
+            rc = rv_fail(err, "%s: already a seed-only export", in);
+    }
+    h5in_close(f);
+    for (int p = 0; rc == 0 && p < r.model.nparams; p++)
+        if (r.model.params[p].kind == PARAM_CONV && !at_init(&r.model, (uint64_t)r.cfg.seed, p))
+            rc = rv_fail(err, "%s: conv weight %s differs from the values its seed gives (trained or "
+                         "re-initialized); only a checkpoint whose convs were never changed, such as "
+                         "the BN-only stage-00.h5, can be exported seed-only", in, r.model.params[p].name);
+    if (rc == 0) {
+        struct h5out *o = h5out_create(out, err);
+        if (!o)
+            rc = -1;
+        else if (write_file(&r, o, true, err)) {
+            h5out_discard(o);
+            rc = -1;
+        } else {
+            rc = h5out_commit(o, err);
+        }
+    }
+    for (int i = 0; i < r.nrecords; i++)
+        stats_free(&r.records[i]);
+    free(r.history);
+    model_free(&r.model);
+    return rc;
 }
 
 int checkpoint_load(struct run *r, const char *path, struct rv_error *err)

@@ -2,13 +2,16 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
- *   pipeline eval CHECKPOINT
+ *   pipeline eval CHECKPOINT [--clamp-gamma T]
+ *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
  *   pipeline help-config [--markdown]
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "comm.h"
@@ -24,7 +27,8 @@ static const char usage[] =
     "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
     "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
     "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT                                       test accuracy of a saved model\n"
+    "  eval CHECKPOINT [--clamp-gamma T]                     test accuracy of a saved model\n"
+    "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
     "  params [--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]\n"
     "                                                        parameter counts of a model\n"
     "  help-config [--markdown]                              every config key\n"
@@ -44,7 +48,7 @@ static int print_params(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "pipeline params: %s needs a value\n%s", a, usage);
+            fprintf(stderr, "pipeline params: %s needs a value; see pipeline --help\n", a);
             return 2;
         }
         int ok = 1;
@@ -59,7 +63,7 @@ static int print_params(int argc, char **argv)
         else if (strcmp(a, "--classes") == 0)
             ok = sscanf(v, "%d", &s.classes) == 1;
         else {
-            fprintf(stderr, "pipeline params: unknown option %s\n%s", a, usage);
+            fprintf(stderr, "pipeline params: unknown option %s; options: --arch --depth --width --input --classes\n", a);
             return 2;
         }
         if (!ok) {
@@ -242,31 +246,85 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     return rc ? fail(comm, &err) : 0;
 }
 
+/* pipeline eval CHECKPOINT [--clamp-gamma T]: test accuracy, optionally with every |γ| < T set
+ * to 0 (filters switched off). */
 static int command_eval(struct comm *comm, int argc, char **argv)
 {
     struct rv_error err = {{0}};
-    if (argc != 1) {
-        if (comm->rank == 0)
-            fprintf(stderr, "pipeline eval: expected one checkpoint file\n%s", usage);
-        return 2;
+    const char *file = NULL;
+    double clamp = 0.0;
+    int rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        char *end;
+        if (strcmp(argv[i], "--clamp-gamma") == 0 && i + 1 < argc) {
+            clamp = strtod(argv[++i], &end);
+            if (*end || clamp <= 0.0)
+                rc = rv_fail(&err, "eval: --clamp-gamma '%s' must be a positive number such as 0.01", argv[i]);
+        } else if (!file && argv[i][0] != '-') {
+            file = argv[i];
+        } else {
+            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T])", argv[i]);
+        }
     }
+    if (rc == 0 && !file)
+        rc = rv_fail(&err, "eval needs a checkpoint: pipeline eval checkpoints/RUN/stage-00.h5");
     struct config cfg;
-    int rc = checkpoint_read_config(&cfg, argv[0], &err);
+    if (rc == 0)
+        rc = checkpoint_read_config(&cfg, file, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     if (rc == 0)
-        rc = checkpoint_load(&r, argv[0], &err);
+        rc = checkpoint_load(&r, file, &err);
     if (rc) {
         run_close(&r);
         return fail(comm, &err);
     }
+    int clamped = 0;
+    if (clamp > 0.0) {
+        struct model *m = &r.model;
+        for (int p = 0; p < m->nparams; p++)
+            if (m->params[p].kind == PARAM_GAMMA)
+                for (size_t i = 0; i < m->params[p].count; i++)
+                    if (fabsf(m->values[m->params[p].offset + i]) < clamp) {
+                        m->values[m->params[p].offset + i] = 0.0f;
+                        clamped++;
+                    }
+    }
     double acc, loss;
     run_evaluate(&r, &acc, &loss);
-    if (r.verbose)
-        printf("%s: test accuracy %.2f%% (%d images), loss %.4f\n", argv[0], 100.0 * acc, r.test.n, loss);
+    if (r.verbose) {
+        printf("%s: test accuracy %.2f%% (%d images), loss %.4f", file, 100.0 * acc, r.test.n, loss);
+        if (clamp > 0.0)
+            printf(", with %d γ of |γ| < %g set to 0", clamped, clamp);
+        printf("\n");
+    }
     run_close(&r);
+    return 0;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* pipeline export --seed-only IN OUT */
+static int command_export(int argc, char **argv)
+{
+    struct rv_error err = {{0}};
+    if (argc != 3 || strcmp(argv[0], "--seed-only") != 0) {
+        fprintf(stderr, "pipeline export: usage: export --seed-only CHECKPOINT OUT.h5\n");
+        return 2;
+    }
+    if (checkpoint_export_seed_only(argv[1], argv[2], &err)) {
+        fprintf(stderr, "pipeline: %s\n", err.msg);
+        return 1;
+    }
+    long a = file_size(argv[1]), b = file_size(argv[2]);
+    printf("%s: %ld bytes\n%s: %ld bytes (seed-only, %.1f%% of the full file)\n", argv[1], a, argv[2],
+           b, a > 0 ? 100.0 * b / a : 0.0);
     return 0;
 }
 
@@ -279,6 +337,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "params") == 0)
         return print_params(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0)
+        return command_export(argc - 2, argv + 2);
     if (strcmp(cmd, "help-config") == 0) {
         if (argc > 2 && strcmp(argv[2], "--markdown") == 0)
             config_write_markdown(stdout);
@@ -292,7 +352,7 @@ int main(int argc, char **argv)
         : strcmp(cmd, "eval") == 0   ? command_eval
                                      : NULL;
     if (!command) {
-        fprintf(stderr, "pipeline: unknown command '%s'\n%s", cmd, usage);
+        fprintf(stderr, "pipeline: unknown command '%s'; commands: run resume eval inspect export params help-config (see pipeline --help)\n", cmd);
         return 2;
     }
     struct comm comm;

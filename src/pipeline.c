@@ -203,6 +203,9 @@ int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *
     if (r->stage >= s->n)
         return rv_fail(err, "%s: the run is at stage %d but the schedule has only %d stages; "
                        "nothing to do", r->cfg.source, r->stage, s->n);
+    if (r->seed_only && r->epoch < s->stage[r->stage].epochs)
+        return rv_fail(err, "%s: a seed-only export holds no optimizer state, so it can resume only "
+                       "from a stage end; resume from the full checkpoint", r->cfg.source);
     for (;;) {
         const struct stage_plan *plan = &s->stage[r->stage];
         if (r->epoch == 0 && r->step == 0 && stage_start(r, s, err))
