@@ -508,6 +508,56 @@ static void test_bn_two_ranks(void **state)
     bn_case_free(&b);
 }
 
+/* A rank whose share of the last global batch is empty (n = 0) still joins the reductions and
+ * keeps the same running statistics; conv and linear do nothing. (Regression: conv asserted n ≥ 1
+ * and aborted a 3-rank run whose last batch had one image.) */
+static void test_empty_share(void **state)
+{
+    enum { C = 3 };
+    struct bn_case b;
+    bn_case_make(&b, 4, C, 4, 4, 300);
+    size_t cnt = bn_count(&b);
+    for (int c = 0; c < C; c++)
+        b.rvar[c] = 1.0f;
+    float rm0[C], rv0[C];
+    memcpy(rm0, b.rmean, sizeof rm0);
+    memcpy(rv0, b.rvar, sizeof rv0);
+    bn_loss(&b);
+    double cap[2][2 * C + 1] = {{0}}; /* the empty rank's sums are all zero */
+    float *out = falloc(cnt), mean[2][C], invstd[2][C], rm[2][C], rv[2][C];
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < (pass ? 2 : 1); k++) {
+            /* pass 0 captures rank 0's sums; pass 1 runs both ranks joined */
+            struct fake_ranks f = {pass ? NULL : cap[0], pass ? cap[1 - k] : cap[1], 0, 0};
+            struct bn_reducer red = {fake_sum, &f};
+            memcpy(rm[k], rm0, sizeof rm0);
+            memcpy(rv[k], rv0, sizeof rv0);
+            batchnorm_forward_train(out, mean[k], invstd[k], rm[k], rv[k], b.in, b.gamma, b.beta,
+                                    &b.l, k == 0 ? 4 : 0, &red);
+            assert_int_equal(f.calls, 1);
+        }
+    for (int k = 0; k < 2; k++) {
+        assert_close(rm[k], b.rmean, C, 1e-6f);
+        assert_close(rv[k], b.rvar, C, 1e-6f);
+    }
+    struct conv2d conv;
+    conv2d_init(&conv, 2, 3, 3, 1, 1, 5, 5);
+    struct conv2d_workspace ws = {0};
+    conv2d_workspace_reserve(&ws, &conv, 1, 1);
+    float w[3 * 2 * 9] = {0}, dw[3 * 2 * 9] = {0}, x[1] = {0};
+    conv2d_forward(x, x, w, &conv, 0, &ws);
+    conv2d_backward(x, dw, x, x, w, &conv, 0, &ws);
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+        assert_true(dw[i] == 0.0f);
+    struct linear lin;
+    linear_init(&lin, 4, 2);
+    linear_forward(x, x, w, NULL, &lin, 0);
+    linear_backward(x, dw, NULL, x, x, w, &lin, 0);
+    conv2d_workspace_free(&ws);
+    FREE_ALL(out);
+    bn_case_free(&b);
+}
+
 /* ---- relu, add, avgpool ---------------------------------------------------------------- */
 
 struct simple_case {
@@ -708,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_bn_train_hand),
         cmocka_unit_test(test_bn_eval_hand),
         cmocka_unit_test(test_bn_two_ranks),
+        cmocka_unit_test(test_empty_share),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_avgpool),

@@ -229,6 +229,8 @@ static void forward_chunk(float *out, const float *in, const float *w, const str
 void conv2d_forward(float *out, const float *in, const float *w, const struct conv2d *l, int n,
                     struct conv2d_workspace *ws)
 {
+    if (n == 0) /* an empty share of a global batch (MPI): nothing to do */
+        return;
     REVIVE_ASSERT(n >= 1 && ws->col && ws->col_floats >= scratch_floats(l, n));
     openblas_set_num_threads(1);
     int bsz = chunk_images(l, n);
@@ -289,7 +291,7 @@ static int group_start(int g, int n)
 void conv2d_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                      const struct conv2d *l, int n, struct conv2d_workspace *ws)
 {
-    if (!din && !dw)
+    if ((!din && !dw) || n == 0)
         return;
     REVIVE_ASSERT(n >= 1 && ws->col && ws->col_floats >= scratch_floats(l, n));
     REVIVE_ASSERT(!dw || (ws->dw_partial && ws->dw_floats >= conv2d_weight_count(l)));

@@ -17,6 +17,8 @@ void linear_init(struct linear *l, int in_f, int out_f)
 void linear_forward(float *out, const float *in, const float *w, const float *b,
                     const struct linear *l, int n)
 {
+    if (n == 0)
+        return;
     for (int i = 0; i < n; i++)
         for (int o = 0; o < l->out_f; o++)
             out[(size_t)i * l->out_f + o] = b ? b[o] : 0.0f;
@@ -27,6 +29,8 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, const struct linear *l, int n)
 {
+    if (n == 0)
+        return;
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out_f, l->in_f, n, 1.0f, dout,
                     l->out_f, in, l->in_f, 1.0f, dw, l->in_f);
