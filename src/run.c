@@ -59,7 +59,9 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     r->comm = comm;
     r->started = run_now();
     r->verbose = comm->rank == 0;
-    r->progress = r->verbose && isatty(STDOUT_FILENO);
+    /* mpirun hands every rank a pseudo-terminal even when its output goes to a file, so under
+     * MPI the in-epoch progress line would litter logs: only the epoch lines then. */
+    r->progress = r->verbose && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE");
     snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->out_dir, cfg->name);
 
     /* Our own threads split the images; each GEMM runs on one thread inside them. */
