@@ -66,7 +66,8 @@ demo-run: pipeline
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 bench-run: $(BENCH_BIN) pipeline
-	@for b in $(BENCH_BIN); do ./$$b || exit 1; done
+	./$(B)/bench/bench_train
+	sh bench/scaling.sh
 
 clean:
 	rm -rf $(B) pipeline

@@ -1,0 +1,7 @@
+#!/bin/sh
+# The two layouts of a 2-core machine: 1 rank x 2 OpenBLAS/OpenMP threads, and 2 ranks x 1 thread.
+set -eu
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+OMP_NUM_THREADS=2 mpirun -np 1 -x OMP_NUM_THREADS build/bench/bench_mpi
+OMP_NUM_THREADS=1 mpirun -np 2 -x OMP_NUM_THREADS --bind-to none build/bench/bench_mpi
