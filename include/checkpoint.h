@@ -2,7 +2,7 @@
  *
  *   checkpoint_save(&run, "checkpoints/demo/stage-00.h5", &err);   rank 0 writes, atomically;
  *                                                                 collective: all ranks agree
- *   checkpoint_load(&run, path, &comm, &err);                      every rank reads
+ *   checkpoint_load(&run, path, &err);                             every rank reads
  */
 #ifndef REVIVE_CHECKPOINT_H
 #define REVIVE_CHECKPOINT_H

@@ -2,7 +2,7 @@
  *
  *   struct schedule s;
  *   schedule_build(&s, &cfg, &err);          from [pipeline] (or one stage from [train])
- *   schedule_print(&s, &run.model, stdout);  with the trainable count of every stage
+ *   schedule_print(&s, &run.model, &cfg, stdout);  with the trainable count of every stage
  *   pipeline_continue(&run, &s, &err);       from wherever run stands: a fresh run, the middle of
  *                                           a stage (last.h5), or the end of a stage (stage-KK.h5)
  *

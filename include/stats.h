@@ -20,7 +20,7 @@
 
 #include "model.h"
 
-#define STATS_HIST_BINS 12 /* log10|γ|: (<-6], (-6,-5.5] … (-1,-0.5], (>-0.5) — see stats.c */
+#define STATS_HIST_BINS 12 /* log10|γ|: (≤−6], (−6,−5.5] … (−1.5,−1], (>−1) */
 
 struct stage_record {
     int stage;

@@ -1,7 +1,7 @@
 /* The checkpoint layout (docs/checkpoint-format.md) on top of h5io.
  *
- *   /                 attrs format, format_version, seed, stage, epoch, step, stage_done,
- *                           epoch_loss_sum, epoch_correct, epoch_seen
+ *   /                 attrs format, format_version, seed, stage, epoch, step, epoch_loss_sum,
+ *                           epoch_correct, epoch_seen, acc_start, seed_only
  *   /config           the effective config as INI text
  *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
  *   /params/<name>    float32, the parameter's shape

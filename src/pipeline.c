@@ -34,6 +34,9 @@ int schedule_build(struct schedule *s, const struct config *c, struct rv_error *
         }
         f[n++] = 1.0;
     }
+    if (c->stage_epochs.n > 1 && c->stage_epochs.n != n)
+        return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
+                       "give one value or one per stage", c->source, c->stage_epochs.n, n);
     for (int k = 0; k < n; k++) {
         struct stage_plan *p = &s->stage[k];
         p->fraction = f[k];
@@ -49,11 +52,8 @@ int schedule_build(struct schedule *s, const struct config *c, struct rv_error *
             p->epochs = c->epochs;
         else if (c->stage_epochs.n == 1)
             p->epochs = (int)c->stage_epochs.v[0];
-        else if (k < c->stage_epochs.n)
-            p->epochs = (int)c->stage_epochs.v[k];
         else
-            return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
-                           "give one value or one per stage", c->source, c->stage_epochs.n, n);
+            p->epochs = (int)c->stage_epochs.v[k];
     }
     s->n = n;
     return 0;

@@ -69,7 +69,7 @@ struct filter_counts stats_count(const struct stage_record *rec, int first, int 
 }
 
 /* Bins of log10|γ|: bin 0 is ≤ −6 (γ = 0 included), bins 1 … 10 are half-decades up to −1,
- * bin 11 is > −0.5… the edges are −6, −5.5, …, −1, −0.5, +∞. */
+ * bin 11 is everything above 0.1; the upper edges are −6, −5.5, …, −1, +∞. */
 double stats_hist_edge(int i)
 {
     return i == STATS_HIST_BINS - 1 ? INFINITY : -6.0 + 0.5 * i;

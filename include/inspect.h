@@ -1,0 +1,25 @@
+/* pipeline inspect: the filter-revival statistics a staged run left in a checkpoint, read back
+ * from its /stats group (see src/checkpoint.c) and shown as a table, CSV or JSON.
+ *
+ *   pipeline inspect checkpoints/demo/stage-02.h5                 stage table + log10|γ| histogram
+ *   pipeline inspect checkpoints/demo/stage-02.h5 --layers --stage 1    per-unit rows of stage 1
+ *   pipeline inspect FILE --format csv [--layers]     one header row, then one row per stage
+ *                                                     (per stage and unit with --layers)
+ *   pipeline inspect FILE --format json               {"file":…, "stages":[{…, "layers":[…]}]}
+ *
+ * In main():  if (strcmp(cmd, "inspect") == 0) return inspect_main(argc - 2, argv + 2);
+ * CSV and JSON give accuracies and shares as fractions in 0 … 1; an accuracy that does not exist
+ * (acc_start of stage 0) is an empty CSV field and a JSON null.
+ */
+#ifndef REVIVE_INSPECT_H
+#define REVIVE_INSPECT_H
+
+#include <stdio.h>
+
+/* argv: the arguments after "inspect". Writes to stdout/stderr; returns the exit code:
+ * 0, 1 for a file that cannot be inspected, 2 for bad arguments. */
+int inspect_main(int argc, char **argv);
+/* The same with the output streams given (tests capture them). Every error is one line on errs. */
+int inspect_run(FILE *out, FILE *errs, int argc, char **argv);
+
+#endif

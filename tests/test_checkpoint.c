@@ -1,0 +1,626 @@
+/* Checkpoints: an exact round trip of everything a run resumes from, the stored config, the
+ * refusals a user meets (missing, foreign, damaged, mismatched, too new), atomic saves, and the
+ * seed-only export. Runs are filled by hand: saving and loading touch only r->comm, r->cfg,
+ * r->model, the history, the stage records and the position fields. Each test works in its own
+ * mkdtemp directory under /tmp, removed afterwards. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hdf5.h>
+
+#include "checkpoint.h"
+#include "h5io.h"
+#include "rng.h"
+
+/* ---------------------------------------------------------------- fixture */
+
+struct fixture {
+    char dir[64];
+    struct comm comm;
+};
+
+static void rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                    continue;
+                char child[1024];
+                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+                rm_rf(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    strcpy(fx->dir, "/tmp/test_checkpoint-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    fx->comm = (struct comm)COMM_SELF_INIT;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    rm_rf(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static void path_in(char *buf, size_t cap, const struct fixture *fx, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", fx->dir, name);
+}
+
+/* Entries of a directory other than . and .., each name appended to names (comma-separated). */
+static int dir_entries(const char *dir, char *names, size_t cap)
+{
+    int n = 0;
+    names[0] = '\0';
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        n++;
+        size_t used = strlen(names);
+        snprintf(names + used, cap - used, "%s%s", used ? "," : "", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---------------------------------------------------------------- runs by hand */
+
+/* A depth-8 ResNet on 8×8 single-channel images, 4 classes: a checkpoint of ~1 MB. */
+static void make_run(struct run *r, struct comm *comm, int depth, int width)
+{
+    memset(r, 0, sizeof *r);
+    config_defaults(&r->cfg);
+    snprintf(r->cfg.name, sizeof r->cfg.name, "ckpt-test");
+    snprintf(r->cfg.dataset, sizeof r->cfg.dataset, "synthetic");
+    snprintf(r->cfg.select, sizeof r->cfg.select, "reinit_first");
+    r->cfg.depth = depth;
+    r->cfg.width = width;
+    r->cfg.seed = 4242;
+    r->cfg.pipeline = true;
+    r->cfg.threshold = 0.3;
+    r->cfg.lr = 0.05;
+    r->cfg.milestones.n = 2;
+    r->cfg.milestones.v[0] = 2;
+    r->cfg.milestones.v[1] = 5;
+    r->comm = comm;
+    struct model_spec spec = {.depth = depth, .width = width, .in_c = 1, .in_h = 8, .in_w = 8,
+                              .classes = 4};
+    struct rv_error err = {{0}};
+    assert_int_equal(model_build(&r->model, &spec, 0, 1, &err), 0);
+    model_init(&r->model, (uint64_t)r->cfg.seed);
+}
+
+/* Non-trivial values everywhere a checkpoint looks; salt makes two fillings differ. */
+static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
+{
+    struct model *m = &r->model;
+    uint64_t st = rng_stream(RNG_TEST, 1000 + salt, 0, 0);
+    for (size_t i = 0; i < m->total; i++) {
+        m->values[i] = 2.0f * rng_uniform(salt, st, i) - 1.0f;
+        m->momentum[i] = rng_normal(salt, st, m->total + i);
+        m->mask[i] = (i * 7 + salt) % 3 == 0 ? 1.0f : 0.0f;
+    }
+    for (size_t i = 0; i < m->running_total; i++)
+        m->running_stats[i] = 0.1f + rng_uniform(salt, st, 3 * m->total + i);
+    model_mask_changed(m);
+
+    free(r->history);
+    r->history = calloc((size_t)(nhistory ? nhistory : 1), sizeof *r->history);
+    assert_non_null(r->history);
+    r->nhistory = r->history_cap = nhistory;
+    for (int i = 0; i < nhistory; i++) {
+        struct history_row *h = &r->history[i];
+        double x = (double)salt + i;
+        *h = (struct history_row){.stage = i / 2, .epoch = i % 2 + 1, .lr = 0.1 / (x + 1),
+                                  .train_loss = 2.25 - 0.1 * x, .train_acc = 0.125 * x + 1e-9,
+                                  .test_loss = 1.0 / 3.0 + x, .test_acc = 0.7 + 1e-3 * x,
+                                  .seconds = 12.75 * x + 0.1};
+    }
+
+    for (int k = 0; k < r->nrecords; k++)
+        stats_free(&r->records[k]);
+    r->nrecords = nrecords;
+    for (int k = 0; k < nrecords; k++) {
+        /* Fresh values for every record, so that its γ and flags are its own (and filters
+         * disabled in one record can revive in the next). */
+        for (size_t i = 0; i < m->total; i++)
+            m->values[i] = 2.0f * rng_uniform(salt, st, (uint64_t)(4 + k) * m->total + i) - 1.0f;
+        struct stage_record *rec = &r->records[k];
+        stats_record(rec, m, k, r->cfg.threshold, k ? r->records[k - 1].disabled : NULL);
+        snprintf(rec->kind, sizeof rec->kind, "%s", k ? "conv_fraction" : "bn");
+        rec->fraction = 0.01 * k + 1e-12 * (double)salt;
+        rec->trainable = 1000003u * (size_t)(k + 1) + salt;
+        rec->acc_start = k ? 0.4375 + 1e-3 * (double)salt : -1.0;
+        rec->acc_end = 0.8125 - 0.01 * k;
+        rec->acc_clamped = 0.5 + 1.0 / (3.0 + k);
+    }
+    r->stage = 1 + (int)salt;
+    r->epoch = 2 + (int)salt;
+    r->step = 123456789L + (long)salt;
+    r->epoch_loss_sum = 12.5 + (double)salt / 7.0;
+    r->epoch_correct = 300.0 + (double)salt;
+    r->epoch_seen = 512.0 + (double)salt;
+    r->acc_start = 0.4375 / (1.0 + (double)salt);
+}
+
+static void assert_same_run(const struct run *a, const struct run *b)
+{
+    const struct model *ma = &a->model, *mb = &b->model;
+    assert_int_equal(ma->total, mb->total);
+    assert_int_equal(ma->running_total, mb->running_total);
+    size_t fb = ma->total * sizeof(float);
+    assert_memory_equal(ma->values, mb->values, fb);
+    assert_memory_equal(ma->momentum, mb->momentum, fb);
+    assert_memory_equal(ma->mask, mb->mask, fb);
+    assert_memory_equal(ma->running_stats, mb->running_stats, ma->running_total * sizeof(float));
+    for (int p = 0; p < ma->nparams; p++)
+        assert_int_equal(ma->params[p].trainable, mb->params[p].trainable);
+
+    assert_int_equal(a->stage, b->stage);
+    assert_int_equal(a->epoch, b->epoch);
+    assert_int_equal(a->step, b->step);
+    assert_true(a->epoch_loss_sum == b->epoch_loss_sum);
+    assert_true(a->epoch_correct == b->epoch_correct);
+    assert_true(a->epoch_seen == b->epoch_seen);
+    assert_true(a->acc_start == b->acc_start);
+
+    assert_int_equal(a->nhistory, b->nhistory);
+    assert_true(b->history_cap >= b->nhistory);
+    for (int i = 0; i < a->nhistory; i++) {
+        const struct history_row *x = &a->history[i], *y = &b->history[i];
+        assert_int_equal(x->stage, y->stage);
+        assert_int_equal(x->epoch, y->epoch);
+        assert_true(x->lr == y->lr);
+        assert_true(x->train_loss == y->train_loss);
+        assert_true(x->train_acc == y->train_acc);
+        assert_true(x->test_loss == y->test_loss);
+        assert_true(x->test_acc == y->test_acc);
+        assert_true(x->seconds == y->seconds);
+    }
+
+    assert_int_equal(a->nrecords, b->nrecords);
+    for (int k = 0; k < a->nrecords; k++) {
+        const struct stage_record *x = &a->records[k], *y = &b->records[k];
+        assert_int_equal(x->stage, y->stage);
+        assert_string_equal(x->kind, y->kind);
+        assert_true(x->fraction == y->fraction);
+        assert_int_equal(x->trainable, y->trainable);
+        assert_true(x->threshold == y->threshold);
+        assert_true(x->acc_start == y->acc_start);
+        assert_true(x->acc_end == y->acc_end);
+        assert_true(x->acc_clamped == y->acc_clamped);
+        assert_int_equal(x->nfilters, y->nfilters);
+        assert_memory_equal(x->gamma, y->gamma, (size_t)x->nfilters * sizeof(float));
+        assert_memory_equal(x->disabled, y->disabled, (size_t)x->nfilters);
+        assert_memory_equal(x->reinit, y->reinit, (size_t)x->nfilters);
+    }
+}
+
+static void save_filled(struct fixture *fx, struct run *a, const char *path)
+{
+    make_run(a, &fx->comm, 8, 1);
+    fill_run(a, 1, 3, 2);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(a, path, &err), 0);
+}
+
+/* ---------------------------------------------------------------- round trip */
+
+static void test_round_trip(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "last.h5");
+    struct run a, b;
+    save_filled(fx, &a, path);
+    /* The fill has what a weak round trip would miss: both mask values, flags that differ between
+     * records, a revived filter. */
+    struct filter_counts c = stats_count(&a.records[1], 0, a.records[1].nfilters);
+    assert_true(c.disabled > 0 && c.disabled < c.filters && c.reinit > 0 && c.revived > 0);
+    assert_true(model_trainable(&a.model) > 0 && model_trainable(&a.model) < a.model.total);
+
+    /* The second run holds other values, more history and other records: all must be replaced. */
+    make_run(&b, &fx->comm, 8, 1);
+    fill_run(&b, 2, 5, 1);
+    b.seed_only = true;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_same_run(&a, &b);
+    assert_false(b.seed_only);
+    run_close(&b);
+
+    /* Into a run that was only built and initialized (what resume does). */
+    make_run(&b, &fx->comm, 8, 1);
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_same_run(&a, &b);
+    run_close(&b);
+    run_close(&a);
+}
+
+static void test_round_trip_empty_history(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-00.h5");
+    struct run a, b;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 3, 0, 0);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    make_run(&b, &fx->comm, 8, 1);
+    fill_run(&b, 4, 2, 2);
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_same_run(&a, &b);
+    run_close(&a);
+    run_close(&b);
+}
+
+static void test_read_config(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "cfg.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    struct config c;
+    config_defaults(&c);
+    c.depth = 110; /* whatever was there is replaced */
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
+    char *want = config_to_ini(&a.cfg), *got = config_to_ini(&c);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    assert_int_equal(c.depth, 8);
+    assert_int_equal(c.seed, 4242);
+    assert_string_equal(c.select, "reinit_first");
+    assert_int_equal(c.milestones.n, 2);
+    assert_string_equal(c.source, path); /* messages about this config name the checkpoint */
+    assert_int_equal(config_validate(&c, &err), 0);
+    run_close(&a);
+}
+
+/* ---------------------------------------------------------------- refusals */
+
+/* Both readers refuse path, each with a message containing path and every one of the words. */
+static void assert_refused(struct fixture *fx, const char *path, const char *w1, const char *w2)
+{
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_load(&b, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    if (!strstr(err.msg, w1) || (w2 && !strstr(err.msg, w2)))
+        fail_msg("load message '%s' lacks '%s' / '%s'", err.msg, w1, w2 ? w2 : "");
+    run_close(&b);
+    struct config c;
+    config_defaults(&c);
+    err.msg[0] = '\0';
+    assert_int_equal(checkpoint_read_config(&c, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    if (!strstr(err.msg, w1) || (w2 && !strstr(err.msg, w2)))
+        fail_msg("read_config message '%s' lacks '%s' / '%s'", err.msg, w1, w2 ? w2 : "");
+}
+
+static void test_refuse_missing_and_garbage(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "none.h5");
+    assert_refused(fx, path, "no such file", NULL);
+
+    path_in(path, sizeof path, fx, "garbage.h5");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t st = rng_stream(RNG_TEST, 77, 0, 0);
+    for (int i = 0; i < 4096; i++)
+        fputc((int)rng_below(1, st, (uint64_t)i, 256), f);
+    fclose(f);
+    assert_refused(fx, path, "not an HDF5 file", NULL);
+}
+
+static void test_refuse_truncated(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "cut.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    run_close(&a);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 100000);
+    assert_int_equal(truncate(path, st.st_size / 2), 0);
+    assert_refused(fx, path, "truncated", NULL);
+}
+
+static void test_refuse_other_model(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "d8.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    run_close(&a);
+
+    struct run b;
+    struct rv_error err = {{0}};
+    make_run(&b, &fx->comm, 14, 1);
+    fill_run(&b, 5, 1, 1);
+    /* Nothing of the run may change when the load is refused. */
+    size_t fb = b.model.total * sizeof(float);
+    float *before = malloc(fb);
+    assert_non_null(before);
+    memcpy(before, b.model.values, fb);
+    assert_int_equal(checkpoint_load(&b, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "depth = 8"));
+    assert_non_null(strstr(err.msg, "14"));
+    assert_memory_equal(b.model.values, before, fb);
+    assert_int_equal(b.stage, 6);
+    assert_int_equal(b.nhistory, 1);
+    assert_int_equal(b.nrecords, 1);
+    free(before);
+    run_close(&b);
+
+    make_run(&b, &fx->comm, 8, 2);
+    err.msg[0] = '\0';
+    assert_int_equal(checkpoint_load(&b, path, &err), -1);
+    assert_non_null(strstr(err.msg, "width = 1"));
+    assert_non_null(strstr(err.msg, "2"));
+    run_close(&b);
+}
+
+/* Rewrites the integer attribute `name` of the file's root in place. */
+static void poke_int_attr(const char *path, const char *name, int64_t value)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, H5T_NATIVE_INT64, &value) >= 0);
+    H5Aclose(a);
+    assert_true(H5Fclose(file) >= 0);
+}
+
+static void test_refuse_newer_version(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "v99.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    run_close(&a);
+    poke_int_attr(path, "format_version", 99);
+    assert_refused(fx, path, "newer", "99");
+    poke_int_attr(path, "format_version", 0);
+    assert_refused(fx, path, "invalid checkpoint format version", NULL);
+    /* Back to the version written: it loads again, so the pokes were all that was wrong. */
+    poke_int_attr(path, "format_version", CHECKPOINT_VERSION);
+    struct run b;
+    struct rv_error err = {{0}};
+    make_run(&b, &fx->comm, 8, 1);
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    run_close(&b);
+}
+
+static void test_refuse_wrong_format(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "wrong.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    run_close(&a);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Adelete(file, "format") >= 0);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t at = H5Acreate2(file, "format", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(at >= 0);
+    const char *other = "some-other-tool";
+    assert_true(H5Awrite(at, type, &other) >= 0);
+    H5Aclose(at);
+    H5Sclose(space);
+    H5Tclose(type);
+    assert_true(H5Fclose(file) >= 0);
+    assert_refused(fx, path, "not a revive checkpoint", CHECKPOINT_FORMAT);
+}
+
+static void test_refuse_foreign_hdf5(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "foreign.h5");
+    struct rv_error err = {{0}};
+    struct h5out *f = h5out_create(path, &err);
+    assert_non_null(f);
+    const float x[3] = {1, 2, 3};
+    size_t n = 3;
+    assert_int_equal(h5out_floats(f, "x", x, 1, &n, &err), 0);
+    assert_int_equal(h5out_commit(f, &err), 0);
+    assert_refused(fx, path, "not a revive checkpoint", "format");
+}
+
+/* ---------------------------------------------------------------- atomicity */
+
+static void test_failed_save_leaves_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    char path[256], names[512];
+    struct rv_error err = {{0}};
+
+    /* The directory does not exist: refused, and neither it nor a temporary file appears. */
+    path_in(path, sizeof path, fx, "nodir/last.h5");
+    assert_int_equal(checkpoint_save(&a, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 0);
+
+    /* The target is a directory: the file is written, the final rename fails, and the temporary
+     * file must go. */
+    path_in(path, sizeof path, fx, "isdir");
+    assert_int_equal(mkdir(path, 0777), 0);
+    err.msg[0] = '\0';
+    assert_int_equal(checkpoint_save(&a, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
+    assert_string_equal(names, "isdir");
+    assert_int_equal(dir_entries(path, names, sizeof names), 0);
+    run_close(&a);
+}
+
+static void test_save_replaces(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256], names[512];
+    path_in(path, sizeof path, fx, "last.h5");
+    struct run a, b;
+    save_filled(fx, &a, path);
+    fill_run(&a, 7, 4, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
+    assert_string_equal(names, "last.h5");
+    make_run(&b, &fx->comm, 8, 1);
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_same_run(&a, &b);
+    assert_int_equal(b.stage, 8);
+    run_close(&a);
+    run_close(&b);
+}
+
+static void test_make_dirs(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    struct rv_error err = {{0}};
+    path_in(path, sizeof path, fx, "a/b/c");
+    assert_int_equal(make_dirs(path, &err), 0);
+    assert_int_equal(make_dirs(path, &err), 0); /* already there */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    path_in(path, sizeof path, fx, "file");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    path_in(path, sizeof path, fx, "file/sub");
+    assert_int_equal(make_dirs(path, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot create directory"));
+}
+
+/* ---------------------------------------------------------------- seed-only export */
+
+static void test_seed_only_export(void **state)
+{
+    struct fixture *fx = *state;
+    char full[256], slim[256];
+    path_in(full, sizeof full, fx, "stage-00.h5");
+    path_in(slim, sizeof slim, fx, "seed.h5");
+    /* A BN-only stage end: conv and output weights as initialized; γ, β, running stats trained. */
+    struct run a, b;
+    make_run(&a, &fx->comm, 8, 1);
+    struct model *m = &a.model;
+    uint64_t st = rng_stream(RNG_TEST, 5, 0, 0);
+    for (int p = 0; p < m->nparams; p++)
+        if (m->params[p].kind == PARAM_GAMMA || m->params[p].kind == PARAM_BETA)
+            for (size_t i = 0; i < m->params[p].count; i++)
+                m->values[m->params[p].offset + i] = rng_normal(3, st, m->params[p].offset + i);
+    for (size_t i = 0; i < m->running_total; i++)
+        m->running_stats[i] = 0.5f + rng_uniform(3, st, m->total + i);
+    a.nrecords = 1;
+    stats_record(&a.records[0], m, 0, a.cfg.threshold, NULL);
+    snprintf(a.records[0].kind, sizeof a.records[0].kind, "bn");
+    a.epoch = 3;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, full, &err), 0);
+    assert_int_equal(checkpoint_export_seed_only(full, slim, &err), 0);
+    struct stat s1, s2;
+    assert_int_equal(stat(full, &s1), 0);
+    assert_int_equal(stat(slim, &s2), 0);
+    assert_true(s2.st_size < s1.st_size / 4);
+
+    make_run(&b, &fx->comm, 8, 1);
+    fill_run(&b, 9, 1, 0);
+    assert_int_equal(checkpoint_load(&b, slim, &err), 0);
+    assert_true(b.seed_only);
+    assert_memory_equal(b.model.values, a.model.values, m->total * sizeof(float));
+    assert_memory_equal(b.model.running_stats, a.model.running_stats, m->running_total * sizeof(float));
+    assert_int_equal(b.nrecords, 1);
+    assert_memory_equal(b.records[0].gamma, a.records[0].gamma, (size_t)a.records[0].nfilters * sizeof(float));
+    run_close(&b);
+
+    /* An export of an export, and of a checkpoint whose convs moved, are refused. */
+    path_in(full, sizeof full, fx, "again.h5");
+    assert_int_equal(checkpoint_export_seed_only(slim, full, &err), -1);
+    assert_non_null(strstr(err.msg, "already a seed-only export"));
+    m->values[m->params[m->units[2].w].offset + 5] += 0.25f;
+    path_in(full, sizeof full, fx, "moved.h5");
+    assert_int_equal(checkpoint_save(&a, full, &err), 0);
+    assert_int_equal(checkpoint_export_seed_only(full, slim, &err), -1);
+    assert_non_null(strstr(err.msg, m->params[m->units[2].w].name));
+    run_close(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_empty_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_missing_and_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,707 @@
+/* The staged pipeline without training: the schedule built from [pipeline], the nested trainable
+ * sets of successive stages (random and reinit_first), the re-initialization of disabled filters,
+ * and the revival statistics of stats.c. Runs are filled by hand (no data set): the pieces under
+ * test touch only r->cfg and r->model. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pipeline.h"
+#include "rng.h"
+#include "stages.h"
+#include "stats.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The smallest ResNet: depth 8 (one block per segment), 8×8 single-channel images, 4 classes.
+ * Units: stem(16) seg1.conv1(16) seg1.conv2(16) seg2.conv1(32) seg2.conv2(32) seg2.shortcut(32)
+ * seg3.conv1(64) seg3.conv2(64) seg3.shortcut(64): 336 filters, 76432 conv weights. */
+static void tiny_model(struct model *m, uint64_t seed)
+{
+    struct model_spec s = {.depth = 8, .width = 1, .in_c = 1, .in_h = 8, .in_w = 8, .classes = 4};
+    struct rv_error err = {{0}};
+    assert_int_equal(model_build(m, &s, 0, 1, &err), 0);
+    model_init(m, seed);
+}
+
+static void fake_run(struct run *r, const char *select, bool train_output, int seed)
+{
+    memset(r, 0, sizeof *r);
+    config_defaults(&r->cfg);
+    r->cfg.pipeline = true;
+    r->cfg.depth = 8;
+    r->cfg.seed = seed;
+    r->cfg.train_output = train_output;
+    snprintf(r->cfg.select, sizeof r->cfg.select, "%s", select);
+    tiny_model(&r->model, (uint64_t)seed);
+}
+
+static int unit_named(const struct model *m, const char *name)
+{
+    for (int u = 0; u < m->nunits; u++)
+        if (strcmp(m->units[u].name, name) == 0)
+            return u;
+    fail_msg("no unit %s", name);
+    return -1;
+}
+
+static size_t fan_in_of(const struct model *m, int u)
+{
+    const struct param *w = &m->params[m->units[u].w];
+    return w->count / (size_t)w->dims[0];
+}
+
+/* Flags filter c of the named unit in a per-filter array. */
+static void flag(uint8_t *flags, const struct model *m, const char *unit, int c)
+{
+    int u = unit_named(m, unit);
+    assert_true(c < m->units[u].conv.out_c);
+    flags[stats_unit_offset(m, u) + c] = 1;
+}
+
+/* conv_flags[i] = 1 for every conv weight (offset into m->mask) that belongs to a flagged filter. */
+static uint8_t *conv_weights_of(const struct model *m, const uint8_t *filters)
+{
+    uint8_t *in = calloc(m->total, 1);
+    assert_non_null(in);
+    for (int u = 0; u < m->nunits; u++) {
+        const struct param *w = &m->params[m->units[u].w];
+        size_t fan = fan_in_of(m, u);
+        int first = stats_unit_offset(m, u);
+        for (int c = 0; c < m->units[u].conv.out_c; c++)
+            if (filters[first + c])
+                memset(in + w->offset + (size_t)c * fan, 1, fan);
+    }
+    return in;
+}
+
+/* 1 for every conv weight of m. */
+static uint8_t *conv_map(const struct model *m)
+{
+    uint8_t *all = malloc((size_t)stats_nfilters(m));
+    assert_non_null(all);
+    memset(all, 1, (size_t)stats_nfilters(m));
+    uint8_t *map = conv_weights_of(m, all);
+    free(all);
+    return map;
+}
+
+static size_t conv_total(const struct model *m)
+{
+    return model_count(m).conv;
+}
+
+static size_t kind_on(const struct model *m, enum param_kind kind, size_t *count)
+{
+    size_t on = 0, n = 0;
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        if (pa->kind != kind)
+            continue;
+        for (size_t i = 0; i < pa->count; i++) {
+            float v = m->mask[pa->offset + i];
+            assert_true(v == 0.0f || v == 1.0f);
+            on += v != 0.0f;
+        }
+        n += pa->count;
+    }
+    if (count)
+        *count = n;
+    return on;
+}
+
+static void set_list(struct config_list *l, int n, const double *v)
+{
+    l->n = n;
+    for (int i = 0; i < n; i++)
+        l->v[i] = v[i];
+}
+
+/* ---------------------------------------------------------------- schedule_build */
+
+static void pipeline_config(struct config *c)
+{
+    config_defaults(c);
+    c->pipeline = true;
+    c->pipeline_n = 0.01;
+    c->pipeline_s = 4.0;
+    c->epochs = 7;
+    snprintf(c->source, sizeof c->source, "test.ini");
+}
+
+static void test_schedule_from_n_and_s(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    /* 0.01·4^k is exact in binary up to rounding of 0.01 itself (×4 only moves the exponent), so
+     * the fractions compare equal to the literals. */
+    const double f[] = {0.0, 0.01, 0.04, 0.16, 0.64, 1.0};
+    const char *kinds[] = {"bn", "conv_fraction", "conv_fraction", "conv_fraction", "conv_fraction", "all"};
+    assert_int_equal(s.n, 6);
+    for (int k = 0; k < 6; k++) {
+        assert_true(s.stage[k].fraction == f[k]);
+        assert_string_equal(s.stage[k].kind, kinds[k]);
+        assert_int_equal(s.stage[k].epochs, 7); /* train.epochs when pipeline.epochs is empty */
+        assert_false(s.stage[k].train_output);
+    }
+
+    /* train_output applies to the partial stages only: "bn" and "all" keep their meaning. */
+    c.train_output = true;
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(s.stage[k].train_output, k >= 1 && k <= 4);
+
+    /* The rule is "while < 1": N = 0.25, s = 2 reaches exactly 1 and must not add a stage 1 twice. */
+    c.pipeline_n = 0.25;
+    c.pipeline_s = 2.0;
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 4);
+    assert_true(s.stage[1].fraction == 0.25 && s.stage[2].fraction == 0.5 && s.stage[3].fraction == 1.0);
+    assert_string_equal(s.stage[3].kind, "all");
+}
+
+static void test_schedule_epochs(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    struct schedule s;
+    struct rv_error err = {{0}};
+
+    const double one[] = {3};
+    set_list(&c.stage_epochs, 1, one);
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    for (int k = 0; k < s.n; k++)
+        assert_int_equal(s.stage[k].epochs, 3);
+
+    const double each[] = {1, 2, 3, 4, 5, 6};
+    set_list(&c.stage_epochs, 6, each);
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 6);
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(s.stage[k].epochs, k + 1);
+
+    const double short_list[] = {1, 2};
+    set_list(&c.stage_epochs, 2, short_list);
+    err.msg[0] = '\0';
+    assert_int_equal(schedule_build(&s, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "test.ini"));
+    assert_non_null(strstr(err.msg, "pipeline.epochs has 2 values"));
+    assert_non_null(strstr(err.msg, "6 stages"));
+}
+
+/* One value too many is as wrong as one too few: the seventh value would be silently dropped. */
+static void test_schedule_epochs_list_too_long(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    const double seven[] = {1, 2, 3, 4, 5, 6, 7};
+    set_list(&c.stage_epochs, 7, seven);
+    assert_int_equal(schedule_build(&s, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "pipeline.epochs has 7 values"));
+}
+
+static void test_schedule_explicit_list(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    c.train_output = true;
+    const double f[] = {0.0, 0.1, 0.5, 1.0};
+    set_list(&c.fractions, 4, f); /* overrides n and s */
+    const double ep[] = {2, 4, 6, 8};
+    set_list(&c.stage_epochs, 4, ep);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 4);
+    const char *kinds[] = {"bn", "conv_fraction", "conv_fraction", "all"};
+    for (int k = 0; k < 4; k++) {
+        assert_true(s.stage[k].fraction == f[k]);
+        assert_string_equal(s.stage[k].kind, kinds[k]);
+        assert_int_equal(s.stage[k].epochs, 2 * (k + 1));
+        assert_int_equal(s.stage[k].train_output, k == 1 || k == 2);
+    }
+}
+
+static void test_schedule_too_many_stages(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    c.pipeline_n = 1e-6;
+    c.pipeline_s = 1.5; /* 1e-6 · 1.5^k < 1 for k ≤ 34: more than SCHEDULE_MAX_STAGES */
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "pipeline.s"));
+}
+
+static void test_schedule_single_stage(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    c.pipeline = false;
+    snprintf(c.trainable, sizeof c.trainable, "per_channel");
+    c.conv_fraction = 0.25;
+    c.epochs = 9;
+    c.train_output = true; /* a [pipeline] key: no effect on a single stage */
+    const double ep[] = {1, 2, 3};
+    set_list(&c.stage_epochs, 3, ep);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.stage[0].kind, "per_channel");
+    assert_true(s.stage[0].fraction == 0.25);
+    assert_int_equal(s.stage[0].epochs, 9);
+    assert_false(s.stage[0].train_output);
+}
+
+/* ---------------------------------------------------------------- nested trainable sets */
+
+/* Checks stage k's mask against the previous stage's conv choice `prev` (a copy of m->mask). */
+static void check_stage_mask(struct run *r, const struct schedule *s, int k, size_t got,
+                             const float *prev)
+{
+    const struct model *m = &r->model;
+    const struct stage_plan *plan = &s->stage[k];
+    size_t nconv = 0, ngamma = 0, nbeta = 0, nw = 0, nb = 0;
+    size_t conv_on = kind_on(m, PARAM_CONV, &nconv);
+    assert_int_equal(conv_on, (size_t)llround(plan->fraction * (double)conv_total(m)));
+    size_t gamma_on = kind_on(m, PARAM_GAMMA, &ngamma), beta_on = kind_on(m, PARAM_BETA, &nbeta);
+    size_t w_on = kind_on(m, PARAM_OUTPUT_W, &nw), b_on = kind_on(m, PARAM_OUTPUT_B, &nb);
+    assert_int_equal(gamma_on, ngamma);
+    assert_int_equal(beta_on, nbeta);
+    assert_int_equal(w_on, plan->train_output ? nw : 0);
+    assert_int_equal(b_on, plan->train_output ? nb : 0);
+    assert_int_equal(got, conv_on + ngamma + nbeta + (plan->train_output ? nw + nb : 0));
+    assert_int_equal(got, model_trainable(m));
+    /* model_mask_changed was called: the per-parameter counts agree with the mask. */
+    for (int p = 0; p < m->nparams; p++) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->params[p].count; i++)
+            n += m->mask[m->params[p].offset + i] != 0.0f;
+        assert_int_equal(m->params[p].trainable, n);
+    }
+    if (prev) {
+        uint8_t *conv = conv_map(m);
+        for (size_t i = 0; i < m->total; i++)
+            if (prev[i] != 0.0f && conv[i])
+                assert_true(m->mask[i] != 0.0f);
+        free(conv);
+    }
+}
+
+static void test_nested_random(void **state)
+{
+    (void)state;
+    struct run r;
+    fake_run(&r, "random", true, 5);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &r.cfg, &err), 0);
+    assert_int_equal(s.n, 6);
+    struct model ref;
+    tiny_model(&ref, 5);
+    size_t bytes = r.model.total * sizeof(float);
+    float *prev = malloc(bytes);
+    assert_non_null(prev);
+    /* Flags are ignored with select = random. */
+    uint8_t *flags = calloc((size_t)stats_nfilters(&r.model), 1);
+    flag(flags, &r.model, "seg3.block0.conv2", 3);
+
+    size_t got = pipeline_set_trainable(&r, &s, 0, NULL);
+    assert_int_equal(got, model_count(&r.model).bn);
+    for (int k = 1; k <= 4; k++) {
+        memcpy(prev, r.model.mask, bytes);
+        got = pipeline_set_trainable(&r, &s, k, flags);
+        check_stage_mask(&r, &s, k, got, k > 1 ? prev : NULL);
+        /* The grown set is exactly the fresh random choice of that fraction. */
+        mask_conv_fraction(&ref, 5, s.stage[k].fraction);
+        for (int p = 0; p < ref.nparams; p++)
+            if (ref.params[p].kind == PARAM_CONV)
+                assert_memory_equal(r.model.mask + ref.params[p].offset,
+                                    ref.mask + ref.params[p].offset,
+                                    ref.params[p].count * sizeof(float));
+    }
+    got = pipeline_set_trainable(&r, &s, 5, NULL);
+    assert_int_equal(got, r.model.total);
+    free(flags);
+    free(prev);
+    model_free(&ref);
+    run_close(&r);
+}
+
+static void test_nested_reinit_first(void **state)
+{
+    (void)state;
+    struct run r;
+    fake_run(&r, "reinit_first", false, 9);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &r.cfg, &err), 0);
+    const struct model *m = &r.model;
+    int nf = stats_nfilters(m);
+    assert_int_equal(nf, 336);
+    assert_int_equal(conv_total(m), 76432);
+
+    /* One flag set per transition; chosen so that the flagged rows hold fewer weights than the
+     * stage adds at k = 1, 3 (all of them must be taken) and more at k = 2, 4 (only they may be). */
+    uint8_t *flags[5];
+    for (int k = 1; k <= 4; k++)
+        flags[k] = calloc((size_t)nf, 1);
+    flag(flags[1], m, "seg3.block0.conv2", 0);          /* 576 weights; stage 1 adds 764 */
+    for (int c = 10; c < 18; c++)
+        flag(flags[2], m, "seg3.block0.conv2", c);      /* 4608; stage 2 adds 2293 */
+    flag(flags[3], m, "stem", 3);                        /* 9 */
+    flag(flags[3], m, "seg2.block0.shortcut", 5);        /* 16 */
+    flag(flags[3], m, "seg1.block0.conv2", 15);          /* 144; stage 3 adds 9172 */
+    for (int c = 0; c < 64; c++) {                       /* 55296, stage 4 adds 36687 */
+        flag(flags[4], m, "seg3.block0.conv1", c);
+        flag(flags[4], m, "seg3.block0.conv2", c);
+    }
+    const bool expect_all_in[5] = {false, true, false, true, false};
+
+    size_t bytes = m->total * sizeof(float);
+    float *prev = malloc(bytes);
+    assert_non_null(prev);
+    uint8_t *conv = conv_map(m);
+    pipeline_set_trainable(&r, &s, 0, NULL);
+    for (int k = 1; k <= 4; k++) {
+        memcpy(prev, m->mask, bytes);
+        size_t got = pipeline_set_trainable(&r, &s, k, flags[k]);
+        check_stage_mask(&r, &s, k, got, k > 1 ? prev : NULL);
+        uint8_t *in_rows = conv_weights_of(m, flags[k]);
+        size_t avail = 0, added = 0, added_in_rows = 0, rows_now = 0;
+        for (size_t i = 0; i < m->total; i++) {
+            bool was = k > 1 && prev[i] != 0.0f && conv[i];
+            bool now = m->mask[i] != 0.0f && conv[i];
+            if (in_rows[i] && !was)
+                avail++;
+            if (now && !was) {
+                added++;
+                added_in_rows += in_rows[i];
+            }
+            if (in_rows[i] && now)
+                rows_now++;
+        }
+        assert_int_equal(added, (size_t)llround(s.stage[k].fraction * 76432.0) -
+                                    (k > 1 ? (size_t)llround(s.stage[k - 1].fraction * 76432.0) : 0));
+        assert_int_equal(added >= avail, expect_all_in[k]);
+        if (added >= avail) {
+            size_t rows = 0;
+            for (size_t i = 0; i < m->total; i++)
+                rows += in_rows[i];
+            assert_int_equal(rows_now, rows);         /* every weight of the flagged rows */
+            assert_int_equal(added_in_rows, avail);
+        } else {
+            assert_int_equal(added_in_rows, added);   /* nothing outside them */
+        }
+        free(in_rows);
+    }
+    for (int k = 1; k <= 4; k++)
+        free(flags[k]);
+    free(conv);
+    free(prev);
+    run_close(&r);
+}
+
+/* ---------------------------------------------------------------- reinit_filters */
+
+/* Every value, momentum and running statistic set to something model_init would never give. */
+static void scramble(struct model *m)
+{
+    uint64_t st = rng_stream(RNG_TEST, 41, 0, 0);
+    for (size_t i = 0; i < m->total; i++) {
+        m->values[i] = 3.0f + rng_uniform(7, st, i);
+        m->momentum[i] = -1.0f - rng_uniform(7, st, m->total + i);
+        m->grads[i] = rng_uniform(7, st, 2 * m->total + i);
+    }
+    for (size_t i = 0; i < m->running_total; i++)
+        m->running_stats[i] = 5.0f + rng_uniform(7, st, 3 * m->total + i);
+}
+
+static void copy_state(struct model *dst, const struct model *src)
+{
+    size_t fb = src->total * sizeof(float);
+    memcpy(dst->values, src->values, fb);
+    memcpy(dst->momentum, src->momentum, fb);
+    memcpy(dst->grads, src->grads, fb);
+    memcpy(dst->mask, src->mask, fb);
+    memcpy(dst->running_stats, src->running_stats, src->running_total * sizeof(float));
+}
+
+static void assert_same_state(const struct model *a, const struct model *b)
+{
+    size_t fb = a->total * sizeof(float);
+    assert_memory_equal(a->values, b->values, fb);
+    assert_memory_equal(a->momentum, b->momentum, fb);
+    assert_memory_equal(a->grads, b->grads, fb);
+    assert_memory_equal(a->mask, b->mask, fb);
+    assert_memory_equal(a->running_stats, b->running_stats, a->running_total * sizeof(float));
+}
+
+static void test_reinit_filters(void **state)
+{
+    (void)state;
+    const uint64_t seed = 11;
+    const int stage = 2;
+    struct model m, want, again, other;
+    tiny_model(&m, seed);
+    scramble(&m);
+    int nf = stats_nfilters(&m);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &m, "stem", 0);
+    flag(which, &m, "seg1.block0.conv1", 7);
+    flag(which, &m, "seg2.block0.shortcut", 31);
+    flag(which, &m, "seg3.block0.conv2", 40);
+    flag(which, &m, "seg3.block0.shortcut", 63); /* the very last filter */
+
+    tiny_model(&want, seed);
+    tiny_model(&again, seed);
+    tiny_model(&other, seed);
+    copy_state(&want, &m);
+    copy_state(&again, &m);
+    copy_state(&other, &m);
+    float *values = want.values, *momentum = want.momentum, *running = want.running_stats;
+
+    assert_int_equal(reinit_filters(&m, seed, stage, which), 5);
+
+    /* Expected: the old blocks with exactly the flagged filters' entries replaced. */
+    for (int u = 0; u < m.nunits; u++) {
+        const struct unit *un = &m.units[u];
+        const struct param *w = &m.params[un->w];
+        size_t fan = fan_in_of(&m, u);
+        int first = stats_unit_offset(&m, u), C = un->conv.out_c;
+        float std = (float)sqrt(2.0 / (double)fan);
+        for (int c = 0; c < C; c++) {
+            if (!which[first + c])
+                continue;
+            size_t row = w->offset + (size_t)c * fan;
+            uint64_t st = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->w, (uint64_t)c);
+            for (size_t i = 0; i < fan; i++) {
+                values[row + i] = rng_normal(seed, st, i) * std;
+                momentum[row + i] = 0.0f;
+            }
+            size_t g = m.params[un->gamma].offset + (size_t)c, b = m.params[un->beta].offset + (size_t)c;
+            values[g] = model_init_value(&m, seed, un->gamma, (size_t)c);
+            assert_true(values[g] >= 0.0f && values[g] < 1.0f); /* γ ~ U[0, 1) */
+            values[b] = 0.0f;
+            momentum[g] = momentum[b] = 0.0f;
+            running[un->running + (size_t)c] = 0.0f;
+            running[un->running + (size_t)C + (size_t)c] = 1.0f;
+        }
+    }
+    assert_same_state(&m, &want);
+
+    /* Same (seed, stage) on a copy: the same bits. */
+    assert_int_equal(reinit_filters(&again, seed, stage, which), 5);
+    assert_same_state(&again, &m);
+
+    /* Another stage: fresh conv rows (every weight differs), the same γ and β. */
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which), 5);
+    for (int u = 0; u < m.nunits; u++) {
+        const struct unit *un = &m.units[u];
+        size_t fan = fan_in_of(&m, u);
+        int first = stats_unit_offset(&m, u);
+        for (int c = 0; c < un->conv.out_c; c++) {
+            if (!which[first + c])
+                continue;
+            size_t row = m.params[un->w].offset + (size_t)c * fan;
+            for (size_t i = 0; i < fan; i++)
+                assert_true(other.values[row + i] != m.values[row + i]);
+            size_t g = m.params[un->gamma].offset + (size_t)c;
+            assert_true(other.values[g] == m.values[g]);
+        }
+    }
+
+    /* No flags: nothing changes. */
+    memset(which, 0, (size_t)nf);
+    copy_state(&want, &m);
+    assert_int_equal(reinit_filters(&m, seed, stage, which), 0);
+    assert_same_state(&m, &want);
+
+    free(which);
+    model_free(&m);
+    model_free(&want);
+    model_free(&again);
+    model_free(&other);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void set_gamma(struct model *m, int unit, int c, float v)
+{
+    m->values[m->params[m->units[unit].gamma].offset + (size_t)c] = v;
+}
+
+static void test_stats_by_hand(void **state)
+{
+    (void)state;
+    struct model m;
+    tiny_model(&m, 1);
+    const double tau = 0.01;
+    int nf = stats_nfilters(&m);
+    assert_int_equal(nf, 336);
+    assert_int_equal(stats_unit_offset(&m, 0), 0);
+    assert_int_equal(stats_unit_offset(&m, 3), 48);
+    assert_int_equal(stats_unit_offset(&m, m.nunits), nf);
+    for (int u = 0; u < m.nunits; u++)
+        for (int c = 0; c < m.units[u].conv.out_c; c++)
+            set_gamma(&m, u, c, 1.0f);
+    uint8_t *prev = calloc((size_t)nf, 1);
+
+    /* Unit 0 (stem), filter by filter:  γ          prev  → disabled reinit revived died newly */
+    set_gamma(&m, 0, 0, 0.0f);        prev[0] = 1; /* 1 1 0 1 0 */
+    set_gamma(&m, 0, 1, 0.005f);      prev[1] = 0; /* 1 0 0 0 1 */
+    set_gamma(&m, 0, 2, -0.005f);     prev[2] = 1; /* 1 1 0 1 0: |γ| counts, not γ */
+    set_gamma(&m, 0, 3, -0.5f);       prev[3] = 1; /* 0 1 1 0 0 */
+    set_gamma(&m, 0, 4, 0.01f);       prev[4] = 0; /* 1 0 0 0 1: float(0.01) < τ, see below */
+    set_gamma(&m, 0, 5, 0.5f);        prev[5] = 1; /* 0 1 1 0 0 */
+    set_gamma(&m, 0, 6, 1e-3f);       prev[6] = 0; /* 1 0 0 0 1 */
+    set_gamma(&m, 0, 7, -0.02f);      prev[7] = 0; /* 0 0 0 0 0 */
+    /* Unit 5 (seg2.block0.shortcut, 32 filters): its first and last filter. */
+    assert_string_equal(m.units[5].name, "seg2.block0.shortcut");
+    int o5 = stats_unit_offset(&m, 5);
+    assert_int_equal(o5, 16 * 3 + 32 * 2);
+    set_gamma(&m, 5, 0, 0.0f);        prev[o5] = 0;      /* newly disabled */
+    set_gamma(&m, 5, 31, -1e-4f);     prev[o5 + 31] = 1; /* died again */
+    prev[o5 + 10] = 1;                                   /* γ = 1: revived */
+    /* The last filter of the model. */
+    set_gamma(&m, m.nunits - 1, 63, 2e-3f);
+    prev[nf - 1] = 1;                                    /* died again */
+
+    /* float(0.01) = 0.0099999997764825820922851562 < 0.01: disabled. A γ exactly at τ in float
+     * is what a user sees in their checkpoint, so that is what must count. */
+    int f4_disabled = (double)0.01f < tau;
+    assert_int_equal(f4_disabled, 1);
+
+    struct stage_record rec;
+    stats_record(&rec, &m, 2, tau, prev);
+    assert_int_equal(rec.stage, 2);
+    assert_true(rec.threshold == tau);
+    assert_int_equal(rec.nfilters, nf);
+    const uint8_t want_dis[8] = {1, 1, 1, 0, 1, 0, 1, 0};
+    for (int c = 0; c < 8; c++) {
+        assert_int_equal(rec.disabled[c], want_dis[c]);
+        assert_int_equal(rec.reinit[c], prev[c]);
+    }
+    for (int f = 0; f < nf; f++) {
+        int u = 0;
+        while (u + 1 < m.nunits && stats_unit_offset(&m, u + 1) <= f)
+            u++;
+        int c = f - stats_unit_offset(&m, u);
+        float g = m.values[m.params[m.units[u].gamma].offset + (size_t)c];
+        assert_memory_equal(&rec.gamma[f], &g, sizeof g);
+    }
+
+    struct filter_counts c0 = stats_count(&rec, 0, m.units[0].conv.out_c);
+    assert_int_equal(c0.filters, 16);
+    assert_int_equal(c0.disabled, 5);       /* f0 f1 f2 f4 f6 */
+    assert_int_equal(c0.reinit, 4);         /* f0 f2 f3 f5 */
+    assert_int_equal(c0.revived, 2);        /* f3 f5 */
+    assert_int_equal(c0.died_again, 2);     /* f0 f2 */
+    assert_int_equal(c0.newly_disabled, 3); /* f1 f4 f6 */
+
+    struct filter_counts c5 = stats_count(&rec, o5, m.units[5].conv.out_c);
+    assert_int_equal(c5.filters, 32);
+    assert_int_equal(c5.disabled, 2);
+    assert_int_equal(c5.reinit, 2);
+    assert_int_equal(c5.revived, 1);
+    assert_int_equal(c5.died_again, 1);
+    assert_int_equal(c5.newly_disabled, 1);
+
+    struct filter_counts all = stats_count(&rec, 0, nf);
+    assert_int_equal(all.filters, 336);
+    assert_int_equal(all.disabled, 8);
+    assert_int_equal(all.reinit, 7);
+    assert_int_equal(all.revived, 3);
+    assert_int_equal(all.died_again, 4);
+    assert_int_equal(all.newly_disabled, 4);
+    stats_free(&rec);
+    assert_null(rec.gamma);
+
+    /* The first stage: nothing was re-initialized. */
+    stats_record(&rec, &m, 0, tau, NULL);
+    all = stats_count(&rec, 0, nf);
+    assert_int_equal(all.disabled, 8);
+    assert_int_equal(all.reinit, 0);
+    assert_int_equal(all.revived, 0);
+    assert_int_equal(all.died_again, 0);
+    assert_int_equal(all.newly_disabled, 8);
+    stats_free(&rec);
+    free(prev);
+    model_free(&m);
+}
+
+static void test_stats_histogram(void **state)
+{
+    (void)state;
+    struct model m;
+    tiny_model(&m, 1);
+    /* Edges −6, −5.5, …, −1 and then +∞: bin 0 is log10|γ| ≤ −6, bin 11 is > −1. */
+    assert_true(stats_hist_edge(0) == -6.0);
+    assert_true(stats_hist_edge(6) == -3.0);
+    assert_true(stats_hist_edge(STATS_HIST_BINS - 2) == -1.0);
+    assert_true(isinf(stats_hist_edge(STATS_HIST_BINS - 1)));
+
+    int u = 6; /* seg3.block0.conv1, 64 filters */
+    for (int c = 0; c < 64; c++)
+        set_gamma(&m, u, c, 1.0f);
+    set_gamma(&m, u, 0, 0.0f);    /* log = −∞     → bin 0 */
+    set_gamma(&m, u, 1, 1e-7f);   /* −7           → bin 0 */
+    set_gamma(&m, u, 2, -1e-7f);  /* the sign does not matter */
+    set_gamma(&m, u, 3, 1e-3f);   /* float(1e-3) = 1.00000005e-3: log just above −3 → (−3, −2.5], bin 7 */
+    set_gamma(&m, u, 4, 2e-4f);   /* −3.70        → (−4, −3.5], bin 5 */
+    set_gamma(&m, u, 5, -0.05f);  /* −1.30        → (−1.5, −1], bin 10 */
+    set_gamma(&m, u, 6, 0.5f);    /* −0.30        → last bin */
+    set_gamma(&m, u, 7, 0.2f);    /* −0.70        → last bin (> −1) */
+    struct stage_record rec;
+    stats_record(&rec, &m, 1, 0.01, NULL);
+    int bins[STATS_HIST_BINS];
+    int first = stats_unit_offset(&m, u);
+    stats_histogram(&rec, first, 64, bins);
+    const int want[STATS_HIST_BINS] = {3, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 58};
+    assert_memory_equal(bins, want, sizeof want);
+    /* Only the range asked for (the other units hold γ ~ U[0,1), spread over many bins). */
+    stats_histogram(&rec, first, 3, bins);
+    assert_int_equal(bins[0], 3);
+    int sum = 0;
+    for (int b = 0; b < STATS_HIST_BINS; b++)
+        sum += bins[b];
+    assert_int_equal(sum, 3);
+    stats_free(&rec);
+    model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule_from_n_and_s),
+        cmocka_unit_test(test_schedule_epochs),
+        cmocka_unit_test(test_schedule_epochs_list_too_long),
+        cmocka_unit_test(test_schedule_explicit_list),
+        cmocka_unit_test(test_schedule_too_many_stages),
+        cmocka_unit_test(test_schedule_single_stage),
+        cmocka_unit_test(test_nested_random),
+        cmocka_unit_test(test_nested_reinit_first),
+        cmocka_unit_test(test_reinit_filters),
+        cmocka_unit_test(test_stats_by_hand),
+        cmocka_unit_test(test_stats_histogram),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
