@@ -20,7 +20,7 @@
 
 #include "model.h"
 
-#define STATS_HIST_BINS 12 /* log10|γ|: (≤−6], (−6,−5.5] … (−1.5,−1], (>−1) */
+#define STATS_HIST_BINS 15 /* log10|γ|: (≤−6], (−6,−5.5] … (0,0.5], (>0.5) */
 
 struct stage_record {
     int stage;

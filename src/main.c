@@ -4,6 +4,7 @@
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
  *   pipeline eval CHECKPOINT [--clamp-gamma T]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
+ *   pipeline inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
  *   pipeline help-config [--markdown]
  */
@@ -16,6 +17,7 @@
 #include "checkpoint.h"
 #include "comm.h"
 #include "config.h"
+#include "inspect.h"
 #include "model.h"
 #include "pipeline.h"
 #include "run.h"
@@ -29,6 +31,8 @@ static const char usage[] =
     "                                                        continue where CHECKPOINT stood\n"
     "  eval CHECKPOINT [--clamp-gamma T]                     test accuracy of a saved model\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
+    "  inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]\n"
+    "                                                        filter-revival statistics per stage\n"
     "  params [--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]\n"
     "                                                        parameter counts of a model\n"
     "  help-config [--markdown]                              every config key\n"
@@ -337,6 +341,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "params") == 0)
         return print_params(argc - 2, argv + 2);
+    if (strcmp(cmd, "inspect") == 0)
+        return inspect_main(argc - 2, argv + 2);
     if (strcmp(cmd, "export") == 0)
         return command_export(argc - 2, argv + 2);
     if (strcmp(cmd, "help-config") == 0) {

@@ -68,8 +68,9 @@ struct filter_counts stats_count(const struct stage_record *rec, int first, int 
     return c;
 }
 
-/* Bins of log10|γ|: bin 0 is ≤ −6 (γ = 0 included), bins 1 … 10 are half-decades up to −1,
- * bin 11 is everything above 0.1; the upper edges are −6, −5.5, …, −1, +∞. */
+/* Bins of log10|γ|: bin 0 is ≤ −6 (γ = 0 included), bins 1 … 13 are half-decades up to 0.5
+ * (|γ| ≈ 3.16), bin 14 is everything above; the upper edges are −6, −5.5, …, 0.5, +∞. Healthy
+ * filters (|γ| ~ 0.1 … 1) spread over several bins, dead ones (< 0.01) over the lower ones. */
 double stats_hist_edge(int i)
 {
     return i == STATS_HIST_BINS - 1 ? INFINITY : -6.0 + 0.5 * i;

@@ -653,10 +653,10 @@ static void test_stats_histogram(void **state)
     (void)state;
     struct model m;
     tiny_model(&m, 1);
-    /* Edges −6, −5.5, …, −1 and then +∞: bin 0 is log10|γ| ≤ −6, bin 11 is > −1. */
+    /* Edges −6, −5.5, …, 0.5 and then +∞: bin 0 is log10|γ| ≤ −6, bin 14 is > 0.5. */
     assert_true(stats_hist_edge(0) == -6.0);
     assert_true(stats_hist_edge(6) == -3.0);
-    assert_true(stats_hist_edge(STATS_HIST_BINS - 2) == -1.0);
+    assert_true(stats_hist_edge(STATS_HIST_BINS - 2) == 0.5);
     assert_true(isinf(stats_hist_edge(STATS_HIST_BINS - 1)));
 
     int u = 6; /* seg3.block0.conv1, 64 filters */
@@ -668,14 +668,15 @@ static void test_stats_histogram(void **state)
     set_gamma(&m, u, 3, 1e-3f);   /* float(1e-3) = 1.00000005e-3: log just above −3 → (−3, −2.5], bin 7 */
     set_gamma(&m, u, 4, 2e-4f);   /* −3.70        → (−4, −3.5], bin 5 */
     set_gamma(&m, u, 5, -0.05f);  /* −1.30        → (−1.5, −1], bin 10 */
-    set_gamma(&m, u, 6, 0.5f);    /* −0.30        → last bin */
-    set_gamma(&m, u, 7, 0.2f);    /* −0.70        → last bin (> −1) */
+    set_gamma(&m, u, 6, 0.5f);    /* −0.30        → (−0.5, 0], bin 12, with the 56 γ = 1 (log 0) */
+    set_gamma(&m, u, 7, 0.2f);    /* −0.70        → (−1, −0.5], bin 11 */
+    set_gamma(&m, u, 8, 5.0f);    /* 0.70         → last bin (> 0.5) */
     struct stage_record rec;
     stats_record(&rec, &m, 1, 0.01, NULL);
     int bins[STATS_HIST_BINS];
     int first = stats_unit_offset(&m, u);
     stats_histogram(&rec, first, 64, bins);
-    const int want[STATS_HIST_BINS] = {3, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 58};
+    const int want[STATS_HIST_BINS] = {3, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 56, 0, 1};
     assert_memory_equal(bins, want, sizeof want);
     /* Only the range asked for (the other units hold γ ~ U[0,1), spread over many bins). */
     stats_histogram(&rec, first, 3, bins);

@@ -1,0 +1,322 @@
+/* inspect: a hand-written checkpoint (2 units of 2 and 3 filters, 2 stages, τ = 0.1) whose
+ * counts, accuracies and histogram are known exactly, read back through inspect_run; then every
+ * error path (arguments, foreign, empty and damaged files). Each test works in its own mkdtemp
+ * directory under /tmp, removed afterwards. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "checkpoint.h"
+#include "h5io.h"
+#include "inspect.h"
+
+enum { NF = 5, NS = 2 };
+
+/* Stage 0: |γ| < 0.1 for filters 0, 2, 3. Stage 1: those re-initialized; 0 and 3 revived,
+ * 2 died again. log10|γ| bins: stage 0 → bin 0 (γ = 0, 1e-7), bin 10 (0.05), bin 12 (0.5),
+ * bin 13 (2); stage 1 → bin 8 (0.01: log10 ≤ −2), bin 11 (0.2, 0.3), bin 12 (0.5), bin 13 (2). */
+static const float gammas[NS][NF] = {{0.0f, 0.5f, 0.05f, 1e-7f, 2.0f}, {0.2f, 0.5f, 0.01f, 0.3f, 2.0f}};
+static const uint8_t disabled[NS][NF] = {{1, 0, 1, 1, 0}, {0, 0, 1, 0, 0}};
+static const uint8_t reinit[NS][NF] = {{0, 0, 0, 0, 0}, {1, 0, 1, 1, 0}};
+
+struct fixture {
+    char dir[64], path[128];
+};
+
+/* How a test damages the file it writes. */
+struct damage {
+    int nstages;          /* the nstages attribute written */
+    int bad_revived;      /* flip stage 1 revived[0] */
+    const char *units;    /* the units string */
+    const char *format;   /* the root format attribute */
+    int no_stats;
+};
+
+static void write_file(const char *path, const struct damage *dmg)
+{
+    struct rv_error err;
+    struct h5out *f = h5out_create(path, &err);
+    assert_non_null(f);
+    size_t n = NF, nu = 2;
+    const int64_t per[2] = {2, 3};
+    int rc = h5out_attr_string(f, "/", "format", dmg->format, &err) ||
+             h5out_attr_int(f, "/", "format_version", CHECKPOINT_VERSION, &err);
+    if (!dmg->no_stats)
+        rc = rc || h5out_group(f, "stats", &err) ||
+             h5out_attr_int(f, "stats", "nstages", dmg->nstages, &err) ||
+             h5out_string(f, "stats/units", dmg->units, &err) ||
+             h5out_int64s(f, "stats/filters_per_unit", per, 1, &nu, &err);
+    for (int k = 0; k < NS && !rc && !dmg->no_stats; k++) {
+        char g[32], name[64];
+        snprintf(g, sizeof g, "stats/stage-%02d", k);
+        uint8_t fl[3][NF];
+        for (int i = 0; i < NF; i++) {
+            fl[0][i] = reinit[k][i] && !disabled[k][i];
+            fl[1][i] = reinit[k][i] && disabled[k][i];
+            fl[2][i] = !reinit[k][i] && disabled[k][i];
+        }
+        if (k == 1 && dmg->bad_revived)
+            fl[0][0] = 0;
+        rc = h5out_group(f, g, &err) ||
+             h5out_attr_string(f, g, "kind", k ? "conv_fraction" : "bn", &err) ||
+             h5out_attr_double(f, g, "fraction", k ? 0.01 : 0.0, &err) ||
+             h5out_attr_int(f, g, "trainable", k ? 20 : 10, &err) ||
+             h5out_attr_double(f, g, "threshold", 0.1, &err) ||
+             h5out_attr_double(f, g, "acc_start", k ? 0.375 : -1.0, &err) ||
+             h5out_attr_double(f, g, "acc_end", k ? 0.75 : 0.5, &err) ||
+             h5out_attr_double(f, g, "acc_clamped", k ? 0.75 : 0.25, &err);
+        const char *names[6] = {"gamma", "disabled", "reinit", "revived", "died_again", "newly_disabled"};
+        const uint8_t *data[6] = {NULL, disabled[k], reinit[k], fl[0], fl[1], fl[2]};
+        for (int j = 0; j < 6 && !rc; j++) {
+            snprintf(name, sizeof name, "%s/%s", g, names[j]);
+            rc = j == 0 ? h5out_floats(f, name, gammas[k], 1, &n, &err)
+                        : h5out_bytes(f, name, data[j], 1, &n, &err);
+        }
+    }
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(h5out_commit(f, &err), 0);
+}
+
+static const struct damage intact = {.nstages = NS, .units = "u0\nu1\n", .format = CHECKPOINT_FORMAT};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    strcpy(fx->dir, "/tmp/test_inspect-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof fx->path, "%s/stage-01.h5", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    unlink(fx->path);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+struct result {
+    int rc;
+    char *out, *err;
+};
+
+/* inspect_run on ("FILE" replaced by the fixture's path, then the given arguments). */
+static struct result run(const struct fixture *fx, int argc, const char **args)
+{
+    char *argv[16];
+    assert_true(argc < 16);
+    for (int i = 0; i < argc; i++)
+        argv[i] = strcmp(args[i], "FILE") == 0 ? (char *)fx->path : (char *)args[i];
+    struct result r = {0};
+    size_t no, ne;
+    FILE *out = open_memstream(&r.out, &no), *err = open_memstream(&r.err, &ne);
+    assert_non_null(out);
+    assert_non_null(err);
+    r.rc = inspect_run(out, err, argc, argv);
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+static void result_free(struct result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void test_csv_stages(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    struct result r = run(fx, 3, (const char *[]){"FILE", "--format", "csv"});
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_string_equal(r.out,
+        "stage,kind,fraction,trainable,threshold,acc_start,acc_end,acc_clamped,delta_clamped,"
+        "filters,disabled,disabled_share,reinit,revived,died_again,newly_disabled\n"
+        "0,bn,0,10,0.1,,0.5,0.25,-0.25,5,3,0.6,0,0,0,3\n"
+        "1,conv_fraction,0.01,20,0.1,0.375,0.75,0.75,0,5,1,0.2,3,2,1,0\n");
+    result_free(&r);
+}
+
+static void test_csv_layers_one_stage(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    struct result r = run(fx, 5, (const char *[]){"FILE", "--layers", "--format=csv", "--stage", "1"});
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out,
+        "stage,kind,fraction,threshold,unit,filters,disabled,reinit,revived,died_again,"
+        "newly_disabled,disabled_share\n"
+        "1,conv_fraction,0.01,0.1,u0,2,0,1,1,0,0,0\n"
+        "1,conv_fraction,0.01,0.1,u1,3,1,2,1,1,0,0.3333333333333333\n");
+    result_free(&r);
+}
+
+static void test_json(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    struct result r = run(fx, 4, (const char *[]){"FILE", "--format", "json", "--stage=0"});
+    assert_int_equal(r.rc, 0);
+    char want[2048];
+    snprintf(want, sizeof want,
+        "{\"file\": \"%s\",\n \"stages\": [\n"
+        "  {\"stage\": 0, \"kind\": \"bn\", \"label\": \"BN only\", \"fraction\": 0, \"threshold\": 0.1, "
+        "\"acc_start\": null, \"acc_end\": 0.5, \"acc_clamped\": 0.25, \"delta_clamped\": -0.25, \"trainable\": 10,\n"
+        "   \"filters\": 5, \"disabled\": 3, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
+        "\"newly_disabled\": 3, \"disabled_share\": 0.6,\n"
+        "   \"log10_abs_gamma_hist\": {\"upper_edges\": [-6, -5.5, -5, -4.5, -4, -3.5, -3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, null], "
+        "\"counts\": [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0]},\n"
+        "   \"layers\": [\n"
+        "    {\"unit\": \"u0\", \"filters\": 2, \"disabled\": 1, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
+        "\"newly_disabled\": 1, \"disabled_share\": 0.5},\n"
+        "    {\"unit\": \"u1\", \"filters\": 3, \"disabled\": 2, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
+        "\"newly_disabled\": 2, \"disabled_share\": 0.6666666666666666}]}]}\n", fx->path);
+    assert_string_equal(r.out, want);
+    result_free(&r);
+}
+
+static void test_table(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    struct result r = run(fx, 1, (const char *[]){"FILE"});
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out,
+        "stage  kind     trainable  acc re-init  acc end  clamped  Δclamp   disabled  re-init  revived  "
+        "died again  newly disabled\n"
+        "    0  BN only         10            -   50.00%   25.00%  -25.00  3 (60.0%)        0        0"
+        "           0               3\n"
+        "    1  BN+1%           20       37.50%   75.00%   75.00%   +0.00  1 (20.0%)        3        2"
+        "           1               0\n\n"));
+    assert_non_null(strstr(r.out, "\nclamping |γ| < 0.1 to 0 changed accuracy by at most 25.00 points (stage 0)\n"));
+    /* stage 1's histogram, from bin 8 (0.01) to bin 13 (2.0); the empty top bin is left out */
+    assert_non_null(strstr(r.out, "log10|γ| at the end of stage 1 (5 filters; τ = 0.1, log10 τ = -1.00):\n"
+        "  (-2.5, -2.0]  ###############                    1\n"
+        "  (-2.0, -1.5]                                     0\n"
+        "  (-1.5, -1.0]                                     0\n"
+        "  (-1.0, -0.5]  ##############################     2\n"
+        "   (-0.5, 0.0]  ###############                    1\n"
+        "    (0.0, 0.5]  ###############                    1\n"));
+    result_free(&r);
+}
+
+static void test_layers_table(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    struct result r = run(fx, 3, (const char *[]){"FILE", "--layers", "--stage=1"});
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out,
+        "stage 1 (BN+1%), τ = 0.1:\n"
+        "  unit   filters  disabled  re-init  revived  died again  newly disabled  share |γ|<τ\n"
+        "  u0           2         0        1        1           0               0         0.0%\n"
+        "  u1           3         1        2        1           1               0        33.3%\n"
+        "  total        5         1        3        2           1               0        20.0%\n");
+    result_free(&r);
+}
+
+/* expect(fx, rc, needle, args…): exit code rc, nothing on stdout, one stderr line holding needle. */
+static void expect(const struct fixture *fx, int rc, const char *needle, int argc, const char **args)
+{
+    struct result r = run(fx, argc, args);
+    assert_int_equal(r.rc, rc);
+    assert_string_equal(r.out, "");
+    if (!strstr(r.err, needle))
+        fail_msg("stderr '%s' lacks '%s'", r.err, needle);
+    assert_int_equal(strncmp(r.err, "pipeline inspect: ", 18), 0);
+    assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+    result_free(&r);
+}
+
+static void test_argument_errors(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx->path, &intact);
+    expect(fx, 2, "needs a checkpoint file", 0, (const char *[]){NULL});
+    expect(fx, 2, "unknown option '--bogus'", 2, (const char *[]){"FILE", "--bogus"});
+    expect(fx, 2, "--format 'xml': expected table, csv or json", 3, (const char *[]){"FILE", "--format", "xml"});
+    expect(fx, 2, "--format needs a value", 2, (const char *[]){"FILE", "--format"});
+    expect(fx, 2, "--stage '1x'", 3, (const char *[]){"FILE", "--stage", "1x"});
+    expect(fx, 2, "unexpected argument 'other.h5'", 2, (const char *[]){"FILE", "other.h5"});
+    char want[200];
+    snprintf(want, sizeof want, "--stage 2: %s has finished stages 0 to 1", fx->path);
+    expect(fx, 1, want, 3, (const char *[]){"FILE", "--stage", "2"});
+    struct result r = run(fx, 2, (const char *[]){"FILE", "--help"});
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(strncmp(r.out, "usage: pipeline inspect FILE", 28), 0);
+    result_free(&r);
+}
+
+static void test_file_errors(void **state)
+{
+    struct fixture *fx = *state;
+    char want[300];
+    snprintf(want, sizeof want, "%s: no such file", fx->path);
+    expect(fx, 1, want, 1, (const char *[]){"FILE"});
+
+    struct damage d = intact;
+    d.nstages = 0;
+    write_file(fx->path, &d);
+    snprintf(want, sizeof want, "%s: no stage has finished yet; inspect a stage-KK.h5\n", fx->path);
+    struct result r = run(fx, 1, (const char *[]){"FILE"});
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err + 18, want);
+    result_free(&r);
+
+    d = intact;
+    d.format = "something-else";
+    write_file(fx->path, &d);
+    expect(fx, 1, "not a revive checkpoint (format is not 'revive-checkpoint')", 1, (const char *[]){"FILE"});
+
+    d = intact;
+    d.no_stats = 1;
+    write_file(fx->path, &d);
+    expect(fx, 1, "no /stats group", 1, (const char *[]){"FILE"});
+
+    d = intact;
+    d.units = "u0\nu1\nu2\n";
+    write_file(fx->path, &d);
+    expect(fx, 1, "stats/units names 3 units but stats/filters_per_unit counts 2", 1, (const char *[]){"FILE"});
+
+    d = intact;
+    d.bad_revived = 1;
+    write_file(fx->path, &d);
+    expect(fx, 1, "stats/stage-01/revived[0] disagrees with disabled and reinit", 1, (const char *[]){"FILE"});
+
+    d = intact;
+    d.nstages = 3; /* a record that is not there */
+    write_file(fx->path, &d);
+    expect(fx, 1, "stats/stage-02", 1, (const char *[]){"FILE"});
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_csv_stages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_layers_one_stage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layers_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
