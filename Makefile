@@ -17,7 +17,8 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
 LDLIBS     += -fsanitize=$(SANITIZE)
 endif
 
-B = build
+# Checked builds go to their own directory so objects of different flags never mix.
+B = build$(if $(SANITIZE),-san)$(if $(filter 1,$(DEBUG)),-debug)
 ENGINE_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/layers/*.c src/data/*.c stages/*.c))
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(B)/%.o)
 TEST_SRC   = $(wildcard tests/test_*.c)
