@@ -21,7 +21,8 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
 int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
 /* Writes out a copy of the checkpoint in without the conv weights (and without the output layer
  * if it was never trained), which loading regenerates from the seed. Refuses a checkpoint whose
- * conv weights differ from their seed-generated values. Such a file evaluates; it cannot resume. */
+ * conv weights differ from their seed-generated values. Such a file evaluates, and resumes from
+ * its stage end (a new stage needs no optimizer state); it cannot resume mid-stage. */
 int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err);
 /* Makes dir and its parents (like mkdir -p). */
 int make_dirs(const char *dir, struct rv_error *err);

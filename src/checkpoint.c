@@ -9,7 +9,7 @@
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
  *   /history/<column> one value per finished epoch
- *   /stats            attrs nstages; units (names, one per line); filters_per_unit (int64)
+ *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
  *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_end, acc_clamped;
  *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */

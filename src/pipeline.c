@@ -135,11 +135,25 @@ static double clamped_accuracy(struct run *r, double tau)
     return acc;
 }
 
-static int stage_start(struct run *r, const struct schedule *s, struct rv_error *err)
+/* The filters re-initialized before stage k: |γ| < τ at the end of stage k − 1, with the τ of
+ * the current config, so a branch resumed with another pipeline.threshold re-initializes by it.
+ * (In a straight run these are exactly stage k − 1's disabled flags.) NULL for stage 0. */
+static uint8_t *transition_flags(const struct run *r, int k)
+{
+    if (k == 0 || r->nrecords < k)
+        return NULL;
+    const struct stage_record *prev = &r->records[k - 1];
+    uint8_t *flags = rv_malloc((size_t)prev->nfilters);
+    for (int f = 0; f < prev->nfilters; f++)
+        flags[f] = fabsf(prev->gamma[f]) < r->cfg.threshold;
+    return flags;
+}
+
+static int stage_start(struct run *r, const struct schedule *s)
 {
     int k = r->stage;
     const struct stage_plan *plan = &s->stage[k];
-    const uint8_t *flags = k > 0 && r->nrecords >= k ? r->records[k - 1].disabled : NULL;
+    uint8_t *flags = transition_flags(r, k);
     int reinit = 0;
     /* A new stage is a new optimizer: momentum starts from zero, as the lr schedule restarts. */
     memset(r->model.momentum, 0, r->model.total * sizeof(float));
@@ -150,6 +164,7 @@ static int stage_start(struct run *r, const struct schedule *s, struct rv_error 
         run_evaluate(r, &r->acc_start, &loss);
     }
     size_t trainable = pipeline_set_trainable(r, s, k, flags);
+    free(flags);
     if (r->verbose) {
         char what[320];
         describe(what, sizeof what, plan, &r->cfg);
@@ -160,7 +175,6 @@ static int stage_start(struct run *r, const struct schedule *s, struct rv_error 
         printf("\n");
         fflush(stdout);
     }
-    (void)err;
     return 0;
 }
 
@@ -170,8 +184,9 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
     const struct stage_plan *plan = &s->stage[k];
     if (r->nrecords <= k) {
         struct stage_record *rec = &r->records[k];
-        const uint8_t *prev = k > 0 ? r->records[k - 1].disabled : NULL;
+        uint8_t *prev = transition_flags(r, k);
         stats_record(rec, &r->model, k, r->cfg.threshold, prev);
+        free(prev);
         snprintf(rec->kind, sizeof rec->kind, "%s", plan->kind);
         rec->fraction = plan->fraction;
         rec->trainable = model_trainable(&r->model);
@@ -208,8 +223,8 @@ int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *
                        "from a stage end; resume from the full checkpoint", r->cfg.source);
     for (;;) {
         const struct stage_plan *plan = &s->stage[r->stage];
-        if (r->epoch == 0 && r->step == 0 && stage_start(r, s, err))
-            return -1;
+        if (r->epoch == 0 && r->step == 0)
+            stage_start(r, s);
         if (r->epoch < plan->epochs && run_train_stage(r, plan, err))
             return -1;
         if (r->stopped)

@@ -32,7 +32,10 @@ struct stage_plan run_single_stage(const struct config *cfg)
     struct stage_plan p;
     memset(&p, 0, sizeof p);
     snprintf(p.kind, sizeof p.kind, "%s", cfg->trainable);
-    p.fraction = cfg->conv_fraction;
+    /* The share of conv weights the stage trains, as recorded in its statistics. */
+    p.fraction = strcmp(cfg->trainable, "conv_fraction") == 0 ? cfg->conv_fraction
+                 : strcmp(cfg->trainable, "all") == 0       ? 1.0
+                                                            : 0.0;
     p.epochs = cfg->epochs;
     p.train_output = false;
     return p;

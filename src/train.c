@@ -160,8 +160,9 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
         snprintf(path, sizeof path, "%s/last.h5", r->dir);
         if ((rc = checkpoint_save(r, path, err)))
             goto done;
-        if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
-            r->epoch < plan->epochs) {
+        /* Also at a stage's last epoch: the stage end (statistics, stage-KK.h5) then happens
+         * when the run is resumed from last.h5. */
+        if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps) {
             r->stopped = true;
             goto done;
         }

@@ -612,8 +612,8 @@ static void test_damaged_metadata(void **state)
             assert_non_null(o);
             assert_int_equal(h5out_floats(o, "params/w", w, 1, d, &err), 0);
             assert_int_equal(h5out_commit(o, &err), 0);
-            char *bytes;
-            size_t n;
+            char *bytes = NULL;
+            size_t n = 0;
             assert_int_equal(read_whole(path, &bytes, &n), 0);
             char *at = bytes;
             for (int k = 0; at && k <= nth; k++) {
@@ -743,8 +743,8 @@ static void test_files_are_reproducible(void **state)
     write_sample(a);
     nanosleep(&(struct timespec){.tv_sec = 1, .tv_nsec = 100000000}, NULL);
     write_sample(b);
-    char *x, *y;
-    size_t nx, ny;
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
     assert_int_equal(read_whole(a, &x, &nx), 0);
     assert_int_equal(read_whole(b, &y, &ny), 0);
     assert_int_equal(nx, ny);
@@ -765,8 +765,8 @@ static void test_h5dump_reads_it(void **state)
     write_sample(path);
     snprintf(cmd, sizeof cmd, "/usr/bin/h5dump -H '%s' > '%s' 2>&1", path, out);
     assert_int_equal(system(cmd), 0);
-    char *text;
-    size_t n;
+    char *text = NULL;
+    size_t n = 0;
     assert_int_equal(read_whole(out, &text, &n), 0);
     assert_contains(text, "H5T_IEEE_F32LE");
     assert_contains(text, "H5T_IEEE_F64LE");

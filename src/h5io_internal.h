@@ -1,0 +1,28 @@
+/* Private to src/h5io_*.c: what the writer (h5io_write.c) and the reader (h5io_read.c) share.
+ * The helpers are defined in h5io_common.c; h5io.h is the public interface.
+ */
+#ifndef REVIVE_H5IO_INTERNAL_H
+#define REVIVE_H5IO_INTERNAL_H
+
+#include <stddef.h>
+
+#include <hdf5.h>
+
+enum h5io_elem { H5IO_F32, H5IO_F64, H5IO_I64, H5IO_U8 };
+
+/* The native memory type of e. */
+hid_t h5io_elem_mem_type(enum h5io_elem e);
+/* Process-wide and idempotent: our messages replace HDF5's stack dumps on stderr. */
+void h5io_quiet_hdf5(void);
+/* A malloc'd copy of s (aborts when out of memory, like rv_malloc). */
+char *h5io_dup_str(const char *s);
+/* H5I_GROUP, H5I_DATASET, ..., or H5I_BADID when name cannot be opened. */
+H5I_type_t h5io_object_kind(hid_t file, const char *name);
+/* 1 if the object exists, 0 if not, -1 if the file's groups cannot be read (damaged). */
+int h5io_link_exists(hid_t file, const char *name);
+/* The number of elements in a (ndim, dims) array; 1 for a scalar (ndim == 0). */
+size_t h5io_count_of(int ndim, const size_t *dims);
+/* A file access property list for H5Fcreate/H5Fopen; the caller closes it. */
+hid_t h5io_make_fapl(void);
+
+#endif
