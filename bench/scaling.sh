@@ -3,5 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-OMP_NUM_THREADS=2 mpirun -np 1 -x OMP_NUM_THREADS build/bench/bench_mpi
+# --bind-to none: for np <= 2 Open MPI binds each rank to one core, which would put both threads
+# of the single rank on one core and halve its speed.
+OMP_NUM_THREADS=2 mpirun -np 1 -x OMP_NUM_THREADS --bind-to none build/bench/bench_mpi
 OMP_NUM_THREADS=1 mpirun -np 2 -x OMP_NUM_THREADS --bind-to none build/bench/bench_mpi

@@ -1,6 +1,8 @@
 /* Setting up a run (data, model, threads) and evaluating it. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <cblas.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,13 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
     omp_set_num_threads(threads);
     openblas_set_num_threads(1);
+    /* mpirun binds each rank to one core by default (for up to 2 ranks): threads beyond the
+     * cores a rank may use share them and run at a fraction of the speed. Say so. */
+    cpu_set_t cpus;
+    if (r->verbose && sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) < threads)
+        fprintf(stderr, "pipeline: warning: %d threads per rank but this rank may use only %d core%s; "
+                "run mpirun with --bind-to none, or set run.threads / OMP_NUM_THREADS to %d\n",
+                threads, CPU_COUNT(&cpus), CPU_COUNT(&cpus) > 1 ? "s" : "", CPU_COUNT(&cpus));
 
     /* Every rank loads its own copy; all must agree that it worked (a file may be missing on
      * one node of a cluster). */
