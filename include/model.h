@@ -93,7 +93,8 @@ struct model {
     struct conv2d_workspace ws;
 };
 
-/* Plans and allocates everything for batches of up to max_batch images (0: parameters only).
+/* Plans and allocates everything for batches of up to max_batch images (0: parameters only;
+ * −1: the parameter table only, for counting).
  * Returns -1 and fills err for an impossible spec. */
 int model_build(struct model *m, const struct model_spec *spec, int max_batch, int threads, struct rv_error *err);
 void model_free(struct model *m);

@@ -24,6 +24,10 @@ struct schedule {
 };
 
 int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err);
+/* The schedule of a run loaded from a checkpoint: at a stage end, the finished stages as recorded
+ * and then the config's stages after the last finished fraction (so a branch resumed with
+ * --set pipeline.s=2 from the 4 % stage continues 8 %, 16 %, …); otherwise schedule_build. */
+int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *err);
 /* Prints one line per stage with its trainable count (sets masks on m as it goes; the caller sets
  * the mask it needs afterwards). */
 void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f);

@@ -458,6 +458,8 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     if (nd != 1)
         return rv_fail(err, "%s: history/epoch is not one-dimensional", h5in_path(f));
     rows = shape[0];
+    if (rows > 10000000)
+        return rv_fail(err, "%s: history/epoch holds %zu rows; the checkpoint is damaged", h5in_path(f), rows);
     free(r->history);
     r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
     r->nhistory = r->history_cap = (int)rows;
@@ -509,6 +511,8 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
         rc = read_file(&r, f, err);
         if (rc == 0 && r.seed_only)
             rc = rv_fail(err, "%s: already a seed-only export", in);
+        else if (rc == 0 && r.nrecords != r.stage + 1)
+            rc = rv_fail(err, "%s: not a stage-end checkpoint; export a stage-KK.h5 file", in);
     }
     h5in_close(f);
     for (int p = 0; rc == 0 && p < r.model.nparams; p++)

@@ -76,9 +76,15 @@ static int print_params(int argc, char **argv)
         }
         i++;
     }
+    if (s.width < 1 || s.width > 64 || s.depth > 866 || s.in_c < 1 || s.in_c > 3 || s.in_h > 1024 ||
+        s.in_w > 1024 || s.classes < 2 || s.classes > 100000) {
+        fprintf(stderr, "pipeline params: out of range (depth up to 866, width 1..64, input up to 3x1024x1024, "
+                "classes 2..100000)\n");
+        return 2;
+    }
     struct model m;
     struct rv_error err;
-    if (model_build(&m, &s, 0, 1, &err)) {
+    if (model_build(&m, &s, -1, 1, &err)) { /* -1: count only, allocate no parameter blocks */
         fprintf(stderr, "pipeline params: %s\n", err.msg);
         return 2;
     }
@@ -135,7 +141,15 @@ static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int ar
 static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err)
 {
     struct schedule sched;
-    int rc = schedule_build(&sched, &r->cfg, err);
+    int rc = schedule_for_run(&sched, r, err);
+    if (comm_agree(comm, rc, err))
+        return -1;
+    if (r->nrecords == r->stage + 1 && r->stage + 1 >= sched.n) {
+        if (r->verbose)
+            printf("%s: the run has finished its last stage (%d); nothing left to train\n",
+                   r->cfg.source, r->stage);
+        return 0;
+    }
     if (rc == 0 && comm->rank == 0)
         rc = make_dirs(r->dir, err);
     if (comm_agree(comm, rc, err))
@@ -242,8 +256,15 @@ static int command_resume(struct comm *comm, int argc, char **argv)
             else
                 snprintf(r.dir, sizeof r.dir, ".");
         }
-        if (r.verbose)
+        /* A mid-stage checkpoint continues the stage in progress exactly; changing its config
+         * (batch size, data, threshold, …) halfway would make a run that is neither. */
+        if (nsets > 0 && r.nrecords != r.stage + 1)
+            rc = rv_fail(&err, "%s: --set needs a stage-end checkpoint (stage-KK.h5); this one is in "
+                         "the middle of stage %d, which continues only as it was", file, r.stage);
+        if (rc == 0 && r.verbose)
             printf("resuming %s: stage %d, epoch %d, step %ld\n", file, r.stage, r.epoch, r.step);
+    }
+    if (rc == 0) {
         rc = train_schedule(comm, &r, &err);
     }
     run_close(&r);

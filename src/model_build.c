@@ -95,7 +95,7 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
         return rv_fail(err, "input %dx%dx%d with %d classes is too small for a ResNet",
                        spec->in_c, spec->in_h, spec->in_w, spec->classes);
     m->spec = *spec;
-    m->max_batch = max_batch;
+    m->max_batch = max_batch > 0 ? max_batch : 0;
     m->threads = threads < 1 ? 1 : threads;
     int per_segment = (spec->depth - 2) / 6;
     int max_units = 1 + 3 * per_segment * 3;
@@ -137,6 +137,8 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
     m->fc_w = add_param(m, "output.weight", PARAM_OUTPUT_W, -1, 2, spec->classes, c, 0, 0);
     m->fc_b = add_param(m, "output.bias", PARAM_OUTPUT_B, -1, 1, spec->classes, 0, 0, 0);
 
+    if (max_batch < 0) /* count only (pipeline params): the table, no blocks */
+        return 0;
     m->values = alloc_floats(m->total);
     m->grads = alloc_floats(m->total);
     m->momentum = alloc_floats(m->total);

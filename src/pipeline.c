@@ -9,6 +9,58 @@
 #include "pipeline.h"
 #include "stages.h"
 
+/* Epochs of stage k of an n-stage schedule: train.epochs, one pipeline.epochs value, or the k-th. */
+static int stage_epochs(const struct config *c, int k, int n, struct rv_error *err)
+{
+    if (c->stage_epochs.n == 0)
+        return c->epochs;
+    if (c->stage_epochs.n == 1)
+        return (int)c->stage_epochs.v[0];
+    if (c->stage_epochs.n != n)
+        return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
+                       "give one value or one per stage", c->source, c->stage_epochs.n, n);
+    return (int)c->stage_epochs.v[k];
+}
+
+static void set_kind(struct stage_plan *p, double f, const struct config *c)
+{
+    p->fraction = f;
+    p->train_output = false;
+    if (f <= 0.0) {
+        snprintf(p->kind, sizeof p->kind, "bn");
+    } else if (f >= 1.0) {
+        snprintf(p->kind, sizeof p->kind, "all");
+    } else {
+        snprintf(p->kind, sizeof p->kind, "conv_fraction");
+        p->train_output = c->train_output;
+    }
+}
+
+/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
+ * the BN-only stage) while < 1, then 1. Returns the count written to f. */
+static int fractions_after(double *f, int cap, double last, const struct config *c, struct rv_error *err)
+{
+    int n = 0;
+    if (c->fractions.n > 0) {
+        for (int i = 0; i < c->fractions.n && n < cap; i++)
+            if (c->fractions.v[i] > last)
+                f[n++] = c->fractions.v[i];
+        return n;
+    }
+    if (last >= 1.0)
+        return 0;
+    /* x *= s from N, as for a fresh schedule, so a resumed run continues with the same doubles. */
+    for (double x = last <= 0.0 ? c->pipeline_n : last * c->pipeline_s; x < 1.0; x *= c->pipeline_s) {
+        if (n >= cap - 1)
+            return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d stages; "
+                           "raise pipeline.s or pipeline.n", c->source, c->pipeline_n, c->pipeline_s,
+                           SCHEDULE_MAX_STAGES);
+        f[n++] = x;
+    }
+    f[n++] = 1.0;
+    return n;
+}
+
 int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -18,44 +70,58 @@ int schedule_build(struct schedule *s, const struct config *c, struct rv_error *
         return 0;
     }
     double f[SCHEDULE_MAX_STAGES];
-    int n = 0;
+    int n;
     if (c->fractions.n > 0) {
+        n = 0;
         for (int i = 0; i < c->fractions.n; i++)
             f[n++] = c->fractions.v[i];
     } else {
-        /* 0, N, sN, s²N, … while < 1, then 1: the same rule config_validate counts by. */
-        f[n++] = 0.0;
-        for (double x = c->pipeline_n; x < 1.0; x *= c->pipeline_s) {
-            if (n >= SCHEDULE_MAX_STAGES - 1)
-                return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d "
-                               "stages; raise pipeline.s or pipeline.n", c->source, c->pipeline_n,
-                               c->pipeline_s, SCHEDULE_MAX_STAGES);
-            f[n++] = x;
-        }
-        f[n++] = 1.0;
+        f[0] = 0.0;
+        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, err);
+        if (more < 0)
+            return -1;
+        n = 1 + more;
     }
-    if (c->stage_epochs.n > 1 && c->stage_epochs.n != n)
-        return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
-                       "give one value or one per stage", c->source, c->stage_epochs.n, n);
     for (int k = 0; k < n; k++) {
-        struct stage_plan *p = &s->stage[k];
-        p->fraction = f[k];
-        if (f[k] <= 0.0) {
-            snprintf(p->kind, sizeof p->kind, "bn");
-        } else if (f[k] >= 1.0) {
-            snprintf(p->kind, sizeof p->kind, "all");
-        } else {
-            snprintf(p->kind, sizeof p->kind, "conv_fraction");
-            p->train_output = c->train_output;
-        }
-        if (c->stage_epochs.n == 0)
-            p->epochs = c->epochs;
-        else if (c->stage_epochs.n == 1)
-            p->epochs = (int)c->stage_epochs.v[0];
-        else
-            p->epochs = (int)c->stage_epochs.v[k];
+        set_kind(&s->stage[k], f[k], c);
+        if ((s->stage[k].epochs = stage_epochs(c, k, n, err)) < 0)
+            return -1;
     }
     s->n = n;
+    return 0;
+}
+
+int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *err)
+{
+    const struct config *c = &r->cfg;
+    if (r->nrecords != r->stage + 1)
+        return schedule_build(s, c, err);
+    /* At a stage end: the finished stages as they were recorded, then what the (possibly
+     * changed) config says comes after the last one. */
+    memset(s, 0, sizeof *s);
+    int done = r->nrecords;
+    for (int k = 0; k < done; k++) {
+        struct stage_plan *p = &s->stage[k];
+        snprintf(p->kind, sizeof p->kind, "%s", r->records[k].kind);
+        p->fraction = r->records[k].fraction;
+        p->train_output = strcmp(p->kind, "conv_fraction") == 0 && c->train_output;
+        for (int i = 0; i < r->nhistory; i++)
+            p->epochs += r->history[i].stage == k;
+    }
+    s->n = done;
+    if (!c->pipeline)
+        return 0;
+    double f[SCHEDULE_MAX_STAGES];
+    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, r->records[done - 1].fraction, c, err);
+    if (more < 0)
+        return -1;
+    for (int i = 0; i < more; i++) {
+        int k = done + i;
+        set_kind(&s->stage[k], f[i], c);
+        if ((s->stage[k].epochs = stage_epochs(c, k, done + more, err)) < 0)
+            return -1;
+    }
+    s->n = done + more;
     return 0;
 }
 
@@ -215,9 +281,19 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
 
 int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *err)
 {
-    if (r->stage >= s->n)
-        return rv_fail(err, "%s: the run is at stage %d but the schedule has only %d stages; "
-                       "nothing to do", r->cfg.source, r->stage, s->n);
+    if (r->stage < 0 || r->stage >= s->n)
+        return rv_fail(err, "%s: the run stands at stage %d but the schedule has %d stages; the "
+                       "checkpoint is damaged or belongs to another config", r->cfg.source, r->stage, s->n);
+    const int B = r->cfg.batch_size, epochs = s->stage[r->stage].epochs;
+    const long spe = (r->train.n + B - 1) / B, first = (long)r->epoch * spe;
+    bool at_end = r->epoch == epochs;
+    if (r->epoch < 0 || r->epoch > epochs || r->step < first || r->step >= first + spe ||
+        (at_end && r->step != first) || r->nrecords < r->stage || r->nrecords > r->stage + 1 ||
+        (r->nrecords == r->stage + 1 && !at_end))
+        return rv_fail(err, "%s: the checkpoint stands at stage %d, epoch %d, step %ld with %d finished "
+                       "stages, which does not fit this config (%ld steps an epoch, %d epochs in stage %d); "
+                       "it is damaged, or train.batch_size or the data changed", r->cfg.source,
+                       r->stage, r->epoch, r->step, r->nrecords, spe, epochs, r->stage);
     if (r->seed_only && r->epoch < s->stage[r->stage].epochs)
         return rv_fail(err, "%s: a seed-only export holds no optimizer state, so it can resume only "
                        "from a stage end; resume from the full checkpoint", r->cfg.source);

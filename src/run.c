@@ -20,6 +20,19 @@ double run_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* FNV-1a over the shape, labels and pixels. */
+static uint64_t data_fingerprint(const struct dataset *d)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int shape[5] = {d->n, d->c, d->h, d->w, d->classes};
+    const uint8_t *parts[3] = {(const uint8_t *)shape, d->labels, d->pixels};
+    size_t sizes[3] = {sizeof shape, (size_t)d->n, (size_t)d->n * d->c * d->h * d->w};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < sizes[k]; i++)
+            h = (h ^ parts[k][i]) * 0x100000001b3ULL;
+    return h;
+}
+
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d)
 {
     struct model_spec s = {
@@ -86,6 +99,19 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     int rc = load_data(r, err);
     if (comm_agree(comm, rc, err))
         return -1;
+    /* Ranks with different copies of the data would disagree on the number of steps and wait
+     * for each other forever: compare a fingerprint of what each rank loaded. */
+    if (comm->size > 1) {
+        uint64_t mine[2] = {data_fingerprint(&r->train), data_fingerprint(&r->test)}, first[2];
+        memcpy(first, mine, sizeof first);
+        comm_broadcast(comm, first, sizeof first, 0);
+        if (memcmp(first, mine, sizeof mine) != 0)
+            rc = rv_fail(err, "%s: rank %d loaded other %s data than rank 0 (from '%s'); give every "
+                         "node the same files and config", cfg->source, comm->rank, cfg->dataset,
+                         config_data_dir(cfg));
+        if (comm_agree(comm, rc, err))
+            return -1;
+    }
     if (r->train.n < 1 || r->test.n < 1)
         return rv_fail(err, "%s: the data set is empty (data.train_limit / data.test_limit?)",
                        cfg->source);

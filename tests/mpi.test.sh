@@ -117,6 +117,9 @@ PY
 expect_failure "a data file missing on rank 1 only" "data_batch_1.bin" \
     $MPIRUN -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.dataset=cifar10 --set "data.path=$T/cifar" \
     : -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.dataset=cifar10 --set "data.path=$T/nowhere"
+expect_failure "other data on rank 1 than on rank 0" "other synthetic data" \
+    $MPIRUN -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" \
+    : -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.synthetic_test=63
 expect_failure "a bad config on every rank" "lrr" \
     $MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set train.lrr=1
 head -c 3000 /dev/urandom > "$T/garbage.h5"

@@ -90,6 +90,38 @@ fi
     ! h5diff -q "$T/ck/s/stage-02.h5" "$T/branch/stage-02.h5" /params /params &&
     ok "branch writes to --out and differs" || bad "branch writes to --out and differs"
 
+# A branch continues after the last finished stage with the new schedule: from the 10 % stage
+# with N/s instead of the list, 10 % · 3 = 30 %, 90 %, then all.
+"$PIPELINE" resume "$T/ck/s/stage-01.h5" --out "$T/branch-s" --set "pipeline.fractions=" \
+    --set pipeline.n=0.1 --set pipeline.s=3 > "$T/bs.log" 2>&1
+fr=$("$PIPELINE" inspect "$T/branch-s/stage-04.h5" --format csv 2>&1 | tail -n +2 | cut -d, -f3 |
+    awk '{ printf "%.6g ", $1 }')
+[ "$fr" = "0 0.1 0.3 0.9 1 " ] && ok "branch with pipeline.s continues from the last stage ($fr)" ||
+    bad "branch with pipeline.s continues from the last stage (got '$fr')"
+# A mid-stage checkpoint continues only as it was.
+if "$PIPELINE" resume "$T/mid/last.h5" --set train.lr=0.01 --out "$T/x" > /dev/null 2> "$T/ms.err"; then
+    bad "--set on a mid-stage checkpoint refused"
+else
+    grep -q "stage-end checkpoint" "$T/ms.err" && ok "--set on a mid-stage checkpoint refused" || bad "--set mid-stage message"
+fi
+# Resuming a finished run says so and does nothing.
+"$PIPELINE" resume "$T/ck/s/stage-02.h5" --out "$T/fin" > "$T/fin.log" 2>&1 && grep -q "nothing left" "$T/fin.log" &&
+    ok "resuming a finished run does nothing" || bad "resuming a finished run does nothing"
+# A checkpoint whose position does not fit is refused in one line (edited with h5py).
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+    for edit in "stage=-1" "stage=9" "step=1000" "epoch=5"; do
+        cp "$T/mid/last.h5" "$T/pos.h5"
+        /usr/bin/python3 -c "import h5py,sys; k,v=sys.argv[2].split('='); f=h5py.File(sys.argv[1],'r+'); f.attrs[k]=int(v); f.close()" "$T/pos.h5" "$edit"
+        "$PIPELINE" resume "$T/pos.h5" --out "$T/pos" > /dev/null 2> "$T/pos.err"
+        rc=$?
+        if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l < "$T/pos.err")" -eq 1 ]; then
+            ok "a checkpoint with $edit is refused: $(cut -c1-60 "$T/pos.err")..."
+        else
+            bad "a checkpoint with $edit is refused (exit $rc: $(head -2 "$T/pos.err"))"
+        fi
+    done
+fi
+
 # Seed-only export: small, evaluates exactly like the full file; a trained-conv file is refused.
 "$PIPELINE" export --seed-only "$T/ck/s/stage-00.h5" "$T/seed.h5" > "$T/x.log" 2>&1 || bad "export"
 full=$("$PIPELINE" eval "$T/ck/s/stage-00.h5" | sed 's/^[^:]*: //')

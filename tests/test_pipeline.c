@@ -266,9 +266,15 @@ static void test_schedule_single_stage(void **state)
     assert_int_equal(schedule_build(&s, &c, &err), 0);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.stage[0].kind, "per_channel");
-    assert_true(s.stage[0].fraction == 0.25);
+    assert_true(s.stage[0].fraction == 0.0); /* the share of conv weights the stage trains */
     assert_int_equal(s.stage[0].epochs, 9);
     assert_false(s.stage[0].train_output);
+    snprintf(c.trainable, sizeof c.trainable, "conv_fraction");
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_true(s.stage[0].fraction == 0.25);
+    snprintf(c.trainable, sizeof c.trainable, "all");
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_true(s.stage[0].fraction == 1.0);
 }
 
 /* ---------------------------------------------------------------- nested trainable sets */
