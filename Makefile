@@ -27,9 +27,13 @@ BENCH_SRC  = $(wildcard bench/bench_*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all deps check check-run demo demo-run bench bench-run tests clean docs
-all: pipeline
+all: $(PIPELINE_BIN)
 
-pipeline: $(B)/src/main.o $(B)/librevive.a
+# Checked builds put their pipeline in their build directory, so ./pipeline is always the
+# release build and a checked build never passes for it.
+PIPELINE_BIN = $(if $(SANITIZE)$(filter 1,$(DEBUG)),$(B)/pipeline,pipeline)
+
+$(PIPELINE_BIN): $(B)/src/main.o $(B)/librevive.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(B)/librevive.a: $(ENGINE_OBJ)
@@ -48,7 +52,7 @@ $(B)/bench/%: bench/%.c $(B)/librevive.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/librevive.a $(LDLIBS)
 
-tests: $(TEST_BIN) pipeline
+tests: $(TEST_BIN) $(PIPELINE_BIN)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -57,7 +61,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 check-run: tests
-	@sh tests/run.sh $(TEST_BIN)
+	@PIPELINE=./$(PIPELINE_BIN) sh tests/run.sh $(TEST_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
@@ -71,6 +75,6 @@ bench-run: $(BENCH_BIN) pipeline
 	sh bench/scaling.sh
 
 clean:
-	rm -rf $(B) pipeline
+	rm -rf build build-san build-debug build-san-debug pipeline
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

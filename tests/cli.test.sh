@@ -5,7 +5,7 @@
 # Every error run must: exit non-zero without a signal (>= 128 means a crash), print exactly one
 # line on stderr naming the file or key at fault, and leave no stage-00.h5 behind.
 
-PIPE=./pipeline
+PIPE=${PIPELINE:-./pipeline}
 H5DIFF=${H5DIFF:-h5diff}
 passed=0
 failed=0
