@@ -66,6 +66,14 @@ PY
     then ok "np $n filter statistics and accuracies equal one process"
     else bad "np $n filter statistics and accuracies equal one process"; fi
 done
+# train.sync_bn = false: each rank normalizes by its own share's statistics, so 2 ranks now
+# train a (slightly) different network than one process; the switch must really switch.
+if $MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/local" --set train.sync_bn=false > "$T/local.log" 2>&1 &&
+   ! $PY tests/tools/compare_params.py "$T/np1/stage-00.h5" "$T/local/stage-00.h5" --tol 1e-4 > /dev/null; then
+    ok "train.sync_bn = false uses per-rank statistics (differs from one process)"
+else
+    bad "train.sync_bn = false uses per-rank statistics ($(tail -2 "$T/local.log"))"
+fi
 if grep -q "3 ranks x 1 thread" "$T/np3.log"; then ok "header names the rank count"; else bad "header names the rank count"; fi
 if grep -q "step .*/" "$T/np2.log"; then bad "no progress line under mpirun"; else ok "no progress line under mpirun"; fi
 
