@@ -24,6 +24,9 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
  * conv weights differ from their seed-generated values. Such a file evaluates, and resumes from
  * its stage end (a new stage needs no optimizer state); it cannot resume mid-stage. */
 int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err);
+struct h5in;
+/* That f is a revive checkpoint of a format version this build reads (a clear error if not). */
+int checkpoint_check_format(struct h5in *f, struct rv_error *err);
 /* Makes dir and its parents (like mkdir -p). */
 int make_dirs(const char *dir, struct rv_error *err);
 

@@ -249,7 +249,7 @@ int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
     return comm_agree(r->comm, rc, err);
 }
 
-static int check_format(struct h5in *f, struct rv_error *err)
+int checkpoint_check_format(struct h5in *f, struct rv_error *err)
 {
     char *format = NULL;
     if (h5in_attr_string(f, "/", "format", &format, err))
@@ -276,7 +276,7 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
     if (!f)
         return -1;
     char *text = NULL;
-    int rc = check_format(f, err);
+    int rc = checkpoint_check_format(f, err);
     if (!rc)
         rc = h5in_string(f, "config", &text, err);
     if (!rc) {
@@ -394,7 +394,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     struct model *m = &r->model;
     char name[160];
     int64_t v;
-    if (check_format(f, err) || check_model(f, m, err))
+    if (checkpoint_check_format(f, err) || check_model(f, m, err))
         return -1;
     if (h5in_attr_int(f, "/", "stage", &v, err)) return -1;
     r->stage = (int)v;

@@ -35,24 +35,6 @@ struct insp {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int check_format(struct h5in *f, struct rv_error *err)
-{
-    char *format = NULL;
-    if (h5in_attr_string(f, "/", "format", &format, err))
-        return rv_fail(err, "%s: not a revive checkpoint (no 'format' attribute)", h5in_path(f));
-    int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
-    free(format);
-    if (!ok)
-        return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
-                       CHECKPOINT_FORMAT);
-    int64_t version = 0;
-    if (h5in_attr_int(f, "/", "format_version", &version, err))
-        return -1;
-    if (version < 1 || version > CHECKPOINT_VERSION)
-        return rv_fail(err, "%s: checkpoint format version %lld, this revive reads 1 to %d",
-                       h5in_path(f), (long long)version, CHECKPOINT_VERSION);
-    return 0;
-}
 
 static int load_units(struct insp *d, struct h5in *f, struct rv_error *err)
 {
@@ -164,7 +146,7 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     if (!f)
         return -1;
     int64_t nstages = 0;
-    int rc = check_format(f, err);
+    int rc = checkpoint_check_format(f, err);
     if (!rc && !h5in_exists(f, "stats"))
         rc = rv_fail(err, "%s: no /stats group (written by an older revive?); inspect a stage-KK.h5 "
                      "of a run made with this one", path);
