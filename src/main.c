@@ -100,8 +100,6 @@ static int print_params(int argc, char **argv)
     return 0;
 }
 
-/* Reads CONFIG and the --set overrides that follow; every rank does the same, so every rank
- * reaches the same verdict. */
 static int parse_stop(const char *v, long *stop, struct rv_error *err)
 {
     char *end;
@@ -111,6 +109,8 @@ static int parse_stop(const char *v, long *stop, struct rv_error *err)
     return 0;
 }
 
+/* Reads CONFIG and the --set overrides that follow; every rank does the same, so every rank
+ * reaches the same verdict. */
 static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int argc, char **argv, struct rv_error *err)
 {
     if (argc < 1)
@@ -131,7 +131,7 @@ static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int ar
             if (parse_stop(argv[++i], stop, err))
                 return -1;
         } else {
-            return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value or --out DIR)", argv[i]);
+            return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value, --out DIR or --stop-after-steps N)", argv[i]);
         }
     }
     return config_validate(cfg, err);
