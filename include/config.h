@@ -66,6 +66,7 @@ struct config {
     double threshold;                    /* τ: a filter is disabled when |γ| < τ */
     char select[CONFIG_MAX_STRING];      /* random | reinit_first */
     bool train_output;                   /* output layer trains in the partial stages */
+    char reinit_gamma[CONFIG_MAX_STRING]; /* initial | fresh: γ of a re-initialized filter */
 
     char source[CONFIG_MAX_STRING];      /* the file it was read from, for messages */
 };

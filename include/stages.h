@@ -50,6 +50,11 @@ void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *pre
  * γ and β back to their initial values, running statistics reset, and momentum cleared.
  * Returns the number of filters re-initialized. */
 int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which);
+/* After reinit_filters, for pipeline.reinit_gamma = fresh: γ of every flagged filter drawn anew
+ * from the initial distribution under rng_stream(RNG_REINIT, stage, γ param, filter), instead of
+ * returning to the value it started with (which, for the ~τ of filters that start below τ,
+ * would re-disable them at once). */
+void reinit_fresh_gamma(struct model *m, uint64_t seed, int stage, const uint8_t *which);
 
 extern const struct stage_kind stage_all, stage_bn, stage_bn_output, stage_output,
     stage_per_channel, stage_conv_fraction;

@@ -113,6 +113,8 @@ const struct config_key config_keys[] = {
       "which conv weights a stage adds: random, or those of disabled filters first"),
     K("pipeline", "train_output", CFG_BOOL, train_output, 0, 0, "false", NULL,
       "the output layer also trains in the partial stages"),
+    K("pipeline", "reinit_gamma", CFG_CHOICE, reinit_gamma, 0, 0, "initial", "initial|fresh",
+      "gamma of a re-initialized filter: its initial value, or a fresh draw from the same distribution"),
 };
 const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
 

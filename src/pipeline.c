@@ -226,6 +226,8 @@ static int stage_start(struct run *r, const struct schedule *s)
     r->acc_start = -1.0;
     if (flags) {
         reinit = reinit_filters(&r->model, (uint64_t)r->cfg.seed, k, flags);
+        if (strcmp(r->cfg.reinit_gamma, "fresh") == 0)
+            reinit_fresh_gamma(&r->model, (uint64_t)r->cfg.seed, k, flags);
         double loss;
         run_evaluate(r, &r->acc_start, &loss);
     }

@@ -38,3 +38,17 @@ int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *whi
     }
     return count;
 }
+
+void reinit_fresh_gamma(struct model *m, uint64_t seed, int stage, const uint8_t *which)
+{
+    int f = 0;
+    for (int u = 0; u < m->nunits; u++) {
+        const struct unit *un = &m->units[u];
+        for (int c = 0; c < un->conv.out_c; c++, f++) {
+            if (!which[f] || m->spec.gamma_one)
+                continue;
+            uint64_t stream = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->gamma, (uint64_t)c);
+            m->values[m->params[un->gamma].offset + (size_t)c] = rng_uniform(seed, stream, 0);
+        }
+    }
+}

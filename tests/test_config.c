@@ -92,6 +92,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
     SAME_LIST(stage_epochs); SAME(threshold); SAME_STR(select); SAME(train_output);
+    SAME_STR(reinit_gamma);
 #undef SAME
 #undef SAME_STR
 #undef SAME_LIST
@@ -108,7 +109,7 @@ static const char DEFAULT_INI[] =
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nlr_factor = 0.1\n"
     "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\n"
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
-    "threshold = 0.01\nselect = random\ntrain_output = false\n";
+    "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n";
 
 static void test_defaults(void **state)
 {
@@ -157,6 +158,7 @@ static void test_defaults(void **state)
     assert_true(c.threshold == 0.01);
     assert_string_equal(c.select, "random");
     assert_false(c.train_output);
+    assert_string_equal(c.reinit_gamma, "initial");
     assert_string_equal(c.source, "(defaults)");
 
     char *ini = config_to_ini(&c);
@@ -494,7 +496,7 @@ static const char *const CHANGED[] = {
     "train.checkpoint_every_steps=100", "pipeline.enabled=true", "pipeline.n=0.125",
     "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
     "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.select=reinit_first",
-    "pipeline.train_output=true",
+    "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
 };
 
 static void test_round_trip(void **state)
@@ -521,7 +523,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 43);
+    assert_int_equal(keys, 44);
     assert_int_equal(same, 1);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

@@ -535,6 +535,24 @@ static void test_reinit_filters(void **state)
         }
     }
 
+    /* pipeline.reinit_gamma = fresh: a flagged filter's γ is a new draw in [0, 1), different from
+     * its initial value and the same on every call; nothing else moves. */
+    copy_state(&want, &other);
+    reinit_fresh_gamma(&other, seed, stage + 1, which);
+    for (int u = 0; u < m.nunits; u++) {
+        const struct unit *un = &m.units[u];
+        int first = stats_unit_offset(&m, u);
+        for (int c = 0; c < un->conv.out_c; c++) {
+            size_t g = m.params[un->gamma].offset + (size_t)c;
+            if (which[first + c]) {
+                assert_true(other.values[g] != want.values[g]);
+                assert_true(other.values[g] >= 0.0f && other.values[g] < 1.0f);
+                other.values[g] = want.values[g]; /* so the rest can be compared whole */
+            }
+        }
+    }
+    assert_same_state(&other, &want);
+
     /* No flags: nothing changes. */
     memset(which, 0, (size_t)nf);
     copy_state(&want, &m);
