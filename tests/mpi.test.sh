@@ -77,6 +77,47 @@ fi
 if grep -q "3 ranks x 1 thread" "$T/np3.log"; then ok "header names the rank count"; else bad "header names the rank count"; fi
 if grep -q "step .*/" "$T/np2.log"; then bad "no progress line under mpirun"; else ok "no progress line under mpirun"; fi
 
+# 1b. At the paper's depth: ResNet-20 on 28x28 images, batch 128, BN only, one step. The forward
+#     pass (synchronized BN at every depth, seen through the running statistics) must agree to
+#     float rounding. The parameters can only agree to float32's floor for this network: one
+#     step's BN gradients of ResNet-20 carry ~5e-3 relative error in any float32 code, as
+#     tests/tools/float32_floor.py shows for PyTorch (float32 vs float64: 4.4e-3) and as revive
+#     shows with another OpenBLAS kernel in one process (7e-3); docs/RESULTS.md has the numbers.
+#     So the bound here is 2e-2: loose enough for float32, tight enough to catch a wrong reduction.
+cat > "$T/deep.ini" <<INI
+[run]
+name = deep
+out_dir = $T/deep
+[data]
+dataset = synthetic
+synthetic_train = 256
+synthetic_size = 28
+[model]
+depth = 20
+[train]
+batch_size = 128
+trainable = bn
+lr = 0.1
+INI
+for n in 1 2; do
+    $MPIRUN -np $n "$PIPELINE" run "$T/deep.ini" --out "$T/deep$n" --stop-after-steps 1 > "$T/deep$n.log" 2>&1
+done
+if out=$($PY - "$T/deep1/last.h5" "$T/deep2/last.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+def rel(x, y):
+    return float(np.abs(x.astype(np.float64) - y).max()) / max(float(np.abs(x).max()), 1e-12)
+stats = max(rel(a["running"][u][k][()], b["running"][u][k][()]) for u in a["running"] for k in ("mean", "var"))
+params = max(rel(a["params"][k][()], b["params"][k][()]) for k in a["params"])
+print(f"running statistics {stats:.2g}, parameters {params:.2g}")
+sys.exit(0 if stats <= 1e-6 and params <= 2e-2 else 1)
+PY
+); then
+    ok "ResNet-20 28x28 batch 128, 2 ranks: one step agrees with one process ($out)"
+else
+    bad "ResNet-20 28x28 batch 128, 2 ranks: one step agrees with one process ($out $(tail -2 "$T/deep2.log"))"
+fi
+
 # 2. A checkpoint written by 2 ranks resumes with 1 (and with 3) to the same end.
 for n in 1 3; do
     if $MPIRUN -np $n "$PIPELINE" resume "$T/np2/stage-00.h5" --out "$T/res$n" > "$T/res$n.log" 2>&1 &&
