@@ -44,9 +44,9 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/%.c $(B)/librevive.a
+$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/librevive.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/librevive.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/tests/support.o $(B)/librevive.a $(LDLIBS) -lcmocka
 
 $(B)/bench/%: bench/%.c $(B)/librevive.a
 	@mkdir -p $(dir $@)

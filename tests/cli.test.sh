@@ -5,24 +5,8 @@
 # Every error run must: exit non-zero without a signal (>= 128 means a crash), print exactly one
 # line on stderr naming the file or key at fault, and leave no stage-00.h5 behind.
 
-PIPE=${PIPELINE:-./pipeline}
+. tests/lib.sh
 H5DIFF=${H5DIFF:-h5diff}
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-# check DESCRIPTION REASON: REASON empty means the check passed.
-check() { if [ -z "$2" ]; then ok "$1"; else not_ok "$1: $2"; fi; }
-
-if [ ! -x "$PIPE" ]; then
-    not_ok "$PIPE is missing: run make pipeline first"
-    exit 1
-fi
-
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
 CK=$TMP/ck
 
 # config NAME [EXTRA-LINE...]: writes $TMP/NAME.ini for run NAME; extra lines go at the end.
@@ -245,5 +229,4 @@ check "a diverging run leaves no stage-00.h5" \
 tmps=$(find "$CK" -name '*.tmp*' | tr '\n' ' ')
 check "no run left temporary files" "${tmps:+left $tmps}"
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli

@@ -6,25 +6,7 @@
 #   sh tests/inspect.test.sh          PIPELINE=/path/to/driver sh tests/inspect.test.sh
 # Prints "ok - ..." or "not ok - ..." per check; exits non-zero if any check failed.
 
-PIPE=${PIPELINE:-./pipeline}
-PY=/usr/bin/python3
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-# check DESCRIPTION REASON: REASON empty means the check passed.
-check() { if [ -z "$2" ]; then ok "$1"; else not_ok "$1: $2"; fi; }
-lines() { wc -l <"$1" | tr -d ' '; }
-
-if [ ! -x "$PIPE" ]; then
-    not_ok "$PIPE or ./pipeline is missing: run make tests first"
-    exit 1
-fi
-
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
+. tests/lib.sh
 
 cat >"$TMP/insp.ini" <<EOF
 [run]
@@ -198,5 +180,4 @@ if [ "$HAVE_H5PY" = 1 ]; then
     expect_error "an HDF5 file that is not a checkpoint" "not a revive checkpoint" "$TMP/foreign.h5"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish inspect

@@ -3,20 +3,14 @@
 # rank with one message, no hang and no partial checkpoint. Runs tiny synthetic pipelines under
 # `mpirun --oversubscribe` (as root, as CI does, with Open MPI's run-as-root switches).
 set -u
-PIPELINE=${PIPELINE:-./pipeline}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 MPIRUN="timeout 120 mpirun --oversubscribe -x OMP_NUM_THREADS"
-failures=0
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; failures=$((failures + 1)); }
 
-cat > "$T/cfg.ini" <<INI
+cat > "$TMP/cfg.ini" <<INI
 [run]
 name = r
-out_dir = $T/ck
+out_dir = $TMP/ck
 seed = 3
 [data]
 dataset = synthetic
@@ -38,22 +32,22 @@ INI
 # 1. Rank-count invariance: 97 images in batches of 32 leave a last batch of 1, so with 3 ranks two
 #    have an empty share (they still join the BN reductions); every other step is uneven (11, 11, 10).
 for n in 1 2 3; do
-    if $MPIRUN -np $n "$PIPELINE" run "$T/cfg.ini" --out "$T/np$n" > "$T/np$n.log" 2>&1; then
+    if $MPIRUN -np $n "$PIPE" run "$TMP/cfg.ini" --out "$TMP/np$n" > "$TMP/np$n.log" 2>&1; then
         ok "mpirun -np $n runs"
     else
-        bad "mpirun -np $n runs (log: $(tail -3 "$T/np$n.log"))"
+        not_ok "mpirun -np $n runs (log: $(tail -3 "$TMP/np$n.log"))"
     fi
 done
 for n in 2 3; do
     for k in 00 01 02; do
         # Tolerance: float sums in another order; 1e-5 of each tensor's largest value.
-        if out=$($PY tests/tools/compare_params.py "$T/np1/stage-$k.h5" "$T/np$n/stage-$k.h5" --tol 1e-5); then
+        if out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-$k.h5" "$TMP/np$n/stage-$k.h5" --tol 1e-5); then
             ok "np $n stage $k parameters match one process ($out)"
         else
-            bad "np $n stage $k parameters match one process ($out)"
+            not_ok "np $n stage $k parameters match one process ($out)"
         fi
     done
-    if $PY - "$T/np1/stage-02.h5" "$T/np$n/stage-02.h5" <<'PY'
+    if $PY - "$TMP/np1/stage-02.h5" "$TMP/np$n/stage-02.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 for k in a["stats"]:
@@ -64,18 +58,18 @@ for k in a["stats"]:
     assert abs(a["stats"][k].attrs["acc_end"] - b["stats"][k].attrs["acc_end"]) < 1e-9, k
 PY
     then ok "np $n filter statistics and accuracies equal one process"
-    else bad "np $n filter statistics and accuracies equal one process"; fi
+    else not_ok "np $n filter statistics and accuracies equal one process"; fi
 done
 # train.sync_bn = false: each rank normalizes by its own share's statistics, so 2 ranks now
 # train a (slightly) different network than one process; the switch must really switch.
-if $MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/local" --set train.sync_bn=false > "$T/local.log" 2>&1 &&
-   ! $PY tests/tools/compare_params.py "$T/np1/stage-00.h5" "$T/local/stage-00.h5" --tol 1e-4 > /dev/null; then
+if $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/local" --set train.sync_bn=false > "$TMP/local.log" 2>&1 &&
+   ! $PY tests/tools/compare_params.py "$TMP/np1/stage-00.h5" "$TMP/local/stage-00.h5" --tol 1e-4 > /dev/null; then
     ok "train.sync_bn = false uses per-rank statistics (differs from one process)"
 else
-    bad "train.sync_bn = false uses per-rank statistics ($(tail -2 "$T/local.log"))"
+    not_ok "train.sync_bn = false uses per-rank statistics ($(tail -2 "$TMP/local.log"))"
 fi
-if grep -q "3 ranks x 1 thread" "$T/np3.log"; then ok "header names the rank count"; else bad "header names the rank count"; fi
-if grep -q "step .*/" "$T/np2.log"; then bad "no progress line under mpirun"; else ok "no progress line under mpirun"; fi
+if grep -q "3 ranks x 1 thread" "$TMP/np3.log"; then ok "header names the rank count"; else not_ok "header names the rank count"; fi
+if grep -q "step .*/" "$TMP/np2.log"; then not_ok "no progress line under mpirun"; else ok "no progress line under mpirun"; fi
 
 # 1b. At the paper's depth: ResNet-20 on 28x28 images, batch 128, BN only, one step. The forward
 #     pass (synchronized BN at every depth, seen through the running statistics) must agree to
@@ -84,10 +78,10 @@ if grep -q "step .*/" "$T/np2.log"; then bad "no progress line under mpirun"; el
 #     tests/tools/float32_floor.py shows for PyTorch (float32 vs float64: 4.4e-3) and as revive
 #     shows with another OpenBLAS kernel in one process (7e-3); docs/RESULTS.md has the numbers.
 #     So the bound here is 2e-2: loose enough for float32, tight enough to catch a wrong reduction.
-cat > "$T/deep.ini" <<INI
+cat > "$TMP/deep.ini" <<INI
 [run]
 name = deep
-out_dir = $T/deep
+out_dir = $TMP/deep
 [data]
 dataset = synthetic
 synthetic_train = 256
@@ -100,9 +94,9 @@ trainable = bn
 lr = 0.1
 INI
 for n in 1 2; do
-    $MPIRUN -np $n "$PIPELINE" run "$T/deep.ini" --out "$T/deep$n" --stop-after-steps 1 > "$T/deep$n.log" 2>&1
+    $MPIRUN -np $n "$PIPE" run "$TMP/deep.ini" --out "$TMP/deep$n" --stop-after-steps 1 > "$TMP/deep$n.log" 2>&1
 done
-if out=$($PY - "$T/deep1/last.h5" "$T/deep2/last.h5" <<'PY'
+if out=$($PY - "$TMP/deep1/last.h5" "$TMP/deep2/last.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 def rel(x, y):
@@ -115,24 +109,24 @@ PY
 ); then
     ok "ResNet-20 28x28 batch 128, 2 ranks: one step agrees with one process ($out)"
 else
-    bad "ResNet-20 28x28 batch 128, 2 ranks: one step agrees with one process ($out $(tail -2 "$T/deep2.log"))"
+    not_ok "ResNet-20 28x28 batch 128, 2 ranks: one step agrees with one process ($out $(tail -2 "$TMP/deep2.log"))"
 fi
 
 # 2. A checkpoint written by 2 ranks resumes with 1 (and with 3) to the same end.
 for n in 1 3; do
-    if $MPIRUN -np $n "$PIPELINE" resume "$T/np2/stage-00.h5" --out "$T/res$n" > "$T/res$n.log" 2>&1 &&
-       out=$($PY tests/tools/compare_params.py "$T/np2/stage-02.h5" "$T/res$n/stage-02.h5" --tol 1e-5); then
+    if $MPIRUN -np $n "$PIPE" resume "$TMP/np2/stage-00.h5" --out "$TMP/res$n" > "$TMP/res$n.log" 2>&1 &&
+       out=$($PY tests/tools/compare_params.py "$TMP/np2/stage-02.h5" "$TMP/res$n/stage-02.h5" --tol 1e-5); then
         ok "2-rank stage-00.h5 resumed with $n rank(s) ends where the 2-rank run ended ($out)"
     else
-        bad "2-rank stage-00.h5 resumed with $n rank(s) ($(tail -2 "$T/res$n.log"))"
+        not_ok "2-rank stage-00.h5 resumed with $n rank(s) ($(tail -2 "$TMP/res$n.log"))"
     fi
 done
-$MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/stop" --stop-after-steps 5 > "$T/stop.log" 2>&1
-if $MPIRUN -np 1 "$PIPELINE" resume "$T/stop/last.h5" > "$T/stop2.log" 2>&1 &&
-   out=$($PY tests/tools/compare_params.py "$T/np1/stage-02.h5" "$T/stop/stage-02.h5" --tol 1e-5); then
+$MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/stop" --stop-after-steps 5 > "$TMP/stop.log" 2>&1
+if $MPIRUN -np 1 "$PIPE" resume "$TMP/stop/last.h5" > "$TMP/stop2.log" 2>&1 &&
+   out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-02.h5" "$TMP/stop/stage-02.h5" --tol 1e-5); then
     ok "2-rank mid-stage last.h5 resumed with 1 rank ($out)"
 else
-    bad "2-rank mid-stage last.h5 resumed with 1 rank ($(tail -2 "$T/stop2.log"))"
+    not_ok "2-rank mid-stage last.h5 resumed with 1 rank ($(tail -2 "$TMP/stop2.log"))"
 fi
 
 # 3. Failure on one rank ends every rank: non-zero exit, one message, no hang (timeout 120 s
@@ -140,18 +134,18 @@ fi
 expect_failure() { # name, pattern, command...
     name=$1 pattern=$2
     shift 2
-    rm -rf "$T/fail"
-    "$@" > "$T/fail.out" 2> "$T/fail.err"
+    rm -rf "$TMP/fail"
+    "$@" > "$TMP/fail.out" 2> "$TMP/fail.err"
     rc=$?
-    msgs=$(grep -c "^pipeline: " "$T/fail.err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$msgs" -eq 1 ] && grep -q "$pattern" "$T/fail.err" &&
-       [ ! -e "$T/fail/stage-00.h5" ] && [ -z "$(find "$T" -name '*.tmp-*')" ]; then
+    msgs=$(grep -c "^pipeline: " "$TMP/fail.err")
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$msgs" -eq 1 ] && grep -q "$pattern" "$TMP/fail.err" &&
+       [ ! -e "$TMP/fail/stage-00.h5" ] && [ -z "$(find "$TMP" -name '*.tmp-*')" ]; then
         ok "$name (exit $rc)"
     else
-        bad "$name (exit $rc, $msgs messages: $(cat "$T/fail.err" | head -3))"
+        not_ok "$name (exit $rc, $msgs messages: $(cat "$TMP/fail.err" | head -3))"
     fi
 }
-$PY - "$T/cifar" <<'PY'
+$PY - "$TMP/cifar" <<'PY'
 import os, sys
 import numpy as np
 d = sys.argv[1]
@@ -164,21 +158,19 @@ for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
     rec.tofile(os.path.join(d, name))
 PY
 expect_failure "a data file missing on rank 1 only" "data_batch_1.bin" \
-    $MPIRUN -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.dataset=cifar10 --set "data.path=$T/cifar" \
-    : -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.dataset=cifar10 --set "data.path=$T/nowhere"
+    $MPIRUN -np 1 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set data.dataset=cifar10 --set "data.path=$TMP/cifar" \
+    : -np 1 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set data.dataset=cifar10 --set "data.path=$TMP/nowhere"
 expect_failure "other data on rank 1 than on rank 0" "other synthetic data" \
-    $MPIRUN -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" \
-    : -np 1 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set data.synthetic_test=63
+    $MPIRUN -np 1 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" \
+    : -np 1 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set data.synthetic_test=63
 expect_failure "a bad config on every rank" "lrr" \
-    $MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set train.lrr=1
-head -c 3000 /dev/urandom > "$T/garbage.h5"
+    $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set train.lrr=1
+head -c 3000 /dev/urandom > "$TMP/garbage.h5"
 expect_failure "an unreadable checkpoint on rank 1 only" "garbage.h5" \
-    $MPIRUN -np 1 "$PIPELINE" resume "$T/np1/stage-00.h5" --out "$T/fail" \
-    : -np 1 "$PIPELINE" resume "$T/garbage.h5" --out "$T/fail"
+    $MPIRUN -np 1 "$PIPE" resume "$TMP/np1/stage-00.h5" --out "$TMP/fail" \
+    : -np 1 "$PIPE" resume "$TMP/garbage.h5" --out "$TMP/fail"
 expect_failure "a NaN loss" "loss became" \
-    $MPIRUN -np 2 "$PIPELINE" run "$T/cfg.ini" --out "$T/fail" --set pipeline.enabled=false \
+    $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set pipeline.enabled=false \
     --set train.lr=10 --set train.weight_decay=1 --set train.epochs=20
 
-echo
-echo "mpi.test.sh: $failures failure(s)"
-[ "$failures" -eq 0 ]
+finish mpi

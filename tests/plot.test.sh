@@ -7,27 +7,14 @@
 #   sh tests/plot.test.sh          PIPELINE=/path/to/driver sh tests/plot.test.sh
 # Prints "ok - ..." or "not ok - ..." per check; exits non-zero if any check failed.
 
-PIPE=${PIPELINE:-./pipeline}
-PY=/usr/bin/python3
+. tests/lib.sh
 PLOT=scripts/plot.py
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-# check DESCRIPTION REASON: REASON empty means the check passed.
-check() { if [ -z "$2" ]; then ok "$1"; else not_ok "$1: $2"; fi; }
-lines() { wc -l <"$1" | tr -d ' '; }
 size() { wc -c <"$1" | tr -d ' '; }
 # hexbytes FILE OFFSET COUNT: the bytes as one lowercase hex string.
 hexbytes() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
 # be32 FILE OFFSET: a big-endian 32-bit unsigned integer (PNG IHDR width and height).
 be32() { od -An -tu1 -j "$2" -N 4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }
 
-if [ ! -x "$PIPE" ]; then
-    not_ok "$PIPE or ./pipeline is missing: run make tests first"
-    exit 1
-fi
 if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
     not_ok "matplotlib missing (scripts/install-deps.sh installs python3-matplotlib)"
     exit 1
@@ -44,14 +31,11 @@ r=""
 check "$PLOT is an executable with #!/usr/bin/python3" "$r"
 [ -z "$r" ] || PLOT="$PY $PLOT"
 
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' HUP INT TERM
 
-cat >"$T/p.ini" <<EOF
+cat >"$TMP/p.ini" <<EOF
 [run]
 name = p
-out_dir = $T/ck
+out_dir = $TMP/ck
 [data]
 dataset = synthetic
 [model]
@@ -66,10 +50,10 @@ fractions = 0, 0.1, 1
 epochs = 1
 threshold = 0.05
 EOF
-cat >"$T/scratch.ini" <<EOF
+cat >"$TMP/scratch.ini" <<EOF
 [run]
 name = scratch
-out_dir = $T/ck
+out_dir = $TMP/ck
 [data]
 dataset = synthetic
 [model]
@@ -80,11 +64,11 @@ batch_size = 32
 lr = 0.05
 weight_decay = 5e-3
 EOF
-P=$T/ck/p/stage-02.h5
-S=$T/ck/scratch/stage-00.h5
+P=$TMP/ck/p/stage-02.h5
+S=$TMP/ck/scratch/stage-00.h5
 for run in p scratch; do
-    if ! "$PIPE" run "$T/$run.ini" >"$T/run.out" 2>&1; then
-        not_ok "the $run run failed: $(tail -n 3 "$T/run.out")"
+    if ! "$PIPE" run "$TMP/$run.ini" >"$TMP/run.out" 2>&1; then
+        not_ok "the $run run failed: $(tail -n 3 "$TMP/run.out")"
         exit 1
     fi
 done
@@ -101,22 +85,22 @@ plot() { o=$1; shift; $PLOT "$@" >"$o.out" 2>"$o.err"; rc=$?; }
 fails() {
     r=""
     if [ "$rc" -ne 1 ]; then r="exit $rc, want 1"
-    elif [ "$(lines "$T/e.err")" -ne 1 ]; then r="stderr has $(lines "$T/e.err") lines, want 1: $(head -n 2 "$T/e.err" | tr '\n' '|')"
-    elif ! grep -q -- "$2" "$T/e.err"; then r="stderr lacks \"$2\": $(cat "$T/e.err")"
-    elif [ -s "$T/e.out" ]; then r="stdout not empty: $(head -n 1 "$T/e.out")"
+    elif [ "$(lines "$TMP/e.err")" -ne 1 ]; then r="stderr has $(lines "$TMP/e.err") lines, want 1: $(head -n 2 "$TMP/e.err" | tr '\n' '|')"
+    elif ! grep -q -- "$2" "$TMP/e.err"; then r="stderr lacks \"$2\": $(cat "$TMP/e.err")"
+    elif [ -s "$TMP/e.out" ]; then r="stdout not empty: $(head -n 1 "$TMP/e.out")"
     fi
     check "$1" "$r"
 }
 
 # Two checkpoints, PNG (the default).
-F=$T/fig
-plot "$T/two" "$P" "$S" --out "$F"
+F=$TMP/fig
+plot "$TMP/two" "$P" "$S" --out "$F"
 r=""
-[ "$rc" -eq 0 ] || r="exit $rc: $(head -n 1 "$T/two.err")"
+[ "$rc" -eq 0 ] || r="exit $rc: $(head -n 1 "$TMP/two.err")"
 check "plot of two runs exits 0" "$r"
-printf '%s\n' "$F/accuracy.png" "$F/filters.png" "$F/gamma_hist.png" "$F/clamp.png" >"$T/want"
+printf '%s\n' "$F/accuracy.png" "$F/filters.png" "$F/gamma_hist.png" "$F/clamp.png" >"$TMP/want"
 r=""
-cmp -s "$T/want" "$T/two.out" || r="got: $(tr '\n' ' ' <"$T/two.out")"
+cmp -s "$TMP/want" "$TMP/two.out" || r="got: $(tr '\n' ' ' <"$TMP/two.out")"
 check "stdout lists the four files written, one a line" "$r"
 for name in accuracy filters gamma_hist clamp; do
     f=$F/$name.png
@@ -140,10 +124,10 @@ r=""
 check "nothing else is written to --out" "$r"
 
 # PDF output of one checkpoint, into a directory that does not exist yet.
-G=$T/new/pdf
-plot "$T/pdf" "$P" --out "$G" --format pdf
+G=$TMP/new/pdf
+plot "$TMP/pdf" "$P" --out "$G" --format pdf
 r=""
-if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$T/pdf.err")"; else
+if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$TMP/pdf.err")"; else
     for name in accuracy filters gamma_hist clamp; do
         f=$G/$name.pdf
         if [ ! -f "$f" ]; then r="$r $name.pdf missing"
@@ -155,36 +139,35 @@ fi
 check "--format pdf writes four PDFs, creating --out" "$r"
 
 # Error exits: one line on stderr, exit 1, no figures.
-plot "$T/e" "$T/none.h5" --out "$T/e1"
-fails "a missing checkpoint fails naming it" "$T/none.h5: no such file"
+plot "$TMP/e" "$TMP/none.h5" --out "$TMP/e1"
+fails "a missing checkpoint fails naming it" "$TMP/none.h5: no such file"
 r=""
-[ ! -e "$T/e1" ] || r="$T/e1 was created"
+[ ! -e "$TMP/e1" ] || r="$TMP/e1 was created"
 check "a failed plot writes nothing" "$r"
 
-plot "$T/e" "$P" "$T/none.h5" --out "$T/e2"
-fails "a missing second checkpoint fails too" "$T/none.h5"
+plot "$TMP/e" "$P" "$TMP/none.h5" --out "$TMP/e2"
+fails "a missing second checkpoint fails too" "$TMP/none.h5"
 r=""
-[ ! -e "$T/e2" ] || r="$T/e2 was created"
+[ ! -e "$TMP/e2" ] || r="$TMP/e2 was created"
 check "no figures of the good checkpoint either" "$r"
 
-if "$PIPE" run "$T/p.ini" --out "$T/half" --stop-after-steps 1 >"$T/run.out" 2>&1 && [ -f "$T/half/last.h5" ]; then
-    plot "$T/e" "$T/half/last.h5" --out "$T/e3"
+if "$PIPE" run "$TMP/p.ini" --out "$TMP/half" --stop-after-steps 1 >"$TMP/run.out" 2>&1 && [ -f "$TMP/half/last.h5" ]; then
+    plot "$TMP/e" "$TMP/half/last.h5" --out "$TMP/e3"
     fails "a checkpoint without finished stages fails" "nstages = 0"
 else
-    not_ok "--stop-after-steps 1 did not write last.h5: $(tail -n 1 "$T/run.out")"
+    not_ok "--stop-after-steps 1 did not write last.h5: $(tail -n 1 "$TMP/run.out")"
 fi
 
-plot "$T/e" "$T/p.ini" --out "$T/e4"
+plot "$TMP/e" "$TMP/p.ini" --out "$TMP/e4"
 fails "a file that is not HDF5 fails" "not an HDF5 file"
 
-plot "$T/e" "$T/ck" --out "$T/e5"
+plot "$TMP/e" "$TMP/ck" --out "$TMP/e5"
 fails "a directory fails" "is a directory"
 
-plot "$T/e" "$P"
+plot "$TMP/e" "$P"
 r=""
 [ "$rc" -ne 0 ] || r="exit 0"
-grep -q -- "--out" "$T/e.err" || r="$r; stderr does not mention --out"
+grep -q -- "--out" "$TMP/e.err" || r="$r; stderr does not mention --out"
 check "--out is required" "$r"
 
-echo "# plot: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish plot

@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "h5io.h"
 #include "rng.h"
+#include "support.h"
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -29,37 +30,12 @@ struct fixture {
     struct comm comm;
 };
 
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                    continue;
-                char child[1024];
-                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-                rm_rf(child);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    strcpy(fx->dir, "/tmp/test_checkpoint-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_checkpoint")) {
         free(fx);
         return -1;
     }
@@ -71,7 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    rm_rf(fx->dir);
+    support_rm_rf(fx->dir);
     free(fx);
     return 0;
 }

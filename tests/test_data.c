@@ -1,6 +1,5 @@
 /* Data sets: loaders on fake files whose pixels encode the sample index, every loader error
  * path, epoch order, normalization and augmentation asserted exactly. */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 
 #include "data.h"
 #include "rng.h"
+#include "support.h"
 
 #define REAL_FMNIST "/usr/share/datasets/fashion-mnist"
 
@@ -29,8 +29,7 @@ static int setup_tmp(void **state)
     struct tmp *t = calloc(1, sizeof *t);
     if (!t)
         return -1;
-    snprintf(t->dir, sizeof t->dir, "/tmp/revive_test_data_XXXXXX");
-    if (!mkdtemp(t->dir)) {
+    if (support_make_tmpdir(t->dir, sizeof t->dir, "test_data")) {
         free(t);
         return -1;
     }
@@ -41,19 +40,7 @@ static int setup_tmp(void **state)
 static int teardown_tmp(void **state)
 {
     struct tmp *t = *state;
-    DIR *dp = opendir(t->dir);
-    if (dp) {
-        struct dirent *e;
-        while ((e = readdir(dp))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", t->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dp);
-    }
-    rmdir(t->dir);
+    support_rm_rf(t->dir);
     free(t);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <hdf5.h>
 
 #include "h5io.h"
+#include "support.h"
 
 static const double PI = 3.14159265358979323846;
 
@@ -26,37 +27,12 @@ struct fixture {
     char dir[64];
 };
 
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                    continue;
-                char child[1024];
-                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-                rm_rf(child);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    strcpy(fx->dir, "/tmp/test_h5io-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_h5io")) {
         free(fx);
         return -1;
     }
@@ -67,7 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    rm_rf(fx->dir);
+    support_rm_rf(fx->dir);
     free(fx);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "h5io.h"
 #include "inspect.h"
+#include "support.h"
 
 enum { NF = 5, NS = 2 };
 
@@ -92,8 +93,7 @@ static int setup(void **state)
     struct fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    strcpy(fx->dir, "/tmp/test_inspect-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_inspect")) {
         free(fx);
         return -1;
     }
@@ -105,8 +105,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    unlink(fx->path);
-    rmdir(fx->dir);
+    support_rm_rf(fx->dir);
     free(fx);
     return 0;
 }

@@ -1,0 +1,27 @@
+# Shared by the shell tests (tests/*.test.sh), sourced from the repository root:  . tests/lib.sh
+# Gives: PIPE (the driver under test: $PIPELINE or ./pipeline), PY (/usr/bin/python3, the
+# interpreter with h5py), TMP (a fresh directory, removed on exit), ok/not_ok/check to report one
+# check each as "ok - ..." / "not ok - ...", lines FILE, and finish NAME to print the count and
+# set the exit status. Stops at once, with one "not ok", when the driver is missing.
+PIPE=${PIPELINE:-./pipeline}
+PY=/usr/bin/python3
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+# check DESCRIPTION REASON: REASON empty means the check passed.
+check() { if [ -z "$2" ]; then ok "$1"; else not_ok "$1: $2"; fi; }
+lines() { wc -l <"$1" | tr -d ' '; }
+finish() {
+    echo "# $1: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+if [ ! -x "$PIPE" ]; then
+    not_ok "$PIPE is missing: run make tests first"
+    exit 1
+fi
+TMP=$(mktemp -d) || exit 1
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 1' HUP INT TERM
