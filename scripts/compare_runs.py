@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Compare staged runs stage by stage: accuracy, clamped accuracy, disabled filters, training time,
+and, against the first run, how many filters changed fate and how far the parameters moved apart.
+
+    scripts/compare_runs.py RUN_DIR RUN_DIR... [--names a,b,...] [--format markdown|csv]
+
+Each RUN_DIR holds stage-KK.h5 files (a run's output directory). A stage is compared while every
+run has it. Printed per stage and run:
+    acc      test accuracy at the stage end
+    clamped  the same with every |γ| < τ set to 0
+    off      filters with |γ| < τ (disabled)
+    minutes  wall time of the stage's epochs, evaluation included (/history/seconds)
+and for every run after the first, against the first:
+    flags≠   filters whose disabled flag differs
+    Δparam   max over tensors of max|a − b| / max|a|, the measure of tests/tools/compare_params.py
+Made for docs/RESULTS.md: e.g. one process against mpirun -np 2, or two seeds, or a branch.
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def fail(msg):
+    sys.stderr.write(f"compare_runs.py: {msg}\n")
+    sys.exit(2)
+
+
+def stage_file(run, k):
+    return os.path.join(run, f"stage-{k:02d}.h5")
+
+
+def param_difference(a, b):
+    worst, where = 0.0, ""
+    for name in a["params"]:
+        x, y = a["params"][name][()], b["params"][name][()]
+        if x.shape != y.shape:
+            fail(f"{name} has shape {x.shape} in one run and {y.shape} in another: different models")
+        d = float(np.abs(x.astype(np.float64) - y).max()) / max(float(np.abs(x).max()), 1e-12)
+        if d > worst:
+            worst, where = d, name
+    return worst, where
+
+
+def stage_row(files, k):
+    key = f"stage-{k:02d}"
+    first = files[0]
+    row = {"stage": k, "kind": first["stats"][key].attrs["kind"]}
+    if isinstance(row["kind"], bytes):
+        row["kind"] = row["kind"].decode()
+    flags0 = first["stats"][key]["disabled"][()]
+    for i, f in enumerate(files):
+        g = f["stats"][key]
+        h = f["history"]
+        sel = h["stage"][()] == k
+        row[f"acc{i}"] = 100.0 * g.attrs["acc_end"]
+        row[f"clamped{i}"] = 100.0 * g.attrs["acc_clamped"]
+        flags = g["disabled"][()]
+        row[f"off{i}"] = int(flags.sum())
+        row[f"minutes{i}"] = float(h["seconds"][()][sel].sum()) / 60.0
+        if i > 0:
+            row[f"flags{i}"] = int((flags != flags0).sum())
+            row[f"dparam{i}"], row[f"where{i}"] = param_difference(first, f)
+    return row
+
+
+def main(argv):
+    args, names, fmt = [], None, "markdown"
+    it = iter(argv[1:])
+    for a in it:
+        if a == "--names":
+            names = next(it, "").split(",")
+        elif a == "--format":
+            fmt = next(it, "")
+            if fmt not in ("markdown", "csv"):
+                fail(f"--format '{fmt}': use markdown or csv")
+        elif a.startswith("--"):
+            fail(f"unknown option {a}; see the usage at the top of the script")
+        else:
+            args.append(a)
+    if len(args) < 2:
+        fail("give two or more run directories: scripts/compare_runs.py RUN_DIR RUN_DIR...")
+    names = names or [os.path.basename(os.path.normpath(r)) for r in args]
+    if len(names) != len(args):
+        fail(f"--names has {len(names)} names for {len(args)} runs")
+    for r in args:
+        if not os.path.exists(stage_file(r, 0)):
+            fail(f"{stage_file(r, 0)}: no such file; give a run's output directory")
+
+    rows = []
+    k = 0
+    while all(os.path.exists(stage_file(r, k)) for r in args):
+        try:
+            files = [h5py.File(stage_file(r, k), "r") for r in args]
+        except OSError as e:
+            fail(f"{e}")
+        rows.append(stage_row(files, k))
+        for f in files:
+            f.close()
+        k += 1
+
+    cols = ["stage", "kind"]
+    heads = ["stage", "kind"]
+    for i, n in enumerate(names):
+        cols += [f"acc{i}", f"clamped{i}", f"off{i}", f"minutes{i}"]
+        heads += [f"acc {n}", f"clamped {n}", f"off {n}", f"minutes {n}"]
+        if i > 0:
+            cols += [f"flags{i}", f"dparam{i}"]
+            heads += [f"flags≠ {n}", f"Δparam {n}"]
+
+    def cell(row, c, md):
+        v = row[c]
+        if c.startswith(("acc", "clamped")):
+            return f"{v:.2f} %" if md else f"{v:.2f}"
+        if c.startswith("minutes"):
+            return f"{v:.1f}"
+        if c.startswith("dparam"):
+            return f"{v:.2g} ({row['where' + c[6:]]})" if md else f"{v:.6g}"
+        return str(v)
+
+    if fmt == "csv":
+        print(",".join(cols))
+        for r in rows:
+            print(",".join(cell(r, c, False) for c in cols))
+    else:
+        print("| " + " | ".join(heads) + " |")
+        print("|" + "---|" * len(heads))
+        for r in rows:
+            print("| " + " | ".join(cell(r, c, True) for c in cols) + " |")
+        totals = ", ".join(f"{n} {sum(r[f'minutes{i}'] for r in rows):.1f}" for i, n in enumerate(names))
+        print(f"\nTraining minutes over these {len(rows)} stages: {totals}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

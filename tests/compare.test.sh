@@ -1,0 +1,67 @@
+#!/bin/sh
+# scripts/compare_runs.py end to end: a tiny 3-stage run made twice with one seed and once with
+# another (a few seconds). Same seed: every stage compared, no flag differs, parameters equal.
+# Other seed: parameters differ. Then the error exits (one run, a directory without stages,
+# an unknown option, --names of the wrong length). Run from the repository root after `make tests`.
+. tests/lib.sh
+CMP=scripts/compare_runs.py
+
+cat >"$TMP/c.ini" <<INI
+[run]
+name = c
+[data]
+dataset = synthetic
+[model]
+depth = 8
+[train]
+batch_size = 32
+lr = 0.05
+weight_decay = 5e-3
+[pipeline]
+enabled = true
+fractions = 0, 0.1, 1
+epochs = 1
+threshold = 0.05
+INI
+for r in a b; do
+    "$PIPE" run "$TMP/c.ini" --out "$TMP/$r" >"$TMP/$r.log" 2>&1 || not_ok "run $r: $(tail -1 "$TMP/$r.log")"
+done
+"$PIPE" run "$TMP/c.ini" --out "$TMP/s2" --set run.seed=2 >"$TMP/s2.log" 2>&1 ||
+    not_ok "run s2: $(tail -1 "$TMP/s2.log")"
+
+r=""
+"$PY" "$CMP" "$TMP/a" "$TMP/b" "$TMP/s2" --format csv >"$TMP/out.csv" 2>"$TMP/err" || r="exit $? ($(cat "$TMP/err"))"
+[ -z "$r" ] && [ "$(lines "$TMP/out.csv")" -ne 4 ] && r="$(lines "$TMP/out.csv") lines, expected a header and 3 stages"
+check "CSV: a header and one row per stage" "$r"
+
+# Columns: stage,kind, acc,clamped,off,minutes of run 0, then acc,clamped,off,minutes,flags,dparam
+# of each later run: b's flags and dparam are $11 and $12, s2's dparam is $18.
+r=$(awk -F, 'NR > 1 && ($11 != 0 || $12 != 0) { print "stage " $1 ": flags " $11 ", dparam " $12 }' "$TMP/out.csv")
+check "the same config and seed: no flag differs, parameters equal" "$r"
+r=$(awk -F, 'NR > 1 && $18 == 0 { print "stage " $1 ": dparam 0" }' "$TMP/out.csv")
+check "another seed: parameters differ at every stage" "$r"
+r=$(awk -F, 'NR > 1 && $3 != $7 { print "stage " $1 ": acc " $3 " vs " $7 }' "$TMP/out.csv")
+check "the same run twice: equal accuracies" "$r"
+
+"$PY" "$CMP" "$TMP/a" "$TMP/s2" --names one,two >"$TMP/out.md" 2>"$TMP/err"
+r=""
+grep -q "^| stage | kind | acc one " "$TMP/out.md" || r="no markdown header naming the runs"
+[ "$(grep -c '^| [0-9]' "$TMP/out.md")" -eq 3 ] || r="${r:+$r; }not 3 stage rows"
+check "markdown table with --names" "$r"
+
+expect_error() { # name, pattern, args...
+    name=$1 pattern=$2
+    shift 2
+    "$PY" "$CMP" "$@" >/dev/null 2>"$TMP/e.err"
+    rc=$?
+    r=""
+    [ "$rc" -eq 2 ] || r="exit $rc, expected 2"
+    [ "$(lines "$TMP/e.err")" -eq 1 ] || r="${r:+$r; }$(lines "$TMP/e.err") lines on stderr"
+    grep -q -- "$pattern" "$TMP/e.err" || r="${r:+$r; }stderr lacks '$pattern': $(head -c 200 "$TMP/e.err")"
+    check "$name" "$r"
+}
+expect_error "one run is refused" "two or more" "$TMP/a"
+expect_error "a directory without stage files" "$TMP/nowhere/stage-00.h5" "$TMP/a" "$TMP/nowhere"
+expect_error "an unknown option" "--color" "$TMP/a" "$TMP/b" --color
+expect_error "--names of the wrong length" "2 runs" "$TMP/a" "$TMP/b" --names x
+finish compare
