@@ -23,6 +23,7 @@ ENGINE_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/layers/*.c src/data/
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(B)/%.o)
 TEST_SRC   = $(wildcard tests/test_*.c)
 TEST_BIN   = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_SUPPORT = $(B)/tests/support.o
 BENCH_SRC  = $(wildcard bench/bench_*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
@@ -44,9 +45,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/librevive.a
+# Kept (not an intermediate make deletes), so an unchanged test binary is not relinked.
+.SECONDARY: $(TEST_SUPPORT)
+$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/librevive.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/tests/support.o $(B)/librevive.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_SUPPORT) $(B)/librevive.a $(LDLIBS) -lcmocka
 
 $(B)/bench/%: bench/%.c $(B)/librevive.a
 	@mkdir -p $(dir $@)
