@@ -64,7 +64,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 check-run: tests
-	@PIPELINE=./$(PIPELINE_BIN) sh tests/run.sh $(TEST_BIN)
+	@PIPELINE=./$(PIPELINE_BIN) SANITIZED=$(SANITIZE) sh tests/run.sh $(TEST_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
