@@ -27,12 +27,13 @@ TEST_SUPPORT = $(B)/tests/support.o
 BENCH_SRC  = $(wildcard bench/bench_*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
+# Checked builds put their pipeline in their build directory, so ./pipeline is always the
+# release build and a checked build never passes for it. Defined before `all`: make expands a
+# rule's prerequisites as it reads the rule, so a later definition would leave `all` empty.
+PIPELINE_BIN = $(if $(SANITIZE)$(filter 1,$(DEBUG)),$(B)/pipeline,pipeline)
+
 .PHONY: all deps check check-run demo demo-run bench bench-run tests clean docs
 all: $(PIPELINE_BIN)
-
-# Checked builds put their pipeline in their build directory, so ./pipeline is always the
-# release build and a checked build never passes for it.
-PIPELINE_BIN = $(if $(SANITIZE)$(filter 1,$(DEBUG)),$(B)/pipeline,pipeline)
 
 $(PIPELINE_BIN): $(B)/src/main.o $(B)/librevive.a
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -9,6 +9,12 @@
 H5DIFF=${H5DIFF:-h5diff}
 CK=$TMP/ck
 
+# `make` alone (the default goal) builds the driver: a dry run that takes src/main.c as changed
+# must relink it. (It once built nothing: `all` named the driver before its variable existed.)
+r=""
+make -n -W src/main.c 2>&1 | grep -q -- "-o [^ ]*pipeline " || r="make -n -W src/main.c does not link a pipeline"
+check "make (the default goal) builds the driver" "$r"
+
 # config NAME [EXTRA-LINE...]: writes $TMP/NAME.ini for run NAME; extra lines go at the end.
 config() {
     f=$TMP/$1.ini
