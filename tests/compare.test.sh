@@ -6,23 +6,7 @@
 . tests/lib.sh
 CMP=scripts/compare_runs.py
 
-cat >"$TMP/c.ini" <<INI
-[run]
-name = c
-[data]
-dataset = synthetic
-[model]
-depth = 8
-[train]
-batch_size = 32
-lr = 0.05
-weight_decay = 5e-3
-[pipeline]
-enabled = true
-fractions = 0, 0.1, 1
-epochs = 1
-threshold = 0.05
-INI
+tiny_staged_ini "$TMP/c.ini" c 1
 for r in a b; do
     "$PIPE" run "$TMP/c.ini" --out "$TMP/$r" >"$TMP/$r.log" 2>&1 || not_ok "run $r: $(tail -1 "$TMP/$r.log")"
 done

@@ -8,24 +8,7 @@
 
 . tests/lib.sh
 
-cat >"$TMP/insp.ini" <<EOF
-[run]
-name = insp
-out_dir = $TMP/ck
-[data]
-dataset = synthetic
-[model]
-depth = 8
-[train]
-batch_size = 32
-lr = 0.05
-weight_decay = 5e-3
-[pipeline]
-enabled = true
-fractions = 0, 0.1, 1
-epochs = 2
-threshold = 0.05
-EOF
+tiny_staged_ini "$TMP/insp.ini" insp 2
 F=$TMP/ck/insp/stage-02.h5
 if ! "$PIPE" run "$TMP/insp.ini" >"$TMP/run.out" 2>&1 || [ ! -f "$F" ]; then
     not_ok "the 3-stage run failed: $(tail -n 3 "$TMP/run.out")"

@@ -13,6 +13,32 @@ not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
 # check DESCRIPTION REASON: REASON empty means the check passed.
 check() { if [ -z "$2" ]; then ok "$1"; else not_ok "$1: $2"; fi; }
 lines() { wc -l <"$1" | tr -d ' '; }
+# tiny_staged_ini FILE NAME EPOCHS [LINE...]: the tests' tiny staged run (ResNet-8 on synthetic
+# data; BN only, BN + 10 %, all; EPOCHS a stage; τ = 0.05 so some filters switch off), writing to
+# $TMP/ck/NAME unless --out says otherwise. LINEs go at the end: "[data]" "synthetic_train = 97".
+tiny_staged_ini() {
+    f=$1 name=$2 epochs=$3
+    shift 3
+    cat >"$f" <<INI
+[run]
+name = $name
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+[model]
+depth = 8
+[train]
+batch_size = 32
+lr = 0.05
+weight_decay = 5e-3
+[pipeline]
+enabled = true
+fractions = 0, 0.1, 1
+epochs = $epochs
+threshold = 0.05
+INI
+    for line in "$@"; do echo "$line" >>"$f"; done
+}
 finish() {
     echo "# $1: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -7,27 +7,7 @@ set -u
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 MPIRUN="timeout 120 mpirun --oversubscribe -x OMP_NUM_THREADS"
 
-cat > "$TMP/cfg.ini" <<INI
-[run]
-name = r
-out_dir = $TMP/ck
-seed = 3
-[data]
-dataset = synthetic
-synthetic_train = 97
-synthetic_test = 64
-[model]
-depth = 8
-[train]
-batch_size = 32
-lr = 0.05
-weight_decay = 5e-3
-[pipeline]
-enabled = true
-fractions = 0, 0.1, 1
-epochs = 1
-threshold = 0.05
-INI
+tiny_staged_ini "$TMP/cfg.ini" r 1 "[run]" "seed = 3" "[data]" "synthetic_train = 97" "synthetic_test = 64"
 
 # 1. Rank-count invariance: 97 images in batches of 32 leave a last batch of 1, so with 3 ranks two
 #    have an empty share (they still join the BN reductions); every other step is uneven (11, 11, 10).

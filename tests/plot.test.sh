@@ -32,24 +32,7 @@ check "$PLOT is an executable with #!/usr/bin/python3" "$r"
 [ -z "$r" ] || PLOT="$PY $PLOT"
 
 
-cat >"$TMP/p.ini" <<EOF
-[run]
-name = p
-out_dir = $TMP/ck
-[data]
-dataset = synthetic
-[model]
-depth = 8
-[train]
-batch_size = 32
-lr = 0.05
-weight_decay = 5e-3
-[pipeline]
-enabled = true
-fractions = 0, 0.1, 1
-epochs = 1
-threshold = 0.05
-EOF
+tiny_staged_ini "$TMP/p.ini" p 1
 cat >"$TMP/scratch.ini" <<EOF
 [run]
 name = scratch
