@@ -31,12 +31,14 @@ def stage_file(run, k):
     return os.path.join(run, f"stage-{k:02d}.h5")
 
 
+def model_of(f):
+    return {name: f["params"][name].shape for name in f["params"]}
+
+
 def param_difference(a, b):
     worst, where = 0.0, ""
     for name in a["params"]:
         x, y = a["params"][name][()], b["params"][name][()]
-        if x.shape != y.shape:
-            fail(f"{name} has shape {x.shape} in one run and {y.shape} in another: different models")
         d = float(np.abs(x.astype(np.float64) - y).max()) / max(float(np.abs(x).max()), 1e-12)
         if d > worst:
             worst, where = d, name
@@ -95,6 +97,13 @@ def main(argv):
             files = [h5py.File(stage_file(r, k), "r") for r in args]
         except OSError as e:
             fail(f"{e}")
+        for r, f in zip(args, files):
+            for need in (f"stats/stage-{k:02d}/disabled", "history/seconds", "params"):
+                if need not in f:
+                    fail(f"{stage_file(r, k)}: no /{need}; give the output directory of a revive run")
+            if k == 0 and model_of(f) != model_of(files[0]):
+                fail(f"{stage_file(r, k)}: another model (parameter names or shapes) than "
+                     f"{stage_file(args[0], k)}; compare runs of one model")
         rows.append(stage_row(files, k))
         for f in files:
             f.close()

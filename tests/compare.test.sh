@@ -2,7 +2,8 @@
 # scripts/compare_runs.py end to end: a tiny 3-stage run made twice with one seed and once with
 # another (a few seconds). Same seed: every stage compared, no flag differs, parameters equal.
 # Other seed: parameters differ. Then the error exits (one run, a directory without stages,
-# an unknown option, --names of the wrong length). Run from the repository root after `make tests`.
+# a foreign HDF5 file, runs of different models, an unknown option, --names of the wrong length).
+# Run from the repository root after `make tests`.
 . tests/lib.sh
 CMP=scripts/compare_runs.py
 
@@ -46,6 +47,12 @@ expect_error() { # name, pattern, args...
 }
 expect_error "one run is refused" "two or more" "$TMP/a"
 expect_error "a directory without stage files" "$TMP/nowhere/stage-00.h5" "$TMP/a" "$TMP/nowhere"
+mkdir "$TMP/foreign"
+"$PY" -c 'import h5py, sys; h5py.File(sys.argv[1], "w")["x"] = 1' "$TMP/foreign/stage-00.h5"
+expect_error "an HDF5 file that is not a revive checkpoint" "foreign/stage-00.h5: no /stats" "$TMP/a" "$TMP/foreign"
+"$PIPE" run "$TMP/c.ini" --out "$TMP/deeper" --set model.depth=14 >"$TMP/deeper.log" 2>&1 ||
+    not_ok "run deeper: $(tail -1 "$TMP/deeper.log")"
+expect_error "runs of different models" "another model" "$TMP/a" "$TMP/deeper"
 expect_error "an unknown option" "--color" "$TMP/a" "$TMP/b" --color
 expect_error "--names of the wrong length" "2 runs" "$TMP/a" "$TMP/b" --names x
 finish compare
