@@ -16,6 +16,7 @@ and for every run after the first, against the first:
 Made for docs/RESULTS.md: e.g. one process against mpirun -np 2, or two seeds, or a branch.
 """
 import os
+import signal
 import sys
 
 import h5py
@@ -68,6 +69,7 @@ def stage_row(files, k):
 
 
 def main(argv):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
     args, names, fmt = [], None, "markdown"
     it = iter(argv[1:])
     for a in it:
