@@ -106,12 +106,16 @@ def have_torch():
 
 
 def pipeline_params(shape):
+    """`pipeline params`: {"total": ..., "bn": ..., "output": ..., "shortcut": ..., "conv": ...}."""
     out = run([PIPELINE, "params", "--depth", "20", "--width", "1", "--input", shape_str(shape),
                "--classes", "10"])
-    m = re.search(r"^\s*total\s+(\d+)", out, re.M)
-    if not m:
+    counts = {k: int(v) for k, v in re.findall(r"^\s*(total|bn|batchnorm|output|shortcut|conv)\s+(\d+)",
+                                              out, re.M)}
+    if "batchnorm" in counts:
+        counts["bn"] = counts.pop("batchnorm")
+    if "total" not in counts:
         fail(f"no total in `pipeline params` output:\n{out}")
-    return int(m.group(1))
+    return counts
 
 
 def med(xs):
@@ -130,7 +134,8 @@ def check(ok):
 
 def compare_shape(shape, a, torch_version):
     """Runs every figure for one input shape; prints and returns the table's lines."""
-    params = pipeline_params(shape)
+    kinds = pipeline_params(shape)
+    params = kinds["total"]
     counts = None
     if torch_version:
         counts = results(run(["/usr/bin/python3", TORCH, "--count", "--input", shape_str(shape)]))[0]
@@ -157,10 +162,13 @@ def compare_shape(shape, a, torch_version):
             f"{params:,} parameters, {revive_flops / 1e6:.1f} MFLOP forward per image")
     lines.append(head)
     if counts:
-        same = int(counts["params"]) == params and int(counts["flops"]) == revive_flops
+        same = (int(counts["params"]) == params and int(counts["flops"]) == revive_flops
+                and all(int(counts.get(k, -1)) == v for k, v in kinds.items() if k != "total"))
         lines.append("")
         lines.append(f"PyTorch model: {int(counts['params']):,} parameters, "
-                     f"{int(counts['flops']) / 1e6:.1f} MFLOP — "
+                     f"{int(counts['flops']) / 1e6:.1f} MFLOP ("
+                     + ", ".join(f"{k} {int(counts[k]):,}" for k in ("bn", "output", "shortcut", "conv"))
+                     + ") — "
                      + ("the same as revive's." if same else "**DIFFERENT from revive's: fix bench/torch_resnet.py**"))
         if not same:
             a.mismatch = True

@@ -157,7 +157,16 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     flops = forward_flops(torch, model, a.input)
     if a.count:
-        print(f"RESULT tool=pytorch params={params} flops={flops}")
+        # the categories of `pipeline params`
+        n = {"bn": 0, "output": 0, "shortcut": 0, "conv": 0}
+        for name, p in model.named_parameters():
+            kind = ("output" if name.startswith("fc.") else "bn" if ".bn." in name or
+                    name.startswith("stem.bn") else "conv")
+            n[kind] += p.numel()
+            if kind == "conv" and ".shortcut." in name:
+                n["shortcut"] += p.numel()
+        print(f"RESULT tool=pytorch params={params} flops={flops} "
+              + " ".join(f"{k}={v}" for k, v in n.items()))
         return
 
     x = torch.randn(a.batch, *a.input)
