@@ -65,11 +65,12 @@ struct conv2d_dw_sparse {
     const unsigned *idx;
     const unsigned char *rows;
 };
-#define CONV2D_SPARSE_DW_DENSITY 0.10
+#define CONV2D_SPARSE_DW_DENSITY 0.15
 
 void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
 /* Chooses the algorithm (conv2d_init leaves im2col): WINOGRAD takes effect for 3×3 stride-1
- * pad-1 layers only; AUTO means Winograd there. */
+ * pad-1 layers only; AUTO means Winograd there when the layer has at least 8 input channels
+ * (measured faster; the 1- or 3-channel stem is not). */
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo);
 size_t conv2d_weight_count(const struct conv2d *l);
 /* Grows ws (if needed) so that it serves layer l at batch size n; ws starts zeroed ({0}). */
@@ -124,7 +125,8 @@ void batchnorm_forward_train(float *out,          /* (N, C, H, W) */
                              float *running_var,  /* (C) updated */
                              const float *in,     /* (N, C, H, W) */
                              const float *gamma, const float *beta, /* (C) */
-                             const struct batchnorm *l, int n, const struct bn_reducer *r);
+                             const struct batchnorm *l, int n, const struct bn_reducer *r,
+                             double *sums /* (2C + 1) scratch, or NULL: allocated */);
 void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             const struct batchnorm *l, int n);
@@ -134,7 +136,8 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may be NULL */
                         const float *dout, const float *in,
                         const float *save_mean, const float *save_invstd, const float *gamma,
-                        const struct batchnorm *l, int n, const struct bn_reducer *r);
+                        const struct batchnorm *l, int n, const struct bn_reducer *r,
+                        double *sums /* (2C + 1) scratch, or NULL: allocated */);
 
 /* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t count);

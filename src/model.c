@@ -4,6 +4,16 @@
  *          └──────── identity, or 1×1 conv─BN ─┘
  * The add's backward hands the same gradient to both paths; ReLU backward uses the stored
  * output (ReLU(x) > 0 exactly when x > 0), so ReLU runs in place on the BN output.
+ *
+ * What is derived from parameters and kept across steps, and when it is refreshed:
+ * - u->wt, the Winograd transform of a conv's weights, is valid for the weights in u->wt_of.
+ *   Every use compares the current weights with u->wt_of (memcmp over the layer's weights, a
+ *   small fraction of the step's memory traffic; it stops at the first difference when the
+ *   weights train) and transforms anew when they differ. So frozen weights are transformed once
+ *   per stage, trained ones once per step, and nothing that writes m->values (SGD, stages/
+ *   reinit.c, a checkpoint load, γ clamping, tests) has to remember to invalidate anything.
+ * - u->dw_sparse, the trainable entries of a conv's weights, is rebuilt by model_mask_changed,
+ *   which every writer of m->mask already calls (it also refreshes the trainable counts).
  */
 #include <string.h>
 
@@ -14,16 +24,33 @@ static size_t unit_size(const struct unit *u, int n)
     return (size_t)n * u->conv.out_c * u->conv.out_h * u->conv.out_w;
 }
 
+/* The unit's Winograd weights, made from the current weights if they changed (file comment);
+ * NULL when the unit runs im2col or has no cache (a model built without buffers). */
+static const float *unit_wt(struct model *m, struct unit *u)
+{
+    if (!u->wt)
+        return NULL;
+    const float *w = m->values + m->params[u->w].offset;
+    size_t bytes = conv2d_weight_count(&u->conv) * sizeof(float);
+    if (!u->wt_ok || memcmp(u->wt_of, w, bytes) != 0) {
+        conv2d_winograd_weights(u->wt, w, &u->conv);
+        memcpy(u->wt_of, w, bytes);
+        u->wt_ok = true;
+    }
+    return u->wt;
+}
+
 static void unit_forward(struct model *m, struct unit *u, const float *in, int n, bool train,
                          const struct bn_reducer *r)
 {
     const float *v = m->values;
-    conv2d_forward(u->conv_out, in, v + m->params[u->w].offset, &u->conv, n, &m->ws);
+    conv2d_forward_x(u->conv_out, in, v + m->params[u->w].offset, unit_wt(m, u), &u->conv, n,
+                     &m->ws);
     const float *gamma = v + m->params[u->gamma].offset, *beta = v + m->params[u->beta].offset;
     float *rmean = m->running_stats + u->running, *rvar = rmean + u->conv.out_c;
     if (train)
         batchnorm_forward_train(u->bn_out, u->save_mean, u->save_invstd, rmean, rvar, u->conv_out,
-                                gamma, beta, &u->bn, n, r);
+                                gamma, beta, &u->bn, n, r, u->bn_sums);
     else
         batchnorm_forward_eval(u->bn_out, u->conv_out, gamma, beta, rmean, rvar, &u->bn, n);
     if (u->relu)
@@ -79,9 +106,10 @@ static void unit_backward(struct model *m, struct unit *u, const float *in, floa
     const float *v = m->values;
     batchnorm_backward(u->d_conv_out, grad_of(m, u->gamma), grad_of(m, u->beta), u->d_bn_out,
                        u->conv_out, u->save_mean, u->save_invstd, v + m->params[u->gamma].offset,
-                       &u->bn, n, r);
-    conv2d_backward(d_in, grad_of(m, u->w), u->d_conv_out, in, v + m->params[u->w].offset,
-                    &u->conv, n, &m->ws);
+                       &u->bn, n, r, u->bn_sums);
+    conv2d_backward_x(d_in, grad_of(m, u->w), u->d_conv_out, in, v + m->params[u->w].offset,
+                      d_in ? unit_wt(m, u) : NULL, u->sparse_dw ? &u->dw_sparse : NULL, &u->conv,
+                      n, &m->ws);
 }
 
 /* For a unit followed by ReLU: from d_act (w.r.t. the ReLU output) to d_bn_out. */

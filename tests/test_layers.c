@@ -421,7 +421,8 @@ static void test_conv_winograd_gradients(void **state)
     conv2d_workspace_free(&ws);
 }
 
-/* Only the 3×3 stride-1 pad-1 shape takes Winograd; the names table round-trips. */
+/* Only the 3×3 stride-1 pad-1 shape takes Winograd, AUTO from 8 input channels; the names
+ * table round-trips. */
 static void test_conv_algo_choice(void **state)
 {
     struct conv2d l;
@@ -431,7 +432,12 @@ static void test_conv_algo_choice(void **state)
     conv2d_init(&l, 4, 4, 1, 1, 0, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 0);
-    conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8);
+    conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8); /* AUTO: too few input channels to pay */
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 0);
+    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
+    assert_int_equal(l.winograd, 1);
+    conv2d_init(&l, 8, 4, 3, 1, 1, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 1);
     conv2d_set_algo(&l, CONV_ALGO_IM2COL);
@@ -528,7 +534,7 @@ static double bn_loss(void *p)
 {
     struct bn_case *b = p;
     batchnorm_forward_train(b->out, b->mean, b->invstd, b->rmean, b->rvar, b->in, b->gamma,
-                            b->beta, &b->l, b->n, NULL);
+                            b->beta, &b->l, b->n, NULL, NULL);
     return dot(b->out, b->r, bn_count(b));
 }
 
@@ -564,7 +570,7 @@ static void test_bn_gradients(void **state)
     size_t cnt = bn_count(&b);
     float *din = falloc(cnt), *dg = falloc(2), *db = falloc(2);
     bn_loss(&b); /* saves the batch mean and invstd */
-    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
     assert_int_equal(check_grad("bn dx", b.in, cnt, din, bn_loss, &b, 1000, 0.0f), 0);
     assert_int_equal(check_grad("bn dgamma", b.gamma, 2, dg, bn_loss, &b, 10, 0.0f), 0);
     assert_int_equal(check_grad("bn dbeta", b.beta, 2, db, bn_loss, &b, 10, 0.0f), 0);
@@ -573,7 +579,7 @@ static void test_bn_gradients(void **state)
     float *din2 = falloc(cnt), *dg2 = falloc(2), *db2 = falloc(2);
     bn_loss(&b);
     for (int k = 0; k < 2; k++)
-        batchnorm_backward(din2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+        batchnorm_backward(din2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
     for (size_t i = 0; i < cnt; i++)
         assert_true(din2[i] == 2.0f * din[i]);
     for (int c = 0; c < 2; c++) {
@@ -591,7 +597,7 @@ static void test_bn_train_hand(void **state)
     batchnorm_init(&l, 1, 1, 1);
     assert_true(l.eps == 1e-5f && l.momentum == 0.1f);
     float in[4] = {1, 2, 3, 4}, out[4], g = 2.0f, bt = 0.5f, mean, invstd, rm = 0.0f, rv = 1.0f;
-    batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &bt, &l, 4, NULL);
+    batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &bt, &l, 4, NULL, NULL);
     double is = 1.0 / sqrt(1.25 + 1e-5);
     assert_true(mean == 2.5f);
     assert_true(fabs(invstd - is) <= 1e-6 * is);
@@ -663,7 +669,7 @@ static void test_bn_two_ranks(void **state)
             memcpy(rm[k], rm0, sizeof rm0);
             memcpy(rv[k], rv0, sizeof rv0);
             batchnorm_forward_train(out + k * half, mean[k], invstd[k], rm[k], rv[k],
-                                    b.in + k * half, b.gamma, b.beta, &b.l, 2, &red);
+                                    b.in + k * half, b.gamma, b.beta, &b.l, 2, &red, NULL);
             assert_int_equal(f.calls, 1);
             assert_int_equal(f.n, 2 * C + 1);
         }
@@ -676,8 +682,9 @@ static void test_bn_two_ranks(void **state)
     }
 
     float *din = falloc(cnt), dg[C] = {0}, db[C] = {0};
-    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, 4, NULL);
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, 4, NULL, NULL);
     float *dinr = falloc(cnt), dgr[2][C], dbr[2][C];
+    double sums[2 * C + 1]; /* the caller's scratch here, allocated inside elsewhere: the same bits */
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < 2; k++) {
             struct fake_ranks f = {pass ? NULL : cap[k], pass ? cap[1 - k] : NULL, 0, 0};
@@ -686,7 +693,7 @@ static void test_bn_two_ranks(void **state)
             memset(dgr[k], 0, sizeof dgr[k]);
             memset(dbr[k], 0, sizeof dbr[k]);
             batchnorm_backward(dinr + k * half, dgr[k], dbr[k], b.r + k * half, b.in + k * half,
-                               mean[k], invstd[k], b.gamma, &b.l, 2, &red);
+                               mean[k], invstd[k], b.gamma, &b.l, 2, &red, sums);
             assert_int_equal(f.calls, 1);
         }
     assert_close(dinr, din, cnt, 1e-5f);
@@ -726,7 +733,7 @@ static void test_empty_share(void **state)
             memcpy(rm[k], rm0, sizeof rm0);
             memcpy(rv[k], rv0, sizeof rv0);
             batchnorm_forward_train(out, mean[k], invstd[k], rm[k], rv[k], b.in, b.gamma, b.beta,
-                                    &b.l, k == 0 ? 4 : 0, &red);
+                                    &b.l, k == 0 ? 4 : 0, &red, NULL);
             assert_int_equal(f.calls, 1);
         }
     for (int k = 0; k < 2; k++) {

@@ -32,13 +32,14 @@ void batchnorm_init(struct batchnorm *l, int c, int h, int w)
 void batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, float *running_mean,
                              float *running_var, const float *in, const float *gamma,
                              const float *beta, const struct batchnorm *l, int n,
-                             const struct bn_reducer *r)
+                             const struct bn_reducer *r, double *sums)
 {
     /* n = 0 is an empty share of a global batch: this rank adds zeros to the reduction. */
     REVIVE_ASSERT(n >= 0);
     int C = l->c;
     size_t hw = (size_t)l->h * l->w;
-    double *buf = rv_malloc((2 * (size_t)C + 1) * sizeof(double)); /* Σx (C), Σx² (C), m */
+    /* Σx (C), Σx² (C), m */
+    double *buf = sums ? sums : rv_malloc((2 * (size_t)C + 1) * sizeof(double));
 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
@@ -81,7 +82,8 @@ void batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, f
                 y[j] = x[j] * scale + shift;
         }
     }
-    free(buf);
+    if (buf != sums)
+        free(buf);
 }
 
 void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
@@ -107,13 +109,15 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
 /* The reduction inside is collective: every rank must pass din == NULL or none. */
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *save_mean, const float *save_invstd, const float *gamma,
-                        const struct batchnorm *l, int n, const struct bn_reducer *r)
+                        const struct batchnorm *l, int n, const struct bn_reducer *r,
+                        double *sums)
 {
     if (!din && !dgamma && !dbeta)
         return;
     int C = l->c;
     size_t hw = (size_t)l->h * l->w;
-    double *buf = rv_malloc((2 * (size_t)C + 1) * sizeof(double)); /* Σdy (C), Σdy·x̂ (C), m */
+    /* Σdy (C), Σdy·x̂ (C), m */
+    double *buf = sums ? sums : rv_malloc((2 * (size_t)C + 1) * sizeof(double));
 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
@@ -137,7 +141,8 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
     }
     buf[2 * C] = (double)n * (double)hw;
     if (!din) {
-        free(buf);
+        if (buf != sums)
+            free(buf);
         return;
     }
     if (r)
@@ -159,5 +164,6 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             }
         }
     }
-    free(buf);
+    if (buf != sums)
+        free(buf);
 }

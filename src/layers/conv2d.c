@@ -59,10 +59,18 @@ int conv_algo_from_name(const char *name)
     return -1;
 }
 
+/* AUTO: Winograd where it was measured faster. Per 3×3 stride-1 layer at batch 128, one thread,
+ * forward / input gradient in ms (im2col → Winograd): 16→16 at 28×28 9.4/13.2 → 7.3/7.6,
+ * 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7 7.7/7.6 → 4.3/4.5, 16→16 at 32×32
+ * 12.1/16.6 → 9.6/10.0; but the stem, 1→16 at 28×28 1.3 → 3.3 and 3→16 at 32×32 2.4 → 4.0:
+ * with a handful of input channels each point's GEMM is too thin to pay for the transforms. */
+#define CONV2D_WINOGRAD_MIN_IN_C 8
+
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo)
 {
     int eligible = l->k == 3 && l->stride == 1 && l->pad == 1;
-    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD || algo == CONV_ALGO_AUTO);
+    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD ||
+                               (algo == CONV_ALGO_AUTO && l->in_c >= CONV2D_WINOGRAD_MIN_IN_C));
 }
 
 size_t conv2d_weight_count(const struct conv2d *l)
