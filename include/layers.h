@@ -106,6 +106,7 @@ struct batchnorm {
     int c, h, w;
     float eps;      /* 1e-5 */
     float momentum; /* 0.1: running = (1 - momentum) * running + momentum * batch */
+    int relu;       /* 1: the forward writes ReLU(y), fused while y is in cache (init: 0) */
 };
 
 /* Sums per-channel statistics over all ranks (synchronized BatchNorm). NULL = this rank alone.
@@ -133,6 +134,13 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
 /* dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), sums over the global batch of m values per channel
  * (through r); dγ += Σ dy·x̂ and dβ += Σ dy over this rank's images only (the gradient allreduce
  * adds the ranks). */
+/* backward's din (and only din) is written (=) instead of added to: for a first contribution,
+ * so the caller need not zero it. */
+void batchnorm_backward_to(float *din, float *dgamma, float *dbeta, /* din =, the others += */
+                           const float *dout, const float *in,
+                           const float *save_mean, const float *save_invstd, const float *gamma,
+                           const struct batchnorm *l, int n, const struct bn_reducer *r,
+                           double *sums);
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may be NULL */
                         const float *dout, const float *in,
                         const float *save_mean, const float *save_invstd, const float *gamma,
@@ -143,9 +151,13 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may 
 void relu_forward(float *out, const float *in, size_t count);
 /* din += dout where out > 0 (out is the forward's output). */
 void relu_backward(float *din, const float *dout, const float *out, size_t count);
+/* din = dout where out > 0, else 0: a first contribution, into memory that need not be zeroed. */
+void relu_backward_to(float *din, const float *dout, const float *out, size_t count);
 
 /* ---- residual add ------------------------------------------------------------------------ */
 void add_forward(float *out, const float *a, const float *b, size_t count);
+/* out = ReLU(a + b) in one pass (a residual block's end); NaN passes as in relu_forward. */
+void add_relu_forward(float *out, const float *a, const float *b, size_t count);
 /* The add's backward is the identity into both inputs: callers pass dout on (no function). */
 
 /* ---- global average pooling: (N, C, H, W) -> (N, C) ------------------------------------ */

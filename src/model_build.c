@@ -39,6 +39,7 @@ static int add_unit(struct model *m, const char *name, int in_c, int out_c, int 
     conv2d_init(&u->conv, in_c, out_c, k, stride, k / 2, in_h, in_w);
     conv2d_set_algo(&u->conv, m->spec.conv_algo);
     batchnorm_init(&u->bn, out_c, u->conv.out_h, u->conv.out_w);
+    u->bn.relu = relu; /* fused */
     u->relu = relu;
     u->shortcut = shortcut;
     char pname[sizeof m->params[0].name];

@@ -944,6 +944,48 @@ static void test_softmax_ce(void **state)
     FREE_ALL(c.logits, dz);
 }
 
+/* The fused and first-write variants equal the plain layers bit for bit: BN with ReLU fused
+ * against BN then relu_forward; batchnorm_backward_to and relu_backward_to into garbage against
+ * += into zeros; add_relu_forward against add then ReLU. */
+static void test_fused_and_first_write(void **state)
+{
+    struct bn_case b;
+    bn_case_make(&b, 3, 4, 5, 5, 650);
+    size_t cnt = bn_count(&b);
+    float *o1 = falloc(cnt), *o2 = falloc(cnt), *rm = falloc(4), *rv = falloc(4);
+    batchnorm_forward_train(o1, b.mean, b.invstd, rm, rv, b.in, b.gamma, b.beta, &b.l, b.n, NULL, NULL);
+    relu_forward(o1, o1, cnt);
+    struct batchnorm lr = b.l;
+    lr.relu = 1;
+    batchnorm_forward_train(o2, b.mean, b.invstd, rm, rv, b.in, b.gamma, b.beta, &lr, b.n, NULL, NULL);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+    batchnorm_forward_eval(o1, b.in, b.gamma, b.beta, rm, rv, &b.l, b.n);
+    relu_forward(o1, o1, cnt);
+    batchnorm_forward_eval(o2, b.in, b.gamma, b.beta, rm, rv, &lr, b.n);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+
+    float *d1 = falloc(cnt), *d2 = falloc(cnt), dg1[4] = {0}, dg2[4] = {0}, db1[4] = {0}, db2[4] = {0};
+    fill_normal(d2, cnt, 651, 100.0f, 0.0f); /* garbage the first write must ignore */
+    batchnorm_backward(d1, dg1, db1, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
+    batchnorm_backward_to(d2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
+    assert_memory_equal(d1, d2, cnt * sizeof(float));
+    assert_memory_equal(dg1, dg2, sizeof dg1);
+    assert_memory_equal(db1, db2, sizeof db1);
+
+    memset(d1, 0, cnt * sizeof(float));
+    fill_normal(d2, cnt, 652, 100.0f, 0.0f);
+    relu_backward(d1, b.r, b.in, cnt);
+    relu_backward_to(d2, b.r, b.in, cnt);
+    assert_memory_equal(d1, d2, cnt * sizeof(float));
+
+    add_forward(o1, b.in, b.r, cnt);
+    relu_forward(o1, o1, cnt);
+    add_relu_forward(o2, b.in, b.r, cnt);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+    FREE_ALL(o1, o2, rm, rv, d1, d2);
+    bn_case_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -968,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_softmax_ce),
+        cmocka_unit_test(test_fused_and_first_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
