@@ -52,8 +52,9 @@ struct unit {
     bool relu;            /* followed by ReLU inside the unit (stem and conv1 of each block) */
     int w, gamma, beta;   /* indices into params[] */
     size_t running;       /* running mean at running_stats[running], var at [running + C] */
-    /* activations, each (max_batch, out_c, out_h, out_w) */
-    float *conv_out, *bn_out;  /* bn_out holds ReLU(bn) in place when relu */
+    /* activations, each (max_batch, out_c, out_h, out_w); conv_out and (when relu) bn_out are
+     * the unit's own, the others shared with other units (model_build.c: carve_buffers) */
+    float *conv_out, *bn_out;  /* bn_out holds ReLU(bn) when relu (fused into BN) */
     float *d_conv_out, *d_bn_out;
     float *d_act;              /* gradient w.r.t. ReLU(bn) when relu, else NULL */
     float *save_mean, *save_invstd; /* (out_c) */
@@ -72,7 +73,7 @@ struct unit {
 struct block {
     int conv1, conv2, shortcut; /* unit indices; shortcut -1 = identity */
     int in_c, out_c, in_h, in_w, out_h, out_w;
-    float *out, *d_out;         /* ReLU(bn2 + shortcut), (max_batch, out_c, out_h, out_w) */
+    float *out, *d_out;         /* ReLU(bn2 + shortcut), (max_batch, out_c, out_h, out_w); d_out shared */
 };
 
 struct model_spec {

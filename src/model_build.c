@@ -75,18 +75,37 @@ static void *carve(struct arena *a, size_t bytes)
 }
 #define CARVE(a, type, count) ((type *)carve((a), (size_t)(count) * sizeof(type)))
 
+/* What lives from the forward pass to the backward pass has its own buffer: each unit's conv
+ * output (BatchNorm's input), the ReLU output of units with one (the next conv's input and the
+ * ReLU mask), each block's output. Everything else lives within one layer's work and shares a
+ * few buffers of the largest activation's size:
+ *   forward:  a block's conv2 and shortcut BN outputs (read by the add),
+ *   backward: two block-output gradients in turn (block b writes its input gradient into the
+ *             other one, which block b − 1 reads), the gradient at conv2's BN output (shared by
+ *             the shortcut, which reads the same), at a BN input (= conv output), at conv1's ReLU
+ *             output, and at its BN output (conv2's is dead by then).
+ * model.c's backward order is what makes this safe; the whole-model tests check its results. */
 static void carve_buffers(struct model *m, struct arena *a)
 {
-    size_t b = (size_t)m->max_batch;
+    size_t b = (size_t)m->max_batch, big = 0;
+    for (int i = 0; i < m->nunits; i++) {
+        const struct conv2d *c = &m->units[i].conv;
+        size_t sz = b * (size_t)c->out_c * c->out_h * c->out_w;
+        big = sz > big ? sz : big;
+    }
+    float *fwd_c2 = CARVE(a, float, big), *fwd_sc = CARVE(a, float, big);
+    float *g_block[2] = {CARVE(a, float, big), CARVE(a, float, big)};
+    float *g_bn2 = CARVE(a, float, big), *g_conv = CARVE(a, float, big);
+    float *g_act = CARVE(a, float, big), *g_bn1 = CARVE(a, float, big);
     for (int i = 0; i < m->nunits; i++) {
         struct unit *u = &m->units[i];
         size_t sz = b * (size_t)u->conv.out_c * u->conv.out_h * u->conv.out_w;
         size_t wc = conv2d_weight_count(&u->conv), kr = wc / (size_t)u->conv.out_c;
         u->conv_out = CARVE(a, float, sz);
-        u->bn_out = CARVE(a, float, sz);
-        u->d_conv_out = CARVE(a, float, sz);
-        u->d_bn_out = CARVE(a, float, sz);
-        u->d_act = u->relu ? CARVE(a, float, sz) : NULL;
+        u->bn_out = u->relu ? CARVE(a, float, sz) : u->shortcut ? fwd_sc : fwd_c2;
+        u->d_conv_out = g_conv;
+        u->d_bn_out = u->relu ? g_bn1 : g_bn2;
+        u->d_act = u->relu ? (i == 0 ? g_block[1] : g_act) : NULL;
         u->save_mean = CARVE(a, float, u->conv.out_c);
         u->save_invstd = CARVE(a, float, u->conv.out_c);
         u->bn_sums = CARVE(a, double, 2 * (size_t)u->conv.out_c + 1);
@@ -99,7 +118,7 @@ static void carve_buffers(struct model *m, struct arena *a)
         struct block *bl = &m->blocks[i];
         size_t sz = b * (size_t)bl->out_c * bl->out_h * bl->out_w;
         bl->out = CARVE(a, float, sz);
-        bl->d_out = CARVE(a, float, sz);
+        bl->d_out = g_block[i & 1]; /* block i − 1's is the other; the stem's d_act is [1] */
     }
     m->pooled = CARVE(a, float, b * m->features);
     m->d_pooled = CARVE(a, float, b * m->features);
