@@ -19,6 +19,7 @@
 #include "rng.h"
 #include "run.h"
 #include "stages.h"
+#include "step.h"
 
 static void reduce(double *buf, int n, void *ctx)
 {
@@ -37,12 +38,13 @@ static double measure(struct model *m, struct comm *c, const float *x, const int
     for (int warm = 1; warm >= 0; warm--) {
         int go = 1;
         while (go) {
-            model_forward(m, x, n, true, r);
-            softmax_ce_forward_backward(m->d_logits, NULL, m->logits, y, n, m->spec.classes, global);
-            model_zero_grad(m);
-            model_backward(m, n, r);
-            comm_sum_floats(c, m->grads, m->total);
-            sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, 0.01f, &opt);
+            double sums[2];
+            /* the engine's training step, as `pipeline run` takes it */
+            if (step_train(m, x, y, n, global, r, c, 0.01f, &opt, sums)) {
+                if (c->rank == 0)
+                    fprintf(stderr, "bench_mpi: the loss became %g: the benchmark diverged\n", sums[0]);
+                comm_abort(1);
+            }
             steps++;
             /* rank 0 decides when to stop, so every rank runs the same number of steps */
             double elapsed = run_now() - start;

@@ -8,6 +8,8 @@
  * Modes (the stage kinds of stages/): all (every parameter), bn (γ and β only), conv_fraction
  * (γ, β and --fraction of all conv weights, stage_conv_fraction), eval (running statistics, no
  * gradient). Every mode starts from a fresh model_init(seed 1), as a fresh PyTorch process does.
+ * Training steps are the engine's step_train (src/step.c), as in `pipeline run`; --conv-algo
+ * chooses the 3×3 convolution algorithm (train.conv_algo, default auto).
  * SGD lr 0.01, momentum 0.9, weight decay 1e-4 (the config defaults). Random inputs, labels
  * i % classes: this measures the engine, not data loading. Threads: --threads, else
  * OMP_NUM_THREADS, else all cores. Peak RSS (getrusage) covers the whole process, so compare.py
@@ -28,6 +30,7 @@
 #include "rng.h"
 #include "run.h"
 #include "stages.h"
+#include "step.h"
 
 enum bench_mode { MODE_ALL, MODE_BN, MODE_CONV_FRACTION, MODE_EVAL, MODE_COUNT };
 static const char *const mode_names[MODE_COUNT] = {"all", "bn", "conv_fraction", "eval"};
@@ -37,12 +40,13 @@ struct options {
     double fraction;
     struct model_spec spec;
     int batch, steps, warmup, threads;
+    const char *conv_algo; /* its name, as given */
 };
 
 static const char usage[] =
     "usage: bench_train [--mode all|bn|conv_fraction|eval] [--fraction F] [--input CxHxW]\n"
     "                   [--depth D] [--width W] [--classes K] [--batch B] [--steps N]\n"
-    "                   [--warmup N] [--threads T]\n";
+    "                   [--warmup N] [--threads T] [--conv-algo " CONV_ALGO_NAMES "]\n";
 
 /* Multiply-adds ×2 of every conv and the output layer, for one image forward. */
 static double forward_flops(const struct model *m)
@@ -72,15 +76,16 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
-/* One training step as run_train_stage takes it (one rank: no reductions).
- * TODO(#8): call the engine's train_step() (src/step.c) once it lands, so this is the real step. */
+/* One training step: the engine's step_train (src/step.c), the one run_train_stage takes, on
+ * one rank (its allreduces are then no-ops). */
 static void bench_step(struct model *m, const float *x, const int *y, int n, const struct sgd *opt)
 {
-    model_zero_grad(m);
-    model_forward(m, x, n, true, NULL);
-    softmax_ce_forward_backward(m->d_logits, NULL, m->logits, y, n, m->spec.classes, n);
-    model_backward(m, n, NULL);
-    sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, 0.01f, opt);
+    struct comm self = COMM_SELF_INIT;
+    double sums[2];
+    if (step_train(m, x, y, n, n, NULL, &self, 0.01f, opt, sums)) {
+        fprintf(stderr, "bench_train: the loss became %g: the benchmark diverged\n", sums[0]);
+        exit(1);
+    }
 }
 
 /* Images per second over `steps` timed steps after `warmup` untimed ones. */
@@ -131,9 +136,9 @@ static void run_mode(struct model *m, const float *x, const int *y, int mode, do
     printf("  %-20s %8.1f img/s  %6.1f useful GFLOP/s  peak RSS %.0f MiB\n", what, img_s, gflop,
            peak_rss_mib());
     printf("RESULT tool=revive mode=%s fraction=%g input=%dx%dx%d batch=%d threads=%d steps=%d "
-           "warmup=%d img_s=%.2f peak_rss_mib=%.1f params=%zu flops=%.0f\n",
+           "warmup=%d conv_algo=%s img_s=%.2f peak_rss_mib=%.1f params=%zu flops=%.0f\n",
            mode_names[mode], fraction, s->in_c, s->in_h, s->in_w, o->batch, o->threads, o->steps,
-           o->warmup, img_s, peak_rss_mib(), model_count(m).total, forward_flops(m));
+           o->warmup, o->conv_algo, img_s, peak_rss_mib(), model_count(m).total, forward_flops(m));
     fflush(stdout);
 }
 
@@ -198,6 +203,14 @@ static void parse(struct options *o, int argc, char **argv)
             o->warmup = int_arg(f, v, 0);
         } else if (strcmp(f, "--threads") == 0) {
             o->threads = int_arg(f, v, 1);
+        } else if (strcmp(f, "--conv-algo") == 0) {
+            int algo = conv_algo_from_name(v);
+            if (algo < 0) {
+                fprintf(stderr, "bench_train: --conv-algo '%s' is not one of %s\n", v, CONV_ALGO_NAMES);
+                exit(2);
+            }
+            o->spec.conv_algo = (enum conv_algo)algo;
+            o->conv_algo = v;
         } else {
             fprintf(stderr, "bench_train: unknown option '%s'; see bench_train --help\n", f);
             exit(2);
@@ -214,6 +227,7 @@ int main(int argc, char **argv)
         .batch = 128,
         .steps = 16,
         .warmup = 3,
+        .conv_algo = "auto",
     };
     parse(&o, argc, argv);
     if (o.threads > 0)
@@ -233,9 +247,9 @@ int main(int argc, char **argv)
         x[i] = rng_normal(1, 1, i);
     for (int i = 0; i < o.batch; i++)
         y[i] = i % o.spec.classes;
-    printf("bench_train: ResNet-%d width %d, %dx%dx%d, batch %d, %d thread%s, %d steps after %d warm-up\n",
-           o.spec.depth, o.spec.width, o.spec.in_c, o.spec.in_h, o.spec.in_w, o.batch, o.threads,
-           o.threads > 1 ? "s" : "", o.steps, o.warmup);
+    printf("bench_train: ResNet-%d width %d, %dx%dx%d, batch %d, %d thread%s, conv_algo %s, "
+           "%d steps after %d warm-up\n", o.spec.depth, o.spec.width, o.spec.in_c, o.spec.in_h,
+           o.spec.in_w, o.batch, o.threads, o.threads > 1 ? "s" : "", o.conv_algo, o.steps, o.warmup);
     if (o.mode >= 0) {
         run_mode(&m, x, y, o.mode, o.fraction, &o);
     } else {
