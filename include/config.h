@@ -58,6 +58,7 @@ struct config {
     double warmup_epochs;
     bool sync_bn;
     int checkpoint_every_steps;          /* 0 = only at epoch ends */
+    char conv_algo[CONFIG_MAX_STRING];   /* CONV_ALGO_NAMES (layers.h): auto | im2col | winograd */
     /* [pipeline] */
     bool pipeline;                       /* key pipeline.enabled */
     double pipeline_n, pipeline_s;       /* fractions N, sN, s²N, … while < 1 */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config_table.h"
+#include "layers.h"
 
 #define K(sec, key, type, field, lo, hi, def, choices, help)                                  \
     { sec, key, type, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, \
@@ -95,6 +96,9 @@ const struct config_key config_keys[] = {
       "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
       NULL, "also checkpoint every this many steps; 0 = only at epoch ends"),
+    K("train", "conv_algo", CFG_CHOICE, conv_algo, 0, 0, "auto", CONV_ALGO_NAMES,
+      "3x3 stride-1 convolutions: im2col, Winograd F(2x2,3x3) (float32 error a few times "
+      "im2col's), or auto = Winograd where measured faster (8+ input channels)"),
 
     K("pipeline", "enabled", CFG_BOOL, pipeline, 0, 0, "false", NULL,
       "run the staged pipeline instead of one stage of [train] trainable"),
