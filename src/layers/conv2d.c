@@ -167,6 +167,39 @@ static void valid_range(int *lo, int *hi, int kj, const struct conv2d *l)
     *hi = last + 1 < ow_n ? last + 1 : ow_n;
 }
 
+/* Row (ki, off = kj − p) of a stride-1 layer whose output is as wide as its input: the output
+ * rows whose input row exists are one contiguous block of the input plane shifted by off, so a
+ * single memcpy replaces one per output row (7 to 32 floats each, where the call costs more
+ * than the copy), then the columns [0, lo) and [hi, ow) that fell into the padding are zeroed.
+ * The same values as the row-by-row loop below. */
+static void same_size_row(float *dst, const float *plane /* (in_h, in_w) */, int ki, int off,
+                          int lo, int hi, const struct conv2d *l)
+{
+    int ow_n = l->out_w, oh_n = l->out_h, p = l->pad;
+    int oh_lo = p - ki > 0 ? p - ki : 0;                       /* first oh with ih >= 0 */
+    int oh_hi = l->in_h + p - ki < oh_n ? l->in_h + p - ki : oh_n; /* ih < in_h */
+    if (oh_hi < oh_lo)
+        oh_hi = oh_lo;
+    memset(dst, 0, (size_t)oh_lo * ow_n * sizeof(float));
+    memset(dst + (size_t)oh_hi * ow_n, 0, (size_t)(oh_n - oh_hi) * ow_n * sizeof(float));
+    if (oh_hi == oh_lo)
+        return;
+    /* dst[oh·ow + ow] = plane[(oh − p + ki)·ow + ow + off] for ow in [lo, hi): copy the block
+     * from its first to its last valid element; what lands in the columns outside [lo, hi) is
+     * overwritten with zeros next. */
+    float *d = dst + (size_t)oh_lo * ow_n;
+    const float *src = plane + (size_t)(oh_lo - p + ki) * ow_n;
+    size_t first = (size_t)lo, last = (size_t)(oh_hi - oh_lo - 1) * ow_n + (size_t)hi;
+    memcpy(d + first, src + first + off, (last - first) * sizeof(float));
+    for (int oh = 0; oh < oh_hi - oh_lo; oh++) {
+        float *row = d + (size_t)oh * ow_n;
+        for (int ow = 0; ow < lo; ow++)
+            row[ow] = 0.0f;
+        for (int ow = hi; ow < ow_n; ow++)
+            row[ow] = 0.0f;
+    }
+}
+
 /* One image's columns into col (row stride ld), by the mapping in the file comment; only the
  * rows flagged in `rows` when it is not NULL. */
 static void im2col(float *col, size_t ld, const float *in /* (in_c, in_h, in_w) */,
@@ -182,6 +215,10 @@ static void im2col(float *col, size_t ld, const float *in /* (in_c, in_h, in_w) 
                 float *dst = col + (size_t)((c * k + ki) * k + kj) * ld;
                 int lo, hi;
                 valid_range(&lo, &hi, kj, l);
+                if (s == 1 && iw_n == ow_n && lo < hi) {
+                    same_size_row(dst, in + (size_t)c * ih_n * iw_n, ki, kj - p, lo, hi, l);
+                    continue;
+                }
                 for (int oh = 0; oh < oh_n; oh++) {
                     float *d = dst + (size_t)oh * ow_n;
                     int ih = oh * s - p + ki;
