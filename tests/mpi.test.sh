@@ -20,8 +20,11 @@ for n in 1 2 3; do
 done
 for n in 2 3; do
     for k in 00 01 02; do
-        # Tolerance: float sums in another order; 1e-5 of each tensor's largest value.
-        if out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-$k.h5" "$TMP/np$n/stage-$k.h5" --tol 1e-5); then
+        # Tolerance: float sums in another order, amplified by a stage of training; 2e-5 of each
+        # tensor's largest value. Measured worst over np 2, 3 and the three stages: 5.7e-6 with
+        # train.conv_algo = im2col, 6.1e-6 with winograd, 1.1e-5 with auto (which mixes them).
+        # Per-rank BN statistics (the sync_bn = false check below) differ by more than 1e-4.
+        if out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-$k.h5" "$TMP/np$n/stage-$k.h5" --tol 2e-5); then
             ok "np $n stage $k parameters match one process ($out)"
         else
             not_ok "np $n stage $k parameters match one process ($out)"
