@@ -6,8 +6,8 @@
 
 For every figure (train all / BN only / conv_fraction 1 % and 4 % / evaluate) and input shape it
 runs build/bench/bench_train and bench/torch_resnet.py alternately, one process per run
-(r, t, r, t, r, t), so both see the same background load and each process's peak RSS is its
-own; then prints medians (min-max in brackets), the ratio of medians, and the issue #8 targets.
+(r, t, r, t, r, t per figure; each repeat a round over all figures), so both see the same
+background load and each process's peak RSS is its own; then prints medians (min-max in brackets), the ratio of medians, and the issue #8 targets.
 Then bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
 The machine is shared: only ratios measured side by side mean anything.
 
@@ -141,10 +141,14 @@ def compare_shape(shape, a, torch_version):
         counts = results(run(["/usr/bin/python3", TORCH, "--count", "--input", shape_str(shape)]))[0]
     rows = {}
     revive_flops = None
-    for label, mode, fraction in FIGURES:
-        steps = steps_for(mode, shape, a.scale)
-        r_runs, t_runs = [], []
-        for rep in range(a.repeats):
+    # Repeats outermost: each round runs every figure, revive then PyTorch, so a figure's two
+    # tools run back to back AND the figures of one round (the conv_fraction / BN-only step
+    # ratio) see the same background load.
+    for label, mode, _ in FIGURES:
+        rows[label] = (mode, steps_for(mode, shape, a.scale), [], [])
+    for rep in range(a.repeats):
+        for label, mode, fraction in FIGURES:
+            _, steps, r_runs, t_runs = rows[label]
             r_runs.append(bench_revive(mode, fraction, shape, steps, a.warmup))
             if torch_version:
                 t_runs.append(bench_torch(mode, fraction, shape, steps, a.warmup))
@@ -152,10 +156,9 @@ def compare_shape(shape, a, torch_version):
                   f"{float(r_runs[-1]['img_s']):7.1f} img/s"
                   + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
                   file=sys.stderr, flush=True)
-        revive_flops = int(float(r_runs[0]["flops"]))
-        if int(r_runs[0]["params"]) != params:
-            fail(f"bench_train counts {r_runs[0]['params']} parameters, `pipeline params` {params}")
-        rows[label] = (mode, steps, r_runs, t_runs)
+            if int(r_runs[-1]["params"]) != params:
+                fail(f"bench_train counts {r_runs[-1]['params']} parameters, `pipeline params` {params}")
+    revive_flops = int(float(rows["train all parameters"][2][0]["flops"]))
 
     lines = []
     head = (f"### ResNet-20, {shape_str(shape)}, batch 128, {THREADS} threads each: "
@@ -309,7 +312,7 @@ def main():
               f"PyTorch {torch_version or 'not installed'}. Load average at start "
               f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min).",
               f"Each figure: {a.repeats} interleaved repeat{'s' if a.repeats > 1 else ''} per tool "
-              f"(revive, PyTorch, revive, ...), one process each, {a.warmup} warm-up steps then the "
+              f"(rounds over all figures, revive then PyTorch), one process each, {a.warmup} warm-up steps then the "
               f"timed steps shown; medians, (min-max)."]
     print("\n".join(header), flush=True)
     if not torch_version and not a.no_torch:
