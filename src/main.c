@@ -134,6 +134,8 @@ static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int ar
             return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value, --out DIR or --stop-after-steps N)", argv[i]);
         }
     }
+    if (*out_dir && run_dir_check(*out_dir, "--out", err))
+        return -1;
     return config_validate(cfg, err);
 }
 
@@ -188,7 +190,7 @@ static int command_run(struct comm *comm, int argc, char **argv)
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
     if (rc == 0 && out)
-        snprintf(r.dir, sizeof r.dir, "%s", out);
+        rc = run_set_dir(&r, out, "--out", &err);
     if (rc == 0)
         rc = train_schedule(comm, &r, &err);
     run_close(&r);
@@ -231,6 +233,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
         else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--stop-after-steps") == 0)
             i++;
     }
+    if (rc == 0 && out)
+        rc = run_dir_check(out, "--out", &err);
     if (rc == 0 && nsets > 0 && !out)
         rc = rv_fail(&err, "resume with --set makes a branch: give it its own directory with --out DIR "
                      "(the original run is never overwritten)");
@@ -246,19 +250,22 @@ static int command_resume(struct comm *comm, int argc, char **argv)
         rc = checkpoint_load(&r, file, &err);
     if (rc == 0) {
         if (out) {
-            snprintf(r.dir, sizeof r.dir, "%s", out);
+            rc = run_set_dir(&r, out, "--out", &err);
         } else {
             /* the directory the checkpoint is in */
-            snprintf(r.dir, sizeof r.dir, "%s", file);
-            char *slash = strrchr(r.dir, '/');
+            char *dir = rv_malloc(strlen(file) + 2);
+            strcpy(dir, file);
+            char *slash = strrchr(dir, '/');
             if (slash)
                 *slash = '\0';
             else
-                snprintf(r.dir, sizeof r.dir, ".");
+                strcpy(dir, ".");
+            rc = run_set_dir(&r, dir, "the directory of the checkpoint", &err);
+            free(dir);
         }
         /* A mid-stage checkpoint continues the stage in progress exactly; changing its config
          * (batch size, data, threshold, …) halfway would make a run that is neither. */
-        if (nsets > 0 && r.nrecords != r.stage + 1)
+        if (rc == 0 && nsets > 0 && r.nrecords != r.stage + 1)
             rc = rv_fail(&err, "%s: --set needs a stage-end checkpoint (stage-KK.h5); this one is in "
                          "the middle of stage %d, which continues only as it was", file, r.stage);
         if (rc == 0 && r.verbose)

@@ -263,8 +263,9 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
         run_evaluate(r, &rec->acc_end, &loss);
         rec->acc_clamped = clamped_accuracy(r, r->cfg.threshold);
         r->nrecords = k + 1;
-        char path[700];
-        snprintf(path, sizeof path, "%s/stage-%02d.h5", r->dir, k);
+        char path[RUN_PATH_MAX], file[32];
+        snprintf(file, sizeof file, "stage-%02d.h5", k);
+        run_path(r, file, path);
         if (checkpoint_save(r, path, err))
             return -1;
         if (r->verbose) {

@@ -33,6 +33,33 @@ static uint64_t data_fingerprint(const struct dataset *d)
     return h;
 }
 
+int run_dir_check(const char *dir, const char *what, struct rv_error *err)
+{
+    if (!dir[0])
+        return rv_fail(err, "%s is empty; name a directory for the checkpoints, e.g. %s checkpoints/branch",
+                       what, what);
+    size_t n = strlen(dir);
+    if (n >= RUN_DIR_MAX)
+        return rv_fail(err, "%s '%.40s...' is %zu bytes long; a run's directory holds at most %d: "
+                       "use a shorter path (or a symbolic link to the directory)", what, dir, n,
+                       RUN_DIR_MAX - 1);
+    return 0;
+}
+
+int run_set_dir(struct run *r, const char *dir, const char *what, struct rv_error *err)
+{
+    if (run_dir_check(dir, what, err))
+        return -1;
+    memcpy(r->dir, dir, strlen(dir) + 1);
+    return 0;
+}
+
+void run_path(const struct run *r, const char *file, char *buf)
+{
+    int n = snprintf(buf, RUN_PATH_MAX, "%s/%s", r->dir, file);
+    REVIVE_ASSERT(n > 0 && n < RUN_PATH_MAX); /* run_set_dir keeps r->dir short enough */
+}
+
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d)
 {
     struct model_spec s = {
@@ -80,7 +107,10 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     /* mpirun hands every rank a pseudo-terminal even when its output goes to a file, so under
      * MPI the in-epoch progress line would litter logs: only the epoch lines then. */
     r->progress = r->verbose && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE");
-    snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->out_dir, cfg->name);
+    char dir[RUN_DIR_MAX + 1];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->out_dir, cfg->name);
+    if (run_set_dir(r, dir, "run.out_dir/run.name", err))
+        return -1;
 
     /* Our own threads split the images; each GEMM runs on one thread inside them. */
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();

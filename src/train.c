@@ -117,16 +117,16 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             r->steps_this_process++;
             if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
                 s + 1 < steps_per_epoch) {
-                char path[600];
-                snprintf(path, sizeof path, "%s/last.h5", r->dir);
+                char path[RUN_PATH_MAX];
+                run_path(r, "last.h5", path);
                 rc = checkpoint_save(r, path, err);
                 r->stopped = rc == 0;
                 goto done;
             }
             if (c->checkpoint_every_steps > 0 && r->step % c->checkpoint_every_steps == 0 &&
                 s + 1 < steps_per_epoch) {
-                char path[600];
-                snprintf(path, sizeof path, "%s/last.h5", r->dir);
+                char path[RUN_PATH_MAX];
+                run_path(r, "last.h5", path);
                 if ((rc = checkpoint_save(r, path, err)))
                     goto done;
             }
@@ -156,8 +156,8 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
                    (double)d->n / (now - epoch_started), el, eta);
             fflush(stdout);
         }
-        char path[600];
-        snprintf(path, sizeof path, "%s/last.h5", r->dir);
+        char path[RUN_PATH_MAX];
+        run_path(r, "last.h5", path);
         if ((rc = checkpoint_save(r, path, err)))
             goto done;
         /* Also at a stage's last epoch: the stage end (statistics, stage-KK.h5) then happens
