@@ -350,6 +350,15 @@ static int command_export(int argc, char **argv)
         fprintf(stderr, "pipeline export: usage: export --seed-only CHECKPOINT OUT.h5\n");
         return 2;
     }
+    /* The export replaces OUT by rename: were OUT the input itself (under any spelling or
+     * link), the full checkpoint would be gone. */
+    struct stat in, out;
+    if (stat(argv[1], &in) == 0 && stat(argv[2], &out) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino) {
+        fprintf(stderr, "pipeline: export: %s and %s are the same file; write the seed-only "
+                "export to another path, e.g. %s\n", argv[1], argv[2], "small.h5");
+        return 1;
+    }
     if (checkpoint_export_seed_only(argv[1], argv[2], &err)) {
         fprintf(stderr, "pipeline: %s\n", err.msg);
         return 1;

@@ -83,6 +83,25 @@ static void alloc_activations(struct model *m)
     m->d_logits = alloc_floats(b * m->spec.classes);
 }
 
+size_t model_bytes(const struct model *m, int max_batch)
+{
+    size_t b = max_batch > 0 ? (size_t)max_batch : 0, floats = 4 * m->total + m->running_total;
+    size_t widest = 0; /* the largest conv weight, for the per-group weight-gradient partials */
+    for (int i = 0; i < m->nunits; i++) {
+        const struct unit *u = &m->units[i];
+        size_t sz = b * (size_t)u->conv.out_c * u->conv.out_h * u->conv.out_w;
+        floats += sz * (u->relu ? 5 : 4) + 2 * (size_t)u->conv.out_c;
+        size_t wc = conv2d_weight_count(&u->conv);
+        widest = wc > widest ? wc : widest;
+    }
+    for (int i = 0; i < m->nblocks; i++)
+        floats += 2 * b * (size_t)m->blocks[i].out_c * m->blocks[i].out_h * m->blocks[i].out_w;
+    floats += 2 * b * ((size_t)m->features + (size_t)m->spec.classes);
+    if (b > 0)
+        floats += (size_t)CONV2D_DW_GROUPS * widest;
+    return floats * sizeof(float);
+}
+
 int model_build(struct model *m, const struct model_spec *spec, int max_batch, int threads,
                 struct rv_error *err)
 {

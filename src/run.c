@@ -83,6 +83,27 @@ struct stage_plan run_single_stage(const struct config *cfg)
     return p;
 }
 
+/* A model that cannot fit would end in "out of memory allocating N bytes" (or in the swap):
+ * plan it first and name the keys that size it. */
+static int check_memory(const struct config *cfg, const struct model_spec *spec, int max_batch,
+                        struct rv_error *err)
+{
+    struct model plan;
+    if (model_build(&plan, spec, -1, 1, err))
+        return -1;
+    double need = (double)model_bytes(&plan, max_batch), gib = 1024.0 * 1024.0 * 1024.0;
+    size_t params = plan.total;
+    model_free(&plan);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+    if (have <= 0.0 || need <= have)
+        return 0;
+    return rv_fail(err, "%s: model.depth = %d with model.width = %d needs %.1f GiB (%zu parameters, "
+                   "activations for %d images per rank) but this machine has %.1f GiB; lower "
+                   "model.depth or model.width (or train.batch_size, train.eval_batch_size)",
+                   cfg->source, cfg->depth, cfg->width, need / gib, params, max_batch, have / gib);
+}
+
 static int load_data(struct run *r, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
@@ -153,6 +174,8 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     int eval_share = (cfg->eval_batch_size + comm->size - 1) / comm->size;
     int max_batch = r->local_batch_max > eval_share ? r->local_batch_max : eval_share;
     struct model_spec spec = run_model_spec(cfg, &r->train);
+    if (check_memory(cfg, &spec, max_batch, err))
+        return -1;
     if (model_build(&r->model, &spec, max_batch, threads, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

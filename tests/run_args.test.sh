@@ -56,4 +56,29 @@ else
 fi
 expect_error "resume --out \"\" is refused" "--out is empty" "" "$PIPE" resume "$edge/stage-00.h5" --out ""
 
+# 11. export --seed-only X X replaced X by its own export; so did other spellings of X.
+"$PIPE" run "$TMP/t.ini" --set train.trainable=bn --out "$TMP/bn" >"$TMP/bn.log" 2>&1 || not_ok "BN-only run"
+cp "$TMP/bn/stage-00.h5" "$TMP/x.h5"
+sum=$(cksum <"$TMP/x.h5")
+expect_error "export --seed-only X X is refused" "same file" "another path" \
+    "$PIPE" export --seed-only "$TMP/x.h5" "$TMP/x.h5"
+mkdir "$TMP/sub"
+ln -s "$TMP/x.h5" "$TMP/link.h5"
+expect_error "export --seed-only X DIR/../X is refused" "same file" "" \
+    "$PIPE" export --seed-only "$TMP/x.h5" "$TMP/sub/../x.h5"
+expect_error "export --seed-only X LINK-TO-X is refused" "same file" "" \
+    "$PIPE" export --seed-only "$TMP/link.h5" "$TMP/x.h5"
+[ "$(cksum <"$TMP/x.h5")" = "$sum" ] && ok "X is unchanged" || not_ok "X is unchanged"
+if "$PIPE" export --seed-only "$TMP/x.h5" "$TMP/y.h5" >/dev/null 2>&1 && [ -f "$TMP/y.h5" ]; then
+    ok "export to another file still works"
+else
+    not_ok "export to another file still works"
+fi
+
+# 11. A model too large for the machine: one line naming the keys and the memory it needs, not
+# "out of memory allocating 56996371460 x 4 bytes".
+expect_error "depth 866 width 64 names model.depth, model.width and the size" \
+    "model.depth = 866 with model.width = 64 needs" "GiB" \
+    "$PIPE" run "$TMP/t.ini" --set model.depth=866 --set model.width=64
+
 finish run_args
