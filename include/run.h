@@ -62,7 +62,8 @@ struct run {
     long stop_after_steps;     /* --stop-after-steps: save last.h5 and stop after this many steps
                                   in this process (0 = never); for time-limited jobs and tests */
     long steps_this_process;
-    bool stopped;              /* stopped early as asked; not an error */
+    bool stopped;              /* stopped early as asked (or by a signal); not an error */
+    int signal;                /* a stop signal agreed by every rank (its number); 0 = none */
     bool seed_only;            /* loaded from a seed-only export: no optimizer state */
 
     char dir[RUN_DIR_MAX];     /* out_dir/name, or --out: set by run_set_dir */

@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "run.h"
 #include "stages.h"
+#include "stop.h"
 
 static const char usage[] =
     "usage: pipeline COMMAND ...\n"
@@ -152,8 +153,8 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
                    r->cfg.source, r->stage);
         return 0;
     }
-    if (rc == 0 && comm->rank == 0)
-        rc = make_dirs(r->dir, err);
+    if (rc == 0 && comm->rank == 0 && (rc = make_dirs(r->dir, err)) == 0)
+        stop_remove_stale_tmp(r->dir, r->verbose);
     if (comm_agree(comm, rc, err))
         return -1;
     if (r->verbose) {
@@ -171,9 +172,7 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
     }
     if (pipeline_continue(r, &sched, err))
         return -1;
-    if (r->stopped && r->verbose)
-        printf("stopped after %ld steps as asked; continue with: pipeline resume %s/last.h5\n",
-               r->steps_this_process, r->dir);
+    stop_report(r);
     return 0;
 }
 
@@ -186,6 +185,7 @@ static int command_run(struct comm *comm, int argc, char **argv)
     int rc = parse_run_args(&cfg, &out, &stop, argc, argv, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
+    stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
@@ -193,8 +193,9 @@ static int command_run(struct comm *comm, int argc, char **argv)
         rc = run_set_dir(&r, out, "--out", &err);
     if (rc == 0)
         rc = train_schedule(comm, &r, &err);
+    int code = stop_exit_code(&r);
     run_close(&r);
-    return rc ? fail(comm, &err) : 0;
+    return rc ? fail(comm, &err) : code;
 }
 
 /* pipeline resume FILE [--set k=v]... [--out DIR]: continue exactly where FILE stood. With
@@ -243,6 +244,7 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     snprintf(cfg.source, sizeof cfg.source, "%s", file);
+    stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
@@ -274,8 +276,9 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     if (rc == 0) {
         rc = train_schedule(comm, &r, &err);
     }
+    int code = stop_exit_code(&r);
     run_close(&r);
-    return rc ? fail(comm, &err) : 0;
+    return rc ? fail(comm, &err) : code;
 }
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T]: test accuracy, optionally with every |γ| < T set

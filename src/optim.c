@@ -3,20 +3,24 @@
 
 #include "optim.h"
 
-void sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
-              float lr, const struct sgd *opt)
+size_t sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
+                float lr, const struct sgd *opt)
 {
     const float mu = (float)opt->momentum, wd = (float)opt->weight_decay;
     const bool nesterov = opt->nesterov;
-#pragma omp parallel for schedule(static)
+    size_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad)
     for (size_t i = 0; i < n; i++) {
         if (mask[i] == 0.0f)
             continue;
         float d = grads[i] + wd * values[i];
         float v = mu * momentum[i] + d;
         momentum[i] = v;
-        values[i] -= lr * (nesterov ? d + mu * v : v);
+        float w = values[i] - lr * (nesterov ? d + mu * v : v);
+        values[i] = w;
+        bad += !isfinite(w);
     }
+    return bad;
 }
 
 struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)

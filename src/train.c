@@ -9,6 +9,7 @@
 #include "layers.h"
 #include "optim.h"
 #include "run.h"
+#include "stop.h"
 
 static void reduce_over_ranks(double *buf, int n, void *ctx)
 {
@@ -77,31 +78,29 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             int hi = start + (int)((long)count * (comm->rank + 1) / comm->size);
             int n = hi - lo;
             data_make_batch(x, y, d, order + lo, n, &aug, (uint64_t)c->seed, key);
-            double sums[2] = {0.0, 0.0}; /* loss, correct: this rank's, then everyone's */
+            double sums[STEP_SUMS] = {0.0}; /* loss, correct, flags: this rank's, then everyone's */
             model_zero_grad(m);
             /* An empty share still joins the synchronized-BN reductions; with per-rank
              * statistics it simply sits the step out. */
             if (n > 0 || red) {
                 model_forward(m, x, n, true, red);
                 int correct = 0;
-                sums[0] = softmax_ce_forward_backward(m->d_logits, &correct, m->logits, y, n,
-                                                      m->spec.classes, count);
-                sums[1] = correct;
+                sums[STEP_LOSS] = softmax_ce_forward_backward(m->d_logits, &correct, m->logits, y, n,
+                                                              m->spec.classes, count);
+                sums[STEP_CORRECT] = correct;
                 model_backward(m, n, red);
             }
             comm_sum_floats(comm, m->grads, m->total);
-            comm_sum_doubles(comm, sums, 2);
-            if (!isfinite(sums[0])) {
-                rc = rv_fail(err, "%s: the loss became %g at stage %d, epoch %d, step %ld; "
-                             "training diverged: lower train.lr (now %g) or add train.warmup_epochs",
-                             c->source, sums[0], r->stage, r->epoch + 1, s + 1, c->lr);
-                goto done;
-            }
             lr = lr_at(&sched, r->step, steps_per_epoch);
-            sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, (float)lr, &opt);
+            sums[STEP_NONFINITE] = (double)sgd_step(m->values, m->momentum, m->grads, m->mask,
+                                                    m->total, (float)lr, &opt);
+            sums[STEP_SIGNAL] = stop_signal_pending() != 0;
+            comm_sum_doubles(comm, sums, STEP_SUMS);
+            if ((rc = stop_check_step(r, sums, s, err)))
+                goto done;
             r->step++;
-            r->epoch_loss_sum += sums[0];
-            r->epoch_correct += sums[1];
+            r->epoch_loss_sum += sums[STEP_LOSS];
+            r->epoch_correct += sums[STEP_CORRECT];
             r->epoch_seen += count;
             if (r->progress) {
                 double now = run_now();
@@ -115,8 +114,7 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
                 }
             }
             r->steps_this_process++;
-            if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
-                s + 1 < steps_per_epoch) {
+            if (stop_now(r) && s + 1 < steps_per_epoch) {
                 char path[RUN_PATH_MAX];
                 run_path(r, "last.h5", path);
                 rc = checkpoint_save(r, path, err);
@@ -162,7 +160,7 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             goto done;
         /* Also at a stage's last epoch: the stage end (statistics, stage-KK.h5) then happens
          * when the run is resumed from last.h5. */
-        if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps) {
+        if (stop_now(r)) {
             r->stopped = true;
             goto done;
         }

@@ -157,6 +157,20 @@ static void test_sgd_matches_pytorch_formula(void **state)
     assert_float_equal(wn, 1.0f - 0.1f * (0.51f + 0.9f * 0.51f), 1e-6);
 }
 
+/* The update reports the values it made non-finite (issue 11 item 5: a diverged step must
+ * not be saved), counting only trainable entries: a frozen inf is not this step's doing. */
+static void test_sgd_counts_nonfinite_updates(void **state)
+{
+    (void)state;
+    float w[4] = {1.0f, 3e38f, 1.0f, INFINITY}, v[4] = {0}, g[4] = {0.5f, -3e38f, NAN, 0.0f};
+    float mask[4] = {1.0f, 1.0f, 1.0f, 0.0f};
+    struct sgd opt = {.momentum = 0.0, .weight_decay = 0.0, .nesterov = false};
+    assert_int_equal(sgd_step(w, v, g, mask, 4, 10.0f, &opt), 2); /* overflow and NaN */
+    assert_true(isinf(w[1]) && isnan(w[2]) && w[0] == -4.0f);
+    float ok[2] = {1.0f, 2.0f}, vo[2] = {0}, go[2] = {0.1f, 0.2f}, mo[2] = {1.0f, 1.0f};
+    assert_int_equal(sgd_step(ok, vo, go, mo, 2, 0.1f, &opt), 0);
+}
+
 static void test_lr_schedules(void **state)
 {
     (void)state;
@@ -187,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_conv_fraction_nested_and_seeded),
         cmocka_unit_test(test_frozen_entries_never_move),
         cmocka_unit_test(test_sgd_matches_pytorch_formula),
+        cmocka_unit_test(test_sgd_counts_nonfinite_updates),
         cmocka_unit_test(test_lr_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
