@@ -1,10 +1,8 @@
 /* Stopping a run early and cleanly: on a signal, on divergence, or as asked.
  *
  *   stop_install(rank == 0);                       SIGINT, SIGTERM, SIGUSR1: finish the step
- *   double sums[STEP_SUMS] = {loss, correct};      per step, after the masked SGD update:
- *   sums[STEP_NONFINITE] = sgd_step(...);          non-finite parameters it produced
- *   sums[STEP_SIGNAL] = stop_signal_pending() != 0;
- *   comm_sum_doubles(comm, sums, STEP_SUMS);       one allreduce: every rank sees every flag
+ *   double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
+ *   step_train(..., sums);                         step.h: the flags ride on its allreduce
  *   if (stop_check_step(r, sums, s, err)) ...      diverged: an error before anything is saved
  *   if (stop_now(r)) ...                           a signal or --stop-after-steps: save last.h5
  *   exit(stop_exit_code(r));                       128 + the signal's number, or 0
@@ -20,9 +18,7 @@
 #include <stdbool.h>
 
 #include "run.h"
-
-/* The doubles summed over ranks once per step. */
-enum { STEP_LOSS, STEP_CORRECT, STEP_NONFINITE, STEP_SIGNAL, STEP_SUMS };
+#include "step.h"
 
 /* Installs the handlers for SIGINT, SIGTERM and SIGUSR1; announce: this process prints (rank 0). */
 void stop_install(bool announce);

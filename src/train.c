@@ -9,6 +9,7 @@
 #include "layers.h"
 #include "optim.h"
 #include "run.h"
+#include "step.h"
 #include "stop.h"
 
 static void reduce_over_ranks(double *buf, int n, void *ctx)
@@ -78,24 +79,10 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             int hi = start + (int)((long)count * (comm->rank + 1) / comm->size);
             int n = hi - lo;
             data_make_batch(x, y, d, order + lo, n, &aug, (uint64_t)c->seed, key);
-            double sums[STEP_SUMS] = {0.0}; /* loss, correct, flags: this rank's, then everyone's */
-            model_zero_grad(m);
-            /* An empty share still joins the synchronized-BN reductions; with per-rank
-             * statistics it simply sits the step out. */
-            if (n > 0 || red) {
-                model_forward(m, x, n, true, red);
-                int correct = 0;
-                sums[STEP_LOSS] = softmax_ce_forward_backward(m->d_logits, &correct, m->logits, y, n,
-                                                              m->spec.classes, count);
-                sums[STEP_CORRECT] = correct;
-                model_backward(m, n, red);
-            }
-            comm_sum_floats(comm, m->grads, m->total);
             lr = lr_at(&sched, r->step, steps_per_epoch);
-            sums[STEP_NONFINITE] = (double)sgd_step(m->values, m->momentum, m->grads, m->mask,
-                                                    m->total, (float)lr, &opt);
-            sums[STEP_SIGNAL] = stop_signal_pending() != 0;
-            comm_sum_doubles(comm, sums, STEP_SUMS);
+            /* loss, correct and the stop flags, then their sums over all ranks */
+            double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
+            step_train(m, x, y, n, count, red, comm, (float)lr, &opt, sums);
             if ((rc = stop_check_step(r, sums, s, err)))
                 goto done;
             r->step++;
