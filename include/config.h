@@ -19,7 +19,12 @@
 
 #include "error.h"
 
-#define CONFIG_MAX_LIST 32
+/* The most stages a pipeline has: the one limit shared by the config's checks (the values of
+ * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
+ * (pipeline.h), a run's stage records (run.h) and the checkpoint reader. */
+#define CONFIG_MAX_STAGES 32
+/* A list holds at most one value per stage. */
+#define CONFIG_MAX_LIST CONFIG_MAX_STAGES
 #define CONFIG_MAX_STRING 256
 
 struct config_list {

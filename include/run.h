@@ -58,7 +58,7 @@ struct run {
     double acc_start;          /* test accuracy right after this stage's re-initialization */
     double acc_start_recal;    /* the same after BatchNorm recalibration; −1 when not done */
     int nrecords;              /* statistics of the stages finished so far, one per stage */
-    struct stage_record records[CONFIG_MAX_LIST + 2];
+    struct stage_record records[CONFIG_MAX_STAGES];
 
     long stop_after_steps;     /* --stop-after-steps: save last.h5 and stop after this many steps
                                   in this process (0 = never); for time-limited jobs and tests */

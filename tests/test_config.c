@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "pipeline.h"
 
 #define ORIGIN "configs/x.ini"
 
@@ -496,8 +497,21 @@ static void test_pipeline_stages(void **state)
     set_ok(&c, "pipeline.s=1.000001");
     set_ok(&c, "pipeline.epochs=");
     assert_string_equal(validate_error(&c, &err),
-                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 1000 "
+                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 32 "
                         "stages; raise s or n, or list pipeline.fractions");
+    /* One limit for stages (issue 11): the config once allowed 1,000 computed stages while the
+     * schedule held 34, so this config passed validation and failed later, elsewhere.
+     * 1e-9·1.9^k < 1 for k ≤ 32: 0, 33 partial stages and 1 make 35. */
+    set_ok(&c, "pipeline.n=1e-9");
+    set_ok(&c, "pipeline.s=1.9");
+    assert_has(validate_error(&c, &err), "make more than 32 stages");
+    set_ok(&c, "pipeline.s=2"); /* 1e-9·2^k < 1 for k ≤ 29: 32 stages, the limit */
+    set_ok(&c, "pipeline.enabled=true");
+    assert_int_equal(config_validate(&c, &err), 0);
+    struct schedule sched;
+    assert_int_equal(schedule_build(&sched, &c, &err), 0);
+    assert_int_equal(sched.n, CONFIG_MAX_STAGES);
+    assert_int_equal(SCHEDULE_MAX_STAGES, CONFIG_MAX_STAGES);
 }
 
 /* Every key but model.arch (which has one choice) differs from its default. */
