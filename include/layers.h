@@ -29,10 +29,8 @@
  * tests/test_conv_fast.c). AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
  * timing, so a config gives the same bits on every run. The names, in enum order, are the
  * config key's choices (train.conv_algo): one table. */
-enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD };
-#define CONV_ALGO_NAMES "auto|im2col|winograd"
-/* The enum value of a name in CONV_ALGO_NAMES; -1 when unknown. */
-int conv_algo_from_name(const char *name);
+enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO_COUNT };
+/* (Its names: conv_algo_names in config.h.) */
 
 struct conv2d {
     int in_c, out_c, k, stride, pad;

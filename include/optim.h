@@ -26,8 +26,6 @@ struct sgd {
 size_t sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
               float lr, const struct sgd *opt);
 
-enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE };
-
 struct lr_schedule {
     enum lr_kind kind;
     double base;

@@ -33,7 +33,7 @@ struct history_row {
 
 /* One stage of training: which parameters train and for how long. */
 struct stage_plan {
-    char kind[CONFIG_MAX_STRING]; /* a stage kind: stages.h */
+    enum stage_kind_id kind;   /* stages.h */
     double fraction;           /* conv_fraction kinds */
     int epochs;
     bool train_output;

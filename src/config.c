@@ -404,7 +404,7 @@ int config_validate(const struct config *c, struct rv_error *err)
     config_defaults(&scratch);
     for (int i = 0; i < config_nkeys; i++) {
         const struct config_key *k = &config_keys[i];
-        if (k->type == CFG_STRING || k->type == CFG_CHOICE)
+        if (k->type == CFG_STRING)
             REVIVE_ASSERT(memchr((const char *)c + k->offset, '\0', CONFIG_MAX_STRING));
         if (k->type == CFG_LIST) {
             const struct config_list *l = (const void *)((const char *)c + k->offset);

@@ -59,7 +59,7 @@ static int print_params(int argc, char **argv)
         }
         int ok = 1;
         if (strcmp(a, "--arch") == 0)
-            ok = strcmp(v, "resnet") == 0;
+            ok = CHOICE_INDEX(arch_names, v) == ARCH_RESNET;
         else if (strcmp(a, "--depth") == 0)
             ok = sscanf(v, "%d", &s.depth) == 1;
         else if (strcmp(a, "--width") == 0)
@@ -160,7 +160,7 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
         return -1;
     if (r->verbose) {
         printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
-               r->cfg.name, r->cfg.depth, r->cfg.width, r->cfg.dataset, r->train.n, r->test.n,
+               r->cfg.name, r->cfg.depth, r->cfg.width, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
                r->train.c, r->train.h, r->train.w, comm->size, comm->size > 1 ? "s" : "",
                r->model.threads, r->model.threads > 1 ? "s" : "", r->dir);
         /* schedule_print changes the mask; a resumed run keeps the one it loaded */

@@ -27,9 +27,7 @@ struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
 {
     struct lr_schedule s;
     memset(&s, 0, sizeof s);
-    s.kind = strcmp(c->lr_schedule, "step") == 0     ? LR_STEP
-             : strcmp(c->lr_schedule, "cosine") == 0 ? LR_COSINE
-                                                     : LR_CONSTANT;
+    s.kind = c->lr_schedule;
     s.base = c->lr;
     s.epochs = epochs;
     s.milestones = c->milestones;
@@ -44,6 +42,7 @@ double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
     double lr = s->base;
     switch (s->kind) {
     case LR_CONSTANT:
+    case LR_KIND_COUNT:
         break;
     case LR_STEP:
         /* A milestone at epoch e takes effect from the first step of epoch e. */

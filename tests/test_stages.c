@@ -35,24 +35,25 @@ static void test_kinds_train_what_they_say(void **state)
     build(&m);
     struct param_counts c = model_count(&m);
     struct stage_args a = {.seed = 1, .per_channel_k = 2, .conv_fraction = 0.1};
-    stage_find("all")->set_trainable(&m, &a);
+    stage_find(STAGE_ALL)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.total);
-    stage_find("bn")->set_trainable(&m, &a);
+    stage_find(STAGE_BN)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.bn);
     assert_int_equal(count_kind(&m, PARAM_GAMMA) + count_kind(&m, PARAM_BETA), c.bn);
-    stage_find("bn_output")->set_trainable(&m, &a);
+    stage_find(STAGE_BN_OUTPUT)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.bn + c.output);
-    stage_find("output")->set_trainable(&m, &a);
+    stage_find(STAGE_OUTPUT)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.output);
     assert_int_equal(count_kind(&m, PARAM_OUTPUT_W), 640);
-    stage_find("per_channel")->set_trainable(&m, &a);
+    stage_find(STAGE_PER_CHANNEL)->set_trainable(&m, &a);
     /* Two per output channel of every conv: as many as γ and β together. */
     assert_int_equal(model_trainable(&m), c.bn);
     assert_int_equal(count_kind(&m, PARAM_CONV), c.bn);
-    stage_find("conv_fraction")->set_trainable(&m, &a);
+    stage_find(STAGE_CONV_FRACTION)->set_trainable(&m, &a);
     assert_int_equal(count_kind(&m, PARAM_CONV), (size_t)llround(0.1 * c.conv));
     assert_int_equal(model_trainable(&m), c.bn + (size_t)llround(0.1 * c.conv));
-    assert_null(stage_find("nonsense"));
+    assert_int_equal(CHOICE_INDEX(stage_kind_names, "nonsense"), -1);
+    assert_int_equal(CHOICE_INDEX(stage_kind_names, "conv_fraction"), STAGE_CONV_FRACTION);
     model_free(&m);
 }
 

@@ -127,7 +127,7 @@ static void test_steady_state_step_allocates_nothing(void **state)
                 counting = 0;
                 if (allocations)
                     print_error("algo %d, stage %s, %d threads: %lu allocations in 3 steps\n",
-                                algo, kinds[k]->name, t, allocations);
+                                algo, kinds[k]->help, t, allocations);
                 assert_int_equal(allocations, 0);
                 model_free(&m);
             }
