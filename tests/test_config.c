@@ -153,6 +153,7 @@ static void test_defaults(void **state)
     assert_true(c.warmup_epochs == 0.0);
     assert_true(c.sync_bn);
     assert_int_equal(c.checkpoint_every_steps, 0);
+    assert_string_equal(c.conv_algo, "auto");
     assert_false(c.pipeline);
     assert_true(c.pipeline_n == 0.01);
     assert_true(c.pipeline_s == 4.0);
