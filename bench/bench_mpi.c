@@ -38,11 +38,11 @@ static double measure(struct model *m, struct comm *c, const float *x, const int
     for (int warm = 1; warm >= 0; warm--) {
         int go = 1;
         while (go) {
-            double sums[2];
+            double sums[STEP_SUMS] = {0}; /* no stop signal */
             /* the engine's training step, as `pipeline run` takes it */
             if (step_train(m, x, y, n, global, r, c, 0.01f, &opt, sums)) {
                 if (c->rank == 0)
-                    fprintf(stderr, "bench_mpi: the loss became %g: the benchmark diverged\n", sums[0]);
+                    fprintf(stderr, "bench_mpi: the loss became %g: the benchmark diverged\n", sums[STEP_LOSS]);
                 comm_abort(1);
             }
             steps++;

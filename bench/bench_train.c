@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "config.h"
 #include "layers.h"
 #include "model.h"
 #include "optim.h"
@@ -46,7 +47,7 @@ struct options {
 static const char usage[] =
     "usage: bench_train [--mode all|bn|conv_fraction|eval] [--fraction F] [--input CxHxW]\n"
     "                   [--depth D] [--width W] [--classes K] [--batch B] [--steps N]\n"
-    "                   [--warmup N] [--threads T] [--conv-algo " CONV_ALGO_NAMES "]\n";
+    "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd]\n";
 
 /* Multiply-adds ×2 of every conv and the output layer, for one image forward. */
 static double forward_flops(const struct model *m)
@@ -81,9 +82,9 @@ static double peak_rss_mib(void)
 static void bench_step(struct model *m, const float *x, const int *y, int n, const struct sgd *opt)
 {
     struct comm self = COMM_SELF_INIT;
-    double sums[2];
+    double sums[STEP_SUMS] = {0}; /* no stop signal */
     if (step_train(m, x, y, n, n, NULL, &self, 0.01f, opt, sums)) {
-        fprintf(stderr, "bench_train: the loss became %g: the benchmark diverged\n", sums[0]);
+        fprintf(stderr, "bench_train: the loss became %g: the benchmark diverged\n", sums[STEP_LOSS]);
         exit(1);
     }
 }
@@ -204,9 +205,12 @@ static void parse(struct options *o, int argc, char **argv)
         } else if (strcmp(f, "--threads") == 0) {
             o->threads = int_arg(f, v, 1);
         } else if (strcmp(f, "--conv-algo") == 0) {
-            int algo = conv_algo_from_name(v);
+            int algo = -1;
+            for (int k = 0; k < CONV_ALGO_COUNT; k++) /* train.conv_algo's one name table */
+                if (strcmp(v, conv_algo_names[k]) == 0)
+                    algo = k;
             if (algo < 0) {
-                fprintf(stderr, "bench_train: --conv-algo '%s' is not one of %s\n", v, CONV_ALGO_NAMES);
+                fprintf(stderr, "bench_train: --conv-algo '%s' is not auto, im2col or winograd\n", v);
                 exit(2);
             }
             o->spec.conv_algo = (enum conv_algo)algo;
