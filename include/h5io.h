@@ -39,6 +39,8 @@ int h5out_attr_double(struct h5out *f, const char *object, const char *attr, dou
 int h5out_attr_string(struct h5out *f, const char *object, const char *attr, const char *value, struct rv_error *err);
 /* Makes the group (and parents) exist. */
 int h5out_group(struct h5out *f, const char *name, struct rv_error *err);
+/* Reads back what f holds so far (to checksum it); h5in_close it before committing f. */
+struct h5in *h5out_reader(struct h5out *f);
 int h5out_commit(struct h5out *f, struct rv_error *err); /* frees f */
 void h5out_discard(struct h5out *f);                      /* frees f */
 

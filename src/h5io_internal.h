@@ -22,6 +22,8 @@ H5I_type_t h5io_object_kind(hid_t file, const char *name);
 int h5io_link_exists(hid_t file, const char *name);
 /* The number of elements in a (ndim, dims) array; 1 for a scalar (ndim == 0). */
 size_t h5io_count_of(int ndim, const size_t *dims);
+/* A reader over a file open for writing (h5out_reader); h5in_close leaves the file open. */
+struct h5in *h5io_borrow_reader(hid_t file, const char *path);
 /* A file access property list for H5Fcreate/H5Fopen; the caller closes it. */
 hid_t h5io_make_fapl(void);
 

@@ -17,6 +17,7 @@
 struct h5in {
     hid_t file;
     char *path;
+    int borrowed; /* a view of a file being written (h5out_reader): closing leaves the file open */
 };
 
 static const char *const elem_name[] = {
@@ -82,11 +83,21 @@ struct h5in *h5in_open(const char *path, struct rv_error *err)
     return f;
 }
 
+struct h5in *h5io_borrow_reader(hid_t file, const char *path)
+{
+    struct h5in *f = rv_calloc(1, sizeof *f);
+    f->file = file;
+    f->path = h5io_dup_str(path);
+    f->borrowed = 1;
+    return f;
+}
+
 void h5in_close(struct h5in *f)
 {
     if (!f)
         return;
-    H5Fclose(f->file);
+    if (!f->borrowed)
+        H5Fclose(f->file);
     free(f->path);
     free(f);
 }

@@ -300,6 +300,12 @@ int h5out_commit(struct h5out *f, struct rv_error *err)
     return rc;
 }
 
+struct h5in *h5out_reader(struct h5out *f)
+{
+    REVIVE_ASSERT(f && f->file >= 0);
+    return h5io_borrow_reader(f->file, f->path);
+}
+
 void h5out_discard(struct h5out *f)
 {
     if (!f)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
+#include "../src/checkpoint_layout.h"
 #include "checkpoint.h"
 #include "h5io.h"
 #include "rng.h"
@@ -142,12 +143,13 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         stats_record(rec, m, k, r->cfg.threshold, k ? r->records[k - 1].disabled : NULL);
         snprintf(rec->kind, sizeof rec->kind, "%s", k ? "conv_fraction" : "bn");
         rec->fraction = 0.01 * k + 1e-12 * (double)salt;
-        rec->trainable = 1000003u * (size_t)(k + 1) + salt;
+        rec->trainable = 1003u * (size_t)(k + 1) + salt; /* at most the model's 77364 */
         rec->acc_start = k ? 0.4375 + 1e-3 * (double)salt : -1.0;
         rec->acc_end = 0.8125 - 0.01 * k;
         rec->acc_clamped = 0.5 + 1.0 / (3.0 + k);
     }
-    r->stage = 1 + (int)salt;
+    /* A consistent position: at the end of the last recorded stage, or in the next one. */
+    r->stage = nrecords > 0 && salt % 2 ? nrecords - 1 : nrecords;
     r->epoch = 2 + (int)salt;
     r->step = 123456789L + (long)salt;
     r->epoch_loss_sum = 12.5 + (double)salt / 7.0;
@@ -209,6 +211,14 @@ static void assert_same_run(const struct run *a, const struct run *b)
     }
 }
 
+/* Loads path into r and fails with the message when it is refused. */
+static void assert_loads(struct run *r, const char *path)
+{
+    struct rv_error err = {{0}};
+    if (checkpoint_load(r, path, &err))
+        fail_msg("%s", err.msg);
+}
+
 static void save_filled(struct fixture *fx, struct run *a, const char *path)
 {
     make_run(a, &fx->comm, 8, 1);
@@ -236,15 +246,14 @@ static void test_round_trip(void **state)
     make_run(&b, &fx->comm, 8, 1);
     fill_run(&b, 2, 5, 1);
     b.seed_only = true;
-    struct rv_error err = {{0}};
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     assert_false(b.seed_only);
     run_close(&b);
 
     /* Into a run that was only built and initialized (what resume does). */
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     run_close(&b);
     run_close(&a);
@@ -262,7 +271,7 @@ static void test_round_trip_empty_history(void **state)
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     make_run(&b, &fx->comm, 8, 1);
     fill_run(&b, 4, 2, 2);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     run_close(&a);
     run_close(&b);
@@ -370,7 +379,7 @@ static void test_refuse_other_model(void **state)
     assert_non_null(strstr(err.msg, "depth = 8"));
     assert_non_null(strstr(err.msg, "14"));
     assert_memory_equal(b.model.values, before, fb);
-    assert_int_equal(b.stage, 6);
+    assert_int_equal(b.stage, 0); /* salt 5 at the end of its one record: stage 0 */
     assert_int_equal(b.nhistory, 1);
     assert_int_equal(b.nrecords, 1);
     free(before);
@@ -411,9 +420,8 @@ static void test_refuse_newer_version(void **state)
     /* Back to the version written: it loads again, so the pokes were all that was wrong. */
     poke_int_attr(path, "format_version", CHECKPOINT_VERSION);
     struct run b;
-    struct rv_error err = {{0}};
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     run_close(&b);
 }
 
@@ -456,6 +464,185 @@ static void test_refuse_foreign_hdf5(void **state)
     assert_int_equal(h5out_floats(f, "x", x, 1, &n, &err), 0);
     assert_int_equal(h5out_commit(f, &err), 0);
     assert_refused(fx, path, "not a revive checkpoint", "format");
+}
+
+/* ---------------------------------------------------------------- crafted values */
+
+/* load refuses path with a message naming it and containing w1 (and w2). */
+static void assert_load_refused(struct fixture *fx, const char *path, const char *w1, const char *w2)
+{
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    struct rv_error err = {{0}};
+    int rc = checkpoint_load(&b, path, &err);
+    run_close(&b);
+    if (rc != -1)
+        fail_msg("%s loaded; expected a refusal with '%s'", path, w1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, w1) || (w2 && !strstr(err.msg, w2)))
+        fail_msg("load message '%s' lacks the path, '%s' or '%s'", err.msg, w1, w2 ? w2 : "");
+}
+
+/* The file's checksum recomputed after a test changed a value on purpose (format 2 and later;
+ * nothing to do for a file without one), so the test meets the check it aims at. */
+static void restamp(const char *path)
+{
+    struct rv_error err = {{0}};
+    struct h5in *in = h5in_open(path, &err);
+    assert_non_null(in);
+    int64_t nstages = 0;
+    uint32_t crc = 0;
+    int has = h5in_attr_int(in, "stats", "nstages", &nstages, &err) == 0 &&
+              h5in_attr_int(in, "/", "checksum", &(int64_t){0}, &err) == 0;
+    if (has && nstages >= 0 && nstages <= 1000)
+        has = ck_checksum_in(in, (int)nstages, &crc, &err) == 0;
+    h5in_close(in);
+    if (!has)
+        return;
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    int64_t v = crc;
+    hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    assert_true(H5Fclose(file) >= 0);
+}
+
+/* Replaces attribute `name` of `object` with one of the given type and value, then restamps. */
+static void poke_attr(const char *path, const char *object, const char *name, hid_t type,
+                      const void *value)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
+    assert_true(obj >= 0);
+    if (H5Aexists(obj, name) > 0)
+        assert_true(H5Adelete(obj, name) >= 0);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, type, value) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Oclose(obj);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+static void poke_i64(const char *path, const char *object, const char *name, int64_t v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_INT64, &v);
+}
+
+static void poke_f64(const char *path, const char *object, const char *name, double v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+static void poke_str(const char *path, const char *object, const char *name, const char *v)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    poke_attr(path, object, name, type, &v);
+    H5Tclose(type);
+}
+
+/* Element i of a float64 dataset. */
+static void poke_element(const char *path, const char *dataset, hsize_t i, double v)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t fs = H5Dget_space(d);
+    hsize_t one = 1;
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &i, NULL, &one, NULL);
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+/* A stage-end file (2 records, stage 1) to damage; the unchanged file loads. */
+static void save_stage_end(struct fixture *fx, const char *path)
+{
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    assert_int_equal(a.stage, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    run_close(&a);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
+}
+
+/* Issue #11 item 1: a stage kind read from a file reached stage_find() and its NULL result was
+ * used (SIGSEGV in resume). Now it is refused where it is read. */
+static void test_refuse_unknown_stage_kind(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    const char *bad[] = {"bogus", "", "BN", "conv_fraction_but_longer_than_the_kind_buffer_holds"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        save_stage_end(fx, path);
+        poke_str(path, "stats/stage-01", "kind", bad[i]);
+        assert_load_refused(fx, path, "stats/stage-01", "not a stage kind");
+    }
+}
+
+/* Issue #11 item 3: the position and history were used before (or without) a range check:
+ * stage −1 read records[−1], 2^32+1 became stage 1, NaN was a finished fraction, and NaN or
+ * 1e300 history values were cast to int. Each is now refused where it is read. */
+static void test_refuse_values_out_of_range(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    const int64_t stages[] = {-1, INT64_MAX, (INT64_C(1) << 32) + 1, 34};
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        save_stage_end(fx, path);
+        poke_i64(path, "/", "stage", stages[i]);
+        assert_load_refused(fx, path, "attribute 'stage' of '/'", "0…33");
+    }
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "stage", 5); /* in range, but 2 finished stages do not fit stage 5 */
+    assert_load_refused(fx, path, "stage 5 with 2 finished stages", NULL);
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "epoch", -1);
+    assert_load_refused(fx, path, "attribute 'epoch'", NULL);
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "step", -5);
+    assert_load_refused(fx, path, "attribute 'step'", NULL);
+    save_stage_end(fx, path);
+    poke_f64(path, "/", "epoch_seen", NAN);
+    assert_load_refused(fx, path, "attribute 'epoch_seen'", "nan");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-01", "fraction", NAN);
+    assert_load_refused(fx, path, "attribute 'fraction' of 'stats/stage-01'", "0…1");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-00", "fraction", 1.5);
+    assert_load_refused(fx, path, "attribute 'fraction' of 'stats/stage-00'", "1.5");
+    save_stage_end(fx, path);
+    poke_i64(path, "stats", "nstages", 35);
+    assert_load_refused(fx, path, "attribute 'nstages'", "0…34");
+    save_stage_end(fx, path);
+    poke_i64(path, "stats/stage-00", "trainable", INT64_C(1) << 40);
+    assert_load_refused(fx, path, "trainable", "parameters");
+    save_stage_end(fx, path);
+    poke_element(path, "history/epoch", 1, NAN);
+    assert_load_refused(fx, path, "history/epoch[1]", "whole");
+    save_stage_end(fx, path);
+    poke_element(path, "history/stage", 2, 1e300);
+    assert_load_refused(fx, path, "history/stage[2]", "1e+300");
+    save_stage_end(fx, path);
+    poke_element(path, "history/stage", 0, 0.5);
+    assert_load_refused(fx, path, "history/stage[0]", "whole");
 }
 
 /* ---------------------------------------------------------------- atomicity */
@@ -501,9 +688,9 @@ static void test_save_replaces(void **state)
     assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "last.h5");
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
-    assert_int_equal(b.stage, 8);
+    assert_int_equal(b.stage, 0); /* salt 7 at the end of its one record: stage 0 */
     run_close(&a);
     run_close(&b);
 }
@@ -553,7 +740,8 @@ static void test_seed_only_export(void **state)
     a.epoch = 3;
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, full, &err), 0);
-    assert_int_equal(checkpoint_export_seed_only(full, slim, &err), 0);
+    if (checkpoint_export_seed_only(full, slim, &err))
+        fail_msg("%s", err.msg);
     struct stat s1, s2;
     assert_int_equal(stat(full, &s1), 0);
     assert_int_equal(stat(slim, &s2), 0);
@@ -581,9 +769,81 @@ static void test_seed_only_export(void **state)
     run_close(&a);
 }
 
-int main(void)
+/* ---------------------------------------------------------------- the layout document */
+
+static const char DOC[] = "docs/checkpoint-format.md";
+static const char BEGIN[] = "<!-- layout:begin -->\n", END[] = "<!-- layout:end -->";
+
+static char *read_all(const char *path)
 {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, m);
+    fclose(f);
+    fclose(m);
+    return text;
+}
+
+/* The document with its layout section replaced by what ck_write_markdown prints now. */
+static char *doc_regenerated(const char *doc)
+{
+    const char *b = strstr(doc, BEGIN), *e = b ? strstr(b, END) : NULL;
+    if (!e)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    fwrite(doc, 1, (size_t)(b - doc) + strlen(BEGIN), m);
+    ck_write_markdown(m);
+    fputs(e, m);
+    fclose(m);
+    return text;
+}
+
+static void test_layout_doc_current(void **state)
+{
+    (void)state;
+    char *doc = read_all(DOC);
+    if (!doc)
+        fail_msg("%s is missing (run from the repository root)", DOC);
+    char *want = doc_regenerated(doc);
+    if (!want)
+        fail_msg("%s has no '%s' … '%s' section", DOC, "<!-- layout:begin -->", END);
+    assert_non_null(strstr(want, "| `/` attribute `stage` | int | scalar | 0…"));
+    assert_non_null(strstr(want, "| `/stats/stage-KK/reinit` | uint8 | (nfilters,) | 0…1 |"));
+    if (strcmp(doc, want) != 0)
+        fail_msg("the layout section of %s differs from src/checkpoint_layout.c; regenerate it with "
+                 "build/tests/test_checkpoint --write-docs (from the repository root)", DOC);
+    free(want);
+    free(doc);
+}
+
+static int write_docs(void)
+{
+    char *doc = read_all(DOC), *text = doc ? doc_regenerated(doc) : NULL;
+    FILE *f = text ? fopen(DOC, "wb") : NULL;
+    int rc = f && fputs(text, f) >= 0 ? 0 : 1;
+    if (f && fclose(f) != 0)
+        rc = 1;
+    if (rc)
+        fprintf(stderr, "%s: cannot regenerate its layout section\n", DOC);
+    free(text);
+    free(doc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--write-docs") == 0)
+        return write_docs();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_doc_current),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_empty_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_config, setup, teardown),
@@ -593,6 +853,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_values_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
