@@ -21,6 +21,7 @@
 #include "../src/checkpoint_layout.h"
 #include "checkpoint.h"
 #include "h5io.h"
+#include "pipeline.h"
 #include "rng.h"
 #include "support.h"
 
@@ -645,6 +646,45 @@ static void test_refuse_values_out_of_range(void **state)
     assert_load_refused(fx, path, "history/stage[0]", "whole");
 }
 
+/* Issue #11 item 2: a file with 34 finished stages (as many as a schedule holds) and no
+ * pipeline.fractions list: the schedule rebuilt from it wrote one stage past its array
+ * (fractions_after was given room for 0 and still wrote the final 1). Now it is an error, and
+ * nothing is written past the schedule. */
+static void test_schedule_from_full_file(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-33.h5");
+    struct run a, b;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, SCHEDULE_MAX_STAGES);
+    assert_int_equal(a.stage, SCHEDULE_MAX_STAGES - 1);
+    assert_int_equal(a.cfg.fractions.n, 0);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    run_close(&a);
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    struct {
+        struct schedule s;
+        unsigned char guard[2 * sizeof(struct stage_plan)];
+    } g;
+    memset(g.guard, 0xa5, sizeof g.guard);
+    int rc = schedule_for_run(&g.s, &b, &err);
+    for (size_t i = 0; i < sizeof g.guard; i++)
+        if (g.guard[i] != 0xa5)
+            fail_msg("schedule_for_run wrote past the schedule (byte %zu after it)", i);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.msg, "more than 34 stages"));
+    /* With an explicit list, the same: no room for another stage. */
+    b.cfg.fractions.n = 2;
+    b.cfg.fractions.v[0] = 0.0;
+    b.cfg.fractions.v[1] = 1.0;
+    assert_int_equal(schedule_for_run(&g.s, &b, &err), -1);
+    assert_non_null(strstr(err.msg, "pipeline.fractions"));
+    run_close(&b);
+}
+
 /* ---------------------------------------------------------------- atomicity */
 
 static void test_failed_save_leaves_nothing(void **state)
@@ -855,6 +895,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_values_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_from_full_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
