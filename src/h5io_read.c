@@ -228,6 +228,40 @@ static int check_type(const struct h5in *f, const struct item *it, int e, struct
                    e < 0 ? "a string" : elem_name[e], STALE);
 }
 
+/* Whether a dataset's filters include one that compresses (anything but Fletcher-32). */
+static int compressed(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), any = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
+        any |= id != H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return any;
+}
+
+/* A dataset's shape is only a claim: a small file can declare a huge one whose data was never
+ * written. Readers allocate by the shape, so an uncompressed dataset must store the bytes its
+ * shape needs (revive writes every dataset in full); compressed ones (other tools) are trusted. */
+static int check_stored(const struct h5in *f, const struct item *it, struct rv_error *err)
+{
+    hssize_t n = H5Sget_simple_extent_npoints(it->space);
+    if (n <= 0 || H5Tget_class(it->type) == H5T_STRING || H5Tis_variable_str(it->type) > 0)
+        return 0;
+    double need = (double)n * (double)H5Tget_size(it->type);
+    hsize_t have = H5Dget_storage_size(it->id);
+    if ((double)have >= need || compressed(it->id))
+        return 0;
+    return rv_fail(err, "%s: %s declares %lld values but the file stores only %llu of their %.0f "
+                   "bytes; the file is damaged or truncated", f->path, it->what, (long long)n,
+                   (unsigned long long)have, need);
+}
+
 static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
                       struct rv_error *err)
 {
@@ -247,7 +281,7 @@ static int item_shape(const struct h5in *f, const struct item *it, int *ndim, si
     for (int i = 0; i < rank; i++)
         dims[i] = (size_t)hd[i];
     *ndim = rank;
-    return 0;
+    return it->is_attr ? 0 : check_stored(f, it, err);
 }
 
 /* Scalar attributes and strings: one value, whether stored as a scalar or as a 1-element array. */
