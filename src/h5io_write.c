@@ -1,5 +1,9 @@
 /* HDF5 files written atomically (see h5io.h): a temporary file, flushed, synced and renamed over
  * the target. The file format notes are in h5io_common.c.
+ *
+ * HDF5 builds the file in memory (the core driver, no backing store) and we write its image with
+ * write(2) ourselves: a full disk or a quota is then an errno we report in one line, and HDF5
+ * never holds a file whose close failed (its exit handler crashed on one: SIGSEGV at exit).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +107,7 @@ struct h5out *h5out_create(const char *path, struct rv_error *err)
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0); /* the root group */
     hid_t fapl = h5io_make_fapl();
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fapl);
     H5Pclose(fcpl);
@@ -273,17 +278,53 @@ static int fsync_path(const char *path, int is_dir)
     return rc;
 }
 
+/* The whole of buf into path (created by h5out_create), synced; errno explains a -1. */
+static int write_image(const char *path, const char *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        return -1;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int saved = w < 0 ? errno : ENOSPC;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    /* close reports what a network file system could not store */
+    if (fsync(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return close(fd);
+}
+
 int h5out_commit(struct h5out *f, struct rv_error *err)
 {
     REVIVE_ASSERT(f);
     int rc = 0;
-    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0)
-        rc = rv_fail(err, "%s: cannot flush temporary file %s (disk full?)", f->path, f->tmp);
-    if (H5Fclose(f->file) < 0 && rc == 0)
-        rc = rv_fail(err, "%s: cannot close temporary file %s (disk full?)", f->path, f->tmp);
+    char *image = NULL;
+    ssize_t size = -1;
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) >= 0 && (size = H5Fget_file_image(f->file, NULL, 0)) > 0) {
+        image = rv_malloc((size_t)size);
+        if (H5Fget_file_image(f->file, image, (size_t)size) != size)
+            size = -1;
+    }
+    if (size <= 0)
+        rc = rv_fail(err, "%s: cannot assemble the HDF5 file in memory", f->path);
+    H5Fclose(f->file); /* in memory: nothing to fail on */
     f->file = -1;
-    if (rc == 0 && fsync_path(f->tmp, 0) != 0)
-        rc = rv_fail(err, "%s: cannot sync temporary file %s: %s", f->path, f->tmp, strerror(errno));
+    if (rc == 0 && write_image(f->tmp, image, (size_t)size) != 0)
+        rc = rv_fail(err, "%s: cannot write temporary file %s: %s; the file there before is untouched",
+                     f->path, f->tmp, strerror(errno));
+    free(image);
     if (rc == 0 && rename(f->tmp, f->path) != 0)
         rc = rv_fail(err, "%s: cannot replace it with %s: %s", f->path, f->tmp, strerror(errno));
     if (rc) {
