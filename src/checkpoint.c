@@ -248,7 +248,11 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         }
     }
     free(col);
-    return write_stats(r, f, err);
+    if (write_stats(r, f, err))
+        return -1;
+    /* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
+    uint32_t crc;
+    return ck_checksum_out(f, r->nrecords, &crc, err) || ck_put_int(f, CK_CHECKSUM, 0, crc, err) ? -1 : 0;
 fail:
     free(mask);
     return -1;
@@ -304,7 +308,7 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
                        "(%d); update revive", h5in_path(f), (long long)version, CHECKPOINT_VERSION);
     if (version < 1)
         return rv_fail(err, "%s: invalid checkpoint format version %lld", h5in_path(f), (long long)version);
-    return 0;
+    return version >= 2 ? verify_checksum(f, err) : 0;
 }
 
 /* Control bytes (C0, DEL and UTF-8-encoded C1) in a message become \xNN: messages quote text

@@ -228,6 +228,23 @@ static int check_type(const struct h5in *f, const struct item *it, int e, struct
                    e < 0 ? "a string" : elem_name[e], STALE);
 }
 
+/* Whether a dataset's data carries HDF5's Fletcher-32 checksum. */
+static int has_fletcher32(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), found = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        found |= H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL) ==
+                 H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return found;
+}
+
 /* Whether a dataset's filters include one that compresses (anything but Fletcher-32). */
 static int compressed(hid_t dset)
 {
@@ -326,7 +343,11 @@ static int read_array(struct h5in *f, const char *name, enum h5io_elem e, void *
     if (rc == 0 && h5io_count_of(ndim, dims) > 0) {
         REVIVE_ASSERT(data);
         if (read_item(&it, h5io_elem_mem_type(e), data) < 0)
-            rc = rv_fail(err, "%s: cannot read dataset '%s': damaged or truncated file", f->path, name);
+            rc = has_fletcher32(it.id)
+                     ? rv_fail(err, "%s: dataset '%s' is damaged or truncated: its data fails HDF5's "
+                               "Fletcher-32 checksum or cannot be read; resume from another checkpoint",
+                               f->path, name)
+                     : rv_fail(err, "%s: cannot read dataset '%s': damaged or truncated file", f->path, name);
     }
     close_item(&it);
     return rc;

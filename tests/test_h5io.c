@@ -609,8 +609,9 @@ static void test_damaged_metadata(void **state)
             free(bytes);
             struct h5in *in = h5in_open(path, &err); /* this HDF5 opens it; others may not */
             if (in) {
+                /* a damaged group structure hides the dataset; a damaged chunk index (TREE) of
+                 * the dataset itself leaves it listed but unreadable */
                 assert_int_equal(h5in_floats(in, "params/w", r, 1, d, &err), -1);
-                assert_int_equal(h5in_exists(in, "params/w"), 0);
                 h5in_close(in);
             }
             assert_contains(err.msg, "damaged or truncated");
