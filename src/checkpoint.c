@@ -311,21 +311,38 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
     return version >= 2 ? verify_checksum(f, err) : 0;
 }
 
-/* Control bytes (C0, DEL and UTF-8-encoded C1) in a message become \xNN: messages quote text
- * from a file (its config, a stage kind), and raw escape sequences must not reach a terminal. */
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when it is not one. */
+static int utf8_length(const unsigned char *p)
+{
+    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Control bytes (C0, DEL, C1 as UTF-8) and bytes that are not UTF-8 become \xNN: messages quote
+ * text from a file (its config, a stage kind), and raw escape sequences must not reach a
+ * terminal. */
 void checkpoint_escape_message(struct rv_error *err)
 {
     char out[sizeof err->msg];
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)err->msg;
-    for (size_t i = 0; p[i] && o + 5 < sizeof out; i++) {
-        int c1 = p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f;
-        if (p[i] < 0x20 || p[i] == 0x7f || c1) {
-            if (c1)
-                i++;
-            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", p[i]);
+    for (size_t i = 0; p[i] && o + 5 < sizeof out;) {
+        int n = utf8_length(p + i);
+        int control = n == 1 ? p[i] < 0x20 || p[i] == 0x7f : n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
+        if (n == 0 || control) {
+            int skip = control && n == 2; /* C1: print the code point, not its lead byte */
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", p[i + skip]);
+            i += (size_t)(skip + 1);
+        } else if (o + (size_t)n < sizeof out) {
+            memcpy(out + o, p + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
         } else {
-            out[o++] = (char)p[i];
+            break;
         }
     }
     out[o] = '\0';

@@ -815,6 +815,37 @@ static void test_reads_format_1(void **state)
     run_close(&a);
 }
 
+/* Issue #11 item 11: error lines quoted a checkpoint's config text, control bytes and all, so a
+ * crafted file could send escape sequences to the terminal. They now appear as \xNN. */
+static void test_control_bytes_escaped(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    const char *text = "[run]\n\x1b]0;owned\x07\x1b[2Jseed = 1\n";
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(file, "config", H5P_DEFAULT), type = H5Dget_type(d);
+    assert_true(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0);
+    H5Tclose(type);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+    struct config c;
+    struct rv_error err = {{0}};
+    config_defaults(&c);
+    assert_int_equal(checkpoint_read_config(&c, path, &err), -1);
+    for (const char *p = err.msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            fail_msg("raw control byte 0x%02x in: %s", (unsigned char)*p, err.msg);
+    assert_non_null(strstr(err.msg, "\\x1b"));
+    assert_non_null(strstr(err.msg, path));
+    /* and a stage kind with an escape sequence, through load */
+    save_stage_end(fx, path);
+    poke_str(path, "stats/stage-00", "kind", "\x1b[31mred\x9b");
+    assert_load_refused(fx, path, "\\x1b[31mred", NULL);
+}
+
 /* ---------------------------------------------------------------- atomicity */
 
 static void test_failed_save_leaves_nothing(void **state)
@@ -1028,6 +1059,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_schedule_from_full_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bit_flips_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_format_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
