@@ -59,6 +59,9 @@ int h5in_bytes(struct h5in *f, const char *name, uint8_t *data, int ndim, const 
 int h5in_string(struct h5in *f, const char *name, char **text, struct rv_error *err);
 int h5in_attr_int(struct h5in *f, const char *object, const char *attr, int64_t *value, struct rv_error *err);
 int h5in_attr_double(struct h5in *f, const char *object, const char *attr, double *value, struct rv_error *err);
+/* 1 when object (a group, dataset or "/") has attribute attr; 0 otherwise. For attributes that
+ * newer revives write and older files lack. */
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr);
 /* *value malloc'd. */
 int h5in_attr_string(struct h5in *f, const char *object, const char *attr, char **value, struct rv_error *err);
 

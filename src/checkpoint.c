@@ -1,7 +1,9 @@
-/* The checkpoint layout (docs/checkpoint-format.md) on top of h5io.
+/* The checkpoint layout (docs/checkpoint-format.md) on top of h5io; every path, type and bound
+ * is a row of the table in checkpoint_layout.c. In short:
  *
- *   /                 attrs format, format_version, seed, stage, epoch, step, epoch_loss_sum,
- *                           epoch_correct, epoch_seen, acc_start, seed_only
+ *   /                 attrs format, format_version, checksum, seed, stage, epoch, step,
+ *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,
+ *                           seed_only
  *   /config           the effective config as INI text
  *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
  *   /params/<name>    float32, the parameter's shape
@@ -10,7 +12,8 @@
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
  *   /history/<column> one value per finished epoch
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
- *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_end, acc_clamped;
+ *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_start_recal,
+ *                     reinit_applied, acc_end, acc_clamped;
  *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */
 #include <errno.h>
@@ -119,6 +122,8 @@ static int write_record(struct h5out *f, const struct stage_record *rec, struct 
              ck_put_int(f, CK_REC_TRAINABLE, k, (int64_t)rec->trainable, err) ||
              ck_put_double(f, CK_REC_THRESHOLD, k, rec->threshold, err) ||
              ck_put_double(f, CK_REC_ACC_START, k, rec->acc_start, err) ||
+             ck_put_double(f, CK_REC_ACC_START_RECAL, k, rec->acc_start_recal, err) ||
+             ck_put_int(f, CK_REC_REINIT_APPLIED, k, rec->reinit_applied, err) ||
              ck_put_double(f, CK_REC_ACC_END, k, rec->acc_end, err) ||
              ck_put_double(f, CK_REC_ACC_CLAMPED, k, rec->acc_clamped, err);
     dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
@@ -184,6 +189,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         ck_put_double(f, CK_EPOCH_CORRECT, 0, r->epoch_correct, err) ||
         ck_put_double(f, CK_EPOCH_SEEN, 0, r->epoch_seen, err) ||
         ck_put_double(f, CK_ACC_START, 0, r->acc_start, err) ||
+        ck_put_double(f, CK_ACC_START_RECAL, 0, r->acc_start_recal, err) ||
         ck_put_int(f, CK_SEED_ONLY, 0, seed_only, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
@@ -363,6 +369,8 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
         char origin[600];
         snprintf(origin, sizeof origin, "%s:/config", path);
         config_defaults(cfg);
+        /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
+        snprintf(cfg->conv_algo, sizeof cfg->conv_algo, "im2col");
         rc = config_load_string(cfg, text, origin, err);
         if (!rc)
             snprintf(cfg->source, sizeof cfg->source, "%s", path);
@@ -438,6 +446,7 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
         ck_get_int(f, CK_REC_TRAINABLE, k, &trainable, err) ||
         ck_get_double(f, CK_REC_THRESHOLD, k, &rec->threshold, err) ||
         ck_get_double(f, CK_REC_ACC_START, k, &rec->acc_start, err) ||
+        ck_get_double_opt(f, CK_REC_ACC_START_RECAL, k, &rec->acc_start_recal, -1.0, err) ||
         ck_get_double(f, CK_REC_ACC_END, k, &rec->acc_end, err) ||
         ck_get_double(f, CK_REC_ACC_CLAMPED, k, &rec->acc_clamped, err))
         return -1;
@@ -454,8 +463,19 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
         ck_check_bytes(f, CK_REC_DISABLED, name, rec->disabled, n, err))
         return -1;
     dataset_path(name, sizeof name, CK_REC_REINIT, k, NULL);
-    return h5in_bytes(f, name, rec->reinit, 1, &n, err) ||
-           ck_check_bytes(f, CK_REC_REINIT, name, rec->reinit, n, err) ? -1 : 0;
+    if (h5in_bytes(f, name, rec->reinit, 1, &n, err) ||
+        ck_check_bytes(f, CK_REC_REINIT, name, rec->reinit, n, err))
+        return -1;
+    /* Files from before pipeline.reinit existed re-initialized every flagged filter. */
+    int64_t applied;
+    if (ck_get_int_opt(f, CK_REC_REINIT_APPLIED, k, &applied, -1, err))
+        return -1;
+    if (applied > nfilters)
+        return rv_fail(err, "%s: stats/stage-%02d has reinit_applied = %lld but the model has %d "
+                       "filters; the checkpoint is damaged", h5in_path(f), k, (long long)applied,
+                       nfilters);
+    rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, nfilters).reinit;
+    return 0;
 }
 
 static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
@@ -512,6 +532,7 @@ static int read_position(struct run *r, struct h5in *f, struct rv_error *err)
         ck_get_double(f, CK_EPOCH_CORRECT, 0, &r->epoch_correct, err) ||
         ck_get_double(f, CK_EPOCH_SEEN, 0, &r->epoch_seen, err) ||
         ck_get_double(f, CK_ACC_START, 0, &r->acc_start, err) ||
+        ck_get_double_opt(f, CK_ACC_START_RECAL, 0, &r->acc_start_recal, -1.0, err) ||
         ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ||
         ck_get_int(f, CK_NSTAGES, 0, &nstages, err))
         return -1;

@@ -16,6 +16,8 @@
 #define MAX_STAGE (SCHEDULE_MAX_STAGES - 1)        /* a schedule's last stage index */
 #define MAX_EPOCHS 100000                          /* train.epochs and pipeline.epochs */
 #define MAX_COUNT 9007199254740992.0               /* 2^53: counts kept in doubles stay exact */
+#define MAX_UNIT_FILTERS 4096                      /* 64 · model.width's largest value */
+#define MAX_FILTERS (867 * MAX_UNIT_FILTERS)       /* the units of model.depth's largest, 866 */
 
 #define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
 #define D(obj, nm, ty, fl, shape, lo, hi, mean) {obj, nm, ty, fl, shape, lo, hi, mean}
@@ -49,6 +51,10 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_ACC_START] = A("/", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
                        "test accuracy (0…1) right after the re-initialization before this stage; "
                        "−1 for stage 0"),
+    [CK_ACC_START_RECAL] = A("/", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL, -1, 1,
+                             "the same after BatchNorm recalibration (`pipeline.recalibrate_batches`); "
+                             "−1 for stage 0 and when recalibration is off. Files written before it "
+                             "existed lack it (read as −1)"),
     [CK_SEED_ONLY] = A("/", "seed_only", CK_T_INT, B | C, 0, 1,
                        "0 = full checkpoint; 1 = seed-only export (see below)"),
     [CK_CONFIG] = D("/", "config", CK_T_STRING, C, "scalar", 0, 0,
@@ -94,7 +100,7 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_UNITS] = D("stats", "units", CK_T_STRING, C, "scalar", 0, 0,
                    "unit names in model order, each followed by `\"\\n\"` (the text ends "
                    "with a newline)"),
-    [CK_FILTERS_PER_UNIT] = D("stats", "filters_per_unit", CK_T_I64, B, "(nunits,)", 1, 4096,
+    [CK_FILTERS_PER_UNIT] = D("stats", "filters_per_unit", CK_T_I64, B, "(nunits,)", 1, MAX_UNIT_FILTERS,
                               "out_c of each unit, same order"),
     [CK_REC_KIND] = A("stats/stage-KK", "kind", CK_T_STRING, C, 0, 0,
                       "stage kind (`stages.h`). Pipeline stages: `bn` (fraction 0), "
@@ -112,6 +118,19 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_REC_ACC_START] = A("stats/stage-KK", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
                            "test accuracy right after the re-initialization before the stage; "
                            "−1 for stage 0"),
+    [CK_REC_ACC_START_RECAL] = A("stats/stage-KK", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL,
+                                 -1, 1,
+                                 "the same after recalibrating every BatchNorm's running statistics "
+                                 "on `pipeline.recalibrate_batches` training batches "
+                                 "(`src/recalibrate.c`); −1 for stage 0 and when recalibration is "
+                                 "off. Absent in files written before it existed (read as −1)"),
+    [CK_REC_REINIT_APPLIED] = A("stats/stage-KK", "reinit_applied", CK_T_INT, B | C | CK_OPTIONAL, 0,
+                                MAX_FILTERS,
+                                "filters whose parameters were actually re-initialized before this "
+                                "stage: the count of `reinit` flags, or 0 with `pipeline.reinit = "
+                                "false` (the control); at most the model's filters. Absent in older "
+                                "files, which re-initialized every flagged filter (read as the flag "
+                                "count)"),
     [CK_REC_ACC_END] = A("stats/stage-KK", "acc_end", CK_T_DOUBLE, B | C, -1, 1,
                          "test accuracy at the stage end (−1: not measured)"),
     [CK_REC_ACC_CLAMPED] = A("stats/stage-KK", "acc_clamped", CK_T_DOUBLE, B | C, -1, 1,
@@ -122,9 +141,13 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_REC_DISABLED] = D("stats/stage-KK", "disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
                           "\\|γ\\| < τ at the stage end (d)"),
     [CK_REC_REINIT] = D("stats/stage-KK", "reinit", CK_T_U8, B, "(nfilters,)", 0, 1,
-                        "re-initialized at the transition before this stage (r): \\|γ\\| < τ at "
-                        "the previous stage's end, with the τ in force at the transition (in a "
-                        "straight run, the previous stage's `disabled`); all 0 for stage 0"),
+                        "flagged at the transition before this stage (r): \\|γ\\| < τ at the "
+                        "previous stage's end, with the τ in force at the transition (in a "
+                        "straight run, the previous stage's `disabled`); all 0 for stage 0. "
+                        "Flagged filters are re-initialized, except in the control "
+                        "(`pipeline.reinit = false`, `reinit_applied` = 0), where the flags mark "
+                        "the filters that would have been, so that revived / died_again read "
+                        "\"recovered without help\" / \"stayed disabled\""),
     [CK_REC_REVIVED] = D("stats/stage-KK", "revived", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ ¬d: re-initialized, and alive now"),
     [CK_REC_DIED_AGAIN] = D("stats/stage-KK", "died_again", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ d: re-initialized, and disabled again"),
     [CK_REC_NEWLY_DISABLED] = D("stats/stage-KK", "newly_disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
@@ -246,6 +269,26 @@ int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_e
     char obj[64];
     ck_object(obj, sizeof obj, id, k);
     return h5in_attr_string(f, obj, row->name, v, err);
+}
+
+int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
+                   struct rv_error *err)
+{
+    char obj[64];
+    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
+    ck_object(obj, sizeof obj, id, k);
+    *v = absent;
+    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_int(f, id, k, v, err) : 0;
+}
+
+int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
+                      struct rv_error *err)
+{
+    char obj[64];
+    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
+    ck_object(obj, sizeof obj, id, k);
+    *v = absent;
+    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_double(f, id, k, v, err) : 0;
 }
 
 static int element_fails(struct h5in *f, enum ck_field id, const char *path, size_t i, double x,
@@ -386,7 +429,8 @@ void ck_write_markdown(FILE *out)
             snprintf(bounds, sizeof bounds, "%s…%s%s", lo, hi, r->flags & CK_WHOLE ? ", whole" : "");
         }
         const char *note = r->flags & CK_FULL_ONLY ? " Full checkpoints only."
-                           : r->flags & CK_SINCE_V2 ? " Format 2 and later." : "";
+                           : r->flags & CK_SINCE_V2 ? " Format 2 and later."
+                           : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
         fprintf(out, "| %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
                 r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", r->meaning, note);
     }

@@ -26,7 +26,7 @@ struct h5out;
 /* One row each, in the order of the table (and of the document). */
 enum ck_field {
     CK_FORMAT, CK_FORMAT_VERSION, CK_CHECKSUM, CK_SEED, CK_STAGE, CK_EPOCH, CK_STEP,
-    CK_EPOCH_LOSS_SUM, CK_EPOCH_CORRECT, CK_EPOCH_SEEN, CK_ACC_START, CK_SEED_ONLY,
+    CK_EPOCH_LOSS_SUM, CK_EPOCH_CORRECT, CK_EPOCH_SEEN, CK_ACC_START, CK_ACC_START_RECAL, CK_SEED_ONLY,
     CK_CONFIG,
     CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C, CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
     CK_MODEL_GAMMA_ONE,
@@ -35,7 +35,7 @@ enum ck_field {
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
     CK_NSTAGES, CK_UNITS, CK_FILTERS_PER_UNIT,
     CK_REC_KIND, CK_REC_FRACTION, CK_REC_TRAINABLE, CK_REC_THRESHOLD, CK_REC_ACC_START,
-    CK_REC_ACC_END, CK_REC_ACC_CLAMPED,
+    CK_REC_ACC_START_RECAL, CK_REC_REINIT_APPLIED, CK_REC_ACC_END, CK_REC_ACC_CLAMPED,
     CK_REC_GAMMA, CK_REC_DISABLED, CK_REC_REINIT, CK_REC_REVIVED, CK_REC_DIED_AGAIN,
     CK_REC_NEWLY_DISABLED,
     CK_NFIELDS
@@ -50,6 +50,7 @@ enum ck_flags {
     CK_FULL_ONLY = 8, /* not in a seed-only export */
     CK_SINCE_V2 = 16, /* absent from format version 1 files */
     CK_CHECKSUMMED = 32, /* covered by the root attribute `checksum` (attributes and strings) */
+    CK_OPTIONAL = 64,    /* format-1 files written before it existed may lack it: ck_get_*_opt */
 };
 
 struct ck_row {
@@ -76,6 +77,11 @@ int ck_put_string(struct h5out *f, enum ck_field id, int k, const char *v, struc
 int ck_get_int(struct h5in *f, enum ck_field id, int k, int64_t *v, struct rv_error *err);
 int ck_get_double(struct h5in *f, enum ck_field id, int k, double *v, struct rv_error *err);
 int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err);
+/* CK_OPTIONAL rows: *v = absent when the attribute is not there (then 0 is returned). */
+int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
+                   struct rv_error *err);
+int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
+                      struct rv_error *err);
 
 /* Element checks of a dataset already read from `path`, against row id's bounds. */
 int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,

@@ -463,3 +463,10 @@ int h5in_attr_string(struct h5in *f, const char *object, const char *attr, char 
     struct item it;
     return open_attr(f, object, attr, &it, err) ? -1 : read_scalar(f, &it, -1, value, err);
 }
+
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr)
+{
+    REVIVE_ASSERT(f && object && attr);
+    return h5io_link_exists(f->file, object) == 1 &&
+           H5Aexists_by_name(f->file, object, attr, H5P_DEFAULT) > 0;
+}

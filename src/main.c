@@ -2,7 +2,7 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
- *   pipeline eval CHECKPOINT [--clamp-gamma T]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
@@ -29,7 +29,8 @@ static const char usage[] =
     "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
     "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
     "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT [--clamp-gamma T]                     test accuracy of a saved model\n"
+    "  eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]   test accuracy of a saved model (and after\n"
+    "                                                        BatchNorm recalibration on K batches)\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
     "  inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]\n"
     "                                                        filter-revival statistics per stage\n"
@@ -271,13 +272,16 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     return rc ? fail(comm, &err) : 0;
 }
 
-/* pipeline eval CHECKPOINT [--clamp-gamma T]: test accuracy, optionally with every |γ| < T set
- * to 0 (filters switched off). */
+/* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]: test accuracy, optionally with
+ * every |γ| < T set to 0 (filters switched off), and with K > 0 also after recalibrating the
+ * BatchNorm running statistics on K training batches (src/recalibrate.c), in memory only: the
+ * file is never written. */
 static int command_eval(struct comm *comm, int argc, char **argv)
 {
     struct rv_error err = {{0}};
     const char *file = NULL;
     double clamp = 0.0;
+    long recal = 0;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         char *end;
@@ -285,10 +289,15 @@ static int command_eval(struct comm *comm, int argc, char **argv)
             clamp = strtod(argv[++i], &end);
             if (*end || clamp <= 0.0)
                 rc = rv_fail(&err, "eval: --clamp-gamma '%s' must be a positive number such as 0.01", argv[i]);
+        } else if (strcmp(argv[i], "--recalibrate") == 0 && i + 1 < argc) {
+            recal = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || recal < 1 || recal > 1000000)
+                rc = rv_fail(&err, "eval: --recalibrate '%s' must be a number of batches from 1 to 1000000", argv[i]);
         } else if (!file && argv[i][0] != '-') {
             file = argv[i];
         } else {
-            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T])", argv[i]);
+            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T] "
+                         "[--recalibrate K])", argv[i]);
         }
     }
     if (rc == 0 && !file)
@@ -324,6 +333,13 @@ static int command_eval(struct comm *comm, int argc, char **argv)
         if (clamp > 0.0)
             printf(", with %d γ of |γ| < %g set to 0", clamped, clamp);
         printf("\n");
+    }
+    if (recal > 0) {
+        int used = run_recalibrate(&r, (int)recal, r.stage);
+        run_evaluate(&r, &acc, &loss);
+        if (r.verbose)
+            printf("%s: after recalibrating BatchNorm on %d training batch%s: test accuracy %.2f%%, "
+                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es", 100.0 * acc, loss);
     }
     run_close(&r);
     return 0;
