@@ -117,12 +117,12 @@ fuzz-run: $(FUZZ_BIN) $(B)/tests/replay_checkpoint
 	@cp configs/*.ini $(FUZZ_B)/seeds-config/
 	@./$(B)/tests/replay_checkpoint --seeds $(FUZZ_B)/seeds-checkpoint
 	@for n in $(FUZZ_NAMES); do \
-	    mkdir -p $(FUZZ_B)/corpus-$$n tests/fuzz/regressions/$$n; \
+	    mkdir -p $(FUZZ_B)/corpus-$$n; \
 	    echo "fuzz_$$n: $(FUZZ_TIME) s"; \
 	    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
 	    ./$(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=1048576 \
-	        -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- \
-	        $(FUZZ_B)/corpus-$$n $(FUZZ_B)/seeds-$$n tests/fuzz/regressions/$$n \
+	        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- \
+	        $(FUZZ_B)/corpus-$$n $(FUZZ_B)/seeds-$$n \
 	        2>$(FUZZ_B)/fuzz_$$n.log || { tail -n 40 $(FUZZ_B)/fuzz_$$n.log; exit 1; }; \
 	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(FUZZ_B)/fuzz_$$n.log; \
 	    echo "corpus: $$(ls $(FUZZ_B)/corpus-$$n | wc -l) inputs"; \

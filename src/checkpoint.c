@@ -314,6 +314,10 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
                        "(%d); update revive", h5in_path(f), (long long)version, CHECKPOINT_VERSION);
     if (version < 1)
         return rv_fail(err, "%s: invalid checkpoint format version %lld", h5in_path(f), (long long)version);
+    if (version >= 2 && !h5in_checked(f))
+        return rv_fail(err, "%s: a format-%lld checkpoint without its file checksum (the first %d "
+                       "bytes): damaged, or rewritten by another tool; resume from another checkpoint",
+                       h5in_path(f), (long long)version, 512);
     return version >= 2 ? verify_checksum(f, err) : 0;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "h5io.h"
 #include "h5io_internal.h"
@@ -17,6 +18,7 @@
 struct h5in {
     hid_t file;
     char *path;
+    int checked; /* its user block's CRC-32 matched (a file h5out wrote) */
     int borrowed; /* a view of a file being written (h5out_reader): closing leaves the file open */
 };
 
@@ -35,6 +37,47 @@ static void format_shape(char *buf, size_t cap, int ndim, const size_t *dims)
         used += (size_t)snprintf(buf + used, cap - used, "%s%zu", i ? "," : "", dims[i]);
     if (used < cap)
         snprintf(buf + used, cap - used, ")");
+}
+
+/* 1 when path starts with an h5out user block whose CRC-32 and size match the file, 0 when it
+ * has no user block (HDF5's signature at byte 0: an older revive or another tool), and -1 with
+ * err set when it has one that does not match: the file changed after it was written. */
+static int check_userblock(const char *path, struct rv_error *err)
+{
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* h5in_open reports it */
+    unsigned char block[H5IO_USERBLOCK + 8];
+    size_t got = fread(block, 1, sizeof block, f);
+    int rc = 0;
+    if (got == sizeof block && memcmp(block + H5IO_USERBLOCK, signature, 8) == 0) {
+        unsigned crc = 0;
+        unsigned long long size = 0;
+        char want[H5IO_USERBLOCK];
+        int parsed = sscanf((const char *)block, "revive-hdf5 crc32 %8x size %llu", &crc, &size) == 2;
+        if (parsed)
+            h5io_userblock_text(want, crc, size);
+        uLong sum = crc32(0, block + H5IO_USERBLOCK, 8);
+        unsigned long long total = sizeof block;
+        unsigned char buf[65536];
+        size_t n;
+        while (parsed && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+            sum = crc32(sum, buf, (uInt)n);
+            total += n;
+        }
+        if (!parsed || memcmp(want, block, H5IO_USERBLOCK) != 0)
+            rc = rv_fail(err, "%s: damaged or not written by revive: its header (the first %d bytes) is "
+                         "not revive's; resume from another checkpoint", path, H5IO_USERBLOCK);
+        else if (total != size || (uint32_t)sum != crc)
+            rc = rv_fail(err, "%s: damaged or truncated: the file's CRC-32 or size does not match "
+                         "what was written (%llu bytes, CRC %08x; now %llu bytes, CRC %08x); resume "
+                         "from another checkpoint", path, size, crc, total, (unsigned)sum);
+        else
+            rc = 1;
+    }
+    fclose(f);
+    return rc;
 }
 
 struct h5in *h5in_open(const char *path, struct rv_error *err)
@@ -57,6 +100,9 @@ struct h5in *h5in_open(const char *path, struct rv_error *err)
         rv_fail(err, "%s: is a directory, not an HDF5 file", path);
         return NULL;
     }
+    int checked = check_userblock(path, err);
+    if (checked < 0)
+        return NULL;
 #if H5_VERSION_GE(1, 12, 0)
     htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
 #else
@@ -80,7 +126,13 @@ struct h5in *h5in_open(const char *path, struct rv_error *err)
     struct h5in *f = rv_calloc(1, sizeof *f);
     f->file = file;
     f->path = h5io_dup_str(path);
+    f->checked = checked;
     return f;
+}
+
+int h5in_checked(const struct h5in *f)
+{
+    return f->checked;
 }
 
 struct h5in *h5io_borrow_reader(hid_t file, const char *path)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "h5io.h"
 #include "h5io_internal.h"
@@ -109,6 +110,7 @@ struct h5out *h5out_create(const char *path, struct rv_error *err)
     /* Chunk indexes (B-trees) sized for the one or few chunks a dataset has: HDF5's default
      * nodes of 64 entries added ~2 kB to each dataset, a third more to a small checkpoint. */
     H5Pset_istore_k(fcpl, 2);
+    H5Pset_userblock(fcpl, H5IO_USERBLOCK);
     hid_t fapl = h5io_make_fapl();
     H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
     /* The earliest file format, as before: HDF5 1.10.8 writes a wrong superblock checksum into
@@ -343,18 +345,22 @@ int h5out_commit(struct h5out *f, struct rv_error *err)
 {
     REVIVE_ASSERT(f);
     int rc = 0;
+    /* The image HDF5 gives starts at the superblock: the user block goes before it. */
     char *image = NULL;
     ssize_t size = -1;
     if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) >= 0 && (size = H5Fget_file_image(f->file, NULL, 0)) > 0) {
-        image = rv_malloc((size_t)size);
-        if (H5Fget_file_image(f->file, image, (size_t)size) != size)
+        image = rv_malloc((size_t)size + H5IO_USERBLOCK);
+        if (H5Fget_file_image(f->file, image + H5IO_USERBLOCK, (size_t)size) != size)
             size = -1;
     }
     if (size <= 0)
         rc = rv_fail(err, "%s: cannot assemble the HDF5 file in memory", f->path);
+    else
+        h5io_userblock_text(image, (uint32_t)crc32(0, (const Bytef *)image + H5IO_USERBLOCK, (uInt)size),
+                            (unsigned long long)size + H5IO_USERBLOCK);
     H5Fclose(f->file); /* in memory: nothing to fail on */
     f->file = -1;
-    if (rc == 0 && write_image(f->tmp, image, (size_t)size) != 0)
+    if (rc == 0 && write_image(f->tmp, image, (size_t)size + H5IO_USERBLOCK) != 0)
         rc = rv_fail(err, "%s: cannot write temporary file %s: %s; the file there before is untouched",
                      f->path, f->tmp, strerror(errno));
     free(image);

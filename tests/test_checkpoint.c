@@ -17,8 +17,10 @@
 
 #include <cmocka.h>
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "../src/checkpoint_layout.h"
+#include "../src/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
 #include "pipeline.h"
@@ -394,7 +396,9 @@ static void test_refuse_other_model(void **state)
     run_close(&b);
 }
 
-/* Rewrites the integer attribute `name` of the file's root in place. */
+static void restamp(const char *path);
+
+/* Rewrites the integer attribute `name` of the file's root in place (and the checksums). */
 static void poke_int_attr(const char *path, const char *name, int64_t value)
 {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -404,6 +408,7 @@ static void poke_int_attr(const char *path, const char *name, int64_t value)
     assert_true(H5Awrite(a, H5T_NATIVE_INT64, &value) >= 0);
     H5Aclose(a);
     assert_true(H5Fclose(file) >= 0);
+    restamp(path);
 }
 
 static void test_refuse_newer_version(void **state)
@@ -449,6 +454,7 @@ static void test_refuse_wrong_format(void **state)
     H5Sclose(space);
     H5Tclose(type);
     assert_true(H5Fclose(file) >= 0);
+    restamp(path);
     assert_refused(fx, path, "not a revive checkpoint", CHECKPOINT_FORMAT);
 }
 
@@ -469,6 +475,21 @@ static void test_refuse_foreign_hdf5(void **state)
 
 /* ---------------------------------------------------------------- crafted values */
 
+/* The file's bytes; *n its size. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
 /* load refuses path with a message naming it and containing w1 (and w2). */
 static void assert_load_refused(struct fixture *fx, const char *path, const char *w1, const char *w2)
 {
@@ -483,10 +504,28 @@ static void assert_load_refused(struct fixture *fx, const char *path, const char
         fail_msg("load message '%s' lacks the path, '%s' or '%s'", err.msg, w1, w2 ? w2 : "");
 }
 
-/* The file's checksum recomputed after a test changed a value on purpose (format 2 and later;
- * nothing to do for a file without one), so the test meets the check it aims at. */
+/* The whole-file CRC-32 in the user block recomputed (if the file has one), as if the file had
+ * been written this way. */
+static void restamp_file(const char *path)
+{
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    if (n > H5IO_USERBLOCK + 8 && memcmp(b, "revive-hdf5", 11) == 0) {
+        h5io_userblock_text((char *)b, (uint32_t)crc32(0, b + H5IO_USERBLOCK, (uInt)(n - H5IO_USERBLOCK)),
+                            (unsigned long long)n);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        assert_int_equal(fwrite(b, 1, H5IO_USERBLOCK, f), H5IO_USERBLOCK);
+        fclose(f);
+    }
+    free(b);
+}
+
+/* The file's checksums recomputed after a test changed a value on purpose (format 2 and later;
+ * nothing to do for a file without them), so the test meets the check it aims at. */
 static void restamp(const char *path)
 {
+    restamp_file(path);
     struct rv_error err = {{0}};
     struct h5in *in = h5in_open(path, &err);
     assert_non_null(in);
@@ -506,6 +545,7 @@ static void restamp(const char *path)
     assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
     H5Aclose(a);
     assert_true(H5Fclose(file) >= 0);
+    restamp_file(path);
 }
 
 /* Replaces attribute `name` of `object` with one of the given type and value, then restamps. */
@@ -687,21 +727,6 @@ static void test_schedule_from_full_file(void **state)
 
 /* ---------------------------------------------------------------- integrity */
 
-/* The file's bytes; *n its size. */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 /* Flips bit `bit` of the byte at offset `at`. */
 static void flip_bit(const char *path, size_t at, int bit)
 {
@@ -729,9 +754,13 @@ static size_t data_offset(const char *path, const char *dataset)
         assert_true(H5Dget_chunk_info(d, space, 0, NULL, &mask, &at, &size) >= 0);
         H5Sclose(space);
     }
+    hsize_t userblock = 0; /* HDF5's addresses count from the end of the user block */
+    hid_t fcpl = H5Fget_create_plist(file);
+    H5Pget_userblock(fcpl, &userblock);
+    H5Pclose(fcpl);
     H5Dclose(d);
     H5Fclose(file);
-    return (size_t)at;
+    return (size_t)(at + userblock);
 }
 
 /* The offset of the only occurrence of needle in the file. */
@@ -767,16 +796,36 @@ static void test_bit_flips_refused(void **state)
         assert_int_equal(checkpoint_save(&a, path, &err), 0);
         snprintf(name, sizeof name, "%s/%s", groups[g], pname);
         flip_bit(path, data_offset(path, name) + 1, g + 2);
+        assert_load_refused(fx, path, "damaged or truncated", "CRC-32");
+        /* below the whole-file CRC, as for a file whose user block was rewritten: */
+        restamp_file(path);
         assert_load_refused(fx, path, name, "Fletcher-32");
     }
     /* An attribute's value: epoch_loss_sum, whose 8 bytes occur once in the file. */
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     flip_bit(path, find_unique(path, &a.epoch_loss_sum, sizeof a.epoch_loss_sum), 0);
+    assert_load_refused(fx, path, "CRC-32", NULL);
+    restamp_file(path);
     assert_load_refused(fx, path, "checksum", "does not match");
     /* The config text (in HDF5's global heap, which has no checksum of its own). */
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     flip_bit(path, find_unique(path, "\"ckpt-test\"", 11) + 5, 1);
+    assert_refused(fx, path, "CRC-32", NULL);
+    restamp_file(path);
     assert_refused(fx, path, "checksum", "does not match");
+    /* HDF5's own structures (superblock, object headers, B-trees, heaps) and the user block:
+     * every byte is under the whole-file CRC-32; a sample of offsets across the file. */
+    size_t size;
+    free(slurp(path, &size));
+    for (int i = 1; i < 16; i++) {
+        assert_int_equal(checkpoint_save(&a, path, &err), 0);
+        size_t at = i == 1 ? 3 : i == 2 ? H5IO_USERBLOCK + 9 : size / 16 * (size_t)i;
+        flip_bit(path, at, i % 8);
+        if (i == 1)
+            assert_load_refused(fx, path, "header", NULL);
+        else
+            assert_load_refused(fx, path, "CRC-32", NULL);
+    }
     run_close(&a);
 }
 
@@ -786,14 +835,16 @@ static void test_bit_flips_refused(void **state)
 static void test_reads_format_1(void **state)
 {
     struct fixture *fx = *state;
-    char path[256], old[256], cmd[700];
+    char path[256], old[256], cmd[1400];
     path_in(path, sizeof path, fx, "v2.h5");
     path_in(old, sizeof old, fx, "v1.h5");
     struct run a, b;
     save_filled(fx, &a, path);
-    snprintf(cmd, sizeof cmd, "h5repack -f NONE -l CONTI '%s' '%s' 2>/dev/null", path, old);
+    /* h5repack keeps the user block; h5unjam takes it off, as format 1 files have none */
+    snprintf(cmd, sizeof cmd, "h5repack -f NONE -l CONTI '%s' '%s.ub' 2>/dev/null && "
+             "h5unjam -i '%s.ub' -o '%s' >/dev/null 2>&1", path, old, old, old);
     if (system(cmd) != 0) {
-        print_message("skip: h5repack (hdf5-tools) did not run; format 1 not tested\n");
+        print_message("skip: h5repack or h5unjam (hdf5-tools) did not run; format 1 not tested\n");
         run_close(&a);
         return;
     }
@@ -806,7 +857,7 @@ static void test_reads_format_1(void **state)
     H5Pclose(dcpl);
     H5Dclose(d);
     assert_true(H5Fclose(file) >= 0);
-    assert_load_refused(fx, old, "missing attribute 'checksum'", NULL);
+    assert_load_refused(fx, old, "without its file checksum", NULL);
     poke_int_attr(old, "format_version", 1);
     make_run(&b, &fx->comm, 8, 1);
     assert_loads(&b, old);
