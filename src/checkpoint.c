@@ -436,7 +436,7 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
     int64_t trainable = 0;
     if (ck_get_string(f, CK_REC_KIND, k, &kind, err))
         return -1;
-    int known = strlen(kind) < sizeof rec->kind && stage_find(kind) != NULL;
+    int known = strlen(kind) < sizeof rec->kind && CHOICE_INDEX(stage_kind_names, kind) >= 0;
     if (known)
         snprintf(rec->kind, sizeof rec->kind, "%s", kind);
     else

@@ -119,7 +119,7 @@ static int load_stage(struct insp *d, struct h5in *f, int k, struct rv_error *er
     if (!rc && applied > d->nfilters)
         rc = rv_fail(err, "%s: %s attribute reinit_applied = %lld exceeds the %d filters; the file is "
                      "damaged", d->path, g, (long long)applied, d->nfilters);
-    if (!rc && (strlen(kind) >= sizeof rec->kind || !stage_find(kind)))
+    if (!rc && (strlen(kind) >= sizeof rec->kind || CHOICE_INDEX(stage_kind_names, kind) < 0))
         rc = rv_fail(err, "%s: %s has kind '%.64s', which is not a stage kind; the file is damaged",
                      d->path, g, kind);
     snprintf(rec->kind, sizeof rec->kind, "%s", kind && !rc ? kind : "");

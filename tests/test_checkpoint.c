@@ -645,11 +645,13 @@ static void test_refuse_values_out_of_range(void **state)
     struct fixture *fx = *state;
     char path[256];
     path_in(path, sizeof path, fx, "stage-01.h5");
-    const int64_t stages[] = {-1, INT64_MAX, (INT64_C(1) << 32) + 1, 34};
+    const int64_t stages[] = {-1, INT64_MAX, (INT64_C(1) << 32) + 1, SCHEDULE_MAX_STAGES};
+    char range[32];
+    snprintf(range, sizeof range, "0…%d", SCHEDULE_MAX_STAGES - 1);
     for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
         save_stage_end(fx, path);
         poke_i64(path, "/", "stage", stages[i]);
-        assert_load_refused(fx, path, "attribute 'stage' of '/'", "0…33");
+        assert_load_refused(fx, path, "attribute 'stage' of '/'", range);
     }
     save_stage_end(fx, path);
     poke_i64(path, "/", "stage", 5); /* in range, but 2 finished stages do not fit stage 5 */
@@ -670,8 +672,9 @@ static void test_refuse_values_out_of_range(void **state)
     poke_f64(path, "stats/stage-00", "fraction", 1.5);
     assert_load_refused(fx, path, "attribute 'fraction' of 'stats/stage-00'", "1.5");
     save_stage_end(fx, path);
-    poke_i64(path, "stats", "nstages", 35);
-    assert_load_refused(fx, path, "attribute 'nstages'", "0…34");
+    poke_i64(path, "stats", "nstages", SCHEDULE_MAX_STAGES + 1);
+    snprintf(range, sizeof range, "0…%d", SCHEDULE_MAX_STAGES);
+    assert_load_refused(fx, path, "attribute 'nstages'", range);
     save_stage_end(fx, path);
     poke_i64(path, "stats/stage-00", "trainable", INT64_C(1) << 40);
     assert_load_refused(fx, path, "trainable", "parameters");
@@ -686,15 +689,16 @@ static void test_refuse_values_out_of_range(void **state)
     assert_load_refused(fx, path, "history/stage[0]", "whole");
 }
 
-/* Issue #11 item 2: a file with 34 finished stages (as many as a schedule holds) and no
- * pipeline.fractions list: the schedule rebuilt from it wrote one stage past its array
+/* Issue #11 item 2: a file with SCHEDULE_MAX_STAGES finished stages (34 then; as many as a
+ * schedule holds) and no pipeline.fractions list: the schedule rebuilt from it wrote one stage
+ * past its array
  * (fractions_after was given room for 0 and still wrote the final 1). Now it is an error, and
  * nothing is written past the schedule. */
 static void test_schedule_from_full_file(void **state)
 {
     struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-33.h5");
+    path_in(path, sizeof path, fx, "stage-last.h5");
     struct run a, b;
     make_run(&a, &fx->comm, 8, 1);
     fill_run(&a, 1, 3, SCHEDULE_MAX_STAGES);
@@ -715,7 +719,9 @@ static void test_schedule_from_full_file(void **state)
         if (g.guard[i] != 0xa5)
             fail_msg("schedule_for_run wrote past the schedule (byte %zu after it)", i);
     assert_int_equal(rc, -1);
-    assert_non_null(strstr(err.msg, "more than 34 stages"));
+    char want[64];
+    snprintf(want, sizeof want, "more than %d stages", SCHEDULE_MAX_STAGES);
+    assert_non_null(strstr(err.msg, want));
     /* With an explicit list, the same: no room for another stage. */
     b.cfg.fractions.n = 2;
     b.cfg.fractions.v[0] = 0.0;

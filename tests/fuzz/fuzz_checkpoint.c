@@ -109,7 +109,7 @@ int fuzz_write_seeds(const char *dir)
     memset(&r, 0, sizeof r);
     r.comm = &self;
     config_defaults(&r.cfg);
-    snprintf(r.cfg.dataset, sizeof r.cfg.dataset, "synthetic");
+    r.cfg.dataset = DATASET_SYNTHETIC;
     r.cfg.depth = 8;
     r.cfg.pipeline = true;
     struct model_spec spec = {.depth = 8, .width = 1, .in_c = 1, .in_h = 8, .in_w = 8, .classes = 4};
