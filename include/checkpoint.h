@@ -10,7 +10,9 @@
 #include "run.h"
 
 #define CHECKPOINT_FORMAT "revive-checkpoint"
-#define CHECKPOINT_VERSION 1
+/* 2: datasets chunked with HDF5's Fletcher-32 filter, and the root attribute `checksum` (CRC-32)
+ * over the attributes and strings. Version 1 files (no checksums) are still read. */
+#define CHECKPOINT_VERSION 2
 
 /* Collective. Rank 0 writes path (via a temporary file and rename); returns the agreed result. */
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err);

@@ -4,6 +4,8 @@
  *   h5out_floats(f, "params/stem.conv.weight", w, 4, dims, &err);          groups made as needed
  *   h5out_attr_int(f, "/", "format_version", 1, &err);
  *   if (h5out_commit(f, &err)) ...        flush, fsync, rename over the target, fsync the directory
+ *                                         (the file starts with a CRC-32 of the rest: h5in_open
+ *                                         refuses a file that changed after it was written)
  *   (on any error: h5out_discard(f) removes the temporary file; the target is never touched)
  *
  *   struct h5in *g = h5in_open(path, &err);           a clear error for a missing/non-HDF5/damaged file
@@ -39,12 +41,17 @@ int h5out_attr_double(struct h5out *f, const char *object, const char *attr, dou
 int h5out_attr_string(struct h5out *f, const char *object, const char *attr, const char *value, struct rv_error *err);
 /* Makes the group (and parents) exist. */
 int h5out_group(struct h5out *f, const char *name, struct rv_error *err);
+/* Reads back what f holds so far (to checksum it); h5in_close it before committing f. */
+struct h5in *h5out_reader(struct h5out *f);
 int h5out_commit(struct h5out *f, struct rv_error *err); /* frees f */
 void h5out_discard(struct h5out *f);                      /* frees f */
 
 struct h5in *h5in_open(const char *path, struct rv_error *err);
 void h5in_close(struct h5in *f);
 const char *h5in_path(const struct h5in *f);
+/* 1 when the file carries the whole-file CRC-32 h5out writes (and h5in_open found it intact);
+ * 0 for files of older revives and other tools, which have none. */
+int h5in_checked(const struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
 /* The stored shape: *ndim and dims[0..*ndim). */
 int h5in_shape(struct h5in *f, const char *name, int *ndim, size_t *dims, struct rv_error *err);

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs exactly the Debian packages revive needs that are missing; does nothing when all are there.
 # Usage: sh scripts/install-deps.sh     (as root, or with sudo available)
-# python3-h5py, python3-numpy and python3-matplotlib serve the tests, scripts/plot.py and h5py users.
+# python3-h5py, python3-numpy and python3-matplotlib serve the tests, scripts/plot.py and h5py users;
+# clang, libclang-rt-14-dev (libFuzzer) and libomp-dev serve `make fuzz` and its short run in make check.
 set -eu
 PKGS="build-essential pkg-config libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
-libcmocka-dev zlib1g-dev libinih-dev dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib"
+libcmocka-dev zlib1g-dev libinih-dev dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib \
+clang libclang-rt-14-dev libomp-dev"
 missing=""
 for p in $PKGS; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

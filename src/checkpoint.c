@@ -1,7 +1,9 @@
-/* The checkpoint layout (docs/checkpoint-format.md) on top of h5io.
+/* The checkpoint layout (docs/checkpoint-format.md) on top of h5io; every path, type and bound
+ * is a row of the table in checkpoint_layout.c. In short:
  *
- *   /                 attrs format, format_version, seed, stage, epoch, step, epoch_loss_sum,
- *                           epoch_correct, epoch_seen, acc_start, acc_start_recal, seed_only
+ *   /                 attrs format, format_version, checksum, seed, stage, epoch, step,
+ *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,
+ *                           seed_only
  *   /config           the effective config as INI text
  *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
  *   /params/<name>    float32, the parameter's shape
@@ -21,7 +23,10 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
+#include "checkpoint_layout.h"
 #include "h5io.h"
+#include "pipeline.h"
+#include "stages.h"
 
 int make_dirs(const char *dir, struct rv_error *err)
 {
@@ -47,9 +52,24 @@ static void param_dims(const struct param *p, size_t *dims)
         dims[i] = (size_t)p->dims[i];
 }
 
-static const char *history_columns[] = {"stage", "epoch", "lr", "train_loss", "train_acc",
-                                        "test_loss", "test_acc", "seconds"};
-enum { HISTORY_COLUMNS = 8 };
+/* Column k of the history is layout row CK_HIST_STAGE + k. */
+enum { HISTORY_COLUMNS = CK_HIST_SECONDS - CK_HIST_STAGE + 1 };
+
+/* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
+ * <name> or <unit> replaced by arg and KK by k. */
+static void dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg)
+{
+    const struct ck_row *row = &ck_layout[id];
+    char obj[64];
+    ck_object(obj, sizeof obj, id, k);
+    const char *lt = strchr(row->name, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (strcmp(obj, "/") == 0)
+        snprintf(buf, cap, "%s", row->name);
+    else if (!gt)
+        snprintf(buf, cap, "%s/%s", obj, row->name);
+    else
+        snprintf(buf, cap, "%s/%.*s%s%s", obj, (int)(lt - row->name), row->name, arg, gt + 1);
+}
 
 static double history_get(const struct history_row *h, int col)
 {
@@ -82,10 +102,10 @@ static void history_set(struct history_row *h, int col, double v)
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
 {
     char g[64], name[96];
-    snprintf(g, sizeof g, "stats/stage-%02d", rec->stage);
+    const int k = rec->stage;
+    ck_object(g, sizeof g, CK_REC_KIND, k);
     size_t n = (size_t)rec->nfilters;
-    uint8_t *flags[5];
-    const char *flag_names[5] = {"disabled", "reinit", "revived", "died_again", "newly_disabled"};
+    uint8_t *flags[5]; /* rows CK_REC_DISABLED … CK_REC_NEWLY_DISABLED */
     for (int i = 0; i < 5; i++)
         flags[i] = rv_malloc(n ? n : 1);
     for (size_t i = 0; i < n; i++) {
@@ -97,19 +117,19 @@ static int write_record(struct h5out *f, const struct stage_record *rec, struct 
         flags[4][i] = !r && d;
     }
     int rc = h5out_group(f, g, err) ||
-             h5out_attr_string(f, g, "kind", rec->kind, err) ||
-             h5out_attr_double(f, g, "fraction", rec->fraction, err) ||
-             h5out_attr_int(f, g, "trainable", (int64_t)rec->trainable, err) ||
-             h5out_attr_double(f, g, "threshold", rec->threshold, err) ||
-             h5out_attr_double(f, g, "acc_start", rec->acc_start, err) ||
-             h5out_attr_double(f, g, "acc_start_recal", rec->acc_start_recal, err) ||
-             h5out_attr_int(f, g, "reinit_applied", rec->reinit_applied, err) ||
-             h5out_attr_double(f, g, "acc_end", rec->acc_end, err) ||
-             h5out_attr_double(f, g, "acc_clamped", rec->acc_clamped, err);
-    snprintf(name, sizeof name, "%s/gamma", g);
+             ck_put_string(f, CK_REC_KIND, k, rec->kind, err) ||
+             ck_put_double(f, CK_REC_FRACTION, k, rec->fraction, err) ||
+             ck_put_int(f, CK_REC_TRAINABLE, k, (int64_t)rec->trainable, err) ||
+             ck_put_double(f, CK_REC_THRESHOLD, k, rec->threshold, err) ||
+             ck_put_double(f, CK_REC_ACC_START, k, rec->acc_start, err) ||
+             ck_put_double(f, CK_REC_ACC_START_RECAL, k, rec->acc_start_recal, err) ||
+             ck_put_int(f, CK_REC_REINIT_APPLIED, k, rec->reinit_applied, err) ||
+             ck_put_double(f, CK_REC_ACC_END, k, rec->acc_end, err) ||
+             ck_put_double(f, CK_REC_ACC_CLAMPED, k, rec->acc_clamped, err);
+    dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
     rc = rc || h5out_floats(f, name, rec->gamma, 1, &n, err);
     for (int i = 0; i < 5 && !rc; i++) {
-        snprintf(name, sizeof name, "%s/%s", g, flag_names[i]);
+        dataset_path(name, sizeof name, (enum ck_field)(CK_REC_DISABLED + i), k, NULL);
         rc = h5out_bytes(f, name, flags[i], 1, &n, err);
     }
     for (int i = 0; i < 5; i++)
@@ -131,10 +151,13 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
         per_unit[u] = m->units[u].conv.out_c;
     }
     size_t nu = (size_t)m->nunits;
-    int rc = h5out_group(f, "stats", err) ||
-             h5out_attr_int(f, "stats", "nstages", r->nrecords, err) ||
-             h5out_string(f, "stats/units", names, err) ||
-             h5out_int64s(f, "stats/filters_per_unit", per_unit, 1, &nu, err);
+    char units[64], per[64];
+    dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
+    dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
+    int rc = h5out_group(f, ck_layout[CK_NSTAGES].object, err) ||
+             ck_put_int(f, CK_NSTAGES, 0, r->nrecords, err) ||
+             h5out_string(f, units, names, err) ||
+             h5out_int64s(f, per, per_unit, 1, &nu, err);
     free(names);
     free(per_unit);
     for (int k = 0; k < r->nrecords && !rc; k++)
@@ -156,30 +179,31 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
 {
     const struct model *m = &r->model;
     char name[160];
-    if (h5out_attr_string(f, "/", "format", CHECKPOINT_FORMAT, err) ||
-        h5out_attr_int(f, "/", "format_version", CHECKPOINT_VERSION, err) ||
-        h5out_attr_int(f, "/", "seed", r->cfg.seed, err) ||
-        h5out_attr_int(f, "/", "stage", r->stage, err) ||
-        h5out_attr_int(f, "/", "epoch", r->epoch, err) ||
-        h5out_attr_int(f, "/", "step", r->step, err) ||
-        h5out_attr_double(f, "/", "epoch_loss_sum", r->epoch_loss_sum, err) ||
-        h5out_attr_double(f, "/", "epoch_correct", r->epoch_correct, err) ||
-        h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err) ||
-        h5out_attr_double(f, "/", "acc_start", r->acc_start, err) ||
-        h5out_attr_double(f, "/", "acc_start_recal", r->acc_start_recal, err) ||
-        h5out_attr_int(f, "/", "seed_only", seed_only, err))
+    if (ck_put_string(f, CK_FORMAT, 0, CHECKPOINT_FORMAT, err) ||
+        ck_put_int(f, CK_FORMAT_VERSION, 0, CHECKPOINT_VERSION, err) ||
+        ck_put_int(f, CK_SEED, 0, r->cfg.seed, err) ||
+        ck_put_int(f, CK_STAGE, 0, r->stage, err) ||
+        ck_put_int(f, CK_EPOCH, 0, r->epoch, err) ||
+        ck_put_int(f, CK_STEP, 0, r->step, err) ||
+        ck_put_double(f, CK_EPOCH_LOSS_SUM, 0, r->epoch_loss_sum, err) ||
+        ck_put_double(f, CK_EPOCH_CORRECT, 0, r->epoch_correct, err) ||
+        ck_put_double(f, CK_EPOCH_SEEN, 0, r->epoch_seen, err) ||
+        ck_put_double(f, CK_ACC_START, 0, r->acc_start, err) ||
+        ck_put_double(f, CK_ACC_START_RECAL, 0, r->acc_start_recal, err) ||
+        ck_put_int(f, CK_SEED_ONLY, 0, seed_only, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
-    int rc = h5out_string(f, "config", ini, err);
+    dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
+    int rc = h5out_string(f, name, ini, err);
     free(ini);
-    if (rc || h5out_group(f, "model", err) ||
-        h5out_attr_int(f, "model", "depth", m->spec.depth, err) ||
-        h5out_attr_int(f, "model", "width", m->spec.width, err) ||
-        h5out_attr_int(f, "model", "in_c", m->spec.in_c, err) ||
-        h5out_attr_int(f, "model", "in_h", m->spec.in_h, err) ||
-        h5out_attr_int(f, "model", "in_w", m->spec.in_w, err) ||
-        h5out_attr_int(f, "model", "classes", m->spec.classes, err) ||
-        h5out_attr_int(f, "model", "gamma_one", m->spec.gamma_one, err))
+    if (rc || h5out_group(f, ck_layout[CK_MODEL_DEPTH].object, err) ||
+        ck_put_int(f, CK_MODEL_DEPTH, 0, m->spec.depth, err) ||
+        ck_put_int(f, CK_MODEL_WIDTH, 0, m->spec.width, err) ||
+        ck_put_int(f, CK_MODEL_IN_C, 0, m->spec.in_c, err) ||
+        ck_put_int(f, CK_MODEL_IN_H, 0, m->spec.in_h, err) ||
+        ck_put_int(f, CK_MODEL_IN_W, 0, m->spec.in_w, err) ||
+        ck_put_int(f, CK_MODEL_CLASSES, 0, m->spec.classes, err) ||
+        ck_put_int(f, CK_MODEL_GAMMA_ONE, 0, m->spec.gamma_one, err))
         return -1;
     uint8_t *mask = rv_malloc(m->total);
     for (size_t i = 0; i < m->total; i++)
@@ -195,15 +219,15 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
                             at_init(m, (uint64_t)r->cfg.seed, p));
         if (seed_only && regenerated)
             continue;
-        snprintf(name, sizeof name, "params/%s", pa->name);
+        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
             goto fail;
         if (seed_only)
             continue;
-        snprintf(name, sizeof name, "momentum/%s", pa->name);
+        dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
         if (h5out_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
             goto fail;
-        snprintf(name, sizeof name, "mask/%s", pa->name);
+        dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
         if (h5out_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
             goto fail;
     }
@@ -211,10 +235,10 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         size_t c = (size_t)un->conv.out_c;
-        snprintf(name, sizeof name, "running/%s/mean", un->name);
+        dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
-        snprintf(name, sizeof name, "running/%s/var", un->name);
+        dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
             return -1;
     }
@@ -223,14 +247,18 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
         for (size_t i = 0; i < rows; i++)
             col[i] = history_get(&r->history[i], k);
-        snprintf(name, sizeof name, "history/%s", history_columns[k]);
+        dataset_path(name, sizeof name, (enum ck_field)(CK_HIST_STAGE + k), 0, NULL);
         if (h5out_doubles(f, name, col, 1, &rows, err)) {
             free(col);
             return -1;
         }
     }
     free(col);
-    return write_stats(r, f, err);
+    if (write_stats(r, f, err))
+        return -1;
+    /* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
+    uint32_t crc;
+    return ck_checksum_out(f, r->nrecords, &crc, err) || ck_put_int(f, CK_CHECKSUM, 0, crc, err) ? -1 : 0;
 fail:
     free(mask);
     return -1;
@@ -253,10 +281,25 @@ int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
     return comm_agree(r->comm, rc, err);
 }
 
+/* Format 2 and later: the stored checksum must equal the one recomputed from the file. */
+static int verify_checksum(struct h5in *f, struct rv_error *err)
+{
+    int64_t stored, nstages;
+    uint32_t crc;
+    if (ck_get_int(f, CK_CHECKSUM, 0, &stored, err) || ck_get_int(f, CK_NSTAGES, 0, &nstages, err) ||
+        ck_checksum_in(f, (int)nstages, &crc, err))
+        return -1;
+    if ((uint32_t)stored != crc)
+        return rv_fail(err, "%s: the checksum of its attributes and config text does not match "
+                       "(stored %08llx, computed %08x): the file is damaged; resume from another "
+                       "checkpoint", h5in_path(f), (unsigned long long)stored, crc);
+    return 0;
+}
+
 int checkpoint_check_format(struct h5in *f, struct rv_error *err)
 {
     char *format = NULL;
-    if (h5in_attr_string(f, "/", "format", &format, err))
+    if (ck_get_string(f, CK_FORMAT, 0, &format, err))
         return rv_fail(err, "%s: not a revive checkpoint (no 'format' attribute)", h5in_path(f));
     int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
     free(format);
@@ -264,14 +307,56 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
         return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
                        CHECKPOINT_FORMAT);
     int64_t version = 0;
-    if (h5in_attr_int(f, "/", "format_version", &version, err))
+    if (h5in_attr_int(f, "/", ck_layout[CK_FORMAT_VERSION].name, &version, err))
         return -1;
     if (version > CHECKPOINT_VERSION)
         return rv_fail(err, "%s: checkpoint format version %lld is newer than this revive reads "
                        "(%d); update revive", h5in_path(f), (long long)version, CHECKPOINT_VERSION);
     if (version < 1)
         return rv_fail(err, "%s: invalid checkpoint format version %lld", h5in_path(f), (long long)version);
-    return 0;
+    if (version >= 2 && !h5in_checked(f))
+        return rv_fail(err, "%s: a format-%lld checkpoint without its file checksum (the first %d "
+                       "bytes): damaged, or rewritten by another tool; resume from another checkpoint",
+                       h5in_path(f), (long long)version, 512);
+    return version >= 2 ? verify_checksum(f, err) : 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when it is not one. */
+static int utf8_length(const unsigned char *p)
+{
+    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Control bytes (C0, DEL, C1 as UTF-8) and bytes that are not UTF-8 become \xNN: messages quote
+ * text from a file (its config, a stage kind), and raw escape sequences must not reach a
+ * terminal. */
+void checkpoint_escape_message(struct rv_error *err)
+{
+    char out[sizeof err->msg];
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)err->msg;
+    for (size_t i = 0; p[i] && o + 5 < sizeof out;) {
+        int n = utf8_length(p + i);
+        int control = n == 1 ? p[i] < 0x20 || p[i] == 0x7f : n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0;
+        if (n == 0 || control) {
+            int skip = control && n == 2; /* C1: print the code point, not its lead byte */
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", p[i + skip]);
+            i += (size_t)(skip + 1);
+        } else if (o + (size_t)n < sizeof out) {
+            memcpy(out + o, p + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
+        } else {
+            break;
+        }
+    }
+    out[o] = '\0';
+    memcpy(err->msg, out, o + 1);
 }
 
 int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err)
@@ -279,10 +364,11 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
     struct h5in *f = h5in_open(path, err);
     if (!f)
         return -1;
-    char *text = NULL;
+    char *text = NULL, name[64];
+    dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
     int rc = checkpoint_check_format(f, err);
     if (!rc)
-        rc = h5in_string(f, "config", &text, err);
+        rc = h5in_string(f, name, &text, err);
     if (!rc) {
         char origin[600];
         snprintf(origin, sizeof origin, "%s:/config", path);
@@ -295,39 +381,50 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
     }
     free(text);
     h5in_close(f);
+    if (rc)
+        checkpoint_escape_message(err);
     return rc;
+}
+
+static const enum ck_field model_rows[] = {CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C,
+                                           CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
+                                           CK_MODEL_GAMMA_ONE};
+enum { MODEL_ROWS = sizeof model_rows / sizeof model_rows[0] };
+
+static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
+{
+    int64_t v[MODEL_ROWS];
+    for (int i = 0; i < MODEL_ROWS; i++)
+        if (ck_get_int(f, model_rows[i], 0, &v[i], err))
+            return -1;
+    *s = (struct model_spec){.depth = (int)v[0], .width = (int)v[1], .in_c = (int)v[2],
+                             .in_h = (int)v[3], .in_w = (int)v[4], .classes = (int)v[5],
+                             .gamma_one = v[6] != 0};
+    return 0;
 }
 
 static int check_model(struct h5in *f, const struct model *m, struct rv_error *err)
 {
-    const char *keys[] = {"depth", "width", "in_c", "in_h", "in_w", "classes", "gamma_one"};
-    int64_t want[] = {m->spec.depth, m->spec.width, m->spec.in_c, m->spec.in_h, m->spec.in_w,
-                      m->spec.classes, m->spec.gamma_one};
-    for (int i = 0; i < 7; i++) {
+    int64_t want[MODEL_ROWS] = {m->spec.depth, m->spec.width, m->spec.in_c, m->spec.in_h,
+                                m->spec.in_w, m->spec.classes, m->spec.gamma_one};
+    for (int i = 0; i < MODEL_ROWS; i++) {
         int64_t v;
-        if (h5in_attr_int(f, "model", keys[i], &v, err))
+        if (ck_get_int(f, model_rows[i], 0, &v, err))
             return -1;
         if (v != want[i])
             return rv_fail(err, "%s: the checkpoint's model has %s = %lld but the config and data "
                            "give %lld; the checkpoint does not match this config",
-                           h5in_path(f), keys[i], (long long)v, (long long)want[i]);
+                           h5in_path(f), ck_layout[model_rows[i]].name, (long long)v, (long long)want[i]);
     }
     return 0;
 }
 
-/* An attribute that files written before it existed lack: absent reads as `absent`. */
-static int read_optional_double(struct h5in *f, const char *object, const char *attr, double *v,
-                                double absent, struct rv_error *err)
-{
-    *v = absent;
-    return h5in_attr_exists(f, object, attr) ? h5in_attr_double(f, object, attr, v, err) : 0;
-}
-
+/* Stage k's record; every value is checked before it is used. A kind this build does not know
+ * is refused here, where it is read, so nothing later meets an unknown stage kind. */
 static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfilters,
-                       struct rv_error *err)
+                       size_t model_total, struct rv_error *err)
 {
-    char g[64], name[96];
-    snprintf(g, sizeof g, "stats/stage-%02d", k);
+    char name[96];
     memset(rec, 0, sizeof *rec);
     rec->stage = k;
     rec->nfilters = nfilters;
@@ -337,32 +434,50 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
     size_t n = (size_t)nfilters;
     char *kind = NULL;
     int64_t trainable = 0;
-    if (h5in_attr_string(f, g, "kind", &kind, err))
+    if (ck_get_string(f, CK_REC_KIND, k, &kind, err))
         return -1;
-    snprintf(rec->kind, sizeof rec->kind, "%s", kind);
+    int known = strlen(kind) < sizeof rec->kind && CHOICE_INDEX(stage_kind_names, kind) >= 0;
+    if (known)
+        snprintf(rec->kind, sizeof rec->kind, "%s", kind);
+    else
+        rv_fail(err, "%s: stats/stage-%02d has kind '%.64s', which is not a stage kind (all, bn, "
+                "bn_output, output, per_channel, conv_fraction); the checkpoint is damaged or from "
+                "another program", h5in_path(f), k, kind);
     free(kind);
-    if (h5in_attr_double(f, g, "fraction", &rec->fraction, err) ||
-        h5in_attr_int(f, g, "trainable", &trainable, err) ||
-        h5in_attr_double(f, g, "threshold", &rec->threshold, err) ||
-        h5in_attr_double(f, g, "acc_start", &rec->acc_start, err) ||
-        read_optional_double(f, g, "acc_start_recal", &rec->acc_start_recal, -1.0, err) ||
-        h5in_attr_double(f, g, "acc_end", &rec->acc_end, err) ||
-        h5in_attr_double(f, g, "acc_clamped", &rec->acc_clamped, err))
+    if (!known)
         return -1;
+    if (ck_get_double(f, CK_REC_FRACTION, k, &rec->fraction, err) ||
+        ck_get_int(f, CK_REC_TRAINABLE, k, &trainable, err) ||
+        ck_get_double(f, CK_REC_THRESHOLD, k, &rec->threshold, err) ||
+        ck_get_double(f, CK_REC_ACC_START, k, &rec->acc_start, err) ||
+        ck_get_double_opt(f, CK_REC_ACC_START_RECAL, k, &rec->acc_start_recal, -1.0, err) ||
+        ck_get_double(f, CK_REC_ACC_END, k, &rec->acc_end, err) ||
+        ck_get_double(f, CK_REC_ACC_CLAMPED, k, &rec->acc_clamped, err))
+        return -1;
+    if ((uint64_t)trainable > model_total)
+        return rv_fail(err, "%s: stats/stage-%02d has trainable = %lld but the model has %zu "
+                       "parameters; the checkpoint is damaged", h5in_path(f), k,
+                       (long long)trainable, model_total);
     rec->trainable = (size_t)trainable;
-    snprintf(name, sizeof name, "%s/gamma", g);
+    dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
     if (h5in_floats(f, name, rec->gamma, 1, &n, err))
         return -1;
-    snprintf(name, sizeof name, "%s/disabled", g);
-    if (h5in_bytes(f, name, rec->disabled, 1, &n, err))
+    dataset_path(name, sizeof name, CK_REC_DISABLED, k, NULL);
+    if (h5in_bytes(f, name, rec->disabled, 1, &n, err) ||
+        ck_check_bytes(f, CK_REC_DISABLED, name, rec->disabled, n, err))
         return -1;
-    snprintf(name, sizeof name, "%s/reinit", g);
-    if (h5in_bytes(f, name, rec->reinit, 1, &n, err))
+    dataset_path(name, sizeof name, CK_REC_REINIT, k, NULL);
+    if (h5in_bytes(f, name, rec->reinit, 1, &n, err) ||
+        ck_check_bytes(f, CK_REC_REINIT, name, rec->reinit, n, err))
         return -1;
     /* Files from before pipeline.reinit existed re-initialized every flagged filter. */
-    int64_t applied = -1;
-    if (h5in_attr_exists(f, g, "reinit_applied") && h5in_attr_int(f, g, "reinit_applied", &applied, err))
+    int64_t applied;
+    if (ck_get_int_opt(f, CK_REC_REINIT_APPLIED, k, &applied, -1, err))
         return -1;
+    if (applied > nfilters)
+        return rv_fail(err, "%s: stats/stage-%02d has reinit_applied = %lld but the model has %d "
+                       "filters; the checkpoint is damaged", h5in_path(f), k, (long long)applied,
+                       nfilters);
     rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, nfilters).reinit;
     return 0;
 }
@@ -370,17 +485,16 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
 static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
 {
     int64_t n;
-    if (h5in_attr_int(f, "stats", "nstages", &n, err))
+    if (ck_get_int(f, CK_NSTAGES, 0, &n, err))
         return -1;
-    if (n < 0 || n > (int64_t)(sizeof r->records / sizeof r->records[0]))
-        return rv_fail(err, "%s: stats/nstages = %lld is out of range", h5in_path(f), (long long)n);
+    REVIVE_ASSERT(n <= (int64_t)(sizeof r->records / sizeof r->records[0]));
     for (int k = 0; k < r->nrecords; k++)
         stats_free(&r->records[k]);
     r->nrecords = 0;
     int nfilters = stats_nfilters(&r->model);
     for (int k = 0; k < (int)n; k++) {
         r->nrecords = k + 1; /* so that run_close frees a half-read record too */
-        if (read_record(f, &r->records[k], k, nfilters, err))
+        if (read_record(f, &r->records[k], k, nfilters, r->model.total, err))
             return -1;
     }
     return 0;
@@ -393,7 +507,7 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
     int64_t seed;
-    if (h5in_attr_int(f, "/", "seed", &seed, err))
+    if (ck_get_int(f, CK_SEED, 0, &seed, err))
         return -1;
     model_init(m, (uint64_t)seed);
     for (int p = 0; p < m->nparams; p++) {
@@ -401,7 +515,7 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
         char name[160];
         size_t dims[4];
         param_dims(pa, dims);
-        snprintf(name, sizeof name, "params/%s", pa->name);
+        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         bool needed = pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA;
         if (!needed && !h5in_exists(f, name))
             continue;
@@ -411,27 +525,39 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
     return read_rest(r, f, err);
 }
 
+/* The position: each value in its row's bounds, then the finished stages counted by
+ * /stats nstages must be the stage in progress (mid-stage) or include it (at its end). */
+static int read_position(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    int64_t stage, epoch, step, nstages, seed_only;
+    if (ck_get_int(f, CK_STAGE, 0, &stage, err) || ck_get_int(f, CK_EPOCH, 0, &epoch, err) ||
+        ck_get_int(f, CK_STEP, 0, &step, err) ||
+        ck_get_double(f, CK_EPOCH_LOSS_SUM, 0, &r->epoch_loss_sum, err) ||
+        ck_get_double(f, CK_EPOCH_CORRECT, 0, &r->epoch_correct, err) ||
+        ck_get_double(f, CK_EPOCH_SEEN, 0, &r->epoch_seen, err) ||
+        ck_get_double(f, CK_ACC_START, 0, &r->acc_start, err) ||
+        ck_get_double_opt(f, CK_ACC_START_RECAL, 0, &r->acc_start_recal, -1.0, err) ||
+        ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ||
+        ck_get_int(f, CK_NSTAGES, 0, &nstages, err))
+        return -1;
+    if (nstages != stage && nstages != stage + 1)
+        return rv_fail(err, "%s: the checkpoint stands at stage %lld with %lld finished stages "
+                       "(/stats nstages); it should be %lld or %lld: the checkpoint is damaged",
+                       h5in_path(f), (long long)stage, (long long)nstages, (long long)stage,
+                       (long long)stage + 1);
+    r->stage = (int)stage;
+    r->epoch = (int)epoch;
+    r->step = (long)step;
+    r->seed_only = seed_only != 0;
+    return 0;
+}
+
 static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
     char name[160];
-    int64_t v;
-    if (checkpoint_check_format(f, err) || check_model(f, m, err))
+    if (checkpoint_check_format(f, err) || check_model(f, m, err) || read_position(r, f, err))
         return -1;
-    if (h5in_attr_int(f, "/", "stage", &v, err)) return -1;
-    r->stage = (int)v;
-    if (h5in_attr_int(f, "/", "epoch", &v, err)) return -1;
-    r->epoch = (int)v;
-    if (h5in_attr_int(f, "/", "step", &v, err)) return -1;
-    r->step = (long)v;
-    if (h5in_attr_double(f, "/", "epoch_loss_sum", &r->epoch_loss_sum, err) ||
-        h5in_attr_double(f, "/", "epoch_correct", &r->epoch_correct, err) ||
-        h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err) ||
-        h5in_attr_double(f, "/", "acc_start", &r->acc_start, err) ||
-        read_optional_double(f, "/", "acc_start_recal", &r->acc_start_recal, -1.0, err) ||
-        h5in_attr_int(f, "/", "seed_only", &v, err))
-        return -1;
-    r->seed_only = v != 0;
     if (r->seed_only)
         return read_seed_only(r, f, err);
     uint8_t *mask = rv_malloc(m->total);
@@ -439,14 +565,15 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
         const struct param *pa = &m->params[p];
         size_t dims[4];
         param_dims(pa, dims);
-        snprintf(name, sizeof name, "params/%s", pa->name);
+        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
             goto fail;
-        snprintf(name, sizeof name, "momentum/%s", pa->name);
+        dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
         if (h5in_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
             goto fail;
-        snprintf(name, sizeof name, "mask/%s", pa->name);
-        if (h5in_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
+        dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
+        if (h5in_bytes(f, name, mask + pa->offset, pa->ndim, dims, err) ||
+            ck_check_bytes(f, CK_MASK, name, mask + pa->offset, pa->count, err))
             goto fail;
     }
     for (size_t i = 0; i < m->total; i++)
@@ -467,22 +594,25 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         size_t c = (size_t)un->conv.out_c;
-        snprintf(name, sizeof name, "running/%s/mean", un->name);
+        dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
-        snprintf(name, sizeof name, "running/%s/var", un->name);
+        dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
             return -1;
     }
     int nd;
     size_t shape[H5IO_MAX_DIMS], rows;
-    if (h5in_shape(f, "history/epoch", &nd, shape, err))
+    /* h5in_shape checks that the file holds the data of the shape it declares, so the
+     * allocation below is bounded by the file's size. */
+    dataset_path(name, sizeof name, CK_HIST_EPOCH, 0, NULL);
+    if (h5in_shape(f, name, &nd, shape, err))
         return -1;
     if (nd != 1)
-        return rv_fail(err, "%s: history/epoch is not one-dimensional", h5in_path(f));
+        return rv_fail(err, "%s: %s is not one-dimensional", h5in_path(f), name);
     rows = shape[0];
-    if (rows > 10000000)
-        return rv_fail(err, "%s: history/epoch holds %zu rows; the checkpoint is damaged", h5in_path(f), rows);
+    if (rows > (size_t)INT32_MAX)
+        return rv_fail(err, "%s: %s holds %zu rows; the checkpoint is damaged", h5in_path(f), name, rows);
     free(r->history);
     r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
     r->nhistory = r->history_cap = (int)rows;
@@ -490,8 +620,10 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
         r->history_cap = 1;
     double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
-        snprintf(name, sizeof name, "history/%s", history_columns[k]);
-        if (h5in_doubles(f, name, col, 1, &rows, err)) {
+        enum ck_field id = (enum ck_field)(CK_HIST_STAGE + k);
+        dataset_path(name, sizeof name, id, 0, NULL);
+        /* Checked before history_set casts stage and epoch to int. */
+        if (h5in_doubles(f, name, col, 1, &rows, err) || ck_check_doubles(f, id, name, col, rows, err)) {
             free(col);
             return -1;
         }
@@ -500,19 +632,6 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     }
     free(col);
     return read_stats(r, f, err);
-}
-
-static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
-{
-    int64_t v[7];
-    const char *keys[] = {"depth", "width", "in_c", "in_h", "in_w", "classes", "gamma_one"};
-    for (int i = 0; i < 7; i++)
-        if (h5in_attr_int(f, "model", keys[i], &v[i], err))
-            return -1;
-    *s = (struct model_spec){.depth = (int)v[0], .width = (int)v[1], .in_c = (int)v[2],
-                             .in_h = (int)v[3], .in_w = (int)v[4], .classes = (int)v[5],
-                             .gamma_one = v[6] != 0};
-    return 0;
 }
 
 int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err)
@@ -558,6 +677,8 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
         stats_free(&r.records[i]);
     free(r.history);
     model_free(&r.model);
+    if (rc)
+        checkpoint_escape_message(err);
     return rc;
 }
 
@@ -567,5 +688,7 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
     int rc = f ? read_file(r, f, err) : -1;
     if (f)
         h5in_close(f);
+    if (rc)
+        checkpoint_escape_message(err);
     return comm_agree(r->comm, rc, err);
 }

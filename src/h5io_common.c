@@ -4,6 +4,7 @@
  * strings) and the earliest file format, so h5py, h5dump and HDFView read them. Objects carry no
  * timestamps, so equal contents give equal bytes: two runs' checkpoints can be compared with cmp.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,12 @@ int h5io_link_exists(hid_t file, const char *name)
     }
     free(buf);
     return found;
+}
+
+void h5io_userblock_text(char *block, uint32_t crc, unsigned long long size)
+{
+    memset(block, 0, H5IO_USERBLOCK);
+    snprintf(block, H5IO_USERBLOCK, "revive-hdf5 crc32 %08x size %llu\n", crc, size);
 }
 
 size_t h5io_count_of(int ndim, const size_t *dims)

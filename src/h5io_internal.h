@@ -5,6 +5,7 @@
 #define REVIVE_H5IO_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hdf5.h>
 
@@ -22,6 +23,16 @@ H5I_type_t h5io_object_kind(hid_t file, const char *name);
 int h5io_link_exists(hid_t file, const char *name);
 /* The number of elements in a (ndim, dims) array; 1 for a scalar (ndim == 0). */
 size_t h5io_count_of(int ndim, const size_t *dims);
+/* Every file h5out writes starts with a user block (bytes HDF5 leaves to the application) that
+ * holds a CRC-32 of the rest of the file and its size, as the text
+ *   "revive-hdf5 crc32 XXXXXXXX size N\n"  padded with zero bytes to H5IO_USERBLOCK.
+ * h5in_open checks it before HDF5 parses anything, so a damaged file never reaches HDF5's
+ * parsers (which can loop forever on some damaged structures). */
+#define H5IO_USERBLOCK 512
+void h5io_userblock_text(char *block, uint32_t crc, unsigned long long size);
+
+/* A reader over a file open for writing (h5out_reader); h5in_close leaves the file open. */
+struct h5in *h5io_borrow_reader(hid_t file, const char *path);
 /* A file access property list for H5Fcreate/H5Fopen; the caller closes it. */
 hid_t h5io_make_fapl(void);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "h5io.h"
 #include "h5io_internal.h"
@@ -17,6 +18,8 @@
 struct h5in {
     hid_t file;
     char *path;
+    int checked; /* its user block's CRC-32 matched (a file h5out wrote) */
+    int borrowed; /* a view of a file being written (h5out_reader): closing leaves the file open */
 };
 
 static const char *const elem_name[] = {
@@ -34,6 +37,47 @@ static void format_shape(char *buf, size_t cap, int ndim, const size_t *dims)
         used += (size_t)snprintf(buf + used, cap - used, "%s%zu", i ? "," : "", dims[i]);
     if (used < cap)
         snprintf(buf + used, cap - used, ")");
+}
+
+/* 1 when path starts with an h5out user block whose CRC-32 and size match the file, 0 when it
+ * has no user block (HDF5's signature at byte 0: an older revive or another tool), and -1 with
+ * err set when it has one that does not match: the file changed after it was written. */
+static int check_userblock(const char *path, struct rv_error *err)
+{
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* h5in_open reports it */
+    unsigned char block[H5IO_USERBLOCK + 8];
+    size_t got = fread(block, 1, sizeof block, f);
+    int rc = 0;
+    if (got == sizeof block && memcmp(block + H5IO_USERBLOCK, signature, 8) == 0) {
+        unsigned crc = 0;
+        unsigned long long size = 0;
+        char want[H5IO_USERBLOCK];
+        int parsed = sscanf((const char *)block, "revive-hdf5 crc32 %8x size %llu", &crc, &size) == 2;
+        if (parsed)
+            h5io_userblock_text(want, crc, size);
+        uLong sum = crc32(0, block + H5IO_USERBLOCK, 8);
+        unsigned long long total = sizeof block;
+        unsigned char buf[65536];
+        size_t n;
+        while (parsed && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+            sum = crc32(sum, buf, (uInt)n);
+            total += n;
+        }
+        if (!parsed || memcmp(want, block, H5IO_USERBLOCK) != 0)
+            rc = rv_fail(err, "%s: damaged or not written by revive: its header (the first %d bytes) is "
+                         "not revive's; resume from another checkpoint", path, H5IO_USERBLOCK);
+        else if (total != size || (uint32_t)sum != crc)
+            rc = rv_fail(err, "%s: damaged or truncated: the file's CRC-32 or size does not match "
+                         "what was written (%llu bytes, CRC %08x; now %llu bytes, CRC %08x); resume "
+                         "from another checkpoint", path, size, crc, total, (unsigned)sum);
+        else
+            rc = 1;
+    }
+    fclose(f);
+    return rc;
 }
 
 struct h5in *h5in_open(const char *path, struct rv_error *err)
@@ -56,6 +100,9 @@ struct h5in *h5in_open(const char *path, struct rv_error *err)
         rv_fail(err, "%s: is a directory, not an HDF5 file", path);
         return NULL;
     }
+    int checked = check_userblock(path, err);
+    if (checked < 0)
+        return NULL;
 #if H5_VERSION_GE(1, 12, 0)
     htri_t is_hdf5 = H5Fis_accessible(path, H5P_DEFAULT);
 #else
@@ -79,6 +126,21 @@ struct h5in *h5in_open(const char *path, struct rv_error *err)
     struct h5in *f = rv_calloc(1, sizeof *f);
     f->file = file;
     f->path = h5io_dup_str(path);
+    f->checked = checked;
+    return f;
+}
+
+int h5in_checked(const struct h5in *f)
+{
+    return f->checked;
+}
+
+struct h5in *h5io_borrow_reader(hid_t file, const char *path)
+{
+    struct h5in *f = rv_calloc(1, sizeof *f);
+    f->file = file;
+    f->path = h5io_dup_str(path);
+    f->borrowed = 1;
     return f;
 }
 
@@ -86,7 +148,8 @@ void h5in_close(struct h5in *f)
 {
     if (!f)
         return;
-    H5Fclose(f->file);
+    if (!f->borrowed)
+        H5Fclose(f->file);
     free(f->path);
     free(f);
 }
@@ -217,6 +280,57 @@ static int check_type(const struct h5in *f, const struct item *it, int e, struct
                    e < 0 ? "a string" : elem_name[e], STALE);
 }
 
+/* Whether a dataset's data carries HDF5's Fletcher-32 checksum. */
+static int has_fletcher32(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), found = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        found |= H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL) ==
+                 H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return found;
+}
+
+/* Whether a dataset's filters include one that compresses (anything but Fletcher-32). */
+static int compressed(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), any = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
+        any |= id != H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return any;
+}
+
+/* A dataset's shape is only a claim: a small file can declare a huge one whose data was never
+ * written. Readers allocate by the shape, so an uncompressed dataset must store the bytes its
+ * shape needs (revive writes every dataset in full); compressed ones (other tools) are trusted. */
+static int check_stored(const struct h5in *f, const struct item *it, struct rv_error *err)
+{
+    hssize_t n = H5Sget_simple_extent_npoints(it->space);
+    if (n <= 0 || H5Tget_class(it->type) == H5T_STRING || H5Tis_variable_str(it->type) > 0)
+        return 0;
+    double need = (double)n * (double)H5Tget_size(it->type);
+    hsize_t have = H5Dget_storage_size(it->id);
+    if ((double)have >= need || compressed(it->id))
+        return 0;
+    return rv_fail(err, "%s: %s declares %lld values but the file stores only %llu of their %.0f "
+                   "bytes; the file is damaged or truncated", f->path, it->what, (long long)n,
+                   (unsigned long long)have, need);
+}
+
 static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
                       struct rv_error *err)
 {
@@ -236,7 +350,7 @@ static int item_shape(const struct h5in *f, const struct item *it, int *ndim, si
     for (int i = 0; i < rank; i++)
         dims[i] = (size_t)hd[i];
     *ndim = rank;
-    return 0;
+    return it->is_attr ? 0 : check_stored(f, it, err);
 }
 
 /* Scalar attributes and strings: one value, whether stored as a scalar or as a 1-element array. */
@@ -281,7 +395,11 @@ static int read_array(struct h5in *f, const char *name, enum h5io_elem e, void *
     if (rc == 0 && h5io_count_of(ndim, dims) > 0) {
         REVIVE_ASSERT(data);
         if (read_item(&it, h5io_elem_mem_type(e), data) < 0)
-            rc = rv_fail(err, "%s: cannot read dataset '%s': damaged or truncated file", f->path, name);
+            rc = has_fletcher32(it.id)
+                     ? rv_fail(err, "%s: dataset '%s' is damaged or truncated: its data fails HDF5's "
+                               "Fletcher-32 checksum or cannot be read; resume from another checkpoint",
+                               f->path, name)
+                     : rv_fail(err, "%s: cannot read dataset '%s': damaged or truncated file", f->path, name);
     }
     close_item(&it);
     return rc;

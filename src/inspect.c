@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
+#include "checkpoint_layout.h"
 #include "h5io.h"
 #include "inspect.h"
 #include "inspect_internal.h"
+#include "stages.h"
 #include "stats.h"
 
 static const char usage_line[] = "pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]";
@@ -33,6 +35,8 @@ static int load_units(struct insp *d, struct h5in *f, struct rv_error *err)
 {
     int ndim;
     size_t dims[H5IO_MAX_DIMS];
+    /* h5in_shape also checks that the file stores the data its shape declares, so nothing
+     * below allocates more than the file holds. */
     if (h5in_string(f, "stats/units", &d->unit_text, err) ||
         h5in_shape(f, "stats/filters_per_unit", &ndim, dims, err))
         return -1;
@@ -44,7 +48,8 @@ static int load_units(struct insp *d, struct h5in *f, struct rv_error *err)
     d->unit = rv_calloc(dims[0], sizeof *d->unit);
     d->first = rv_malloc(dims[0] * sizeof *d->first);
     d->count = rv_malloc(dims[0] * sizeof *d->count);
-    int rc = h5in_int64s(f, "stats/filters_per_unit", per, 1, dims, err);
+    int rc = h5in_int64s(f, "stats/filters_per_unit", per, 1, dims, err) ||
+             ck_check_int64s(f, CK_FILTERS_PER_UNIT, "stats/filters_per_unit", per, dims[0], err);
     /* one name per line; the last line ends in '\n' */
     int names = 0;
     for (char *p = d->unit_text; !rc && *p; names++) {
@@ -61,9 +66,6 @@ static int load_units(struct insp *d, struct h5in *f, struct rv_error *err)
                      "the file is damaged", d->path, names, d->nunits);
     int64_t total = 0;
     for (int u = 0; u < d->nunits && !rc; u++) {
-        if (per[u] < 1 || per[u] > 1000000)
-            rc = rv_fail(err, "%s: stats/filters_per_unit[%d] = %lld; the file is damaged", d->path, u,
-                         (long long)per[u]);
         d->first[u] = (int)total;
         d->count[u] = (int)per[u];
         total += per[u];
@@ -88,36 +90,48 @@ static int load_stage(struct insp *d, struct h5in *f, int k, struct rv_error *er
     rec->stage = k;
     rec->nfilters = d->nfilters;
     size_t n = (size_t)d->nfilters;
+    /* The shape first: the arrays are allocated only for data the file holds. */
+    int nd;
+    size_t have[H5IO_MAX_DIMS];
+    snprintf(name, sizeof name, "%s/gamma", g);
+    if (h5in_shape(f, name, &nd, have, err))
+        return -1;
+    if (nd != 1 || have[0] != n)
+        return rv_fail(err, "%s: %s holds %zu values but stats/filters_per_unit counts %zu filters; the "
+                       "file is damaged", d->path, name, nd == 1 ? have[0] : 0, n);
     rec->gamma = rv_malloc(n * sizeof *rec->gamma);
     rec->disabled = rv_malloc(n);
     rec->reinit = rv_malloc(n);
     int64_t trainable = 0;
-    int rc = h5in_attr_string(f, g, "kind", &kind, err) ||
-             h5in_attr_double(f, g, "fraction", &rec->fraction, err) ||
-             h5in_attr_int(f, g, "trainable", &trainable, err) ||
-             h5in_attr_double(f, g, "threshold", &rec->threshold, err) ||
-             h5in_attr_double(f, g, "acc_start", &rec->acc_start, err) ||
-             h5in_attr_double(f, g, "acc_end", &rec->acc_end, err) ||
-             h5in_attr_double(f, g, "acc_clamped", &rec->acc_clamped, err);
+    int rc = ck_get_string(f, CK_REC_KIND, k, &kind, err) ||
+             ck_get_double(f, CK_REC_FRACTION, k, &rec->fraction, err) ||
+             ck_get_int(f, CK_REC_TRAINABLE, k, &trainable, err) ||
+             ck_get_double(f, CK_REC_THRESHOLD, k, &rec->threshold, err) ||
+             ck_get_double(f, CK_REC_ACC_START, k, &rec->acc_start, err) ||
+             ck_get_double(f, CK_REC_ACC_END, k, &rec->acc_end, err) ||
+             ck_get_double(f, CK_REC_ACC_CLAMPED, k, &rec->acc_clamped, err);
     /* Written since pipeline.recalibrate_batches and pipeline.reinit exist; older files: none
      * (−1), and every flagged filter was re-initialized (−1 here, the flag count below). */
     int64_t applied = -1;
-    rec->acc_start_recal = -1.0;
-    if (!rc && h5in_attr_exists(f, g, "acc_start_recal"))
-        rc = h5in_attr_double(f, g, "acc_start_recal", &rec->acc_start_recal, err);
-    if (!rc && h5in_attr_exists(f, g, "reinit_applied"))
-        rc = h5in_attr_int(f, g, "reinit_applied", &applied, err);
+    if (!rc)
+        rc = ck_get_double_opt(f, CK_REC_ACC_START_RECAL, k, &rec->acc_start_recal, -1.0, err) ||
+             ck_get_int_opt(f, CK_REC_REINIT_APPLIED, k, &applied, -1, err);
     if (!rc && applied > d->nfilters)
         rc = rv_fail(err, "%s: %s attribute reinit_applied = %lld exceeds the %d filters; the file is "
                      "damaged", d->path, g, (long long)applied, d->nfilters);
-    snprintf(rec->kind, sizeof rec->kind, "%s", kind ? kind : "");
+    if (!rc && (strlen(kind) >= sizeof rec->kind || CHOICE_INDEX(stage_kind_names, kind) < 0))
+        rc = rv_fail(err, "%s: %s has kind '%.64s', which is not a stage kind; the file is damaged",
+                     d->path, g, kind);
+    snprintf(rec->kind, sizeof rec->kind, "%s", kind && !rc ? kind : "");
     free(kind);
     rec->trainable = trainable > 0 ? (size_t)trainable : 0;
     uint8_t *v = rv_malloc(n), *dst[3] = {rec->disabled, rec->reinit, v};
     for (int j = 0; j < 6 && !rc; j++) {
         snprintf(name, sizeof name, "%s/%s", g, names[j]);
         rc = j == 0 ? h5in_floats(f, name, rec->gamma, 1, &n, err)
-                    : h5in_bytes(f, name, dst[j < 3 ? j - 1 : 2], 1, &n, err);
+                    : h5in_bytes(f, name, dst[j < 3 ? j - 1 : 2], 1, &n, err) ||
+                          ck_check_bytes(f, (enum ck_field)(CK_REC_DISABLED + j - 1), name,
+                                         dst[j < 3 ? j - 1 : 2], n, err);
         for (size_t i = 0; i < n && !rc && j >= 3; i++) {
             int dis = rec->disabled[i] != 0, re = rec->reinit[i] != 0;
             int want = j == 3 ? re && !dis : j == 4 ? re && dis : !re && dis;
@@ -157,12 +171,9 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
         rc = rv_fail(err, "%s: no /stats group (written by an older revive?); inspect a stage-KK.h5 "
                      "of a run made with this one", path);
     if (!rc)
-        rc = h5in_attr_int(f, "stats", "nstages", &nstages, err);
+        rc = ck_get_int(f, CK_NSTAGES, 0, &nstages, err);
     if (!rc && nstages == 0)
         rc = rv_fail(err, "%s: no stage has finished yet; inspect a stage-KK.h5", path);
-    if (!rc && (nstages < 0 || nstages > 1000))
-        rc = rv_fail(err, "%s: stats attribute nstages = %lld; the file is damaged", path,
-                     (long long)nstages);
     if (!rc)
         rc = load_units(d, f, err);
     if (!rc) {
@@ -172,8 +183,10 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     for (int k = 0; k < d->nstages && !rc; k++)
         rc = load_stage(d, f, k, err);
     h5in_close(f);
-    if (rc)
+    if (rc) {
         insp_free(d);
+        checkpoint_escape_message(err);
+    }
     return rc ? -1 : 0;
 }
 

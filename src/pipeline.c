@@ -36,27 +36,41 @@ static void set_kind(struct stage_plan *p, double f, const struct config *c)
     }
 }
 
+static int too_many_stages(const struct config *c, struct rv_error *err)
+{
+    if (c->fractions.n > 0)
+        return rv_fail(err, "%s: the finished stages and pipeline.fractions make more than %d stages; "
+                       "give fewer fractions", c->source, SCHEDULE_MAX_STAGES);
+    return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d stages; "
+                   "raise pipeline.s or pipeline.n", c->source, c->pipeline_n, c->pipeline_s,
+                   SCHEDULE_MAX_STAGES);
+}
+
 /* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
- * the BN-only stage) while < 1, then 1. Returns the count written to f. */
+ * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
+ * error, cap may be 0 when a resumed run has finished every stage a schedule can hold). */
 static int fractions_after(double *f, int cap, double last, const struct config *c, struct rv_error *err)
 {
     int n = 0;
     if (c->fractions.n > 0) {
-        for (int i = 0; i < c->fractions.n && n < cap; i++)
-            if (c->fractions.v[i] > last)
+        for (int i = 0; i < c->fractions.n; i++)
+            if (c->fractions.v[i] > last) {
+                if (n >= cap)
+                    return too_many_stages(c, err);
                 f[n++] = c->fractions.v[i];
+            }
         return n;
     }
     if (last >= 1.0)
         return 0;
     /* x *= s from N, as for a fresh schedule, so a resumed run continues with the same doubles. */
     for (double x = last <= 0.0 ? c->pipeline_n : last * c->pipeline_s; x < 1.0; x *= c->pipeline_s) {
-        if (n >= cap - 1)
-            return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d stages; "
-                           "raise pipeline.s or pipeline.n", c->source, c->pipeline_n, c->pipeline_s,
-                           SCHEDULE_MAX_STAGES);
+        if (n >= cap - 1) /* room for x and the final 1 */
+            return too_many_stages(c, err);
         f[n++] = x;
     }
+    if (n >= cap)
+        return too_many_stages(c, err);
     f[n++] = 1.0;
     return n;
 }
@@ -100,6 +114,8 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
      * changed) config says comes after the last one. */
     memset(s, 0, sizeof *s);
     int done = r->nrecords;
+    /* checkpoint_load checked the position: 0 ≤ stage < SCHEDULE_MAX_STAGES. */
+    REVIVE_ASSERT(done >= 1 && done <= SCHEDULE_MAX_STAGES);
     for (int k = 0; k < done; k++) {
         struct stage_plan *p = &s->stage[k];
         /* The kind as the checkpoint names it: parsed here, the one place it becomes an enum. */
@@ -175,6 +191,7 @@ void schedule_print(const struct schedule *s, struct model *m, const struct conf
         const struct stage_plan *p = &s->stage[k];
         /* The count of a nested conv_fraction stage does not depend on which weights it adds. */
         const struct stage_kind *kind = stage_find(p->kind);
+        REVIVE_ASSERT(kind); /* kinds come from the config's table or a checked checkpoint */
         struct stage_args a = {.seed = (uint64_t)c->seed, .per_channel_k = c->per_channel_k,
                                .conv_fraction = p->fraction, .train_output = p->train_output};
         kind->set_trainable(m, &a);

@@ -17,9 +17,13 @@
 
 #include <cmocka.h>
 #include <hdf5.h>
+#include <zlib.h>
 
+#include "../src/checkpoint_layout.h"
+#include "../src/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
+#include "pipeline.h"
 #include "rng.h"
 #include "support.h"
 
@@ -142,12 +146,13 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         stats_record(rec, m, k, r->cfg.threshold, k ? r->records[k - 1].disabled : NULL);
         snprintf(rec->kind, sizeof rec->kind, "%s", k ? "conv_fraction" : "bn");
         rec->fraction = 0.01 * k + 1e-12 * (double)salt;
-        rec->trainable = 1000003u * (size_t)(k + 1) + salt;
+        rec->trainable = 1003u * (size_t)(k + 1) + salt; /* at most the model's 77364 */
         rec->acc_start = k ? 0.4375 + 1e-3 * (double)salt : -1.0;
         rec->acc_end = 0.8125 - 0.01 * k;
         rec->acc_clamped = 0.5 + 1.0 / (3.0 + k);
     }
-    r->stage = 1 + (int)salt;
+    /* A consistent position: at the end of the last recorded stage, or in the next one. */
+    r->stage = nrecords > 0 && salt % 2 ? nrecords - 1 : nrecords;
     r->epoch = 2 + (int)salt;
     r->step = 123456789L + (long)salt;
     r->epoch_loss_sum = 12.5 + (double)salt / 7.0;
@@ -209,6 +214,14 @@ static void assert_same_run(const struct run *a, const struct run *b)
     }
 }
 
+/* Loads path into r and fails with the message when it is refused. */
+static void assert_loads(struct run *r, const char *path)
+{
+    struct rv_error err = {{0}};
+    if (checkpoint_load(r, path, &err))
+        fail_msg("%s", err.msg);
+}
+
 static void save_filled(struct fixture *fx, struct run *a, const char *path)
 {
     make_run(a, &fx->comm, 8, 1);
@@ -236,15 +249,14 @@ static void test_round_trip(void **state)
     make_run(&b, &fx->comm, 8, 1);
     fill_run(&b, 2, 5, 1);
     b.seed_only = true;
-    struct rv_error err = {{0}};
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     assert_false(b.seed_only);
     run_close(&b);
 
     /* Into a run that was only built and initialized (what resume does). */
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     run_close(&b);
     run_close(&a);
@@ -262,7 +274,7 @@ static void test_round_trip_empty_history(void **state)
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     make_run(&b, &fx->comm, 8, 1);
     fill_run(&b, 4, 2, 2);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
     run_close(&a);
     run_close(&b);
@@ -370,7 +382,7 @@ static void test_refuse_other_model(void **state)
     assert_non_null(strstr(err.msg, "depth = 8"));
     assert_non_null(strstr(err.msg, "14"));
     assert_memory_equal(b.model.values, before, fb);
-    assert_int_equal(b.stage, 6);
+    assert_int_equal(b.stage, 0); /* salt 5 at the end of its one record: stage 0 */
     assert_int_equal(b.nhistory, 1);
     assert_int_equal(b.nrecords, 1);
     free(before);
@@ -384,7 +396,9 @@ static void test_refuse_other_model(void **state)
     run_close(&b);
 }
 
-/* Rewrites the integer attribute `name` of the file's root in place. */
+static void restamp(const char *path);
+
+/* Rewrites the integer attribute `name` of the file's root in place (and the checksums). */
 static void poke_int_attr(const char *path, const char *name, int64_t value)
 {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -394,6 +408,7 @@ static void poke_int_attr(const char *path, const char *name, int64_t value)
     assert_true(H5Awrite(a, H5T_NATIVE_INT64, &value) >= 0);
     H5Aclose(a);
     assert_true(H5Fclose(file) >= 0);
+    restamp(path);
 }
 
 static void test_refuse_newer_version(void **state)
@@ -411,9 +426,8 @@ static void test_refuse_newer_version(void **state)
     /* Back to the version written: it loads again, so the pokes were all that was wrong. */
     poke_int_attr(path, "format_version", CHECKPOINT_VERSION);
     struct run b;
-    struct rv_error err = {{0}};
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     run_close(&b);
 }
 
@@ -440,6 +454,7 @@ static void test_refuse_wrong_format(void **state)
     H5Sclose(space);
     H5Tclose(type);
     assert_true(H5Fclose(file) >= 0);
+    restamp(path);
     assert_refused(fx, path, "not a revive checkpoint", CHECKPOINT_FORMAT);
 }
 
@@ -456,6 +471,436 @@ static void test_refuse_foreign_hdf5(void **state)
     assert_int_equal(h5out_floats(f, "x", x, 1, &n, &err), 0);
     assert_int_equal(h5out_commit(f, &err), 0);
     assert_refused(fx, path, "not a revive checkpoint", "format");
+}
+
+/* ---------------------------------------------------------------- crafted values */
+
+/* The file's bytes; *n its size. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* load refuses path with a message naming it and containing w1 (and w2). */
+static void assert_load_refused(struct fixture *fx, const char *path, const char *w1, const char *w2)
+{
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    struct rv_error err = {{0}};
+    int rc = checkpoint_load(&b, path, &err);
+    run_close(&b);
+    if (rc != -1)
+        fail_msg("%s loaded; expected a refusal with '%s'", path, w1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, w1) || (w2 && !strstr(err.msg, w2)))
+        fail_msg("load message '%s' lacks the path, '%s' or '%s'", err.msg, w1, w2 ? w2 : "");
+}
+
+/* The whole-file CRC-32 in the user block recomputed (if the file has one), as if the file had
+ * been written this way. */
+static void restamp_file(const char *path)
+{
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    if (n > H5IO_USERBLOCK + 8 && memcmp(b, "revive-hdf5", 11) == 0) {
+        h5io_userblock_text((char *)b, (uint32_t)crc32(0, b + H5IO_USERBLOCK, (uInt)(n - H5IO_USERBLOCK)),
+                            (unsigned long long)n);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        assert_int_equal(fwrite(b, 1, H5IO_USERBLOCK, f), H5IO_USERBLOCK);
+        fclose(f);
+    }
+    free(b);
+}
+
+/* The file's checksums recomputed after a test changed a value on purpose (format 2 and later;
+ * nothing to do for a file without them), so the test meets the check it aims at. */
+static void restamp(const char *path)
+{
+    restamp_file(path);
+    struct rv_error err = {{0}};
+    struct h5in *in = h5in_open(path, &err);
+    assert_non_null(in);
+    int64_t nstages = 0;
+    uint32_t crc = 0;
+    int has = h5in_attr_int(in, "stats", "nstages", &nstages, &err) == 0 &&
+              h5in_attr_int(in, "/", "checksum", &(int64_t){0}, &err) == 0;
+    if (has && nstages >= 0 && nstages <= 1000)
+        has = ck_checksum_in(in, (int)nstages, &crc, &err) == 0;
+    h5in_close(in);
+    if (!has)
+        return;
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    int64_t v = crc;
+    hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    assert_true(H5Fclose(file) >= 0);
+    restamp_file(path);
+}
+
+/* Replaces attribute `name` of `object` with one of the given type and value, then restamps. */
+static void poke_attr(const char *path, const char *object, const char *name, hid_t type,
+                      const void *value)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
+    assert_true(obj >= 0);
+    if (H5Aexists(obj, name) > 0)
+        assert_true(H5Adelete(obj, name) >= 0);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, type, value) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Oclose(obj);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+static void poke_i64(const char *path, const char *object, const char *name, int64_t v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_INT64, &v);
+}
+
+static void poke_f64(const char *path, const char *object, const char *name, double v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+static void poke_str(const char *path, const char *object, const char *name, const char *v)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    poke_attr(path, object, name, type, &v);
+    H5Tclose(type);
+}
+
+/* Element i of a float64 dataset. */
+static void poke_element(const char *path, const char *dataset, hsize_t i, double v)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t fs = H5Dget_space(d);
+    hsize_t one = 1;
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &i, NULL, &one, NULL);
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+/* A stage-end file (2 records, stage 1) to damage; the unchanged file loads. */
+static void save_stage_end(struct fixture *fx, const char *path)
+{
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    assert_int_equal(a.stage, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    run_close(&a);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
+}
+
+/* Issue #11 item 1: a stage kind read from a file reached stage_find() and its NULL result was
+ * used (SIGSEGV in resume). Now it is refused where it is read. */
+static void test_refuse_unknown_stage_kind(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    const char *bad[] = {"bogus", "", "BN", "conv_fraction_but_longer_than_the_kind_buffer_holds"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        save_stage_end(fx, path);
+        poke_str(path, "stats/stage-01", "kind", bad[i]);
+        assert_load_refused(fx, path, "stats/stage-01", "not a stage kind");
+    }
+}
+
+/* Issue #11 item 3: the position and history were used before (or without) a range check:
+ * stage −1 read records[−1], 2^32+1 became stage 1, NaN was a finished fraction, and NaN or
+ * 1e300 history values were cast to int. Each is now refused where it is read. */
+static void test_refuse_values_out_of_range(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    const int64_t stages[] = {-1, INT64_MAX, (INT64_C(1) << 32) + 1, SCHEDULE_MAX_STAGES};
+    char range[32];
+    snprintf(range, sizeof range, "0…%d", SCHEDULE_MAX_STAGES - 1);
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        save_stage_end(fx, path);
+        poke_i64(path, "/", "stage", stages[i]);
+        assert_load_refused(fx, path, "attribute 'stage' of '/'", range);
+    }
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "stage", 5); /* in range, but 2 finished stages do not fit stage 5 */
+    assert_load_refused(fx, path, "stage 5 with 2 finished stages", NULL);
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "epoch", -1);
+    assert_load_refused(fx, path, "attribute 'epoch'", NULL);
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "step", -5);
+    assert_load_refused(fx, path, "attribute 'step'", NULL);
+    save_stage_end(fx, path);
+    poke_f64(path, "/", "epoch_seen", NAN);
+    assert_load_refused(fx, path, "attribute 'epoch_seen'", "nan");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-01", "fraction", NAN);
+    assert_load_refused(fx, path, "attribute 'fraction' of 'stats/stage-01'", "0…1");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-00", "fraction", 1.5);
+    assert_load_refused(fx, path, "attribute 'fraction' of 'stats/stage-00'", "1.5");
+    save_stage_end(fx, path);
+    poke_i64(path, "stats", "nstages", SCHEDULE_MAX_STAGES + 1);
+    snprintf(range, sizeof range, "0…%d", SCHEDULE_MAX_STAGES);
+    assert_load_refused(fx, path, "attribute 'nstages'", range);
+    save_stage_end(fx, path);
+    poke_i64(path, "stats/stage-00", "trainable", INT64_C(1) << 40);
+    assert_load_refused(fx, path, "trainable", "parameters");
+    save_stage_end(fx, path);
+    poke_element(path, "history/epoch", 1, NAN);
+    assert_load_refused(fx, path, "history/epoch[1]", "whole");
+    save_stage_end(fx, path);
+    poke_element(path, "history/stage", 2, 1e300);
+    assert_load_refused(fx, path, "history/stage[2]", "1e+300");
+    save_stage_end(fx, path);
+    poke_element(path, "history/stage", 0, 0.5);
+    assert_load_refused(fx, path, "history/stage[0]", "whole");
+}
+
+/* Issue #11 item 2: a file with SCHEDULE_MAX_STAGES finished stages (34 then; as many as a
+ * schedule holds) and no pipeline.fractions list: the schedule rebuilt from it wrote one stage
+ * past its array
+ * (fractions_after was given room for 0 and still wrote the final 1). Now it is an error, and
+ * nothing is written past the schedule. */
+static void test_schedule_from_full_file(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-last.h5");
+    struct run a, b;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, SCHEDULE_MAX_STAGES);
+    assert_int_equal(a.stage, SCHEDULE_MAX_STAGES - 1);
+    assert_int_equal(a.cfg.fractions.n, 0);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    run_close(&a);
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    struct {
+        struct schedule s;
+        unsigned char guard[2 * sizeof(struct stage_plan)];
+    } g;
+    memset(g.guard, 0xa5, sizeof g.guard);
+    int rc = schedule_for_run(&g.s, &b, &err);
+    for (size_t i = 0; i < sizeof g.guard; i++)
+        if (g.guard[i] != 0xa5)
+            fail_msg("schedule_for_run wrote past the schedule (byte %zu after it)", i);
+    assert_int_equal(rc, -1);
+    char want[64];
+    snprintf(want, sizeof want, "more than %d stages", SCHEDULE_MAX_STAGES);
+    assert_non_null(strstr(err.msg, want));
+    /* With an explicit list, the same: no room for another stage. */
+    b.cfg.fractions.n = 2;
+    b.cfg.fractions.v[0] = 0.0;
+    b.cfg.fractions.v[1] = 1.0;
+    assert_int_equal(schedule_for_run(&g.s, &b, &err), -1);
+    assert_non_null(strstr(err.msg, "pipeline.fractions"));
+    run_close(&b);
+}
+
+/* ---------------------------------------------------------------- integrity */
+
+/* Flips bit `bit` of the byte at offset `at`. */
+static void flip_bit(const char *path, size_t at, int bit)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, (long)at, SEEK_SET);
+    int c = fgetc(f);
+    assert_true(c != EOF);
+    fseek(f, (long)at, SEEK_SET);
+    fputc(c ^ (1 << bit), f);
+    fclose(f);
+}
+
+/* Where the data of a dataset starts in the file: its first chunk, or its contiguous block. */
+static size_t data_offset(const char *path, const char *dataset)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    haddr_t at = H5Dget_offset(d);
+    if (at == HADDR_UNDEF) {
+        hsize_t size;
+        unsigned mask;
+        hid_t space = H5Dget_space(d);
+        assert_true(H5Dget_chunk_info(d, space, 0, NULL, &mask, &at, &size) >= 0);
+        H5Sclose(space);
+    }
+    hsize_t userblock = 0; /* HDF5's addresses count from the end of the user block */
+    hid_t fcpl = H5Fget_create_plist(file);
+    H5Pget_userblock(fcpl, &userblock);
+    H5Pclose(fcpl);
+    H5Dclose(d);
+    H5Fclose(file);
+    return (size_t)(at + userblock);
+}
+
+/* The offset of the only occurrence of needle in the file. */
+static size_t find_unique(const char *path, const void *needle, size_t len)
+{
+    size_t n, found = 0, count = 0;
+    unsigned char *b = slurp(path, &n);
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(b + i, needle, len) == 0) {
+            found = i;
+            count++;
+        }
+    free(b);
+    assert_int_equal(count, 1);
+    return found;
+}
+
+/* Issue #11 item 10: of 206 bit-flipped checkpoints that still loaded, 94 had silently changed
+ * parameters, momentum or masks. Datasets now carry HDF5's Fletcher-32 checksum and the
+ * attributes and config text a CRC-32: a flipped bit is a one-line error. */
+static void test_bit_flips_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256], name[160];
+    path_in(path, sizeof path, fx, "last.h5");
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    const char *pname = a.model.params[3].name;
+    const char *groups[] = {"params", "momentum", "mask"};
+    struct rv_error err = {{0}};
+    for (int g = 0; g < 3; g++) {
+        assert_int_equal(checkpoint_save(&a, path, &err), 0);
+        snprintf(name, sizeof name, "%s/%s", groups[g], pname);
+        flip_bit(path, data_offset(path, name) + 1, g + 2);
+        assert_load_refused(fx, path, "damaged or truncated", "CRC-32");
+        /* below the whole-file CRC, as for a file whose user block was rewritten: */
+        restamp_file(path);
+        assert_load_refused(fx, path, name, "Fletcher-32");
+    }
+    /* An attribute's value: epoch_loss_sum, whose 8 bytes occur once in the file. */
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    flip_bit(path, find_unique(path, &a.epoch_loss_sum, sizeof a.epoch_loss_sum), 0);
+    assert_load_refused(fx, path, "CRC-32", NULL);
+    restamp_file(path);
+    assert_load_refused(fx, path, "checksum", "does not match");
+    /* The config text (in HDF5's global heap, which has no checksum of its own). */
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    flip_bit(path, find_unique(path, "\"ckpt-test\"", 11) + 5, 1);
+    assert_refused(fx, path, "CRC-32", NULL);
+    restamp_file(path);
+    assert_refused(fx, path, "checksum", "does not match");
+    /* HDF5's own structures (superblock, object headers, B-trees, heaps) and the user block:
+     * every byte is under the whole-file CRC-32; a sample of offsets across the file. */
+    size_t size;
+    free(slurp(path, &size));
+    for (int i = 1; i < 16; i++) {
+        assert_int_equal(checkpoint_save(&a, path, &err), 0);
+        size_t at = i == 1 ? 3 : i == 2 ? H5IO_USERBLOCK + 9 : size / 16 * (size_t)i;
+        flip_bit(path, at, i % 8);
+        if (i == 1)
+            assert_load_refused(fx, path, "header", NULL);
+        else
+            assert_load_refused(fx, path, "CRC-32", NULL);
+    }
+    run_close(&a);
+}
+
+/* A format-1 file (contiguous datasets, no filters, no checksum: what revive wrote before)
+ * still loads, to the same run. Made from a format-2 file with h5repack and two attribute
+ * edits; a format-2 file without its checksum is refused. */
+static void test_reads_format_1(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256], old[256], cmd[1400];
+    path_in(path, sizeof path, fx, "v2.h5");
+    path_in(old, sizeof old, fx, "v1.h5");
+    struct run a, b;
+    save_filled(fx, &a, path);
+    /* h5repack keeps the user block; h5unjam takes it off, as format 1 files have none */
+    snprintf(cmd, sizeof cmd, "h5repack -f NONE -l CONTI '%s' '%s.ub' 2>/dev/null && "
+             "h5unjam -i '%s.ub' -o '%s' >/dev/null 2>&1", path, old, old, old);
+    if (system(cmd) != 0) {
+        print_message("skip: h5repack or h5unjam (hdf5-tools) did not run; format 1 not tested\n");
+        run_close(&a);
+        return;
+    }
+    hid_t file = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Adelete(file, "checksum") >= 0);
+    hid_t d = H5Dopen2(file, "params/stem.conv", H5P_DEFAULT), dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_nfilters(dcpl), 0);
+    assert_int_equal(H5Pget_layout(dcpl), H5D_CONTIGUOUS);
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    assert_load_refused(fx, old, "without its file checksum", NULL);
+    poke_int_attr(old, "format_version", 1);
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, old);
+    assert_same_run(&a, &b);
+    run_close(&b);
+    run_close(&a);
+}
+
+/* Issue #11 item 11: error lines quoted a checkpoint's config text, control bytes and all, so a
+ * crafted file could send escape sequences to the terminal. They now appear as \xNN. */
+static void test_control_bytes_escaped(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    const char *text = "[run]\n\x1b]0;owned\x07\x1b[2Jseed = 1\n";
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(file, "config", H5P_DEFAULT), type = H5Dget_type(d);
+    assert_true(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0);
+    H5Tclose(type);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+    struct config c;
+    struct rv_error err = {{0}};
+    config_defaults(&c);
+    assert_int_equal(checkpoint_read_config(&c, path, &err), -1);
+    for (const char *p = err.msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            fail_msg("raw control byte 0x%02x in: %s", (unsigned char)*p, err.msg);
+    assert_non_null(strstr(err.msg, "\\x1b"));
+    assert_non_null(strstr(err.msg, path));
+    /* and a stage kind with an escape sequence, through load */
+    save_stage_end(fx, path);
+    poke_str(path, "stats/stage-00", "kind", "\x1b[31mred\x9b");
+    assert_load_refused(fx, path, "\\x1b[31mred", NULL);
 }
 
 /* ---------------------------------------------------------------- atomicity */
@@ -501,9 +946,9 @@ static void test_save_replaces(void **state)
     assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "last.h5");
     make_run(&b, &fx->comm, 8, 1);
-    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_loads(&b, path);
     assert_same_run(&a, &b);
-    assert_int_equal(b.stage, 8);
+    assert_int_equal(b.stage, 0); /* salt 7 at the end of its one record: stage 0 */
     run_close(&a);
     run_close(&b);
 }
@@ -553,7 +998,8 @@ static void test_seed_only_export(void **state)
     a.epoch = 3;
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, full, &err), 0);
-    assert_int_equal(checkpoint_export_seed_only(full, slim, &err), 0);
+    if (checkpoint_export_seed_only(full, slim, &err))
+        fail_msg("%s", err.msg);
     struct stat s1, s2;
     assert_int_equal(stat(full, &s1), 0);
     assert_int_equal(stat(slim, &s2), 0);
@@ -581,9 +1027,81 @@ static void test_seed_only_export(void **state)
     run_close(&a);
 }
 
-int main(void)
+/* ---------------------------------------------------------------- the layout document */
+
+static const char DOC[] = "docs/checkpoint-format.md";
+static const char BEGIN[] = "<!-- layout:begin -->\n", END[] = "<!-- layout:end -->";
+
+static char *read_all(const char *path)
 {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, m);
+    fclose(f);
+    fclose(m);
+    return text;
+}
+
+/* The document with its layout section replaced by what ck_write_markdown prints now. */
+static char *doc_regenerated(const char *doc)
+{
+    const char *b = strstr(doc, BEGIN), *e = b ? strstr(b, END) : NULL;
+    if (!e)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    fwrite(doc, 1, (size_t)(b - doc) + strlen(BEGIN), m);
+    ck_write_markdown(m);
+    fputs(e, m);
+    fclose(m);
+    return text;
+}
+
+static void test_layout_doc_current(void **state)
+{
+    (void)state;
+    char *doc = read_all(DOC);
+    if (!doc)
+        fail_msg("%s is missing (run from the repository root)", DOC);
+    char *want = doc_regenerated(doc);
+    if (!want)
+        fail_msg("%s has no '%s' … '%s' section", DOC, "<!-- layout:begin -->", END);
+    assert_non_null(strstr(want, "| `/` attribute `stage` | int | scalar | 0…"));
+    assert_non_null(strstr(want, "| `/stats/stage-KK/reinit` | uint8 | (nfilters,) | 0…1 |"));
+    if (strcmp(doc, want) != 0)
+        fail_msg("the layout section of %s differs from src/checkpoint_layout.c; regenerate it with "
+                 "build/tests/test_checkpoint --write-docs (from the repository root)", DOC);
+    free(want);
+    free(doc);
+}
+
+static int write_docs(void)
+{
+    char *doc = read_all(DOC), *text = doc ? doc_regenerated(doc) : NULL;
+    FILE *f = text ? fopen(DOC, "wb") : NULL;
+    int rc = f && fputs(text, f) >= 0 ? 0 : 1;
+    if (f && fclose(f) != 0)
+        rc = 1;
+    if (rc)
+        fprintf(stderr, "%s: cannot regenerate its layout section\n", DOC);
+    free(text);
+    free(doc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--write-docs") == 0)
+        return write_docs();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_doc_current),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_empty_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_config, setup, teardown),
@@ -593,6 +1111,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_values_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_from_full_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bit_flips_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_format_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <hdf5.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "checkpoint.h"
 #include "h5io.h"
@@ -51,7 +54,7 @@ static void write_file(const char *path, const struct damage *dmg)
     size_t n = NF, nu = 2;
     const int64_t per[2] = {2, 3};
     int rc = h5out_attr_string(f, "/", "format", dmg->format, &err) ||
-             h5out_attr_int(f, "/", "format_version", CHECKPOINT_VERSION, &err);
+             h5out_attr_int(f, "/", "format_version", 1, &err); /* 1: no checksum to compute */
     if (!dmg->no_stats)
         rc = rc || h5out_group(f, "stats", &err) ||
              h5out_attr_int(f, "stats", "nstages", dmg->nstages, &err) ||
@@ -337,6 +340,134 @@ static void test_file_errors(void **state)
     expect(fx, 1, "stats/stage-02", 1, (const char *[]){"FILE"});
 }
 
+/* A small crafted file: nunits units of `per` filters each, one finished stage whose datasets
+ * declare that many filters but are never written (chunked, so they take no room). */
+static void write_crafted(const char *path, int nunits, int64_t per)
+{
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t str = H5Tcopy(H5T_C_S1), scalar = H5Screate(H5S_SCALAR);
+    H5Tset_size(str, H5T_VARIABLE);
+    H5Tset_cset(str, H5T_CSET_UTF8);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(file, "stats/stage-00", lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    const char *fmt = CHECKPOINT_FORMAT, *kind = "bn";
+    int64_t one = 1, version = 1;
+    double zero = 0.0;
+    struct { hid_t obj; const char *name; hid_t type; const void *v; } attrs[] = {
+        {file, "format", str, &fmt}, {file, "format_version", H5T_NATIVE_INT64, &version},
+        {g, "kind", str, &kind}, {g, "fraction", H5T_NATIVE_DOUBLE, &zero},
+        {g, "trainable", H5T_NATIVE_INT64, &one}, {g, "threshold", H5T_NATIVE_DOUBLE, &zero},
+        {g, "acc_start", H5T_NATIVE_DOUBLE, &zero}, {g, "acc_end", H5T_NATIVE_DOUBLE, &zero},
+        {g, "acc_clamped", H5T_NATIVE_DOUBLE, &zero},
+    };
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+        hid_t a = H5Acreate2(attrs[i].obj, attrs[i].name, attrs[i].type, scalar, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(a >= 0 && H5Awrite(a, attrs[i].type, attrs[i].v) >= 0);
+        H5Aclose(a);
+    }
+    hid_t st = H5Gopen2(file, "stats", H5P_DEFAULT);
+    int64_t nstages = 1;
+    hid_t a = H5Acreate2(st, "nstages", H5T_NATIVE_INT64, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, &nstages);
+    H5Aclose(a);
+    H5Gclose(st);
+    char *units = calloc((size_t)nunits, 8);
+    assert_non_null(units);
+    for (int u = 0; u < nunits; u++)
+        sprintf(units + strlen(units), "u%d\n", u);
+    hid_t d = H5Dcreate2(file, "stats/units", str, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, &units);
+    H5Dclose(d);
+    free(units);
+    hsize_t nu = (hsize_t)nunits;
+    int64_t *counts = malloc((size_t)nunits * sizeof *counts);
+    for (int u = 0; u < nunits; u++)
+        counts[u] = per;
+    hid_t sp = H5Screate_simple(1, &nu, NULL);
+    d = H5Dcreate2(file, "stats/filters_per_unit", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, counts);
+    H5Dclose(d);
+    H5Sclose(sp);
+    free(counts);
+    hsize_t nf = (hsize_t)nunits * (hsize_t)per, chunk = 1024;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    sp = H5Screate_simple(1, &nf, NULL);
+    const char *names[] = {"gamma", "disabled", "reinit", "revived", "died_again", "newly_disabled"};
+    for (int j = 0; j < 6; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "stats/stage-00/%s", names[j]);
+        d = H5Dcreate2(file, name, j ? H5T_STD_U8LE : H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(d >= 0);
+        H5Dclose(d);
+    }
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Gclose(g);
+    H5Sclose(scalar);
+    H5Tclose(str);
+    assert_true(H5Fclose(file) >= 0);
+}
+
+/* inspect FILE in a child process limited to `mb` MB of address space: its exit status (or
+ * 128 + signal), with its stderr's first line in msg. */
+static int run_limited(const struct fixture *fx, long mb, char *msg, size_t cap)
+{
+    char errpath[160];
+    snprintf(errpath, sizeof errpath, "%s/stderr", fx->dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {(rlim_t)mb << 20, (rlim_t)mb << 20};
+        setrlimit(RLIMIT_AS, &lim);
+        FILE *out = fopen("/dev/null", "w"), *err = fopen(errpath, "w");
+        char *argv[] = {(char *)fx->path};
+        int rc = inspect_run(out, err, 1, argv);
+        fclose(out);
+        fclose(err);
+        _exit(rc);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    msg[0] = '\0';
+    FILE *f = fopen(errpath, "r");
+    if (f) {
+        if (!fgets(msg, (int)cap, f))
+            msg[0] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Issue #11 item 9: sizes read from a file were trusted up to limits far beyond what the file
+ * holds, so a file of a few kB made inspect allocate GBs. Now counts are checked against the
+ * program's limits and shapes against the data the file stores, before anything is allocated. */
+static void test_crafted_sizes(void **state)
+{
+    struct fixture *fx = *state;
+    char msg[1024];
+    /* 100 units of a million filters: 10^8 filters declared in a 20 kB file. */
+    write_crafted(fx->path, 100, 1000000);
+#if defined(__SANITIZE_ADDRESS__)
+    print_message("skip: the 256 MB address-space limit is not for an AddressSanitizer build\n");
+#else
+    int rc = run_limited(fx, 256, msg, sizeof msg);
+    if (rc != 1 || !strstr(msg, "stats/filters_per_unit[0] = 1000000 is outside 1…4096"))
+        fail_msg("inspect of the crafted file: status %d, '%s'", rc, msg);
+#endif
+    /* Counts in range, but the datasets that claim 409600 filters store nothing. */
+    write_crafted(fx->path, 100, 4096);
+    struct result r = run(fx, 1, (const char *[]){"FILE"});
+    assert_int_equal(r.rc, 1);
+    if (!strstr(r.err, "dataset 'stats/stage-00/gamma' declares 409600 values but the file stores only 0"))
+        fail_msg("message: %s", r.err);
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_layers_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_sizes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

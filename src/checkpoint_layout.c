@@ -1,0 +1,437 @@
+/* The checkpoint layout table (see checkpoint_layout.h) and the typed, range-checked access
+ * every read and write of a checkpoint goes through. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "checkpoint.h"
+#include "checkpoint_layout.h"
+#include "h5io.h"
+#include "pipeline.h"
+
+/* Limits a file's values are checked against, each the program's own: */
+#define MAX_STAGE (SCHEDULE_MAX_STAGES - 1)        /* a schedule's last stage index */
+#define MAX_EPOCHS 100000                          /* train.epochs and pipeline.epochs */
+#define MAX_COUNT 9007199254740992.0               /* 2^53: counts kept in doubles stay exact */
+#define MAX_UNIT_FILTERS 4096                      /* 64 · model.width's largest value */
+#define MAX_FILTERS (867 * MAX_UNIT_FILTERS)       /* the units of model.depth's largest, 866 */
+
+#define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
+#define D(obj, nm, ty, fl, shape, lo, hi, mean) {obj, nm, ty, fl, shape, lo, hi, mean}
+#define B CK_BOUNDED
+#define C CK_CHECKSUMMED
+
+const struct ck_row ck_layout[CK_NFIELDS] = {
+    [CK_FORMAT] = A("/", "format", CK_T_STRING, C, 0, 0, "`\"" CHECKPOINT_FORMAT "\"`"),
+    [CK_FORMAT_VERSION] = A("/", "format_version", CK_T_INT, B | C, 1, CHECKPOINT_VERSION,
+                            "the layout version; revive reads every version up to its own"),
+    [CK_CHECKSUM] = A("/", "checksum", CK_T_INT, B | CK_SINCE_V2, 0, 4294967295.0,
+                      "CRC-32 (zlib) over every attribute and string marked ✓, in this table's order "
+                      "(the stage-KK rows once per finished stage); HDF5's Fletcher-32 covers the datasets"),
+    [CK_SEED] = A("/", "seed", CK_T_INT, B | C, 0, 2147483647,
+                  "`run.seed`: the seed of every random stream (init, re-init, shuffling, "
+                  "augmentation, masks)"),
+    [CK_STAGE] = A("/", "stage", CK_T_INT, B | C, 0, MAX_STAGE,
+                   "index of the stage in progress, or of the stage just finished (0-based)"),
+    [CK_EPOCH] = A("/", "epoch", CK_T_INT, B | C, 0, MAX_EPOCHS,
+                   "epochs completed in that stage; a stage file has the stage's `epochs` here"),
+    [CK_STEP] = A("/", "step", CK_T_INT, B | C, 0, MAX_COUNT,
+                  "optimizer steps completed in that stage (restarts at 0 every stage)"),
+    [CK_EPOCH_LOSS_SUM] = A("/", "epoch_loss_sum", CK_T_DOUBLE, B | C, 0, HUGE_VAL,
+                            "sum of per-image training losses over the epoch in progress (0 at an "
+                            "epoch boundary); a mid-epoch resume continues the sums, so the epoch's "
+                            "line comes out the same"),
+    [CK_EPOCH_CORRECT] = A("/", "epoch_correct", CK_T_DOUBLE, B | C, 0, MAX_COUNT,
+                           "correctly classified training images in the epoch in progress"),
+    [CK_EPOCH_SEEN] = A("/", "epoch_seen", CK_T_DOUBLE, B | C, 0, MAX_COUNT,
+                        "training images seen in the epoch in progress"),
+    [CK_ACC_START] = A("/", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
+                       "test accuracy (0…1) right after the re-initialization before this stage; "
+                       "−1 for stage 0"),
+    [CK_ACC_START_RECAL] = A("/", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL, -1, 1,
+                             "the same after BatchNorm recalibration (`pipeline.recalibrate_batches`); "
+                             "−1 for stage 0 and when recalibration is off. Files written before it "
+                             "existed lack it (read as −1)"),
+    [CK_SEED_ONLY] = A("/", "seed_only", CK_T_INT, B | C, 0, 1,
+                       "0 = full checkpoint; 1 = seed-only export (see below)"),
+    [CK_CONFIG] = D("/", "config", CK_T_STRING, C, "scalar", 0, 0,
+                    "the effective config as INI text: every key, defaults included"),
+    [CK_MODEL_DEPTH] = A("model", "depth", CK_T_INT, B | C, 8, 866, "`model.depth` (6n+2)"),
+    [CK_MODEL_WIDTH] = A("model", "width", CK_T_INT, B | C, 1, 64, "`model.width`: channel multiplier W"),
+    [CK_MODEL_IN_C] = A("model", "in_c", CK_T_INT, B | C, 1, 3, "input channels"),
+    [CK_MODEL_IN_H] = A("model", "in_h", CK_T_INT, B | C, 4, 64, "input height"),
+    [CK_MODEL_IN_W] = A("model", "in_w", CK_T_INT, B | C, 4, 64, "input width"),
+    [CK_MODEL_CLASSES] = A("model", "classes", CK_T_INT, B | C, 2, 100, "classes"),
+    [CK_MODEL_GAMMA_ONE] = A("model", "gamma_one", CK_T_INT, B | C, 0, 1,
+                             "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)"),
+    [CK_PARAMS] = D("params", "<name>", CK_T_F32, 0, "the parameter's", 0, 0,
+                    "parameter values (a seed-only export keeps γ, β and a trained output layer)"),
+    [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
+                      "SGD momentum buffer"),
+    [CK_MASK] = D("mask", "<name>", CK_T_U8, B | CK_FULL_ONLY, "the parameter's", 0, 1,
+                  "1 = trained in the stage in `stage`, 0 = frozen"),
+    [CK_RUNNING_MEAN] = D("running", "<unit>/mean", CK_T_F32, 0, "(out_c,)", 0, 0,
+                          "BatchNorm running mean"),
+    [CK_RUNNING_VAR] = D("running", "<unit>/var", CK_T_F32, 0, "(out_c,)", 0, 0,
+                         "BatchNorm running variance"),
+    [CK_HIST_STAGE] = D("history", "stage", CK_T_F64, B | CK_WHOLE, "(epochs so far,)", 0, MAX_STAGE,
+                        "one row per finished epoch over the whole run: the stage index"),
+    [CK_HIST_EPOCH] = D("history", "epoch", CK_T_F64, B | CK_WHOLE, "(epochs so far,)", 1, MAX_EPOCHS,
+                        "epoch number within the stage, 1-based"),
+    [CK_HIST_LR] = D("history", "lr", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                     "learning rate at the epoch's last step"),
+    [CK_HIST_TRAIN_LOSS] = D("history", "train_loss", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                             "mean training cross-entropy over the epoch "
+                             "(`epoch_loss_sum / epoch_seen`)"),
+    [CK_HIST_TRAIN_ACC] = D("history", "train_acc", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                            "training accuracy over the epoch, 0…1 (augmented batches, "
+                            "training-mode BN)"),
+    [CK_HIST_TEST_LOSS] = D("history", "test_loss", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                            "test-set mean loss after the epoch, with running statistics"),
+    [CK_HIST_TEST_ACC] = D("history", "test_acc", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                           "test-set accuracy after the epoch, with running statistics"),
+    [CK_HIST_SECONDS] = D("history", "seconds", CK_T_F64, 0, "(epochs so far,)", 0, 0,
+                          "wall time of the epoch (for information only)"),
+    [CK_NSTAGES] = A("stats", "nstages", CK_T_INT, B | C, 0, SCHEDULE_MAX_STAGES,
+                     "finished stages recorded: `stage-00` … `stage-{nstages−1}`"),
+    [CK_UNITS] = D("stats", "units", CK_T_STRING, C, "scalar", 0, 0,
+                   "unit names in model order, each followed by `\"\\n\"` (the text ends "
+                   "with a newline)"),
+    [CK_FILTERS_PER_UNIT] = D("stats", "filters_per_unit", CK_T_I64, B, "(nunits,)", 1, MAX_UNIT_FILTERS,
+                              "out_c of each unit, same order"),
+    [CK_REC_KIND] = A("stats/stage-KK", "kind", CK_T_STRING, C, 0, 0,
+                      "stage kind (`stages.h`). Pipeline stages: `bn` (fraction 0), "
+                      "`conv_fraction` (0 < fraction < 1), `all` (fraction 1). Single-stage runs: "
+                      "`train.trainable` (`all`, `bn`, `bn_output`, `output`, `per_channel`, "
+                      "`conv_fraction`). Any other name is refused"),
+    [CK_REC_FRACTION] = A("stats/stage-KK", "fraction", CK_T_DOUBLE, B | C, 0, 1,
+                          "share of conv weights trained. In a single-stage run this is "
+                          "`train.conv_fraction` whatever the kind, and it means something only for "
+                          "`conv_fraction`"),
+    [CK_REC_TRAINABLE] = A("stats/stage-KK", "trainable", CK_T_INT, B | C, 0, MAX_COUNT,
+                           "number of trainable parameter elements (non-zero mask entries) in the stage; "
+                           "at most the model's parameter count"),
+    [CK_REC_THRESHOLD] = A("stats/stage-KK", "threshold", CK_T_DOUBLE, B | C, 0, 10, "τ"),
+    [CK_REC_ACC_START] = A("stats/stage-KK", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
+                           "test accuracy right after the re-initialization before the stage; "
+                           "−1 for stage 0"),
+    [CK_REC_ACC_START_RECAL] = A("stats/stage-KK", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL,
+                                 -1, 1,
+                                 "the same after recalibrating every BatchNorm's running statistics "
+                                 "on `pipeline.recalibrate_batches` training batches "
+                                 "(`src/recalibrate.c`); −1 for stage 0 and when recalibration is "
+                                 "off. Absent in files written before it existed (read as −1)"),
+    [CK_REC_REINIT_APPLIED] = A("stats/stage-KK", "reinit_applied", CK_T_INT, B | C | CK_OPTIONAL, 0,
+                                MAX_FILTERS,
+                                "filters whose parameters were actually re-initialized before this "
+                                "stage: the count of `reinit` flags, or 0 with `pipeline.reinit = "
+                                "false` (the control); at most the model's filters. Absent in older "
+                                "files, which re-initialized every flagged filter (read as the flag "
+                                "count)"),
+    [CK_REC_ACC_END] = A("stats/stage-KK", "acc_end", CK_T_DOUBLE, B | C, -1, 1,
+                         "test accuracy at the stage end (−1: not measured)"),
+    [CK_REC_ACC_CLAMPED] = A("stats/stage-KK", "acc_clamped", CK_T_DOUBLE, B | C, -1, 1,
+                             "test accuracy at the stage end with every \\|γ\\| < τ set to 0 (the "
+                             "filters switched off; the model itself is not changed); −1: not measured"),
+    [CK_REC_GAMMA] = D("stats/stage-KK", "gamma", CK_T_F32, 0, "(nfilters,)", 0, 0,
+                       "γ of each filter at the stage end"),
+    [CK_REC_DISABLED] = D("stats/stage-KK", "disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
+                          "\\|γ\\| < τ at the stage end (d)"),
+    [CK_REC_REINIT] = D("stats/stage-KK", "reinit", CK_T_U8, B, "(nfilters,)", 0, 1,
+                        "flagged at the transition before this stage (r): \\|γ\\| < τ at the "
+                        "previous stage's end, with the τ in force at the transition (in a "
+                        "straight run, the previous stage's `disabled`); all 0 for stage 0. "
+                        "Flagged filters are re-initialized, except in the control "
+                        "(`pipeline.reinit = false`, `reinit_applied` = 0), where the flags mark "
+                        "the filters that would have been, so that revived / died_again read "
+                        "\"recovered without help\" / \"stayed disabled\""),
+    [CK_REC_REVIVED] = D("stats/stage-KK", "revived", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ ¬d: re-initialized, and alive now"),
+    [CK_REC_DIED_AGAIN] = D("stats/stage-KK", "died_again", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ d: re-initialized, and disabled again"),
+    [CK_REC_NEWLY_DISABLED] = D("stats/stage-KK", "newly_disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
+                                "¬r ∧ d: alive at the stage start, disabled now"),
+};
+
+#undef A
+#undef D
+#undef B
+#undef C
+
+void ck_object(char *buf, size_t cap, enum ck_field id, int k)
+{
+    const char *o = ck_layout[id].object, *kk = strstr(o, "KK");
+    if (!kk) {
+        snprintf(buf, cap, "%s", o);
+        return;
+    }
+    snprintf(buf, cap, "%.*s%02d%s", (int)(kk - o), o, k, kk + 2);
+}
+
+static const struct ck_row *attr_row(enum ck_field id, enum ck_type t)
+{
+    REVIVE_ASSERT(id >= 0 && id < CK_NFIELDS);
+    const struct ck_row *row = &ck_layout[id];
+    REVIVE_ASSERT((row->flags & CK_ATTR) && row->type == t);
+    return row;
+}
+
+int ck_put_int(struct h5out *f, enum ck_field id, int k, int64_t v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_INT);
+    char obj[64];
+    ck_object(obj, sizeof obj, id, k);
+    return h5out_attr_int(f, obj, row->name, v, err);
+}
+
+int ck_put_double(struct h5out *f, enum ck_field id, int k, double v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_DOUBLE);
+    char obj[64];
+    ck_object(obj, sizeof obj, id, k);
+    return h5out_attr_double(f, obj, row->name, v, err);
+}
+
+int ck_put_string(struct h5out *f, enum ck_field id, int k, const char *v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_STRING);
+    char obj[64];
+    ck_object(obj, sizeof obj, id, k);
+    return h5out_attr_string(f, obj, row->name, v, err);
+}
+
+/* "%.17g" of a bound, or "2^53" where that reads better. */
+static void format_bound(char *buf, size_t cap, double x)
+{
+    if (x == MAX_COUNT)
+        snprintf(buf, cap, "2^53");
+    else if (isinf(x))
+        snprintf(buf, cap, "%s∞", x < 0 ? "−" : "");
+    else
+        snprintf(buf, cap, "%.17g", x);
+}
+
+static int out_of_range(struct h5in *f, const struct ck_row *row, const char *where, double x,
+                        struct rv_error *err)
+{
+    char lo[32], hi[32];
+    format_bound(lo, sizeof lo, row->lo);
+    format_bound(hi, sizeof hi, row->hi);
+    return rv_fail(err, "%s: %s = %.17g is outside %s…%s%s; the checkpoint is damaged or was not "
+                   "written by revive", h5in_path(f), where, x, lo, hi,
+                   row->flags & CK_WHOLE ? " (whole numbers)" : "");
+}
+
+/* NaN fails every comparison, so it is out of range too. */
+static int in_range(const struct ck_row *row, double x)
+{
+    if (!(row->flags & CK_BOUNDED))
+        return 1;
+    if (!(x >= row->lo && x <= row->hi) || isinf(x)) /* an "∞" bound means any finite value */
+        return 0;
+    return !(row->flags & CK_WHOLE) || x == floor(x);
+}
+
+int ck_get_int(struct h5in *f, enum ck_field id, int k, int64_t *v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_INT);
+    char obj[64], where[128];
+    ck_object(obj, sizeof obj, id, k);
+    if (h5in_attr_int(f, obj, row->name, v, err))
+        return -1;
+    /* Compare as integers: int64 values beyond 2^53 would round in a double. */
+    if ((row->flags & CK_BOUNDED) && ((double)*v < row->lo || (double)*v > row->hi ||
+                                      *v < (int64_t)row->lo || *v > (int64_t)row->hi)) {
+        snprintf(where, sizeof where, "attribute '%s' of '%s'", row->name, obj);
+        return out_of_range(f, row, where, (double)*v, err);
+    }
+    return 0;
+}
+
+int ck_get_double(struct h5in *f, enum ck_field id, int k, double *v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_DOUBLE);
+    char obj[64], where[128];
+    ck_object(obj, sizeof obj, id, k);
+    if (h5in_attr_double(f, obj, row->name, v, err))
+        return -1;
+    if (!in_range(row, *v)) {
+        snprintf(where, sizeof where, "attribute '%s' of '%s'", row->name, obj);
+        return out_of_range(f, row, where, *v, err);
+    }
+    return 0;
+}
+
+int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err)
+{
+    const struct ck_row *row = attr_row(id, CK_T_STRING);
+    char obj[64];
+    ck_object(obj, sizeof obj, id, k);
+    return h5in_attr_string(f, obj, row->name, v, err);
+}
+
+int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
+                   struct rv_error *err)
+{
+    char obj[64];
+    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
+    ck_object(obj, sizeof obj, id, k);
+    *v = absent;
+    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_int(f, id, k, v, err) : 0;
+}
+
+int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
+                      struct rv_error *err)
+{
+    char obj[64];
+    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
+    ck_object(obj, sizeof obj, id, k);
+    *v = absent;
+    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_double(f, id, k, v, err) : 0;
+}
+
+static int element_fails(struct h5in *f, enum ck_field id, const char *path, size_t i, double x,
+                         struct rv_error *err)
+{
+    char where[256];
+    snprintf(where, sizeof where, "%s[%zu]", path, i);
+    return out_of_range(f, &ck_layout[id], where, x, err);
+}
+
+int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
+                     struct rv_error *err)
+{
+    const struct ck_row *row = &ck_layout[id];
+    for (size_t i = 0; i < n; i++)
+        if (!in_range(row, x[i]))
+            return element_fails(f, id, path, i, x[i], err);
+    return 0;
+}
+
+int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const int64_t *x, size_t n,
+                    struct rv_error *err)
+{
+    const struct ck_row *row = &ck_layout[id];
+    for (size_t i = 0; i < n; i++)
+        if ((row->flags & CK_BOUNDED) && ((double)x[i] < row->lo || (double)x[i] > row->hi))
+            return element_fails(f, id, path, i, (double)x[i], err);
+    return 0;
+}
+
+int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
+                   struct rv_error *err)
+{
+    const struct ck_row *row = &ck_layout[id];
+    for (size_t i = 0; i < n; i++)
+        if ((row->flags & CK_BOUNDED) && ((double)x[i] < row->lo || (double)x[i] > row->hi))
+            return element_fails(f, id, path, i, (double)x[i], err);
+    return 0;
+}
+
+/* ---- checksum --------------------------------------------------------------------------- */
+
+static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n)
+{
+    return (uint32_t)crc32(crc, p, (uInt)n);
+}
+
+/* Every checksummed row's value (stage rows once per stage), in table order, with its object
+ * and name, so a value moved to another name changes the sum too. Integers and doubles enter as
+ * their 8 little-endian bytes, strings as their bytes and terminating NUL. */
+int ck_checksum_in(struct h5in *f, int nstages, uint32_t *crc, struct rv_error *err)
+{
+    uint32_t c = (uint32_t)crc32(0, Z_NULL, 0);
+    for (int id = 0; id < CK_NFIELDS; id++) {
+        const struct ck_row *row = &ck_layout[id];
+        if (!(row->flags & CK_CHECKSUMMED))
+            continue;
+        int per_stage = strstr(row->object, "KK") != NULL;
+        for (int k = 0; k < (per_stage ? nstages : 1); k++) {
+            char obj[64], path[160];
+            ck_object(obj, sizeof obj, (enum ck_field)id, k);
+            c = crc_bytes(c, obj, strlen(obj) + 1);
+            c = crc_bytes(c, row->name, strlen(row->name) + 1);
+            unsigned char le[8];
+            uint64_t bits = 0;
+            int rc = 0;
+            if (row->type == CK_T_INT) {
+                int64_t v;
+                rc = h5in_attr_int(f, obj, row->name, &v, err);
+                bits = (uint64_t)v;
+            } else if (row->type == CK_T_DOUBLE) {
+                double v;
+                rc = h5in_attr_double(f, obj, row->name, &v, err);
+                memcpy(&bits, &v, sizeof bits);
+            } else {
+                char *text = NULL;
+                snprintf(path, sizeof path, "%s/%s", strcmp(obj, "/") ? obj : "", row->name);
+                rc = row->flags & CK_ATTR ? h5in_attr_string(f, obj, row->name, &text, err)
+                                          : h5in_string(f, path, &text, err);
+                if (!rc)
+                    c = crc_bytes(c, text, strlen(text) + 1);
+                free(text);
+                if (rc)
+                    return -1;
+                continue;
+            }
+            if (rc)
+                return -1;
+            for (int i = 0; i < 8; i++)
+                le[i] = (unsigned char)(bits >> (8 * i));
+            c = crc_bytes(c, le, sizeof le);
+        }
+    }
+    *crc = c;
+    return 0;
+}
+
+int ck_checksum_out(struct h5out *f, int nstages, uint32_t *crc, struct rv_error *err)
+{
+    struct h5in *view = h5out_reader(f);
+    int rc = ck_checksum_in(view, nstages, crc, err);
+    h5in_close(view);
+    return rc;
+}
+
+/* ---- the document ----------------------------------------------------------------------- */
+
+static const char *type_name(enum ck_type t, unsigned flags)
+{
+    switch (t) {
+    case CK_T_INT: return "int";
+    case CK_T_DOUBLE: return "double";
+    case CK_T_STRING: return flags & CK_ATTR ? "string" : "string dataset";
+    case CK_T_F32: return "float32";
+    case CK_T_F64: return "float64";
+    case CK_T_I64: return "int64";
+    case CK_T_U8: return "uint8";
+    }
+    return "?";
+}
+
+void ck_write_markdown(FILE *out)
+{
+    fprintf(out, "<!-- generated from src/checkpoint_layout.c by build/tests/test_checkpoint "
+                 "--write-docs; do not edit by hand -->\n\n");
+    fprintf(out, "| path | type | shape | bounds | ✓ | meaning |\n|---|---|---|---|---|---|\n");
+    for (int id = 0; id < CK_NFIELDS; id++) {
+        const struct ck_row *r = &ck_layout[id];
+        char path[128], bounds[96] = "", lo[32], hi[32];
+        int root = strcmp(r->object, "/") == 0;
+        if (r->flags & CK_ATTR)
+            snprintf(path, sizeof path, "`/%s` attribute `%s`", root ? "" : r->object, r->name);
+        else
+            snprintf(path, sizeof path, "`/%s%s%s`", root ? "" : r->object, root ? "" : "/", r->name);
+        if (r->flags & CK_BOUNDED) {
+            format_bound(lo, sizeof lo, r->lo);
+            format_bound(hi, sizeof hi, r->hi);
+            snprintf(bounds, sizeof bounds, "%s…%s%s", lo, hi, r->flags & CK_WHOLE ? ", whole" : "");
+        }
+        const char *note = r->flags & CK_FULL_ONLY ? " Full checkpoints only."
+                           : r->flags & CK_SINCE_V2 ? " Format 2 and later."
+                           : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
+        fprintf(out, "| %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
+                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", r->meaning, note);
+    }
+}

@@ -1,0 +1,106 @@
+/* The checkpoint layout as one table (src/checkpoint_layout.c): every path a checkpoint holds,
+ * with its type, shape rule, bounds and meaning. The writer (src/checkpoint.c) writes through
+ * it, the reader reads through it and checks every value against the row's bounds before it is
+ * used, and the layout section of docs/checkpoint-format.md is printed from it
+ * (`build/tests/test_checkpoint --write-docs`; a test fails when the document is stale).
+ *
+ *   ck_put_int(f, CK_STAGE, 0, r->stage, &err);        the root attribute "stage"
+ *   ck_get_int(in, CK_STAGE, 0, &v, &err);            read and range-checked: one line if not
+ *   ck_get_double(in, CK_REC_FRACTION, k, &x, &err);  attribute of /stats/stage-KK, KK = k
+ *   ck_check_doubles(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
+ *
+ * Private to src/checkpoint*.c and src/inspect.c.
+ */
+#ifndef REVIVE_CHECKPOINT_LAYOUT_H
+#define REVIVE_CHECKPOINT_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+struct h5in;
+struct h5out;
+
+/* One row each, in the order of the table (and of the document). */
+enum ck_field {
+    CK_FORMAT, CK_FORMAT_VERSION, CK_CHECKSUM, CK_SEED, CK_STAGE, CK_EPOCH, CK_STEP,
+    CK_EPOCH_LOSS_SUM, CK_EPOCH_CORRECT, CK_EPOCH_SEEN, CK_ACC_START, CK_ACC_START_RECAL, CK_SEED_ONLY,
+    CK_CONFIG,
+    CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C, CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
+    CK_MODEL_GAMMA_ONE,
+    CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_RUNNING_MEAN, CK_RUNNING_VAR,
+    CK_HIST_STAGE, CK_HIST_EPOCH, CK_HIST_LR, CK_HIST_TRAIN_LOSS, CK_HIST_TRAIN_ACC,
+    CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
+    CK_NSTAGES, CK_UNITS, CK_FILTERS_PER_UNIT,
+    CK_REC_KIND, CK_REC_FRACTION, CK_REC_TRAINABLE, CK_REC_THRESHOLD, CK_REC_ACC_START,
+    CK_REC_ACC_START_RECAL, CK_REC_REINIT_APPLIED, CK_REC_ACC_END, CK_REC_ACC_CLAMPED,
+    CK_REC_GAMMA, CK_REC_DISABLED, CK_REC_REINIT, CK_REC_REVIVED, CK_REC_DIED_AGAIN,
+    CK_REC_NEWLY_DISABLED,
+    CK_NFIELDS
+};
+
+enum ck_type { CK_T_INT, CK_T_DOUBLE, CK_T_STRING, CK_T_F32, CK_T_F64, CK_T_I64, CK_T_U8 };
+
+enum ck_flags {
+    CK_ATTR = 1,      /* an attribute of `object`, else a dataset at `object`/`name` */
+    CK_WHOLE = 2,     /* values must be whole numbers (history stage and epoch) */
+    CK_BOUNDED = 4,   /* values must lie in [lo, hi] (and be finite) */
+    CK_FULL_ONLY = 8, /* not in a seed-only export */
+    CK_SINCE_V2 = 16, /* absent from format version 1 files */
+    CK_CHECKSUMMED = 32, /* covered by the root attribute `checksum` (attributes and strings) */
+    CK_OPTIONAL = 64,    /* format-1 files written before it existed may lack it: ck_get_*_opt */
+};
+
+struct ck_row {
+    const char *object; /* "/", "model", "stats/stage-KK", "params" … (KK: a stage number) */
+    const char *name;   /* attribute name, or dataset name below object ("<name>": a parameter) */
+    enum ck_type type;
+    unsigned flags;
+    const char *shape;  /* the shape rule, for people */
+    double lo, hi;
+    const char *meaning;
+};
+
+extern const struct ck_row ck_layout[CK_NFIELDS];
+
+/* The object path of row id: object with KK replaced by k's two digits. */
+void ck_object(char *buf, size_t cap, enum ck_field id, int k);
+
+/* Scalar attributes: written with the row's name and type; read, type-checked and (for bounded
+ * rows) range-checked, so an out-of-range value is one line naming the file, the attribute and
+ * the allowed range. k: the stage of a stats/stage-KK row, else ignored. */
+int ck_put_int(struct h5out *f, enum ck_field id, int k, int64_t v, struct rv_error *err);
+int ck_put_double(struct h5out *f, enum ck_field id, int k, double v, struct rv_error *err);
+int ck_put_string(struct h5out *f, enum ck_field id, int k, const char *v, struct rv_error *err);
+int ck_get_int(struct h5in *f, enum ck_field id, int k, int64_t *v, struct rv_error *err);
+int ck_get_double(struct h5in *f, enum ck_field id, int k, double *v, struct rv_error *err);
+int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err);
+/* CK_OPTIONAL rows: *v = absent when the attribute is not there (then 0 is returned). */
+int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
+                   struct rv_error *err);
+int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
+                      struct rv_error *err);
+
+/* Element checks of a dataset already read from `path`, against row id's bounds. */
+int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
+                     struct rv_error *err);
+int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const int64_t *x, size_t n,
+                    struct rv_error *err);
+int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
+                   struct rv_error *err);
+
+/* The checksum attribute (format 2): CRC-32 over every CK_CHECKSUMMED attribute and string of
+ * the file, in table order, stage records 0 … nstages−1 in turn. Attributes and strings are not
+ * covered by HDF5's Fletcher-32 filter (datasets are), hence this. */
+int ck_checksum_out(struct h5out *f, int nstages, uint32_t *crc, struct rv_error *err);
+int ck_checksum_in(struct h5in *f, int nstages, uint32_t *crc, struct rv_error *err);
+
+/* Control bytes in err->msg (quoted from a file) become \xNN. */
+void checkpoint_escape_message(struct rv_error *err);
+
+/* The layout section of docs/checkpoint-format.md. */
+void ck_write_markdown(FILE *out);
+
+#endif
