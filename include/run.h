@@ -22,6 +22,10 @@ struct history_row {
     double lr;                 /* at the epoch's last step */
     double train_loss, train_acc, test_loss, test_acc;
     double seconds;            /* wall time of the epoch (informative only) */
+    /* |γ| over all filters after the epoch (stats_gamma_summary); NaN when unknown (rows
+     * loaded from a checkpoint written before these columns existed) */
+    double gamma_below_tau;    /* share of filters with |γ| < pipeline.threshold, 0…1 */
+    double abs_gamma_q[3];     /* 10 %, 50 %, 90 % quantiles of |γ| (STATS_GAMMA_QUANTILES) */
 };
 
 /* One stage of training: which parameters train and for how long. */

@@ -8,12 +8,14 @@
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
- *   /history/<column> one value per finished epoch
+ *   /history/<column> one value per finished epoch (columns: src/history.c; the |γ| ones
+ *                     may be missing in older files and then read as NaN)
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
  *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_end, acc_clamped;
  *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 
 #include "checkpoint.h"
 #include "h5io.h"
+#include "history.h"
 
 int make_dirs(const char *dir, struct rv_error *err)
 {
@@ -44,38 +47,6 @@ static void param_dims(const struct param *p, size_t *dims)
 {
     for (int i = 0; i < p->ndim; i++)
         dims[i] = (size_t)p->dims[i];
-}
-
-static const char *history_columns[] = {"stage", "epoch", "lr", "train_loss", "train_acc",
-                                        "test_loss", "test_acc", "seconds"};
-enum { HISTORY_COLUMNS = 8 };
-
-static double history_get(const struct history_row *h, int col)
-{
-    switch (col) {
-    case 0: return h->stage;
-    case 1: return h->epoch;
-    case 2: return h->lr;
-    case 3: return h->train_loss;
-    case 4: return h->train_acc;
-    case 5: return h->test_loss;
-    case 6: return h->test_acc;
-    default: return h->seconds;
-    }
-}
-
-static void history_set(struct history_row *h, int col, double v)
-{
-    switch (col) {
-    case 0: h->stage = (int)v; break;
-    case 1: h->epoch = (int)v; break;
-    case 2: h->lr = v; break;
-    case 3: h->train_loss = v; break;
-    case 4: h->train_acc = v; break;
-    case 5: h->test_loss = v; break;
-    case 6: h->test_acc = v; break;
-    default: h->seconds = v; break;
-    }
 }
 
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
@@ -219,7 +190,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
         for (size_t i = 0; i < rows; i++)
             col[i] = history_get(&r->history[i], k);
-        snprintf(name, sizeof name, "history/%s", history_columns[k]);
+        snprintf(name, sizeof name, "history/%s", history_columns[k].name);
         if (h5out_doubles(f, name, col, 1, &rows, err)) {
             free(col);
             return -1;
@@ -467,8 +438,11 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
         r->history_cap = 1;
     double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
-        snprintf(name, sizeof name, "history/%s", history_columns[k]);
-        if (h5in_doubles(f, name, col, 1, &rows, err)) {
+        snprintf(name, sizeof name, "history/%s", history_columns[k].name);
+        if (history_columns[k].optional && !h5in_exists(f, name)) {
+            for (size_t i = 0; i < rows; i++) /* an older file: unknown */
+                col[i] = NAN;
+        } else if (h5in_doubles(f, name, col, 1, &rows, err)) {
             free(col);
             return -1;
         }

@@ -127,7 +127,8 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         *h = (struct history_row){.stage = i / 2, .epoch = i % 2 + 1, .lr = 0.1 / (x + 1),
                                   .train_loss = 2.25 - 0.1 * x, .train_acc = 0.125 * x + 1e-9,
                                   .test_loss = 1.0 / 3.0 + x, .test_acc = 0.7 + 1e-3 * x,
-                                  .seconds = 12.75 * x + 0.1};
+                                  .seconds = 12.75 * x + 0.1, .gamma_below_tau = 0.0625 * x,
+                                  .abs_gamma_q = {0.01 * x, 0.5 + x, 1.0 / (x + 3.0)}};
     }
 
     for (int k = 0; k < r->nrecords; k++)
@@ -189,6 +190,9 @@ static void assert_same_run(const struct run *a, const struct run *b)
         assert_true(x->test_loss == y->test_loss);
         assert_true(x->test_acc == y->test_acc);
         assert_true(x->seconds == y->seconds);
+        assert_true(x->gamma_below_tau == y->gamma_below_tau);
+        for (int q = 0; q < 3; q++)
+            assert_true(x->abs_gamma_q[q] == y->abs_gamma_q[q]);
     }
 
     assert_int_equal(a->nrecords, b->nrecords);
@@ -417,6 +421,41 @@ static void test_refuse_newer_version(void **state)
     run_close(&b);
 }
 
+/* A checkpoint written before the |γ| history columns existed still loads; those values are NaN
+ * (unknown) and everything else is as stored. */
+static void test_history_without_gamma_columns(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "old.h5");
+    struct run a, b;
+    save_filled(fx, &a, path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    const char *cols[] = {"gamma_below_tau", "abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90"};
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "history/%s", cols[i]);
+        assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    }
+    assert_true(H5Fclose(file) >= 0);
+    make_run(&b, &fx->comm, 8, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_int_equal(b.nhistory, a.nhistory);
+    for (int i = 0; i < b.nhistory; i++) {
+        assert_true(isnan(b.history[i].gamma_below_tau));
+        assert_true(isnan(b.history[i].abs_gamma_q[2]));
+        assert_true(b.history[i].test_acc == a.history[i].test_acc);
+        /* what makes the row NaN-free again, so assert_same_run can compare the rest */
+        b.history[i].gamma_below_tau = a.history[i].gamma_below_tau;
+        memcpy(b.history[i].abs_gamma_q, a.history[i].abs_gamma_q, sizeof b.history[i].abs_gamma_q);
+    }
+    assert_same_run(&a, &b);
+    run_close(&a);
+    run_close(&b);
+}
+
 static void test_refuse_wrong_format(void **state)
 {
     struct fixture *fx = *state;
@@ -591,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_without_gamma_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
