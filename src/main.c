@@ -18,6 +18,7 @@
 #include "comm.h"
 #include "config.h"
 #include "inspect.h"
+#include "metrics_log.h"
 #include "model.h"
 #include "pipeline.h"
 #include "run.h"
@@ -153,6 +154,10 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
     if (rc == 0 && comm->rank == 0)
         rc = make_dirs(r->dir, err);
     if (comm_agree(comm, rc, err))
+        return -1;
+    /* metrics.csv holds the history as it stands (a resumed run's from its checkpoint), then
+     * grows by a row an epoch */
+    if (metrics_log_start(r, err))
         return -1;
     if (r->verbose) {
         printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",

@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "layers.h"
+#include "metrics_log.h"
 #include "optim.h"
 #include "run.h"
 
@@ -162,6 +163,8 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             printf("\n");
             fflush(stdout);
         }
+        if ((rc = metrics_log_append(r, &row, err)))
+            goto done;
         char path[600];
         snprintf(path, sizeof path, "%s/last.h5", r->dir);
         if ((rc = checkpoint_save(r, path, err)))
