@@ -15,6 +15,7 @@
 #include "config.h"
 #include "data.h"
 #include "model.h"
+#include "provenance.h"
 #include "stats.h"
 
 struct history_row {
@@ -52,6 +53,9 @@ struct run {
     int nhistory, history_cap;
     struct history_row *history;
 
+    int nprovenance;           /* process starts that trained this run, oldest first: those */
+    struct provenance *provenance; /* stored in the checkpoint, then this process's (run_add_provenance) */
+
     double acc_start;          /* test accuracy right after this stage's re-initialization */
     int nrecords;              /* statistics of the stages finished so far, one per stage */
     struct stage_record records[CONFIG_MAX_LIST + 2];
@@ -81,5 +85,8 @@ struct stage_plan run_single_stage(const struct config *cfg);
 /* The model spec for cfg and a data set's shape. */
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
 double run_now(void);
+/* Appends this process (provenance_current) to r's provenance and, on rank 0, prints it as one
+ * line. argc/argv: the full command line as main received it. */
+void run_add_provenance(struct run *r, int argc, char **argv);
 
 #endif

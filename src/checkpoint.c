@@ -8,6 +8,7 @@
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
+ *   /provenance       attr count; start-KK: one group per process start (src/provenance.c)
  *   /history/<column> one value per finished epoch (columns: src/history.c; the |γ| ones
  *                     may be missing in older files and then read as NaN)
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
@@ -24,6 +25,7 @@
 #include "checkpoint.h"
 #include "h5io.h"
 #include "history.h"
+#include "provenance.h"
 
 int make_dirs(const char *dir, struct rv_error *err)
 {
@@ -197,6 +199,8 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         }
     }
     free(col);
+    if (provenance_write(f, r->provenance, r->nprovenance, err))
+        return -1;
     return write_stats(r, f, err);
 fail:
     free(mask);
@@ -450,6 +454,9 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
             history_set(&r->history[i], k, col[i]);
     }
     free(col);
+    free(r->provenance);
+    if (provenance_read(f, &r->provenance, &r->nprovenance, err))
+        return -1;
     return read_stats(r, f, err);
 }
 
@@ -508,6 +515,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
     for (int i = 0; i < r.nrecords; i++)
         stats_free(&r.records[i]);
     free(r.history);
+    free(r.provenance);
     model_free(&r.model);
     return rc;
 }

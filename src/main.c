@@ -192,6 +192,8 @@ static int command_run(struct comm *comm, int argc, char **argv)
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
+    if (rc == 0)
+        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0 && out)
         snprintf(r.dir, sizeof r.dir, "%s", out);
     if (rc == 0)
@@ -249,6 +251,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     r.stop_after_steps = stop;
     if (rc == 0)
         rc = checkpoint_load(&r, file, &err);
+    if (rc == 0)
+        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0) {
         if (out) {
             snprintf(r.dir, sizeof r.dir, "%s", out);

@@ -138,6 +138,7 @@ void run_close(struct run *r)
     dataset_free(&r->train);
     dataset_free(&r->test);
     free(r->history);
+    free(r->provenance);
     for (int i = 0; i < r->nrecords; i++)
         stats_free(&r->records[i]);
     memset(r, 0, sizeof *r);
@@ -185,4 +186,17 @@ void run_evaluate(struct run *r, double *accuracy, double *loss)
     free(x);
     free(y);
     free(idx);
+}
+
+void run_add_provenance(struct run *r, int argc, char **argv)
+{
+    struct provenance *l = realloc(r->provenance, (size_t)(r->nprovenance + 1) * sizeof *l);
+    REVIVE_ASSERT(l != NULL);
+    r->provenance = l;
+    struct provenance *p = &l[r->nprovenance++];
+    provenance_current(p, r->comm, r->model.threads, argc, argv);
+    if (r->verbose) {
+        provenance_print(stdout, p);
+        fflush(stdout);
+    }
 }

@@ -55,4 +55,35 @@ r=""
 [ "$(lines "$TMP/again/metrics.csv")" = 4 ] || r="$(lines "$TMP/again/metrics.csv") lines, want header + 2 + 1"
 check "resume from stage-00.h5 rewrites metrics.csv from its history, then appends" "$r"
 
+# ---- provenance
+# The first line of a run says how it is made; every field is there.
+first=$(head -n 1 "$TMP/straight.log")
+r=""
+for want in "^revive [0-9.]* (commit [^ ]*)" " 1 rank x [0-9]* thread" " OpenBLAS [^ ]* (OpenBLAS [0-9]" \
+            " HDF5 [0-9]*\.[0-9]*\.[0-9]*" " Open MPI v" " host [^ ]" " started 20[0-9-]*T[0-9:]*Z" \
+            " command: .*pipeline run $TMP/cfg.ini\$"; do
+    echo "$first" | grep -q -- "$want" || r="$r lacks '$want';"
+done
+check "the first line of a run is its provenance" "${r:+$r $first}"
+r=""
+head -n 2 "$TMP/m3.log" | tail -n 1 | grep -q "^resuming" && head -n 1 "$TMP/m3.log" | grep -q "^revive .*command: .*resume" ||
+    r="$(head -n 2 "$TMP/m3.log")"
+check "a resumed run also starts with its provenance" "$r"
+# The checkpoint keeps every process start, oldest first: run, resume, resume.
+"$PIPE" inspect "$TMP/mid/stage-02.h5" > "$TMP/insp.txt" 2>&1
+r=""
+grep -q "^provenance: 3 process starts" "$TMP/insp.txt" || r="no 'provenance: 3 process starts'"
+[ "$(grep -c '^  [0-9]: revive' "$TMP/insp.txt")" = 3 ] || r="$r; not 3 entries"
+grep '^  0: ' "$TMP/insp.txt" | grep -q "command: .*pipeline run" && grep '^  2: ' "$TMP/insp.txt" | grep -q "command: .*resume" ||
+    r="$r; not run, then resumes"
+check "inspect shows the provenance of the run and of both resumes" "$r"
+r=$("$PIPE" inspect "$TMP/mid/stage-02.h5" --format json | "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+p = d["provenance"]
+keys = {"ranks", "threads", "revive_version", "commit", "openblas_core", "openblas_config",
+        "hdf5_version", "mpi_version", "host", "started", "command"}
+if len(p) != 3 or any(set(e) != keys for e in p) or p[0]["ranks"] != 1:
+    print(p)' 2>&1)
+check "inspect --format json has the provenance with every field" "$r"
+
 finish interop

@@ -148,6 +148,24 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         rec->acc_end = 0.8125 - 0.01 * k;
         rec->acc_clamped = 0.5 + 1.0 / (3.0 + k);
     }
+    free(r->provenance);
+    r->nprovenance = 2;
+    r->provenance = calloc(2, sizeof *r->provenance);
+    assert_non_null(r->provenance);
+    for (int i = 0; i < 2; i++) {
+        struct provenance *p = &r->provenance[i];
+        snprintf(p->version, sizeof p->version, "0.%d", i);
+        snprintf(p->commit, sizeof p->commit, "abc%d-dirty", (int)salt);
+        p->ranks = 1 + i;
+        p->threads = 4 - i;
+        snprintf(p->openblas_core, sizeof p->openblas_core, "Haswell");
+        snprintf(p->openblas_config, sizeof p->openblas_config, "OpenBLAS 0.3.21 DYNAMIC_ARCH");
+        snprintf(p->hdf5_version, sizeof p->hdf5_version, "1.10.%d", i);
+        snprintf(p->mpi_version, sizeof p->mpi_version, "Open MPI v4.1.4, package: x");
+        snprintf(p->host, sizeof p->host, "node%d", i);
+        snprintf(p->started, sizeof p->started, "2026-12-01T08:0%d:00Z", i);
+        snprintf(p->command, sizeof p->command, "./pipeline %s x --set a=\"b c\"", i ? "resume" : "run");
+    }
     r->stage = 1 + (int)salt;
     r->epoch = 2 + (int)salt;
     r->step = 123456789L + (long)salt;
@@ -194,6 +212,10 @@ static void assert_same_run(const struct run *a, const struct run *b)
         for (int q = 0; q < 3; q++)
             assert_true(x->abs_gamma_q[q] == y->abs_gamma_q[q]);
     }
+
+    assert_int_equal(a->nprovenance, b->nprovenance);
+    if (a->nprovenance)
+        assert_memory_equal(a->provenance, b->provenance, (size_t)a->nprovenance * sizeof *a->provenance);
 
     assert_int_equal(a->nrecords, b->nrecords);
     for (int k = 0; k < a->nrecords; k++) {
@@ -421,7 +443,7 @@ static void test_refuse_newer_version(void **state)
     run_close(&b);
 }
 
-/* A checkpoint written before the |γ| history columns existed still loads; those values are NaN
+/* A checkpoint written before the |γ| history columns and /provenance existed still loads; those values are NaN
  * (unknown) and everything else is as stored. */
 static void test_history_without_gamma_columns(void **state)
 {
@@ -438,6 +460,7 @@ static void test_history_without_gamma_columns(void **state)
         snprintf(name, sizeof name, "history/%s", cols[i]);
         assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
     }
+    assert_true(H5Ldelete(file, "provenance", H5P_DEFAULT) >= 0);
     assert_true(H5Fclose(file) >= 0);
     make_run(&b, &fx->comm, 8, 1);
     struct rv_error err = {{0}};
@@ -451,6 +474,10 @@ static void test_history_without_gamma_columns(void **state)
         b.history[i].gamma_below_tau = a.history[i].gamma_below_tau;
         memcpy(b.history[i].abs_gamma_q, a.history[i].abs_gamma_q, sizeof b.history[i].abs_gamma_q);
     }
+    assert_int_equal(b.nprovenance, 0); /* no /provenance: none recorded */
+    b.nprovenance = a.nprovenance;
+    b.provenance = calloc((size_t)a.nprovenance, sizeof *b.provenance);
+    memcpy(b.provenance, a.provenance, (size_t)a.nprovenance * sizeof *b.provenance);
     assert_same_run(&a, &b);
     run_close(&a);
     run_close(&b);
