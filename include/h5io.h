@@ -46,6 +46,7 @@ struct h5in *h5in_open(const char *path, struct rv_error *err);
 void h5in_close(struct h5in *f);
 const char *h5in_path(const struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr); /* 1/0 */
 /* The stored shape: *ndim and dims[0..*ndim). */
 int h5in_shape(struct h5in *f, const char *name, int *ndim, size_t *dims, struct rv_error *err);
 /* Read a dataset whose shape must equal (ndim, dims); any mismatch is an error naming both. */

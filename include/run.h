@@ -43,6 +43,12 @@ struct run {
     struct dataset train, test;
     struct model model;
     int local_batch_max;       /* this rank's largest share of a global batch */
+    /* The input normalization the model is trained and evaluated with, per channel, in [0,1]
+     * pixel units: x = (p/255 − mean) / std. Set from the training data at open (data.h), and
+     * replaced by the checkpoint's own values when it has them (checkpoint_load), so a checkpoint
+     * is evaluated with what it was trained with. norm_c = 0: unknown (not written). */
+    int norm_c;
+    float norm_mean[DATA_MAX_CHANNELS], norm_std[DATA_MAX_CHANNELS];
 
     int stage;                 /* index of the stage in progress or last finished */
     int epoch;                 /* epochs completed in that stage */

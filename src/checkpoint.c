@@ -3,7 +3,9 @@
  *   /                 attrs format, format_version, seed, stage, epoch, step, epoch_loss_sum,
  *                           epoch_correct, epoch_seen, acc_start, seed_only
  *   /config           the effective config as INI text
- *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
+ *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, wiring,
+ *                           wiring_version, bn_eps, bn_momentum; datasets input_mean,
+ *                           input_std (float32 (in_c)): all but the first seven optional
  *   /params/<name>    float32, the parameter's shape
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
@@ -112,6 +114,96 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     return rc ? -1 : 0;
 }
 
+/* What a reader outside revive needs to compute what revive computes (docs/checkpoint-format.md,
+ * "The network, exactly"): the wiring's name and version, the BatchNorm constants as the layers
+ * use them (float32 widened to double: eps is 1e-5f = 9.99999974738e-06), and the input
+ * normalization. */
+#define CHECKPOINT_WIRING "resnet-cifar"
+#define CHECKPOINT_WIRING_VERSION 1
+
+static int write_mathematics(const struct run *r, struct h5out *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    size_t c = (size_t)m->spec.in_c;
+    if (h5out_attr_string(f, "model", "wiring", CHECKPOINT_WIRING, err) ||
+        h5out_attr_int(f, "model", "wiring_version", CHECKPOINT_WIRING_VERSION, err) ||
+        h5out_attr_double(f, "model", "bn_eps", (double)m->units[0].bn.eps, err) ||
+        h5out_attr_double(f, "model", "bn_momentum", (double)m->units[0].bn.momentum, err))
+        return -1;
+    if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
+        return 0;
+    return h5out_floats(f, "model/input_mean", r->norm_mean, 1, &c, err) ||
+           h5out_floats(f, "model/input_std", r->norm_std, 1, &c, err) ? -1 : 0;
+}
+
+/* The optional /model facts of write_mathematics, checked against this build, and the stored
+ * normalization put to use. A file without them (an older revive's) keeps the normalization
+ * computed from the training data at open, as such files were made. */
+static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    if (h5in_exists(f, "model/input_mean") != h5in_exists(f, "model/input_std"))
+        return rv_fail(err, "%s: /model has only one of input_mean and input_std; the checkpoint "
+                       "is damaged", h5in_path(f));
+    /* Each is optional (older files): read when there, and then it must agree with this build. */
+    int64_t version;
+    char *wiring = NULL;
+    double eps = m->units[0].bn.eps, momentum = m->units[0].bn.momentum, v;
+    if (h5in_attr_exists(f, "model", "wiring")) {
+        if (h5in_attr_string(f, "model", "wiring", &wiring, err))
+            return -1;
+        int same = strcmp(wiring, CHECKPOINT_WIRING) == 0;
+        free(wiring);
+        if (!same)
+            return rv_fail(err, "%s: /model wiring is not '%s'; this revive builds only that network",
+                           h5in_path(f), CHECKPOINT_WIRING);
+    }
+    if (h5in_attr_exists(f, "model", "wiring_version")) {
+        if (h5in_attr_int(f, "model", "wiring_version", &version, err))
+            return -1;
+        if (version != CHECKPOINT_WIRING_VERSION)
+            return rv_fail(err, "%s: /model wiring_version is %lld but this revive builds version %d; "
+                           "use the revive that wrote it", h5in_path(f), (long long)version,
+                           CHECKPOINT_WIRING_VERSION);
+    }
+    if (h5in_attr_exists(f, "model", "bn_eps")) {
+        if (h5in_attr_double(f, "model", "bn_eps", &v, err))
+            return -1;
+        if (v != eps)
+            return rv_fail(err, "%s: /model bn_eps is %.9g but this revive's BatchNorm uses %.9g",
+                           h5in_path(f), v, eps);
+    }
+    if (h5in_attr_exists(f, "model", "bn_momentum")) {
+        if (h5in_attr_double(f, "model", "bn_momentum", &v, err))
+            return -1;
+        if (v != momentum)
+            return rv_fail(err, "%s: /model bn_momentum is %.9g but this revive's BatchNorm uses %.9g",
+                           h5in_path(f), v, momentum);
+    }
+    if (!h5in_exists(f, "model/input_mean"))
+        return 0;
+    size_t c = (size_t)m->spec.in_c;
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+    if (h5in_floats(f, "model/input_mean", mean, 1, &c, err) ||
+        h5in_floats(f, "model/input_std", std, 1, &c, err))
+        return -1;
+    for (size_t i = 0; i < c; i++)
+        if (!isfinite(mean[i]) || !isfinite(std[i]) || !(std[i] > 0.0f))
+            return rv_fail(err, "%s: /model input_mean[%zu] = %g, input_std[%zu] = %g: not a "
+                           "normalization (std must be positive); the checkpoint is damaged",
+                           h5in_path(f), i, mean[i], i, std[i]);
+    r->norm_c = (int)c;
+    memcpy(r->norm_mean, mean, c * sizeof *mean);
+    memcpy(r->norm_std, std, c * sizeof *std);
+    struct dataset *sets[2] = {&r->train, &r->test};
+    for (int k = 0; k < 2; k++)
+        if (sets[k]->c == (int)c) {
+            memcpy(sets[k]->mean, mean, c * sizeof *mean);
+            memcpy(sets[k]->std, std, c * sizeof *std);
+        }
+    return 0;
+}
+
 /* Whether parameter p still holds exactly the values model_init gave it. */
 static bool at_init(const struct model *m, uint64_t seed, int p)
 {
@@ -148,7 +240,8 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         h5out_attr_int(f, "model", "in_h", m->spec.in_h, err) ||
         h5out_attr_int(f, "model", "in_w", m->spec.in_w, err) ||
         h5out_attr_int(f, "model", "classes", m->spec.classes, err) ||
-        h5out_attr_int(f, "model", "gamma_one", m->spec.gamma_one, err))
+        h5out_attr_int(f, "model", "gamma_one", m->spec.gamma_one, err) ||
+        write_mathematics(r, f, err))
         return -1;
     uint8_t *mask = rv_malloc(m->total);
     for (size_t i = 0; i < m->total; i++)
@@ -369,7 +462,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     struct model *m = &r->model;
     char name[160];
     int64_t v;
-    if (checkpoint_check_format(f, err) || check_model(f, m, err))
+    if (checkpoint_check_format(f, err) || check_model(f, m, err) || read_mathematics(r, f, err))
         return -1;
     if (h5in_attr_int(f, "/", "stage", &v, err)) return -1;
     r->stage = (int)v;

@@ -102,6 +102,13 @@ int h5in_exists(struct h5in *f, const char *name)
     return h5io_link_exists(f->file, name) == 1;
 }
 
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr)
+{
+    REVIVE_ASSERT(f && object && attr);
+    return h5io_link_exists(f->file, object) == 1 &&
+           H5Aexists_by_name(f->file, object, attr, H5P_DEFAULT) > 0;
+}
+
 static const char *const STALE = "the checkpoint is incomplete or from another version";
 
 /* A dataset or an attribute being read, with its stored type and dataspace. */

@@ -2,7 +2,7 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
- *   pipeline eval CHECKPOINT [--clamp-gamma T]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
@@ -30,7 +30,9 @@ static const char usage[] =
     "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
     "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
     "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT [--clamp-gamma T]                     test accuracy of a saved model\n"
+    "  eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]\n"
+    "                                                        test accuracy of a saved model (N = 0: all\n"
+    "                                                        test images; PATH: another copy of the data)\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
     "  inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]\n"
     "                                                        filter-revival statistics per stage\n"
@@ -280,13 +282,15 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     return rc ? fail(comm, &err) : 0;
 }
 
-/* pipeline eval CHECKPOINT [--clamp-gamma T]: test accuracy, optionally with every |γ| < T set
- * to 0 (filters switched off). */
+/* pipeline eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]: test accuracy,
+ * optionally with every |γ| < T set to 0 (filters switched off), on the first N test images
+ * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
 static int command_eval(struct comm *comm, int argc, char **argv)
 {
     struct rv_error err = {{0}};
-    const char *file = NULL;
+    const char *file = NULL, *data = NULL;
     double clamp = 0.0;
+    long test_limit = -1; /* −1: as the run had it */
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         char *end;
@@ -294,10 +298,18 @@ static int command_eval(struct comm *comm, int argc, char **argv)
             clamp = strtod(argv[++i], &end);
             if (*end || clamp <= 0.0)
                 rc = rv_fail(&err, "eval: --clamp-gamma '%s' must be a positive number such as 0.01", argv[i]);
+        } else if (strcmp(argv[i], "--test-limit") == 0 && i + 1 < argc) {
+            test_limit = strtol(argv[++i], &end, 10);
+            if (*end || argv[i][0] == '\0' || test_limit < 0 || test_limit > 10000000)
+                rc = rv_fail(&err, "eval: --test-limit '%s' must be a whole number of test images, "
+                             "0 for all", argv[i]);
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data = argv[++i];
         } else if (!file && argv[i][0] != '-') {
             file = argv[i];
         } else {
-            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T])", argv[i]);
+            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T] "
+                         "[--test-limit N] [--data PATH])", argv[i]);
         }
     }
     if (rc == 0 && !file)
@@ -305,6 +317,14 @@ static int command_eval(struct comm *comm, int argc, char **argv)
     struct config cfg;
     if (rc == 0)
         rc = checkpoint_read_config(&cfg, file, &err);
+    if (rc == 0 && test_limit >= 0)
+        cfg.test_limit = (int)test_limit;
+    if (rc == 0 && data) {
+        if (strlen(data) >= sizeof cfg.data_path)
+            rc = rv_fail(&err, "eval: --data path is longer than %zu characters", sizeof cfg.data_path - 1);
+        else
+            snprintf(cfg.data_path, sizeof cfg.data_path, "%s", data);
+    }
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     struct run r;

@@ -112,6 +112,9 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
         if (comm_agree(comm, rc, err))
             return -1;
     }
+    r->norm_c = r->train.c;
+    memcpy(r->norm_mean, r->train.mean, sizeof r->norm_mean);
+    memcpy(r->norm_std, r->train.std, sizeof r->norm_std);
     if (r->train.n < 1 || r->test.n < 1)
         return rv_fail(err, "%s: the data set is empty (data.train_limit / data.test_limit?)",
                        cfg->source);

@@ -86,4 +86,113 @@ if len(p) != 3 or any(set(e) != keys for e in p) or p[0]["ranks"] != 1:
     print(p)' 2>&1)
 check "inspect --format json has the provenance with every field" "$r"
 
+# ---- the checkpoint states its own mathematics, and eval uses it
+F=$S/stage-02.h5
+r=$("$PY" - "$F" <<'PYEOF' 2>&1
+import sys
+import h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    m = f["model"]
+    a = m.attrs
+    want = {"wiring": "resnet-cifar", "wiring_version": 1, "bn_eps": float(np.float32(1e-5)),
+            "bn_momentum": float(np.float32(0.1))}
+    for k, v in want.items():
+        if a.get(k) != v:
+            print(f"/model {k} = {a.get(k)!r}, want {v!r}")
+    for k in ("input_mean", "input_std"):
+        d = m[k]
+        if d.dtype != np.float32 or d.shape != (a["in_c"],):
+            print(f"/model/{k}: {d.dtype} {d.shape}")
+    if not (0 < m["input_std"][0] < 1 and 0 < m["input_mean"][0] < 1):
+        print("normalization out of range", m["input_mean"][()], m["input_std"][()])
+PYEOF
+)
+check "/model has wiring, its version, BN eps and momentum, input mean and std" "$r"
+acc() { "$PIPE" eval "$@" 2>&1 | sed 's/^[^:]*: //'; }
+base=$(acc "$F")
+# The stored normalization is the one eval uses: changed in a copy, the result changes ...
+cp "$F" "$TMP/norm.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["model/input_mean"][0] += 0.5; f.close()' "$TMP/norm.h5"
+r=""
+[ "$(acc "$TMP/norm.h5")" != "$base" ] || r="the same: $base"
+check "eval uses the checkpoint's stored normalization" "$r"
+# ... and a file without it (an older revive's) is evaluated as before, from the training data.
+cp "$F" "$TMP/old.h5"
+"$PY" -c 'import h5py, sys
+f = h5py.File(sys.argv[1], "r+")
+for k in ("input_mean", "input_std"): del f["model/" + k]
+for k in ("wiring", "wiring_version", "bn_eps", "bn_momentum"): del f["model"].attrs[k]
+f.close()' "$TMP/old.h5"
+r=""
+[ "$(acc "$TMP/old.h5")" = "$base" ] || r="$(acc "$TMP/old.h5") vs $base"
+check "a checkpoint without the new /model facts evaluates as before" "$r"
+# Facts that disagree with this build are refused in one line.
+for edit in 'f["model"].attrs["bn_eps"] = 1e-3' 'f["model"].attrs["wiring_version"] = 2' \
+            'f["model/input_std"][0] = 0' 'del f["model/input_std"]'; do
+    cp "$F" "$TMP/bad.h5"
+    "$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); $edit; f.close()" "$TMP/bad.h5"
+    "$PIPE" eval "$TMP/bad.h5" > /dev/null 2> "$TMP/bad.err"
+    rc=$?
+    r=""
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(lines "$TMP/bad.err")" = 1 ] && grep -q "/model" "$TMP/bad.err" ||
+        r="exit $rc: $(head -n 2 "$TMP/bad.err")"
+    check "refused in one line naming /model: $edit" "$r"
+done
+
+# ---- eval --test-limit and --data
+cat > "$TMP/lim.ini" <<INI
+[run]
+name = lim
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_test = 64
+test_limit = 40
+[model]
+depth = 8
+[train]
+epochs = 1
+trainable = bn
+batch_size = 64
+INI
+"$PIPE" run "$TMP/lim.ini" > "$TMP/lim.log" 2>&1 || not_ok "run lim: $(tail -n 1 "$TMP/lim.log")"
+L=$TMP/ck/lim/stage-00.h5
+r=""
+acc "$L" | grep -q "(40 images)" || r="default: $(acc "$L")"
+acc "$L" --test-limit 0 | grep -q "(64 images)" || r="$r; --test-limit 0: $(acc "$L" --test-limit 0)"
+acc "$L" --test-limit 7 | grep -q "(7 images)" || r="$r; --test-limit 7: $(acc "$L" --test-limit 7)"
+check "eval --test-limit: the run's limit by default, 0 = all, N = the first N" "$r"
+"$PIPE" eval "$L" --test-limit -3 > /dev/null 2> "$TMP/e.err"
+rc=$?
+r=""
+[ $rc -ne 0 ] && grep -q "test-limit '-3'" "$TMP/e.err" || r="$(cat "$TMP/e.err")"
+check "eval --test-limit -3 is refused" "$r"
+
+FM=/usr/share/datasets/fashion-mnist
+if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
+    # A tiny BN-only run on 256 real images; its normalization is that of all 60,000 training
+    # images (docs/checkpoint-format.md), whatever train_limit.
+    mkdir -p "$TMP/fm" "$TMP/nofm"
+    for x in "$FM"/*.gz; do ln -s "$x" "$TMP/fm/"; done
+    "$PIPE" run "$TMP/lim.ini" --out "$TMP/fmrun" --set data.dataset=fashion_mnist \
+        --set data.train_limit=256 --set data.test_limit=50 > "$TMP/fm.log" 2>&1 ||
+        not_ok "fashion-mnist run: $(tail -n 1 "$TMP/fm.log")"
+    M=$TMP/fmrun/stage-00.h5
+    r=$("$PY" -c 'import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+m, s = float(f["model/input_mean"][0]), float(f["model/input_std"][0])
+if abs(m - 0.2860406) > 5e-7 or abs(s - 0.3530242) > 5e-7: print(m, s)' "$M" 2>&1)
+    check "Fashion-MNIST normalization stored: mean 0.2860406, std 0.3530242 (all 60,000 images)" "$r"
+    r=""
+    [ "$(acc "$M" --data "$TMP/fm")" = "$(acc "$M")" ] || r="$(acc "$M" --data "$TMP/fm") vs $(acc "$M")"
+    check "eval --data on another copy of the data set gives the same result" "$r"
+    "$PIPE" eval "$M" --data "$TMP/nofm" > /dev/null 2> "$TMP/e.err"
+    rc=$?
+    r=""
+    [ $rc -ne 0 ] && [ "$(lines "$TMP/e.err")" = 1 ] && grep -q "$TMP/nofm" "$TMP/e.err" || r="$(cat "$TMP/e.err")"
+    check "eval --data on an empty directory names it in one line" "$r"
+else
+    ok "# SKIP Fashion-MNIST not installed: eval --data not tested"
+fi
+
 finish interop
