@@ -54,6 +54,7 @@ struct config {
     bool nesterov;
     char lr_schedule[CONFIG_MAX_STRING]; /* constant | step | cosine */
     struct config_list milestones;       /* epochs at which step multiplies lr by lr_factor */
+    struct config_list milestone_fractions; /* the same as fractions of the stage's epochs */
     double lr_factor;
     double warmup_epochs;
     bool sync_bn;

@@ -195,4 +195,22 @@ else
     ok "# SKIP Fashion-MNIST not installed: eval --data not tested"
 fi
 
+# ---- the paper's configs: the schedule's shape at any training length
+for kind in bn bn_output all; do
+    c=configs/paper-resnet20-fmnist-$kind.ini
+    # Their own data and depth on the machine's budget: the schedule is what is checked here.
+    "$PIPE" run "$c" --out "$TMP/paper-$kind" --set data.dataset=synthetic --set model.depth=8 \
+        --set train.epochs=4 > "$TMP/paper.log" 2>&1
+    r=""
+    if [ $? -ne 0 ]; then r="$(tail -n 1 "$TMP/paper.log")"; else
+        lrs=$(tail -n +2 "$TMP/paper-$kind/metrics.csv" | cut -d, -f3 | awk '{ printf "%.6g ", $1 }')
+        [ "$lrs" = "0.1 0.1 0.01 0.001 " ] || r="lr per epoch: $lrs"
+        for want in "trainable = $kind" "momentum = 0.9" "weight_decay = 1e-4" "batch_size = 128" \
+                    "gamma_init = uniform" "augment_crop = 4" "augment_flip = true" "epochs = 160"; do
+            grep -q "^$want\$" "$c" || r="$r; $c lacks '$want'"
+        done
+    fi
+    check "$c: lr 0.1, x0.1 at 50 % and 75 % of train.epochs (4 epochs: 0.1 0.1 0.01 0.001)" "$r"
+done
+
 finish interop
