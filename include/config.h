@@ -59,6 +59,7 @@ struct config {
     double warmup_epochs;
     bool sync_bn;
     int checkpoint_every_steps;          /* 0 = only at epoch ends */
+    char conv_algo[CONFIG_MAX_STRING];   /* CONV_ALGO_NAMES (layers.h): auto | im2col | winograd */
     /* [pipeline] */
     bool pipeline;                       /* key pipeline.enabled */
     double pipeline_n, pipeline_s;       /* fractions N, sN, s²N, … while < 1 */
@@ -67,7 +68,12 @@ struct config {
     double threshold;                    /* τ: a filter is disabled when |γ| < τ */
     char select[CONFIG_MAX_STRING];      /* random | reinit_first */
     bool train_output;                   /* output layer trains in the partial stages */
-    char reinit_gamma[CONFIG_MAX_STRING]; /* initial | fresh: γ of a re-initialized filter */
+    char reinit_gamma[CONFIG_MAX_STRING]; /* initial | fresh | zero | value: γ of a re-initialized filter */
+    double reinit_gamma_value;           /* reinit_gamma = value */
+    char reinit_beta[CONFIG_MAX_STRING]; /* initial | keep */
+    double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
+    bool reinit;                         /* false: the control, nothing is re-initialized */
+    int recalibrate_batches;             /* BN running statistics from K batches after a transition */
 
     char source[CONFIG_MAX_STRING];      /* the file it was read from, for messages */
 };

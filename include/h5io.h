@@ -46,7 +46,6 @@ struct h5in *h5in_open(const char *path, struct rv_error *err);
 void h5in_close(struct h5in *f);
 const char *h5in_path(const struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
-int h5in_attr_exists(struct h5in *f, const char *object, const char *attr); /* 1/0 */
 /* The stored shape: *ndim and dims[0..*ndim). */
 int h5in_shape(struct h5in *f, const char *name, int *ndim, size_t *dims, struct rv_error *err);
 /* Read a dataset whose shape must equal (ndim, dims); any mismatch is an error naming both. */
@@ -58,6 +57,9 @@ int h5in_bytes(struct h5in *f, const char *name, uint8_t *data, int ndim, const 
 int h5in_string(struct h5in *f, const char *name, char **text, struct rv_error *err);
 int h5in_attr_int(struct h5in *f, const char *object, const char *attr, int64_t *value, struct rv_error *err);
 int h5in_attr_double(struct h5in *f, const char *object, const char *attr, double *value, struct rv_error *err);
+/* 1 when object (a group, dataset or "/") has attribute attr; 0 otherwise. For attributes that
+ * newer revives write and older files lack. */
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr);
 /* *value malloc'd. */
 int h5in_attr_string(struct h5in *f, const char *object, const char *attr, char **value, struct rv_error *err);
 

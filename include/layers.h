@@ -21,30 +21,66 @@
 
 #include <stddef.h>
 
-/* ---- 2-D convolution, no bias: im2col + cblas_sgemm ------------------------------------- */
+/* ---- 2-D convolution, no bias: im2col + cblas_sgemm, or Winograd F(2×2,3×3) --------------- */
+
+/* How a 3×3 stride-1 pad-1 convolution computes its output and input gradient (every other
+ * shape, and every weight gradient, uses im2col). Winograd F(2×2,3×3) does 2.25× fewer
+ * multiplications; its float32 error is a small multiple of im2col's (docs/ARCHITECTURE.md,
+ * tests/test_conv_fast.c). AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
+ * timing, so a config gives the same bits on every run. The names, in enum order, are the
+ * config key's choices (train.conv_algo): one table. */
+enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD };
+#define CONV_ALGO_NAMES "auto|im2col|winograd"
+/* The enum value of a name in CONV_ALGO_NAMES; -1 when unknown. */
+int conv_algo_from_name(const char *name);
+
 struct conv2d {
     int in_c, out_c, k, stride, pad;
     int in_h, in_w, out_h, out_w;
+    int winograd;       /* 1: forward and input gradient by Winograd (conv2d_set_algo) */
 };
 
 /* Scratch memory for convolutions; one can serve every layer if sized for the largest. */
 struct conv2d_workspace {
     int threads;        /* OpenMP threads the workspace was sized for */
-    size_t col_floats;  /* per thread: one chunk of im2col columns */
+    size_t col_floats;  /* per thread: one chunk of im2col columns or Winograd tiles */
     float *col;         /* (threads, col_floats) */
     size_t dw_floats;   /* per partial sum of the weight gradient */
     float *dw_partial;  /* (CONV2D_DW_GROUPS, dw_floats) */
+    size_t wt_floats;   /* Winograd weights transformed per call, when the caller has no cache */
+    float *wt;          /* (wt_floats) */
 };
 
 /* The weight gradient is summed in this many fixed groups of images, then the groups in order:
  * parallel over up to this many threads, and the same bits for any thread count. */
 #define CONV2D_DW_GROUPS 8
 
+/* A masked weight gradient: only the entries idx[0..count) (flat (o·in_c·k·k + r), ascending)
+ * are computed, each a dot product of output-gradient row o with im2col row r; `rows` flags
+ * (in_c·k·k bytes) the column rows any entry needs, so the others are never built. Cheaper than
+ * the dense GEMM below CONV2D_SPARSE_DW_DENSITY trainable entries per weight (measured, see
+ * conv2d.c); the model builds one per conv with fewer (model_mask_changed). */
+struct conv2d_dw_sparse {
+    size_t count;
+    const unsigned *idx;
+    const unsigned char *rows;
+};
+#define CONV2D_SPARSE_DW_DENSITY 0.15
+
 void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
+/* Chooses the algorithm (conv2d_init leaves im2col): WINOGRAD takes effect for 3×3 stride-1
+ * pad-1 layers only; AUTO means Winograd there when the layer has at least 8 input channels
+ * (measured faster; the 1- or 3-channel stem is not). */
+void conv2d_set_algo(struct conv2d *l, enum conv_algo algo);
 size_t conv2d_weight_count(const struct conv2d *l);
 /* Grows ws (if needed) so that it serves layer l at batch size n; ws starts zeroed ({0}). */
 void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *l, int n, int threads);
 void conv2d_workspace_free(struct conv2d_workspace *ws);
+
+/* Winograd: the transformed weights U = G·g·Gᵀ of every (out, in) filter, (16, out_c, in_c);
+ * a caller whose weights stay fixed over many calls computes them once and passes them in. */
+size_t conv2d_winograd_weight_count(const struct conv2d *l);
+void conv2d_winograd_weights(float *u, const float *w, const struct conv2d *l);
 
 void conv2d_forward(float *out,      /* (N, out_c, out_h, out_w) */
                     const float *in, /* (N, in_c, in_h, in_w) */
@@ -56,12 +92,21 @@ void conv2d_backward(float *din,       /* (N, in_c, in_h, in_w) +=, or NULL */
                      const float *in,  /* (N, in_c, in_h, in_w) */
                      const float *w,   /* (out_c, in_c, k, k) */
                      const struct conv2d *l, int n, struct conv2d_workspace *ws);
+/* The same with what a caller may know beyond the weights: wt, the Winograd-transformed weights
+ * of w (NULL: transformed in the call when the layer uses Winograd); sp, the entries of dw to
+ * compute (NULL: all; the other entries of dw are left as they are). */
+void conv2d_forward_x(float *out, const float *in, const float *w, const float *wt,
+                      const struct conv2d *l, int n, struct conv2d_workspace *ws);
+void conv2d_backward_x(float *din, float *dw, const float *dout, const float *in, const float *w,
+                       const float *wt, const struct conv2d_dw_sparse *sp,
+                       const struct conv2d *l, int n, struct conv2d_workspace *ws);
 
 /* ---- BatchNorm2d ----------------------------------------------------------------------- */
 struct batchnorm {
     int c, h, w;
     float eps;      /* 1e-5 */
     float momentum; /* 0.1: running = (1 - momentum) * running + momentum * batch */
+    int relu;       /* 1: the forward writes ReLU(y), fused while y is in cache (init: 0) */
 };
 
 /* Sums per-channel statistics over all ranks (synchronized BatchNorm). NULL = this rank alone.
@@ -81,25 +126,38 @@ void batchnorm_forward_train(float *out,          /* (N, C, H, W) */
                              float *running_var,  /* (C) updated */
                              const float *in,     /* (N, C, H, W) */
                              const float *gamma, const float *beta, /* (C) */
-                             const struct batchnorm *l, int n, const struct bn_reducer *r);
+                             const struct batchnorm *l, int n, const struct bn_reducer *r,
+                             double *sums /* (2C + 1) scratch, or NULL: allocated */);
 void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             const struct batchnorm *l, int n);
 /* dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), sums over the global batch of m values per channel
  * (through r); dγ += Σ dy·x̂ and dβ += Σ dy over this rank's images only (the gradient allreduce
  * adds the ranks). */
+/* backward's din (and only din) is written (=) instead of added to: for a first contribution,
+ * so the caller need not zero it. */
+void batchnorm_backward_to(float *din, float *dgamma, float *dbeta, /* din =, the others += */
+                           const float *dout, const float *in,
+                           const float *save_mean, const float *save_invstd, const float *gamma,
+                           const struct batchnorm *l, int n, const struct bn_reducer *r,
+                           double *sums);
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may be NULL */
                         const float *dout, const float *in,
                         const float *save_mean, const float *save_invstd, const float *gamma,
-                        const struct batchnorm *l, int n, const struct bn_reducer *r);
+                        const struct batchnorm *l, int n, const struct bn_reducer *r,
+                        double *sums /* (2C + 1) scratch, or NULL: allocated */);
 
 /* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t count);
 /* din += dout where out > 0 (out is the forward's output). */
 void relu_backward(float *din, const float *dout, const float *out, size_t count);
+/* din = dout where out > 0, else 0: a first contribution, into memory that need not be zeroed. */
+void relu_backward_to(float *din, const float *dout, const float *out, size_t count);
 
 /* ---- residual add ------------------------------------------------------------------------ */
 void add_forward(float *out, const float *a, const float *b, size_t count);
+/* out = ReLU(a + b) in one pass (a residual block's end); NaN passes as in relu_forward. */
+void add_relu_forward(float *out, const float *a, const float *b, size_t count);
 /* The add's backward is the identity into both inputs: callers pass dout on (no function). */
 
 /* ---- global average pooling: (N, C, H, W) -> (N, C) ------------------------------------ */

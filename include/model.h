@@ -52,23 +52,35 @@ struct unit {
     bool relu;            /* followed by ReLU inside the unit (stem and conv1 of each block) */
     int w, gamma, beta;   /* indices into params[] */
     size_t running;       /* running mean at running_stats[running], var at [running + C] */
-    /* activations, each (max_batch, out_c, out_h, out_w) */
-    float *conv_out, *bn_out;  /* bn_out holds ReLU(bn) in place when relu */
+    /* activations, each (max_batch, out_c, out_h, out_w); conv_out and (when relu) bn_out are
+     * the unit's own, the others shared with other units (model_build.c: carve_buffers) */
+    float *conv_out, *bn_out;  /* bn_out holds ReLU(bn) when relu (fused into BN) */
     float *d_conv_out, *d_bn_out;
     float *d_act;              /* gradient w.r.t. ReLU(bn) when relu, else NULL */
     float *save_mean, *save_invstd; /* (out_c) */
+    double *bn_sums;           /* (2·out_c + 1): BatchNorm's reduction buffer */
+    /* Derived from the conv weights or their mask, kept across steps (model.c says when each
+     * is refreshed): */
+    float *wt;                 /* Winograd transform of the weights, (16, out_c, in_c), or NULL */
+    float *wt_of;              /* (out_c, in_c, k, k): the weights wt was made from */
+    bool wt_ok;                /* wt and wt_of hold something */
+    unsigned *dw_idx;          /* (out_c·in_c·k·k): trainable weight indices, for dw_sparse */
+    unsigned char *dw_rows;    /* (in_c·k·k) */
+    struct conv2d_dw_sparse dw_sparse;
+    bool sparse_dw;            /* few trainable weights: compute only those (model_mask_changed) */
 };
 
 struct block {
     int conv1, conv2, shortcut; /* unit indices; shortcut -1 = identity */
     int in_c, out_c, in_h, in_w, out_h, out_w;
-    float *out, *d_out;         /* ReLU(bn2 + shortcut), (max_batch, out_c, out_h, out_w) */
+    float *out, *d_out;         /* ReLU(bn2 + shortcut), (max_batch, out_c, out_h, out_w); d_out shared */
 };
 
 struct model_spec {
     int depth, width;           /* depth = 6n + 2 */
     int in_c, in_h, in_w, classes;
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
+    enum conv_algo conv_algo;   /* how 3×3 stride-1 convs run (train.conv_algo); 0 = AUTO */
 };
 
 struct model {
@@ -91,6 +103,8 @@ struct model {
     float *logits, *d_logits;   /* (max_batch, classes) */
     const float *x;             /* the input of the last forward, (n, in_c, in_h, in_w), not owned */
     struct conv2d_workspace ws;
+    void *arena;                /* every per-batch buffer above, carved at build (model_build.c) */
+    size_t arena_bytes;
 };
 
 /* Plans and allocates everything for batches of up to max_batch images (0: parameters only;
@@ -115,7 +129,9 @@ void model_backward(struct model *m, int n, const struct bn_reducer *r);
 void model_zero_grad(struct model *m);
 
 /* Call after writing m->mask: refreshes each parameter's trainable count, which backward uses
- * to skip frozen work. */
+ * to skip frozen work, and each conv's list of trainable entries (a masked weight gradient
+ * below CONV2D_SPARSE_DW_DENSITY). Writing m->values needs no call: what is derived from the
+ * weights is checked against them at every use (model.c). */
 void model_mask_changed(struct model *m);
 
 /* Counts for `pipeline params`. */

@@ -63,6 +63,7 @@ struct run {
     struct provenance *provenance; /* stored in the checkpoint, then this process's (run_add_provenance) */
 
     double acc_start;          /* test accuracy right after this stage's re-initialization */
+    double acc_start_recal;    /* the same after BatchNorm recalibration; −1 when not done */
     int nrecords;              /* statistics of the stages finished so far, one per stage */
     struct stage_record records[CONFIG_MAX_LIST + 2];
 
@@ -84,6 +85,10 @@ void run_close(struct run *r);
 int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_error *err);
 /* Test-set accuracy and mean loss, sharded over ranks and summed. */
 void run_evaluate(struct run *r, double *accuracy, double *loss);
+/* BatchNorm recalibration (src/recalibrate.c): every unit's running mean and variance become the
+ * average of the batch statistics of up to `batches` global training batches (train-mode forward,
+ * no parameter update; see there). stage keys the batches. Returns the batches used. */
+int run_recalibrate(struct run *r, int batches, int stage);
 /* Applies plan's trainable set to the model and returns the trainable count. */
 size_t run_set_trainable(struct run *r, const struct stage_plan *plan);
 /* The plan for a single-stage run from [train]. */

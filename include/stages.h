@@ -45,16 +45,35 @@ size_t mask_conv_count(const struct model *m, double f);
  * NULL = none). The result contains the old choice. */
 void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *prefer);
 
-/* The transition between stages (stages/reinit.c): every filter flagged in `which` gets fresh
- * conv weights from the initial distribution under rng_stream(RNG_REINIT, stage, param, filter),
- * γ and β back to their initial values, running statistics reset, and momentum cleared.
- * Returns the number of filters re-initialized. */
-int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which);
-/* After reinit_filters, for pipeline.reinit_gamma = fresh: γ of every flagged filter drawn anew
- * from the initial distribution under rng_stream(RNG_REINIT, stage, γ param, filter), instead of
- * returning to the value it started with (which, for the ~τ of filters that start below τ,
- * would re-disable them at once). */
-void reinit_fresh_gamma(struct model *m, uint64_t seed, int stage, const uint8_t *which);
+/* The transition between stages (stages/reinit.c): what a re-initialized filter gets.
+ *   gamma: initial (the value it started with), fresh (a new draw from the initial distribution,
+ *          under rng_stream(RNG_REINIT, stage, γ param, filter); for the ~τ of filters that start
+ *          below τ, initial would re-disable them at once), zero, or value (gamma_value);
+ *   beta:  initial (0) or keep (its trained value);
+ *   conv weights: a fresh draw from the initial distribution times weight_scale. */
+enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
+                    REINIT_GAMMA_COUNT };
+enum reinit_beta { REINIT_BETA_INITIAL, REINIT_BETA_KEEP, REINIT_BETA_COUNT };
+extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT]; /* "initial", "fresh", … */
+extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
+
+struct reinit_options {
+    enum reinit_gamma gamma;
+    double gamma_value;  /* REINIT_GAMMA_VALUE */
+    enum reinit_beta beta;
+    double weight_scale; /* factor on the fresh conv weights; 1 = the initial distribution */
+};
+extern const struct reinit_options reinit_defaults; /* initial, initial, scale 1 */
+
+/* The choice names of pipeline.reinit_gamma / reinit_beta to options (an unknown name: error). */
+int reinit_options_parse(struct reinit_options *o, const char *gamma, double gamma_value,
+                         const char *beta, double weight_scale, struct rv_error *err);
+
+/* Every filter flagged in `which` (per filter, model order) gets fresh conv weights under
+ * rng_stream(RNG_REINIT, stage, param, filter), γ and β as o says, running statistics reset
+ * (mean 0, var 1), and momentum cleared. Returns the number of filters re-initialized. */
+int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which,
+                   const struct reinit_options *o);
 
 extern const struct stage_kind stage_all, stage_bn, stage_bn_output, stage_output,
     stage_per_channel, stage_conv_fraction;

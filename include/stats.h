@@ -3,9 +3,11 @@
  * A filter is output channel c of a unit (conv + BN) with its γ_c, β_c; filters are numbered
  * unit by unit (model order), 0 … nfilters−1. At the end of stage k, with τ the threshold:
  *   disabled        |γ| < τ
- *   reinit          re-initialized at the transition before stage k (= disabled at k−1's end)
- *   revived         reinit and not disabled now
- *   died_again      reinit and disabled now
+ *   reinit          flagged at the transition before stage k (= disabled at k−1's end) and so
+ *                   re-initialized, unless pipeline.reinit = false (the control: reinit_applied
+ *                   = 0, and the flags mark the filters that would have been re-initialized)
+ *   revived         reinit and not disabled now (in the control: recovered without help)
+ *   died_again      reinit and disabled now (in the control: stayed disabled)
  *   newly_disabled  disabled now, not re-initialized before this stage (alive at its start)
  *
  *   struct stage_record rec;
@@ -29,6 +31,10 @@ struct stage_record {
     size_t trainable;
     double threshold;
     double acc_start;   /* right after the re-initialization before this stage; −1 for stage 0 */
+    double acc_start_recal; /* the same after BatchNorm recalibration (pipeline.recalibrate_batches);
+                               −1 for stage 0 and when recalibration is off */
+    int reinit_applied; /* filters actually re-initialized before this stage: the count of `reinit`
+                           flags, or 0 with pipeline.reinit = false (the control) */
     double acc_end;     /* at the stage end */
     double acc_clamped; /* at the stage end with every |γ| < τ set to 0 */
     int nfilters;

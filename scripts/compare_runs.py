@@ -13,6 +13,9 @@ run has it. Printed per stage and run:
 and for every run after the first, against the first:
     flags≠   filters whose disabled flag differs
     Δparam   max over tensors of max|a − b| / max|a|, the measure of tests/tools/compare_params.py
+then, per run (last, so the columns before keep their places):
+    re-init  test accuracy right after the transition into the stage ("-" for stage 0)
+    recal    the same after BatchNorm recalibration (pipeline.recalibrate_batches; "-" when off)
 Made for docs/RESULTS.md: e.g. one process against mpirun -np 2, or two seeds, or a branch.
 
 Before the table, a warning on stderr names what differs between the runs among the things that
@@ -28,14 +31,12 @@ import sys
 import h5py
 import numpy as np
 
+from revive_h5 import stage_file
+
 
 def fail(msg):
     sys.stderr.write(f"compare_runs.py: {msg}\n")
     sys.exit(2)
-
-
-def stage_file(run, k):
-    return os.path.join(run, f"stage-{k:02d}.h5")
 
 
 def model_of(f):
@@ -99,6 +100,8 @@ def stage_row(files, k):
         flags = g["disabled"][()]
         row[f"off{i}"] = int(flags.sum())
         row[f"minutes{i}"] = float(h["seconds"][()][sel].sum()) / 60.0
+        row[f"start{i}"] = 100.0 * g.attrs["acc_start"]
+        row[f"recal{i}"] = 100.0 * g.attrs.get("acc_start_recal", -1.0)  # older files: none
         if i > 0:
             row[f"flags{i}"] = int((flags != flags0).sum())
             row[f"dparam{i}"], row[f"where{i}"] = param_difference(first, f)
@@ -160,9 +163,14 @@ def main(argv):
         if i > 0:
             cols += [f"flags{i}", f"dparam{i}"]
             heads += [f"flags≠ {n}", f"Δparam {n}"]
+    for i, n in enumerate(names):
+        cols += [f"start{i}", f"recal{i}"]
+        heads += [f"re-init {n}", f"recal {n}"]
 
     def cell(row, c, md):
         v = row[c]
+        if c.startswith(("start", "recal")):
+            return "-" if v < 0 and md else "" if v < 0 else f"{v:.2f} %" if md else f"{v:.2f}"
         if c.startswith(("acc", "clamped")):
             return f"{v:.2f} %" if md else f"{v:.2f}"
         if c.startswith("minutes"):

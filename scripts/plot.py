@@ -26,13 +26,12 @@ import sys
 PROG = "plot.py"
 
 
-class PlotError(Exception):
-    """A user's mistake (missing file, wrong checkpoint): one line on stderr, exit 1."""
-
-
 try:
     import numpy as np
     import h5py
+    # The checkpoint reader shared with compare_runs.py and study.py; its FileError is a user's
+    # mistake (missing file, wrong checkpoint): one line on stderr, exit 1.
+    from revive_h5 import FileError as PlotError, load
     import matplotlib
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt
@@ -62,91 +61,6 @@ STYLE = {
     "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
     "axes.spines.right": False, "savefig.dpi": 200, "pdf.fonttype": 42,
 }
-
-
-def stage_label(kind, fraction):
-    """Short name of a stage kind (include/stages.h), e.g. "BN + 10% conv"."""
-    if kind == "conv_fraction":
-        return f"BN + {fraction * 100:g}% conv"
-    return {"bn": "BN only", "all": "all", "bn_output": "BN + output", "output": "output only",
-            "per_channel": "BN + per-channel conv"}.get(kind, kind)
-
-
-def run_name(config_text):
-    """`name` of the [run] section of the stored INI text; values may be quoted."""
-    section = ""
-    for line in config_text.splitlines():
-        line = line.strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == "run" and "=" in line and line.split("=", 1)[0].strip() == "name":
-            value = line.split("=", 1)[1].strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
-    return ""
-
-
-def read_str(ds):
-    v = ds[()]
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
-
-
-def load(path):
-    """The history and stage statistics of one checkpoint, as plain numpy arrays."""
-    if not os.path.exists(path):
-        raise PlotError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise PlotError(f"{path}: is a directory; give a checkpoint file such as {path}/stage-00.h5")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise PlotError(f"{path}: not an HDF5 file ({str(e).split(';')[0].strip()})") from None
-    with f:
-        fmt = f.attrs.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode("utf-8", "replace")
-        if fmt != "revive-checkpoint":
-            raise PlotError(f"{path}: not a revive checkpoint (root attribute format is not "
-                            "\"revive-checkpoint\")")
-        try:
-            nstages = int(f["stats"].attrs["nstages"])
-            if nstages <= 0:
-                raise PlotError(f"{path}: no stage statistics (/stats nstages = 0): the run has not "
-                                "finished a stage yet; plot a stage-KK.h5 file")
-            run = {"path": path, "name": run_name(read_str(f["config"])) or
-                   os.path.splitext(os.path.basename(path))[0]}
-            run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
-                           for c in ("stage", "epoch", "test_acc", "train_acc")}
-            # Optional (older checkpoints lack it): NaN where unknown.
-            n = len(run["hist"]["stage"])
-            run["hist"]["gamma_below_tau"] = (
-                np.asarray(f["history/gamma_below_tau"][()], dtype=float)
-                if "history/gamma_below_tau" in f else np.full(n, np.nan))
-            stages = []
-            for k in range(nstages):
-                g = f[f"stats/stage-{k:02d}"]
-                s = {key: float(g.attrs[key]) for key in
-                     ("fraction", "threshold", "acc_start", "acc_end", "acc_clamped")}
-                kind = g.attrs["kind"]
-                s["kind"] = kind.decode("utf-8") if isinstance(kind, bytes) else str(kind)
-                s["gamma"] = np.asarray(g["gamma"][()], dtype=np.float64)
-                s["disabled"] = np.asarray(g["disabled"][()]).astype(bool)
-                s["reinit"] = np.asarray(g["reinit"][()]).astype(bool)
-                stages.append(s)
-        except KeyError as e:
-            raise PlotError(f"{path}: {e.args[0] if e.args else 'a path'} is missing: the "
-                            "checkpoint is incomplete or from another version") from None
-    run["stages"] = stages
-    ever = np.zeros_like(stages[0]["reinit"])
-    for s in stages:
-        d, r = s["disabled"], s["reinit"]
-        s["alive_earlier"] = ever & ~r & ~d  # before updating: re-initialized before this stage
-        ever = ever | r
-        s["alive_never"] = ~ever & ~d
-        s["revived"], s["died_again"], s["newly_disabled"] = r & ~d, r & d, ~r & d
-        s["label"] = stage_label(s["kind"], s["fraction"])
-    return run
 
 
 def unique_names(runs):

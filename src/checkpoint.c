@@ -1,7 +1,7 @@
 /* The checkpoint layout (docs/checkpoint-format.md) on top of h5io.
  *
  *   /                 attrs format, format_version, seed, stage, epoch, step, epoch_loss_sum,
- *                           epoch_correct, epoch_seen, acc_start, seed_only
+ *                           epoch_correct, epoch_seen, acc_start, acc_start_recal, seed_only
  *   /config           the effective config as INI text
  *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, wiring,
  *                           wiring_version, bn_eps, bn_momentum; datasets input_mean,
@@ -14,7 +14,8 @@
  *   /history/<column> one value per finished epoch (columns: src/history.c; the |γ| ones
  *                     may be missing in older files and then read as NaN)
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
- *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_end, acc_clamped;
+ *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_start_recal,
+ *                     reinit_applied, acc_end, acc_clamped;
  *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */
 #include <errno.h>
@@ -76,6 +77,8 @@ static int write_record(struct h5out *f, const struct stage_record *rec, struct 
              h5out_attr_int(f, g, "trainable", (int64_t)rec->trainable, err) ||
              h5out_attr_double(f, g, "threshold", rec->threshold, err) ||
              h5out_attr_double(f, g, "acc_start", rec->acc_start, err) ||
+             h5out_attr_double(f, g, "acc_start_recal", rec->acc_start_recal, err) ||
+             h5out_attr_int(f, g, "reinit_applied", rec->reinit_applied, err) ||
              h5out_attr_double(f, g, "acc_end", rec->acc_end, err) ||
              h5out_attr_double(f, g, "acc_clamped", rec->acc_clamped, err);
     snprintf(name, sizeof name, "%s/gamma", g);
@@ -228,6 +231,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         h5out_attr_double(f, "/", "epoch_correct", r->epoch_correct, err) ||
         h5out_attr_double(f, "/", "epoch_seen", r->epoch_seen, err) ||
         h5out_attr_double(f, "/", "acc_start", r->acc_start, err) ||
+        h5out_attr_double(f, "/", "acc_start_recal", r->acc_start_recal, err) ||
         h5out_attr_int(f, "/", "seed_only", seed_only, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
@@ -351,6 +355,8 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
         char origin[600];
         snprintf(origin, sizeof origin, "%s:/config", path);
         config_defaults(cfg);
+        /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
+        snprintf(cfg->conv_algo, sizeof cfg->conv_algo, "im2col");
         rc = config_load_string(cfg, text, origin, err);
         if (!rc)
             snprintf(cfg->source, sizeof cfg->source, "%s", path);
@@ -377,6 +383,14 @@ static int check_model(struct h5in *f, const struct model *m, struct rv_error *e
     return 0;
 }
 
+/* An attribute that files written before it existed lack: absent reads as `absent`. */
+static int read_optional_double(struct h5in *f, const char *object, const char *attr, double *v,
+                                double absent, struct rv_error *err)
+{
+    *v = absent;
+    return h5in_attr_exists(f, object, attr) ? h5in_attr_double(f, object, attr, v, err) : 0;
+}
+
 static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfilters,
                        struct rv_error *err)
 {
@@ -399,6 +413,7 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
         h5in_attr_int(f, g, "trainable", &trainable, err) ||
         h5in_attr_double(f, g, "threshold", &rec->threshold, err) ||
         h5in_attr_double(f, g, "acc_start", &rec->acc_start, err) ||
+        read_optional_double(f, g, "acc_start_recal", &rec->acc_start_recal, -1.0, err) ||
         h5in_attr_double(f, g, "acc_end", &rec->acc_end, err) ||
         h5in_attr_double(f, g, "acc_clamped", &rec->acc_clamped, err))
         return -1;
@@ -410,7 +425,14 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
     if (h5in_bytes(f, name, rec->disabled, 1, &n, err))
         return -1;
     snprintf(name, sizeof name, "%s/reinit", g);
-    return h5in_bytes(f, name, rec->reinit, 1, &n, err);
+    if (h5in_bytes(f, name, rec->reinit, 1, &n, err))
+        return -1;
+    /* Files from before pipeline.reinit existed re-initialized every flagged filter. */
+    int64_t applied = -1;
+    if (h5in_attr_exists(f, g, "reinit_applied") && h5in_attr_int(f, g, "reinit_applied", &applied, err))
+        return -1;
+    rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, nfilters).reinit;
+    return 0;
 }
 
 static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
@@ -474,6 +496,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
         h5in_attr_double(f, "/", "epoch_correct", &r->epoch_correct, err) ||
         h5in_attr_double(f, "/", "epoch_seen", &r->epoch_seen, err) ||
         h5in_attr_double(f, "/", "acc_start", &r->acc_start, err) ||
+        read_optional_double(f, "/", "acc_start_recal", &r->acc_start_recal, -1.0, err) ||
         h5in_attr_int(f, "/", "seed_only", &v, err))
         return -1;
     r->seed_only = v != 0;

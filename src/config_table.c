@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config_table.h"
+#include "layers.h"
 
 #define K(sec, key, type, field, lo, hi, def, choices, help)                                  \
     { sec, key, type, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, \
@@ -98,6 +99,9 @@ const struct config_key config_keys[] = {
       "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
       NULL, "also checkpoint every this many steps; 0 = only at epoch ends"),
+    K("train", "conv_algo", CFG_CHOICE, conv_algo, 0, 0, "auto", CONV_ALGO_NAMES,
+      "3x3 stride-1 convolutions: im2col, Winograd F(2x2,3x3) (float32 error a few times "
+      "im2col's), or auto = Winograd where measured faster (8+ input channels)"),
 
     K("pipeline", "enabled", CFG_BOOL, pipeline, 0, 0, "false", NULL,
       "run the staged pipeline instead of one stage of [train] trainable"),
@@ -116,8 +120,21 @@ const struct config_key config_keys[] = {
       "which conv weights a stage adds: random, or those of disabled filters first"),
     K("pipeline", "train_output", CFG_BOOL, train_output, 0, 0, "false", NULL,
       "the output layer also trains in the partial stages"),
-    K("pipeline", "reinit_gamma", CFG_CHOICE, reinit_gamma, 0, 0, "initial", "initial|fresh",
-      "gamma of a re-initialized filter: its initial value, or a fresh draw from the same distribution"),
+    K("pipeline", "reinit_gamma", CFG_CHOICE, reinit_gamma, 0, 0, "initial", "initial|fresh|zero|value",
+      "gamma of a re-initialized filter: its initial value, a fresh draw from the same distribution, "
+      "0 (with reinit_beta = keep the network's output is unchanged at the transition), or reinit_gamma_value"),
+    K("pipeline", "reinit_gamma_value", CFG_DOUBLE, reinit_gamma_value, -100, 100, "1", NULL,
+      "reinit_gamma = value: the gamma every re-initialized filter gets"),
+    K("pipeline", "reinit_beta", CFG_CHOICE, reinit_beta, 0, 0, "initial", "initial|keep",
+      "beta of a re-initialized filter: its initial value (0), or keep its trained value"),
+    K("pipeline", "reinit_weight_scale", CFG_DOUBLE, reinit_weight_scale, 0, 1000, "1", NULL,
+      "factor on the fresh conv weights of a re-initialized filter (1 = the initial distribution)"),
+    K("pipeline", "reinit", CFG_BOOL, reinit, 0, 0, "true", NULL,
+      "re-initialize disabled filters between stages; false = the control: same schedule, nothing "
+      "re-initialized, the statistics still flag the filters that would have been"),
+    K("pipeline", "recalibrate_batches", CFG_INT, recalibrate_batches, 0, 1000000, "0", NULL,
+      "after each transition, recompute every BatchNorm running mean/var as the average over this "
+      "many training batches (train-mode forward, no update); 0 = off"),
 };
 const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
 

@@ -102,13 +102,6 @@ int h5in_exists(struct h5in *f, const char *name)
     return h5io_link_exists(f->file, name) == 1;
 }
 
-int h5in_attr_exists(struct h5in *f, const char *object, const char *attr)
-{
-    REVIVE_ASSERT(f && object && attr);
-    return h5io_link_exists(f->file, object) == 1 &&
-           H5Aexists_by_name(f->file, object, attr, H5P_DEFAULT) > 0;
-}
-
 static const char *const STALE = "the checkpoint is incomplete or from another version";
 
 /* A dataset or an attribute being read, with its stored type and dataspace. */
@@ -403,4 +396,11 @@ int h5in_attr_string(struct h5in *f, const char *object, const char *attr, char 
     *value = NULL;
     struct item it;
     return open_attr(f, object, attr, &it, err) ? -1 : read_scalar(f, &it, -1, value, err);
+}
+
+int h5in_attr_exists(struct h5in *f, const char *object, const char *attr)
+{
+    REVIVE_ASSERT(f && object && attr);
+    return h5io_link_exists(f->file, object) == 1 &&
+           H5Aexists_by_name(f->file, object, attr, H5P_DEFAULT) > 0;
 }

@@ -1,11 +1,13 @@
 /* pipeline inspect (see inspect.h): the command line, and the /stats group of a checkpoint read
  * back into struct stage_record for src/inspect_print.c to print. Reading checks everything it
  * relies on, so a damaged or foreign file gives one clear line instead of nonsense numbers. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "h5io.h"
@@ -13,7 +15,7 @@
 #include "inspect_internal.h"
 #include "stats.h"
 
-static const char usage_line[] = "pipeline inspect FILE [--layers] [--format table|csv|json] [--stage K]";
+static const char usage_line[] = "pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]";
 
 enum format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
 
@@ -97,6 +99,17 @@ static int load_stage(struct insp *d, struct h5in *f, int k, struct rv_error *er
              h5in_attr_double(f, g, "acc_start", &rec->acc_start, err) ||
              h5in_attr_double(f, g, "acc_end", &rec->acc_end, err) ||
              h5in_attr_double(f, g, "acc_clamped", &rec->acc_clamped, err);
+    /* Written since pipeline.recalibrate_batches and pipeline.reinit exist; older files: none
+     * (−1), and every flagged filter was re-initialized (−1 here, the flag count below). */
+    int64_t applied = -1;
+    rec->acc_start_recal = -1.0;
+    if (!rc && h5in_attr_exists(f, g, "acc_start_recal"))
+        rc = h5in_attr_double(f, g, "acc_start_recal", &rec->acc_start_recal, err);
+    if (!rc && h5in_attr_exists(f, g, "reinit_applied"))
+        rc = h5in_attr_int(f, g, "reinit_applied", &applied, err);
+    if (!rc && applied > d->nfilters)
+        rc = rv_fail(err, "%s: %s attribute reinit_applied = %lld exceeds the %d filters; the file is "
+                     "damaged", d->path, g, (long long)applied, d->nfilters);
     snprintf(rec->kind, sizeof rec->kind, "%s", kind ? kind : "");
     free(kind);
     rec->trainable = trainable > 0 ? (size_t)trainable : 0;
@@ -114,6 +127,8 @@ static int load_stage(struct insp *d, struct h5in *f, int k, struct rv_error *er
         }
     }
     free(v);
+    if (!rc)
+        rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, rec->nfilters).reinit;
     return rc ? -1 : 0;
 }
 
@@ -163,6 +178,28 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     if (rc)
         insp_free(d);
     return rc ? -1 : 0;
+}
+
+/* A run directory stands for its newest stage file: the stage-KK.h5 with the largest KK (which
+ * holds the records of every stage before it). 0 with path set, or −1 with err set. */
+static int newest_stage_file(const char *dir, char *path, size_t cap, struct rv_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return rv_fail(err, "%s: cannot read the directory: %s", dir, strerror(errno));
+    int best = -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        int k, used = 0;
+        if (sscanf(e->d_name, "stage-%d.h5%n", &k, &used) == 1 && used > 0 &&
+            e->d_name[used] == '\0' && k > best && k <= 1000)
+            best = k;
+    }
+    closedir(d);
+    if (best < 0)
+        return rv_fail(err, "%s: no stage-KK.h5 in this directory; give a run's output directory "
+                       "(run.out_dir/run.name) or a checkpoint file", dir);
+    snprintf(path, cap, "%s/stage-%02d.h5", dir, best);
+    return 0;
 }
 
 /* ---- command line ----------------------------------------------------------------------- */
@@ -228,6 +265,7 @@ int inspect_run(FILE *out, FILE *errs, int argc, char **argv)
     if (rc == 0 && help) {
         fprintf(out, "usage: %s\n"
                 "  the filter-revival statistics of every finished stage in a checkpoint\n"
+                "  (a run directory: its newest stage-KK.h5)\n"
                 "  --layers        one row per unit (conv + BN) and stage\n"
                 "  --format F      table (default), csv (accuracies as fractions 0..1) or json\n"
                 "  --stage K       only stage K\n", usage_line);
@@ -236,6 +274,15 @@ int inspect_run(FILE *out, FILE *errs, int argc, char **argv)
     if (rc) {
         fprintf(errs, "pipeline inspect: %s\n", err.msg);
         return rc;
+    }
+    struct stat st;
+    char newest[1200];
+    if (stat(o.file, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (newest_stage_file(o.file, newest, sizeof newest, &err)) {
+            fprintf(errs, "pipeline inspect: %s\n", err.msg);
+            return 1;
+        }
+        o.file = newest;
     }
     struct insp d;
     if (insp_load(&d, o.file, &err)) {

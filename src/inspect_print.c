@@ -128,13 +128,13 @@ static void print_hist(FILE *out, const struct stage_record *r)
 
 void inspect_print_table(FILE *out, const struct insp *d, int k0, int k1)
 {
-    static const char *head[] = {"stage", "kind", "trainable", "acc re-init", "acc end", "clamped", "Δclamp",
-                                 "disabled", "re-init", "revived", "died again", "newly disabled"};
+    static const char *head[] = {"stage", "kind", "trainable", "acc re-init", "acc recal", "acc end", "clamped",
+                                 "Δclamp", "disabled", "re-init", "revived", "died again", "newly disabled"};
     struct table t;
-    table_init(&t, k1 - k0 + 1, 12);
+    table_init(&t, k1 - k0 + 1, 13);
     table_head(&t, head);
     double worst = -1.0;
-    int worst_k = k0, same_tau = 1;
+    int worst_k = k0, same_tau = 1, control = 0;
     for (int k = k0; k < k1; k++) {
         const struct stage_record *r = &d->rec[k];
         struct filter_counts c = stats_count(r, 0, r->nfilters);
@@ -142,17 +142,24 @@ void inspect_print_table(FILE *out, const struct insp *d, int k0, int k1)
         snprintf(cell(&t, 0), CELL, "%d", k);
         kind_label(cell(&t, 1), CELL, r);
         snprintf(cell(&t, 2), CELL, "%zu", r->trainable);
-        if (r->acc_start < 0)
-            snprintf(cell(&t, 3), CELL, "-");
-        else
-            snprintf(cell(&t, 3), CELL, "%.2f%%", 100.0 * r->acc_start);
-        snprintf(cell(&t, 4), CELL, "%.2f%%", 100.0 * r->acc_end);
-        snprintf(cell(&t, 5), CELL, "%.2f%%", 100.0 * r->acc_clamped);
-        snprintf(cell(&t, 6), CELL, "%+.2f", delta);
-        snprintf(cell(&t, 7), CELL, "%d (%.1f%%)", c.disabled, 100.0 * share(c.disabled, c.filters));
+        const double start[2] = {r->acc_start, r->acc_start_recal};
+        for (int i = 0; i < 2; i++) {
+            if (start[i] < 0)
+                snprintf(cell(&t, 3 + i), CELL, "-");
+            else
+                snprintf(cell(&t, 3 + i), CELL, "%.2f%%", 100.0 * start[i]);
+        }
+        snprintf(cell(&t, 5), CELL, "%.2f%%", 100.0 * r->acc_end);
+        snprintf(cell(&t, 6), CELL, "%.2f%%", 100.0 * r->acc_clamped);
+        snprintf(cell(&t, 7), CELL, "%+.2f", delta);
+        snprintf(cell(&t, 8), CELL, "%d (%.1f%%)", c.disabled, 100.0 * share(c.disabled, c.filters));
         const int v[4] = {c.reinit, c.revived, c.died_again, c.newly_disabled};
         for (int i = 0; i < 4; i++)
-            snprintf(cell(&t, 8 + i), CELL, "%d", v[i]);
+            snprintf(cell(&t, 9 + i), CELL, "%d", v[i]);
+        /* flagged but left alone: pipeline.reinit = false (the control) */
+        if (r->reinit_applied != c.reinit)
+            snprintf(cell(&t, 9), CELL, "%d*", c.reinit);
+        control = control || r->reinit_applied != c.reinit;
         t.row++;
         if (fabs(delta) > worst) {
             worst = fabs(delta);
@@ -166,6 +173,9 @@ void inspect_print_table(FILE *out, const struct insp *d, int k0, int k1)
         snprintf(tau, sizeof tau, "%g", d->rec[k0].threshold);
     else
         snprintf(tau, sizeof tau, "τ");
+    if (control)
+        fprintf(out, "\n* flagged (disabled at the previous stage end) but not re-initialized: "
+                "pipeline.reinit = false, the control; revived = recovered on its own\n");
     fprintf(out, "\nclamping |γ| < %s to 0 changed accuracy by at most %.2f points (stage %d)\n", tau,
             worst, worst_k);
     print_hist(out, &d->rec[k1 - 1]);
@@ -255,8 +265,9 @@ void inspect_print_csv(FILE *out, const struct insp *d, int k0, int k1, int laye
         fputs("stage,kind,fraction,threshold,unit,filters,disabled,reinit,revived,died_again,"
               "newly_disabled,disabled_share\n", out);
     else
-        fputs("stage,kind,fraction,trainable,threshold,acc_start,acc_end,acc_clamped,delta_clamped,"
-              "filters,disabled,disabled_share,reinit,revived,died_again,newly_disabled\n", out);
+        fputs("stage,kind,fraction,trainable,threshold,acc_start,acc_start_recal,acc_end,acc_clamped,"
+              "delta_clamped,filters,disabled,disabled_share,reinit,reinit_applied,revived,died_again,"
+              "newly_disabled\n", out);
     for (int k = k0; k < k1; k++) {
         const struct stage_record *r = &d->rec[k];
         for (int u = 0; u < (layers ? d->nunits : 1); u++) {
@@ -277,14 +288,16 @@ void inspect_print_csv(FILE *out, const struct insp *d, int k0, int k1, int laye
                         c.died_again, c.newly_disabled);
                 num(out, share(c.disabled, count), 0, "");
             } else {
-                const double acc[4] = {r->acc_start, r->acc_end, r->acc_clamped, r->acc_clamped - r->acc_end};
-                for (int i = 0; i < 4; i++) {
+                const double acc[5] = {r->acc_start, r->acc_start_recal, r->acc_end, r->acc_clamped,
+                                       r->acc_clamped - r->acc_end};
+                for (int i = 0; i < 5; i++) {
                     fputc(',', out);
-                    num(out, acc[i], i < 3, "");
+                    num(out, acc[i], i < 4, "");
                 }
                 fprintf(out, ",%d,%d,", c.filters, c.disabled);
                 num(out, share(c.disabled, c.filters), 0, "");
-                fprintf(out, ",%d,%d,%d,%d", c.reinit, c.revived, c.died_again, c.newly_disabled);
+                fprintf(out, ",%d,%d,%d,%d,%d", c.reinit, r->reinit_applied, c.revived, c.died_again,
+                        c.newly_disabled);
             }
             fputc('\n', out);
         }
@@ -312,14 +325,15 @@ void inspect_print_json(FILE *out, const struct insp *d, int k0, int k1)
         json_text(out, r->kind);
         fputs(", \"label\": ", out);
         json_text(out, label);
-        const char *keys[] = {"fraction", "threshold", "acc_start", "acc_end", "acc_clamped", "delta_clamped"};
-        const double vals[] = {r->fraction, r->threshold, r->acc_start, r->acc_end, r->acc_clamped,
-                               r->acc_clamped - r->acc_end};
-        for (int i = 0; i < 6; i++) {
+        const char *keys[] = {"fraction", "threshold", "acc_start", "acc_start_recal", "acc_end", "acc_clamped",
+                              "delta_clamped"};
+        const double vals[] = {r->fraction, r->threshold, r->acc_start, r->acc_start_recal, r->acc_end,
+                               r->acc_clamped, r->acc_clamped - r->acc_end};
+        for (int i = 0; i < 7; i++) {
             fprintf(out, ", \"%s\": ", keys[i]);
-            num(out, vals[i], i >= 2 && i <= 4, "null");
+            num(out, vals[i], i >= 2 && i <= 5, "null");
         }
-        fprintf(out, ", \"trainable\": %zu,\n   ", r->trainable);
+        fprintf(out, ", \"trainable\": %zu, \"reinit_applied\": %d,\n   ", r->trainable, r->reinit_applied);
         json_counts(out, &c);
         fputs(", \"disabled_share\": ", out);
         num(out, share(c.disabled, c.filters), 0, "null");

@@ -2,7 +2,7 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
- *   pipeline eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
@@ -30,9 +30,10 @@ static const char usage[] =
     "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
     "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
     "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]\n"
-    "                                                        test accuracy of a saved model (N = 0: all\n"
-    "                                                        test images; PATH: another copy of the data)\n"
+    "  eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]\n"
+    "                                                        test accuracy of a saved model (and after\n"
+    "                                                        BatchNorm recalibration on K batches; N = 0:\n"
+    "                                                        all test images; PATH: another copy of the data)\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
     "  inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]\n"
     "                                                        filter-revival statistics per stage\n"
@@ -282,8 +283,10 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     return rc ? fail(comm, &err) : 0;
 }
 
-/* pipeline eval CHECKPOINT [--clamp-gamma T] [--test-limit N] [--data PATH]: test accuracy,
- * optionally with every |γ| < T set to 0 (filters switched off), on the first N test images
+/* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
+ * test accuracy, optionally with every |γ| < T set to 0 (filters switched off), and with K > 0
+ * also after recalibrating the BatchNorm running statistics on K training batches
+ * (src/recalibrate.c), in memory only: the file is never written. On the first N test images
  * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
 static int command_eval(struct comm *comm, int argc, char **argv)
 {
@@ -291,6 +294,7 @@ static int command_eval(struct comm *comm, int argc, char **argv)
     const char *file = NULL, *data = NULL;
     double clamp = 0.0;
     long test_limit = -1; /* −1: as the run had it */
+    long recal = 0;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         char *end;
@@ -305,11 +309,15 @@ static int command_eval(struct comm *comm, int argc, char **argv)
                              "0 for all", argv[i]);
         } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data = argv[++i];
+        } else if (strcmp(argv[i], "--recalibrate") == 0 && i + 1 < argc) {
+            recal = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || recal < 1 || recal > 1000000)
+                rc = rv_fail(&err, "eval: --recalibrate '%s' must be a number of batches from 1 to 1000000", argv[i]);
         } else if (!file && argv[i][0] != '-') {
             file = argv[i];
         } else {
             rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T] "
-                         "[--test-limit N] [--data PATH])", argv[i]);
+                         "[--recalibrate K] [--test-limit N] [--data PATH])", argv[i]);
         }
     }
     if (rc == 0 && !file)
@@ -353,6 +361,13 @@ static int command_eval(struct comm *comm, int argc, char **argv)
         if (clamp > 0.0)
             printf(", with %d γ of |γ| < %g set to 0", clamped, clamp);
         printf("\n");
+    }
+    if (recal > 0) {
+        int used = run_recalibrate(&r, (int)recal, r.stage);
+        run_evaluate(&r, &acc, &loss);
+        if (r.verbose)
+            printf("%s: after recalibrating BatchNorm on %d training batch%s: test accuracy %.2f%%, "
+                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es", 100.0 * acc, loss);
     }
     run_close(&r);
     return 0;

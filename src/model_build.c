@@ -1,5 +1,6 @@
 /* Building a ResNet: the parameter table, the units and blocks, and every buffer, planned once. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,9 @@ static int add_unit(struct model *m, const char *name, int in_c, int out_c, int 
     memset(u, 0, sizeof *u);
     snprintf(u->name, sizeof u->name, "%s", name);
     conv2d_init(&u->conv, in_c, out_c, k, stride, k / 2, in_h, in_w);
+    conv2d_set_algo(&u->conv, m->spec.conv_algo);
     batchnorm_init(&u->bn, out_c, u->conv.out_h, u->conv.out_w);
+    u->bn.relu = relu; /* fused */
     u->relu = relu;
     u->shortcut = shortcut;
     char pname[sizeof m->params[0].name];
@@ -56,31 +59,86 @@ static float *alloc_floats(size_t n)
     return rv_calloc(n, sizeof(float));
 }
 
-static void alloc_activations(struct model *m)
+/* One arena for everything a step touches besides the parameter blocks: planned by running the
+ * same carving twice, first only counting (base NULL), then handing out pieces of one block.
+ * Pieces are 64-byte aligned, so no two threads' data share a cache line. */
+struct arena {
+    char *base;
+    size_t used;
+};
+
+static void *carve(struct arena *a, size_t bytes)
 {
-    size_t b = (size_t)m->max_batch;
+    size_t at = (a->used + 63) & ~(size_t)63;
+    a->used = at + bytes;
+    return a->base ? a->base + at : NULL;
+}
+#define CARVE(a, type, count) ((type *)carve((a), (size_t)(count) * sizeof(type)))
+
+/* What lives from the forward pass to the backward pass has its own buffer: each unit's conv
+ * output (BatchNorm's input), the ReLU output of units with one (the next conv's input and the
+ * ReLU mask), each block's output. Everything else lives within one layer's work and shares a
+ * few buffers of the largest activation's size:
+ *   forward:  a block's conv2 and shortcut BN outputs (read by the add),
+ *   backward: two block-output gradients in turn (block b writes its input gradient into the
+ *             other one, which block b − 1 reads), the gradient at conv2's BN output (shared by
+ *             the shortcut, which reads the same), at a BN input (= conv output), at conv1's ReLU
+ *             output, and at its BN output (conv2's is dead by then).
+ * model.c's backward order is what makes this safe; the whole-model tests check its results. */
+static void carve_buffers(struct model *m, struct arena *a)
+{
+    size_t b = (size_t)m->max_batch, big = 0;
+    for (int i = 0; i < m->nunits; i++) {
+        const struct conv2d *c = &m->units[i].conv;
+        size_t sz = b * (size_t)c->out_c * c->out_h * c->out_w;
+        big = sz > big ? sz : big;
+    }
+    float *fwd_c2 = CARVE(a, float, big), *fwd_sc = CARVE(a, float, big);
+    float *g_block[2] = {CARVE(a, float, big), CARVE(a, float, big)};
+    float *g_bn2 = CARVE(a, float, big), *g_conv = CARVE(a, float, big);
+    float *g_act = CARVE(a, float, big), *g_bn1 = CARVE(a, float, big);
     for (int i = 0; i < m->nunits; i++) {
         struct unit *u = &m->units[i];
         size_t sz = b * (size_t)u->conv.out_c * u->conv.out_h * u->conv.out_w;
-        u->conv_out = alloc_floats(sz);
-        u->bn_out = alloc_floats(sz);
-        u->d_conv_out = alloc_floats(sz);
-        u->d_bn_out = alloc_floats(sz);
-        u->d_act = u->relu ? alloc_floats(sz) : NULL;
-        u->save_mean = alloc_floats(u->conv.out_c);
-        u->save_invstd = alloc_floats(u->conv.out_c);
-        conv2d_workspace_reserve(&m->ws, &u->conv, m->max_batch, m->threads);
+        size_t wc = conv2d_weight_count(&u->conv), kr = wc / (size_t)u->conv.out_c;
+        u->conv_out = CARVE(a, float, sz);
+        u->bn_out = u->relu ? CARVE(a, float, sz) : u->shortcut ? fwd_sc : fwd_c2;
+        u->d_conv_out = g_conv;
+        u->d_bn_out = u->relu ? g_bn1 : g_bn2;
+        u->d_act = u->relu ? (i == 0 ? g_block[1] : g_act) : NULL;
+        u->save_mean = CARVE(a, float, u->conv.out_c);
+        u->save_invstd = CARVE(a, float, u->conv.out_c);
+        u->bn_sums = CARVE(a, double, 2 * (size_t)u->conv.out_c + 1);
+        u->wt = u->conv.winograd ? CARVE(a, float, conv2d_winograd_weight_count(&u->conv)) : NULL;
+        u->wt_of = u->conv.winograd ? CARVE(a, float, wc) : NULL;
+        u->dw_idx = CARVE(a, unsigned, wc);
+        u->dw_rows = CARVE(a, unsigned char, kr);
     }
     for (int i = 0; i < m->nblocks; i++) {
         struct block *bl = &m->blocks[i];
         size_t sz = b * (size_t)bl->out_c * bl->out_h * bl->out_w;
-        bl->out = alloc_floats(sz);
-        bl->d_out = alloc_floats(sz);
+        bl->out = CARVE(a, float, sz);
+        bl->d_out = g_block[i & 1]; /* block i − 1's is the other; the stem's d_act is [1] */
     }
-    m->pooled = alloc_floats(b * m->features);
-    m->d_pooled = alloc_floats(b * m->features);
-    m->logits = alloc_floats(b * m->spec.classes);
-    m->d_logits = alloc_floats(b * m->spec.classes);
+    m->pooled = CARVE(a, float, b * m->features);
+    m->d_pooled = CARVE(a, float, b * m->features);
+    m->logits = CARVE(a, float, b * m->spec.classes);
+    m->d_logits = CARVE(a, float, b * m->spec.classes);
+}
+
+static void alloc_activations(struct model *m)
+{
+    struct arena a = {0};
+    carve_buffers(m, &a); /* count */
+    m->arena_bytes = a.used;
+    char *raw = rv_malloc(a.used + 64);
+    memset(raw, 0, a.used + 64); /* touches every page now, not during the first steps */
+    m->arena = raw;
+    a.base = raw + (64 - (uintptr_t)raw % 64) % 64;
+    a.used = 0;
+    carve_buffers(m, &a);
+    for (int i = 0; i < m->nunits; i++)
+        conv2d_workspace_reserve(&m->ws, &m->units[i].conv, m->max_batch, m->threads);
 }
 
 int model_build(struct model *m, const struct model_spec *spec, int max_batch, int threads,
@@ -151,24 +209,7 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
 
 void model_free(struct model *m)
 {
-    for (int i = 0; i < m->nunits; i++) {
-        struct unit *u = &m->units[i];
-        free(u->conv_out);
-        free(u->bn_out);
-        free(u->d_conv_out);
-        free(u->d_bn_out);
-        free(u->d_act);
-        free(u->save_mean);
-        free(u->save_invstd);
-    }
-    for (int i = 0; i < m->nblocks; i++) {
-        free(m->blocks[i].out);
-        free(m->blocks[i].d_out);
-    }
-    free(m->pooled);
-    free(m->d_pooled);
-    free(m->logits);
-    free(m->d_logits);
+    free(m->arena);
     free(m->values);
     free(m->grads);
     free(m->momentum);
@@ -232,6 +273,24 @@ void model_mask_changed(struct model *m)
         for (size_t i = 0; i < pa->count; i++)
             n += m->mask[pa->offset + i] != 0.0f;
         pa->trainable = n;
+    }
+    /* A conv with few trainable weights gets the list of them: its backward then computes those
+     * entries of the weight gradient only (layers.h, struct conv2d_dw_sparse). */
+    for (int i = 0; i < m->nunits; i++) {
+        struct unit *u = &m->units[i];
+        const struct param *pa = &m->params[u->w];
+        u->sparse_dw = u->dw_idx && pa->trainable > 0 &&
+                       (double)pa->trainable < CONV2D_SPARSE_DW_DENSITY * (double)pa->count;
+        if (!u->sparse_dw)
+            continue;
+        size_t kr = pa->count / (size_t)u->conv.out_c, n = 0;
+        memset(u->dw_rows, 0, kr);
+        for (size_t j = 0; j < pa->count; j++)
+            if (m->mask[pa->offset + j] != 0.0f) {
+                u->dw_idx[n++] = (unsigned)j;
+                u->dw_rows[j % kr] = 1;
+            }
+        u->dw_sparse = (struct conv2d_dw_sparse){.count = n, .idx = u->dw_idx, .rows = u->dw_rows};
     }
 }
 

@@ -215,22 +215,50 @@ static uint8_t *transition_flags(const struct run *r, int k)
     return flags;
 }
 
-static int stage_start(struct run *r, const struct schedule *s)
+/* The transition before stage k > 0: re-initialize the flagged filters (unless pipeline.reinit
+ * = false, the control, which changes nothing), measure the test accuracy, then with
+ * pipeline.recalibrate_batches = K recompute the BatchNorm running statistics and measure again.
+ * Recalibration runs in the control too, so every variant's transition is measured alike.
+ * Returns the number of filters re-initialized, or −1 with err set; *recal: batches used. */
+static int transition(struct run *r, int k, const uint8_t *flags, int *recal, struct rv_error *err)
+{
+    const struct config *c = &r->cfg;
+    int reinit = 0;
+    if (c->reinit) {
+        struct reinit_options o;
+        if (reinit_options_parse(&o, c->reinit_gamma, c->reinit_gamma_value, c->reinit_beta,
+                                 c->reinit_weight_scale, err))
+            return -1;
+        reinit = reinit_filters(&r->model, (uint64_t)c->seed, k, flags, &o);
+    }
+    double loss;
+    run_evaluate(r, &r->acc_start, &loss);
+    if (c->recalibrate_batches > 0) {
+        *recal = run_recalibrate(r, c->recalibrate_batches, k);
+        run_evaluate(r, &r->acc_start_recal, &loss);
+    }
+    return reinit;
+}
+
+static int stage_start(struct run *r, const struct schedule *s, struct rv_error *err)
 {
     int k = r->stage;
     const struct stage_plan *plan = &s->stage[k];
     uint8_t *flags = transition_flags(r, k);
-    int reinit = 0;
+    int reinit = 0, flagged = 0, recal = 0;
     /* A new stage is a new optimizer: momentum starts from zero, as the lr schedule restarts. */
     memset(r->model.momentum, 0, r->model.total * sizeof(float));
-    r->acc_start = -1.0;
+    r->acc_start = r->acc_start_recal = -1.0;
     if (flags) {
-        reinit = reinit_filters(&r->model, (uint64_t)r->cfg.seed, k, flags);
-        if (strcmp(r->cfg.reinit_gamma, "fresh") == 0)
-            reinit_fresh_gamma(&r->model, (uint64_t)r->cfg.seed, k, flags);
-        double loss;
-        run_evaluate(r, &r->acc_start, &loss);
+        for (int f = 0; f < r->records[k - 1].nfilters; f++)
+            flagged += flags[f];
+        if ((reinit = transition(r, k, flags, &recal, err)) < 0) {
+            free(flags);
+            return -1;
+        }
     }
+    /* In the control the flags still choose conv weights with select = reinit_first: the same
+     * trainable set as the variants that re-initialize, so only the re-initialization differs. */
     size_t trainable = pipeline_set_trainable(r, s, k, flags);
     free(flags);
     if (r->verbose) {
@@ -238,8 +266,16 @@ static int stage_start(struct run *r, const struct schedule *s)
         describe(what, sizeof what, plan, &r->cfg);
         printf("stage %d: %s, %d epochs, %zu of %zu parameters trainable", k, what, plan->epochs,
                trainable, r->model.total);
+        if (k > 0 && r->cfg.reinit)
+            printf("; re-initialized %d filters (test accuracy after: %.2f%%", reinit, 100.0 * r->acc_start);
+        else if (k > 0)
+            printf("; %d disabled filters left as they are (pipeline.reinit = false; test accuracy: %.2f%%",
+                   flagged, 100.0 * r->acc_start);
+        if (k > 0 && r->acc_start_recal >= 0)
+            printf(", after recalibrating BatchNorm on %d batch%s: %.2f%%", recal, recal == 1 ? "" : "es",
+                   100.0 * r->acc_start_recal);
         if (k > 0)
-            printf("; re-initialized %d filters (test accuracy after: %.2f%%)", reinit, 100.0 * r->acc_start);
+            printf(")");
         printf("\n");
         fflush(stdout);
     }
@@ -259,6 +295,9 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
         rec->fraction = plan->fraction;
         rec->trainable = model_trainable(&r->model);
         rec->acc_start = r->acc_start;
+        rec->acc_start_recal = r->acc_start_recal;
+        if (r->cfg.reinit)
+            rec->reinit_applied = stats_count(rec, 0, rec->nfilters).reinit;
         double loss;
         run_evaluate(r, &rec->acc_end, &loss);
         rec->acc_clamped = clamped_accuracy(r, r->cfg.threshold);
@@ -301,8 +340,8 @@ int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *
                        "from a stage end; resume from the full checkpoint", r->cfg.source);
     for (;;) {
         const struct stage_plan *plan = &s->stage[r->stage];
-        if (r->epoch == 0 && r->step == 0)
-            stage_start(r, s);
+        if (r->epoch == 0 && r->step == 0 && stage_start(r, s, err))
+            return -1;
         if (r->epoch < plan->epochs && run_train_stage(r, plan, err))
             return -1;
         if (r->stopped)

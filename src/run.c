@@ -38,7 +38,9 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
     struct model_spec s = {
         .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
         .classes = d->classes, .gamma_one = strcmp(cfg->gamma_init, "one") == 0,
+        .conv_algo = (enum conv_algo)conv_algo_from_name(cfg->conv_algo),
     };
+    REVIVE_ASSERT(conv_algo_from_name(cfg->conv_algo) >= 0); /* validated with the config */
     return s;
 }
 

@@ -27,7 +27,7 @@ void stats_record(struct stage_record *rec, const struct model *m, int stage, do
     memset(rec, 0, sizeof *rec);
     rec->stage = stage;
     rec->threshold = tau;
-    rec->acc_start = rec->acc_end = rec->acc_clamped = -1.0;
+    rec->acc_start = rec->acc_start_recal = rec->acc_end = rec->acc_clamped = -1.0;
     rec->nfilters = stats_nfilters(m);
     rec->gamma = rv_malloc((size_t)rec->nfilters * sizeof(float));
     rec->disabled = rv_calloc((size_t)rec->nfilters, 1);

@@ -10,6 +10,7 @@
 #include "metrics_log.h"
 #include "optim.h"
 #include "run.h"
+#include "step.h"
 
 static void reduce_over_ranks(double *buf, int n, void *ctx)
 {
@@ -78,28 +79,14 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             int hi = start + (int)((long)count * (comm->rank + 1) / comm->size);
             int n = hi - lo;
             data_make_batch(x, y, d, order + lo, n, &aug, (uint64_t)c->seed, key);
-            double sums[2] = {0.0, 0.0}; /* loss, correct: this rank's, then everyone's */
-            model_zero_grad(m);
-            /* An empty share still joins the synchronized-BN reductions; with per-rank
-             * statistics it simply sits the step out. */
-            if (n > 0 || red) {
-                model_forward(m, x, n, true, red);
-                int correct = 0;
-                sums[0] = softmax_ce_forward_backward(m->d_logits, &correct, m->logits, y, n,
-                                                      m->spec.classes, count);
-                sums[1] = correct;
-                model_backward(m, n, red);
-            }
-            comm_sum_floats(comm, m->grads, m->total);
-            comm_sum_doubles(comm, sums, 2);
-            if (!isfinite(sums[0])) {
+            lr = lr_at(&sched, r->step, steps_per_epoch);
+            double sums[2]; /* loss, correct over all ranks */
+            if (step_train(m, x, y, n, count, red, comm, (float)lr, &opt, sums)) {
                 rc = rv_fail(err, "%s: the loss became %g at stage %d, epoch %d, step %ld; "
                              "training diverged: lower train.lr (now %g) or add train.warmup_epochs",
                              c->source, sums[0], r->stage, r->epoch + 1, s + 1, c->lr);
                 goto done;
             }
-            lr = lr_at(&sched, r->step, steps_per_epoch);
-            sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, (float)lr, &opt);
             r->step++;
             r->epoch_loss_sum += sums[0];
             r->epoch_correct += sums[1];

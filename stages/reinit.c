@@ -1,15 +1,73 @@
 /* The transition between stages: re-initialize the disabled filters.
  *
  * Filter c of a unit is row c of its conv weight (in_c·k·k values) with γ_c, β_c. Its new conv
- * weights come from the initial distribution, N(0, 2/fan_in), but under a stream keyed by
- * (stage, param, filter): fresh weights, the same on any number of ranks and after a resume.
- * γ_c and β_c return to the values they were initialized with (their init stream, index c). */
+ * weights come from the initial distribution, N(0, 2/fan_in) (times pipeline.reinit_weight_scale),
+ * under a stream keyed by (stage, param, filter): fresh weights, the same on any number of ranks
+ * and after a resume. γ_c follows pipeline.reinit_gamma, β_c pipeline.reinit_beta (their initial
+ * values come from their init stream, index c). */
 #include <math.h>
+#include <string.h>
 
 #include "rng.h"
 #include "stages.h"
 
-int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which)
+/* The names of the choices, in enum order: the one place the config's strings become enums.
+ * They must equal the choices of the keys in src/config_table.c (tests/test_pipeline.c checks). */
+const char *const reinit_gamma_names[REINIT_GAMMA_COUNT] = {
+    [REINIT_GAMMA_INITIAL] = "initial", [REINIT_GAMMA_FRESH] = "fresh",
+    [REINIT_GAMMA_ZERO] = "zero", [REINIT_GAMMA_VALUE] = "value",
+};
+const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
+    [REINIT_BETA_INITIAL] = "initial", [REINIT_BETA_KEEP] = "keep",
+};
+
+static int find_name(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int reinit_options_parse(struct reinit_options *o, const char *gamma, double gamma_value,
+                         const char *beta, double weight_scale, struct rv_error *err)
+{
+    int g = find_name(reinit_gamma_names, REINIT_GAMMA_COUNT, gamma);
+    int b = find_name(reinit_beta_names, REINIT_BETA_COUNT, beta);
+    if (g < 0)
+        return rv_fail(err, "pipeline.reinit_gamma = '%s' is not one of initial|fresh|zero|value", gamma);
+    if (b < 0)
+        return rv_fail(err, "pipeline.reinit_beta = '%s' is not one of initial|keep", beta);
+    *o = (struct reinit_options){.gamma = (enum reinit_gamma)g, .gamma_value = gamma_value,
+                                 .beta = (enum reinit_beta)b, .weight_scale = weight_scale};
+    return 0;
+}
+
+const struct reinit_options reinit_defaults = {
+    .gamma = REINIT_GAMMA_INITIAL, .gamma_value = 0.0, .beta = REINIT_BETA_INITIAL, .weight_scale = 1.0,
+};
+
+static float new_gamma(const struct model *m, uint64_t seed, int stage, const struct unit *un, int c,
+                       const struct reinit_options *o)
+{
+    switch (o->gamma) {
+    case REINIT_GAMMA_FRESH:
+        /* γ = 1 has no distribution to draw from again: fresh is initial there. */
+        if (!m->spec.gamma_one) {
+            uint64_t stream = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->gamma, (uint64_t)c);
+            return rng_uniform(seed, stream, 0);
+        }
+        break;
+    case REINIT_GAMMA_ZERO: return 0.0f;
+    case REINIT_GAMMA_VALUE: return (float)o->gamma_value;
+    case REINIT_GAMMA_INITIAL:
+    case REINIT_GAMMA_COUNT: break;
+    }
+    return model_init_value(m, seed, un->gamma, (size_t)c);
+}
+
+int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which,
+                   const struct reinit_options *o)
 {
     int f = 0, count = 0;
     for (int u = 0; u < m->nunits; u++) {
@@ -25,30 +83,19 @@ int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *whi
             uint64_t stream = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->w, (uint64_t)c);
             size_t row = w->offset + (size_t)c * fan_in;
             for (size_t i = 0; i < fan_in; i++) {
-                m->values[row + i] = rng_normal(seed, stream, i) * (float)std;
+                /* scale 1 leaves the draw's bits exactly as before the factor existed */
+                float v = rng_normal(seed, stream, i) * (float)std;
+                m->values[row + i] = o->weight_scale == 1.0 ? v : (float)(v * o->weight_scale);
                 m->momentum[row + i] = 0.0f;
             }
             size_t g = m->params[un->gamma].offset + (size_t)c, b = m->params[un->beta].offset + (size_t)c;
-            m->values[g] = model_init_value(m, seed, un->gamma, (size_t)c);
-            m->values[b] = model_init_value(m, seed, un->beta, (size_t)c);
+            m->values[g] = new_gamma(m, seed, stage, un, c, o);
+            if (o->beta == REINIT_BETA_INITIAL)
+                m->values[b] = model_init_value(m, seed, un->beta, (size_t)c);
             m->momentum[g] = m->momentum[b] = 0.0f;
             m->running_stats[un->running + (size_t)c] = 0.0f;
             m->running_stats[un->running + (size_t)channels + (size_t)c] = 1.0f;
         }
     }
     return count;
-}
-
-void reinit_fresh_gamma(struct model *m, uint64_t seed, int stage, const uint8_t *which)
-{
-    int f = 0;
-    for (int u = 0; u < m->nunits; u++) {
-        const struct unit *un = &m->units[u];
-        for (int c = 0; c < un->conv.out_c; c++, f++) {
-            if (!which[f] || m->spec.gamma_one)
-                continue;
-            uint64_t stream = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->gamma, (uint64_t)c);
-            m->values[m->params[un->gamma].offset + (size_t)c] = rng_uniform(seed, stream, 0);
-        }
-    }
 }

@@ -32,6 +32,8 @@ check "the same run twice: equal accuracies" "$r"
 r=""
 grep -q "^| stage | kind | acc one " "$TMP/out.md" || r="no markdown header naming the runs"
 [ "$(grep -c '^| [0-9]' "$TMP/out.md")" -eq 3 ] || r="${r:+$r; }not 3 stage rows"
+grep -q "| re-init one | recal one | re-init two | recal two |$" "$TMP/out.md" || r="${r:+$r; }no re-init/recal columns"
+grep -q "^| 0 | bn |.* | - | - | - | - |$" "$TMP/out.md" || r="${r:+$r; }stage 0 should show - for re-init and recal"
 check "markdown table with --names" "$r"
 
 # Provenance: two runs made here agree in what decides bit-identity (no warning); a copy whose

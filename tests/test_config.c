@@ -93,7 +93,8 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
     SAME_LIST(stage_epochs); SAME(threshold); SAME_STR(select); SAME(train_output);
-    SAME_STR(reinit_gamma);
+    SAME_STR(reinit_gamma); SAME(reinit_gamma_value); SAME_STR(reinit_beta);
+    SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
 #undef SAME
 #undef SAME_STR
 #undef SAME_LIST
@@ -110,7 +111,9 @@ static const char DEFAULT_INI[] =
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
     "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\n"
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
-    "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n";
+    "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
+    "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weight_scale = 1\nreinit = true\n"
+    "recalibrate_batches = 0\n";
 
 static void test_defaults(void **state)
 {
@@ -160,6 +163,11 @@ static void test_defaults(void **state)
     assert_string_equal(c.select, "random");
     assert_false(c.train_output);
     assert_string_equal(c.reinit_gamma, "initial");
+    assert_true(c.reinit_gamma_value == 1.0);
+    assert_string_equal(c.reinit_beta, "initial");
+    assert_true(c.reinit_weight_scale == 1.0);
+    assert_true(c.reinit);
+    assert_int_equal(c.recalibrate_batches, 0);
     assert_string_equal(c.source, "(defaults)");
 
     char *ini = config_to_ini(&c);
@@ -303,6 +311,16 @@ static void test_value_errors(void **state)
     assert_string_equal(load_error("[data]\ndataset = mnist\n", &err),
                         "configs/x.ini:2: data.dataset = 'mnist' is not one of "
                         "fashion_mnist|cifar10|synthetic");
+    /* the re-initialization study's keys: K < 0 and an unknown variant name */
+    assert_string_equal(load_error("[pipeline]\nrecalibrate_batches = -1\n", &err),
+                        "configs/x.ini:2: pipeline.recalibrate_batches = -1 is out of range 0..1000000");
+    assert_string_equal(load_error("[pipeline]\nreinit_gamma = half\n", &err),
+                        "configs/x.ini:2: pipeline.reinit_gamma = 'half' is not one of "
+                        "initial|fresh|zero|value");
+    assert_string_equal(load_error("[pipeline]\nreinit_beta = zero\n", &err),
+                        "configs/x.ini:2: pipeline.reinit_beta = 'zero' is not one of initial|keep");
+    assert_string_equal(load_error("[pipeline]\nreinit_weight_scale = -1\n", &err),
+                        "configs/x.ini:2: pipeline.reinit_weight_scale = -1 is out of range 0..1000");
     assert_string_equal(load_error("[run]\nname = \"abc\n", &err),
                         "configs/x.ini:2: run.name = '\"abc' opens a quote it does not close");
 
@@ -512,6 +530,8 @@ static const char *const CHANGED[] = {
     "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
     "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.select=reinit_first",
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
+    "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
+    "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
 };
 
 static void test_round_trip(void **state)
@@ -538,7 +558,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 45);
+    assert_int_equal(keys, 50);
     assert_int_equal(same, 2);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

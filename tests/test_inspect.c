@@ -38,6 +38,9 @@ struct damage {
     const char *units;    /* the units string */
     const char *format;   /* the root format attribute */
     int no_stats;
+    int control;          /* write acc_start_recal and reinit_applied as a control run does
+                             (0.625 at stage 1, nothing re-initialized); otherwise the file is
+                             one written before those attributes existed */
 };
 
 static void write_file(const char *path, const struct damage *dmg)
@@ -73,6 +76,9 @@ static void write_file(const char *path, const struct damage *dmg)
              h5out_attr_double(f, g, "acc_start", k ? 0.375 : -1.0, &err) ||
              h5out_attr_double(f, g, "acc_end", k ? 0.75 : 0.5, &err) ||
              h5out_attr_double(f, g, "acc_clamped", k ? 0.75 : 0.25, &err);
+        if (dmg->control)
+            rc = rc || h5out_attr_double(f, g, "acc_start_recal", k ? 0.625 : -1.0, &err) ||
+                 h5out_attr_int(f, g, "reinit_applied", 0, &err);
         const char *names[6] = {"gamma", "disabled", "reinit", "revived", "died_again", "newly_disabled"};
         const uint8_t *data[6] = {NULL, disabled[k], reinit[k], fl[0], fl[1], fl[2]};
         for (int j = 0; j < 6 && !rc; j++) {
@@ -147,10 +153,33 @@ static void test_csv_stages(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
     assert_string_equal(r.out,
-        "stage,kind,fraction,trainable,threshold,acc_start,acc_end,acc_clamped,delta_clamped,"
-        "filters,disabled,disabled_share,reinit,revived,died_again,newly_disabled\n"
-        "0,bn,0,10,0.1,,0.5,0.25,-0.25,5,3,0.6,0,0,0,3\n"
-        "1,conv_fraction,0.01,20,0.1,0.375,0.75,0.75,0,5,1,0.2,3,2,1,0\n");
+        "stage,kind,fraction,trainable,threshold,acc_start,acc_start_recal,acc_end,acc_clamped,"
+        "delta_clamped,filters,disabled,disabled_share,reinit,reinit_applied,revived,died_again,"
+        "newly_disabled\n"
+        "0,bn,0,10,0.1,,,0.5,0.25,-0.25,5,3,0.6,0,0,0,0,3\n"
+        "1,conv_fraction,0.01,20,0.1,0.375,,0.75,0.75,0,5,1,0.2,3,3,2,1,0\n");
+    result_free(&r);
+}
+
+/* A control run (pipeline.reinit = false) with recalibration: the flagged filters are marked as
+ * left alone, and the recalibrated accuracy is shown. */
+static void test_control_and_recal(void **state)
+{
+    struct fixture *fx = *state;
+    struct damage d = intact;
+    d.control = 1;
+    write_file(fx->path, &d);
+    struct result r = run(fx, 3, (const char *[]){"FILE", "--format", "csv"});
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "\n1,conv_fraction,0.01,20,0.1,0.375,0.625,0.75,0.75,0,5,1,0.2,3,0,2,1,0\n"));
+    result_free(&r);
+    r = run(fx, 1, (const char *[]){"FILE"});
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out,
+        "    1  BN+1%           20       37.50%     62.50%   75.00%   75.00%   +0.00  1 (20.0%)       3*"
+        "        2           1               0\n"));
+    assert_non_null(strstr(r.out, "\n* flagged (disabled at the previous stage end) but not re-initialized: "
+                                  "pipeline.reinit = false, the control; revived = recovered on its own\n"));
     result_free(&r);
 }
 
@@ -178,7 +207,8 @@ static void test_json(void **state)
     snprintf(want, sizeof want,
         "{\"file\": \"%s\",\n \"stages\": [\n"
         "  {\"stage\": 0, \"kind\": \"bn\", \"label\": \"BN only\", \"fraction\": 0, \"threshold\": 0.1, "
-        "\"acc_start\": null, \"acc_end\": 0.5, \"acc_clamped\": 0.25, \"delta_clamped\": -0.25, \"trainable\": 10,\n"
+        "\"acc_start\": null, \"acc_start_recal\": null, \"acc_end\": 0.5, \"acc_clamped\": 0.25, \"delta_clamped\": -0.25, "
+        "\"trainable\": 10, \"reinit_applied\": 0,\n"
         "   \"filters\": 5, \"disabled\": 3, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
         "\"newly_disabled\": 3, \"disabled_share\": 0.6,\n"
         "   \"log10_abs_gamma_hist\": {\"upper_edges\": [-6, -5.5, -5, -4.5, -4, -3.5, -3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, null], "
@@ -199,12 +229,13 @@ static void test_table(void **state)
     struct result r = run(fx, 1, (const char *[]){"FILE"});
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out,
-        "stage  kind     trainable  acc re-init  acc end  clamped  Δclamp   disabled  re-init  revived  "
+        "stage  kind     trainable  acc re-init  acc recal  acc end  clamped  Δclamp   disabled  re-init  revived  "
         "died again  newly disabled\n"
-        "    0  BN only         10            -   50.00%   25.00%  -25.00  3 (60.0%)        0        0"
+        "    0  BN only         10            -          -   50.00%   25.00%  -25.00  3 (60.0%)        0        0"
         "           0               3\n"
-        "    1  BN+1%           20       37.50%   75.00%   75.00%   +0.00  1 (20.0%)        3        2"
+        "    1  BN+1%           20       37.50%          -   75.00%   75.00%   +0.00  1 (20.0%)        3        2"
         "           1               0\n\n"));
+    assert_null(strstr(r.out, "* flagged"));
     assert_non_null(strstr(r.out, "\nclamping |γ| < 0.1 to 0 changed accuracy by at most 25.00 points (stage 0)\n"));
     /* stage 1's histogram, from bin 8 (0.01) to bin 13 (2.0); the empty top bin is left out */
     assert_non_null(strstr(r.out, "log10|γ| at the end of stage 1 (5 filters; τ = 0.1, log10 τ = -1.00):\n"
@@ -311,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_csv_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_layers_one_stage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_and_recal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layers_table, setup, teardown),

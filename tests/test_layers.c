@@ -321,6 +321,205 @@ static void test_conv_pointwise_direct(void **state)
     conv2d_workspace_free(&ws);
 }
 
+/* ---- conv2d: Winograd and the masked weight gradient -------------------------------------- */
+
+/* Largest |a − ref| / Σ|terms| over n values: the error in units of the sum's own scale. */
+static double worst_rel(const float *a, const double *ref, const double *abs, size_t n)
+{
+    double w = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (abs[i] > 0.0 && fabs(a[i] - ref[i]) / abs[i] > w)
+            w = fabs(a[i] - ref[i]) / abs[i];
+    return w;
+}
+
+/* Winograd's forward and input gradient against the double definition and the im2col path.
+ * Measured on these shapes (float32, -O3 -march=native, OpenBLAS 0.3.21), worst |err|/Σ|terms|:
+ *     im2col ~1e-7,  Winograd F(2×2,3×3) ~3e-7 (out) and ~3e-7 (din)
+ * (the transforms add and halve a few values per term, ~4 roundings more). The budget is
+ * 2e-6·Σ|terms|, 20× im2col's 1e-7 scale and well below any wrong term (O(1) of the scale). */
+#define WINOGRAD_REL 2e-6
+static void winograd_case(int in_c, int out_c, int hw, int n, uint64_t tag, double *worst)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, in_c, out_c, 3, 1, 1, hw, n, tag, &ws);
+    struct conv2d wl = c.l;
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    assert_int_equal(wl.winograd, 1);
+    conv2d_workspace_reserve(&ws, &wl, n, 2);
+    size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
+    double *ref = rv_malloc((2 * no + 2 * ni + 2 * nw) * sizeof(double));
+    double *aref = ref + no, *din = aref + no, *adin = din + ni, *dw = adin + ni, *adw = dw + nw;
+    naive_conv(ref, aref, din, adin, dw, adw, &c);
+    float *o1 = falloc(no), *o2 = falloc(no), *d1 = falloc(ni), *d2 = falloc(ni);
+    float *dw1 = falloc(nw), *dw2 = falloc(nw);
+    conv2d_forward(o1, c.in, c.w, &c.l, n, &ws);
+    conv2d_backward(d1, dw1, c.r, c.in, c.w, &c.l, n, &ws);
+    conv2d_forward(o2, c.in, c.w, &wl, n, &ws);
+    conv2d_backward(d2, dw2, c.r, c.in, c.w, &wl, n, &ws);
+    worst[0] = fmax(worst[0], worst_rel(o1, ref, aref, no));
+    worst[1] = fmax(worst[1], worst_rel(o2, ref, aref, no));
+    worst[2] = fmax(worst[2], worst_rel(d2, din, adin, ni));
+    assert_near_ref("winograd out", o2, ref, aref, no, WINOGRAD_REL);
+    assert_near_ref("winograd din", d2, din, adin, ni, WINOGRAD_REL);
+    /* the weight gradient stays im2col's: the same bits */
+    assert_memory_equal(dw1, dw2, nw * sizeof(float));
+    /* a cached transform gives the same bits as one made in the call */
+    float *u = falloc(conv2d_winograd_weight_count(&wl)), *o3 = falloc(no), *d3 = falloc(ni);
+    conv2d_winograd_weights(u, c.w, &wl);
+    conv2d_forward_x(o3, c.in, c.w, u, &wl, n, &ws);
+    conv2d_backward_x(d3, NULL, c.r, c.in, c.w, u, NULL, &wl, n, &ws);
+    assert_memory_equal(o3, o2, no * sizeof(float));
+    assert_memory_equal(d3, d2, ni * sizeof(float));
+    /* din accumulates */
+    conv2d_backward(d3, NULL, c.r, c.in, c.w, &wl, n, &ws);
+    for (size_t i = 0; i < ni; i++)
+        assert_true(fabsf(d3[i] - 2.0f * d2[i]) <= 1e-6f * (1.0f + fabsf(d2[i])));
+    FREE_ALL(ref, o1, o2, d1, d2, dw1, dw2, u, o3, d3);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+static void test_conv_winograd_against_reference(void **state)
+{
+    double worst[3] = {0, 0, 0};
+    winograd_case(3, 4, 7, 5, 70, worst);     /* odd size: clipped last tiles */
+    winograd_case(16, 16, 28, 3, 71, worst);  /* ResNet-20's first segment on 28×28 */
+    winograd_case(64, 64, 7, 9, 72, worst);   /* its last segment: several images per chunk */
+    winograd_case(32, 32, 16, 4, 73, worst);  /* CIFAR's middle segment */
+    winograd_case(1, 16, 6, 2, 74, worst);    /* one input channel, as the Fashion-MNIST stem */
+    print_message("worst |err|/sum|terms|: im2col out %.2g, winograd out %.2g, winograd din %.2g\n",
+                  worst[0], worst[1], worst[2]);
+}
+
+/* Central differences through the Winograd forward, for its input gradient. */
+static double conv_loss_winograd(void *p)
+{
+    struct conv_case *c = p;
+    struct conv2d wl = c->l;
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    conv2d_forward(c->out, c->in, c->w, &wl, c->n, c->ws);
+    return dot(c->out, c->r, (size_t)c->n * c->l.out_c * c->l.out_h * c->l.out_w);
+}
+
+static void test_conv_winograd_gradients(void **state)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, 3, 5, 3, 1, 1, 9, 4, 80, &ws);
+    struct conv2d wl = c.l;
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    conv2d_workspace_reserve(&ws, &wl, c.n, 2);
+    size_t ni = in_count(&c), nw = conv2d_weight_count(&c.l);
+    float *din = falloc(ni), *dw = falloc(nw);
+    conv2d_backward(din, dw, c.r, c.in, c.w, &wl, c.n, &ws);
+    assert_int_equal(check_grad("winograd din", c.in, ni, din, conv_loss_winograd, &c, 2000, 0.0f), 0);
+    assert_int_equal(check_grad("winograd dw", c.w, nw, dw, conv_loss_winograd, &c, 2000, 0.0f), 0);
+    FREE_ALL(din, dw);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+/* Only the 3×3 stride-1 pad-1 shape takes Winograd, AUTO from 8 input channels; the names
+ * table round-trips. */
+static void test_conv_algo_choice(void **state)
+{
+    struct conv2d l;
+    conv2d_init(&l, 4, 4, 3, 2, 1, 8, 8);
+    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
+    assert_int_equal(l.winograd, 0);
+    conv2d_init(&l, 4, 4, 1, 1, 0, 8, 8);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 0);
+    conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8); /* AUTO: too few input channels to pay */
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 0);
+    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
+    assert_int_equal(l.winograd, 1);
+    conv2d_init(&l, 8, 4, 3, 1, 1, 8, 8);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 1);
+    conv2d_set_algo(&l, CONV_ALGO_IM2COL);
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(conv_algo_from_name("auto"), CONV_ALGO_AUTO);
+    assert_int_equal(conv_algo_from_name("im2col"), CONV_ALGO_IM2COL);
+    assert_int_equal(conv_algo_from_name("winograd"), CONV_ALGO_WINOGRAD);
+    assert_int_equal(conv_algo_from_name("wino"), -1);
+    assert_int_equal(conv_algo_from_name(""), -1);
+}
+
+/* A masked weight gradient: the listed entries as the dense one (to float rounding: a dot
+ * product sums in another order than the GEMM), every other entry untouched; the same bits on
+ * 1 and 2 threads; with and without the input gradient. */
+static void sparse_case(int in_c, int out_c, int k, int s, int p, int hw, int n, double density,
+                        uint64_t tag)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, in_c, out_c, k, s, p, hw, n, tag, &ws);
+    size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
+    size_t kr = (size_t)in_c * k * k;
+    unsigned *idx = rv_malloc(nw * sizeof *idx);
+    unsigned char *rows = rv_calloc(kr, 1);
+    uint64_t st = rng_stream(RNG_TEST, tag, 7, 0);
+    size_t cnt = 0;
+    for (size_t i = 0; i < nw; i++)
+        if (rng_uniform(SEED, st, i) < density) {
+            idx[cnt++] = (unsigned)i;
+            rows[i % kr] = 1;
+        }
+    struct conv2d_dw_sparse sp = {.count = cnt, .idx = idx, .rows = rows};
+    double *ref = rv_malloc((2 * no + 2 * ni + 2 * nw) * sizeof(double));
+    double *aref = ref + no, *din = aref + no, *adin = din + ni, *dw = adin + ni, *adw = dw + nw;
+    naive_conv(ref, aref, din, adin, dw, adw, &c);
+    float *dense = falloc(nw), *d0 = falloc(ni);
+    conv2d_backward(d0, dense, c.r, c.in, c.w, &c.l, n, &ws);
+    float *sw[2], *sd[2];
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        sw[t] = falloc(nw);
+        sd[t] = falloc(ni);
+        for (size_t i = 0; i < nw; i++)
+            sw[t][i] = 5.0f; /* untouched entries keep this */
+        conv2d_backward_x(sd[t], sw[t], c.r, c.in, c.w, NULL, &sp, &c.l, n, &ws);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(sw[0], sw[1], nw * sizeof(float));
+    assert_memory_equal(sd[0], sd[1], ni * sizeof(float));
+    assert_memory_equal(sd[0], d0, ni * sizeof(float)); /* din is the dense path's */
+    size_t e = 0;
+    int bad = 0;
+    for (size_t i = 0; i < nw; i++) {
+        if (e < cnt && idx[e] == i) {
+            e++;
+            double got = (double)sw[0][i] - 5.0;
+            /* + 5 then − 5 costs up to 2^-21·5 absolute */
+            bad += fabs(got - dw[i]) > 1e-5 * adw[i] + 5e-6;
+        } else {
+            bad += sw[0][i] != 5.0f;
+        }
+    }
+    assert_int_equal(bad, 0);
+    /* dw alone */
+    float *only = falloc(nw);
+    conv2d_backward_x(NULL, only, c.r, c.in, c.w, NULL, &sp, &c.l, n, &ws);
+    for (size_t i = 0; i < cnt; i++)
+        assert_true(fabsf(only[idx[i]] - dense[idx[i]]) <= 1e-5f * (1.0f + fabsf(dense[idx[i]])));
+    FREE_ALL(idx, rows, ref, dense, d0, sw[0], sw[1], sd[0], sd[1], only);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+static void test_conv_sparse_dw(void **state)
+{
+    sparse_case(3, 4, 3, 1, 1, 7, 5, 0.2, 90);
+    sparse_case(12, 4, 3, 1, 1, 32, 19, 0.05, 91); /* multi-image chunks */
+    sparse_case(4, 6, 1, 2, 0, 9, 5, 0.3, 92);
+    sparse_case(16, 8, 3, 2, 1, 14, 6, 0.0, 93);   /* nothing trains: dw untouched */
+}
+
 /* ---- batchnorm ------------------------------------------------------------------------- */
 
 struct bn_case {
@@ -335,7 +534,7 @@ static double bn_loss(void *p)
 {
     struct bn_case *b = p;
     batchnorm_forward_train(b->out, b->mean, b->invstd, b->rmean, b->rvar, b->in, b->gamma,
-                            b->beta, &b->l, b->n, NULL);
+                            b->beta, &b->l, b->n, NULL, NULL);
     return dot(b->out, b->r, bn_count(b));
 }
 
@@ -371,7 +570,7 @@ static void test_bn_gradients(void **state)
     size_t cnt = bn_count(&b);
     float *din = falloc(cnt), *dg = falloc(2), *db = falloc(2);
     bn_loss(&b); /* saves the batch mean and invstd */
-    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
     assert_int_equal(check_grad("bn dx", b.in, cnt, din, bn_loss, &b, 1000, 0.0f), 0);
     assert_int_equal(check_grad("bn dgamma", b.gamma, 2, dg, bn_loss, &b, 10, 0.0f), 0);
     assert_int_equal(check_grad("bn dbeta", b.beta, 2, db, bn_loss, &b, 10, 0.0f), 0);
@@ -380,7 +579,7 @@ static void test_bn_gradients(void **state)
     float *din2 = falloc(cnt), *dg2 = falloc(2), *db2 = falloc(2);
     bn_loss(&b);
     for (int k = 0; k < 2; k++)
-        batchnorm_backward(din2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL);
+        batchnorm_backward(din2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
     for (size_t i = 0; i < cnt; i++)
         assert_true(din2[i] == 2.0f * din[i]);
     for (int c = 0; c < 2; c++) {
@@ -398,7 +597,7 @@ static void test_bn_train_hand(void **state)
     batchnorm_init(&l, 1, 1, 1);
     assert_true(l.eps == 1e-5f && l.momentum == 0.1f);
     float in[4] = {1, 2, 3, 4}, out[4], g = 2.0f, bt = 0.5f, mean, invstd, rm = 0.0f, rv = 1.0f;
-    batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &bt, &l, 4, NULL);
+    batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &bt, &l, 4, NULL, NULL);
     double is = 1.0 / sqrt(1.25 + 1e-5);
     assert_true(mean == 2.5f);
     assert_true(fabs(invstd - is) <= 1e-6 * is);
@@ -470,7 +669,7 @@ static void test_bn_two_ranks(void **state)
             memcpy(rm[k], rm0, sizeof rm0);
             memcpy(rv[k], rv0, sizeof rv0);
             batchnorm_forward_train(out + k * half, mean[k], invstd[k], rm[k], rv[k],
-                                    b.in + k * half, b.gamma, b.beta, &b.l, 2, &red);
+                                    b.in + k * half, b.gamma, b.beta, &b.l, 2, &red, NULL);
             assert_int_equal(f.calls, 1);
             assert_int_equal(f.n, 2 * C + 1);
         }
@@ -483,8 +682,9 @@ static void test_bn_two_ranks(void **state)
     }
 
     float *din = falloc(cnt), dg[C] = {0}, db[C] = {0};
-    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, 4, NULL);
+    batchnorm_backward(din, dg, db, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, 4, NULL, NULL);
     float *dinr = falloc(cnt), dgr[2][C], dbr[2][C];
+    double sums[2 * C + 1]; /* the caller's scratch here, allocated inside elsewhere: the same bits */
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < 2; k++) {
             struct fake_ranks f = {pass ? NULL : cap[k], pass ? cap[1 - k] : NULL, 0, 0};
@@ -493,7 +693,7 @@ static void test_bn_two_ranks(void **state)
             memset(dgr[k], 0, sizeof dgr[k]);
             memset(dbr[k], 0, sizeof dbr[k]);
             batchnorm_backward(dinr + k * half, dgr[k], dbr[k], b.r + k * half, b.in + k * half,
-                               mean[k], invstd[k], b.gamma, &b.l, 2, &red);
+                               mean[k], invstd[k], b.gamma, &b.l, 2, &red, sums);
             assert_int_equal(f.calls, 1);
         }
     assert_close(dinr, din, cnt, 1e-5f);
@@ -533,7 +733,7 @@ static void test_empty_share(void **state)
             memcpy(rm[k], rm0, sizeof rm0);
             memcpy(rv[k], rv0, sizeof rv0);
             batchnorm_forward_train(out, mean[k], invstd[k], rm[k], rv[k], b.in, b.gamma, b.beta,
-                                    &b.l, k == 0 ? 4 : 0, &red);
+                                    &b.l, k == 0 ? 4 : 0, &red, NULL);
             assert_int_equal(f.calls, 1);
         }
     for (int k = 0; k < 2; k++) {
@@ -744,6 +944,48 @@ static void test_softmax_ce(void **state)
     FREE_ALL(c.logits, dz);
 }
 
+/* The fused and first-write variants equal the plain layers bit for bit: BN with ReLU fused
+ * against BN then relu_forward; batchnorm_backward_to and relu_backward_to into garbage against
+ * += into zeros; add_relu_forward against add then ReLU. */
+static void test_fused_and_first_write(void **state)
+{
+    struct bn_case b;
+    bn_case_make(&b, 3, 4, 5, 5, 650);
+    size_t cnt = bn_count(&b);
+    float *o1 = falloc(cnt), *o2 = falloc(cnt), *rm = falloc(4), *rv = falloc(4);
+    batchnorm_forward_train(o1, b.mean, b.invstd, rm, rv, b.in, b.gamma, b.beta, &b.l, b.n, NULL, NULL);
+    relu_forward(o1, o1, cnt);
+    struct batchnorm lr = b.l;
+    lr.relu = 1;
+    batchnorm_forward_train(o2, b.mean, b.invstd, rm, rv, b.in, b.gamma, b.beta, &lr, b.n, NULL, NULL);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+    batchnorm_forward_eval(o1, b.in, b.gamma, b.beta, rm, rv, &b.l, b.n);
+    relu_forward(o1, o1, cnt);
+    batchnorm_forward_eval(o2, b.in, b.gamma, b.beta, rm, rv, &lr, b.n);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+
+    float *d1 = falloc(cnt), *d2 = falloc(cnt), dg1[4] = {0}, dg2[4] = {0}, db1[4] = {0}, db2[4] = {0};
+    fill_normal(d2, cnt, 651, 100.0f, 0.0f); /* garbage the first write must ignore */
+    batchnorm_backward(d1, dg1, db1, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
+    batchnorm_backward_to(d2, dg2, db2, b.r, b.in, b.mean, b.invstd, b.gamma, &b.l, b.n, NULL, NULL);
+    assert_memory_equal(d1, d2, cnt * sizeof(float));
+    assert_memory_equal(dg1, dg2, sizeof dg1);
+    assert_memory_equal(db1, db2, sizeof db1);
+
+    memset(d1, 0, cnt * sizeof(float));
+    fill_normal(d2, cnt, 652, 100.0f, 0.0f);
+    relu_backward(d1, b.r, b.in, cnt);
+    relu_backward_to(d2, b.r, b.in, cnt);
+    assert_memory_equal(d1, d2, cnt * sizeof(float));
+
+    add_forward(o1, b.in, b.r, cnt);
+    relu_forward(o1, o1, cnt);
+    add_relu_forward(o2, b.in, b.r, cnt);
+    assert_memory_equal(o1, o2, cnt * sizeof(float));
+    FREE_ALL(o1, o2, rm, rv, d1, d2);
+    bn_case_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +996,10 @@ int main(void)
         cmocka_unit_test(test_conv_1x1_s1),
         cmocka_unit_test(test_conv_chunks_and_threads),
         cmocka_unit_test(test_conv_pointwise_direct),
+        cmocka_unit_test(test_conv_winograd_against_reference),
+        cmocka_unit_test(test_conv_winograd_gradients),
+        cmocka_unit_test(test_conv_algo_choice),
+        cmocka_unit_test(test_conv_sparse_dw),
         cmocka_unit_test(test_bn_gradients),
         cmocka_unit_test(test_bn_train_hand),
         cmocka_unit_test(test_bn_eval_hand),
@@ -764,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_softmax_ce),
+        cmocka_unit_test(test_fused_and_first_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,12 +73,15 @@ static void test_bad_depth_is_an_error(void **state)
     assert_non_null(strstr(err.msg, "6n+2"));
 }
 
-static void tiny(struct model *m, int batch)
+static void tiny_algo(struct model *m, int batch, enum conv_algo algo)
 {
-    struct model_spec s = {.depth = 8, .width = 1, .in_c = 2, .in_h = 8, .in_w = 8, .classes = 3};
+    struct model_spec s = {.depth = 8, .width = 1, .in_c = 2, .in_h = 8, .in_w = 8, .classes = 3,
+                           .conv_algo = algo};
     assert_int_equal(model_build(m, &s, batch, 2, NULL), 0);
     model_init(m, 7);
 }
+
+static void tiny(struct model *m, int batch) { tiny_algo(m, batch, CONV_ALGO_AUTO); }
 
 static void test_init_statistics(void **state)
 {
@@ -234,26 +237,152 @@ static void test_bn_only_gradients_match_full(void **state)
     model_free(&m);
 }
 
+/* Every algorithm and every kind of stage (dense, masked and no weight gradients): the same
+ * bits on 1 and 2 threads. */
 static void test_forward_is_deterministic_across_threads(void **state)
 {
     (void)state;
+    const struct stage_kind *kinds[] = {&stage_all, &stage_bn, &stage_conv_fraction};
+    for (int algo = CONV_ALGO_AUTO; algo <= CONV_ALGO_WINOGRAD; algo++)
+        for (int k = 0; k < 3; k++) {
+            struct model m;
+            tiny_algo(&m, 5, (enum conv_algo)algo);
+            struct stage_args a = {.seed = 1, .conv_fraction = 0.05};
+            kinds[k]->set_trainable(&m, &a);
+            float x[5 * 128];
+            int y[5];
+            fill_batch(x, y, 5, 128);
+            omp_set_num_threads(1);
+            loss_of(&m, x, y, 5);
+            model_zero_grad(&m);
+            model_backward(&m, 5, NULL);
+            float *one = malloc(m.total * sizeof(float));
+            memcpy(one, m.grads, m.total * sizeof(float));
+            omp_set_num_threads(2);
+            loss_of(&m, x, y, 5);
+            model_zero_grad(&m);
+            model_backward(&m, 5, NULL);
+            assert_memory_equal(one, m.grads, m.total * sizeof(float));
+            free(one);
+            model_free(&m);
+        }
+}
+
+/* The whole network with Winograd against im2col: logits and gradients agree to float rounding
+ * (layers.h states the per-layer budget; through 8 layers, BN's renormalization and the loss,
+ * 1e-4 relative to each tensor's largest entry is ample and far below any wrong term). */
+static void test_conv_algos_agree(void **state)
+{
+    (void)state;
+    struct model a, b;
+    tiny_algo(&a, 4, CONV_ALGO_IM2COL);
+    tiny_algo(&b, 4, CONV_ALGO_WINOGRAD);
+    int wino = 0;
+    for (int i = 0; i < b.nunits; i++)
+        wino += b.units[i].conv.winograd;
+    assert_true(wino >= 4);
+    float x[4 * 128];
+    int y[4];
+    fill_batch(x, y, 4, 128);
+    struct model *ms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        loss_of(ms[k], x, y, 4);
+        model_zero_grad(ms[k]);
+        model_backward(ms[k], 4, NULL);
+    }
+    for (int i = 0; i < 4 * 3; i++)
+        assert_true(fabsf(a.logits[i] - b.logits[i]) <= 1e-4f * (1.0f + fabsf(a.logits[i])));
+    for (int p = 0; p < a.nparams; p++) {
+        const struct param *pa = &a.params[p];
+        float big = 0.0f;
+        for (size_t i = 0; i < pa->count; i++)
+            big = fmaxf(big, fabsf(a.grads[pa->offset + i]));
+        for (size_t i = 0; i < pa->count; i++)
+            assert_true(fabsf(a.grads[pa->offset + i] - b.grads[pa->offset + i]) <= 1e-4f * big + 1e-7f);
+    }
+    model_free(&a);
+    model_free(&b);
+}
+
+/* The Winograd weights a frozen conv keeps across steps follow any write to m->values (as
+ * stages/reinit.c or a checkpoint load make, with no call to tell the model): after changing
+ * frozen weights, a step gives the same bits as a model built afresh with those values. */
+static void test_cached_transform_follows_values(void **state)
+{
+    (void)state;
+    struct model a, b;
+    tiny_algo(&a, 4, CONV_ALGO_WINOGRAD);
+    tiny_algo(&b, 4, CONV_ALGO_WINOGRAD);
+    struct stage_args sa = {.seed = 1};
+    stage_bn.set_trainable(&a, &sa);
+    stage_bn.set_trainable(&b, &sa);
+    float x[4 * 128];
+    int y[4];
+    fill_batch(x, y, 4, 128);
+    loss_of(&a, x, y, 4); /* a's caches now hold the initial weights */
+    int p = model_find_param(&a, "seg1.block0.conv2.conv");
+    assert_true(p >= 0 && a.units[a.params[p].unit].conv.winograd);
+    for (size_t i = 0; i < a.params[p].count; i += 7) /* re-initialize some of it */
+        a.values[a.params[p].offset + i] = b.values[b.params[p].offset + i] *= -0.5f;
+    memcpy(a.running_stats, b.running_stats, a.running_total * sizeof(float));
+    struct model *ms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        loss_of(ms[k], x, y, 4);
+        model_zero_grad(ms[k]);
+        model_backward(ms[k], 4, NULL);
+    }
+    assert_memory_equal(a.logits, b.logits, 4 * 3 * sizeof(float));
+    assert_memory_equal(a.grads, b.grads, a.total * sizeof(float));
+    model_free(&a);
+    model_free(&b);
+}
+
+/* conv_fraction: few trainable conv weights take the masked weight gradient; its entries agree
+ * with the dense gradient (another summation order: float rounding), all others stay 0. */
+static void test_masked_weight_gradient(void **state)
+{
+    (void)state;
     struct model m;
-    tiny(&m, 5);
-    float x[5 * 128];
-    int y[5];
-    fill_batch(x, y, 5, 128);
-    omp_set_num_threads(1);
-    loss_of(&m, x, y, 5);
+    tiny(&m, 4);
+    float x[4 * 128];
+    int y[4];
+    fill_batch(x, y, 4, 128);
+    loss_of(&m, x, y, 4);
     model_zero_grad(&m);
-    model_backward(&m, 5, NULL);
-    float *one = malloc(m.total * sizeof(float));
-    memcpy(one, m.grads, m.total * sizeof(float));
-    omp_set_num_threads(2);
-    loss_of(&m, x, y, 5);
+    model_backward(&m, 4, NULL);
+    float *full = malloc(m.total * sizeof(float));
+    memcpy(full, m.grads, m.total * sizeof(float));
+    struct stage_args a = {.seed = 1, .conv_fraction = 0.05};
+    stage_conv_fraction.set_trainable(&m, &a);
+    int sparse = 0;
+    for (int i = 0; i < m.nunits; i++)
+        sparse += m.units[i].sparse_dw;
+    assert_true(sparse >= m.nunits / 2);
+    loss_of(&m, x, y, 4);
     model_zero_grad(&m);
-    model_backward(&m, 5, NULL);
-    assert_memory_equal(one, m.grads, m.total * sizeof(float));
-    free(one);
+    model_backward(&m, 4, NULL);
+    for (int p = 0; p < m.nparams; p++) {
+        const struct param *pa = &m.params[p];
+        float big = 0.0f;
+        for (size_t i = 0; i < pa->count; i++)
+            big = fmaxf(big, fabsf(full[pa->offset + i]));
+        for (size_t i = 0; i < pa->count; i++) {
+            size_t j = pa->offset + i;
+            if (m.mask[j] == 0.0f)
+                assert_true(m.grads[j] == 0.0f);
+            else
+                assert_true(fabsf(m.grads[j] - full[j]) <= 1e-5f * big + 1e-7f);
+        }
+    }
+    /* back to everything: the dense path again, the same bits as before */
+    stage_all.set_trainable(&m, &a);
+    for (int i = 0; i < m.nunits; i++)
+        assert_false(m.units[i].sparse_dw);
+    loss_of(&m, x, y, 4);
+    model_zero_grad(&m);
+    model_backward(&m, 4, NULL);
+    assert_memory_equal(full, m.grads, m.total * sizeof(float));
+    free(full);
     model_free(&m);
 }
 
@@ -267,6 +396,9 @@ int main(void)
         cmocka_unit_test(test_frozen_network_skips_backward),
         cmocka_unit_test(test_bn_only_gradients_match_full),
         cmocka_unit_test(test_forward_is_deterministic_across_threads),
+        cmocka_unit_test(test_conv_algos_agree),
+        cmocka_unit_test(test_cached_transform_follows_values),
+        cmocka_unit_test(test_masked_weight_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

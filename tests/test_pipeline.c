@@ -466,9 +466,11 @@ static void test_reinit_filters(void **state)
     (void)state;
     const uint64_t seed = 11;
     const int stage = 2;
-    struct model m, want, again, other;
+    struct model m, want, again, other, orig;
     tiny_model(&m, seed);
     scramble(&m);
+    tiny_model(&orig, seed);
+    copy_state(&orig, &m);
     int nf = stats_nfilters(&m);
     uint8_t *which = calloc((size_t)nf, 1);
     flag(which, &m, "stem", 0);
@@ -485,7 +487,7 @@ static void test_reinit_filters(void **state)
     copy_state(&other, &m);
     float *values = want.values, *momentum = want.momentum, *running = want.running_stats;
 
-    assert_int_equal(reinit_filters(&m, seed, stage, which), 5);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 5);
 
     /* Expected: the old blocks with exactly the flagged filters' entries replaced. */
     for (int u = 0; u < m.nunits; u++) {
@@ -515,11 +517,11 @@ static void test_reinit_filters(void **state)
     assert_same_state(&m, &want);
 
     /* Same (seed, stage) on a copy: the same bits. */
-    assert_int_equal(reinit_filters(&again, seed, stage, which), 5);
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &reinit_defaults), 5);
     assert_same_state(&again, &m);
 
     /* Another stage: fresh conv rows (every weight differs), the same γ and β. */
-    assert_int_equal(reinit_filters(&other, seed, stage + 1, which), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &reinit_defaults), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         size_t fan = fan_in_of(&m, u);
@@ -537,8 +539,12 @@ static void test_reinit_filters(void **state)
 
     /* pipeline.reinit_gamma = fresh: a flagged filter's γ is a new draw in [0, 1), different from
      * its initial value and the same on every call; nothing else moves. */
-    copy_state(&want, &other);
-    reinit_fresh_gamma(&other, seed, stage + 1, which);
+    struct reinit_options fresh = reinit_defaults;
+    fresh.gamma = REINIT_GAMMA_FRESH;
+    copy_state(&want, &orig);
+    copy_state(&other, &orig);
+    assert_int_equal(reinit_filters(&want, seed, stage + 1, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &fresh), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         int first = stats_unit_offset(&m, u);
@@ -556,7 +562,7 @@ static void test_reinit_filters(void **state)
     /* No flags: nothing changes. */
     memset(which, 0, (size_t)nf);
     copy_state(&want, &m);
-    assert_int_equal(reinit_filters(&m, seed, stage, which), 0);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 0);
     assert_same_state(&m, &want);
 
     free(which);
@@ -564,6 +570,98 @@ static void test_reinit_filters(void **state)
     model_free(&want);
     model_free(&again);
     model_free(&other);
+    model_free(&orig);
+}
+
+/* The other variants against the default: each changes exactly what it says. */
+static void test_reinit_variants(void **state)
+{
+    (void)state;
+    const uint64_t seed = 5;
+    const int stage = 1;
+    struct model orig, base, var;
+    tiny_model(&orig, seed);
+    scramble(&orig);
+    tiny_model(&base, seed);
+    tiny_model(&var, seed);
+    int nf = stats_nfilters(&orig);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &orig, "stem", 3);
+    flag(which, &orig, "seg2.block0.conv2", 30);
+    flag(which, &orig, "seg3.block0.shortcut", 0);
+    copy_state(&base, &orig);
+    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults), 3);
+
+    const struct reinit_options zero = {.gamma = REINIT_GAMMA_ZERO, .beta = REINIT_BETA_KEEP, .weight_scale = 1.0},
+                                value = {.gamma = REINIT_GAMMA_VALUE, .gamma_value = 0.25, .weight_scale = 1.0},
+                                scaled = {.gamma = REINIT_GAMMA_INITIAL, .weight_scale = 2.0};
+    const struct reinit_options *opts[3] = {&zero, &value, &scaled};
+    for (int v = 0; v < 3; v++) {
+        copy_state(&var, &orig);
+        assert_int_equal(reinit_filters(&var, seed, stage, which, opts[v]), 3);
+        for (int u = 0; u < orig.nunits; u++) {
+            const struct unit *un = &orig.units[u];
+            size_t fan = fan_in_of(&orig, u);
+            int first = stats_unit_offset(&orig, u);
+            for (int c = 0; c < un->conv.out_c; c++) {
+                if (!which[first + c])
+                    continue;
+                size_t row = orig.params[un->w].offset + (size_t)c * fan;
+                size_t g = orig.params[un->gamma].offset + (size_t)c, b = orig.params[un->beta].offset + (size_t)c;
+                float want_scale = opts[v]->weight_scale == 2.0 ? 2.0f : 1.0f;
+                for (size_t i = 0; i < fan; i++) {
+                    assert_true(var.values[row + i] == want_scale * base.values[row + i]); /* ×2 is exact */
+                    var.values[row + i] = base.values[row + i];
+                }
+                float want_g = v == 0 ? 0.0f : v == 1 ? 0.25f : base.values[g];
+                assert_true(var.values[g] == want_g);
+                var.values[g] = base.values[g];
+                /* keep: the trained β (scrambled, ≥ 3), not the initial 0 */
+                assert_true(var.values[b] == (v == 0 ? orig.values[b] : 0.0f));
+                assert_true(orig.values[b] >= 3.0f);
+                var.values[b] = base.values[b];
+            }
+        }
+        assert_same_state(&var, &base);
+    }
+    free(which);
+    model_free(&orig);
+    model_free(&base);
+    model_free(&var);
+}
+
+/* The enum name tables of stages/reinit.c hold exactly the choices of the config keys, in order:
+ * the config's error message lists the choices. */
+static void test_reinit_names_match_config(void **state)
+{
+    (void)state;
+    struct config c;
+    struct rv_error err;
+    config_defaults(&c);
+    const struct { const char *key; const char *const *names; int n; } keys[] = {
+        {"pipeline.reinit_gamma", reinit_gamma_names, REINIT_GAMMA_COUNT},
+        {"pipeline.reinit_beta", reinit_beta_names, REINIT_BETA_COUNT},
+    };
+    for (int k = 0; k < 2; k++) {
+        char set[128], joined[128] = "";
+        for (int i = 0; i < keys[k].n; i++) {
+            snprintf(set, sizeof set, "%s=%s", keys[k].key, keys[k].names[i]);
+            assert_int_equal(config_set(&c, set, &err), 0);
+            strcat(joined, i ? "|" : "");
+            strcat(joined, keys[k].names[i]);
+        }
+        snprintf(set, sizeof set, "%s=nonesuch", keys[k].key);
+        assert_int_equal(config_set(&c, set, &err), -1);
+        const char *tail = strstr(err.msg, "is not one of ");
+        assert_non_null(tail);
+        assert_string_equal(tail + strlen("is not one of "), joined);
+    }
+    struct reinit_options o;
+    assert_int_equal(reinit_options_parse(&o, "zero", 0.0, "keep", 1.0, &err), 0);
+    assert_int_equal(o.gamma, REINIT_GAMMA_ZERO);
+    assert_int_equal(o.beta, REINIT_BETA_KEEP);
+    assert_int_equal(reinit_options_parse(&o, "half", 0.0, "keep", 1.0, &err), -1);
+    assert_string_equal(err.msg, "pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value");
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -753,6 +851,8 @@ int main(void)
         cmocka_unit_test(test_nested_random),
         cmocka_unit_test(test_nested_reinit_first),
         cmocka_unit_test(test_reinit_filters),
+        cmocka_unit_test(test_reinit_variants),
+        cmocka_unit_test(test_reinit_names_match_config),
         cmocka_unit_test(test_stats_by_hand),
         cmocka_unit_test(test_stats_histogram),
         cmocka_unit_test(test_gamma_summary),

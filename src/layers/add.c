@@ -9,3 +9,12 @@ void add_forward(float *out, const float *a, const float *b, size_t count)
     for (size_t i = 0; i < count; i++)
         out[i] = a[i] + b[i];
 }
+
+void add_relu_forward(float *out, const float *a, const float *b, size_t count)
+{
+#pragma omp parallel for simd schedule(static) if (count >= ADD_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float v = a[i] + b[i];
+        out[i] = v < 0.0f ? 0.0f : v;
+    }
+}

@@ -19,6 +19,19 @@
 #include "error.h"
 #include "layers.h"
 
+/* y = x·scale + shift, then ReLU when relu (`v < 0 ? 0 : v`, as relu_forward: NaN passes). */
+static void affine(float *y, const float *x, size_t hw, float scale, float shift, int relu)
+{
+    if (relu)
+        for (size_t j = 0; j < hw; j++) {
+            float v = x[j] * scale + shift;
+            y[j] = v < 0.0f ? 0.0f : v;
+        }
+    else
+        for (size_t j = 0; j < hw; j++)
+            y[j] = x[j] * scale + shift;
+}
+
 void batchnorm_init(struct batchnorm *l, int c, int h, int w)
 {
     REVIVE_ASSERT(c > 0 && h > 0 && w > 0);
@@ -27,18 +40,20 @@ void batchnorm_init(struct batchnorm *l, int c, int h, int w)
     l->w = w;
     l->eps = 1e-5f;
     l->momentum = 0.1f;
+    l->relu = 0;
 }
 
 void batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, float *running_mean,
                              float *running_var, const float *in, const float *gamma,
                              const float *beta, const struct batchnorm *l, int n,
-                             const struct bn_reducer *r)
+                             const struct bn_reducer *r, double *sums)
 {
     /* n = 0 is an empty share of a global batch: this rank adds zeros to the reduction. */
     REVIVE_ASSERT(n >= 0);
     int C = l->c;
     size_t hw = (size_t)l->h * l->w;
-    double *buf = rv_malloc((2 * (size_t)C + 1) * sizeof(double)); /* Σx (C), Σx² (C), m */
+    /* Σx (C), Σx² (C), m */
+    double *buf = sums ? sums : rv_malloc((2 * (size_t)C + 1) * sizeof(double));
 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
@@ -74,14 +89,12 @@ void batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, f
         /* y = x·scale + shift with scale = γ·invstd, shift = β − mean·scale */
         float scale = (float)(gamma[c] * invstd);
         float shift = (float)(beta[c] - mean * gamma[c] * invstd);
-        for (int i = 0; i < n; i++) {
-            const float *x = in + ((size_t)i * C + c) * hw;
-            float *y = out + ((size_t)i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++)
-                y[j] = x[j] * scale + shift;
-        }
+        for (int i = 0; i < n; i++)
+            affine(out + ((size_t)i * C + c) * hw, in + ((size_t)i * C + c) * hw, hw, scale, shift,
+                   l->relu);
     }
-    free(buf);
+    if (buf != sums)
+        free(buf);
 }
 
 void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
@@ -95,25 +108,25 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
         double invstd = 1.0 / sqrt((double)running_var[c] + (double)l->eps);
         float scale = (float)(gamma[c] * invstd);
         float shift = (float)(beta[c] - running_mean[c] * gamma[c] * invstd);
-        for (int i = 0; i < n; i++) {
-            const float *x = in + ((size_t)i * C + c) * hw;
-            float *y = out + ((size_t)i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++)
-                y[j] = x[j] * scale + shift;
-        }
+        for (int i = 0; i < n; i++)
+            affine(out + ((size_t)i * C + c) * hw, in + ((size_t)i * C + c) * hw, hw, scale, shift,
+                   l->relu);
     }
 }
 
-/* The reduction inside is collective: every rank must pass din == NULL or none. */
-void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                        const float *save_mean, const float *save_invstd, const float *gamma,
-                        const struct batchnorm *l, int n, const struct bn_reducer *r)
+/* The reduction inside is collective: every rank must pass din == NULL or none. add: din +=,
+ * else din =. */
+static void backward(float *din, int add, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *save_mean, const float *save_invstd,
+                     const float *gamma, const struct batchnorm *l, int n,
+                     const struct bn_reducer *r, double *sums)
 {
     if (!din && !dgamma && !dbeta)
         return;
     int C = l->c;
     size_t hw = (size_t)l->h * l->w;
-    double *buf = rv_malloc((2 * (size_t)C + 1) * sizeof(double)); /* Σdy (C), Σdy·x̂ (C), m */
+    /* Σdy (C), Σdy·x̂ (C), m */
+    double *buf = sums ? sums : rv_malloc((2 * (size_t)C + 1) * sizeof(double));
 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
@@ -137,7 +150,8 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
     }
     buf[2 * C] = (double)n * (double)hw;
     if (!din) {
-        free(buf);
+        if (buf != sums)
+            free(buf);
         return;
     }
     if (r)
@@ -153,11 +167,33 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             const float *x = in + ((size_t)i * C + c) * hw;
             const float *dy = dout + ((size_t)i * C + c) * hw;
             float *dx = din + ((size_t)i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++) {
-                float xhat = (x[j] - mean) * invstd;
-                dx[j] += a * (dy[j] - mdy - xhat * mdyx);
-            }
+            if (add)
+                for (size_t j = 0; j < hw; j++) {
+                    float xhat = (x[j] - mean) * invstd;
+                    dx[j] += a * (dy[j] - mdy - xhat * mdyx);
+                }
+            else
+                for (size_t j = 0; j < hw; j++) {
+                    float xhat = (x[j] - mean) * invstd;
+                    dx[j] = a * (dy[j] - mdy - xhat * mdyx);
+                }
         }
     }
-    free(buf);
+    if (buf != sums)
+        free(buf);
+}
+
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *save_mean, const float *save_invstd, const float *gamma,
+                        const struct batchnorm *l, int n, const struct bn_reducer *r, double *sums)
+{
+    backward(din, 1, dgamma, dbeta, dout, in, save_mean, save_invstd, gamma, l, n, r, sums);
+}
+
+void batchnorm_backward_to(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *save_mean, const float *save_invstd,
+                           const float *gamma, const struct batchnorm *l, int n,
+                           const struct bn_reducer *r, double *sums)
+{
+    backward(din, 0, dgamma, dbeta, dout, in, save_mean, save_invstd, gamma, l, n, r, sums);
 }

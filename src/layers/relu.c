@@ -21,3 +21,10 @@ void relu_backward(float *din, const float *dout, const float *out, size_t count
     for (size_t i = 0; i < count; i++)
         din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
+
+void relu_backward_to(float *din, const float *dout, const float *out, size_t count)
+{
+#pragma omp parallel for simd schedule(static) if (count >= RELU_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++)
+        din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}

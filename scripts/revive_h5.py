@@ -1,0 +1,132 @@
+"""Reading revive checkpoints (docs/checkpoint-format.md) with h5py: shared by scripts/plot.py,
+scripts/compare_runs.py and scripts/study.py.
+
+    import revive_h5
+    run = revive_h5.load("checkpoints/demo/stage-02.h5")   # history + one dict per finished stage
+    path = revive_h5.newest_stage_file("checkpoints/demo")  # the stage-KK.h5 with the largest KK
+
+Errors a user can cause (missing file, foreign file, unfinished run) raise FileError with a
+one-line message naming the file. Needs /usr/bin/python3 with python3-h5py and python3-numpy.
+"""
+import os
+import re
+
+import h5py
+import numpy as np
+
+
+class FileError(Exception):
+    """A file that cannot be read as a revive checkpoint: the message is one line."""
+
+
+def stage_label(kind, fraction):
+    """Short name of a stage kind (include/stages.h), e.g. "BN + 10% conv"."""
+    if kind == "conv_fraction":
+        return f"BN + {fraction * 100:g}% conv"
+    return {"bn": "BN only", "all": "all", "bn_output": "BN + output", "output": "output only",
+            "per_channel": "BN + per-channel conv"}.get(kind, kind)
+
+
+def run_name(config_text):
+    """`name` of the [run] section of the stored INI text; values may be quoted."""
+    section = ""
+    for line in config_text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == "run" and "=" in line and line.split("=", 1)[0].strip() == "name":
+            value = line.split("=", 1)[1].strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return ""
+
+
+def read_str(ds):
+    v = ds[()]
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+def stage_file(run_dir, k):
+    return os.path.join(run_dir, f"stage-{k:02d}.h5")
+
+
+def stage_numbers(run_dir):
+    """The KK of every stage-KK.h5 in run_dir, ascending (empty when there is none)."""
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for m in (re.fullmatch(r"stage-(\d+)\.h5", n) for n in names) if m)
+
+
+def newest_stage_file(run_dir):
+    """The stage file with the largest KK (it holds every earlier stage's statistics), or None."""
+    ks = stage_numbers(run_dir)
+    return stage_file(run_dir, ks[-1]) if ks else None
+
+
+def load(path):
+    """The history and stage statistics of one checkpoint, as plain numpy arrays.
+
+    Per stage: kind, label, fraction, threshold, acc_start (right after the transition; -1 for
+    stage 0), acc_start_recal (the same after BatchNorm recalibration; -1 when not done or written
+    before it existed), acc_end, acc_clamped, reinit_applied, and per filter gamma, disabled,
+    reinit, plus the groups alive_never, alive_earlier, revived, died_again, newly_disabled."""
+    if not os.path.exists(path):
+        raise FileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise FileError(f"{path}: is a directory; give a checkpoint file such as {path}/stage-00.h5")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise FileError(f"{path}: not an HDF5 file ({str(e).split(';')[0].strip()})") from None
+    with f:
+        fmt = f.attrs.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode("utf-8", "replace")
+        if fmt != "revive-checkpoint":
+            raise FileError(f"{path}: not a revive checkpoint (root attribute format is not "
+                            "\"revive-checkpoint\")")
+        try:
+            nstages = int(f["stats"].attrs["nstages"])
+            if nstages <= 0:
+                raise FileError(f"{path}: no stage statistics (/stats nstages = 0): the run has not "
+                                "finished a stage yet; plot a stage-KK.h5 file")
+            config = read_str(f["config"])
+            run = {"path": path, "config": config,
+                   "name": run_name(config) or os.path.splitext(os.path.basename(path))[0]}
+            run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
+                           for c in ("stage", "epoch", "test_acc", "train_acc", "seconds")}
+            # Per-epoch share of |γ| < τ; older checkpoints lack the column: NaN (unknown).
+            n = len(run["hist"]["stage"])
+            run["hist"]["gamma_below_tau"] = (
+                np.asarray(f["history/gamma_below_tau"][()], dtype=float)
+                if "history/gamma_below_tau" in f else np.full(n, np.nan))
+            stages = []
+            for k in range(nstages):
+                g = f[f"stats/stage-{k:02d}"]
+                s = {key: float(g.attrs[key]) for key in
+                     ("fraction", "threshold", "acc_start", "acc_end", "acc_clamped")}
+                s["acc_start_recal"] = float(g.attrs.get("acc_start_recal", -1.0))
+                kind = g.attrs["kind"]
+                s["kind"] = kind.decode("utf-8") if isinstance(kind, bytes) else str(kind)
+                s["gamma"] = np.asarray(g["gamma"][()], dtype=np.float64)
+                s["disabled"] = np.asarray(g["disabled"][()]).astype(bool)
+                s["reinit"] = np.asarray(g["reinit"][()]).astype(bool)
+                # files from before pipeline.reinit existed re-initialized every flagged filter
+                s["reinit_applied"] = int(g.attrs.get("reinit_applied", int(s["reinit"].sum())))
+                stages.append(s)
+        except KeyError as e:
+            raise FileError(f"{path}: {e.args[0] if e.args else 'a path'} is missing: the "
+                            "checkpoint is incomplete or from another version") from None
+    run["stages"] = stages
+    ever = np.zeros_like(stages[0]["reinit"])
+    for s in stages:
+        d, r = s["disabled"], s["reinit"]
+        s["alive_earlier"] = ever & ~r & ~d  # before updating: re-initialized before this stage
+        ever = ever | r
+        s["alive_never"] = ~ever & ~d
+        s["revived"], s["died_again"], s["newly_disabled"] = r & ~d, r & d, ~r & d
+        s["label"] = stage_label(s["kind"], s["fraction"])
+    return run

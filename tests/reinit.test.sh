@@ -1,0 +1,136 @@
+#!/bin/sh
+# Re-initialization variants, the no-re-initialization control and BatchNorm recalibration, on
+# the tests' tiny staged run (ResNet-8, synthetic data, BN only → BN + 10 % → all):
+#   - reinit_gamma = zero with reinit_beta = keep leaves the network's function unchanged at the
+#     transition: the accuracy right after it equals the previous stage's clamped accuracy, bit
+#     for bit (γ = 0 there, β kept, so the fresh weights and reset statistics do not show);
+#   - the control (pipeline.reinit = false) re-initializes nothing, still flags the disabled
+#     filters, and records reinit_applied = 0;
+#   - recalibration is recorded, and a run stopped mid-stage and resumed ends bit-identical;
+#   - eval --recalibrate prints both accuracies and leaves the file alone;
+#   - inspect RUN_DIR shows the newest stage file; bad values are one-line errors.
+set -u
+. tests/lib.sh
+attr() { # file, stage, attribute
+    "$PY" -c 'import h5py, sys; print(h5py.File(sys.argv[1], "r")["stats/stage-%02d" % int(sys.argv[2])].attrs[sys.argv[3]])' "$1" "$2" "$3"
+}
+one_line_error() { # description, expected text, command...
+    what=$1 want=$2
+    shift 2
+    "$@" > "$TMP/out" 2> "$TMP/err" && { not_ok "$what: exit 0"; return; }
+    if [ "$(lines "$TMP/err")" = 1 ] && grep -q -- "$want" "$TMP/err"; then ok "$what"; else not_ok "$what: $(cat "$TMP/err")"; fi
+}
+# 512 images in batches of 32: 16 steps a stage (1 epoch).
+tiny_staged_ini "$TMP/t.ini" t 1 "[run]" "threads = 1"
+
+# zero + keep: function-preserving transition
+"$PIPE" run "$TMP/t.ini" --set run.name=zero --set pipeline.reinit_gamma=zero \
+    --set pipeline.reinit_beta=keep > "$TMP/zero.log" 2>&1 || not_ok "zero run: $(tail -1 "$TMP/zero.log")"
+F=$TMP/ck/zero/stage-02.h5
+for k in 1 2; do
+    a=$(attr "$F" $k acc_start) b=$(attr "$F" $((k - 1)) acc_clamped)
+    check "zero + keep: accuracy after transition $k = clamped accuracy before it" \
+        "$([ "$a" = "$b" ] || echo "$a vs $b")"
+done
+# ... and the default is not function-preserving on this run (so the check above can fail)
+"$PIPE" run "$TMP/t.ini" --set run.name=initial > "$TMP/initial.log" 2>&1 || not_ok "initial run"
+G=$TMP/ck/initial/stage-02.h5
+a=$(attr "$G" 1 acc_start) b=$(attr "$G" 0 acc_clamped)
+check "initial: the transition changes the accuracy" "$([ "$a" != "$b" ] || echo "both $a")"
+
+# the control: stop one step into stage 1, so the frozen conv weights show what the transition did
+"$PIPE" run "$TMP/t.ini" --set run.name=control --set pipeline.reinit=false \
+    --set pipeline.recalibrate_batches=3 --stop-after-steps 17 > "$TMP/c1.log" 2>&1 || not_ok "control, stopped"
+"$PIPE" run "$TMP/t.ini" --set run.name=treated --set pipeline.recalibrate_batches=3 \
+    --stop-after-steps 17 > "$TMP/t1.log" 2>&1 || not_ok "treated, stopped"
+"$PY" - "$TMP/ck" <<'PY' > "$TMP/frozen.txt"
+import sys, h5py, numpy as np
+ck = sys.argv[1]
+for run in ("control", "treated"):
+    before, after = h5py.File(f"{ck}/{run}/stage-00.h5", "r"), h5py.File(f"{ck}/{run}/last.h5", "r")
+    flagged = before["stats/stage-00/disabled"][()].astype(bool)
+    units = before["stats/units"][()].decode().split()
+    per = before["stats/filters_per_unit"][()]
+    changed, f = 0, 0
+    for u, n in zip(units, per):
+        name = u + ".conv"  # a unit's conv weight (docs/checkpoint-format.md)
+        w0, w1, m = before["params"][name][()], after["params"][name][()], after["mask"][name][()]
+        for c in range(n):
+            if flagged[f + c]:
+                frozen = m[c] == 0
+                changed += int((w0[c][frozen] != w1[c][frozen]).any())
+        f += n
+    print(run, int(flagged.sum()), changed)
+PY
+read -r _ cflag cchanged <<EOT
+$(sed -n 1p "$TMP/frozen.txt")
+EOT
+read -r _ tflag tchanged <<EOT
+$(sed -n 2p "$TMP/frozen.txt")
+EOT
+check "control: no flagged filter's frozen conv weights changed" \
+    "$([ "${cflag:-0}" -gt 0 ] && [ "${cchanged:-x}" = 0 ] || echo "flagged ${cflag:-?}, changed ${cchanged:-?}")"
+check "treated: every flagged filter got new conv weights" \
+    "$([ "${tflag:-0}" -gt 0 ] && [ "${tchanged:-x}" = "$tflag" ] || echo "flagged ${tflag:-?}, changed ${tchanged:-?}")"
+grep -q "disabled filters left as they are (pipeline.reinit = false" "$TMP/c1.log" &&
+    ok "control: says what it did" || not_ok "control: says what it did"
+
+# finish both; the control's statistics still flag, and record that nothing was re-initialized
+"$PIPE" resume "$TMP/ck/control/last.h5" > "$TMP/c2.log" 2>&1 || not_ok "control resumed"
+C=$TMP/ck/control/stage-02.h5
+msg=$("$PY" - "$C" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+s = f["stats"]
+for k in (1, 2):
+    g, prev = s["stage-%02d" % k], s["stage-%02d" % (k - 1)]
+    if not (g["reinit"][()] == prev["disabled"][()]).all():
+        print("stage %d: reinit flags are not the previous disabled flags" % k)
+    if g.attrs["reinit_applied"] != 0:
+        print("stage %d: reinit_applied = %d" % (k, g.attrs["reinit_applied"]))
+    if prev["disabled"][()].sum() == 0:
+        print("stage %d: nothing flagged, the test shows nothing" % k)
+    if not 0 <= g.attrs["acc_start_recal"] <= 1:
+        print("stage %d: acc_start_recal = %r" % (k, g.attrs["acc_start_recal"]))
+    if g.attrs["acc_start"] != prev.attrs["acc_end"]:
+        print("stage %d: accuracy changed at a transition that changes nothing" % k)
+if s["stage-00"].attrs["acc_start_recal"] != -1:
+    print("stage 0 acc_start_recal should be -1")
+PY
+)
+check "control: flags recorded, reinit_applied = 0, accuracy unchanged at the transition" "$msg"
+"$PIPE" inspect "$TMP/ck/control" > "$TMP/insp.txt" 2>&1
+grep -q "pipeline.reinit = false, the control" "$TMP/insp.txt" && grep -q "acc recal" "$TMP/insp.txt" &&
+    ok "inspect RUN_DIR: newest stage file, control marked" || not_ok "inspect RUN_DIR: $(head -3 "$TMP/insp.txt")"
+[ "$(grep -c '^ *[0-9]  ' "$TMP/insp.txt")" = 3 ] && ok "inspect RUN_DIR: three stages" || not_ok "inspect RUN_DIR: three stages"
+
+# recalibration: stopped mid-stage and resumed = straight through
+"$PIPE" resume "$TMP/ck/treated/last.h5" > "$TMP/t2.log" 2>&1 || not_ok "treated resumed"
+n=$(attr "$TMP/ck/treated/stage-01.h5" 1 reinit_applied) m=$("$PY" -c 'import h5py,sys; print(int(h5py.File(sys.argv[1],"r")["stats/stage-01/reinit"][()].sum()))' "$TMP/ck/treated/stage-01.h5")
+check "treated: reinit_applied = flagged count" "$([ "$n" = "$m" ] && [ "$n" -gt 0 ] || echo "$n vs $m")"
+"$PIPE" run "$TMP/t.ini" --set run.name=straight --set pipeline.recalibrate_batches=3 > "$TMP/s.log" 2>&1 || not_ok "straight run"
+if h5diff -q "$TMP/ck/straight/stage-02.h5" "$TMP/ck/treated/stage-02.h5" /params /params &&
+   h5diff -q "$TMP/ck/straight/stage-02.h5" "$TMP/ck/treated/stage-02.h5" /running /running &&
+   h5diff -q "$TMP/ck/straight/stage-02.h5" "$TMP/ck/treated/stage-02.h5" /stats /stats; then
+    ok "recalibrating run: interrupted mid-stage and resumed = straight"
+else
+    not_ok "recalibrating run: interrupted mid-stage and resumed = straight"
+fi
+grep -q "after recalibrating BatchNorm on 3 batches" "$TMP/s.log" && ok "recalibration printed" || not_ok "recalibration printed"
+
+# eval --recalibrate: both accuracies, the file untouched
+S=$TMP/ck/straight/stage-01.h5
+sum=$(md5sum < "$S")
+"$PIPE" eval "$S" --recalibrate 2 > "$TMP/eval.txt" 2>&1 || not_ok "eval --recalibrate"
+[ "$(grep -c 'test accuracy' "$TMP/eval.txt")" = 2 ] && grep -q "after recalibrating BatchNorm on 2 training batches" "$TMP/eval.txt" &&
+    ok "eval --recalibrate prints before and after" || not_ok "eval --recalibrate: $(cat "$TMP/eval.txt")"
+[ "$(md5sum < "$S")" = "$sum" ] && ok "eval --recalibrate leaves the file unchanged" || not_ok "eval --recalibrate changed the file"
+
+# bad input
+one_line_error "eval --recalibrate -1" "must be a number of batches" "$PIPE" eval "$S" --recalibrate -1
+one_line_error "recalibrate_batches < 0" "pipeline.recalibrate_batches = -1 is out of range" \
+    "$PIPE" run "$TMP/t.ini" --set pipeline.recalibrate_batches=-1
+one_line_error "unknown reinit_gamma" "'half' is not one of initial|fresh|zero|value" \
+    "$PIPE" run "$TMP/t.ini" --set pipeline.reinit_gamma=half
+one_line_error "inspect a directory without stage files" "no stage-KK.h5 in this directory" "$PIPE" inspect "$TMP"
+finish reinit.test.sh

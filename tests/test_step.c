@@ -1,0 +1,169 @@
+/* The training step (src/step.c): no allocation once running, and a non-finite loss leaves the
+ * parameters alone.
+ *
+ * Allocation is counted by replacing malloc, calloc and realloc in this executable: the dynamic
+ * linker then sends every caller to them, OpenBLAS and libgomp included, not only revive's own
+ * code (what -Wl,--wrap=malloc would catch). They forward to glibc's __libc_* entry points. A
+ * sanitizer build brings its own allocator, so there the test only runs the steps.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <omp.h>
+
+#include "comm.h"
+#include "model.h"
+#include "rng.h"
+#include "stages.h"
+#include "step.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COUNTING 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUNTING 0
+#endif
+#endif
+#ifndef COUNTING
+#define COUNTING 1
+#endif
+
+static int counting;          /* set only by the main thread, between steps */
+static unsigned long allocations;
+
+#if COUNTING
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+
+void *malloc(size_t n)
+{
+    if (__atomic_load_n(&counting, __ATOMIC_RELAXED))
+        __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t k, size_t n)
+{
+    if (__atomic_load_n(&counting, __ATOMIC_RELAXED))
+        __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+    return __libc_calloc(k, n);
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (__atomic_load_n(&counting, __ATOMIC_RELAXED))
+        __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+    return __libc_realloc(p, n);
+}
+#endif
+
+#define N 6
+#define IMAGE (2 * 8 * 8)
+
+static void batch(float *x, int *y)
+{
+    for (size_t i = 0; i < (size_t)N * IMAGE; i++)
+        x[i] = rng_normal(3, rng_stream(RNG_TEST, 1, 0, 0), i);
+    for (int i = 0; i < N; i++)
+        y[i] = i % 3;
+}
+
+static void build(struct model *m, enum conv_algo algo)
+{
+    struct model_spec s = {.depth = 8, .width = 1, .in_c = 2, .in_h = 8, .in_w = 8, .classes = 3,
+                           .conv_algo = algo};
+    assert_int_equal(model_build(m, &s, N, 2, NULL), 0);
+    model_init(m, 7);
+}
+
+/* From the second step on, a training step and an evaluation forward allocate nothing: for
+ * every algorithm, every kind of weight gradient (dense, masked, none), 1 and 2 threads. */
+static void test_steady_state_step_allocates_nothing(void **state)
+{
+    (void)state;
+    const struct stage_kind *kinds[] = {&stage_all, &stage_bn, &stage_conv_fraction};
+#if COUNTING
+    {   /* the counter sees an allocation inside the library: BatchNorm without its scratch */
+        struct batchnorm l;
+        batchnorm_init(&l, 1, 1, 2);
+        float in[2] = {1, 2}, out[2], mean, invstd, rm = 0, rv = 1, g = 1, b = 0;
+        allocations = 0;
+        counting = 1;
+        batchnorm_forward_train(out, &mean, &invstd, &rm, &rv, in, &g, &b, &l, 1, NULL, NULL);
+        counting = 0;
+        assert_true(allocations >= 1);
+    }
+#endif
+    float x[N * IMAGE];
+    int y[N];
+    batch(x, y);
+    struct comm self = COMM_SELF_INIT;
+    struct sgd opt = {.momentum = 0.9, .weight_decay = 1e-4};
+    int saved = omp_get_max_threads();
+    for (int algo = CONV_ALGO_AUTO; algo <= CONV_ALGO_WINOGRAD; algo++)
+        for (int k = 0; k < 3; k++)
+            for (int t = 1; t <= 2; t++) {
+                omp_set_num_threads(t);
+                struct model m;
+                build(&m, (enum conv_algo)algo);
+                struct stage_args a = {.seed = 1, .conv_fraction = 0.05};
+                kinds[k]->set_trainable(&m, &a);
+                double sums[2];
+                assert_int_equal(step_train(&m, x, y, N, N, NULL, &self, 0.05f, &opt, sums), 0);
+                model_forward(&m, x, N, false, NULL);
+                allocations = 0;
+                counting = 1;
+                for (int s = 0; s < 3; s++) {
+                    step_train(&m, x, y, N, N, NULL, &self, 0.05f, &opt, sums);
+                    model_forward(&m, x, N, false, NULL);
+                }
+                counting = 0;
+                if (allocations)
+                    print_error("algo %d, stage %s, %d threads: %lu allocations in 3 steps\n",
+                                algo, kinds[k]->name, t, allocations);
+                assert_int_equal(allocations, 0);
+                model_free(&m);
+            }
+    omp_set_num_threads(saved);
+}
+
+/* A NaN in the batch makes the loss NaN: the step says so and moves nothing. */
+static void test_nonfinite_loss_leaves_parameters(void **state)
+{
+    (void)state;
+    struct model m;
+    build(&m, CONV_ALGO_AUTO);
+    float x[N * IMAGE];
+    int y[N];
+    batch(x, y);
+    x[5] = NAN;
+    float *before = malloc(m.total * sizeof(float));
+    memcpy(before, m.values, m.total * sizeof(float));
+    struct comm self = COMM_SELF_INIT;
+    struct sgd opt = {.momentum = 0.9};
+    double sums[2];
+    assert_int_equal(step_train(&m, x, y, N, N, NULL, &self, 0.05f, &opt, sums), -1);
+    assert_false(isfinite(sums[0]));
+    assert_memory_equal(before, m.values, m.total * sizeof(float));
+    x[5] = 0.0f; /* and a finite batch moves them */
+    assert_int_equal(step_train(&m, x, y, N, N, NULL, &self, 0.05f, &opt, sums), 0);
+    assert_true(memcmp(before, m.values, m.total * sizeof(float)) != 0);
+    free(before);
+    model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_steady_state_step_allocates_nothing),
+        cmocka_unit_test(test_nonfinite_loss_leaves_parameters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
