@@ -129,6 +129,7 @@ cp "$S" "$TMP/old.h5"
 r=$("$PY" - "$P" "$S" "$TMP/old.h5" <<'PYEOF' 2>&1
 import importlib.util, sys
 import h5py, numpy as np
+sys.path.insert(0, "scripts")
 spec = importlib.util.spec_from_file_location("plot", "scripts/plot.py")
 plot = importlib.util.module_from_spec(spec); spec.loader.exec_module(plot)
 runs = [plot.load(p) for p in sys.argv[1:]]

@@ -90,7 +90,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
     SAME(nesterov); SAME_STR(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
     SAME(lr_factor);
-    SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps);
+    SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps); SAME_STR(conv_algo);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
     SAME_LIST(stage_epochs); SAME(threshold); SAME_STR(select); SAME(train_output);
     SAME_STR(reinit_gamma); SAME(reinit_gamma_value); SAME_STR(reinit_beta);
@@ -109,7 +109,7 @@ static const char DEFAULT_INI[] =
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
-    "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\n"
+    "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\nconv_algo = auto\n"
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
     "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
     "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weight_scale = 1\nreinit = true\n"
@@ -154,6 +154,7 @@ static void test_defaults(void **state)
     assert_true(c.warmup_epochs == 0.0);
     assert_true(c.sync_bn);
     assert_int_equal(c.checkpoint_every_steps, 0);
+    assert_string_equal(c.conv_algo, "auto");
     assert_false(c.pipeline);
     assert_true(c.pipeline_n == 0.01);
     assert_true(c.pipeline_s == 4.0);
@@ -271,7 +272,7 @@ static void test_key_errors(void **state)
         "configs/x.ini:7: unknown key 'lrr' in [train] (did you mean 'lr'?); keys there: "
         "trainable, per_channel_k, conv_fraction, epochs, batch_size, eval_batch_size, lr, "
         "momentum, nesterov, weight_decay, lr_schedule, milestones, milestone_fractions, lr_factor, warmup_epochs, "
-        "sync_bn, checkpoint_every_steps");
+        "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
                         "[train]); keys there: arch, depth, width, gamma_init");
@@ -526,7 +527,7 @@ static const char *const CHANGED[] = {
     "train.eval_batch_size=1000", "train.lr=0.05", "train.momentum=0.95", "train.nesterov=true",
     "train.weight_decay=5e-4", "train.lr_schedule=cosine", "train.milestones=80, 120.5",
     "train.lr_factor=0.2", "train.warmup_epochs=0.5", "train.sync_bn=false",
-    "train.checkpoint_every_steps=100", "pipeline.enabled=true", "pipeline.n=0.125",
+    "train.checkpoint_every_steps=100", "train.conv_algo=im2col", "pipeline.enabled=true", "pipeline.n=0.125",
     "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
     "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.select=reinit_first",
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
@@ -558,7 +559,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 50);
+    assert_int_equal(keys, 51);
     assert_int_equal(same, 2);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");
