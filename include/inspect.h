@@ -6,10 +6,12 @@
  *   pipeline inspect FILE --format csv [--layers]     one header row, then one row per stage
  *                                                     (per stage and unit with --layers)
  *   pipeline inspect FILE --format json               {"file":…, "stages":[{…, "layers":[…]}]}
+ *   pipeline inspect checkpoints/demo                 a run directory: its newest stage-KK.h5
  *
  * In main():  if (strcmp(cmd, "inspect") == 0) return inspect_main(argc - 2, argv + 2);
  * CSV and JSON give accuracies and shares as fractions in 0 … 1; an accuracy that does not exist
- * (acc_start of stage 0) is an empty CSV field and a JSON null.
+ * (acc_start of stage 0, acc_start_recal without recalibration) is an empty CSV field and a JSON
+ * null. reinit_applied is the count of filters actually re-initialized (0 in the control).
  */
 #ifndef REVIVE_INSPECT_H
 #define REVIVE_INSPECT_H

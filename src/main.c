@@ -4,7 +4,7 @@
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
  *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
- *   pipeline inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]
+ *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
  *   pipeline help-config [--markdown]
  */
@@ -35,7 +35,7 @@ static const char usage[] =
     "                                                        BatchNorm recalibration on K batches; N = 0:\n"
     "                                                        all test images; PATH: another copy of the data)\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
-    "  inspect CHECKPOINT [--layers] [--format table|csv|json] [--stage K]\n"
+    "  inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]\n"
     "                                                        filter-revival statistics per stage\n"
     "  params [--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]\n"
     "                                                        parameter counts of a model\n"

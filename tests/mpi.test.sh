@@ -20,8 +20,11 @@ for n in 1 2 3; do
 done
 for n in 2 3; do
     for k in 00 01 02; do
-        # Tolerance: float sums in another order; 1e-5 of each tensor's largest value.
-        if out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-$k.h5" "$TMP/np$n/stage-$k.h5" --tol 1e-5); then
+        # Tolerance: float sums in another order, amplified by a stage of training; 2e-5 of each
+        # tensor's largest value. Measured worst over np 2, 3 and the three stages: 5.7e-6 with
+        # train.conv_algo = im2col, 6.1e-6 with winograd, 1.1e-5 with auto (which mixes them).
+        # Per-rank BN statistics (the sync_bn = false check below) differ by more than 1e-4.
+        if out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-$k.h5" "$TMP/np$n/stage-$k.h5" --tol 2e-5); then
             ok "np $n stage $k parameters match one process ($out)"
         else
             not_ok "np $n stage $k parameters match one process ($out)"
@@ -40,6 +43,16 @@ PY
     then ok "np $n filter statistics and accuracies equal one process"
     else not_ok "np $n filter statistics and accuracies equal one process"; fi
 done
+# BatchNorm recalibration splits its global batches like training (97 images: a last batch of 1,
+# so 3 ranks have empty shares that still join the reductions): the same accuracy on any rank count.
+for n in 1 3; do
+    $MPIRUN -np $n "$PIPE" eval "$TMP/np1/stage-01.h5" --recalibrate 4 2>&1 | grep "after recalibrating" > "$TMP/recal$n.txt"
+done
+if [ -s "$TMP/recal1.txt" ] && [ "$(sed 's/loss.*//' "$TMP/recal1.txt")" = "$(sed 's/loss.*//' "$TMP/recal3.txt")" ]; then
+    ok "eval --recalibrate: np 3 = one process ($(sed 's/.*accuracy \([0-9.]*%\).*/\1/' "$TMP/recal1.txt"))"
+else
+    not_ok "eval --recalibrate: np 3 = one process ($(cat "$TMP/recal1.txt" "$TMP/recal3.txt"))"
+fi
 # train.sync_bn = false: each rank normalizes by its own share's statistics, so 2 ranks now
 # train a (slightly) different network than one process; the switch must really switch.
 if $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/local" --set train.sync_bn=false > "$TMP/local.log" 2>&1 &&

@@ -517,6 +517,7 @@ static void test_conv_sparse_dw(void **state)
     sparse_case(3, 4, 3, 1, 1, 7, 5, 0.2, 90);
     sparse_case(12, 4, 3, 1, 1, 32, 19, 0.05, 91); /* multi-image chunks */
     sparse_case(4, 6, 1, 2, 0, 9, 5, 0.3, 92);
+    sparse_case(5, 6, 3, 2, 1, 9, 4, 0.15, 94);    /* stride 2: edge rows and columns */
     sparse_case(16, 8, 3, 2, 1, 14, 6, 0.0, 93);   /* nothing trains: dw untouched */
 }
 

@@ -10,9 +10,10 @@
  * batch is cut into chunks of B images whose column matrix stays within ~1 MiB (cache
  * resident) and one GEMM works on the chunk: col is K × (B·HW), image b in columns
  * [b·HW, (b+1)·HW). B depends only on the layer and n, so the same GEMMs run for any number of
- * threads; chunks run in parallel, each GEMM on one thread. For B > 1 the chunk's output
- * (out_c × B·HW) is gathered or scattered through a second scratch area, since NCHW keeps
- * images apart.
+ * threads; chunks run in parallel, each GEMM on one thread. NCHW keeps images apart, so the
+ * forward and the input gradient run one GEMM per image of the chunk on its columns; only the
+ * weight gradient, a GEMM summing over all the chunk's columns, gathers the output gradients
+ * (out_c × B·HW) into a second scratch area.
  *
  * OpenBLAS (the pthread build) must run single-threaded while OpenMP threads call it
  * concurrently, else its own thread pool oversubscribes the cores; forward and backward set
@@ -166,6 +167,39 @@ static void valid_range(int *lo, int *hi, int kj, const struct conv2d *l)
     *hi = last + 1 < ow_n ? last + 1 : ow_n;
 }
 
+/* Row (ki, off = kj − p) of a stride-1 layer whose output is as wide as its input: the output
+ * rows whose input row exists are one contiguous block of the input plane shifted by off, so a
+ * single memcpy replaces one per output row (7 to 32 floats each, where the call costs more
+ * than the copy), then the columns [0, lo) and [hi, ow) that fell into the padding are zeroed.
+ * The same values as the row-by-row loop below. */
+static void same_size_row(float *dst, const float *plane /* (in_h, in_w) */, int ki, int off,
+                          int lo, int hi, const struct conv2d *l)
+{
+    int ow_n = l->out_w, oh_n = l->out_h, p = l->pad;
+    int oh_lo = p - ki > 0 ? p - ki : 0;                       /* first oh with ih >= 0 */
+    int oh_hi = l->in_h + p - ki < oh_n ? l->in_h + p - ki : oh_n; /* ih < in_h */
+    if (oh_hi < oh_lo)
+        oh_hi = oh_lo;
+    memset(dst, 0, (size_t)oh_lo * ow_n * sizeof(float));
+    memset(dst + (size_t)oh_hi * ow_n, 0, (size_t)(oh_n - oh_hi) * ow_n * sizeof(float));
+    if (oh_hi == oh_lo)
+        return;
+    /* dst[oh·ow + ow] = plane[(oh − p + ki)·ow + ow + off] for ow in [lo, hi): copy the block
+     * from its first to its last valid element; what lands in the columns outside [lo, hi) is
+     * overwritten with zeros next. */
+    float *d = dst + (size_t)oh_lo * ow_n;
+    const float *src = plane + (size_t)(oh_lo - p + ki) * ow_n;
+    size_t first = (size_t)lo, last = (size_t)(oh_hi - oh_lo - 1) * ow_n + (size_t)hi;
+    memcpy(d + first, src + first + off, (last - first) * sizeof(float));
+    for (int oh = 0; oh < oh_hi - oh_lo; oh++) {
+        float *row = d + (size_t)oh * ow_n;
+        for (int ow = 0; ow < lo; ow++)
+            row[ow] = 0.0f;
+        for (int ow = hi; ow < ow_n; ow++)
+            row[ow] = 0.0f;
+    }
+}
+
 /* One image's columns into col (row stride ld), by the mapping in the file comment; only the
  * rows flagged in `rows` when it is not NULL. */
 static void im2col(float *col, size_t ld, const float *in /* (in_c, in_h, in_w) */,
@@ -181,6 +215,10 @@ static void im2col(float *col, size_t ld, const float *in /* (in_c, in_h, in_w) 
                 float *dst = col + (size_t)((c * k + ki) * k + kj) * ld;
                 int lo, hi;
                 valid_range(&lo, &hi, kj, l);
+                if (s == 1 && iw_n == ow_n && lo < hi) {
+                    same_size_row(dst, in + (size_t)c * ih_n * iw_n, ki, kj - p, lo, hi, l);
+                    continue;
+                }
                 for (int oh = 0; oh < oh_n; oh++) {
                     float *d = dst + (size_t)oh * ow_n;
                     int ih = oh * s - p + ki;
@@ -254,18 +292,12 @@ static void forward_chunk(float *out, const float *in, const float *w, const str
     else
         for (int b = 0; b < nb; b++)
             im2col(scratch + (size_t)b * hw, ld, in + (size_t)(n0 + b) * in_image(l), l, NULL);
-    if (nb == 1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)hw, (int)kr, 1.0f,
-                    w, (int)kr, col, (int)ld, 0.0f, out + (size_t)n0 * out_image(l), (int)hw);
-        return;
-    }
-    float *oc = scratch + kr * ld; /* (out_c, B·HW) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)ld, (int)kr, 1.0f,
-                w, (int)kr, col, (int)ld, 0.0f, oc, (int)ld);
+    /* One GEMM per image, each writing its NCHW output in place: a single GEMM over the chunk
+     * would leave the images' outputs interleaved (out_c × B·HW) and need a scatter pass. */
     for (int b = 0; b < nb; b++)
-        for (int o = 0; o < l->out_c; o++)
-            memcpy(out + (size_t)(n0 + b) * out_image(l) + (size_t)o * hw,
-                   oc + (size_t)o * ld + (size_t)b * hw, hw * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)hw, (int)kr, 1.0f,
+                    w, (int)kr, col + (size_t)b * hw, (int)ld, 0.0f,
+                    out + (size_t)(n0 + b) * out_image(l), (int)hw);
 }
 
 void conv2d_forward_x(float *out, const float *in, const float *w, const float *wt,
@@ -309,7 +341,10 @@ static void backward_chunk(float *din, float *part, int first, const struct conv
 {
     size_t kr = col_rows(l), hw = out_plane(l), ld = (size_t)nb * hw;
     const float *dc = dout + (size_t)n0 * out_image(l); /* (out_c, B·HW) */
-    if (nb > 1) {
+    /* The weight gradient's GEMM sums over the chunk's columns, so it needs the images' output
+     * gradients side by side; the input gradient alone can take them image by image. */
+    int gathered = part && nb > 1;
+    if (gathered) {
         float *g = scratch + kr * ld;
         for (int b = 0; b < nb; b++)
             for (int o = 0; o < l->out_c; o++)
@@ -344,8 +379,14 @@ static void backward_chunk(float *din, float *part, int first, const struct conv
                     w, (int)kr, dc, (int)ld, 1.0f, din + (size_t)n0 * in_image(l), (int)hw);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, (int)ld, l->out_c, 1.0f,
-                w, (int)kr, dc, (int)ld, 0.0f, scratch, (int)ld);
+    if (gathered || nb == 1)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, (int)ld, l->out_c, 1.0f,
+                    w, (int)kr, dc, (int)ld, 0.0f, scratch, (int)ld);
+    else
+        for (int b = 0; b < nb; b++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kr, (int)hw, l->out_c, 1.0f,
+                        w, (int)kr, dout + (size_t)(n0 + b) * out_image(l), (int)hw, 0.0f,
+                        scratch + (size_t)b * hw, (int)ld);
     for (int b = 0; b < nb; b++)
         col2im_add(din + (size_t)(n0 + b) * in_image(l), scratch + (size_t)b * hw, ld, l);
 }

@@ -1,0 +1,123 @@
+#!/bin/sh
+# scripts/study.py end to end on a tiny grid (2 variants × 2 seeds of the tests' ResNet-8 staged
+# run on synthetic data, a few seconds): the dry run lists the runs; runs stopped early continue
+# from last.h5; a study killed mid-grid and restarted repeats no finished run and ends with the
+# same bits as runs made straight through; the report has every variant; bad study files,
+# unknown variants and a directory of another config are one-line errors.
+set -u
+. tests/lib.sh
+STUDY=scripts/study.py
+export PIPELINE="$PIPE"
+tiny_staged_ini "$TMP/base.ini" base 1 "[data]" "synthetic_train = 128" "synthetic_test = 64"
+cat > "$TMP/s.ini" <<INI
+[study]
+config = $TMP/base.ini
+seeds = 1, 2
+out_dir = $TMP/out
+description = tiny test grid
+[all]
+pipeline.recalibrate_batches = 2
+[variant control]
+pipeline.reinit = false
+[variant zero]
+pipeline.reinit_gamma = zero
+pipeline.reinit_beta = keep
+INI
+one_line_error() { # description, expected text, args...
+    what=$1 want=$2
+    shift 2
+    "$PY" "$STUDY" "$@" > "$TMP/o" 2> "$TMP/e"
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q -- "$want" "$TMP/e"; then ok "$what"
+    else not_ok "$what: exit $rc, $(head -c 300 "$TMP/e")"; fi
+}
+
+"$PY" "$STUDY" "$TMP/s.ini" --dry-run > "$TMP/dry" 2>&1 || not_ok "dry run: $(tail -1 "$TMP/dry")"
+check "dry run: four new runs" "$([ "$(grep -c ' new ' "$TMP/dry")" = 4 ] || cat "$TMP/dry")"
+[ ! -e "$TMP/out" ] && ok "dry run writes nothing" || not_ok "dry run writes nothing"
+
+# every run stops after 3 steps: all partial; then the study continues them from last.h5
+"$PY" "$STUDY" "$TMP/s.ini" --stop-after-steps 3 > "$TMP/p.log" 2>&1 || not_ok "stopped study: $(tail -1 "$TMP/p.log")"
+"$PY" "$STUDY" "$TMP/s.ini" --dry-run > "$TMP/dry2" 2>&1
+check "stopped early: four partial runs at step 3" \
+    "$([ "$(grep -c ' partial  stage 0, epoch 0, step 3' "$TMP/dry2")" = 4 ] || cat "$TMP/dry2")"
+grep -q "resume $TMP/out/control/seed-1/last.h5" "$TMP/dry2" && ok "dry run: partial runs resume from last.h5" ||
+    not_ok "dry run: partial runs resume from last.h5"
+
+# kill the study once a run has finished, then restart it
+"$PY" "$STUDY" "$TMP/s.ini" > "$TMP/k.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$TMP/out/control/seed-1/done" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+rc=$?
+check "killed study exits non-zero" "$([ "$rc" -ne 0 ] || echo "exit 0: it finished before the kill")"
+done_before=""
+for d in "$TMP"/out/*/seed-*; do
+    [ -e "$d/done" ] && done_before="$done_before $d:$(stat -c %i "$d/stage-02.h5")"
+done
+check "killed after at least one finished run" "$([ -n "$done_before" ] || echo none)"
+"$PY" "$STUDY" "$TMP/s.ini" > "$TMP/r.log" 2>&1 || not_ok "restarted study: $(tail -1 "$TMP/r.log")"
+r=""
+for item in $done_before; do
+    d=${item%%:*} inode=${item#*:}
+    name=$(echo "$d" | sed "s#^$TMP/out/##")
+    grep -q "^$name: done, skipped" "$TMP/r.log" || r="$r $name not skipped;"
+    [ "$(stat -c %i "$d/stage-02.h5")" = "$inode" ] || r="$r $name rewritten;"
+done
+check "restart repeats no finished run" "$r"
+check "restart finishes every run" "$([ "$(ls "$TMP"/out/*/seed-*/done | wc -l)" = 4 ] || ls "$TMP"/out/*/*)"
+"$PY" "$STUDY" "$TMP/s.ini" > "$TMP/r2.log" 2>&1
+check "a finished study runs nothing" "$([ "$(grep -c 'done, skipped' "$TMP/r2.log")" = 4 ] || cat "$TMP/r2.log")"
+
+# the stopped, killed and resumed runs end with the bits of runs made straight through
+r=""
+for v in control zero; do
+    sets="--set pipeline.recalibrate_batches=2"
+    [ $v = control ] && sets="$sets --set pipeline.reinit=false"
+    [ $v = zero ] && sets="$sets --set pipeline.reinit_gamma=zero --set pipeline.reinit_beta=keep"
+    # shellcheck disable=SC2086
+    "$PIPE" run "$TMP/base.ini" $sets --set run.seed=2 --set run.threads=1 --out "$TMP/straight-$v" > /dev/null 2>&1 || r="$r $v straight run failed;"
+    for g in /params /running /stats; do
+        h5diff -q "$TMP/straight-$v/stage-02.h5" "$TMP/out/$v/seed-2/stage-02.h5" $g $g || r="$r $v $g differs;"
+    done
+done
+check "study runs = straight runs, bit for bit" "$r"
+
+# the report
+for f in report.md report-stages.csv report-final.csv report.png; do
+    [ -s "$TMP/out/$f" ] || not_ok "report file $f"
+done
+r=$("$PY" - "$TMP/out" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/report-final.csv")))
+if [r["variant"] for r in rows] != ["control", "zero"] or any(r["n"] != "2" for r in rows):
+    print("final rows: %r" % rows)
+st = list(csv.DictReader(open(sys.argv[1] + "/report-stages.csv")))
+if len(st) != 6:
+    print("%d stage rows, expected 6" % len(st))
+c1 = [r for r in st if r["variant"] == "control" and r["stage"] == "1"][0]
+if c1["control"] != "1" or c1["recal_n"] != "2":
+    print("control stage 1: %r" % c1)
+PY
+)
+check "report: both variants, 2 seeds, 3 stages each, control marked" "$r"
+grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
+    ok "report.md: final table" || not_ok "report.md: final table"
+
+# bad input
+one_line_error "--only names an unknown variant" "no variant 'fresh'" "$TMP/s.ini" --only fresh
+sed 's/^seeds = 1, 2/seeds = 1, 2\nseed = 3/' "$TMP/s.ini" > "$TMP/bad1.ini"
+one_line_error "unknown key in [study]" "unknown key 'seed' (did you mean seeds?)" "$TMP/bad1.ini" --dry-run
+sed 's/^pipeline.reinit = false/pipeline.reinit_gama = zero/' "$TMP/s.ini" > "$TMP/bad2.ini"
+one_line_error "unknown config key in a variant" "\[variant control\]: unknown key 'pipeline.reinit_gama' (did you mean pipeline.reinit_gamma?)" "$TMP/bad2.ini" --dry-run
+printf '[bogus]\nx = 1\n' >> "$TMP/s.ini.tmp"; cat "$TMP/s.ini" "$TMP/s.ini.tmp" > "$TMP/bad3.ini"
+one_line_error "unknown section" "unknown section \[bogus\]" "$TMP/bad3.ini" --dry-run
+sed 's/^pipeline.recalibrate_batches = 2/pipeline.recalibrate_batches = 3/' "$TMP/s.ini" > "$TMP/other.ini"
+one_line_error "a directory holding runs of another config" \
+    "run control/seed-1 was made with another config (pipeline.recalibrate_batches: 2 -> 3)" "$TMP/other.ini" --dry-run
+mkdir -p "$TMP/foreign" && touch "$TMP/foreign/x"
+one_line_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
+one_line_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
+finish study.test.sh
