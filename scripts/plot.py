@@ -5,7 +5,9 @@
 
 writes, each a separate file in --out (created if needed):
     accuracy   test (solid) and train (dashed) accuracy per epoch over all stages, one colour per
-               run; stage boundaries as vertical lines labelled with the stage kind
+               run; stage boundaries as vertical lines labelled with the stage kind; at each
+               boundary x = test accuracy right after the re-initialization, + = after BatchNorm
+               recalibration (pipeline.recalibrate_batches)
     filters    per stage, every filter in one of five groups (stacked bars), and the share |γ| < τ
     gamma_hist log10|γ| per stage (step histograms), τ marked
     clamp      test accuracy at each stage end, as trained and with every |γ| < τ clamped to 0
@@ -120,7 +122,7 @@ def plot_accuracy(runs, colors):
     ref = max(range(len(runs)), key=lambda i: len(stage_starts(runs[i])))
     ref_starts = stage_starts(runs[ref])
     top = 0.0
-    any_start = False
+    any_start = any_recal = False
     for i, run in enumerate(runs):
         h = run["hist"]
         x = np.arange(1, len(h["stage"]) + 1)
@@ -135,6 +137,10 @@ def plot_accuracy(runs, colors):
                 ax.plot([x0 - 0.5], [100 * run["stages"][k]["acc_start"]], "x", color=colors[i],
                         ms=6, mew=1.5, zorder=4)
                 any_start = True
+            if k < len(run["stages"]) and run["stages"][k]["acc_start_recal"] >= 0:
+                ax.plot([x0 - 0.5], [100 * run["stages"][k]["acc_start_recal"]], "+", color=colors[i],
+                        ms=7, mew=1.5, zorder=4)
+                any_recal = True
     nstages_ref = len(runs[ref]["stages"])
     end = len(runs[max(range(len(runs)), key=lambda i: len(runs[i]["hist"]["stage"]))]["hist"]["stage"])
     bounds = [x0 - 0.5 for _, x0 in ref_starts] + [len(runs[ref]["hist"]["stage"]) + 0.5]
@@ -159,6 +165,9 @@ def plot_accuracy(runs, colors):
     if any_start:
         handles.append(Line2D([], [], color="0.3", ls="", marker="x", ms=6, mew=1.5,
                               label="test, after re-init"))
+    if any_recal:
+        handles.append(Line2D([], [], color="0.3", ls="", marker="+", ms=7, mew=1.5,
+                              label="… after BN recalibration"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
