@@ -18,9 +18,49 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "layers.h" /* enum conv_algo */
 
-#define CONFIG_MAX_LIST 32
+/* The most stages a pipeline has: the one limit shared by the config's checks (the values of
+ * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
+ * (pipeline.h), a run's stage records (run.h) and the checkpoint reader. */
+#define CONFIG_MAX_STAGES 32
+/* A list holds at most one value per stage. */
+#define CONFIG_MAX_LIST CONFIG_MAX_STAGES
 #define CONFIG_MAX_STRING 256
+
+/* Every choice is an enum with one name table (names in enum order, defined in
+ * src/config_table.c): the config stores the enum, its parser, help and docs/config.md take the
+ * names from the table, and a name read back from a file goes through config_choice_index. */
+enum dataset_kind { DATASET_FASHION_MNIST, DATASET_CIFAR10, DATASET_SYNTHETIC, DATASET_COUNT };
+enum arch_kind { ARCH_RESNET, ARCH_COUNT };
+enum gamma_init { GAMMA_INIT_UNIFORM, GAMMA_INIT_ONE, GAMMA_INIT_COUNT };
+/* What a stage trains (stages.h has one file per kind). */
+enum stage_kind_id { STAGE_ALL, STAGE_BN, STAGE_BN_OUTPUT, STAGE_OUTPUT, STAGE_PER_CHANNEL,
+                     STAGE_CONV_FRACTION, STAGE_KIND_COUNT };
+enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_KIND_COUNT };
+enum select_mode { SELECT_RANDOM, SELECT_REINIT_FIRST, SELECT_COUNT };
+/* What a re-initialized filter's γ and β become (stages.h, struct reinit_options). */
+enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
+                    REINIT_GAMMA_COUNT };
+enum reinit_beta { REINIT_BETA_INITIAL, REINIT_BETA_KEEP, REINIT_BETA_COUNT };
+
+extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
+extern const char *const arch_names[ARCH_COUNT];
+extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
+extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
+extern const char *const lr_kind_names[LR_KIND_COUNT];
+extern const char *const select_names[SELECT_COUNT];
+extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT];
+extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
+extern const char *const conv_algo_names[CONV_ALGO_COUNT];
+
+/* The index of name in a name table of n entries, or -1: the one parser of choice names. */
+int config_choice_index(const char *const *names, int n, const char *name);
+/* names[v], or "?" when v is out of range. */
+const char *config_choice_name(const char *const *names, int n, int v);
+/* For a table declared with its size: CHOICE_NAME(dataset_names, c->dataset). */
+#define CHOICE_NAME(table, v) config_choice_name(table, (int)(sizeof table / sizeof table[0]), (int)(v))
+#define CHOICE_INDEX(table, name) config_choice_index(table, (int)(sizeof table / sizeof table[0]), name)
 
 struct config_list {
     int n;
@@ -34,43 +74,43 @@ struct config {
     int seed;
     int threads;                      /* OpenMP threads per rank; 0 = OMP_NUM_THREADS or all cores */
     /* [data] */
-    char dataset[CONFIG_MAX_STRING];  /* fashion_mnist | cifar10 | synthetic */
+    enum dataset_kind dataset;
     char data_path[CONFIG_MAX_STRING];/* "" = the data set's default directory */
     int train_limit, test_limit;      /* 0 = all */
     int augment_crop;                 /* zero-padding of the random crop; 0 = none */
     bool augment_flip;
     int synthetic_train, synthetic_test, synthetic_size, synthetic_channels, synthetic_classes;
     /* [model] */
-    char arch[CONFIG_MAX_STRING];     /* resnet */
+    enum arch_kind arch;
     int depth, width;
-    char gamma_init[CONFIG_MAX_STRING]; /* uniform | one */
+    enum gamma_init gamma_init;
     /* [train] */
-    char trainable[CONFIG_MAX_STRING];  /* all | bn | bn_output | output | per_channel | conv_fraction */
+    enum stage_kind_id trainable;
     int per_channel_k;
     double conv_fraction;
     int epochs;
     int batch_size, eval_batch_size;
     double lr, momentum, weight_decay;
     bool nesterov;
-    char lr_schedule[CONFIG_MAX_STRING]; /* constant | step | cosine */
+    enum lr_kind lr_schedule;
     struct config_list milestones;       /* epochs at which step multiplies lr by lr_factor */
     struct config_list milestone_fractions; /* the same as fractions of the stage's epochs */
     double lr_factor;
     double warmup_epochs;
     bool sync_bn;
     int checkpoint_every_steps;          /* 0 = only at epoch ends */
-    char conv_algo[CONFIG_MAX_STRING];   /* CONV_ALGO_NAMES (layers.h): auto | im2col | winograd */
+    enum conv_algo conv_algo;
     /* [pipeline] */
     bool pipeline;                       /* key pipeline.enabled */
     double pipeline_n, pipeline_s;       /* fractions N, sN, s²N, … while < 1 */
     struct config_list fractions;        /* explicit list instead of N and s */
     struct config_list stage_epochs;     /* one value for all stages, or one per stage; empty = train.epochs */
     double threshold;                    /* τ: a filter is disabled when |γ| < τ */
-    char select[CONFIG_MAX_STRING];      /* random | reinit_first */
+    enum select_mode select;
     bool train_output;                   /* output layer trains in the partial stages */
-    char reinit_gamma[CONFIG_MAX_STRING]; /* initial | fresh | zero | value: γ of a re-initialized filter */
+    enum reinit_gamma reinit_gamma;      /* γ of a re-initialized filter */
     double reinit_gamma_value;           /* reinit_gamma = value */
-    char reinit_beta[CONFIG_MAX_STRING]; /* initial | keep */
+    enum reinit_beta reinit_beta;
     double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */

@@ -1,7 +1,7 @@
 /* Image classification data sets held in memory as bytes, and batches made from them.
  *
  *   struct dataset train, test;
- *   if (data_load(&train, &test, "fashion_mnist", "/usr/share/datasets/fashion-mnist", &err)) ...
+ *   if (data_load(&train, &test, DATASET_FASHION_MNIST, "/usr/share/datasets/fashion-mnist", &err)) ...
  *   int *order = malloc(train.n * sizeof *order);
  *   data_epoch_order(order, train.n, seed, epoch);                  same on every rank
  *   struct augment aug = {.crop_pad = 4, .flip = true};
@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "error.h"
 
 #define DATA_MAX_CHANNELS 3
@@ -38,7 +39,7 @@ struct augment {
 /* kind: "fashion_mnist" (gzip IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
  * t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in dir) or "cifar10" (data_batch_1.bin …
  * data_batch_5.bin and test_batch.bin in dir). Errors name the file and the fix. */
-int data_load(struct dataset *train, struct dataset *test, const char *kind, const char *dir,
+int data_load(struct dataset *train, struct dataset *test, enum dataset_kind kind, const char *dir,
               struct rv_error *err);
 int data_load_fashion_mnist(struct dataset *train, struct dataset *test, const char *dir,
                             struct rv_error *err);

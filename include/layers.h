@@ -26,13 +26,11 @@
 /* How a 3×3 stride-1 pad-1 convolution computes its output and input gradient (every other
  * shape, and every weight gradient, uses im2col). Winograd F(2×2,3×3) does 2.25× fewer
  * multiplications; its float32 error is a small multiple of im2col's (docs/ARCHITECTURE.md,
- * tests/test_conv_fast.c). AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
+ * tests/test_layers.c). AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
  * timing, so a config gives the same bits on every run. The names, in enum order, are the
  * config key's choices (train.conv_algo): one table. */
-enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD };
-#define CONV_ALGO_NAMES "auto|im2col|winograd"
-/* The enum value of a name in CONV_ALGO_NAMES; -1 when unknown. */
-int conv_algo_from_name(const char *name);
+enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO_COUNT };
+/* (Its names: conv_algo_names in config.h.) */
 
 struct conv2d {
     int in_c, out_c, k, stride, pad;
@@ -58,8 +56,9 @@ struct conv2d_workspace {
 /* A masked weight gradient: only the entries idx[0..count) (flat (o·in_c·k·k + r), ascending)
  * are computed, each a dot product of output-gradient row o with im2col row r; `rows` flags
  * (in_c·k·k bytes) the column rows any entry needs, so the others are never built. Cheaper than
- * the dense GEMM below CONV2D_SPARSE_DW_DENSITY trainable entries per weight (measured, see
- * conv2d.c); the model builds one per conv with fewer (model_mask_changed). */
+ * the dense GEMM below CONV2D_SPARSE_DW_DENSITY trainable entries per weight (measured:
+ * docs/ARCHITECTURE.md, "A stage costs what trains"); the model builds one per conv with fewer
+ * (model_mask_changed). */
 struct conv2d_dw_sparse {
     size_t count;
     const unsigned *idx;

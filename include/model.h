@@ -112,6 +112,11 @@ struct model {
  * Returns -1 and fills err for an impossible spec. */
 int model_build(struct model *m, const struct model_spec *spec, int max_batch, int threads, struct rv_error *err);
 void model_free(struct model *m);
+/* The bytes model_build allocates for m's table and batches of max_batch images (parameter,
+ * gradient, momentum and mask blocks, running statistics, activations; not the convolutions'
+ * im2col scratch of ~1 MiB per thread). m may be a count-only build (max_batch −1), so a run can
+ * refuse a model too large for the machine before allocating it. */
+size_t model_bytes(struct model *m, int max_batch);
 
 /* Kaiming-normal conv and linear weights (std √(2/fan_in)), output bias 0, γ from U[0,1) or 1,
  * β = 0, running mean 0 and var 1, mask all ones. Value i of parameter p is drawn from

@@ -20,11 +20,11 @@ struct sgd {
     bool nesterov;
 };
 
-/* PyTorch's SGD: d = g + wd·w; v = μ·v + d; w −= lr·(nesterov ? d + μ·v : v). */
-void sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
+/* PyTorch's SGD: d = g + wd·w; v = μ·v + d; w −= lr·(nesterov ? d + μ·v : v). Returns the
+ * number of updated values that are not finite afterwards (a diverged step), counted in the
+ * same pass. */
+size_t sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
               float lr, const struct sgd *opt);
-
-enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE };
 
 struct lr_schedule {
     enum lr_kind kind;

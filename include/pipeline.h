@@ -16,7 +16,7 @@
 
 #include "run.h"
 
-#define SCHEDULE_MAX_STAGES (CONFIG_MAX_LIST + 2)
+#define SCHEDULE_MAX_STAGES CONFIG_MAX_STAGES
 
 struct schedule {
     int n;

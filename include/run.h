@@ -18,6 +18,13 @@
 #include "provenance.h"
 #include "stats.h"
 
+/* One limit for the paths of a run, derived everywhere: a run's directory (run.out_dir/run.name,
+ * or --out, or the directory of a resumed checkpoint) holds at most RUN_DIR_MAX - 1 bytes, which
+ * fits out_dir and name at their longest; the files in it ("/stage-KK.h5", "/last.h5", and the
+ * writer's ".tmp-PID") fit in RUN_PATH_MAX. A longer directory is an error, never cut short. */
+#define RUN_DIR_MAX (2 * CONFIG_MAX_STRING)
+#define RUN_PATH_MAX (RUN_DIR_MAX + 64)
+
 struct history_row {
     int stage, epoch;          /* epoch is 1-based within the stage */
     double lr;                 /* at the epoch's last step */
@@ -31,7 +38,7 @@ struct history_row {
 
 /* One stage of training: which parameters train and for how long. */
 struct stage_plan {
-    char kind[CONFIG_MAX_STRING]; /* a stage kind: stages.h */
+    enum stage_kind_id kind;   /* stages.h */
     double fraction;           /* conv_fraction kinds */
     int epochs;
     bool train_output;
@@ -65,15 +72,16 @@ struct run {
     double acc_start;          /* test accuracy right after this stage's re-initialization */
     double acc_start_recal;    /* the same after BatchNorm recalibration; −1 when not done */
     int nrecords;              /* statistics of the stages finished so far, one per stage */
-    struct stage_record records[CONFIG_MAX_LIST + 2];
+    struct stage_record records[CONFIG_MAX_STAGES];
 
     long stop_after_steps;     /* --stop-after-steps: save last.h5 and stop after this many steps
                                   in this process (0 = never); for time-limited jobs and tests */
     long steps_this_process;
-    bool stopped;              /* stopped early as asked; not an error */
+    bool stopped;              /* stopped early as asked (or by a signal); not an error */
+    int signal;                /* a stop signal agreed by every rank (its number); 0 = none */
     bool seed_only;            /* loaded from a seed-only export: no optimizer state */
 
-    char dir[512];             /* out_dir/name */
+    char dir[RUN_DIR_MAX];     /* out_dir/name, or --out: set by run_set_dir */
     bool verbose;              /* rank 0 prints */
     bool progress;             /* rank 0 on a terminal: a progress line within the epoch */
     double started;            /* monotonic seconds at open, for elapsed/ETA */
@@ -99,5 +107,12 @@ double run_now(void);
 /* Appends this process (provenance_current) to r's provenance and, on rank 0, prints it as one
  * line. argc/argv: the full command line as main received it. */
 void run_add_provenance(struct run *r, int argc, char **argv);
+/* Checks that dir can be a run's directory (not empty, shorter than RUN_DIR_MAX); `what` names
+ * where it came from in the message ("--out", "the checkpoint's directory"). */
+int run_dir_check(const char *dir, const char *what, struct rv_error *err);
+/* Sets r->dir after run_dir_check. */
+int run_set_dir(struct run *r, const char *dir, const char *what, struct rv_error *err);
+/* buf (RUN_PATH_MAX bytes) = r->dir/file. */
+void run_path(const struct run *r, const char *file, char *buf);
 
 #endif

@@ -1,6 +1,6 @@
 /* What a stage trains: one file per kind under stages/, each setting the model's mask.
  *
- *   const struct stage_kind *k = stage_find("bn");
+ *   const struct stage_kind *k = stage_find(STAGE_BN);
  *   struct stage_args a = {.seed = seed, .per_channel_k = 2};
  *   k->set_trainable(&m, &a);        m.mask: 1 = trainable, 0 = frozen; calls model_mask_changed
  *
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "model.h"
 
 struct stage_args {
@@ -24,13 +25,12 @@ struct stage_args {
 };
 
 struct stage_kind {
-    const char *name;
-    const char *help;
+    const char *help;          /* (its name: stage_kind_names, config.h) */
     void (*set_trainable)(struct model *m, const struct stage_args *a);
 };
 
-/* NULL when unknown. */
-const struct stage_kind *stage_find(const char *name);
+/* The kind of an enum value (config.h: enum stage_kind_id, names in stage_kind_names). */
+const struct stage_kind *stage_find(enum stage_kind_id id);
 
 /* Shared by the kinds (stages/mask.c). */
 void mask_clear(struct model *m);
@@ -51,11 +51,6 @@ void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *pre
  *          below τ, initial would re-disable them at once), zero, or value (gamma_value);
  *   beta:  initial (0) or keep (its trained value);
  *   conv weights: a fresh draw from the initial distribution times weight_scale. */
-enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
-                    REINIT_GAMMA_COUNT };
-enum reinit_beta { REINIT_BETA_INITIAL, REINIT_BETA_KEEP, REINIT_BETA_COUNT };
-extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT]; /* "initial", "fresh", … */
-extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
 
 struct reinit_options {
     enum reinit_gamma gamma;
@@ -65,9 +60,6 @@ struct reinit_options {
 };
 extern const struct reinit_options reinit_defaults; /* initial, initial, scale 1 */
 
-/* The choice names of pipeline.reinit_gamma / reinit_beta to options (an unknown name: error). */
-int reinit_options_parse(struct reinit_options *o, const char *gamma, double gamma_value,
-                         const char *beta, double weight_scale, struct rv_error *err);
 
 /* Every filter flagged in `which` (per filter, model order) gets fresh conv weights under
  * rng_stream(RNG_REINIT, stage, param, filter), γ and β as o says, running statistics reset

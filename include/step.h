@@ -2,13 +2,15 @@
  *
  *   struct comm self = COMM_SELF_INIT;
  *   struct sgd opt = {.momentum = 0.9, .weight_decay = 1e-4};
- *   double sums[2];
- *   if (step_train(&m, x, y, n, n, NULL, &self, 0.1f, &opt, sums)) ... the loss was not finite
+ *   double sums[STEP_SUMS] = {0};
+ *   if (step_train(&m, x, y, n, n, NULL, &self, 0.1f, &opt, sums)) ... diverged: do not save m
  *
  * Forward (batch statistics, reduced over ranks through red when not NULL), softmax
- * cross-entropy, backward, one allreduce of the gradient block and one of {loss, correct}, then
- * masked SGD. x, y are this rank's n images of a global batch of global_n (the loss gradient is
- * divided by global_n). A rank whose share is empty still joins the reductions.
+ * cross-entropy, backward, one allreduce of the gradient block, masked SGD, then one allreduce
+ * of {loss, correct, non-finite values the update made, stop flag}: so every rank learns of a
+ * divergence or a stop signal on any rank in the same step (src/stop.c). x, y are this rank's n
+ * images of a global batch of global_n (the loss gradient is divided by global_n). A rank whose
+ * share is empty still joins the reductions.
  */
 #ifndef REVIVE_STEP_H
 #define REVIVE_STEP_H
@@ -18,10 +20,14 @@
 #include "model.h"
 #include "optim.h"
 
-/* sums receives {Σ loss, Σ correct} over the global batch. Returns 0 after the SGD update, or
- * -1 when the summed loss is not finite: the parameters are then left as they were. */
+/* The doubles summed over ranks once per step. */
+enum { STEP_LOSS, STEP_CORRECT, STEP_NONFINITE, STEP_SIGNAL, STEP_SUMS };
+
+/* sums[STEP_SIGNAL] holds this rank's stop flag on entry (0 or 1); on return sums holds the sums
+ * over all ranks. Returns 0, or -1 when the summed loss or a parameter after the update is not
+ * finite (alike on every rank): the model is then damaged and must not be saved. */
 int step_train(struct model *m, const float *x /* (n, in_c, in_h, in_w) */, const int *y /* (n) */,
                int n, int global_n, const struct bn_reducer *red, struct comm *comm, float lr,
-               const struct sgd *opt, double sums[2]);
+               const struct sgd *opt, double sums[STEP_SUMS]);
 
 #endif

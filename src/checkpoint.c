@@ -356,7 +356,7 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
         snprintf(origin, sizeof origin, "%s:/config", path);
         config_defaults(cfg);
         /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
-        snprintf(cfg->conv_algo, sizeof cfg->conv_algo, "im2col");
+        cfg->conv_algo = CONV_ALGO_IM2COL;
         rc = config_load_string(cfg, text, origin, err);
         if (!rc)
             snprintf(cfg->source, sizeof cfg->source, "%s", path);

@@ -10,9 +10,6 @@
 
 #include "config_table.h"
 
-/* A computed pipeline longer than this is a typo in n or s, not an experiment. */
-#define MAX_STAGES 1000
-
 /* ---- messages for names that are not in the table ---- */
 
 /* Levenshtein distance ignoring case, for "did you mean". Names are short. */
@@ -308,7 +305,7 @@ int config_set(struct config *c, const char *assignment, struct rv_error *err)
 /* ---- checks across keys ---- */
 
 /* Stage fractions of the pipeline: the explicit list, or 0, N, sN, s²N, … while < 1, then 1
- * (each fraction the previous one times s, in double). Returns the count, or MAX_STAGES + 1
+ * (each fraction the previous one times s, in double). Returns the count, or CONFIG_MAX_STAGES + 1
  * when there would be more; fills f[0 .. min(count, cap)). */
 static int pipeline_stages(const struct config *c, double *f, int cap)
 {
@@ -322,7 +319,7 @@ static int pipeline_stages(const struct config *c, double *f, int cap)
         f[n] = 0.0;
     n++;
     for (double x = c->pipeline_n; x < 1.0; x *= c->pipeline_s) {
-        if (n > MAX_STAGES)
+        if (n > CONFIG_MAX_STAGES)
             return n;
         if (n < cap)
             f[n] = x;
@@ -381,9 +378,9 @@ static int check_pipeline(const struct config *c, struct rv_error *err)
     char n[40], s[40];
     config_format_double(c->pipeline_n, n, sizeof n);
     config_format_double(c->pipeline_s, s, sizeof s);
-    if (stages > MAX_STAGES)
+    if (stages > CONFIG_MAX_STAGES)
         return rv_fail(err, "pipeline.n = %s and pipeline.s = %s make more than %d stages; raise s or n, or list pipeline.fractions",
-                       n, s, MAX_STAGES);
+                       n, s, CONFIG_MAX_STAGES);
     int ne = c->stage_epochs.n;
     if (ne > 1 && ne != stages) {
         char list[400] = "";
@@ -407,7 +404,7 @@ int config_validate(const struct config *c, struct rv_error *err)
     config_defaults(&scratch);
     for (int i = 0; i < config_nkeys; i++) {
         const struct config_key *k = &config_keys[i];
-        if (k->type == CFG_STRING || k->type == CFG_CHOICE)
+        if (k->type == CFG_STRING)
             REVIVE_ASSERT(memchr((const char *)c + k->offset, '\0', CONFIG_MAX_STRING));
         if (k->type == CFG_LIST) {
             const struct config_list *l = (const void *)((const char *)c + k->offset);

@@ -13,13 +13,71 @@
 #include "config_table.h"
 #include "layers.h"
 
-#define K(sec, key, type, field, lo, hi, def, choices, help)                                  \
+#define K(sec, key, type, field, lo, hi, def, unused, help)                                   \
     { sec, key, type, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, \
-      hi, false, def, choices, help }
+      hi, false, def, NULL, 0, help }
+/* A choice: the field holds an enum whose names are `table` (declared with its size). */
+#define KC(sec, key, field, def, table, help)                                                  \
+    { sec, key, CFG_CHOICE, offsetof(struct config, field),                                    \
+      sizeof(((struct config *)0)->field), 0, 0, false, def, table,                            \
+      (int)(sizeof table / sizeof table[0]), help }
 /* A list of whole numbers (epoch counts). */
 #define KW(sec, key, field, lo, hi, help)                                                      \
     { sec, key, CFG_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field), \
-      lo, hi, true, "", NULL, help }
+      lo, hi, true, "", NULL, 0, help }
+
+/* The name tables of the choices, in enum order (config.h). */
+const char *const dataset_names[DATASET_COUNT] = {
+    [DATASET_FASHION_MNIST] = "fashion_mnist", [DATASET_CIFAR10] = "cifar10",
+    [DATASET_SYNTHETIC] = "synthetic",
+};
+const char *const arch_names[ARCH_COUNT] = {[ARCH_RESNET] = "resnet"};
+const char *const gamma_init_names[GAMMA_INIT_COUNT] = {
+    [GAMMA_INIT_UNIFORM] = "uniform", [GAMMA_INIT_ONE] = "one",
+};
+const char *const stage_kind_names[STAGE_KIND_COUNT] = {
+    [STAGE_ALL] = "all", [STAGE_BN] = "bn", [STAGE_BN_OUTPUT] = "bn_output",
+    [STAGE_OUTPUT] = "output", [STAGE_PER_CHANNEL] = "per_channel",
+    [STAGE_CONV_FRACTION] = "conv_fraction",
+};
+const char *const lr_kind_names[LR_KIND_COUNT] = {
+    [LR_CONSTANT] = "constant", [LR_STEP] = "step", [LR_COSINE] = "cosine",
+};
+const char *const select_names[SELECT_COUNT] = {
+    [SELECT_RANDOM] = "random", [SELECT_REINIT_FIRST] = "reinit_first",
+};
+const char *const reinit_gamma_names[REINIT_GAMMA_COUNT] = {
+    [REINIT_GAMMA_INITIAL] = "initial", [REINIT_GAMMA_FRESH] = "fresh",
+    [REINIT_GAMMA_ZERO] = "zero", [REINIT_GAMMA_VALUE] = "value",
+};
+const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
+    [REINIT_BETA_INITIAL] = "initial", [REINIT_BETA_KEEP] = "keep",
+};
+const char *const conv_algo_names[CONV_ALGO_COUNT] = {
+    [CONV_ALGO_AUTO] = "auto", [CONV_ALGO_IM2COL] = "im2col", [CONV_ALGO_WINOGRAD] = "winograd",
+};
+
+int config_choice_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *config_choice_name(const char *const *names, int n, int v)
+{
+    return v >= 0 && v < n ? names[v] : "?";
+}
+
+/* "a|b|c": a choice's names, for the range column and messages. */
+static void join_names(const struct config_key *k, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < k->nnames && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "|" : "", k->names[i]);
+}
 
 const struct config_key config_keys[] = {
     K("run", "name", CFG_STRING, name, 0, 0, "\"run\"", NULL,
@@ -31,8 +89,7 @@ const struct config_key config_keys[] = {
     K("run", "threads", CFG_INT, threads, 0, 256, "0", NULL,
       "OpenMP threads per MPI rank; 0 = OMP_NUM_THREADS or all cores"),
 
-    K("data", "dataset", CFG_CHOICE, dataset, 0, 0, "fashion_mnist",
-      "fashion_mnist|cifar10|synthetic", "which data set to train and test on"),
+    KC("data", "dataset", dataset, "fashion_mnist", dataset_names, "which data set to train and test on"),
     K("data", "path", CFG_STRING, data_path, 0, 0, "\"\"", NULL,
       "data directory; empty = /usr/share/datasets/fashion-mnist (fashion_mnist) or "
       "data/cifar-10-batches-bin (cifar10)"),
@@ -55,17 +112,16 @@ const struct config_key config_keys[] = {
     K("data", "synthetic_classes", CFG_INT, synthetic_classes, 2, 100, "4", NULL,
       "synthetic data set: classes"),
 
-    K("model", "arch", CFG_CHOICE, arch, 0, 0, "resnet", "resnet",
+    KC("model", "arch", arch, "resnet", arch_names,
       "network family: the CIFAR ResNet of He et al. (3 stages of basic blocks)"),
     K("model", "depth", CFG_INT, depth, 8, 866, "20", NULL,
       "layers, 6n+2: 20, 32, 44, 56, 110, ... (n basic blocks per stage)"),
     K("model", "width", CFG_INT, width, 1, 64, "1", NULL,
       "channel multiplier: the stages have 16w, 32w and 64w channels"),
-    K("model", "gamma_init", CFG_CHOICE, gamma_init, 0, 0, "uniform", "uniform|one",
+    KC("model", "gamma_init", gamma_init, "uniform", gamma_init_names,
       "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
 
-    K("train", "trainable", CFG_CHOICE, trainable, 0, 0, "all",
-      "all|bn|bn_output|output|per_channel|conv_fraction",
+    KC("train", "trainable", trainable, "all", stage_kind_names,
       "what trains in a single-stage run (stages.h): all, BatchNorm only, BN and output, "
       "output only, k conv weights per channel, BN and a fraction of conv weights"),
     K("train", "per_channel_k", CFG_INT, per_channel_k, 1, 4096, "2", NULL,
@@ -84,7 +140,7 @@ const struct config_key config_keys[] = {
     K("train", "nesterov", CFG_BOOL, nesterov, 0, 0, "false", NULL, "Nesterov momentum"),
     K("train", "weight_decay", CFG_DOUBLE, weight_decay, 0, 1, "1e-4", NULL,
       "L2 penalty coefficient added to the gradient of trainable parameters"),
-    K("train", "lr_schedule", CFG_CHOICE, lr_schedule, 0, 0, "step", "constant|step|cosine",
+    KC("train", "lr_schedule", lr_schedule, "step", lr_kind_names,
       "learning-rate schedule within a stage"),
     K("train", "milestones", CFG_LIST, milestones, 0, 100000, "", NULL,
       "step: epochs (increasing) at which lr is multiplied by lr_factor"),
@@ -99,7 +155,7 @@ const struct config_key config_keys[] = {
       "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
       NULL, "also checkpoint every this many steps; 0 = only at epoch ends"),
-    K("train", "conv_algo", CFG_CHOICE, conv_algo, 0, 0, "auto", CONV_ALGO_NAMES,
+    KC("train", "conv_algo", conv_algo, "auto", conv_algo_names,
       "3x3 stride-1 convolutions: im2col, Winograd F(2x2,3x3) (float32 error a few times "
       "im2col's), or auto = Winograd where measured faster (8+ input channels)"),
 
@@ -116,16 +172,16 @@ const struct config_key config_keys[] = {
        "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
     K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,
       "tau: a filter whose |gamma| < tau counts as disabled"),
-    K("pipeline", "select", CFG_CHOICE, select, 0, 0, "random", "random|reinit_first",
+    KC("pipeline", "select", select, "random", select_names,
       "which conv weights a stage adds: random, or those of disabled filters first"),
     K("pipeline", "train_output", CFG_BOOL, train_output, 0, 0, "false", NULL,
       "the output layer also trains in the partial stages"),
-    K("pipeline", "reinit_gamma", CFG_CHOICE, reinit_gamma, 0, 0, "initial", "initial|fresh|zero|value",
+    KC("pipeline", "reinit_gamma", reinit_gamma, "initial", reinit_gamma_names,
       "gamma of a re-initialized filter: its initial value, a fresh draw from the same distribution, "
       "0 (with reinit_beta = keep the network's output is unchanged at the transition), or reinit_gamma_value"),
     K("pipeline", "reinit_gamma_value", CFG_DOUBLE, reinit_gamma_value, -100, 100, "1", NULL,
       "reinit_gamma = value: the gamma every re-initialized filter gets"),
-    K("pipeline", "reinit_beta", CFG_CHOICE, reinit_beta, 0, 0, "initial", "initial|keep",
+    KC("pipeline", "reinit_beta", reinit_beta, "initial", reinit_beta_names,
       "beta of a re-initialized filter: its initial value (0), or keep its trained value"),
     K("pipeline", "reinit_weight_scale", CFG_DOUBLE, reinit_weight_scale, 0, 1000, "1", NULL,
       "factor on the fresh conv weights of a re-initialized filter (1 = the initial distribution)"),
@@ -201,7 +257,7 @@ void config_format_range(const struct config_key *k, char *buf, size_t size)
     case CFG_INT:
     case CFG_DOUBLE: snprintf(buf, size, "%s", b); break;
     case CFG_LIST: snprintf(buf, size, "each %s, at most %d", b, CONFIG_MAX_LIST); break;
-    case CFG_CHOICE: snprintf(buf, size, "%s", k->choices); break;
+    case CFG_CHOICE: join_names(k, buf, size); break;
     default: snprintf(buf, size, "%s", ""); break;
     }
 }
@@ -271,19 +327,6 @@ static int parse_bool(const struct config_key *k, const char *s, bool *out, cons
     return FAIL("'%s' is not a bool; use true or false (or yes/no, on/off, 1/0)", s);
 }
 
-static bool is_choice(const char *choices, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, s, n) == 0)
-            return true;
-        p += len + (bar != NULL);
-    }
-    return false;
-}
-
 /* Strings and choices may be written in double quotes: `path = ""`, `name = " a b "`. The
  * outer pair is removed. What an INI line cannot carry is refused, so that config_to_ini's
  * output always reads back: control characters, and a ';' after a blank (libinih cuts an
@@ -310,8 +353,16 @@ static int parse_text(const struct config_key *k, const char *s, char *out, cons
     char text[CONFIG_MAX_STRING];
     memcpy(text, s, n);
     text[n] = '\0';
-    if (k->type == CFG_CHOICE && !is_choice(k->choices, text))
-        return FAIL("'%s' is not one of %s", text, k->choices);
+    if (k->type == CFG_CHOICE) {
+        int v = config_choice_index(k->names, k->nnames, text);
+        if (v < 0) {
+            char names[200];
+            join_names(k, names, sizeof names);
+            return FAIL("'%s' is not one of %s", text, names);
+        }
+        *(int *)out = v;
+        return 0;
+    }
     /* Zero the tail too, so equal configs are equal byte for byte. */
     memset(out, 0, CONFIG_MAX_STRING);
     memcpy(out, text, n);
@@ -379,7 +430,7 @@ void config_format_value(const struct config *c, const struct config_key *k, cha
     case CFG_DOUBLE: config_format_double(*(const double *)field, buf, size); return;
     case CFG_BOOL: snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false"); return;
     case CFG_STRING: snprintf(buf, size, "\"%s\"", (const char *)field); return;
-    case CFG_CHOICE: snprintf(buf, size, "%s", (const char *)field); return;
+    case CFG_CHOICE: snprintf(buf, size, "%s", config_choice_name(k->names, k->nnames, *(const int *)field)); return;
     case CFG_LIST: {
         const struct config_list *l = field;
         size_t used = 0;
@@ -403,6 +454,7 @@ void config_defaults(struct config *c)
                       : k->type == CFG_DOUBLE ? sizeof(double)
                       : k->type == CFG_BOOL   ? sizeof(bool)
                       : k->type == CFG_LIST   ? sizeof(struct config_list)
+                      : k->type == CFG_CHOICE ? sizeof(int)
                                               : (size_t)CONFIG_MAX_STRING;
         REVIVE_ASSERT(k->size == want);
         struct rv_error err;
@@ -418,9 +470,9 @@ const char *config_data_dir(const struct config *c)
 {
     if (c->data_path[0])
         return c->data_path;
-    if (strcmp(c->dataset, "fashion_mnist") == 0)
-        return "/usr/share/datasets/fashion-mnist";
-    if (strcmp(c->dataset, "cifar10") == 0)
-        return "data/cifar-10-batches-bin";
-    return c->data_path;
+    switch (c->dataset) {
+    case DATASET_FASHION_MNIST: return "/usr/share/datasets/fashion-mnist";
+    case DATASET_CIFAR10: return "data/cifar-10-batches-bin";
+    default: return c->data_path;
+    }
 }

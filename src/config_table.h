@@ -24,7 +24,8 @@ struct config_key {
     double min, max;          /* int, double, and each element of a list */
     bool whole;               /* list elements must be whole numbers */
     const char *def;          /* the default, as INI text, parsed like any value */
-    const char *choices;      /* "a|b|c" for CFG_CHOICE */
+    const char *const *names; /* CFG_CHOICE: the enum's name table (config.h); the field is the enum */
+    int nnames;
     const char *help;
 };
 

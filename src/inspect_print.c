@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "inspect_internal.h"
 
 /* ---- formatting helpers ----------------------------------------------------------------- */
@@ -20,16 +21,13 @@ static void fmt_num(char *buf, size_t cap, double v)
 
 static void kind_label(char *buf, size_t cap, const struct stage_record *r)
 {
-    if (strcmp(r->kind, "bn") == 0)
-        snprintf(buf, cap, "BN only");
-    else if (strcmp(r->kind, "conv_fraction") == 0)
-        snprintf(buf, cap, "BN+%g%%", 100.0 * r->fraction);
-    else if (strcmp(r->kind, "bn_output") == 0)
-        snprintf(buf, cap, "BN+output");
-    else if (strcmp(r->kind, "output") == 0)
-        snprintf(buf, cap, "output only");
-    else
-        snprintf(buf, cap, "%s", r->kind);
+    switch (CHOICE_INDEX(stage_kind_names, r->kind)) {
+    case STAGE_BN: snprintf(buf, cap, "BN only"); break;
+    case STAGE_CONV_FRACTION: snprintf(buf, cap, "BN+%g%%", 100.0 * r->fraction); break;
+    case STAGE_BN_OUTPUT: snprintf(buf, cap, "BN+output"); break;
+    case STAGE_OUTPUT: snprintf(buf, cap, "output only"); break;
+    default: snprintf(buf, cap, "%s", r->kind); break;
+    }
 }
 
 static double share(int part, int whole)

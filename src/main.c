@@ -23,6 +23,7 @@
 #include "pipeline.h"
 #include "run.h"
 #include "stages.h"
+#include "stop.h"
 
 static const char usage[] =
     "usage: pipeline COMMAND ...\n"
@@ -61,7 +62,7 @@ static int print_params(int argc, char **argv)
         }
         int ok = 1;
         if (strcmp(a, "--arch") == 0)
-            ok = strcmp(v, "resnet") == 0;
+            ok = CHOICE_INDEX(arch_names, v) == ARCH_RESNET;
         else if (strcmp(a, "--depth") == 0)
             ok = sscanf(v, "%d", &s.depth) == 1;
         else if (strcmp(a, "--width") == 0)
@@ -138,6 +139,8 @@ static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int ar
             return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value, --out DIR or --stop-after-steps N)", argv[i]);
         }
     }
+    if (*out_dir && run_dir_check(*out_dir, "--out", err))
+        return -1;
     return config_validate(cfg, err);
 }
 
@@ -154,8 +157,8 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
                    r->cfg.source, r->stage);
         return 0;
     }
-    if (rc == 0 && comm->rank == 0)
-        rc = make_dirs(r->dir, err);
+    if (rc == 0 && comm->rank == 0 && (rc = make_dirs(r->dir, err)) == 0)
+        stop_remove_stale_tmp(r->dir, r->verbose);
     if (comm_agree(comm, rc, err))
         return -1;
     /* metrics.csv holds the history as it stands (a resumed run's from its checkpoint), then
@@ -164,7 +167,7 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
         return -1;
     if (r->verbose) {
         printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
-               r->cfg.name, r->cfg.depth, r->cfg.width, r->cfg.dataset, r->train.n, r->test.n,
+               r->cfg.name, r->cfg.depth, r->cfg.width, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
                r->train.c, r->train.h, r->train.w, comm->size, comm->size > 1 ? "s" : "",
                r->model.threads, r->model.threads > 1 ? "s" : "", r->dir);
         /* schedule_print changes the mask; a resumed run keeps the one it loaded */
@@ -177,9 +180,7 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
     }
     if (pipeline_continue(r, &sched, err))
         return -1;
-    if (r->stopped && r->verbose)
-        printf("stopped after %ld steps as asked; continue with: pipeline resume %s/last.h5\n",
-               r->steps_this_process, r->dir);
+    stop_report(r);
     return 0;
 }
 
@@ -192,17 +193,19 @@ static int command_run(struct comm *comm, int argc, char **argv)
     int rc = parse_run_args(&cfg, &out, &stop, argc, argv, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
+    stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
     if (rc == 0)
         run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0 && out)
-        snprintf(r.dir, sizeof r.dir, "%s", out);
+        rc = run_set_dir(&r, out, "--out", &err);
     if (rc == 0)
         rc = train_schedule(comm, &r, &err);
+    int code = stop_exit_code(&r);
     run_close(&r);
-    return rc ? fail(comm, &err) : 0;
+    return rc ? fail(comm, &err) : code;
 }
 
 /* pipeline resume FILE [--set k=v]... [--out DIR]: continue exactly where FILE stood. With
@@ -241,6 +244,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
         else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--stop-after-steps") == 0)
             i++;
     }
+    if (rc == 0 && out)
+        rc = run_dir_check(out, "--out", &err);
     if (rc == 0 && nsets > 0 && !out)
         rc = rv_fail(&err, "resume with --set makes a branch: give it its own directory with --out DIR "
                      "(the original run is never overwritten)");
@@ -249,6 +254,7 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     snprintf(cfg.source, sizeof cfg.source, "%s", file);
+    stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
@@ -258,19 +264,22 @@ static int command_resume(struct comm *comm, int argc, char **argv)
         run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0) {
         if (out) {
-            snprintf(r.dir, sizeof r.dir, "%s", out);
+            rc = run_set_dir(&r, out, "--out", &err);
         } else {
             /* the directory the checkpoint is in */
-            snprintf(r.dir, sizeof r.dir, "%s", file);
-            char *slash = strrchr(r.dir, '/');
+            char *dir = rv_malloc(strlen(file) + 2);
+            strcpy(dir, file);
+            char *slash = strrchr(dir, '/');
             if (slash)
                 *slash = '\0';
             else
-                snprintf(r.dir, sizeof r.dir, ".");
+                strcpy(dir, ".");
+            rc = run_set_dir(&r, dir, "the directory of the checkpoint", &err);
+            free(dir);
         }
         /* A mid-stage checkpoint continues the stage in progress exactly; changing its config
          * (batch size, data, threshold, …) halfway would make a run that is neither. */
-        if (nsets > 0 && r.nrecords != r.stage + 1)
+        if (rc == 0 && nsets > 0 && r.nrecords != r.stage + 1)
             rc = rv_fail(&err, "%s: --set needs a stage-end checkpoint (stage-KK.h5); this one is in "
                          "the middle of stage %d, which continues only as it was", file, r.stage);
         if (rc == 0 && r.verbose)
@@ -279,8 +288,9 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     if (rc == 0) {
         rc = train_schedule(comm, &r, &err);
     }
+    int code = stop_exit_code(&r);
     run_close(&r);
-    return rc ? fail(comm, &err) : 0;
+    return rc ? fail(comm, &err) : code;
 }
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
@@ -386,6 +396,15 @@ static int command_export(int argc, char **argv)
     if (argc != 3 || strcmp(argv[0], "--seed-only") != 0) {
         fprintf(stderr, "pipeline export: usage: export --seed-only CHECKPOINT OUT.h5\n");
         return 2;
+    }
+    /* The export replaces OUT by rename: were OUT the input itself (under any spelling or
+     * link), the full checkpoint would be gone. */
+    struct stat in, out;
+    if (stat(argv[1], &in) == 0 && stat(argv[2], &out) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino) {
+        fprintf(stderr, "pipeline: export: %s and %s are the same file; write the seed-only "
+                "export to another path, e.g. %s\n", argv[1], argv[2], "small.h5");
+        return 1;
     }
     if (checkpoint_export_seed_only(argv[1], argv[2], &err)) {
         fprintf(stderr, "pipeline: %s\n", err.msg);

@@ -40,8 +40,8 @@ static int write_rows(const struct run *r, const char *mode, bool header,
 {
     int rc = 0;
     if (r->comm->rank == 0) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", r->dir, METRICS_LOG_FILE);
+        char path[RUN_PATH_MAX];
+        run_path(r, METRICS_LOG_FILE, path);
         FILE *f = fopen(path, mode);
         if (!f) {
             rc = rv_fail(err, "%s: cannot write: %s", path, strerror(errno));

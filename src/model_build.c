@@ -141,6 +141,24 @@ static void alloc_activations(struct model *m)
         conv2d_workspace_reserve(&m->ws, &m->units[i].conv, m->max_batch, m->threads);
 }
 
+size_t model_bytes(struct model *m, int max_batch)
+{
+    /* The arena by the same carving that allocates it (counting only: m's buffer pointers are
+     * left unusable, as they are in a count-only build), plus the parameter blocks and the
+     * per-group weight-gradient partials of the widest conv. */
+    int keep = m->max_batch;
+    m->max_batch = max_batch > 0 ? max_batch : 0;
+    struct arena a = {0};
+    carve_buffers(m, &a);
+    m->max_batch = keep;
+    size_t widest = 0;
+    for (int i = 0; i < m->nunits; i++) {
+        size_t wc = conv2d_weight_count(&m->units[i].conv);
+        widest = wc > widest ? wc : widest;
+    }
+    return a.used + (4 * m->total + m->running_total + (size_t)CONV2D_DW_GROUPS * widest) * sizeof(float);
+}
+
 int model_build(struct model *m, const struct model_spec *spec, int max_batch, int threads,
                 struct rv_error *err)
 {

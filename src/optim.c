@@ -3,29 +3,31 @@
 
 #include "optim.h"
 
-void sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
-              float lr, const struct sgd *opt)
+size_t sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
+                float lr, const struct sgd *opt)
 {
     const float mu = (float)opt->momentum, wd = (float)opt->weight_decay;
     const bool nesterov = opt->nesterov;
-#pragma omp parallel for schedule(static)
+    size_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad)
     for (size_t i = 0; i < n; i++) {
         if (mask[i] == 0.0f)
             continue;
         float d = grads[i] + wd * values[i];
         float v = mu * momentum[i] + d;
         momentum[i] = v;
-        values[i] -= lr * (nesterov ? d + mu * v : v);
+        float w = values[i] - lr * (nesterov ? d + mu * v : v);
+        values[i] = w;
+        bad += !isfinite(w);
     }
+    return bad;
 }
 
 struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
 {
     struct lr_schedule s;
     memset(&s, 0, sizeof s);
-    s.kind = strcmp(c->lr_schedule, "step") == 0     ? LR_STEP
-             : strcmp(c->lr_schedule, "cosine") == 0 ? LR_COSINE
-                                                     : LR_CONSTANT;
+    s.kind = c->lr_schedule;
     s.base = c->lr;
     s.epochs = epochs;
     s.milestones = c->milestones;
@@ -45,6 +47,7 @@ double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
     double lr = s->base;
     switch (s->kind) {
     case LR_CONSTANT:
+    case LR_KIND_COUNT:
         break;
     case LR_STEP:
         /* A milestone at epoch e takes effect from the first step of epoch e. */

@@ -27,11 +27,11 @@ static void set_kind(struct stage_plan *p, double f, const struct config *c)
     p->fraction = f;
     p->train_output = false;
     if (f <= 0.0) {
-        snprintf(p->kind, sizeof p->kind, "bn");
+        p->kind = STAGE_BN;
     } else if (f >= 1.0) {
-        snprintf(p->kind, sizeof p->kind, "all");
+        p->kind = STAGE_ALL;
     } else {
-        snprintf(p->kind, sizeof p->kind, "conv_fraction");
+        p->kind = STAGE_CONV_FRACTION;
         p->train_output = c->train_output;
     }
 }
@@ -102,9 +102,15 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
     int done = r->nrecords;
     for (int k = 0; k < done; k++) {
         struct stage_plan *p = &s->stage[k];
-        snprintf(p->kind, sizeof p->kind, "%s", r->records[k].kind);
+        /* The kind as the checkpoint names it: parsed here, the one place it becomes an enum. */
+        int kind = CHOICE_INDEX(stage_kind_names, r->records[k].kind);
+        if (kind < 0)
+            return rv_fail(err, "%s: stats/stage-%02d has kind '%.40s', which is not a stage kind "
+                           "(all, bn, bn_output, output, per_channel, conv_fraction); the checkpoint "
+                           "is damaged or from another program", c->source, k, r->records[k].kind);
+        p->kind = (enum stage_kind_id)kind;
         p->fraction = r->records[k].fraction;
-        p->train_output = strcmp(p->kind, "conv_fraction") == 0 && c->train_output;
+        p->train_output = p->kind == STAGE_CONV_FRACTION && c->train_output;
         for (int i = 0; i < r->nhistory; i++)
             p->epochs += r->history[i].stage == k;
     }
@@ -128,18 +134,18 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
 size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit)
 {
     const struct stage_plan *plan = &s->stage[k];
-    if (strcmp(plan->kind, "conv_fraction") != 0 || !r->cfg.pipeline)
+    if (plan->kind != STAGE_CONV_FRACTION || !r->cfg.pipeline)
         return run_set_trainable(r, plan);
     /* Nested: keep the conv weights the previous stage trained, add new ones. */
     struct model *m = &r->model;
-    bool grow = k > 0 && strcmp(s->stage[k - 1].kind, "conv_fraction") == 0;
+    bool grow = k > 0 && s->stage[k - 1].kind == STAGE_CONV_FRACTION;
     for (int p = 0; p < m->nparams; p++) {
         const struct param *pa = &m->params[p];
         if (pa->kind != PARAM_CONV || !grow)
             for (size_t i = 0; i < pa->count; i++)
                 m->mask[pa->offset + i] = 0.0f;
     }
-    bool prefer = strcmp(r->cfg.select, "reinit_first") == 0;
+    bool prefer = r->cfg.select == SELECT_REINIT_FIRST;
     mask_conv_grow(m, (uint64_t)r->cfg.seed, plan->fraction, prefer ? reinit : NULL);
     mask_kind_set(m, PARAM_GAMMA, true);
     mask_kind_set(m, PARAM_BETA, true);
@@ -151,14 +157,14 @@ size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, co
 
 static void describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
 {
-    if (strcmp(p->kind, "conv_fraction") == 0)
+    switch (p->kind) {
+    case STAGE_CONV_FRACTION:
         snprintf(out, cap, "BN + %g%% of conv%s", 100.0 * p->fraction, p->train_output ? " + output" : "");
-    else if (strcmp(p->kind, "bn") == 0)
-        snprintf(out, cap, "BN only");
-    else if (strcmp(p->kind, "per_channel") == 0)
-        snprintf(out, cap, "per_channel (k = %d)", c->per_channel_k);
-    else
-        snprintf(out, cap, "%s", p->kind);
+        break;
+    case STAGE_BN: snprintf(out, cap, "BN only"); break;
+    case STAGE_PER_CHANNEL: snprintf(out, cap, "per_channel (k = %d)", c->per_channel_k); break;
+    default: snprintf(out, cap, "%s", CHOICE_NAME(stage_kind_names, p->kind)); break;
+    }
 }
 
 void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f)
@@ -225,10 +231,8 @@ static int transition(struct run *r, int k, const uint8_t *flags, int *recal, st
     const struct config *c = &r->cfg;
     int reinit = 0;
     if (c->reinit) {
-        struct reinit_options o;
-        if (reinit_options_parse(&o, c->reinit_gamma, c->reinit_gamma_value, c->reinit_beta,
-                                 c->reinit_weight_scale, err))
-            return -1;
+        const struct reinit_options o = {.gamma = c->reinit_gamma, .gamma_value = c->reinit_gamma_value,
+                                         .beta = c->reinit_beta, .weight_scale = c->reinit_weight_scale};
         reinit = reinit_filters(&r->model, (uint64_t)c->seed, k, flags, &o);
     }
     double loss;
@@ -291,7 +295,7 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
         uint8_t *prev = transition_flags(r, k);
         stats_record(rec, &r->model, k, r->cfg.threshold, prev);
         free(prev);
-        snprintf(rec->kind, sizeof rec->kind, "%s", plan->kind);
+        snprintf(rec->kind, sizeof rec->kind, "%s", CHOICE_NAME(stage_kind_names, plan->kind));
         rec->fraction = plan->fraction;
         rec->trainable = model_trainable(&r->model);
         rec->acc_start = r->acc_start;
@@ -302,8 +306,9 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
         run_evaluate(r, &rec->acc_end, &loss);
         rec->acc_clamped = clamped_accuracy(r, r->cfg.threshold);
         r->nrecords = k + 1;
-        char path[700];
-        snprintf(path, sizeof path, "%s/stage-%02d.h5", r->dir, k);
+        char path[RUN_PATH_MAX], file[32];
+        snprintf(file, sizeof file, "stage-%02d.h5", k);
+        run_path(r, file, path);
         if (checkpoint_save(r, path, err))
             return -1;
         if (r->verbose) {

@@ -33,14 +33,40 @@ static uint64_t data_fingerprint(const struct dataset *d)
     return h;
 }
 
+int run_dir_check(const char *dir, const char *what, struct rv_error *err)
+{
+    if (!dir[0])
+        return rv_fail(err, "%s is empty; name a directory for the checkpoints, e.g. %s checkpoints/branch",
+                       what, what);
+    size_t n = strlen(dir);
+    if (n >= RUN_DIR_MAX)
+        return rv_fail(err, "%s '%.40s...' is %zu bytes long; a run's directory holds at most %d: "
+                       "use a shorter path (or a symbolic link to the directory)", what, dir, n,
+                       RUN_DIR_MAX - 1);
+    return 0;
+}
+
+int run_set_dir(struct run *r, const char *dir, const char *what, struct rv_error *err)
+{
+    if (run_dir_check(dir, what, err))
+        return -1;
+    memcpy(r->dir, dir, strlen(dir) + 1);
+    return 0;
+}
+
+void run_path(const struct run *r, const char *file, char *buf)
+{
+    int n = snprintf(buf, RUN_PATH_MAX, "%s/%s", r->dir, file);
+    REVIVE_ASSERT(n > 0 && n < RUN_PATH_MAX); /* run_set_dir keeps r->dir short enough */
+}
+
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d)
 {
     struct model_spec s = {
         .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
-        .classes = d->classes, .gamma_one = strcmp(cfg->gamma_init, "one") == 0,
-        .conv_algo = (enum conv_algo)conv_algo_from_name(cfg->conv_algo),
+        .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE,
+        .conv_algo = cfg->conv_algo,
     };
-    REVIVE_ASSERT(conv_algo_from_name(cfg->conv_algo) >= 0); /* validated with the config */
     return s;
 }
 
@@ -48,20 +74,41 @@ struct stage_plan run_single_stage(const struct config *cfg)
 {
     struct stage_plan p;
     memset(&p, 0, sizeof p);
-    snprintf(p.kind, sizeof p.kind, "%s", cfg->trainable);
+    p.kind = cfg->trainable;
     /* The share of conv weights the stage trains, as recorded in its statistics. */
-    p.fraction = strcmp(cfg->trainable, "conv_fraction") == 0 ? cfg->conv_fraction
-                 : strcmp(cfg->trainable, "all") == 0       ? 1.0
-                                                            : 0.0;
+    p.fraction = cfg->trainable == STAGE_CONV_FRACTION ? cfg->conv_fraction
+                 : cfg->trainable == STAGE_ALL           ? 1.0
+                                                         : 0.0;
     p.epochs = cfg->epochs;
     p.train_output = false;
     return p;
 }
 
+/* A model that cannot fit would end in "out of memory allocating N bytes" (or in the swap):
+ * plan it first and name the keys that size it. */
+static int check_memory(const struct config *cfg, const struct model_spec *spec, int max_batch,
+                        struct rv_error *err)
+{
+    struct model plan;
+    if (model_build(&plan, spec, -1, 1, err))
+        return -1;
+    double need = (double)model_bytes(&plan, max_batch), gib = 1024.0 * 1024.0 * 1024.0;
+    size_t params = plan.total;
+    model_free(&plan);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+    if (have <= 0.0 || need <= have)
+        return 0;
+    return rv_fail(err, "%s: model.depth = %d with model.width = %d needs %.1f GiB (%zu parameters, "
+                   "activations for %d images per rank) but this machine has %.1f GiB; lower "
+                   "model.depth or model.width (or train.batch_size, train.eval_batch_size)",
+                   cfg->source, cfg->depth, cfg->width, need / gib, params, max_batch, have / gib);
+}
+
 static int load_data(struct run *r, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
-    if (strcmp(c->dataset, "synthetic") == 0) {
+    if (c->dataset == DATASET_SYNTHETIC) {
         data_synthetic(&r->train, &r->test, c->synthetic_train, c->synthetic_test,
                        c->synthetic_channels, c->synthetic_size, c->synthetic_classes, (uint64_t)c->seed);
     } else if (data_load(&r->train, &r->test, c->dataset, config_data_dir(c), err)) {
@@ -82,7 +129,10 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     /* mpirun hands every rank a pseudo-terminal even when its output goes to a file, so under
      * MPI the in-epoch progress line would litter logs: only the epoch lines then. */
     r->progress = r->verbose && isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE");
-    snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->out_dir, cfg->name);
+    char dir[RUN_DIR_MAX + 1];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->out_dir, cfg->name);
+    if (run_set_dir(r, dir, "run.out_dir/run.name", err))
+        return -1;
 
     /* Our own threads split the images; each GEMM runs on one thread inside them. */
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
@@ -109,7 +159,7 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
         comm_broadcast(comm, first, sizeof first, 0);
         if (memcmp(first, mine, sizeof mine) != 0)
             rc = rv_fail(err, "%s: rank %d loaded other %s data than rank 0 (from '%s'); give every "
-                         "node the same files and config", cfg->source, comm->rank, cfg->dataset,
+                         "node the same files and config", cfg->source, comm->rank, CHOICE_NAME(dataset_names, cfg->dataset),
                          config_data_dir(cfg));
         if (comm_agree(comm, rc, err))
             return -1;
@@ -128,6 +178,8 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
     int eval_share = (cfg->eval_batch_size + comm->size - 1) / comm->size;
     int max_batch = r->local_batch_max > eval_share ? r->local_batch_max : eval_share;
     struct model_spec spec = run_model_spec(cfg, &r->train);
+    if (check_memory(cfg, &spec, max_batch, err))
+        return -1;
     if (model_build(&r->model, &spec, max_batch, threads, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -152,7 +204,6 @@ void run_close(struct run *r)
 size_t run_set_trainable(struct run *r, const struct stage_plan *plan)
 {
     const struct stage_kind *k = stage_find(plan->kind);
-    REVIVE_ASSERT(k != NULL); /* the config table admits only known kinds */
     struct stage_args a = {
         .seed = (uint64_t)r->cfg.seed,
         .per_channel_k = r->cfg.per_channel_k,

@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "run.h"
 #include "step.h"
+#include "stop.h"
 
 static void reduce_over_ranks(double *buf, int n, void *ctx)
 {
@@ -80,16 +81,14 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             int n = hi - lo;
             data_make_batch(x, y, d, order + lo, n, &aug, (uint64_t)c->seed, key);
             lr = lr_at(&sched, r->step, steps_per_epoch);
-            double sums[2]; /* loss, correct over all ranks */
-            if (step_train(m, x, y, n, count, red, comm, (float)lr, &opt, sums)) {
-                rc = rv_fail(err, "%s: the loss became %g at stage %d, epoch %d, step %ld; "
-                             "training diverged: lower train.lr (now %g) or add train.warmup_epochs",
-                             c->source, sums[0], r->stage, r->epoch + 1, s + 1, c->lr);
+            /* loss, correct and the stop flags, then their sums over all ranks */
+            double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
+            step_train(m, x, y, n, count, red, comm, (float)lr, &opt, sums);
+            if ((rc = stop_check_step(r, sums, s, err)))
                 goto done;
-            }
             r->step++;
-            r->epoch_loss_sum += sums[0];
-            r->epoch_correct += sums[1];
+            r->epoch_loss_sum += sums[STEP_LOSS];
+            r->epoch_correct += sums[STEP_CORRECT];
             r->epoch_seen += count;
             if (r->progress) {
                 double now = run_now();
@@ -103,18 +102,17 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
                 }
             }
             r->steps_this_process++;
-            if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps &&
-                s + 1 < steps_per_epoch) {
-                char path[600];
-                snprintf(path, sizeof path, "%s/last.h5", r->dir);
+            if (stop_now(r) && s + 1 < steps_per_epoch) {
+                char path[RUN_PATH_MAX];
+                run_path(r, "last.h5", path);
                 rc = checkpoint_save(r, path, err);
                 r->stopped = rc == 0;
                 goto done;
             }
             if (c->checkpoint_every_steps > 0 && r->step % c->checkpoint_every_steps == 0 &&
                 s + 1 < steps_per_epoch) {
-                char path[600];
-                snprintf(path, sizeof path, "%s/last.h5", r->dir);
+                char path[RUN_PATH_MAX];
+                run_path(r, "last.h5", path);
                 if ((rc = checkpoint_save(r, path, err)))
                     goto done;
             }
@@ -152,13 +150,13 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
         }
         if ((rc = metrics_log_append(r, &row, err)))
             goto done;
-        char path[600];
-        snprintf(path, sizeof path, "%s/last.h5", r->dir);
+        char path[RUN_PATH_MAX];
+        run_path(r, "last.h5", path);
         if ((rc = checkpoint_save(r, path, err)))
             goto done;
         /* Also at a stage's last epoch: the stage end (statistics, stage-KK.h5) then happens
          * when the run is resumed from last.h5. */
-        if (r->stop_after_steps > 0 && r->steps_this_process >= r->stop_after_steps) {
+        if (stop_now(r)) {
             r->stopped = true;
             goto done;
         }

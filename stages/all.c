@@ -11,4 +11,4 @@ static void set_trainable(struct model *m, const struct stage_args *a)
     model_mask_changed(m);
 }
 
-const struct stage_kind stage_all = {"all", "every parameter", set_trainable};
+const struct stage_kind stage_all = {"every parameter", set_trainable};

@@ -11,4 +11,4 @@ static void set_trainable(struct model *m, const struct stage_args *a)
     model_mask_changed(m);
 }
 
-const struct stage_kind stage_bn = {"bn", "BatchNorm γ and β only", set_trainable};
+const struct stage_kind stage_bn = {"BatchNorm γ and β only", set_trainable};

@@ -12,5 +12,5 @@ static void set_trainable(struct model *m, const struct stage_args *a)
     model_mask_changed(m);
 }
 
-const struct stage_kind stage_bn_output = {"bn_output", "BatchNorm γ, β and the output layer",
+const struct stage_kind stage_bn_output = {"BatchNorm γ, β and the output layer",
                                            set_trainable};

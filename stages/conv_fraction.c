@@ -16,4 +16,4 @@ static void set_trainable(struct model *m, const struct stage_args *a)
 }
 
 const struct stage_kind stage_conv_fraction = {
-    "conv_fraction", "γ, β and a fraction of all conv weights (train.conv_fraction)", set_trainable};
+    "γ, β and a fraction of all conv weights (train.conv_fraction)", set_trainable};

@@ -6,16 +6,16 @@
 #include "rng.h"
 #include "stages.h"
 
-static const struct stage_kind *const kinds[] = {
-    &stage_all, &stage_bn, &stage_bn_output, &stage_output, &stage_per_channel, &stage_conv_fraction,
+static const struct stage_kind *const kinds[STAGE_KIND_COUNT] = {
+    [STAGE_ALL] = &stage_all, [STAGE_BN] = &stage_bn, [STAGE_BN_OUTPUT] = &stage_bn_output,
+    [STAGE_OUTPUT] = &stage_output, [STAGE_PER_CHANNEL] = &stage_per_channel,
+    [STAGE_CONV_FRACTION] = &stage_conv_fraction,
 };
 
-const struct stage_kind *stage_find(const char *name)
+const struct stage_kind *stage_find(enum stage_kind_id id)
 {
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kinds[i]->name, name) == 0)
-            return kinds[i];
-    return NULL;
+    REVIVE_ASSERT((int)id >= 0 && id < STAGE_KIND_COUNT); /* names are parsed where they are read */
+    return kinds[id];
 }
 
 void mask_clear(struct model *m)

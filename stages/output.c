@@ -10,4 +10,4 @@ static void set_trainable(struct model *m, const struct stage_args *a)
     model_mask_changed(m);
 }
 
-const struct stage_kind stage_output = {"output", "the output layer only", set_trainable};
+const struct stage_kind stage_output = {"the output layer only", set_trainable};

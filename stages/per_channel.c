@@ -29,4 +29,4 @@ static void set_trainable(struct model *m, const struct stage_args *a)
 }
 
 const struct stage_kind stage_per_channel = {
-    "per_channel", "k random conv weights per output channel (train.per_channel_k)", set_trainable};
+    "k random conv weights per output channel (train.per_channel_k)", set_trainable};

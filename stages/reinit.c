@@ -11,38 +11,6 @@
 #include "rng.h"
 #include "stages.h"
 
-/* The names of the choices, in enum order: the one place the config's strings become enums.
- * They must equal the choices of the keys in src/config_table.c (tests/test_pipeline.c checks). */
-const char *const reinit_gamma_names[REINIT_GAMMA_COUNT] = {
-    [REINIT_GAMMA_INITIAL] = "initial", [REINIT_GAMMA_FRESH] = "fresh",
-    [REINIT_GAMMA_ZERO] = "zero", [REINIT_GAMMA_VALUE] = "value",
-};
-const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
-    [REINIT_BETA_INITIAL] = "initial", [REINIT_BETA_KEEP] = "keep",
-};
-
-static int find_name(const char *const *names, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-int reinit_options_parse(struct reinit_options *o, const char *gamma, double gamma_value,
-                         const char *beta, double weight_scale, struct rv_error *err)
-{
-    int g = find_name(reinit_gamma_names, REINIT_GAMMA_COUNT, gamma);
-    int b = find_name(reinit_beta_names, REINIT_BETA_COUNT, beta);
-    if (g < 0)
-        return rv_fail(err, "pipeline.reinit_gamma = '%s' is not one of initial|fresh|zero|value", gamma);
-    if (b < 0)
-        return rv_fail(err, "pipeline.reinit_beta = '%s' is not one of initial|keep", beta);
-    *o = (struct reinit_options){.gamma = (enum reinit_gamma)g, .gamma_value = gamma_value,
-                                 .beta = (enum reinit_beta)b, .weight_scale = weight_scale};
-    return 0;
-}
-
 const struct reinit_options reinit_defaults = {
     .gamma = REINIT_GAMMA_INITIAL, .gamma_value = 0.0, .beta = REINIT_BETA_INITIAL, .weight_scale = 1.0,
 };

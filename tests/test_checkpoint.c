@@ -84,8 +84,8 @@ static void make_run(struct run *r, struct comm *comm, int depth, int width)
     memset(r, 0, sizeof *r);
     config_defaults(&r->cfg);
     snprintf(r->cfg.name, sizeof r->cfg.name, "ckpt-test");
-    snprintf(r->cfg.dataset, sizeof r->cfg.dataset, "synthetic");
-    snprintf(r->cfg.select, sizeof r->cfg.select, "reinit_first");
+    r->cfg.dataset = DATASET_SYNTHETIC;
+    r->cfg.select = SELECT_REINIT_FIRST;
     r->cfg.depth = depth;
     r->cfg.width = width;
     r->cfg.seed = 4242;
@@ -312,7 +312,7 @@ static void test_read_config(void **state)
     free(got);
     assert_int_equal(c.depth, 8);
     assert_int_equal(c.seed, 4242);
-    assert_string_equal(c.select, "reinit_first");
+    assert_int_equal(c.select, SELECT_REINIT_FIRST);
     assert_int_equal(c.milestones.n, 2);
     assert_string_equal(c.source, path); /* messages about this config name the checkpoint */
     assert_int_equal(config_validate(&c, &err), 0);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "pipeline.h"
 
 #define ORIGIN "configs/x.ini"
 
@@ -82,18 +83,18 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 #define SAME_STR(f) assert_string_equal(a->f, b->f)
 #define SAME_LIST(f) assert_list(&a->f, b->f.n, b->f.v)
     SAME_STR(name); SAME_STR(out_dir); SAME(seed); SAME(threads);
-    SAME_STR(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
+    SAME(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
     SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
     SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
-    SAME_STR(arch); SAME(depth); SAME(width); SAME_STR(gamma_init);
-    SAME_STR(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
+    SAME(arch); SAME(depth); SAME(width); SAME(gamma_init);
+    SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
-    SAME(nesterov); SAME_STR(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
+    SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
     SAME(lr_factor);
-    SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps); SAME_STR(conv_algo);
+    SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps); SAME(conv_algo);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
-    SAME_LIST(stage_epochs); SAME(threshold); SAME_STR(select); SAME(train_output);
-    SAME_STR(reinit_gamma); SAME(reinit_gamma_value); SAME_STR(reinit_beta);
+    SAME_LIST(stage_epochs); SAME(threshold); SAME(select); SAME(train_output);
+    SAME(reinit_gamma); SAME(reinit_gamma_value); SAME(reinit_beta);
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
 #undef SAME
 #undef SAME_STR
@@ -123,7 +124,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.out_dir, "checkpoints");
     assert_int_equal(c.seed, 1);
     assert_int_equal(c.threads, 0);
-    assert_string_equal(c.dataset, "fashion_mnist");
+    assert_int_equal(c.dataset, DATASET_FASHION_MNIST);
     assert_string_equal(c.data_path, "");
     assert_int_equal(c.train_limit, 0);
     assert_int_equal(c.test_limit, 0);
@@ -134,11 +135,11 @@ static void test_defaults(void **state)
     assert_int_equal(c.synthetic_size, 8);
     assert_int_equal(c.synthetic_channels, 1);
     assert_int_equal(c.synthetic_classes, 4);
-    assert_string_equal(c.arch, "resnet");
+    assert_int_equal(c.arch, ARCH_RESNET);
     assert_int_equal(c.depth, 20);
     assert_int_equal(c.width, 1);
-    assert_string_equal(c.gamma_init, "uniform");
-    assert_string_equal(c.trainable, "all");
+    assert_int_equal(c.gamma_init, GAMMA_INIT_UNIFORM);
+    assert_int_equal(c.trainable, STAGE_ALL);
     assert_int_equal(c.per_channel_k, 2);
     assert_true(c.conv_fraction == 0.01);
     assert_int_equal(c.epochs, 10);
@@ -148,24 +149,24 @@ static void test_defaults(void **state)
     assert_true(c.momentum == 0.9);
     assert_false(c.nesterov);
     assert_true(c.weight_decay == 1e-4);
-    assert_string_equal(c.lr_schedule, "step");
+    assert_int_equal(c.lr_schedule, LR_STEP);
     assert_list(&c.milestones, 0, NULL);
     assert_true(c.lr_factor == 0.1);
     assert_true(c.warmup_epochs == 0.0);
     assert_true(c.sync_bn);
     assert_int_equal(c.checkpoint_every_steps, 0);
-    assert_string_equal(c.conv_algo, "auto");
+    assert_int_equal(c.conv_algo, CONV_ALGO_AUTO);
     assert_false(c.pipeline);
     assert_true(c.pipeline_n == 0.01);
     assert_true(c.pipeline_s == 4.0);
     assert_list(&c.fractions, 0, NULL);
     assert_list(&c.stage_epochs, 0, NULL);
     assert_true(c.threshold == 0.01);
-    assert_string_equal(c.select, "random");
+    assert_int_equal(c.select, SELECT_RANDOM);
     assert_false(c.train_output);
-    assert_string_equal(c.reinit_gamma, "initial");
+    assert_int_equal(c.reinit_gamma, REINIT_GAMMA_INITIAL);
     assert_true(c.reinit_gamma_value == 1.0);
-    assert_string_equal(c.reinit_beta, "initial");
+    assert_int_equal(c.reinit_beta, REINIT_BETA_INITIAL);
     assert_true(c.reinit_weight_scale == 1.0);
     assert_true(c.reinit);
     assert_int_equal(c.recalibrate_batches, 0);
@@ -234,7 +235,7 @@ static void test_load_file(void **state)
     assert_true(c.lr == 0.02);
     assert_list(&c.milestones, 3, (const double[]){30, 60, 90.5});
     assert_true(c.nesterov);
-    assert_string_equal(c.dataset, "cifar10");
+    assert_int_equal(c.dataset, DATASET_CIFAR10);
     assert_string_equal(c.data_path, "/tmp/x y");
     assert_false(c.augment_flip);
     assert_true(c.pipeline);
@@ -249,7 +250,7 @@ static void test_load_file(void **state)
     config_defaults(&c);
     assert_string_equal(load_text(&c, "\xEF\xBB\xBF[model]\r\ndepth = 32\r\ngamma_init = one\r\n", &err), "");
     assert_int_equal(c.depth, 32);
-    assert_string_equal(c.gamma_init, "one");
+    assert_int_equal(c.gamma_init, GAMMA_INIT_ONE);
     assert_string_equal(c.source, ORIGIN);
 }
 
@@ -510,8 +511,21 @@ static void test_pipeline_stages(void **state)
     set_ok(&c, "pipeline.s=1.000001");
     set_ok(&c, "pipeline.epochs=");
     assert_string_equal(validate_error(&c, &err),
-                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 1000 "
+                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 32 "
                         "stages; raise s or n, or list pipeline.fractions");
+    /* One limit for stages (issue 11): the config once allowed 1,000 computed stages while the
+     * schedule held 34, so this config passed validation and failed later, elsewhere.
+     * 1e-9·1.9^k < 1 for k ≤ 32: 0, 33 partial stages and 1 make 35. */
+    set_ok(&c, "pipeline.n=1e-9");
+    set_ok(&c, "pipeline.s=1.9");
+    assert_has(validate_error(&c, &err), "make more than 32 stages");
+    set_ok(&c, "pipeline.s=2"); /* 1e-9·2^k < 1 for k ≤ 29: 32 stages, the limit */
+    set_ok(&c, "pipeline.enabled=true");
+    assert_int_equal(config_validate(&c, &err), 0);
+    struct schedule sched;
+    assert_int_equal(schedule_build(&sched, &c, &err), 0);
+    assert_int_equal(sched.n, CONFIG_MAX_STAGES);
+    assert_int_equal(SCHEDULE_MAX_STAGES, CONFIG_MAX_STAGES);
 }
 
 /* Every key but model.arch (which has one choice) and train.milestone_fractions (which excludes

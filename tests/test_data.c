@@ -134,7 +134,7 @@ static void fmnist_loads_exactly(void **state)
     write_fmnist(t->dir, 1);
     struct dataset tr, te;
     struct rv_error err = {{0}};
-    assert_int_equal(data_load(&tr, &te, "fashion_mnist", t->dir, &err), 0);
+    assert_int_equal(data_load(&tr, &te, DATASET_FASHION_MNIST, t->dir, &err), 0);
     check_fmnist_split(&tr, FM_TRAIN, 0);
     check_fmnist_split(&te, FM_TEST, FM_TEST_BASE);
     /* Pixels are i/255 for i < 30 over whole images: mean = 14.5/255, var = (30^2-1)/12/255^2. */
@@ -261,7 +261,7 @@ static void fmnist_real_data(void **state)
         skip();
     struct dataset tr, te;
     struct rv_error err = {{0}};
-    if (data_load(&tr, &te, "fashion_mnist", REAL_FMNIST, &err))
+    if (data_load(&tr, &te, DATASET_FASHION_MNIST, REAL_FMNIST, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(tr.n, 60000);
     assert_int_equal(te.n, 10000);
@@ -334,7 +334,7 @@ static void cifar_loads_in_order(void **state)
     write_cifar_all(t->dir);
     struct dataset tr, te;
     struct rv_error err = {{0}};
-    if (data_load(&tr, &te, "cifar10", t->dir, &err))
+    if (data_load(&tr, &te, DATASET_CIFAR10, t->dir, &err))
         fail_msg("%s", err.msg);
     check_cifar_split(&tr, 11, 0);
     check_cifar_split(&te, 4, CIFAR_TEST_BASE);
@@ -401,8 +401,8 @@ static void load_unknown_kind(void **state)
     (void)state;
     struct dataset tr, te;
     struct rv_error err = {{0}};
-    assert_int_equal(data_load(&tr, &te, "mnist", "/nonexistent", &err), -1);
-    assert_non_null(strstr(err.msg, "'mnist'"));
+    assert_int_equal(data_load(&tr, &te, DATASET_SYNTHETIC, "/nonexistent", &err), -1);
+    assert_non_null(strstr(err.msg, "'synthetic' is not loaded"));
     assert_non_null(strstr(err.msg, "fashion_mnist or cifar10"));
 }
 

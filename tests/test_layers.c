@@ -26,6 +26,7 @@
 #include <omp.h>
 
 #include "error.h"
+#include "config.h"
 #include "layers.h"
 #include "rng.h"
 
@@ -442,11 +443,11 @@ static void test_conv_algo_choice(void **state)
     assert_int_equal(l.winograd, 1);
     conv2d_set_algo(&l, CONV_ALGO_IM2COL);
     assert_int_equal(l.winograd, 0);
-    assert_int_equal(conv_algo_from_name("auto"), CONV_ALGO_AUTO);
-    assert_int_equal(conv_algo_from_name("im2col"), CONV_ALGO_IM2COL);
-    assert_int_equal(conv_algo_from_name("winograd"), CONV_ALGO_WINOGRAD);
-    assert_int_equal(conv_algo_from_name("wino"), -1);
-    assert_int_equal(conv_algo_from_name(""), -1);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, "auto"), CONV_ALGO_AUTO);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, "im2col"), CONV_ALGO_IM2COL);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, "winograd"), CONV_ALGO_WINOGRAD);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, "wino"), -1);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, ""), -1);
 }
 
 /* A masked weight gradient: the listed entries as the dense one (to float rounding: a dot

@@ -37,7 +37,8 @@ static void fake_run(struct run *r, const char *select, bool train_output, int s
     r->cfg.depth = 8;
     r->cfg.seed = seed;
     r->cfg.train_output = train_output;
-    snprintf(r->cfg.select, sizeof r->cfg.select, "%s", select);
+    r->cfg.select = (enum select_mode)CHOICE_INDEX(select_names, select);
+    assert_true((int)r->cfg.select >= 0);
     tiny_model(&r->model, (uint64_t)seed);
 }
 
@@ -149,7 +150,7 @@ static void test_schedule_from_n_and_s(void **state)
     assert_int_equal(s.n, 6);
     for (int k = 0; k < 6; k++) {
         assert_true(s.stage[k].fraction == f[k]);
-        assert_string_equal(s.stage[k].kind, kinds[k]);
+        assert_string_equal(CHOICE_NAME(stage_kind_names, s.stage[k].kind), kinds[k]);
         assert_int_equal(s.stage[k].epochs, 7); /* train.epochs when pipeline.epochs is empty */
         assert_false(s.stage[k].train_output);
     }
@@ -166,7 +167,7 @@ static void test_schedule_from_n_and_s(void **state)
     assert_int_equal(schedule_build(&s, &c, &err), 0);
     assert_int_equal(s.n, 4);
     assert_true(s.stage[1].fraction == 0.25 && s.stage[2].fraction == 0.5 && s.stage[3].fraction == 1.0);
-    assert_string_equal(s.stage[3].kind, "all");
+    assert_int_equal(s.stage[3].kind, STAGE_ALL);
 }
 
 static void test_schedule_epochs(void **state)
@@ -230,7 +231,7 @@ static void test_schedule_explicit_list(void **state)
     const char *kinds[] = {"bn", "conv_fraction", "conv_fraction", "all"};
     for (int k = 0; k < 4; k++) {
         assert_true(s.stage[k].fraction == f[k]);
-        assert_string_equal(s.stage[k].kind, kinds[k]);
+        assert_string_equal(CHOICE_NAME(stage_kind_names, s.stage[k].kind), kinds[k]);
         assert_int_equal(s.stage[k].epochs, 2 * (k + 1));
         assert_int_equal(s.stage[k].train_output, k == 1 || k == 2);
     }
@@ -255,7 +256,7 @@ static void test_schedule_single_stage(void **state)
     struct config c;
     pipeline_config(&c);
     c.pipeline = false;
-    snprintf(c.trainable, sizeof c.trainable, "per_channel");
+    c.trainable = STAGE_PER_CHANNEL;
     c.conv_fraction = 0.25;
     c.epochs = 9;
     c.train_output = true; /* a [pipeline] key: no effect on a single stage */
@@ -265,16 +266,38 @@ static void test_schedule_single_stage(void **state)
     struct rv_error err = {{0}};
     assert_int_equal(schedule_build(&s, &c, &err), 0);
     assert_int_equal(s.n, 1);
-    assert_string_equal(s.stage[0].kind, "per_channel");
+    assert_int_equal(s.stage[0].kind, STAGE_PER_CHANNEL);
     assert_true(s.stage[0].fraction == 0.0); /* the share of conv weights the stage trains */
     assert_int_equal(s.stage[0].epochs, 9);
     assert_false(s.stage[0].train_output);
-    snprintf(c.trainable, sizeof c.trainable, "conv_fraction");
+    c.trainable = STAGE_CONV_FRACTION;
     assert_int_equal(schedule_build(&s, &c, &err), 0);
     assert_true(s.stage[0].fraction == 0.25);
-    snprintf(c.trainable, sizeof c.trainable, "all");
+    c.trainable = STAGE_ALL;
     assert_int_equal(schedule_build(&s, &c, &err), 0);
     assert_true(s.stage[0].fraction == 1.0);
+}
+
+/* A stage kind read back from a checkpoint is parsed where it is read: an unknown one is an
+ * error naming it (issue 11 item 1: it reached stage_find, whose NULL crashed resume). */
+static void test_schedule_for_run_refuses_unknown_kind(void **state)
+{
+    (void)state;
+    const char *const bad[] = {"bogus", "", "BN"};
+    for (int i = 0; i < 3; i++) {
+        struct run r;
+        fake_run(&r, "random", false, 1);
+        r.stage = 0;
+        r.nrecords = 1;
+        snprintf(r.records[0].kind, sizeof r.records[0].kind, "%s", bad[i]);
+        struct schedule s;
+        struct rv_error err = {{0}};
+        assert_int_equal(schedule_for_run(&s, &r, &err), -1);
+        char want[64];
+        snprintf(want, sizeof want, "has kind '%s', which is not a stage kind", bad[i]);
+        assert_non_null(strstr(err.msg, want));
+        model_free(&r.model);
+    }
 }
 
 /* ---------------------------------------------------------------- nested trainable sets */
@@ -656,12 +679,13 @@ static void test_reinit_names_match_config(void **state)
         assert_non_null(tail);
         assert_string_equal(tail + strlen("is not one of "), joined);
     }
-    struct reinit_options o;
-    assert_int_equal(reinit_options_parse(&o, "zero", 0.0, "keep", 1.0, &err), 0);
-    assert_int_equal(o.gamma, REINIT_GAMMA_ZERO);
-    assert_int_equal(o.beta, REINIT_BETA_KEEP);
-    assert_int_equal(reinit_options_parse(&o, "half", 0.0, "keep", 1.0, &err), -1);
-    assert_string_equal(err.msg, "pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value");
+    /* the config holds the enum itself */
+    assert_int_equal(config_set(&c, "pipeline.reinit_gamma=zero", &err), 0);
+    assert_int_equal(c.reinit_gamma, REINIT_GAMMA_ZERO);
+    assert_int_equal(config_set(&c, "pipeline.reinit_beta=keep", &err), 0);
+    assert_int_equal(c.reinit_beta, REINIT_BETA_KEEP);
+    assert_int_equal(config_set(&c, "pipeline.reinit_gamma=half", &err), -1);
+    assert_string_equal(err.msg, "--set pipeline.reinit_gamma=half: pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value");
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -848,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_schedule_explicit_list),
         cmocka_unit_test(test_schedule_too_many_stages),
         cmocka_unit_test(test_schedule_single_stage),
+        cmocka_unit_test(test_schedule_for_run_refuses_unknown_kind),
         cmocka_unit_test(test_nested_random),
         cmocka_unit_test(test_nested_reinit_first),
         cmocka_unit_test(test_reinit_filters),

@@ -21,7 +21,7 @@ static void open_tiny(struct run *r, struct comm *comm)
 {
     struct config c;
     config_defaults(&c);
-    snprintf(c.dataset, sizeof c.dataset, "synthetic");
+    c.dataset = DATASET_SYNTHETIC;
     c.depth = 8;
     c.batch_size = 32;
     c.synthetic_train = 100; /* 4 batches: 32, 32, 32, 4 */

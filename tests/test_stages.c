@@ -35,24 +35,25 @@ static void test_kinds_train_what_they_say(void **state)
     build(&m);
     struct param_counts c = model_count(&m);
     struct stage_args a = {.seed = 1, .per_channel_k = 2, .conv_fraction = 0.1};
-    stage_find("all")->set_trainable(&m, &a);
+    stage_find(STAGE_ALL)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.total);
-    stage_find("bn")->set_trainable(&m, &a);
+    stage_find(STAGE_BN)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.bn);
     assert_int_equal(count_kind(&m, PARAM_GAMMA) + count_kind(&m, PARAM_BETA), c.bn);
-    stage_find("bn_output")->set_trainable(&m, &a);
+    stage_find(STAGE_BN_OUTPUT)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.bn + c.output);
-    stage_find("output")->set_trainable(&m, &a);
+    stage_find(STAGE_OUTPUT)->set_trainable(&m, &a);
     assert_int_equal(model_trainable(&m), c.output);
     assert_int_equal(count_kind(&m, PARAM_OUTPUT_W), 640);
-    stage_find("per_channel")->set_trainable(&m, &a);
+    stage_find(STAGE_PER_CHANNEL)->set_trainable(&m, &a);
     /* Two per output channel of every conv: as many as γ and β together. */
     assert_int_equal(model_trainable(&m), c.bn);
     assert_int_equal(count_kind(&m, PARAM_CONV), c.bn);
-    stage_find("conv_fraction")->set_trainable(&m, &a);
+    stage_find(STAGE_CONV_FRACTION)->set_trainable(&m, &a);
     assert_int_equal(count_kind(&m, PARAM_CONV), (size_t)llround(0.1 * c.conv));
     assert_int_equal(model_trainable(&m), c.bn + (size_t)llround(0.1 * c.conv));
-    assert_null(stage_find("nonsense"));
+    assert_int_equal(CHOICE_INDEX(stage_kind_names, "nonsense"), -1);
+    assert_int_equal(CHOICE_INDEX(stage_kind_names, "conv_fraction"), STAGE_CONV_FRACTION);
     model_free(&m);
 }
 
@@ -157,6 +158,20 @@ static void test_sgd_matches_pytorch_formula(void **state)
     assert_float_equal(wn, 1.0f - 0.1f * (0.51f + 0.9f * 0.51f), 1e-6);
 }
 
+/* The update reports the values it made non-finite (issue 11 item 5: a diverged step must
+ * not be saved), counting only trainable entries: a frozen inf is not this step's doing. */
+static void test_sgd_counts_nonfinite_updates(void **state)
+{
+    (void)state;
+    float w[4] = {1.0f, 3e38f, 1.0f, INFINITY}, v[4] = {0}, g[4] = {0.5f, -3e38f, NAN, 0.0f};
+    float mask[4] = {1.0f, 1.0f, 1.0f, 0.0f};
+    struct sgd opt = {.momentum = 0.0, .weight_decay = 0.0, .nesterov = false};
+    assert_int_equal(sgd_step(w, v, g, mask, 4, 10.0f, &opt), 2); /* overflow and NaN */
+    assert_true(isinf(w[1]) && isnan(w[2]) && w[0] == -4.0f);
+    float ok[2] = {1.0f, 2.0f}, vo[2] = {0}, go[2] = {0.1f, 0.2f}, mo[2] = {1.0f, 1.0f};
+    assert_int_equal(sgd_step(ok, vo, go, mo, 2, 0.1f, &opt), 0);
+}
+
 static void test_lr_schedules(void **state)
 {
     (void)state;
@@ -212,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_conv_fraction_nested_and_seeded),
         cmocka_unit_test(test_frozen_entries_never_move),
         cmocka_unit_test(test_sgd_matches_pytorch_formula),
+        cmocka_unit_test(test_sgd_counts_nonfinite_updates),
         cmocka_unit_test(test_lr_schedules),
         cmocka_unit_test(test_milestone_fractions),
     };

@@ -18,17 +18,18 @@
 #include "data.h"
 #include "rng.h"
 
-int data_load(struct dataset *train, struct dataset *test, const char *kind, const char *dir,
+int data_load(struct dataset *train, struct dataset *test, enum dataset_kind kind, const char *dir,
               struct rv_error *err)
 {
-    if (strcmp(kind, "fashion_mnist") == 0)
+    if (kind == DATASET_FASHION_MNIST)
         return data_load_fashion_mnist(train, test, dir, err);
-    if (strcmp(kind, "cifar10") == 0)
+    if (kind == DATASET_CIFAR10)
         return data_load_cifar10(train, test, dir, err);
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    return rv_fail(err, "data.dataset: unknown data set '%s' to load from files; use "
-                        "fashion_mnist or cifar10 (synthetic is generated, not loaded)", kind);
+    return rv_fail(err, "data.dataset: data set '%s' is not loaded from files; use "
+                        "fashion_mnist or cifar10 (synthetic is generated, not loaded)",
+                   CHOICE_NAME(dataset_names, kind));
 }
 
 void data_set_normalization(struct dataset *train, struct dataset *test)

@@ -46,20 +46,6 @@ void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int p
     l->winograd = 0;
 }
 
-int conv_algo_from_name(const char *name)
-{
-    /* CONV_ALGO_NAMES lists the names in enum order, '|' between them. */
-    const char *p = CONV_ALGO_NAMES;
-    size_t len = strlen(name);
-    for (int i = 0; *p; i++) {
-        size_t n = strcspn(p, "|");
-        if (n == len && strncmp(p, name, n) == 0)
-            return i;
-        p += n + (p[n] == '|');
-    }
-    return -1;
-}
-
 /* AUTO: Winograd where it was measured faster. Per 3×3 stride-1 layer at batch 128, one thread,
  * forward / input gradient in ms (im2col → Winograd): 16→16 at 28×28 9.4/13.2 → 7.3/7.6,
  * 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7 7.7/7.6 → 4.3/4.5, 16→16 at 32×32

@@ -17,7 +17,7 @@
  *
  * The batch is cut into chunks of images whose tiles (V and M) fit CONV2D_CHUNK_FLOATS; the
  * chunk size depends only on the layer and n, each chunk's GEMMs run on one thread, so the bits
- * do not depend on the thread count. Error: see tests/test_conv_fast.c and docs/ARCHITECTURE.md.
+ * do not depend on the thread count. Error: see tests/test_layers.c and docs/ARCHITECTURE.md.
  */
 #include <string.h>
 

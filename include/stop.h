@@ -1,0 +1,40 @@
+/* Stopping a run early and cleanly: on a signal, on divergence, or as asked.
+ *
+ *   stop_install(rank == 0);                       SIGINT, SIGTERM, SIGUSR1: finish the step
+ *   double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
+ *   step_train(..., sums);                         step.h: the flags ride on its allreduce
+ *   if (stop_check_step(r, sums, s, err)) ...      diverged: an error before anything is saved
+ *   if (stop_now(r)) ...                           a signal or --stop-after-steps: save last.h5
+ *   exit(stop_exit_code(r));                       128 + the signal's number, or 0
+ *
+ * A first signal only sets a flag: the step in progress finishes, every rank learns of the
+ * flag through the step's allreduce, last.h5 is written (atomically, as always) and the run ends
+ * with 128 + the signal's number and a line saying how to resume. A second signal ends the
+ * process at once, without saving (the previous checkpoints are whole: files are renamed into
+ * place). */
+#ifndef REVIVE_STOP_H
+#define REVIVE_STOP_H
+
+#include <stdbool.h>
+
+#include "run.h"
+#include "step.h"
+
+/* Installs the handlers for SIGINT, SIGTERM and SIGUSR1; announce: this process prints (rank 0). */
+void stop_install(bool announce);
+/* The number of the first signal received, or 0. */
+int stop_signal_pending(void);
+/* After the step's allreduce: -1 with a message naming the stage, step and parameter when the
+ * loss or a parameter is not finite; records an agreed stop signal in r->signal. */
+int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struct rv_error *err);
+/* A stop signal was agreed, or --stop-after-steps is reached: save last.h5 and stop. */
+bool stop_now(const struct run *r);
+/* rank 0 of a stopped run: says why and how to resume. */
+void stop_report(const struct run *r);
+/* 128 + the agreed signal's number (as a shell reports a signal), or 0. */
+int stop_exit_code(const struct run *r);
+/* Removes dir's temporary checkpoint files ("*.tmp-PID") whose process no longer exists (a run
+ * killed while writing); a living process's file is left alone. Returns the count removed. */
+int stop_remove_stale_tmp(const char *dir, bool verbose);
+
+#endif

@@ -1,0 +1,158 @@
+#!/bin/sh
+# Stopping a run (issue 11, items 5 and 6): a diverged step is never saved; SIGINT, SIGTERM and
+# SIGUSR1 finish the step, write last.h5, say how to resume and exit 128 + the signal, and the
+# resumed run ends with the same bits as a straight one (also under mpirun -np 2); a second
+# signal ends the process at once; temporary files of dead writers are removed at start.
+set -u
+. tests/lib.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+finite() { # FILE: every parameter and momentum value of FILE is finite
+    $PY - "$1" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+bad = [g + "/" + k for g in ("params", "momentum") for k in f[g] if not np.isfinite(f[g][k][()]).all()]
+sys.exit("not finite: " + ", ".join(bad) if bad else 0)
+PY
+}
+same() { # NAME A.h5 B.h5: parameters, momentum, running statistics, masks and stats identical
+    if h5diff -q "$2" "$3" /params /params && h5diff -q "$2" "$3" /momentum /momentum &&
+       h5diff -q "$2" "$3" /running /running && h5diff -q "$2" "$3" /mask /mask &&
+       h5diff -q "$2" "$3" /stats /stats; then ok "$1"; else not_ok "$1"; fi
+}
+# wait_for FILE PATTERN: up to 60 s until FILE has a line matching PATTERN.
+wait_for() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+# ---- 5. divergence: the output layer of a tiny net under lr 10 and weight decay 1 grows by
+# ~10x a step until the update itself overflows; the loss of that step was still finite (it is
+# computed before the update), so only a check after the update catches it. With a checkpoint
+# every step, the step that overflowed was saved, and every resume failed.
+cat >"$TMP/nan.ini" <<INI
+[run]
+name = nan
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 64
+synthetic_test = 32
+[model]
+depth = 8
+[train]
+trainable = output
+epochs = 5
+batch_size = 4
+lr = 10
+momentum = 0.9
+weight_decay = 1
+checkpoint_every_steps = 1
+INI
+"$PIPE" run "$TMP/nan.ini" >"$TMP/nan.out" 2>"$TMP/nan.err"
+rc=$?
+why=""
+[ $rc -eq 1 ] || why="exit $rc, not 1"
+[ "$(lines "$TMP/nan.err")" -eq 1 ] || why="${why:+$why; }$(lines "$TMP/nan.err") lines on stderr"
+grep -q "diverged" "$TMP/nan.err" || why="${why:+$why; }no 'diverged'"
+check "a diverging run stops with one line and exit 1" "${why:+$why: $(head -c 300 "$TMP/nan.err")}"
+grep -q "parameter output\.\(weight\|bias\) became" "$TMP/nan.err" &&
+    grep -q "stage 0, epoch [0-9]*, step [0-9]*" "$TMP/nan.err" &&
+    ok "the message names the parameter and the step" ||
+    not_ok "the message names the parameter and the step: $(cat "$TMP/nan.err")"
+r=$(finite "$TMP/ck/nan/last.h5" 2>&1) && ok "last.h5 holds the last finite step" || not_ok "last.h5 holds the last finite step: $r"
+"$PIPE" eval "$TMP/ck/nan/last.h5" >/dev/null 2>"$TMP/ev.err" && ok "last.h5 still evaluates" ||
+    not_ok "last.h5 still evaluates: $(cat "$TMP/ev.err")"
+# It resumes, and (deterministically) diverges at the same step with the same message.
+"$PIPE" resume "$TMP/ck/nan/last.h5" >/dev/null 2>"$TMP/nan2.err"
+at() { sed -n 's/.*: \(parameter .* step [0-9]*\);.*/\1/p' "$1"; }
+[ -n "$(at "$TMP/nan.err")" ] && [ "$(at "$TMP/nan.err")" = "$(at "$TMP/nan2.err")" ] && ok "resuming last.h5 reaches the same step and stops the same way" ||
+    not_ok "resuming last.h5 reaches the same step and stops the same way: $(cat "$TMP/nan2.err")"
+
+# ---- 6. signals. A three-stage run of 8 steps a stage, signalled as stage 1 begins (the
+# signal is acted on after the step in progress, so the stop is mid-stage); the straight run is
+# the reference.
+tiny_staged_ini "$TMP/s.ini" s 1 "[data]" "synthetic_train = 256" "synthetic_test = 64"
+"$PIPE" run "$TMP/s.ini" --out "$TMP/straight" >"$TMP/straight.log" 2>&1 || not_ok "straight run"
+
+# default_int CMD...: CMD with SIGINT at its default (sh starts a background job with SIGINT
+# ignored, which the driver then respects).
+default_int() {
+    exec $PY -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+for sig in TERM INT USR1; do
+    d=$TMP/sig$sig
+    default_int "$PIPE" run "$TMP/s.ini" --out "$d" >"$d.out" 2>"$d.err" &
+    pid=$!
+    wait_for "$d.out" "^stage 1:"
+    kill -$sig $pid
+    wait $pid
+    rc=$?
+    case $sig in TERM) code=143 ;; INT) code=130 ;; USR1) code=138 ;; esac
+    why=""
+    [ "$rc" = "$code" ] || why="exit $rc, not $code"
+    grep -q "stopped by SIG$sig at stage 1, .*continue with: pipeline resume $d/last.h5" "$d.err" ||
+        why="${why:+$why; }no resume line"
+    [ -f "$d/last.h5" ] && [ ! -f "$d/stage-01.h5" ] || why="${why:+$why; }not stopped mid-stage with last.h5"
+    check "SIG$sig mid-stage: last.h5, how to resume, exit $code" "${why:+$why: $(cat "$d.err")}"
+done
+# (one resume is enough: the signal only decides where the run stops)
+d=$TMP/sigTERM
+"$PIPE" resume "$d/last.h5" >"$d.resume" 2>&1 || not_ok "resume after SIGTERM: $(tail -1 "$d.resume")"
+same "SIGTERM, resumed: same bits as the straight run" "$TMP/straight/stage-02.h5" "$d/stage-02.h5"
+[ -z "$(find "$TMP" -name '*.tmp-*')" ] && ok "no temporary files left" || not_ok "no temporary files left"
+
+# A second signal ends the run at once: both arrive while the process is stopped, so the
+# handler sees them back to back, before any step can finish.
+d=$TMP/twice
+default_int "$PIPE" run "$TMP/s.ini" --out "$d" >"$d.out" 2>"$d.err" &
+pid=$!
+wait_for "$d.out" "^stage 1:"
+kill -STOP $pid
+kill -TERM $pid
+kill -INT $pid
+kill -CONT $pid
+wait $pid
+rc=$?
+if [ $rc -ge 129 ] && grep -q "again: stopping at once without saving" "$d.err" && ! grep -q "stopped by" "$d.err"; then
+    ok "a second signal exits at once (exit $rc)"
+else
+    not_ok "a second signal exits at once (exit $rc: $(cat "$d.err"))"
+fi
+
+# Stale temporary files: one of a process that is gone (no PID is that large) is removed when
+# a run starts in its directory; one of a living process (this shell) is left alone.
+d=$TMP/stale
+mkdir -p "$d"
+: >"$d/last.h5.tmp-2147483647"
+: >"$d/stage-01.h5.tmp-$$"
+"$PIPE" run "$TMP/s.ini" --out "$d" --stop-after-steps 1 >"$d.stale" 2>&1
+if [ ! -e "$d/last.h5.tmp-2147483647" ] && [ -e "$d/stage-01.h5.tmp-$$" ] && grep -q "removed .*tmp-2147483647" "$d.stale"; then
+    ok "a dead process's temporary file is removed, a living one's kept"
+else
+    not_ok "a dead process's temporary file is removed, a living one's kept ($(ls "$d"))"
+fi
+rm -f "$d/stage-01.h5.tmp-$$"
+
+# Under mpirun -np 2: mpirun passes SIGTERM on to both ranks (and SIGKILL a second later,
+# odls_base_sigkill_timeout: time enough for a tiny step and last.h5); the ranks agree to stop
+# after the same step, and resuming with 2 ranks gives the straight 2-rank bits.
+MPIRUN="mpirun --oversubscribe -x OMP_NUM_THREADS=1"
+$MPIRUN -np 2 "$PIPE" run "$TMP/s.ini" --out "$TMP/mpi-straight" >"$TMP/mpi-straight.log" 2>&1 ||
+    not_ok "mpirun -np 2 straight run: $(tail -2 "$TMP/mpi-straight.log")"
+d=$TMP/mpi-term
+$MPIRUN -np 2 "$PIPE" run "$TMP/s.ini" --out "$d" >"$d.out" 2>"$d.err" &
+pid=$!
+wait_for "$d.out" "^stage 0:" # (mpirun takes a moment to pass the signal on: signal early)
+kill -TERM $pid
+wait $pid
+if grep -q "stopped by SIGTERM at stage [0-9], .*continue with: pipeline resume $d/last.h5" "$d.err" && [ -f "$d/last.h5" ] &&
+   [ ! -f "$d/stage-02.h5" ]; then
+    ok "mpirun -np 2: SIGTERM stops both ranks mid-stage with last.h5"
+else
+    not_ok "mpirun -np 2: SIGTERM stops both ranks mid-stage with last.h5 ($(head -3 "$d.err"))"
+fi
+$MPIRUN -np 2 "$PIPE" resume "$d/last.h5" >"$d.resume" 2>&1 || not_ok "mpirun -np 2 resume: $(tail -2 "$d.resume")"
+same "mpirun -np 2, SIGTERM and resumed: same bits as the straight 2-rank run" "$TMP/mpi-straight/stage-02.h5" "$d/stage-02.h5"
+
+finish stop
