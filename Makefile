@@ -85,9 +85,10 @@ demo-run: pipeline
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
-bench-run: $(BENCH_BIN) pipeline
-	./$(B)/bench/bench_train
-	sh bench/scaling.sh
+# revive against PyTorch, interleaved (bench/compare.py; revive alone without python3-torch).
+# BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--inputs 1x28x28 --repeats 1".
+bench-run: $(BENCH_BIN) $(PIPELINE_BIN)
+	/usr/bin/python3 bench/compare.py --bin-dir $(B)/bench --pipeline ./$(PIPELINE_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-san build-debug build-san-debug pipeline

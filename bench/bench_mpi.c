@@ -1,9 +1,11 @@
 /* Data-parallel throughput: ResNet-20 on 1×28×28, global batch 128 split over the MPI ranks,
  * synchronized BatchNorm and one gradient allreduce per step, as `pipeline run` trains.
  *
- *   mpirun -np 2 -x OMP_NUM_THREADS=1 build/bench/bench_mpi      (bench/scaling.sh runs both layouts)
+ *   mpirun -np 2 -x OMP_NUM_THREADS=1 build/bench/bench_mpi [seconds per figure, default 8]
+ *   (bench/scaling.sh runs both layouts of a 2-core machine)
  *
- * Prints images/s for all parameters and BN-only, and the bytes each rank sends per step.
+ * Prints images/s for all parameters and BN-only, and the bytes each rank sends per step, and a
+ * `RESULT key=value ...` line that bench/compare.py reads.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -17,6 +19,7 @@
 #include "rng.h"
 #include "run.h"
 #include "stages.h"
+#include "step.h"
 
 static void reduce(double *buf, int n, void *ctx)
 {
@@ -35,12 +38,13 @@ static double measure(struct model *m, struct comm *c, const float *x, const int
     for (int warm = 1; warm >= 0; warm--) {
         int go = 1;
         while (go) {
-            model_forward(m, x, n, true, r);
-            softmax_ce_forward_backward(m->d_logits, NULL, m->logits, y, n, m->spec.classes, global);
-            model_zero_grad(m);
-            model_backward(m, n, r);
-            comm_sum_floats(c, m->grads, m->total);
-            sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, 0.01f, &opt);
+            double sums[STEP_SUMS] = {0}; /* no stop signal */
+            /* the engine's training step, as `pipeline run` takes it */
+            if (step_train(m, x, y, n, global, r, c, 0.01f, &opt, sums)) {
+                if (c->rank == 0)
+                    fprintf(stderr, "bench_mpi: the loss became %g: the benchmark diverged\n", sums[STEP_LOSS]);
+                comm_abort(1);
+            }
             steps++;
             /* rank 0 decides when to stop, so every rank runs the same number of steps */
             double elapsed = run_now() - start;
@@ -65,6 +69,13 @@ int main(int argc, char **argv)
     comm_init(&c, &argc, &argv);
     const int global = 128;
     int n = (int)((long)global * (c.rank + 1) / c.size - (long)global * c.rank / c.size);
+    double seconds = argc > 1 ? atof(argv[1]) : 8.0;
+    if (!(seconds > 0.0 && seconds < 1e6)) {
+        if (c.rank == 0)
+            fprintf(stderr, "bench_mpi: seconds per figure '%s' must be a positive number\n", argv[1]);
+        comm_finalize(&c);
+        return 2;
+    }
     int threads = omp_get_max_threads();
     openblas_set_num_threads(1);
     struct model_spec spec = {.depth = 20, .width = 1, .in_c = 1, .in_h = 28, .in_w = 28, .classes = 10};
@@ -84,14 +95,16 @@ int main(int argc, char **argv)
     struct stage_args a = {.seed = 1};
     double bytes_all, bytes_bn;
     stage_all.set_trainable(&m, &a);
-    double all = measure(&m, &c, x, y, n, global, 8.0, &bytes_all);
+    double all = measure(&m, &c, x, y, n, global, seconds, &bytes_all);
     stage_bn.set_trainable(&m, &a);
-    double bn = measure(&m, &c, x, y, n, global, 8.0, &bytes_bn);
+    double bn = measure(&m, &c, x, y, n, global, seconds, &bytes_bn);
     if (c.rank == 0) {
         printf("bench_mpi: ResNet-20, 1x28x28, global batch %d, %d rank%s x %d thread%s\n", global,
                c.size, c.size > 1 ? "s" : "", threads, threads > 1 ? "s" : "");
         printf("  train all parameters  %8.1f img/s   %9.0f bytes sent per rank per step\n", all, bytes_all);
         printf("  train BN only         %8.1f img/s   %9.0f bytes sent per rank per step\n", bn, bytes_bn);
+        printf("RESULT tool=revive_mpi ranks=%d threads=%d all_img_s=%.2f bn_img_s=%.2f "
+               "bytes_all=%.0f bytes_bn=%.0f\n", c.size, threads, all, bn, bytes_all, bytes_bn);
     }
     model_free(&m);
     free(x);

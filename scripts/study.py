@@ -384,8 +384,14 @@ def run_grid(study, runs, opts):
     threads = max(1, cores() // (opts["jobs"] * opts["ranks"]))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     active, failed = [], 0
+    # A signal between starting a run and recording it in `active` would leave that run going
+    # on unwatched (it is in its own session) and still holding its lock: defer it to just after.
+    starting, deferred = [False], []
 
     def stop(signum, frame):
+        if starting[0]:
+            deferred.append(signum)
+            return
         for r, p, _, _ in active:
             try:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -401,6 +407,7 @@ def run_grid(study, runs, opts):
         while todo or active:
             while todo and len(active) < opts["jobs"]:
                 r = todo.pop(0)
+                starting[0] = True
                 os.makedirs(r["dir"], exist_ok=True)
                 lock = open(os.path.join(r["dir"], ".lock"), "a")
                 try:
@@ -408,6 +415,9 @@ def run_grid(study, runs, opts):
                 except OSError:
                     lock.close()
                     print(f"{r['name']}: running in another study process, skipped", flush=True)
+                    starting[0] = False
+                    if deferred:
+                        stop(deferred[0], None)
                     continue
                 cmd = command(r, opts)
                 verb = "resuming" if cmd.count("resume") else "starting"
@@ -420,7 +430,12 @@ def run_grid(study, runs, opts):
                 # The lock travels with the child: if this process is killed, the run still holds it.
                 p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, pass_fds=(lock.fileno(),))
+                if os.environ.get("REVIVE_STUDY_TEST_SIGNAL_AT_START"):  # tests: the race window
+                    os.kill(os.getpid(), signal.SIGTERM)
                 active.append((r, p, log, lock))
+                starting[0] = False
+                if deferred:
+                    stop(deferred[0], None)
             time.sleep(0.2)
             for item in list(active):
                 r, p, log, lock = item

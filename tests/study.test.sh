@@ -120,4 +120,16 @@ one_line_error "a directory holding runs of another config" \
 mkdir -p "$TMP/foreign" && touch "$TMP/foreign/x"
 one_line_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
 one_line_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
+# a signal that arrives just after a run started (before the study recorded it) still stops that
+# run: nothing is left going on unwatched holding the run's lock
+sed "s#^out_dir = .*#out_dir = $TMP/race#" "$TMP/s.ini" > "$TMP/race.ini"
+REVIVE_STUDY_TEST_SIGNAL_AT_START=1 "$PY" "$STUDY" "$TMP/race.ini" > "$TMP/race.log" 2>&1
+rc=$?
+sleep 0.5
+left=$(pgrep -f -- "--set run.out_dir=$TMP/race/" || true)
+[ -n "$left" ] && kill $left 2>/dev/null
+"$PY" "$STUDY" "$TMP/race.ini" --dry-run > "$TMP/race.dry" 2>&1
+check "a signal at a run's start stops that run too" \
+    "$([ "$rc" = 143 ] && [ -z "$left" ] && ! grep -q running "$TMP/race.dry" || echo "exit $rc; left: $left; $(cat "$TMP/race.dry")")"
+
 finish study.test.sh

@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""`make bench`: revive against PyTorch 1.13 on the same machine, in the same run.
+
+    bench/compare.py                      both input shapes, 3 interleaved repeats (make bench)
+    bench/compare.py --inputs 1x28x28 --repeats 1 --no-mpi     a quick look
+
+For every figure (train all / BN only / conv_fraction 1 % and 4 % / evaluate) and input shape it
+runs build/bench/bench_train and bench/torch_resnet.py alternately, one process per run
+(r, t, r, t, r, t per figure; each repeat a round over all figures), so both see the same
+background load and each process's peak RSS is its own; then prints medians (min-max in brackets), the ratio of medians, and the issue #8 targets.
+Then bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
+The machine is shared: only ratios measured side by side mean anything.
+
+Without python3-torch it prints revive's figures alone and says how to get the comparison.
+Needs only the standard library; run by /usr/bin/python3 like the other scripts.
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TORCH = os.path.join(ROOT, "bench", "torch_resnet.py")
+BENCH_TRAIN = PIPELINE = BIN_DIR = None  # set from the command line in main()
+THREADS = 2
+
+# (label, mode, fraction); one row of the table each
+FIGURES = [
+    ("train all parameters", "all", 0.0),
+    ("train BN only", "bn", 0.0),
+    ("conv_fraction 1 %", "conv_fraction", 0.01),
+    ("conv_fraction 4 %", "conv_fraction", 0.04),
+    ("evaluate", "eval", 0.0),
+]
+# issue #8's targets: minimum revive/PyTorch ratio per mode (conv_fraction is judged against
+# revive's own BN-only step, below)
+TARGET_RATIO = {"all": 1.3, "bn": 2.0, "eval": 1.5}
+TARGET_CF_STEP = 1.15   # conv_fraction step time / BN-only step time, at most
+TARGET_MPI = 0.95       # mpirun -np 2 x 1 thread / best one-process layout, at least
+
+
+def fail(msg):
+    sys.exit(f"compare.py: {msg}")
+
+
+def run(cmd, env=None):
+    p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if p.returncode != 0:
+        fail(f"{' '.join(cmd)} failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
+    return p.stdout
+
+
+def results(out):
+    """The `RESULT key=value ...` lines of a benchmark's output, as dicts."""
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            rows.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+    if not rows:
+        fail(f"no RESULT line in:\n{out}")
+    return rows
+
+
+def steps_for(mode, shape, scale):
+    """Timed steps: about 3 s per run on the quiet 2-core machine before issue #8 (~500 img/s
+    training, ~1500 img/s evaluating at 1x28x28; 3x32x32 costs ~1.3x more), so that the whole
+    `make bench` takes about 6-7 minutes there."""
+    base = 30 if mode == "eval" else 12
+    if shape[1] * shape[2] > 28 * 28:
+        base = base * 3 // 4
+    return max(1, round(base * scale))
+
+
+def revive_env():
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(THREADS)
+    return env
+
+
+def bench_revive(mode, fraction, shape, steps, warmup):
+    cmd = [BENCH_TRAIN, "--mode", mode, "--fraction", f"{fraction:g}", "--input", shape_str(shape),
+           "--steps", str(steps), "--warmup", str(warmup), "--threads", str(THREADS)]
+    return results(run(cmd, revive_env()))[0]
+
+
+def bench_torch(mode, fraction, shape, steps, warmup):
+    cmd = ["/usr/bin/python3", TORCH, "--mode", mode, "--fraction", f"{fraction:g}",
+           "--input", shape_str(shape), "--steps", str(steps), "--warmup", str(warmup),
+           "--threads", str(THREADS)]
+    return results(run(cmd))[0]
+
+
+def shape_str(shape):
+    return "x".join(str(v) for v in shape)
+
+
+def have_torch():
+    p = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def pipeline_params(shape):
+    """`pipeline params`: {"total": ..., "bn": ..., "output": ..., "shortcut": ..., "conv": ...}."""
+    out = run([PIPELINE, "params", "--depth", "20", "--width", "1", "--input", shape_str(shape),
+               "--classes", "10"])
+    counts = {k: int(v) for k, v in re.findall(r"^\s*(total|bn|batchnorm|output|shortcut|conv)\s+(\d+)",
+                                              out, re.M)}
+    if "batchnorm" in counts:
+        counts["bn"] = counts.pop("batchnorm")
+    if "total" not in counts:
+        fail(f"no total in `pipeline params` output:\n{out}")
+    return counts
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def fmt_rate(xs):
+    if len(xs) == 1:
+        return f"{xs[0]:.0f}"
+    return f"{med(xs):.0f} ({min(xs):.0f}-{max(xs):.0f})"
+
+
+def check(ok):
+    return "yes" if ok else "**no**"
+
+
+def compare_shape(shape, a, torch_version):
+    """Runs every figure for one input shape; prints and returns the table's lines."""
+    kinds = pipeline_params(shape)
+    params = kinds["total"]
+    counts = None
+    if torch_version:
+        counts = results(run(["/usr/bin/python3", TORCH, "--count", "--input", shape_str(shape)]))[0]
+    rows = {}
+    revive_flops = None
+    # Repeats outermost: each round runs every figure, revive then PyTorch, so a figure's two
+    # tools run back to back AND the figures of one round (the conv_fraction / BN-only step
+    # ratio) see the same background load.
+    for label, mode, _ in FIGURES:
+        rows[label] = (mode, steps_for(mode, shape, a.scale), [], [])
+    for rep in range(a.repeats):
+        for label, mode, fraction in FIGURES:
+            _, steps, r_runs, t_runs = rows[label]
+            r_runs.append(bench_revive(mode, fraction, shape, steps, a.warmup))
+            if torch_version:
+                t_runs.append(bench_torch(mode, fraction, shape, steps, a.warmup))
+            print(f"  {shape_str(shape)} {label:22s} repeat {rep + 1}/{a.repeats}: revive "
+                  f"{float(r_runs[-1]['img_s']):7.1f} img/s"
+                  + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
+                  file=sys.stderr, flush=True)
+            if int(r_runs[-1]["params"]) != params:
+                fail(f"bench_train counts {r_runs[-1]['params']} parameters, `pipeline params` {params}")
+    revive_flops = int(float(rows["train all parameters"][2][0]["flops"]))
+
+    lines = []
+    head = (f"### ResNet-20, {shape_str(shape)}, batch 128, {THREADS} threads each: "
+            f"{params:,} parameters, {revive_flops / 1e6:.1f} MFLOP forward per image")
+    lines.append(head)
+    if counts:
+        same = (int(counts["params"]) == params and int(counts["flops"]) == revive_flops
+                and all(int(counts.get(k, -1)) == v for k, v in kinds.items() if k != "total"))
+        lines.append("")
+        lines.append(f"PyTorch model: {int(counts['params']):,} parameters, "
+                     f"{int(counts['flops']) / 1e6:.1f} MFLOP ("
+                     + ", ".join(f"{k} {int(counts[k]):,}" for k in ("bn", "output", "shortcut", "conv"))
+                     + ") — "
+                     + ("the same as revive's." if same else "**DIFFERENT from revive's: fix bench/torch_resnet.py**"))
+        if not same:
+            a.mismatch = True
+    lines.append("")
+    if torch_version:
+        lines.append("| figure | steps | revive img/s | PyTorch img/s | ratio | target | met "
+                     "| revive peak RSS MiB | PyTorch peak RSS MiB |")
+        lines.append("|---|---:|---:|---:|---:|---|---|---:|---:|")
+    else:
+        lines.append("| figure | steps | revive img/s | revive peak RSS MiB |")
+        lines.append("|---|---:|---:|---:|")
+    for label, (mode, steps, r_runs, t_runs) in rows.items():
+        r = [float(x["img_s"]) for x in r_runs]
+        r_rss = med([float(x["peak_rss_mib"]) for x in r_runs])
+        if not t_runs:
+            lines.append(f"| {label} | {steps} | {fmt_rate(r)} | {r_rss:.0f} |")
+            continue
+        t = [float(x["img_s"]) for x in t_runs]
+        t_rss = med([float(x["peak_rss_mib"]) for x in t_runs])
+        ratio = med(r) / med(t)
+        if mode in TARGET_RATIO:
+            target, met = f"≥ {TARGET_RATIO[mode]:.1f}×", check(ratio >= TARGET_RATIO[mode])
+        else:
+            target, met = "≥ 1.8× (see step ratio)", check(ratio >= 1.8)
+        lines.append(f"| {label} | {steps} | {fmt_rate(r)} | {fmt_rate(t)} | {ratio:.2f}× | {target} "
+                     f"| {met} | {r_rss:.0f} | {t_rss:.0f} |")
+
+    # conv_fraction step time against BN-only: the issue's target is on revive's own ratio
+    bn_r = med([float(x["img_s"]) for x in rows["train BN only"][2]])
+    bn_t = med([float(x["img_s"]) for x in rows["train BN only"][3]]) if torch_version else None
+    lines.append("")
+    lines.append(f"| step time ÷ BN-only step | revive | {'PyTorch | ' if torch_version else ''}"
+                 f"target | met |")
+    lines.append("|---|---:|" + ("---:|" if torch_version else "") + "---|---|")
+    for label in ("conv_fraction 1 %", "conv_fraction 4 %"):
+        _, _, r_runs, t_runs = rows[label]
+        rr = bn_r / med([float(x["img_s"]) for x in r_runs])
+        tt = (f"{bn_t / med([float(x['img_s']) for x in t_runs]):.2f} | " if torch_version else "")
+        lines.append(f"| {label} | {rr:.2f} | {tt}≤ {TARGET_CF_STEP:.2f} | {check(rr <= TARGET_CF_STEP)} |")
+    if torch_version:
+        train = [lab for lab, _, _ in FIGURES if lab != "evaluate"]
+        r_peak = max(med([float(x["peak_rss_mib"]) for x in rows[lab][2]]) for lab in train)
+        t_peak = max(med([float(x["peak_rss_mib"]) for x in rows[lab][3]]) for lab in train)
+        t_base = med([float(x["base_rss_mib"]) for lab in train for x in rows[lab][3]])
+        lines.append("")
+        lines.append(f"Peak resident memory while training (largest of the training figures): revive "
+                     f"{r_peak:.0f} MiB, PyTorch {t_peak:.0f} MiB (of which {t_base:.0f} MiB is the "
+                     f"library after `import torch`); target revive ≤ PyTorch: {check(r_peak <= t_peak)}.")
+    return lines
+
+
+def compare_mpi(a):
+    """bench/scaling.sh `repeats` times; medians per layout."""
+    runs = {}
+    for rep in range(a.repeats):
+        env = dict(os.environ, BENCH_BIN_DIR=BIN_DIR)
+        for row in results(run(["sh", os.path.join(ROOT, "bench", "scaling.sh"), f"{a.mpi_seconds:g}"], env)):
+            key = (int(row["ranks"]), int(row["threads"]))
+            runs.setdefault(key, []).append(row)
+        print(f"  mpi repeat {rep + 1}/{a.repeats} done", file=sys.stderr, flush=True)
+    lines = [f"### MPI layouts (bench/scaling.sh, ResNet-20, 1x28x28, global batch 128, "
+             f"{a.mpi_seconds:g} s per figure)", "",
+             "| layout | train all img/s | train BN only img/s |", "|---|---:|---:|"]
+    med_of = {}
+    for (ranks, threads), rs in sorted(runs.items()):
+        al = [float(x["all_img_s"]) for x in rs]
+        bn = [float(x["bn_img_s"]) for x in rs]
+        med_of[(ranks, threads)] = (med(al), med(bn))
+        lines.append(f"| {ranks} rank{'s' if ranks > 1 else ''} × {threads} thread{'s' if threads > 1 else ''} "
+                     f"| {fmt_rate(al)} | {fmt_rate(bn)} |")
+    one = [v for (ranks, _), v in med_of.items() if ranks == 1]
+    two = med_of.get((2, 1))
+    if one and two:
+        best = (max(v[0] for v in one), max(v[1] for v in one))
+        ra, rb = two[0] / best[0], two[1] / best[1]
+        lines.append(f"| 2 × 1 ÷ best one-process layout (target ≥ {TARGET_MPI:.2f}) "
+                     f"| {ra:.2f} ({check(ra >= TARGET_MPI)}) | {rb:.2f} ({check(rb >= TARGET_MPI)}) |")
+    return lines
+
+
+def git_commit():
+    try:
+        c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+        return c + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="revive against PyTorch, interleaved (make bench)")
+    ap.add_argument("--inputs", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps per run")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies the timed step counts")
+    ap.add_argument("--mpi-seconds", type=float, default=3.0, help="per figure in bench_mpi")
+    ap.add_argument("--bin-dir", default="build/bench", help="where bench_train and bench_mpi are")
+    ap.add_argument("--pipeline", default="./pipeline", help="the pipeline binary (for `params`)")
+    ap.add_argument("--no-torch", action="store_true", help="revive's figures only")
+    ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
+    a = ap.parse_args()
+    a.mismatch = False
+    global BENCH_TRAIN, PIPELINE, BIN_DIR
+    BIN_DIR = os.path.join(ROOT, a.bin_dir)
+    BENCH_TRAIN = os.path.join(BIN_DIR, "bench_train")
+    PIPELINE = os.path.join(ROOT, a.pipeline)
+    if a.repeats < 1 or a.warmup < 0 or a.scale <= 0 or a.mpi_seconds <= 0:
+        ap.error("--repeats and --scale must be positive, --warmup at least 0")
+    shapes = []
+    for s in a.inputs.split(","):
+        m = re.fullmatch(r"(\d+)x(\d+)x(\d+)", s.strip())
+        if not m:
+            ap.error(f"--inputs: '{s}' is not CxHxW (e.g. 3x32x32)")
+        shapes.append(tuple(int(v) for v in m.groups()))
+    for path in (BENCH_TRAIN, os.path.join(BIN_DIR, "bench_mpi"), PIPELINE):
+        if not os.access(path, os.X_OK):
+            fail(f"{path} is missing: run `make bench` (it builds it)")
+
+    torch_version = None if a.no_torch else have_torch()
+    started = time.time()
+    load = os.getloadavg()
+    header = [f"revive vs PyTorch — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit "
+              f"{git_commit()}", "",
+              f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} {platform.release()}; "
+              f"PyTorch {torch_version or 'not installed'}. Load average at start "
+              f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min).",
+              f"Each figure: {a.repeats} interleaved repeat{'s' if a.repeats > 1 else ''} per tool "
+              f"(rounds over all figures, revive then PyTorch), one process each, {a.warmup} warm-up steps then the "
+              f"timed steps shown; medians, (min-max)."]
+    print("\n".join(header), flush=True)
+    if not torch_version and not a.no_torch:
+        print("\nPyTorch is not installed for /usr/bin/python3: revive's figures only. For the "
+              "comparison: apt-get install python3-torch", flush=True)
+    for shape in shapes:
+        print("\n".join([""] + compare_shape(shape, a, torch_version)), flush=True)
+    out = []
+    if not a.no_mpi:
+        out += [""] + compare_mpi(a)
+    load = os.getloadavg()
+    out += ["", f"Load average at the end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}; "
+                f"the whole comparison took {time.time() - started:.0f} s."]
+    print("\n".join(out))
+    if a.mismatch:
+        fail("the PyTorch model differs from revive's (see above)")
+
+
+if __name__ == "__main__":
+    main()
