@@ -43,6 +43,17 @@ $(B)/librevive.a: $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The commit goes into src/provenance.c only; a stamp file that changes when the commit does
+# rebuilds it (and nothing else). Outside a git checkout: "unknown".
+REVIVE_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(B)/src/provenance.o: ALL_CFLAGS += -DREVIVE_COMMIT='"$(REVIVE_COMMIT)"'
+$(B)/src/provenance.o: $(B)/commit.stamp
+$(B)/commit.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(REVIVE_COMMIT)' | cmp -s - $@ || echo '$(REVIVE_COMMIT)' > $@
+.PHONY: FORCE
+FORCE:
+
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -39,4 +39,7 @@ void comm_barrier(const struct comm *c);
  * otherwise -1 on every rank, with err->msg replaced by the message of the lowest failing rank. */
 int comm_agree(const struct comm *c, int rc, struct rv_error *err);
 
+/* The MPI library's own version text (MPI_Get_library_version), e.g. "Open MPI v4.1.4, …". */
+void comm_library_version(char *buf, size_t cap);
+
 #endif

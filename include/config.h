@@ -94,6 +94,7 @@ struct config {
     bool nesterov;
     enum lr_kind lr_schedule;
     struct config_list milestones;       /* epochs at which step multiplies lr by lr_factor */
+    struct config_list milestone_fractions; /* the same as fractions of the stage's epochs */
     double lr_factor;
     double warmup_epochs;
     bool sync_bn;

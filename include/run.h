@@ -15,6 +15,7 @@
 #include "config.h"
 #include "data.h"
 #include "model.h"
+#include "provenance.h"
 #include "stats.h"
 
 /* One limit for the paths of a run, derived everywhere: a run's directory (run.out_dir/run.name,
@@ -29,6 +30,10 @@ struct history_row {
     double lr;                 /* at the epoch's last step */
     double train_loss, train_acc, test_loss, test_acc;
     double seconds;            /* wall time of the epoch (informative only) */
+    /* |γ| over all filters after the epoch (stats_gamma_summary); NaN when unknown (rows
+     * loaded from a checkpoint written before these columns existed) */
+    double gamma_below_tau;    /* share of filters with |γ| < pipeline.threshold, 0…1 */
+    double abs_gamma_q[3];     /* 10 %, 50 %, 90 % quantiles of |γ| (STATS_GAMMA_QUANTILES) */
 };
 
 /* One stage of training: which parameters train and for how long. */
@@ -45,6 +50,12 @@ struct run {
     struct dataset train, test;
     struct model model;
     int local_batch_max;       /* this rank's largest share of a global batch */
+    /* The input normalization the model is trained and evaluated with, per channel, in [0,1]
+     * pixel units: x = (p/255 − mean) / std. Set from the training data at open (data.h), and
+     * replaced by the checkpoint's own values when it has them (checkpoint_load), so a checkpoint
+     * is evaluated with what it was trained with. norm_c = 0: unknown (not written). */
+    int norm_c;
+    float norm_mean[DATA_MAX_CHANNELS], norm_std[DATA_MAX_CHANNELS];
 
     int stage;                 /* index of the stage in progress or last finished */
     int epoch;                 /* epochs completed in that stage */
@@ -54,6 +65,9 @@ struct run {
 
     int nhistory, history_cap;
     struct history_row *history;
+
+    int nprovenance;           /* process starts that trained this run, oldest first: those */
+    struct provenance *provenance; /* stored in the checkpoint, then this process's (run_add_provenance) */
 
     double acc_start;          /* test accuracy right after this stage's re-initialization */
     double acc_start_recal;    /* the same after BatchNorm recalibration; −1 when not done */
@@ -90,6 +104,9 @@ struct stage_plan run_single_stage(const struct config *cfg);
 /* The model spec for cfg and a data set's shape. */
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
 double run_now(void);
+/* Appends this process (provenance_current) to r's provenance and, on rank 0, prints it as one
+ * line. argc/argv: the full command line as main received it. */
+void run_add_provenance(struct run *r, int argc, char **argv);
 /* Checks that dir can be a run's directory (not empty, shorter than RUN_DIR_MAX); `what` names
  * where it came from in the message ("--out", "the checkpoint's directory"). */
 int run_dir_check(const char *dir, const char *what, struct rv_error *err);

@@ -59,4 +59,11 @@ struct filter_counts stats_count(const struct stage_record *rec, int first, int 
 void stats_histogram(const struct stage_record *rec, int first, int count, int *bins);
 double stats_hist_edge(int i);
 
+/* The |γ| distribution over all filters of m, for the per-epoch history: *below = share with
+ * |γ| < tau (0…1), q[i] = quantile STATS_GAMMA_QUANTILES[i] of |γ|, interpolated linearly between
+ * order statistics as numpy.quantile's default does: position p·(n−1) in the sorted values. */
+#define STATS_GAMMA_NQ 3
+extern const double STATS_GAMMA_QUANTILES[STATS_GAMMA_NQ]; /* 0.1, 0.5, 0.9 */
+void stats_gamma_summary(const struct model *m, double tau, double *below, double *q);
+
 #endif

@@ -17,6 +17,12 @@ then, per run (last, so the columns before keep their places):
     re-init  test accuracy right after the transition into the stage ("-" for stage 0)
     recal    the same after BatchNorm recalibration (pipeline.recalibrate_batches; "-" when off)
 Made for docs/RESULTS.md: e.g. one process against mpirun -np 2, or two seeds, or a branch.
+
+Before the table, a warning on stderr names what differs between the runs among the things that
+decide whether two runs can be bit-identical (README "Reproducibility"): the revive commit, the
+MPI rank count, the OpenBLAS kernel (core) and the OpenBLAS build (config: version and options),
+over every process start recorded in each run's /provenance (a resumed run has several). A run
+written before revive recorded provenance gets a warning that this cannot be checked.
 """
 import os
 import signal
@@ -45,6 +51,37 @@ def param_difference(a, b):
         if d > worst:
             worst, where = d, name
     return worst, where
+
+
+# Provenance attributes that decide bit-identity (docs/checkpoint-format.md, /provenance).
+IDENTITY = (("commit", "commit"), ("ranks", "rank count"), ("openblas_core", "OpenBLAS core"),
+            ("openblas_config", "OpenBLAS build"))
+
+
+def provenance(f):
+    """{attribute: sorted values over the file's process starts}, or None without /provenance."""
+    if "provenance" not in f:
+        return None
+    starts = [f["provenance"][g].attrs for g in sorted(f["provenance"])]
+    out = {}
+    for key, _ in IDENTITY:
+        vals = {v.decode() if isinstance(v, bytes) else str(v) for v in (a.get(key) for a in starts)
+                if v is not None}
+        out[key] = sorted(vals)
+    return out
+
+
+def identity_warnings(names, files):
+    """Lines saying how the runs differ in what decides bit-identity (empty when they do not)."""
+    provs = [provenance(f) for f in files]
+    lines = [f"{n}: no /provenance (written by an older revive): cannot tell whether it can be "
+             "bit-identical to the others" for n, p in zip(names, provs) if p is None]
+    known = [(n, p) for n, p in zip(names, provs) if p is not None]
+    for key, label in IDENTITY:
+        values = {n: " / ".join(p[key]) or "?" for n, p in known}
+        if len(set(values.values())) > 1 or any(len(p[key]) > 1 for _, p in known):
+            lines.append(f"{label} differs: " + "; ".join(f"{n} {v}" for n, v in values.items()))
+    return lines
 
 
 def stage_row(files, k):
@@ -109,6 +146,10 @@ def main(argv):
             if k == 0 and model_of(f) != model_of(files[0]):
                 fail(f"{stage_file(r, k)}: another model (parameter names or shapes) than "
                      f"{stage_file(args[0], k)}; compare runs of one model")
+        if k == 0:
+            for line in identity_warnings(names, files):
+                sys.stderr.write(f"compare_runs.py: warning: {line}; runs can be bit-identical "
+                                 "only when these agree\n")
         rows.append(stage_row(files, k))
         for f in files:
             f.close()

@@ -11,6 +11,9 @@ writes, each a separate file in --out (created if needed):
     filters    per stage, every filter in one of five groups (stacked bars), and the share |γ| < τ
     gamma_hist log10|γ| per stage (step histograms), τ marked
     clamp      test accuracy at each stage end, as trained and with every |γ| < τ clamped to 0
+    gamma_share  share of filters with |γ| < τ after every epoch (history column
+               gamma_below_tau), one curve per run; runs from checkpoints older than that column
+               have no curve (the legend says so)
 
 Several checkpoints give one line (accuracy) or one panel (the others) per run, named by the
 run's `[run] name`. Only /history and /stats are read, so seed-only exports work too.
@@ -277,9 +280,35 @@ def plot_clamp(runs, colors):
     return fig
 
 
+def plot_gamma_share(runs, colors):
+    """Share of |γ| < τ after every epoch, epochs counted over all stages, one curve per run."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    top = 0.0
+    for i, run in enumerate(runs):
+        h = run["hist"]
+        y = 100 * h["gamma_below_tau"]
+        x = np.arange(1, len(y) + 1)
+        known = np.isfinite(y)
+        label = run["name"] if known.any() else f"{run['name']} (no per-epoch |γ| history)"
+        ax.plot(x[known], y[known], "-", color=colors[i], marker="o", ms=3, lw=1.5, label=label)
+        if known.any():
+            top = max(top, float(np.max(y[known])))
+        for _, x0 in stage_starts(run)[1:]:
+            ax.axvline(x0 - 0.5, color=colors[i], ls=":", lw=0.9)
+    taus = sorted({s["threshold"] for r in runs for s in r["stages"]})
+    tau = f"{taus[0]:g}" if len(taus) == 1 else "τ"
+    ax.set_xlabel("epoch (counted over all stages; dotted: stage starts)")
+    ax.set_ylabel(rf"share with $|\gamma| < {tau}$ (%)")
+    ax.set_ylim(0, max(1.0, top) * 1.15)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
 def main(argv):
     ap = argparse.ArgumentParser(prog=PROG, description="Figures from revive checkpoints: "
-                                 "accuracy, filters, gamma_hist, clamp.")
+                                 "accuracy, filters, gamma_hist, clamp, gamma_share.")
     ap.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT")
     ap.add_argument("--out", required=True, metavar="DIR", help="directory for the figures")
     ap.add_argument("--format", choices=("png", "pdf"), default="png")
@@ -301,7 +330,8 @@ def main(argv):
     meta = {"CreationDate": None} if args.format == "pdf" else {}
     with plt.rc_context(STYLE):
         for name, fn in (("accuracy", plot_accuracy), ("filters", plot_filters),
-                         ("gamma_hist", plot_gamma_hist), ("clamp", plot_clamp)):
+                         ("gamma_hist", plot_gamma_hist), ("clamp", plot_clamp),
+                         ("gamma_share", plot_gamma_share)):
             fig = fn(runs, colors)
             path = os.path.join(args.out, f"{name}.{args.format}")
             try:

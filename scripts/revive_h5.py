@@ -10,6 +10,7 @@ one-line message naming the file. Needs /usr/bin/python3 with python3-h5py and p
 """
 import os
 import re
+import zlib
 
 import h5py
 import numpy as np
@@ -98,6 +99,11 @@ def load(path):
                    "name": run_name(config) or os.path.splitext(os.path.basename(path))[0]}
             run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
                            for c in ("stage", "epoch", "test_acc", "train_acc", "seconds")}
+            # Per-epoch share of |γ| < τ; older checkpoints lack the column: NaN (unknown).
+            n = len(run["hist"]["stage"])
+            run["hist"]["gamma_below_tau"] = (
+                np.asarray(f["history/gamma_below_tau"][()], dtype=float)
+                if "history/gamma_below_tau" in f else np.full(n, np.nan))
             stages = []
             for k in range(nstages):
                 g = f[f"stats/stage-{k:02d}"]
@@ -125,3 +131,21 @@ def load(path):
         s["revived"], s["died_again"], s["newly_disabled"] = r & ~d, r & d, ~r & d
         s["label"] = stage_label(s["kind"], s["fraction"])
     return run
+
+
+# Every file revive writes (format 2 on) starts with a 512-byte user block holding a CRC-32 and the
+# size of the rest of the file (src/h5io_internal.h); revive refuses a file whose bytes changed
+# after it was written. A tool that edits a checkpoint on purpose (revive_torch.save) calls this
+# afterwards. Files without the block (format 1, other tools) are left as they are.
+USERBLOCK = 512
+
+
+def restamp(path):
+    with open(path, "r+b") as f:
+        data = f.read()
+        if len(data) <= USERBLOCK or not data.startswith(b"revive-hdf5"):
+            return
+        crc = zlib.crc32(data[USERBLOCK:]) & 0xFFFFFFFF
+        text = b"revive-hdf5 crc32 %08x size %d\n" % (crc, len(data))
+        f.seek(0)
+        f.write(text.ljust(USERBLOCK, b"\0"))

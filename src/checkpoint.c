@@ -5,18 +5,23 @@
  *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,
  *                           seed_only
  *   /config           the effective config as INI text
- *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one
+ *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, wiring,
+ *                           wiring_version, bn_eps, bn_momentum; datasets input_mean,
+ *                           input_std (float32 (in_c)): all but the first seven optional
  *   /params/<name>    float32, the parameter's shape
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
- *   /history/<column> one value per finished epoch
+ *   /provenance       attr count; start-KK: one group per process start (src/provenance.c)
+ *   /history/<column> one value per finished epoch (columns: src/history.c; the |γ| ones
+ *                     may be missing in older files and then read as NaN)
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
  *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_start_recal,
  *                     reinit_applied, acc_end, acc_clamped;
  *                     gamma (float32), disabled, reinit, revived, died_again, newly_disabled (uint8)
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,8 @@
 #include "h5io.h"
 #include "pipeline.h"
 #include "stages.h"
+#include "history.h"
+#include "provenance.h"
 
 int make_dirs(const char *dir, struct rv_error *err)
 {
@@ -52,9 +59,6 @@ static void param_dims(const struct param *p, size_t *dims)
         dims[i] = (size_t)p->dims[i];
 }
 
-/* Column k of the history is layout row CK_HIST_STAGE + k. */
-enum { HISTORY_COLUMNS = CK_HIST_SECONDS - CK_HIST_STAGE + 1 };
-
 /* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
  * <name> or <unit> replaced by arg and KK by k. */
 static void dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg)
@@ -71,33 +75,9 @@ static void dataset_path(char *buf, size_t cap, enum ck_field id, int k, const c
         snprintf(buf, cap, "%s/%.*s%s%s", obj, (int)(lt - row->name), row->name, arg, gt + 1);
 }
 
-static double history_get(const struct history_row *h, int col)
-{
-    switch (col) {
-    case 0: return h->stage;
-    case 1: return h->epoch;
-    case 2: return h->lr;
-    case 3: return h->train_loss;
-    case 4: return h->train_acc;
-    case 5: return h->test_loss;
-    case 6: return h->test_acc;
-    default: return h->seconds;
-    }
-}
-
-static void history_set(struct history_row *h, int col, double v)
-{
-    switch (col) {
-    case 0: h->stage = (int)v; break;
-    case 1: h->epoch = (int)v; break;
-    case 2: h->lr = v; break;
-    case 3: h->train_loss = v; break;
-    case 4: h->train_acc = v; break;
-    case 5: h->test_loss = v; break;
-    case 6: h->test_acc = v; break;
-    default: h->seconds = v; break;
-    }
-}
+/* The history's columns (history.h) are the layout's history rows, in the same order. */
+_Static_assert(CK_HIST_ABS_GAMMA_P90 - CK_HIST_STAGE + 1 == HISTORY_COLUMNS,
+               "history.h's columns and the layout's history rows differ");
 
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
 {
@@ -165,6 +145,96 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     return rc ? -1 : 0;
 }
 
+/* What a reader outside revive needs to compute what revive computes (docs/checkpoint-format.md,
+ * "The network, exactly"): the wiring's name and version, the BatchNorm constants as the layers
+ * use them (float32 widened to double: eps is 1e-5f = 9.99999974738e-06), and the input
+ * normalization. */
+#define CHECKPOINT_WIRING "resnet-cifar"
+#define CHECKPOINT_WIRING_VERSION 1
+
+static int write_mathematics(const struct run *r, struct h5out *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    size_t c = (size_t)m->spec.in_c;
+    if (h5out_attr_string(f, "model", "wiring", CHECKPOINT_WIRING, err) ||
+        h5out_attr_int(f, "model", "wiring_version", CHECKPOINT_WIRING_VERSION, err) ||
+        h5out_attr_double(f, "model", "bn_eps", (double)m->units[0].bn.eps, err) ||
+        h5out_attr_double(f, "model", "bn_momentum", (double)m->units[0].bn.momentum, err))
+        return -1;
+    if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
+        return 0;
+    return h5out_floats(f, "model/input_mean", r->norm_mean, 1, &c, err) ||
+           h5out_floats(f, "model/input_std", r->norm_std, 1, &c, err) ? -1 : 0;
+}
+
+/* The optional /model facts of write_mathematics, checked against this build, and the stored
+ * normalization put to use. A file without them (an older revive's) keeps the normalization
+ * computed from the training data at open, as such files were made. */
+static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    if (h5in_exists(f, "model/input_mean") != h5in_exists(f, "model/input_std"))
+        return rv_fail(err, "%s: /model has only one of input_mean and input_std; the checkpoint "
+                       "is damaged", h5in_path(f));
+    /* Each is optional (older files): read when there, and then it must agree with this build. */
+    int64_t version;
+    char *wiring = NULL;
+    double eps = m->units[0].bn.eps, momentum = m->units[0].bn.momentum, v;
+    if (h5in_attr_exists(f, "model", "wiring")) {
+        if (h5in_attr_string(f, "model", "wiring", &wiring, err))
+            return -1;
+        int same = strcmp(wiring, CHECKPOINT_WIRING) == 0;
+        free(wiring);
+        if (!same)
+            return rv_fail(err, "%s: /model wiring is not '%s'; this revive builds only that network",
+                           h5in_path(f), CHECKPOINT_WIRING);
+    }
+    if (h5in_attr_exists(f, "model", "wiring_version")) {
+        if (h5in_attr_int(f, "model", "wiring_version", &version, err))
+            return -1;
+        if (version != CHECKPOINT_WIRING_VERSION)
+            return rv_fail(err, "%s: /model wiring_version is %lld but this revive builds version %d; "
+                           "use the revive that wrote it", h5in_path(f), (long long)version,
+                           CHECKPOINT_WIRING_VERSION);
+    }
+    if (h5in_attr_exists(f, "model", "bn_eps")) {
+        if (h5in_attr_double(f, "model", "bn_eps", &v, err))
+            return -1;
+        if (v != eps)
+            return rv_fail(err, "%s: /model bn_eps is %.9g but this revive's BatchNorm uses %.9g",
+                           h5in_path(f), v, eps);
+    }
+    if (h5in_attr_exists(f, "model", "bn_momentum")) {
+        if (h5in_attr_double(f, "model", "bn_momentum", &v, err))
+            return -1;
+        if (v != momentum)
+            return rv_fail(err, "%s: /model bn_momentum is %.9g but this revive's BatchNorm uses %.9g",
+                           h5in_path(f), v, momentum);
+    }
+    if (!h5in_exists(f, "model/input_mean"))
+        return 0;
+    size_t c = (size_t)m->spec.in_c;
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+    if (h5in_floats(f, "model/input_mean", mean, 1, &c, err) ||
+        h5in_floats(f, "model/input_std", std, 1, &c, err))
+        return -1;
+    for (size_t i = 0; i < c; i++)
+        if (!isfinite(mean[i]) || !isfinite(std[i]) || !(std[i] > 0.0f))
+            return rv_fail(err, "%s: /model input_mean[%zu] = %g, input_std[%zu] = %g: not a "
+                           "normalization (std must be positive); the checkpoint is damaged",
+                           h5in_path(f), i, mean[i], i, std[i]);
+    r->norm_c = (int)c;
+    memcpy(r->norm_mean, mean, c * sizeof *mean);
+    memcpy(r->norm_std, std, c * sizeof *std);
+    struct dataset *sets[2] = {&r->train, &r->test};
+    for (int k = 0; k < 2; k++)
+        if (sets[k]->c == (int)c) {
+            memcpy(sets[k]->mean, mean, c * sizeof *mean);
+            memcpy(sets[k]->std, std, c * sizeof *std);
+        }
+    return 0;
+}
+
 /* Whether parameter p still holds exactly the values model_init gave it. */
 static bool at_init(const struct model *m, uint64_t seed, int p)
 {
@@ -203,7 +273,8 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         ck_put_int(f, CK_MODEL_IN_H, 0, m->spec.in_h, err) ||
         ck_put_int(f, CK_MODEL_IN_W, 0, m->spec.in_w, err) ||
         ck_put_int(f, CK_MODEL_CLASSES, 0, m->spec.classes, err) ||
-        ck_put_int(f, CK_MODEL_GAMMA_ONE, 0, m->spec.gamma_one, err))
+        ck_put_int(f, CK_MODEL_GAMMA_ONE, 0, m->spec.gamma_one, err) ||
+        write_mathematics(r, f, err))
         return -1;
     uint8_t *mask = rv_malloc(m->total);
     for (size_t i = 0; i < m->total; i++)
@@ -254,7 +325,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
         }
     }
     free(col);
-    if (write_stats(r, f, err))
+    if (provenance_write(f, r->provenance, r->nprovenance, err) || write_stats(r, f, err))
         return -1;
     /* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
     uint32_t crc;
@@ -556,7 +627,8 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
     char name[160];
-    if (checkpoint_check_format(f, err) || check_model(f, m, err) || read_position(r, f, err))
+    if (checkpoint_check_format(f, err) || check_model(f, m, err) || read_position(r, f, err) ||
+        read_mathematics(r, f, err))
         return -1;
     if (r->seed_only)
         return read_seed_only(r, f, err);
@@ -622,8 +694,12 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
         enum ck_field id = (enum ck_field)(CK_HIST_STAGE + k);
         dataset_path(name, sizeof name, id, 0, NULL);
-        /* Checked before history_set casts stage and epoch to int. */
-        if (h5in_doubles(f, name, col, 1, &rows, err) || ck_check_doubles(f, id, name, col, rows, err)) {
+        if ((ck_layout[id].flags & CK_OPTIONAL) && !h5in_exists(f, name)) {
+            for (size_t i = 0; i < rows; i++) /* an older file: unknown */
+                col[i] = NAN;
+        } else if (h5in_doubles(f, name, col, 1, &rows, err) ||
+                   /* Checked before history_set casts stage and epoch to int. */
+                   ck_check_doubles(f, id, name, col, rows, err)) {
             free(col);
             return -1;
         }
@@ -631,6 +707,9 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
             history_set(&r->history[i], k, col[i]);
     }
     free(col);
+    free(r->provenance);
+    if (provenance_read(f, &r->provenance, &r->nprovenance, err))
+        return -1;
     return read_stats(r, f, err);
 }
 
@@ -676,6 +755,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
     for (int i = 0; i < r.nrecords; i++)
         stats_free(&r.records[i]);
     free(r.history);
+    free(r.provenance);
     model_free(&r.model);
     if (rc)
         checkpoint_escape_message(err);

@@ -96,3 +96,14 @@ int comm_agree(const struct comm *c, int rc, struct rv_error *err)
         *err = tmp;
     return -1;
 }
+
+void comm_library_version(char *buf, size_t cap)
+{
+    /* One of the few MPI calls allowed before MPI_Init. */
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    v[0] = '\0';
+    if (MPI_Get_library_version(v, &len) != MPI_SUCCESS)
+        snprintf(v, sizeof v, "unknown");
+    snprintf(buf, cap, "%s", v);
+}

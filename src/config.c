@@ -425,8 +425,12 @@ int config_validate(const struct config *c, struct rv_error *err)
     if (!c->out_dir[0])
         return rv_fail(err, "run.out_dir is empty; use \".\" for the current directory");
     if (check_depth(c, err) || check_increasing(&c->milestones, "train.milestones", err) ||
+        check_increasing(&c->milestone_fractions, "train.milestone_fractions", err) ||
         check_pipeline(c, err))
         return -1;
+    if (c->milestones.n > 0 && c->milestone_fractions.n > 0)
+        return rv_fail(err, "%s: train.milestones and train.milestone_fractions are both set; give "
+                       "one (epochs, or fractions of the stage's epochs)", c->source);
     return 0;
 }
 

@@ -144,6 +144,9 @@ const struct config_key config_keys[] = {
       "learning-rate schedule within a stage"),
     K("train", "milestones", CFG_LIST, milestones, 0, 100000, "", NULL,
       "step: epochs (increasing) at which lr is multiplied by lr_factor"),
+    K("train", "milestone_fractions", CFG_LIST, milestone_fractions, 0, 1, "", NULL,
+      "step: milestones as fractions (increasing) of each stage's epochs, instead of milestones; "
+      "0.5, 0.75 = the paper's schedule whatever the training length"),
     K("train", "lr_factor", CFG_DOUBLE, lr_factor, 0, 1, "0.1", NULL,
       "step: factor applied to lr at each milestone"),
     K("train", "warmup_epochs", CFG_DOUBLE, warmup_epochs, 0, 100000, "0", NULL,

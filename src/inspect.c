@@ -155,6 +155,7 @@ static void insp_free(struct insp *d)
     free(d->unit);
     free(d->first);
     free(d->count);
+    free(d->prov);
     memset(d, 0, sizeof *d);
 }
 
@@ -182,6 +183,8 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     }
     for (int k = 0; k < d->nstages && !rc; k++)
         rc = load_stage(d, f, k, err);
+    if (!rc)
+        rc = provenance_read(f, &d->prov, &d->nprov, err);
     h5in_close(f);
     if (rc) {
         insp_free(d);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "provenance.h"
 #include "stats.h"
 
 /* What inspect knows about a checkpoint: the units and one record per finished stage. */
@@ -15,6 +16,8 @@ struct insp {
     char **unit;       /* (nunits) names, pointing into unit_text */
     int *first, *count; /* (nunits) filter range of each unit */
     struct stage_record *rec; /* (nstages) */
+    int nprov;         /* process starts that wrote the file (0 for an older revive's) */
+    struct provenance *prov; /* (nprov), oldest first */
 };
 
 /* Each prints stages k0 … k1−1 of d. */

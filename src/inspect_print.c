@@ -177,6 +177,12 @@ void inspect_print_table(FILE *out, const struct insp *d, int k0, int k1)
     fprintf(out, "\nclamping |γ| < %s to 0 changed accuracy by at most %.2f points (stage %d)\n", tau,
             worst, worst_k);
     print_hist(out, &d->rec[k1 - 1]);
+    fprintf(out, "\nprovenance: %d process start%s wrote this run%s\n", d->nprov,
+            d->nprov == 1 ? "" : "s", d->nprov ? ", oldest first:" : " (none recorded: an older revive)");
+    for (int i = 0; i < d->nprov; i++) {
+        fprintf(out, "  %d: ", i);
+        provenance_print(out, &d->prov[i]);
+    }
 }
 
 void inspect_print_layers(FILE *out, const struct insp *d, int k0, int k1)
@@ -352,6 +358,20 @@ void inspect_print_json(FILE *out, const struct insp *d, int k0, int k1)
             fputc('}', out);
         }
         fputs("]}", out);
+    }
+    fputs("],\n \"provenance\": [", out);
+    for (int i = 0; i < d->nprov; i++) {
+        const struct provenance *p = &d->prov[i];
+        const char *keys[] = {"revive_version", "commit", "openblas_core", "openblas_config",
+                              "hdf5_version", "mpi_version", "host", "started", "command"};
+        const char *vals[] = {p->version, p->commit, p->openblas_core, p->openblas_config,
+                              p->hdf5_version, p->mpi_version, p->host, p->started, p->command};
+        fprintf(out, "%s\n  {\"ranks\": %d, \"threads\": %d", i ? "," : "", p->ranks, p->threads);
+        for (int j = 0; j < 9; j++) {
+            fprintf(out, ", \"%s\": ", keys[j]);
+            json_text(out, vals[j]);
+        }
+        fputc('}', out);
     }
     fputs("]}\n", out);
 }

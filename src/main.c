@@ -2,7 +2,7 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
- *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
@@ -18,6 +18,7 @@
 #include "comm.h"
 #include "config.h"
 #include "inspect.h"
+#include "metrics_log.h"
 #include "model.h"
 #include "pipeline.h"
 #include "run.h"
@@ -30,8 +31,10 @@ static const char usage[] =
     "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
     "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
     "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]   test accuracy of a saved model (and after\n"
-    "                                                        BatchNorm recalibration on K batches)\n"
+    "  eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]\n"
+    "                                                        test accuracy of a saved model (and after\n"
+    "                                                        BatchNorm recalibration on K batches; N = 0:\n"
+    "                                                        all test images; PATH: another copy of the data)\n"
     "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
     "  inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]\n"
     "                                                        filter-revival statistics per stage\n"
@@ -158,6 +161,10 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
         stop_remove_stale_tmp(r->dir, r->verbose);
     if (comm_agree(comm, rc, err))
         return -1;
+    /* metrics.csv holds the history as it stands (a resumed run's from its checkpoint), then
+     * grows by a row an epoch */
+    if (metrics_log_start(r, err))
+        return -1;
     if (r->verbose) {
         printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
                r->cfg.name, r->cfg.depth, r->cfg.width, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
@@ -190,6 +197,8 @@ static int command_run(struct comm *comm, int argc, char **argv)
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = stop;
+    if (rc == 0)
+        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0 && out)
         rc = run_set_dir(&r, out, "--out", &err);
     if (rc == 0)
@@ -251,6 +260,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     r.stop_after_steps = stop;
     if (rc == 0)
         rc = checkpoint_load(&r, file, &err);
+    if (rc == 0)
+        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
     if (rc == 0) {
         if (out) {
             rc = run_set_dir(&r, out, "--out", &err);
@@ -282,15 +293,17 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     return rc ? fail(comm, &err) : code;
 }
 
-/* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K]: test accuracy, optionally with
- * every |γ| < T set to 0 (filters switched off), and with K > 0 also after recalibrating the
- * BatchNorm running statistics on K training batches (src/recalibrate.c), in memory only: the
- * file is never written. */
+/* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
+ * test accuracy, optionally with every |γ| < T set to 0 (filters switched off), and with K > 0
+ * also after recalibrating the BatchNorm running statistics on K training batches
+ * (src/recalibrate.c), in memory only: the file is never written. On the first N test images
+ * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
 static int command_eval(struct comm *comm, int argc, char **argv)
 {
     struct rv_error err = {{0}};
-    const char *file = NULL;
+    const char *file = NULL, *data = NULL;
     double clamp = 0.0;
+    long test_limit = -1; /* −1: as the run had it */
     long recal = 0;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
@@ -299,6 +312,13 @@ static int command_eval(struct comm *comm, int argc, char **argv)
             clamp = strtod(argv[++i], &end);
             if (*end || clamp <= 0.0)
                 rc = rv_fail(&err, "eval: --clamp-gamma '%s' must be a positive number such as 0.01", argv[i]);
+        } else if (strcmp(argv[i], "--test-limit") == 0 && i + 1 < argc) {
+            test_limit = strtol(argv[++i], &end, 10);
+            if (*end || argv[i][0] == '\0' || test_limit < 0 || test_limit > 10000000)
+                rc = rv_fail(&err, "eval: --test-limit '%s' must be a whole number of test images, "
+                             "0 for all", argv[i]);
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data = argv[++i];
         } else if (strcmp(argv[i], "--recalibrate") == 0 && i + 1 < argc) {
             recal = strtol(argv[++i], &end, 10);
             if (*end || end == argv[i] || recal < 1 || recal > 1000000)
@@ -307,7 +327,7 @@ static int command_eval(struct comm *comm, int argc, char **argv)
             file = argv[i];
         } else {
             rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T] "
-                         "[--recalibrate K])", argv[i]);
+                         "[--recalibrate K] [--test-limit N] [--data PATH])", argv[i]);
         }
     }
     if (rc == 0 && !file)
@@ -315,6 +335,14 @@ static int command_eval(struct comm *comm, int argc, char **argv)
     struct config cfg;
     if (rc == 0)
         rc = checkpoint_read_config(&cfg, file, &err);
+    if (rc == 0 && test_limit >= 0)
+        cfg.test_limit = (int)test_limit;
+    if (rc == 0 && data) {
+        if (strlen(data) >= sizeof cfg.data_path)
+            rc = rv_fail(&err, "eval: --data path is longer than %zu characters", sizeof cfg.data_path - 1);
+        else
+            snprintf(cfg.data_path, sizeof cfg.data_path, "%s", data);
+    }
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     struct run r;

@@ -31,6 +31,11 @@ struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
     s.base = c->lr;
     s.epochs = epochs;
     s.milestones = c->milestones;
+    /* Fractions of this stage's length: one schedule shape for any number of epochs. */
+    for (int i = 0; i < c->milestone_fractions.n; i++)
+        s.milestones.v[i] = c->milestone_fractions.v[i] * (double)epochs;
+    if (c->milestone_fractions.n > 0)
+        s.milestones.n = c->milestone_fractions.n;
     s.factor = c->lr_factor;
     s.warmup_epochs = c->warmup_epochs;
     return s;

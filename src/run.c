@@ -164,6 +164,9 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
         if (comm_agree(comm, rc, err))
             return -1;
     }
+    r->norm_c = r->train.c;
+    memcpy(r->norm_mean, r->train.mean, sizeof r->norm_mean);
+    memcpy(r->norm_std, r->train.std, sizeof r->norm_std);
     if (r->train.n < 1 || r->test.n < 1)
         return rv_fail(err, "%s: the data set is empty (data.train_limit / data.test_limit?)",
                        cfg->source);
@@ -192,6 +195,7 @@ void run_close(struct run *r)
     dataset_free(&r->train);
     dataset_free(&r->test);
     free(r->history);
+    free(r->provenance);
     for (int i = 0; i < r->nrecords; i++)
         stats_free(&r->records[i]);
     memset(r, 0, sizeof *r);
@@ -238,4 +242,17 @@ void run_evaluate(struct run *r, double *accuracy, double *loss)
     free(x);
     free(y);
     free(idx);
+}
+
+void run_add_provenance(struct run *r, int argc, char **argv)
+{
+    struct provenance *l = realloc(r->provenance, (size_t)(r->nprovenance + 1) * sizeof *l);
+    REVIVE_ASSERT(l != NULL);
+    r->provenance = l;
+    struct provenance *p = &l[r->nprovenance++];
+    provenance_current(p, r->comm, r->model.threads, argc, argv);
+    if (r->verbose) {
+        provenance_print(stdout, p);
+        fflush(stdout);
+    }
 }

@@ -88,3 +88,32 @@ void stats_histogram(const struct stage_record *rec, int first, int count, int *
         bins[b]++;
     }
 }
+
+const double STATS_GAMMA_QUANTILES[STATS_GAMMA_NQ] = {0.1, 0.5, 0.9};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void stats_gamma_summary(const struct model *m, double tau, double *below, double *q)
+{
+    int n = stats_nfilters(m), f = 0, off = 0;
+    double *a = rv_malloc((size_t)(n ? n : 1) * sizeof *a);
+    for (int u = 0; u < m->nunits; u++) {
+        const struct param *g = &m->params[m->units[u].gamma];
+        for (size_t c = 0; c < g->count; c++, f++) {
+            a[f] = fabs((double)m->values[g->offset + c]);
+            off += a[f] < tau;
+        }
+    }
+    qsort(a, (size_t)n, sizeof *a, cmp_double);
+    *below = n ? (double)off / n : 0.0;
+    for (int i = 0; i < STATS_GAMMA_NQ; i++) {
+        double pos = STATS_GAMMA_QUANTILES[i] * (n - 1);
+        int lo = (int)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
+        q[i] = n ? a[lo] + (pos - lo) * (a[hi] - a[lo]) : NAN;
+    }
+    free(a);
+}

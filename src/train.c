@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "layers.h"
+#include "metrics_log.h"
 #include "optim.h"
 #include "run.h"
 #include "step.h"
@@ -126,6 +127,9 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             .train_loss = r->epoch_loss_sum / r->epoch_seen, .train_acc = r->epoch_correct / r->epoch_seen,
             .test_loss = test_loss, .test_acc = test_acc, .seconds = now - epoch_started,
         };
+        stats_gamma_summary(m, c->threshold, &row.gamma_below_tau, row.abs_gamma_q);
+        /* The share below τ is printed when it differs from the previous epoch's (any stage). */
+        double prev_below = r->nhistory > 0 ? r->history[r->nhistory - 1].gamma_below_tau : NAN;
         push_history(r, &row);
         r->epoch++;
         r->epoch_loss_sum = r->epoch_correct = r->epoch_seen = 0.0;
@@ -135,12 +139,17 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             format_duration(el, sizeof el, now - r->started);
             format_duration(eta, sizeof eta, per_epoch * (plan->epochs - r->epoch));
             printf("%sepoch %3d/%d  lr %.4g  loss %.4f  train %6.2f%%  test %6.2f%%  %6.0f img/s  "
-                   "elapsed %s  eta %s\n",
+                   "elapsed %s  eta %s",
                    r->progress ? "\r" : "", row.epoch, plan->epochs, lr, row.train_loss,
                    100.0 * row.train_acc, 100.0 * row.test_acc,
                    (double)d->n / (now - epoch_started), el, eta);
+            if (!(row.gamma_below_tau == prev_below))
+                printf("  |γ|<%g %.2f%%", c->threshold, 100.0 * row.gamma_below_tau);
+            printf("\n");
             fflush(stdout);
         }
+        if ((rc = metrics_log_append(r, &row, err)))
+            goto done;
         char path[RUN_PATH_MAX];
         run_path(r, "last.h5", path);
         if ((rc = checkpoint_save(r, path, err)))

@@ -36,6 +36,36 @@ grep -q "| re-init one | recal one | re-init two | recal two |$" "$TMP/out.md" |
 grep -q "^| 0 | bn |.* | - | - | - | - |$" "$TMP/out.md" || r="${r:+$r; }stage 0 should show - for re-init and recal"
 check "markdown table with --names" "$r"
 
+# Provenance: two runs made here agree in what decides bit-identity (no warning); a copy whose
+# provenance says 2 ranks and another OpenBLAS kernel is named in one warning per difference;
+# a run without /provenance (an older revive) gets a warning that it cannot be checked.
+r=""
+"$PY" "$CMP" "$TMP/a" "$TMP/b" >/dev/null 2>"$TMP/err"
+[ -s "$TMP/err" ] && r="warned: $(cat "$TMP/err")"
+check "runs made alike here: no provenance warning" "$r"
+cp -r "$TMP/b" "$TMP/np2"
+cp -r "$TMP/b" "$TMP/old"
+for k in 00 01 02; do
+    "$PY" -c 'import h5py, sys
+f = h5py.File(sys.argv[1], "r+")
+for g in f["provenance"].values():
+    g.attrs["ranks"] = 2
+    g.attrs["openblas_core"] = "SkylakeX"
+f.close()' "$TMP/np2/stage-$k.h5"
+    "$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["provenance"]; f.close()' "$TMP/old/stage-$k.h5"
+done
+"$PY" "$CMP" "$TMP/a" "$TMP/np2" >"$TMP/out" 2>"$TMP/err"
+r=""
+[ $? -eq 0 ] && [ -s "$TMP/out" ] || r="no table"
+grep -q "warning: rank count differs: a 1; np2 2" "$TMP/err" || r="$r; no rank warning: $(cat "$TMP/err")"
+grep -q "warning: OpenBLAS core differs: a .*; np2 SkylakeX" "$TMP/err" || r="$r; no core warning"
+grep -q "commit differs" "$TMP/err" && r="$r; a commit warning for one commit"
+check "ranks and OpenBLAS core that differ are warned about, one line each" "$r"
+"$PY" "$CMP" "$TMP/a" "$TMP/old" >/dev/null 2>"$TMP/err"
+r=""
+grep -q "warning: old: no /provenance" "$TMP/err" || r="$(cat "$TMP/err")"
+check "a run without provenance is said to be uncheckable" "$r"
+
 expect_error() { # name, pattern, args...
     name=$1 pattern=$2
     shift 2

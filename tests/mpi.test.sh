@@ -62,6 +62,14 @@ else
     not_ok "train.sync_bn = false uses per-rank statistics ($(tail -2 "$TMP/local.log"))"
 fi
 if grep -q "3 ranks x 1 thread" "$TMP/np3.log"; then ok "header names the rank count"; else not_ok "header names the rank count"; fi
+# Rank 0 alone writes metrics.csv (header + 3 epochs, no row twice) and the provenance, which
+# records the 3 ranks; the first line of the log is that provenance, printed once.
+r=""
+[ "$(lines "$TMP/np3/metrics.csv" 2>/dev/null)" = 4 ] || r="metrics.csv: $(cat "$TMP/np3/metrics.csv" 2>&1 | head -n 6 | tr '\n' '|')"
+[ "$(grep -c "^revive .* 3 ranks x 1 thread" "$TMP/np3.log")" = 1 ] || r="$r; provenance line not once"
+$PY -c 'import h5py, sys; assert h5py.File(sys.argv[1], "r")["provenance/start-00"].attrs["ranks"] == 3' \
+    "$TMP/np3/stage-02.h5" 2>/dev/null || r="$r; /provenance/start-00 ranks is not 3"
+check "np 3: metrics.csv and provenance written once, by rank 0, with 3 ranks" "$r"
 if grep -q "step .*/" "$TMP/np2.log"; then not_ok "no progress line under mpirun"; else ok "no progress line under mpirun"; fi
 
 # 1b. At the paper's depth: ResNet-20 on 28x28 images, batch 128, BN only, one step. The forward

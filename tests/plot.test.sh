@@ -1,6 +1,6 @@
 #!/bin/sh
 # scripts/plot.py end to end: a 3-stage ResNet-8 pipeline run "p" and a 2-epoch from-scratch run
-# "scratch" on synthetic data (a few seconds), then the four figures of both runs together (PNG:
+# "scratch" on synthetic data (a few seconds), then the five figures of both runs together (PNG:
 # magic bytes, size, pixel dimensions), the PDF output of one, and every error exit (missing file,
 # a checkpoint without /stats stages, a file that is not a checkpoint, a missing argument).
 # Run from the repository root after `make tests`:
@@ -81,11 +81,11 @@ plot "$TMP/two" "$P" "$S" --out "$F"
 r=""
 [ "$rc" -eq 0 ] || r="exit $rc: $(head -n 1 "$TMP/two.err")"
 check "plot of two runs exits 0" "$r"
-printf '%s\n' "$F/accuracy.png" "$F/filters.png" "$F/gamma_hist.png" "$F/clamp.png" >"$TMP/want"
+printf '%s\n' "$F/accuracy.png" "$F/filters.png" "$F/gamma_hist.png" "$F/clamp.png" "$F/gamma_share.png" >"$TMP/want"
 r=""
 cmp -s "$TMP/want" "$TMP/two.out" || r="got: $(tr '\n' ' ' <"$TMP/two.out")"
-check "stdout lists the four files written, one a line" "$r"
-for name in accuracy filters gamma_hist clamp; do
+check "stdout lists the five files written, one a line" "$r"
+for name in accuracy filters gamma_hist clamp gamma_share; do
     f=$F/$name.png
     r=""
     if [ ! -f "$f" ]; then r="missing"
@@ -103,7 +103,7 @@ for name in accuracy filters gamma_hist clamp; do
     check "$name.png is a PNG of at least 20 kB and a paper figure's size" "$r"
 done
 r=""
-[ "$(find "$F" -type f | wc -l | tr -d ' ')" -eq 4 ] || r="$(ls "$F" | tr '\n' ' ')"
+[ "$(find "$F" -type f | wc -l | tr -d ' ')" -eq 5 ] || r="$(ls "$F" | tr '\n' ' ')"
 check "nothing else is written to --out" "$r"
 
 # PDF output of one checkpoint, into a directory that does not exist yet.
@@ -111,7 +111,7 @@ G=$TMP/new/pdf
 plot "$TMP/pdf" "$P" --out "$G" --format pdf
 r=""
 if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$TMP/pdf.err")"; else
-    for name in accuracy filters gamma_hist clamp; do
+    for name in accuracy filters gamma_hist clamp gamma_share; do
         f=$G/$name.pdf
         if [ ! -f "$f" ]; then r="$r $name.pdf missing"
         elif [ "$(hexbytes "$f" 0 5)" != "255044462d" ]; then r="$r $name.pdf has no %PDF- header"
@@ -119,7 +119,33 @@ if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$TMP/pdf.err")"; else
         fi
     done
 fi
-check "--format pdf writes four PDFs, creating --out" "$r"
+check "--format pdf writes five PDFs, creating --out" "$r"
+
+# The share-below-τ figure draws, for each run, exactly its history column gamma_below_tau
+# (in %), one point per epoch; a checkpoint without that column (an older revive's) still plots,
+# its run marked as having no per-epoch history.
+cp "$S" "$TMP/old.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["history/gamma_below_tau"]; f.close()' "$TMP/old.h5"
+r=$("$PY" - "$P" "$S" "$TMP/old.h5" <<'PYEOF' 2>&1
+import importlib.util, sys
+import h5py, numpy as np
+sys.path.insert(0, "scripts")
+spec = importlib.util.spec_from_file_location("plot", "scripts/plot.py")
+plot = importlib.util.module_from_spec(spec); spec.loader.exec_module(plot)
+runs = [plot.load(p) for p in sys.argv[1:]]
+fig = plot.plot_gamma_share(runs, plot.run_colors(len(runs)))
+lines = [l for l in fig.axes[0].lines if l.get_label() and not l.get_label().startswith("_")]
+for p, line in zip(sys.argv[1:3], lines):
+    want = 100 * h5py.File(p, "r")["history/gamma_below_tau"][()]
+    if not (len(want) > 0 and np.array_equal(line.get_ydata(), want)):
+        print(f"{p}: curve {line.get_ydata()} != history {want}")
+    if not np.array_equal(line.get_xdata(), np.arange(1, len(want) + 1)):
+        print(f"{p}: x {line.get_xdata()}")
+if len(lines) != 3 or len(lines[2].get_ydata()) != 0 or "no per-epoch" not in lines[2].get_label():
+    print("the old checkpoint's run: " + (lines[2].get_label() if len(lines) > 2 else "no line"))
+PYEOF
+)
+check "gamma_share draws each run's gamma_below_tau per epoch; an older file has an empty, labelled curve" "$r"
 
 # Error exits: one line on stderr, exit 1, no figures.
 plot "$TMP/e" "$TMP/none.h5" --out "$TMP/e1"

@@ -5,10 +5,16 @@
 # export evaluates exactly like the full file, and the staged run's files are all there.
 set -u
 . tests/lib.sh
-same() { # name, a.h5, b.h5: /params, /momentum, /running, /mask and /history/test_acc identical
+same() { # name, a.h5, b.h5: /params, /momentum, /running, /mask, /stats and the history's
+          # test_acc and |γ| columns identical
+    gamma_cols=1
+    for c in gamma_below_tau abs_gamma_p10 abs_gamma_p50 abs_gamma_p90; do
+        h5diff -q "$2" "$3" /history/$c /history/$c || gamma_cols=0
+    done
     if h5diff -q "$2" "$3" /params /params && h5diff -q "$2" "$3" /momentum /momentum &&
        h5diff -q "$2" "$3" /running /running && h5diff -q "$2" "$3" /mask /mask &&
-       h5diff -q "$2" "$3" /history/test_acc /history/test_acc && h5diff -q "$2" "$3" /stats /stats; then
+       h5diff -q "$2" "$3" /history/test_acc /history/test_acc && h5diff -q "$2" "$3" /stats /stats &&
+       [ $gamma_cols = 1 ]; then
         ok "$1"
     else
         not_ok "$1"
@@ -61,6 +67,12 @@ same "its stage-01.h5 = straight run's" "$TMP/ck/s/stage-01.h5" "$TMP/mid/stage-
 grep "^epoch" "$TMP/straight.log" | sed 's/ *[0-9]* img\/s.*//' > "$TMP/e1"
 cat "$TMP/m1.log" "$TMP/m2.log" "$TMP/m3.log" | grep "^epoch" | sed 's/ *[0-9]* img\/s.*//' > "$TMP/e2"
 cmp -s "$TMP/e1" "$TMP/e2" && ok "epoch lines equal the straight run's" || not_ok "epoch lines equal the straight run's"
+# ... and so does the share of |γ| < τ at their ends (printed when it changes)
+grep "^epoch" "$TMP/straight.log" | sed 's/.*eta [^ ]*//' > "$TMP/g1"
+cat "$TMP/m1.log" "$TMP/m2.log" "$TMP/m3.log" | grep "^epoch" | sed 's/.*eta [^ ]*//' > "$TMP/g2"
+grep -q "|γ|<0.05 [0-9.]*%" "$TMP/g1" && cmp -s "$TMP/g1" "$TMP/g2" &&
+    ok "the |γ| < τ share in the epoch lines equals the straight run's" ||
+    not_ok "the |γ| < τ share in the epoch lines equals the straight run's: $(head -3 "$TMP/g1" "$TMP/g2")"
 
 # Stopping on the last step of a stage stops there (regression: it used to re-initialize and run
 # one step of the next stage first); the stage end then happens on resume.

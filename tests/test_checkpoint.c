@@ -131,7 +131,8 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         *h = (struct history_row){.stage = i / 2, .epoch = i % 2 + 1, .lr = 0.1 / (x + 1),
                                   .train_loss = 2.25 - 0.1 * x, .train_acc = 0.125 * x + 1e-9,
                                   .test_loss = 1.0 / 3.0 + x, .test_acc = 0.7 + 1e-3 * x,
-                                  .seconds = 12.75 * x + 0.1};
+                                  .seconds = 12.75 * x + 0.1, .gamma_below_tau = 0.0625 * x,
+                                  .abs_gamma_q = {0.01 * x, 0.5 + x, 1.0 / (x + 3.0)}};
     }
 
     for (int k = 0; k < r->nrecords; k++)
@@ -150,6 +151,24 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         rec->acc_start = k ? 0.4375 + 1e-3 * (double)salt : -1.0;
         rec->acc_end = 0.8125 - 0.01 * k;
         rec->acc_clamped = 0.5 + 1.0 / (3.0 + k);
+    }
+    free(r->provenance);
+    r->nprovenance = 2;
+    r->provenance = calloc(2, sizeof *r->provenance);
+    assert_non_null(r->provenance);
+    for (int i = 0; i < 2; i++) {
+        struct provenance *p = &r->provenance[i];
+        snprintf(p->version, sizeof p->version, "0.%d", i);
+        snprintf(p->commit, sizeof p->commit, "abc%d-dirty", (int)salt);
+        p->ranks = 1 + i;
+        p->threads = 4 - i;
+        snprintf(p->openblas_core, sizeof p->openblas_core, "Haswell");
+        snprintf(p->openblas_config, sizeof p->openblas_config, "OpenBLAS 0.3.21 DYNAMIC_ARCH");
+        snprintf(p->hdf5_version, sizeof p->hdf5_version, "1.10.%d", i);
+        snprintf(p->mpi_version, sizeof p->mpi_version, "Open MPI v4.1.4, package: x");
+        snprintf(p->host, sizeof p->host, "node%d", i);
+        snprintf(p->started, sizeof p->started, "2026-12-01T08:0%d:00Z", i);
+        snprintf(p->command, sizeof p->command, "./pipeline %s x --set a=\"b c\"", i ? "resume" : "run");
     }
     /* A consistent position: at the end of the last recorded stage, or in the next one. */
     r->stage = nrecords > 0 && salt % 2 ? nrecords - 1 : nrecords;
@@ -194,7 +213,14 @@ static void assert_same_run(const struct run *a, const struct run *b)
         assert_true(x->test_loss == y->test_loss);
         assert_true(x->test_acc == y->test_acc);
         assert_true(x->seconds == y->seconds);
+        assert_true(x->gamma_below_tau == y->gamma_below_tau);
+        for (int q = 0; q < 3; q++)
+            assert_true(x->abs_gamma_q[q] == y->abs_gamma_q[q]);
     }
+
+    assert_int_equal(a->nprovenance, b->nprovenance);
+    if (a->nprovenance)
+        assert_memory_equal(a->provenance, b->provenance, (size_t)a->nprovenance * sizeof *a->provenance);
 
     assert_int_equal(a->nrecords, b->nrecords);
     for (int k = 0; k < a->nrecords; k++) {
@@ -428,6 +454,51 @@ static void test_refuse_newer_version(void **state)
     struct run b;
     make_run(&b, &fx->comm, 8, 1);
     assert_loads(&b, path);
+    run_close(&b);
+}
+
+/* A checkpoint written before the |γ| history columns and /provenance existed still loads; those values are NaN
+ * (unknown) and everything else is as stored. */
+static void restamp_file(const char *path);
+
+/* A file written before the |γ| columns and provenance existed (then restamped, as such a file's
+ * bytes would match its own header). */
+static void test_history_without_gamma_columns(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "old.h5");
+    struct run a, b;
+    save_filled(fx, &a, path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    const char *cols[] = {"gamma_below_tau", "abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90"};
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "history/%s", cols[i]);
+        assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    }
+    assert_true(H5Ldelete(file, "provenance", H5P_DEFAULT) >= 0);
+    assert_true(H5Fclose(file) >= 0);
+    restamp_file(path);
+    make_run(&b, &fx->comm, 8, 1);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_load(&b, path, &err), 0);
+    assert_int_equal(b.nhistory, a.nhistory);
+    for (int i = 0; i < b.nhistory; i++) {
+        assert_true(isnan(b.history[i].gamma_below_tau));
+        assert_true(isnan(b.history[i].abs_gamma_q[2]));
+        assert_true(b.history[i].test_acc == a.history[i].test_acc);
+        /* what makes the row NaN-free again, so assert_same_run can compare the rest */
+        b.history[i].gamma_below_tau = a.history[i].gamma_below_tau;
+        memcpy(b.history[i].abs_gamma_q, a.history[i].abs_gamma_q, sizeof b.history[i].abs_gamma_q);
+    }
+    assert_int_equal(b.nprovenance, 0); /* no /provenance: none recorded */
+    b.nprovenance = a.nprovenance;
+    b.provenance = calloc((size_t)a.nprovenance, sizeof *b.provenance);
+    memcpy(b.provenance, a.provenance, (size_t)a.nprovenance * sizeof *b.provenance);
+    assert_same_run(&a, &b);
+    run_close(&a);
     run_close(&b);
 }
 
@@ -1109,6 +1180,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_without_gamma_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, teardown),

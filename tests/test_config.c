@@ -89,7 +89,8 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(arch); SAME(depth); SAME(width); SAME(gamma_init);
     SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
-    SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME(lr_factor);
+    SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
+    SAME(lr_factor);
     SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps); SAME(conv_algo);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
     SAME_LIST(stage_epochs); SAME(threshold); SAME(select); SAME(train_output);
@@ -108,7 +109,7 @@ static const char DEFAULT_INI[] =
     "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\ngamma_init = uniform\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
-    "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nlr_factor = 0.1\n"
+    "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
     "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\nconv_algo = auto\n"
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
     "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
@@ -271,7 +272,7 @@ static void test_key_errors(void **state)
         load_error("[train]\nlr = 0.1\n\n; x\n\n\nlrr = 0.2\n", &err),
         "configs/x.ini:7: unknown key 'lrr' in [train] (did you mean 'lr'?); keys there: "
         "trainable, per_channel_k, conv_fraction, epochs, batch_size, eval_batch_size, lr, "
-        "momentum, nesterov, weight_decay, lr_schedule, milestones, lr_factor, warmup_epochs, "
+        "momentum, nesterov, weight_decay, lr_schedule, milestones, milestone_fractions, lr_factor, warmup_epochs, "
         "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
@@ -427,6 +428,19 @@ static void test_validate(void **state)
     config_defaults(&c);
     c.depth = 21;
     assert_string_equal(validate_error(&c, &err), "model.depth = 21 is not 6n+2; try 20 or 26");
+    {
+        /* milestones in epochs or as fractions of the stage, not both; fractions increase */
+        struct config d;
+        config_defaults(&d);
+        assert_int_equal(config_set(&d, "train.milestone_fractions=0.5, 0.75", &err), 0);
+        assert_int_equal(config_validate(&d, &err), 0);
+        assert_int_equal(config_set(&d, "train.milestones=10", &err), 0);
+        assert_has(validate_error(&d, &err), "train.milestones and train.milestone_fractions are both set");
+        assert_int_equal(config_set(&d, "train.milestones=", &err), 0);
+        assert_int_equal(config_set(&d, "train.milestone_fractions=0.75, 0.5", &err), 0);
+        assert_has(validate_error(&d, &err), "train.milestone_fractions must increase strictly");
+        assert_int_not_equal(config_set(&d, "train.milestone_fractions=1.5", &err), 0);
+    }
     c.depth = 9;
     assert_string_equal(validate_error(&c, &err), "model.depth = 9 is not 6n+2; try 8 or 14");
     c.depth = 865;
@@ -514,7 +528,8 @@ static void test_pipeline_stages(void **state)
     assert_int_equal(SCHEDULE_MAX_STAGES, CONFIG_MAX_STAGES);
 }
 
-/* Every key but model.arch (which has one choice) differs from its default. */
+/* Every key but model.arch (which has one choice) and train.milestone_fractions (which excludes
+ * train.milestones) differs from its default. */
 static const char *const CHANGED[] = {
     "run.name=exp 1", "run.out_dir=/tmp/ckpt", "run.seed=2147483647", "run.threads=3",
     "data.dataset=cifar10", "data.path=/data/c10", "data.train_limit=1000",
@@ -546,7 +561,7 @@ static void test_round_trip(void **state)
     assert_int_equal(config_validate(&changed, &err), 0);
 
     char *ini_def = config_to_ini(&def), *ini_changed = config_to_ini(&changed);
-    /* every key line differs, except model.arch */
+    /* every key line differs, except model.arch and train.milestone_fractions */
     const char *a = ini_def, *b = ini_changed;
     int keys = 0, same = 0;
     while (*a && *b) {
@@ -558,8 +573,8 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 50);
-    assert_int_equal(same, 1);
+    assert_int_equal(keys, 51);
+    assert_int_equal(same, 2);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");
 

@@ -220,7 +220,7 @@ static void test_json(void **state)
         "    {\"unit\": \"u0\", \"filters\": 2, \"disabled\": 1, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
         "\"newly_disabled\": 1, \"disabled_share\": 0.5},\n"
         "    {\"unit\": \"u1\", \"filters\": 3, \"disabled\": 2, \"reinit\": 0, \"revived\": 0, \"died_again\": 0, "
-        "\"newly_disabled\": 2, \"disabled_share\": 0.6666666666666666}]}]}\n", fx->path);
+        "\"newly_disabled\": 2, \"disabled_share\": 0.6666666666666666}]}],\n \"provenance\": []}\n", fx->path);
     assert_string_equal(r.out, want);
     result_free(&r);
 }

@@ -835,6 +835,34 @@ static void test_stats_histogram(void **state)
     model_free(&m);
 }
 
+/* The per-epoch |γ| summary: share below τ and quantiles (numpy.quantile's linear rule), over
+ * all 336 filters of the tiny model, set by hand to known values. */
+static void test_gamma_summary(void **state)
+{
+    (void)state;
+    struct model m;
+    tiny_model(&m, 1);
+    int nf = stats_nfilters(&m), f = 0;
+    assert_int_equal(nf, 336);
+    /* |γ| = f / 335 for filter f (alternating sign), so the sorted |γ| are 0, 1/335, …, 1 and
+     * quantile p is p exactly; the 4 smallest (0, 1/335, 2/335, 3/335 < 0.01) lie below τ. */
+    for (int u = 0; u < m.nunits; u++)
+        for (int c = 0; c < m.units[u].conv.out_c; c++, f++)
+            set_gamma(&m, u, c, (float)((f % 2 ? -1.0 : 1.0) * f / 335.0));
+    double below, q[STATS_GAMMA_NQ];
+    stats_gamma_summary(&m, 0.01, &below, q);
+    assert_true(below == 4.0 / 336.0);
+    for (int i = 0; i < STATS_GAMMA_NQ; i++)
+        assert_true(fabs(q[i] - STATS_GAMMA_QUANTILES[i]) < 1e-6);
+    /* Interpolation between order statistics: with one γ raised to 10 (the largest), p90 moves
+     * only if position 0.9·335 = 301.5 touches it; it does not. p50 sits between 167 and 168. */
+    set_gamma(&m, 0, 0, 10.0f); /* filter 0 had |γ| = 0: now the largest */
+    stats_gamma_summary(&m, 0.01, &below, q);
+    assert_true(below == 3.0 / 336.0);
+    assert_true(fabs(q[1] - (0.5 * (168.0 + 169.0) / 335.0)) < 1e-6);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_reinit_names_match_config),
         cmocka_unit_test(test_stats_by_hand),
         cmocka_unit_test(test_stats_histogram),
+        cmocka_unit_test(test_gamma_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

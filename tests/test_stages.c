@@ -194,6 +194,31 @@ static void test_lr_schedules(void **state)
     assert_float_equal(lr_at(&s, 200, 100), 0.1, 1e-12);
 }
 
+/* train.milestone_fractions = 0.5, 0.75 (the paper's schedule) scale with the stage's length:
+ * ×0.1 from the first step of epoch 80 and of epoch 120 of 160, and of epoch 2 and 3 of 4. */
+static void test_milestone_fractions(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    struct rv_error err;
+    assert_int_equal(config_set(&c, "train.milestone_fractions=0.5,0.75", &err), 0);
+    struct lr_schedule s = lr_schedule_from_config(&c, 160);
+    assert_int_equal(s.kind, LR_STEP);
+    assert_float_equal(lr_at(&s, 79 * 100 + 99, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 80 * 100, 100), 0.01, 1e-12);
+    assert_float_equal(lr_at(&s, 119 * 100 + 99, 100), 0.01, 1e-12);
+    assert_float_equal(lr_at(&s, 120 * 100, 100), 0.001, 1e-12);
+    s = lr_schedule_from_config(&c, 4);
+    assert_float_equal(lr_at(&s, 199, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 200, 100), 0.01, 1e-12);
+    assert_float_equal(lr_at(&s, 300, 100), 0.001, 1e-12);
+    /* 5 epochs: milestones at 2.5 and 3.75 epochs, mid-epoch */
+    s = lr_schedule_from_config(&c, 5);
+    assert_float_equal(lr_at(&s, 249, 100), 0.1, 1e-12);
+    assert_float_equal(lr_at(&s, 250, 100), 0.01, 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_sgd_matches_pytorch_formula),
         cmocka_unit_test(test_sgd_counts_nonfinite_updates),
         cmocka_unit_test(test_lr_schedules),
+        cmocka_unit_test(test_milestone_fractions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

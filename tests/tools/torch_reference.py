@@ -4,8 +4,9 @@
     build/tests/test_reference --write-inputs /tmp/inputs.h5
     /usr/bin/python3 tests/tools/torch_reference.py /tmp/inputs.h5 tests/data/resnet8_reference.h5
 
-The ResNet is written here from open_lth's description (models/cifar_resnet.py), not from
-revive's source, so the test checks revive's wiring as well as its arithmetic:
+The ResNet (scripts/revive_torch.py, shared with revive_torch.load) is written from open_lth's
+description (models/cifar_resnet.py), not from revive's source, so the test checks revive's
+wiring as well as its arithmetic:
 
     stem:  conv3x3(in_c -> 16w, pad 1, no bias) - BN - ReLU
     block: out = ReLU( BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x) )
@@ -22,6 +23,7 @@ float64; grads/<revive name> as int16 q with attribute scale = max|g|/32767 (g ~
 within scale/2; keeps the file small); fingerprints/<name> = [sum v, sum (i+1) v] of each weight
 tensor and of x, so the test can tell that it starts from the same values; y.
 """
+import os
 import sys
 
 import h5py
@@ -30,69 +32,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, f_in, f_out, downsample):
-        super().__init__()
-        stride = 2 if downsample else 1
-        self.conv1 = nn.Conv2d(f_in, f_out, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(f_out)
-        self.conv2 = nn.Conv2d(f_out, f_out, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(f_out)
-        if downsample or f_in != f_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(f_in, f_out, 1, stride=stride, bias=False), nn.BatchNorm2d(f_out))
-        else:
-            self.shortcut = nn.Sequential()
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet(nn.Module):
-    def __init__(self, depth, width, in_c, classes):
-        super().__init__()
-        assert (depth - 2) % 6 == 0
-        self.per_segment = (depth - 2) // 6
-        c = 16 * width
-        self.conv = nn.Conv2d(in_c, c, 3, stride=1, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(c)
-        blocks = []
-        for seg in range(3):
-            out_c = (16 << seg) * width
-            for b in range(self.per_segment):
-                blocks.append(Block(c, out_c, seg > 0 and b == 0))
-                c = out_c
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c, classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn(self.conv(x)))
-        out = self.blocks(out)
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-        return self.fc(out)
-
-    def unit(self, name):
-        """(conv, bn) modules of the revive unit called name, e.g. 'seg2.block0.shortcut'."""
-        if name == "stem":
-            return self.conv, self.bn
-        seg, block, part = name.split(".")
-        blk = self.blocks[(int(seg[3:]) - 1) * self.per_segment + int(block[5:])]
-        if part == "shortcut":
-            return blk.shortcut[0], blk.shortcut[1]
-        return {"conv1": (blk.conv1, blk.bn1), "conv2": (blk.conv2, blk.bn2)}[part]
-
-    def param(self, name):
-        """The torch tensor for revive's parameter name."""
-        if name == "output.weight":
-            return self.fc.weight
-        if name == "output.bias":
-            return self.fc.bias
-        unit, kind = name.rsplit(".", 1)
-        conv, bn = self.unit(unit)
-        return {"conv": conv.weight, "gamma": bn.weight, "beta": bn.bias}[kind]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from revive_torch import ResNet  # noqa: E402  (the one PyTorch rebuild of revive's network)
 
 
 def fingerprint(v):
@@ -106,7 +47,8 @@ def main(argv):
     torch.set_default_dtype(torch.float64)
     src = h5py.File(argv[1], "r")
     a = {k: int(v) for k, v in src.attrs.items()}
-    model = ResNet(a["depth"], a["width"], a["in_c"], a["classes"])
+    # PyTorch's defaults (eps 1e-5, momentum 0.1 as doubles), as the committed reference was made
+    model = ResNet(a["depth"], a["width"], a["in_c"], a["classes"], eps=1e-5, momentum=0.1)
     units = [u for u in src["units"][()].decode().split("\n") if u]
 
     # Every revive parameter lands on one torch parameter of the same shape, and none is left over.

@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""revive checkpoints in PyTorch, and back (docs/checkpoint-format.md, "The network, exactly").
+
+    import sys; sys.path.insert(0, "scripts")
+    import revive_torch
+    model = revive_torch.load("checkpoints/RUN/stage-00.h5")    # eval mode, running statistics
+    logits = model(images)          # images: float N x C x H x W in [0, 1] (pixel / 255);
+                                    # the stored input normalization is applied inside
+    sd = revive_torch.state_dict("checkpoints/RUN/stage-00.h5") # PyTorch names: conv.weight,
+                                    # bn.weight, blocks.0.conv1.weight, …, fc.weight, fc.bias
+    revive_torch.save(model, "mine.h5", like="checkpoints/RUN/stage-00.h5")
+                                    # revive can `eval` and `resume` mine.h5
+
+The network is revive's CIFAR ResNet (src/model_build.c, src/model.c), written here from its
+description (open_lth's cifar_resnet), so that tests/tools/torch_reference.py checks revive's
+wiring against it as well as its arithmetic:
+
+    stem:  conv3x3(in_c -> 16w, pad 1, no bias) - BN - ReLU
+    block: out = ReLU( BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x) )
+           conv1 3x3 with stride 2 in the first block of segments 2 and 3, conv2 3x3 stride 1;
+           shortcut = identity, or conv1x1(stride 2, no bias) - BN when the shape changes
+    3 segments of (depth-2)/6 blocks, widths 16w, 32w, 64w; global average pool; Linear + bias.
+
+Module names follow open_lth: `conv`, `bn` (the stem), `blocks.<i>.conv1/bn1/conv2/bn2`,
+`blocks.<i>.shortcut.0/1`, `fc`; block i is segment i // n + 1, block i % n of revive's names
+(`param_name` maps one to the other). The buffers `input_mean` and `input_std` (C,) hold the
+normalization. Needs /usr/bin/python3 with python3-torch, python3-h5py and numpy.
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import revive_h5
+
+FORMAT = "revive-checkpoint"
+FORMAT_VERSION = 2       # the newest include/checkpoint.h version this module knows
+WIRING = ("resnet-cifar", 1)
+BN_EPS = float(np.float32(1e-5))      # what revive's layers use when a file does not say
+BN_MOMENTUM = float(np.float32(0.1))
+
+
+class Block(nn.Module):
+    def __init__(self, f_in, f_out, downsample, eps=BN_EPS, momentum=BN_MOMENTUM):
+        super().__init__()
+        stride = 2 if downsample else 1
+        self.conv1 = nn.Conv2d(f_in, f_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(f_out, eps=eps, momentum=momentum)
+        self.conv2 = nn.Conv2d(f_out, f_out, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(f_out, eps=eps, momentum=momentum)
+        if downsample or f_in != f_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(f_in, f_out, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(f_out, eps=eps, momentum=momentum))
+        else:
+            self.shortcut = nn.Sequential()
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """revive's ResNet. forward takes normalized inputs; set `normalize` to give it [0, 1] images."""
+
+    def __init__(self, depth, width, in_c, classes, eps=BN_EPS, momentum=BN_MOMENTUM,
+                 mean=None, std=None):
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth {depth} is not 6n+2 (8, 14, 20, …)")
+        self.per_segment = (depth - 2) // 6
+        c = 16 * width
+        self.conv = nn.Conv2d(in_c, c, 3, stride=1, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c, eps=eps, momentum=momentum)
+        blocks = []
+        for seg in range(3):
+            out_c = (16 << seg) * width
+            for b in range(self.per_segment):
+                blocks.append(Block(c, out_c, seg > 0 and b == 0, eps, momentum))
+                c = out_c
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(c, classes)
+        # x = (image − mean) / std per channel, images in [0, 1]: None = inputs already normalized
+        self.normalize = mean is not None
+        self.register_buffer("input_mean", torch.as_tensor(
+            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("input_std", torch.as_tensor(
+            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
+
+    def forward(self, x):
+        if self.normalize:
+            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        out = F.relu(self.bn(self.conv(x)))
+        out = self.blocks(out)
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.fc(out)
+
+    def unit(self, name):
+        """(conv, bn) modules of the revive unit called name, e.g. 'seg2.block0.shortcut'."""
+        if name == "stem":
+            return self.conv, self.bn
+        seg, block, part = name.split(".")
+        blk = self.blocks[(int(seg[3:]) - 1) * self.per_segment + int(block[5:])]
+        if part == "shortcut":
+            return blk.shortcut[0], blk.shortcut[1]
+        return {"conv1": (blk.conv1, blk.bn1), "conv2": (blk.conv2, blk.bn2)}[part]
+
+    def param(self, name):
+        """The torch tensor for revive's parameter name ('stem.conv', 'output.weight', …)."""
+        if name == "output.weight":
+            return self.fc.weight
+        if name == "output.bias":
+            return self.fc.bias
+        unit, kind = name.rsplit(".", 1)
+        conv, bn = self.unit(unit)
+        return {"conv": conv.weight, "gamma": bn.weight, "beta": bn.bias}[kind]
+
+    def units(self):
+        """revive's unit names in model order."""
+        names = ["stem"]
+        for seg in range(3):
+            for b in range(self.per_segment):
+                names += [f"seg{seg + 1}.block{b}.conv1", f"seg{seg + 1}.block{b}.conv2"]
+                if len(self.blocks[seg * self.per_segment + b].shortcut):
+                    names.append(f"seg{seg + 1}.block{b}.shortcut")
+        return names
+
+
+class CheckpointError(Exception):
+    """A file this module cannot use; the message names it and says what to do."""
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _open(path):
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot open as HDF5 ({e})") from None
+    if _text(f.attrs.get("format", "")) != FORMAT:
+        f.close()
+        raise CheckpointError(f"{path}: not a revive checkpoint (root attribute format is not '{FORMAT}')")
+    if int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
+        f.close()
+        raise CheckpointError(f"{path}: checkpoint format version {f.attrs['format_version']} is newer "
+                              f"than this module knows ({FORMAT_VERSION}); update revive")
+    return f
+
+
+def _build(f, path):
+    m = f["model"]
+    a = m.attrs
+    wiring = (_text(a.get("wiring", WIRING[0])), int(a.get("wiring_version", WIRING[1])))
+    if wiring != WIRING:
+        raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
+    if "input_mean" in m:
+        mean, std = m["input_mean"][()], m["input_std"][()]
+    else:
+        raise CheckpointError(f"{path}: no /model/input_mean: written by a revive that did not store "
+                              "its input normalization; re-save it with `pipeline resume` or pass "
+                              "normalized inputs to ResNet yourself")
+    return ResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
+                  eps=float(a.get("bn_eps", BN_EPS)), momentum=float(a.get("bn_momentum", BN_MOMENTUM)),
+                  mean=mean, std=std)
+
+
+def load(path):
+    """The checkpoint's network as a torch.nn.Module in eval mode (float32), with its running
+    statistics; it takes images in [0, 1], N x C x H x W, and normalizes them itself."""
+    with _open(path) as f:
+        if int(f.attrs.get("seed_only", 0)):
+            raise CheckpointError(f"{path}: a seed-only export stores no conv weights (only revive can "
+                                  "regenerate them); load the full checkpoint it came from")
+        model = _build(f, path)
+        with torch.no_grad():
+            used = set()
+            for name in f["params"]:
+                t = model.param(name)
+                v = f["params"][name][()]
+                if tuple(t.shape) != v.shape:
+                    raise CheckpointError(f"{path}: /params/{name} has shape {v.shape}, the network "
+                                          f"needs {tuple(t.shape)}")
+                t.copy_(torch.from_numpy(v))
+                used.add(id(t))
+            left = [n for n, p in model.named_parameters() if id(p) not in used]
+            if left:
+                raise CheckpointError(f"{path}: /params lacks the tensors for {left}")
+            for u in model.units():
+                _, bn = model.unit(u)
+                bn.running_mean.copy_(torch.from_numpy(f[f"running/{u}/mean"][()]))
+                bn.running_var.copy_(torch.from_numpy(f[f"running/{u}/var"][()]))
+    return model.eval()
+
+
+def state_dict(path):
+    """The checkpoint as a PyTorch state dict: names of ResNet above (conv.weight, bn.weight,
+    bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked, blocks.0.conv1.weight, …,
+    fc.weight, fc.bias, input_mean, input_std)."""
+    return load(path).state_dict()
+
+
+def param_name(model, torch_name):
+    """revive's name ('seg1.block0.conv1.gamma') for a parameter name of ResNet ('blocks.0.bn1.weight')."""
+    target = dict(model.named_parameters())[torch_name]
+    for u in model.units():
+        for kind in ("conv", "gamma", "beta"):
+            if model.param(f"{u}.{kind}") is target:
+                return f"{u}.{kind}"
+    return {"fc.weight": "output.weight", "fc.bias": "output.bias"}[torch_name]
+
+
+def save(model, path, like):
+    """Writes model into a copy of the checkpoint `like`: /params, /running and the normalization
+    come from model; everything else (config, position, optimizer state, masks, history, stage
+    statistics, provenance) is like's, so revive can `eval` and `resume` the file. The stage
+    statistics and history still describe like's training. Written to a temporary file in the
+    target's directory and renamed over path, so path is never half-written."""
+    with _open(like) as f:
+        if int(f.attrs.get("seed_only", 0)):
+            raise CheckpointError(f"{like}: a seed-only export; give a full checkpoint as like=")
+        names = list(f["params"])
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
+    os.close(fd)
+    try:
+        shutil.copyfile(like, tmp)
+        with h5py.File(tmp, "r+") as f, torch.no_grad():
+            for name in names:
+                v = model.param(name).detach().cpu().numpy().astype(np.float32)
+                d = f["params"][name]
+                if d.shape != v.shape:
+                    raise CheckpointError(f"{path}: the module's {name} has shape {v.shape} but "
+                                          f"{like} has {d.shape}; save into a checkpoint of the same model")
+                d[...] = v
+            for u in model.units():
+                _, bn = model.unit(u)
+                f[f"running/{u}/mean"][...] = bn.running_mean.cpu().numpy().astype(np.float32)
+                f[f"running/{u}/var"][...] = bn.running_var.cpu().numpy().astype(np.float32)
+            if model.normalize and "input_mean" in f["model"]:
+                f["model/input_mean"][...] = model.input_mean.cpu().numpy()
+                f["model/input_std"][...] = model.input_std.cpu().numpy()
+        revive_h5.restamp(tmp)  # the whole-file CRC-32 revive checks, over the new bytes
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _main(argv):
+    """revive_torch.py CHECKPOINT: loads it and prints the module and its parameter count."""
+    if len(argv) != 2:
+        sys.exit(__doc__)
+    try:
+        model = load(argv[1])
+    except CheckpointError as e:
+        sys.exit(f"revive_torch.py: {e}")
+    print(model)
+    print(f"{sum(p.numel() for p in model.parameters())} parameters; normalization mean "
+          f"{model.input_mean.tolist()} std {model.input_std.tolist()}")
+
+
+if __name__ == "__main__":
+    _main(sys.argv)

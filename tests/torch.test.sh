@@ -1,0 +1,123 @@
+#!/bin/sh
+# scripts/revive_torch.py: revive -> PyTorch -> revive gives bit-identical parameters and running
+# statistics; a module changed in PyTorch and saved is evaluated and resumed by revive; PyTorch's
+# accuracy and loss on real images equal `pipeline eval`'s; files it cannot use give one clear
+# error. Skipped (with a message) when python3-torch is not installed: it is large, and
+# scripts/install-deps.sh does not install it.
+set -u
+. tests/lib.sh
+if ! "$PY" -c "import torch" 2>/dev/null; then
+    ok "# SKIP python3-torch is not installed for $PY: scripts/revive_torch.py not tested"
+    finish torch
+    exit 0
+fi
+RT="import sys; sys.path.insert(0, 'scripts'); import revive_torch, torch, h5py, numpy as np"
+
+tiny_staged_ini "$TMP/t.ini" t 1
+"$PIPE" run "$TMP/t.ini" > "$TMP/t.log" 2>&1 || not_ok "tiny run: $(tail -n 1 "$TMP/t.log")"
+T=$TMP/ck/t
+
+# Round trip: load, save into a copy of the same file: every parameter and running statistic
+# comes back bit for bit (h5diff compares the values exactly).
+r=$("$PY" -c "$RT
+m = revive_torch.load('$T/stage-01.h5')
+assert not m.training
+revive_torch.save(m, '$TMP/back.h5', like='$T/stage-00.h5')" 2>&1)
+for g in /params /running /model; do
+    h5diff -q "$T/stage-01.h5" "$TMP/back.h5" $g $g > /dev/null || r="$r $g differs;"
+done
+check "revive -> torch -> revive: /params, /running and /model bit-identical" "$r"
+
+# state_dict has PyTorch's names, one per tensor of the model, with revive's values.
+r=$("$PY" -c "$RT
+sd = revive_torch.state_dict('$T/stage-02.h5')
+f = h5py.File('$T/stage-02.h5', 'r')
+pairs = {'conv.weight': 'params/stem.conv', 'bn.weight': 'params/stem.gamma',
+         'blocks.1.bn1.bias': 'params/seg2.block0.conv1.beta',
+         'blocks.1.shortcut.0.weight': 'params/seg2.block0.shortcut.conv',
+         'blocks.2.shortcut.1.running_var': 'running/seg3.block0.shortcut/var',
+         'fc.weight': 'params/output.weight', 'fc.bias': 'params/output.bias'}
+for k, v in pairs.items():
+    if not np.array_equal(sd[k].numpy(), f[v][()]): print(k, 'differs from', v)
+n = sum(1 for k in sd if not k.endswith('num_batches_tracked'))
+want = len(f['params']) + 2 * len(f['running']) + 2
+if n != want: print(f'{n} tensors, want {want}')
+" 2>&1)
+check "state_dict: PyTorch names, revive's values, nothing missing" "$r"
+
+# Changed in PyTorch (γ doubled, one running mean moved), saved: revive evaluates it, sees the new
+# values, and resumes from it.
+r=$("$PY" -c "$RT
+m = revive_torch.load('$T/stage-01.h5')
+with torch.no_grad():
+    m.bn.weight.mul_(2); m.blocks[0].bn2.running_mean.add_(0.25)
+revive_torch.save(m, '$TMP/changed.h5', like='$T/stage-01.h5')
+f = h5py.File('$TMP/changed.h5', 'r'); g = h5py.File('$T/stage-01.h5', 'r')
+assert np.array_equal(f['params/stem.gamma'][()], 2 * g['params/stem.gamma'][()])
+assert np.array_equal(f['running/seg1.block0.conv2/mean'][()], g['running/seg1.block0.conv2/mean'][()] + np.float32(0.25))
+" 2>&1)
+a=$("$PIPE" eval "$T/stage-01.h5" 2>&1 | sed 's/^[^:]*: //')
+b=$("$PIPE" eval "$TMP/changed.h5" 2>&1 | sed 's/^[^:]*: //')
+echo "$b" | grep -q "test accuracy" || r="$r eval: $b"
+[ "$a" != "$b" ] || r="$r eval unchanged: $b"
+"$PIPE" resume "$TMP/changed.h5" --out "$TMP/res" > "$TMP/res.log" 2>&1 && [ -f "$TMP/res/stage-02.h5" ] ||
+    r="$r resume: $(tail -n 1 "$TMP/res.log")"
+check "a module changed in PyTorch and saved: revive evaluates it ($b) and resumes from it" "$r"
+
+# Files load() cannot use: one exception naming the file and the way out.
+"$PIPE" export --seed-only "$T/stage-00.h5" "$TMP/seed.h5" > /dev/null 2>&1
+r=$("$PY" -c "$RT
+for p, want in (('$TMP/seed.h5', 'seed-only'), ('$TMP/t.ini', 'cannot open as HDF5')):
+    try:
+        revive_torch.load(p); print(p, 'loaded')
+    except revive_torch.CheckpointError as e:
+        if p not in str(e) or want not in str(e): print(e)
+" 2>&1)
+check "load refuses a seed-only export and a non-HDF5 file, naming them" "$r"
+
+# PyTorch's test accuracy and loss on real images equal pipeline eval's (same images, the
+# stored normalization applied by the module itself).
+FM=/usr/share/datasets/fashion-mnist
+if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
+    cat > "$TMP/fm.ini" <<INI
+[run]
+name = fm
+out_dir = $TMP/ck
+[data]
+dataset = fashion_mnist
+train_limit = 512
+test_limit = 500
+[model]
+depth = 8
+[train]
+epochs = 1
+batch_size = 64
+INI
+    "$PIPE" run "$TMP/fm.ini" > "$TMP/fm.log" 2>&1 || not_ok "fashion-mnist run: $(tail -n 1 "$TMP/fm.log")"
+    line=$("$PIPE" eval "$TMP/ck/fm/stage-00.h5" 2>&1)
+    revive=$(echo "$line" | sed 's/.*accuracy \([0-9.]*\)% (\([0-9]*\) images), loss \([0-9.]*\).*/\1 \2 \3/')
+    torch=$("$PY" -c "$RT
+import gzip
+x = np.frombuffer(gzip.open('$FM/t10k-images-idx3-ubyte.gz').read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:500]
+y = np.frombuffer(gzip.open('$FM/t10k-labels-idx1-ubyte.gz').read(), np.uint8, offset=8)[:500]
+m = revive_torch.load('$TMP/ck/fm/stage-00.h5')
+with torch.no_grad():
+    logits = m(torch.from_numpy(x.astype(np.float32) / 255))
+loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y.astype(np.int64))).item()
+acc = (logits.argmax(1).numpy() == y).mean()
+print(f'{100 * acc:.2f} {len(y)} {loss:.4f}')
+# The module does use its normalization: rounded as a reader might guess it, the loss moves
+# (on this small model by less than the 4 digits eval prints; on the issue's ResNet-20, by points).
+m.input_mean.fill_(0.286); m.input_std.fill_(0.353)
+with torch.no_grad():
+    rounded = torch.nn.functional.cross_entropy(m(torch.from_numpy(x.astype(np.float32) / 255)),
+                                                torch.from_numpy(y.astype(np.int64))).item()
+if rounded == loss: print('rounded normalization gives the same loss')" 2>&1)
+    r=""
+    [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
+    check "PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
+else
+    ok "# SKIP Fashion-MNIST not installed: accuracy against pipeline eval not tested"
+fi
+
+finish torch
