@@ -23,6 +23,7 @@
 #include "../src/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
+#include "history.h"
 #include "pipeline.h"
 #include "rng.h"
 #include "support.h"
@@ -459,6 +460,19 @@ static void test_refuse_newer_version(void **state)
 
 /* A checkpoint written before the |γ| history columns and /provenance existed still loads; those values are NaN
  * (unknown) and everything else is as stored. */
+/* metrics.csv (history.h's names) and /history (the layout's rows) name the same columns in the
+ * same order: the static assertion in checkpoint.c ties their counts only. */
+static void test_history_columns_are_the_layout_rows(void **state)
+{
+    (void)state;
+    for (int k = 0; k < HISTORY_COLUMNS; k++) {
+        const struct ck_row *row = &ck_layout[CK_HIST_STAGE + k];
+        assert_string_equal(row->object, "history");
+        assert_string_equal(row->name, history_columns[k].name);
+        assert_int_equal((row->flags & CK_OPTIONAL) != 0, history_columns[k].optional);
+    }
+}
+
 static void restamp_file(const char *path);
 
 /* A file written before the |γ| columns and provenance existed (then restamped, as such a file's
@@ -1180,6 +1194,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
+        cmocka_unit_test(test_history_columns_are_the_layout_rows),
         cmocka_unit_test_setup_teardown(test_history_without_gamma_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
