@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "blas_kernels.h"
 #include "comm.h"
 #include "layers.h"
 #include "model.h"
@@ -65,6 +66,7 @@ static double measure(struct model *m, struct comm *c, const float *x, const int
 
 int main(int argc, char **argv)
 {
+    blas_kernels_reexec(argv); /* before anything else: it may start the program again */
     struct comm c;
     comm_init(&c, &argc, &argv);
     const int global = 128;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "blas_kernels.h"
 #include "config.h"
 #include "layers.h"
 #include "model.h"
@@ -224,6 +225,7 @@ static void parse(struct options *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    blas_kernels_reexec(argv); /* before anything else: it may start the program again */
     struct options o = {
         .mode = -1,
         .fraction = 0.01,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "blas_kernels.h"
 #include "checkpoint.h"
 #include "comm.h"
 #include "config.h"
@@ -418,6 +419,7 @@ static int command_export(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    blas_kernels_reexec(argv); /* before anything else: it may start the program again */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

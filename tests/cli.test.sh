@@ -89,6 +89,25 @@ for f in stage-00.h5 last.h5; do
 done
 check "run writes stage-00.h5 and last.h5" "$why"
 
+# --- 9. OpenBLAS kernels --------------------------------------------------------------------------
+# OpenBLAS 0.3.21 falls back to its SSE3 "Prescott" kernels on CPUs it does not know (Sapphire
+# Rapids): 6-8x slower sgemm. revive restarts itself with a core the CPU can run
+# (src/blas_kernels.c); a user's OPENBLAS_CORETYPE stands. The first line names the core.
+core_of() { sed -n '1s/.*  OpenBLAS \([^ ]*\) (.*/\1/p' "$1"; }
+env -u OPENBLAS_CORETYPE "$PIPE" run "$TMP/t.ini" --set run.name=blas >"$TMP/blas.out" 2>&1
+core=$(core_of "$TMP/blas.out")
+why=""
+[ -n "$core" ] || why="no OpenBLAS core on the first line: $(head -c 200 "$TMP/blas.out")"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    case " Prescott Core2 Penryn Dunnington Nehalem Sandybridge Atom " in
+        *" $core "*) why="a CPU with AVX2 and FMA runs OpenBLAS's $core kernels" ;;
+    esac
+fi
+check "OpenBLAS runs kernels for this CPU's vector units (core: ${core:-none})" "$why"
+OPENBLAS_CORETYPE=Nehalem "$PIPE" run "$TMP/t.ini" --set run.name=blas2 >"$TMP/blas2.out" 2>&1
+core=$(core_of "$TMP/blas2.out")
+check "a user's OPENBLAS_CORETYPE is kept" "$([ "$core" = Nehalem ] || echo "core '$core', expected Nehalem")"
+
 tmps=$(find "$CK/t" -name '*.tmp*' | tr '\n' ' ')
 check "run leaves no temporary files" "${tmps:+left $tmps}"
 
