@@ -11,8 +11,11 @@
 
 #define CHECKPOINT_FORMAT "revive-checkpoint"
 /* 2: datasets chunked with HDF5's Fletcher-32 filter, and the root attribute `checksum` (CRC-32)
- * over the attributes and strings. Version 1 files (no checksums) are still read. */
-#define CHECKPOINT_VERSION 2
+ * over the attributes and strings. 3: every string fixed-length (no HDF5 global heap), and a
+ * variable-length one refused unread. Versions 1 and 2 (variable-length strings) are still read. */
+#define CHECKPOINT_VERSION 3
+/* The first version whose strings are all fixed-length. */
+#define CHECKPOINT_FIXED_STRINGS 3
 
 /* Collective. Rank 0 writes path (via a temporary file and rename); returns the agreed result. */
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err);

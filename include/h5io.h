@@ -33,7 +33,8 @@ int h5out_floats(struct h5out *f, const char *name, const float *data, int ndim,
 int h5out_doubles(struct h5out *f, const char *name, const double *data, int ndim, const size_t *dims, struct rv_error *err);
 int h5out_int64s(struct h5out *f, const char *name, const int64_t *data, int ndim, const size_t *dims, struct rv_error *err);
 int h5out_bytes(struct h5out *f, const char *name, const uint8_t *data, int ndim, const size_t *dims, struct rv_error *err);
-/* A variable-length UTF-8 string dataset (what h5py reads as bytes/str). */
+/* A scalar string dataset, fixed-length (exactly the text and its NUL), UTF-8: stored inline,
+ * not in HDF5's global heap. h5py reads it (and string attributes) as bytes. */
 int h5out_string(struct h5out *f, const char *name, const char *text, struct rv_error *err);
 /* Attributes on an existing object ("/" for the file). */
 int h5out_attr_int(struct h5out *f, const char *object, const char *attr, int64_t value, struct rv_error *err);
@@ -52,6 +53,10 @@ const char *h5in_path(const struct h5in *f);
 /* 1 when the file carries the whole-file CRC-32 h5out writes (and h5in_open found it intact);
  * 0 for files of older revives and other tools, which have none. */
 int h5in_checked(const struct h5in *f);
+/* From now on, a variable-length string (attribute or dataset) is an error naming it, raised
+ * before HDF5 reads its value from the global heap: for file formats that hold fixed-length
+ * strings only (checkpoint format 3 on), so a crafted file cannot reach the heap's bugs. */
+void h5in_refuse_variable_strings(struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
 /* The stored shape: *ndim and dims[0..*ndim). */
 int h5in_shape(struct h5in *f, const char *name, int *ndim, size_t *dims, struct rv_error *err);

@@ -31,7 +31,7 @@ import sys
 import h5py
 import numpy as np
 
-from revive_h5 import stage_file
+from revive_h5 import stage_file, text
 
 
 def fail(msg):
@@ -65,8 +65,7 @@ def provenance(f):
     starts = [f["provenance"][g].attrs for g in sorted(f["provenance"])]
     out = {}
     for key, _ in IDENTITY:
-        vals = {v.decode() if isinstance(v, bytes) else str(v) for v in (a.get(key) for a in starts)
-                if v is not None}
+        vals = {text(v) for v in (a.get(key) for a in starts) if v is not None}
         out[key] = sorted(vals)
     return out
 
@@ -87,9 +86,7 @@ def identity_warnings(names, files):
 def stage_row(files, k):
     key = f"stage-{k:02d}"
     first = files[0]
-    row = {"stage": k, "kind": first["stats"][key].attrs["kind"]}
-    if isinstance(row["kind"], bytes):
-        row["kind"] = row["kind"].decode()
+    row = {"stage": k, "kind": text(first["stats"][key].attrs["kind"])}
     flags0 = first["stats"][key]["disabled"][()]
     for i, f in enumerate(files):
         g = f["stats"][key]

@@ -5,6 +5,13 @@ scripts/compare_runs.py and scripts/study.py.
     run = revive_h5.load("checkpoints/demo/stage-02.h5")   # history + one dict per finished stage
     path = revive_h5.newest_stage_file("checkpoints/demo")  # the stage-KK.h5 with the largest KK
 
+    kind = revive_h5.text(f["stats/stage-00"].attrs["kind"])  # any stored string, as str
+    units = revive_h5.text(f["stats/units"][()])
+
+Strings: format 3 (include/checkpoint.h) stores every string fixed-length, which h5py gives as
+bytes (numpy.bytes_); formats 1 and 2 stored them variable-length (str for attributes, bytes for
+datasets). `text` turns any of them into str: use it wherever a checkpoint's string is read.
+
 Errors a user can cause (missing file, foreign file, unfinished run) raise FileError with a
 one-line message naming the file. Needs /usr/bin/python3 with python3-h5py and python3-numpy.
 """
@@ -14,6 +21,24 @@ import zlib
 
 import h5py
 import numpy as np
+
+
+# The root attributes `format` and `format_version` of the newest layout these scripts know: the
+# values of CHECKPOINT_FORMAT and CHECKPOINT_VERSION in include/checkpoint.h (tests/interop.test.sh
+# checks that they agree).
+FORMAT = "revive-checkpoint"
+FORMAT_VERSION = 3
+
+
+def text(value, default=""):
+    """A string read from a checkpoint (attribute value or dataset[()]) as str: bytes (fixed-length
+    strings, format 3) are decoded as UTF-8, str (variable-length, formats 1 and 2) kept, None
+    (an absent attribute's .get) gives default."""
+    if value is None:
+        return default
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
 
 
 class FileError(Exception):
@@ -41,11 +66,6 @@ def run_name(config_text):
                 value = value[1:-1]
             return value
     return ""
-
-
-def read_str(ds):
-    v = ds[()]
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
 def stage_file(run_dir, k):
@@ -83,10 +103,7 @@ def load(path):
     except OSError as e:
         raise FileError(f"{path}: not an HDF5 file ({str(e).split(';')[0].strip()})") from None
     with f:
-        fmt = f.attrs.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode("utf-8", "replace")
-        if fmt != "revive-checkpoint":
+        if text(f.attrs.get("format")) != FORMAT:
             raise FileError(f"{path}: not a revive checkpoint (root attribute format is not "
                             "\"revive-checkpoint\")")
         try:
@@ -94,7 +111,7 @@ def load(path):
             if nstages <= 0:
                 raise FileError(f"{path}: no stage statistics (/stats nstages = 0): the run has not "
                                 "finished a stage yet; plot a stage-KK.h5 file")
-            config = read_str(f["config"])
+            config = text(f["config"][()])
             run = {"path": path, "config": config,
                    "name": run_name(config) or os.path.splitext(os.path.basename(path))[0]}
             run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
@@ -110,8 +127,7 @@ def load(path):
                 s = {key: float(g.attrs[key]) for key in
                      ("fraction", "threshold", "acc_start", "acc_end", "acc_clamped")}
                 s["acc_start_recal"] = float(g.attrs.get("acc_start_recal", -1.0))
-                kind = g.attrs["kind"]
-                s["kind"] = kind.decode("utf-8") if isinstance(kind, bytes) else str(kind)
+                s["kind"] = text(g.attrs["kind"])
                 s["gamma"] = np.asarray(g["gamma"][()], dtype=np.float64)
                 s["disabled"] = np.asarray(g["disabled"][()]).astype(bool)
                 s["reinit"] = np.asarray(g["reinit"][()]).astype(bool)

@@ -39,8 +39,7 @@ import torch.nn.functional as F
 
 import revive_h5
 
-FORMAT = "revive-checkpoint"
-FORMAT_VERSION = 2       # the newest include/checkpoint.h version this module knows
+FORMAT, FORMAT_VERSION = revive_h5.FORMAT, revive_h5.FORMAT_VERSION   # the newest layout known
 WIRING = ("resnet-cifar", 1)
 BN_EPS = float(np.float32(1e-5))      # what revive's layers use when a file does not say
 BN_MOMENTUM = float(np.float32(0.1))
@@ -137,16 +136,12 @@ class CheckpointError(Exception):
     """A file this module cannot use; the message names it and says what to do."""
 
 
-def _text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def _open(path):
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         raise CheckpointError(f"{path}: cannot open as HDF5 ({e})") from None
-    if _text(f.attrs.get("format", "")) != FORMAT:
+    if revive_h5.text(f.attrs.get("format")) != FORMAT:
         f.close()
         raise CheckpointError(f"{path}: not a revive checkpoint (root attribute format is not '{FORMAT}')")
     if int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
@@ -159,7 +154,7 @@ def _open(path):
 def _build(f, path):
     m = f["model"]
     a = m.attrs
-    wiring = (_text(a.get("wiring", WIRING[0])), int(a.get("wiring_version", WIRING[1])))
+    wiring = (revive_h5.text(a.get("wiring"), WIRING[0]), int(a.get("wiring_version", WIRING[1])))
     if wiring != WIRING:
         raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
     if "input_mean" in m:

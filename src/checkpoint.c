@@ -367,18 +367,19 @@ static int verify_checksum(struct h5in *f, struct rv_error *err)
     return 0;
 }
 
+/* The version first (an integer, read without HDF5's global heap), then what it allows, and only
+ * then any string: in a format-3 file a variable-length string is refused before it is read, and a
+ * format-2 or -3 file without its whole-file CRC-32 is refused before any string is read at all. */
 int checkpoint_check_format(struct h5in *f, struct rv_error *err)
 {
-    char *format = NULL;
-    if (ck_get_string(f, CK_FORMAT, 0, &format, err))
+    const char *version_name = ck_layout[CK_FORMAT_VERSION].name;
+    if (!h5in_attr_exists(f, "/", ck_layout[CK_FORMAT].name))
         return rv_fail(err, "%s: not a revive checkpoint (no 'format' attribute)", h5in_path(f));
-    int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
-    free(format);
-    if (!ok)
-        return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
-                       CHECKPOINT_FORMAT);
+    if (!h5in_attr_exists(f, "/", version_name))
+        return rv_fail(err, "%s: not a revive checkpoint (no '%s' attribute)", h5in_path(f),
+                       version_name);
     int64_t version = 0;
-    if (h5in_attr_int(f, "/", ck_layout[CK_FORMAT_VERSION].name, &version, err))
+    if (h5in_attr_int(f, "/", version_name, &version, err))
         return -1;
     if (version > CHECKPOINT_VERSION)
         return rv_fail(err, "%s: checkpoint format version %lld is newer than this revive reads "
@@ -389,6 +390,16 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
         return rv_fail(err, "%s: a format-%lld checkpoint without its file checksum (the first %d "
                        "bytes): damaged, or rewritten by another tool; resume from another checkpoint",
                        h5in_path(f), (long long)version, 512);
+    if (version >= CHECKPOINT_FIXED_STRINGS)
+        h5in_refuse_variable_strings(f);
+    char *format = NULL;
+    if (ck_get_string(f, CK_FORMAT, 0, &format, err))
+        return -1;
+    int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
+    free(format);
+    if (!ok)
+        return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
+                       CHECKPOINT_FORMAT);
     return version >= 2 ? verify_checksum(f, err) : 0;
 }
 

@@ -1,7 +1,7 @@
 /* Helpers shared by the HDF5 writer (h5io_write.c) and reader (h5io_read.c); see h5io_internal.h.
  *
- * Files use only standard types (IEEE F32LE/F64LE, STD_I64LE, STD_U8LE, variable-length UTF-8
- * strings) and the earliest file format, so h5py, h5dump and HDFView read them. Objects carry no
+ * Files use only standard types (IEEE F32LE/F64LE, STD_I64LE, STD_U8LE, fixed-length NUL-terminated
+ * UTF-8 strings, stored inline: no global heap) and the earliest file format, so h5py, h5dump and HDFView read them. Objects carry no
  * timestamps, so equal contents give equal bytes: two runs' checkpoints can be compared with cmp.
  */
 #include <stdio.h>

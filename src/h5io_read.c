@@ -20,6 +20,7 @@ struct h5in {
     char *path;
     int checked; /* its user block's CRC-32 matched (a file h5out wrote) */
     int borrowed; /* a view of a file being written (h5out_reader): closing leaves the file open */
+    int fixed_strings; /* variable-length strings are refused unread (h5in_refuse_variable_strings) */
 };
 
 static const char *const elem_name[] = {
@@ -152,6 +153,11 @@ void h5in_close(struct h5in *f)
         H5Fclose(f->file);
     free(f->path);
     free(f);
+}
+
+void h5in_refuse_variable_strings(struct h5in *f)
+{
+    f->fixed_strings = 1;
 }
 
 const char *h5in_path(const struct h5in *f)
@@ -320,7 +326,7 @@ static int compressed(hid_t dset)
 static int check_stored(const struct h5in *f, const struct item *it, struct rv_error *err)
 {
     hssize_t n = H5Sget_simple_extent_npoints(it->space);
-    if (n <= 0 || H5Tget_class(it->type) == H5T_STRING || H5Tis_variable_str(it->type) > 0)
+    if (n <= 0 || H5Tis_variable_str(it->type) != 0) /* variable-length: sizes of heap references */
         return 0;
     double need = (double)n * (double)H5Tget_size(it->type);
     hsize_t have = H5Dget_storage_size(it->id);
@@ -468,6 +474,29 @@ static char *read_text(const struct item *it)
     return out;
 }
 
+/* The longest fixed-length string read: revive's longest is a config text of a few kB. A
+ * crafted file can declare any size, and read_text allocates it. */
+#define MAX_TEXT ((size_t)16 << 20)
+
+/* Before a string is read: a variable-length one only where allowed (its value is in HDF5's global
+ * heap, which some crafted files send into an endless loop or a buffer overflow in HDF5 1.10.8, so
+ * it is refused unread), a fixed-length one of a sane size whose dataset stores its bytes. */
+static int check_text(const struct h5in *f, const struct item *it, struct rv_error *err)
+{
+    htri_t vlen = H5Tis_variable_str(it->type);
+    if (vlen < 0 || (vlen > 0 && f->fixed_strings))
+        return rv_fail(err, "%s: %s is a variable-length string, which this file's format version "
+                       "never holds (its strings are fixed-length); not read: the file is damaged or "
+                       "was not written by revive", f->path, it->what);
+    if (vlen > 0)
+        return 0;
+    size_t n = H5Tget_size(it->type);
+    if (n == 0 || n > MAX_TEXT)
+        return rv_fail(err, "%s: %s is a string of %zu bytes, more than the %zu read; the file is "
+                       "damaged", f->path, it->what, n, MAX_TEXT);
+    return it->is_attr ? 0 : check_stored(f, it, err);
+}
+
 /* Reads one value and closes the item; e < 0 reads a string into *(char **)value. */
 static int read_scalar(const struct h5in *f, struct item *it, int e, void *value,
                        struct rv_error *err)
@@ -475,6 +504,8 @@ static int read_scalar(const struct h5in *f, struct item *it, int e, void *value
     int rc = check_type(f, it, e, err);
     if (rc == 0)
         rc = check_one(f, it, err);
+    if (rc == 0 && e < 0)
+        rc = check_text(f, it, err);
     if (rc == 0) {
         int ok = e < 0 ? (*(char **)value = read_text(it)) != NULL
                        : read_item(it, h5io_elem_mem_type((enum h5io_elem)e), value) >= 0;

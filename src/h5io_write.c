@@ -52,10 +52,15 @@ static char *dir_of(const char *path)
     return dir;
 }
 
-static hid_t utf8_string_type(void)
+/* A fixed-length, NUL-terminated UTF-8 string type exactly the size of text (its bytes and the
+ * NUL), stored inline in the attribute or dataset: no variable-length strings, whose values live
+ * in HDF5's global heap (HDF5 1.10.8 loops or overflows a buffer reading the heap of some
+ * crafted files; docs/FUZZING.md). The caller closes it. */
+static hid_t utf8_string_type(const char *text)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, strlen(text) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
     return t;
 }
@@ -226,8 +231,8 @@ int h5out_string(struct h5out *f, const char *name, const char *text, struct rv_
 {
     REVIVE_ASSERT(f && name);
     const char *value = text ? text : "";
-    hid_t type = utf8_string_type();
-    int rc = write_dataset(f, name, type, type, H5Screate(H5S_SCALAR), &value, err);
+    hid_t type = utf8_string_type(value);
+    int rc = write_dataset(f, name, type, type, H5Screate(H5S_SCALAR), value, err);
     H5Tclose(type);
     return rc;
 }
@@ -273,8 +278,8 @@ int h5out_attr_string(struct h5out *f, const char *object, const char *attr, con
                       struct rv_error *err)
 {
     const char *text = value ? value : "";
-    hid_t type = utf8_string_type();
-    int rc = write_attr(f, object, attr, type, type, &text, err);
+    hid_t type = utf8_string_type(text);
+    int rc = write_attr(f, object, attr, type, type, text, err);
     H5Tclose(type);
     return rc;
 }

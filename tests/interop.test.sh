@@ -91,13 +91,15 @@ F=$S/stage-02.h5
 r=$("$PY" - "$F" <<'PYEOF' 2>&1
 import sys
 import h5py, numpy as np
+sys.path.insert(0, "scripts")
+from revive_h5 import text
 with h5py.File(sys.argv[1], "r") as f:
     m = f["model"]
     a = m.attrs
     want = {"wiring": "resnet-cifar", "wiring_version": 1, "bn_eps": float(np.float32(1e-5)),
             "bn_momentum": float(np.float32(0.1))}
     for k, v in want.items():
-        if a.get(k) != v:
+        if (text(a.get(k)) if isinstance(v, str) else a.get(k)) != v:
             print(f"/model {k} = {a.get(k)!r}, want {v!r}")
     for k in ("input_mean", "input_std"):
         d = m[k]
@@ -108,6 +110,39 @@ with h5py.File(sys.argv[1], "r") as f:
 PYEOF
 )
 check "/model has wiring, its version, BN eps and momentum, input mean and std" "$r"
+# Format 3: every string of the file is fixed-length (no HDF5 global heap; h5py gives bytes,
+# revive_h5.text decodes them), and scripts/revive_h5.py knows the version include/checkpoint.h writes.
+r=$("$PY" - "$F" <<'PYEOF' 2>&1
+import re, sys
+import h5py
+sys.path.insert(0, "scripts")
+import revive_h5
+header = open("include/checkpoint.h").read()
+c_version = int(re.search(r"#define CHECKPOINT_VERSION (\d+)", header).group(1))
+c_format = re.search(r'#define CHECKPOINT_FORMAT "([^"]*)"', header).group(1)
+if (revive_h5.FORMAT, revive_h5.FORMAT_VERSION) != (c_format, c_version):
+    print(f"revive_h5 knows {revive_h5.FORMAT} {revive_h5.FORMAT_VERSION}, include/checkpoint.h {c_format} {c_version}")
+strings = []
+def visit(name, obj):
+    for k in obj.attrs:
+        t = obj.attrs.get_id(k).dtype
+        if h5py.check_string_dtype(t):
+            strings.append((f"{name} attribute {k}", h5py.check_string_dtype(t).length))
+    if isinstance(obj, h5py.Dataset) and h5py.check_string_dtype(obj.dtype):
+        strings.append((name, h5py.check_string_dtype(obj.dtype).length))
+with h5py.File(sys.argv[1], "r") as f:
+    if f.attrs["format_version"] != c_version:
+        print("format_version", f.attrs["format_version"])
+    visit("/", f)
+    f.visititems(visit)
+    if revive_h5.text(f["stats/stage-00"].attrs["kind"]) != "bn" or not revive_h5.text(f["config"][()]).startswith("[run]"):
+        print("text() does not decode the strings")
+vlen = [n for n, length in strings if length is None]
+if len(strings) < 10 or vlen:
+    print(f"{len(strings)} strings; variable-length: {vlen}")
+PYEOF
+)
+check "format 3: every string fixed-length; revive_h5 knows the version written" "$r"
 acc() { "$PIPE" eval "$@" 2>&1 | sed 's/^[^:]*: //'; }
 # restamp FILE: the whole-file CRC-32 recomputed after an edit made on purpose, so the check
 # each case aims at is the one that answers (scripts/revive_h5.py, as revive_torch.save does).

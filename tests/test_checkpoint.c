@@ -527,14 +527,14 @@ static void test_refuse_wrong_format(void **state)
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(file >= 0);
     assert_true(H5Adelete(file, "format") >= 0);
+    const char *other = "some-other-tool";
     hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_size(type, strlen(other) + 1);
     H5Tset_cset(type, H5T_CSET_UTF8);
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t at = H5Acreate2(file, "format", type, space, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(at >= 0);
-    const char *other = "some-other-tool";
-    assert_true(H5Awrite(at, type, &other) >= 0);
+    assert_true(H5Awrite(at, type, other) >= 0);
     H5Aclose(at);
     H5Sclose(space);
     H5Tclose(type);
@@ -663,13 +663,32 @@ static void poke_f64(const char *path, const char *object, const char *name, dou
     poke_attr(path, object, name, H5T_NATIVE_DOUBLE, &v);
 }
 
+/* A string attribute as revive writes them since format 3: fixed-length, NUL-terminated. */
 static void poke_str(const char *path, const char *object, const char *name, const char *v)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_size(type, strlen(v) + 1);
     H5Tset_cset(type, H5T_CSET_UTF8);
-    poke_attr(path, object, name, type, &v);
+    poke_attr(path, object, name, type, v);
     H5Tclose(type);
+}
+
+/* Replaces the scalar string dataset `name` with a fixed-length one holding text, then restamps. */
+static void poke_text(const char *path, const char *name, const char *text)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    H5Tset_size(type, strlen(text) + 1);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
 }
 
 /* Element i of a float64 dataset. */
@@ -957,6 +976,246 @@ static void test_reads_format_1(void **state)
     run_close(&a);
 }
 
+/* ---------------------------------------------------------------- variable-length strings */
+
+/* Object names below the root, collected by H5Lvisit. */
+struct names {
+    char v[512][160];
+    int n;
+};
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *op)
+{
+    (void)g;
+    (void)info;
+    struct names *ns = op;
+    assert_true(ns->n < 512);
+    snprintf(ns->v[ns->n++], sizeof ns->v[0], "%s", name);
+    return 0;
+}
+
+static herr_t collect_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op)
+{
+    (void)loc;
+    (void)info;
+    return collect_name(loc, name, NULL, op);
+}
+
+/* A variable-length UTF-8 string type, as revive wrote before format 3 (and h5py writes str). */
+static hid_t vlen_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* The value of a fixed-length string attribute or dataset (malloc'd), or NULL for other types. */
+static char *fixed_text(hid_t id, int is_attr)
+{
+    hid_t t = is_attr ? H5Aget_type(id) : H5Dget_type(id);
+    char *buf = NULL;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
+        buf = calloc(H5Tget_size(t) + 1, 1);
+        assert_non_null(buf);
+        assert_true((is_attr ? H5Aread(id, t, buf) : H5Dread(id, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0);
+    }
+    H5Tclose(t);
+    return buf;
+}
+
+/* Every string attribute of `object` that `only` names (every one when NULL) turned into a
+ * variable-length string of the same value. */
+static void attrs_to_vlen(hid_t file, const char *object, const char *only)
+{
+    hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
+    assert_true(obj >= 0);
+    struct names *attrs = calloc(1, sizeof *attrs);
+    assert_non_null(attrs);
+    assert_true(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_attr, attrs) >= 0);
+    for (int i = 0; i < attrs->n; i++) {
+        if (only && strcmp(only, attrs->v[i]))
+            continue;
+        hid_t a = H5Aopen(obj, attrs->v[i], H5P_DEFAULT);
+        char *text = fixed_text(a, 1);
+        H5Aclose(a);
+        if (!text)
+            continue;
+        assert_true(H5Adelete(obj, attrs->v[i]) >= 0);
+        hid_t t = vlen_type(), space = H5Screate(H5S_SCALAR);
+        a = H5Acreate2(obj, attrs->v[i], t, space, H5P_DEFAULT, H5P_DEFAULT);
+        const char *p = text;
+        assert_true(a >= 0 && H5Awrite(a, t, &p) >= 0);
+        H5Aclose(a);
+        H5Sclose(space);
+        H5Tclose(t);
+        free(text);
+    }
+    free(attrs);
+    H5Oclose(obj);
+}
+
+/* The scalar string dataset `name` turned into a variable-length string of the same value. */
+static void dataset_to_vlen(hid_t file, const char *name)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    char *text = fixed_text(d, 0);
+    H5Dclose(d);
+    if (!text)
+        return;
+    assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    hid_t t = vlen_type(), space = H5Screate(H5S_SCALAR);
+    d = H5Dcreate2(file, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char *p = text;
+    assert_true(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+    free(text);
+}
+
+/* Strings of path as a revive before format 3 wrote them: every string attribute and string
+ * dataset variable-length (object NULL), or only attribute `attr` of `object` (or the dataset
+ * `object` when attr is NULL); then restamped, so that only the string types differ. */
+static void strings_to_vlen(const char *path, const char *object, const char *attr)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    if (object && attr) {
+        attrs_to_vlen(file, object, attr);
+    } else if (object) {
+        dataset_to_vlen(file, object);
+    } else {
+        struct names *objs = calloc(1, sizeof *objs);
+        assert_non_null(objs);
+        assert_true(H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_name, objs) >= 0);
+        attrs_to_vlen(file, "/", NULL);
+        for (int i = 0; i < objs->n; i++) {
+            attrs_to_vlen(file, objs->v[i], NULL);
+            if (h5io_object_kind(file, objs->v[i]) == H5I_DATASET)
+                dataset_to_vlen(file, objs->v[i]);
+        }
+        free(objs);
+    }
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+/* Format 3 writes every string fixed-length (HDF5 1.10.8 loops forever or overflows a buffer in
+ * its global heap, where variable-length strings live, on some crafted files:
+ * tests/fuzz/known-hdf5-bugs/), and refuses a variable-length string unread, naming it; formats
+ * 1 and 2 held variable-length strings, and still load. */
+static void test_variable_length_strings(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    const char *attr_objects[] = {"/", "stats/stage-00", "model", "provenance/start-01"};
+    const char *attr_names[] = {"format", "kind", "wiring", "host"};
+    for (int i = 0; i < 4; i++) {
+        hid_t a = H5Aopen_by_name(file, attr_objects[i], attr_names[i], H5P_DEFAULT, H5P_DEFAULT);
+        hid_t t = H5Aget_type(a);
+        assert_int_equal(H5Tget_class(t), H5T_STRING);
+        assert_int_equal(H5Tis_variable_str(t), 0);
+        H5Tclose(t);
+        H5Aclose(a);
+    }
+    const char *datasets[] = {"config", "stats/units"};
+    for (int i = 0; i < 2; i++) {
+        hid_t d = H5Dopen2(file, datasets[i], H5P_DEFAULT), t = H5Dget_type(d);
+        assert_int_equal(H5Tis_variable_str(t), 0);
+        H5Tclose(t);
+        H5Dclose(d);
+    }
+    H5Fclose(file);
+
+    /* One variable-length string in a format-3 file: refused, naming it. */
+    for (int i = 0; i < 4; i++) {
+        save_stage_end(fx, path);
+        strings_to_vlen(path, attr_objects[i], attr_names[i]);
+        char what[128];
+        snprintf(what, sizeof what, "attribute '%s' of '%s'", attr_names[i], attr_objects[i]);
+        assert_load_refused(fx, path, what, "variable-length string");
+    }
+    for (int i = 0; i < 2; i++) {
+        save_stage_end(fx, path);
+        strings_to_vlen(path, datasets[i], NULL);
+        char what[128];
+        snprintf(what, sizeof what, "%s' is a", datasets[i]); /* "dataset '/config'" or "'config'" */
+        assert_refused(fx, path, what, "variable-length string");
+    }
+    /* Every string variable-length: refused at the first one read, the format attribute. */
+    save_stage_end(fx, path);
+    strings_to_vlen(path, NULL, NULL);
+    assert_refused(fx, path, "attribute 'format' of '/'", "variable-length string");
+    /* The same file as format 2 (as revive wrote it then) loads, to the same run. */
+    poke_int_attr(path, "format_version", 2);
+    struct run a, b;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    assert_same_run(&a, &b);
+    run_close(&a);
+    run_close(&b);
+    struct config c;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
+    assert_int_equal(c.seed, 4242);
+}
+
+/* A copy of tests/fuzz/known-hdf5-bugs/NAME in dir, with a user block in front if it has none. */
+static void copy_known_bug(const char *name, const char *dir, char *out, size_t cap)
+{
+    char src[256];
+    snprintf(src, sizeof src, "tests/fuzz/known-hdf5-bugs/%s", name);
+    size_t n;
+    unsigned char *b = slurp(src, &n);
+    snprintf(out, cap, "%s/%s", dir, name);
+    FILE *f = fopen(out, "wb");
+    assert_non_null(f);
+    if (memcmp(b, "revive-hdf5", 11) != 0) {
+        char block[H5IO_USERBLOCK] = "revive-hdf5";
+        assert_int_equal(fwrite(block, 1, sizeof block, f), sizeof block);
+    }
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+    free(b);
+}
+
+/* The two files on which HDF5 1.10.8 itself fails (docs/FUZZING.md): an endless loop and a
+ * heap-buffer-overflow in its global heap, reading a variable-length string. Both are format 2,
+ * which holds variable-length strings, so a crafted format-2 file with a valid whole-file CRC-32
+ * (the overflow one) still reaches the heap. The loop one has no user block, and a format-2 file
+ * without one is now refused before any string is read. Stamped as format 3 (with a valid
+ * user block), both are refused before HDF5 reads the string. An alarm ends the test if a read
+ * loops. */
+static void test_known_hdf5_bugs_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char path[512];
+    alarm(60);
+    snprintf(path, sizeof path, "tests/fuzz/known-hdf5-bugs/global-heap-loop.h5");
+    assert_refused(fx, path, "format-2 checkpoint without its file checksum", NULL);
+    const char *names[] = {"global-heap-loop.h5", "global-heap-read-overflow.h5"};
+    for (int i = 0; i < 2; i++) {
+        copy_known_bug(names[i], fx->dir, path, sizeof path);
+        hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(file >= 0);
+        hid_t a = H5Aopen(file, "format_version", H5P_DEFAULT);
+        int64_t v = 3;
+        assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+        H5Aclose(a);
+        assert_true(H5Fclose(file) >= 0);
+        restamp_file(path); /* only the user block: restamp() would read the strings */
+        assert_refused(fx, path, "attribute 'format' of '/' is a variable-length string", NULL);
+    }
+    alarm(0);
+}
+
 /* Issue #11 item 11: error lines quoted a checkpoint's config text, control bytes and all, so a
  * crafted file could send escape sequences to the terminal. They now appear as \xNN. */
 static void test_control_bytes_escaped(void **state)
@@ -965,14 +1224,7 @@ static void test_control_bytes_escaped(void **state)
     char path[256];
     path_in(path, sizeof path, fx, "stage-01.h5");
     save_stage_end(fx, path);
-    const char *text = "[run]\n\x1b]0;owned\x07\x1b[2Jseed = 1\n";
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t d = H5Dopen2(file, "config", H5P_DEFAULT), type = H5Dget_type(d);
-    assert_true(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0);
-    H5Tclose(type);
-    H5Dclose(d);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    poke_text(path, "config", "[run]\n\x1b]0;owned\x07\x1b[2Jseed = 1\n");
     struct config c;
     struct rv_error err = {{0}};
     config_defaults(&c);
@@ -1204,6 +1456,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bit_flips_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_format_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_variable_length_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_hdf5_bugs_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
