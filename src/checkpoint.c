@@ -724,6 +724,43 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     return read_stats(r, f, err);
 }
 
+/* Export builds the model the file's /model declares, and a crafted /model can declare the
+ * largest one the layout table allows (ResNet-866 at width 64: tens of billions of parameters,
+ * "out of memory"). Before anything is allocated for it, it must be the model of the file's own
+ * config, and the file must be large enough to hold it: a full checkpoint stores every
+ * parameter's value and momentum (float32) and mask (uint8). Counted on the parameter table
+ * alone (model_build with max_batch −1), which allocates nothing per parameter. */
+static int check_declared_model(struct h5in *f, const struct config *cfg, const struct model_spec *s,
+                                struct rv_error *err)
+{
+    const char *path = h5in_path(f);
+    const struct { const char *key; int file, config; } keys[] = {
+        {"depth", s->depth, cfg->depth},
+        {"width", s->width, cfg->width},
+        {"gamma_one", s->gamma_one, cfg->gamma_init == GAMMA_INIT_ONE},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].file != keys[i].config)
+            return rv_fail(err, "%s: /model attribute %s = %d but the file's /config gives %d; the "
+                           "checkpoint is damaged or was not written by revive", path, keys[i].key,
+                           keys[i].file, keys[i].config);
+    struct model plan;
+    if (model_build(&plan, s, -1, 1, err))
+        return -1;
+    size_t params = plan.total;
+    model_free(&plan);
+    double need = (double)params * (2.0 * sizeof(float) + 1.0);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rv_fail(err, "%s: cannot read: %s", path, strerror(errno));
+    if (need > (double)st.st_size)
+        return rv_fail(err, "%s: /model attributes depth = %d and width = %d declare %zu parameters, "
+                       "whose values, momentum and masks take %.0f bytes, but the file has only %lld; "
+                       "the checkpoint is damaged or was not written by revive", path, s->depth,
+                       s->width, params, need, (long long)st.st_size);
+    return 0;
+}
+
 int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err)
 {
     struct run r;
@@ -736,7 +773,12 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
     if (!f)
         return -1;
     struct model_spec spec;
-    int rc = read_spec(f, &spec, err);
+    int64_t seed_only = 0;
+    int rc = read_spec(f, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
+    if (rc == 0 && seed_only)
+        rc = rv_fail(err, "%s: already a seed-only export", in);
+    if (rc == 0)
+        rc = check_declared_model(f, &r.cfg, &spec, err);
     if (rc == 0)
         rc = model_build(&r.model, &spec, 0, 1, err);
     if (rc == 0) {

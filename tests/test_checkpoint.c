@@ -1364,6 +1364,55 @@ static void test_seed_only_export(void **state)
     run_close(&a);
 }
 
+/* text with its only occurrence of `from` replaced by `to` (malloc'd). */
+static char *replace_once(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
+/* Issue #11: export built the model a file's /model declared before comparing it with anything,
+ * so a small crafted file declaring ResNet-866 at width 64 made it allocate that model and die
+ * ("out of memory", exit 71). It is now refused first, naming the file and the key: against the
+ * file's config, and against the bytes the file holds. */
+static void test_export_refuses_declared_giant(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256], out[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    path_in(out, sizeof out, fx, "seed.h5");
+    struct rv_error err = {{0}};
+    save_stage_end(fx, path);
+    poke_i64(path, "model", "depth", 866);
+    poke_i64(path, "model", "width", 64);
+    assert_int_equal(checkpoint_export_seed_only(path, out, &err), -1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "/model attribute depth = 866 but the file's "
+                                                   "/config gives 8"))
+        fail_msg("%s", err.msg);
+    /* The config changed to match: the file is far too small for the model. */
+    struct h5in *in = h5in_open(path, &err);
+    assert_non_null(in);
+    char *ini = NULL;
+    assert_int_equal(h5in_string(in, "config", &ini, &err), 0);
+    h5in_close(in);
+    char *deeper = replace_once(ini, "\ndepth = 8\n", "\ndepth = 866\n");
+    char *wider = replace_once(deeper, "\nwidth = 1\n", "\nwidth = 64\n");
+    poke_text(path, "config", wider);
+    free(wider);
+    free(deeper);
+    free(ini);
+    assert_int_equal(checkpoint_export_seed_only(path, out, &err), -1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "depth = 866 and width = 64 declare") ||
+        !strstr(err.msg, "but the file has only"))
+        fail_msg("%s", err.msg);
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 /* ---------------------------------------------------------------- the layout document */
 
 static const char DOC[] = "docs/checkpoint-format.md";
@@ -1462,6 +1511,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* libFuzzer harness: the checkpoint readers. Each input is written to a file and read the ways
  * the command line reads one: the stored config (resume, eval, export), a full load into a model
- * built from the file's /model attributes, the schedule rebuilt from what loaded (resume), and
- * inspect. Any input must end in 0 or a one-line error; never a crash, a leak or a huge
+ * built from the file's /model attributes, the schedule rebuilt from what loaded (resume),
+ * inspect, and export --seed-only. Any input must end in 0 or a one-line error; never a crash, a leak or a huge
  * allocation. `make fuzz` runs it; tests/fuzz/replay.c replays inputs without libFuzzer.
  *
  * fuzz_write_seeds(dir) writes the seed corpus: small checkpoints written by revive itself. */
@@ -96,6 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *argv[] = {path};
     inspect_run(null, null, 1, argv);
     fclose(null);
+    /* export --seed-only: it builds the model the file's /model declares, once that model is
+     * known to be the config's and to fit in the file */
+    char out[80];
+    snprintf(out, sizeof out, "%s.export", path);
+    err.msg[0] = '\0';
+    checkpoint_export_seed_only(path, out, &err);
+    one_line(&err);
+    unlink(out);
     unlink(path);
     return 0;
 }
