@@ -58,6 +58,8 @@ int h5in_checked(const struct h5in *f);
  * strings only (checkpoint format 3 on), so a crafted file cannot reach the heap's bugs. */
 void h5in_refuse_variable_strings(struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
+/* The number of members (links) of a group: what a count stored in the file is checked against. */
+int h5in_members(struct h5in *f, const char *group, size_t *n, struct rv_error *err);
 /* The stored shape: *ndim and dims[0..*ndim). */
 int h5in_shape(struct h5in *f, const char *name, int *ndim, size_t *dims, struct rv_error *err);
 /* Read a dataset whose shape must equal (ndim, dims); any mismatch is an error naming both. */

@@ -149,80 +149,74 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
  * "The network, exactly"): the wiring's name and version, the BatchNorm constants as the layers
  * use them (float32 widened to double: eps is 1e-5f = 9.99999974738e-06), and the input
  * normalization. */
-#define CHECKPOINT_WIRING "resnet-cifar"
-#define CHECKPOINT_WIRING_VERSION 1
-
 static int write_mathematics(const struct run *r, struct h5out *f, struct rv_error *err)
 {
     const struct model *m = &r->model;
     size_t c = (size_t)m->spec.in_c;
-    if (h5out_attr_string(f, "model", "wiring", CHECKPOINT_WIRING, err) ||
-        h5out_attr_int(f, "model", "wiring_version", CHECKPOINT_WIRING_VERSION, err) ||
-        h5out_attr_double(f, "model", "bn_eps", (double)m->units[0].bn.eps, err) ||
-        h5out_attr_double(f, "model", "bn_momentum", (double)m->units[0].bn.momentum, err))
+    char mean[64], std[64];
+    if (ck_put_string(f, CK_MODEL_WIRING, 0, CHECKPOINT_WIRING, err) ||
+        ck_put_int(f, CK_MODEL_WIRING_VERSION, 0, CHECKPOINT_WIRING_VERSION, err) ||
+        ck_put_double(f, CK_MODEL_BN_EPS, 0, (double)m->units[0].bn.eps, err) ||
+        ck_put_double(f, CK_MODEL_BN_MOMENTUM, 0, (double)m->units[0].bn.momentum, err))
         return -1;
     if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
         return 0;
-    return h5out_floats(f, "model/input_mean", r->norm_mean, 1, &c, err) ||
-           h5out_floats(f, "model/input_std", r->norm_std, 1, &c, err) ? -1 : 0;
+    dataset_path(mean, sizeof mean, CK_MODEL_INPUT_MEAN, 0, NULL);
+    dataset_path(std, sizeof std, CK_MODEL_INPUT_STD, 0, NULL);
+    return h5out_floats(f, mean, r->norm_mean, 1, &c, err) ||
+           h5out_floats(f, std, r->norm_std, 1, &c, err) ? -1 : 0;
 }
 
-/* The optional /model facts of write_mathematics, checked against this build, and the stored
- * normalization put to use. A file without them (an older revive's) keeps the normalization
- * computed from the training data at open, as such files were made. */
+/* The optional /model facts of write_mathematics, each checked against its row's bounds and then
+ * against this build, and the stored normalization put to use. A file without them (an older
+ * revive's) keeps the normalization computed from the training data at open, as such files were
+ * made. */
 static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
 {
     const struct model *m = &r->model;
-    if (h5in_exists(f, "model/input_mean") != h5in_exists(f, "model/input_std"))
+    char mean_path[64], std_path[64];
+    dataset_path(mean_path, sizeof mean_path, CK_MODEL_INPUT_MEAN, 0, NULL);
+    dataset_path(std_path, sizeof std_path, CK_MODEL_INPUT_STD, 0, NULL);
+    int has_norm = h5in_exists(f, mean_path);
+    if (has_norm != h5in_exists(f, std_path))
         return rv_fail(err, "%s: /model has only one of input_mean and input_std; the checkpoint "
                        "is damaged", h5in_path(f));
-    /* Each is optional (older files): read when there, and then it must agree with this build. */
     int64_t version;
     char *wiring = NULL;
-    double eps = m->units[0].bn.eps, momentum = m->units[0].bn.momentum, v;
-    if (h5in_attr_exists(f, "model", "wiring")) {
-        if (h5in_attr_string(f, "model", "wiring", &wiring, err))
-            return -1;
-        int same = strcmp(wiring, CHECKPOINT_WIRING) == 0;
-        free(wiring);
-        if (!same)
-            return rv_fail(err, "%s: /model wiring is not '%s'; this revive builds only that network",
-                           h5in_path(f), CHECKPOINT_WIRING);
-    }
-    if (h5in_attr_exists(f, "model", "wiring_version")) {
-        if (h5in_attr_int(f, "model", "wiring_version", &version, err))
-            return -1;
-        if (version != CHECKPOINT_WIRING_VERSION)
-            return rv_fail(err, "%s: /model wiring_version is %lld but this revive builds version %d; "
-                           "use the revive that wrote it", h5in_path(f), (long long)version,
-                           CHECKPOINT_WIRING_VERSION);
-    }
-    if (h5in_attr_exists(f, "model", "bn_eps")) {
-        if (h5in_attr_double(f, "model", "bn_eps", &v, err))
-            return -1;
-        if (v != eps)
-            return rv_fail(err, "%s: /model bn_eps is %.9g but this revive's BatchNorm uses %.9g",
-                           h5in_path(f), v, eps);
-    }
-    if (h5in_attr_exists(f, "model", "bn_momentum")) {
-        if (h5in_attr_double(f, "model", "bn_momentum", &v, err))
-            return -1;
-        if (v != momentum)
-            return rv_fail(err, "%s: /model bn_momentum is %.9g but this revive's BatchNorm uses %.9g",
-                           h5in_path(f), v, momentum);
-    }
-    if (!h5in_exists(f, "model/input_mean"))
-        return 0;
-    size_t c = (size_t)m->spec.in_c;
-    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
-    if (h5in_floats(f, "model/input_mean", mean, 1, &c, err) ||
-        h5in_floats(f, "model/input_std", std, 1, &c, err))
+    double eps, momentum, want_eps = m->units[0].bn.eps, want_momentum = m->units[0].bn.momentum;
+    if (ck_get_string_opt(f, CK_MODEL_WIRING, 0, &wiring, err))
         return -1;
-    for (size_t i = 0; i < c; i++)
-        if (!isfinite(mean[i]) || !isfinite(std[i]) || !(std[i] > 0.0f))
-            return rv_fail(err, "%s: /model input_mean[%zu] = %g, input_std[%zu] = %g: not a "
-                           "normalization (std must be positive); the checkpoint is damaged",
-                           h5in_path(f), i, mean[i], i, std[i]);
+    int same = !wiring || strcmp(wiring, CHECKPOINT_WIRING) == 0;
+    free(wiring);
+    if (!same)
+        return rv_fail(err, "%s: /model wiring is not '%s'; this revive builds only that network",
+                       h5in_path(f), CHECKPOINT_WIRING);
+    if (ck_get_int_opt(f, CK_MODEL_WIRING_VERSION, 0, &version, CHECKPOINT_WIRING_VERSION, err))
+        return -1;
+    if (version != CHECKPOINT_WIRING_VERSION)
+        return rv_fail(err, "%s: /model wiring_version is %lld but this revive builds version %d; "
+                       "use the revive that wrote it", h5in_path(f), (long long)version,
+                       CHECKPOINT_WIRING_VERSION);
+    if (ck_get_double_opt(f, CK_MODEL_BN_EPS, 0, &eps, want_eps, err))
+        return -1;
+    if (eps != want_eps)
+        return rv_fail(err, "%s: /model bn_eps is %.9g but this revive's BatchNorm uses %.9g",
+                       h5in_path(f), eps, want_eps);
+    if (ck_get_double_opt(f, CK_MODEL_BN_MOMENTUM, 0, &momentum, want_momentum, err))
+        return -1;
+    if (momentum != want_momentum)
+        return rv_fail(err, "%s: /model bn_momentum is %.9g but this revive's BatchNorm uses %.9g",
+                       h5in_path(f), momentum, want_momentum);
+    if (!has_norm)
+        return 0;
+    size_t c = (size_t)m->spec.in_c; /* the model's, which check_model found equal to the file's */
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+    REVIVE_ASSERT(c <= DATA_MAX_CHANNELS);
+    if (h5in_floats(f, mean_path, mean, 1, &c, err) ||
+        ck_check_floats(f, CK_MODEL_INPUT_MEAN, "/model/input_mean", mean, c, err) ||
+        h5in_floats(f, std_path, std, 1, &c, err) ||
+        ck_check_floats(f, CK_MODEL_INPUT_STD, "/model/input_std", std, c, err))
+        return -1;
     r->norm_c = (int)c;
     memcpy(r->norm_mean, mean, c * sizeof *mean);
     memcpy(r->norm_std, std, c * sizeof *std);

@@ -11,6 +11,7 @@
 #include "checkpoint_layout.h"
 #include "h5io.h"
 #include "pipeline.h"
+#include "provenance.h"
 
 /* Limits a file's values are checked against, each the program's own: */
 #define MAX_STAGE (SCHEDULE_MAX_STAGES - 1)        /* a schedule's last stage index */
@@ -18,6 +19,9 @@
 #define MAX_COUNT 9007199254740992.0               /* 2^53: counts kept in doubles stay exact */
 #define MAX_UNIT_FILTERS 4096                      /* 64 · model.width's largest value */
 #define MAX_FILTERS (867 * MAX_UNIT_FILTERS)       /* the units of model.depth's largest, 866 */
+#define MAX_STARTS 100000                          /* process starts (run, resumes) of one run */
+/* The longest text a provenance field holds: struct provenance's array, less its NUL. */
+#define PROV_LEN(field) ((double)sizeof(((struct provenance *)0)->field) - 1)
 
 #define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
 #define D(obj, nm, ty, fl, shape, lo, hi, mean) {obj, nm, ty, fl, shape, lo, hi, mean}
@@ -67,6 +71,28 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_MODEL_CLASSES] = A("model", "classes", CK_T_INT, B | C, 2, 100, "classes"),
     [CK_MODEL_GAMMA_ONE] = A("model", "gamma_one", CK_T_INT, B | C, 0, 1,
                              "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)"),
+    [CK_MODEL_WIRING] = A("model", "wiring", CK_T_STRING, CK_OPTIONAL | CK_ADDED, 0, 0,
+                          "`\"" CHECKPOINT_WIRING "\"`: the network described in \"The network, "
+                          "exactly\"; any other is refused (this revive builds only that one); "
+                          "assumed when missing"),
+    [CK_MODEL_WIRING_VERSION] = A("model", "wiring_version", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 1,
+                                  CHECKPOINT_WIRING_VERSION,
+                                  "a revive that changes the wiring raises it, and refuses versions "
+                                  "it does not build; assumed 1 when missing"),
+    [CK_MODEL_BN_EPS] = A("model", "bn_eps", CK_T_DOUBLE, B | CK_OPTIONAL | CK_ADDED, 0, 1,
+                          "ε of every BatchNorm as the layers use it: the float32 `1e-5f`, i.e. "
+                          "9.99999974737875e-06; another value is refused; this value when missing"),
+    [CK_MODEL_BN_MOMENTUM] = A("model", "bn_momentum", CK_T_DOUBLE, B | CK_OPTIONAL | CK_ADDED, 0, 1,
+                               "momentum of the running estimates: the float32 `0.1f`, i.e. "
+                               "0.100000001490116; another value is refused; this value when missing"),
+    [CK_MODEL_INPUT_MEAN] = D("model", "input_mean", CK_T_F32, B | CK_OPTIONAL | CK_ADDED, "(in_c,)", 0, 1,
+                              "per-channel mean m_c of the input normalization, in [0, 1] pixel units "
+                              "(\"Normalization\" below); when missing (with input_std), computed from "
+                              "the training data at load"),
+    [CK_MODEL_INPUT_STD] = D("model", "input_std", CK_T_F32, B | CK_ABOVE_LO | CK_OPTIONAL | CK_ADDED,
+                             "(in_c,)", 0, 1,
+                             "per-channel standard deviation s_c, same units; present exactly when "
+                             "input_mean is"),
     [CK_PARAMS] = D("params", "<name>", CK_T_F32, 0, "the parameter's", 0, 0,
                     "parameter values (a seed-only export keeps γ, β and a trained output layer)"),
     [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
@@ -104,6 +130,37 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                                  "median of |γ| over all filters after the epoch (NaN when unknown)"),
     [CK_HIST_ABS_GAMMA_P90] = D("history", "abs_gamma_p90", CK_T_F64, CK_OPTIONAL, "(epochs so far,)", 0, 0,
                                  "90 % quantile of |γ| over all filters after the epoch (NaN when unknown)"),
+    [CK_PROV_COUNT] = A("provenance", "count", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 0, MAX_STARTS,
+                        "process starts that trained the run (the `run`, then every `resume`, oldest "
+                        "first), one group `start-KK` each; at most the members of `/provenance`. A "
+                        "file without `/provenance` has none"),
+    [CK_PROV_RANKS] = A("provenance/start-KK", "ranks", CK_T_INT, B | CK_ADDED, 1, 2147483647, "MPI ranks"),
+    [CK_PROV_THREADS] = A("provenance/start-KK", "threads", CK_T_INT, B | CK_ADDED, 1, 2147483647,
+                          "OpenMP threads per rank"),
+    [CK_PROV_REVIVE_VERSION] = A("provenance/start-KK", "revive_version", CK_T_STRING, B | CK_ADDED, 0,
+                                 PROV_LEN(version),
+                                 "revive's version (`REVIVE_VERSION`, include/provenance.h)"),
+    [CK_PROV_COMMIT] = A("provenance/start-KK", "commit", CK_T_STRING, B | CK_ADDED, 0, PROV_LEN(commit),
+                         "`git describe --always --dirty` of the build; `unknown` when built outside "
+                         "a git checkout"),
+    [CK_PROV_OPENBLAS_CORE] = A("provenance/start-KK", "openblas_core", CK_T_STRING, B | CK_ADDED, 0,
+                                PROV_LEN(openblas_core),
+                                "`openblas_get_corename()`: the kernel OpenBLAS chose for this CPU, "
+                                "e.g. `Haswell`"),
+    [CK_PROV_OPENBLAS_CONFIG] = A("provenance/start-KK", "openblas_config", CK_T_STRING, B | CK_ADDED, 0,
+                                  PROV_LEN(openblas_config),
+                                  "`openblas_get_config()`: OpenBLAS version and build options"),
+    [CK_PROV_HDF5_VERSION] = A("provenance/start-KK", "hdf5_version", CK_T_STRING, B | CK_ADDED, 0,
+                               PROV_LEN(hdf5_version), "`H5get_libversion`, e.g. `1.10.8`"),
+    [CK_PROV_MPI_VERSION] = A("provenance/start-KK", "mpi_version", CK_T_STRING, B | CK_ADDED, 0,
+                              PROV_LEN(mpi_version), "`MPI_Get_library_version`, on one line"),
+    [CK_PROV_HOST] = A("provenance/start-KK", "host", CK_T_STRING, B | CK_ADDED, 0, PROV_LEN(host),
+                       "host name of rank 0"),
+    [CK_PROV_STARTED] = A("provenance/start-KK", "started", CK_T_STRING, B | CK_ADDED, 0,
+                          PROV_LEN(started),
+                          "start of the process, UTC, ISO 8601: `2026-12-01T08:30:00Z`"),
+    [CK_PROV_COMMAND] = A("provenance/start-KK", "command", CK_T_STRING, B | CK_ADDED, 0,
+                          PROV_LEN(command), "the command line, arguments joined by single spaces"),
     [CK_NSTAGES] = A("stats", "nstages", CK_T_INT, B | C, 0, SCHEDULE_MAX_STAGES,
                      "finished stages recorded: `stage-00` … `stage-{nstages−1}`"),
     [CK_UNITS] = D("stats", "units", CK_T_STRING, C, "scalar", 0, 0,
@@ -229,7 +286,8 @@ static int out_of_range(struct h5in *f, const struct ck_row *row, const char *wh
     format_bound(hi, sizeof hi, row->hi);
     return rv_fail(err, "%s: %s = %.17g is outside %s…%s%s; the checkpoint is damaged or was not "
                    "written by revive", h5in_path(f), where, x, lo, hi,
-                   row->flags & CK_WHOLE ? " (whole numbers)" : "");
+                   row->flags & CK_WHOLE ? " (whole numbers)" : row->flags & CK_ABOVE_LO ? ", and not "
+                   "the lower bound" : "");
 }
 
 /* NaN fails every comparison, so it is out of range too. */
@@ -238,6 +296,8 @@ static int in_range(const struct ck_row *row, double x)
     if (!(row->flags & CK_BOUNDED))
         return 1;
     if (!(x >= row->lo && x <= row->hi) || isinf(x)) /* an "∞" bound means any finite value */
+        return 0;
+    if ((row->flags & CK_ABOVE_LO) && x == row->lo)
         return 0;
     return !(row->flags & CK_WHOLE) || x == floor(x);
 }
@@ -277,7 +337,26 @@ int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_e
     const struct ck_row *row = attr_row(id, CK_T_STRING);
     char obj[64];
     ck_object(obj, sizeof obj, id, k);
-    return h5in_attr_string(f, obj, row->name, v, err);
+    if (h5in_attr_string(f, obj, row->name, v, err))
+        return -1;
+    size_t n = strlen(*v);
+    if ((row->flags & CK_BOUNDED) && ((double)n < row->lo || (double)n > row->hi)) {
+        free(*v);
+        *v = NULL;
+        return rv_fail(err, "%s: attribute '%s' of '%s' is %zu bytes long, outside %.0f…%.0f; the "
+                       "checkpoint is damaged or was not written by revive", h5in_path(f), row->name,
+                       obj, n, row->lo, row->hi);
+    }
+    return 0;
+}
+
+int ck_get_string_opt(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err)
+{
+    char obj[64];
+    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
+    ck_object(obj, sizeof obj, id, k);
+    *v = NULL;
+    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_string(f, id, k, v, err) : 0;
 }
 
 int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
@@ -315,6 +394,16 @@ int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const d
     for (size_t i = 0; i < n; i++)
         if (!in_range(row, x[i]))
             return element_fails(f, id, path, i, x[i], err);
+    return 0;
+}
+
+int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
+                    struct rv_error *err)
+{
+    const struct ck_row *row = &ck_layout[id];
+    for (size_t i = 0; i < n; i++)
+        if (!in_range(row, (double)x[i]))
+            return element_fails(f, id, path, i, (double)x[i], err);
     return 0;
 }
 
@@ -426,19 +515,26 @@ void ck_write_markdown(FILE *out)
     fprintf(out, "| path | type | shape | bounds | ✓ | meaning |\n|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *r = &ck_layout[id];
-        char path[128], bounds[96] = "", lo[32], hi[32];
+        char path[128], bounds[128] = "", lo[32], hi[32];
         int root = strcmp(r->object, "/") == 0;
         if (r->flags & CK_ATTR)
             snprintf(path, sizeof path, "`/%s` attribute `%s`", root ? "" : r->object, r->name);
         else
             snprintf(path, sizeof path, "`/%s%s%s`", root ? "" : r->object, root ? "" : "/", r->name);
-        if (r->flags & CK_BOUNDED) {
+        if ((r->flags & CK_BOUNDED) && r->type == CK_T_STRING) {
+            snprintf(bounds, sizeof bounds, "≤ %.0f bytes", r->hi);
+        } else if (r->flags & CK_BOUNDED) {
             format_bound(lo, sizeof lo, r->lo);
             format_bound(hi, sizeof hi, r->hi);
-            snprintf(bounds, sizeof bounds, "%s…%s%s", lo, hi, r->flags & CK_WHOLE ? ", whole" : "");
+            if (r->flags & CK_ABOVE_LO)
+                snprintf(bounds, sizeof bounds, "%s…%s, not %s", lo, hi, lo);
+            else
+                snprintf(bounds, sizeof bounds, "%s…%s%s", lo, hi, r->flags & CK_WHOLE ? ", whole" : "");
         }
         const char *note = r->flags & CK_FULL_ONLY ? " Full checkpoints only."
                            : r->flags & CK_SINCE_V2 ? " Format 2 and later."
+                           : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
+                           : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
                            : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
         fprintf(out, "| %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
                 r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", r->meaning, note);

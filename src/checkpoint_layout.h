@@ -9,7 +9,7 @@
  *   ck_get_double(in, CK_REC_FRACTION, k, &x, &err);  attribute of /stats/stage-KK, KK = k
  *   ck_check_doubles(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
  *
- * Private to src/checkpoint*.c and src/inspect.c.
+ * Private to src/checkpoint*.c, src/provenance.c and src/inspect.c.
  */
 #ifndef REVIVE_CHECKPOINT_LAYOUT_H
 #define REVIVE_CHECKPOINT_LAYOUT_H
@@ -30,10 +30,16 @@ enum ck_field {
     CK_CONFIG,
     CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C, CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
     CK_MODEL_GAMMA_ONE,
+    CK_MODEL_WIRING, CK_MODEL_WIRING_VERSION, CK_MODEL_BN_EPS, CK_MODEL_BN_MOMENTUM,
+    CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD,
     CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_RUNNING_MEAN, CK_RUNNING_VAR,
     CK_HIST_STAGE, CK_HIST_EPOCH, CK_HIST_LR, CK_HIST_TRAIN_LOSS, CK_HIST_TRAIN_ACC,
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
     CK_HIST_GAMMA_BELOW_TAU, CK_HIST_ABS_GAMMA_P10, CK_HIST_ABS_GAMMA_P50, CK_HIST_ABS_GAMMA_P90,
+    CK_PROV_COUNT, CK_PROV_RANKS, CK_PROV_THREADS,
+    /* the text fields of struct provenance, in its order (src/provenance.c) */
+    CK_PROV_REVIVE_VERSION, CK_PROV_COMMIT, CK_PROV_OPENBLAS_CORE, CK_PROV_OPENBLAS_CONFIG,
+    CK_PROV_HDF5_VERSION, CK_PROV_MPI_VERSION, CK_PROV_HOST, CK_PROV_STARTED, CK_PROV_COMMAND,
     CK_NSTAGES, CK_UNITS, CK_FILTERS_PER_UNIT,
     CK_REC_KIND, CK_REC_FRACTION, CK_REC_TRAINABLE, CK_REC_THRESHOLD, CK_REC_ACC_START,
     CK_REC_ACC_START_RECAL, CK_REC_REINIT_APPLIED, CK_REC_ACC_END, CK_REC_ACC_CLAMPED,
@@ -52,15 +58,23 @@ enum ck_flags {
     CK_SINCE_V2 = 16, /* absent from format version 1 files */
     CK_CHECKSUMMED = 32, /* covered by the root attribute `checksum` (attributes and strings) */
     CK_OPTIONAL = 64,    /* format-1 files written before it existed may lack it: ck_get_*_opt */
+    CK_ADDED = 128,      /* added in format 2 without a version change: optional in every format */
+    CK_ABOVE_LO = 256,   /* with CK_BOUNDED: lo itself is excluded (a standard deviation > 0) */
 };
 
+/* The network a checkpoint's /model describes (docs/checkpoint-format.md, "The network,
+ * exactly"): the only wiring this revive builds, and its version. */
+#define CHECKPOINT_WIRING "resnet-cifar"
+#define CHECKPOINT_WIRING_VERSION 1
+
 struct ck_row {
-    const char *object; /* "/", "model", "stats/stage-KK", "params" … (KK: a stage number) */
+    const char *object; /* "/", "model", "stats/stage-KK", "params" … (KK: a stage number, or
+                           the number of a process start in "provenance/start-KK") */
     const char *name;   /* attribute name, or dataset name below object ("<name>": a parameter) */
     enum ck_type type;
     unsigned flags;
     const char *shape;  /* the shape rule, for people */
-    double lo, hi;
+    double lo, hi;      /* bounds of the values; of a string's length in bytes */
     const char *meaning;
 };
 
@@ -83,6 +97,8 @@ int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t 
                    struct rv_error *err);
 int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
                       struct rv_error *err);
+/* *v = NULL when the attribute is not there. */
+int ck_get_string_opt(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err);
 
 /* Element checks of a dataset already read from `path`, against row id's bounds. */
 int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
@@ -91,6 +107,8 @@ int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const in
                     struct rv_error *err);
 int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
                    struct rv_error *err);
+int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
+                    struct rv_error *err);
 
 /* The checksum attribute (format 2): CRC-32 over every CK_CHECKSUMMED attribute and string of
  * the file, in table order, stage records 0 … nstages−1 in turn. Attributes and strings are not

@@ -547,6 +547,23 @@ int h5in_attr_string(struct h5in *f, const char *object, const char *attr, char 
     return open_attr(f, object, attr, &it, err) ? -1 : read_scalar(f, &it, -1, value, err);
 }
 
+int h5in_members(struct h5in *f, const char *group, size_t *n, struct rv_error *err)
+{
+    REVIVE_ASSERT(f && group && n);
+    *n = 0;
+    if (h5io_link_exists(f->file, group) != 1 || h5io_object_kind(f->file, group) != H5I_GROUP)
+        return rv_fail(err, "%s: missing group '%s'; %s", f->path, group, STALE);
+    hid_t g = H5Gopen2(f->file, group, H5P_DEFAULT);
+    H5G_info_t info;
+    int ok = g >= 0 && H5Gget_info(g, &info) >= 0;
+    if (g >= 0)
+        H5Gclose(g);
+    if (!ok)
+        return rv_fail(err, "%s: cannot read group '%s': damaged or truncated file", f->path, group);
+    *n = (size_t)info.nlinks;
+    return 0;
+}
+
 int h5in_attr_exists(struct h5in *f, const char *object, const char *attr)
 {
     REVIVE_ASSERT(f && object && attr);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint_layout.h"
 #include "h5io.h"
 #include "provenance.h"
 
@@ -70,59 +71,68 @@ void provenance_print(FILE *f, const struct provenance *p)
             mpi_len, p->mpi_version, p->host, p->started, p->command);
 }
 
-/* The string fields, in file order: attribute name and offset in struct provenance. */
+/* The string fields: their rows of the checkpoint layout (src/checkpoint_layout.c, which bounds
+ * each by its array here) and where they live in struct provenance. */
 static const struct {
-    const char *attr;
+    enum ck_field id;
     size_t offset, size;
 } text_fields[] = {
-#define F(attr, field) {attr, offsetof(struct provenance, field), sizeof(((struct provenance *)0)->field)}
-    F("revive_version", version), F("commit", commit), F("openblas_core", openblas_core),
-    F("openblas_config", openblas_config), F("hdf5_version", hdf5_version),
-    F("mpi_version", mpi_version), F("host", host), F("started", started), F("command", command),
+#define F(id, field) {id, offsetof(struct provenance, field), sizeof(((struct provenance *)0)->field)}
+    F(CK_PROV_REVIVE_VERSION, version), F(CK_PROV_COMMIT, commit),
+    F(CK_PROV_OPENBLAS_CORE, openblas_core), F(CK_PROV_OPENBLAS_CONFIG, openblas_config),
+    F(CK_PROV_HDF5_VERSION, hdf5_version), F(CK_PROV_MPI_VERSION, mpi_version), F(CK_PROV_HOST, host),
+    F(CK_PROV_STARTED, started), F(CK_PROV_COMMAND, command),
 #undef F
 };
 enum { NTEXT = sizeof text_fields / sizeof text_fields[0] };
+_Static_assert(NTEXT == CK_PROV_COMMAND - CK_PROV_REVIVE_VERSION + 1,
+               "struct provenance's text fields and the layout's provenance rows differ");
 
 int provenance_write(struct h5out *f, const struct provenance *list, int n, struct rv_error *err)
 {
-    if (h5out_group(f, "provenance", err) || h5out_attr_int(f, "provenance", "count", n, err))
+    if (h5out_group(f, ck_layout[CK_PROV_COUNT].object, err) || ck_put_int(f, CK_PROV_COUNT, 0, n, err))
         return -1;
     for (int k = 0; k < n; k++) {
         const struct provenance *p = &list[k];
         char g[64];
-        snprintf(g, sizeof g, "provenance/start-%02d", k);
-        if (h5out_group(f, g, err) || h5out_attr_int(f, g, "ranks", p->ranks, err) ||
-            h5out_attr_int(f, g, "threads", p->threads, err))
+        ck_object(g, sizeof g, CK_PROV_RANKS, k);
+        if (h5out_group(f, g, err) || ck_put_int(f, CK_PROV_RANKS, k, p->ranks, err) ||
+            ck_put_int(f, CK_PROV_THREADS, k, p->threads, err))
             return -1;
-        for (int i = 0; i < NTEXT; i++)
-            if (h5out_attr_string(f, g, text_fields[i].attr, (const char *)p + text_fields[i].offset, err))
+        for (int i = 0; i < NTEXT; i++) {
+            REVIVE_ASSERT(ck_layout[text_fields[i].id].hi == (double)text_fields[i].size - 1);
+            if (ck_put_string(f, text_fields[i].id, k, (const char *)p + text_fields[i].offset, err))
                 return -1;
+        }
     }
     return 0;
 }
 
+/* Every value through its layout row: count within its bounds and no more than the groups the
+ * file holds (it sizes an allocation), ranks and threads within theirs (they become ints), each
+ * text no longer than its field. */
 int provenance_read(struct h5in *f, struct provenance **list, int *n, struct rv_error *err)
 {
     *list = NULL;
     *n = 0;
-    if (!h5in_exists(f, "provenance"))
+    const char *group = ck_layout[CK_PROV_COUNT].object;
+    if (!h5in_exists(f, group))
         return 0;
     int64_t count;
-    if (h5in_attr_int(f, "provenance", "count", &count, err))
+    size_t members;
+    if (ck_get_int(f, CK_PROV_COUNT, 0, &count, err) || h5in_members(f, group, &members, err))
         return -1;
-    if (count < 0 || count > 100000)
-        return rv_fail(err, "%s: provenance count = %lld; the checkpoint is damaged", h5in_path(f),
-                       (long long)count);
+    if ((uint64_t)count > members)
+        return rv_fail(err, "%s: attribute 'count' of '%s' is %lld but the group holds %zu entries; "
+                       "the checkpoint is damaged", h5in_path(f), group, (long long)count, members);
     struct provenance *l = rv_calloc((size_t)(count ? count : 1), sizeof *l);
     for (int k = 0; k < (int)count; k++) {
         struct provenance *p = &l[k];
-        char g[64];
         int64_t ranks, threads;
-        snprintf(g, sizeof g, "provenance/start-%02d", k);
-        int rc = h5in_attr_int(f, g, "ranks", &ranks, err) || h5in_attr_int(f, g, "threads", &threads, err);
+        int rc = ck_get_int(f, CK_PROV_RANKS, k, &ranks, err) || ck_get_int(f, CK_PROV_THREADS, k, &threads, err);
         for (int i = 0; i < NTEXT && !rc; i++) {
             char *v = NULL;
-            rc = h5in_attr_string(f, g, text_fields[i].attr, &v, err);
+            rc = ck_get_string(f, text_fields[i].id, k, &v, err);
             if (!rc)
                 one_line((char *)p + text_fields[i].offset, text_fields[i].size, v);
             free(v);

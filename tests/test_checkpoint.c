@@ -710,6 +710,25 @@ static void poke_element(const char *path, const char *dataset, hsize_t i, doubl
     restamp(path);
 }
 
+/* Element i of a float32 dataset. */
+static void poke_element_f32(const char *path, const char *dataset, hsize_t i, float v)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t fs = H5Dget_space(d);
+    hsize_t one = 1;
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &i, NULL, &one, NULL);
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
 /* A stage-end file (2 records, stage 1) to damage; the unchanged file loads. */
 static void save_stage_end(struct fixture *fx, const char *path)
 {
@@ -1364,6 +1383,72 @@ static void test_seed_only_export(void **state)
     run_close(&a);
 }
 
+/* /model's facts and /provenance are rows of the layout table, read through it: each value is
+ * checked against its bounds and the file's own sizes before use. Before, a provenance `ranks` of
+ * 2^40 became an int silently, a text longer than its field was cut silently, a `count` was not
+ * compared with the groups the file holds, and an input mean outside [0, 1] was used. */
+static void save_with_norm(struct fixture *fx, const char *path)
+{
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    a.norm_c = 1;
+    a.norm_mean[0] = 0.25f;
+    a.norm_std[0] = 0.5f;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    run_close(&a);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    assert_true(b.norm_c == 1 && b.norm_mean[0] == 0.25f && b.norm_std[0] == 0.5f);
+    run_close(&b);
+}
+
+static void test_model_facts_and_provenance_checked(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    /* the rows the writer wrote are the rows the reader reads */
+    for (int id = CK_MODEL_WIRING; id <= CK_MODEL_INPUT_STD; id++)
+        assert_string_equal(ck_layout[id].object, "model");
+    for (int id = CK_PROV_RANKS; id <= CK_PROV_COMMAND; id++)
+        assert_string_equal(ck_layout[id].object, "provenance/start-KK");
+
+    save_with_norm(fx, path);
+    poke_i64(path, "provenance/start-01", "ranks", INT64_C(1) << 40);
+    assert_load_refused(fx, path, "attribute 'ranks' of 'provenance/start-01'", "1…2147483647");
+    save_with_norm(fx, path);
+    poke_i64(path, "provenance/start-00", "threads", 0);
+    assert_load_refused(fx, path, "attribute 'threads' of 'provenance/start-00'", NULL);
+    save_with_norm(fx, path);
+    poke_i64(path, "provenance", "count", 3); /* two groups */
+    assert_load_refused(fx, path, "attribute 'count' of 'provenance' is 3", "holds 2");
+    save_with_norm(fx, path);
+    char host[300];
+    memset(host, 'h', sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    poke_str(path, "provenance/start-00", "host", host);
+    assert_load_refused(fx, path, "attribute 'host' of 'provenance/start-00' is 299 bytes long", "0…255");
+
+    save_with_norm(fx, path);
+    poke_element_f32(path, "model/input_mean", 0, 5.0f);
+    assert_load_refused(fx, path, "/model/input_mean[0] = 5", "0…1");
+    save_with_norm(fx, path);
+    poke_element_f32(path, "model/input_std", 0, 0.0f);
+    assert_load_refused(fx, path, "/model/input_std[0] = 0", "not the lower bound");
+    save_with_norm(fx, path);
+    poke_i64(path, "model", "wiring_version", 0);
+    assert_load_refused(fx, path, "attribute 'wiring_version' of 'model'", NULL);
+    save_with_norm(fx, path);
+    poke_f64(path, "model", "bn_eps", NAN);
+    assert_load_refused(fx, path, "attribute 'bn_eps' of 'model'", "nan");
+    save_with_norm(fx, path);
+    poke_str(path, "model", "wiring", "densenet");
+    assert_load_refused(fx, path, "/model wiring is not 'resnet-cifar'", NULL);
+}
+
 /* text with its only occurrence of `from` replaced by `to` (malloc'd). */
 static char *replace_once(const char *text, const char *from, const char *to)
 {
@@ -1512,6 +1597,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
