@@ -152,7 +152,9 @@ def load(path):
 # Every file revive writes (format 2 on) starts with a 512-byte user block holding a CRC-32 and the
 # size of the rest of the file (src/h5io_internal.h); revive refuses a file whose bytes changed
 # after it was written. A tool that edits a checkpoint on purpose (revive_torch.save) calls this
-# afterwards. Files without the block (format 1, other tools) are left as they are.
+# afterwards. Files without the block (format 1, other tools) are left as they are. A string
+# written with h5py into a format-3 file must be fixed-length (f.attrs["kind"] = np.bytes_("bn")):
+# a str becomes a variable-length string, which revive refuses in format 3.
 USERBLOCK = 512
 
 
