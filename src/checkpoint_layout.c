@@ -21,6 +21,8 @@
 #define MAX_FILTERS (867 * MAX_UNIT_FILTERS)       /* the units of model.depth's largest, 866 */
 #define MAX_STARTS 100000                          /* process starts (run, resumes) of one run */
 /* The longest text a provenance field holds: struct provenance's array, less its NUL. */
+#define REVIVE_STR_(x) #x
+#define REVIVE_STR(x) REVIVE_STR_(x)
 #define PROV_LEN(field) ((double)sizeof(((struct provenance *)0)->field) - 1)
 
 #define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
@@ -76,9 +78,11 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                           "exactly\"; any other is refused (this revive builds only that one); "
                           "assumed when missing"),
     [CK_MODEL_WIRING_VERSION] = A("model", "wiring_version", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 1,
-                                  CHECKPOINT_WIRING_VERSION,
-                                  "a revive that changes the wiring raises it, and refuses versions "
-                                  "it does not build; assumed 1 when missing"),
+                                  2147483647,
+                                  "this revive builds version " REVIVE_STR(CHECKPOINT_WIRING_VERSION)
+                                  "; a revive that changes the wiring raises it, and refuses versions "
+                                  "it does not build (\"use the revive that wrote it\"); assumed 1 "
+                                  "when missing"),
     [CK_MODEL_BN_EPS] = A("model", "bn_eps", CK_T_DOUBLE, B | CK_OPTIONAL | CK_ADDED, 0, 1,
                           "ε of every BatchNorm as the layers use it: the float32 `1e-5f`, i.e. "
                           "9.99999974737875e-06; another value is refused; this value when missing"),

@@ -1441,6 +1441,9 @@ static void test_model_facts_and_provenance_checked(void **state)
     save_with_norm(fx, path);
     poke_i64(path, "model", "wiring_version", 0);
     assert_load_refused(fx, path, "attribute 'wiring_version' of 'model'", NULL);
+    save_with_norm(fx, path); /* a later revive's wiring: in bounds, not this build's */
+    poke_i64(path, "model", "wiring_version", CHECKPOINT_WIRING_VERSION + 1);
+    assert_load_refused(fx, path, "/model wiring_version is", "use the revive that wrote it");
     save_with_norm(fx, path);
     poke_f64(path, "model", "bn_eps", NAN);
     assert_load_refused(fx, path, "attribute 'bn_eps' of 'model'", "nan");
