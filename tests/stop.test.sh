@@ -20,10 +20,12 @@ same() { # NAME A.h5 B.h5: parameters, momentum, running statistics, masks and s
        h5diff -q "$2" "$3" /running /running && h5diff -q "$2" "$3" /mask /mask &&
        h5diff -q "$2" "$3" /stats /stats; then ok "$1"; else not_ok "$1"; fi
 }
-# wait_for FILE PATTERN: up to 60 s until FILE has a line matching PATTERN.
+# wait_for FILE PATTERN: up to 600 s until FILE has a line matching PATTERN. (60 s was too
+# short on a loaded machine: with two other trainings on its two cores, stage 0 of the 8,192
+# images below took ~3 minutes, and the signal then came in stage 0.)
 wait_for() {
     i=0
-    while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 6000 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
 # ---- 5. divergence: the output layer of a tiny net under lr 10 and weight decay 1 grows by
