@@ -55,6 +55,7 @@ const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
 };
 const char *const conv_algo_names[CONV_ALGO_COUNT] = {
     [CONV_ALGO_AUTO] = "auto", [CONV_ALGO_IM2COL] = "im2col", [CONV_ALGO_WINOGRAD] = "winograd",
+    [CONV_ALGO_ONEDNN] = "onednn",
 };
 
 int config_choice_index(const char *const *names, int n, const char *name)
