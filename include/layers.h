@@ -28,9 +28,10 @@
  * 2.25× fewer multiplications; its float32 error is a small multiple of im2col's
  * (docs/ARCHITECTURE.md, tests/test_layers.c). ONEDNN runs every layer's forward pass, input
  * gradient and dense weight gradient through oneDNN (libdnnl) in its channel-blocked layouts;
- * a masked weight gradient stays im2col. AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
- * timing, so a config gives the same bits on every run. The names, in enum order, are the
- * config key's choices (train.conv_algo): one table. */
+ * a masked weight gradient stays im2col. AUTO is a fixed rule on the layer's shape and the
+ * CPU's instruction set (conv2d_set_algo), never a timing, so a config gives the same bits on
+ * every run on one CPU type. The names, in enum order, are the config key's choices
+ * (train.conv_algo): one table. */
 enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO_ONEDNN,
                  CONV_ALGO_COUNT };
 /* (Its names: conv_algo_names in config.h.) */
@@ -74,9 +75,13 @@ struct conv2d_dw_sparse {
 
 void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
 /* Chooses the algorithm (conv2d_init leaves im2col): WINOGRAD takes effect for 3×3 stride-1
- * pad-1 layers only; AUTO means Winograd there when the layer has at least 8 input channels
- * (measured faster; the 1- or 3-channel stem is not). */
+ * pad-1 layers only; ONEDNN for every layer. AUTO, for 3×3 layers with at least 8 input
+ * channels, means ONEDNN (any stride) where oneDNN's kernels are AVX-512
+ * (conv2d_onednn_preferred), else WINOGRAD (stride 1); measured faster there. The 1- or
+ * 3-channel stem and 1×1 layers stay im2col (measured: neither pays there). */
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo);
+/* 1 when AUTO means ONEDNN on this CPU (for its 3×3 layers): oneDNN's kernels are AVX-512. */
+int conv2d_onednn_preferred(void);
 size_t conv2d_weight_count(const struct conv2d *l);
 /* Grows ws (if needed) so that it serves layer l at batch size n; ws starts zeroed ({0}). */
 /* Also makes a oneDNN layer's primitives for up to `threads` threads (hence l is not const). */

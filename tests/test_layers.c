@@ -422,36 +422,45 @@ static void test_conv_winograd_gradients(void **state)
     conv2d_workspace_free(&ws);
 }
 
-/* Only the 3×3 stride-1 pad-1 shape takes Winograd, AUTO from 8 input channels; the names
- * table round-trips. */
+/* Only the 3×3 stride-1 pad-1 shape takes Winograd; AUTO means, on 3×3 layers with 8 or more
+ * input channels, oneDNN (any stride) where its kernels are AVX-512, else Winograd (stride 1);
+ * ONEDNN takes every shape; the names table round-trips. */
 static void test_conv_algo_choice(void **state)
 {
+    int dn = conv2d_onednn_preferred();
     struct conv2d l;
     conv2d_init(&l, 4, 4, 3, 2, 1, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
     assert_int_equal(l.winograd, 0);
-    conv2d_init(&l, 4, 4, 1, 1, 0, 8, 8);
+    assert_int_equal(l.onednn, 0);
+    conv2d_init(&l, 8, 4, 3, 2, 1, 8, 8); /* AUTO, stride 2: oneDNN or im2col */
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, dn);
+    conv2d_init(&l, 16, 4, 1, 1, 0, 8, 8); /* AUTO, 1×1: im2col */
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
     conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8); /* AUTO: too few input channels to pay */
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
     conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
     assert_int_equal(l.winograd, 1);
     conv2d_init(&l, 8, 4, 3, 1, 1, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
-    assert_int_equal(l.winograd, 1);
+    assert_int_equal(l.winograd, !dn);
+    assert_int_equal(l.onednn, dn);
     conv2d_set_algo(&l, CONV_ALGO_IM2COL);
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
+    conv2d_set_algo(&l, CONV_ALGO_ONEDNN); /* every shape; never Winograd */
+    assert_int_equal(l.onednn, 1);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "auto"), CONV_ALGO_AUTO);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "im2col"), CONV_ALGO_IM2COL);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "winograd"), CONV_ALGO_WINOGRAD);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "onednn"), CONV_ALGO_ONEDNN);
-    conv2d_set_algo(&l, CONV_ALGO_ONEDNN); /* every shape; never Winograd */
-    assert_int_equal(l.onednn, 1);
-    assert_int_equal(l.winograd, 0);
-    conv2d_set_algo(&l, CONV_ALGO_AUTO);
-    assert_int_equal(l.onednn, 0);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "wino"), -1);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, ""), -1);
 }

@@ -48,20 +48,32 @@ void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int p
     l->dnnl = NULL;
 }
 
-/* AUTO: Winograd where it was measured faster. Per 3×3 stride-1 layer at batch 128, one thread,
- * forward / input gradient in ms (im2col → Winograd): 16→16 at 28×28 9.4/13.2 → 7.3/7.6,
- * 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7 7.7/7.6 → 4.3/4.5, 16→16 at 32×32
- * 12.1/16.6 → 9.6/10.0; but the stem, 1→16 at 28×28 1.3 → 3.3 and 3→16 at 32×32 2.4 → 4.0:
- * with a handful of input channels each point's GEMM is too thin to pay for the transforms. */
-#define CONV2D_WINOGRAD_MIN_IN_C 8
+/* AUTO: where it was measured faster, on 3×3 layers with at least 8 input channels; the stem
+ * (1 or 3 channels) and the 1×1 shortcuts stay im2col.
+ * - oneDNN, any stride, where its kernels are AVX-512 (dnnl_get_effective_cpu_isa: a property
+ *   of the CPU, not a timing). Per layer at batch 128, one thread, forward / input gradient /
+ *   weight gradient in ms on a Sapphire Rapids Xeon (docs/BENCHMARKS.md), Winograd or im2col →
+ *   oneDNN: 16→16 at 28×28 13.6/11.9/18.7 → 8.3/8.8/7.5 (and lower in a second run),
+ *   16→32 stride 2 10.6/9.4/10.8 → 2.6/3.3/2.7, 32→32 at 14×14 8.7/8.6/15.3 → 3.7/7.6/6.2,
+ *   64→64 at 7×7 8.0/5.8/11.5 → 3.2/3.6/5.2; but the 1→16 stem 1.1–1.3 → 1.3–1.5 forward and
+ *   the 1×1 stride-2 shortcut 0.9/1.0 → 1.1/1.6: too thin for the reorders to pay.
+ * - Otherwise (AVX2 or older: oneDNN not measured there) Winograd for stride 1. Per layer at
+ *   batch 128, one thread, forward / input gradient in ms on an AMD EPYC (im2col → Winograd):
+ *   16→16 at 28×28 9.4/13.2 → 7.3/7.6, 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7
+ *   7.7/7.6 → 4.3/4.5, 16→16 at 32×32 12.1/16.6 → 9.6/10.0; but the stem, 1→16 at 28×28
+ *   1.3 → 3.3 and 3→16 at 32×32 2.4 → 4.0: with a handful of input channels each point's GEMM
+ *   is too thin to pay for the transforms. */
+#define CONV2D_AUTO_MIN_IN_C 8
 
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo)
 {
     REVIVE_ASSERT(!l->dnnl); /* chosen before the workspace is reserved */
+    int wide = l->k == 3 && l->in_c >= CONV2D_AUTO_MIN_IN_C;
+    if (algo == CONV_ALGO_AUTO && wide && conv2d_onednn_preferred())
+        algo = CONV_ALGO_ONEDNN;
     int eligible = l->k == 3 && l->stride == 1 && l->pad == 1;
     l->onednn = algo == CONV_ALGO_ONEDNN;
-    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD ||
-                               (algo == CONV_ALGO_AUTO && l->in_c >= CONV2D_WINOGRAD_MIN_IN_C));
+    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD || (algo == CONV_ALGO_AUTO && wide));
 }
 
 void conv2d_release(struct conv2d *l)

@@ -69,6 +69,11 @@ struct conv2d_onednn {
     struct onednn_variant v[2];
 };
 
+int conv2d_onednn_preferred(void)
+{
+    return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
 static size_t floats_of(const dnnl_memory_desc_t *md)
 {
     return (dnnl_memory_desc_get_size(md) / sizeof(float) + 15) & ~(size_t)15;
