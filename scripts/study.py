@@ -49,6 +49,7 @@ the stage end among the filters flagged at the transition); per variant the fina
 Welch interval; and a figure: final accuracy per variant with those error bars, and accuracy
 across stages per variant shaded by ± one standard deviation over the seeds.
 """
+import calendar
 import configparser
 import difflib
 import fcntl
@@ -365,6 +366,30 @@ def command(r, opts):
     return cmd
 
 
+def wall_file(r):
+    return os.path.join(r["dir"], "wall.txt")
+
+
+def wall_minutes(r, final):
+    """Wall-clock minutes the run's processes took: the sum of wall.txt (seconds per process, written
+    as each ends), or, for a run without it made in one process, from the start time on the first
+    line of its log to the final file's modification time; None when neither is known."""
+    try:
+        with open(wall_file(r), encoding="utf-8") as f:
+            return sum(float(line.split()[0]) for line in f if line.strip()) / 60
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
+            starts = re.findall(r"  started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  ", f.read())
+        if len(starts) != 1 or not final:
+            return None
+        t0 = calendar.timegm(time.strptime(starts[0], "%Y-%m-%dT%H:%M:%SZ"))
+        return (os.path.getmtime(final) - t0) / 60
+    except (OSError, ValueError):
+        return None
+
+
 def newest_stage(r):
     path = revive_h5.newest_stage_file(r["dir"])
     return os.path.basename(path) if path else None
@@ -392,12 +417,12 @@ def run_grid(study, runs, opts):
         if starting[0]:
             deferred.append(signum)
             return
-        for r, p, _, _ in active:
+        for r, p, *_ in active:
             try:
                 os.killpg(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        for r, p, _, _ in active:
+        for r, p, *_ in active:
             p.wait()
         sys.stderr.write(f"{PROG}: stopped by signal {signum}; run it again to continue\n")
         sys.exit(128 + signum)
@@ -432,17 +457,19 @@ def run_grid(study, runs, opts):
                                      start_new_session=True, pass_fds=(lock.fileno(),))
                 if os.environ.get("REVIVE_STUDY_TEST_SIGNAL_AT_START"):  # tests: the race window
                     os.kill(os.getpid(), signal.SIGTERM)
-                active.append((r, p, log, lock))
+                active.append((r, p, log, lock, time.time()))
                 starting[0] = False
                 if deferred:
                     stop(deferred[0], None)
             time.sleep(0.2)
             for item in list(active):
-                r, p, log, lock = item
+                r, p, log, lock, started = item
                 if p.poll() is None:
                     continue
                 active.remove(item)
                 log.close()
+                with open(wall_file(r), "a", encoding="utf-8") as f:  # one line per process
+                    f.write(f"{time.time() - started:.1f} {p.returncode}\n")
                 with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
                     text = f.read()
                 tail = text[text.rfind("\n$ "):]
@@ -484,7 +511,9 @@ def collect(runs):
         path = final_file(r)
         out.setdefault(r["variant"], [])
         if path:
-            out[r["variant"]].append(revive_h5.load(path))
+            run = revive_h5.load(path)
+            run["wall_minutes"] = wall_minutes(r, path)
+            out[r["variant"]].append(run)
     return out
 
 
@@ -511,10 +540,11 @@ def stage_rows(variant, loaded):
 def final_stats(loaded):
     vals = [100 * x["stages"][-1]["acc_end"] for x in loaded]
     mins = [float(x["hist"]["seconds"].sum()) / 60 for x in loaded]
+    walls = [x.get("wall_minutes") for x in loaded]
     m, s, n = mean_std(vals)
     half = t975(n - 1) * s / math.sqrt(n) if n > 1 else float("nan")
     return {"vals": vals, "mean": m, "std": s, "n": n, "lo": m - half, "hi": m + half,
-            "minutes": mean_std(mins)[0]}
+            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0]}
 
 
 def welch(a, b):
@@ -539,6 +569,10 @@ def fmt(m, s, n, digits=2):
     return f"{m:.{digits}f} ± {s:.{digits}f} (n={n})"
 
 
+def num(x, digits):
+    return f"{x:.{digits}f}" if x is not None and np.isfinite(x) else "-"
+
+
 def csv_num(x):
     return "" if x is None or not np.isfinite(x) else f"{x:.6g}"
 
@@ -560,8 +594,8 @@ def write_report(study, runs):
            f"finished: {len(runs) - missing}" + (f"; **{missing} not finished, left out**" if missing else "") + ".",
            "Accuracies in %, mean ± standard deviation over seeds (n = finished seeds).", "",
            "## Final test accuracy", "",
-           f"| variant | n | mean ± std | 95 % t-interval | seeds | Δ vs {ref} (95 % Welch) | minutes / run |",
-           "|---|---|---|---|---|---|---|"]
+           f"| variant | n | mean ± std | 95 % t-interval | seeds | Δ vs {ref} (95 % Welch) | wall min / run | epochs' min / run |",
+           "|---|---|---|---|---|---|---|---|"]
     for v in variants:
         f = finals[v]
         ci = f"[{f['lo']:.2f}, {f['hi']:.2f}]" if np.isfinite(f["lo"]) else "-"
@@ -571,8 +605,10 @@ def write_report(study, runs):
             d, lo, hi = welch(finals[ref], f)
             delta = f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else (f"{d:+.2f}" if np.isfinite(d) else "-")
         seeds = ", ".join(f"{x:.2f}" for x in f["vals"])
-        md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {f['minutes']:.1f} |")
-    md += ["", "## Per stage", "",
+        md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
+    md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
+           "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
+           "clamping, checkpoints).", "", "## Per stage", "",
            "acc: at the stage end; after re-init: right after the transition into the stage (eval mode, "
            "raw) and after BatchNorm recalibration; disabled: share of filters with |γ| < τ; revived: "
            "share of the filters flagged at the transition that are alive at the stage end (in a control "
@@ -604,12 +640,12 @@ def write_report(study, runs):
                     cells += [csv_num(row[s + "_mean"]), csv_num(row[s + "_std"]), str(row[s + "_n"])]
                 f.write(",".join(cells) + "\n")
     with open(os.path.join(out, "report-final.csv"), "w", encoding="utf-8") as f:
-        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,minutes,values\n")
+        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values\n")
         for v in variants:
             fs = finals[v]
             d, lo, hi = welch(finals[ref], fs) if v != ref else (float("nan"),) * 3
             f.write(",".join([v, str(fs["n"]), csv_num(fs["mean"]), csv_num(fs["std"]), csv_num(fs["lo"]),
-                              csv_num(fs["hi"]), csv_num(d), csv_num(lo), csv_num(hi), csv_num(fs["minutes"]),
+                              csv_num(fs["hi"]), csv_num(d), csv_num(lo), csv_num(hi), csv_num(fs["minutes"]), csv_num(fs["wall"]),
                               " ".join(f"{x:.4f}" for x in fs["vals"])]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows)
     return os.path.join(out, "report.md"), missing

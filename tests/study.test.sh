@@ -89,11 +89,13 @@ check "study runs = straight runs, bit for bit" "$r"
 for f in report.md report-stages.csv report-final.csv report.png; do
     [ -s "$TMP/out/$f" ] || not_ok "report file $f"
 done
-r=$("$PY" - "$TMP/out" <<'PY'
+r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1] + "/report-final.csv")))
 if [r["variant"] for r in rows] != ["control", "zero"] or any(r["n"] != "2" for r in rows):
     print("final rows: %r" % rows)
+if any(not r.get("wall_minutes") or float(r["wall_minutes"]) <= 0 for r in rows):
+    print("wall minutes missing: %r" % rows)
 st = list(csv.DictReader(open(sys.argv[1] + "/report-stages.csv")))
 if len(st) != 6:
     print("%d stage rows, expected 6" % len(st))
