@@ -118,7 +118,7 @@ $(FUZZ_B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address -o $@ $^ $(PKG_LIBS) $(MPI_LIBS) -fopenmp -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address -o $@ $^ $(PKG_LIBS) $(DNNL_LIBS) $(MPI_LIBS) -fopenmp -lm
 
 # Seeds: the shipped configs, and small checkpoints written by the checkpoint harness's seed
 # writer; new inputs go to $(FUZZ_B)/corpus-NAME; a crash is saved as $(FUZZ_B)/crash-NAME-*
