@@ -10,9 +10,11 @@ endif
 PKGS      = hdf5 openblas inih zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# oneDNN (libdnnl-dev, train.conv_algo = onednn): Debian 12 ships no dnnl.pc.
+DNNL_LIBS  = $(shell pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
              -fopenmp -MMD -MP -Iinclude $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS     = $(PKG_LIBS) -fopenmp -lm
+LDLIBS     = $(PKG_LIBS) $(DNNL_LIBS) -fopenmp -lm
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
 LDLIBS     += -fsanitize=$(SANITIZE)
@@ -116,7 +118,7 @@ $(FUZZ_B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address -o $@ $^ $(PKG_LIBS) $(MPI_LIBS) -fopenmp -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address -o $@ $^ $(PKG_LIBS) $(DNNL_LIBS) $(MPI_LIBS) -fopenmp -lm
 
 # Seeds: the shipped configs, and small checkpoints written by the checkpoint harness's seed
 # writer; new inputs go to $(FUZZ_B)/corpus-NAME; a crash is saved as $(FUZZ_B)/crash-NAME-*

@@ -48,7 +48,7 @@ struct options {
 static const char usage[] =
     "usage: bench_train [--mode all|bn|conv_fraction|eval] [--fraction F] [--input CxHxW]\n"
     "                   [--depth D] [--width W] [--classes K] [--batch B] [--steps N]\n"
-    "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd]\n";
+    "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd|onednn]\n";
 
 /* Multiply-adds ×2 of every conv and the output layer, for one image forward. */
 static double forward_flops(const struct model *m)
@@ -211,7 +211,7 @@ static void parse(struct options *o, int argc, char **argv)
                 if (strcmp(v, conv_algo_names[k]) == 0)
                     algo = k;
             if (algo < 0) {
-                fprintf(stderr, "bench_train: --conv-algo '%s' is not auto, im2col or winograd\n", v);
+                fprintf(stderr, "bench_train: --conv-algo '%s' is not auto, im2col, winograd or onednn\n", v);
                 exit(2);
             }
             o->spec.conv_algo = (enum conv_algo)algo;

@@ -23,19 +23,26 @@
 
 /* ---- 2-D convolution, no bias: im2col + cblas_sgemm, or Winograd F(2×2,3×3) --------------- */
 
-/* How a 3×3 stride-1 pad-1 convolution computes its output and input gradient (every other
- * shape, and every weight gradient, uses im2col). Winograd F(2×2,3×3) does 2.25× fewer
- * multiplications; its float32 error is a small multiple of im2col's (docs/ARCHITECTURE.md,
- * tests/test_layers.c). AUTO is a fixed rule on the layer's shape (conv2d_set_algo), never a
- * timing, so a config gives the same bits on every run. The names, in enum order, are the
- * config key's choices (train.conv_algo): one table. */
-enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO_COUNT };
+/* How a convolution computes its output and input gradient. WINOGRAD F(2×2,3×3) serves 3×3
+ * stride-1 pad-1 layers (every other shape, and every weight gradient, uses im2col) and does
+ * 2.25× fewer multiplications; its float32 error is a small multiple of im2col's
+ * (docs/ARCHITECTURE.md, tests/test_layers.c). ONEDNN runs every layer's forward pass, input
+ * gradient and dense weight gradient through oneDNN (libdnnl) in its channel-blocked layouts;
+ * a masked weight gradient stays im2col. AUTO is a fixed rule on the layer's shape and the
+ * CPU's instruction set (conv2d_set_algo), never a timing, so a config gives the same bits on
+ * every run on one CPU type. The names, in enum order, are the config key's choices
+ * (train.conv_algo): one table. */
+enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO_ONEDNN,
+                 CONV_ALGO_COUNT };
 /* (Its names: conv_algo_names in config.h.) */
 
 struct conv2d {
     int in_c, out_c, k, stride, pad;
     int in_h, in_w, out_h, out_w;
     int winograd;       /* 1: forward and input gradient by Winograd (conv2d_set_algo) */
+    int onednn;         /* 1: forward, input gradient and dense weight gradient by oneDNN */
+    struct conv2d_onednn *dnnl; /* oneDNN's primitives, made by conv2d_workspace_reserve and
+                                   freed by conv2d_release; NULL until then */
 };
 
 /* Scratch memory for convolutions; one can serve every layer if sized for the largest. */
@@ -68,13 +75,21 @@ struct conv2d_dw_sparse {
 
 void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
 /* Chooses the algorithm (conv2d_init leaves im2col): WINOGRAD takes effect for 3×3 stride-1
- * pad-1 layers only; AUTO means Winograd there when the layer has at least 8 input channels
- * (measured faster; the 1- or 3-channel stem is not). */
+ * pad-1 layers only; ONEDNN for every layer. AUTO, for 3×3 layers with at least 8 input
+ * channels, means ONEDNN (any stride) where oneDNN's kernels are AVX-512
+ * (conv2d_onednn_preferred), else WINOGRAD (stride 1); measured faster there. The 1- or
+ * 3-channel stem and 1×1 layers stay im2col (measured: neither pays there). */
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo);
+/* 1 when AUTO means ONEDNN on this CPU (for its 3×3 layers): oneDNN's kernels are AVX-512. */
+int conv2d_onednn_preferred(void);
 size_t conv2d_weight_count(const struct conv2d *l);
 /* Grows ws (if needed) so that it serves layer l at batch size n; ws starts zeroed ({0}). */
-void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *l, int n, int threads);
+/* Also makes a oneDNN layer's primitives for up to `threads` threads (hence l is not const). */
+void conv2d_workspace_reserve(struct conv2d_workspace *ws, struct conv2d *l, int n, int threads);
 void conv2d_workspace_free(struct conv2d_workspace *ws);
+/* Frees what conv2d_workspace_reserve made for l (oneDNN's primitives); l stays usable after a
+ * new reserve. A copy of l shares them: release one copy only. */
+void conv2d_release(struct conv2d *l);
 
 /* Winograd: the transformed weights U = G·g·Gᵀ of every (out, in) filter, (16, out_c, in_c);
  * a caller whose weights stay fixed over many calls computes them once and passes them in. */

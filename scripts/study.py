@@ -372,18 +372,25 @@ def wall_file(r):
 
 def wall_minutes(r, final):
     """Wall-clock minutes the run's processes took: the sum of wall.txt (seconds per process, written
-    as each ends), or, for a run without it made in one process, from the start time on the first
-    line of its log to the final file's modification time; None when neither is known."""
-    try:
-        with open(wall_file(r), encoding="utf-8") as f:
-            return sum(float(line.split()[0]) for line in f if line.strip()) / 60
-    except (OSError, ValueError, IndexError):
-        pass
+    as each ends) when it has a line for every command in the run's log; otherwise (processes
+    started by an older study.py) the span from the first start time in the log to the final
+    file's modification time, pauses included; None when neither is known."""
     try:
         with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
-            starts = re.findall(r"  started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  ", f.read())
-        if len(starts) != 1 or not final:
-            return None
+            log = f.read()
+    except OSError:
+        return None
+    try:
+        with open(wall_file(r), encoding="utf-8") as f:
+            lines = [line for line in f if line.strip()]
+        if len(lines) == log.count("\n$ "):
+            return sum(float(line.split()[0]) for line in lines) / 60
+    except (OSError, ValueError, IndexError):
+        pass
+    starts = re.findall(r"  started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  ", log)
+    if not starts or not final:
+        return None
+    try:
         t0 = calendar.timegm(time.strptime(starts[0], "%Y-%m-%dT%H:%M:%SZ"))
         return (os.path.getmtime(final) - t0) / 60
     except (OSError, ValueError):

@@ -55,6 +55,7 @@ const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
 };
 const char *const conv_algo_names[CONV_ALGO_COUNT] = {
     [CONV_ALGO_AUTO] = "auto", [CONV_ALGO_IM2COL] = "im2col", [CONV_ALGO_WINOGRAD] = "winograd",
+    [CONV_ALGO_ONEDNN] = "onednn",
 };
 
 int config_choice_index(const char *const *names, int n, const char *name)
@@ -156,8 +157,10 @@ const struct config_key config_keys[] = {
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
       NULL, "also checkpoint every this many steps; 0 = only at epoch ends"),
     KC("train", "conv_algo", conv_algo, "auto", conv_algo_names,
-      "3x3 stride-1 convolutions: im2col, Winograd F(2x2,3x3) (float32 error a few times "
-      "im2col's), or auto = Winograd where measured faster (8+ input channels)"),
+      "convolutions: im2col; Winograd F(2x2,3x3) for 3x3 stride-1 (float32 error a few times "
+      "im2col's); onednn (libdnnl's kernels, every conv; masked weight gradients stay im2col); "
+      "or auto = for 3x3 convs with 8+ input channels, onednn where its kernels are AVX-512, "
+      "else Winograd (stride 1); im2col for the stem and 1x1 (measured fastest so)"),
 
     K("pipeline", "enabled", CFG_BOOL, pipeline, 0, 0, "false", NULL,
       "run the staged pipeline instead of one stage of [train] trainable"),

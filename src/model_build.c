@@ -233,6 +233,8 @@ void model_free(struct model *m)
     free(m->momentum);
     free(m->mask);
     free(m->running_stats);
+    for (int i = 0; m->units && i < m->nunits; i++)
+        conv2d_release(&m->units[i].conv);
     free(m->units);
     free(m->params);
     free(m->blocks);

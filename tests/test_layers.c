@@ -422,30 +422,45 @@ static void test_conv_winograd_gradients(void **state)
     conv2d_workspace_free(&ws);
 }
 
-/* Only the 3×3 stride-1 pad-1 shape takes Winograd, AUTO from 8 input channels; the names
- * table round-trips. */
+/* Only the 3×3 stride-1 pad-1 shape takes Winograd; AUTO means, on 3×3 layers with 8 or more
+ * input channels, oneDNN (any stride) where its kernels are AVX-512, else Winograd (stride 1);
+ * ONEDNN takes every shape; the names table round-trips. */
 static void test_conv_algo_choice(void **state)
 {
+    int dn = conv2d_onednn_preferred();
     struct conv2d l;
     conv2d_init(&l, 4, 4, 3, 2, 1, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
     assert_int_equal(l.winograd, 0);
-    conv2d_init(&l, 4, 4, 1, 1, 0, 8, 8);
+    assert_int_equal(l.onednn, 0);
+    conv2d_init(&l, 8, 4, 3, 2, 1, 8, 8); /* AUTO, stride 2: oneDNN or im2col */
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, dn);
+    conv2d_init(&l, 16, 4, 1, 1, 0, 8, 8); /* AUTO, 1×1: im2col */
+    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
     conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8); /* AUTO: too few input channels to pay */
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
     assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
     conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
     assert_int_equal(l.winograd, 1);
     conv2d_init(&l, 8, 4, 3, 1, 1, 8, 8);
     conv2d_set_algo(&l, CONV_ALGO_AUTO);
-    assert_int_equal(l.winograd, 1);
+    assert_int_equal(l.winograd, !dn);
+    assert_int_equal(l.onednn, dn);
     conv2d_set_algo(&l, CONV_ALGO_IM2COL);
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
+    conv2d_set_algo(&l, CONV_ALGO_ONEDNN); /* every shape; never Winograd */
+    assert_int_equal(l.onednn, 1);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "auto"), CONV_ALGO_AUTO);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "im2col"), CONV_ALGO_IM2COL);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "winograd"), CONV_ALGO_WINOGRAD);
+    assert_int_equal(CHOICE_INDEX(conv_algo_names, "onednn"), CONV_ALGO_ONEDNN);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "wino"), -1);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, ""), -1);
 }
@@ -520,6 +535,135 @@ static void test_conv_sparse_dw(void **state)
     sparse_case(4, 6, 1, 2, 0, 9, 5, 0.3, 92);
     sparse_case(5, 6, 3, 2, 1, 9, 4, 0.15, 94);    /* stride 2: edge rows and columns */
     sparse_case(16, 8, 3, 2, 1, 14, 6, 0.0, 93);   /* nothing trains: dw untouched */
+}
+
+/* ---- conv2d: oneDNN ---------------------------------------------------------------------- */
+
+/* oneDNN's forward, input gradient and weight gradient against the double definition and the
+ * im2col path, on ResNet-20's layer shapes (Fashion-MNIST and CIFAR stems included), with
+ * batches that leave single images after the chunks. Measured (float32, libdnnl 2.6.3,
+ * jit:avx512_core), worst |err|/Σ|terms|: out 2.7e-7 (im2col's 2.7e-7 too), din 3.4e-7, dw
+ * 1.9e-7; the budget is Winograd's, 2e-6·Σ|terms|. */
+#define ONEDNN_REL 2e-6
+static void onednn_case(int in_c, int out_c, int k, int s, int p, int hw, int n, uint64_t tag,
+                        double worst[4])
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, in_c, out_c, k, s, p, hw, n, tag, &ws);
+    struct conv2d dl = c.l;
+    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN);
+    assert_int_equal(dl.onednn, 1);
+    assert_int_equal(dl.winograd, 0);
+    conv2d_workspace_reserve(&ws, &dl, n, 2);
+    size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
+    double *ref = rv_malloc((2 * no + 2 * ni + 2 * nw) * sizeof(double));
+    double *aref = ref + no, *din = aref + no, *adin = din + ni, *dw = adin + ni, *adw = dw + nw;
+    naive_conv(ref, aref, din, adin, dw, adw, &c);
+    float *o1 = falloc(no), *o2 = falloc(no), *d1 = falloc(ni), *d2 = falloc(ni);
+    float *dw1 = falloc(nw), *dw2 = falloc(nw);
+    conv2d_forward(o1, c.in, c.w, &c.l, n, &ws);
+    conv2d_backward(d1, dw1, c.r, c.in, c.w, &c.l, n, &ws);
+    conv2d_forward(o2, c.in, c.w, &dl, n, &ws);
+    conv2d_backward(d2, dw2, c.r, c.in, c.w, &dl, n, &ws);
+    worst[0] = fmax(worst[0], worst_rel(o1, ref, aref, no));
+    worst[1] = fmax(worst[1], worst_rel(o2, ref, aref, no));
+    worst[2] = fmax(worst[2], worst_rel(d2, din, adin, ni));
+    worst[3] = fmax(worst[3], worst_rel(dw2, dw, adw, nw));
+    assert_near_ref("onednn out", o2, ref, aref, no, ONEDNN_REL);
+    assert_near_ref("onednn din", d2, din, adin, ni, ONEDNN_REL);
+    assert_near_ref("onednn dw", dw2, dw, adw, nw, ONEDNN_REL);
+    /* against im2col: both within the budget of the reference, so within twice of each other */
+    int bad = 0;
+    for (size_t i = 0; i < no; i++)
+        bad += fabs((double)o2[i] - o1[i]) > 2 * ONEDNN_REL * aref[i];
+    for (size_t i = 0; i < ni; i++)
+        bad += fabs((double)d2[i] - d1[i]) > 2 * ONEDNN_REL * adin[i];
+    for (size_t i = 0; i < nw; i++)
+        bad += fabs((double)dw2[i] - dw1[i]) > 2 * ONEDNN_REL * adw[i];
+    assert_int_equal(bad, 0);
+    /* din == NULL and dw == NULL each compute exactly the other gradient */
+    float *d3 = falloc(ni), *dw3 = falloc(nw);
+    conv2d_backward(d3, NULL, c.r, c.in, c.w, &dl, n, &ws);
+    assert_memory_equal(d3, d2, ni * sizeof(float));
+    conv2d_backward(NULL, dw3, c.r, c.in, c.w, &dl, n, &ws);
+    assert_memory_equal(dw3, dw2, nw * sizeof(float));
+    /* backward accumulates: twice gives 2× (dw exactly: one += per call) */
+    conv2d_backward(d3, dw3, c.r, c.in, c.w, &dl, n, &ws);
+    for (size_t i = 0; i < nw; i++)
+        assert_true(dw3[i] == 2.0f * dw2[i]);
+    for (size_t i = 0; i < ni; i++)
+        assert_true(fabsf(d3[i] - 2.0f * d2[i]) <= 1e-6f * (1.0f + fabsf(d2[i])));
+    FREE_ALL(ref, o1, o2, d1, d2, dw1, dw2, d3, dw3);
+    conv2d_release(&dl);
+    assert_null(dl.dnnl);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
+}
+
+static void test_conv_onednn_against_reference(void **state)
+{
+    double worst[4] = {0, 0, 0, 0};
+    onednn_case(1, 16, 3, 1, 1, 28, 3, 100, worst);   /* Fashion-MNIST stem */
+    onednn_case(16, 16, 3, 1, 1, 28, 11, 101, worst); /* a chunk of 8, then 3 single images */
+    onednn_case(16, 32, 3, 2, 1, 28, 3, 102, worst);  /* first conv of the second segment */
+    onednn_case(16, 32, 1, 2, 0, 28, 3, 103, worst);  /* its 1×1 shortcut */
+    onednn_case(32, 32, 3, 1, 1, 14, 5, 104, worst);
+    onednn_case(32, 64, 3, 2, 1, 14, 3, 105, worst);
+    onednn_case(64, 64, 3, 1, 1, 7, 35, 106, worst);  /* a chunk of 32, then 3 */
+    onednn_case(3, 16, 3, 1, 1, 32, 2, 107, worst);   /* CIFAR stem */
+    onednn_case(3, 4, 3, 1, 1, 7, 5, 108, worst);     /* odd sizes, channels not a multiple of 8 */
+    onednn_case(5, 6, 3, 2, 1, 9, 4, 109, worst);
+    print_message("worst |err|/sum|terms|: im2col out %.2g, onednn out %.2g, din %.2g, dw %.2g\n",
+                  worst[0], worst[1], worst[2], worst[3]);
+}
+
+/* The same bits on 1 and 2 threads: forward, input and weight gradient, chunks and single
+ * images (19 = 2 chunks of 8 + 3). And a masked weight gradient is im2col's, bit for bit. */
+static void test_conv_onednn_threads_and_sparse(void **state)
+{
+    struct conv2d_workspace ws = {0};
+    struct conv_case c;
+    conv_case_make(&c, 16, 16, 3, 1, 1, 28, 19, 110, &ws);
+    struct conv2d dl = c.l;
+    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN);
+    conv2d_workspace_reserve(&ws, &dl, c.n, 2);
+    size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
+    float *out[2], *din[2], *dw[2];
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        out[t] = falloc(no);
+        din[t] = falloc(ni);
+        dw[t] = falloc(nw);
+        conv2d_forward(out[t], c.in, c.w, &dl, c.n, &ws);
+        conv2d_backward(din[t], dw[t], c.r, c.in, c.w, &dl, c.n, &ws);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(out[0], out[1], no * sizeof(float));
+    assert_memory_equal(din[0], din[1], ni * sizeof(float));
+    assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
+
+    size_t kr = (size_t)c.l.in_c * 9, cnt = 0;
+    unsigned *idx = rv_malloc(nw * sizeof *idx);
+    unsigned char *rows = rv_calloc(kr, 1);
+    for (size_t i = 0; i < nw; i += 7) {
+        idx[cnt++] = (unsigned)i;
+        rows[i % kr] = 1;
+    }
+    struct conv2d_dw_sparse sp = {.count = cnt, .idx = idx, .rows = rows};
+    float *sw[2] = {falloc(nw), falloc(nw)}, *sd = falloc(ni);
+    conv2d_backward_x(NULL, sw[0], c.r, c.in, c.w, NULL, &sp, &c.l, c.n, &ws);
+    conv2d_backward_x(sd, sw[1], c.r, c.in, c.w, NULL, &sp, &dl, c.n, &ws);
+    assert_memory_equal(sw[0], sw[1], nw * sizeof(float));
+    assert_memory_equal(sd, din[0], ni * sizeof(float)); /* din is the dense call's */
+    for (int t = 0; t < 2; t++) {
+        FREE_ALL(out[t], din[t], dw[t], sw[t]);
+    }
+    FREE_ALL(idx, rows, sd);
+    conv2d_release(&dl);
+    conv_case_free(&c);
+    conv2d_workspace_free(&ws);
 }
 
 /* ---- batchnorm ------------------------------------------------------------------------- */
@@ -1002,6 +1146,8 @@ int main(void)
         cmocka_unit_test(test_conv_winograd_gradients),
         cmocka_unit_test(test_conv_algo_choice),
         cmocka_unit_test(test_conv_sparse_dw),
+        cmocka_unit_test(test_conv_onednn_against_reference),
+        cmocka_unit_test(test_conv_onednn_threads_and_sparse),
         cmocka_unit_test(test_bn_gradients),
         cmocka_unit_test(test_bn_train_hand),
         cmocka_unit_test(test_bn_eval_hand),

@@ -243,7 +243,7 @@ static void test_forward_is_deterministic_across_threads(void **state)
 {
     (void)state;
     const struct stage_kind *kinds[] = {&stage_all, &stage_bn, &stage_conv_fraction};
-    for (int algo = CONV_ALGO_AUTO; algo <= CONV_ALGO_WINOGRAD; algo++)
+    for (int algo = CONV_ALGO_AUTO; algo < CONV_ALGO_COUNT; algo++)
         for (int k = 0; k < 3; k++) {
             struct model m;
             tiny_algo(&m, 5, (enum conv_algo)algo);
@@ -268,40 +268,45 @@ static void test_forward_is_deterministic_across_threads(void **state)
         }
 }
 
-/* The whole network with Winograd against im2col: logits and gradients agree to float rounding
- * (layers.h states the per-layer budget; through 8 layers, BN's renormalization and the loss,
- * 1e-4 relative to each tensor's largest entry is ample and far below any wrong term). */
+/* The whole network with Winograd, and with oneDNN, against im2col: logits and gradients agree
+ * to float rounding (layers.h states the per-layer budget; through 8 layers, BN's
+ * renormalization and the loss, 1e-4 relative to each tensor's largest entry is ample and far
+ * below any wrong term). */
 static void test_conv_algos_agree(void **state)
 {
     (void)state;
-    struct model a, b;
-    tiny_algo(&a, 4, CONV_ALGO_IM2COL);
-    tiny_algo(&b, 4, CONV_ALGO_WINOGRAD);
-    int wino = 0;
-    for (int i = 0; i < b.nunits; i++)
-        wino += b.units[i].conv.winograd;
-    assert_true(wino >= 4);
-    float x[4 * 128];
-    int y[4];
-    fill_batch(x, y, 4, 128);
-    struct model *ms[2] = {&a, &b};
-    for (int k = 0; k < 2; k++) {
-        loss_of(ms[k], x, y, 4);
-        model_zero_grad(ms[k]);
-        model_backward(ms[k], 4, NULL);
+    const enum conv_algo algos[] = {CONV_ALGO_WINOGRAD, CONV_ALGO_ONEDNN};
+    for (int j = 0; j < 2; j++) {
+        struct model a, b;
+        tiny_algo(&a, 4, CONV_ALGO_IM2COL);
+        tiny_algo(&b, 4, algos[j]);
+        int taken = 0;
+        for (int i = 0; i < b.nunits; i++)
+            taken += b.units[i].conv.winograd + b.units[i].conv.onednn;
+        assert_true(taken >= (algos[j] == CONV_ALGO_ONEDNN ? b.nunits : 4));
+        float x[4 * 128];
+        int y[4];
+        fill_batch(x, y, 4, 128);
+        struct model *ms[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            loss_of(ms[k], x, y, 4);
+            model_zero_grad(ms[k]);
+            model_backward(ms[k], 4, NULL);
+        }
+        for (int i = 0; i < 4 * 3; i++)
+            assert_true(fabsf(a.logits[i] - b.logits[i]) <= 1e-4f * (1.0f + fabsf(a.logits[i])));
+        for (int p = 0; p < a.nparams; p++) {
+            const struct param *pa = &a.params[p];
+            float big = 0.0f;
+            for (size_t i = 0; i < pa->count; i++)
+                big = fmaxf(big, fabsf(a.grads[pa->offset + i]));
+            for (size_t i = 0; i < pa->count; i++)
+                assert_true(fabsf(a.grads[pa->offset + i] - b.grads[pa->offset + i]) <=
+                            1e-4f * big + 1e-7f);
+        }
+        model_free(&a);
+        model_free(&b);
     }
-    for (int i = 0; i < 4 * 3; i++)
-        assert_true(fabsf(a.logits[i] - b.logits[i]) <= 1e-4f * (1.0f + fabsf(a.logits[i])));
-    for (int p = 0; p < a.nparams; p++) {
-        const struct param *pa = &a.params[p];
-        float big = 0.0f;
-        for (size_t i = 0; i < pa->count; i++)
-            big = fmaxf(big, fabsf(a.grads[pa->offset + i]));
-        for (size_t i = 0; i < pa->count; i++)
-            assert_true(fabsf(a.grads[pa->offset + i] - b.grads[pa->offset + i]) <= 1e-4f * big + 1e-7f);
-    }
-    model_free(&a);
-    model_free(&b);
 }
 
 /* The Winograd weights a frozen conv keeps across steps follow any write to m->values (as

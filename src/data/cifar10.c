@@ -78,7 +78,7 @@ static int load_files(struct dataset *d, const char *dir, const char *const *nam
                       struct rv_error *err)
 {
     char paths[CIFAR_TRAIN_FILES][1024];
-    long records[CIFAR_TRAIN_FILES], total = 0;
+    long records[CIFAR_TRAIN_FILES] = {0}, total = 0; /* zeroed only to quiet gcc 12 (-Wmaybe-uninitialized) */
     REVIVE_ASSERT(nfiles <= CIFAR_TRAIN_FILES);
     memset(d, 0, sizeof *d);
 

@@ -44,20 +44,41 @@ void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int p
     l->out_h = (in_h + 2 * pad - k) / stride + 1;
     l->out_w = (in_w + 2 * pad - k) / stride + 1;
     l->winograd = 0;
+    l->onednn = 0;
+    l->dnnl = NULL;
 }
 
-/* AUTO: Winograd where it was measured faster. Per 3×3 stride-1 layer at batch 128, one thread,
- * forward / input gradient in ms (im2col → Winograd): 16→16 at 28×28 9.4/13.2 → 7.3/7.6,
- * 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7 7.7/7.6 → 4.3/4.5, 16→16 at 32×32
- * 12.1/16.6 → 9.6/10.0; but the stem, 1→16 at 28×28 1.3 → 3.3 and 3→16 at 32×32 2.4 → 4.0:
- * with a handful of input channels each point's GEMM is too thin to pay for the transforms. */
-#define CONV2D_WINOGRAD_MIN_IN_C 8
+/* AUTO: where it was measured faster, on 3×3 layers with at least 8 input channels; the stem
+ * (1 or 3 channels) and the 1×1 shortcuts stay im2col.
+ * - oneDNN, any stride, where its kernels are AVX-512 (dnnl_get_effective_cpu_isa: a property
+ *   of the CPU, not a timing). Per layer at batch 128, one thread, forward / input gradient /
+ *   weight gradient in ms on a Sapphire Rapids Xeon (docs/BENCHMARKS.md), Winograd or im2col →
+ *   oneDNN: 16→16 at 28×28 13.6/11.9/18.7 → 8.3/8.8/7.5 (and lower in a second run),
+ *   16→32 stride 2 10.6/9.4/10.8 → 2.6/3.3/2.7, 32→32 at 14×14 8.7/8.6/15.3 → 3.7/7.6/6.2,
+ *   64→64 at 7×7 8.0/5.8/11.5 → 3.2/3.6/5.2; but the 1→16 stem 1.1–1.3 → 1.3–1.5 forward and
+ *   the 1×1 stride-2 shortcut 0.9/1.0 → 1.1/1.6: too thin for the reorders to pay.
+ * - Otherwise (AVX2 or older: oneDNN not measured there) Winograd for stride 1. Per layer at
+ *   batch 128, one thread, forward / input gradient in ms on an AMD EPYC (im2col → Winograd):
+ *   16→16 at 28×28 9.4/13.2 → 7.3/7.6, 32→32 at 14×14 9.3/10.7 → 4.7/4.8, 64→64 at 7×7
+ *   7.7/7.6 → 4.3/4.5, 16→16 at 32×32 12.1/16.6 → 9.6/10.0; but the stem, 1→16 at 28×28
+ *   1.3 → 3.3 and 3→16 at 32×32 2.4 → 4.0: with a handful of input channels each point's GEMM
+ *   is too thin to pay for the transforms. */
+#define CONV2D_AUTO_MIN_IN_C 8
 
 void conv2d_set_algo(struct conv2d *l, enum conv_algo algo)
 {
+    REVIVE_ASSERT(!l->dnnl); /* chosen before the workspace is reserved */
+    int wide = l->k == 3 && l->in_c >= CONV2D_AUTO_MIN_IN_C;
+    if (algo == CONV_ALGO_AUTO && wide && conv2d_onednn_preferred())
+        algo = CONV_ALGO_ONEDNN;
     int eligible = l->k == 3 && l->stride == 1 && l->pad == 1;
-    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD ||
-                               (algo == CONV_ALGO_AUTO && l->in_c >= CONV2D_WINOGRAD_MIN_IN_C));
+    l->onednn = algo == CONV_ALGO_ONEDNN;
+    l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD || (algo == CONV_ALGO_AUTO && wide));
+}
+
+void conv2d_release(struct conv2d *l)
+{
+    conv2d_onednn_release(l);
 }
 
 size_t conv2d_weight_count(const struct conv2d *l)
@@ -98,12 +119,18 @@ static size_t scratch_floats(const struct conv2d *l, int n)
         size_t wf = winograd_scratch_floats(l, n);
         f = wf > f ? wf : f;
     }
+    if (l->onednn) {
+        size_t of = conv2d_onednn_scratch_floats(l);
+        f = of > f ? of : f;
+    }
     return (f + 15) & ~(size_t)15;
 }
 
-void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *l, int n, int threads)
+void conv2d_workspace_reserve(struct conv2d_workspace *ws, struct conv2d *l, int n, int threads)
 {
     REVIVE_ASSERT(n >= 1 && threads >= 1);
+    if (l->onednn)
+        conv2d_onednn_prepare(l, threads);
     size_t cf = scratch_floats(l, n);
     if (cf > ws->col_floats || threads > ws->threads || !ws->col) {
         if (cf < ws->col_floats)
@@ -121,7 +148,8 @@ void conv2d_workspace_reserve(struct conv2d_workspace *ws, const struct conv2d *
         ws->dw_partial = rv_malloc((size_t)CONV2D_DW_GROUPS * wc * sizeof(float));
         ws->dw_floats = wc;
     }
-    size_t uc = l->winograd ? conv2d_winograd_weight_count(l) : 0;
+    size_t uc = l->winograd ? conv2d_winograd_weight_count(l)
+                : l->onednn ? conv2d_onednn_weight_floats(l) : 0;
     if (uc > ws->wt_floats) {
         free(ws->wt);
         ws->wt = rv_malloc(uc * sizeof(float));
@@ -293,6 +321,10 @@ void conv2d_forward_x(float *out, const float *in, const float *w, const float *
         return;
     REVIVE_ASSERT(n >= 1 && ws->col && ws->col_floats >= scratch_floats(l, n));
     openblas_set_num_threads(1);
+    if (l->onednn) {
+        conv2d_onednn_forward(out, in, w, l, n, ws);
+        return;
+    }
     if (l->winograd) {
         if (!wt) {
             REVIVE_ASSERT(ws->wt && ws->wt_floats >= conv2d_winograd_weight_count(l));
@@ -396,9 +428,14 @@ void conv2d_backward_x(float *din, float *dw, const float *dout, const float *in
     openblas_set_num_threads(1);
     if (!dw)
         sp = NULL;
-    /* Winograd takes the input gradient; the chunks below then only do the weight gradient. */
-    float *din_chunks = l->winograd ? NULL : din;
-    if (dw || din_chunks) {
+    /* Winograd and oneDNN take the input gradient, oneDNN also a dense weight gradient; the
+     * chunks below then do only what is left. */
+    float *din_chunks = l->winograd || l->onednn ? NULL : din;
+    int np = 0; /* partials of the weight gradient that hold a sum: the first np */
+    if (l->onednn && (din || (dw && !sp)))
+        np = conv2d_onednn_backward(din, dw && !sp ? ws->dw_partial : NULL, ws->dw_floats, dout,
+                                    in, w, l, n, ws);
+    if ((dw && !(l->onednn && !sp)) || din_chunks) {
         int bsz = chunk_images(l, n);
         int nt = conv2d_team_size(ws);
         /* Each group sums its own chunks in order into its partial; the groups are then added in
@@ -428,10 +465,15 @@ void conv2d_backward_x(float *din, float *dw, const float *dout, const float *in
         return;
     /* Empty groups (n < G) never wrote their partial: leave them out of the sum. */
     const float *parts[CONV2D_DW_GROUPS];
-    int np = 0;
-    for (int g = 0; g < CONV2D_DW_GROUPS; g++)
-        if (group_start(g, n) < group_start(g + 1, n))
-            parts[np++] = ws->dw_partial + (size_t)g * ws->dw_floats;
+    if (l->onednn && !sp) {
+        for (int g = 0; g < np; g++)
+            parts[g] = ws->dw_partial + (size_t)g * ws->dw_floats;
+    } else {
+        np = 0;
+        for (int g = 0; g < CONV2D_DW_GROUPS; g++)
+            if (group_start(g, n) < group_start(g + 1, n))
+                parts[np++] = ws->dw_partial + (size_t)g * ws->dw_floats;
+    }
     size_t cnt = sp ? sp->count : conv2d_weight_count(l);
     for (size_t i = 0; i < cnt; i++) {
         float s = parts[0][i];

@@ -20,4 +20,19 @@ size_t winograd_scratch_floats(const struct conv2d *l, int n);
 void winograd_conv(float *out, int accumulate, const float *in, const float *u, int transpose_u,
                    int cin, int cout, int h, int w, int n, struct conv2d_workspace *ws);
 
+/* oneDNN (conv2d_onednn.c). prepare makes l's primitives and per-thread objects for up to
+ * `threads` threads (conv2d_workspace_reserve calls it); the sizes are then known. */
+void conv2d_onednn_prepare(struct conv2d *l, int threads);
+void conv2d_onednn_release(struct conv2d *l);
+size_t conv2d_onednn_scratch_floats(const struct conv2d *l); /* per thread */
+size_t conv2d_onednn_weight_floats(const struct conv2d *l);  /* ws->wt */
+void conv2d_onednn_forward(float *out, const float *in, const float *w, const struct conv2d *l,
+                           int n, struct conv2d_workspace *ws);
+/* din += the input gradient (din may be NULL); with dw_partial, the weight gradient's
+ * CONV2D_DW_GROUPS partials (dw_stride floats apart) are written: returns how many, the first
+ * ones, hold a sum (the others are untouched). */
+int conv2d_onednn_backward(float *din, float *dw_partial, size_t dw_stride, const float *dout,
+                           const float *in, const float *w, const struct conv2d *l, int n,
+                           struct conv2d_workspace *ws);
+
 #endif
