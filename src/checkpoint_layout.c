@@ -354,33 +354,33 @@ int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_e
     return 0;
 }
 
-int ck_get_string_opt(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err)
+/* Whether optional attribute row id (instance k) is in the file. */
+static bool optional_present(struct h5in *f, enum ck_field id, int k)
 {
     char obj[64];
     REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
     ck_object(obj, sizeof obj, id, k);
+    return h5in_attr_exists(f, obj, ck_layout[id].name);
+}
+
+int ck_get_string_opt(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err)
+{
     *v = NULL;
-    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_string(f, id, k, v, err) : 0;
+    return optional_present(f, id, k) ? ck_get_string(f, id, k, v, err) : 0;
 }
 
 int ck_get_int_opt(struct h5in *f, enum ck_field id, int k, int64_t *v, int64_t absent,
                    struct rv_error *err)
 {
-    char obj[64];
-    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
-    ck_object(obj, sizeof obj, id, k);
     *v = absent;
-    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_int(f, id, k, v, err) : 0;
+    return optional_present(f, id, k) ? ck_get_int(f, id, k, v, err) : 0;
 }
 
 int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double absent,
                       struct rv_error *err)
 {
-    char obj[64];
-    REVIVE_ASSERT(ck_layout[id].flags & CK_OPTIONAL);
-    ck_object(obj, sizeof obj, id, k);
     *v = absent;
-    return h5in_attr_exists(f, obj, ck_layout[id].name) ? ck_get_double(f, id, k, v, err) : 0;
+    return optional_present(f, id, k) ? ck_get_double(f, id, k, v, err) : 0;
 }
 
 static int element_fails(struct h5in *f, enum ck_field id, const char *path, size_t i, double x,

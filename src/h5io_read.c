@@ -286,38 +286,35 @@ static int check_type(const struct h5in *f, const struct item *it, int e, struct
                    e < 0 ? "a string" : elem_name[e], STALE);
 }
 
-/* Whether a dataset's data carries HDF5's Fletcher-32 checksum. */
-static int has_fletcher32(hid_t dset)
+/* Counts a dataset's filters: Fletcher-32 (its checksum) and any other (compression). */
+static void count_filters(hid_t dset, int *fletcher32, int *others)
 {
+    *fletcher32 = *others = 0;
     hid_t dcpl = H5Dget_create_plist(dset);
     if (dcpl < 0)
-        return 0;
-    int n = H5Pget_nfilters(dcpl), found = 0;
-    for (int i = 0; i < n; i++) {
-        unsigned flags;
-        size_t nelem = 0;
-        found |= H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL) ==
-                 H5Z_FILTER_FLETCHER32;
-    }
-    H5Pclose(dcpl);
-    return found;
-}
-
-/* Whether a dataset's filters include one that compresses (anything but Fletcher-32). */
-static int compressed(hid_t dset)
-{
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0)
-        return 0;
-    int n = H5Pget_nfilters(dcpl), any = 0;
+        return;
+    int n = H5Pget_nfilters(dcpl);
     for (int i = 0; i < n; i++) {
         unsigned flags;
         size_t nelem = 0;
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
-        any |= id != H5Z_FILTER_FLETCHER32;
+        *(id == H5Z_FILTER_FLETCHER32 ? fletcher32 : others) += 1;
     }
     H5Pclose(dcpl);
-    return any;
+}
+
+static int has_fletcher32(hid_t dset)
+{
+    int f, o;
+    count_filters(dset, &f, &o);
+    return f > 0;
+}
+
+static int compressed(hid_t dset)
+{
+    int f, o;
+    count_filters(dset, &f, &o);
+    return o > 0;
 }
 
 /* A dataset's shape is only a claim: a small file can declare a huge one whose data was never
