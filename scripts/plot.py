@@ -16,7 +16,9 @@ writes, each a separate file in --out (created if needed):
                have no curve (the legend says so)
 
 Several checkpoints give one line (accuracy) or one panel (the others) per run, named by the
-run's `[run] name`. Only /history and /stats are read, so seed-only exports work too.
+run's `[run] name`. Only /history and /stats are read, so seed-only exports work too. A run still
+in its first stage (a last.h5 with at least one epoch) is drawn in accuracy and gamma_share and
+left out of the per-stage figures, which are not written when no run has finished a stage.
 Uses /usr/bin/python3 with Debian's python3-h5py, python3-numpy and python3-matplotlib
 (scripts/install-deps.sh installs them).
 """
@@ -295,7 +297,7 @@ def plot_gamma_share(runs, colors):
             top = max(top, float(np.max(y[known])))
         for _, x0 in stage_starts(run)[1:]:
             ax.axvline(x0 - 0.5, color=colors[i], ls=":", lw=0.9)
-    taus = sorted({s["threshold"] for r in runs for s in r["stages"]})
+    taus = sorted({r["threshold"] for r in runs})
     tau = f"{taus[0]:g}" if len(taus) == 1 else "τ"
     ax.set_xlabel("epoch (counted over all stages; dotted: stage starts)")
     ax.set_ylabel(rf"share with $|\gamma| < {tau}$ (%)")
@@ -314,7 +316,9 @@ def main(argv):
     ap.add_argument("--format", choices=("png", "pdf"), default="png")
     args = ap.parse_args(argv)
     try:
-        runs = [load(p) for p in args.checkpoints]
+        # A last.h5 still in its first stage has a history but no stage statistics: it gets the
+        # per-epoch figures (accuracy, gamma_share) and is left out of the per-stage ones.
+        runs = [load(p, need_stages=False) for p in args.checkpoints]
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
@@ -328,11 +332,19 @@ def main(argv):
     colors = run_colors(len(runs))
     # A PDF without a creation date is the same bytes for the same checkpoints.
     meta = {"CreationDate": None} if args.format == "pdf" else {}
+    staged = [i for i, r in enumerate(runs) if r["stages"]]
+    for r in runs:
+        if not r["stages"]:
+            sys.stderr.write(f"{PROG}: {r['path']}: no finished stage yet: in accuracy and "
+                             "gamma_share only\n")
     with plt.rc_context(STYLE):
-        for name, fn in (("accuracy", plot_accuracy), ("filters", plot_filters),
-                         ("gamma_hist", plot_gamma_hist), ("clamp", plot_clamp),
-                         ("gamma_share", plot_gamma_share)):
-            fig = fn(runs, colors)
+        for name, fn, per_stage in (("accuracy", plot_accuracy, False), ("filters", plot_filters, True),
+                                    ("gamma_hist", plot_gamma_hist, True), ("clamp", plot_clamp, True),
+                                    ("gamma_share", plot_gamma_share, False)):
+            if per_stage and not staged:
+                continue
+            fig = (fn([runs[i] for i in staged], [colors[i] for i in staged]) if per_stage
+                   else fn(runs, colors))
             path = os.path.join(args.out, f"{name}.{args.format}")
             try:
                 fig.savefig(path, bbox_inches="tight", metadata=meta)

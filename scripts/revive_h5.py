@@ -41,6 +41,10 @@ def text(value, default=""):
     return str(value)
 
 
+# [pipeline] threshold when a stored config leaves it out (src/config_table.c).
+DEFAULT_THRESHOLD = 0.01
+
+
 class FileError(Exception):
     """A file that cannot be read as a revive checkpoint: the message is one line."""
 
@@ -53,19 +57,25 @@ def stage_label(kind, fraction):
             "per_channel": "BN + per-channel conv"}.get(kind, kind)
 
 
-def run_name(config_text):
-    """`name` of the [run] section of the stored INI text; values may be quoted."""
-    section = ""
+def config_value(config_text, section, key):
+    """`key` of `[section]` in the stored INI text, as a string ("" when absent); values may be
+    quoted."""
+    current = ""
     for line in config_text.splitlines():
         line = line.strip()
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == "run" and "=" in line and line.split("=", 1)[0].strip() == "name":
+            current = line[1:-1].strip()
+        elif current == section and "=" in line and line.split("=", 1)[0].strip() == key:
             value = line.split("=", 1)[1].strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             return value
     return ""
+
+
+def run_name(config_text):
+    """`name` of the [run] section of the stored INI text."""
+    return config_value(config_text, "run", "name")
 
 
 def stage_file(run_dir, k):
@@ -87,8 +97,12 @@ def newest_stage_file(run_dir):
     return stage_file(run_dir, ks[-1]) if ks else None
 
 
-def load(path):
+def load(path, need_stages=True):
     """The history and stage statistics of one checkpoint, as plain numpy arrays.
+
+    A file without a finished stage (a last.h5 in stage 0) is refused, unless need_stages is
+    False: then "stages" is empty and only the history (at least one epoch) is there. "threshold"
+    is τ of the run's config ([pipeline] threshold), the value every stage's threshold has.
 
     Per stage: kind, label, fraction, threshold, acc_start (right after the transition; -1 for
     stage 0), acc_start_recal (the same after BatchNorm recalibration; -1 when not done or written
@@ -108,12 +122,13 @@ def load(path):
                             "\"revive-checkpoint\")")
         try:
             nstages = int(f["stats"].attrs["nstages"])
-            if nstages <= 0:
+            if nstages <= 0 and need_stages:
                 raise FileError(f"{path}: no stage statistics (/stats nstages = 0): the run has not "
                                 "finished a stage yet; plot a stage-KK.h5 file")
             config = text(f["config"][()])
             run = {"path": path, "config": config,
-                   "name": run_name(config) or os.path.splitext(os.path.basename(path))[0]}
+                   "name": run_name(config) or os.path.splitext(os.path.basename(path))[0],
+                   "threshold": float(config_value(config, "pipeline", "threshold") or DEFAULT_THRESHOLD)}
             run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
                            for c in ("stage", "epoch", "test_acc", "train_acc", "seconds")}
             # Per-epoch share of |γ| < τ; older checkpoints lack the column: NaN (unknown).
@@ -138,6 +153,10 @@ def load(path):
             raise FileError(f"{path}: {e.args[0] if e.args else 'a path'} is missing: the "
                             "checkpoint is incomplete or from another version") from None
     run["stages"] = stages
+    if not stages:
+        if len(run["hist"]["stage"]) == 0:
+            raise FileError(f"{path}: no finished epoch yet (empty /history): nothing to plot")
+        return run
     ever = np.zeros_like(stages[0]["reinit"])
     for s in stages:
         d, r = s["disabled"], s["reinit"]

@@ -162,9 +162,46 @@ check "no figures of the good checkpoint either" "$r"
 
 if "$PIPE" run "$TMP/p.ini" --out "$TMP/half" --stop-after-steps 1 >"$TMP/run.out" 2>&1 && [ -f "$TMP/half/last.h5" ]; then
     plot "$TMP/e" "$TMP/half/last.h5" --out "$TMP/e3"
-    fails "a checkpoint without finished stages fails" "nstages = 0"
+    fails "a checkpoint without a finished epoch fails" "no finished epoch yet"
 else
     not_ok "--stop-after-steps 1 did not write last.h5: $(tail -n 1 "$TMP/run.out")"
+fi
+
+# A last.h5 in its first stage with finished epochs (a long BN-only run stopped on the way): its
+# per-epoch figures are drawn from its history, the per-stage ones need a finished stage.
+steps=$("$PY" -c 'import h5py, sys; print(int(h5py.File(sys.argv[1], "r").attrs["step"]))' "$S" 2>/dev/null)
+if [ -n "$steps" ] && "$PIPE" run "$TMP/scratch.ini" --out "$TMP/mid" --stop-after-steps $((steps / 2 + 1)) >"$TMP/run.out" 2>&1 &&
+   [ -f "$TMP/mid/last.h5" ]; then
+    M=$TMP/mid/last.h5
+    plot "$TMP/m1" "$M" --out "$TMP/m1"
+    r=""
+    if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$TMP/m1.err")"
+    elif [ "$(tr '\n' ' ' <"$TMP/m1.out")" != "$TMP/m1/accuracy.png $TMP/m1/gamma_share.png " ]; then r="wrote: $(tr '\n' ' ' <"$TMP/m1.out")"
+    elif ! grep -q "$M: no finished stage yet" "$TMP/m1.err"; then r="stderr: $(cat "$TMP/m1.err")"
+    fi
+    check "a mid-stage-0 last.h5 alone gives accuracy and gamma_share, saying why not the rest" "$r"
+    plot "$TMP/m2" "$P" "$M" --out "$TMP/m2"
+    r=""
+    if [ "$rc" -ne 0 ]; then r="exit $rc: $(head -n 1 "$TMP/m2.err")"
+    elif [ "$(lines "$TMP/m2.out")" -ne 5 ]; then r="wrote: $(tr '\n' ' ' <"$TMP/m2.out")"
+    fi
+    check "beside a finished run, a mid-stage-0 last.h5 still gives all five figures" "$r"
+    r=$("$PY" - "$M" <<'PYEOF' 2>&1
+import importlib.util, sys
+import h5py, numpy as np
+sys.path.insert(0, "scripts")
+spec = importlib.util.spec_from_file_location("plot", "scripts/plot.py")
+plot = importlib.util.module_from_spec(spec); spec.loader.exec_module(plot)
+run = plot.load(sys.argv[1], need_stages=False)
+line = [l for l in plot.plot_gamma_share([run], plot.run_colors(1)).axes[0].lines if not l.get_label().startswith("_")][0]
+want = 100 * h5py.File(sys.argv[1], "r")["history/gamma_below_tau"][()]
+if not (len(want) >= 1 and np.array_equal(line.get_ydata(), want)):
+    print(f"curve {line.get_ydata()} != history {want}")
+PYEOF
+)
+    check "the mid-stage-0 curve is the last.h5 history's gamma_below_tau" "$r"
+else
+    not_ok "could not stop the scratch run half way (step $steps): $(tail -n 1 "$TMP/run.out")"
 fi
 
 plot "$TMP/e" "$TMP/p.ini" --out "$TMP/e4"
