@@ -56,14 +56,20 @@ Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = cores 
 `mpirun -np R --bind-to none` (plus --allow-run-as-root as root). Thread and rank counts change
 the speed, not the results (README, MPI); the rank count changes float32 rounding only.
 
-The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png) has, per
+The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png,
+OUT/report-gamma.png) has, per
 variant and stage, mean ± standard deviation over the seeds (and n) of the test accuracy at the
 stage end, the accuracy right after the transition into the stage (raw and after BatchNorm
 recalibration), the disabled share (|γ| < τ among all filters) and the revived share (alive at
 the stage end among the filters flagged at the transition); per variant the final accuracy with a
 95 % t-interval (mean ± t(0.975, n−1)·s/√n) and its difference to the first variant with a 95 %
-Welch interval; and a figure: final accuracy per variant with those error bars, and accuracy
-across stages per variant shaded by ± one standard deviation over the seeds.
+Welch interval; per variant the final clamped accuracy (the last stage's acc_clamped: every
+|γ| < τ set to 0), its difference to the final accuracy and the share of filters with |γ| < τ at
+the end (mean ± sd over the seeds; columns clamped_*, clamp_delta_*, below_tau_* at the end of
+report-final.csv); and figures: report.png, final accuracy per variant with those error bars,
+and accuracy across stages per variant shaded by ± one standard deviation over the seeds;
+report-gamma.png (when the runs' history has gamma_below_tau), the share of filters with
+|γ| < τ after each epoch of the run, per variant the mean over the seeds and each seed thin.
 """
 import calendar
 import configparser
@@ -690,10 +696,17 @@ def final_stats(loaded):
     vals = [100 * x["stages"][-1]["acc_end"] for x in loaded]
     mins = [float(x["hist"]["seconds"].sum()) / 60 for x in loaded]
     walls = [x.get("wall_minutes") for x in loaded]
+    # clamped: the last stage's accuracy with every |γ| < τ set to 0 (−1: not measured)
+    clamped = [100 * x["stages"][-1]["acc_clamped"] if x["stages"][-1]["acc_clamped"] >= 0 else None
+               for x in loaded]
     m, s, n = mean_std(vals)
     half = t975(n - 1) * s / math.sqrt(n) if n > 1 else float("nan")
     return {"vals": vals, "mean": m, "std": s, "n": n, "lo": m - half, "hi": m + half,
-            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0]}
+            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0],
+            "clamped": mean_std(clamped),
+            "clamp_delta": mean_std([c - v if c is not None else None for c, v in zip(clamped, vals)]),
+            "below_tau": mean_std([100 * x["stages"][-1]["disabled"].mean() for x in loaded]),
+            "tau": sorted({x["stages"][-1]["threshold"] for x in loaded})}
 
 
 def welch(a, b):
@@ -757,7 +770,15 @@ def write_report(study, runs):
         md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
     md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
            "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
-           "clamping, checkpoints).", "", "## Per stage", "",
+           "clamping, checkpoints).", "", "## Clamped accuracy and filters below τ at the end", "",
+           "clamped: final test accuracy with every |γ| < τ set to 0 (those filters switched off); "
+           "Δ: clamped − final accuracy; below τ: share of all filters with |γ| < τ at the end.", "",
+           "| variant | τ | clamped | Δ clamped − final | below τ % |", "|---|---|---|---|---|"]
+    for v in variants:
+        f = finals[v]
+        md.append(f"| {v} | {', '.join(f'{t:g}' for t in f['tau'])} | {fmt(*f['clamped'])} | "
+                  f"{fmt(*f['clamp_delta'])} | {fmt(*f['below_tau'], 1)} |")
+    md += ["", "## Per stage", "",
            "acc: at the stage end; after re-init: right after the transition into the stage (eval mode, "
            "raw) and after BatchNorm recalibration; disabled: share of filters with |γ| < τ; revived: "
            "share of the filters flagged at the transition that are alive at the stage end (in a control "
@@ -775,6 +796,9 @@ def write_report(study, runs):
         md.append("")
     md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: accuracy at each stage end, "
            "shaded ± 1 std over seeds).", ""]
+    if plot_gamma(os.path.join(out, "report-gamma.png"), variants, loaded):
+        md += ["Figure: report-gamma.png (share of filters with |γ| < τ after each epoch of the run, "
+               "mean over seeds; thin lines: seeds).", ""]
     with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(md))
 
@@ -789,13 +813,17 @@ def write_report(study, runs):
                     cells += [csv_num(row[s + "_mean"]), csv_num(row[s + "_std"]), str(row[s + "_n"])]
                 f.write(",".join(cells) + "\n")
     with open(os.path.join(out, "report-final.csv"), "w", encoding="utf-8") as f:
-        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values\n")
+        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values,"
+                "clamped_mean,clamped_std,clamped_n,clamp_delta_mean,clamp_delta_std,below_tau_mean,below_tau_std\n")
         for v in variants:
             fs = finals[v]
             d, lo, hi = welch(finals[ref], fs) if v != ref else (float("nan"),) * 3
             f.write(",".join([v, str(fs["n"]), csv_num(fs["mean"]), csv_num(fs["std"]), csv_num(fs["lo"]),
                               csv_num(fs["hi"]), csv_num(d), csv_num(lo), csv_num(hi), csv_num(fs["minutes"]), csv_num(fs["wall"]),
-                              " ".join(f"{x:.4f}" for x in fs["vals"])]) + "\n")
+                              " ".join(f"{x:.4f}" for x in fs["vals"]),
+                              csv_num(fs["clamped"][0]), csv_num(fs["clamped"][1]), str(fs["clamped"][2]),
+                              csv_num(fs["clamp_delta"][0]), csv_num(fs["clamp_delta"][1]),
+                              csv_num(fs["below_tau"][0]), csv_num(fs["below_tau"][1])]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows)
     return os.path.join(out, "report.md"), missing
 
@@ -839,6 +867,41 @@ def plot(path, variants, finals, all_rows):
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def plot_gamma(path, variants, loaded):
+    """Share of filters with |γ| < τ (history gamma_below_tau, %) against the run's epoch: per
+    variant the mean over its seeds (where at least one has the epoch) and each seed thin. Writes
+    nothing and returns False when no run has the column (checkpoints older than it)."""
+    curves = {v: [100 * x["hist"]["gamma_below_tau"] for x in loaded[v]] for v in variants}
+    curves = {v: [y for y in ys if np.isfinite(y).any()] for v, ys in curves.items()}
+    curves = {v: ys for v, ys in curves.items() if ys}
+    if not curves:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (v, ys) in enumerate(curves.items()):
+        color = plt.get_cmap("tab10")(i % 10)
+        table = np.full((len(ys), max(len(y) for y in ys)), np.nan)
+        for j, y in enumerate(ys):
+            table[j, :len(y)] = y
+            ax.plot(np.arange(1, len(y) + 1), y, "-", color=color, lw=0.6, alpha=0.4)
+        seen = np.isfinite(table).any(axis=0)
+        mean = np.full(table.shape[1], np.nan)
+        mean[seen] = np.nanmean(table[:, seen], axis=0)
+        ax.plot(np.arange(1, table.shape[1] + 1), mean, "-", color=color, lw=1.8, label=f"{v} (n={len(ys)})")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (of the whole run)")
+    ax.set_ylabel("filters with |γ| < τ (%)")
+    ax.set_title("share below τ: mean over seeds (thin: seeds)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return True
 
 
 # ---- command line -------------------------------------------------------------------------------
@@ -915,7 +978,7 @@ def main(argv):
         save_manifest(study, manifest)
         failed = 0 if opts["report"] else run_grid(study, runs, opts)
         report, missing = write_report(study, grid(study))
-        print(f"report: {report} (+ report-stages.csv, report-final.csv, report.png)"
+        print(f"report: {report} (+ report-stages.csv, report-final.csv, report.png, report-gamma.png)"
               + (f"; {missing} run(s) not finished" if missing else ""))
         return 1 if failed else 0
     except StudyError as e:

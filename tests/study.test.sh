@@ -115,7 +115,7 @@ done
 check "study runs = straight runs, bit for bit" "$r"
 
 # the report
-for f in report.md report-stages.csv report-final.csv report.png; do
+for f in report.md report-stages.csv report-final.csv report.png report-gamma.png; do
     [ -s "$TMP/out/$f" ] || not_ok "report file $f"
 done
 r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
@@ -134,6 +134,30 @@ if c1["control"] != "1" or c1["recal_n"] != "2":
 PY
 )
 check "report: both variants, 2 seeds, 3 stages each, control marked" "$r"
+# the clamped accuracy, its difference to the final one and the share below τ, from the files
+r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
+import csv, sys
+import h5py, numpy as np
+out = sys.argv[1]
+for row in csv.DictReader(open(out + "/report-final.csv")):
+    clamped, acc, below = [], [], []
+    for seed in (1, 2):
+        with h5py.File(f"{out}/{row['variant']}/seed-{seed}/stage-02.h5", "r") as f:
+            g = f["stats/stage-02"]
+            clamped.append(100 * g.attrs["acc_clamped"])
+            acc.append(100 * g.attrs["acc_end"])
+            below.append(100 * (np.abs(g["gamma"][()]) < g.attrs["threshold"]).mean())
+    want = {"clamped_mean": np.mean(clamped), "clamped_std": np.std(clamped, ddof=1),
+            "clamp_delta_mean": np.mean(np.subtract(clamped, acc)),
+            "below_tau_mean": np.mean(below), "below_tau_std": np.std(below, ddof=1)}
+    for k, x in want.items():
+        if k not in row or abs(float(row[k]) - x) > 1e-4 * max(1, abs(x)):
+            print(f"{row['variant']} {k}: {row.get(k)} != {x:.6g};")
+PY
+)
+check "report-final.csv: clamped accuracy, its difference and the share below tau per variant" "$r"
+grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report.md" &&
+    ok "report.md: clamped table" || not_ok "report.md: clamped table"
 grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
     ok "report.md: final table" || not_ok "report.md: final table"
 
