@@ -828,10 +828,21 @@ def write_report(study, runs):
     return os.path.join(out, "report.md"), missing
 
 
-def plot(path, variants, finals, all_rows):
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot(path, variants, finals, all_rows):
+    plt = pyplot()
     have = [v for v in variants if finals[v]["n"] > 0]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.5]})
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(have))]
@@ -864,9 +875,7 @@ def plot(path, variants, finals, all_rows):
     b.set_ylabel("test accuracy at stage end (%)")
     b.set_title("across stages: mean ± 1 std over seeds", fontsize=9)
     b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def plot_gamma(path, variants, loaded):
@@ -878,10 +887,7 @@ def plot_gamma(path, variants, loaded):
     curves = {v: ys for v, ys in curves.items() if ys}
     if not curves:
         return False
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (v, ys) in enumerate(curves.items()):
         color = plt.get_cmap("tab10")(i % 10)
@@ -893,14 +899,12 @@ def plot_gamma(path, variants, loaded):
         mean = np.full(table.shape[1], np.nan)
         mean[seen] = np.nanmean(table[:, seen], axis=0)
         ax.plot(np.arange(1, table.shape[1] + 1), mean, "-", color=color, lw=1.8, label=f"{v} (n={len(ys)})")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch (of the whole run)")
     ax.set_ylabel("filters with |γ| < τ (%)")
     ax.set_title("share below τ: mean over seeds (thin: seeds)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return True
 
 

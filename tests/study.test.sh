@@ -185,8 +185,8 @@ rm -f "$TMP/fresh/report"*
 "$PY" "$STUDY" "$TMP/fresh.ini" --report > "$TMP/fresh.rep" 2>&1 || not_ok "--report from records: $(tail -1 "$TMP/fresh.rep")"
 r=""
 for f in report-final.csv report-stages.csv report.md; do  # report.md's title names the study file
-    [ "$(sed '1s/^# Study .*/# Study/' "$TMP/fresh/$f")" = "$(sed '1s/^# Study .*/# Study/' "$TMP/out/$f")" ] ||
-        r="$r $f differs: $(diff "$TMP/out/$f" "$TMP/fresh/$f" | head -c 300);"
+    [ "$(sed '1s/^# Study .*/# Study/' "$TMP/fresh/$f" 2>&1)" = "$(sed '1s/^# Study .*/# Study/' "$TMP/out/$f")" ] ||
+        r="$r $f differs: $(diff "$TMP/out/$f" "$TMP/fresh/$f" 2>&1 | head -c 300);"
 done
 check "--report from records alone = the report from the checkpoints" "$r"
 
