@@ -104,6 +104,9 @@ def load(path, need_stages=True):
     False: then "stages" is empty and only the history (at least one epoch) is there. "threshold"
     is τ of the run's config ([pipeline] threshold), the value every stage's threshold has.
 
+    History ("hist"): stage, epoch, test_acc, train_acc, seconds and gamma_below_tau (NaN in files
+    older than that column), plus abs_gamma_p10, abs_gamma_p50, abs_gamma_p90 where the file has them.
+
     Per stage: kind, label, fraction, threshold, acc_start (right after the transition; -1 for
     stage 0), acc_start_recal (the same after BatchNorm recalibration; -1 when not done or written
     before it existed), acc_end, acc_clamped, reinit_applied, and per filter gamma, disabled,
@@ -136,6 +139,10 @@ def load(path, need_stages=True):
             run["hist"]["gamma_below_tau"] = (
                 np.asarray(f["history/gamma_below_tau"][()], dtype=float)
                 if "history/gamma_below_tau" in f else np.full(n, np.nan))
+            # The |γ| quantiles after each epoch, where the file has them (same age as the share).
+            for c in ("abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90"):
+                if "history/" + c in f:
+                    run["hist"][c] = np.asarray(f["history/" + c][()], dtype=float)
             stages = []
             for k in range(nstages):
                 g = f[f"stats/stage-{k:02d}"]

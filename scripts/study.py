@@ -5,6 +5,9 @@ directory, and a report that aggregates over the seeds.
     scripts/study.py STUDY.ini                  run what is missing, then write the report
     scripts/study.py STUDY.ini --dry-run        list the runs, their state and their commands
     scripts/study.py STUDY.ini --report         only (re)write the report from the finished runs
+    scripts/study.py STUDY.ini --record         only write the result record of every finished run
+                                                that has none, and nothing else (a study run
+                                                also writes those of the runs it skips as done)
     options: --jobs N (runs at once, default 1)  --ranks R (MPI ranks a run, default 1)
              --only NAME[,NAME...] (these variants)  --out DIR (instead of [study] out_dir)
              --stop-after-steps N (each run stops after N steps this time; for time-limited jobs)
@@ -16,6 +19,7 @@ The study file (paths relative to the directory you run from, like a config's ru
     config = configs/resnet20-fmnist-pipeline.ini   ; the base config of every run
     seeds = 1, 2, 3
     out_dir = checkpoints/study-reinit              ; default checkpoints/<study file name>
+    results_dir = docs/data/my-study                ; result records (optional); default out_dir
     description = one line for the report          ; optional
 
     [all]                                           ; --set overrides for every run
@@ -35,19 +39,37 @@ process leaves it alone). OUT/study.json stores each run's resolved config (base
 the overrides applied; run.out_dir, run.name and run.threads left out) and a study refuses a
 directory whose runs were made with another config.
 
+Result records: when a run finishes, the study also writes RESULTS/VARIANT/seed-S.json (RESULTS
+= [study] results_dir, else the out_dir in force, --out included): a small JSON text with all the
+report reads from the run's final stage file: the run's fingerprint and resolved config, variant,
+seed, wall minutes; per stage kind, label, fraction, threshold, acc_start, acc_start_recal,
+acc_end, acc_clamped, reinit_applied and per filter gamma, disabled, reinit, revived; and the
+history columns (stage, epoch, test_acc, train_acc, seconds, gamma_below_tau, abs_gamma_p10/50/90
+where the file has them; NaN as null). Float64 values are exact, γ the shortest decimal of its
+float32. With results_dir inside the repository, commit the records: checkpoints/ is not, and a
+run whose record matches its fingerprint is *done* without its run directory (a fresh clone), so
+the study skips it and the report (made from the stage file when there is one, else from the
+record) still counts it. A record of another config or run is refused, naming the file.
+
 Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = cores // (jobs × ranks)
 (at least 1) and run.threads = 0. With --ranks R > 1 runs go through
 `mpirun -np R --bind-to none` (plus --allow-run-as-root as root). Thread and rank counts change
 the speed, not the results (README, MPI); the rank count changes float32 rounding only.
 
-The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png) has, per
+The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png,
+OUT/report-gamma.png) has, per
 variant and stage, mean ± standard deviation over the seeds (and n) of the test accuracy at the
 stage end, the accuracy right after the transition into the stage (raw and after BatchNorm
 recalibration), the disabled share (|γ| < τ among all filters) and the revived share (alive at
 the stage end among the filters flagged at the transition); per variant the final accuracy with a
 95 % t-interval (mean ± t(0.975, n−1)·s/√n) and its difference to the first variant with a 95 %
-Welch interval; and a figure: final accuracy per variant with those error bars, and accuracy
-across stages per variant shaded by ± one standard deviation over the seeds.
+Welch interval; per variant the final clamped accuracy (the last stage's acc_clamped: every
+|γ| < τ set to 0), its difference to the final accuracy and the share of filters with |γ| < τ at
+the end (mean ± sd over the seeds; columns clamped_*, clamp_delta_*, below_tau_* at the end of
+report-final.csv); and figures: report.png, final accuracy per variant with those error bars,
+and accuracy across stages per variant shaded by ± one standard deviation over the seeds;
+report-gamma.png (when the runs' history has gamma_below_tau), the share of filters with
+|γ| < τ after each epoch of the run, per variant the mean over the seeds and each seed thin.
 """
 import calendar
 import configparser
@@ -80,7 +102,7 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-STUDY_KEYS = ("config", "seeds", "out_dir", "description")
+STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description")
 # left out of the fingerprint: where a run lives and how many threads it uses change no result
 NOT_FINGERPRINTED = ("run.out_dir", "run.name", "run.threads")
 
@@ -176,6 +198,7 @@ def load_study(path, known, out_override=None):
     study["seeds"] = parse_seeds(path, p["study"]["seeds"])
     stem = os.path.splitext(os.path.basename(path))[0]
     study["out"] = out_override or p["study"].get("out_dir", "").strip() or os.path.join("checkpoints", stem)
+    study["results"] = p["study"].get("results_dir", "").strip() or study["out"]
     study["description"] = p["study"].get("description", "").strip()
     for section in p.sections():
         if section == "study":
@@ -233,6 +256,7 @@ def grid(study):
             runs.append({
                 "variant": v["name"], "seed": seed, "name": name, "config": v["config"],
                 "sets": sets, "dir": os.path.join(study["out"], v["name"], f"seed-{seed}"),
+                "record": os.path.join(study["results"], v["name"], f"seed-{seed}.json"),
                 "resolved": resolved,
                 "fingerprint": hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest(),
             })
@@ -263,14 +287,18 @@ def has_files(d):
     return os.path.isdir(d) and any(n != ".lock" for n in os.listdir(d))
 
 
+def config_diff(was, now):
+    """The first three keys whose values differ, as "key: old -> new, ..."."""
+    diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+    return ", ".join(f"{k}: {was.get(k, '(unset)')} -> {now.get(k, '(unset)')}" for k in diff[:3])
+
+
 def check_manifest(study, runs, manifest):
     """Refuses a run directory made with another config; records the fingerprints of the rest."""
     for r in runs:
         old = manifest["runs"].get(r["name"])
         if old and old.get("fingerprint") != r["fingerprint"] and has_files(r["dir"]):
-            was = old.get("resolved", {})
-            diff = [k for k in sorted(set(was) | set(r["resolved"])) if was.get(k) != r["resolved"].get(k)]
-            shown = ", ".join(f"{k}: {was.get(k, '(unset)')} -> {r['resolved'].get(k, '(unset)')}" for k in diff[:3])
+            shown = config_diff(old.get("resolved", {}), r["resolved"])
             raise StudyError(f"{study['out']}: run {r['name']} was made with another config ({shown}); "
                              "remove that run directory or choose another [study] out_dir")
         manifest["runs"][r["name"]] = {"fingerprint": r["fingerprint"], "resolved": r["resolved"]}
@@ -329,13 +357,119 @@ def position(path):
 
 def state(r):
     if final_file(r):
-        return "done", ""
+        return "done", "" if read_record(r) else "(no result record yet: --record writes it)"
+    if read_record(r):
+        return "done", f"(result record {r['record']})"
     if locked_elsewhere(r):
         return "running", "(another study process)"
     last = os.path.join(r["dir"], "last.h5")
     if os.path.exists(last):
         return "partial", position(last)
     return "new", ""
+
+
+# ---- result records ---------------------------------------------------------------------------
+# A finished run's results in a small text file (RESULTS_DIR/VARIANT/seed-S.json), so that a study
+# spread over machines keeps them in git: what the report reads from the final stage file.
+
+RECORD_VERSION = 1
+STAGE_SCALARS = ("kind", "label", "fraction", "threshold", "acc_start", "acc_start_recal", "acc_end",
+                 "acc_clamped", "reinit_applied")
+STAGE_FLAGS = ("disabled", "reinit", "revived")
+
+
+def finite_or_none(x):
+    return float(x) if np.isfinite(x) else None  # strict JSON has no NaN
+
+
+def make_record(r, path):
+    """The record of the finished run r whose final stage file is path. Float64 values are kept
+    exactly (repr); γ (float32 in the file) as the shortest decimal that reads back to the same
+    float32; NaN as null."""
+    run = revive_h5.load(path)
+    stages = []
+    for s in run["stages"]:
+        d = {k: s[k] if isinstance(s[k], str) else (int(s[k]) if k == "reinit_applied" else finite_or_none(s[k]))
+             for k in STAGE_SCALARS}
+        d["gamma"] = [float(str(g)) for g in s["gamma"].astype(np.float32)]
+        for k in STAGE_FLAGS:
+            d[k] = s[k].astype(int).tolist()
+        stages.append(d)
+    wall = wall_minutes(r, path)
+    return {"version": RECORD_VERSION, "run": r["name"], "variant": r["variant"], "seed": r["seed"],
+            "fingerprint": r["fingerprint"], "final": os.path.basename(path),
+            "wall_minutes": None if wall is None else finite_or_none(wall), "stages": stages,
+            "hist": {c: [finite_or_none(x) for x in v] for c, v in run["hist"].items()},
+            "resolved": r["resolved"]}
+
+
+def record_text(x, indent=0):
+    """JSON with one line per key of a dict (and per element of a list of dicts) and each list of
+    numbers on one line: small, and a diff shows which field changed."""
+    pad = " " * (indent + 1)
+    if isinstance(x, dict) and x:
+        return ("{\n" + ",\n".join(f"{pad}{json.dumps(k)}: {record_text(v, indent + 1)}" for k, v in x.items())
+                + "\n" + " " * indent + "}")
+    if isinstance(x, list) and x and isinstance(x[0], dict):
+        return "[\n" + ",\n".join(pad + record_text(v, indent + 1) for v in x) + "\n" + " " * indent + "]"
+    return json.dumps(x, allow_nan=False, separators=(",", ":"))
+
+
+def write_record(r, path):
+    os.makedirs(os.path.dirname(r["record"]) or ".", exist_ok=True)
+    tmp = r["record"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(record_text(make_record(r, path)) + "\n")
+    os.replace(tmp, r["record"])
+
+
+def read_record(r):
+    """The run r as revive_h5.load gives it (plus wall_minutes) from its record, or None when it
+    has none. A record of another config or run, or a broken one, is refused."""
+    path = r["record"]
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            rec = json.load(f)
+        if not isinstance(rec, dict) or rec.get("version") != RECORD_VERSION:
+            raise ValueError(f"version is not {RECORD_VERSION}")
+    except (OSError, ValueError) as e:
+        raise StudyError(f"{path}: not a study result record ({e}); remove it") from None
+    if rec.get("fingerprint") != r["fingerprint"] or rec.get("run") != r["name"]:
+        what = (config_diff(rec.get("resolved", {}), r["resolved"]) if rec.get("run") == r["name"]
+                else f"it is the record of run {rec.get('run')}")
+        raise StudyError(f"{path}: this result record is not of run {r['name']} with the study's config "
+                         f"({what or 'fingerprint differs'}); remove the file or choose another [study] results_dir")
+    try:
+        stages = []
+        for d in rec["stages"]:
+            s = {k: float("nan") if d[k] is None else float(d[k]) for k in STAGE_SCALARS
+                 if k not in ("kind", "label")}
+            s["kind"], s["label"], s["reinit_applied"] = str(d["kind"]), str(d["label"]), int(d["reinit_applied"])
+            s["gamma"] = np.asarray(d["gamma"], dtype=np.float32).astype(np.float64)
+            for k in STAGE_FLAGS:
+                s[k] = np.asarray(d[k], dtype=int).astype(bool)
+            stages.append(s)
+        hist = {c: np.asarray([np.nan if x is None else x for x in v], dtype=float) for c, v in rec["hist"].items()}
+        if not stages or "seconds" not in hist:
+            raise ValueError("no stages or no history")
+    except (KeyError, TypeError, ValueError) as e:
+        raise StudyError(f"{path}: not a complete study result record ({type(e).__name__}: {e}); remove it") from None
+    return {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes")}
+
+
+def write_missing_records(runs, quiet=False):
+    """A record for every finished run that has none. Returns how many were written."""
+    n = 0
+    for r in runs:
+        path = final_file(r)
+        if path and read_record(r) is None:
+            write_record(r, path)
+            if not quiet:
+                print(f"{r['name']}: record {r['record']}", flush=True)
+            n += 1
+    return n
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -408,7 +542,9 @@ def run_grid(study, runs, opts):
     for r in runs:
         s, _ = state(r)
         if s == "done":
-            print(f"{r['name']}: done, skipped", flush=True)
+            # finished but killed before its record was written (or by an older study.py)
+            wrote = write_missing_records([r], quiet=True)
+            print(f"{r['name']}: done, skipped{' (result record written)' if wrote else ''}", flush=True)
         elif s == "running":
             print(f"{r['name']}: running in another study process, skipped", flush=True)
         else:
@@ -492,7 +628,10 @@ def run_grid(study, runs, opts):
                         json.dump({"final": final, "fingerprint": r["fingerprint"]}, f)
                         f.write("\n")
                     os.replace(done_marker(r) + ".tmp", done_marker(r))
-                    ok = final_file(r) is not None
+                    path = final_file(r)
+                    ok = path is not None
+                    if ok:
+                        write_record(r, path)
                     print(f"{r['name']}: {'done' if ok else 'FAILED: no complete stage file'} ({final})", flush=True)
                     failed += not ok
                 lock.close()
@@ -511,15 +650,24 @@ def mean_std(values):
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v)
 
 
+def result(r):
+    """A finished run as revive_h5.load gives it, plus wall_minutes: from its final stage file,
+    else from its result record; None when it is not finished."""
+    path = final_file(r)
+    if path:
+        run = revive_h5.load(path)
+        run["wall_minutes"] = wall_minutes(r, path)
+        return run
+    return read_record(r)
+
+
 def collect(runs):
-    """Per variant (in order): the loaded final stage file of every finished run."""
+    """Per variant (in order): every finished run (result)."""
     out = {}
     for r in runs:
-        path = final_file(r)
+        run = result(r)
         out.setdefault(r["variant"], [])
-        if path:
-            run = revive_h5.load(path)
-            run["wall_minutes"] = wall_minutes(r, path)
+        if run:
             out[r["variant"]].append(run)
     return out
 
@@ -548,10 +696,17 @@ def final_stats(loaded):
     vals = [100 * x["stages"][-1]["acc_end"] for x in loaded]
     mins = [float(x["hist"]["seconds"].sum()) / 60 for x in loaded]
     walls = [x.get("wall_minutes") for x in loaded]
+    # clamped: the last stage's accuracy with every |γ| < τ set to 0 (−1: not measured)
+    clamped = [100 * x["stages"][-1]["acc_clamped"] if x["stages"][-1]["acc_clamped"] >= 0 else None
+               for x in loaded]
     m, s, n = mean_std(vals)
     half = t975(n - 1) * s / math.sqrt(n) if n > 1 else float("nan")
     return {"vals": vals, "mean": m, "std": s, "n": n, "lo": m - half, "hi": m + half,
-            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0]}
+            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0],
+            "clamped": mean_std(clamped),
+            "clamp_delta": mean_std([c - v if c is not None else None for c, v in zip(clamped, vals)]),
+            "below_tau": mean_std([100 * x["stages"][-1]["disabled"].mean() for x in loaded]),
+            "tau": sorted({x["stages"][-1]["threshold"] for x in loaded})}
 
 
 def welch(a, b):
@@ -591,7 +746,7 @@ def write_report(study, runs):
     os.makedirs(out, exist_ok=True)
     finals = {v: final_stats(loaded[v]) for v in variants}
     all_rows = {v: stage_rows(v, loaded[v]) for v in variants}
-    missing = sum(1 for r in runs if not final_file(r))
+    missing = len(runs) - sum(len(x) for x in loaded.values())
     ref = variants[0] if variants else None
 
     md = [f"# Study {os.path.basename(study['path'])}", ""]
@@ -615,7 +770,15 @@ def write_report(study, runs):
         md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
     md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
            "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
-           "clamping, checkpoints).", "", "## Per stage", "",
+           "clamping, checkpoints).", "", "## Clamped accuracy and filters below τ at the end", "",
+           "clamped: final test accuracy with every |γ| < τ set to 0 (those filters switched off); "
+           "Δ: clamped − final accuracy; below τ: share of all filters with |γ| < τ at the end.", "",
+           "| variant | τ | clamped | Δ clamped − final | below τ % |", "|---|---|---|---|---|"]
+    for v in variants:
+        f = finals[v]
+        md.append(f"| {v} | {', '.join(f'{t:g}' for t in f['tau'])} | {fmt(*f['clamped'])} | "
+                  f"{fmt(*f['clamp_delta'])} | {fmt(*f['below_tau'], 1)} |")
+    md += ["", "## Per stage", "",
            "acc: at the stage end; after re-init: right after the transition into the stage (eval mode, "
            "raw) and after BatchNorm recalibration; disabled: share of filters with |γ| < τ; revived: "
            "share of the filters flagged at the transition that are alive at the stage end (in a control "
@@ -633,6 +796,9 @@ def write_report(study, runs):
         md.append("")
     md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: accuracy at each stage end, "
            "shaded ± 1 std over seeds).", ""]
+    if plot_gamma(os.path.join(out, "report-gamma.png"), variants, loaded):
+        md += ["Figure: report-gamma.png (share of filters with |γ| < τ after each epoch of the run, "
+               "mean over seeds; thin lines: seeds).", ""]
     with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(md))
 
@@ -647,21 +813,36 @@ def write_report(study, runs):
                     cells += [csv_num(row[s + "_mean"]), csv_num(row[s + "_std"]), str(row[s + "_n"])]
                 f.write(",".join(cells) + "\n")
     with open(os.path.join(out, "report-final.csv"), "w", encoding="utf-8") as f:
-        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values\n")
+        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values,"
+                "clamped_mean,clamped_std,clamped_n,clamp_delta_mean,clamp_delta_std,below_tau_mean,below_tau_std\n")
         for v in variants:
             fs = finals[v]
             d, lo, hi = welch(finals[ref], fs) if v != ref else (float("nan"),) * 3
             f.write(",".join([v, str(fs["n"]), csv_num(fs["mean"]), csv_num(fs["std"]), csv_num(fs["lo"]),
                               csv_num(fs["hi"]), csv_num(d), csv_num(lo), csv_num(hi), csv_num(fs["minutes"]), csv_num(fs["wall"]),
-                              " ".join(f"{x:.4f}" for x in fs["vals"])]) + "\n")
+                              " ".join(f"{x:.4f}" for x in fs["vals"]),
+                              csv_num(fs["clamped"][0]), csv_num(fs["clamped"][1]), str(fs["clamped"][2]),
+                              csv_num(fs["clamp_delta"][0]), csv_num(fs["clamp_delta"][1]),
+                              csv_num(fs["below_tau"][0]), csv_num(fs["below_tau"][1])]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows)
     return os.path.join(out, "report.md"), missing
 
 
-def plot(path, variants, finals, all_rows):
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot(path, variants, finals, all_rows):
+    plt = pyplot()
     have = [v for v in variants if finals[v]["n"] > 0]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.5]})
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(have))]
@@ -694,15 +875,43 @@ def plot(path, variants, finals, all_rows):
     b.set_ylabel("test accuracy at stage end (%)")
     b.set_title("across stages: mean ± 1 std over seeds", fontsize=9)
     b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(plt, fig, path)
+
+
+def plot_gamma(path, variants, loaded):
+    """Share of filters with |γ| < τ (history gamma_below_tau, %) against the run's epoch: per
+    variant the mean over its seeds (where at least one has the epoch) and each seed thin. Writes
+    nothing and returns False when no run has the column (checkpoints older than it)."""
+    curves = {v: [100 * x["hist"]["gamma_below_tau"] for x in loaded[v]] for v in variants}
+    curves = {v: [y for y in ys if np.isfinite(y).any()] for v, ys in curves.items()}
+    curves = {v: ys for v, ys in curves.items() if ys}
+    if not curves:
+        return False
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (v, ys) in enumerate(curves.items()):
+        color = plt.get_cmap("tab10")(i % 10)
+        table = np.full((len(ys), max(len(y) for y in ys)), np.nan)
+        for j, y in enumerate(ys):
+            table[j, :len(y)] = y
+            ax.plot(np.arange(1, len(y) + 1), y, "-", color=color, lw=0.6, alpha=0.4)
+        seen = np.isfinite(table).any(axis=0)
+        mean = np.full(table.shape[1], np.nan)
+        mean[seen] = np.nanmean(table[:, seen], axis=0)
+        ax.plot(np.arange(1, table.shape[1] + 1), mean, "-", color=color, lw=1.8, label=f"{v} (n={len(ys)})")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (of the whole run)")
+    ax.set_ylabel("filters with |γ| < τ (%)")
+    ax.set_title("share below τ: mean over seeds (thin: seeds)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(plt, fig, path)
+    return True
 
 
 # ---- command line -------------------------------------------------------------------------------
 
 def parse_args(argv):
-    opts = {"jobs": 1, "ranks": 1, "dry": False, "report": False, "only": None, "out": None, "stop": 0,
+    opts = {"jobs": 1, "ranks": 1, "dry": False, "report": False, "record": False, "only": None, "out": None, "stop": 0,
             "pipeline": os.environ.get("PIPELINE") or os.path.join(os.path.dirname(HERE), "pipeline"),
             "file": None}
     it = iter(argv)
@@ -716,6 +925,8 @@ def parse_args(argv):
             opts["dry"] = True
         elif a == "--report":
             opts["report"] = True
+        elif a == "--record":
+            opts["record"] = True
         elif a in ("--only", "--out", "--pipeline"):
             v = next(it, "")
             if not v:
@@ -755,6 +966,8 @@ def main(argv):
             runs = [r for r in runs if r["variant"] in want]
         manifest = load_manifest(study)
         check_manifest(study, runs, manifest)
+        for r in grid(study):  # the report reads every run: refuse a foreign record before any work
+            read_record(r)
         if opts["dry"]:
             for r in runs:
                 s, detail = state(r)
@@ -762,10 +975,14 @@ def main(argv):
                 if s in ("new", "partial"):
                     print("    " + " ".join(command(r, opts)))
             return 0
+        if opts["record"]:
+            n = write_missing_records(runs)
+            print(f"{n} result record(s) written under {study['results']}")
+            return 0
         save_manifest(study, manifest)
         failed = 0 if opts["report"] else run_grid(study, runs, opts)
         report, missing = write_report(study, grid(study))
-        print(f"report: {report} (+ report-stages.csv, report-final.csv, report.png)"
+        print(f"report: {report} (+ report-stages.csv, report-final.csv, report.png, report-gamma.png)"
               + (f"; {missing} run(s) not finished" if missing else ""))
         return 1 if failed else 0
     except StudyError as e:

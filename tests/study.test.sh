@@ -2,8 +2,10 @@
 # scripts/study.py end to end on a tiny grid (2 variants × 2 seeds of the tests' ResNet-8 staged
 # run on synthetic data, a few seconds): the dry run lists the runs; runs stopped early continue
 # from last.h5; a study killed mid-grid and restarted repeats no finished run and ends with the
-# same bits as runs made straight through; the report has every variant; bad study files,
-# unknown variants and a directory of another config are one-line errors.
+# same bits as runs made straight through; the report has every variant; each finished run leaves
+# a result record, --record archives finished runs into results_dir, and a study with the records
+# but no checkpoints (a fresh clone) counts them done and reports the same numbers; bad study
+# files, unknown variants, a directory or a record of another config are one-line errors.
 set -u
 . tests/lib.sh
 STUDY=scripts/study.py
@@ -71,6 +73,33 @@ check "restart finishes every run" "$([ "$(ls "$TMP"/out/*/seed-*/done | wc -l)"
 "$PY" "$STUDY" "$TMP/s.ini" > "$TMP/r2.log" 2>&1
 check "a finished study runs nothing" "$([ "$(grep -c 'done, skipped' "$TMP/r2.log")" = 4 ] || cat "$TMP/r2.log")"
 
+# every finished run has its result record (default results_dir: out_dir), with the run's
+# fingerprint and its final stage file's numbers
+r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
+import glob, json, sys
+sys.path.insert(0, "scripts")
+import revive_h5
+out = sys.argv[1]
+fp = json.load(open(out + "/study.json"))["runs"]
+for name in ("control/seed-1", "control/seed-2", "zero/seed-1", "zero/seed-2"):
+    try:
+        rec = json.load(open(f"{out}/{name}.json"))
+    except OSError as e:
+        print(f"{name}: no record ({e.strerror});")
+        continue
+    run = revive_h5.load(f"{out}/{name}/stage-02.h5")
+    if rec["fingerprint"] != fp[name]["fingerprint"] or rec["run"] != name:
+        print(f"{name}: fingerprint or name;")
+    if [s["acc_end"] for s in rec["stages"]] != [s["acc_end"] for s in run["stages"]]:
+        print(f"{name}: acc_end differs;")
+    if rec["stages"][2]["gamma"] != [float(str(g)) for g in run["stages"][2]["gamma"].astype("float32")]:
+        print(f"{name}: gamma differs;")
+    if rec["hist"]["gamma_below_tau"] != list(run["hist"]["gamma_below_tau"]) or not rec["wall_minutes"] > 0:
+        print(f"{name}: history or wall minutes;")
+PY
+)
+check "each finished run writes its result record" "$r"
+
 # the stopped, killed and resumed runs end with the bits of runs made straight through
 r=""
 for v in control zero; do
@@ -86,7 +115,7 @@ done
 check "study runs = straight runs, bit for bit" "$r"
 
 # the report
-for f in report.md report-stages.csv report-final.csv report.png; do
+for f in report.md report-stages.csv report-final.csv report.png report-gamma.png; do
     [ -s "$TMP/out/$f" ] || not_ok "report file $f"
 done
 r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
@@ -105,8 +134,61 @@ if c1["control"] != "1" or c1["recal_n"] != "2":
 PY
 )
 check "report: both variants, 2 seeds, 3 stages each, control marked" "$r"
+# the clamped accuracy, its difference to the final one and the share below τ, from the files
+r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
+import csv, sys
+import h5py, numpy as np
+out = sys.argv[1]
+for row in csv.DictReader(open(out + "/report-final.csv")):
+    clamped, acc, below = [], [], []
+    for seed in (1, 2):
+        with h5py.File(f"{out}/{row['variant']}/seed-{seed}/stage-02.h5", "r") as f:
+            g = f["stats/stage-02"]
+            clamped.append(100 * g.attrs["acc_clamped"])
+            acc.append(100 * g.attrs["acc_end"])
+            below.append(100 * (np.abs(g["gamma"][()]) < g.attrs["threshold"]).mean())
+    want = {"clamped_mean": np.mean(clamped), "clamped_std": np.std(clamped, ddof=1),
+            "clamp_delta_mean": np.mean(np.subtract(clamped, acc)),
+            "below_tau_mean": np.mean(below), "below_tau_std": np.std(below, ddof=1)}
+    for k, x in want.items():
+        if k not in row or abs(float(row[k]) - x) > 1e-4 * max(1, abs(x)):
+            print(f"{row['variant']} {k}: {row.get(k)} != {x:.6g};")
+PY
+)
+check "report-final.csv: clamped accuracy, its difference and the share below tau per variant" "$r"
+grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report.md" &&
+    ok "report.md: clamped table" || not_ok "report.md: clamped table"
 grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
     ok "report.md: final table" || not_ok "report.md: final table"
+
+# --record writes the records of finished runs into a results_dir that lacks them, once
+sed "s#^out_dir = .*#&\nresults_dir = $TMP/res#" "$TMP/s.ini" > "$TMP/arch.ini"
+"$PY" "$STUDY" "$TMP/arch.ini" --record > "$TMP/rec.log" 2>&1 || not_ok "--record: $(tail -1 "$TMP/rec.log")"
+"$PY" "$STUDY" "$TMP/arch.ini" --record > "$TMP/rec2.log" 2>&1
+r=""
+for v in control zero; do
+    for s in 1 2; do
+        cmp -s "$TMP/res/$v/seed-$s.json" "$TMP/out/$v/seed-$s.json" || r="$r $v/seed-$s record missing or different;"
+    done
+done
+grep -q "^0 result record" "$TMP/rec2.log" || r="$r second --record: $(tail -1 "$TMP/rec2.log");"
+check "--record archives every finished run once" "$r"
+# a fresh clone: the records, no run directories: every run done, nothing run, the same report
+sed "s#^out_dir = .*#out_dir = $TMP/fresh#" "$TMP/arch.ini" > "$TMP/fresh.ini"
+"$PY" "$STUDY" "$TMP/fresh.ini" --dry-run > "$TMP/fresh.dry" 2>&1
+check "records without checkpoints: every run done" \
+    "$([ "$(grep -c ' done .*(result record ' "$TMP/fresh.dry")" = 4 ] || cat "$TMP/fresh.dry")"
+"$PY" "$STUDY" "$TMP/fresh.ini" > "$TMP/fresh.log" 2>&1 || not_ok "fresh study: $(tail -1 "$TMP/fresh.log")"
+check "records without checkpoints: nothing runs" \
+    "$([ "$(grep -c 'done, skipped' "$TMP/fresh.log")" = 4 ] && [ ! -e "$TMP/fresh/control/seed-1" ] || cat "$TMP/fresh.log")"
+rm -f "$TMP/fresh/report"*
+"$PY" "$STUDY" "$TMP/fresh.ini" --report > "$TMP/fresh.rep" 2>&1 || not_ok "--report from records: $(tail -1 "$TMP/fresh.rep")"
+r=""
+for f in report-final.csv report-stages.csv report.md; do  # report.md's title names the study file
+    [ "$(sed '1s/^# Study .*/# Study/' "$TMP/fresh/$f" 2>&1)" = "$(sed '1s/^# Study .*/# Study/' "$TMP/out/$f")" ] ||
+        r="$r $f differs: $(diff "$TMP/out/$f" "$TMP/fresh/$f" 2>&1 | head -c 300);"
+done
+check "--report from records alone = the report from the checkpoints" "$r"
 
 # bad input
 one_line_error "--only names an unknown variant" "no variant 'fresh'" "$TMP/s.ini" --only fresh
@@ -119,6 +201,12 @@ one_line_error "unknown section" "unknown section \[bogus\]" "$TMP/bad3.ini" --d
 sed 's/^pipeline.recalibrate_batches = 2/pipeline.recalibrate_batches = 3/' "$TMP/s.ini" > "$TMP/other.ini"
 one_line_error "a directory holding runs of another config" \
     "run control/seed-1 was made with another config (pipeline.recalibrate_batches: 2 -> 3)" "$TMP/other.ini" --dry-run
+sed 's/^pipeline.recalibrate_batches = 2/pipeline.recalibrate_batches = 3/' "$TMP/fresh.ini" > "$TMP/fresh3.ini"
+one_line_error "a result record of another config" \
+    "$TMP/res/control/seed-1.json: this result record is not of run control/seed-1 with the study's config (pipeline.recalibrate_batches: 2 -> 3)" \
+    "$TMP/fresh3.ini" --dry-run
+cp "$TMP/res/control/seed-2.json" "$TMP/res/control/seed-1.json"
+one_line_error "a result record of another run" "$TMP/res/control/seed-1.json: .*record of run control/seed-2" "$TMP/fresh.ini" --report
 mkdir -p "$TMP/foreign" && touch "$TMP/foreign/x"
 one_line_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
 one_line_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
