@@ -466,6 +466,7 @@ void config_defaults(struct config *c)
             fprintf(stderr, "%s\n", err.msg);
         REVIVE_ASSERT(rc == 0);
     }
+    c->conv_auto_rule = CONV_AUTO_RULE_CURRENT;
     snprintf(c->source, sizeof c->source, "%s", "(defaults)");
 }
 
