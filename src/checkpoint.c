@@ -446,7 +446,7 @@ static int read_conv_auto_rule(struct h5in *f, enum conv_auto_rule *rule, struct
         return -1;
     if (v > CONV_AUTO_RULE_CURRENT)
         return rv_fail(err, "%s: /model conv_auto_rule is %lld, a rule for train.conv_algo = auto "
-                       "newer than this revive knows (1 to %d); upgrade revive to continue this run",
+                       "newer than this revive knows (1 to %d); upgrade revive to use this checkpoint",
                        h5in_path(f), (long long)v, (int)CONV_AUTO_RULE_CURRENT);
     *rule = (enum conv_auto_rule)v;
     return 0;
