@@ -19,7 +19,9 @@
 
 /* Collective. Rank 0 writes path (via a temporary file and rename); returns the agreed result. */
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err);
-/* Reads the config stored in path into *cfg (to build a run before loading the rest). */
+/* Reads the config stored in path into *cfg (to build a run before loading the rest), with the
+ * rule train.conv_algo = auto follows in that run (cfg->conv_auto_rule; rule 1 when the file
+ * does not say, refused when newer than this build's). */
 int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err);
 /* Loads parameters, statistics, masks, optimizer state, position and history into an opened run
  * whose model was built from the checkpoint's config. */

@@ -115,6 +115,9 @@ struct config {
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */
 
+    /* Not keys: */
+    enum conv_auto_rule conv_auto_rule;  /* what conv_algo = auto means: CONV_AUTO_RULE_CURRENT,
+                                            or the rule of the run a checkpoint continues */
     char source[CONFIG_MAX_STRING];      /* the file it was read from, for messages */
 };
 

@@ -36,6 +36,21 @@ enum conv_algo { CONV_ALGO_AUTO, CONV_ALGO_IM2COL, CONV_ALGO_WINOGRAD, CONV_ALGO
                  CONV_ALGO_COUNT };
 /* (Its names: conv_algo_names in config.h.) */
 
+/* What AUTO means: one numbered rule each time revive changes it (conv2d_set_algo applies them).
+ * A run keeps the rule it started under, stored in its checkpoints (/model conv_auto_rule,
+ * docs/checkpoint-format.md), so a resumed run chooses as the run straight through did and its
+ * bits stay the same; a file without it ran rule 1. Numbers are never reused: a new rule gets
+ * the next one and becomes CONV_AUTO_RULE_CURRENT. */
+enum conv_auto_rule {
+    /* 1 (until oneDNN came): WINOGRAD for 3×3 stride-1 pad-1 layers with at least 8 input
+     * channels, im2col for every other layer. */
+    CONV_AUTO_RULE_WINOGRAD = 1,
+    /* 2: for 3×3 layers with at least 8 input channels, ONEDNN (any stride) where oneDNN's
+     * kernels are AVX-512 (conv2d_onednn_preferred, a property of the CPU); elsewhere rule 1. */
+    CONV_AUTO_RULE_ONEDNN = 2,
+    CONV_AUTO_RULE_CURRENT = CONV_AUTO_RULE_ONEDNN, /* the rule a new run starts under */
+};
+
 struct conv2d {
     int in_c, out_c, k, stride, pad;
     int in_h, in_w, out_h, out_w;
@@ -75,11 +90,14 @@ struct conv2d_dw_sparse {
 
 void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int pad, int in_h, int in_w);
 /* Chooses the algorithm (conv2d_init leaves im2col): WINOGRAD takes effect for 3×3 stride-1
- * pad-1 layers only; ONEDNN for every layer. AUTO, for 3×3 layers with at least 8 input
- * channels, means ONEDNN (any stride) where oneDNN's kernels are AVX-512
- * (conv2d_onednn_preferred), else WINOGRAD (stride 1); measured faster there. The 1- or
- * 3-channel stem and 1×1 layers stay im2col (measured: neither pays there). */
-void conv2d_set_algo(struct conv2d *l, enum conv_algo algo);
+ * pad-1 layers only; ONEDNN for every layer. AUTO follows `rule` (enum conv_auto_rule; ignored
+ * for the others): under rule 2, for 3×3 layers with at least 8 input channels, ONEDNN (any
+ * stride) where oneDNN's kernels are AVX-512 (conv2d_onednn_preferred), else WINOGRAD (stride
+ * 1); measured faster there. The 1- or 3-channel stem and 1×1 layers stay im2col (measured:
+ * neither pays there). */
+void conv2d_set_algo(struct conv2d *l, enum conv_algo algo, enum conv_auto_rule rule);
+/* What conv2d_set_algo chose for l: IM2COL, WINOGRAD or ONEDNN (never AUTO). */
+enum conv_algo conv2d_algo(const struct conv2d *l);
 /* 1 when AUTO means ONEDNN on this CPU (for its 3×3 layers): oneDNN's kernels are AVX-512. */
 int conv2d_onednn_preferred(void);
 size_t conv2d_weight_count(const struct conv2d *l);

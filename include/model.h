@@ -81,6 +81,8 @@ struct model_spec {
     int in_c, in_h, in_w, classes;
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
     enum conv_algo conv_algo;   /* how 3×3 stride-1 convs run (train.conv_algo); 0 = AUTO */
+    enum conv_auto_rule conv_auto_rule; /* the rule AUTO follows; 0 = CONV_AUTO_RULE_CURRENT
+                                           (model_build writes the number it used here) */
 };
 
 struct model {

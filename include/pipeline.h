@@ -31,6 +31,10 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
 /* Prints one line per stage with its trainable count (sets masks on m as it goes; the caller sets
  * the mask it needs afterwards). */
 void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f);
+/* One line: the algorithm each kind of conv of m runs under c's train.conv_algo (for auto, with
+ * m's rule), and how many convs of the kind, so a user sees what auto chose on this machine:
+ *   convolutions (train.conv_algo = auto, rule 2): stem im2col, 3x3 stride 1 onednn (4), ... */
+void conv_algos_print(const struct model *m, const struct config *c, FILE *f);
 
 /* Trains from r's position to the end of the schedule. */
 int pipeline_continue(struct run *r, const struct schedule *s, struct rv_error *err);

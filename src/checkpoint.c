@@ -6,7 +6,7 @@
  *                           seed_only
  *   /config           the effective config as INI text
  *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, wiring,
- *                           wiring_version, bn_eps, bn_momentum; datasets input_mean,
+ *                           wiring_version, bn_eps, bn_momentum, conv_auto_rule; datasets input_mean,
  *                           input_std (float32 (in_c)): all but the first seven optional
  *   /params/<name>    float32, the parameter's shape
  *   /momentum/<name>  float32, same shape
@@ -157,7 +157,8 @@ static int write_mathematics(const struct run *r, struct h5out *f, struct rv_err
     if (ck_put_string(f, CK_MODEL_WIRING, 0, CHECKPOINT_WIRING, err) ||
         ck_put_int(f, CK_MODEL_WIRING_VERSION, 0, CHECKPOINT_WIRING_VERSION, err) ||
         ck_put_double(f, CK_MODEL_BN_EPS, 0, (double)m->units[0].bn.eps, err) ||
-        ck_put_double(f, CK_MODEL_BN_MOMENTUM, 0, (double)m->units[0].bn.momentum, err))
+        ck_put_double(f, CK_MODEL_BN_MOMENTUM, 0, (double)m->units[0].bn.momentum, err) ||
+        ck_put_int(f, CK_MODEL_CONV_AUTO_RULE, 0, m->spec.conv_auto_rule, err))
         return -1;
     if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
         return 0;
@@ -435,6 +436,22 @@ void checkpoint_escape_message(struct rv_error *err)
     memcpy(err->msg, out, o + 1);
 }
 
+/* The rule train.conv_algo = auto follows in the file's run (enum conv_auto_rule): rule 1 for a
+ * file written before the attribute existed, as such runs did; a rule newer than this build's
+ * is refused, since guessing would change the run's arithmetic. */
+static int read_conv_auto_rule(struct h5in *f, enum conv_auto_rule *rule, struct rv_error *err)
+{
+    int64_t v;
+    if (ck_get_int_opt(f, CK_MODEL_CONV_AUTO_RULE, 0, &v, CONV_AUTO_RULE_WINOGRAD, err))
+        return -1;
+    if (v > CONV_AUTO_RULE_CURRENT)
+        return rv_fail(err, "%s: /model conv_auto_rule is %lld, a rule for train.conv_algo = auto "
+                       "newer than this revive knows (1 to %d); upgrade revive to use this checkpoint",
+                       h5in_path(f), (long long)v, (int)CONV_AUTO_RULE_CURRENT);
+    *rule = (enum conv_auto_rule)v;
+    return 0;
+}
+
 int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err)
 {
     struct h5in *f = h5in_open(path, err);
@@ -452,6 +469,8 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
         /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
         cfg->conv_algo = CONV_ALGO_IM2COL;
         rc = config_load_string(cfg, text, origin, err);
+        if (!rc)
+            rc = read_conv_auto_rule(f, &cfg->conv_auto_rule, err);
         if (!rc)
             snprintf(cfg->source, sizeof cfg->source, "%s", path);
     }
@@ -769,6 +788,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
     struct model_spec spec;
     int64_t seed_only = 0;
     int rc = read_spec(f, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
+    spec.conv_auto_rule = r.cfg.conv_auto_rule; /* the export keeps the run's rule */
     if (rc == 0 && seed_only)
         rc = rv_fail(err, "%s: already a seed-only export", in);
     if (rc == 0)

@@ -25,6 +25,11 @@
 #define REVIVE_STR(x) REVIVE_STR_(x)
 #define PROV_LEN(field) ((double)sizeof(((struct provenance *)0)->field) - 1)
 
+/* CONV_AUTO_RULE_CURRENT (an enum, which the preprocessor cannot spell) for the row's text. */
+#define CHECKPOINT_CONV_AUTO_RULE 2
+_Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
+               "a new conv_algo = auto rule: update the conv_auto_rule row's text");
+
 #define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
 #define D(obj, nm, ty, fl, shape, lo, hi, mean) {obj, nm, ty, fl, shape, lo, hi, mean}
 #define B CK_BOUNDED
@@ -89,6 +94,18 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_MODEL_BN_MOMENTUM] = A("model", "bn_momentum", CK_T_DOUBLE, B | CK_OPTIONAL | CK_ADDED, 0, 1,
                                "momentum of the running estimates: the float32 `0.1f`, i.e. "
                                "0.100000001490116; another value is refused; this value when missing"),
+    [CK_MODEL_CONV_AUTO_RULE] = A("model", "conv_auto_rule", CK_T_INT, B | CK_OPTIONAL | CK_ADDED_V3, 1,
+                                  2147483647,
+                                  "the rule `train.conv_algo = auto` follows in this run (`enum "
+                                  "conv_auto_rule`, include/layers.h): the one the run started "
+                                  "under, kept by every resume, so a resumed run picks each conv's "
+                                  "algorithm as the run straight through did. 1: Winograd for 3×3 "
+                                  "stride-1 convs with ≥ 8 input channels, im2col for the others. "
+                                  "2: as 1, but oneDNN for every 3×3 conv with ≥ 8 input channels "
+                                  "(any stride) where oneDNN's kernels are AVX-512 (resolved on the "
+                                  "machine that runs). This revive starts runs under rule "
+                                  REVIVE_STR(CHECKPOINT_CONV_AUTO_RULE) " and refuses a higher one "
+                                  "(\"upgrade revive\"); 1 when missing (files written before it)"),
     [CK_MODEL_INPUT_MEAN] = D("model", "input_mean", CK_T_F32, B | CK_OPTIONAL | CK_ADDED, "(in_c,)", 0, 1,
                               "per-channel mean m_c of the input normalization, in [0, 1] pixel units "
                               "(\"Normalization\" below); when missing (with input_std), computed from "
@@ -537,6 +554,7 @@ void ck_write_markdown(FILE *out)
         }
         const char *note = r->flags & CK_FULL_ONLY ? " Full checkpoints only."
                            : r->flags & CK_SINCE_V2 ? " Format 2 and later."
+                           : r->flags & CK_ADDED_V3 && r->flags & CK_OPTIONAL ? " Optional (added in format 3)."
                            : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
                            : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";

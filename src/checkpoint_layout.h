@@ -31,7 +31,7 @@ enum ck_field {
     CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C, CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
     CK_MODEL_GAMMA_ONE,
     CK_MODEL_WIRING, CK_MODEL_WIRING_VERSION, CK_MODEL_BN_EPS, CK_MODEL_BN_MOMENTUM,
-    CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD,
+    CK_MODEL_CONV_AUTO_RULE, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD,
     CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_RUNNING_MEAN, CK_RUNNING_VAR,
     CK_HIST_STAGE, CK_HIST_EPOCH, CK_HIST_LR, CK_HIST_TRAIN_LOSS, CK_HIST_TRAIN_ACC,
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
@@ -60,6 +60,7 @@ enum ck_flags {
     CK_OPTIONAL = 64,    /* format-1 files written before it existed may lack it: ck_get_*_opt */
     CK_ADDED = 128,      /* added in format 2 without a version change: optional in every format */
     CK_ABOVE_LO = 256,   /* with CK_BOUNDED: lo itself is excluded (a standard deviation > 0) */
+    CK_ADDED_V3 = 512,   /* as CK_ADDED, added in format 3 */
 };
 
 /* The network a checkpoint's /model describes (docs/checkpoint-format.md, "The network,

@@ -160,7 +160,8 @@ const struct config_key config_keys[] = {
       "convolutions: im2col; Winograd F(2x2,3x3) for 3x3 stride-1 (float32 error a few times "
       "im2col's); onednn (libdnnl's kernels, every conv; masked weight gradients stay im2col); "
       "or auto = for 3x3 convs with 8+ input channels, onednn where its kernels are AVX-512, "
-      "else Winograd (stride 1); im2col for the stem and 1x1 (measured fastest so)"),
+      "else Winograd (stride 1); im2col for the stem and 1x1 (measured fastest so); a resumed "
+      "run keeps the auto rule it started under (checkpoint /model conv_auto_rule)"),
 
     K("pipeline", "enabled", CFG_BOOL, pipeline, 0, 0, "false", NULL,
       "run the staged pipeline instead of one stage of [train] trainable"),
@@ -466,6 +467,7 @@ void config_defaults(struct config *c)
             fprintf(stderr, "%s\n", err.msg);
         REVIVE_ASSERT(rc == 0);
     }
+    c->conv_auto_rule = CONV_AUTO_RULE_CURRENT;
     snprintf(c->source, sizeof c->source, "%s", "(defaults)");
 }
 

@@ -175,6 +175,7 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
         float *mask = rv_malloc(r->model.total * sizeof(float));
         memcpy(mask, r->model.mask, r->model.total * sizeof(float));
         schedule_print(&sched, &r->model, &r->cfg, stdout);
+        conv_algos_print(&r->model, &r->cfg, stdout);
         memcpy(r->model.mask, mask, r->model.total * sizeof(float));
         model_mask_changed(&r->model);
         free(mask);

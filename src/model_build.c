@@ -37,7 +37,7 @@ static int add_unit(struct model *m, const char *name, int in_c, int out_c, int 
     memset(u, 0, sizeof *u);
     snprintf(u->name, sizeof u->name, "%s", name);
     conv2d_init(&u->conv, in_c, out_c, k, stride, k / 2, in_h, in_w);
-    conv2d_set_algo(&u->conv, m->spec.conv_algo);
+    conv2d_set_algo(&u->conv, m->spec.conv_algo, m->spec.conv_auto_rule);
     batchnorm_init(&u->bn, out_c, u->conv.out_h, u->conv.out_w);
     u->bn.relu = relu; /* fused */
     u->relu = relu;
@@ -171,6 +171,8 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
         return rv_fail(err, "input %dx%dx%d with %d classes is too small for a ResNet",
                        spec->in_c, spec->in_h, spec->in_w, spec->classes);
     m->spec = *spec;
+    if (!m->spec.conv_auto_rule)
+        m->spec.conv_auto_rule = CONV_AUTO_RULE_CURRENT;
     m->max_batch = max_batch > 0 ? max_batch : 0;
     m->threads = threads < 1 ? 1 : threads;
     int per_segment = (spec->depth - 2) / 6;

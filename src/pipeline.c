@@ -204,6 +204,39 @@ void schedule_print(const struct schedule *s, struct model *m, const struct conf
     fflush(f);
 }
 
+void conv_algos_print(const struct model *m, const struct config *c, FILE *f)
+{
+    struct conv_kind { int k, stride, stem, n; enum conv_algo algo; } kind[16];
+    int nkinds = 0;
+    for (int u = 0; u < m->nunits; u++) {
+        const struct conv2d *l = &m->units[u].conv;
+        enum conv_algo algo = conv2d_algo(l);
+        int i = 0, stem = u == 0;
+        while (i < nkinds && !(kind[i].k == l->k && kind[i].stride == l->stride &&
+                               kind[i].stem == stem && kind[i].algo == algo))
+            i++;
+        if (i == nkinds) {
+            REVIVE_ASSERT(nkinds < (int)(sizeof kind / sizeof kind[0]));
+            kind[nkinds++] = (struct conv_kind){l->k, l->stride, stem, 0, algo};
+        }
+        kind[i].n++;
+    }
+    fprintf(f, "convolutions (train.conv_algo = %s", CHOICE_NAME(conv_algo_names, c->conv_algo));
+    if (c->conv_algo == CONV_ALGO_AUTO)
+        fprintf(f, ", rule %d", (int)m->spec.conv_auto_rule);
+    fprintf(f, "):");
+    for (int i = 0; i < nkinds; i++) {
+        const char *algo = CHOICE_NAME(conv_algo_names, kind[i].algo);
+        if (kind[i].stem)
+            fprintf(f, "%s stem %s", i ? "," : "", algo);
+        else
+            fprintf(f, "%s %dx%d stride %d %s (%d)", i ? "," : "", kind[i].k, kind[i].k,
+                    kind[i].stride, algo, kind[i].n);
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
 /* Test accuracy with every |γ| < τ set to 0: does switching the filters off cost anything? */
 static double clamped_accuracy(struct run *r, double tau)
 {

@@ -2,7 +2,8 @@
 # Resume is bit-exact: a tiny three-stage run interrupted after a stage, and one interrupted
 # mid-stage (twice, once inside an epoch), end with parameters, momentum and running statistics
 # bit-identical to the run that went straight through. Also: branches need --out, a seed-only
-# export evaluates exactly like the full file, and the staged run's files are all there.
+# export evaluates exactly like the full file, the staged run's files are all there, and a file
+# from before /model conv_auto_rule resumes auto under rule 1.
 set -u
 . tests/lib.sh
 same() { # name, a.h5, b.h5: /params, /momentum, /running, /mask, /stats and the history's
@@ -71,6 +72,38 @@ OMP_NUM_THREADS=1 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out 
     --stop-after-steps 17 > "$TMP/dn1.log" 2>&1 || not_ok "onednn: stop after 17 steps"
 OMP_NUM_THREADS=1 "$PIPE" resume "$TMP/dnm/last.h5" > "$TMP/dn2.log" 2>&1 || not_ok "onednn: resume"
 same "onednn: interrupted on 1 thread = straight run on 2" "$TMP/dn/stage-02.h5" "$TMP/dnm/stage-02.h5"
+# The start line says what train.conv_algo = auto chose per kind of conv, and under which rule:
+# a new run the current rule (2); a file from before the rule was stored (the attribute
+# deleted) resumes under rule 1, Winograd for the 3x3 stride-1 convs (not oneDNN, whatever the
+# CPU), and keeps rule 1 in what it writes; a rule newer than this revive knows is refused.
+grep -q "^convolutions (train.conv_algo = auto, rule 2): stem im2col, 3x3 stride 1 " "$TMP/straight.log" &&
+    ok "the start line names the conv algorithms and the rule" ||
+    not_ok "the start line names the conv algorithms and the rule: $(grep convolutions "$TMP/straight.log")"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+    rule() { # FILE [VALUE]: prints /model conv_auto_rule (absent: "none"); VALUE sets it, "del" deletes it
+        /usr/bin/python3 -c 'import sys, h5py; sys.path.insert(0, "scripts"); import revive_h5
+f = h5py.File(sys.argv[1], "r+"); a = f["model"].attrs
+if len(sys.argv) > 2:
+    if sys.argv[2] == "del": del a["conv_auto_rule"]
+    else: a["conv_auto_rule"] = int(sys.argv[2])
+print(int(a["conv_auto_rule"]) if "conv_auto_rule" in a else "none"); f.close(); revive_h5.restamp(sys.argv[1])' "$@"
+    }
+    cp "$TMP/ck/s/stage-00.h5" "$TMP/old.h5"
+    rule "$TMP/old.h5" del > /dev/null
+    "$PIPE" resume "$TMP/old.h5" --out "$TMP/old" --stop-after-steps 1 > "$TMP/old.log" 2>&1 ||
+        not_ok "resume of a file without conv_auto_rule: $(tail -n 2 "$TMP/old.log")"
+    grep -q "^convolutions (train.conv_algo = auto, rule 1): stem im2col, 3x3 stride 1 winograd" "$TMP/old.log" &&
+        [ "$(rule "$TMP/old/last.h5")" = 1 ] && ok "a file without conv_auto_rule resumes under rule 1 and keeps it" ||
+        not_ok "a file without conv_auto_rule resumes under rule 1: $(grep convolutions "$TMP/old.log"), wrote $(rule "$TMP/old/last.h5")"
+    cp "$TMP/ck/s/stage-00.h5" "$TMP/new.h5"
+    rule "$TMP/new.h5" 3 > /dev/null
+    "$PIPE" resume "$TMP/new.h5" --out "$TMP/new" > /dev/null 2> "$TMP/new.err"
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l < "$TMP/new.err")" -eq 1 ] &&
+        grep -q "new.h5: /model conv_auto_rule is 3.*upgrade revive" "$TMP/new.err" &&
+        ok "an unknown conv_auto_rule is refused in one line" ||
+        not_ok "an unknown conv_auto_rule is refused (exit $rc: $(head -2 "$TMP/new.err"))"
+fi
 # the epoch lines of the resumed pieces are those of the straight run
 grep "^epoch" "$TMP/straight.log" | sed 's/ *[0-9]* img\/s.*//' > "$TMP/e1"
 cat "$TMP/m1.log" "$TMP/m2.log" "$TMP/m3.log" | grep "^epoch" | sed 's/ *[0-9]* img\/s.*//' > "$TMP/e2"

@@ -26,6 +26,7 @@
 #include "history.h"
 #include "pipeline.h"
 #include "rng.h"
+#include "step.h"
 #include "support.h"
 
 /* ---------------------------------------------------------------- fixture */
@@ -83,8 +84,11 @@ static int dir_entries(const char *dir, char *names, size_t cap)
 
 /* ---------------------------------------------------------------- runs by hand */
 
-/* A depth-8 ResNet on 8×8 single-channel images, 4 classes: a checkpoint of ~1 MB. */
-static void make_run(struct run *r, struct comm *comm, int depth, int width)
+/* A depth-8 ResNet on 8×8 single-channel images, 4 classes: a checkpoint of ~1 MB. Its convs
+ * follow train.conv_algo = auto under `rule` (0: the current one); max_batch > 0 gives it the
+ * buffers of a training step. */
+static void make_run_rule(struct run *r, struct comm *comm, int depth, int width,
+                          enum conv_auto_rule rule, int max_batch)
 {
     memset(r, 0, sizeof *r);
     config_defaults(&r->cfg);
@@ -102,10 +106,15 @@ static void make_run(struct run *r, struct comm *comm, int depth, int width)
     r->cfg.milestones.v[1] = 5;
     r->comm = comm;
     struct model_spec spec = {.depth = depth, .width = width, .in_c = 1, .in_h = 8, .in_w = 8,
-                              .classes = 4};
+                              .classes = 4, .conv_auto_rule = rule};
     struct rv_error err = {{0}};
-    assert_int_equal(model_build(&r->model, &spec, 0, 1, &err), 0);
+    assert_int_equal(model_build(&r->model, &spec, max_batch, 1, &err), 0);
     model_init(&r->model, (uint64_t)r->cfg.seed);
+}
+
+static void make_run(struct run *r, struct comm *comm, int depth, int width)
+{
+    make_run_rule(r, comm, depth, width, 0, 0);
 }
 
 /* Non-trivial values everywhere a checkpoint looks; salt makes two fillings differ. */
@@ -1331,6 +1340,8 @@ static void test_make_dirs(void **state)
 
 /* ---------------------------------------------------------------- seed-only export */
 
+static int64_t file_auto_rule(const char *path);
+
 static void test_seed_only_export(void **state)
 {
     struct fixture *fx = *state;
@@ -1360,6 +1371,13 @@ static void test_seed_only_export(void **state)
     assert_int_equal(stat(full, &s1), 0);
     assert_int_equal(stat(slim, &s2), 0);
     assert_true(s2.st_size < s1.st_size / 4);
+    /* It keeps the rule conv_algo = auto follows in the run (here a rule-1 run's). */
+    char slim1[256];
+    path_in(slim1, sizeof slim1, fx, "seed-rule-1.h5");
+    poke_i64(full, "model", "conv_auto_rule", CONV_AUTO_RULE_WINOGRAD);
+    if (checkpoint_export_seed_only(full, slim1, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(file_auto_rule(slim1), CONV_AUTO_RULE_WINOGRAD);
 
     make_run(&b, &fx->comm, 8, 1);
     fill_run(&b, 9, 1, 0);
@@ -1450,6 +1468,154 @@ static void test_model_facts_and_provenance_checked(void **state)
     save_with_norm(fx, path);
     poke_str(path, "model", "wiring", "densenet");
     assert_load_refused(fx, path, "/model wiring is not 'resnet-cifar'", NULL);
+}
+
+/* ---------------------------------------------------------------- the rule of conv_algo = auto */
+
+/* Deletes attribute `name` of `object` (a file from before it existed), then restamps. */
+static void drop_attr(const char *path, const char *object, const char *name)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Adelete_by_name(file, object, name, H5P_DEFAULT) >= 0);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+static int64_t file_auto_rule(const char *path)
+{
+    struct rv_error err = {{0}};
+    struct h5in *in = h5in_open(path, &err);
+    assert_non_null(in);
+    int64_t v = -1;
+    assert_int_equal(h5in_attr_int(in, "model", "conv_auto_rule", &v, &err), 0);
+    h5in_close(in);
+    return v;
+}
+
+/* The model a resume builds from the checkpoint's config (run_open's spec), parameters only. */
+static void build_from_config(struct model *m, const struct config *c, int max_batch)
+{
+    struct dataset d = {.c = 1, .h = 8, .w = 8, .classes = 4};
+    struct model_spec spec = run_model_spec(c, &d);
+    struct rv_error err = {{0}};
+    assert_int_equal(model_build(m, &spec, max_batch, 1, &err), 0);
+}
+
+/* A file records the rule auto followed (2 for a new run); a file without it (written before
+ * the rule changed) resolves auto by rule 1, so its wide 3×3 stride-1 convs are Winograd and its
+ * stride-2 ones im2col, not oneDNN, on this CPU too; a resume writes that rule back; a rule this
+ * build does not know, or 0, is refused in one line naming the file. */
+static void test_conv_auto_rule(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256], again[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    path_in(again, sizeof again, fx, "again.h5");
+    struct run a;
+    save_filled(fx, &a, path);
+    assert_int_equal(a.cfg.conv_algo, CONV_ALGO_AUTO);
+    assert_int_equal(a.model.spec.conv_auto_rule, CONV_AUTO_RULE_CURRENT);
+    assert_int_equal(file_auto_rule(path), CONV_AUTO_RULE_ONEDNN);
+    struct config c;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
+    assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_ONEDNN);
+    struct model m2;
+    build_from_config(&m2, &c, 0);
+    int onednn = 0;
+    for (int u = 0; u < m2.nunits; u++)
+        onednn += m2.units[u].conv.onednn;
+    /* Rule 2 takes oneDNN for the 6 wide 3×3 convs where oneDNN's kernels are AVX-512. */
+    assert_int_equal(onednn, conv2d_onednn_preferred() ? 6 : 0);
+    model_free(&m2);
+
+    drop_attr(path, "model", "conv_auto_rule");
+    assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
+    assert_int_equal(c.conv_algo, CONV_ALGO_AUTO);
+    assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_WINOGRAD);
+    struct run b;
+    memset(&b, 0, sizeof b);
+    b.cfg = c;
+    b.comm = &fx->comm;
+    build_from_config(&b.model, &c, 0);
+    int winograd = 0;
+    for (int u = 0; u < b.model.nunits; u++) {
+        const struct conv2d *l = &b.model.units[u].conv;
+        int wide_s1 = u > 0 && l->k == 3 && l->stride == 1;
+        assert_int_equal(l->onednn, 0);
+        assert_int_equal(l->winograd, wide_s1);
+        winograd += l->winograd;
+    }
+    assert_int_equal(winograd, 4); /* stem im2col; 4 of 6 wide 3×3 stride 1; 1×1 im2col */
+    assert_loads(&b, path);
+    assert_int_equal(checkpoint_save(&b, again, &err), 0); /* the resumed run keeps rule 1 */
+    assert_int_equal(file_auto_rule(again), CONV_AUTO_RULE_WINOGRAD);
+    run_close(&b);
+    run_close(&a);
+
+    poke_i64(path, "model", "conv_auto_rule", CONV_AUTO_RULE_CURRENT + 1);
+    assert_int_equal(checkpoint_read_config(&c, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "/model conv_auto_rule is 3"));
+    assert_non_null(strstr(err.msg, "upgrade revive"));
+    assert_null(strchr(err.msg, '\n'));
+    poke_i64(path, "model", "conv_auto_rule", 0);
+    assert_int_equal(checkpoint_read_config(&c, path, &err), -1);
+    assert_non_null(strstr(err.msg, "attribute 'conv_auto_rule' of 'model' = 0 is outside 1…"));
+}
+
+/* Eight images of the tiny model's shape, and their labels. */
+static void tiny_batch(float *x, int *y, int n, uint64_t salt)
+{
+    for (size_t i = 0; i < (size_t)n * 64; i++)
+        x[i] = rng_normal(salt, rng_stream(RNG_TEST, 77, 0, 0), i);
+    for (int i = 0; i < n; i++)
+        y[i] = (int)((i + salt) % 4);
+}
+
+static void train_steps(struct model *m, struct comm *comm, int from, int count)
+{
+    enum { N = 8 };
+    float x[N * 64];
+    int y[N];
+    struct sgd opt = {.momentum = 0.9, .weight_decay = 5e-4};
+    for (int k = from; k < from + count; k++) {
+        double sums[STEP_SUMS] = {0};
+        tiny_batch(x, y, N, (uint64_t)k);
+        assert_int_equal(step_train(m, x, y, N, N, NULL, comm, 0.05f, &opt, sums), 0);
+    }
+}
+
+/* A run started under rule 1 (before oneDNN), saved mid-run by a revive that did not record the
+ * rule, and resumed: it continues bit for bit like the run straight through (under rule 1; on
+ * an AVX-512 CPU, rule 2 would run oneDNN and round otherwise). */
+static void test_rule_1_resume_bit_exact(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "last.h5");
+    struct run a, b;
+    make_run_rule(&a, &fx->comm, 8, 1, CONV_AUTO_RULE_WINOGRAD, 8);
+    train_steps(&a.model, &fx->comm, 0, 2);
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    drop_attr(path, "model", "conv_auto_rule");
+    train_steps(&a.model, &fx->comm, 2, 3); /* straight on */
+
+    memset(&b, 0, sizeof b);
+    b.comm = &fx->comm;
+    assert_int_equal(checkpoint_read_config(&b.cfg, path, &err), 0);
+    build_from_config(&b.model, &b.cfg, 8);
+    assert_loads(&b, path);
+    train_steps(&b.model, &fx->comm, 2, 3);
+    size_t fb = a.model.total * sizeof(float);
+    assert_memory_equal(a.model.values, b.model.values, fb);
+    assert_memory_equal(a.model.momentum, b.model.momentum, fb);
+    assert_memory_equal(a.model.running_stats, b.model.running_stats,
+                        a.model.running_total * sizeof(float));
+    run_close(&a);
+    run_close(&b);
 }
 
 /* text with its only occurrence of `from` replaced by `to` (malloc'd). */
@@ -1601,6 +1767,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_auto_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rule_1_resume_bit_exact, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,7 +346,7 @@ static void winograd_case(int in_c, int out_c, int hw, int n, uint64_t tag, doub
     struct conv_case c;
     conv_case_make(&c, in_c, out_c, 3, 1, 1, hw, n, tag, &ws);
     struct conv2d wl = c.l;
-    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD, CONV_AUTO_RULE_CURRENT);
     assert_int_equal(wl.winograd, 1);
     conv2d_workspace_reserve(&ws, &wl, n, 2);
     size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
@@ -399,7 +399,7 @@ static double conv_loss_winograd(void *p)
 {
     struct conv_case *c = p;
     struct conv2d wl = c->l;
-    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD, CONV_AUTO_RULE_CURRENT);
     conv2d_forward(c->out, c->in, c->w, &wl, c->n, c->ws);
     return dot(c->out, c->r, (size_t)c->n * c->l.out_c * c->l.out_h * c->l.out_w);
 }
@@ -410,7 +410,7 @@ static void test_conv_winograd_gradients(void **state)
     struct conv_case c;
     conv_case_make(&c, 3, 5, 3, 1, 1, 9, 4, 80, &ws);
     struct conv2d wl = c.l;
-    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD);
+    conv2d_set_algo(&wl, CONV_ALGO_WINOGRAD, CONV_AUTO_RULE_CURRENT);
     conv2d_workspace_reserve(&ws, &wl, c.n, 2);
     size_t ni = in_count(&c), nw = conv2d_weight_count(&c.l);
     float *din = falloc(ni), *dw = falloc(nw);
@@ -422,39 +422,46 @@ static void test_conv_winograd_gradients(void **state)
     conv2d_workspace_free(&ws);
 }
 
-/* Only the 3×3 stride-1 pad-1 shape takes Winograd; AUTO means, on 3×3 layers with 8 or more
- * input channels, oneDNN (any stride) where its kernels are AVX-512, else Winograd (stride 1);
- * ONEDNN takes every shape; the names table round-trips. */
+/* Only the 3×3 stride-1 pad-1 shape takes Winograd; AUTO under rule 2 means, on 3×3 layers with
+ * 8 or more input channels, oneDNN (any stride) where its kernels are AVX-512, else Winograd
+ * (stride 1); under rule 1, Winograd (stride 1) on every CPU; ONEDNN takes every shape; the names
+ * table round-trips. */
 static void test_conv_algo_choice(void **state)
 {
     int dn = conv2d_onednn_preferred();
     struct conv2d l;
     conv2d_init(&l, 4, 4, 3, 2, 1, 8, 8);
-    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
+    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD, CONV_AUTO_RULE_CURRENT);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(l.onednn, 0);
     conv2d_init(&l, 8, 4, 3, 2, 1, 8, 8); /* AUTO, stride 2: oneDNN or im2col */
-    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_ONEDNN);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(l.onednn, dn);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_WINOGRAD); /* rule 1: im2col */
+    assert_int_equal(l.winograd, 0);
+    assert_int_equal(l.onednn, 0);
     conv2d_init(&l, 16, 4, 1, 1, 0, 8, 8); /* AUTO, 1×1: im2col */
-    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_ONEDNN);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(l.onednn, 0);
     conv2d_init(&l, 4, 4, 3, 1, 1, 8, 8); /* AUTO: too few input channels to pay */
-    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_ONEDNN);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(l.onednn, 0);
-    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD);
+    conv2d_set_algo(&l, CONV_ALGO_WINOGRAD, CONV_AUTO_RULE_CURRENT);
     assert_int_equal(l.winograd, 1);
     conv2d_init(&l, 8, 4, 3, 1, 1, 8, 8);
-    conv2d_set_algo(&l, CONV_ALGO_AUTO);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_ONEDNN);
     assert_int_equal(l.winograd, !dn);
     assert_int_equal(l.onednn, dn);
-    conv2d_set_algo(&l, CONV_ALGO_IM2COL);
+    conv2d_set_algo(&l, CONV_ALGO_AUTO, CONV_AUTO_RULE_WINOGRAD); /* rule 1: Winograd on any CPU */
+    assert_int_equal(l.winograd, 1);
+    assert_int_equal(l.onednn, 0);
+    conv2d_set_algo(&l, CONV_ALGO_IM2COL, CONV_AUTO_RULE_CURRENT);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(l.onednn, 0);
-    conv2d_set_algo(&l, CONV_ALGO_ONEDNN); /* every shape; never Winograd */
+    conv2d_set_algo(&l, CONV_ALGO_ONEDNN, CONV_AUTO_RULE_CURRENT); /* every shape; never Winograd */
     assert_int_equal(l.onednn, 1);
     assert_int_equal(l.winograd, 0);
     assert_int_equal(CHOICE_INDEX(conv_algo_names, "auto"), CONV_ALGO_AUTO);
@@ -552,7 +559,7 @@ static void onednn_case(int in_c, int out_c, int k, int s, int p, int hw, int n,
     struct conv_case c;
     conv_case_make(&c, in_c, out_c, k, s, p, hw, n, tag, &ws);
     struct conv2d dl = c.l;
-    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN);
+    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN, CONV_AUTO_RULE_CURRENT);
     assert_int_equal(dl.onednn, 1);
     assert_int_equal(dl.winograd, 0);
     conv2d_workspace_reserve(&ws, &dl, n, 2);
@@ -626,7 +633,7 @@ static void test_conv_onednn_threads_and_sparse(void **state)
     struct conv_case c;
     conv_case_make(&c, 16, 16, 3, 1, 1, 28, 19, 110, &ws);
     struct conv2d dl = c.l;
-    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN);
+    conv2d_set_algo(&dl, CONV_ALGO_ONEDNN, CONV_AUTO_RULE_CURRENT);
     conv2d_workspace_reserve(&ws, &dl, c.n, 2);
     size_t ni = in_count(&c), no = out_count(&c), nw = conv2d_weight_count(&c.l);
     float *out[2], *din[2], *dw[2];

@@ -49,7 +49,8 @@ void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int p
 }
 
 /* AUTO: where it was measured faster, on 3×3 layers with at least 8 input channels; the stem
- * (1 or 3 channels) and the 1×1 shortcuts stay im2col.
+ * (1 or 3 channels) and the 1×1 shortcuts stay im2col. Rule 2 (enum conv_auto_rule) is the two
+ * cases below; rule 1, the runs started before oneDNN came, the second alone on every CPU.
  * - oneDNN, any stride, where its kernels are AVX-512 (dnnl_get_effective_cpu_isa: a property
  *   of the CPU, not a timing). Per layer at batch 128, one thread, forward / input gradient /
  *   weight gradient in ms on a Sapphire Rapids Xeon (docs/BENCHMARKS.md), Winograd or im2col →
@@ -65,15 +66,21 @@ void conv2d_init(struct conv2d *l, int in_c, int out_c, int k, int stride, int p
  *   is too thin to pay for the transforms. */
 #define CONV2D_AUTO_MIN_IN_C 8
 
-void conv2d_set_algo(struct conv2d *l, enum conv_algo algo)
+void conv2d_set_algo(struct conv2d *l, enum conv_algo algo, enum conv_auto_rule rule)
 {
     REVIVE_ASSERT(!l->dnnl); /* chosen before the workspace is reserved */
+    REVIVE_ASSERT(rule >= CONV_AUTO_RULE_WINOGRAD && rule <= CONV_AUTO_RULE_CURRENT);
     int wide = l->k == 3 && l->in_c >= CONV2D_AUTO_MIN_IN_C;
-    if (algo == CONV_ALGO_AUTO && wide && conv2d_onednn_preferred())
+    if (algo == CONV_ALGO_AUTO && rule == CONV_AUTO_RULE_ONEDNN && wide && conv2d_onednn_preferred())
         algo = CONV_ALGO_ONEDNN;
     int eligible = l->k == 3 && l->stride == 1 && l->pad == 1;
     l->onednn = algo == CONV_ALGO_ONEDNN;
     l->winograd = eligible && (algo == CONV_ALGO_WINOGRAD || (algo == CONV_ALGO_AUTO && wide));
+}
+
+enum conv_algo conv2d_algo(const struct conv2d *l)
+{
+    return l->onednn ? CONV_ALGO_ONEDNN : l->winograd ? CONV_ALGO_WINOGRAD : CONV_ALGO_IM2COL;
 }
 
 void conv2d_release(struct conv2d *l)
