@@ -16,6 +16,9 @@
 #define CHECKPOINT_VERSION 3
 /* The first version whose strings are all fixed-length. */
 #define CHECKPOINT_FIXED_STRINGS 3
+/* The first version written only by revives whose train.conv_algo = auto followed rule 2 (oneDNN
+ * came before format 3): the rule a file without /model conv_auto_rule ran is 1 below it, 2 from it. */
+#define CHECKPOINT_FIRST_RULE_2 3
 
 /* Collective. Rank 0 writes path (via a temporary file and rename); returns the agreed result. */
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err);

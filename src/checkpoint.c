@@ -436,13 +436,16 @@ void checkpoint_escape_message(struct rv_error *err)
     memcpy(err->msg, out, o + 1);
 }
 
-/* The rule train.conv_algo = auto follows in the file's run (enum conv_auto_rule): rule 1 for a
- * file written before the attribute existed, as such runs did; a rule newer than this build's
- * is refused, since guessing would change the run's arithmetic. */
+/* The rule train.conv_algo = auto follows in the file's run (enum conv_auto_rule). A file without
+ * the attribute ran the rule of the revive that wrote it (CHECKPOINT_FIRST_RULE_2). A rule newer than this build's is refused, since guessing would change the run's
+ * arithmetic. */
 static int read_conv_auto_rule(struct h5in *f, enum conv_auto_rule *rule, struct rv_error *err)
 {
-    int64_t v;
-    if (ck_get_int_opt(f, CK_MODEL_CONV_AUTO_RULE, 0, &v, CONV_AUTO_RULE_WINOGRAD, err))
+    int64_t version = 0, v;
+    if (h5in_attr_int(f, "/", ck_layout[CK_FORMAT_VERSION].name, &version, err))
+        return -1;
+    int64_t missing = version >= CHECKPOINT_FIRST_RULE_2 ? CONV_AUTO_RULE_ONEDNN : CONV_AUTO_RULE_WINOGRAD;
+    if (ck_get_int_opt(f, CK_MODEL_CONV_AUTO_RULE, 0, &v, missing, err))
         return -1;
     if (v > CONV_AUTO_RULE_CURRENT)
         return rv_fail(err, "%s: /model conv_auto_rule is %lld, a rule for train.conv_algo = auto "

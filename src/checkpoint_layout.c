@@ -105,7 +105,9 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                                   "(any stride) where oneDNN's kernels are AVX-512 (resolved on the "
                                   "machine that runs). This revive starts runs under rule "
                                   REVIVE_STR(CHECKPOINT_CONV_AUTO_RULE) " and refuses a higher one "
-                                  "(\"upgrade revive\"); 1 when missing (files written before it)"),
+                                  "(\"upgrade revive\"). When missing (files written before it): 1 in a "
+                                  "format 1 or 2 file, 2 in a format 3 file (oneDNN came before "
+                                  "format 3)"),
     [CK_MODEL_INPUT_MEAN] = D("model", "input_mean", CK_T_F32, B | CK_OPTIONAL | CK_ADDED, "(in_c,)", 0, 1,
                               "per-channel mean m_c of the input normalization, in [0, 1] pixel units "
                               "(\"Normalization\" below); when missing (with input_std), computed from "

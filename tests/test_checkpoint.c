@@ -1502,8 +1502,8 @@ static void build_from_config(struct model *m, const struct config *c, int max_b
     assert_int_equal(model_build(m, &spec, max_batch, 1, &err), 0);
 }
 
-/* A file records the rule auto followed (2 for a new run); a file without it (written before
- * the rule changed) resolves auto by rule 1, so its wide 3×3 stride-1 convs are Winograd and its
+/* A file records the rule auto followed (2 for a new run); a file without it resolves auto by the
+ * rule of its format's time: 2 for format 3, 1 for format 2, so a format-2 file's its wide 3×3 stride-1 convs are Winograd and its
  * stride-2 ones im2col, not oneDNN, on this CPU too; a resume writes that rule back; a rule this
  * build does not know, or 0, is refused in one line naming the file. */
 static void test_conv_auto_rule(void **state)
@@ -1530,9 +1530,14 @@ static void test_conv_auto_rule(void **state)
     assert_int_equal(onednn, conv2d_onednn_preferred() ? 6 : 0);
     model_free(&m2);
 
+    /* Without the attribute a format-3 file ran rule 2 (oneDNN came before format 3), ... */
     drop_attr(path, "model", "conv_auto_rule");
     assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
     assert_int_equal(c.conv_algo, CONV_ALGO_AUTO);
+    assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_ONEDNN);
+    /* ... and a format-2 file rule 1. */
+    poke_int_attr(path, "format_version", 2);
+    assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
     assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_WINOGRAD);
     struct run b;
     memset(&b, 0, sizeof b);
@@ -1588,7 +1593,7 @@ static void train_steps(struct model *m, struct comm *comm, int from, int count)
 }
 
 /* A run started under rule 1 (before oneDNN), saved mid-run by a revive that did not record the
- * rule, and resumed: it continues bit for bit like the run straight through (under rule 1; on
+ * rule (format 2), and resumed: it continues bit for bit like the run straight through (under rule 1; on
  * an AVX-512 CPU, rule 2 would run oneDNN and round otherwise). */
 static void test_rule_1_resume_bit_exact(void **state)
 {
@@ -1601,6 +1606,7 @@ static void test_rule_1_resume_bit_exact(void **state)
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     drop_attr(path, "model", "conv_auto_rule");
+    poke_int_attr(path, "format_version", 2);
     train_steps(&a.model, &fx->comm, 2, 3); /* straight on */
 
     memset(&b, 0, sizeof b);
