@@ -32,7 +32,9 @@ The study file (paths relative to the directory you run from, like a config's ru
     pipeline.enabled = false
 
 Every run is OUT/VARIANT/seed-S (run.out_dir and run.name are set so). A run is *done* when its
-`done` marker names a complete final stage file; a run with last.h5 is *partial* and continues with
+`done` marker names a complete final stage file, or, without the marker (the study was stopped just
+as the run ended), when its newest stage file ends the run's schedule (the study then writes the
+marker and runs nothing); a run with last.h5 is *partial* and continues with
 `pipeline resume last.h5`; otherwise it is *new*. So the study can be killed and restarted at any
 time: finished runs are never repeated (a run in progress holds RUN/.lock, so a second study
 process leaves it alone). OUT/study.json stores each run's resolved config (base config keys with
@@ -86,9 +88,8 @@ import time
 PROG = "study.py"
 
 try:
-    import revive_h5
-    from study_records import (StudyError, config_diff, done_marker, final_file, read_record,
-                               wall_file, write_missing_records, write_record)
+    from study_records import (StudyError, config_diff, mark_done, marked_final, read_record,
+                               unmarked_final, wall_file, write_missing_records, write_record)
     from study_report import write_report
 except ImportError as e:
     sys.stderr.write(f"{PROG}: {e.name} missing: install python3-{e.name} (scripts/install-deps.sh); "
@@ -313,12 +314,14 @@ def position(path):
 
 
 def state(r):
-    if final_file(r):
+    if marked_final(r):
         return "done", "" if read_record(r) else "(no result record yet: --record writes it)"
     if read_record(r):
         return "done", f"(result record {r['record']})"
     if locked_elsewhere(r):
         return "running", "(another study process)"
+    if unmarked_final(r):  # checked after the lock: the process running it writes the marker
+        return "done", "(ended without its done marker: a study run writes it)"
     last = os.path.join(r["dir"], "last.h5")
     if os.path.exists(last):
         return "partial", position(last)
@@ -353,20 +356,19 @@ def command(r, opts):
     return cmd
 
 
-def newest_stage(r):
-    path = revive_h5.newest_stage_file(r["dir"])
-    return os.path.basename(path) if path else None
-
-
 def run_grid(study, runs, opts):
     """Runs every run not done, `jobs` at a time. Returns the number that failed."""
     todo = []
     for r in runs:
         s, _ = state(r)
         if s == "done":
-            # finished but killed before its record was written (or by an older study.py)
+            # finished but killed before its done marker or record was written (or by an older study.py)
+            marked = not marked_final(r) and unmarked_final(r) is not None
+            if marked:
+                mark_done(r)
             wrote = write_missing_records([r], quiet=True)
-            print(f"{r['name']}: done, skipped{' (result record written)' if wrote else ''}", flush=True)
+            what = " and ".join(w for w, x in (("done marker", marked), ("result record", wrote)) if x)
+            print(f"{r['name']}: done, skipped{f' ({what} written)' if what else ''}", flush=True)
         elif s == "running":
             print(f"{r['name']}: running in another study process, skipped", flush=True)
         else:
@@ -445,12 +447,8 @@ def run_grid(study, runs, opts):
                 elif "stopped after" in tail:
                     print(f"{r['name']}: stopped as asked (--stop-after-steps); run again to continue", flush=True)
                 else:
-                    final = newest_stage(r)
-                    with open(done_marker(r) + ".tmp", "w", encoding="utf-8") as f:
-                        json.dump({"final": final, "fingerprint": r["fingerprint"]}, f)
-                        f.write("\n")
-                    os.replace(done_marker(r) + ".tmp", done_marker(r))
-                    path = final_file(r)
+                    final = mark_done(r)
+                    path = marked_final(r)
                     ok = path is not None
                     if ok:
                         write_record(r, path)

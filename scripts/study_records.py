@@ -1,9 +1,11 @@
 """What a finished study run leaves behind (scripts/study.py): its `done` marker, which names the
-run's final stage file, the wall-clock minutes its processes took, and its result record
+run's final stage file (a run that ended just as the study was stopped has none, and is known by
+its newest stage file), the wall-clock minutes its processes took, and its result record
 RESULTS_DIR/VARIANT/seed-S.json (writing, reading and checking it). A run r is a dict of
 study.py's grid: name, variant, seed, dir, record, fingerprint, resolved.
 
     path = study_records.final_file(r)         # the complete final stage file, or None
+    study_records.mark_done(r)                 # the done marker, naming the newest stage file
     study_records.write_record(r, path)        # its record, from that file
     run = study_records.read_record(r)         # as revive_h5.load gives it, or None
 """
@@ -34,19 +36,68 @@ def done_marker(r):
     return os.path.join(r["dir"], "done")
 
 
-def final_file(r):
-    """The complete final stage file of a finished run, or None."""
+def complete_stage_file(path):
+    """The run as revive_h5.load gives it when path is a complete stage-KK.h5 (its statistics
+    hold stages 0 … KK), else None."""
     try:
-        with open(done_marker(r), encoding="utf-8") as f:
-            done = json.load(f)
-        path = os.path.join(r["dir"], done["final"])
         run = revive_h5.load(path)
     except (OSError, ValueError, KeyError, TypeError, revive_h5.FileError):
         return None
     m = re.fullmatch(r"stage-(\d+)\.h5", os.path.basename(path))
-    if not m or len(run["stages"]) != int(m.group(1)) + 1 or done.get("fingerprint") != r["fingerprint"]:
+    return run if m and len(run["stages"]) == int(m.group(1)) + 1 else None
+
+
+def marked_final(r):
+    """The complete final stage file the run's done marker names (with the run's fingerprint),
+    or None."""
+    try:
+        with open(done_marker(r), encoding="utf-8") as f:
+            done = json.load(f)
+        path = os.path.join(r["dir"], done["final"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if done.get("fingerprint") != r["fingerprint"] or not complete_stage_file(path):
         return None
     return path
+
+
+def schedule_ended(run):
+    """True when the stage file loaded as run ends its schedule, so that `pipeline resume` would
+    train nothing more: after the finished stages come (src/pipeline.c, schedule_for_run) none
+    without pipeline.enabled; with pipeline.fractions, those listed above the last stage's
+    fraction; with pipeline.n and s, more while that fraction is below 1."""
+    if revive_h5.config_value(run["config"], "pipeline", "enabled").lower() not in ("true", "yes", "on", "1"):
+        return True
+    last = run["stages"][-1]["fraction"]
+    fractions = revive_h5.config_value(run["config"], "pipeline", "fractions")
+    if fractions.strip():
+        return all(float(x) <= last for x in fractions.split(","))
+    return last >= 1.0
+
+
+def unmarked_final(r):
+    """The final stage file of a run that ended without a done marker (the study was stopped just
+    as the run ended, before it wrote the marker): its newest stage file when that is complete and
+    ends the schedule; else None."""
+    path = revive_h5.newest_stage_file(r["dir"])
+    run = complete_stage_file(path) if path else None
+    return path if run and schedule_ended(run) else None
+
+
+def final_file(r):
+    """The complete final stage file of a finished run (marked done or not), or None."""
+    return marked_final(r) or unmarked_final(r)
+
+
+def mark_done(r):
+    """Writes the run's done marker, naming its newest stage file; returns that name."""
+    path = revive_h5.newest_stage_file(r["dir"])
+    final = os.path.basename(path) if path else None
+    with open(done_marker(r) + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"final": final, "fingerprint": r["fingerprint"]}, f)
+        f.write("\n")
+    os.replace(done_marker(r) + ".tmp", done_marker(r))
+    return final
 
 
 def wall_file(r):
