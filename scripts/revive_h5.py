@@ -1,5 +1,5 @@
 """Reading revive checkpoints (docs/checkpoint-format.md) with h5py: shared by scripts/plot.py,
-scripts/compare_runs.py and scripts/study.py.
+scripts/compare_runs.py and scripts/study.py (with study_records.py and study_report.py).
 
     import revive_h5
     run = revive_h5.load("checkpoints/demo/stage-02.h5")   # history + one dict per finished stage

@@ -4,7 +4,8 @@
 # from last.h5; a study killed mid-grid and restarted repeats no finished run and ends with the
 # same bits as runs made straight through; the report has every variant; each finished run leaves
 # a result record, --record archives finished runs into results_dir, and a study with the records
-# but no checkpoints (a fresh clone) counts them done and reports the same numbers; bad study
+# but no checkpoints (a fresh clone) counts them done and reports the same numbers; a run that
+# ended as the study was stopped (no done marker) is done, not resumed; bad study
 # files, unknown variants, a directory or a record of another config are one-line errors.
 set -u
 . tests/lib.sh
@@ -72,6 +73,30 @@ check "restart repeats no finished run" "$r"
 check "restart finishes every run" "$([ "$(ls "$TMP"/out/*/seed-*/done | wc -l)" = 4 ] || ls "$TMP"/out/*/*)"
 "$PY" "$STUDY" "$TMP/s.ini" > "$TMP/r2.log" 2>&1
 check "a finished study runs nothing" "$([ "$(grep -c 'done, skipped' "$TMP/r2.log")" = 4 ] || cat "$TMP/r2.log")"
+
+# a run that ended just as the study was stopped (final stage file written, last.h5 still there,
+# no done marker, no record) is done: the study writes its marker and record and starts nothing;
+# a run whose newest stage file is not the schedule's last (stage-02.h5 moved away) stays partial
+c1=$TMP/out/control/seed-1 z1=$TMP/out/zero/seed-1
+cp "$TMP/out/control/seed-1.json" "$TMP/c1.json"
+rm "$c1/done" "$TMP/out/control/seed-1.json"
+mkdir "$TMP/aside" && mv "$z1/done" "$z1/stage-02.h5" "$TMP/out/zero/seed-1.json" "$TMP/aside/"
+"$PY" "$STUDY" "$TMP/s.ini" --dry-run > "$TMP/ended.dry" 2>&1
+mv "$TMP/aside/done" "$TMP/aside/stage-02.h5" "$z1/" && mv "$TMP/aside/seed-1.json" "$TMP/out/zero/"
+check "dry run: a run ended without its done marker is done, one stopped after stage 1 partial" \
+    "$(grep -q '^control/seed-1  *done ' "$TMP/ended.dry" && grep -q '^zero/seed-1  *partial  stage 2, epoch 1' "$TMP/ended.dry" &&
+       [ ! -e "$c1/done" ] || cat "$TMP/ended.dry")"
+printf '#!/bin/sh\necho "$*" >> "%s/calls"\nexec "%s" "$@"\n' "$TMP" "$(cd "$(dirname "$PIPE")" && pwd)/$(basename "$PIPE")" > "$TMP/logpipe"
+chmod +x "$TMP/logpipe"
+before=$(stat -c %i.%Y "$c1/stage-02.h5" "$c1/last.h5")
+PIPELINE="$TMP/logpipe" "$PY" "$STUDY" "$TMP/s.ini" > "$TMP/ended.log" 2>&1 || not_ok "study after a lost done marker: $(tail -1 "$TMP/ended.log")"
+r=""
+grep -q '^control/seed-1: done, skipped (done marker and result record written)$' "$TMP/ended.log" || r="$r not skipped: $(head -c 300 "$TMP/ended.log");"
+grep -v '^help-config' "$TMP/calls" > "$TMP/calls.run" && r="$r pipeline started: $(head -c 200 "$TMP/calls.run");"
+[ "$(stat -c %i.%Y "$c1/stage-02.h5" "$c1/last.h5")" = "$before" ] || r="$r files rewritten;"
+grep -q '"final": "stage-02.h5"' "$c1/done" || r="$r done marker: $(cat "$c1/done" 2>&1);"
+cmp -s "$TMP/c1.json" "$TMP/out/control/seed-1.json" || r="$r record missing or different;"
+check "a run ended without its done marker: marker and record written, nothing runs" "$r"
 
 # every finished run has its result record (default results_dir: out_dir), with the run's
 # fingerprint and its final stage file's numbers

@@ -1,0 +1,235 @@
+"""What a finished study run leaves behind (scripts/study.py): its `done` marker, which names the
+run's final stage file (a run that ended just as the study was stopped has none, and is known by
+its newest stage file), the wall-clock minutes its processes took, and its result record
+RESULTS_DIR/VARIANT/seed-S.json (writing, reading and checking it). A run r is a dict of
+study.py's grid: name, variant, seed, dir, record, fingerprint, resolved.
+
+    path = study_records.final_file(r)         # the complete final stage file, or None
+    study_records.mark_done(r)                 # the done marker, naming the newest stage file
+    study_records.write_record(r, path)        # its record, from that file
+    run = study_records.read_record(r)         # as revive_h5.load gives it, or None
+"""
+import calendar
+import json
+import os
+import re
+import time
+
+import numpy as np
+
+import revive_h5
+
+
+class StudyError(Exception):
+    """A user's mistake: one line on stderr, exit 2 (study.py's main reports it)."""
+
+
+def config_diff(was, now):
+    """The first three keys whose values differ, as "key: old -> new, ..."."""
+    diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+    return ", ".join(f"{k}: {was.get(k, '(unset)')} -> {now.get(k, '(unset)')}" for k in diff[:3])
+
+
+# ---- a finished run's directory ---------------------------------------------------------------
+
+def done_marker(r):
+    return os.path.join(r["dir"], "done")
+
+
+def complete_stage_file(path):
+    """The run as revive_h5.load gives it when path is a complete stage-KK.h5 (its statistics
+    hold stages 0 … KK), else None."""
+    try:
+        run = revive_h5.load(path)
+    except (OSError, ValueError, KeyError, TypeError, revive_h5.FileError):
+        return None
+    m = re.fullmatch(r"stage-(\d+)\.h5", os.path.basename(path))
+    return run if m and len(run["stages"]) == int(m.group(1)) + 1 else None
+
+
+def marked_final(r):
+    """The complete final stage file the run's done marker names (with the run's fingerprint),
+    or None."""
+    try:
+        with open(done_marker(r), encoding="utf-8") as f:
+            done = json.load(f)
+        path = os.path.join(r["dir"], done["final"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if done.get("fingerprint") != r["fingerprint"] or not complete_stage_file(path):
+        return None
+    return path
+
+
+def schedule_ended(run):
+    """True when the stage file loaded as run ends its schedule, so that `pipeline resume` would
+    train nothing more: after the finished stages come (src/pipeline.c, schedule_for_run) none
+    without pipeline.enabled; with pipeline.fractions, those listed above the last stage's
+    fraction; with pipeline.n and s, more while that fraction is below 1."""
+    if revive_h5.config_value(run["config"], "pipeline", "enabled").lower() not in ("true", "yes", "on", "1"):
+        return True
+    last = run["stages"][-1]["fraction"]
+    fractions = revive_h5.config_value(run["config"], "pipeline", "fractions")
+    if fractions.strip():
+        return all(float(x) <= last for x in fractions.split(","))
+    return last >= 1.0
+
+
+def unmarked_final(r):
+    """The final stage file of a run that ended without a done marker (the study was stopped just
+    as the run ended, before it wrote the marker): its newest stage file when that is complete and
+    ends the schedule; else None."""
+    path = revive_h5.newest_stage_file(r["dir"])
+    run = complete_stage_file(path) if path else None
+    return path if run and schedule_ended(run) else None
+
+
+def final_file(r):
+    """The complete final stage file of a finished run (marked done or not), or None."""
+    return marked_final(r) or unmarked_final(r)
+
+
+def mark_done(r):
+    """Writes the run's done marker, naming its newest stage file; returns that name."""
+    path = revive_h5.newest_stage_file(r["dir"])
+    final = os.path.basename(path) if path else None
+    with open(done_marker(r) + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"final": final, "fingerprint": r["fingerprint"]}, f)
+        f.write("\n")
+    os.replace(done_marker(r) + ".tmp", done_marker(r))
+    return final
+
+
+def wall_file(r):
+    return os.path.join(r["dir"], "wall.txt")
+
+
+def wall_minutes(r, final):
+    """Wall-clock minutes the run's processes took: the sum of wall.txt (seconds per process, written
+    as each ends) when it has a line for every command in the run's log; otherwise (processes
+    started by an older study.py) the span from the first start time in the log to the final
+    file's modification time, pauses included; None when neither is known."""
+    try:
+        with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
+            log = f.read()
+    except OSError:
+        return None
+    try:
+        with open(wall_file(r), encoding="utf-8") as f:
+            lines = [line for line in f if line.strip()]
+        if len(lines) == log.count("\n$ "):
+            return sum(float(line.split()[0]) for line in lines) / 60
+    except (OSError, ValueError, IndexError):
+        pass
+    starts = re.findall(r"  started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  ", log)
+    if not starts or not final:
+        return None
+    try:
+        t0 = calendar.timegm(time.strptime(starts[0], "%Y-%m-%dT%H:%M:%SZ"))
+        return (os.path.getmtime(final) - t0) / 60
+    except (OSError, ValueError):
+        return None
+
+
+# ---- result records ---------------------------------------------------------------------------
+# A finished run's results in a small text file (RESULTS_DIR/VARIANT/seed-S.json), so that a study
+# spread over machines keeps them in git: what the report reads from the final stage file.
+
+RECORD_VERSION = 1
+STAGE_SCALARS = ("kind", "label", "fraction", "threshold", "acc_start", "acc_start_recal", "acc_end",
+                 "acc_clamped", "reinit_applied")
+STAGE_FLAGS = ("disabled", "reinit", "revived")
+
+
+def finite_or_none(x):
+    return float(x) if np.isfinite(x) else None  # strict JSON has no NaN
+
+
+def make_record(r, path):
+    """The record of the finished run r whose final stage file is path. Float64 values are kept
+    exactly (repr); γ (float32 in the file) as the shortest decimal that reads back to the same
+    float32; NaN as null."""
+    run = revive_h5.load(path)
+    stages = []
+    for s in run["stages"]:
+        d = {k: s[k] if isinstance(s[k], str) else (int(s[k]) if k == "reinit_applied" else finite_or_none(s[k]))
+             for k in STAGE_SCALARS}
+        d["gamma"] = [float(str(g)) for g in s["gamma"].astype(np.float32)]
+        for k in STAGE_FLAGS:
+            d[k] = s[k].astype(int).tolist()
+        stages.append(d)
+    wall = wall_minutes(r, path)
+    return {"version": RECORD_VERSION, "run": r["name"], "variant": r["variant"], "seed": r["seed"],
+            "fingerprint": r["fingerprint"], "final": os.path.basename(path),
+            "wall_minutes": None if wall is None else finite_or_none(wall), "stages": stages,
+            "hist": {c: [finite_or_none(x) for x in v] for c, v in run["hist"].items()},
+            "resolved": r["resolved"]}
+
+
+def record_text(x, indent=0):
+    """JSON with one line per key of a dict (and per element of a list of dicts) and each list of
+    numbers on one line: small, and a diff shows which field changed."""
+    pad = " " * (indent + 1)
+    if isinstance(x, dict) and x:
+        return ("{\n" + ",\n".join(f"{pad}{json.dumps(k)}: {record_text(v, indent + 1)}" for k, v in x.items())
+                + "\n" + " " * indent + "}")
+    if isinstance(x, list) and x and isinstance(x[0], dict):
+        return "[\n" + ",\n".join(pad + record_text(v, indent + 1) for v in x) + "\n" + " " * indent + "]"
+    return json.dumps(x, allow_nan=False, separators=(",", ":"))
+
+
+def write_record(r, path):
+    os.makedirs(os.path.dirname(r["record"]) or ".", exist_ok=True)
+    tmp = r["record"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(record_text(make_record(r, path)) + "\n")
+    os.replace(tmp, r["record"])
+
+
+def read_record(r):
+    """The run r as revive_h5.load gives it (plus wall_minutes) from its record, or None when it
+    has none. A record of another config or run, or a broken one, is refused."""
+    path = r["record"]
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            rec = json.load(f)
+        if not isinstance(rec, dict) or rec.get("version") != RECORD_VERSION:
+            raise ValueError(f"version is not {RECORD_VERSION}")
+    except (OSError, ValueError) as e:
+        raise StudyError(f"{path}: not a study result record ({e}); remove it") from None
+    if rec.get("fingerprint") != r["fingerprint"] or rec.get("run") != r["name"]:
+        what = (config_diff(rec.get("resolved", {}), r["resolved"]) if rec.get("run") == r["name"]
+                else f"it is the record of run {rec.get('run')}")
+        raise StudyError(f"{path}: this result record is not of run {r['name']} with the study's config "
+                         f"({what or 'fingerprint differs'}); remove the file or choose another [study] results_dir")
+    try:
+        stages = []
+        for d in rec["stages"]:
+            s = {k: float("nan") if d[k] is None else float(d[k]) for k in STAGE_SCALARS
+                 if k not in ("kind", "label")}
+            s["kind"], s["label"], s["reinit_applied"] = str(d["kind"]), str(d["label"]), int(d["reinit_applied"])
+            s["gamma"] = np.asarray(d["gamma"], dtype=np.float32).astype(np.float64)
+            for k in STAGE_FLAGS:
+                s[k] = np.asarray(d[k], dtype=int).astype(bool)
+            stages.append(s)
+        hist = {c: np.asarray([np.nan if x is None else x for x in v], dtype=float) for c, v in rec["hist"].items()}
+        if not stages or "seconds" not in hist:
+            raise ValueError("no stages or no history")
+    except (KeyError, TypeError, ValueError) as e:
+        raise StudyError(f"{path}: not a complete study result record ({type(e).__name__}: {e}); remove it") from None
+    return {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes")}
+
+
+def write_missing_records(runs, quiet=False):
+    """A record for every finished run that has none. Returns how many were written."""
+    n = 0
+    for r in runs:
+        path = final_file(r)
+        if path and read_record(r) is None:
+            write_record(r, path)
+            if not quiet:
+                print(f"{r['name']}: record {r['record']}", flush=True)
+            n += 1
+    return n

@@ -1,0 +1,292 @@
+"""The report of a study (scripts/study.py): per variant and stage, mean ± standard deviation
+over the seeds of every finished run; the final accuracy with t- and Welch intervals; report.md,
+report-stages.csv, report-final.csv, report.png and report-gamma.png in the study's out_dir.
+
+    report, missing = study_report.write_report(study, runs)
+"""
+import math
+import os
+
+import numpy as np
+
+import revive_h5
+from study_records import final_file, read_record, wall_minutes
+
+
+# t(0.975, df) for df = 1 … 30; beyond, the normal 1.96 (within 1 % from df 30 on).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t975(df):
+    """Two-sided 95 % quantile of Student's t; a fractional df (Welch) rounds down (wider)."""
+    df = int(math.floor(df))
+    if df < 1:
+        return float("nan")
+    return T975[df - 1] if df <= len(T975) else 1.96
+
+
+def mean_std(values):
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v)
+
+
+def result(r):
+    """A finished run as revive_h5.load gives it, plus wall_minutes: from its final stage file,
+    else from its result record; None when it is not finished."""
+    path = final_file(r)
+    if path:
+        run = revive_h5.load(path)
+        run["wall_minutes"] = wall_minutes(r, path)
+        return run
+    return read_record(r)
+
+
+def collect(runs):
+    """Per variant (in order): every finished run (result)."""
+    out = {}
+    for r in runs:
+        run = result(r)
+        out.setdefault(r["variant"], [])
+        if run:
+            out[r["variant"]].append(run)
+    return out
+
+
+def stage_rows(variant, loaded):
+    rows = []
+    nst = max((len(x["stages"]) for x in loaded), default=0)
+    for k in range(nst):
+        have = [x["stages"][k] for x in loaded if len(x["stages"]) > k]
+        first = have[0]
+        acc = [100 * s["acc_end"] for s in have]
+        start = [100 * s["acc_start"] if s["acc_start"] >= 0 else None for s in have]
+        recal = [100 * s["acc_start_recal"] if s["acc_start_recal"] >= 0 else None for s in have]
+        dis = [100 * s["disabled"].mean() for s in have]
+        rev = [100 * s["revived"].sum() / s["reinit"].sum() if s["reinit"].sum() else None for s in have]
+        row = {"variant": variant, "stage": k, "kind": first["kind"], "fraction": first["fraction"],
+               "label": first["label"],
+               "control": all(s["reinit_applied"] == 0 for s in have) and k > 0}
+        for key, vals in (("acc", acc), ("start", start), ("recal", recal), ("disabled", dis), ("revived", rev)):
+            row[key + "_mean"], row[key + "_std"], row[key + "_n"] = mean_std(vals)
+        rows.append(row)
+    return rows
+
+
+def final_stats(loaded):
+    vals = [100 * x["stages"][-1]["acc_end"] for x in loaded]
+    mins = [float(x["hist"]["seconds"].sum()) / 60 for x in loaded]
+    walls = [x.get("wall_minutes") for x in loaded]
+    # clamped: the last stage's accuracy with every |γ| < τ set to 0 (−1: not measured)
+    clamped = [100 * x["stages"][-1]["acc_clamped"] if x["stages"][-1]["acc_clamped"] >= 0 else None
+               for x in loaded]
+    m, s, n = mean_std(vals)
+    half = t975(n - 1) * s / math.sqrt(n) if n > 1 else float("nan")
+    return {"vals": vals, "mean": m, "std": s, "n": n, "lo": m - half, "hi": m + half,
+            "minutes": mean_std(mins)[0], "wall": mean_std(walls)[0],
+            "clamped": mean_std(clamped),
+            "clamp_delta": mean_std([c - v if c is not None else None for c, v in zip(clamped, vals)]),
+            "below_tau": mean_std([100 * x["stages"][-1]["disabled"].mean() for x in loaded]),
+            "tau": sorted({x["stages"][-1]["threshold"] for x in loaded})}
+
+
+def welch(a, b):
+    """Difference of means b − a with a 95 % Welch interval (NaN when either has n < 2)."""
+    if a["n"] < 2 or b["n"] < 2:
+        return b["mean"] - a["mean"], float("nan"), float("nan")
+    va, vb = a["std"] ** 2 / a["n"], b["std"] ** 2 / b["n"]
+    d = b["mean"] - a["mean"]
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return d, d, d
+    df = (va + vb) ** 2 / (va ** 2 / (a["n"] - 1) + vb ** 2 / (b["n"] - 1))
+    h = t975(df) * se
+    return d, d - h, d + h
+
+
+def fmt(m, s, n, digits=2):
+    if n == 0 or not np.isfinite(m):
+        return "-"
+    if n == 1 or not np.isfinite(s):
+        return f"{m:.{digits}f} (n=1)"
+    return f"{m:.{digits}f} ± {s:.{digits}f} (n={n})"
+
+
+def num(x, digits):
+    return f"{x:.{digits}f}" if x is not None and np.isfinite(x) else "-"
+
+
+def csv_num(x):
+    return "" if x is None or not np.isfinite(x) else f"{x:.6g}"
+
+
+def write_report(study, runs):
+    loaded = collect(runs)
+    variants = [v["name"] for v in study["variants"] if v["name"] in loaded]
+    out = study["out"]
+    os.makedirs(out, exist_ok=True)
+    finals = {v: final_stats(loaded[v]) for v in variants}
+    all_rows = {v: stage_rows(v, loaded[v]) for v in variants}
+    missing = len(runs) - sum(len(x) for x in loaded.values())
+    ref = variants[0] if variants else None
+
+    md = [f"# Study {os.path.basename(study['path'])}", ""]
+    if study["description"]:
+        md += [study["description"], ""]
+    md += [f"Runs: {len(runs)} ({len(study['variants'])} variants × seeds {', '.join(map(str, study['seeds']))}); "
+           f"finished: {len(runs) - missing}" + (f"; **{missing} not finished, left out**" if missing else "") + ".",
+           "Accuracies in %, mean ± standard deviation over seeds (n = finished seeds).", "",
+           "## Final test accuracy", "",
+           f"| variant | n | mean ± std | 95 % t-interval | seeds | Δ vs {ref} (95 % Welch) | wall min / run | epochs' min / run |",
+           "|---|---|---|---|---|---|---|---|"]
+    for v in variants:
+        f = finals[v]
+        ci = f"[{f['lo']:.2f}, {f['hi']:.2f}]" if np.isfinite(f["lo"]) else "-"
+        if v == ref:
+            delta = "-"
+        else:
+            d, lo, hi = welch(finals[ref], f)
+            delta = f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else (f"{d:+.2f}" if np.isfinite(d) else "-")
+        seeds = ", ".join(f"{x:.2f}" for x in f["vals"])
+        md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
+    md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
+           "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
+           "clamping, checkpoints).", "", "## Clamped accuracy and filters below τ at the end", "",
+           "clamped: final test accuracy with every |γ| < τ set to 0 (those filters switched off); "
+           "Δ: clamped − final accuracy; below τ: share of all filters with |γ| < τ at the end.", "",
+           "| variant | τ | clamped | Δ clamped − final | below τ % |", "|---|---|---|---|---|"]
+    for v in variants:
+        f = finals[v]
+        md.append(f"| {v} | {', '.join(f'{t:g}' for t in f['tau'])} | {fmt(*f['clamped'])} | "
+                  f"{fmt(*f['clamp_delta'])} | {fmt(*f['below_tau'], 1)} |")
+    md += ["", "## Per stage", "",
+           "acc: at the stage end; after re-init: right after the transition into the stage (eval mode, "
+           "raw) and after BatchNorm recalibration; disabled: share of filters with |γ| < τ; revived: "
+           "share of the filters flagged at the transition that are alive at the stage end (in a control "
+           "variant, marked *, the flagged filters were not re-initialized: recovered on their own).", ""]
+    for v in variants:
+        md += [f"### {v}", "", "| stage | kind | acc | after re-init | after recal | disabled % | revived % |",
+               "|---|---|---|---|---|---|---|"]
+        for row in all_rows[v]:
+            rev = fmt(row["revived_mean"], row["revived_std"], row["revived_n"], 1)
+            md.append(f"| {row['stage']} | {row['label']} | {fmt(row['acc_mean'], row['acc_std'], row['acc_n'])} | "
+                      f"{fmt(row['start_mean'], row['start_std'], row['start_n'])} | "
+                      f"{fmt(row['recal_mean'], row['recal_std'], row['recal_n'])} | "
+                      f"{fmt(row['disabled_mean'], row['disabled_std'], row['disabled_n'], 1)} | "
+                      f"{rev}{' *' if row['control'] and rev != '-' else ''} |")
+        md.append("")
+    md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: accuracy at each stage end, "
+           "shaded ± 1 std over seeds).", ""]
+    if plot_gamma(os.path.join(out, "report-gamma.png"), variants, loaded):
+        md += ["Figure: report-gamma.png (share of filters with |γ| < τ after each epoch of the run, "
+               "mean over seeds; thin lines: seeds).", ""]
+    with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(md))
+
+    cols = ["variant", "stage", "kind", "fraction", "control"]
+    stats = ["acc", "start", "recal", "disabled", "revived"]
+    with open(os.path.join(out, "report-stages.csv"), "w", encoding="utf-8") as f:
+        f.write(",".join(cols + [f"{s}_{x}" for s in stats for x in ("mean", "std", "n")]) + "\n")
+        for v in variants:
+            for row in all_rows[v]:
+                cells = [v, str(row["stage"]), row["kind"], csv_num(row["fraction"]), str(int(row["control"]))]
+                for s in stats:
+                    cells += [csv_num(row[s + "_mean"]), csv_num(row[s + "_std"]), str(row[s + "_n"])]
+                f.write(",".join(cells) + "\n")
+    with open(os.path.join(out, "report-final.csv"), "w", encoding="utf-8") as f:
+        f.write("variant,n,mean,std,ci95_low,ci95_high,diff_vs_first,diff_low,diff_high,epoch_minutes,wall_minutes,values,"
+                "clamped_mean,clamped_std,clamped_n,clamp_delta_mean,clamp_delta_std,below_tau_mean,below_tau_std\n")
+        for v in variants:
+            fs = finals[v]
+            d, lo, hi = welch(finals[ref], fs) if v != ref else (float("nan"),) * 3
+            f.write(",".join([v, str(fs["n"]), csv_num(fs["mean"]), csv_num(fs["std"]), csv_num(fs["lo"]),
+                              csv_num(fs["hi"]), csv_num(d), csv_num(lo), csv_num(hi), csv_num(fs["minutes"]), csv_num(fs["wall"]),
+                              " ".join(f"{x:.4f}" for x in fs["vals"]),
+                              csv_num(fs["clamped"][0]), csv_num(fs["clamped"][1]), str(fs["clamped"][2]),
+                              csv_num(fs["clamp_delta"][0]), csv_num(fs["clamp_delta"][1]),
+                              csv_num(fs["below_tau"][0]), csv_num(fs["below_tau"][1])]) + "\n")
+    plot(os.path.join(out, "report.png"), variants, finals, all_rows)
+    return os.path.join(out, "report.md"), missing
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot(path, variants, finals, all_rows):
+    plt = pyplot()
+    have = [v for v in variants if finals[v]["n"] > 0]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.5]})
+    colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(have))]
+    for i, v in enumerate(have):
+        f = finals[v]
+        err = f["hi"] - f["mean"] if np.isfinite(f["hi"]) else 0.0
+        a.errorbar([i], [f["mean"]], yerr=[err], fmt="o", color=colors[i], capsize=4)
+        a.plot([i] * len(f["vals"]), f["vals"], ".", color=colors[i], alpha=0.4)
+    a.set_xticks(range(len(have)))
+    a.set_xticklabels(have, rotation=30, ha="right")
+    a.set_ylabel("final test accuracy (%)")
+    a.set_title("final accuracy, mean and 95 % t-interval (dots: seeds)", fontsize=9)
+    nmax = max((len(all_rows[v]) for v in have), default=1)
+    for i, v in enumerate(have):
+        rows = all_rows[v]
+        m = np.array([r["acc_mean"] for r in rows])
+        s = np.nan_to_num(np.array([r["acc_std"] for r in rows]))
+        if len(rows) == 1 and nmax > 1:  # a one-stage run (e.g. from scratch): a level across stages
+            xs = np.array([0, nmax - 1])
+            b.plot(xs, [m[0]] * 2, "--", color=colors[i], label=f"{v} (one stage)")
+            b.fill_between(xs, m[0] - s[0], m[0] + s[0], color=colors[i], alpha=0.15)
+            continue
+        xs = np.arange(len(rows))
+        b.plot(xs, m, "o-", color=colors[i], label=v)
+        b.fill_between(xs, m - s, m + s, color=colors[i], alpha=0.2)
+    longest = max(have, key=lambda v: len(all_rows[v]), default=None)
+    if longest:
+        b.set_xticks(range(nmax))
+        b.set_xticklabels([f"{r['stage']}\n{r['label']}" for r in all_rows[longest]], fontsize=7)
+    b.set_ylabel("test accuracy at stage end (%)")
+    b.set_title("across stages: mean ± 1 std over seeds", fontsize=9)
+    b.legend(fontsize=7)
+    save_figure(plt, fig, path)
+
+
+def plot_gamma(path, variants, loaded):
+    """Share of filters with |γ| < τ (history gamma_below_tau, %) against the run's epoch: per
+    variant the mean over its seeds (where at least one has the epoch) and each seed thin. Writes
+    nothing and returns False when no run has the column (checkpoints older than it)."""
+    curves = {v: [100 * x["hist"]["gamma_below_tau"] for x in loaded[v]] for v in variants}
+    curves = {v: [y for y in ys if np.isfinite(y).any()] for v, ys in curves.items()}
+    curves = {v: ys for v, ys in curves.items() if ys}
+    if not curves:
+        return False
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (v, ys) in enumerate(curves.items()):
+        color = plt.get_cmap("tab10")(i % 10)
+        table = np.full((len(ys), max(len(y) for y in ys)), np.nan)
+        for j, y in enumerate(ys):
+            table[j, :len(y)] = y
+            ax.plot(np.arange(1, len(y) + 1), y, "-", color=color, lw=0.6, alpha=0.4)
+        seen = np.isfinite(table).any(axis=0)
+        mean = np.full(table.shape[1], np.nan)
+        mean[seen] = np.nanmean(table[:, seen], axis=0)
+        ax.plot(np.arange(1, table.shape[1] + 1), mean, "-", color=color, lw=1.8, label=f"{v} (n={len(ys)})")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (of the whole run)")
+    ax.set_ylabel("filters with |γ| < τ (%)")
+    ax.set_title("share below τ: mean over seeds (thin: seeds)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(plt, fig, path)
+    return True
