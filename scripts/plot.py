@@ -12,8 +12,9 @@ writes, each a separate file in --out (created if needed):
     gamma_hist log10|γ| per stage (step histograms), τ marked
     clamp      test accuracy at each stage end, as trained and with every |γ| < τ clamped to 0
     gamma_share  share of filters with |γ| < τ after every epoch (history column
-               gamma_below_tau), one curve per run; runs from checkpoints older than that column
-               have no curve (the legend says so)
+               gamma_below_tau), one curve per run, with a step schedule's learning-rate drops
+               marked; runs from checkpoints older than that column have no curve (the legend
+               says so)
 
 Several checkpoints give one line (accuracy) or one panel (the others) per run, named by the
 run's `[run] name`. Only /history and /stats are read, so seed-only exports work too. A run still
@@ -35,7 +36,7 @@ try:
     import h5py
     # The checkpoint reader shared with compare_runs.py and study.py; its FileError is a user's
     # mistake (missing file, wrong checkpoint): one line on stderr, exit 1.
-    from revive_h5 import FileError as PlotError, load
+    from revive_h5 import FileError as PlotError, config_value, load
     import matplotlib
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt
@@ -282,6 +283,18 @@ def plot_clamp(runs, colors):
     return fig
 
 
+def lr_steps(run):
+    """(x of the first epoch at the new rate, factor) where a step schedule (train.lr_schedule =
+    step, the default) dropped the learning rate within a stage; nothing for cosine schedules,
+    whose rate changes every epoch, or for files without the lr column."""
+    h = run["hist"]
+    if "lr" not in h or (config_value(run["config"], "train", "lr_schedule") or "step") != "step":
+        return []
+    lr, st = h["lr"], h["stage"]
+    return [(i + 1, float(f"{lr[i] / lr[i - 1]:.3g}")) for i in range(1, len(lr))
+            if st[i] == st[i - 1] and 0 < lr[i] < lr[i - 1]]
+
+
 def plot_gamma_share(runs, colors):
     """Share of |γ| < τ after every epoch, epochs counted over all stages, one curve per run."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
@@ -297,6 +310,10 @@ def plot_gamma_share(runs, colors):
             top = max(top, float(np.max(y[known])))
         for _, x0 in stage_starts(run)[1:]:
             ax.axvline(x0 - 0.5, color=colors[i], ls=":", lw=0.9)
+        for x0, factor in lr_steps(run):
+            ax.axvline(x0 - 0.5, color=colors[i], ls="-.", lw=0.9, alpha=0.7)
+            ax.text(x0 - 0.5, 0.98, f" lr ×{factor:g}", transform=ax.get_xaxis_transform(),
+                    ha="left", va="top", fontsize=7, color=colors[i])
     taus = sorted({r["threshold"] for r in runs})
     tau = f"{taus[0]:g}" if len(taus) == 1 else "τ"
     ax.set_xlabel("epoch (counted over all stages; dotted: stage starts)")

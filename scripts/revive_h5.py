@@ -105,7 +105,7 @@ def load(path, need_stages=True):
     is τ of the run's config ([pipeline] threshold), the value every stage's threshold has.
 
     History ("hist"): stage, epoch, test_acc, train_acc, seconds and gamma_below_tau (NaN in files
-    older than that column), plus abs_gamma_p10, abs_gamma_p50, abs_gamma_p90 where the file has them.
+    older than that column), plus abs_gamma_p10, abs_gamma_p50, abs_gamma_p90 and lr where the file has them.
 
     Per stage: kind, label, fraction, threshold, acc_start (right after the transition; -1 for
     stage 0), acc_start_recal (the same after BatchNorm recalibration; -1 when not done or written
@@ -139,8 +139,8 @@ def load(path, need_stages=True):
             run["hist"]["gamma_below_tau"] = (
                 np.asarray(f["history/gamma_below_tau"][()], dtype=float)
                 if "history/gamma_below_tau" in f else np.full(n, np.nan))
-            # The |γ| quantiles after each epoch, where the file has them (same age as the share).
-            for c in ("abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90"):
+            # The |γ| quantiles after each epoch and the epoch's learning rate, where the file has them.
+            for c in ("abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90", "lr"):
                 if "history/" + c in f:
                     run["hist"][c] = np.asarray(f["history/" + c][()], dtype=float)
             stages = []

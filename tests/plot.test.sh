@@ -147,6 +147,33 @@ PYEOF
 )
 check "gamma_share draws each run's gamma_below_tau per epoch; an older file has an empty, labelled curve" "$r"
 
+# A step schedule's learning-rate drop is marked on gamma_share where the history's lr falls
+# within a stage (here ×0.1 from epoch 2 of 2); a cosine run gets no marks.
+sed -e 's/^name = scratch/name = stepped/' -e 's/^lr = 0.05/lr = 0.05\nlr_schedule = step\nmilestone_fractions = 0.5\nlr_factor = 0.1/' \
+    "$TMP/scratch.ini" >"$TMP/stepped.ini"
+if "$PIPE" run "$TMP/stepped.ini" >"$TMP/run.out" 2>&1 &&
+   "$PIPE" run "$TMP/scratch.ini" --set train.lr_schedule=cosine --set run.name=cos >>"$TMP/run.out" 2>&1; then
+    r=$("$PY" - "$TMP/ck/stepped/stage-00.h5" "$TMP/ck/cos/stage-00.h5" <<'PYEOF' 2>&1
+import importlib.util, sys
+sys.path.insert(0, "scripts")
+spec = importlib.util.spec_from_file_location("plot", "scripts/plot.py")
+plot = importlib.util.module_from_spec(spec); spec.loader.exec_module(plot)
+stepped, cos = plot.load(sys.argv[1]), plot.load(sys.argv[2])
+if plot.lr_steps(stepped) != [(2, 0.1)]:
+    print(f"stepped: {plot.lr_steps(stepped)}, lr {stepped['hist'].get('lr')}")
+if plot.lr_steps(cos) != []:
+    print(f"cosine: {plot.lr_steps(cos)}")
+fig = plot.plot_gamma_share([stepped, cos], plot.run_colors(2))
+marks = [l for l in fig.axes[0].lines if l.get_linestyle() == "-."]
+if len(marks) != 1 or list(marks[0].get_xdata()) != [1.5, 1.5]:
+    print(f"{len(marks)} lr marks at {[list(m.get_xdata()) for m in marks]}")
+PYEOF
+)
+    check "gamma_share marks a step schedule's lr drop (×0.1 at epoch 2), none for cosine" "$r"
+else
+    not_ok "the stepped/cosine runs failed: $(tail -n 2 "$TMP/run.out")"
+fi
+
 # Error exits: one line on stderr, exit 1, no figures.
 plot "$TMP/e" "$TMP/none.h5" --out "$TMP/e1"
 fails "a missing checkpoint fails naming it" "$TMP/none.h5: no such file"
