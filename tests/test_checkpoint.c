@@ -700,8 +700,8 @@ static void poke_text(const char *path, const char *name, const char *text)
     restamp(path);
 }
 
-/* Element i of a float64 dataset. */
-static void poke_element(const char *path, const char *dataset, hsize_t i, double v)
+/* Element i of a dataset, written from *v in memory type `type`. */
+static void poke_typed(const char *path, const char *dataset, hsize_t i, hid_t type, const void *v)
 {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(file >= 0);
@@ -711,7 +711,7 @@ static void poke_element(const char *path, const char *dataset, hsize_t i, doubl
     hsize_t one = 1;
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, &i, NULL, &one, NULL);
     hid_t ms = H5Screate_simple(1, &one, NULL);
-    assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) >= 0);
+    assert_true(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, v) >= 0);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
@@ -719,23 +719,16 @@ static void poke_element(const char *path, const char *dataset, hsize_t i, doubl
     restamp(path);
 }
 
+/* Element i of a float64 dataset. */
+static void poke_element(const char *path, const char *dataset, hsize_t i, double v)
+{
+    poke_typed(path, dataset, i, H5T_NATIVE_DOUBLE, &v);
+}
+
 /* Element i of a float32 dataset. */
 static void poke_element_f32(const char *path, const char *dataset, hsize_t i, float v)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t fs = H5Dget_space(d);
-    hsize_t one = 1;
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &i, NULL, &one, NULL);
-    hid_t ms = H5Screate_simple(1, &one, NULL);
-    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v) >= 0);
-    H5Sclose(ms);
-    H5Sclose(fs);
-    H5Dclose(d);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    poke_typed(path, dataset, i, H5T_NATIVE_FLOAT, &v);
 }
 
 /* A stage-end file (2 records, stage 1) to damage; the unchanged file loads. */
