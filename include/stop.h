@@ -11,7 +11,8 @@
  * flag through the step's allreduce, last.h5 is written (atomically, as always) and the run ends
  * with 128 + the signal's number and a line saying how to resume. A second signal ends the
  * process at once, without saving (the previous checkpoints are whole: files are renamed into
- * place). */
+ * place), unless it is the same signal within a second: that is one request delivered twice
+ * (a `pkill -f` matching the ranks reaches each rank directly and again through mpirun). */
 #ifndef REVIVE_STOP_H
 #define REVIVE_STOP_H
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stop.h"
@@ -17,6 +18,13 @@
  * It is read once per step and agreed over ranks, so the run never acts on it alone. */
 static volatile sig_atomic_t pending_signal;
 static volatile sig_atomic_t announce_signals;
+/* When the pending signal arrived; touched only by the handler, which blocks the other stop
+ * signals while it runs, so it is never written twice at once. */
+static struct timespec pending_since;
+
+/* A repeat of the pending signal this soon is the same request delivered twice, not a second
+ * one: `pkill -f` that matches the ranks signals each rank directly and mpirun forwards it. */
+#define SAME_REQUEST_SECONDS 1.0
 
 static void say(const char *s)
 {
@@ -35,8 +43,24 @@ static const char *signal_name(int signo)
     }
 }
 
+static double seconds_between(struct timespec a, struct timespec b)
+{
+    return (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+}
+
 static void on_signal(int signo)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
+    if (pending_signal == signo && seconds_between(pending_since, now) < SAME_REQUEST_SECONDS) {
+        if (announce_signals) {
+            say("pipeline: ");
+            say(signal_name(signo));
+            say(" again within a second: taken as the same request (to stop at once without "
+                "saving, send another a second later)\n");
+        }
+        return;
+    }
     if (pending_signal) {
         if (announce_signals) {
             say("pipeline: ");
@@ -45,11 +69,12 @@ static void on_signal(int signo)
         }
         _exit(128 + signo);
     }
+    pending_since = now;
     pending_signal = signo;
     if (announce_signals) {
         say("pipeline: ");
         say(signal_name(signo));
-        say(": finishing this step, then saving last.h5 (a second signal stops at once)\n");
+        say(": finishing this step, then saving last.h5 (another signal a second later stops at once)\n");
     }
 }
 
@@ -59,9 +84,11 @@ void stop_install(bool announce)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART; /* file and MPI calls in progress continue */
     const int signals[] = {SIGINT, SIGTERM, SIGUSR1};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        sigaddset(&sa.sa_mask, signals[i]); /* the handler never interrupts itself */
+    sa.sa_flags = SA_RESTART; /* file and MPI calls in progress continue */
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
         /* A signal ignored on entry stays ignored, as shells expect: `pipeline run ... &` in a
          * script ignores SIGINT, so Ctrl-C at the terminal is not meant for it. */

@@ -125,6 +125,42 @@ else
     not_ok "a second signal exits at once (exit $rc: $(cat "$d.err"))"
 fi
 
+# The same signal twice within a second is one request: a `pkill -f` that matches the ranks
+# signals each rank directly and mpirun forwards it again. Each step here takes a second or more
+# (ResNet-20, batch 512, 3x32x32, one thread), so the copy sent 0.2 s later arrives mid-step;
+# before the fix it ended the run at once, without last.h5.
+cat >"$TMP/slow.ini" <<INI
+[run]
+name = slow
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 4096
+synthetic_test = 64
+synthetic_size = 32
+synthetic_channels = 3
+[model]
+depth = 20
+[train]
+epochs = 1
+batch_size = 512
+INI
+d=$TMP/dup
+default_int env OMP_NUM_THREADS=1 "$PIPE" run "$TMP/slow.ini" --out "$d" >"$d.out" 2>"$d.err" &
+pid=$!
+wait_for "$d.out" "^stage 0:"
+sleep 0.3
+kill -USR1 $pid
+sleep 0.2
+kill -USR1 $pid
+wait $pid
+rc=$?
+why=""
+[ $rc -eq 138 ] || why="exit $rc, not 138"
+grep -q "SIGUSR1 again within a second: taken as the same request" "$d.err" || why="${why:+$why; }the copy was not recognised"
+grep -q "stopped by SIGUSR1 at stage 0" "$d.err" && [ -f "$d/last.h5" ] || why="${why:+$why; }no last.h5"
+check "the same signal twice within a second: one request, last.h5 saved" "${why:+$why: $(cat "$d.err")}"
+
 # Stale temporary files: one of a process that is gone (no PID is that large) is removed when
 # a run starts in its directory; one of a living process (this shell) is left alone.
 d=$TMP/stale
