@@ -31,7 +31,7 @@ import sys
 import h5py
 import numpy as np
 
-from revive_h5 import stage_file, text
+from revive_h5 import provenance_starts, stage_file, text
 
 
 def fail(msg):
@@ -60,9 +60,9 @@ IDENTITY = (("commit", "commit"), ("ranks", "rank count"), ("openblas_core", "Op
 
 def provenance(f):
     """{attribute: sorted values over the file's process starts}, or None without /provenance."""
-    if "provenance" not in f:
+    starts = provenance_starts(f)
+    if not starts:
         return None
-    starts = [f["provenance"][g].attrs for g in sorted(f["provenance"])]
     out = {}
     for key, _ in IDENTITY:
         vals = {text(v) for v in (a.get(key) for a in starts) if v is not None}

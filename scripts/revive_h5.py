@@ -41,6 +41,16 @@ def text(value, default=""):
     return str(value)
 
 
+def provenance_starts(f):
+    """One dict per process start recorded in the open file f's /provenance (a resumed run has
+    several), oldest first: strings as str, numbers as int; [] for files written before revive
+    recorded provenance."""
+    if "provenance" not in f:
+        return []
+    return [{k: (int(v) if isinstance(v, (int, np.integer)) else text(v)) for k, v in f["provenance"][g].attrs.items()}
+            for g in sorted(f["provenance"])]
+
+
 # [pipeline] threshold when a stored config leaves it out (src/config_table.c).
 DEFAULT_THRESHOLD = 0.01
 
@@ -104,6 +114,8 @@ def load(path, need_stages=True):
     False: then "stages" is empty and only the history (at least one epoch) is there. "threshold"
     is τ of the run's config ([pipeline] threshold), the value every stage's threshold has.
 
+    "provenance": the process starts that wrote the file (provenance_starts).
+
     History ("hist"): stage, epoch, test_acc, train_acc, seconds and gamma_below_tau (NaN in files
     older than that column), plus abs_gamma_p10, abs_gamma_p50, abs_gamma_p90 and lr where the file has them.
 
@@ -131,7 +143,8 @@ def load(path, need_stages=True):
             config = text(f["config"][()])
             run = {"path": path, "config": config,
                    "name": run_name(config) or os.path.splitext(os.path.basename(path))[0],
-                   "threshold": float(config_value(config, "pipeline", "threshold") or DEFAULT_THRESHOLD)}
+                   "threshold": float(config_value(config, "pipeline", "threshold") or DEFAULT_THRESHOLD),
+                   "provenance": provenance_starts(f)}
             run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
                            for c in ("stage", "epoch", "test_acc", "train_acc", "seconds")}
             # Per-epoch share of |γ| < τ; older checkpoints lack the column: NaN (unknown).

@@ -139,6 +139,8 @@ RECORD_VERSION = 1
 STAGE_SCALARS = ("kind", "label", "fraction", "threshold", "acc_start", "acc_start_recal", "acc_end",
                  "acc_clamped", "reinit_applied")
 STAGE_FLAGS = ("disabled", "reinit", "revived")
+# What a record keeps of each process start that wrote the run: which revive, when, where, how.
+PROVENANCE_KEYS = ("commit", "started", "host", "ranks", "threads")
 
 
 def finite_or_none(x):
@@ -161,7 +163,9 @@ def make_record(r, path):
     wall = wall_minutes(r, path)
     return {"version": RECORD_VERSION, "run": r["name"], "variant": r["variant"], "seed": r["seed"],
             "fingerprint": r["fingerprint"], "final": os.path.basename(path),
-            "wall_minutes": None if wall is None else finite_or_none(wall), "stages": stages,
+            "wall_minutes": None if wall is None else finite_or_none(wall),
+            "provenance": [{k: p[k] for k in PROVENANCE_KEYS if k in p} for p in run["provenance"]],
+            "stages": stages,
             "hist": {c: [finite_or_none(x) for x in v] for c, v in run["hist"].items()},
             "resolved": r["resolved"]}
 
@@ -219,7 +223,8 @@ def read_record(r):
             raise ValueError("no stages or no history")
     except (KeyError, TypeError, ValueError) as e:
         raise StudyError(f"{path}: not a complete study result record ({type(e).__name__}: {e}); remove it") from None
-    return {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes")}
+    return {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes"),
+            "provenance": rec.get("provenance", [])}
 
 
 def write_missing_records(runs, quiet=False):

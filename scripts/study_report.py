@@ -123,6 +123,17 @@ def csv_num(x):
     return "" if x is None or not np.isfinite(x) else f"{x:.6g}"
 
 
+def commits_line(loaded):
+    """Which revive commits made the finished runs (every process start of a resumed run counts)."""
+    runs_of = {}
+    for runs in loaded.values():
+        for x in runs:
+            commits = sorted({p["commit"] for p in x.get("provenance", []) if p.get("commit")}) or ["not recorded"]
+            runs_of.setdefault(", ".join(commits), []).append(x["name"])
+    parts = [f"{c} ({len(n)} run{'s' if len(n) > 1 else ''})" for c, n in sorted(runs_of.items())]
+    return "revive commits: " + ("; ".join(parts) if parts else "-") + "."
+
+
 def write_report(study, runs):
     loaded = collect(runs)
     variants = [v["name"] for v in study["variants"] if v["name"] in loaded]
@@ -154,7 +165,7 @@ def write_report(study, runs):
         md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
     md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
            "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
-           "clamping, checkpoints).", "", "## Clamped accuracy and filters below τ at the end", "",
+           "clamping, checkpoints).", "", commits_line(loaded), "", "## Clamped accuracy and filters below τ at the end", "",
            "clamped: final test accuracy with every |γ| < τ set to 0 (those filters switched off); "
            "Δ: clamped − final accuracy; below τ: share of all filters with |γ| < τ at the end.", "",
            "| variant | τ | clamped | Δ clamped − final | below τ % |", "|---|---|---|---|---|"]

@@ -121,6 +121,9 @@ for name in ("control/seed-1", "control/seed-2", "zero/seed-1", "zero/seed-2"):
         print(f"{name}: gamma differs;")
     if rec["hist"]["gamma_below_tau"] != list(run["hist"]["gamma_below_tau"]) or not rec["wall_minutes"] > 0:
         print(f"{name}: history or wall minutes;")
+    want = [p["commit"] for p in run["provenance"]]  # which revive made it, per process start
+    if not want or not all(want) or [p.get("commit") for p in rec.get("provenance", [])] != want:
+        print(f"{name}: provenance commits {rec.get('provenance')} (file: {want});")
 PY
 )
 check "each finished run writes its result record" "$r"
@@ -185,6 +188,8 @@ grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report
     ok "report.md: clamped table" || not_ok "report.md: clamped table"
 grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
     ok "report.md: final table" || not_ok "report.md: final table"
+grep -q "^revive commits: [^ ;]* (4 runs)\.$" "$TMP/out/report.md" &&
+    ok "report.md: the revive commit of the runs" || not_ok "report.md: the revive commit of the runs: $(grep "^revive commits" "$TMP/out/report.md")"
 
 # --record writes the records of finished runs into a results_dir that lacks them, once
 sed "s#^out_dir = .*#&\nresults_dir = $TMP/res#" "$TMP/s.ini" > "$TMP/arch.ini"
