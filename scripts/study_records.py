@@ -106,9 +106,11 @@ def wall_file(r):
 
 def wall_minutes(r, final):
     """Wall-clock minutes the run's processes took: the sum of wall.txt (seconds per process, written
-    as each ends) when it has a line for every command in the run's log; otherwise (processes
-    started by an older study.py) the span from the first start time in the log to the final
-    file's modification time, pauses included; None when neither is known."""
+    as each ends) when it has a line for every command in the run's log. Without wall.txt
+    (processes started by an older study.py): the span from the first start time in the log to
+    the final file's modification time, pauses included. None when neither is known, and when
+    wall.txt misses a process (the study was killed before that process ended): the span would
+    count the pause until the run was resumed, hours perhaps, as the run's time."""
     try:
         with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
             log = f.read()
@@ -119,6 +121,8 @@ def wall_minutes(r, final):
             lines = [line for line in f if line.strip()]
         if len(lines) == log.count("\n$ "):
             return sum(float(line.split()[0]) for line in lines) / 60
+        if lines:
+            return None
     except (OSError, ValueError, IndexError):
         pass
     starts = re.findall(r"  started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  ", log)

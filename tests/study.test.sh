@@ -128,6 +128,38 @@ PY
 )
 check "each finished run writes its result record" "$r"
 
+# wall minutes: the sum of wall.txt when it has a line per process; unknown (None) when a
+# process has none (killed with its study: counting the span would add the pause before the
+# resume); the span from the first start without wall.txt (an older study.py)
+r=$("$PY" - "$TMP/wall" 2>&1 <<'PY'
+import os, sys
+sys.path.insert(0, "scripts")
+from study_records import wall_minutes
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+start = "revive 0.1 (commit x)  host vm  started 2026-12-01T14:51:41Z  command: pipeline run\n"
+with open(d + "/log.txt", "w") as f:
+    f.write("\n$ pipeline run c.ini\n" + start + "\n$ pipeline resume last.h5\n" + start)
+final = d + "/stage-00.h5"
+open(final, "w").close()
+r = {"dir": d}
+out = []
+with open(d + "/wall.txt", "w") as f:
+    f.write("60 0\n")
+if wall_minutes(r, final) is not None:
+    out.append(f"one line of two: {wall_minutes(r, final)}, not None")
+with open(d + "/wall.txt", "a") as f:
+    f.write("120 0\n")
+if wall_minutes(r, final) != 3.0:
+    out.append(f"two lines of two: {wall_minutes(r, final)}, not 3.0")
+os.remove(d + "/wall.txt")
+if not (wall_minutes(r, final) or 0) > 0:
+    out.append(f"no wall.txt: {wall_minutes(r, final)}, not the span")
+print("; ".join(out))
+PY
+)
+check "wall minutes: a process without its line makes them unknown, not the span" "$r"
+
 # the stopped, killed and resumed runs end with the bits of runs made straight through
 r=""
 for v in control zero; do
