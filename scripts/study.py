@@ -122,21 +122,26 @@ def read_ini(path, what, strict=True):
 
 
 def config_keys(pipeline):
-    """Every `section.key` the pipeline knows, from `pipeline help-config`."""
+    """Every `section.key` the pipeline knows, with its default's text, from `pipeline help-config`
+    (the binary's config table is the one place the defaults live)."""
     try:
         out = subprocess.run([pipeline, "help-config"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise StudyError(f"{pipeline}: cannot run `help-config` ({e}); build it with make, or "
                          "give --pipeline PATH") from None
-    keys, section = set(), None
+    keys, section = {}, None
     for line in out.splitlines():
         m = re.fullmatch(r"\[(\w+)\]", line)
         if m:
             section = m.group(1)
             continue
-        m = re.match(r"  (\w+)\s", line)
+        # "  name  type  default  range": the type may be two words (int list), the default is
+        # quoted for strings and "(empty)" for an empty list; columns are two or more spaces apart
+        m = re.match(r"  (\w+)\s+(?:\w+ list|\w+)\s+(.*?)(?:\s{2,}|$)", line)
         if section and m:
-            keys.add(f"{section}.{m.group(1)}")
+            default = m.group(2)
+            default = "" if default == "(empty)" else default[1:-1] if default.startswith('"') else default
+            keys[f"{section}.{m.group(1)}"] = default
     if not keys:
         raise StudyError(f"{pipeline}: `help-config` listed no keys; is it a revive pipeline?")
     return keys

@@ -1,0 +1,101 @@
+#!/bin/sh
+# scripts/study_table.py on two tiny one-stage studies (ResNet-8 and -14 and WRN-8-2 on synthetic
+# data, BN only with 2 seeds in one study, all parameters with 1 seed in the other): the table has
+# a row per network and a column per trainable set, its means and standard deviations are those of
+# the runs' own stage files, the per-cell lines count BN parameters and seeds, the figure and CSV
+# are written, a cell of a run not yet made is a dash, and two variants that fill the same cell or
+# studies with no finished run are one-line errors.
+set -u
+. tests/lib.sh
+export PIPELINE="$PIPE"
+STUDY=scripts/study.py TABLE=scripts/study_table.py
+cat > "$TMP/base.ini" <<INI
+[data]
+dataset = synthetic
+synthetic_train = 128
+synthetic_test = 64
+[model]
+depth = 8
+[train]
+batch_size = 32
+epochs = 1
+lr = 0.05
+INI
+cat > "$TMP/bn.ini" <<INI
+[study]
+config = $TMP/base.ini
+seeds = 1, 2
+out_dir = $TMP/bn
+[all]
+train.trainable = bn
+[variant r8]
+model.depth = 8
+[variant r14]
+model.depth = 14
+[variant w8-2]
+model.width = 2
+INI
+cat > "$TMP/all.ini" <<INI
+[study]
+config = $TMP/base.ini
+seeds = 1
+out_dir = $TMP/all
+[all]
+train.trainable = all
+[variant r8]
+model.depth = 8
+[variant r14]
+model.depth = 14
+INI
+has() { grep -q -- "$1" "$2" 2>/dev/null || echo "no line '$1' in $2: $(head -c 600 "$2" 2>&1)"; }
+one_line_error() { # description, expected text, args...
+    what=$1 want=$2
+    shift 2
+    "$PY" "$TABLE" "$@" > "$TMP/o" 2> "$TMP/e"
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q -- "$want" "$TMP/e"; then ok "$what"
+    else not_ok "$what: exit $rc, $(head -c 300 "$TMP/e")"; fi
+}
+
+one_line_error "no finished run" "no finished run" "$TMP/bn.ini"
+"$PY" "$STUDY" "$TMP/bn.ini" --jobs 2 > "$TMP/s1.log" 2>&1 || not_ok "bn study: $(tail -1 "$TMP/s1.log")"
+"$PY" "$STUDY" "$TMP/all.ini" --only r8 > "$TMP/s2.log" 2>&1 || not_ok "all study: $(tail -1 "$TMP/s2.log")"
+
+"$PY" "$TABLE" "$TMP/bn.ini" "$TMP/all.ini" --out "$TMP/t/table" > "$TMP/t.log" 2>&1 ||
+    not_ok "table: $(tail -1 "$TMP/t.log")"
+md=$TMP/t/table.md
+check "the header has a column per trainable set" "$(has '^| network | BN only | all |$' "$md")"
+check "rows in order: depth, then width" \
+    "$(r=$(grep -o '^| \(ResNet\|WRN\)-[0-9-]* | [^|]* | [^|]* |$' "$md" | cut -d' ' -f2 | tr '\n' ' ')
+       [ "$r" = "ResNet-8 ResNet-14 WRN-8-2 " ] || echo "$r")"
+check "a run not made is a dash" "$(has '^| ResNet-14 | [0-9.]* ± [0-9.]* ([0-9., ]*) | — |$' "$md")"
+check "the run not made is counted" "$(has '^1 run(s) not finished' "$md")"
+# the expected cells, straight from the stage files
+"$PY" - "$TMP" > "$TMP/want" <<'PYEOF'
+import sys, h5py, numpy as np
+tmp = sys.argv[1]
+for label, variant in (("ResNet-8", "r8"), ("ResNet-14", "r14"), ("WRN-8-2", "w8-2")):
+    acc, n_gamma = [], 0
+    for seed in (1, 2):
+        with h5py.File(f"{tmp}/bn/{variant}/seed-{seed}/stage-00.h5", "r") as f:
+            acc.append(100 * float(f["stats/stage-00"].attrs["acc_end"]))
+    print(f"| {label} | {np.mean(acc):.2f} ± {np.std(acc, ddof=1):.2f} ({acc[0]:.2f}, {acc[1]:.2f}) |")
+PYEOF
+got=$(grep '^| \(ResNet\|WRN\)-[0-9-]* | [0-9.]* ±' "$md" | sed 's/ | [^|]* |$/ |/')
+check "means ± std are the stage files' (mean, sample std, values)" "$([ "$got" = "$(cat "$TMP/want")" ] || printf 'got\n%s\nwant\n%s' "$got" "$(cat "$TMP/want")")"
+check "ResNet-8 all parameters: one seed, one value" "$(has '^| ResNet-8 | .* | [0-9]*\.[0-9][0-9] |$' "$md")"
+check "per-cell line: network, trains, seeds" "$(has '^| WRN-8-2 | BN only | 2 | ' "$md")"
+bn8=$(grep '^| ResNet-8 | BN only | 2 | ' "$md" | cut -d'|' -f5 | tr -d ' ,')
+bnw=$(grep '^| WRN-8-2 | BN only | 2 | ' "$md" | cut -d'|' -f5 | tr -d ' ,')
+check "BN parameters: WRN-8-2 has twice ResNet-8's" "$([ -n "$bn8" ] && [ "$bnw" = $((2 * bn8)) ] || echo "$bn8 $bnw")"
+check "CSV: a header and one line per cell" "$([ "$(lines "$TMP/t/table.csv" 2>&1)" = 5 ] || cat "$TMP/t/table.csv" 2>&1)"
+check "figure written" "$([ -s "$TMP/t/table.png" ] || echo missing)"
+"$PY" "$TABLE" "$TMP/bn.ini" > "$TMP/stdout.md" 2>&1
+check "without --out: the markdown on stdout" "$(has '^| network | BN only |$' "$TMP/stdout.md")"
+
+# a third study whose variant puts another ResNet-8 BN-only run in the same cell
+sed -e "s#out_dir = .*#out_dir = $TMP/bn#" -e 's/^\[variant r14\]/[variant r8-again]/' -e 's/^model.depth = 14/model.depth = 8/' \
+    "$TMP/bn.ini" > "$TMP/dup.ini"
+one_line_error "two variants in one cell" "both give ResNet-8 with BN only" "$TMP/dup.ini" "$TMP/bn.ini"
+one_line_error "unknown option" "unknown option --bogus" --bogus "$TMP/bn.ini"
+finish study_table
