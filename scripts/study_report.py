@@ -189,8 +189,10 @@ def write_report(study, runs):
                       f"{fmt(row['disabled_mean'], row['disabled_std'], row['disabled_n'], 1)} | "
                       f"{rev}{' *' if row['control'] and rev != '-' else ''} |")
         md.append("")
-    md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: accuracy at each stage end, "
-           "shaded ± 1 std over seeds).", ""]
+    one_stage = all(len(all_rows[v]) == 1 for v in variants)
+    md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: "
+           + ("test accuracy after each epoch" if one_stage else "accuracy at each stage end")
+           + ", shaded ± 1 std over seeds).", ""]
     if plot_gamma(os.path.join(out, "report-gamma.png"), variants, loaded):
         md += ["Figure: report-gamma.png (share of filters with |γ| < τ after each epoch of the run, "
                "mean over seeds; thin lines: seeds).", ""]
@@ -219,7 +221,7 @@ def write_report(study, runs):
                               csv_num(fs["clamped"][0]), csv_num(fs["clamped"][1]), str(fs["clamped"][2]),
                               csv_num(fs["clamp_delta"][0]), csv_num(fs["clamp_delta"][1]),
                               csv_num(fs["below_tau"][0]), csv_num(fs["below_tau"][1])]) + "\n")
-    plot(os.path.join(out, "report.png"), variants, finals, all_rows)
+    plot(os.path.join(out, "report.png"), variants, finals, all_rows, loaded)
     return os.path.join(out, "report.md"), missing
 
 
@@ -236,7 +238,7 @@ def save_figure(plt, fig, path):
     plt.close(fig)
 
 
-def plot(path, variants, finals, all_rows):
+def plot(path, variants, finals, all_rows, loaded):
     plt = pyplot()
     have = [v for v in variants if finals[v]["n"] > 0]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.5]})
@@ -251,6 +253,10 @@ def plot(path, variants, finals, all_rows):
     a.set_ylabel("final test accuracy (%)")
     a.set_title("final accuracy, mean and 95 % t-interval (dots: seeds)", fontsize=9)
     nmax = max((len(all_rows[v]) for v in have), default=1)
+    if nmax == 1:  # one stage everywhere: a single point each says nothing; the epochs do
+        plot_epochs(b, have, loaded, colors)
+        save_figure(plt, fig, path)
+        return
     for i, v in enumerate(have):
         rows = all_rows[v]
         m = np.array([r["acc_mean"] for r in rows])
@@ -273,6 +279,32 @@ def plot(path, variants, finals, all_rows):
     save_figure(plt, fig, path)
 
 
+def seed_table(ys):
+    """Curves of unequal length as rows of a NaN-padded table."""
+    table = np.full((len(ys), max(len(y) for y in ys)), np.nan)
+    for j, y in enumerate(ys):
+        table[j, :len(y)] = y
+    return table
+
+
+def plot_epochs(ax, variants, loaded, colors):
+    """Test accuracy after each epoch of the run: mean over seeds, shaded ± 1 std."""
+    for i, v in enumerate(variants):
+        table = seed_table([100 * x["hist"]["test_acc"] for x in loaded[v]])
+        xs = np.arange(1, table.shape[1] + 1)
+        counts = np.isfinite(table).sum(axis=0)
+        m = np.array([np.nanmean(c) if k else np.nan for c, k in zip(table.T, counts)])
+        s = np.array([np.nanstd(c, ddof=1) if k > 1 else 0.0 for c, k in zip(table.T, counts)])
+        ax.plot(xs, m, "-", color=colors[i], label=v)
+        ax.fill_between(xs, m - s, m + s, color=colors[i], alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("per epoch: mean ± 1 std over seeds", fontsize=9)
+    ax.legend(fontsize=7)
+
+
 def plot_gamma(path, variants, loaded):
     """Share of filters with |γ| < τ (history gamma_below_tau, %) against the run's epoch: per
     variant the mean over its seeds (where at least one has the epoch) and each seed thin. Writes
@@ -286,9 +318,8 @@ def plot_gamma(path, variants, loaded):
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (v, ys) in enumerate(curves.items()):
         color = plt.get_cmap("tab10")(i % 10)
-        table = np.full((len(ys), max(len(y) for y in ys)), np.nan)
-        for j, y in enumerate(ys):
-            table[j, :len(y)] = y
+        table = seed_table(ys)
+        for y in ys:
             ax.plot(np.arange(1, len(y) + 1), y, "-", color=color, lw=0.6, alpha=0.4)
         seen = np.isfinite(table).any(axis=0)
         mean = np.full(table.shape[1], np.nan)

@@ -220,6 +220,8 @@ grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report
     ok "report.md: clamped table" || not_ok "report.md: clamped table"
 grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
     ok "report.md: final table" || not_ok "report.md: final table"
+grep -q "right: accuracy at each stage end" "$TMP/out/report.md" &&
+    ok "report.png of a staged study: accuracy per stage" || not_ok "report.png of a staged study: accuracy per stage"
 grep -q "^revive commits: [^ ;]* (4 runs)\.$" "$TMP/out/report.md" &&
     ok "report.md: the revive commit of the runs" || not_ok "report.md: the revive commit of the runs: $(grep "^revive commits" "$TMP/out/report.md")"
 

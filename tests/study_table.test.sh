@@ -4,7 +4,8 @@
 # a row per network and a column per trainable set, its means and standard deviations are those of
 # the runs' own stage files, the per-cell lines count BN parameters and seeds, the figure and CSV
 # are written, a cell of a run not yet made is a dash, and two variants that fill the same cell or
-# studies with no finished run are one-line errors.
+# studies with no finished run are one-line errors. The study report of a one-stage study draws
+# accuracy per epoch, not per stage.
 set -u
 . tests/lib.sh
 export PIPELINE="$PIPE"
@@ -59,6 +60,7 @@ one_line_error() { # description, expected text, args...
 
 one_line_error "no finished run" "no finished run" "$TMP/bn.ini"
 "$PY" "$STUDY" "$TMP/bn.ini" --jobs 2 > "$TMP/s1.log" 2>&1 || not_ok "bn study: $(tail -1 "$TMP/s1.log")"
+check "report.png of a one-stage study: accuracy per epoch" "$(has 'right: test accuracy after each epoch' "$TMP/bn/report.md")"
 "$PY" "$STUDY" "$TMP/all.ini" --only r8 > "$TMP/s2.log" 2>&1 || not_ok "all study: $(tail -1 "$TMP/s2.log")"
 
 "$PY" "$TABLE" "$TMP/bn.ini" "$TMP/all.ini" --out "$TMP/t/table" > "$TMP/t.log" 2>&1 ||
