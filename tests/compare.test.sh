@@ -68,17 +68,8 @@ r=""
 grep -q "warning: old: no /provenance" "$TMP/err" || r="$(cat "$TMP/err")"
 check "a run without provenance is said to be uncheckable" "$r"
 
-expect_error() { # name, pattern, args...
-    name=$1 pattern=$2
-    shift 2
-    "$PY" "$CMP" "$@" >/dev/null 2>"$TMP/e.err"
-    rc=$?
-    r=""
-    [ "$rc" -eq 2 ] || r="exit $rc, expected 2"
-    [ "$(lines "$TMP/e.err")" -eq 1 ] || r="${r:+$r; }$(lines "$TMP/e.err") lines on stderr"
-    grep -q -- "$pattern" "$TMP/e.err" || r="${r:+$r; }stderr lacks '$pattern': $(head -c 200 "$TMP/e.err")"
-    check "$name" "$r"
-}
+ERROR_STATUS=2  # the scripts' user errors
+expect_error() { _desc=$1 _pattern=$2; shift 2; one_line_error "$_desc" "$_pattern" "$PY" "$CMP" "$@"; }
 expect_error "one run is refused" "two or more" "$TMP/a"
 expect_error "a directory without stage files" "$TMP/nowhere/stage-00.h5" "$TMP/a" "$TMP/nowhere"
 mkdir "$TMP/foreign"

@@ -1,7 +1,8 @@
 # Shared by the shell tests (tests/*.test.sh), sourced from the repository root:  . tests/lib.sh
 # Gives: PIPE (the driver under test: $PIPELINE or ./pipeline), PY (/usr/bin/python3, the
 # interpreter with h5py), TMP (a fresh directory, removed on exit), ok/not_ok/check to report one
-# check each as "ok - ..." / "not ok - ...", lines FILE, and finish NAME to print the count and
+# check each as "ok - ..." / "not ok - ...", lines FILE, one_line_error (a command must fail with
+# one line on stderr), and finish NAME to print the count and
 # set the exit status. Stops at once, with one "not ok", when the driver is missing.
 PIPE=${PIPELINE:-./pipeline}
 PY=/usr/bin/python3
@@ -38,6 +39,22 @@ epochs = $epochs
 threshold = 0.05
 INI
     for line in "$@"; do echo "$line" >>"$f"; done
+}
+# one_line_error DESCRIPTION PATTERN COMMAND...: COMMAND must fail as a user error: exit status
+# 1-127 (exactly $ERROR_STATUS when set, e.g. 2 for the scripts), not a crash, and exactly one
+# line on stderr matching PATTERN (grep's basic regular expression).
+one_line_error() {
+    desc=$1 pattern=$2
+    shift 2
+    "$@" >"$TMP/error.out" 2>"$TMP/error.err"
+    rc=$? why=""
+    if [ "$rc" -eq 0 ]; then why="exit 0"
+    elif [ "$rc" -ge 128 ]; then why="crashed (exit $rc)"
+    elif [ -n "${ERROR_STATUS:-}" ] && [ "$rc" -ne "$ERROR_STATUS" ]; then why="exit $rc, not $ERROR_STATUS"
+    fi
+    [ "$(lines "$TMP/error.err")" = 1 ] || why="${why:+$why; }$(lines "$TMP/error.err") lines on stderr"
+    grep -q -- "$pattern" "$TMP/error.err" || why="${why:+$why; }stderr lacks '$pattern'"
+    check "$desc" "${why:+$why: $(head -c 300 "$TMP/error.err")}"
 }
 finish() {
     echo "# $1: $passed passed, $failed failed"

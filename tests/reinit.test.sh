@@ -14,12 +14,6 @@ set -u
 attr() { # file, stage, attribute
     "$PY" -c 'import h5py, sys; print(h5py.File(sys.argv[1], "r")["stats/stage-%02d" % int(sys.argv[2])].attrs[sys.argv[3]])' "$1" "$2" "$3"
 }
-one_line_error() { # description, expected text, command...
-    what=$1 want=$2
-    shift 2
-    "$@" > "$TMP/out" 2> "$TMP/err" && { not_ok "$what: exit 0"; return; }
-    if [ "$(lines "$TMP/err")" = 1 ] && grep -q -- "$want" "$TMP/err"; then ok "$what"; else not_ok "$what: $(cat "$TMP/err")"; fi
-}
 # 512 images in batches of 32: 16 steps a stage (1 epoch).
 tiny_staged_ini "$TMP/t.ini" t 1 "[run]" "threads = 1"
 

@@ -26,14 +26,8 @@ pipeline.reinit = false
 pipeline.reinit_gamma = zero
 pipeline.reinit_beta = keep
 INI
-one_line_error() { # description, expected text, args...
-    what=$1 want=$2
-    shift 2
-    "$PY" "$STUDY" "$@" > "$TMP/o" 2> "$TMP/e"
-    rc=$?
-    if [ "$rc" -eq 2 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q -- "$want" "$TMP/e"; then ok "$what"
-    else not_ok "$what: exit $rc, $(head -c 300 "$TMP/e")"; fi
-}
+ERROR_STATUS=2  # the scripts' user errors
+script_error() { _desc=$1 _pattern=$2; shift 2; one_line_error "$_desc" "$_pattern" "$PY" "$STUDY" "$@"; }
 
 "$PY" "$STUDY" "$TMP/s.ini" --dry-run > "$TMP/dry" 2>&1 || not_ok "dry run: $(tail -1 "$TMP/dry")"
 check "dry run: four new runs" "$([ "$(grep -c ' new ' "$TMP/dry")" = 4 ] || cat "$TMP/dry")"
@@ -255,25 +249,25 @@ done
 check "--report from records alone = the report from the checkpoints" "$r"
 
 # bad input
-one_line_error "--only names an unknown variant" "no variant 'fresh'" "$TMP/s.ini" --only fresh
+script_error "--only names an unknown variant" "no variant 'fresh'" "$TMP/s.ini" --only fresh
 sed 's/^seeds = 1, 2/seeds = 1, 2\nseed = 3/' "$TMP/s.ini" > "$TMP/bad1.ini"
-one_line_error "unknown key in [study]" "unknown key 'seed' (did you mean seeds?)" "$TMP/bad1.ini" --dry-run
+script_error "unknown key in [study]" "unknown key 'seed' (did you mean seeds?)" "$TMP/bad1.ini" --dry-run
 sed 's/^pipeline.reinit = false/pipeline.reinit_gama = zero/' "$TMP/s.ini" > "$TMP/bad2.ini"
-one_line_error "unknown config key in a variant" "\[variant control\]: unknown key 'pipeline.reinit_gama' (did you mean pipeline.reinit_gamma?)" "$TMP/bad2.ini" --dry-run
+script_error "unknown config key in a variant" "\[variant control\]: unknown key 'pipeline.reinit_gama' (did you mean pipeline.reinit_gamma?)" "$TMP/bad2.ini" --dry-run
 printf '[bogus]\nx = 1\n' >> "$TMP/s.ini.tmp"; cat "$TMP/s.ini" "$TMP/s.ini.tmp" > "$TMP/bad3.ini"
-one_line_error "unknown section" "unknown section \[bogus\]" "$TMP/bad3.ini" --dry-run
+script_error "unknown section" "unknown section \[bogus\]" "$TMP/bad3.ini" --dry-run
 sed 's/^pipeline.recalibrate_batches = 2/pipeline.recalibrate_batches = 3/' "$TMP/s.ini" > "$TMP/other.ini"
-one_line_error "a directory holding runs of another config" \
+script_error "a directory holding runs of another config" \
     "run control/seed-1 was made with another config (pipeline.recalibrate_batches: 2 -> 3)" "$TMP/other.ini" --dry-run
 sed 's/^pipeline.recalibrate_batches = 2/pipeline.recalibrate_batches = 3/' "$TMP/fresh.ini" > "$TMP/fresh3.ini"
-one_line_error "a result record of another config" \
+script_error "a result record of another config" \
     "$TMP/res/control/seed-1.json: this result record is not of run control/seed-1 with the study's config (pipeline.recalibrate_batches: 2 -> 3)" \
     "$TMP/fresh3.ini" --dry-run
 cp "$TMP/res/control/seed-2.json" "$TMP/res/control/seed-1.json"
-one_line_error "a result record of another run" "$TMP/res/control/seed-1.json: .*record of run control/seed-2" "$TMP/fresh.ini" --report
+script_error "a result record of another run" "$TMP/res/control/seed-1.json: .*record of run control/seed-2" "$TMP/fresh.ini" --report
 mkdir -p "$TMP/foreign" && touch "$TMP/foreign/x"
-one_line_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
-one_line_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
+script_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
+script_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
 # a signal that arrives just after a run started (before the study recorded it) still stops that
 # run: nothing is left going on unwatched holding the run's lock
 sed "s#^out_dir = .*#out_dir = $TMP/race#" "$TMP/s.ini" > "$TMP/race.ini"

@@ -49,16 +49,10 @@ model.depth = 8
 model.depth = 14
 INI
 has() { grep -q -- "$1" "$2" 2>/dev/null || echo "no line '$1' in $2: $(head -c 600 "$2" 2>&1)"; }
-one_line_error() { # description, expected text, args...
-    what=$1 want=$2
-    shift 2
-    "$PY" "$TABLE" "$@" > "$TMP/o" 2> "$TMP/e"
-    rc=$?
-    if [ "$rc" -eq 2 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q -- "$want" "$TMP/e"; then ok "$what"
-    else not_ok "$what: exit $rc, $(head -c 300 "$TMP/e")"; fi
-}
+ERROR_STATUS=2  # the scripts' user errors
+script_error() { _desc=$1 _pattern=$2; shift 2; one_line_error "$_desc" "$_pattern" "$PY" "$TABLE" "$@"; }
 
-one_line_error "no finished run" "no finished run" "$TMP/bn.ini"
+script_error "no finished run" "no finished run" "$TMP/bn.ini"
 "$PY" "$STUDY" "$TMP/bn.ini" --jobs 2 > "$TMP/s1.log" 2>&1 || not_ok "bn study: $(tail -1 "$TMP/s1.log")"
 check "report.png of a one-stage study: accuracy per epoch" "$(has 'right: test accuracy after each epoch' "$TMP/bn/report.md")"
 "$PY" "$STUDY" "$TMP/all.ini" --only r8 > "$TMP/s2.log" 2>&1 || not_ok "all study: $(tail -1 "$TMP/s2.log")"
@@ -98,6 +92,6 @@ check "without --out: the markdown on stdout" "$(has '^| network | BN only |$' "
 # a third study whose variant puts another ResNet-8 BN-only run in the same cell
 sed -e "s#out_dir = .*#out_dir = $TMP/bn#" -e 's/^\[variant r14\]/[variant r8-again]/' -e 's/^model.depth = 14/model.depth = 8/' \
     "$TMP/bn.ini" > "$TMP/dup.ini"
-one_line_error "two variants in one cell" "both give ResNet-8 with BN only" "$TMP/dup.ini" "$TMP/bn.ini"
-one_line_error "unknown option" "unknown option --bogus" --bogus "$TMP/bn.ini"
+script_error "two variants in one cell" "both give ResNet-8 with BN only" "$TMP/dup.ini" "$TMP/bn.ini"
+script_error "unknown option" "unknown option --bogus" --bogus "$TMP/bn.ini"
 finish study_table
