@@ -7,7 +7,7 @@ over seeds, from the studies' finished runs (stage files, else the committed res
         --out docs/data/paper-table
 
 writes OUT.md (the table, then one line per cell: seeds, share of |γ| < τ at the end, clamped −
-final accuracy, wall minutes, commits), OUT.csv (the same per cell) and OUT.png (accuracy against
+final accuracy, wall minutes and the minutes of its epochs, commits), OUT.csv (the same per cell) and OUT.png (accuracy against
 the number of BN parameters, γ and β: a solid line through the networks of width 1, a dashed one
 through the widths of the shallowest widened depth). Without --out it prints the markdown.
 Options: --pipeline P (the binary whose config keys the study files are checked against; default
@@ -21,7 +21,7 @@ import numpy as np
 
 import study
 from study_records import StudyError
-from study_report import mean_std, pyplot, result, save_figure
+from study_report import final_stats, pyplot, result, save_figure
 
 PROG = "study_table.py"
 
@@ -35,17 +35,13 @@ def network(resolved, defaults):
 
 
 def cell_stats(runs):
-    """What the table says about one cell: its finished runs' final accuracies (%) and the rest."""
-    finals = [x["stages"][-1] for x in runs]
-    acc = [100 * s["acc_end"] for s in finals]
-    below = [100 * float(np.mean(np.abs(s["gamma"]) < s["threshold"])) for s in finals]
-    clamp = [100 * (s["acc_clamped"] - s["acc_end"]) for s in finals]
-    walls = [x.get("wall_minutes") for x in runs]
-    commits = sorted({p["commit"] for x in runs for p in x.get("provenance", []) if p.get("commit")})
-    m, sd, n = mean_std(acc)
-    return {"acc": acc, "mean": m, "std": sd, "n": n, "below_tau": mean_std(below)[0],
-            "clamp_delta": mean_std(clamp)[0], "wall_minutes": mean_std(walls)[0],
-            "bn_params": 2 * len(finals[0]["gamma"]) if finals else 0, "commits": commits}
+    """What the table says about one cell: the study report's final statistics of its finished
+    runs (accuracies in %), its BN parameter count and the revive commits that made it."""
+    x = final_stats(runs)
+    return {"acc": x["vals"], "mean": x["mean"], "std": x["std"], "n": x["n"],
+            "below_tau": x["below_tau"][0], "clamp_delta": x["clamp_delta"][0], "wall_minutes": x["wall"],
+            "epoch_minutes": x["minutes"], "bn_params": 2 * len(runs[0]["stages"][-1]["gamma"]),
+            "commits": sorted({p["commit"] for r in runs for p in r.get("provenance", []) if p.get("commit")})}
 
 
 def collect(files, pipeline):
@@ -100,13 +96,13 @@ def markdown(rows, cols, cells, missing):
     for key, label in rows.items():
         out.append(f"| {label} | " + " | ".join(fmt_cell(cells.get((key, c))) for c in cols) + " |")
     out += ["", "| network | trains | seeds | BN parameters | \\|γ\\| < τ at the end (%) | clamped − final "
-            "(points) | wall min / run | commits |", "|---|---|---:|---:|---:|---:|---:|---|"]
+            "(points) | wall min / run | epochs' min / run | commits |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for key, label in rows.items():
         for c in cols:
             x = cells.get((key, c))
             if x:
                 out.append(f"| {label} | {c} | {x['n']} | {x['bn_params']:,} | {num(x['below_tau'], 1)} | "
-                           f"{num(x['clamp_delta'], 2, True)} | {num(x['wall_minutes'], 1)} | "
+                           f"{num(x['clamp_delta'], 2, True)} | {num(x['wall_minutes'], 1)} | {num(x['epoch_minutes'], 1)} | "
                            f"{', '.join(x['commits']) or '—'} |")
     if missing:
         out += ["", f"{missing} run(s) not finished: their cells leave them out."]
@@ -114,7 +110,7 @@ def markdown(rows, cols, cells, missing):
 
 
 def csv_text(rows, cols, cells):
-    lines = ["network,trains,n,mean_acc,std_acc,accs,bn_params,below_tau_pct,clamp_delta_pts,wall_minutes"]
+    lines = ["network,trains,n,mean_acc,std_acc,accs,bn_params,below_tau_pct,clamp_delta_pts,wall_minutes,epoch_minutes"]
     for key, label in rows.items():
         for c in cols:
             x = cells.get((key, c))
@@ -122,7 +118,7 @@ def csv_text(rows, cols, cells):
                 lines.append(",".join([label, c, str(x["n"]), num(x["mean"], 4), num(x["std"], 4),
                                        " ".join(f"{a:.4f}" for a in x["acc"]), str(x["bn_params"]),
                                        num(x["below_tau"], 3), num(x["clamp_delta"], 3),
-                                       num(x["wall_minutes"], 2)]))
+                                       num(x["wall_minutes"], 2), num(x["epoch_minutes"], 2)]))
     return "\n".join(lines) + "\n"
 
 
