@@ -11,6 +11,7 @@ directory, and a report that aggregates over the seeds.
     options: --jobs N (runs at once, default 1)  --ranks R (MPI ranks a run, default 1)
              --only NAME[,NAME...] (these variants)  --out DIR (instead of [study] out_dir)
              --stop-after-steps N (each run stops after N steps this time; for time-limited jobs)
+             --threads T (per rank; default cores // (jobs × ranks): fewer leaves cores to other work)
              --pipeline PATH (default: ./pipeline next to scripts/, or $PIPELINE)
 
 The study file (paths relative to the directory you run from, like a config's run.out_dir):
@@ -53,8 +54,8 @@ run whose record matches its fingerprint is *done* without its run directory (a 
 the study skips it and the report (made from the stage file when there is one, else from the
 record) still counts it. A record of another config or run is refused, naming the file.
 
-Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = cores // (jobs × ranks)
-(at least 1) and run.threads = 0. With --ranks R > 1 runs go through
+Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = --threads, by default
+cores // (jobs × ranks) (at least 1), and run.threads = 0. With --ranks R > 1 runs go through
 `mpirun -np R --bind-to none` (plus --allow-run-as-root as root). Thread and rank counts change
 the speed, not the results (README, MPI); the rank count changes float32 rounding only.
 
@@ -361,6 +362,12 @@ def command(r, opts):
     return cmd
 
 
+def record_wall(r, started, returncode):
+    """One line per process that worked on the run, as it ends: its wall seconds and exit status."""
+    with open(wall_file(r), "a", encoding="utf-8") as f:
+        f.write(f"{time.time() - started:.1f} {returncode}\n")
+
+
 def run_grid(study, runs, opts):
     """Runs every run not done, `jobs` at a time. Returns the number that failed."""
     todo = []
@@ -378,7 +385,7 @@ def run_grid(study, runs, opts):
             print(f"{r['name']}: running in another study process, skipped", flush=True)
         else:
             todo.append(r)
-    threads = max(1, cores() // (opts["jobs"] * opts["ranks"]))
+    threads = opts["threads"] or max(1, cores() // (opts["jobs"] * opts["ranks"]))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     active, failed = [], 0
     # A signal between starting a run and recording it in `active` would leave that run going
@@ -394,8 +401,9 @@ def run_grid(study, runs, opts):
                 os.killpg(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        for r, p, *_ in active:
+        for r, p, log, lock, started in active:
             p.wait()
+            record_wall(r, started, p.returncode)  # the run resumes later: its time so far counts
         sys.stderr.write(f"{PROG}: stopped by signal {signum}; run it again to continue\n")
         sys.exit(128 + signum)
 
@@ -440,8 +448,7 @@ def run_grid(study, runs, opts):
                     continue
                 active.remove(item)
                 log.close()
-                with open(wall_file(r), "a", encoding="utf-8") as f:  # one line per process
-                    f.write(f"{time.time() - started:.1f} {p.returncode}\n")
+                record_wall(r, started, p.returncode)
                 with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
                     text = f.read()
                 tail = text[text.rfind("\n$ "):]
@@ -469,16 +476,16 @@ def run_grid(study, runs, opts):
 # ---- command line -------------------------------------------------------------------------------
 
 def parse_args(argv):
-    opts = {"jobs": 1, "ranks": 1, "dry": False, "report": False, "record": False, "only": None, "out": None, "stop": 0,
+    opts = {"jobs": 1, "ranks": 1, "threads": 0, "dry": False, "report": False, "record": False, "only": None, "out": None, "stop": 0,
             "pipeline": os.environ.get("PIPELINE") or os.path.join(os.path.dirname(HERE), "pipeline"),
             "file": None}
     it = iter(argv)
     for a in it:
-        if a in ("--jobs", "--ranks", "--stop-after-steps"):
+        if a in ("--jobs", "--ranks", "--threads", "--stop-after-steps"):
             v = next(it, "")
             if not re.fullmatch(r"[1-9]\d*", v):
                 raise StudyError(f"{a} '{v}': give a whole number ≥ 1")
-            opts[{"--jobs": "jobs", "--ranks": "ranks", "--stop-after-steps": "stop"}[a]] = int(v)
+            opts[{"--jobs": "jobs", "--ranks": "ranks", "--threads": "threads", "--stop-after-steps": "stop"}[a]] = int(v)
         elif a == "--dry-run":
             opts["dry"] = True
         elif a == "--report":
@@ -502,9 +509,10 @@ def parse_args(argv):
     if not opts["file"]:
         raise StudyError("give a study file: scripts/study.py configs/study-reinit.ini [--dry-run]")
     n = cores()
-    if opts["jobs"] * opts["ranks"] > n:
-        raise StudyError(f"--jobs {opts['jobs']} × --ranks {opts['ranks']} exceeds the {n} cores here; "
-                         "lower one of them")
+    if opts["jobs"] * opts["ranks"] * max(1, opts["threads"]) > n:
+        raise StudyError(f"--jobs {opts['jobs']} × --ranks {opts['ranks']}"
+                         + (f" × --threads {opts['threads']}" if opts["threads"] else "")
+                         + f" exceeds the {n} cores here; lower one of them")
     return opts
 
 

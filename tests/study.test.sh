@@ -268,6 +268,10 @@ script_error "a result record of another run" "$TMP/res/control/seed-1.json: .*r
 mkdir -p "$TMP/foreign" && touch "$TMP/foreign/x"
 script_error "a foreign directory" "holds files but no study.json" "$TMP/s.ini" --out "$TMP/foreign" --dry-run
 script_error "too many jobs" "exceeds the" "$TMP/s.ini" --jobs 64 --ranks 64
+script_error "too many threads" "--threads 4096 exceeds the" "$TMP/s.ini" --threads 4096
+script_error "--threads 0" "--threads '0': give a whole number" "$TMP/s.ini" --threads 0
+"$PY" "$STUDY" "$TMP/s.ini" --out "$TMP/thr" --only control --threads 1 --stop-after-steps 1 > "$TMP/thr.log" 2>&1
+check "--threads 1: each run gets one thread" "$(grep -q 'control/seed-1: starting (1 thread)' "$TMP/thr.log" || cat "$TMP/thr.log")"
 # a signal that arrives just after a run started (before the study recorded it) still stops that
 # run: nothing is left going on unwatched holding the run's lock
 sed "s#^out_dir = .*#out_dir = $TMP/race#" "$TMP/s.ini" > "$TMP/race.ini"
@@ -279,5 +283,9 @@ left=$(pgrep -f -- "--set run.out_dir=$TMP/race/" || true)
 "$PY" "$STUDY" "$TMP/race.ini" --dry-run > "$TMP/race.dry" 2>&1
 check "a signal at a run's start stops that run too" \
     "$([ "$rc" = 143 ] && [ -z "$left" ] && ! grep -q running "$TMP/race.dry" || echo "exit $rc; left: $left; $(cat "$TMP/race.dry")")"
+# the process a stopped study ended keeps its wall time (one line of wall.txt), so the run's wall
+# minutes stay known once it is resumed (without the line they would be unknown)
+check "a run stopped by the study's signal keeps its wall time" \
+    "$(w=$(cat "$TMP"/race/*/seed-1/wall.txt 2>&1); [ "$(echo "$w" | wc -l)" = 1 ] && echo "$w" | grep -q '^[0-9.]* -15$' || echo "wall.txt: $w")"
 
 finish study.test.sh
