@@ -145,8 +145,10 @@ def plot(path, rows, cols, cells):
             ax.annotate(label, (have[0]["bn_params"], min(h["mean"] for h in have)), fontsize=7,
                         textcoords="offset points", xytext=(3, -10))
     ax.set_xscale("log")
-    ticks = sorted({x["bn_params"] for x in cells.values()})
-    ax.set_xticks(ticks, [f"{t:,}" for t in ticks], fontsize=7)
+    # round ticks a factor 2 apart: the networks' own counts crowd each other (2,240 and 2,464)
+    lo, hi = min(x["bn_params"] for x in cells.values()), max(x["bn_params"] for x in cells.values())
+    ticks = [t for t in (125 * 2 ** k for k in range(20)) if lo / 1.5 <= t <= hi * 1.5] or [lo]
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks], fontsize=8)
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("BN parameters (γ and β)")
     ax.set_ylabel("final test accuracy (%)")
