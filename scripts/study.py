@@ -396,6 +396,8 @@ def run_grid(study, runs, opts):
         if starting[0]:
             deferred.append(signum)
             return
+        for s in (signal.SIGINT, signal.SIGTERM):  # a second signal would record the runs' time twice
+            signal.signal(s, signal.SIG_IGN)
         for r, p, *_ in active:
             try:
                 os.killpg(p.pid, signal.SIGTERM)

@@ -189,9 +189,8 @@ def write_report(study, runs):
                       f"{fmt(row['disabled_mean'], row['disabled_std'], row['disabled_n'], 1)} | "
                       f"{rev}{' *' if row['control'] and rev != '-' else ''} |")
         md.append("")
-    one_stage = all(len(all_rows[v]) == 1 for v in variants)
     md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: "
-           + ("test accuracy after each epoch" if one_stage else "accuracy at each stage end")
+           + ("test accuracy after each epoch" if one_stage(variants, finals, all_rows) else "accuracy at each stage end")
            + ", shaded ± 1 std over seeds).", ""]
     if plot_gamma(os.path.join(out, "report-gamma.png"), variants, loaded):
         md += ["Figure: report-gamma.png (share of filters with |γ| < τ after each epoch of the run, "
@@ -238,6 +237,12 @@ def save_figure(plt, fig, path):
     plt.close(fig)
 
 
+def one_stage(variants, finals, all_rows):
+    """Whether every variant with a finished run has one stage: the figure then shows epochs."""
+    have = [v for v in variants if finals[v]["n"] > 0]
+    return bool(have) and all(len(all_rows[v]) == 1 for v in have)
+
+
 def plot(path, variants, finals, all_rows, loaded):
     plt = pyplot()
     have = [v for v in variants if finals[v]["n"] > 0]
@@ -253,7 +258,7 @@ def plot(path, variants, finals, all_rows, loaded):
     a.set_ylabel("final test accuracy (%)")
     a.set_title("final accuracy, mean and 95 % t-interval (dots: seeds)", fontsize=9)
     nmax = max((len(all_rows[v]) for v in have), default=1)
-    if nmax == 1:  # one stage everywhere: a single point each says nothing; the epochs do
+    if one_stage(variants, finals, all_rows):  # a single point each says nothing; the epochs do
         plot_epochs(b, have, loaded, colors)
         save_figure(plt, fig, path)
         return

@@ -38,7 +38,7 @@ def cell_stats(runs):
     """What the table says about one cell: the study report's final statistics of its finished
     runs (accuracies in %), its BN parameter count and the revive commits that made it."""
     x = final_stats(runs)
-    return {"acc": x["vals"], "mean": x["mean"], "std": x["std"], "n": x["n"],
+    return {"acc": [a for a in x["vals"] if np.isfinite(a)], "mean": x["mean"], "std": x["std"], "n": x["n"],
             "below_tau": x["below_tau"][0], "clamp_delta": x["clamp_delta"][0], "wall_minutes": x["wall"],
             "epoch_minutes": x["minutes"], "bn_params": 2 * len(runs[0]["stages"][-1]["gamma"]),
             "commits": sorted({p["commit"] for r in runs for p in r.get("provenance", []) if p.get("commit")})}
@@ -127,9 +127,9 @@ def plot(path, rows, cols, cells):
     dashed one from the shallowest widened depth's width 1 through its widths; dots are seeds."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    widened = sorted({k[1] for k in rows if k[2] > 1})
     for i, c in enumerate(cols):
         color = plt.get_cmap("tab10")(i % 10)
+        widened = sorted({k[1] for k in rows if k[2] > 1 and (k, c) in cells})
         deep = [k for k in rows if k[2] == 1 and (k, c) in cells]
         wide = [k for k in rows if widened and k[1] == widened[0] and (k, c) in cells]
         for keys, style, what in ((deep, "o-", "depth"), (sorted(wide, key=lambda k: k[2]), "s--", "width")):

@@ -288,4 +288,37 @@ check "a signal at a run's start stops that run too" \
 check "a run stopped by the study's signal keeps its wall time" \
     "$(w=$(cat "$TMP"/race/*/seed-1/wall.txt 2>&1); [ "$(echo "$w" | wc -l)" = 1 ] && echo "$w" | grep -q '^[0-9.]* -15$' || echo "wall.txt: $w")"
 
+# A second stop signal while the study waits for its runs to save (each step of this ResNet-20 on
+# 3x32x32, batch 512, one thread, takes a second or more) is ignored: before, the handler ran again
+# inside its own wait and hung (the watchdog kills it after 60 s), or wrote the runs' time twice.
+cat > "$TMP/slow-base.ini" <<INI
+[data]
+dataset = synthetic
+synthetic_train = 4096
+synthetic_test = 64
+synthetic_size = 32
+synthetic_channels = 3
+[model]
+depth = 20
+[train]
+epochs = 1
+batch_size = 512
+INI
+printf '[study]\nconfig = %s\nseeds = 1\nout_dir = %s\n[variant only]\n' "$TMP/slow-base.ini" "$TMP/twice" > "$TMP/twice.ini"
+"$PY" "$STUDY" "$TMP/twice.ini" --threads 1 > "$TMP/twice.log" 2>&1 &
+pid=$!
+( sleep 60; kill -KILL $pid ) >/dev/null 2>&1 &
+dog=$!
+i=0
+while ! grep -q "^stage 0:" "$TMP/twice/only/seed-1/log.txt" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+kill -TERM $pid
+sleep 0.2
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc=$?
+kill $dog 2>/dev/null
+check "a second stop signal while the runs save: one exit, one wall line" \
+    "$([ "$rc" = 143 ] && [ "$(lines "$TMP/twice/only/seed-1/wall.txt")" = 1 ] || echo "exit $rc; wall.txt: $(cat "$TMP/twice/only/seed-1/wall.txt" 2>&1)")"
+
 finish study.test.sh

@@ -56,6 +56,8 @@ script_error "no finished run" "no finished run" "$TMP/bn.ini"
 "$PY" "$STUDY" "$TMP/bn.ini" --jobs 2 > "$TMP/s1.log" 2>&1 || not_ok "bn study: $(tail -1 "$TMP/s1.log")"
 check "report.png of a one-stage study: accuracy per epoch" "$(has 'right: test accuracy after each epoch' "$TMP/bn/report.md")"
 "$PY" "$STUDY" "$TMP/all.ini" --only r8 > "$TMP/s2.log" 2>&1 || not_ok "all study: $(tail -1 "$TMP/s2.log")"
+check "the caption says epochs when a variant has no finished run yet" \
+    "$(has 'right: test accuracy after each epoch' "$TMP/all/report.md")"
 
 "$PY" "$TABLE" "$TMP/bn.ini" "$TMP/all.ini" --out "$TMP/t/table" > "$TMP/t.log" 2>&1 ||
     not_ok "table: $(tail -1 "$TMP/t.log")"
@@ -89,9 +91,33 @@ check "figure written" "$([ -s "$TMP/t/table.png" ] || echo missing)"
 "$PY" "$TABLE" "$TMP/bn.ini" > "$TMP/stdout.md" 2>&1
 check "without --out: the markdown on stdout" "$(has '^| network | BN only |$' "$TMP/stdout.md")"
 
-# a third study whose variant puts another ResNet-8 BN-only run in the same cell
-sed -e "s#out_dir = .*#out_dir = $TMP/bn#" -e 's/^\[variant r14\]/[variant r8-again]/' -e 's/^model.depth = 14/model.depth = 8/' \
-    "$TMP/bn.ini" > "$TMP/dup.ini"
-script_error "two variants in one cell" "both give ResNet-8 with BN only" "$TMP/dup.ini" "$TMP/bn.ini"
+# a run whose record lost its final accuracy (null): the cell counts the other seed, the figure is drawn
+mv "$TMP/bn/r8/seed-2" "$TMP/r8-seed-2"
+"$PY" - "$TMP/bn/r8/seed-2.json" <<'PYEOF'
+import json, sys
+rec = json.load(open(sys.argv[1]))
+rec["stages"][-1]["acc_end"] = None
+json.dump(rec, open(sys.argv[1], "w"))
+PYEOF
+"$PY" "$TABLE" "$TMP/bn.ini" --out "$TMP/nan/table" > "$TMP/nan.log" 2>&1
+check "an unknown accuracy leaves the seed out of its cell" \
+    "$(has '^| ResNet-8 | [0-9.]* |$' "$TMP/nan/table.md"; [ -s "$TMP/nan/table.png" ] || tail -3 "$TMP/nan.log")"
+mv "$TMP/r8-seed-2" "$TMP/bn/r8/seed-2"
+
+# two variants of one study that give the same network the same trainable set (another lr)
+cat > "$TMP/dup.ini" <<INI
+[study]
+config = $TMP/base.ini
+seeds = 1
+out_dir = $TMP/dup
+[all]
+train.trainable = bn
+[variant r8]
+[variant r8-lr]
+train.lr = 0.1
+INI
+"$PY" "$STUDY" "$TMP/dup.ini" > "$TMP/dup.log" 2>&1 || not_ok "dup study: $(tail -1 "$TMP/dup.log")"
+script_error "two variants in one cell" "dup.ini \[variant r8-lr\] and .*dup.ini \[variant r8\] both give ResNet-8 with BN only" "$TMP/dup.ini"
+script_error "one study given twice" "both give ResNet-8 with BN only" "$TMP/bn.ini" "$TMP/bn.ini"
 script_error "unknown option" "unknown option --bogus" --bogus "$TMP/bn.ini"
 finish study_table
