@@ -40,6 +40,27 @@ threshold = 0.05
 INI
     for line in "$@"; do echo "$line" >>"$f"; done
 }
+# slow_step_ini FILE [LINE...]: one epoch of ResNet-20 on synthetic 3x32x32 images in batches of
+# 512, a second or more a step on one thread: time for a signal to arrive mid-step. LINEs are
+# appended (more sections).
+slow_step_ini() {
+    f=$1
+    shift
+    cat >"$f" <<INI
+[data]
+dataset = synthetic
+synthetic_train = 4096
+synthetic_test = 64
+synthetic_size = 32
+synthetic_channels = 3
+[model]
+depth = 20
+[train]
+epochs = 1
+batch_size = 512
+INI
+    for line in "$@"; do echo "$line" >>"$f"; done
+}
 # one_line_error DESCRIPTION PATTERN COMMAND...: COMMAND must fail as a user error: exit status
 # 1-127 (exactly $ERROR_STATUS when set, e.g. 2 for the scripts), not a crash, and exactly one
 # line on stderr matching PATTERN (grep's basic regular expression).

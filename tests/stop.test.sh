@@ -129,22 +129,7 @@ fi
 # signals each rank directly and mpirun forwards it again. Each step here takes a second or more
 # (ResNet-20, batch 512, 3x32x32, one thread), so the copy sent 0.2 s later arrives mid-step;
 # before the fix it ended the run at once, without last.h5.
-cat >"$TMP/slow.ini" <<INI
-[run]
-name = slow
-out_dir = $TMP/ck
-[data]
-dataset = synthetic
-synthetic_train = 4096
-synthetic_test = 64
-synthetic_size = 32
-synthetic_channels = 3
-[model]
-depth = 20
-[train]
-epochs = 1
-batch_size = 512
-INI
+slow_step_ini "$TMP/slow.ini" "[run]" "name = slow" "out_dir = $TMP/ck"
 d=$TMP/dup
 default_int env OMP_NUM_THREADS=1 "$PIPE" run "$TMP/slow.ini" --out "$d" >"$d.out" 2>"$d.err" &
 pid=$!

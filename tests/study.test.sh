@@ -291,19 +291,7 @@ check "a run stopped by the study's signal keeps its wall time" \
 # A second stop signal while the study waits for its runs to save (each step of this ResNet-20 on
 # 3x32x32, batch 512, one thread, takes a second or more) is ignored: before, the handler ran again
 # inside its own wait and hung (the watchdog kills it after 60 s), or wrote the runs' time twice.
-cat > "$TMP/slow-base.ini" <<INI
-[data]
-dataset = synthetic
-synthetic_train = 4096
-synthetic_test = 64
-synthetic_size = 32
-synthetic_channels = 3
-[model]
-depth = 20
-[train]
-epochs = 1
-batch_size = 512
-INI
+slow_step_ini "$TMP/slow-base.ini"
 printf '[study]\nconfig = %s\nseeds = 1\nout_dir = %s\n[variant only]\n' "$TMP/slow-base.ini" "$TMP/twice" > "$TMP/twice.ini"
 "$PY" "$STUDY" "$TMP/twice.ini" --threads 1 > "$TMP/twice.log" 2>&1 &
 pid=$!
