@@ -158,8 +158,8 @@ def plot(path, rows, cols, cells):
 
 
 def main(argv):
-    files, out = [], None
-    pipeline = os.environ.get("PIPELINE") or os.path.join(os.path.dirname(study.HERE), "pipeline")
+    files = []
+    opts = {"out": None, "pipeline": os.environ.get("PIPELINE") or os.path.join(os.path.dirname(study.HERE), "pipeline")}
     try:
         it = iter(argv[1:])
         for a in it:
@@ -167,7 +167,7 @@ def main(argv):
                 v = next(it, "")
                 if not v:
                     raise StudyError(f"{a} needs a value")
-                out, pipeline = (v, pipeline) if a == "--out" else (out, v)
+                opts[a[2:]] = v
             elif a in ("-h", "--help"):
                 print(__doc__)
                 return 0
@@ -177,7 +177,8 @@ def main(argv):
                 files.append(a)
         if not files:
             raise StudyError("give one or more study files: scripts/study_table.py configs/study-paper-table-bn.ini …")
-        rows, cols, cells, missing = collect(files, pipeline)
+        out = opts["out"]
+        rows, cols, cells, missing = collect(files, opts["pipeline"])
         if not cells:
             raise StudyError(f"no finished run in {', '.join(files)}; run the studies first (scripts/study.py FILE)")
         md = markdown(rows, cols, cells, missing)
