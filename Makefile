@@ -22,7 +22,7 @@ endif
 
 # Checked builds go to their own directory so objects of different flags never mix.
 B = build$(if $(SANITIZE),-san)$(if $(filter 1,$(DEBUG)),-debug)
-ENGINE_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/layers/*.c src/data/*.c stages/*.c))
+ENGINE_SRC = $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c stages/*.c))
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(B)/%.o)
 TEST_SRC   = $(wildcard tests/test_*.c)
 TEST_BIN   = $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -38,18 +38,18 @@ PIPELINE_BIN = $(if $(SANITIZE)$(filter 1,$(DEBUG)),$(B)/pipeline,pipeline)
 .PHONY: all deps check check-run demo demo-run bench bench-run tests clean docs fuzz fuzz-run fuzz-short
 all: $(PIPELINE_BIN)
 
-$(PIPELINE_BIN): $(B)/src/main.o $(B)/librevive.a
+$(PIPELINE_BIN): $(B)/src/cli/main.o $(B)/librevive.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(B)/librevive.a: $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The commit goes into src/provenance.c only; a stamp file that changes when the commit does
+# The commit goes into src/io/provenance.c only; a stamp file that changes when the commit does
 # rebuilds it (and nothing else). Outside a git checkout: "unknown".
 REVIVE_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(B)/src/provenance.o: ALL_CFLAGS += -DREVIVE_COMMIT='"$(REVIVE_COMMIT)"'
-$(B)/src/provenance.o: $(B)/commit.stamp
+$(B)/src/io/provenance.o: ALL_CFLAGS += -DREVIVE_COMMIT='"$(REVIVE_COMMIT)"'
+$(B)/src/io/provenance.o: $(B)/commit.stamp
 $(B)/commit.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(REVIVE_COMMIT)' | cmp -s - $@ || echo '$(REVIVE_COMMIT)' > $@

@@ -8,7 +8,7 @@
  * Modes (the stage kinds of stages/): all (every parameter), bn (γ and β only), conv_fraction
  * (γ, β and --fraction of all conv weights, stage_conv_fraction), eval (running statistics, no
  * gradient). Every mode starts from a fresh model_init(seed 1), as a fresh PyTorch process does.
- * Training steps are the engine's step_train (src/step.c), as in `pipeline run`; --conv-algo
+ * Training steps are the engine's step_train (src/engine/step.c), as in `pipeline run`; --conv-algo
  * chooses the 3×3 convolution algorithm (train.conv_algo, default auto).
  * SGD lr 0.01, momentum 0.9, weight decay 1e-4 (the config defaults). Random inputs, labels
  * i % classes: this measures the engine, not data loading. Threads: --threads, else
@@ -78,7 +78,7 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
-/* One training step: the engine's step_train (src/step.c), the one run_train_stage takes, on
+/* One training step: the engine's step_train (src/engine/step.c), the one run_train_stage takes, on
  * one rank (its allreduces are then no-ops). */
 static void bench_step(struct model *m, const float *x, const int *y, int n, const struct sgd *opt)
 {

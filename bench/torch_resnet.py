@@ -4,7 +4,7 @@
     bench/torch_resnet.py --mode all --input 1x28x28 --steps 16 --warmup 3
     bench/torch_resnet.py --count          parameters and forward FLOPs only (checked by compare.py)
 
-The model is exactly revive's (src/model_build.c, src/model.c): CIFAR ResNet 6n+2 of width w;
+The model is exactly revive's (src/engine/model_build.c, src/engine/model.c): CIFAR ResNet 6n+2 of width w;
 stem 3×3 conv → BN → ReLU; blocks conv1 → BN → ReLU → conv2 → BN, plus the shortcut (identity, or
 1×1 conv + BN where the stride or width changes), then add → ReLU; global average pool; linear
 with bias. Convolutions have no bias and padding k//2. BN eps 1e-5, momentum 0.1. Init:

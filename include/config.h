@@ -7,7 +7,7 @@
  *   if (config_validate(&cfg, &err)) ...                         checks across keys
  *   char *ini = config_to_ini(&cfg);                             the effective config, as INI; free()
  *
- * Every key lives in one row of the table in src/config.c: section, name, type, bounds,
+ * Every key lives in one row of the table in src/config/config.c: section, name, type, bounds,
  * default and help. The parser, the validator, `pipeline help-config` and docs/config.md all
  * come from that table.
  */
@@ -29,7 +29,7 @@
 #define CONFIG_MAX_STRING 256
 
 /* Every choice is an enum with one name table (names in enum order, defined in
- * src/config_table.c): the config stores the enum, its parser, help and docs/config.md take the
+ * src/config/config_table.c): the config stores the enum, its parser, help and docs/config.md take the
  * names from the table, and a name read back from a file goes through config_choice_index. */
 enum dataset_kind { DATASET_FASHION_MNIST, DATASET_CIFAR10, DATASET_SYNTHETIC, DATASET_COUNT };
 enum arch_kind { ARCH_RESNET, ARCH_COUNT };

@@ -1,5 +1,5 @@
 /* pipeline inspect: the filter-revival statistics a staged run left in a checkpoint, read back
- * from its /stats group (see src/checkpoint.c) and shown as a table, CSV or JSON.
+ * from its /stats group (see src/io/checkpoint.c) and shown as a table, CSV or JSON.
  *
  *   pipeline inspect checkpoints/demo/stage-02.h5                 stage table + log10|γ| histogram
  *   pipeline inspect checkpoints/demo/stage-02.h5 --layers --stage 1    per-unit rows of stage 1

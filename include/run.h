@@ -93,7 +93,7 @@ void run_close(struct run *r);
 int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_error *err);
 /* Test-set accuracy and mean loss, sharded over ranks and summed. */
 void run_evaluate(struct run *r, double *accuracy, double *loss);
-/* BatchNorm recalibration (src/recalibrate.c): every unit's running mean and variance become the
+/* BatchNorm recalibration (src/pipeline/recalibrate.c): every unit's running mean and variance become the
  * average of the batch statistics of up to `batches` global training batches (train-mode forward,
  * no parameter update; see there). stage keys the batches. Returns the batches used. */
 int run_recalibrate(struct run *r, int batches, int stage);

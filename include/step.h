@@ -1,4 +1,4 @@
-/* One training step, the same for the training loop (src/train.c) and the benchmark.
+/* One training step, the same for the training loop (src/pipeline/train.c) and the benchmark.
  *
  *   struct comm self = COMM_SELF_INIT;
  *   struct sgd opt = {.momentum = 0.9, .weight_decay = 1e-4};
@@ -8,7 +8,7 @@
  * Forward (batch statistics, reduced over ranks through red when not NULL), softmax
  * cross-entropy, backward, one allreduce of the gradient block, masked SGD, then one allreduce
  * of {loss, correct, non-finite values the update made, stop flag}: so every rank learns of a
- * divergence or a stop signal on any rank in the same step (src/stop.c). x, y are this rank's n
+ * divergence or a stop signal on any rank in the same step (src/pipeline/stop.c). x, y are this rank's n
  * images of a global batch of global_n (the loss gradient is divided by global_n). A rank whose
  * share is empty still joins the reductions.
  */

@@ -51,7 +51,7 @@ def provenance_starts(f):
             for g in sorted(f["provenance"])]
 
 
-# [pipeline] threshold when a stored config leaves it out (src/config_table.c).
+# [pipeline] threshold when a stored config leaves it out (src/config/config_table.c).
 DEFAULT_THRESHOLD = 0.01
 
 

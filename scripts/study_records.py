@@ -63,7 +63,7 @@ def marked_final(r):
 
 def schedule_ended(run):
     """True when the stage file loaded as run ends its schedule, so that `pipeline resume` would
-    train nothing more: after the finished stages come (src/pipeline.c, schedule_for_run) none
+    train nothing more: after the finished stages come (src/pipeline/pipeline.c, schedule_for_run) none
     without pipeline.enabled; with pipeline.fractions, those listed above the last stage's
     fraction; with pipeline.n and s, more while that fraction is below 1."""
     if revive_h5.config_value(run["config"], "pipeline", "enabled").lower() not in ("true", "yes", "on", "1"):

@@ -9,10 +9,10 @@
 H5DIFF=${H5DIFF:-h5diff}
 CK=$TMP/ck
 
-# `make` alone (the default goal) builds the driver: a dry run that takes src/main.c as changed
+# `make` alone (the default goal) builds the driver: a dry run that takes src/cli/main.c as changed
 # must relink it. (It once built nothing: `all` named the driver before its variable existed.)
 r=""
-make -n -W src/main.c 2>&1 | grep -q -- "-o [^ ]*pipeline " || r="make -n -W src/main.c does not link a pipeline"
+make -n -W src/cli/main.c 2>&1 | grep -q -- "-o [^ ]*pipeline " || r="make -n -W src/cli/main.c does not link a pipeline"
 check "make (the default goal) builds the driver" "$r"
 
 # config NAME [EXTRA-LINE...]: writes $TMP/NAME.ini for run NAME; extra lines go at the end.
@@ -92,7 +92,7 @@ check "run writes stage-00.h5 and last.h5" "$why"
 # --- 9. OpenBLAS kernels --------------------------------------------------------------------------
 # OpenBLAS 0.3.21 falls back to its SSE3 "Prescott" kernels on CPUs it does not know (Sapphire
 # Rapids): 6-8x slower sgemm. revive restarts itself with a core the CPU can run
-# (src/blas_kernels.c); a user's OPENBLAS_CORETYPE stands. The first line names the core.
+# (src/engine/blas_kernels.c); a user's OPENBLAS_CORETYPE stands. The first line names the core.
 core_of() { sed -n '1s/.*  OpenBLAS \([^ ]*\) (.*/\1/p' "$1"; }
 env -u OPENBLAS_CORETYPE "$PIPE" run "$TMP/t.ini" --set run.name=blas >"$TMP/blas.out" 2>&1
 core=$(core_of "$TMP/blas.out")
@@ -202,7 +202,7 @@ config e_depth2
 sed 's/^depth = 8$/depth = 21/' "$TMP/e_depth2.ini" >"$TMP/e_depth22.ini"
 expect_error "bad depth 21 in config" "depth" "21" "$PIPE" run "$TMP/e_depth22.ini"
 
-# BUG (program, src/main.c): an unknown command prints the whole usage (8 lines) on stderr,
+# BUG (program, src/cli/main.c): an unknown command prints the whole usage (8 lines) on stderr,
 # not one line. Expected: one line, e.g. "pipeline: unknown command 'frobnicate'; try pipeline --help".
 expect_error "unknown command" "frobnicate" "" "$PIPE" frobnicate
 expect_error "run without a config" "config" "" "$PIPE" run

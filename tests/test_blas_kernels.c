@@ -1,4 +1,4 @@
-/* OpenBLAS kernel choice (src/blas_kernels.c): a fallback core on a CPU with wider vector units
+/* OpenBLAS kernel choice (src/engine/blas_kernels.c): a fallback core on a CPU with wider vector units
  * is replaced; a real choice, or a CPU without those units, is left alone. */
 #include <setjmp.h>
 #include <stdarg.h>

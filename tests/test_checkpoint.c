@@ -19,8 +19,8 @@
 #include <hdf5.h>
 #include <zlib.h>
 
-#include "../src/checkpoint_layout.h"
-#include "../src/h5io_internal.h"
+#include "../src/io/checkpoint_layout.h"
+#include "../src/io/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
 #include "history.h"
@@ -1715,7 +1715,7 @@ static void test_layout_doc_current(void **state)
     assert_non_null(strstr(want, "| `/` attribute `stage` | int | scalar | 0…"));
     assert_non_null(strstr(want, "| `/stats/stage-KK/reinit` | uint8 | (nfilters,) | 0…1 |"));
     if (strcmp(doc, want) != 0)
-        fail_msg("the layout section of %s differs from src/checkpoint_layout.c; regenerate it with "
+        fail_msg("the layout section of %s differs from src/io/checkpoint_layout.c; regenerate it with "
                  "build/tests/test_checkpoint --write-docs (from the repository root)", DOC);
     free(want);
     free(doc);

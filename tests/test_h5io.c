@@ -22,7 +22,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
-#include "../src/h5io_internal.h"
+#include "../src/io/h5io_internal.h"
 
 #include "h5io.h"
 #include "support.h"

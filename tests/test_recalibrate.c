@@ -1,4 +1,4 @@
-/* BatchNorm recalibration (src/recalibrate.c) and the re-initialization transition measured in
+/* BatchNorm recalibration (src/pipeline/recalibrate.c) and the re-initialization transition measured in
  * the eval-mode network:
  *   - recalibration changes the running statistics and nothing else;
  *   - the result is the plain average of the K batches' statistics (momentum 1/(k+1));

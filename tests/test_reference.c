@@ -3,7 +3,7 @@
  * after that forward, and the eval-mode logits with those running statistics.
  *
  * The reference comes from tests/tools/torch_reference.py (float64 PyTorch, an open_lth-style
- * ResNet written there independently of src/model.c) and is committed, so CI needs no PyTorch:
+ * ResNet written there independently of src/engine/model.c) and is committed, so CI needs no PyTorch:
  *
  *   build/tests/test_reference --write-inputs /tmp/inputs.h5      weights, x, y (model_init)
  *   /usr/bin/python3 tests/tools/torch_reference.py /tmp/inputs.h5 tests/data/resnet8_reference.h5

@@ -1,4 +1,4 @@
-/* The training step (src/step.c): no allocation once running, and a non-finite loss leaves the
+/* The training step (src/engine/step.c): no allocation once running, and a non-finite loss leaves the
  * parameters alone.
  *
  * Allocation is counted by replacing malloc, calloc and realloc in this executable: the dynamic

@@ -13,8 +13,8 @@
 
 #include <zlib.h>
 
-#include "../../src/checkpoint_layout.h"
-#include "../../src/h5io_internal.h"
+#include "../../src/io/checkpoint_layout.h"
+#include "../../src/io/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
 #include "inspect.h"

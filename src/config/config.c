@@ -495,7 +495,7 @@ static void md_cell(FILE *f, const char *s, bool code)
 void config_write_markdown(FILE *f)
 {
     fputs("# Configuration\n\n"
-          "<!-- Generated from the key table in src/config_table.c by config_write_markdown;\n"
+          "<!-- Generated from the key table in src/config/config_table.c by config_write_markdown;\n"
           "     do not edit. Regenerate: build/tests/test_config --write-docs -->\n\n"
           "A run is configured by an INI file. Keys live in sections:\n\n"
           "```ini\n[train]\nlr = 0.05          ; a comment\nmilestones = 30, 60\n\n"

@@ -1,5 +1,5 @@
 /* pipeline inspect's output (see inspect.h): the stage table with its log10|γ| histogram, the
- * per-unit tables, CSV and JSON, all from the records src/inspect.c read. */
+ * per-unit tables, CSV and JSON, all from the records src/cli/inspect.c read. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

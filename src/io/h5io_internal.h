@@ -1,4 +1,4 @@
-/* Private to src/h5io_*.c: what the writer (h5io_write.c) and the reader (h5io_read.c) share.
+/* Private to src/io/h5io_*.c: what the writer (h5io_write.c) and the reader (h5io_read.c) share.
  * The helpers are defined in h5io_common.c; h5io.h is the public interface.
  */
 #ifndef REVIVE_H5IO_INTERNAL_H

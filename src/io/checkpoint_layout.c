@@ -211,7 +211,7 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                                  -1, 1,
                                  "the same after recalibrating every BatchNorm's running statistics "
                                  "on `pipeline.recalibrate_batches` training batches "
-                                 "(`src/recalibrate.c`); −1 for stage 0 and when recalibration is "
+                                 "(`src/pipeline/recalibrate.c`); −1 for stage 0 and when recalibration is "
                                  "off. Absent in files written before it existed (read as −1)"),
     [CK_REC_REINIT_APPLIED] = A("stats/stage-KK", "reinit_applied", CK_T_INT, B | C | CK_OPTIONAL, 0,
                                 MAX_FILTERS,
@@ -533,7 +533,7 @@ static const char *type_name(enum ck_type t, unsigned flags)
 
 void ck_write_markdown(FILE *out)
 {
-    fprintf(out, "<!-- generated from src/checkpoint_layout.c by build/tests/test_checkpoint "
+    fprintf(out, "<!-- generated from src/io/checkpoint_layout.c by build/tests/test_checkpoint "
                  "--write-docs; do not edit by hand -->\n\n");
     fprintf(out, "| path | type | shape | bounds | ✓ | meaning |\n|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {

@@ -12,8 +12,8 @@
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
- *   /provenance       attr count; start-KK: one group per process start (src/provenance.c)
- *   /history/<column> one value per finished epoch (columns: src/history.c; the |γ| ones
+ *   /provenance       attr count; start-KK: one group per process start (src/io/provenance.c)
+ *   /history/<column> one value per finished epoch (columns: src/pipeline/history.c; the |γ| ones
  *                     may be missing in older files and then read as NaN)
  *   /stats            attr nstages; datasets units (names, one per line), filters_per_unit (int64)
  *   /stats/stage-KK   attrs kind, fraction, trainable, threshold, acc_start, acc_start_recal,

@@ -1,5 +1,5 @@
 /* pipeline inspect (see inspect.h): the command line, and the /stats group of a checkpoint read
- * back into struct stage_record for src/inspect_print.c to print. Reading checks everything it
+ * back into struct stage_record for src/cli/inspect_print.c to print. Reading checks everything it
  * relies on, so a damaged or foreign file gives one clear line instead of nonsense numbers. */
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
-#include "checkpoint_layout.h"
+#include "../io/checkpoint_layout.h"
 #include "h5io.h"
 #include "inspect.h"
 #include "inspect_internal.h"

@@ -14,7 +14,7 @@
  *
  * The batches are global batches of train.batch_size from the training set in the shuffle keyed
  * −1 − stage (training epochs use keys ≥ 0, so these draws are their own), augmented like
- * training, each split over ranks as in src/train.c: the same images on any rank count. At most
+ * training, each split over ranks as in src/pipeline/train.c: the same images on any rank count. At most
  * one pass over the data: K is capped at ceil(n / batch_size). */
 #include <stdlib.h>
 #include <string.h>

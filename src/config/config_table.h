@@ -1,5 +1,5 @@
-/* The key table behind struct config, shared by src/config_table.c (the rows, value parsing
- * and formatting) and src/config.c (INI files, --set, validation, help and docs). Private to
+/* The key table behind struct config, shared by src/config/config_table.c (the rows, value parsing
+ * and formatting) and src/config/config.c (INI files, --set, validation, help and docs). Private to
  * those two files.
  *
  *   const struct config_key *k = config_key_find("train", "lr");

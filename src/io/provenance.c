@@ -71,7 +71,7 @@ void provenance_print(FILE *f, const struct provenance *p)
             mpi_len, p->mpi_version, p->host, p->started, p->command);
 }
 
-/* The string fields: their rows of the checkpoint layout (src/checkpoint_layout.c, which bounds
+/* The string fields: their rows of the checkpoint layout (src/io/checkpoint_layout.c, which bounds
  * each by its array here) and where they live in struct provenance. */
 static const struct {
     enum ck_field id;

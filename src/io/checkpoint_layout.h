@@ -1,5 +1,5 @@
-/* The checkpoint layout as one table (src/checkpoint_layout.c): every path a checkpoint holds,
- * with its type, shape rule, bounds and meaning. The writer (src/checkpoint.c) writes through
+/* The checkpoint layout as one table (src/io/checkpoint_layout.c): every path a checkpoint holds,
+ * with its type, shape rule, bounds and meaning. The writer (src/io/checkpoint.c) writes through
  * it, the reader reads through it and checks every value against the row's bounds before it is
  * used, and the layout section of docs/checkpoint-format.md is printed from it
  * (`build/tests/test_checkpoint --write-docs`; a test fails when the document is stale).
@@ -9,7 +9,7 @@
  *   ck_get_double(in, CK_REC_FRACTION, k, &x, &err);  attribute of /stats/stage-KK, KK = k
  *   ck_check_doubles(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
  *
- * Private to src/checkpoint*.c, src/provenance.c and src/inspect.c.
+ * Private to src/io/checkpoint*.c, src/io/provenance.c and src/cli/inspect.c.
  */
 #ifndef REVIVE_CHECKPOINT_LAYOUT_H
 #define REVIVE_CHECKPOINT_LAYOUT_H
@@ -37,7 +37,7 @@ enum ck_field {
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
     CK_HIST_GAMMA_BELOW_TAU, CK_HIST_ABS_GAMMA_P10, CK_HIST_ABS_GAMMA_P50, CK_HIST_ABS_GAMMA_P90,
     CK_PROV_COUNT, CK_PROV_RANKS, CK_PROV_THREADS,
-    /* the text fields of struct provenance, in its order (src/provenance.c) */
+    /* the text fields of struct provenance, in its order (src/io/provenance.c) */
     CK_PROV_REVIVE_VERSION, CK_PROV_COMMIT, CK_PROV_OPENBLAS_CORE, CK_PROV_OPENBLAS_CONFIG,
     CK_PROV_HDF5_VERSION, CK_PROV_MPI_VERSION, CK_PROV_HOST, CK_PROV_STARTED, CK_PROV_COMMAND,
     CK_NSTAGES, CK_UNITS, CK_FILTERS_PER_UNIT,

@@ -1,5 +1,5 @@
-/* Shared by src/inspect.c (reading a checkpoint's /stats, the command line) and
- * src/inspect_print.c (the table, CSV and JSON): what inspect knows about a checkpoint. */
+/* Shared by src/cli/inspect.c (reading a checkpoint's /stats, the command line) and
+ * src/cli/inspect_print.c (the table, CSV and JSON): what inspect knows about a checkpoint. */
 #ifndef REVIVE_INSPECT_INTERNAL_H
 #define REVIVE_INSPECT_INTERNAL_H
 
