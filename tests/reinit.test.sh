@@ -124,7 +124,7 @@ sum=$(md5sum < "$S")
 one_line_error "eval --recalibrate -1" "must be a number of batches" "$PIPE" eval "$S" --recalibrate -1
 one_line_error "recalibrate_batches < 0" "pipeline.recalibrate_batches = -1 is out of range" \
     "$PIPE" run "$TMP/t.ini" --set pipeline.recalibrate_batches=-1
-one_line_error "unknown reinit_gamma" "'half' is not one of initial|fresh|zero|value" \
+one_line_error "unknown reinit_gamma" "'half' is not one of initial|fresh|zero|value|median" \
     "$PIPE" run "$TMP/t.ini" --set pipeline.reinit_gamma=half
 one_line_error "inspect a directory without stage files" "no stage-KK.h5 in this directory" "$PIPE" inspect "$TMP"
 finish reinit.test.sh

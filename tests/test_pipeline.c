@@ -510,7 +510,7 @@ static void test_reinit_filters(void **state)
     copy_state(&other, &m);
     float *values = want.values, *momentum = want.momentum, *running = want.running_stats;
 
-    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults, NULL), 5);
 
     /* Expected: the old blocks with exactly the flagged filters' entries replaced. */
     for (int u = 0; u < m.nunits; u++) {
@@ -540,11 +540,11 @@ static void test_reinit_filters(void **state)
     assert_same_state(&m, &want);
 
     /* Same (seed, stage) on a copy: the same bits. */
-    assert_int_equal(reinit_filters(&again, seed, stage, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &reinit_defaults, NULL), 5);
     assert_same_state(&again, &m);
 
     /* Another stage: fresh conv rows (every weight differs), the same γ and β. */
-    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &reinit_defaults, NULL), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         size_t fan = fan_in_of(&m, u);
@@ -566,8 +566,8 @@ static void test_reinit_filters(void **state)
     fresh.gamma = REINIT_GAMMA_FRESH;
     copy_state(&want, &orig);
     copy_state(&other, &orig);
-    assert_int_equal(reinit_filters(&want, seed, stage + 1, which, &reinit_defaults), 5);
-    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &fresh), 5);
+    assert_int_equal(reinit_filters(&want, seed, stage + 1, which, &reinit_defaults, NULL), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &fresh, NULL), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         int first = stats_unit_offset(&m, u);
@@ -585,7 +585,7 @@ static void test_reinit_filters(void **state)
     /* No flags: nothing changes. */
     memset(which, 0, (size_t)nf);
     copy_state(&want, &m);
-    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 0);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults, NULL), 0);
     assert_same_state(&m, &want);
 
     free(which);
@@ -613,7 +613,7 @@ static void test_reinit_variants(void **state)
     flag(which, &orig, "seg2.block0.conv2", 30);
     flag(which, &orig, "seg3.block0.shortcut", 0);
     copy_state(&base, &orig);
-    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults), 3);
+    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults, NULL), 3);
 
     const struct reinit_options zero = {.gamma = REINIT_GAMMA_ZERO, .beta = REINIT_BETA_KEEP, .weight_scale = 1.0},
                                 value = {.gamma = REINIT_GAMMA_VALUE, .gamma_value = 0.25, .weight_scale = 1.0},
@@ -621,7 +621,7 @@ static void test_reinit_variants(void **state)
     const struct reinit_options *opts[3] = {&zero, &value, &scaled};
     for (int v = 0; v < 3; v++) {
         copy_state(&var, &orig);
-        assert_int_equal(reinit_filters(&var, seed, stage, which, opts[v]), 3);
+        assert_int_equal(reinit_filters(&var, seed, stage, which, opts[v], NULL), 3);
         for (int u = 0; u < orig.nunits; u++) {
             const struct unit *un = &orig.units[u];
             size_t fan = fan_in_of(&orig, u);
@@ -664,8 +664,10 @@ static void test_reinit_names_match_config(void **state)
     const struct { const char *key; const char *const *names; int n; } keys[] = {
         {"pipeline.reinit_gamma", reinit_gamma_names, REINIT_GAMMA_COUNT},
         {"pipeline.reinit_beta", reinit_beta_names, REINIT_BETA_COUNT},
+        {"pipeline.reinit_weights", reinit_weights_names, REINIT_WEIGHTS_COUNT},
+        {"pipeline.threshold_mode", threshold_mode_names, THRESHOLD_MODE_COUNT},
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 4; k++) {
         char set[128], joined[128] = "";
         for (int i = 0; i < keys[k].n; i++) {
             snprintf(set, sizeof set, "%s=%s", keys[k].key, keys[k].names[i]);
@@ -685,10 +687,15 @@ static void test_reinit_names_match_config(void **state)
     assert_int_equal(config_set(&c, "pipeline.reinit_beta=keep", &err), 0);
     assert_int_equal(c.reinit_beta, REINIT_BETA_KEEP);
     assert_int_equal(config_set(&c, "pipeline.reinit_gamma=half", &err), -1);
-    assert_string_equal(err.msg, "--set pipeline.reinit_gamma=half: pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value");
+    assert_string_equal(err.msg, "--set pipeline.reinit_gamma=half: pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value|median");
 }
 
 /* ---------------------------------------------------------------- stats */
+
+static struct stats_threshold absolute(double tau)
+{
+    return (struct stats_threshold){.tau = tau, .mode = THRESHOLD_ABSOLUTE};
+}
 
 static void set_gamma(struct model *m, int unit, int c, float v)
 {
@@ -737,7 +744,7 @@ static void test_stats_by_hand(void **state)
     assert_int_equal(f4_disabled, 1);
 
     struct stage_record rec;
-    stats_record(&rec, &m, 2, tau, prev);
+    stats_record(&rec, &m, 2, absolute(tau), prev);
     assert_int_equal(rec.stage, 2);
     assert_true(rec.threshold == tau);
     assert_int_equal(rec.nfilters, nf);
@@ -782,7 +789,7 @@ static void test_stats_by_hand(void **state)
     assert_null(rec.gamma);
 
     /* The first stage: nothing was re-initialized. */
-    stats_record(&rec, &m, 0, tau, NULL);
+    stats_record(&rec, &m, 0, absolute(tau), NULL);
     all = stats_count(&rec, 0, nf);
     assert_int_equal(all.disabled, 8);
     assert_int_equal(all.reinit, 0);
@@ -818,7 +825,7 @@ static void test_stats_histogram(void **state)
     set_gamma(&m, u, 7, 0.2f);    /* −0.70        → (−1, −0.5], bin 11 */
     set_gamma(&m, u, 8, 5.0f);    /* 0.70         → last bin (> 0.5) */
     struct stage_record rec;
-    stats_record(&rec, &m, 1, 0.01, NULL);
+    stats_record(&rec, &m, 1, absolute(0.01), NULL);
     int bins[STATS_HIST_BINS];
     int first = stats_unit_offset(&m, u);
     stats_histogram(&rec, first, 64, bins);
@@ -850,14 +857,14 @@ static void test_gamma_summary(void **state)
         for (int c = 0; c < m.units[u].conv.out_c; c++, f++)
             set_gamma(&m, u, c, (float)((f % 2 ? -1.0 : 1.0) * f / 335.0));
     double below, q[STATS_GAMMA_NQ];
-    stats_gamma_summary(&m, 0.01, &below, q);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
     assert_true(below == 4.0 / 336.0);
     for (int i = 0; i < STATS_GAMMA_NQ; i++)
         assert_true(fabs(q[i] - STATS_GAMMA_QUANTILES[i]) < 1e-6);
     /* Interpolation between order statistics: with one γ raised to 10 (the largest), p90 moves
      * only if position 0.9·335 = 301.5 touches it; it does not. p50 sits between 167 and 168. */
     set_gamma(&m, 0, 0, 10.0f); /* filter 0 had |γ| = 0: now the largest */
-    stats_gamma_summary(&m, 0.01, &below, q);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
     assert_true(below == 3.0 / 336.0);
     assert_true(fabs(q[1] - (0.5 * (168.0 + 169.0) / 335.0)) < 1e-6);
     model_free(&m);

@@ -355,23 +355,18 @@ static int command_eval(struct comm *comm, int argc, char **argv)
         run_close(&r);
         return fail(comm, &err);
     }
-    int clamped = 0;
-    if (clamp > 0.0) {
-        struct model *m = &r.model;
-        for (int p = 0; p < m->nparams; p++)
-            if (m->params[p].kind == PARAM_GAMMA)
-                for (size_t i = 0; i < m->params[p].count; i++)
-                    if (fabsf(m->values[m->params[p].offset + i]) < clamp) {
-                        m->values[m->params[p].offset + i] = 0.0f;
-                        clamped++;
-                    }
-    }
+    /* T replaces τ; "disabled" keeps the run's pipeline.threshold_mode, so --clamp-gamma τ
+     * reproduces a stage's acc_clamped. */
+    struct stats_threshold t = {.tau = clamp, .mode = r.cfg.threshold_mode};
+    int clamped = clamp > 0.0 ? stats_clamp(&r.model, t) : 0;
     double acc, loss;
     run_evaluate(&r, &acc, &loss);
     if (r.verbose) {
         printf("%s: test accuracy %.2f%% (%d images), loss %.4f", file, 100.0 * acc, r.test.n, loss);
+        char tau[48];
+        stats_threshold_text(tau, sizeof tau, t);
         if (clamp > 0.0)
-            printf(", with %d γ of |γ| < %g set to 0", clamped, clamp);
+            printf(", with %d γ of |γ| < %s set to 0", clamped, tau);
         printf("\n");
     }
     if (recal > 0) {
