@@ -653,6 +653,176 @@ static void test_reinit_variants(void **state)
     model_free(&var);
 }
 
+/* Channel Regeneration (reinit_gamma = median, weights and β kept): conv weights, β and running
+ * statistics untouched; γ = the unit's median |γ| before the transition, with the old sign. */
+static void test_reinit_median_keep(void **state)
+{
+    (void)state;
+    const uint64_t seed = 5;
+    struct model orig, var;
+    tiny_model(&orig, seed);
+    scramble(&orig);
+    tiny_model(&var, seed);
+    int u = unit_named(&orig, "seg1.block0.conv2"), C = orig.units[u].conv.out_c; /* 16 filters */
+    float *g = orig.values + orig.params[orig.units[u].gamma].offset;
+    /* |γ| = 0.1 · (c + 1), sorted 0.1 … 1.6: median (0.8 + 0.9) / 2, with a few γ negative. */
+    for (int c = 0; c < C; c++)
+        g[c] = (float)((c % 3 == 1 ? -0.1 : 0.1) * (c + 1));
+    g[0] = -0.0f; /* no sign: +median */
+    int nf = stats_nfilters(&orig);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &orig, "seg1.block0.conv2", 0);
+    flag(which, &orig, "seg1.block0.conv2", 4);  /* γ = −0.5 */
+    flag(which, &orig, "seg1.block0.conv2", 15); /* the largest |γ|: raised is lowered, too */
+    flag(which, &orig, "stem", 2);
+    float stem_med;
+    {
+        const float *sg = orig.values + orig.params[orig.units[0].gamma].offset;
+        float a[16];
+        for (int c = 0; c < 16; c++)
+            a[c] = fabsf(sg[c]);
+        for (int i = 0; i < 16; i++) /* insertion sort */
+            for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
+                float t = a[j]; a[j] = a[j - 1]; a[j - 1] = t;
+            }
+        stem_med = (float)(0.5 * ((double)a[7] + (double)a[8]));
+    }
+    copy_state(&var, &orig);
+    const struct reinit_options cr = {.gamma = REINIT_GAMMA_MEDIAN, .beta = REINIT_BETA_KEEP,
+                                      .weights = REINIT_WEIGHTS_KEEP, .weight_scale = 1.0};
+    assert_int_equal(reinit_filters(&var, seed, 1, which, &cr, NULL), 4);
+    /* every filter of the unit counts, at the transition: sorted |γ| 0, 0.2, 0.3, …, 1.6, the
+     * middle two 0.8 and 0.9 */
+    const float med = (float)(0.5 * ((double)0.8f + (double)0.9f));
+    float *vg = var.values + var.params[var.units[u].gamma].offset;
+    assert_true(vg[0] == med);
+    assert_true(vg[4] == -med);
+    assert_true(vg[15] == med);
+    assert_true(var.values[var.params[var.units[0].gamma].offset + 2] ==
+                (orig.values[orig.params[orig.units[0].gamma].offset + 2] < 0 ? -stem_med : stem_med));
+    /* everything else as it was but momentum of the flagged filters (cleared) */
+    vg[0] = g[0];
+    vg[4] = g[4];
+    vg[15] = g[15];
+    var.values[var.params[var.units[0].gamma].offset + 2] = orig.values[orig.params[orig.units[0].gamma].offset + 2];
+    assert_memory_equal(var.values, orig.values, orig.total * sizeof(float));
+    assert_memory_equal(var.running_stats, orig.running_stats, orig.running_total * sizeof(float));
+    const struct unit *un = &orig.units[u];
+    size_t row = orig.params[un->w].offset + 15 * fan_in_of(&orig, u);
+    assert_true(var.momentum[row] == 0.0f && orig.momentum[row] != 0.0f);
+
+    /* median with fresh weights: the weights are the default's fresh draw, bit for bit */
+    struct model base;
+    tiny_model(&base, seed);
+    copy_state(&base, &orig);
+    copy_state(&var, &orig);
+    assert_int_equal(reinit_filters(&base, seed, 1, which, &reinit_defaults, NULL), 4);
+    const struct reinit_options mf = {.gamma = REINIT_GAMMA_MEDIAN, .weights = REINIT_WEIGHTS_FRESH,
+                                      .weight_scale = 1.0};
+    assert_int_equal(reinit_filters(&var, seed, 1, which, &mf, NULL), 4);
+    assert_memory_equal(var.values + var.params[un->w].offset, base.values + base.params[un->w].offset,
+                        var.params[un->w].count * sizeof(float));
+    assert_memory_equal(var.running_stats, base.running_stats, base.running_total * sizeof(float));
+    assert_true(var.values[var.params[un->gamma].offset + 4] == -med);
+    free(which);
+    model_free(&orig);
+    model_free(&var);
+    model_free(&base);
+}
+
+static double row_dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* reinit_weights = orthogonal (RePr): a new row is orthogonal to every live row of its unit, has
+ * the norm of the fresh draw it came from, depends only on (seed, stage, filter) and the live
+ * rows, and where the live rows span the whole input (the stem: 9 weights, 15 live filters) it
+ * is the fresh draw itself, counted. */
+static void test_reinit_orthogonal(void **state)
+{
+    (void)state;
+    const uint64_t seed = 3;
+    const int stage = 2;
+    struct model orig, base, var, again;
+    tiny_model(&orig, seed);
+    tiny_model(&base, seed);
+    tiny_model(&var, seed);
+    tiny_model(&again, seed);
+    int nf = stats_nfilters(&orig);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &orig, "stem", 5);
+    flag(which, &orig, "seg1.block0.conv1", 2);
+    flag(which, &orig, "seg1.block0.conv1", 9);
+    flag(which, &orig, "seg3.block0.conv2", 63);
+    flag(which, &orig, "seg3.block0.shortcut", 7); /* 32 inputs, 63 live filters: spanned */
+    copy_state(&base, &orig);
+    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults, NULL), 5);
+    const struct reinit_options o = {.weights = REINIT_WEIGHTS_ORTHOGONAL, .weight_scale = 1.0};
+    copy_state(&var, &orig);
+    int spanned = -1;
+    assert_int_equal(reinit_filters(&var, seed, stage, which, &o, &spanned), 5);
+    assert_int_equal(spanned, 2);
+    int changed = 0;
+    for (int u = 0; u < orig.nunits; u++) {
+        const struct unit *un = &orig.units[u];
+        size_t n = fan_in_of(&orig, u), w = orig.params[un->w].offset;
+        int first = stats_unit_offset(&orig, u), C = un->conv.out_c;
+        bool spans = (size_t)(C - 1) >= n; /* one flagged filter a unit here */
+        for (int c = 0; c < C; c++) {
+            if (!which[first + c])
+                continue;
+            const float *nw = var.values + w + (size_t)c * n, *fresh = base.values + w + (size_t)c * n;
+            if (spans) {
+                assert_memory_equal(nw, fresh, n * sizeof(float));
+                continue;
+            }
+            changed++;
+            double norm = sqrt(row_dot(nw, nw, n)), fnorm = sqrt(row_dot(fresh, fresh, n));
+            assert_true(fabs(norm - fnorm) < 1e-5 * fnorm);
+            /* not just the fresh draw: it had a component along the live rows */
+            assert_true(fabs(row_dot(nw, fresh, n)) < 0.9999 * norm * fnorm);
+            for (int l = 0; l < C; l++) {
+                if (which[first + l])
+                    continue;
+                const float *live = var.values + w + (size_t)l * n;
+                double cosine = row_dot(nw, live, n) / (norm * sqrt(row_dot(live, live, n)));
+                assert_true(fabs(cosine) < 1e-5);
+            }
+        }
+    }
+    assert_int_equal(changed, 3);
+    /* γ, β, running statistics, momentum and every other weight: as the fresh variant */
+    for (int u = 0; u < orig.nunits; u++) {
+        const struct param *w = &orig.params[orig.units[u].w];
+        memcpy(var.values + w->offset, base.values + w->offset, w->count * sizeof(float));
+    }
+    assert_same_state(&var, &base);
+
+    /* The flagged filters' old weights do not matter, the live ones do; and the same again */
+    copy_state(&again, &orig);
+    int u1 = unit_named(&orig, "seg1.block0.conv1");
+    size_t n1 = fan_in_of(&orig, u1), w1 = orig.params[orig.units[u1].w].offset;
+    for (size_t i = 0; i < n1; i++)
+        again.values[w1 + 9 * n1 + i] = 7.0f; /* flagged filter 9's old row */
+    copy_state(&var, &orig);
+    assert_int_equal(reinit_filters(&var, seed, stage, which, &o, NULL), 5);
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &o, NULL), 5);
+    assert_memory_equal(again.values, var.values, orig.total * sizeof(float));
+    copy_state(&again, &orig);
+    again.values[w1 + 0 * n1 + 3] += 0.5f; /* a live row */
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &o, NULL), 5);
+    assert_memory_not_equal(again.values + w1 + 2 * n1, var.values + w1 + 2 * n1, n1 * sizeof(float));
+    free(which);
+    model_free(&orig);
+    model_free(&base);
+    model_free(&var);
+    model_free(&again);
+}
+
 /* The enum name tables of stages/reinit.c hold exactly the choices of the config keys, in order:
  * the config's error message lists the choices. */
 static void test_reinit_names_match_config(void **state)
@@ -801,6 +971,75 @@ static void test_stats_by_hand(void **state)
     model_free(&m);
 }
 
+/* pipeline.threshold_mode = relative: disabled means |γ| < τ · (the unit's largest |γ|), in the
+ * flags of a stage record, the transition flags from a record, the per-epoch share and the
+ * clamp alike; absolute is the old rule. */
+static void test_stats_relative(void **state)
+{
+    (void)state;
+    struct model m;
+    tiny_model(&m, 1);
+    int nf = stats_nfilters(&m);
+    for (int u = 0; u < m.nunits; u++)
+        for (int c = 0; c < m.units[u].conv.out_c; c++)
+            set_gamma(&m, u, c, 1.0f);
+    /* stem: largest |γ| 40 (negative), so the cut is 0.4 at τ = 0.01 */
+    set_gamma(&m, 0, 0, -40.0f);
+    set_gamma(&m, 0, 1, 0.3f);   /* relative: disabled; absolute: not */
+    set_gamma(&m, 0, 2, -0.39f); /* relative: disabled */
+    set_gamma(&m, 0, 3, 0.5f);   /* neither */
+    set_gamma(&m, 0, 4, 0.005f); /* both */
+    /* unit 1: largest 0.1, cut 0.001 */
+    for (int c = 0; c < 16; c++)
+        set_gamma(&m, 1, c, 0.1f);
+    set_gamma(&m, 1, 3, 0.005f);  /* absolute: disabled; relative: not */
+    set_gamma(&m, 1, 4, 0.0005f); /* both */
+    /* unit 2: every γ 0: no scale, nothing disabled relative to it */
+    for (int c = 0; c < 16; c++)
+        set_gamma(&m, 2, c, 0.0f);
+    const struct stats_threshold rel = {.tau = 0.01, .mode = THRESHOLD_RELATIVE};
+    uint8_t *want = calloc((size_t)nf, 1), *got = calloc((size_t)nf, 1);
+    want[1] = want[2] = want[4] = 1;
+    want[16 + 4] = 1;
+    assert_int_equal(stats_model_disabled(got, &m, rel), 4);
+    assert_memory_equal(got, want, (size_t)nf);
+    assert_int_equal(stats_model_disabled(got, &m, absolute(0.01)), 3 + 16);
+    assert_true(got[4] && got[16 + 3] && got[16 + 4] && got[32] && !got[1] && !got[2]);
+
+    struct stage_record rec;
+    stats_record(&rec, &m, 1, rel, NULL);
+    assert_memory_equal(rec.disabled, want, (size_t)nf);
+    assert_true(rec.threshold == 0.01);
+    memset(got, 9, (size_t)nf);
+    stats_record_disabled(got, &rec, &m, rel); /* from the record's γ, not the model's */
+    set_gamma(&m, 0, 1, 5.0f);
+    assert_memory_equal(got, want, (size_t)nf);
+    stats_record_disabled(got, &rec, &m, absolute(0.01));
+    assert_true(got[16 + 3] && !got[1]);
+    set_gamma(&m, 0, 1, 0.3f);
+
+    double below, q[STATS_GAMMA_NQ];
+    stats_gamma_summary(&m, rel, &below, q);
+    assert_true(below == 4.0 / nf);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
+    assert_true(below == 19.0 / nf);
+
+    assert_int_equal(stats_clamp(&m, rel), 4);
+    const float *g0 = m.values + m.params[m.units[0].gamma].offset;
+    assert_true(g0[0] == -40.0f && g0[1] == 0.0f && g0[2] == 0.0f && g0[3] == 0.5f && g0[4] == 0.0f);
+    assert_true(m.values[m.params[m.units[1].gamma].offset + 3] == 0.005f);
+
+    char text[48];
+    stats_threshold_text(text, sizeof text, rel);
+    assert_string_equal(text, "0.01·max");
+    stats_threshold_text(text, sizeof text, absolute(0.01));
+    assert_string_equal(text, "0.01");
+    stats_free(&rec);
+    free(want);
+    free(got);
+    model_free(&m);
+}
+
 static void test_stats_histogram(void **state)
 {
     (void)state;
@@ -884,8 +1123,11 @@ int main(void)
         cmocka_unit_test(test_nested_reinit_first),
         cmocka_unit_test(test_reinit_filters),
         cmocka_unit_test(test_reinit_variants),
+        cmocka_unit_test(test_reinit_median_keep),
+        cmocka_unit_test(test_reinit_orthogonal),
         cmocka_unit_test(test_reinit_names_match_config),
         cmocka_unit_test(test_stats_by_hand),
+        cmocka_unit_test(test_stats_relative),
         cmocka_unit_test(test_stats_histogram),
         cmocka_unit_test(test_gamma_summary),
     };
