@@ -296,7 +296,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
 }
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
- * test accuracy, optionally with every |γ| < T set to 0 (filters switched off), and with K > 0
+ * test accuracy, optionally with every disabled γ set to 0 (|γ| < T, or T × the unit's largest
+ * |γ| when the run's pipeline.threshold_mode is relative: filters switched off), and with K > 0
  * also after recalibrating the BatchNorm running statistics on K training batches
  * (src/pipeline/recalibrate.c), in memory only: the file is never written. On the first N test images
  * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
