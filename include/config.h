@@ -41,8 +41,13 @@ enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_KIND_COUNT };
 enum select_mode { SELECT_RANDOM, SELECT_REINIT_FIRST, SELECT_COUNT };
 /* What a re-initialized filter's γ and β become (stages.h, struct reinit_options). */
 enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
-                    REINIT_GAMMA_COUNT };
+                    REINIT_GAMMA_MEDIAN, REINIT_GAMMA_COUNT };
 enum reinit_beta { REINIT_BETA_INITIAL, REINIT_BETA_KEEP, REINIT_BETA_COUNT };
+/* What a re-initialized filter's conv weights become. */
+enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_ORTHOGONAL,
+                      REINIT_WEIGHTS_COUNT };
+/* What "disabled" compares |γ| with (stats.h, stats_disabled): τ, or τ × the unit's largest |γ|. */
+enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 
 extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
 extern const char *const arch_names[ARCH_COUNT];
@@ -52,6 +57,8 @@ extern const char *const lr_kind_names[LR_KIND_COUNT];
 extern const char *const select_names[SELECT_COUNT];
 extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT];
 extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
+extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
+extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
 
 /* The index of name in a name table of n entries, or -1: the one parser of choice names. */
@@ -80,6 +87,7 @@ struct config {
     int augment_crop;                 /* zero-padding of the random crop; 0 = none */
     bool augment_flip;
     int synthetic_train, synthetic_test, synthetic_size, synthetic_channels, synthetic_classes;
+    double label_noise;               /* share of training labels replaced (data_label_noise) */
     /* [model] */
     enum arch_kind arch;
     int depth, width;
@@ -105,12 +113,14 @@ struct config {
     double pipeline_n, pipeline_s;       /* fractions N, sN, s²N, … while < 1 */
     struct config_list fractions;        /* explicit list instead of N and s */
     struct config_list stage_epochs;     /* one value for all stages, or one per stage; empty = train.epochs */
-    double threshold;                    /* τ: a filter is disabled when |γ| < τ */
+    double threshold;                    /* τ: a filter is disabled when |γ| < τ (absolute) */
+    enum threshold_mode threshold_mode;  /* … or when |γ| < τ × its unit's largest |γ| (relative) */
     enum select_mode select;
     bool train_output;                   /* output layer trains in the partial stages */
     enum reinit_gamma reinit_gamma;      /* γ of a re-initialized filter */
     double reinit_gamma_value;           /* reinit_gamma = value */
     enum reinit_beta reinit_beta;
+    enum reinit_weights reinit_weights;  /* conv weights of a re-initialized filter */
     double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */

@@ -53,6 +53,13 @@ void dataset_truncate(struct dataset *d, int n);
 /* Sets train->mean/std from train's pixels and copies them to test. */
 void data_set_normalization(struct dataset *train, struct dataset *test);
 void dataset_free(struct dataset *d);
+/* data.label_noise: replaces exactly round(p·n) labels of d (the training set; halves round up):
+ * those of the images with the smallest scores rng_uniform_double(seed, RNG_LABEL_NOISE (0), i),
+ * ties by index, so the replaced sets are nested as p grows; image i's new label is
+ * (y + 1 + rng_below(seed, RNG_LABEL_NOISE (1), i, classes − 1)) mod classes, uniform over the
+ * other classes and the same for every p. Called once at load (run_open), so every epoch sees
+ * the same labels. Returns the number replaced. */
+int data_label_noise(struct dataset *d, double p, uint64_t seed);
 
 /* A permutation of 0..n-1 for this epoch (Fisher–Yates on RNG_SHUFFLE (epoch)). */
 void data_epoch_order(int *order, int n, uint64_t seed, int epoch);

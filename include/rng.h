@@ -20,6 +20,7 @@ enum rng_purpose {
     RNG_AUGMENT = 5,   /* (epoch, sample): crop offsets and flips */
     RNG_SYNTHETIC = 6, /* (split): the synthetic data set */
     RNG_TEST = 7,      /* tests only */
+    RNG_LABEL_NOISE = 8, /* (0): which training labels are replaced; (1): their new labels */
 };
 
 /* A stream key from a purpose and up to three numbers. */

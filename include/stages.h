@@ -45,27 +45,36 @@ size_t mask_conv_count(const struct model *m, double f);
  * NULL = none). The result contains the old choice. */
 void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *prefer);
 
-/* The transition between stages (stages/reinit.c): what a re-initialized filter gets.
- *   gamma: initial (the value it started with), fresh (a new draw from the initial distribution,
- *          under rng_stream(RNG_REINIT, stage, γ param, filter); for the ~τ of filters that start
- *          below τ, initial would re-disable them at once), zero, or value (gamma_value);
- *   beta:  initial (0) or keep (its trained value);
- *   conv weights: a fresh draw from the initial distribution times weight_scale. */
+/* The transition between stages (stages/reinit.c): what a re-initialized filter gets. Three
+ * independent choices, each a [pipeline] key:
+ *   gamma:   initial (the value it started with), fresh (a new draw from the initial distribution,
+ *            under rng_stream(RNG_REINIT, stage, γ param, filter); for the ~τ of filters that start
+ *            below τ, initial would re-disable them at once), zero, value (gamma_value), or median
+ *            (the unit's median |γ| at the transition, with the old γ's sign);
+ *   beta:    initial (0) or keep (its trained value);
+ *   weights: fresh (a draw from the initial distribution times weight_scale), orthogonal (that
+ *            draw made orthogonal to the unit's live filters, same norm), or keep (the trained
+ *            weights and running statistics).
+ * Channel Regeneration = {median, keep, keep}; the function-preserving reset = {zero, keep, fresh}. */
 
 struct reinit_options {
     enum reinit_gamma gamma;
     double gamma_value;  /* REINIT_GAMMA_VALUE */
     enum reinit_beta beta;
+    enum reinit_weights weights;
     double weight_scale; /* factor on the fresh conv weights; 1 = the initial distribution */
 };
-extern const struct reinit_options reinit_defaults; /* initial, initial, scale 1 */
+extern const struct reinit_options reinit_defaults; /* initial, initial, fresh, scale 1 */
+/* pipeline.reinit_* of c. */
+struct reinit_options reinit_options_of(const struct config *c);
 
-
-/* Every filter flagged in `which` (per filter, model order) gets fresh conv weights under
- * rng_stream(RNG_REINIT, stage, param, filter), γ and β as o says, running statistics reset
- * (mean 0, var 1), and momentum cleared. Returns the number of filters re-initialized. */
+/* Every filter flagged in `which` (per filter, model order) gets conv weights, γ and β as o says,
+ * momentum cleared and, unless its weights are kept, running statistics reset (mean 0, var 1).
+ * Returns the number of filters re-initialized; *not_orthogonal (may be NULL) = how many of them,
+ * with weights = orthogonal, got the plain fresh draw because their unit's live filters span
+ * every direction. */
 int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *which,
-                   const struct reinit_options *o);
+                   const struct reinit_options *o, int *not_orthogonal);
 
 extern const struct stage_kind stage_all, stage_bn, stage_bn_output, stage_output,
     stage_per_channel, stage_conv_fraction;

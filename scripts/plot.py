@@ -185,7 +185,7 @@ def plot_filters(runs, colors):
             n = np.array([s[key].sum() for s in run["stages"]], dtype=float)
             ax.bar(ks, n, 0.6, bottom=bottom, color=color, edgecolor="white", lw=0.4)
             bottom += n
-        share = [100 * np.mean(np.abs(s["gamma"]) < s["threshold"]) for s in run["stages"]]
+        share = [100 * np.mean(s["disabled"]) for s in run["stages"]]  # the run's own rule (threshold_mode)
         tw = ax.twinx()
         tw.plot(ks, share, "-o", color="black", ms=4, lw=1.3)
         for k, v in zip(ks, share):

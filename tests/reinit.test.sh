@@ -8,7 +8,10 @@
 #     filters, and records reinit_applied = 0;
 #   - recalibration is recorded, and a run stopped mid-stage and resumed ends bit-identical;
 #   - eval --recalibrate prints both accuracies and leaves the file alone;
-#   - inspect RUN_DIR shows the newest stage file; bad values are one-line errors.
+#   - inspect RUN_DIR shows the newest stage file; bad values are one-line errors;
+#   - pipeline.threshold_mode = relative decides the stage flags, the transition flags, the
+#     per-epoch share and the clamp alike (eval --clamp-gamma reproduces acc_clamped);
+#   - the issue-20 variants (orthogonal weights, Channel Regeneration) run end to end.
 set -u
 . tests/lib.sh
 attr() { # file, stage, attribute
@@ -120,11 +123,77 @@ sum=$(md5sum < "$S")
     ok "eval --recalibrate prints before and after" || not_ok "eval --recalibrate: $(cat "$TMP/eval.txt")"
 [ "$(md5sum < "$S")" = "$sum" ] && ok "eval --recalibrate leaves the file unchanged" || not_ok "eval --recalibrate changed the file"
 
+# threshold_mode = relative: disabled = |γ| < τ · the unit's largest |γ|, everywhere
+"$PIPE" run "$TMP/t.ini" --set run.name=rel --set pipeline.threshold_mode=relative \
+    --set pipeline.threshold=0.2 > "$TMP/rel.log" 2>&1 || not_ok "relative run: $(tail -1 "$TMP/rel.log")"
+R=$TMP/ck/rel/stage-02.h5
+msg=$("$PY" - "$R" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+s, h = f["stats"], f["history"]
+per = s["filters_per_unit"][()]
+tau, differs = 0.2, 0
+for k in range(3):
+    g = s["stage-%02d" % k]
+    gamma = np.abs(g["gamma"][()].astype(np.float32))
+    want, off = [], 0
+    for n in per:
+        u = gamma[off:off + n]
+        want.append(u < tau * float(u.max()))
+        off += n
+    want = np.concatenate(want)
+    if not (g["disabled"][()].astype(bool) == want).all():
+        print("stage %d: disabled flags are not |γ| < τ·max per unit" % k)
+    differs += int((want != (gamma < tau)).sum())
+    if k and not (g["reinit"][()] == s["stage-%02d" % (k - 1)]["disabled"][()]).all():
+        print("stage %d: reinit flags are not the previous stage's relative flags" % k)
+    last = np.nonzero(h["stage"][()] == k)[0][-1]
+    if h["gamma_below_tau"][last] != want.sum() / len(want):
+        print("stage %d: history share %r, flags %r" % (k, h["gamma_below_tau"][last], want.mean()))
+if differs == 0:
+    print("relative and absolute flags agree everywhere: the test shows nothing")
+if s["stage-00"]["disabled"][()].sum() == 0:
+    print("nothing disabled at stage 0")
+print("clamped %.2f" % (100 * s["stage-00"].attrs["acc_clamped"]))
+PY
+)
+clamped=$(echo "$msg" | sed -n 's/^clamped //p')
+check "relative: flags, transition flags and history share follow |γ| < τ·max" "$(echo "$msg" | grep -v '^clamped ')"
+"$PIPE" eval "$TMP/ck/rel/stage-00.h5" --clamp-gamma 0.2 > "$TMP/releval.txt" 2>&1 || not_ok "relative eval"
+grep -q "test accuracy $clamped%.*|γ| < 0.2·max set to 0" "$TMP/releval.txt" &&
+    ok "relative: eval --clamp-gamma τ reproduces acc_clamped ($clamped%)" ||
+    not_ok "relative: eval --clamp-gamma τ: $(cat "$TMP/releval.txt") vs $clamped"
+grep -q "clamped to 0" "$TMP/rel.log" && grep -q "0.2·max" "$TMP/rel.log" &&
+    ok "relative: the log says τ·max" || not_ok "relative: the log says τ·max"
+
+# the other variants of issue 20 run end to end and record their transitions
+"$PIPE" run "$TMP/t.ini" --set run.name=orth --set pipeline.reinit_weights=orthogonal \
+    > "$TMP/orth.log" 2>&1 || not_ok "orthogonal run: $(tail -1 "$TMP/orth.log")"
+"$PIPE" run "$TMP/t.ini" --set run.name=regen --set pipeline.reinit_gamma=median \
+    --set pipeline.reinit_weights=keep --set pipeline.reinit_beta=keep > "$TMP/regen.log" 2>&1 ||
+    not_ok "Channel Regeneration run: $(tail -1 "$TMP/regen.log")"
+msg=$("$PY" - "$TMP/ck" <<'PY'
+import sys, h5py, numpy as np
+ck = sys.argv[1]
+for run in ("orth", "regen"):
+    f = h5py.File(f"{ck}/{run}/stage-02.h5", "r")
+    if f["stats/stage-01"].attrs["reinit_applied"] == 0:
+        print(run + ": nothing re-initialized")
+    if "reinit_weights = " + ("orthogonal" if run == "orth" else "keep") not in f["config"][()].decode():
+        print(run + ": the choice is not in the stored config")
+PY
+)
+check "orthogonal and Channel Regeneration: re-initialize, stored in /config" "$msg"
+one_line_error "unknown reinit_weights" "'random' is not one of fresh|keep|orthogonal" \
+    "$PIPE" run "$TMP/t.ini" --set pipeline.reinit_weights=random
+one_line_error "weight scale with kept weights" "pipeline.reinit_weights = keep draws none" \
+    "$PIPE" run "$TMP/t.ini" --set pipeline.reinit_weights=keep --set pipeline.reinit_weight_scale=0.5
+
 # bad input
 one_line_error "eval --recalibrate -1" "must be a number of batches" "$PIPE" eval "$S" --recalibrate -1
 one_line_error "recalibrate_batches < 0" "pipeline.recalibrate_batches = -1 is out of range" \
     "$PIPE" run "$TMP/t.ini" --set pipeline.recalibrate_batches=-1
-one_line_error "unknown reinit_gamma" "'half' is not one of initial|fresh|zero|value" \
+one_line_error "unknown reinit_gamma" "'half' is not one of initial|fresh|zero|value|median" \
     "$PIPE" run "$TMP/t.ini" --set pipeline.reinit_gamma=half
 one_line_error "inspect a directory without stage files" "no stage-KK.h5 in this directory" "$PIPE" inspect "$TMP"
 finish reinit.test.sh

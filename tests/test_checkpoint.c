@@ -154,7 +154,7 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         for (size_t i = 0; i < m->total; i++)
             m->values[i] = 2.0f * rng_uniform(salt, st, (uint64_t)(4 + k) * m->total + i) - 1.0f;
         struct stage_record *rec = &r->records[k];
-        stats_record(rec, m, k, r->cfg.threshold, k ? r->records[k - 1].disabled : NULL);
+        stats_record(rec, m, k, stats_threshold_of(&r->cfg), k ? r->records[k - 1].disabled : NULL);
         snprintf(rec->kind, sizeof rec->kind, "%s", k ? "conv_fraction" : "bn");
         rec->fraction = 0.01 * k + 1e-12 * (double)salt;
         rec->trainable = 1003u * (size_t)(k + 1) + salt; /* at most the model's 77364 */
@@ -1353,7 +1353,7 @@ static void test_seed_only_export(void **state)
     for (size_t i = 0; i < m->running_total; i++)
         m->running_stats[i] = 0.5f + rng_uniform(3, st, m->total + i);
     a.nrecords = 1;
-    stats_record(&a.records[0], m, 0, a.cfg.threshold, NULL);
+    stats_record(&a.records[0], m, 0, stats_threshold_of(&a.cfg), NULL);
     snprintf(a.records[0].kind, sizeof a.records[0].kind, "bn");
     a.epoch = 3;
     struct rv_error err = {{0}};

@@ -105,15 +105,15 @@ static const char DEFAULT_INI[] =
     "[run]\nname = \"run\"\nout_dir = \"checkpoints\"\nseed = 1\nthreads = 0\n"
     "\n[data]\ndataset = fashion_mnist\npath = \"\"\ntrain_limit = 0\ntest_limit = 0\n"
     "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
-    "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\n"
+    "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\nlabel_noise = 0\n"
     "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\ngamma_init = uniform\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
     "warmup_epochs = 0\nsync_bn = true\ncheckpoint_every_steps = 0\nconv_algo = auto\n"
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
-    "threshold = 0.01\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
-    "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weight_scale = 1\nreinit = true\n"
+    "threshold = 0.01\nthreshold_mode = absolute\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
+    "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weights = fresh\nreinit_weight_scale = 1\nreinit = true\n"
     "recalibrate_batches = 0\n";
 
 static void test_defaults(void **state)
@@ -135,6 +135,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.synthetic_size, 8);
     assert_int_equal(c.synthetic_channels, 1);
     assert_int_equal(c.synthetic_classes, 4);
+    assert_true(c.label_noise == 0.0);
     assert_int_equal(c.arch, ARCH_RESNET);
     assert_int_equal(c.depth, 20);
     assert_int_equal(c.width, 1);
@@ -162,11 +163,13 @@ static void test_defaults(void **state)
     assert_list(&c.fractions, 0, NULL);
     assert_list(&c.stage_epochs, 0, NULL);
     assert_true(c.threshold == 0.01);
+    assert_int_equal(c.threshold_mode, THRESHOLD_ABSOLUTE);
     assert_int_equal(c.select, SELECT_RANDOM);
     assert_false(c.train_output);
     assert_int_equal(c.reinit_gamma, REINIT_GAMMA_INITIAL);
     assert_true(c.reinit_gamma_value == 1.0);
     assert_int_equal(c.reinit_beta, REINIT_BETA_INITIAL);
+    assert_int_equal(c.reinit_weights, REINIT_WEIGHTS_FRESH);
     assert_true(c.reinit_weight_scale == 1.0);
     assert_true(c.reinit);
     assert_int_equal(c.recalibrate_batches, 0);
@@ -318,7 +321,15 @@ static void test_value_errors(void **state)
                         "configs/x.ini:2: pipeline.recalibrate_batches = -1 is out of range 0..1000000");
     assert_string_equal(load_error("[pipeline]\nreinit_gamma = half\n", &err),
                         "configs/x.ini:2: pipeline.reinit_gamma = 'half' is not one of "
-                        "initial|fresh|zero|value");
+                        "initial|fresh|zero|value|median");
+    assert_string_equal(load_error("[pipeline]\nreinit_weights = random\n", &err),
+                        "configs/x.ini:2: pipeline.reinit_weights = 'random' is not one of "
+                        "fresh|keep|orthogonal");
+    assert_string_equal(load_error("[pipeline]\nthreshold_mode = max\n", &err),
+                        "configs/x.ini:2: pipeline.threshold_mode = 'max' is not one of "
+                        "absolute|relative");
+    assert_string_equal(load_error("[data]\nlabel_noise = 1.5\n", &err),
+                        "configs/x.ini:2: data.label_noise = 1.5 is out of range 0..1");
     assert_string_equal(load_error("[pipeline]\nreinit_beta = zero\n", &err),
                         "configs/x.ini:2: pipeline.reinit_beta = 'zero' is not one of initial|keep");
     assert_string_equal(load_error("[pipeline]\nreinit_weight_scale = -1\n", &err),
@@ -441,6 +452,18 @@ static void test_validate(void **state)
         assert_has(validate_error(&d, &err), "train.milestone_fractions must increase strictly");
         assert_int_not_equal(config_set(&d, "train.milestone_fractions=1.5", &err), 0);
     }
+    {
+        /* a scale on fresh weights, with weights kept, would be silently ignored */
+        struct config d;
+        config_defaults(&d);
+        assert_int_equal(config_set(&d, "pipeline.reinit_weights=keep", &err), 0);
+        assert_int_equal(config_validate(&d, &err), 0);
+        assert_int_equal(config_set(&d, "pipeline.reinit_weight_scale=0.5", &err), 0);
+        assert_has(validate_error(&d, &err), "pipeline.reinit_weight_scale scales fresh conv weights, but "
+                   "pipeline.reinit_weights = keep draws none");
+        assert_int_equal(config_set(&d, "pipeline.reinit_weights=orthogonal", &err), 0);
+        assert_int_equal(config_validate(&d, &err), 0);
+    }
     c.depth = 9;
     assert_string_equal(validate_error(&c, &err), "model.depth = 9 is not 6n+2; try 8 or 14");
     c.depth = 865;
@@ -535,7 +558,7 @@ static const char *const CHANGED[] = {
     "data.dataset=cifar10", "data.path=/data/c10", "data.train_limit=1000",
     "data.test_limit=200", "data.augment_crop=2", "data.augment_flip=false",
     "data.synthetic_train=64", "data.synthetic_test=32", "data.synthetic_size=16",
-    "data.synthetic_channels=3", "data.synthetic_classes=10", "model.depth=56",
+    "data.synthetic_channels=3", "data.synthetic_classes=10", "data.label_noise=0.25", "model.depth=56",
     "model.width=2", "model.gamma_init=one", "train.trainable=conv_fraction",
     "train.per_channel_k=8", "train.epochs=160", "train.batch_size=64",
     "train.eval_batch_size=1000", "train.lr=0.05", "train.momentum=0.95", "train.nesterov=true",
@@ -543,10 +566,10 @@ static const char *const CHANGED[] = {
     "train.lr_factor=0.2", "train.warmup_epochs=0.5", "train.sync_bn=false",
     "train.checkpoint_every_steps=100", "train.conv_algo=im2col", "pipeline.enabled=true", "pipeline.n=0.125",
     "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
-    "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.select=reinit_first",
+    "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.threshold_mode=relative", "pipeline.select=reinit_first",
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
     "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
-    "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
+    "pipeline.reinit_weights=orthogonal", "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
 };
 
 static void test_round_trip(void **state)
@@ -573,7 +596,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 51);
+    assert_int_equal(keys, 54);
     assert_int_equal(same, 2);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

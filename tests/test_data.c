@@ -16,6 +16,7 @@
 
 #include "data.h"
 #include "rng.h"
+#include "run.h"
 #include "support.h"
 
 #define REAL_FMNIST "/usr/share/datasets/fashion-mnist"
@@ -728,6 +729,89 @@ static void synthetic_is_seeded_and_learnable(void **state)
     dataset_free(&te3);
 }
 
+/* ---- label noise ---- */
+
+/* data.label_noise: exactly round(p·n) labels change, each to another class, chosen and drawn by
+ * the seed alone; nested as p grows; the same call gives the same labels. */
+static void label_noise_exact_and_seeded(void **state)
+{
+    (void)state;
+    enum { N = 1001, K = 10 };
+    struct dataset tr, te, a, b;
+    data_synthetic(&tr, &te, N, 8, 1, 4, K, 1);
+    data_synthetic(&a, &te, N, 8, 1, 4, K, 1);
+    data_synthetic(&b, &te, N, 8, 1, 4, K, 1);
+    dataset_free(&te);
+    const double ps[] = {0.0, 0.1, 0.25, 0.3, 1.0};
+    const int want[] = {0, 100, 250, 300, 1001}; /* 100.1, 250.25, 300.3 */
+    uint8_t prev[N];
+    memcpy(prev, tr.labels, N);
+    int hist[K] = {0};
+    for (int t = 0; t < 5; t++) {
+        memcpy(a.labels, tr.labels, N);
+        assert_int_equal(data_label_noise(&a, ps[t], 77), want[t]);
+        int changed = 0;
+        for (int i = 0; i < N; i++) {
+            assert_true(a.labels[i] < K);
+            changed += a.labels[i] != tr.labels[i];
+            /* nested: an image replaced at a smaller p is replaced here, with the same label */
+            if (prev[i] != tr.labels[i])
+                assert_int_equal(a.labels[i], prev[i]);
+            if (t == 4)
+                hist[(a.labels[i] - tr.labels[i] + K) % K]++;
+        }
+        assert_int_equal(changed, want[t]);
+        memcpy(prev, a.labels, N);
+    }
+    /* p = 1: every label moved by 1 … K−1, each offset about N/(K−1) = 111 times */
+    assert_int_equal(hist[0], 0);
+    for (int k = 1; k < K; k++)
+        assert_true(hist[k] > 111 - 40 && hist[k] < 111 + 40);
+    /* the same seed: the same labels; another seed: other images */
+    memcpy(a.labels, tr.labels, N);
+    memcpy(b.labels, tr.labels, N);
+    data_label_noise(&a, 0.25, 77);
+    data_label_noise(&b, 0.25, 77);
+    assert_memory_equal(a.labels, b.labels, N);
+    memcpy(b.labels, tr.labels, N);
+    data_label_noise(&b, 0.25, 78);
+    assert_memory_not_equal(a.labels, b.labels, N);
+    dataset_free(&tr);
+    dataset_free(&a);
+    dataset_free(&b);
+}
+
+/* Applied at load by run_open to the training set only, after data.train_limit. */
+static void label_noise_at_load(void **state)
+{
+    (void)state;
+    struct comm comm = COMM_SELF_INIT;
+    struct config c;
+    config_defaults(&c);
+    c.dataset = DATASET_SYNTHETIC;
+    c.depth = 8;
+    c.batch_size = 32;
+    c.synthetic_train = 300;
+    c.train_limit = 250;
+    c.synthetic_test = 64;
+    c.threads = 1;
+    c.seed = 4;
+    c.label_noise = 0.2;
+    struct rv_error err = {{0}};
+    struct run r;
+    if (run_open(&r, &c, &comm, &err))
+        fail_msg("%s", err.msg);
+    int changed = 0;
+    assert_int_equal(r.train.n, 250);
+    for (int i = 0; i < r.train.n; i++)
+        changed += r.train.labels[i] != i % c.synthetic_classes; /* synthetic: label i mod K */
+    assert_int_equal(changed, 50);
+    assert_int_equal(r.test.n, 64);
+    for (int i = 0; i < r.test.n; i++)
+        assert_int_equal(r.test.labels[i], i % c.synthetic_classes);
+    run_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +837,8 @@ int main(void)
         cmocka_unit_test(same_sample_same_augmentation),
         cmocka_unit_test(truncate_keeps_prefix),
         cmocka_unit_test(synthetic_is_seeded_and_learnable),
+        cmocka_unit_test(label_noise_exact_and_seeded),
+        cmocka_unit_test(label_noise_at_load),
     };
     return cmocka_run_group_tests(tests, 0, NULL);
 }

@@ -510,7 +510,7 @@ static void test_reinit_filters(void **state)
     copy_state(&other, &m);
     float *values = want.values, *momentum = want.momentum, *running = want.running_stats;
 
-    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults, NULL), 5);
 
     /* Expected: the old blocks with exactly the flagged filters' entries replaced. */
     for (int u = 0; u < m.nunits; u++) {
@@ -540,11 +540,11 @@ static void test_reinit_filters(void **state)
     assert_same_state(&m, &want);
 
     /* Same (seed, stage) on a copy: the same bits. */
-    assert_int_equal(reinit_filters(&again, seed, stage, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &reinit_defaults, NULL), 5);
     assert_same_state(&again, &m);
 
     /* Another stage: fresh conv rows (every weight differs), the same γ and β. */
-    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &reinit_defaults), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &reinit_defaults, NULL), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         size_t fan = fan_in_of(&m, u);
@@ -566,8 +566,8 @@ static void test_reinit_filters(void **state)
     fresh.gamma = REINIT_GAMMA_FRESH;
     copy_state(&want, &orig);
     copy_state(&other, &orig);
-    assert_int_equal(reinit_filters(&want, seed, stage + 1, which, &reinit_defaults), 5);
-    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &fresh), 5);
+    assert_int_equal(reinit_filters(&want, seed, stage + 1, which, &reinit_defaults, NULL), 5);
+    assert_int_equal(reinit_filters(&other, seed, stage + 1, which, &fresh, NULL), 5);
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         int first = stats_unit_offset(&m, u);
@@ -585,7 +585,7 @@ static void test_reinit_filters(void **state)
     /* No flags: nothing changes. */
     memset(which, 0, (size_t)nf);
     copy_state(&want, &m);
-    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults), 0);
+    assert_int_equal(reinit_filters(&m, seed, stage, which, &reinit_defaults, NULL), 0);
     assert_same_state(&m, &want);
 
     free(which);
@@ -613,7 +613,7 @@ static void test_reinit_variants(void **state)
     flag(which, &orig, "seg2.block0.conv2", 30);
     flag(which, &orig, "seg3.block0.shortcut", 0);
     copy_state(&base, &orig);
-    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults), 3);
+    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults, NULL), 3);
 
     const struct reinit_options zero = {.gamma = REINIT_GAMMA_ZERO, .beta = REINIT_BETA_KEEP, .weight_scale = 1.0},
                                 value = {.gamma = REINIT_GAMMA_VALUE, .gamma_value = 0.25, .weight_scale = 1.0},
@@ -621,7 +621,7 @@ static void test_reinit_variants(void **state)
     const struct reinit_options *opts[3] = {&zero, &value, &scaled};
     for (int v = 0; v < 3; v++) {
         copy_state(&var, &orig);
-        assert_int_equal(reinit_filters(&var, seed, stage, which, opts[v]), 3);
+        assert_int_equal(reinit_filters(&var, seed, stage, which, opts[v], NULL), 3);
         for (int u = 0; u < orig.nunits; u++) {
             const struct unit *un = &orig.units[u];
             size_t fan = fan_in_of(&orig, u);
@@ -653,6 +653,176 @@ static void test_reinit_variants(void **state)
     model_free(&var);
 }
 
+/* Channel Regeneration (reinit_gamma = median, weights and β kept): conv weights, β and running
+ * statistics untouched; γ = the unit's median |γ| before the transition, with the old sign. */
+static void test_reinit_median_keep(void **state)
+{
+    (void)state;
+    const uint64_t seed = 5;
+    struct model orig, var;
+    tiny_model(&orig, seed);
+    scramble(&orig);
+    tiny_model(&var, seed);
+    int u = unit_named(&orig, "seg1.block0.conv2"), C = orig.units[u].conv.out_c; /* 16 filters */
+    float *g = orig.values + orig.params[orig.units[u].gamma].offset;
+    /* |γ| = 0.1 · (c + 1), sorted 0.1 … 1.6: median (0.8 + 0.9) / 2, with a few γ negative. */
+    for (int c = 0; c < C; c++)
+        g[c] = (float)((c % 3 == 1 ? -0.1 : 0.1) * (c + 1));
+    g[0] = -0.0f; /* no sign: +median */
+    int nf = stats_nfilters(&orig);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &orig, "seg1.block0.conv2", 0);
+    flag(which, &orig, "seg1.block0.conv2", 4);  /* γ = −0.5 */
+    flag(which, &orig, "seg1.block0.conv2", 15); /* the largest |γ|: raised is lowered, too */
+    flag(which, &orig, "stem", 2);
+    float stem_med;
+    {
+        const float *sg = orig.values + orig.params[orig.units[0].gamma].offset;
+        float a[16];
+        for (int c = 0; c < 16; c++)
+            a[c] = fabsf(sg[c]);
+        for (int i = 0; i < 16; i++) /* insertion sort */
+            for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
+                float t = a[j]; a[j] = a[j - 1]; a[j - 1] = t;
+            }
+        stem_med = (float)(0.5 * ((double)a[7] + (double)a[8]));
+    }
+    copy_state(&var, &orig);
+    const struct reinit_options cr = {.gamma = REINIT_GAMMA_MEDIAN, .beta = REINIT_BETA_KEEP,
+                                      .weights = REINIT_WEIGHTS_KEEP, .weight_scale = 1.0};
+    assert_int_equal(reinit_filters(&var, seed, 1, which, &cr, NULL), 4);
+    /* every filter of the unit counts, at the transition: sorted |γ| 0, 0.2, 0.3, …, 1.6, the
+     * middle two 0.8 and 0.9 */
+    const float med = (float)(0.5 * ((double)0.8f + (double)0.9f));
+    float *vg = var.values + var.params[var.units[u].gamma].offset;
+    assert_true(vg[0] == med);
+    assert_true(vg[4] == -med);
+    assert_true(vg[15] == med);
+    assert_true(var.values[var.params[var.units[0].gamma].offset + 2] ==
+                (orig.values[orig.params[orig.units[0].gamma].offset + 2] < 0 ? -stem_med : stem_med));
+    /* everything else as it was but momentum of the flagged filters (cleared) */
+    vg[0] = g[0];
+    vg[4] = g[4];
+    vg[15] = g[15];
+    var.values[var.params[var.units[0].gamma].offset + 2] = orig.values[orig.params[orig.units[0].gamma].offset + 2];
+    assert_memory_equal(var.values, orig.values, orig.total * sizeof(float));
+    assert_memory_equal(var.running_stats, orig.running_stats, orig.running_total * sizeof(float));
+    const struct unit *un = &orig.units[u];
+    size_t row = orig.params[un->w].offset + 15 * fan_in_of(&orig, u);
+    assert_true(var.momentum[row] == 0.0f && orig.momentum[row] != 0.0f);
+
+    /* median with fresh weights: the weights are the default's fresh draw, bit for bit */
+    struct model base;
+    tiny_model(&base, seed);
+    copy_state(&base, &orig);
+    copy_state(&var, &orig);
+    assert_int_equal(reinit_filters(&base, seed, 1, which, &reinit_defaults, NULL), 4);
+    const struct reinit_options mf = {.gamma = REINIT_GAMMA_MEDIAN, .weights = REINIT_WEIGHTS_FRESH,
+                                      .weight_scale = 1.0};
+    assert_int_equal(reinit_filters(&var, seed, 1, which, &mf, NULL), 4);
+    assert_memory_equal(var.values + var.params[un->w].offset, base.values + base.params[un->w].offset,
+                        var.params[un->w].count * sizeof(float));
+    assert_memory_equal(var.running_stats, base.running_stats, base.running_total * sizeof(float));
+    assert_true(var.values[var.params[un->gamma].offset + 4] == -med);
+    free(which);
+    model_free(&orig);
+    model_free(&var);
+    model_free(&base);
+}
+
+static double row_dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* reinit_weights = orthogonal (RePr): a new row is orthogonal to every live row of its unit, has
+ * the norm of the fresh draw it came from, depends only on (seed, stage, filter) and the live
+ * rows, and where the live rows span the whole input (the stem: 9 weights, 15 live filters) it
+ * is the fresh draw itself, counted. */
+static void test_reinit_orthogonal(void **state)
+{
+    (void)state;
+    const uint64_t seed = 3;
+    const int stage = 2;
+    struct model orig, base, var, again;
+    tiny_model(&orig, seed);
+    tiny_model(&base, seed);
+    tiny_model(&var, seed);
+    tiny_model(&again, seed);
+    int nf = stats_nfilters(&orig);
+    uint8_t *which = calloc((size_t)nf, 1);
+    flag(which, &orig, "stem", 5);
+    flag(which, &orig, "seg1.block0.conv1", 2);
+    flag(which, &orig, "seg1.block0.conv1", 9);
+    flag(which, &orig, "seg3.block0.conv2", 63);
+    flag(which, &orig, "seg3.block0.shortcut", 7); /* 32 inputs, 63 live filters: spanned */
+    copy_state(&base, &orig);
+    assert_int_equal(reinit_filters(&base, seed, stage, which, &reinit_defaults, NULL), 5);
+    const struct reinit_options o = {.weights = REINIT_WEIGHTS_ORTHOGONAL, .weight_scale = 1.0};
+    copy_state(&var, &orig);
+    int spanned = -1;
+    assert_int_equal(reinit_filters(&var, seed, stage, which, &o, &spanned), 5);
+    assert_int_equal(spanned, 2);
+    int changed = 0;
+    for (int u = 0; u < orig.nunits; u++) {
+        const struct unit *un = &orig.units[u];
+        size_t n = fan_in_of(&orig, u), w = orig.params[un->w].offset;
+        int first = stats_unit_offset(&orig, u), C = un->conv.out_c;
+        bool spans = (size_t)(C - 1) >= n; /* one flagged filter a unit here */
+        for (int c = 0; c < C; c++) {
+            if (!which[first + c])
+                continue;
+            const float *nw = var.values + w + (size_t)c * n, *fresh = base.values + w + (size_t)c * n;
+            if (spans) {
+                assert_memory_equal(nw, fresh, n * sizeof(float));
+                continue;
+            }
+            changed++;
+            double norm = sqrt(row_dot(nw, nw, n)), fnorm = sqrt(row_dot(fresh, fresh, n));
+            assert_true(fabs(norm - fnorm) < 1e-5 * fnorm);
+            /* not just the fresh draw: it had a component along the live rows */
+            assert_true(fabs(row_dot(nw, fresh, n)) < 0.9999 * norm * fnorm);
+            for (int l = 0; l < C; l++) {
+                if (which[first + l])
+                    continue;
+                const float *live = var.values + w + (size_t)l * n;
+                double cosine = row_dot(nw, live, n) / (norm * sqrt(row_dot(live, live, n)));
+                assert_true(fabs(cosine) < 1e-5);
+            }
+        }
+    }
+    assert_int_equal(changed, 3);
+    /* γ, β, running statistics, momentum and every other weight: as the fresh variant */
+    for (int u = 0; u < orig.nunits; u++) {
+        const struct param *w = &orig.params[orig.units[u].w];
+        memcpy(var.values + w->offset, base.values + w->offset, w->count * sizeof(float));
+    }
+    assert_same_state(&var, &base);
+
+    /* The flagged filters' old weights do not matter, the live ones do; and the same again */
+    copy_state(&again, &orig);
+    int u1 = unit_named(&orig, "seg1.block0.conv1");
+    size_t n1 = fan_in_of(&orig, u1), w1 = orig.params[orig.units[u1].w].offset;
+    for (size_t i = 0; i < n1; i++)
+        again.values[w1 + 9 * n1 + i] = 7.0f; /* flagged filter 9's old row */
+    copy_state(&var, &orig);
+    assert_int_equal(reinit_filters(&var, seed, stage, which, &o, NULL), 5);
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &o, NULL), 5);
+    assert_memory_equal(again.values, var.values, orig.total * sizeof(float));
+    copy_state(&again, &orig);
+    again.values[w1 + 0 * n1 + 3] += 0.5f; /* a live row */
+    assert_int_equal(reinit_filters(&again, seed, stage, which, &o, NULL), 5);
+    assert_memory_not_equal(again.values + w1 + 2 * n1, var.values + w1 + 2 * n1, n1 * sizeof(float));
+    free(which);
+    model_free(&orig);
+    model_free(&base);
+    model_free(&var);
+    model_free(&again);
+}
+
 /* The enum name tables of stages/reinit.c hold exactly the choices of the config keys, in order:
  * the config's error message lists the choices. */
 static void test_reinit_names_match_config(void **state)
@@ -664,8 +834,10 @@ static void test_reinit_names_match_config(void **state)
     const struct { const char *key; const char *const *names; int n; } keys[] = {
         {"pipeline.reinit_gamma", reinit_gamma_names, REINIT_GAMMA_COUNT},
         {"pipeline.reinit_beta", reinit_beta_names, REINIT_BETA_COUNT},
+        {"pipeline.reinit_weights", reinit_weights_names, REINIT_WEIGHTS_COUNT},
+        {"pipeline.threshold_mode", threshold_mode_names, THRESHOLD_MODE_COUNT},
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 4; k++) {
         char set[128], joined[128] = "";
         for (int i = 0; i < keys[k].n; i++) {
             snprintf(set, sizeof set, "%s=%s", keys[k].key, keys[k].names[i]);
@@ -685,10 +857,15 @@ static void test_reinit_names_match_config(void **state)
     assert_int_equal(config_set(&c, "pipeline.reinit_beta=keep", &err), 0);
     assert_int_equal(c.reinit_beta, REINIT_BETA_KEEP);
     assert_int_equal(config_set(&c, "pipeline.reinit_gamma=half", &err), -1);
-    assert_string_equal(err.msg, "--set pipeline.reinit_gamma=half: pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value");
+    assert_string_equal(err.msg, "--set pipeline.reinit_gamma=half: pipeline.reinit_gamma = 'half' is not one of initial|fresh|zero|value|median");
 }
 
 /* ---------------------------------------------------------------- stats */
+
+static struct stats_threshold absolute(double tau)
+{
+    return (struct stats_threshold){.tau = tau, .mode = THRESHOLD_ABSOLUTE};
+}
 
 static void set_gamma(struct model *m, int unit, int c, float v)
 {
@@ -737,7 +914,7 @@ static void test_stats_by_hand(void **state)
     assert_int_equal(f4_disabled, 1);
 
     struct stage_record rec;
-    stats_record(&rec, &m, 2, tau, prev);
+    stats_record(&rec, &m, 2, absolute(tau), prev);
     assert_int_equal(rec.stage, 2);
     assert_true(rec.threshold == tau);
     assert_int_equal(rec.nfilters, nf);
@@ -782,7 +959,7 @@ static void test_stats_by_hand(void **state)
     assert_null(rec.gamma);
 
     /* The first stage: nothing was re-initialized. */
-    stats_record(&rec, &m, 0, tau, NULL);
+    stats_record(&rec, &m, 0, absolute(tau), NULL);
     all = stats_count(&rec, 0, nf);
     assert_int_equal(all.disabled, 8);
     assert_int_equal(all.reinit, 0);
@@ -791,6 +968,75 @@ static void test_stats_by_hand(void **state)
     assert_int_equal(all.newly_disabled, 8);
     stats_free(&rec);
     free(prev);
+    model_free(&m);
+}
+
+/* pipeline.threshold_mode = relative: disabled means |γ| < τ · (the unit's largest |γ|), in the
+ * flags of a stage record, the transition flags from a record, the per-epoch share and the
+ * clamp alike; absolute is the old rule. */
+static void test_stats_relative(void **state)
+{
+    (void)state;
+    struct model m;
+    tiny_model(&m, 1);
+    int nf = stats_nfilters(&m);
+    for (int u = 0; u < m.nunits; u++)
+        for (int c = 0; c < m.units[u].conv.out_c; c++)
+            set_gamma(&m, u, c, 1.0f);
+    /* stem: largest |γ| 40 (negative), so the cut is 0.4 at τ = 0.01 */
+    set_gamma(&m, 0, 0, -40.0f);
+    set_gamma(&m, 0, 1, 0.3f);   /* relative: disabled; absolute: not */
+    set_gamma(&m, 0, 2, -0.39f); /* relative: disabled */
+    set_gamma(&m, 0, 3, 0.5f);   /* neither */
+    set_gamma(&m, 0, 4, 0.005f); /* both */
+    /* unit 1: largest 0.1, cut 0.001 */
+    for (int c = 0; c < 16; c++)
+        set_gamma(&m, 1, c, 0.1f);
+    set_gamma(&m, 1, 3, 0.005f);  /* absolute: disabled; relative: not */
+    set_gamma(&m, 1, 4, 0.0005f); /* both */
+    /* unit 2: every γ 0: no scale, nothing disabled relative to it */
+    for (int c = 0; c < 16; c++)
+        set_gamma(&m, 2, c, 0.0f);
+    const struct stats_threshold rel = {.tau = 0.01, .mode = THRESHOLD_RELATIVE};
+    uint8_t *want = calloc((size_t)nf, 1), *got = calloc((size_t)nf, 1);
+    want[1] = want[2] = want[4] = 1;
+    want[16 + 4] = 1;
+    assert_int_equal(stats_model_disabled(got, &m, rel), 4);
+    assert_memory_equal(got, want, (size_t)nf);
+    assert_int_equal(stats_model_disabled(got, &m, absolute(0.01)), 3 + 16);
+    assert_true(got[4] && got[16 + 3] && got[16 + 4] && got[32] && !got[1] && !got[2]);
+
+    struct stage_record rec;
+    stats_record(&rec, &m, 1, rel, NULL);
+    assert_memory_equal(rec.disabled, want, (size_t)nf);
+    assert_true(rec.threshold == 0.01);
+    memset(got, 9, (size_t)nf);
+    stats_record_disabled(got, &rec, &m, rel); /* from the record's γ, not the model's */
+    set_gamma(&m, 0, 1, 5.0f);
+    assert_memory_equal(got, want, (size_t)nf);
+    stats_record_disabled(got, &rec, &m, absolute(0.01));
+    assert_true(got[16 + 3] && !got[1]);
+    set_gamma(&m, 0, 1, 0.3f);
+
+    double below, q[STATS_GAMMA_NQ];
+    stats_gamma_summary(&m, rel, &below, q);
+    assert_true(below == 4.0 / nf);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
+    assert_true(below == 19.0 / nf);
+
+    assert_int_equal(stats_clamp(&m, rel), 4);
+    const float *g0 = m.values + m.params[m.units[0].gamma].offset;
+    assert_true(g0[0] == -40.0f && g0[1] == 0.0f && g0[2] == 0.0f && g0[3] == 0.5f && g0[4] == 0.0f);
+    assert_true(m.values[m.params[m.units[1].gamma].offset + 3] == 0.005f);
+
+    char text[48];
+    stats_threshold_text(text, sizeof text, rel);
+    assert_string_equal(text, "0.01·max");
+    stats_threshold_text(text, sizeof text, absolute(0.01));
+    assert_string_equal(text, "0.01");
+    stats_free(&rec);
+    free(want);
+    free(got);
     model_free(&m);
 }
 
@@ -818,7 +1064,7 @@ static void test_stats_histogram(void **state)
     set_gamma(&m, u, 7, 0.2f);    /* −0.70        → (−1, −0.5], bin 11 */
     set_gamma(&m, u, 8, 5.0f);    /* 0.70         → last bin (> 0.5) */
     struct stage_record rec;
-    stats_record(&rec, &m, 1, 0.01, NULL);
+    stats_record(&rec, &m, 1, absolute(0.01), NULL);
     int bins[STATS_HIST_BINS];
     int first = stats_unit_offset(&m, u);
     stats_histogram(&rec, first, 64, bins);
@@ -850,14 +1096,14 @@ static void test_gamma_summary(void **state)
         for (int c = 0; c < m.units[u].conv.out_c; c++, f++)
             set_gamma(&m, u, c, (float)((f % 2 ? -1.0 : 1.0) * f / 335.0));
     double below, q[STATS_GAMMA_NQ];
-    stats_gamma_summary(&m, 0.01, &below, q);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
     assert_true(below == 4.0 / 336.0);
     for (int i = 0; i < STATS_GAMMA_NQ; i++)
         assert_true(fabs(q[i] - STATS_GAMMA_QUANTILES[i]) < 1e-6);
     /* Interpolation between order statistics: with one γ raised to 10 (the largest), p90 moves
      * only if position 0.9·335 = 301.5 touches it; it does not. p50 sits between 167 and 168. */
     set_gamma(&m, 0, 0, 10.0f); /* filter 0 had |γ| = 0: now the largest */
-    stats_gamma_summary(&m, 0.01, &below, q);
+    stats_gamma_summary(&m, absolute(0.01), &below, q);
     assert_true(below == 3.0 / 336.0);
     assert_true(fabs(q[1] - (0.5 * (168.0 + 169.0) / 335.0)) < 1e-6);
     model_free(&m);
@@ -877,8 +1123,11 @@ int main(void)
         cmocka_unit_test(test_nested_reinit_first),
         cmocka_unit_test(test_reinit_filters),
         cmocka_unit_test(test_reinit_variants),
+        cmocka_unit_test(test_reinit_median_keep),
+        cmocka_unit_test(test_reinit_orthogonal),
         cmocka_unit_test(test_reinit_names_match_config),
         cmocka_unit_test(test_stats_by_hand),
+        cmocka_unit_test(test_stats_relative),
         cmocka_unit_test(test_stats_histogram),
         cmocka_unit_test(test_gamma_summary),
     };

@@ -170,7 +170,7 @@ static void test_zero_keeps_the_function(void **state)
     float *before = logits(&r, n);
 
     const struct reinit_options zero = {.gamma = REINIT_GAMMA_ZERO, .beta = REINIT_BETA_KEEP, .weight_scale = 1.0};
-    assert_true(reinit_filters(m, 9, 1, which, &zero) > 10);
+    assert_true(reinit_filters(m, 9, 1, which, &zero, NULL) > 10);
     assert_true(memcmp(saved, m->values, m->total * sizeof(float)) != 0); /* fresh conv weights */
     float *after = logits(&r, n);
     double scale = 0.0;
@@ -181,7 +181,7 @@ static void test_zero_keeps_the_function(void **state)
     /* The default (γ back to its initial draw, β to 0) does change them: the check can fail. */
     memcpy(m->values, saved, m->total * sizeof(float));
     memcpy(m->running_stats, saved_run, m->running_total * sizeof(float));
-    reinit_filters(m, 9, 1, which, &reinit_defaults);
+    reinit_filters(m, 9, 1, which, &reinit_defaults, NULL);
     float *initial = logits(&r, n);
     assert_true(max_abs_diff(before, initial, nl) > 1e-3 * scale);
     free(which);

@@ -296,7 +296,8 @@ static int command_resume(struct comm *comm, int argc, char **argv)
 }
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
- * test accuracy, optionally with every |γ| < T set to 0 (filters switched off), and with K > 0
+ * test accuracy, optionally with every disabled γ set to 0 (|γ| < T, or T × the unit's largest
+ * |γ| when the run's pipeline.threshold_mode is relative: filters switched off), and with K > 0
  * also after recalibrating the BatchNorm running statistics on K training batches
  * (src/pipeline/recalibrate.c), in memory only: the file is never written. On the first N test images
  * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
@@ -355,23 +356,18 @@ static int command_eval(struct comm *comm, int argc, char **argv)
         run_close(&r);
         return fail(comm, &err);
     }
-    int clamped = 0;
-    if (clamp > 0.0) {
-        struct model *m = &r.model;
-        for (int p = 0; p < m->nparams; p++)
-            if (m->params[p].kind == PARAM_GAMMA)
-                for (size_t i = 0; i < m->params[p].count; i++)
-                    if (fabsf(m->values[m->params[p].offset + i]) < clamp) {
-                        m->values[m->params[p].offset + i] = 0.0f;
-                        clamped++;
-                    }
-    }
+    /* T replaces τ; "disabled" keeps the run's pipeline.threshold_mode, so --clamp-gamma τ
+     * reproduces a stage's acc_clamped. */
+    struct stats_threshold t = {.tau = clamp, .mode = r.cfg.threshold_mode};
+    int clamped = clamp > 0.0 ? stats_clamp(&r.model, t) : 0;
     double acc, loss;
     run_evaluate(&r, &acc, &loss);
     if (r.verbose) {
         printf("%s: test accuracy %.2f%% (%d images), loss %.4f", file, 100.0 * acc, r.test.n, loss);
+        char tau[48];
+        stats_threshold_text(tau, sizeof tau, t);
         if (clamp > 0.0)
-            printf(", with %d γ of |γ| < %g set to 0", clamped, clamp);
+            printf(", with %d γ of |γ| < %s set to 0", clamped, tau);
         printf("\n");
     }
     if (recal > 0) {

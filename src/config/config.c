@@ -428,6 +428,10 @@ int config_validate(const struct config *c, struct rv_error *err)
         check_increasing(&c->milestone_fractions, "train.milestone_fractions", err) ||
         check_pipeline(c, err))
         return -1;
+    if (c->reinit_weights == REINIT_WEIGHTS_KEEP && c->reinit_weight_scale != 1.0)
+        return rv_fail(err, "%s: pipeline.reinit_weight_scale scales fresh conv weights, but "
+                       "pipeline.reinit_weights = keep draws none; drop the scale or choose fresh or "
+                       "orthogonal", c->source);
     if (c->milestones.n > 0 && c->milestone_fractions.n > 0)
         return rv_fail(err, "%s: train.milestones and train.milestone_fractions are both set; give "
                        "one (epochs, or fractions of the stage's epochs)", c->source);

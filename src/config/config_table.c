@@ -48,10 +48,17 @@ const char *const select_names[SELECT_COUNT] = {
 };
 const char *const reinit_gamma_names[REINIT_GAMMA_COUNT] = {
     [REINIT_GAMMA_INITIAL] = "initial", [REINIT_GAMMA_FRESH] = "fresh",
-    [REINIT_GAMMA_ZERO] = "zero", [REINIT_GAMMA_VALUE] = "value",
+    [REINIT_GAMMA_ZERO] = "zero", [REINIT_GAMMA_VALUE] = "value", [REINIT_GAMMA_MEDIAN] = "median",
 };
 const char *const reinit_beta_names[REINIT_BETA_COUNT] = {
     [REINIT_BETA_INITIAL] = "initial", [REINIT_BETA_KEEP] = "keep",
+};
+const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT] = {
+    [REINIT_WEIGHTS_FRESH] = "fresh", [REINIT_WEIGHTS_KEEP] = "keep",
+    [REINIT_WEIGHTS_ORTHOGONAL] = "orthogonal",
+};
+const char *const threshold_mode_names[THRESHOLD_MODE_COUNT] = {
+    [THRESHOLD_ABSOLUTE] = "absolute", [THRESHOLD_RELATIVE] = "relative",
 };
 const char *const conv_algo_names[CONV_ALGO_COUNT] = {
     [CONV_ALGO_AUTO] = "auto", [CONV_ALGO_IM2COL] = "im2col", [CONV_ALGO_WINOGRAD] = "winograd",
@@ -112,6 +119,9 @@ const struct config_key config_keys[] = {
       "synthetic data set: channels"),
     K("data", "synthetic_classes", CFG_INT, synthetic_classes, 2, 100, "4", NULL,
       "synthetic data set: classes"),
+    K("data", "label_noise", CFG_DOUBLE, label_noise, 0, 1, "0", NULL,
+      "share of TRAINING labels replaced, once at load: exactly round(p*n) images chosen by seed, "
+      "each given a label drawn uniformly from the other classes; test labels untouched"),
 
     KC("model", "arch", arch, "resnet", arch_names,
       "network family: the CIFAR ResNet of He et al. (3 stages of basic blocks)"),
@@ -175,20 +185,31 @@ const struct config_key config_keys[] = {
     KW("pipeline", "epochs", stage_epochs, 1, 100000,
        "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
     K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,
-      "tau: a filter whose |gamma| < tau counts as disabled"),
+      "tau: a filter whose |gamma| < tau counts as disabled (threshold_mode = absolute)"),
+    KC("pipeline", "threshold_mode", threshold_mode, "absolute", threshold_mode_names,
+      "what |gamma| is compared with: tau (absolute), or tau times the largest |gamma| of the "
+      "filter's unit (relative, as Neural Rejuvenation); drives the flags, statistics, clamp and "
+      "re-initialization alike"),
     KC("pipeline", "select", select, "random", select_names,
       "which conv weights a stage adds: random, or those of disabled filters first"),
     K("pipeline", "train_output", CFG_BOOL, train_output, 0, 0, "false", NULL,
       "the output layer also trains in the partial stages"),
     KC("pipeline", "reinit_gamma", reinit_gamma, "initial", reinit_gamma_names,
       "gamma of a re-initialized filter: its initial value, a fresh draw from the same distribution, "
-      "0 (with reinit_beta = keep the network's output is unchanged at the transition), or reinit_gamma_value"),
+      "0 (with reinit_beta = keep the network's output is unchanged at the transition), "
+      "reinit_gamma_value, or median = the unit's median |gamma| at the transition with the old "
+      "gamma's sign (with reinit_weights = keep and reinit_beta = keep: Channel Regeneration)"),
     K("pipeline", "reinit_gamma_value", CFG_DOUBLE, reinit_gamma_value, -100, 100, "1", NULL,
       "reinit_gamma = value: the gamma every re-initialized filter gets"),
     KC("pipeline", "reinit_beta", reinit_beta, "initial", reinit_beta_names,
       "beta of a re-initialized filter: its initial value (0), or keep its trained value"),
+    KC("pipeline", "reinit_weights", reinit_weights, "fresh", reinit_weights_names,
+      "conv weights of a re-initialized filter: a fresh draw from the initial distribution, keep "
+      "the trained ones (and the BN running statistics), or orthogonal = the fresh draw made "
+      "orthogonal to the unit's live filters, rescaled to the draw's norm (as RePr)"),
     K("pipeline", "reinit_weight_scale", CFG_DOUBLE, reinit_weight_scale, 0, 1000, "1", NULL,
-      "factor on the fresh conv weights of a re-initialized filter (1 = the initial distribution)"),
+      "factor on the fresh conv weights of a re-initialized filter (1 = the initial distribution); "
+      "reinit_weights = fresh or orthogonal"),
     K("pipeline", "reinit", CFG_BOOL, reinit, 0, 0, "true", NULL,
       "re-initialize disabled filters between stages; false = the control: same schedule, nothing "
       "re-initialized, the statistics still flag the filters that would have been"),

@@ -237,19 +237,14 @@ void conv_algos_print(const struct model *m, const struct config *c, FILE *f)
     fflush(f);
 }
 
-/* Test accuracy with every |γ| < τ set to 0: does switching the filters off cost anything? */
-static double clamped_accuracy(struct run *r, double tau)
+/* Test accuracy with every disabled γ set to 0 (stats_clamp): does switching the filters off
+ * cost anything? */
+static double clamped_accuracy(struct run *r, struct stats_threshold t)
 {
     struct model *m = &r->model;
     float *keep = rv_malloc(m->total * sizeof(float));
     memcpy(keep, m->values, m->total * sizeof(float));
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        if (pa->kind == PARAM_GAMMA)
-            for (size_t i = 0; i < pa->count; i++)
-                if (fabsf(m->values[pa->offset + i]) < tau)
-                    m->values[pa->offset + i] = 0.0f;
-    }
+    stats_clamp(m, t);
     double acc, loss;
     run_evaluate(r, &acc, &loss);
     memcpy(m->values, keep, m->total * sizeof(float));
@@ -257,17 +252,17 @@ static double clamped_accuracy(struct run *r, double tau)
     return acc;
 }
 
-/* The filters re-initialized before stage k: |γ| < τ at the end of stage k − 1, with the τ of
- * the current config, so a branch resumed with another pipeline.threshold re-initializes by it.
- * (In a straight run these are exactly stage k − 1's disabled flags.) NULL for stage 0. */
+/* The filters re-initialized before stage k: disabled at the end of stage k − 1 by the threshold
+ * (pipeline.threshold, threshold_mode) of the current config, so a branch resumed with another
+ * threshold re-initializes by it. (In a straight run these are exactly stage k − 1's disabled
+ * flags.) NULL for stage 0. */
 static uint8_t *transition_flags(const struct run *r, int k)
 {
     if (k == 0 || r->nrecords < k)
         return NULL;
     const struct stage_record *prev = &r->records[k - 1];
     uint8_t *flags = rv_malloc((size_t)prev->nfilters);
-    for (int f = 0; f < prev->nfilters; f++)
-        flags[f] = fabsf(prev->gamma[f]) < r->cfg.threshold;
+    stats_record_disabled(flags, prev, &r->model, stats_threshold_of(&r->cfg));
     return flags;
 }
 
@@ -279,11 +274,13 @@ static uint8_t *transition_flags(const struct run *r, int k)
 static int transition(struct run *r, int k, const uint8_t *flags, int *recal, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
-    int reinit = 0;
+    int reinit = 0, spanned = 0;
     if (c->reinit) {
-        const struct reinit_options o = {.gamma = c->reinit_gamma, .gamma_value = c->reinit_gamma_value,
-                                         .beta = c->reinit_beta, .weight_scale = c->reinit_weight_scale};
-        reinit = reinit_filters(&r->model, (uint64_t)c->seed, k, flags, &o);
+        const struct reinit_options o = reinit_options_of(c);
+        reinit = reinit_filters(&r->model, (uint64_t)c->seed, k, flags, &o, &spanned);
+        if (spanned && r->verbose)
+            printf("stage %d: %d of %d re-initialized filters got a plain fresh draw, not an orthogonal "
+                   "one: their unit's live filters span every direction of its input\n", k, spanned, reinit);
     }
     double loss;
     run_evaluate(r, &r->acc_start, &loss);
@@ -343,7 +340,7 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
     if (r->nrecords <= k) {
         struct stage_record *rec = &r->records[k];
         uint8_t *prev = transition_flags(r, k);
-        stats_record(rec, &r->model, k, r->cfg.threshold, prev);
+        stats_record(rec, &r->model, k, stats_threshold_of(&r->cfg), prev);
         free(prev);
         snprintf(rec->kind, sizeof rec->kind, "%s", CHOICE_NAME(stage_kind_names, plan->kind));
         rec->fraction = plan->fraction;
@@ -354,7 +351,7 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
             rec->reinit_applied = stats_count(rec, 0, rec->nfilters).reinit;
         double loss;
         run_evaluate(r, &rec->acc_end, &loss);
-        rec->acc_clamped = clamped_accuracy(r, r->cfg.threshold);
+        rec->acc_clamped = clamped_accuracy(r, stats_threshold_of(&r->cfg));
         r->nrecords = k + 1;
         char path[RUN_PATH_MAX], file[32];
         snprintf(file, sizeof file, "stage-%02d.h5", k);
@@ -363,8 +360,10 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
             return -1;
         if (r->verbose) {
             struct filter_counts c = stats_count(rec, 0, rec->nfilters);
-            printf("stage %d done: test %.2f%%, with |γ| < %g clamped to 0: %.2f%%; disabled %d of %d "
-                   "filters (%.1f%%)", k, 100.0 * rec->acc_end, r->cfg.threshold,
+            char tau[48];
+            stats_threshold_text(tau, sizeof tau, stats_threshold_of(&r->cfg));
+            printf("stage %d done: test %.2f%%, with |γ| < %s clamped to 0: %.2f%%; disabled %d of %d "
+                   "filters (%.1f%%)", k, 100.0 * rec->acc_end, tau,
                    100.0 * rec->acc_clamped, c.disabled, c.filters, 100.0 * c.disabled / c.filters);
             if (k > 0)
                 printf(", revived %d of %d re-initialized", c.revived, c.reinit);

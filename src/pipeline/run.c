@@ -116,6 +116,7 @@ static int load_data(struct run *r, struct rv_error *err)
     }
     dataset_truncate(&r->train, c->train_limit);
     dataset_truncate(&r->test, c->test_limit);
+    data_label_noise(&r->train, c->label_noise, (uint64_t)c->seed); /* the training set only */
     return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "stats.h"
 
 int stats_nfilters(const struct model *m)
@@ -21,12 +23,80 @@ int stats_unit_offset(const struct model *m, int unit)
     return n;
 }
 
-void stats_record(struct stage_record *rec, const struct model *m, int stage, double tau,
+struct stats_threshold stats_threshold_of(const struct config *c)
+{
+    return (struct stats_threshold){.tau = c->threshold, .mode = c->threshold_mode};
+}
+
+void stats_threshold_text(char *buf, size_t size, struct stats_threshold t)
+{
+    snprintf(buf, size, "%g%s", t.tau, t.mode == THRESHOLD_RELATIVE ? "·max" : "");
+}
+
+int stats_disabled(uint8_t *out, const float *gamma, int n, struct stats_threshold t)
+{
+    double cut = t.tau;
+    if (t.mode == THRESHOLD_RELATIVE) {
+        double top = 0.0;
+        for (int c = 0; c < n; c++)
+            top = fmax(top, fabs((double)gamma[c]));
+        cut = t.tau * top;
+    }
+    int count = 0;
+    for (int c = 0; c < n; c++)
+        count += out[c] = fabsf(gamma[c]) < cut; /* float |γ| against double τ, as ever */
+    return count;
+}
+
+/* γ of unit u in m: its channels' values, contiguous. */
+static const float *unit_gamma(const struct model *m, int u)
+{
+    return m->values + m->params[m->units[u].gamma].offset;
+}
+
+int stats_model_disabled(uint8_t *out, const struct model *m, struct stats_threshold t)
+{
+    int count = 0, f = 0;
+    for (int u = 0; u < m->nunits; u++) {
+        int n = m->units[u].conv.out_c;
+        count += stats_disabled(out + f, unit_gamma(m, u), n, t);
+        f += n;
+    }
+    return count;
+}
+
+int stats_clamp(struct model *m, struct stats_threshold t)
+{
+    uint8_t *off = rv_malloc((size_t)stats_nfilters(m) + 1);
+    int count = stats_model_disabled(off, m, t);
+    for (int u = 0, f = 0; u < m->nunits; u++) {
+        int n = m->units[u].conv.out_c;
+        float *g = m->values + m->params[m->units[u].gamma].offset;
+        for (int c = 0; c < n; c++, f++)
+            if (off[f])
+                g[c] = 0.0f;
+    }
+    free(off);
+    return count;
+}
+
+void stats_record_disabled(uint8_t *out, const struct stage_record *rec, const struct model *m,
+                           struct stats_threshold t)
+{
+    REVIVE_ASSERT(rec->nfilters == stats_nfilters(m));
+    for (int u = 0, f = 0; u < m->nunits; u++) {
+        int n = m->units[u].conv.out_c;
+        stats_disabled(out + f, rec->gamma + f, n, t);
+        f += n;
+    }
+}
+
+void stats_record(struct stage_record *rec, const struct model *m, int stage, struct stats_threshold t,
                   const uint8_t *prev_disabled)
 {
     memset(rec, 0, sizeof *rec);
     rec->stage = stage;
-    rec->threshold = tau;
+    rec->threshold = t.tau;
     rec->acc_start = rec->acc_start_recal = rec->acc_end = rec->acc_clamped = -1.0;
     rec->nfilters = stats_nfilters(m);
     rec->gamma = rv_malloc((size_t)rec->nfilters * sizeof(float));
@@ -34,14 +104,13 @@ void stats_record(struct stage_record *rec, const struct model *m, int stage, do
     rec->reinit = rv_calloc((size_t)rec->nfilters, 1);
     int f = 0;
     for (int u = 0; u < m->nunits; u++) {
-        const struct param *g = &m->params[m->units[u].gamma];
-        for (size_t c = 0; c < g->count; c++, f++) {
-            float v = m->values[g->offset + c];
-            rec->gamma[f] = v;
-            rec->disabled[f] = fabsf(v) < tau;
-            rec->reinit[f] = prev_disabled ? prev_disabled[f] : 0;
-        }
+        int n = m->units[u].conv.out_c;
+        memcpy(rec->gamma + f, unit_gamma(m, u), (size_t)n * sizeof(float));
+        f += n;
     }
+    stats_model_disabled(rec->disabled, m, t);
+    if (prev_disabled)
+        memcpy(rec->reinit, prev_disabled, (size_t)rec->nfilters);
 }
 
 void stats_free(struct stage_record *rec)
@@ -97,16 +166,17 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void stats_gamma_summary(const struct model *m, double tau, double *below, double *q)
+void stats_gamma_summary(const struct model *m, struct stats_threshold t, double *below, double *q)
 {
-    int n = stats_nfilters(m), f = 0, off = 0;
+    int n = stats_nfilters(m), f = 0;
     double *a = rv_malloc((size_t)(n ? n : 1) * sizeof *a);
+    uint8_t *flags = rv_malloc((size_t)(n ? n : 1));
+    int off = stats_model_disabled(flags, m, t);
+    free(flags);
     for (int u = 0; u < m->nunits; u++) {
         const struct param *g = &m->params[m->units[u].gamma];
-        for (size_t c = 0; c < g->count; c++, f++) {
+        for (size_t c = 0; c < g->count; c++, f++)
             a[f] = fabs((double)m->values[g->offset + c]);
-            off += a[f] < tau;
-        }
     }
     qsort(a, (size_t)n, sizeof *a, cmp_double);
     *below = n ? (double)off / n : 0.0;

@@ -127,7 +127,7 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
             .train_loss = r->epoch_loss_sum / r->epoch_seen, .train_acc = r->epoch_correct / r->epoch_seen,
             .test_loss = test_loss, .test_acc = test_acc, .seconds = now - epoch_started,
         };
-        stats_gamma_summary(m, c->threshold, &row.gamma_below_tau, row.abs_gamma_q);
+        stats_gamma_summary(m, stats_threshold_of(c), &row.gamma_below_tau, row.abs_gamma_q);
         /* The share below τ is printed when it differs from the previous epoch's (any stage). */
         double prev_below = r->nhistory > 0 ? r->history[r->nhistory - 1].gamma_below_tau : NAN;
         push_history(r, &row);
@@ -143,8 +143,11 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
                    r->progress ? "\r" : "", row.epoch, plan->epochs, lr, row.train_loss,
                    100.0 * row.train_acc, 100.0 * row.test_acc,
                    (double)d->n / (now - epoch_started), el, eta);
-            if (!(row.gamma_below_tau == prev_below))
-                printf("  |γ|<%g %.2f%%", c->threshold, 100.0 * row.gamma_below_tau);
+            if (!(row.gamma_below_tau == prev_below)) {
+                char tau[48];
+                stats_threshold_text(tau, sizeof tau, stats_threshold_of(c));
+                printf("  |γ|<%s %.2f%%", tau, 100.0 * row.gamma_below_tau);
+            }
             printf("\n");
             fflush(stdout);
         }

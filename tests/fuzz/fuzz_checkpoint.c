@@ -136,12 +136,12 @@ int fuzz_write_seeds(const char *dir)
     r.nrecords = 1;
     r.epoch = 1;
     r.step = 2;
-    stats_record(&r.records[0], &r.model, 0, 0.01, NULL);
+    stats_record(&r.records[0], &r.model, 0, (struct stats_threshold){.tau = 0.01}, NULL);
     snprintf(r.records[0].kind, sizeof r.records[0].kind, "bn");
     int rc = checkpoint_save(&r, stage0, &err) || checkpoint_export_seed_only(stage0, slim, &err);
     r.nrecords = 2;
     r.stage = 1;
-    stats_record(&r.records[1], &r.model, 1, 0.01, r.records[0].disabled);
+    stats_record(&r.records[1], &r.model, 1, (struct stats_threshold){.tau = 0.01}, r.records[0].disabled);
     snprintf(r.records[1].kind, sizeof r.records[1].kind, "conv_fraction");
     r.records[1].fraction = 0.1;
     rc = rc || checkpoint_save(&r, full, &err);
