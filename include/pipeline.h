@@ -1,7 +1,7 @@
 /* The staged pipeline: BN only → re-initialize → BN + N % → re-initialize → … → all parameters.
  *
  *   struct schedule s;
- *   schedule_build(&s, &cfg, &err);          from [pipeline] (or one stage from [train])
+ *   schedule_build(&s, &cfg, &err);          schedule.h: from [pipeline] (or one stage from [train])
  *   schedule_print(&s, &run.model, &cfg, stdout);  with the trainable count of every stage
  *   pipeline_continue(&run, &s, &err);       from wherever run stands: a fresh run, the middle of
  *                                           a stage (last.h5), or the end of a stage (stage-KK.h5)
@@ -15,15 +15,8 @@
 #include <stdio.h>
 
 #include "run.h"
+#include "schedule.h"
 
-#define SCHEDULE_MAX_STAGES CONFIG_MAX_STAGES
-
-struct schedule {
-    int n;
-    struct stage_plan stage[SCHEDULE_MAX_STAGES];
-};
-
-int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err);
 /* The schedule of a run loaded from a checkpoint: at a stage end, the finished stages as recorded
  * and then the config's stages after the last finished fraction (so a branch resumed with
  * --set pipeline.s=2 from the 4 % stage continues 8 %, 16 %, …); otherwise schedule_build. */

@@ -9,102 +9,6 @@
 #include "pipeline.h"
 #include "stages.h"
 
-/* Epochs of stage k of an n-stage schedule: train.epochs, one pipeline.epochs value, or the k-th. */
-static int stage_epochs(const struct config *c, int k, int n, struct rv_error *err)
-{
-    if (c->stage_epochs.n == 0)
-        return c->epochs;
-    if (c->stage_epochs.n == 1)
-        return (int)c->stage_epochs.v[0];
-    if (c->stage_epochs.n != n)
-        return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
-                       "give one value or one per stage", c->source, c->stage_epochs.n, n);
-    return (int)c->stage_epochs.v[k];
-}
-
-static void set_kind(struct stage_plan *p, double f, const struct config *c)
-{
-    p->fraction = f;
-    p->train_output = false;
-    if (f <= 0.0) {
-        p->kind = STAGE_BN;
-    } else if (f >= 1.0) {
-        p->kind = STAGE_ALL;
-    } else {
-        p->kind = STAGE_CONV_FRACTION;
-        p->train_output = c->train_output;
-    }
-}
-
-static int too_many_stages(const struct config *c, struct rv_error *err)
-{
-    if (c->fractions.n > 0)
-        return rv_fail(err, "%s: the finished stages and pipeline.fractions make more than %d stages; "
-                       "give fewer fractions", c->source, SCHEDULE_MAX_STAGES);
-    return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d stages; "
-                   "raise pipeline.s or pipeline.n", c->source, c->pipeline_n, c->pipeline_s,
-                   SCHEDULE_MAX_STAGES);
-}
-
-/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
- * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
- * error, cap may be 0 when a resumed run has finished every stage a schedule can hold). */
-static int fractions_after(double *f, int cap, double last, const struct config *c, struct rv_error *err)
-{
-    int n = 0;
-    if (c->fractions.n > 0) {
-        for (int i = 0; i < c->fractions.n; i++)
-            if (c->fractions.v[i] > last) {
-                if (n >= cap)
-                    return too_many_stages(c, err);
-                f[n++] = c->fractions.v[i];
-            }
-        return n;
-    }
-    if (last >= 1.0)
-        return 0;
-    /* x *= s from N, as for a fresh schedule, so a resumed run continues with the same doubles. */
-    for (double x = last <= 0.0 ? c->pipeline_n : last * c->pipeline_s; x < 1.0; x *= c->pipeline_s) {
-        if (n >= cap - 1) /* room for x and the final 1 */
-            return too_many_stages(c, err);
-        f[n++] = x;
-    }
-    if (n >= cap)
-        return too_many_stages(c, err);
-    f[n++] = 1.0;
-    return n;
-}
-
-int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
-{
-    memset(s, 0, sizeof *s);
-    if (!c->pipeline) {
-        s->n = 1;
-        s->stage[0] = run_single_stage(c);
-        return 0;
-    }
-    double f[SCHEDULE_MAX_STAGES];
-    int n;
-    if (c->fractions.n > 0) {
-        n = 0;
-        for (int i = 0; i < c->fractions.n; i++)
-            f[n++] = c->fractions.v[i];
-    } else {
-        f[0] = 0.0;
-        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, err);
-        if (more < 0)
-            return -1;
-        n = 1 + more;
-    }
-    for (int k = 0; k < n; k++) {
-        set_kind(&s->stage[k], f[k], c);
-        if ((s->stage[k].epochs = stage_epochs(c, k, n, err)) < 0)
-            return -1;
-    }
-    s->n = n;
-    return 0;
-}
-
 int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
@@ -130,21 +34,7 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
         for (int i = 0; i < r->nhistory; i++)
             p->epochs += r->history[i].stage == k;
     }
-    s->n = done;
-    if (!c->pipeline)
-        return 0;
-    double f[SCHEDULE_MAX_STAGES];
-    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, r->records[done - 1].fraction, c, err);
-    if (more < 0)
-        return -1;
-    for (int i = 0; i < more; i++) {
-        int k = done + i;
-        set_kind(&s->stage[k], f[i], c);
-        if ((s->stage[k].epochs = stage_epochs(c, k, done + more, err)) < 0)
-            return -1;
-    }
-    s->n = done + more;
-    return 0;
+    return schedule_continue(s, done, c, err);
 }
 
 size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit)

@@ -70,20 +70,6 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
     return s;
 }
 
-struct stage_plan run_single_stage(const struct config *cfg)
-{
-    struct stage_plan p;
-    memset(&p, 0, sizeof p);
-    p.kind = cfg->trainable;
-    /* The share of conv weights the stage trains, as recorded in its statistics. */
-    p.fraction = cfg->trainable == STAGE_CONV_FRACTION ? cfg->conv_fraction
-                 : cfg->trainable == STAGE_ALL           ? 1.0
-                                                         : 0.0;
-    p.epochs = cfg->epochs;
-    p.train_output = false;
-    return p;
-}
-
 /* A model that cannot fit would end in "out of memory allocating N bytes" (or in the swap):
  * plan it first and name the keys that size it. */
 static int check_memory(const struct config *cfg, const struct model_spec *spec, int max_batch,
