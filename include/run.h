@@ -90,8 +90,6 @@ void run_evaluate(struct run *r, double *accuracy, double *loss);
  * average of the batch statistics of up to `batches` global training batches (train-mode forward,
  * no parameter update; see there). stage keys the batches. Returns the batches used. */
 int run_recalibrate(struct run *r, int batches, int stage);
-/* Applies plan's trainable set to the model and returns the trainable count. */
-size_t run_set_trainable(struct run *r, const struct stage_plan *plan);
 /* The model spec for cfg and a data set's shape. */
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
 double run_now(void);

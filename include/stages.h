@@ -22,6 +22,9 @@ struct stage_args {
     int per_channel_k;
     double conv_fraction;
     bool train_output;         /* conv_fraction: also the output layer */
+    bool nested;               /* conv_fraction: keep the conv weights m->mask holds (the previous
+                                  stage's) and add to them */
+    const uint8_t *prefer;     /* conv_fraction: per filter (model order), chosen first; or NULL */
 };
 
 struct stage_kind {
@@ -44,6 +47,9 @@ size_t mask_conv_count(const struct model *m, double f);
  * new weights by score, or first from the filters flagged in prefer (per filter, model order;
  * NULL = none). The result contains the old choice. */
 void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *prefer);
+
+/* Sets every |γ| < tau to 0 (the filter switched off); returns how many (stages/clamp.c). */
+int gamma_clamp(struct model *m, double tau);
 
 /* The transition between stages (stages/reinit.c): what a re-initialized filter gets.
  *   gamma: initial (the value it started with), fresh (a new draw from the initial distribution,

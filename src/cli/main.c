@@ -355,17 +355,7 @@ static int command_eval(struct comm *comm, int argc, char **argv)
         run_close(&r);
         return fail(comm, &err);
     }
-    int clamped = 0;
-    if (clamp > 0.0) {
-        struct model *m = &r.model;
-        for (int p = 0; p < m->nparams; p++)
-            if (m->params[p].kind == PARAM_GAMMA)
-                for (size_t i = 0; i < m->params[p].count; i++)
-                    if (fabsf(m->values[m->params[p].offset + i]) < clamp) {
-                        m->values[m->params[p].offset + i] = 0.0f;
-                        clamped++;
-                    }
-    }
+    int clamped = clamp > 0.0 ? gamma_clamp(&r.model, clamp) : 0;
     double acc, loss;
     run_evaluate(&r, &acc, &loss);
     if (r.verbose) {

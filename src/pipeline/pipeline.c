@@ -40,25 +40,18 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
 size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit)
 {
     const struct stage_plan *plan = &s->stage[k];
-    if (plan->kind != STAGE_CONV_FRACTION || !r->cfg.pipeline)
-        return run_set_trainable(r, plan);
-    /* Nested: keep the conv weights the previous stage trained, add new ones. */
-    struct model *m = &r->model;
-    bool grow = k > 0 && s->stage[k - 1].kind == STAGE_CONV_FRACTION;
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        if (pa->kind != PARAM_CONV || !grow)
-            for (size_t i = 0; i < pa->count; i++)
-                m->mask[pa->offset + i] = 0.0f;
-    }
-    bool prefer = r->cfg.select == SELECT_REINIT_FIRST;
-    mask_conv_grow(m, (uint64_t)r->cfg.seed, plan->fraction, prefer ? reinit : NULL);
-    mask_kind_set(m, PARAM_GAMMA, true);
-    mask_kind_set(m, PARAM_BETA, true);
-    mask_kind_set(m, PARAM_OUTPUT_W, plan->train_output);
-    mask_kind_set(m, PARAM_OUTPUT_B, plan->train_output);
-    model_mask_changed(m);
-    return model_trainable(m);
+    const struct config *c = &r->cfg;
+    const struct stage_args a = {
+        .seed = (uint64_t)c->seed,
+        .per_channel_k = c->per_channel_k,
+        .conv_fraction = plan->fraction,
+        .train_output = plan->train_output,
+        /* Nested: keep the conv weights the previous stage trained, add new ones. */
+        .nested = c->pipeline && k > 0 && s->stage[k - 1].kind == STAGE_CONV_FRACTION,
+        .prefer = c->pipeline && c->select == SELECT_REINIT_FIRST ? reinit : NULL,
+    };
+    stage_find(plan->kind)->set_trainable(&r->model, &a);
+    return model_trainable(&r->model);
 }
 
 static void describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
@@ -133,13 +126,7 @@ static double clamped_accuracy(struct run *r, double tau)
     struct model *m = &r->model;
     float *keep = rv_malloc(m->total * sizeof(float));
     memcpy(keep, m->values, m->total * sizeof(float));
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        if (pa->kind == PARAM_GAMMA)
-            for (size_t i = 0; i < pa->count; i++)
-                if (fabsf(m->values[pa->offset + i]) < tau)
-                    m->values[pa->offset + i] = 0.0f;
-    }
+    gamma_clamp(m, tau);
     double acc, loss;
     run_evaluate(r, &acc, &loss);
     memcpy(m->values, keep, m->total * sizeof(float));

@@ -187,19 +187,6 @@ void run_close(struct run *r)
     memset(r, 0, sizeof *r);
 }
 
-size_t run_set_trainable(struct run *r, const struct stage_plan *plan)
-{
-    const struct stage_kind *k = stage_find(plan->kind);
-    struct stage_args a = {
-        .seed = (uint64_t)r->cfg.seed,
-        .per_channel_k = r->cfg.per_channel_k,
-        .conv_fraction = plan->fraction,
-        .train_output = plan->train_output,
-    };
-    k->set_trainable(&r->model, &a);
-    return model_trainable(&r->model);
-}
-
 /* Each rank evaluates a contiguous shard of the test set in chunks; the sums are added. */
 void run_evaluate(struct run *r, double *accuracy, double *loss)
 {
