@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config_table.h"
+#include "json.h"
 #include "schedule.h"
 
 /* ---- messages for names that are not in the table ---- */
@@ -495,4 +496,43 @@ void config_write_markdown(FILE *f)
         md_cell(f, k->help, false);
         fputs(" |\n", f);
     }
+}
+
+void config_write_json(FILE *f)
+{
+    struct config d;
+    config_defaults(&d);
+    fputs("{\"keys\": [", f);
+    for (int i = 0; i < config_nkeys; i++) {
+        const struct config_key *k = &config_keys[i];
+        fprintf(f, "%s\n  {\"section\": ", i ? "," : "");
+        json_string(f, k->section);
+        fputs(", \"name\": ", f);
+        json_string(f, k->name);
+        fputs(", \"type\": ", f);
+        json_string(f, config_type_name(k));
+        /* The default as a value's text (a string without its INI quotes), and as INI text. */
+        fputs(", \"default\": ", f);
+        json_string(f, k->type == CFG_STRING ? (const char *)&d + k->offset : k->def);
+        fputs(", \"ini\": ", f);
+        json_string(f, k->def);
+        if (k->type == CFG_INT || k->type == CFG_DOUBLE || k->type == CFG_LIST) {
+            fputs(", \"min\": ", f);
+            json_number(f, k->min);
+            fputs(", \"max\": ", f);
+            json_number(f, k->max);
+        }
+        if (k->type == CFG_CHOICE) {
+            fputs(", \"choices\": [", f);
+            for (int c = 0; c < k->nnames; c++) {
+                fputs(c ? ", " : "", f);
+                json_string(f, k->names[c]);
+            }
+            fputs("]", f);
+        }
+        fputs(", \"help\": ", f);
+        json_string(f, k->help);
+        fputs("}", f);
+    }
+    fputs("\n]}\n", f);
 }

@@ -54,7 +54,7 @@ size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, co
     return model_trainable(&r->model);
 }
 
-static void describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
+void schedule_describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
 {
     switch (p->kind) {
     case STAGE_CONV_FRACTION:
@@ -66,23 +66,37 @@ static void describe(char *out, size_t cap, const struct stage_plan *p, const st
     }
 }
 
-void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f)
+int schedule_trainable(size_t *trainable, size_t *total, const struct schedule *s,
+                       const struct model_spec *spec, const struct config *c, struct rv_error *err)
 {
-    struct param_counts pc = model_count(m);
-    fprintf(f, "schedule: %d stage%s, %zu parameters\n", s->n, s->n > 1 ? "s" : "", pc.total);
+    /* A model of its own (parameters only): counting changes no run's mask. */
+    struct model m;
+    if (model_build(&m, spec, 0, 1, err))
+        return -1;
     for (int k = 0; k < s->n; k++) {
         const struct stage_plan *p = &s->stage[k];
         /* The count of a nested conv_fraction stage does not depend on which weights it adds. */
         const struct stage_kind *kind = stage_find(p->kind);
-        REVIVE_ASSERT(kind); /* kinds come from the config's table or a checked checkpoint */
         struct stage_args a = {.seed = (uint64_t)c->seed, .per_channel_k = c->per_channel_k,
                                .conv_fraction = p->fraction, .train_output = p->train_output};
-        kind->set_trainable(m, &a);
-        size_t t = model_trainable(m);
+        kind->set_trainable(&m, &a);
+        trainable[k] = model_trainable(&m);
+    }
+    *total = model_count(&m).total;
+    model_free(&m);
+    return 0;
+}
+
+void schedule_print(const struct schedule *s, const size_t *trainable, size_t total,
+                    const struct config *c, FILE *f)
+{
+    fprintf(f, "schedule: %d stage%s, %zu parameters\n", s->n, s->n > 1 ? "s" : "", total);
+    for (int k = 0; k < s->n; k++) {
+        const struct stage_plan *p = &s->stage[k];
         char what[320];
-        describe(what, sizeof what, p, c);
+        schedule_describe(what, sizeof what, p, c);
         fprintf(f, "  stage %d: %-28s %4d epoch%s  %10zu trainable (%.3f%%)\n", k, what, p->epochs,
-                p->epochs == 1 ? " " : "s", t, 100.0 * t / pc.total);
+                p->epochs == 1 ? " " : "s", trainable[k], 100.0 * trainable[k] / total);
     }
     fflush(f);
 }
@@ -194,7 +208,7 @@ static int stage_start(struct run *r, const struct schedule *s, struct rv_error 
     free(flags);
     if (r->verbose) {
         char what[320];
-        describe(what, sizeof what, plan, &r->cfg);
+        schedule_describe(what, sizeof what, plan, &r->cfg);
         printf("stage %d: %s, %d epochs, %zu of %zu parameters trainable", k, what, plan->epochs,
                trainable, r->model.total);
         if (k > 0 && r->cfg.reinit)
