@@ -353,8 +353,14 @@ static int command_help_config(const struct cli_args *a)
     int format = (int)cli_number(a, &opt_help_format, 0);
     if (cli_flag(a, &opt_markdown) || format == 2)
         config_write_markdown(stdout);
-    else if (format == 1)
+    else if (format == 1) {
+        /* What scripts need from the binary: its keys, and its exit statuses (study.py tells a
+         * run stopped as asked by its status). */
+        printf("{\"exit_status\": {\"error\": 1, \"usage\": %d, \"stopped\": %d},\n\"keys\": ", CLI_EXIT_USAGE,
+               EXIT_STOPPED);
         config_write_json(stdout);
+        printf("}\n");
+    }
     else
         config_print_help(stdout);
     return 0;

@@ -502,7 +502,7 @@ void config_write_json(FILE *f)
 {
     struct config d;
     config_defaults(&d);
-    fputs("{\"keys\": [", f);
+    fputs("[", f);
     for (int i = 0; i < config_nkeys; i++) {
         const struct config_key *k = &config_keys[i];
         fprintf(f, "%s\n  {\"section\": ", i ? "," : "");
@@ -534,5 +534,5 @@ void config_write_json(FILE *f)
         json_string(f, k->help);
         fputs("}", f);
     }
-    fputs("\n]}\n", f);
+    fputs("\n]", f);
 }
