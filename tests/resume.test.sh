@@ -69,7 +69,7 @@ same "its stage-01.h5 = straight run's" "$TMP/ck/s/stage-01.h5" "$TMP/mid/stage-
 # on 2 threads, and one stopped mid-stage and resumed on 1 thread, end with the same bits.
 OMP_NUM_THREADS=2 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dn" \
     > "$TMP/dn.log" 2>&1 || not_ok "onednn: straight run"
-OMP_NUM_THREADS=1 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dnm" \
+stopped env OMP_NUM_THREADS=1 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dnm" \
     --stop-after-steps 17 > "$TMP/dn1.log" 2>&1 || not_ok "onednn: stop after 17 steps"
 OMP_NUM_THREADS=1 "$PIPE" resume "$TMP/dnm/last.h5" > "$TMP/dn2.log" 2>&1 || not_ok "onednn: resume"
 same "onednn: interrupted on 1 thread = straight run on 2" "$TMP/dn/stage-02.h5" "$TMP/dnm/stage-02.h5"
