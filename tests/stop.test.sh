@@ -98,7 +98,7 @@ for sig in TERM INT USR1; do
     grep -q "stopped by SIG$sig at stage [12], .*continue with: pipeline resume $d/last.h5" "$d.err" ||
         why="${why:+$why; }no resume line"
     [ -f "$d/last.h5" ] && [ ! -f "$d/stage-02.h5" ] || why="${why:+$why; }not stopped mid-stage with last.h5"
-    check "SIG$sig mid-stage: last.h5, how to resume, exit $code" "${why:+$why: $(cat "$d.err")}"
+    check "SIG$sig mid-stage: last.h5, how to resume, exit $EXIT_STOPPED" "${why:+$why: $(cat "$d.err")}"
 done
 # (one resume is enough: the signal only decides where the run stops)
 d=$TMP/sigTERM

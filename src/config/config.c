@@ -471,7 +471,9 @@ void config_write_markdown(FILE *f)
           "order below.\n\n"
           "The pipeline trains stage after stage: the stage fractions are `pipeline.fractions`\n"
           "when given, otherwise 0, N, sN, s²N, … while below 1, then 1 (N = `pipeline.n`,\n"
-          "s = `pipeline.s`). Fraction 0 trains BatchNorm only and 1 trains every parameter.\n",
+          "s = `pipeline.s`). Fraction 0 trains BatchNorm only and 1 trains every parameter.\n"
+          "`pipeline plan CONFIG` prints the stages a config makes; scripts read this table as\n"
+          "JSON from `pipeline help-config --format json`.\n",
           f);
     const char *section = "";
     for (int i = 0; i < config_nkeys; i++) {
