@@ -34,8 +34,9 @@ The study file (paths relative to the directory you run from, like a config's ru
 
 Every run is OUT/VARIANT/seed-S (run.out_dir and run.name are set so). A run is *done* when its
 `done` marker names a complete final stage file, or, without the marker (the study was stopped just
-as the run ended), when its newest stage file ends the run's schedule (the study then writes the
-marker and runs nothing); a run with last.h5 is *partial* and continues with
+as the run ended), when its newest stage file ends the run's schedule (`pipeline plan FILE
+--format json` says which stages its config makes; the study then writes the marker and runs
+nothing); a run with last.h5 is *partial* and continues with
 `pipeline resume last.h5`; otherwise it is *new*. So the study can be killed and restarted at any
 time: finished runs are never repeated (a run in progress holds RUN/.lock, so a second study
 process leaves it alone). OUT/study.json stores each run's resolved config (base config keys with
@@ -56,7 +57,8 @@ record) still counts it. A record of another config or run is refused, naming th
 
 Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = --threads, by default
 cores // (jobs × ranks) (at least 1), and run.threads = 0. With --ranks R > 1 runs go through
-`mpirun -np R --bind-to none` (plus --allow-run-as-root as root). Thread and rank counts change
+`mpirun -q -np R --bind-to none` (plus --allow-run-as-root as root; -q: a failed run's log ends in its
+one-line error, not Open MPI's notice). Thread and rank counts change
 the speed, not the results (README, MPI); the rank count changes float32 rounding only.
 
 The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png,
