@@ -146,6 +146,13 @@ char *config_to_ini(const struct config *c);
 void config_print_help(FILE *f);
 /* docs/config.md, generated from the table. */
 void config_write_markdown(FILE *f);
+/* The keys for `pipeline help-config --format json`, as a JSON array: [{section, name, type,
+ * default (the value's text), ini (the default as INI text), min and max (numbers and lists),
+ * choices, help}, ...]. */
+void config_write_json(FILE *f);
+/* The shortest decimal that strtod reads back to exactly x (0.1, not 0.10000000000000001): how
+ * config values and schedule fractions are written for people and for INI. */
+void config_format_double(double x, char *buf, size_t size);
 /* The data directory to use: data_path, or the data set's default. */
 const char *config_data_dir(const struct config *c);
 

@@ -16,6 +16,7 @@
 #include "data.h"
 #include "model.h"
 #include "provenance.h"
+#include "schedule.h" /* struct stage_plan */
 #include "stats.h"
 
 /* One limit for the paths of a run, derived everywhere: a run's directory (run.out_dir/run.name,
@@ -34,14 +35,6 @@ struct history_row {
      * loaded from a checkpoint written before these columns existed) */
     double gamma_below_tau;    /* share of filters with |γ| < pipeline.threshold, 0…1 */
     double abs_gamma_q[3];     /* 10 %, 50 %, 90 % quantiles of |γ| (STATS_GAMMA_QUANTILES) */
-};
-
-/* One stage of training: which parameters train and for how long. */
-struct stage_plan {
-    enum stage_kind_id kind;   /* stages.h */
-    double fraction;           /* conv_fraction kinds */
-    int epochs;
-    bool train_output;
 };
 
 struct run {
@@ -97,10 +90,6 @@ void run_evaluate(struct run *r, double *accuracy, double *loss);
  * average of the batch statistics of up to `batches` global training batches (train-mode forward,
  * no parameter update; see there). stage keys the batches. Returns the batches used. */
 int run_recalibrate(struct run *r, int batches, int stage);
-/* Applies plan's trainable set to the model and returns the trainable count. */
-size_t run_set_trainable(struct run *r, const struct stage_plan *plan);
-/* The plan for a single-stage run from [train]. */
-struct stage_plan run_single_stage(const struct config *cfg);
 /* The model spec for cfg and a data set's shape. */
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
 double run_now(void);

@@ -16,12 +16,16 @@
 
 #include "config.h"
 #include "model.h"
+#include "stats.h"
 
 struct stage_args {
     uint64_t seed;
     int per_channel_k;
     double conv_fraction;
     bool train_output;         /* conv_fraction: also the output layer */
+    bool nested;               /* conv_fraction: keep the conv weights m->mask holds (the previous
+                                  stage's) and add to them */
+    const uint8_t *prefer;     /* conv_fraction: per filter (model order), chosen first; or NULL */
 };
 
 struct stage_kind {
@@ -44,6 +48,10 @@ size_t mask_conv_count(const struct model *m, double f);
  * new weights by score, or first from the filters flagged in prefer (per filter, model order;
  * NULL = none). The result contains the old choice. */
 void mask_conv_grow(struct model *m, uint64_t seed, double f, const uint8_t *prefer);
+
+/* Sets every disabled γ to 0 (the filter switched off; "disabled" as stats_disabled decides:
+ * |γ| < τ, or τ × the unit's largest |γ| when relative); returns how many (stages/clamp.c). */
+int gamma_clamp(struct model *m, struct stats_threshold t);
 
 /* The transition between stages (stages/reinit.c): what a re-initialized filter gets. Three
  * independent choices, each a [pipeline] key:

@@ -42,8 +42,7 @@ void stats_threshold_text(char *buf, size_t size, struct stats_threshold t);
 int stats_disabled(uint8_t *out, const float *gamma, int n, struct stats_threshold t);
 /* The same for every filter of m (model order, stats_nfilters entries), from the model's γ. */
 int stats_model_disabled(uint8_t *out, const struct model *m, struct stats_threshold t);
-/* Sets every disabled γ of m to 0 (what acc_clamped measures); returns how many. */
-int stats_clamp(struct model *m, struct stats_threshold t);
+/* (Setting every disabled γ to 0 is gamma_clamp, stages/clamp.c: the one clamp.) */
 
 struct stage_record {
     int stage;

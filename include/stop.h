@@ -5,7 +5,7 @@
  *   step_train(..., sums);                         step.h: the flags ride on its allreduce
  *   if (stop_check_step(r, sums, s, err)) ...      diverged: an error before anything is saved
  *   if (stop_now(r)) ...                           a signal or --stop-after-steps: save last.h5
- *   exit(stop_exit_code(r));                       128 + the signal's number, or 0
+ *   exit(stop_exit_code(r));                       EXIT_STOPPED, or 0
  *
  * A first signal only sets a flag: the step in progress finishes, every rank learns of the
  * flag through the step's allreduce, last.h5 is written (atomically, as always) and the run ends
@@ -32,7 +32,12 @@ int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struc
 bool stop_now(const struct run *r);
 /* rank 0 of a stopped run: says why and how to resume. */
 void stop_report(const struct run *r);
-/* 128 + the agreed signal's number (as a shell reports a signal), or 0. */
+/* The exit status of a run that stopped as asked (a signal, or --stop-after-steps) with last.h5
+ * saved: one value whatever the cause, outside 1-127 (user errors, 2 a bad command line) and
+ * 128 + N (a process a signal ended without saving: a second signal). Scripts (study.py) tell a
+ * requested stop by it. */
+#define EXIT_STOPPED 200
+/* EXIT_STOPPED when r stopped as asked, else 0. */
 int stop_exit_code(const struct run *r);
 /* Removes dir's temporary checkpoint files ("*.tmp-PID") whose process no longer exists (a run
  * killed while writing); a living process's file is left alone. Returns the count removed. */

@@ -8,6 +8,6 @@ if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 RANKS=${RANKS:-2}
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} mpirun -np "$RANKS" --oversubscribe -x OMP_NUM_THREADS \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} mpirun -q -np "$RANKS" --oversubscribe -x OMP_NUM_THREADS \
     ./pipeline run configs/demo.ini "$@"
 ./pipeline inspect checkpoints/demo/stage-02.h5

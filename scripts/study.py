@@ -34,8 +34,9 @@ The study file (paths relative to the directory you run from, like a config's ru
 
 Every run is OUT/VARIANT/seed-S (run.out_dir and run.name are set so). A run is *done* when its
 `done` marker names a complete final stage file, or, without the marker (the study was stopped just
-as the run ended), when its newest stage file ends the run's schedule (the study then writes the
-marker and runs nothing); a run with last.h5 is *partial* and continues with
+as the run ended), when its newest stage file ends the run's schedule (`pipeline plan FILE
+--format json` says which stages its config makes; the study then writes the marker and runs
+nothing); a run with last.h5 is *partial* and continues with
 `pipeline resume last.h5`; otherwise it is *new*. So the study can be killed and restarted at any
 time: finished runs are never repeated (a run in progress holds RUN/.lock, so a second study
 process leaves it alone). OUT/study.json stores each run's resolved config (base config keys with
@@ -56,7 +57,8 @@ record) still counts it. A record of another config or run is refused, naming th
 
 Threads: ranks × threads × jobs ≤ cores; a run gets OMP_NUM_THREADS = --threads, by default
 cores // (jobs × ranks) (at least 1), and run.threads = 0. With --ranks R > 1 runs go through
-`mpirun -np R --bind-to none` (plus --allow-run-as-root as root). Thread and rank counts change
+`mpirun -q -np R --bind-to none` (plus --allow-run-as-root as root; -q: a failed run's log ends in its
+one-line error, not Open MPI's notice). Thread and rank counts change
 the speed, not the results (README, MPI); the rank count changes float32 rounding only.
 
 The report (OUT/report.md, OUT/report-stages.csv, OUT/report-final.csv, OUT/report.png,
@@ -122,27 +124,23 @@ def read_ini(path, what, strict=True):
     return p
 
 
-def config_keys(pipeline):
-    """Every `section.key` the pipeline knows, with its default's text, from `pipeline help-config`
-    (the binary's config table is the one place the defaults live)."""
+def help_config(pipeline):
+    """`pipeline help-config --format json`: the binary's config keys (its config table is the one
+    place the defaults live) and its exit statuses."""
     try:
-        out = subprocess.run([pipeline, "help-config"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise StudyError(f"{pipeline}: cannot run `help-config` ({e}); build it with make, or "
-                         "give --pipeline PATH") from None
-    keys, section = {}, None
-    for line in out.splitlines():
-        m = re.fullmatch(r"\[(\w+)\]", line)
-        if m:
-            section = m.group(1)
-            continue
-        # "  name  type  default  range": the type may be two words (int list), the default is
-        # quoted for strings and "(empty)" for an empty list; columns are two or more spaces apart
-        m = re.match(r"  (\w+)\s+(?:\w+ list|\w+)\s+(.*?)(?:\s{2,}|$)", line)
-        if section and m:
-            default = m.group(2)
-            default = "" if default == "(empty)" else default[1:-1] if default.startswith('"') else default
-            keys[f"{section}.{m.group(1)}"] = default
+        out = subprocess.run([pipeline, "help-config", "--format", "json"], capture_output=True, text=True,
+                             check=True).stdout
+        info = json.loads(out)
+        info["keys"], info["exit_status"]["stopped"]
+    except (OSError, subprocess.CalledProcessError, ValueError, KeyError, TypeError) as e:
+        raise StudyError(f"{pipeline}: cannot read `help-config --format json` ({e}); build it with "
+                         "make, or give --pipeline PATH") from None
+    return info
+
+
+def config_keys(pipeline, info=None):
+    """Every `section.key` the pipeline knows, with its default's text."""
+    keys = {f"{k['section']}.{k['name']}": k["default"] for k in (info or help_config(pipeline))["keys"]}
     if not keys:
         raise StudyError(f"{pipeline}: `help-config` listed no keys; is it a revive pipeline?")
     return keys
@@ -355,7 +353,8 @@ def command(r, opts):
     if opts["stop"]:
         cmd += ["--stop-after-steps", str(opts["stop"])]
     if opts["ranks"] > 1:
-        mpi = ["mpirun", "-np", str(opts["ranks"]), "--bind-to", "none", "-x", "OMP_NUM_THREADS"]
+        # -q: a run's one-line error is not followed by Open MPI's notice of a non-zero exit
+        mpi = ["mpirun", "-q", "-np", str(opts["ranks"]), "--bind-to", "none", "-x", "OMP_NUM_THREADS"]
         if os.geteuid() == 0:
             mpi.append("--allow-run-as-root")
         cmd = mpi + cmd
@@ -454,12 +453,12 @@ def run_grid(study, runs, opts):
                 with open(os.path.join(r["dir"], "log.txt"), encoding="utf-8", errors="replace") as f:
                     text = f.read()
                 tail = text[text.rfind("\n$ "):]
-                if p.returncode != 0:
+                if p.returncode == opts["exit_stopped"]:  # a signal or --stop-after-steps; last.h5 saved
+                    print(f"{r['name']}: stopped as asked (last.h5 saved); run again to continue", flush=True)
+                elif p.returncode != 0:
                     failed += 1
                     lines = [l for l in tail.splitlines() if l.strip()]
                     print(f"{r['name']}: FAILED (exit {p.returncode}): {lines[-1] if lines else ''}", flush=True)
-                elif "stopped after" in tail:
-                    print(f"{r['name']}: stopped as asked (--stop-after-steps); run again to continue", flush=True)
                 else:
                     final = mark_done(r)
                     path = marked_final(r)
@@ -522,7 +521,10 @@ def main(argv):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         opts = parse_args(argv[1:])
-        known = config_keys(opts["pipeline"])
+        os.environ["PIPELINE"] = opts["pipeline"]  # study_records asks the same binary for plans
+        info = help_config(opts["pipeline"])
+        known = config_keys(opts["pipeline"], info)
+        opts["exit_stopped"] = info["exit_status"]["stopped"]
         study = load_study(opts["file"], known, opts["out"])
         runs = grid(study)
         if opts["only"]:

@@ -13,6 +13,7 @@ import calendar
 import json
 import os
 import re
+import subprocess
 import time
 
 import numpy as np
@@ -61,18 +62,36 @@ def marked_final(r):
     return path
 
 
-def schedule_ended(run):
-    """True when the stage file loaded as run ends its schedule, so that `pipeline resume` would
-    train nothing more: after the finished stages come (src/pipeline/pipeline.c, schedule_for_run) none
-    without pipeline.enabled; with pipeline.fractions, those listed above the last stage's
-    fraction; with pipeline.n and s, more while that fraction is below 1."""
-    if revive_h5.config_value(run["config"], "pipeline", "enabled").lower() not in ("true", "yes", "on", "1"):
-        return True
+def pipeline_binary():
+    """The pipeline study.py runs: $PIPELINE (study.py sets it from --pipeline), else ./pipeline of
+    this checkout."""
+    return os.environ.get("PIPELINE") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                      "pipeline")
+
+
+def plan(path):
+    """`pipeline plan PATH --format json`: the stages the config of PATH (an INI file or a
+    checkpoint) makes, as the binary's schedule module computes them (src/pipeline/schedule.c)."""
+    pipeline = pipeline_binary()
+    try:
+        p = subprocess.run([pipeline, "plan", path, "--format", "json"], capture_output=True, text=True)
+    except OSError as e:
+        raise StudyError(f"{pipeline}: cannot run `plan` ({e.strerror}); build it with make, or give "
+                         "--pipeline PATH") from None
+    if p.returncode != 0:
+        lines = p.stderr.strip().splitlines()
+        raise StudyError(f"{pipeline} plan {path}: {lines[-1] if lines else f'exit {p.returncode}'}")
+    return json.loads(p.stdout)
+
+
+def schedule_ended(path, run):
+    """True when the stage file at path (loaded as run) ends its schedule, so that `pipeline
+    resume` would train nothing more: its config's plan has no stage above the last finished
+    fraction (the schedule continues from there, schedule_continue), or the run has no
+    [pipeline]."""
+    p = plan(path)
     last = run["stages"][-1]["fraction"]
-    fractions = revive_h5.config_value(run["config"], "pipeline", "fractions")
-    if fractions.strip():
-        return all(float(x) <= last for x in fractions.split(","))
-    return last >= 1.0
+    return not p["pipeline"] or all(s["fraction"] <= last for s in p["stages"])
 
 
 def unmarked_final(r):
@@ -81,7 +100,7 @@ def unmarked_final(r):
     ends the schedule; else None."""
     path = revive_h5.newest_stage_file(r["dir"])
     run = complete_stage_file(path) if path else None
-    return path if run and schedule_ended(run) else None
+    return path if run and schedule_ended(path, run) else None
 
 
 def final_file(r):

@@ -251,6 +251,82 @@ expect_error "a diverging run names the loss and train.lr" "loss" "train.lr" \
 check "a diverging run leaves no stage-00.h5" \
     "$([ ! -e "$CK/nan/stage-00.h5" ] || echo "$CK/nan/stage-00.h5 exists")"
 
+# --- 9. plan: the schedule a run prints, without data or training --------------------------------
+tiny_staged_ini "$TMP/plan.ini" plan 1 "[train]" "epochs = 1"
+runq "$TMP/plan-run.out" "$TMP/plan-run.err" "$PIPE" run "$TMP/plan.ini" --stop-after-steps 1 \
+    --set pipeline.train_output=true
+runq "$TMP/plan.out" "$TMP/plan.err" "$PIPE" plan "$TMP/plan.ini" --set pipeline.train_output=true
+grep '^  stage ' "$TMP/plan-run.out" >"$TMP/plan-run.stages"
+grep '^  stage ' "$TMP/plan.out" >"$TMP/plan.stages"
+check "plan prints the stages and trainable counts the run prints" \
+    "$([ "$rc" -eq 0 ] && [ "$(lines "$TMP/plan.stages")" = 3 ] && cmp -s "$TMP/plan-run.stages" "$TMP/plan.stages" ||
+       echo "exit $rc; run: $(tr '\n' '|' <"$TMP/plan-run.stages") plan: $(tr '\n' '|' <"$TMP/plan.out" "$TMP/plan.err")")"
+"$PIPE" plan "$TMP/plan.ini" --set pipeline.train_output=true --format json >"$TMP/plan.json" 2>&1
+r=$("$PY" - "$TMP/plan.json" "$TMP/plan.stages" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+text = [int(l.split("trainable")[0].split()[-1]) for l in open(sys.argv[2])]
+got = [(s["kind"], s["fraction"], s["epochs"], s["train_output"]) for s in p["stages"]]
+want = [("bn", 0, 1, False), ("conv_fraction", 0.1, 1, True), ("all", 1, 1, False)]
+if got != want or [s["trainable"] for s in p["stages"]] != text or p["stages"][-1]["trainable"] != p["parameters"]:
+    print(f"stages {got}, trainable {[s['trainable'] for s in p['stages']]} vs text {text}")
+elif not p["pipeline"] or p["stages"][0]["lr"]["schedule"] != "step" or p["stages"][0]["lr"]["base"] != 0.05:
+    print(f"pipeline {p['pipeline']}, lr {p['stages'][0]['lr']}")
+PY
+)
+check "plan --format json: kinds, fractions, epochs, trainable counts and lr as the text says" "$r"
+# A stage file's plan is the plan of its config.
+"$PIPE" plan "$CK/plan/last.h5" --format json >"$TMP/plan-ck.json" 2>"$TMP/plan-ck.err"
+check "plan of a checkpoint gives its config's stages" \
+    "$("$PY" -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(a["stages"] != b["stages"])' \
+       "$TMP/plan.json" "$TMP/plan-ck.json" || echo "$(head -c 300 "$TMP/plan-ck.json" "$TMP/plan-ck.err")")"
+expect_error "plan of a config whose pipeline.epochs does not fit names the file" "$TMP/plan.ini" "pipeline.epochs has 2 values" \
+    "$PIPE" plan "$TMP/plan.ini" --set "pipeline.epochs=1, 2"
+
+# --- 10. help-config --format json: the key table for scripts ---------------------------------------
+"$PIPE" help-config --format json >"$TMP/keys.json" 2>&1
+"$PIPE" help-config >"$TMP/keys.txt" 2>&1
+r=$("$PY" - "$TMP/keys.json" "$TMP/keys.txt" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+keys = {(k["section"], k["name"]): k for k in d["keys"]}
+section, names = None, []
+for line in open(sys.argv[2]):
+    m = re.fullmatch(r"\[(\w+)\]\n", line)
+    if m:
+        section = m.group(1)
+    elif section and re.match(r"  \w", line):
+        names.append((section, line.split()[0]))
+bad = [n for n in names if n not in keys]
+if bad or len(names) != len(keys):
+    print(f"text lists {len(names)} keys, json {len(keys)}; missing {bad[:3]}")
+elif keys[("train", "lr")]["type"] != "double" or keys[("train", "lr")]["default"] != "0.1" or \
+        keys[("run", "name")]["default"] != "run" or "resnet" not in keys[("model", "arch")]["choices"] or \
+        keys[("model", "depth")]["max"] != 866 or d["exit_status"]["stopped"] != 200:
+    print(f"lr {keys[('train', 'lr')]}, name {keys[('run', 'name')]}, exit {d['exit_status']}")
+PY
+)
+check "help-config --format json lists every key with type, default, bounds, choices" "$r"
+
+# --- 11. the option table: bad command lines are one line naming the option and the fix, exit 2 ---
+usage_error() { # DESCRIPTION NEEDLE1 NEEDLE2 CMD...
+    _d=$1 _a=$2 _b=$3
+    shift 3
+    expect_error "$_d" "$_a" "$_b" "$@"
+    [ "$rc" -eq 2 ] || not_ok "$_d: exit $rc, not 2"
+}
+usage_error "run with an unknown option lists run's options" "unknown option '--bogus'" "--stop-after-steps N" \
+    "$PIPE" run "$TMP/plan.ini" --bogus
+usage_error "an option without its value says what it takes" "--out needs a value" "--out DIR" \
+    "$PIPE" run "$TMP/plan.ini" --out
+usage_error "a bad number names the option and the valid range" "--clamp-gamma 'x'" "a positive number" \
+    "$PIPE" eval "$TMP/missing.h5" --clamp-gamma x
+usage_error "a choice names the choices" "--format 'xml'" "text|json" "$PIPE" plan "$TMP/plan.ini" --format xml
+usage_error "an extra operand" "unexpected argument 'two'" "" "$PIPE" resume one two
+usage_error "export without --seed-only" "--seed-only" "" "$PIPE" export "$TMP/a.h5" "$TMP/b.h5"
+runq "$TMP/eq.out" "$TMP/eq.err" "$PIPE" plan "$TMP/plan.ini" --format=json --set=pipeline.n=0.5
+check "--name=value works as --name value" "$([ "$rc" -eq 0 ] && grep -q '"kind": "conv_fraction"' "$TMP/eq.out" || cat "$TMP/eq.err")"
+
 tmps=$(find "$CK" -name '*.tmp*' | tr '\n' ' ')
 check "no run left temporary files" "${tmps:+left $tmps}"
 

@@ -9,8 +9,8 @@ set -u
 # A tiny staged run straight through, and the same run stopped twice (mid-epoch) and resumed.
 tiny_staged_ini "$TMP/cfg.ini" s 2 "[data]" "synthetic_train = 200" "synthetic_test = 64"
 "$PIPE" run "$TMP/cfg.ini" > "$TMP/straight.log" 2>&1 || not_ok "straight run: $(tail -n 2 "$TMP/straight.log")"
-"$PIPE" run "$TMP/cfg.ini" --out "$TMP/mid" --stop-after-steps 17 > "$TMP/m1.log" 2>&1 || not_ok "stop after 17 steps"
-"$PIPE" resume "$TMP/mid/last.h5" --stop-after-steps 9 > "$TMP/m2.log" 2>&1 || not_ok "resume, stop again"
+stopped "$PIPE" run "$TMP/cfg.ini" --out "$TMP/mid" --stop-after-steps 17 > "$TMP/m1.log" 2>&1 || not_ok "stop after 17 steps"
+stopped "$PIPE" resume "$TMP/mid/last.h5" --stop-after-steps 9 > "$TMP/m2.log" 2>&1 || not_ok "resume, stop again"
 "$PIPE" resume "$TMP/mid/last.h5" > "$TMP/m3.log" 2>&1 || not_ok "resume to the end"
 S=$TMP/ck/s
 

@@ -2,7 +2,8 @@
 # Gives: PIPE (the driver under test: $PIPELINE or ./pipeline), PY (/usr/bin/python3, the
 # interpreter with h5py), TMP (a fresh directory, removed on exit), ok/not_ok/check to report one
 # check each as "ok - ..." / "not ok - ...", lines FILE, one_line_error (a command must fail with
-# one line on stderr), and finish NAME to print the count and
+# one line on stderr), EXIT_STOPPED and stopped (a run stopped as asked), and finish NAME to print
+# the count and
 # set the exit status. Stops at once, with one "not ok", when the driver is missing.
 PIPE=${PIPELINE:-./pipeline}
 PY=/usr/bin/python3
@@ -76,6 +77,13 @@ one_line_error() {
     [ "$(lines "$TMP/error.err")" = 1 ] || why="${why:+$why; }$(lines "$TMP/error.err") lines on stderr"
     grep -q -- "$pattern" "$TMP/error.err" || why="${why:+$why; }stderr lacks '$pattern'"
     check "$desc" "${why:+$why: $(head -c 300 "$TMP/error.err")}"
+}
+# The exit status of a run stopped as asked, last.h5 saved (include/stop.h, EXIT_STOPPED).
+EXIT_STOPPED=200
+# stopped COMMAND...: runs COMMAND (a run with --stop-after-steps); true when it stopped as asked.
+stopped() {
+    "$@"
+    [ $? -eq "$EXIT_STOPPED" ]
 }
 finish() {
     echo "# $1: $passed passed, $failed failed"

@@ -1,11 +1,13 @@
 #!/bin/sh
 # MPI: the number of ranks changes the speed, never the science; an error on any rank ends every
 # rank with one message, no hang and no partial checkpoint. Runs tiny synthetic pipelines under
-# `mpirun --oversubscribe` (as root, as CI does, with Open MPI's run-as-root switches).
+# `mpirun -q --oversubscribe` (as root, as CI does, with Open MPI's run-as-root switches). -q keeps
+# Open MPI's 11-line notice of a non-zero exit off stderr, so a user error is the one line it is
+# alone (issue 24 item 6; README "Running under mpirun").
 set -u
 . tests/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-MPIRUN="timeout 120 mpirun --oversubscribe -x OMP_NUM_THREADS"
+MPIRUN="timeout 120 mpirun -q --oversubscribe -x OMP_NUM_THREADS"
 
 tiny_staged_ini "$TMP/cfg.ini" r 1 "[run]" "seed = 3" "[data]" "synthetic_train = 97" "synthetic_test = 64"
 
@@ -122,7 +124,10 @@ for n in 1 3; do
         not_ok "2-rank stage-00.h5 resumed with $n rank(s) ($(tail -2 "$TMP/res$n.log"))"
     fi
 done
-$MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/stop" --stop-after-steps 5 > "$TMP/stop.log" 2>&1
+$MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/stop" --stop-after-steps 5 > "$TMP/stop.log" 2>"$TMP/stop.err"
+rc=$?
+check "a 2-rank run stopped as asked exits $EXIT_STOPPED with nothing on stderr" \
+    "$([ "$rc" -eq "$EXIT_STOPPED" ] && [ ! -s "$TMP/stop.err" ] || echo "exit $rc: $(head -3 "$TMP/stop.err")")"
 if $MPIRUN -np 1 "$PIPE" resume "$TMP/stop/last.h5" > "$TMP/stop2.log" 2>&1 &&
    out=$($PY tests/tools/compare_params.py "$TMP/np1/stage-02.h5" "$TMP/stop/stage-02.h5" --tol 1e-5); then
     ok "2-rank mid-stage last.h5 resumed with 1 rank ($out)"
@@ -130,8 +135,8 @@ else
     not_ok "2-rank mid-stage last.h5 resumed with 1 rank ($(tail -2 "$TMP/stop2.log"))"
 fi
 
-# 3. Failure on one rank ends every rank: non-zero exit, one message, no hang (timeout 120 s
-#    exits 124), no checkpoint.
+# 3. Failure on one rank ends every rank: non-zero exit, one message and nothing else on stderr
+#    (under mpirun -q), no hang (timeout 120 s exits 124), no checkpoint.
 expect_failure() { # name, pattern, command...
     name=$1 pattern=$2
     shift 2
@@ -139,7 +144,8 @@ expect_failure() { # name, pattern, command...
     "$@" > "$TMP/fail.out" 2> "$TMP/fail.err"
     rc=$?
     msgs=$(grep -c "^pipeline: " "$TMP/fail.err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$msgs" -eq 1 ] && grep -q "$pattern" "$TMP/fail.err" &&
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$msgs" -eq 1 ] && [ "$(lines "$TMP/fail.err")" -eq 1 ] &&
+       grep -q "$pattern" "$TMP/fail.err" &&
        [ ! -e "$TMP/fail/stage-00.h5" ] && [ -z "$(find "$TMP" -name '*.tmp-*')" ]; then
         ok "$name (exit $rc)"
     else
@@ -166,6 +172,14 @@ expect_failure "other data on rank 1 than on rank 0" "other synthetic data" \
     : -np 1 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set data.synthetic_test=63
 expect_failure "a bad config on every rank" "lrr" \
     $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set train.lrr=1
+expect_failure "a bad command line on every rank" "unknown option '--outt'" \
+    $MPIRUN -np 2 "$PIPE" run "$TMP/cfg.ini" --outt "$TMP/fail"
+# Without -q Open MPI follows the line with its notice (what README says to expect): the line is
+# still first, and said once.
+timeout 120 mpirun --oversubscribe -np 2 "$PIPE" run "$TMP/cfg.ini" --out "$TMP/fail" --set train.lrr=1 >/dev/null 2>"$TMP/plain.err"
+check "without -q: the one line first, once, then Open MPI's notice" \
+    "$(head -1 "$TMP/plain.err" | grep -q "^pipeline: .*lrr" && [ "$(grep -c "^pipeline: " "$TMP/plain.err")" -eq 1 ] ||
+       echo "$(head -3 "$TMP/plain.err")")"
 head -c 3000 /dev/urandom > "$TMP/garbage.h5"
 expect_failure "an unreadable checkpoint on rank 1 only" "garbage.h5" \
     $MPIRUN -np 1 "$PIPE" resume "$TMP/np1/stage-00.h5" --out "$TMP/fail" \

@@ -187,7 +187,7 @@ r=""
 [ ! -e "$TMP/e2" ] || r="$TMP/e2 was created"
 check "no figures of the good checkpoint either" "$r"
 
-if "$PIPE" run "$TMP/p.ini" --out "$TMP/half" --stop-after-steps 1 >"$TMP/run.out" 2>&1 && [ -f "$TMP/half/last.h5" ]; then
+if stopped "$PIPE" run "$TMP/p.ini" --out "$TMP/half" --stop-after-steps 1 >"$TMP/run.out" 2>&1 && [ -f "$TMP/half/last.h5" ]; then
     plot "$TMP/e" "$TMP/half/last.h5" --out "$TMP/e3"
     fails "a checkpoint without a finished epoch fails" "no finished epoch yet"
 else
@@ -197,7 +197,7 @@ fi
 # A last.h5 in its first stage with finished epochs (a long BN-only run stopped on the way): its
 # per-epoch figures are drawn from its history, the per-stage ones need a finished stage.
 steps=$("$PY" -c 'import h5py, sys; print(int(h5py.File(sys.argv[1], "r").attrs["step"]))' "$S" 2>/dev/null)
-if [ -n "$steps" ] && "$PIPE" run "$TMP/scratch.ini" --out "$TMP/mid" --stop-after-steps $((steps / 2 + 1)) >"$TMP/run.out" 2>&1 &&
+if [ -n "$steps" ] && stopped "$PIPE" run "$TMP/scratch.ini" --out "$TMP/mid" --stop-after-steps $((steps / 2 + 1)) >"$TMP/run.out" 2>&1 &&
    [ -f "$TMP/mid/last.h5" ]; then
     M=$TMP/mid/last.h5
     plot "$TMP/m1" "$M" --out "$TMP/m1"

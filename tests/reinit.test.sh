@@ -36,9 +36,9 @@ a=$(attr "$G" 1 acc_start) b=$(attr "$G" 0 acc_clamped)
 check "initial: the transition changes the accuracy" "$([ "$a" != "$b" ] || echo "both $a")"
 
 # the control: stop one step into stage 1, so the frozen conv weights show what the transition did
-"$PIPE" run "$TMP/t.ini" --set run.name=control --set pipeline.reinit=false \
+stopped "$PIPE" run "$TMP/t.ini" --set run.name=control --set pipeline.reinit=false \
     --set pipeline.recalibrate_batches=3 --stop-after-steps 17 > "$TMP/c1.log" 2>&1 || not_ok "control, stopped"
-"$PIPE" run "$TMP/t.ini" --set run.name=treated --set pipeline.recalibrate_batches=3 \
+stopped "$PIPE" run "$TMP/t.ini" --set run.name=treated --set pipeline.recalibrate_batches=3 \
     --stop-after-steps 17 > "$TMP/t1.log" 2>&1 || not_ok "treated, stopped"
 "$PY" - "$TMP/ck" <<'PY' > "$TMP/frozen.txt"
 import sys, h5py, numpy as np

@@ -59,9 +59,9 @@ same "resumed after stage 0 = straight run" "$TMP/ck/s/stage-02.h5" "$TMP/after-
 
 # Mid-stage: stop at step 17 (inside stage 1, epoch 1), then at 9 more (inside an epoch of
 # stage 1 again, past a step checkpoint), then run to the end.
-"$PIPE" run "$TMP/cfg.ini" --out "$TMP/mid" --stop-after-steps 17 > "$TMP/m1.log" 2>&1 || not_ok "stop after 17 steps"
+stopped "$PIPE" run "$TMP/cfg.ini" --out "$TMP/mid" --stop-after-steps 17 > "$TMP/m1.log" 2>&1 || not_ok "stop after 17 steps"
 grep -q "stopped after 17 steps" "$TMP/m1.log" && ok "stop message" || not_ok "stop message"
-"$PIPE" resume "$TMP/mid/last.h5" --stop-after-steps 9 > "$TMP/m2.log" 2>&1 || not_ok "resume, stop again"
+stopped "$PIPE" resume "$TMP/mid/last.h5" --stop-after-steps 9 > "$TMP/m2.log" 2>&1 || not_ok "resume, stop again"
 "$PIPE" resume "$TMP/mid/last.h5" > "$TMP/m3.log" 2>&1 || not_ok "resume to the end"
 same "interrupted mid-stage twice = straight run" "$TMP/ck/s/stage-02.h5" "$TMP/mid/stage-02.h5"
 same "its stage-01.h5 = straight run's" "$TMP/ck/s/stage-01.h5" "$TMP/mid/stage-01.h5"
@@ -69,7 +69,7 @@ same "its stage-01.h5 = straight run's" "$TMP/ck/s/stage-01.h5" "$TMP/mid/stage-
 # on 2 threads, and one stopped mid-stage and resumed on 1 thread, end with the same bits.
 OMP_NUM_THREADS=2 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dn" \
     > "$TMP/dn.log" 2>&1 || not_ok "onednn: straight run"
-OMP_NUM_THREADS=1 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dnm" \
+stopped env OMP_NUM_THREADS=1 "$PIPE" run "$TMP/cfg.ini" --set train.conv_algo=onednn --out "$TMP/dnm" \
     --stop-after-steps 17 > "$TMP/dn1.log" 2>&1 || not_ok "onednn: stop after 17 steps"
 OMP_NUM_THREADS=1 "$PIPE" resume "$TMP/dnm/last.h5" > "$TMP/dn2.log" 2>&1 || not_ok "onednn: resume"
 same "onednn: interrupted on 1 thread = straight run on 2" "$TMP/dn/stage-02.h5" "$TMP/dnm/stage-02.h5"
@@ -91,7 +91,7 @@ print(int(a["conv_auto_rule"]) if "conv_auto_rule" in a else "none"); f.close();
     }
     cp "$TMP/ck/s/stage-00.h5" "$TMP/v3.h5"
     rule "$TMP/v3.h5" del > /dev/null
-    "$PIPE" resume "$TMP/v3.h5" --out "$TMP/v3" --stop-after-steps 1 > "$TMP/v3.log" 2>&1 ||
+    stopped "$PIPE" resume "$TMP/v3.h5" --out "$TMP/v3" --stop-after-steps 1 > "$TMP/v3.log" 2>&1 ||
         not_ok "resume of a format-3 file without conv_auto_rule: $(tail -n 2 "$TMP/v3.log")"
     grep -q "^convolutions (train.conv_algo = auto, rule 2)" "$TMP/v3.log" &&
         [ "$(rule "$TMP/v3/last.h5")" = 2 ] && ok "a format-3 file without conv_auto_rule resumes under rule 2 and keeps it" ||
@@ -118,7 +118,7 @@ grep -q "|γ|<0.05 [0-9.]*%" "$TMP/g1" && cmp -s "$TMP/g1" "$TMP/g2" &&
 
 # Stopping on the last step of a stage stops there (regression: it used to re-initialize and run
 # one step of the next stage first); the stage end then happens on resume.
-"$PIPE" run "$TMP/cfg.ini" --out "$TMP/edge" --stop-after-steps 14 > "$TMP/s1.log" 2>&1 || not_ok "stop after 14 steps"
+stopped "$PIPE" run "$TMP/cfg.ini" --out "$TMP/edge" --stop-after-steps 14 > "$TMP/s1.log" 2>&1 || not_ok "stop after 14 steps"
 if grep -q "stopped after 14 steps" "$TMP/s1.log" && ! grep -q "^stage 1" "$TMP/s1.log" && [ ! -e "$TMP/edge/stage-00.h5" ]; then
     ok "a stop on a stage's last step stops before the stage end"
 else

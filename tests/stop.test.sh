@@ -92,14 +92,13 @@ for sig in TERM INT USR1; do
     kill -$sig $pid
     wait $pid
     rc=$?
-    case $sig in TERM) code=143 ;; INT) code=130 ;; USR1) code=138 ;; esac
     why=""
-    [ "$rc" = "$code" ] || why="exit $rc, not $code"
+    [ "$rc" = "$EXIT_STOPPED" ] || why="exit $rc, not $EXIT_STOPPED"
     # (stage 1 on any machine we know; stage 2 only if stage 1 ended before the signal arrived)
     grep -q "stopped by SIG$sig at stage [12], .*continue with: pipeline resume $d/last.h5" "$d.err" ||
         why="${why:+$why; }no resume line"
     [ -f "$d/last.h5" ] && [ ! -f "$d/stage-02.h5" ] || why="${why:+$why; }not stopped mid-stage with last.h5"
-    check "SIG$sig mid-stage: last.h5, how to resume, exit $code" "${why:+$why: $(cat "$d.err")}"
+    check "SIG$sig mid-stage: last.h5, how to resume, exit $EXIT_STOPPED" "${why:+$why: $(cat "$d.err")}"
 done
 # (one resume is enough: the signal only decides where the run stops)
 d=$TMP/sigTERM
@@ -141,7 +140,7 @@ kill -USR1 $pid
 wait $pid
 rc=$?
 why=""
-[ $rc -eq 138 ] || why="exit $rc, not 138"
+[ $rc -eq "$EXIT_STOPPED" ] || why="exit $rc, not $EXIT_STOPPED"
 grep -q "SIGUSR1 again within a second: taken as the same request" "$d.err" || why="${why:+$why; }the copy was not recognised"
 grep -q "stopped by SIGUSR1 at stage 0" "$d.err" && [ -f "$d/last.h5" ] || why="${why:+$why; }no last.h5"
 check "the same signal twice within a second: one request, last.h5 saved" "${why:+$why: $(cat "$d.err")}"

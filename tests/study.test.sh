@@ -40,6 +40,18 @@ check "stopped early: four partial runs at step 3" \
     "$([ "$(grep -c ' partial  stage 0, epoch 0, step 3' "$TMP/dry2")" = 4 ] || cat "$TMP/dry2")"
 grep -q "resume $TMP/out/control/seed-1/last.h5" "$TMP/dry2" && ok "dry run: partial runs resume from last.h5" ||
     not_ok "dry run: partial runs resume from last.h5"
+check "stopped early: each run reported as stopped as asked" \
+    "$([ "$(grep -c ': stopped as asked' "$TMP/p.log")" = 4 ] || cat "$TMP/p.log")"
+# A requested stop is known by the exit status (EXIT_STOPPED), not by what the run printed: a
+# pipeline whose runs print nothing is still "stopped as asked", and its run is not marked done.
+printf '#!/bin/sh\ncase $1 in run|resume) "%s" "$@" >/dev/null 2>&1 ;; *) exec "%s" "$@" ;; esac\n' \
+    "$(cd "$(dirname "$PIPE")" && pwd)/$(basename "$PIPE")" "$(cd "$(dirname "$PIPE")" && pwd)/$(basename "$PIPE")" > "$TMP/mute"
+chmod +x "$TMP/mute"
+PIPELINE="$TMP/mute" "$PY" "$STUDY" "$TMP/s.ini" --out "$TMP/mute-out" --only control --stop-after-steps 2 \
+    > "$TMP/mute.log" 2>&1
+check "a silent run stopped as asked is known by its exit status" \
+    "$(grep -q '^control/seed-1: stopped as asked' "$TMP/mute.log" && [ ! -e "$TMP/mute-out/control/seed-1/done" ] ||
+       cat "$TMP/mute.log")"
 
 # kill the study once a run has finished, then restart it
 "$PY" "$STUDY" "$TMP/s.ini" > "$TMP/k.log" 2>&1 &
@@ -86,7 +98,7 @@ before=$(stat -c %i.%Y "$c1/stage-02.h5" "$c1/last.h5")
 PIPELINE="$TMP/logpipe" "$PY" "$STUDY" "$TMP/s.ini" > "$TMP/ended.log" 2>&1 || not_ok "study after a lost done marker: $(tail -1 "$TMP/ended.log")"
 r=""
 grep -q '^control/seed-1: done, skipped (done marker and result record written)$' "$TMP/ended.log" || r="$r not skipped: $(head -c 300 "$TMP/ended.log");"
-grep -v '^help-config' "$TMP/calls" > "$TMP/calls.run" && r="$r pipeline started: $(head -c 200 "$TMP/calls.run");"
+grep -v -e '^help-config' -e '^plan ' "$TMP/calls" > "$TMP/calls.run" && r="$r pipeline started: $(head -c 200 "$TMP/calls.run");"
 [ "$(stat -c %i.%Y "$c1/stage-02.h5" "$c1/last.h5")" = "$before" ] || r="$r files rewritten;"
 grep -q '"final": "stage-02.h5"' "$c1/done" || r="$r done marker: $(cat "$c1/done" 2>&1);"
 cmp -s "$TMP/c1.json" "$TMP/out/control/seed-1.json" || r="$r record missing or different;"

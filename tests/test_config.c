@@ -506,7 +506,7 @@ static void test_validate(void **state)
     assert_int_equal(config_validate(&c, &err), 0);
     set_ok(&c, "pipeline.epochs=1, 2");
     assert_string_equal(validate_error(&c, &err),
-                        "pipeline.epochs has 2 values but the pipeline has 3 stages (fractions "
+                        "(defaults): pipeline.epochs has 2 values but the pipeline has 3 stages (fractions "
                         "0, 0.5, 1); give one value per stage, or one for all");
 }
 
@@ -522,7 +522,7 @@ static void test_pipeline_stages(void **state)
     assert_int_equal(config_validate(&c, &err), 0);
     set_ok(&c, "pipeline.epochs=1, 2, 3, 4, 5");
     assert_string_equal(validate_error(&c, &err),
-                        "pipeline.epochs has 5 values but the pipeline has 6 stages (fractions "
+                        "(defaults): pipeline.epochs has 5 values but the pipeline has 6 stages (fractions "
                         "0, 0.01, 0.04, 0.16, 0.64, 1); give one value per stage, or one for all");
     set_ok(&c, "pipeline.n=0.25");
     set_ok(&c, "pipeline.s=2"); /* 0, 0.25, 0.5, 1: 1 itself is not a partial stage */
@@ -534,7 +534,7 @@ static void test_pipeline_stages(void **state)
     set_ok(&c, "pipeline.s=1.000001");
     set_ok(&c, "pipeline.epochs=");
     assert_string_equal(validate_error(&c, &err),
-                        "pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 32 "
+                        "(defaults): pipeline.n = 1e-09 and pipeline.s = 1.000001 make more than 32 "
                         "stages; raise s or n, or list pipeline.fractions");
     /* One limit for stages (issue 11): the config once allowed 1,000 computed stages while the
      * schedule held 34, so this config passed validation and failed later, elsewhere.

@@ -278,6 +278,64 @@ static void test_schedule_single_stage(void **state)
     assert_true(s.stage[0].fraction == 1.0);
 }
 
+/* One schedule module (issue 19): config_validate's verdict on the stages is the schedule's own
+ * message, so the checks cannot drift apart again. */
+static void test_schedule_validate_agree(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    const double short_list[] = {1, 2};
+    set_list(&c.stage_epochs, 2, short_list);
+    struct schedule s;
+    struct rv_error a = {{0}}, b = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &a), -1);
+    assert_int_equal(config_validate(&c, &b), -1);
+    assert_string_equal(a.msg, b.msg);
+    assert_string_equal(a.msg, "test.ini: pipeline.epochs has 2 values but the pipeline has 6 stages "
+                               "(fractions 0, 0.01, 0.04, 0.16, 0.64, 1); give one value per stage, "
+                               "or one for all");
+    c.stage_epochs.n = 0;
+    c.pipeline_n = 1e-6;
+    c.pipeline_s = 1.5;
+    assert_int_equal(schedule_build(&s, &c, &a), -1);
+    assert_int_equal(config_validate(&c, &b), -1);
+    assert_string_equal(a.msg, b.msg);
+}
+
+/* A branch from a stage end: the finished stages, then the config's stages after the last
+ * finished fraction, with pipeline.epochs indexed over the whole schedule. */
+static void test_schedule_continue(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    struct schedule s;
+    struct rv_error err = {{0}};
+    memset(&s, 0, sizeof s);
+    s.stage[0] = (struct stage_plan){.kind = STAGE_BN, .fraction = 0.0, .epochs = 3};
+    s.stage[1] = (struct stage_plan){.kind = STAGE_CONV_FRACTION, .fraction = 0.04, .epochs = 3};
+    c.pipeline_s = 2.0; /* 0.04 then 0.08, 0.16, 0.32, 0.64, 1 */
+    const double ep[] = {1, 2, 3, 4, 5, 6, 7};
+    set_list(&c.stage_epochs, 7, ep);
+    assert_int_equal(schedule_continue(&s, 2, &c, &err), 0);
+    assert_int_equal(s.n, 7);
+    assert_true(s.stage[2].fraction == 0.04 * 2.0 && s.stage[5].fraction == 0.04 * 2.0 * 2.0 * 2.0 * 2.0);
+    assert_int_equal(s.stage[6].kind, STAGE_ALL);
+    assert_int_equal(s.stage[1].epochs, 3); /* as recorded */
+    assert_int_equal(s.stage[2].epochs, 3);
+    assert_int_equal(s.stage[6].epochs, 7);
+    const double f[] = {0.0, 0.1, 1.0};
+    set_list(&c.fractions, 3, f);
+    c.stage_epochs.n = 0;
+    assert_int_equal(schedule_continue(&s, 2, &c, &err), 0); /* after 0.04: 0.1 and 1 */
+    assert_int_equal(s.n, 4);
+    assert_true(s.stage[2].fraction == 0.1 && s.stage[3].fraction == 1.0);
+    c.pipeline = false; /* a single-stage run continues nothing */
+    assert_int_equal(schedule_continue(&s, 2, &c, &err), 0);
+    assert_int_equal(s.n, 2);
+}
+
 /* A stage kind read back from a checkpoint is parsed where it is read: an unknown one is an
  * error naming it (issue 11 item 1: it reached stage_find, whose NULL crashed resume). */
 static void test_schedule_for_run_refuses_unknown_kind(void **state)
@@ -1024,7 +1082,7 @@ static void test_stats_relative(void **state)
     stats_gamma_summary(&m, absolute(0.01), &below, q);
     assert_true(below == 19.0 / nf);
 
-    assert_int_equal(stats_clamp(&m, rel), 4);
+    assert_int_equal(gamma_clamp(&m, rel), 4);
     const float *g0 = m.values + m.params[m.units[0].gamma].offset;
     assert_true(g0[0] == -40.0f && g0[1] == 0.0f && g0[2] == 0.0f && g0[3] == 0.5f && g0[4] == 0.0f);
     assert_true(m.values[m.params[m.units[1].gamma].offset + 3] == 0.005f);
@@ -1118,6 +1176,8 @@ int main(void)
         cmocka_unit_test(test_schedule_explicit_list),
         cmocka_unit_test(test_schedule_too_many_stages),
         cmocka_unit_test(test_schedule_single_stage),
+        cmocka_unit_test(test_schedule_validate_agree),
+        cmocka_unit_test(test_schedule_continue),
         cmocka_unit_test(test_schedule_for_run_refuses_unknown_kind),
         cmocka_unit_test(test_nested_random),
         cmocka_unit_test(test_nested_reinit_first),

@@ -219,11 +219,45 @@ static void test_milestone_fractions(void **state)
     assert_float_equal(lr_at(&s, 250, 100), 0.01, 1e-12);
 }
 
+/* The one γ clamp: |γ| < τ becomes 0 (either sign), |γ| = τ stays, nothing else is written. */
+static void test_gamma_clamp(void **state)
+{
+    (void)state;
+    struct model m;
+    build(&m);
+    const struct param *g = &m.params[m.units[0].gamma];
+    float *v = m.values + g->offset;
+    v[0] = 0.25f;
+    v[1] = -0.25f;
+    v[2] = 0.5f;
+    v[3] = -0.75f;
+    float *keep = malloc(m.total * sizeof(float));
+    memcpy(keep, m.values, m.total * sizeof(float));
+    int below = 0;
+    for (int p = 0; p < m.nparams; p++)
+        if (m.params[p].kind == PARAM_GAMMA)
+            for (size_t i = 0; i < m.params[p].count; i++)
+                below += fabsf(m.values[m.params[p].offset + i]) < 0.5f;
+    assert_int_equal(gamma_clamp(&m, (struct stats_threshold){.tau = 0.5}), below);
+    assert_true(below >= 2);
+    assert_true(v[0] == 0.0f && v[1] == 0.0f && v[2] == 0.5f && v[3] == -0.75f);
+    for (size_t i = 0; i < m.total; i++)
+        if (m.values[i] != keep[i])
+            assert_true(keep[i] != 0.0f && fabsf(keep[i]) < 0.5f && m.values[i] == 0.0f);
+    for (int p = 0; p < m.nparams; p++) /* only γ */
+        if (m.params[p].kind != PARAM_GAMMA)
+            assert_memory_equal(m.values + m.params[p].offset, keep + m.params[p].offset,
+                                m.params[p].count * sizeof(float));
+    free(keep);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds_train_what_they_say),
         cmocka_unit_test(test_per_channel_rows),
+        cmocka_unit_test(test_gamma_clamp),
         cmocka_unit_test(test_conv_fraction_nested_and_seeded),
         cmocka_unit_test(test_frozen_entries_never_move),
         cmocka_unit_test(test_sgd_matches_pytorch_formula),

@@ -1,21 +1,23 @@
-/* pipeline: the command line of revive.
+/* pipeline: the command line of revive. The commands and their options are tables (cli.h);
+ * `pipeline --help` prints them:
  *
- *   pipeline run CONFIG [--set section.key=value]... [--out DIR]
- *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR]
+ *   pipeline run CONFIG [--set section.key=value]... [--out DIR] [--stop-after-steps N]
+ *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR] [--stop-after-steps N]
  *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
+ *   pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
- *   pipeline help-config [--markdown]
+ *   pipeline help-config [--markdown] [--format text|json|markdown]
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "blas_kernels.h"
 #include "checkpoint.h"
+#include "cli.h"
 #include "comm.h"
 #include "config.h"
 #include "inspect.h"
@@ -25,24 +27,6 @@
 #include "run.h"
 #include "stages.h"
 #include "stop.h"
-
-static const char usage[] =
-    "usage: pipeline COMMAND ...\n"
-    "  run CONFIG [--set section.key=value]... [--out DIR]   train as CONFIG says\n"
-    "      (run and resume also take --stop-after-steps N: save last.h5 and stop)\n"
-    "  resume CHECKPOINT [--set section.key=value]... [--out DIR]\n"
-    "                                                        continue where CHECKPOINT stood\n"
-    "  eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]\n"
-    "                                                        test accuracy of a saved model (and after\n"
-    "                                                        BatchNorm recalibration on K batches; N = 0:\n"
-    "                                                        all test images; PATH: another copy of the data)\n"
-    "  export --seed-only CHECKPOINT OUT.h5                  a BN-only checkpoint as seed + BN\n"
-    "  inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]\n"
-    "                                                        filter-revival statistics per stage\n"
-    "  params [--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]\n"
-    "                                                        parameter counts of a model\n"
-    "  help-config [--markdown]                              every config key\n"
-    "Run under mpirun for data-parallel training: mpirun -np 2 ./pipeline run CONFIG\n";
 
 /* Reports an error once (rank 0) and returns the exit code. */
 static int fail(const struct comm *c, const struct rv_error *err)
@@ -106,45 +90,6 @@ static int print_params(int argc, char **argv)
     return 0;
 }
 
-static int parse_stop(const char *v, long *stop, struct rv_error *err)
-{
-    char *end;
-    *stop = strtol(v, &end, 10);
-    if (*end || *stop < 1)
-        return rv_fail(err, "--stop-after-steps '%s' must be a whole number of steps >= 1", v);
-    return 0;
-}
-
-/* Reads CONFIG and the --set overrides that follow; every rank does the same, so every rank
- * reaches the same verdict. */
-static int parse_run_args(struct config *cfg, char **out_dir, long *stop, int argc, char **argv, struct rv_error *err)
-{
-    if (argc < 1)
-        return rv_fail(err, "run needs a config file: pipeline run configs/demo.ini");
-    config_defaults(cfg);
-    if (config_load(cfg, argv[0], err))
-        return -1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
-            if (config_set(cfg, argv[++i], err))
-                return -1;
-        } else if (strncmp(argv[i], "--set=", 6) == 0) {
-            if (config_set(cfg, argv[i] + 6, err))
-                return -1;
-        } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            *out_dir = argv[++i];
-        } else if (strcmp(argv[i], "--stop-after-steps") == 0 && i + 1 < argc) {
-            if (parse_stop(argv[++i], stop, err))
-                return -1;
-        } else {
-            return rv_fail(err, "run: unexpected argument '%s' (expected --set section.key=value, --out DIR or --stop-after-steps N)", argv[i]);
-        }
-    }
-    if (*out_dir && run_dir_check(*out_dir, "--out", err))
-        return -1;
-    return config_validate(cfg, err);
-}
-
 /* Builds the schedule, prints it (rank 0), and trains from wherever r stands. */
 static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err)
 {
@@ -171,14 +116,13 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
                r->cfg.name, r->cfg.depth, r->cfg.width, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
                r->train.c, r->train.h, r->train.w, comm->size, comm->size > 1 ? "s" : "",
                r->model.threads, r->model.threads > 1 ? "s" : "", r->dir);
-        /* schedule_print changes the mask; a resumed run keeps the one it loaded */
-        float *mask = rv_malloc(r->model.total * sizeof(float));
-        memcpy(mask, r->model.mask, r->model.total * sizeof(float));
-        schedule_print(&sched, &r->model, &r->cfg, stdout);
+        size_t trainable[SCHEDULE_MAX_STAGES], total;
+        struct rv_error unused;
+        /* Rank 0 alone: it cannot fail, the run's model was built from this spec. */
+        int counted = schedule_trainable(trainable, &total, &sched, &r->model.spec, &r->cfg, &unused);
+        REVIVE_ASSERT(counted == 0);
+        schedule_print(&sched, trainable, total, &r->cfg, stdout);
         conv_algos_print(&r->model, &r->cfg, stdout);
-        memcpy(r->model.mask, mask, r->model.total * sizeof(float));
-        model_mask_changed(&r->model);
-        free(mask);
     }
     if (pipeline_continue(r, &sched, err))
         return -1;
@@ -186,21 +130,47 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
     return 0;
 }
 
-static int command_run(struct comm *comm, int argc, char **argv)
+/* Applies the --set values of a, in the order given, over cfg. */
+static int apply_sets(struct config *cfg, const struct cli_args *a, struct rv_error *err)
 {
+    for (int i = 0; i < a->ngiven; i++)
+        if (a->given[i].opt == &cli_set && config_set(cfg, a->given[i].text, err))
+            return -1;
+    return 0;
+}
+
+static int count_sets(const struct cli_args *a)
+{
+    int n = 0;
+    for (int i = 0; i < a->ngiven; i++)
+        n += a->given[i].opt == &cli_set;
+    return n;
+}
+
+/* pipeline run CONFIG [--set k=v]... [--out DIR] [--stop-after-steps N]. Every rank reads the
+ * config and reaches the same verdict. */
+static int command_run(const struct cli_args *a)
+{
+    struct comm *comm = a->comm;
     struct config cfg;
     struct rv_error err = {{0}};
-    char *out = NULL;
-    long stop = 0;
-    int rc = parse_run_args(&cfg, &out, &stop, argc, argv, &err);
+    const char *out = cli_string(a, &cli_out, NULL);
+    config_defaults(&cfg);
+    int rc = config_load(&cfg, a->operand[0], &err);
+    if (rc == 0)
+        rc = apply_sets(&cfg, a, &err);
+    if (rc == 0 && out)
+        rc = run_dir_check(out, "--out", &err);
+    if (rc == 0)
+        rc = config_validate(&cfg, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
-    r.stop_after_steps = stop;
+    r.stop_after_steps = (long)cli_number(a, &cli_stop_after_steps, 0);
     if (rc == 0)
-        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
+        run_add_provenance(&r, a->argc, a->argv);
     if (rc == 0 && out)
         rc = run_set_dir(&r, out, "--out", &err);
     if (rc == 0)
@@ -212,40 +182,16 @@ static int command_run(struct comm *comm, int argc, char **argv)
 
 /* pipeline resume FILE [--set k=v]... [--out DIR]: continue exactly where FILE stood. With
  * overrides the run is a branch and must go to a new directory. */
-static int command_resume(struct comm *comm, int argc, char **argv)
+static int command_resume(const struct cli_args *a)
 {
+    struct comm *comm = a->comm;
     struct rv_error err = {{0}};
     struct config cfg;
-    const char *file = NULL;
-    char *out = NULL;
-    long stop = 0;
-    int nsets = 0, rc = 0;
-    for (int i = 0; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (strcmp(argv[i], "--stop-after-steps") == 0 && i + 1 < argc)
-            rc = parse_stop(argv[++i], &stop, &err);
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
-            nsets++, i++;
-        else if (strncmp(argv[i], "--set=", 6) == 0)
-            nsets++;
-        else if (!file && argv[i][0] != '-')
-            file = argv[i];
-        else
-            rc = rv_fail(&err, "resume: unexpected argument '%s' (usage: resume CHECKPOINT [--set section.key=value]... [--out DIR])", argv[i]);
-    }
-    if (rc == 0 && !file)
-        rc = rv_fail(&err, "resume needs a checkpoint: pipeline resume checkpoints/RUN/stage-02.h5");
+    const char *file = a->operand[0], *out = cli_string(a, &cli_out, NULL);
+    int nsets = count_sets(a);
+    int rc = checkpoint_read_config(&cfg, file, &err);
     if (rc == 0)
-        rc = checkpoint_read_config(&cfg, file, &err);
-    for (int i = 0; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
-            rc = config_set(&cfg, argv[++i], &err);
-        else if (strncmp(argv[i], "--set=", 6) == 0)
-            rc = config_set(&cfg, argv[i] + 6, &err);
-        else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--stop-after-steps") == 0)
-            i++;
-    }
+        rc = apply_sets(&cfg, a, &err);
     if (rc == 0 && out)
         rc = run_dir_check(out, "--out", &err);
     if (rc == 0 && nsets > 0 && !out)
@@ -259,11 +205,11 @@ static int command_resume(struct comm *comm, int argc, char **argv)
     stop_install(comm->rank == 0);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
-    r.stop_after_steps = stop;
+    r.stop_after_steps = (long)cli_number(a, &cli_stop_after_steps, 0);
     if (rc == 0)
         rc = checkpoint_load(&r, file, &err);
     if (rc == 0)
-        run_add_provenance(&r, argc + 2, argv - 2); /* argv is main's argv + 2 */
+        run_add_provenance(&r, a->argc, a->argv);
     if (rc == 0) {
         if (out) {
             rc = run_set_dir(&r, out, "--out", &err);
@@ -287,13 +233,24 @@ static int command_resume(struct comm *comm, int argc, char **argv)
         if (rc == 0 && r.verbose)
             printf("resuming %s: stage %d, epoch %d, step %ld\n", file, r.stage, r.epoch, r.step);
     }
-    if (rc == 0) {
+    if (rc == 0)
         rc = train_schedule(comm, &r, &err);
-    }
     int code = stop_exit_code(&r);
     run_close(&r);
     return rc ? fail(comm, &err) : code;
 }
+
+static const struct cli_option opt_clamp_gamma = {
+    "--clamp-gamma", "T", CLI_DOUBLE, 0, 1e30, .valid = "a positive number such as 0.01",
+    .help = "set every |γ| < T to 0 first (switch those filters off)"};
+static const struct cli_option opt_recalibrate = {
+    "--recalibrate", "K", CLI_LONG, 1, 1000000, .valid = "a number of batches from 1 to 1000000",
+    .help = "also after recalibrating BatchNorm on K training batches (in memory)"};
+static const struct cli_option opt_test_limit = {
+    "--test-limit", "N", CLI_LONG, 0, 10000000, .valid = "a whole number of test images, 0 for all",
+    .help = "the first N test images (0: all; default: the run's data.test_limit)"};
+static const struct cli_option opt_data = {"--data", "PATH", CLI_STRING,
+                                           .help = "another copy of the run's data set"};
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
  * test accuracy, optionally with every disabled γ set to 0 (|γ| < T, or T × the unit's largest
@@ -301,43 +258,16 @@ static int command_resume(struct comm *comm, int argc, char **argv)
  * also after recalibrating the BatchNorm running statistics on K training batches
  * (src/pipeline/recalibrate.c), in memory only: the file is never written. On the first N test images
  * (0 = all; default: the run's data.test_limit), of the data set at PATH (default: the run's). */
-static int command_eval(struct comm *comm, int argc, char **argv)
+static int command_eval(const struct cli_args *a)
 {
+    struct comm *comm = a->comm;
     struct rv_error err = {{0}};
-    const char *file = NULL, *data = NULL;
-    double clamp = 0.0;
-    long test_limit = -1; /* −1: as the run had it */
-    long recal = 0;
-    int rc = 0;
-    for (int i = 0; i < argc && rc == 0; i++) {
-        char *end;
-        if (strcmp(argv[i], "--clamp-gamma") == 0 && i + 1 < argc) {
-            clamp = strtod(argv[++i], &end);
-            if (*end || clamp <= 0.0)
-                rc = rv_fail(&err, "eval: --clamp-gamma '%s' must be a positive number such as 0.01", argv[i]);
-        } else if (strcmp(argv[i], "--test-limit") == 0 && i + 1 < argc) {
-            test_limit = strtol(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '\0' || test_limit < 0 || test_limit > 10000000)
-                rc = rv_fail(&err, "eval: --test-limit '%s' must be a whole number of test images, "
-                             "0 for all", argv[i]);
-        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
-            data = argv[++i];
-        } else if (strcmp(argv[i], "--recalibrate") == 0 && i + 1 < argc) {
-            recal = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || recal < 1 || recal > 1000000)
-                rc = rv_fail(&err, "eval: --recalibrate '%s' must be a number of batches from 1 to 1000000", argv[i]);
-        } else if (!file && argv[i][0] != '-') {
-            file = argv[i];
-        } else {
-            rc = rv_fail(&err, "eval: unexpected argument '%s' (usage: eval CHECKPOINT [--clamp-gamma T] "
-                         "[--recalibrate K] [--test-limit N] [--data PATH])", argv[i]);
-        }
-    }
-    if (rc == 0 && !file)
-        rc = rv_fail(&err, "eval needs a checkpoint: pipeline eval checkpoints/RUN/stage-00.h5");
+    const char *file = a->operand[0], *data = cli_string(a, &opt_data, NULL);
+    double clamp = cli_number(a, &opt_clamp_gamma, 0.0);
+    long test_limit = (long)cli_number(a, &opt_test_limit, -1); /* −1: as the run had it */
+    long recal = (long)cli_number(a, &opt_recalibrate, 0);
     struct config cfg;
-    if (rc == 0)
-        rc = checkpoint_read_config(&cfg, file, &err);
+    int rc = checkpoint_read_config(&cfg, file, &err);
     if (rc == 0 && test_limit >= 0)
         cfg.test_limit = (int)test_limit;
     if (rc == 0 && data) {
@@ -359,7 +289,7 @@ static int command_eval(struct comm *comm, int argc, char **argv)
     /* T replaces τ; "disabled" keeps the run's pipeline.threshold_mode, so --clamp-gamma τ
      * reproduces a stage's acc_clamped. */
     struct stats_threshold t = {.tau = clamp, .mode = r.cfg.threshold_mode};
-    int clamped = clamp > 0.0 ? stats_clamp(&r.model, t) : 0;
+    int clamped = clamp > 0.0 ? gamma_clamp(&r.model, t) : 0;
     double acc, loss;
     run_evaluate(&r, &acc, &loss);
     if (r.verbose) {
@@ -387,66 +317,136 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
+static const struct cli_option opt_seed_only = {
+    "--seed-only", NULL, CLI_FLAG, .help = "the parameters as the seed and BN (required: the one export)"};
+
 /* pipeline export --seed-only IN OUT */
-static int command_export(int argc, char **argv)
+static int command_export(const struct cli_args *a)
 {
     struct rv_error err = {{0}};
-    if (argc != 3 || strcmp(argv[0], "--seed-only") != 0) {
-        fprintf(stderr, "pipeline export: usage: export --seed-only CHECKPOINT OUT.h5\n");
-        return 2;
+    const char *in_path = a->operand[0], *out_path = a->operand[1];
+    if (!cli_flag(a, &opt_seed_only)) {
+        fprintf(stderr, "pipeline: export: --seed-only is missing (the one kind of export): "
+                "pipeline export --seed-only CHECKPOINT OUT.h5\n");
+        return CLI_EXIT_USAGE;
     }
     /* The export replaces OUT by rename: were OUT the input itself (under any spelling or
      * link), the full checkpoint would be gone. */
     struct stat in, out;
-    if (stat(argv[1], &in) == 0 && stat(argv[2], &out) == 0 && in.st_dev == out.st_dev &&
+    if (stat(in_path, &in) == 0 && stat(out_path, &out) == 0 && in.st_dev == out.st_dev &&
         in.st_ino == out.st_ino) {
         fprintf(stderr, "pipeline: export: %s and %s are the same file; write the seed-only "
-                "export to another path, e.g. %s\n", argv[1], argv[2], "small.h5");
+                "export to another path, e.g. %s\n", in_path, out_path, "small.h5");
         return 1;
     }
-    if (checkpoint_export_seed_only(argv[1], argv[2], &err)) {
+    if (checkpoint_export_seed_only(in_path, out_path, &err)) {
         fprintf(stderr, "pipeline: %s\n", err.msg);
         return 1;
     }
-    long a = file_size(argv[1]), b = file_size(argv[2]);
-    printf("%s: %ld bytes\n%s: %ld bytes (seed-only, %.1f%% of the full file)\n", argv[1], a, argv[2],
-           b, a > 0 ? 100.0 * b / a : 0.0);
+    long x = file_size(in_path), y = file_size(out_path);
+    printf("%s: %ld bytes\n%s: %ld bytes (seed-only, %.1f%% of the full file)\n", in_path, x, out_path,
+           y, x > 0 ? 100.0 * y / x : 0.0);
     return 0;
 }
+
+static const char *const help_formats[] = {"text", "json", "markdown", NULL};
+static const struct cli_option opt_help_format = {
+    "--format", "text|json|markdown", CLI_CHOICE, .choices = help_formats,
+    .help = "json: every key's section, name, type, default, bounds or choices and help"};
+static const struct cli_option opt_markdown = {"--markdown", NULL, CLI_FLAG,
+                                               .help = "docs/config.md (the same as --format markdown)"};
+
+static int command_help_config(const struct cli_args *a)
+{
+    int format = (int)cli_number(a, &opt_help_format, 0);
+    if (cli_flag(a, &opt_markdown) || format == 2)
+        config_write_markdown(stdout);
+    else if (format == 1) {
+        /* What scripts need from the binary: its keys, and its exit statuses (study.py tells a
+         * run stopped as asked by its status). */
+        printf("{\"exit_status\": {\"error\": 1, \"usage\": %d, \"stopped\": %d},\n\"keys\": ", CLI_EXIT_USAGE,
+               EXIT_STOPPED);
+        config_write_json(stdout);
+        printf("}\n");
+    }
+    else
+        config_print_help(stdout);
+    return 0;
+}
+
+/* ---- the command table ---- */
+
+static const struct cli_option *const run_options[] = {&cli_set, &cli_out, &cli_stop_after_steps, NULL};
+static const struct cli_option *const eval_options[] = {&opt_clamp_gamma, &opt_recalibrate,
+                                                        &opt_test_limit, &opt_data, NULL};
+static const struct cli_option *const export_options[] = {&opt_seed_only, NULL};
+static const struct cli_option *const help_config_options[] = {&opt_markdown, &opt_help_format, NULL};
+
+static const struct cli_command cmd_run = {
+    "run", "CONFIG", 1, 1, "a config file: pipeline run configs/demo.ini", run_options,
+    "train as CONFIG says", .mpi = true, .main = command_run};
+static const struct cli_command cmd_resume = {
+    "resume", "CHECKPOINT", 1, 1, "a checkpoint: pipeline resume checkpoints/RUN/stage-02.h5",
+    run_options, "continue where CHECKPOINT stood (with --set: a branch, in --out DIR)", .mpi = true,
+    .main = command_resume};
+static const struct cli_command cmd_eval = {
+    "eval", "CHECKPOINT", 1, 1, "a checkpoint: pipeline eval checkpoints/RUN/stage-00.h5",
+    eval_options, "test accuracy of a saved model (the file is never written)", .mpi = true,
+    .main = command_eval};
+static const struct cli_command cmd_export = {
+    "export", "CHECKPOINT OUT.h5", 2, 2, "a checkpoint and the file to write: pipeline export "
+    "--seed-only CHECKPOINT OUT.h5", export_options, "a BN-only checkpoint as seed + BN",
+    .main = command_export};
+static const struct cli_command cmd_inspect = {
+    "inspect", .help = "filter-revival statistics per stage", .raw_main = inspect_main,
+    .usage_text = "CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]"};
+static const struct cli_command cmd_params = {
+    "params", .help = "parameter counts of a model", .raw_main = print_params,
+    .usage_text = "[--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]"};
+static const struct cli_command cmd_help_config = {
+    "help-config", "", 0, 0, "", help_config_options, "every config key", .main = command_help_config};
+
+static const struct cli_command *const commands[] = {
+    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &cmd_params,
+    &cmd_help_config, NULL};
 
 int main(int argc, char **argv)
 {
     blas_kernels_reexec(argv); /* before anything else: it may start the program again */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        cli_usage(argc < 2 ? stderr : stdout, commands);
+        return argc < 2 ? CLI_EXIT_USAGE : 0;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "params") == 0)
-        return print_params(argc - 2, argv + 2);
-    if (strcmp(cmd, "inspect") == 0)
-        return inspect_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "export") == 0)
-        return command_export(argc - 2, argv + 2);
-    if (strcmp(cmd, "help-config") == 0) {
-        if (argc > 2 && strcmp(argv[2], "--markdown") == 0)
-            config_write_markdown(stdout);
-        else
-            config_print_help(stdout);
-        return 0;
+    const struct cli_command *cmd = NULL;
+    for (int i = 0; commands[i] && !cmd; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0)
+            cmd = commands[i];
+    if (!cmd) {
+        char names[256] = "";
+        size_t used = 0;
+        for (int i = 0; commands[i] && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? " " : "", commands[i]->name);
+        fprintf(stderr, "pipeline: unknown command '%s'; commands: %s (see pipeline --help)\n", argv[1], names);
+        return CLI_EXIT_USAGE;
     }
-    int (*command)(struct comm *, int, char **) =
-        strcmp(cmd, "run") == 0      ? command_run
-        : strcmp(cmd, "resume") == 0 ? command_resume
-        : strcmp(cmd, "eval") == 0   ? command_eval
-                                     : NULL;
-    if (!command) {
-        fprintf(stderr, "pipeline: unknown command '%s'; commands: run resume eval inspect export params help-config (see pipeline --help)\n", cmd);
-        return 2;
+    if (cmd->raw_main)
+        return cmd->raw_main(argc - 2, argv + 2);
+    struct comm comm = COMM_SELF_INIT;
+    if (cmd->mpi)
+        comm_init(&comm, &argc, &argv);
+    struct cli_args a;
+    struct rv_error err = {{0}};
+    int rc;
+    if (cli_parse(&a, cmd, argc - 2, argv + 2, &err)) {
+        if (comm.rank == 0)
+            fprintf(stderr, "pipeline: %s\n", err.msg);
+        rc = CLI_EXIT_USAGE;
+    } else {
+        a.comm = &comm;
+        a.argc = argc;
+        a.argv = argv;
+        rc = cmd->main(&a);
     }
-    struct comm comm;
-    comm_init(&comm, &argc, &argv);
-    int rc = command(&comm, argc - 2, argv + 2);
     comm_finalize(&comm);
     return rc;
 }

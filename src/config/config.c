@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "config_table.h"
+#include "json.h"
+#include "schedule.h"
 
 /* ---- messages for names that are not in the table ---- */
 
@@ -304,32 +306,6 @@ int config_set(struct config *c, const char *assignment, struct rv_error *err)
 
 /* ---- checks across keys ---- */
 
-/* Stage fractions of the pipeline: the explicit list, or 0, N, sN, s²N, … while < 1, then 1
- * (each fraction the previous one times s, in double). Returns the count, or CONFIG_MAX_STAGES + 1
- * when there would be more; fills f[0 .. min(count, cap)). */
-static int pipeline_stages(const struct config *c, double *f, int cap)
-{
-    if (c->fractions.n > 0) {
-        for (int i = 0; i < c->fractions.n && i < cap; i++)
-            f[i] = c->fractions.v[i];
-        return c->fractions.n;
-    }
-    int n = 0;
-    if (n < cap)
-        f[n] = 0.0;
-    n++;
-    for (double x = c->pipeline_n; x < 1.0; x *= c->pipeline_s) {
-        if (n > CONFIG_MAX_STAGES)
-            return n;
-        if (n < cap)
-            f[n] = x;
-        n++;
-    }
-    if (n < cap)
-        f[n] = 1.0;
-    return n + 1;
-}
-
 static int check_depth(const struct config *c, struct rv_error *err)
 {
     int r = (c->depth - 2) % 6;
@@ -373,27 +349,10 @@ static int check_pipeline(const struct config *c, struct rv_error *err)
         if (check_increasing(fr, "pipeline.fractions", err))
             return -1;
     }
-    double f[CONFIG_MAX_LIST];
-    int stages = pipeline_stages(c, f, CONFIG_MAX_LIST);
-    char n[40], s[40];
-    config_format_double(c->pipeline_n, n, sizeof n);
-    config_format_double(c->pipeline_s, s, sizeof s);
-    if (stages > CONFIG_MAX_STAGES)
-        return rv_fail(err, "pipeline.n = %s and pipeline.s = %s make more than %d stages; raise s or n, or list pipeline.fractions",
-                       n, s, CONFIG_MAX_STAGES);
-    int ne = c->stage_epochs.n;
-    if (ne > 1 && ne != stages) {
-        char list[400] = "";
-        size_t used = 0;
-        for (int i = 0; i < stages && i < CONFIG_MAX_LIST && used < sizeof list; i++) {
-            char x[40];
-            config_format_double(f[i], x, sizeof x);
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", x);
-        }
-        return rv_fail(err, "pipeline.epochs has %d values but the pipeline has %d stages (fractions %s%s); give one value per stage, or one for all",
-                       ne, stages, list, stages > CONFIG_MAX_LIST ? ", ..." : "");
-    }
-    return 0;
+    /* The stages themselves (their count, pipeline.epochs per stage) are the schedule's to
+     * check, even when pipeline.enabled is false: a key that is set is a key that is valid. */
+    struct schedule sched;
+    return schedule_pipeline(&sched, c, err);
 }
 
 int config_validate(const struct config *c, struct rv_error *err)
@@ -516,7 +475,9 @@ void config_write_markdown(FILE *f)
           "order below.\n\n"
           "The pipeline trains stage after stage: the stage fractions are `pipeline.fractions`\n"
           "when given, otherwise 0, N, sN, s²N, … while below 1, then 1 (N = `pipeline.n`,\n"
-          "s = `pipeline.s`). Fraction 0 trains BatchNorm only and 1 trains every parameter.\n",
+          "s = `pipeline.s`). Fraction 0 trains BatchNorm only and 1 trains every parameter.\n"
+          "`pipeline plan CONFIG` prints the stages a config makes; scripts read this table as\n"
+          "JSON from `pipeline help-config --format json`.\n",
           f);
     const char *section = "";
     for (int i = 0; i < config_nkeys; i++) {
@@ -541,4 +502,43 @@ void config_write_markdown(FILE *f)
         md_cell(f, k->help, false);
         fputs(" |\n", f);
     }
+}
+
+void config_write_json(FILE *f)
+{
+    struct config d;
+    config_defaults(&d);
+    fputs("[", f);
+    for (int i = 0; i < config_nkeys; i++) {
+        const struct config_key *k = &config_keys[i];
+        fprintf(f, "%s\n  {\"section\": ", i ? "," : "");
+        json_string(f, k->section);
+        fputs(", \"name\": ", f);
+        json_string(f, k->name);
+        fputs(", \"type\": ", f);
+        json_string(f, config_type_name(k));
+        /* The default as a value's text (a string without its INI quotes), and as INI text. */
+        fputs(", \"default\": ", f);
+        json_string(f, k->type == CFG_STRING ? (const char *)&d + k->offset : k->def);
+        fputs(", \"ini\": ", f);
+        json_string(f, k->def);
+        if (k->type == CFG_INT || k->type == CFG_DOUBLE || k->type == CFG_LIST) {
+            fputs(", \"min\": ", f);
+            json_number(f, k->min);
+            fputs(", \"max\": ", f);
+            json_number(f, k->max);
+        }
+        if (k->type == CFG_CHOICE) {
+            fputs(", \"choices\": [", f);
+            for (int c = 0; c < k->nnames; c++) {
+                fputs(c ? ", " : "", f);
+                json_string(f, k->names[c]);
+            }
+            fputs("]", f);
+        }
+        fputs(", \"help\": ", f);
+        json_string(f, k->help);
+        fputs("}", f);
+    }
+    fputs("\n]", f);
 }

@@ -46,8 +46,6 @@ int config_parse_value(struct config *c, const struct config_key *k, const char 
 /* INI text of k's field, which config_parse_value reads back to the same bits. */
 void config_format_value(const struct config *c, const struct config_key *k, char *buf,
                          size_t size);
-/* The shortest decimal that strtod reads back to exactly x. */
-void config_format_double(double x, char *buf, size_t size);
 const char *config_type_name(const struct config_key *k);
 /* "1..100000", "each 0..1", "a|b|c" or "" for bool and string. */
 void config_format_range(const struct config_key *k, char *buf, size_t size);

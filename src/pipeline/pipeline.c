@@ -9,102 +9,6 @@
 #include "pipeline.h"
 #include "stages.h"
 
-/* Epochs of stage k of an n-stage schedule: train.epochs, one pipeline.epochs value, or the k-th. */
-static int stage_epochs(const struct config *c, int k, int n, struct rv_error *err)
-{
-    if (c->stage_epochs.n == 0)
-        return c->epochs;
-    if (c->stage_epochs.n == 1)
-        return (int)c->stage_epochs.v[0];
-    if (c->stage_epochs.n != n)
-        return rv_fail(err, "%s: pipeline.epochs has %d values but the schedule has %d stages; "
-                       "give one value or one per stage", c->source, c->stage_epochs.n, n);
-    return (int)c->stage_epochs.v[k];
-}
-
-static void set_kind(struct stage_plan *p, double f, const struct config *c)
-{
-    p->fraction = f;
-    p->train_output = false;
-    if (f <= 0.0) {
-        p->kind = STAGE_BN;
-    } else if (f >= 1.0) {
-        p->kind = STAGE_ALL;
-    } else {
-        p->kind = STAGE_CONV_FRACTION;
-        p->train_output = c->train_output;
-    }
-}
-
-static int too_many_stages(const struct config *c, struct rv_error *err)
-{
-    if (c->fractions.n > 0)
-        return rv_fail(err, "%s: the finished stages and pipeline.fractions make more than %d stages; "
-                       "give fewer fractions", c->source, SCHEDULE_MAX_STAGES);
-    return rv_fail(err, "%s: pipeline.n = %g with pipeline.s = %g gives more than %d stages; "
-                   "raise pipeline.s or pipeline.n", c->source, c->pipeline_n, c->pipeline_s,
-                   SCHEDULE_MAX_STAGES);
-}
-
-/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
- * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
- * error, cap may be 0 when a resumed run has finished every stage a schedule can hold). */
-static int fractions_after(double *f, int cap, double last, const struct config *c, struct rv_error *err)
-{
-    int n = 0;
-    if (c->fractions.n > 0) {
-        for (int i = 0; i < c->fractions.n; i++)
-            if (c->fractions.v[i] > last) {
-                if (n >= cap)
-                    return too_many_stages(c, err);
-                f[n++] = c->fractions.v[i];
-            }
-        return n;
-    }
-    if (last >= 1.0)
-        return 0;
-    /* x *= s from N, as for a fresh schedule, so a resumed run continues with the same doubles. */
-    for (double x = last <= 0.0 ? c->pipeline_n : last * c->pipeline_s; x < 1.0; x *= c->pipeline_s) {
-        if (n >= cap - 1) /* room for x and the final 1 */
-            return too_many_stages(c, err);
-        f[n++] = x;
-    }
-    if (n >= cap)
-        return too_many_stages(c, err);
-    f[n++] = 1.0;
-    return n;
-}
-
-int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
-{
-    memset(s, 0, sizeof *s);
-    if (!c->pipeline) {
-        s->n = 1;
-        s->stage[0] = run_single_stage(c);
-        return 0;
-    }
-    double f[SCHEDULE_MAX_STAGES];
-    int n;
-    if (c->fractions.n > 0) {
-        n = 0;
-        for (int i = 0; i < c->fractions.n; i++)
-            f[n++] = c->fractions.v[i];
-    } else {
-        f[0] = 0.0;
-        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, err);
-        if (more < 0)
-            return -1;
-        n = 1 + more;
-    }
-    for (int k = 0; k < n; k++) {
-        set_kind(&s->stage[k], f[k], c);
-        if ((s->stage[k].epochs = stage_epochs(c, k, n, err)) < 0)
-            return -1;
-    }
-    s->n = n;
-    return 0;
-}
-
 int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
@@ -130,48 +34,27 @@ int schedule_for_run(struct schedule *s, const struct run *r, struct rv_error *e
         for (int i = 0; i < r->nhistory; i++)
             p->epochs += r->history[i].stage == k;
     }
-    s->n = done;
-    if (!c->pipeline)
-        return 0;
-    double f[SCHEDULE_MAX_STAGES];
-    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, r->records[done - 1].fraction, c, err);
-    if (more < 0)
-        return -1;
-    for (int i = 0; i < more; i++) {
-        int k = done + i;
-        set_kind(&s->stage[k], f[i], c);
-        if ((s->stage[k].epochs = stage_epochs(c, k, done + more, err)) < 0)
-            return -1;
-    }
-    s->n = done + more;
-    return 0;
+    return schedule_continue(s, done, c, err);
 }
 
 size_t pipeline_set_trainable(struct run *r, const struct schedule *s, int k, const uint8_t *reinit)
 {
     const struct stage_plan *plan = &s->stage[k];
-    if (plan->kind != STAGE_CONV_FRACTION || !r->cfg.pipeline)
-        return run_set_trainable(r, plan);
-    /* Nested: keep the conv weights the previous stage trained, add new ones. */
-    struct model *m = &r->model;
-    bool grow = k > 0 && s->stage[k - 1].kind == STAGE_CONV_FRACTION;
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        if (pa->kind != PARAM_CONV || !grow)
-            for (size_t i = 0; i < pa->count; i++)
-                m->mask[pa->offset + i] = 0.0f;
-    }
-    bool prefer = r->cfg.select == SELECT_REINIT_FIRST;
-    mask_conv_grow(m, (uint64_t)r->cfg.seed, plan->fraction, prefer ? reinit : NULL);
-    mask_kind_set(m, PARAM_GAMMA, true);
-    mask_kind_set(m, PARAM_BETA, true);
-    mask_kind_set(m, PARAM_OUTPUT_W, plan->train_output);
-    mask_kind_set(m, PARAM_OUTPUT_B, plan->train_output);
-    model_mask_changed(m);
-    return model_trainable(m);
+    const struct config *c = &r->cfg;
+    const struct stage_args a = {
+        .seed = (uint64_t)c->seed,
+        .per_channel_k = c->per_channel_k,
+        .conv_fraction = plan->fraction,
+        .train_output = plan->train_output,
+        /* Nested: keep the conv weights the previous stage trained, add new ones. */
+        .nested = c->pipeline && k > 0 && s->stage[k - 1].kind == STAGE_CONV_FRACTION,
+        .prefer = c->pipeline && c->select == SELECT_REINIT_FIRST ? reinit : NULL,
+    };
+    stage_find(plan->kind)->set_trainable(&r->model, &a);
+    return model_trainable(&r->model);
 }
 
-static void describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
+void schedule_describe(char *out, size_t cap, const struct stage_plan *p, const struct config *c)
 {
     switch (p->kind) {
     case STAGE_CONV_FRACTION:
@@ -183,23 +66,37 @@ static void describe(char *out, size_t cap, const struct stage_plan *p, const st
     }
 }
 
-void schedule_print(const struct schedule *s, struct model *m, const struct config *c, FILE *f)
+int schedule_trainable(size_t *trainable, size_t *total, const struct schedule *s,
+                       const struct model_spec *spec, const struct config *c, struct rv_error *err)
 {
-    struct param_counts pc = model_count(m);
-    fprintf(f, "schedule: %d stage%s, %zu parameters\n", s->n, s->n > 1 ? "s" : "", pc.total);
+    /* A model of its own (parameters only): counting changes no run's mask. */
+    struct model m;
+    if (model_build(&m, spec, 0, 1, err))
+        return -1;
     for (int k = 0; k < s->n; k++) {
         const struct stage_plan *p = &s->stage[k];
         /* The count of a nested conv_fraction stage does not depend on which weights it adds. */
         const struct stage_kind *kind = stage_find(p->kind);
-        REVIVE_ASSERT(kind); /* kinds come from the config's table or a checked checkpoint */
         struct stage_args a = {.seed = (uint64_t)c->seed, .per_channel_k = c->per_channel_k,
                                .conv_fraction = p->fraction, .train_output = p->train_output};
-        kind->set_trainable(m, &a);
-        size_t t = model_trainable(m);
+        kind->set_trainable(&m, &a);
+        trainable[k] = model_trainable(&m);
+    }
+    *total = model_count(&m).total;
+    model_free(&m);
+    return 0;
+}
+
+void schedule_print(const struct schedule *s, const size_t *trainable, size_t total,
+                    const struct config *c, FILE *f)
+{
+    fprintf(f, "schedule: %d stage%s, %zu parameters\n", s->n, s->n > 1 ? "s" : "", total);
+    for (int k = 0; k < s->n; k++) {
+        const struct stage_plan *p = &s->stage[k];
         char what[320];
-        describe(what, sizeof what, p, c);
+        schedule_describe(what, sizeof what, p, c);
         fprintf(f, "  stage %d: %-28s %4d epoch%s  %10zu trainable (%.3f%%)\n", k, what, p->epochs,
-                p->epochs == 1 ? " " : "s", t, 100.0 * t / pc.total);
+                p->epochs == 1 ? " " : "s", trainable[k], 100.0 * trainable[k] / total);
     }
     fflush(f);
 }
@@ -237,14 +134,14 @@ void conv_algos_print(const struct model *m, const struct config *c, FILE *f)
     fflush(f);
 }
 
-/* Test accuracy with every disabled γ set to 0 (stats_clamp): does switching the filters off
+/* Test accuracy with every disabled γ set to 0 (gamma_clamp, stages/clamp.c): does switching the filters off
  * cost anything? */
 static double clamped_accuracy(struct run *r, struct stats_threshold t)
 {
     struct model *m = &r->model;
     float *keep = rv_malloc(m->total * sizeof(float));
     memcpy(keep, m->values, m->total * sizeof(float));
-    stats_clamp(m, t);
+    gamma_clamp(m, t);
     double acc, loss;
     run_evaluate(r, &acc, &loss);
     memcpy(m->values, keep, m->total * sizeof(float));
@@ -314,7 +211,7 @@ static int stage_start(struct run *r, const struct schedule *s, struct rv_error 
     free(flags);
     if (r->verbose) {
         char what[320];
-        describe(what, sizeof what, plan, &r->cfg);
+        schedule_describe(what, sizeof what, plan, &r->cfg);
         printf("stage %d: %s, %d epochs, %zu of %zu parameters trainable", k, what, plan->epochs,
                trainable, r->model.total);
         if (k > 0 && r->cfg.reinit)

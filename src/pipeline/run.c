@@ -70,20 +70,6 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
     return s;
 }
 
-struct stage_plan run_single_stage(const struct config *cfg)
-{
-    struct stage_plan p;
-    memset(&p, 0, sizeof p);
-    p.kind = cfg->trainable;
-    /* The share of conv weights the stage trains, as recorded in its statistics. */
-    p.fraction = cfg->trainable == STAGE_CONV_FRACTION ? cfg->conv_fraction
-                 : cfg->trainable == STAGE_ALL           ? 1.0
-                                                         : 0.0;
-    p.epochs = cfg->epochs;
-    p.train_output = false;
-    return p;
-}
-
 /* A model that cannot fit would end in "out of memory allocating N bytes" (or in the swap):
  * plan it first and name the keys that size it. */
 static int check_memory(const struct config *cfg, const struct model_spec *spec, int max_batch,
@@ -200,19 +186,6 @@ void run_close(struct run *r)
     for (int i = 0; i < r->nrecords; i++)
         stats_free(&r->records[i]);
     memset(r, 0, sizeof *r);
-}
-
-size_t run_set_trainable(struct run *r, const struct stage_plan *plan)
-{
-    const struct stage_kind *k = stage_find(plan->kind);
-    struct stage_args a = {
-        .seed = (uint64_t)r->cfg.seed,
-        .per_channel_k = r->cfg.per_channel_k,
-        .conv_fraction = plan->fraction,
-        .train_output = plan->train_output,
-    };
-    k->set_trainable(&r->model, &a);
-    return model_trainable(&r->model);
 }
 
 /* Each rank evaluates a contiguous shard of the test set in chunks; the sums are added. */

@@ -65,21 +65,6 @@ int stats_model_disabled(uint8_t *out, const struct model *m, struct stats_thres
     return count;
 }
 
-int stats_clamp(struct model *m, struct stats_threshold t)
-{
-    uint8_t *off = rv_malloc((size_t)stats_nfilters(m) + 1);
-    int count = stats_model_disabled(off, m, t);
-    for (int u = 0, f = 0; u < m->nunits; u++) {
-        int n = m->units[u].conv.out_c;
-        float *g = m->values + m->params[m->units[u].gamma].offset;
-        for (int c = 0; c < n; c++, f++)
-            if (off[f])
-                g[c] = 0.0f;
-    }
-    free(off);
-    return count;
-}
-
 void stats_record_disabled(uint8_t *out, const struct stage_record *rec, const struct model *m,
                            struct stats_threshold t)
 {

@@ -171,7 +171,7 @@ void stop_report(const struct run *r)
 
 int stop_exit_code(const struct run *r)
 {
-    return r->stopped && r->signal ? 128 + r->signal : 0;
+    return r->stopped ? EXIT_STOPPED : 0;
 }
 
 /* "NAME.tmp-PID": the PID, or 0 when name is not such a file. */

@@ -1,0 +1,51 @@
+/* The stage schedule: which stages a config makes, each with its kind, conv fraction and epochs.
+ * The one place the schedule is computed: config validation (its limits), the pipeline (what it
+ * trains, and what a resumed branch trains after its finished stages), `pipeline plan` (and
+ * through its JSON, scripts/study_records.py) all ask this module.
+ *
+ *   struct schedule s;
+ *   if (schedule_build(&s, &cfg, &err)) ...       [pipeline] stages, or one stage from [train]
+ *   s.stage[k].kind, .fraction, .epochs, .train_output
+ *
+ * Fractions: pipeline.fractions when given; otherwise 0, N, sN, s²N, … while below 1, then 1
+ * (each the previous times s, in double, so a resumed run continues with the same doubles).
+ * Fraction 0 is the BN-only stage, 1 the stage that trains all parameters, any other a
+ * conv_fraction stage (with the output layer when pipeline.train_output).
+ */
+#ifndef REVIVE_SCHEDULE_H
+#define REVIVE_SCHEDULE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+#define SCHEDULE_MAX_STAGES CONFIG_MAX_STAGES
+
+/* One stage of training: which parameters train and for how long. */
+struct stage_plan {
+    enum stage_kind_id kind;   /* stages.h */
+    double fraction;           /* the share of conv weights the stage trains (0 for bn, 1 for all) */
+    int epochs;
+    bool train_output;         /* conv_fraction: the output layer trains too */
+};
+
+struct schedule {
+    int n;
+    struct stage_plan stage[SCHEDULE_MAX_STAGES];
+};
+
+/* The schedule c makes: the [pipeline] stages when pipeline.enabled, else one stage from [train]
+ * (train.trainable, train.conv_fraction, train.epochs). Errors (too many stages, a
+ * pipeline.epochs list of the wrong length) name c->source and the keys to change. */
+int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err);
+/* The [pipeline] stages of c whether or not pipeline.enabled is set (config_validate checks
+ * them either way). */
+int schedule_pipeline(struct schedule *s, const struct config *c, struct rv_error *err);
+/* The single stage of a run without [pipeline]. */
+struct stage_plan schedule_single_stage(const struct config *c);
+/* A branch from a stage end: s->stage[0 .. done) hold the finished stages (as a checkpoint
+ * recorded them); appends the stages c makes after the last finished fraction (none without
+ * pipeline.enabled), so --set pipeline.s=2 from the 4 % stage continues 8 %, 16 %, … */
+int schedule_continue(struct schedule *s, int done, const struct config *c, struct rv_error *err);
+
+#endif

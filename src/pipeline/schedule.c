@@ -1,0 +1,151 @@
+/* The stage schedule, computed in one place (see schedule.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "schedule.h"
+
+/* "FILE: " before a message, or nothing for a config made in code. */
+#define SOURCE(c) (c)->source, (c)->source[0] ? ": " : ""
+
+static int too_many_stages(const struct config *c, int done, struct rv_error *err)
+{
+    char n[40], s[40];
+    config_format_double(c->pipeline_n, n, sizeof n);
+    config_format_double(c->pipeline_s, s, sizeof s);
+    if (c->fractions.n > 0) /* only after finished stages: a list alone holds at most the limit */
+        return rv_fail(err, "%s%sthe %d finished stages and pipeline.fractions make more than %d "
+                       "stages; give fewer fractions", SOURCE(c), done, SCHEDULE_MAX_STAGES);
+    if (done > 0)
+        return rv_fail(err, "%s%sthe %d finished stages and pipeline.n = %s, pipeline.s = %s make more "
+                       "than %d stages; raise s or n, or list pipeline.fractions", SOURCE(c), done, n,
+                       s, SCHEDULE_MAX_STAGES);
+    return rv_fail(err, "%s%spipeline.n = %s and pipeline.s = %s make more than %d stages; raise s or "
+                   "n, or list pipeline.fractions", SOURCE(c), n, s, SCHEDULE_MAX_STAGES);
+}
+
+/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
+ * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
+ * error; cap may be 0 when a resumed run has finished every stage a schedule can hold). */
+static int fractions_after(double *f, int cap, double last, const struct config *c, int done,
+                           struct rv_error *err)
+{
+    int n = 0;
+    if (c->fractions.n > 0) {
+        for (int i = 0; i < c->fractions.n; i++)
+            if (c->fractions.v[i] > last) {
+                if (n >= cap)
+                    return too_many_stages(c, done, err);
+                f[n++] = c->fractions.v[i];
+            }
+        return n;
+    }
+    if (last >= 1.0)
+        return 0;
+    /* x *= s from N, as for a fresh schedule, so a resumed run continues with the same doubles. */
+    for (double x = last <= 0.0 ? c->pipeline_n : last * c->pipeline_s; x < 1.0; x *= c->pipeline_s) {
+        if (n >= cap - 1) /* room for x and the final 1 */
+            return too_many_stages(c, done, err);
+        f[n++] = x;
+    }
+    if (n >= cap)
+        return too_many_stages(c, done, err);
+    f[n++] = 1.0;
+    return n;
+}
+
+static void set_kind(struct stage_plan *p, double f, const struct config *c)
+{
+    p->fraction = f;
+    p->train_output = false;
+    if (f <= 0.0) {
+        p->kind = STAGE_BN;
+    } else if (f >= 1.0) {
+        p->kind = STAGE_ALL;
+    } else {
+        p->kind = STAGE_CONV_FRACTION;
+        p->train_output = c->train_output;
+    }
+}
+
+/* Epochs of stages from .. s->n − 1: train.epochs, one pipeline.epochs value, or the k-th. */
+static int set_epochs(struct schedule *s, int from, const struct config *c, struct rv_error *err)
+{
+    const struct config_list *e = &c->stage_epochs;
+    if (from < s->n && e->n > 1 && e->n != s->n) {
+        char list[SCHEDULE_MAX_STAGES * 26] = "";
+        size_t used = 0;
+        for (int k = 0; k < s->n && used < sizeof list; k++) {
+            char x[40];
+            config_format_double(s->stage[k].fraction, x, sizeof x);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", x);
+        }
+        return rv_fail(err, "%s%spipeline.epochs has %d values but the pipeline has %d stages "
+                       "(fractions %s); give one value per stage, or one for all", SOURCE(c), e->n,
+                       s->n, list);
+    }
+    for (int k = from; k < s->n; k++)
+        s->stage[k].epochs = e->n == 0 ? c->epochs : (int)e->v[e->n == 1 ? 0 : k];
+    return 0;
+}
+
+struct stage_plan schedule_single_stage(const struct config *c)
+{
+    struct stage_plan p;
+    memset(&p, 0, sizeof p);
+    p.kind = c->trainable;
+    /* The share of conv weights the stage trains, as recorded in its statistics. */
+    p.fraction = c->trainable == STAGE_CONV_FRACTION ? c->conv_fraction
+                 : c->trainable == STAGE_ALL           ? 1.0
+                                                       : 0.0;
+    p.epochs = c->epochs;
+    p.train_output = false;
+    return p;
+}
+
+int schedule_pipeline(struct schedule *s, const struct config *c, struct rv_error *err)
+{
+    memset(s, 0, sizeof *s);
+    double f[SCHEDULE_MAX_STAGES];
+    int n = 0;
+    if (c->fractions.n > 0) {
+        REVIVE_ASSERT(c->fractions.n <= SCHEDULE_MAX_STAGES); /* a list holds one value a stage */
+        for (int i = 0; i < c->fractions.n; i++)
+            f[n++] = c->fractions.v[i];
+    } else {
+        f[0] = 0.0;
+        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, 0, err);
+        if (more < 0)
+            return -1;
+        n = 1 + more;
+    }
+    for (int k = 0; k < n; k++)
+        set_kind(&s->stage[k], f[k], c);
+    s->n = n;
+    return set_epochs(s, 0, c, err);
+}
+
+int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
+{
+    if (c->pipeline)
+        return schedule_pipeline(s, c, err);
+    memset(s, 0, sizeof *s);
+    s->n = 1;
+    s->stage[0] = schedule_single_stage(c);
+    return 0;
+}
+
+int schedule_continue(struct schedule *s, int done, const struct config *c, struct rv_error *err)
+{
+    REVIVE_ASSERT(done >= 1 && done <= SCHEDULE_MAX_STAGES);
+    s->n = done;
+    if (!c->pipeline)
+        return 0;
+    double f[SCHEDULE_MAX_STAGES];
+    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, s->stage[done - 1].fraction, c, done, err);
+    if (more < 0)
+        return -1;
+    for (int i = 0; i < more; i++)
+        set_kind(&s->stage[done + i], f[i], c);
+    s->n = done + more;
+    return set_epochs(s, done, c, err);
+}
