@@ -160,9 +160,8 @@ int stop_check_evaluation(struct run *r, double loss, long step_in_epoch, const 
     if (isfinite(loss))
         return 0;
     const struct config *c = &r->cfg;
-    return rv_fail(err, "%s: the test loss became %g at stage %d, epoch %d, step %ld (evaluated %s) "
-                   "although every parameter is finite; training diverged, nothing of this state "
-                   "was saved; the newest checkpoint of a state that evaluated finite is %s: lower "
+    return rv_fail(err, "%s: the test loss became %g at stage %d, epoch %d, step %ld (evaluated %s); "
+                   "training diverged, nothing of this state was saved; the newest checkpoint of a state that evaluated finite is %s: lower "
                    "train.lr (now %g) or add train.warmup_epochs", c->source, loss, r->stage,
                    r->epoch + 1, step_in_epoch + 1, when, kept(r), c->lr);
 }

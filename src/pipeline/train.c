@@ -16,11 +16,14 @@
  * for the epoch's evaluation and row, so last.h5 is then an epoch end (at a stage's last epoch
  * the stage end follows when the run is resumed).
  *
- * No checkpoint is written of a state whose test evaluation is not finite: the epoch end is
- * evaluated anyway, and a save within an epoch evaluates the state first (one pass over the test
- * set, forward only, which changes nothing the run goes on with). A non-finite test loss is
- * divergence, like a non-finite training loss: the run ends with one line naming the newest
- * checkpoint of a state that evaluated finite (run.h, good). */
+ * No checkpoint is written of a state whose test evaluation is not finite (a diverged state can
+ * keep finite parameters, up to 1e19 and more, while the eval-mode network computes NaN). The
+ * epoch end is evaluated anyway; a save within an epoch evaluates the state first (one pass over
+ * the test set, forward only, which changes nothing the run goes on with). At an epoch end, or
+ * when a stop is due, a non-finite test loss is divergence, like a non-finite training loss: the
+ * run ends with one line naming the newest checkpoint of a state that evaluated finite (run.h,
+ * good). Within an epoch (train.checkpoint_every_steps) the save is skipped and training goes
+ * on: the epoch's end decides, unless a step diverges first. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,7 @@ struct stage_loop {
     bool epoch_end;             /* it was the epoch's last */
     double lr;                  /* its learning rate */
     bool evaluated;             /* the state after step s has been evaluated, finite */
+    bool skipped;               /* a save was skipped in this epoch (said once an epoch) */
     double stage_started, epoch_started, last_progress;
     int epochs_at_start;
 };
@@ -85,10 +89,8 @@ static int epoch_key(int stage, int epoch)
     return stage * 100000 + epoch;
 }
 
-/* The test accuracy and loss of the state as it stands; -1 (divergence) when the loss is not
- * finite. `when` says which evaluation, for the message. */
-static int evaluate(struct stage_loop *l, const char *when, double *acc, double *loss,
-                    struct rv_error *err)
+/* The test accuracy and loss of the state as it stands. */
+static void evaluate(struct stage_loop *l, double *acc, double *loss)
 {
     struct run *r = l->r;
     struct model *m = &r->model;
@@ -96,10 +98,7 @@ static int evaluate(struct stage_loop *l, const char *when, double *acc, double 
      * (rank 0's own never change by this, so neither does what the run goes on with). */
     comm_broadcast(r->comm, m->running_stats, m->running_total * sizeof(float), 0);
     run_evaluate_on(r, &l->test, acc, loss);
-    if (stop_check_evaluation(r, *loss, l->s, when, err))
-        return -1;
-    l->evaluated = true;
-    return 0;
+    l->evaluated = isfinite(*loss);
 }
 
 /* One step over batch s of the epoch, the divergence and signal check, the epoch's sums. */
@@ -149,7 +148,8 @@ static int epoch_hook(struct stage_loop *l, struct rv_error *err)
     struct run *r = l->r;
     const struct config *c = &r->cfg;
     double test_acc, test_loss;
-    if (evaluate(l, "at the epoch's end", &test_acc, &test_loss, err))
+    evaluate(l, &test_acc, &test_loss);
+    if (stop_check_evaluation(r, test_loss, l->s, "at the epoch's end", err))
         return -1;
     double now = run_now();
     struct history_row row = {
@@ -188,8 +188,22 @@ static int checkpoint_hook(struct stage_loop *l, struct rv_error *err)
     if (!l->epoch_end && !stop_now(r) && !(every > 0 && r->step % every == 0))
         return LOOP_GO;
     double acc, loss;
-    if (!l->evaluated && evaluate(l, "before saving last.h5", &acc, &loss, err))
-        return -1;
+    if (!l->evaluated) {
+        evaluate(l, &acc, &loss);
+        /* A stop due now has no later state to save: the run ends as diverged. */
+        if (stop_now(r) && stop_check_evaluation(r, loss, l->s, "before saving last.h5 to stop", err))
+            return -1;
+        if (!l->evaluated) {
+            /* Not saved; the epoch's end decides (a non-finite test loss there is divergence). */
+            if (r->verbose && !l->skipped)
+                printf("%sstage %d, epoch %d, step %ld: the test loss is %g, so last.h5 is not "
+                       "updated until it is finite again; the newest checkpoint of a finite state "
+                       "is %s\n", r->progress ? "\n" : "", r->stage, r->epoch + 1, l->s + 1, loss,
+                       r->good[0] ? r->good : "none");
+            l->skipped = true;
+            return LOOP_GO;
+        }
+    }
     char path[RUN_PATH_MAX];
     run_path(r, "last.h5", path);
     if (checkpoint_save(r, path, err))
@@ -237,6 +251,7 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
         batches_order(&l.train, epoch_key(r->stage, r->epoch));
         l.epoch_started = run_now();
         l.first = r->step - (long)r->epoch * l.steps_per_epoch;
+        l.skipped = false;
         for (long s = l.first; rc == LOOP_GO && s < l.steps_per_epoch; s++) {
             rc = take_step(&l, s, err);
             for (size_t h = 0; rc == LOOP_GO && h < sizeof hooks / sizeof hooks[0]; h++)
