@@ -97,7 +97,10 @@ struct run {
 
 int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct rv_error *err);
 void run_close(struct run *r);
-/* Trains one stage from where r stands (r->epoch, r->step) to plan->epochs. */
+/* Trains one stage from where r stands (r->epoch, r->step) to plan->epochs: the loop and its
+ * hooks in src/pipeline/train.c, the one writer of last.h5. Returns 0 with r->stopped set when
+ * it stopped as asked; -1 with err set on divergence (a non-finite step or test evaluation) or
+ * a failed write. */
 int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_error *err);
 /* Test-set accuracy and mean loss, sharded over ranks and summed. Collective. */
 void run_evaluate(struct run *r, double *accuracy, double *loss);
