@@ -20,6 +20,15 @@
 
 #include "run.h"
 
+/* Sets unit u's BatchNorm momentum (the weight of a batch in its running statistics) to v and
+ * returns the previous value: the one place recalibration touches it. */
+static float swap_momentum(struct model *m, int u, float v)
+{
+    float old = m->units[u].bn.momentum;
+    m->units[u].bn.momentum = v;
+    return old;
+}
+
 int run_recalibrate(struct run *r, int batches, int stage)
 {
     struct model *m = &r->model;
@@ -37,22 +46,24 @@ int run_recalibrate(struct run *r, int batches, int stage)
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         int C = un->conv.out_c;
-        saved[u] = un->bn.momentum;
         for (int ch = 0; ch < C; ch++) {
             m->running_stats[un->running + (size_t)ch] = 0.0f;
             m->running_stats[un->running + (size_t)C + (size_t)ch] = 1.0f;
         }
     }
     for (int j = 0; j < K; j++) {
-        for (int u = 0; u < m->nunits; u++)
-            m->units[u].bn.momentum = (float)(1.0 / (j + 1));
+        for (int u = 0; u < m->nunits; u++) {
+            float old = swap_momentum(m, u, (float)(1.0 / (j + 1)));
+            if (j == 0)
+                saved[u] = old;
+        }
         batches_load(&b, j);
         /* An empty share still joins the synchronized-BN reductions. */
         if (b.n > 0 || red)
             model_forward(m, b.x, b.n, true, red);
     }
     for (int u = 0; u < m->nunits; u++)
-        m->units[u].bn.momentum = saved[u];
+        swap_momentum(m, u, saved[u]);
     /* Per-rank statistics (train.sync_bn = false) differ; rank 0's are the model's, as in training. */
     comm_broadcast(r->comm, m->running_stats, m->running_total * sizeof(float), 0);
     free(saved);
