@@ -113,6 +113,23 @@ grep -q "the test loss is [-a-z]*nan, so last.h5 is not updated" "$TMP/fin.out" 
     ok "a skipped save is said, and the error says where the kept last.h5 stands" ||
     not_ok "a skipped save is said, and the error says where the kept last.h5 stands: $(grep "last.h5" "$TMP/fin.out" "$TMP/fin.err" "$TMP/fin-epoch.err")"
 
+# A stop (here --stop-after-steps) due at a step whose state does not evaluate finite saves
+# nothing: it ends as diverged, and the last.h5 kept is the previous epoch end.
+e=$(sed -n 's/^stage 0, epoch \([0-9]*\), step \([0-9]*\): the test loss is.*/\1 \2/p' "$TMP/fin.out")
+if [ -z "$e" ]; then
+    not_ok "a stop due at a state that does not evaluate finite saves nothing: no skipped save in fin.out to time it"
+else
+    n=$(( (${e% *} - 1) * 16 + ${e#* } ))
+    "$PIPE" run "$TMP/fin-epoch.ini" --out "$TMP/fin-stop" --stop-after-steps $n >"$TMP/fs.out" 2>"$TMP/fs.err"
+    rc=$?
+    why=""
+    [ $rc -eq 1 ] || why="exit $rc, not 1"
+    grep -q "(evaluated before saving last.h5 to stop); training diverged.* is $TMP/fin-stop/last.h5 (stage 0, end of epoch" "$TMP/fs.err" ||
+        why="${why:+$why; }no divergence line naming the kept last.h5"
+    r=$(finite_eval "$TMP/fin-stop/last.h5" 2>&1) || why="${why:+$why; }$r"
+    check "a stop due at a state that does not evaluate finite saves nothing (step $n)" "${why:+$why: $(cat "$TMP/fs.err")}"
+fi
+
 # ---- 6. signals. A three-stage run of 256 steps a stage, signalled as stage 1 begins (the
 # signal is acted on after the step in progress, so the stop is mid-stage); the straight run is
 # the reference.
