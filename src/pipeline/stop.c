@@ -161,9 +161,10 @@ int stop_check_evaluation(struct run *r, double loss, long step_in_epoch, const 
         return 0;
     const struct config *c = &r->cfg;
     return rv_fail(err, "%s: the test loss became %g at stage %d, epoch %d, step %ld (evaluated %s); "
-                   "training diverged, nothing of this state was saved; the newest checkpoint of a state that evaluated finite is %s: lower "
-                   "train.lr (now %g) or add train.warmup_epochs", c->source, loss, r->stage,
-                   r->epoch + 1, step_in_epoch + 1, when, kept(r), c->lr);
+                   "training diverged, nothing of this state was saved; the newest checkpoint of a "
+                   "state that evaluated finite is %s: lower train.lr (now %g) or add "
+                   "train.warmup_epochs", c->source, loss, r->stage, r->epoch + 1, step_in_epoch + 1,
+                   when, kept(r), c->lr);
 }
 
 bool stop_now(const struct run *r)
