@@ -260,5 +260,10 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
     }
     batches_close(&l.train);
     batches_close(&l.test);
+    /* After a progress line, an error or a stop's line starts on a line of its own. */
+    if (r->progress && (rc < 0 || (rc == LOOP_END && !l.epoch_end))) {
+        printf("\n");
+        fflush(stdout);
+    }
     return rc < 0 ? -1 : 0;
 }
