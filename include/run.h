@@ -4,6 +4,9 @@
  *   if (run_open(&r, &cfg, &comm, &err)) ...      loads data, builds and initializes the model
  *   if (run_train_stage(&r, &plan, &err)) ...     epochs of one stage, a line per epoch
  *   run_evaluate(&r, &acc, &loss);                test accuracy with running statistics
+ *
+ * Training (src/pipeline/train.c), recalibration (recalibrate.c) and evaluation (here) walk the
+ * same batch iterator (batches.h): run_train_batches and run_test_batches open it.
  *   run_close(&r);
  */
 #ifndef REVIVE_RUN_H
@@ -11,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "batches.h"
 #include "comm.h"
 #include "config.h"
 #include "data.h"
@@ -73,6 +77,10 @@ struct run {
     bool stopped;              /* stopped early as asked (or by a signal); not an error */
     int signal;                /* a stop signal agreed by every rank (its number); 0 = none */
     bool seed_only;            /* loaded from a seed-only export: no optimizer state */
+    /* The newest checkpoint of a state whose evaluation was finite, and where it stands, as the
+     * divergence error names it: the last last.h5 this process wrote (src/pipeline/train.c),
+     * else the checkpoint it resumed from; "" when there is none. */
+    char good[RUN_PATH_MAX + 96];
 
     char dir[RUN_DIR_MAX];     /* out_dir/name, or --out: set by run_set_dir */
     bool verbose;              /* rank 0 prints */
@@ -82,10 +90,23 @@ struct run {
 
 int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct rv_error *err);
 void run_close(struct run *r);
-/* Trains one stage from where r stands (r->epoch, r->step) to plan->epochs. */
+/* Trains one stage from where r stands (r->epoch, r->step) to plan->epochs: the loop and its
+ * hooks in src/pipeline/train.c, the one writer of last.h5. Returns 0 with r->stopped set when
+ * it stopped as asked; -1 with err set on divergence (a non-finite step or test evaluation) or
+ * a failed write. */
 int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_error *err);
-/* Test-set accuracy and mean loss, sharded over ranks and summed. */
+/* Test-set accuracy and mean loss, sharded over ranks and summed. Collective. */
 void run_evaluate(struct run *r, double *accuracy, double *loss);
+/* The same over a test iterator from run_test_batches (no allocation: for a loop). */
+void run_evaluate_on(struct run *r, struct batches *test, double *accuracy, double *loss);
+/* The iterators of a run: global training batches of train.batch_size split over ranks, with
+ * the config's augmentation (order them with batches_order); this rank's shard of the test set
+ * in chunks of the model's batch. Close with batches_close. */
+void run_train_batches(struct run *r, struct batches *b);
+void run_test_batches(struct run *r, struct batches *b);
+/* The reducer that synchronizes BatchNorm over ranks (train.sync_bn with more than one rank),
+ * kept in *buf; NULL when every rank normalizes by its own share. */
+const struct bn_reducer *run_bn_reducer(struct run *r, struct bn_reducer *buf);
 /* BatchNorm recalibration (src/pipeline/recalibrate.c): every unit's running mean and variance become the
  * average of the batch statistics of up to `batches` global training batches (train-mode forward,
  * no parameter update; see there). stage keys the batches. Returns the batches used. */

@@ -4,6 +4,7 @@
  *   double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
  *   step_train(..., sums);                         step.h: the flags ride on its allreduce
  *   if (stop_check_step(r, sums, s, err)) ...      diverged: an error before anything is saved
+ *   if (stop_check_evaluation(r, loss, s, "...", err)) ...   a non-finite test loss: the same
  *   if (stop_now(r)) ...                           a signal or --stop-after-steps: save last.h5
  *   exit(stop_exit_code(r));                       EXIT_STOPPED, or 0
  *
@@ -12,7 +13,9 @@
  * with 128 + the signal's number and a line saying how to resume. A second signal ends the
  * process at once, without saving (the previous checkpoints are whole: files are renamed into
  * place), unless it is the same signal within a second: that is one request delivered twice
- * (a `pkill -f` matching the ranks reaches each rank directly and again through mpirun). */
+ * (a `pkill -f` matching the ranks reaches each rank directly and again through mpirun). A first
+ * signal that comes after the final stage's last step has read the flag is too late: the run
+ * finishes, exits 0 and stop_report says so. */
 #ifndef REVIVE_STOP_H
 #define REVIVE_STOP_H
 
@@ -28,9 +31,17 @@ int stop_signal_pending(void);
 /* After the step's allreduce: -1 with a message naming the stage, step and parameter when the
  * loss or a parameter is not finite; records an agreed stop signal in r->signal. */
 int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struct rv_error *err);
+/* After an evaluation of the state as it stands (the epoch's end, or `when` a checkpoint is to
+ * be written): -1 with a message naming the step and the newest checkpoint of a state that
+ * evaluated finite (r->good) when the test loss is not finite. No checkpoint is written of a
+ * state whose evaluation is not finite. */
+int stop_check_evaluation(struct run *r, double loss, long step_in_epoch, const char *when,
+                          struct rv_error *err);
 /* A stop signal was agreed, or --stop-after-steps is reached: save last.h5 and stop. */
 bool stop_now(const struct run *r);
-/* rank 0 of a stopped run: says why and how to resume. */
+/* Collective, after the last stage: rank 0 of a stopped run says why and how to resume; of a run
+ * that finished although a stop signal came (after the final stage's last step had read the
+ * flag, so too late to act on), that the run finished before the stop could take effect. */
 void stop_report(const struct run *r);
 /* The exit status of a run that stopped as asked (a signal, or --stop-after-steps) with last.h5
  * saved: one value whatever the cause, outside 1-127 (user errors, 2 a bad command line) and

@@ -4,7 +4,8 @@
 # bit-identical to the run that went straight through. Also: branches need --out, a seed-only
 # export evaluates exactly like the full file, the staged run's files are all there, and a file
 # from before /model conv_auto_rule resumes auto under the rule of its format's time (format 3: 2;
-# format 2's rule 1 is test_checkpoint's, which can restamp the attribute checksum).
+# format 2's rule 1 is test_checkpoint's, which can restamp the attribute checksum). Step
+# checkpoints (and the evaluation before each) change no bits, on 1 and 2 ranks.
 set -u
 . tests/lib.sh
 same() { # name, a.h5, b.h5: /params, /momentum, /running, /mask, /stats and the history's
@@ -187,4 +188,18 @@ fi
 clamped=$("$PIPE" eval "$TMP/ck/s/stage-00.h5" --clamp-gamma 0.05 | sed 's/.*accuracy \([0-9.]*\)%.*/\1/')
 grep -q "clamped to 0: $clamped%" "$TMP/straight.log" && ok "eval --clamp-gamma = the stage's clamped accuracy ($clamped%)" ||
     not_ok "eval --clamp-gamma ($clamped%)"
+# The evaluation before a save within an epoch (a state is saved only when its test loss is
+# finite) changes nothing the run goes on with: without step checkpoints the run ends with the
+# same bits, also on 2 ranks with per-rank BatchNorm statistics (train.sync_bn = false), where
+# the evaluation first gives every rank rank 0's running statistics.
+"$PIPE" run "$TMP/cfg.ini" --set train.checkpoint_every_steps=0 --out "$TMP/nosteps" > "$TMP/ns.log" 2>&1 ||
+    not_ok "run without step checkpoints"
+same "no step checkpoints = straight run (the evaluations before saves change nothing)" "$TMP/ck/s/stage-02.h5" "$TMP/nosteps/stage-02.h5"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+for every in 0 3; do
+    mpirun --oversubscribe -x OMP_NUM_THREADS=1 -np 2 "$PIPE" run "$TMP/cfg.ini" --set train.sync_bn=false \
+        --set train.checkpoint_every_steps=$every --out "$TMP/unsync$every" > "$TMP/unsync$every.log" 2>&1 ||
+        not_ok "mpirun -np 2, sync_bn = false, checkpoint_every_steps = $every: $(tail -2 "$TMP/unsync$every.log")"
+done
+same "mpirun -np 2, sync_bn = false: step checkpoints change nothing" "$TMP/unsync0/stage-02.h5" "$TMP/unsync3/stage-02.h5"
 finish resume

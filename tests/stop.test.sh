@@ -2,7 +2,8 @@
 # Stopping a run (issue 11, items 5 and 6): a diverged step is never saved; SIGINT, SIGTERM and
 # SIGUSR1 finish the step, write last.h5, say how to resume and exit 128 + the signal, and the
 # resumed run ends with the same bits as a straight one (also under mpirun -np 2); a second
-# signal ends the process at once; temporary files of dead writers are removed at start.
+# signal ends the process at once; temporary files of dead writers are removed at start; a
+# diverged but finite state is never saved, and a signal the run outran is said (issue 24).
 set -u
 . tests/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -70,6 +71,64 @@ r=$(finite "$TMP/ck/nan/last.h5" 2>&1) && ok "last.h5 holds the last finite step
 at() { sed -n 's/.*: \(parameter .* step [0-9]*\);.*/\1/p' "$1"; }
 [ -n "$(at "$TMP/nan.err")" ] && [ "$(at "$TMP/nan.err")" = "$(at "$TMP/nan2.err")" ] && ok "resuming last.h5 reaches the same step and stops the same way" ||
     not_ok "resuming last.h5 reaches the same step and stops the same way: $(cat "$TMP/nan2.err")"
+
+# ---- issue 24, item 4: a diverged but finite state. With momentum 0.999 the BN-only net's
+# parameters stay finite (up to ~1e19) while the eval-mode network computes NaN: before the fix
+# last.h5 held such a state (its own history ending in a NaN test loss) and `eval` printed
+# "loss -nan". Now no checkpoint is written of a state whose evaluation is not finite, the
+# epoch-end NaN is divergence, and the error names the newest checkpoint of a finite state.
+# (The "output" net above overflows a parameter first, so it still names the parameter.)
+sed -e 's/^trainable = output/trainable = bn/' -e 's/^momentum = 0.9$/momentum = 0.999/' \
+    -e 's/^name = nan/name = fin/' "$TMP/nan.ini" >"$TMP/fin.ini"
+grep -v checkpoint_every_steps "$TMP/fin.ini" | sed 's/^name = fin/name = fin-epoch/' >"$TMP/fin-epoch.ini"
+# finite_eval FILE: `pipeline eval FILE` prints a finite loss and FILE's history has no NaN
+finite_eval() {
+    "$PIPE" eval "$1" >"$TMP/fe.out" 2>&1 || { echo "eval failed: $(cat "$TMP/fe.out")"; return 1; }
+    grep -q "loss [0-9]" "$TMP/fe.out" || { echo "$(cat "$TMP/fe.out")"; return 1; }
+    $PY - "$1" <<'PY'
+import sys, h5py, numpy as np
+t = h5py.File(sys.argv[1], "r")["history/test_loss"][()]
+sys.exit(0 if np.isfinite(t).all() else "history/test_loss: %s" % t)
+PY
+}
+for v in fin fin-epoch; do
+    "$PIPE" run "$TMP/$v.ini" >"$TMP/$v.out" 2>"$TMP/$v.err"
+    rc=$?
+    why=""
+    [ $rc -eq 1 ] || why="exit $rc, not 1"
+    [ "$(lines "$TMP/$v.err")" -eq 1 ] || why="${why:+$why; }$(lines "$TMP/$v.err") lines on stderr"
+    grep -q "the test loss became [-a-z]*nan at stage 0, epoch [0-9]*, step [0-9]* (evaluated at the epoch's end); training diverged" "$TMP/$v.err" ||
+        why="${why:+$why; }no 'test loss became nan ... diverged'"
+    grep -q "the newest checkpoint of a state that evaluated finite is $TMP/ck/$v/last.h5 (stage 0, " "$TMP/$v.err" ||
+        why="${why:+$why; }last.h5 not named"
+    check "$v: a NaN test loss at an epoch end is divergence, the error names last.h5" "${why:+$why: $(head -c 400 "$TMP/$v.err")}"
+    r=$(finite_eval "$TMP/ck/$v/last.h5" 2>&1) && ok "$v: last.h5 evaluates finite" || not_ok "$v: last.h5 evaluates finite: $r"
+done
+# Within an epoch a save whose evaluation is not finite is skipped (said once on stdout); the
+# last.h5 named is a step inside an epoch, and one without train.checkpoint_every_steps is the
+# end of the previous epoch.
+grep -q "the test loss is [-a-z]*nan, so last.h5 is not updated" "$TMP/fin.out" &&
+    grep -q "fin/last.h5 (stage 0, epoch [0-9]*, step [0-9]* of 16)" "$TMP/fin.err" &&
+    grep -q "fin-epoch/last.h5 (stage 0, end of epoch [0-9]*)" "$TMP/fin-epoch.err" &&
+    ok "a skipped save is said, and the error says where the kept last.h5 stands" ||
+    not_ok "a skipped save is said, and the error says where the kept last.h5 stands: $(grep "last.h5" "$TMP/fin.out" "$TMP/fin.err" "$TMP/fin-epoch.err")"
+
+# A stop (here --stop-after-steps) due at a step whose state does not evaluate finite saves
+# nothing: it ends as diverged, and the last.h5 kept is the previous epoch end.
+e=$(sed -n 's/^stage 0, epoch \([0-9]*\), step \([0-9]*\): the test loss is.*/\1 \2/p' "$TMP/fin.out")
+if [ -z "$e" ]; then
+    not_ok "a stop due at a state that does not evaluate finite saves nothing: no skipped save in fin.out to time it"
+else
+    n=$(( (${e% *} - 1) * 16 + ${e#* } ))
+    "$PIPE" run "$TMP/fin-epoch.ini" --out "$TMP/fin-stop" --stop-after-steps $n >"$TMP/fs.out" 2>"$TMP/fs.err"
+    rc=$?
+    why=""
+    [ $rc -eq 1 ] || why="exit $rc, not 1"
+    grep -q "(evaluated before saving last.h5 to stop); training diverged.* is $TMP/fin-stop/last.h5 (stage 0, end of epoch" "$TMP/fs.err" ||
+        why="${why:+$why; }no divergence line naming the kept last.h5"
+    r=$(finite_eval "$TMP/fin-stop/last.h5" 2>&1) || why="${why:+$why; }$r"
+    check "a stop due at a state that does not evaluate finite saves nothing (step $n)" "${why:+$why: $(cat "$TMP/fs.err")}"
+fi
 
 # ---- 6. signals. A three-stage run of 256 steps a stage, signalled as stage 1 begins (the
 # signal is acted on after the step in progress, so the stop is mid-stage); the straight run is
@@ -144,6 +203,38 @@ why=""
 grep -q "SIGUSR1 again within a second: taken as the same request" "$d.err" || why="${why:+$why; }the copy was not recognised"
 grep -q "stopped by SIGUSR1 at stage 0" "$d.err" && [ -f "$d/last.h5" ] || why="${why:+$why; }no last.h5"
 check "the same signal twice within a second: one request, last.h5 saved" "${why:+$why: $(cat "$d.err")}"
+
+# ---- issue 24, item 5: a signal that comes after the final stage's last step (here during the
+# stage end's evaluations of a large test set) cannot stop anything: the run finishes, exits 0
+# and says so (before, it announced "saving last.h5" and then said nothing).
+cat >"$TMP/late.ini" <<INI
+[run]
+name = late
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 64
+synthetic_test = 8000
+[model]
+depth = 8
+[train]
+epochs = 1
+batch_size = 32
+INI
+d=$TMP/late
+default_int "$PIPE" run "$TMP/late.ini" --out "$d" >"$d.out" 2>"$d.err" &
+pid=$!
+wait_for "$d.out" "^epoch   1/1"
+kill -TERM $pid
+wait $pid
+rc=$?
+why=""
+[ $rc -eq 0 ] || why="exit $rc, not 0"
+grep -q "^pipeline: SIGTERM came after the last step: the run finished before the stop could take effect" "$d.err" ||
+    why="${why:+$why; }no line saying so"
+[ -f "$d/stage-00.h5" ] || why="${why:+$why; }no stage-00.h5"
+grep -q "stopped by" "$d.err" && why="${why:+$why; }'stopped by'"
+check "a signal after the last step: exit 0, the run finished, and a line says so" "${why:+$why: $(cat "$d.err")}"
 
 # Stale temporary files: one of a process that is gone (no PID is that large) is removed when
 # a run starts in its directory; one of a living process (this shell) is left alone.

@@ -14,67 +14,59 @@
  *
  * The batches are global batches of train.batch_size from the training set in the shuffle keyed
  * −1 − stage (training epochs use keys ≥ 0, so these draws are their own), augmented like
- * training, each split over ranks as in src/pipeline/train.c: the same images on any rank count. At most
- * one pass over the data: K is capped at ceil(n / batch_size). */
+ * training, each split over ranks by the iterator training walks (batches.h): the same images on
+ * any rank count. At most one pass over the data: K is capped at ceil(n / batch_size). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "run.h"
 
-static void reduce_over_ranks(double *buf, int n, void *ctx)
+/* Sets unit u's BatchNorm momentum (the weight of a batch in its running statistics) to v and
+ * returns the previous value: the one place recalibration touches it. */
+static float swap_momentum(struct model *m, int u, float v)
 {
-    comm_sum_doubles(ctx, buf, (size_t)n);
+    float old = m->units[u].bn.momentum;
+    m->units[u].bn.momentum = v;
+    return old;
 }
 
 int run_recalibrate(struct run *r, int batches, int stage)
 {
     struct model *m = &r->model;
-    const struct config *c = &r->cfg;
-    const struct dataset *d = &r->train;
-    struct comm *comm = r->comm;
-    const int B = c->batch_size;
-    const long per_epoch = (d->n + B - 1) / B;
-    const int K = batches < per_epoch ? batches : (int)per_epoch;
-    if (K <= 0)
+    struct batches b;
+    run_train_batches(r, &b);
+    const int K = batches < b.count ? batches : (int)b.count;
+    if (K <= 0) {
+        batches_close(&b);
         return 0;
-    struct bn_reducer reducer = {.sum = reduce_over_ranks, .ctx = comm};
-    const struct bn_reducer *red = (c->sync_bn && comm->size > 1) ? &reducer : NULL;
-    const struct augment aug = {.crop_pad = c->augment_crop, .flip = c->augment_flip};
-    const int key = -1 - stage;
-    size_t image = (size_t)d->c * d->h * d->w;
-    float *x = rv_malloc((size_t)r->local_batch_max * image * sizeof(float));
-    int *y = rv_malloc((size_t)r->local_batch_max * sizeof(int));
-    int *order = rv_malloc((size_t)d->n * sizeof(int));
+    }
+    struct bn_reducer reducer;
+    const struct bn_reducer *red = run_bn_reducer(r, &reducer);
+    batches_order(&b, -1 - stage);
     float *saved = rv_malloc((size_t)(m->nunits ? m->nunits : 1) * sizeof(float));
-    data_epoch_order(order, d->n, (uint64_t)c->seed, key);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         int C = un->conv.out_c;
-        saved[u] = un->bn.momentum;
         for (int ch = 0; ch < C; ch++) {
             m->running_stats[un->running + (size_t)ch] = 0.0f;
             m->running_stats[un->running + (size_t)C + (size_t)ch] = 1.0f;
         }
     }
     for (int j = 0; j < K; j++) {
-        int start = j * B, count = d->n - start < B ? d->n - start : B;
-        int lo = start + (int)((long)count * comm->rank / comm->size);
-        int hi = start + (int)((long)count * (comm->rank + 1) / comm->size);
-        int n = hi - lo;
-        for (int u = 0; u < m->nunits; u++)
-            m->units[u].bn.momentum = (float)(1.0 / (j + 1));
-        data_make_batch(x, y, d, order + lo, n, &aug, (uint64_t)c->seed, key);
+        for (int u = 0; u < m->nunits; u++) {
+            float old = swap_momentum(m, u, (float)(1.0 / (j + 1)));
+            if (j == 0)
+                saved[u] = old;
+        }
+        batches_load(&b, j);
         /* An empty share still joins the synchronized-BN reductions. */
-        if (n > 0 || red)
-            model_forward(m, x, n, true, red);
+        if (b.n > 0 || red)
+            model_forward(m, b.x, b.n, true, red);
     }
     for (int u = 0; u < m->nunits; u++)
-        m->units[u].bn.momentum = saved[u];
+        swap_momentum(m, u, saved[u]);
     /* Per-rank statistics (train.sync_bn = false) differ; rank 0's are the model's, as in training. */
-    comm_broadcast(comm, m->running_stats, m->running_total * sizeof(float), 0);
+    comm_broadcast(r->comm, m->running_stats, m->running_total * sizeof(float), 0);
     free(saved);
-    free(x);
-    free(y);
-    free(order);
+    batches_close(&b);
     return K;
 }

@@ -188,34 +188,54 @@ void run_close(struct run *r)
     memset(r, 0, sizeof *r);
 }
 
+static void reduce_over_ranks(double *buf, int n, void *ctx)
+{
+    comm_sum_doubles(ctx, buf, (size_t)n);
+}
+
+const struct bn_reducer *run_bn_reducer(struct run *r, struct bn_reducer *buf)
+{
+    *buf = (struct bn_reducer){.sum = reduce_over_ranks, .ctx = r->comm};
+    return r->cfg.sync_bn && r->comm->size > 1 ? buf : NULL;
+}
+
+void run_train_batches(struct run *r, struct batches *b)
+{
+    const struct config *c = &r->cfg;
+    const struct augment aug = {.crop_pad = c->augment_crop, .flip = c->augment_flip};
+    batches_open(b, &r->train, c->batch_size, r->comm->rank, r->comm->size, &aug, (uint64_t)c->seed);
+    REVIVE_ASSERT(b->cap <= r->local_batch_max); /* the model's activations hold a share */
+}
+
+void run_test_batches(struct run *r, struct batches *b)
+{
+    batches_open_shard(b, &r->test, r->model.max_batch, r->comm->rank, r->comm->size);
+}
+
 /* Each rank evaluates a contiguous shard of the test set in chunks; the sums are added. */
-void run_evaluate(struct run *r, double *accuracy, double *loss)
+void run_evaluate_on(struct run *r, struct batches *test, double *accuracy, double *loss)
 {
     struct model *m = &r->model;
-    const struct dataset *d = &r->test;
-    int lo = (int)((long)d->n * r->comm->rank / r->comm->size);
-    int hi = (int)((long)d->n * (r->comm->rank + 1) / r->comm->size);
-    size_t image = (size_t)d->c * d->h * d->w;
-    float *x = rv_malloc((size_t)m->max_batch * image * sizeof(float));
-    int *y = rv_malloc((size_t)m->max_batch * sizeof(int));
-    int *idx = rv_malloc((size_t)m->max_batch * sizeof(int));
     double sums[2] = {0.0, 0.0}; /* loss, correct */
-    for (int start = lo; start < hi; start += m->max_batch) {
-        int count = hi - start < m->max_batch ? hi - start : m->max_batch;
-        for (int i = 0; i < count; i++)
-            idx[i] = start + i;
-        data_make_batch(x, y, d, idx, count, NULL, 0, 0);
-        model_forward(m, x, count, false, NULL);
+    for (long j = 0; j < test->count; j++) {
+        batches_load(test, j);
+        model_forward(m, test->x, test->n, false, NULL);
         int correct = 0;
-        sums[0] += softmax_ce_forward_backward(NULL, &correct, m->logits, y, count, m->spec.classes, 1);
+        sums[0] += softmax_ce_forward_backward(NULL, &correct, m->logits, test->y, test->n,
+                                               m->spec.classes, 1);
         sums[1] += correct;
     }
     comm_sum_doubles(r->comm, sums, 2);
-    *loss = sums[0] / d->n;
-    *accuracy = sums[1] / d->n;
-    free(x);
-    free(y);
-    free(idx);
+    *loss = sums[0] / test->d->n;
+    *accuracy = sums[1] / test->d->n;
+}
+
+void run_evaluate(struct run *r, double *accuracy, double *loss)
+{
+    struct batches test;
+    run_test_batches(r, &test);
+    run_evaluate_on(r, &test, accuracy, loss);
+    batches_close(&test);
 }
 
 void run_add_provenance(struct run *r, int argc, char **argv)

@@ -120,6 +120,12 @@ static int first_nonfinite_param(const struct model *m, float *value)
     return -1;
 }
 
+/* What the divergence errors say of the newest checkpoint kept. */
+static const char *kept(const struct run *r)
+{
+    return r->good[0] ? r->good : "none (nothing was saved yet)";
+}
+
 int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struct rv_error *err)
 {
     const struct config *c = &r->cfg;
@@ -135,9 +141,9 @@ int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struc
         else /* all ranks hold the same parameters; another rank saw it */
             snprintf(what, sizeof what, "a parameter became non-finite in the update");
         return rv_fail(err, "%s: %s at stage %d, epoch %d, step %ld; training diverged, nothing of "
-                       "this step was saved (the last checkpoint in %s stays): lower train.lr (now %g) "
-                       "or add train.warmup_epochs", c->source, what, r->stage, r->epoch + 1,
-                       step_in_epoch + 1, r->dir, c->lr);
+                       "this step was saved; the newest checkpoint of a state that evaluated finite "
+                       "is %s: lower train.lr (now %g) or add train.warmup_epochs", c->source, what,
+                       r->stage, r->epoch + 1, step_in_epoch + 1, kept(r), c->lr);
     }
     if (sums[STEP_SIGNAL] > 0 && !r->signal) {
         /* A rank that received no signal itself (mpirun signals every rank; a scheduler may
@@ -148,6 +154,19 @@ int stop_check_step(struct run *r, const double *sums, long step_in_epoch, struc
     return 0;
 }
 
+int stop_check_evaluation(struct run *r, double loss, long step_in_epoch, const char *when,
+                          struct rv_error *err)
+{
+    if (isfinite(loss))
+        return 0;
+    const struct config *c = &r->cfg;
+    return rv_fail(err, "%s: the test loss became %g at stage %d, epoch %d, step %ld (evaluated %s); "
+                   "training diverged, nothing of this state was saved; the newest checkpoint of a "
+                   "state that evaluated finite is %s: lower train.lr (now %g) or add "
+                   "train.warmup_epochs", c->source, loss, r->stage, r->epoch + 1, step_in_epoch + 1,
+                   when, kept(r), c->lr);
+}
+
 bool stop_now(const struct run *r)
 {
     return r->signal != 0 ||
@@ -156,7 +175,20 @@ bool stop_now(const struct run *r)
 
 void stop_report(const struct run *r)
 {
-    if (!r->verbose || !r->stopped)
+    if (!r->stopped) {
+        /* A signal that came after the final stage's last step had read the flag: announced,
+         * never acted on. Every rank calls this, so every rank's flag counts. */
+        double pending = stop_signal_pending() != 0;
+        comm_sum_doubles(r->comm, &pending, 1);
+        if (r->verbose && pending > 0) {
+            int own = stop_signal_pending();
+            fprintf(stderr, "pipeline: %s came after the last step: the run finished before the "
+                    "stop could take effect; nothing to resume\n", signal_name(own ? own : SIGTERM));
+            fflush(stderr);
+        }
+        return;
+    }
+    if (!r->verbose)
         return;
     if (r->signal) {
         fprintf(stderr, "pipeline: stopped by %s at stage %d, epoch %d, step %ld; saved %s/last.h5; "
