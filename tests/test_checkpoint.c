@@ -1735,10 +1735,32 @@ static int write_docs(void)
     return rc;
 }
 
+/* --write-sample PATH: the file save_filled writes, with fixed provenance, so that two builds'
+ * files can be compared byte for byte (cmp): the writer's output must not change by accident. */
+static int write_sample(const char *path)
+{
+    struct comm self = COMM_SELF_INIT;
+    struct run r;
+    make_run(&r, &self, 8, 1);
+    fill_run(&r, 1, 3, 2);
+    struct rv_error err = {{0}};
+    int rc = checkpoint_save(&r, path, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    for (int k = 0; k < r.nrecords; k++)
+        stats_free(&r.records[k]);
+    free(r.history);
+    free(r.provenance);
+    model_free(&r.model);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--write-docs") == 0)
         return write_docs();
+    if (argc == 3 && strcmp(argv[1], "--write-sample") == 0)
+        return write_sample(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_doc_current),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
