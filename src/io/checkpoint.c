@@ -96,8 +96,7 @@ static uint8_t record_flag(const struct stage_record *rec, int id, size_t i)
     return 0;
 }
 
-/* The filters of unit u: the one place this file asks the model for a unit's channel count. */
-static size_t unit_channels(const struct model *m, int u)
+size_t ck_unit_channels(const struct model *m, int u)
 {
     return (size_t)m->units[u].conv.out_c;
 }
@@ -137,7 +136,7 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++) {
         strcat(names, m->units[u].name);
         strcat(names, "\n");
-        per_unit[u] = (int64_t)unit_channels(m, u);
+        per_unit[u] = (int64_t)ck_unit_channels(m, u);
     }
     size_t nu = (size_t)m->nunits;
     char units[64], per[64];
@@ -295,7 +294,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     free(mask);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = unit_channels(m, u);
+        size_t c = ck_unit_channels(m, u);
         ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
@@ -495,6 +494,50 @@ static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
 {
     memset(s, 0, sizeof *s);
     return ck_get_all(f, CK_IN_SPEC, 0, s, err);
+}
+
+int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err)
+{
+    struct model_spec spec;
+    memset(plan, 0, sizeof *plan);
+    return read_spec(f, &spec, err) || model_build(plan, &spec, -1, 1, err) ? -1 : 0;
+}
+
+int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err)
+{
+    char units[64], per[64];
+    ck_dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
+    ck_dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
+    size_t nu = (size_t)m->nunits;
+    int64_t *count = rv_malloc(nu * sizeof *count);
+    *names = NULL;
+    /* The shape must be the model's (nunits,), checked before anything is read. */
+    int rc = h5in_int64s(f, per, count, 1, &nu, err) ||
+             ck_check_int64s(f, CK_FILTERS_PER_UNIT, per, count, nu, err) ||
+             h5in_string(f, units, names, err) ? -1 : 0;
+    const char *p = rc ? NULL : *names;
+    for (int u = 0; u < m->nunits && !rc; u++) {
+        size_t len = strlen(m->units[u].name);
+        if ((size_t)count[u] != ck_unit_channels(m, u))
+            rc = rv_fail(err, "%s: %s[%d] = %lld but unit %s of the file's /model has %zu filters; the "
+                         "checkpoint is damaged", h5in_path(f), per, u, (long long)count[u],
+                         m->units[u].name, ck_unit_channels(m, u));
+        else if (strncmp(p, m->units[u].name, len) != 0 || p[len] != '\n')
+            rc = rv_fail(err, "%s: %s does not name unit %d '%s' of the file's /model (one name per "
+                         "line, in model order); the checkpoint is damaged", h5in_path(f), units, u,
+                         m->units[u].name);
+        else
+            p += len + 1;
+    }
+    if (!rc && *p)
+        rc = rv_fail(err, "%s: %s names more units than the file's /model has (%d); the checkpoint "
+                     "is damaged", h5in_path(f), units, m->nunits);
+    free(count);
+    if (rc) {
+        free(*names);
+        *names = NULL;
+    }
+    return rc;
 }
 
 /* The file's /model must be the run's model. */
@@ -698,7 +741,7 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     char name[160];
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = unit_channels(m, u);
+        size_t c = ck_unit_channels(m, u);
         ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;

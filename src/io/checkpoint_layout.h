@@ -158,6 +158,16 @@ struct stage_record;
 int ck_read_stats(struct h5in *f, int nfilters, size_t model_total, struct stage_record *recs,
                   int cap, int *nrecs, struct rv_error *err);
 
+/* The model a file's /model rows declare, as a parameter table only (model_build with max_batch
+ * −1: nothing allocated per parameter): what the extents of /stats are bounded by. model_free it. */
+struct model;
+int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err);
+/* /stats units and filters_per_unit, which must be m's unit names and channel counts exactly
+ * (filters_per_unit's extent is checked before it is read); *names = the units text, malloc'd. */
+int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err);
+/* The filters (channels) of unit u: the one place the checkpoint code asks the model for it. */
+size_t ck_unit_channels(const struct model *m, int u);
+
 /* The checksum attribute (format 2): CRC-32 over every CK_CHECKSUMMED attribute and string of
  * the file, in table order, stage records 0 … nstages−1 in turn. Attributes and strings are not
  * covered by HDF5's Fletcher-32 filter (datasets are), hence this. */

@@ -372,8 +372,9 @@ static int check_stored(const struct h5in *f, const struct item *it, struct rv_e
                    (unsigned long long)have, need);
 }
 
-static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
-                      struct rv_error *err)
+/* The declared shape; check_stored (below) then checks the data is there. */
+static int declared_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
+                          struct rv_error *err)
 {
     H5S_class_t cls = H5Sget_simple_extent_type(it->space);
     int rank = cls == H5S_SIMPLE ? H5Sget_simple_extent_ndims(it->space) : 0;
@@ -391,6 +392,14 @@ static int item_shape(const struct h5in *f, const struct item *it, int *ndim, si
     for (int i = 0; i < rank; i++)
         dims[i] = (size_t)hd[i];
     *ndim = rank;
+    return 0;
+}
+
+static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
+                      struct rv_error *err)
+{
+    if (declared_shape(f, it, ndim, dims, err))
+        return -1;
     return it->is_attr ? 0 : check_stored(f, it, err);
 }
 
@@ -426,13 +435,16 @@ static int read_array(struct h5in *f, const char *name, enum h5io_elem e, void *
     size_t have[H5IO_MAX_DIMS];
     int rc = check_type(f, &it, (int)e, err);
     if (rc == 0)
-        rc = item_shape(f, &it, &have_ndim, have, err);
+        rc = declared_shape(f, &it, &have_ndim, have, err);
+    /* The shape the caller expects (the model's, a table row's) first: nothing else is read. */
     if (rc == 0 && (have_ndim != ndim || (ndim > 0 && memcmp(have, dims, (size_t)ndim * sizeof *dims)))) {
         char hs[128], ws[128];
         format_shape(hs, sizeof hs, have_ndim, have);
         format_shape(ws, sizeof ws, ndim, dims);
         rc = rv_fail(err, "%s: dataset '%s' has shape %s, expected %s", f->path, name, hs, ws);
     }
+    if (rc == 0)
+        rc = check_stored(f, &it, err);
     if (rc == 0 && h5io_count_of(ndim, dims) > 0) {
         REVIVE_ASSERT(data);
         if (read_item(&it, h5io_elem_mem_type(e), data) < 0)
