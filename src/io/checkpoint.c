@@ -759,8 +759,12 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     if (nd != 1)
         return rv_fail(err, "%s: %s is not one-dimensional", h5in_path(f), name);
     rows = shape[0];
-    if (rows > (size_t)INT32_MAX)
-        return rv_fail(err, "%s: %s holds %zu rows; the checkpoint is damaged", h5in_path(f), name, rows);
+    /* One row per finished epoch: at most the epochs a stage can have (the epoch column's bound)
+     * for each stage up to the one the file stands at (read and checked before). */
+    double most = (r->stage + 1.0) * ck_layout[CK_HIST_EPOCH].hi;
+    if ((double)rows > most)
+        return rv_fail(err, "%s: %s holds %zu rows, more than the %.0f epochs %d stages can have; the "
+                       "checkpoint is damaged", h5in_path(f), name, rows, most, r->stage + 1);
     free(r->history);
     r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
     r->nhistory = r->history_cap = (int)rows;
