@@ -240,9 +240,11 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                       "`conv_fraction`). Any other name is refused",
             REC(kind)),
     [CK_REC_FRACTION] = A("stats/stage-KK", "fraction", CK_T_DOUBLE, B | C, 0, 1,
-                          "share of conv weights trained. In a single-stage run this is "
-                          "`train.conv_fraction` whatever the kind, and it means something only for "
-                          "`conv_fraction`",
+                          "share of conv weights trained: in a pipeline 0 for `bn`, strictly between "
+                          "0 and 1 for `conv_fraction`, 1 for `all`; in a single-stage run "
+                          "`train.conv_fraction` for `conv_fraction`, 1 for `all`, 0 otherwise. "
+                          "Checked against `kind` and the file's `/config` from format 2 on (older "
+                          "single-stage files recorded `train.conv_fraction` whatever the kind)",
             REC(fraction)),
     [CK_REC_TRAINABLE] = A("stats/stage-KK", "trainable", CK_T_INT, B | C, 0, MAX_COUNT,
                            "number of trainable parameter elements (non-zero mask entries) in the stage; "
@@ -737,7 +739,11 @@ void ck_write_markdown(FILE *out)
 {
     fprintf(out, "<!-- generated from src/io/checkpoint_layout.c by build/tests/test_checkpoint "
                  "--write-docs; do not edit by hand -->\n\n");
-    fprintf(out, "| path | type | shape | bounds | ✓ | meaning |\n|---|---|---|---|---|---|\n");
+    static const char *const home_name[] = {[CK_NOWHERE] = "", [CK_IN_RUN] = "run",
+                                            [CK_IN_SPEC] = "model_spec", [CK_IN_RECORD] = "stage_record",
+                                            [CK_IN_PROV] = "provenance"};
+    fprintf(out, "| path | type | shape | bounds | ✓ | in memory | meaning |\n"
+                 "|---|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *r = &ck_layout[id];
         char path[128], bounds[128] = "", lo[32], hi[32];
@@ -762,7 +768,10 @@ void ck_write_markdown(FILE *out)
                            : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
                            : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
-        fprintf(out, "| %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
-                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", r->meaning, note);
+        char member[64] = "";
+        if (r->home != CK_NOWHERE)
+            snprintf(member, sizeof member, "`%s.%s`", home_name[r->home], r->member);
+        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
+                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", member, r->meaning, note);
     }
 }
