@@ -1005,6 +1005,21 @@ static void test_kind_against_fraction(void **state)
     run_close(&a);
 }
 
+/* /stats units and filters_per_unit are the model's own (the loader checks them as inspect does). */
+static void test_units_against_model(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    int64_t v = 17;
+    poke_typed(path, "stats/filters_per_unit", 0, H5T_NATIVE_INT64, &v);
+    assert_load_refused(fx, path, "unit stem of the file's /model has 16 filters", NULL);
+    save_stage_end(fx, path);
+    poke_text(path, "stats/units", "stem\nseg1.block0.conv2\n");
+    assert_load_refused(fx, path, "does not name unit 1 'seg1.block0.conv1'", NULL);
+}
+
 /* The history's rows are bounded by the stages the file stands at, before anything is read. */
 static void test_history_rows_bounded(void **state)
 {
@@ -1971,6 +1986,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_format_1_with_user_block_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kind_against_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_rows_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units_against_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

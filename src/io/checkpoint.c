@@ -654,6 +654,10 @@ static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
     for (int k = 0; k < r->nrecords; k++)
         stats_free(&r->records[k]);
     r->nrecords = 0;
+    char *names = NULL; /* not kept: the model has them; checked to be its units */
+    if (ck_read_units(f, &r->model, &names, err))
+        return -1;
+    free(names);
     return ck_read_stats(f, stats_nfilters(&r->model), r->model.total, r->records,
                          (int)(sizeof r->records / sizeof r->records[0]), &r->nrecords, err);
 }
