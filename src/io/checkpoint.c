@@ -1,5 +1,8 @@
 /* The checkpoint layout (docs/checkpoint-format.md) on top of h5io; every path, type and bound
- * is a row of the table in checkpoint_layout.c. In short:
+ * is a row of the table in checkpoint_layout.c, and the rows that name a member (the position, the
+ * model, stage records, provenance) are written and read through it (ck_put_all, ck_get_all,
+ * ck_match_all). /stats is read by one function, ck_read_stats, for the loader and inspect alike.
+ * In short:
  *
  *   /                 attrs format, format_version, checksum, seed, stage, epoch, step,
  *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,

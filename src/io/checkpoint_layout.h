@@ -15,6 +15,9 @@
  * in memory) is written and read by ck_put_all / ck_get_all with every other row of that home, in
  * table order: adding such a field is one row (and the member). Rows without a home are written
  * and read by the code their meaning names (constants, the checksum, the config text, datasets).
+ * A per-instance group is a row whose object holds KK (stats/stage-KK, provenance/start-KK): a
+ * /model unit table would be rows of object "model/units/KK" with a home for the unit's struct,
+ * written and read with ck_put_all / ck_get_all(f, home, u, &unit, err) for each unit u.
  *
  * Private to src/io/checkpoint*.c, src/io/provenance.c and src/cli/inspect.c.
  */
