@@ -106,7 +106,8 @@ bench-run: $(BENCH_BIN) $(PIPELINE_BIN)
 FUZZ_CC     = clang
 FUZZ_TIME  ?= 600
 FUZZ_CRAFTED ?= 0
-FUZZ_TIMEOUT ?= 10   # seconds one input may take (raise it on a loaded machine)
+# FUZZ_TIMEOUT: seconds one input may take before libFuzzer calls it a hang (raise it on a loaded machine)
+FUZZ_TIMEOUT ?= 10
 FUZZ_B      = build-fuzz
 MPI_CFLAGS  = $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS    = $(shell mpicc --showme:link 2>/dev/null)
