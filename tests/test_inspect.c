@@ -464,10 +464,21 @@ static void test_file_errors(void **state)
  * nunits units of `per` filters each in /stats (or, with per = 0, the model's own units), one
  * finished stage whose datasets declare nfilters filters but are never written (chunked, so
  * they take no room). */
+static void write_crafted_linked(const char *path, int nunits, int64_t per, hsize_t nfilters,
+                                 int width, int links);
+
 static void write_crafted(const char *path, int nunits, int64_t per, hsize_t nfilters)
 {
+    write_crafted_linked(path, nunits, per, nfilters, 1, -1);
+}
+
+/* As write_crafted, for a model of the given width; with links ≥ 0, the stage's arrays are
+ * written (zeros) and `links` further records are hard links to stage-00. */
+static void write_crafted_linked(const char *path, int nunits, int64_t per, hsize_t nfilters,
+                                 int width, int links)
+{
     struct model m;
-    struct model_spec spec = {.depth = 8, .width = 1, .in_c = 1, .in_h = 8, .in_w = 8, .classes = 4};
+    struct model_spec spec = {.depth = 8, .width = width, .in_c = 1, .in_h = 8, .in_w = 8, .classes = 4};
     struct rv_error err = {{0}};
     assert_int_equal(model_build(&m, &spec, -1, 1, &err), 0);
     if (per == 0)
@@ -481,12 +492,12 @@ static void write_crafted(const char *path, int nunits, int64_t per, hsize_t nfi
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = H5Gcreate2(file, "stats/stage-00", lcpl, H5P_DEFAULT, H5P_DEFAULT);
     const char *fmt = CHECKPOINT_FORMAT, *kind = "bn";
-    int64_t one = 1, version = 1, depth = 8, four = 4, eight = 8, zero_i = 0;
+    int64_t one = 1, version = 1, depth = 8, four = 4, eight = 8, zero_i = 0, wide = width;
     double zero = 0.0;
     hid_t mg = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     struct { hid_t obj; const char *name; hid_t type; const void *v; } attrs[] = {
         {file, "format", str, &fmt}, {file, "format_version", H5T_NATIVE_INT64, &version},
-        {mg, "depth", H5T_NATIVE_INT64, &depth}, {mg, "width", H5T_NATIVE_INT64, &one},
+        {mg, "depth", H5T_NATIVE_INT64, &depth}, {mg, "width", H5T_NATIVE_INT64, &wide},
         {mg, "in_c", H5T_NATIVE_INT64, &one}, {mg, "in_h", H5T_NATIVE_INT64, &eight},
         {mg, "in_w", H5T_NATIVE_INT64, &eight}, {mg, "classes", H5T_NATIVE_INT64, &four},
         {mg, "gamma_one", H5T_NATIVE_INT64, &zero_i},
@@ -501,7 +512,7 @@ static void write_crafted(const char *path, int nunits, int64_t per, hsize_t nfi
         H5Aclose(a);
     }
     hid_t st = H5Gopen2(file, "stats", H5P_DEFAULT);
-    int64_t nstages = 1;
+    int64_t nstages = 1 + (links > 0 ? links : 0);
     hid_t a = H5Acreate2(st, "nstages", H5T_NATIVE_INT64, scalar, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(a, H5T_NATIVE_INT64, &nstages);
     H5Aclose(a);
@@ -540,7 +551,18 @@ static void write_crafted(const char *path, int nunits, int64_t per, hsize_t nfi
         snprintf(name, sizeof name, "stats/stage-00/%s", names[j]);
         d = H5Dcreate2(file, name, j ? H5T_STD_U8LE : H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         assert_true(d >= 0);
+        if (links >= 0) { /* stored: zeros (γ 0, nothing flagged) */
+            void *zeros = calloc(nf, 4);
+            assert_true(zeros && H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros) >= 0 &&
+                        (j || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros) >= 0));
+            free(zeros);
+        }
         H5Dclose(d);
+    }
+    for (int k = 1; k <= links; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "stats/stage-%02d", k);
+        assert_true(H5Lcreate_hard(file, "stats/stage-00", file, name, H5P_DEFAULT, H5P_DEFAULT) >= 0);
     }
     H5Sclose(sp);
     H5Pclose(dcpl);
@@ -604,6 +626,19 @@ static void test_crafted_sizes(void **state)
     struct result r = run(fx, 1, (const char *[]){"FILE"});
     assert_int_equal(r.rc, 1);
     if (!strstr(r.err, "dataset 'stats/stage-00/gamma' has shape (100000000), expected (336)"))
+        fail_msg("message: %s", r.err);
+    result_free(&r);
+    /* Issue #24 item 1: one stored stage group hard-linked as 31 more records made inspect read
+     * it 32 times (2.5 GB from a 1.65 MB file with gzip). The records' arrays must fit in the file. */
+    write_crafted_linked(fx->path, 0, 0, 336 * 16, 16, 31);
+    r = run(fx, 1, (const char *[]){"FILE"});
+    assert_int_equal(r.rc, 1);
+    if (!strstr(r.err, "/stats holds 32 records of 5376 filters"))
+        fail_msg("message: %s", r.err);
+    result_free(&r);
+    write_crafted_linked(fx->path, 0, 0, 336 * 16, 16, 0); /* one record: it fits, and reads */
+    r = run(fx, 1, (const char *[]){"FILE"});
+    if (r.rc != 0)
         fail_msg("message: %s", r.err);
     result_free(&r);
     /* The model's 336 filters, declared but not stored. */

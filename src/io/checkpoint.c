@@ -644,6 +644,15 @@ int ck_read_stats(struct h5in *f, int nfilters, size_t model_total, struct stage
         file_config(f, &cfg, err))
         return -1;
     REVIVE_ASSERT(n <= cap);
+    /* Each record stores its own arrays (γ as float32, the five flags as uint8), so together they
+     * fit in the file: stage groups hard-linked to one another would multiply what is read. */
+    double need = (double)n * nfilters * (sizeof(float) + NFLAGS);
+    struct stat st;
+    if (stat(h5in_path(f), &st) == 0 && need > (double)st.st_size)
+        return rv_fail(err, "%s: /stats holds %lld records of %d filters, %.0f bytes of arrays, but "
+                       "the file has only %lld bytes (records linked to one another?); the "
+                       "checkpoint is damaged or was not written by revive", h5in_path(f),
+                       (long long)n, nfilters, need, (long long)st.st_size);
     for (int k = 0; k < (int)n; k++) {
         *nrecs = k + 1; /* so that the caller frees a half-read record too */
         if (read_record(f, &recs[k], k, nfilters, model_total, &cfg, version, err))
