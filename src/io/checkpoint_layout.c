@@ -645,8 +645,8 @@ int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, str
         ck_object(obj, sizeof obj, (enum ck_field)id, k);
         if (row->type == CK_T_INT)
             return rv_fail(err, "%s: the checkpoint's %s has %s = %lld but the config and data give "
-                           "%lld; the checkpoint does not match this config", h5in_path(f),
-                           strcmp(obj, "model") ? obj : "model", row->name, (long long)iv,
+                           "%lld; the checkpoint does not match this config", h5in_path(f), obj,
+                           row->name, (long long)iv,
                            (long long)member_int(row, base));
         return rv_fail(err, "%s: attribute '%s' of '%s' differs from this run's; the checkpoint does "
                        "not match this config", h5in_path(f), row->name, obj);
