@@ -106,6 +106,8 @@ bench-run: $(BENCH_BIN) $(PIPELINE_BIN)
 FUZZ_CC     = clang
 FUZZ_TIME  ?= 600
 FUZZ_CRAFTED ?= 0
+# FUZZ_TIMEOUT: seconds one input may take before libFuzzer calls it a hang (raise it on a loaded machine)
+FUZZ_TIMEOUT ?= 10
 FUZZ_B      = build-fuzz
 MPI_CFLAGS  = $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS    = $(shell mpicc --showme:link 2>/dev/null)
@@ -139,7 +141,7 @@ fuzz-run: $(FUZZ_BIN) $(B)/tests/replay_checkpoint
 	    REVIVE_FUZZ_CRAFTED=$(FUZZ_CRAFTED) ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	    LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
 	    ./$(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=1048576 \
-	        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- \
+	        -rss_limit_mb=2048 -timeout=$(FUZZ_TIMEOUT) -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- \
 	        $(FUZZ_B)/corpus-$$n $(FUZZ_B)/seeds-$$n \
 	        2>$(FUZZ_B)/fuzz_$$n.log || { tail -n 40 $(FUZZ_B)/fuzz_$$n.log; exit 1; }; \
 	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(FUZZ_B)/fuzz_$$n.log; \

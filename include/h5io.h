@@ -57,6 +57,11 @@ int h5in_checked(const struct h5in *f);
  * before HDF5 reads its value from the global heap: for file formats that hold fixed-length
  * strings only (checkpoint format 3 on), so a crafted file cannot reach the heap's bugs. */
 void h5in_refuse_variable_strings(struct h5in *f);
+/* From now on, every number (dataset or attribute) must be stored in exactly the type h5out
+ * writes (IEEE float32/float64 and int64/uint8, little-endian: H5Tequal), else an error naming it,
+ * raised before HDF5 converts anything (checkpoint format 2 on). Datasets filtered by anything but
+ * Fletcher-32 (compression) are refused in every file: revive never writes them. */
+void h5in_require_exact_types(struct h5in *f);
 int h5in_exists(struct h5in *f, const char *name); /* dataset or group; 1/0 */
 /* The number of members (links) of a group: what a count stored in the file is checked against. */
 int h5in_members(struct h5in *f, const char *group, size_t *n, struct rv_error *err);

@@ -163,4 +163,44 @@ if [ "$HAVE_H5PY" = 1 ]; then
     expect_error "an HDF5 file that is not a checkpoint" "not a revive checkpoint" "$TMP/foreign.h5"
 fi
 
+# --- issue #24: crafted with h5py, then the whole-file CRC recomputed (revive_h5.restamp) --------
+# craft NAME PYTHON: a copy of $F as $TMP/NAME.h5, edited by PYTHON (f: the open h5py.File), restamped.
+craft() {
+    cp "$F" "$TMP/$1.h5"
+    "$PY" -c "import sys; sys.path.insert(0, 'scripts'); import h5py, numpy as np, revive_h5
+f = h5py.File(sys.argv[1], 'r+')
+$2
+f.close(); revive_h5.restamp(sys.argv[1])" "$TMP/$1.h5"
+}
+# evaluates FILE: exit 1 (not 0, not a crash) and one line naming NEEDLE
+eval_refused() {
+    desc=$1; needle=$2; file=$3
+    "$PIPE" eval "$file" >"$TMP/eout" 2>"$TMP/err"; rc=$?
+    r=""
+    if [ "$rc" -ne 1 ]; then r="exit $rc: $(head -c 300 "$TMP/err")"
+    elif [ "$(lines "$TMP/err")" != 1 ]; then r="$(lines "$TMP/err") stderr lines"
+    elif ! grep -qF -- "$needle" "$TMP/err"; then r="stderr lacks '$needle': $(cat "$TMP/err")"
+    fi
+    check "crafted: $desc" "$r"
+}
+if [ "$HAVE_H5PY" = 1 ]; then
+    # item 2: params/stem.gamma as a chunked Fletcher-32 float32 with exponent bias 137: HDF5
+    # would read every γ 1024x too small (the issue's reproducer, exit 0 before)
+    craft ebias 'g = f["params/stem.gamma"]; raw = g[()].view(np.uint32); del f["params/stem.gamma"]
+t = h5py.h5t.IEEE_F32LE.copy(); t.set_ebias(137)
+sid = h5py.h5s.create_simple(raw.shape); dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+dcpl.set_chunk(raw.shape); dcpl.set_fletcher32()
+d = h5py.h5d.create(f.id, b"params/stem.gamma", t, sid, dcpl=dcpl)
+d.write(h5py.h5s.ALL, h5py.h5s.ALL, raw, mtype=h5py.h5t.STD_U32LE)'
+    eval_refused "a float32 with another exponent bias" "exact little-endian" "$TMP/ebias.h5"
+    # item 1: a history column replaced by a gzip dataset (the memory bomb's carrier)
+    craft gzip 'v = f["history/test_loss"][()]; del f["history/test_loss"]
+f.create_dataset("history/test_loss", data=v, compression="gzip", fletcher32=True, chunks=True)'
+    eval_refused "a gzip-compressed history column" "compressed" "$TMP/gzip.h5"
+    # item 3: revive's user block with format_version = 1 (skips the attribute checksum)
+    craft v1 'f.attrs["format_version"] = np.int64(1)'
+    eval_refused "a user-block file saying format 1" "format version 1" "$TMP/v1.h5"
+    expect_error "a user-block file saying format 1 (inspect)" "format version 1" "$TMP/v1.h5"
+fi
+
 finish inspect

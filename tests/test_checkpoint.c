@@ -156,7 +156,7 @@ static void fill_run(struct run *r, uint64_t salt, int nhistory, int nrecords)
         struct stage_record *rec = &r->records[k];
         stats_record(rec, m, k, stats_threshold_of(&r->cfg), k ? r->records[k - 1].disabled : NULL);
         snprintf(rec->kind, sizeof rec->kind, "%s", k ? "conv_fraction" : "bn");
-        rec->fraction = 0.01 * k + 1e-12 * (double)salt;
+        rec->fraction = k ? 0.01 * k + 1e-12 * (double)salt : 0.0; /* bn: 0 */
         rec->trainable = 1003u * (size_t)(k + 1) + salt; /* at most the model's 77364 */
         rec->acc_start = k ? 0.4375 + 1e-3 * (double)salt : -1.0;
         rec->acc_end = 0.8125 - 0.01 * k;
@@ -758,7 +758,8 @@ static void test_refuse_unknown_stage_kind(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         save_stage_end(fx, path);
         poke_str(path, "stats/stage-01", "kind", bad[i]);
-        assert_load_refused(fx, path, "stats/stage-01", "not a stage kind");
+        /* a name longer than any kind is refused by its length, before it is compared */
+        assert_load_refused(fx, path, "stats/stage-01", i == 3 ? "bytes long" : "not a stage kind");
     }
 }
 
@@ -857,6 +858,196 @@ static void test_schedule_from_full_file(void **state)
 }
 
 /* ---------------------------------------------------------------- integrity */
+
+/* ---------------------------------------------------------------- issue #24: crafted files */
+
+/* Replaces dataset `name` by one of the same shape and bytes, chunked, with Fletcher-32 and (when
+ * deflate) gzip, its file type `ftype`; the bytes are written unconverted (memory type = ftype).
+ * Then both checksums are recomputed. */
+static void replace_dataset(const char *path, const char *name, hid_t ftype, int deflate)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    size_t bytes = (size_t)n * H5Tget_size(type);
+    assert_int_equal(H5Tget_size(type), H5Tget_size(ftype));
+    void *buf = malloc(bytes ? bytes : 1);
+    assert_true(buf && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5IO_MAX_DIMS];
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Dclose(d);
+    H5Tclose(type);
+    assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, dims);
+    H5Pset_fletcher32(dcpl);
+    if (deflate)
+        H5Pset_deflate(dcpl, 6);
+    d = H5Dcreate2(file, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    free(buf);
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+/* Item 1: compressed datasets were trusted (their storage is not the bytes their shape needs):
+ * gzip history columns of 10^8 rows in a 2.78 MB file took 9.5 GB. revive never writes them:
+ * any filter but Fletcher-32 is refused before the dataset is read. */
+static void test_compressed_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    replace_dataset(path, "history/test_loss", H5T_IEEE_F64LE, 1);
+    assert_load_refused(fx, path, "history/test_loss", "compressed");
+    save_stage_end(fx, path);
+    replace_dataset(path, "stats/stage-00/gamma", H5T_IEEE_F32LE, 1);
+    assert_load_refused(fx, path, "stats/stage-00/gamma", "compressed");
+    /* The same dataset with Fletcher-32 alone (as revive writes it) still loads. */
+    save_stage_end(fx, path);
+    replace_dataset(path, "history/test_loss", H5T_IEEE_F64LE, 0);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
+}
+
+/* Item 2: any float of the right size was read as a float, so a float32 whose datatype message
+ * says another exponent bias passed, and HDF5 converted its (Fletcher-valid) bytes to other
+ * values: γ read 1024× too small, exit 0. Format 2 on: numbers must be exactly the LE IEEE and
+ * integer types revive writes. */
+static void test_exact_types_required(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    hid_t biased = H5Tcopy(H5T_IEEE_F32LE);
+    assert_true(H5Tset_ebias(biased, 137) >= 0);
+    replace_dataset(path, "params/stem.gamma", biased, 0);
+    H5Tclose(biased);
+    assert_load_refused(fx, path, "params/stem.gamma", "exact little-endian");
+    /* big-endian: HDF5 would convert it exactly, but revive never writes it */
+    save_stage_end(fx, path);
+    replace_dataset(path, "momentum/stem.gamma", H5T_IEEE_F32BE, 0);
+    assert_load_refused(fx, path, "momentum/stem.gamma", "exact little-endian");
+    /* an attribute: epoch as a big-endian int64 of the same value */
+    save_stage_end(fx, path);
+    int64_t epoch = 2 + 1;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t a = H5Aopen(file, "epoch", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Aread(a, H5T_NATIVE_INT64, &epoch) >= 0);
+    H5Aclose(a);
+    H5Fclose(file);
+    unsigned char be[8];
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)((uint64_t)epoch >> (8 * (7 - i)));
+    poke_attr(path, "/", "epoch", H5T_STD_I64BE, be);
+    assert_load_refused(fx, path, "attribute 'epoch'", "exact little-endian");
+}
+
+/* Item 3: a file with revive's user block and format_version = 1 was read as format 1 (no
+ * attribute checksum, variable-length strings allowed). Format 1 was never written with one. */
+static void test_format_1_with_user_block_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    poke_i64(path, "/", "format_version", 1);
+    assert_refused(fx, path, "format version 1", "file checksum");
+    assert_load_refused(fx, path, "format version 1", "file checksum");
+}
+
+/* Item 6: a stage record's kind was not checked against its fraction (bn with fraction 0.1
+ * loaded), nor against train.trainable in a single-stage run. */
+static void test_kind_against_fraction(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-00", "fraction", 0.1);
+    assert_load_refused(fx, path, "stats/stage-00 has kind 'bn' but fraction 0.1", "'conv_fraction'");
+    save_stage_end(fx, path);
+    poke_str(path, "stats/stage-01", "kind", "all");
+    assert_load_refused(fx, path, "stats/stage-01 has kind 'all'", "'conv_fraction'");
+    save_stage_end(fx, path);
+    poke_f64(path, "stats/stage-01", "fraction", 1.0);
+    assert_load_refused(fx, path, "stats/stage-01 has kind 'conv_fraction' but fraction 1", "'all'");
+
+    /* A single-stage run (pipeline.enabled = false, train.trainable = bn): its one record. */
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 2, 3, 1);
+    a.cfg.pipeline = false;
+    a.cfg.trainable = STAGE_BN;
+    a.stage = 0;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
+    poke_str(path, "stats/stage-00", "kind", "output");
+    assert_load_refused(fx, path, "single-stage with train.trainable = bn", "kind 'output'");
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    poke_f64(path, "stats/stage-00", "fraction", 0.25);
+    assert_load_refused(fx, path, "single-stage with train.trainable = bn", "fraction 0.25");
+    run_close(&a);
+}
+
+/* /stats units and filters_per_unit are the model's own (the loader checks them as inspect does). */
+static void test_units_against_model(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_stage_end(fx, path);
+    int64_t v = 17;
+    poke_typed(path, "stats/filters_per_unit", 0, H5T_NATIVE_INT64, &v);
+    assert_load_refused(fx, path, "unit stem of the file's /model has 16 filters", NULL);
+    save_stage_end(fx, path);
+    poke_text(path, "stats/units", "stem\nseg1.block0.conv2\n");
+    assert_load_refused(fx, path, "does not name unit 1 'seg1.block0.conv1'", NULL);
+}
+
+/* The history's rows are bounded by the stages the file stands at, before anything is read. */
+static void test_history_rows_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct run a;
+    make_run(&a, &fx->comm, 8, 1);
+    fill_run(&a, 1, 3, 2);
+    a.stage = 0; /* at stage 0 … */
+    a.nrecords = 1;
+    struct rv_error err = {{0}};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
+    /* … a stage-0 file holds at most 100000 epochs: a column of 100001 rows is refused unread */
+    free(a.history);
+    a.history = calloc(100001, sizeof *a.history);
+    assert_non_null(a.history);
+    a.nhistory = a.history_cap = 100001;
+    for (int i = 0; i < a.nhistory; i++)
+        a.history[i] = (struct history_row){.stage = 0, .epoch = 1 + i % 100000};
+    assert_int_equal(checkpoint_save(&a, path, &err), 0);
+    assert_load_refused(fx, path, "history/epoch holds 100001 rows", "1 stages can have");
+    run_close(&a);
+}
 
 /* Flips bit `bit` of the byte at offset `at`. */
 static void flip_bit(const char *path, size_t at, int bit)
@@ -1735,10 +1926,32 @@ static int write_docs(void)
     return rc;
 }
 
+/* --write-sample PATH: the file save_filled writes, with fixed provenance, so that two builds'
+ * files can be compared byte for byte (cmp): the writer's output must not change by accident. */
+static int write_sample(const char *path)
+{
+    struct comm self = COMM_SELF_INIT;
+    struct run r;
+    make_run(&r, &self, 8, 1);
+    fill_run(&r, 1, 3, 2);
+    struct rv_error err = {{0}};
+    int rc = checkpoint_save(&r, path, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    for (int k = 0; k < r.nrecords; k++)
+        stats_free(&r.records[k]);
+    free(r.history);
+    free(r.provenance);
+    model_free(&r.model);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--write-docs") == 0)
         return write_docs();
+    if (argc == 3 && strcmp(argv[1], "--write-sample") == 0)
+        return write_sample(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_doc_current),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
@@ -1768,6 +1981,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_auto_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rule_1_resume_bit_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_types_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_1_with_user_block_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kind_against_fraction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_rows_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units_against_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

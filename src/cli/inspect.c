@@ -14,6 +14,7 @@
 #include "h5io.h"
 #include "inspect.h"
 #include "inspect_internal.h"
+#include "pipeline.h"
 #include "stages.h"
 #include "stats.h"
 
@@ -31,119 +32,28 @@ struct options {
 /* ---- reading ---------------------------------------------------------------------------- */
 
 
-static int load_units(struct insp *d, struct h5in *f, struct rv_error *err)
+/* The units of the file's own /model (its names and filter counts must be /stats's: checked),
+ * which bound every /stats array before anything is allocated for it. */
+static int load_units(struct insp *d, struct h5in *f, const struct model *plan, struct rv_error *err)
 {
-    int ndim;
-    size_t dims[H5IO_MAX_DIMS];
-    /* h5in_shape also checks that the file stores the data its shape declares, so nothing
-     * below allocates more than the file holds. */
-    if (h5in_string(f, "stats/units", &d->unit_text, err) ||
-        h5in_shape(f, "stats/filters_per_unit", &ndim, dims, err))
+    if (ck_read_units(f, plan, &d->unit_text, err))
         return -1;
-    if (ndim != 1 || dims[0] < 1 || dims[0] > 100000)
-        return rv_fail(err, "%s: stats/filters_per_unit must be a list of 1 to 100000 counts; the file "
-                       "is damaged", d->path);
-    d->nunits = (int)dims[0];
-    int64_t *per = rv_malloc(dims[0] * sizeof *per);
-    d->unit = rv_calloc(dims[0], sizeof *d->unit);
-    d->first = rv_malloc(dims[0] * sizeof *d->first);
-    d->count = rv_malloc(dims[0] * sizeof *d->count);
-    int rc = h5in_int64s(f, "stats/filters_per_unit", per, 1, dims, err) ||
-             ck_check_int64s(f, CK_FILTERS_PER_UNIT, "stats/filters_per_unit", per, dims[0], err);
-    /* one name per line; the last line ends in '\n' */
-    int names = 0;
-    for (char *p = d->unit_text; !rc && *p; names++) {
-        char *nl = strchr(p, '\n');
-        if (names < d->nunits)
-            d->unit[names] = p;
-        if (!nl)
-            break;
-        *nl = '\0';
-        p = nl + 1;
+    d->nunits = plan->nunits;
+    d->unit = rv_calloc((size_t)d->nunits, sizeof *d->unit);
+    d->first = rv_malloc((size_t)d->nunits * sizeof *d->first);
+    d->count = rv_malloc((size_t)d->nunits * sizeof *d->count);
+    char *p = d->unit_text;
+    int total = 0;
+    for (int u = 0; u < d->nunits; u++) {
+        d->unit[u] = p; /* one name per line, checked by ck_read_units */
+        p = strchr(p, '\n');
+        *p++ = '\0';
+        d->first[u] = total;
+        d->count[u] = (int)ck_unit_channels(plan, u);
+        total += d->count[u];
     }
-    if (!rc && names != d->nunits)
-        rc = rv_fail(err, "%s: stats/units names %d units but stats/filters_per_unit counts %d; "
-                     "the file is damaged", d->path, names, d->nunits);
-    int64_t total = 0;
-    for (int u = 0; u < d->nunits && !rc; u++) {
-        d->first[u] = (int)total;
-        d->count[u] = (int)per[u];
-        total += per[u];
-    }
-    if (!rc && total > 100000000)
-        rc = rv_fail(err, "%s: stats/filters_per_unit adds up to %lld filters; the file is damaged",
-                     d->path, (long long)total);
-    d->nfilters = (int)total;
-    free(per);
-    return rc;
-}
-
-/* Reads stage k's record. The flags write_record derives from disabled (d) and reinit (r),
- * revived = r∧¬d, died_again = r∧d, newly_disabled = ¬r∧d, are checked against them: stored ones
- * that disagree mean a damaged file. */
-static int load_stage(struct insp *d, struct h5in *f, int k, struct rv_error *err)
-{
-    static const char *names[6] = {"gamma", "disabled", "reinit", "revived", "died_again", "newly_disabled"};
-    struct stage_record *rec = &d->rec[k];
-    char g[64], name[96], *kind = NULL;
-    snprintf(g, sizeof g, "stats/stage-%02d", k);
-    rec->stage = k;
-    rec->nfilters = d->nfilters;
-    size_t n = (size_t)d->nfilters;
-    /* The shape first: the arrays are allocated only for data the file holds. */
-    int nd;
-    size_t have[H5IO_MAX_DIMS];
-    snprintf(name, sizeof name, "%s/gamma", g);
-    if (h5in_shape(f, name, &nd, have, err))
-        return -1;
-    if (nd != 1 || have[0] != n)
-        return rv_fail(err, "%s: %s holds %zu values but stats/filters_per_unit counts %zu filters; the "
-                       "file is damaged", d->path, name, nd == 1 ? have[0] : 0, n);
-    rec->gamma = rv_malloc(n * sizeof *rec->gamma);
-    rec->disabled = rv_malloc(n);
-    rec->reinit = rv_malloc(n);
-    int64_t trainable = 0;
-    int rc = ck_get_string(f, CK_REC_KIND, k, &kind, err) ||
-             ck_get_double(f, CK_REC_FRACTION, k, &rec->fraction, err) ||
-             ck_get_int(f, CK_REC_TRAINABLE, k, &trainable, err) ||
-             ck_get_double(f, CK_REC_THRESHOLD, k, &rec->threshold, err) ||
-             ck_get_double(f, CK_REC_ACC_START, k, &rec->acc_start, err) ||
-             ck_get_double(f, CK_REC_ACC_END, k, &rec->acc_end, err) ||
-             ck_get_double(f, CK_REC_ACC_CLAMPED, k, &rec->acc_clamped, err);
-    /* Written since pipeline.recalibrate_batches and pipeline.reinit exist; older files: none
-     * (−1), and every flagged filter was re-initialized (−1 here, the flag count below). */
-    int64_t applied = -1;
-    if (!rc)
-        rc = ck_get_double_opt(f, CK_REC_ACC_START_RECAL, k, &rec->acc_start_recal, -1.0, err) ||
-             ck_get_int_opt(f, CK_REC_REINIT_APPLIED, k, &applied, -1, err);
-    if (!rc && applied > d->nfilters)
-        rc = rv_fail(err, "%s: %s attribute reinit_applied = %lld exceeds the %d filters; the file is "
-                     "damaged", d->path, g, (long long)applied, d->nfilters);
-    if (!rc && (strlen(kind) >= sizeof rec->kind || CHOICE_INDEX(stage_kind_names, kind) < 0))
-        rc = rv_fail(err, "%s: %s has kind '%.64s', which is not a stage kind; the file is damaged",
-                     d->path, g, kind);
-    snprintf(rec->kind, sizeof rec->kind, "%s", kind && !rc ? kind : "");
-    free(kind);
-    rec->trainable = trainable > 0 ? (size_t)trainable : 0;
-    uint8_t *v = rv_malloc(n), *dst[3] = {rec->disabled, rec->reinit, v};
-    for (int j = 0; j < 6 && !rc; j++) {
-        snprintf(name, sizeof name, "%s/%s", g, names[j]);
-        rc = j == 0 ? h5in_floats(f, name, rec->gamma, 1, &n, err)
-                    : h5in_bytes(f, name, dst[j < 3 ? j - 1 : 2], 1, &n, err) ||
-                          ck_check_bytes(f, (enum ck_field)(CK_REC_DISABLED + j - 1), name,
-                                         dst[j < 3 ? j - 1 : 2], n, err);
-        for (size_t i = 0; i < n && !rc && j >= 3; i++) {
-            int dis = rec->disabled[i] != 0, re = rec->reinit[i] != 0;
-            int want = j == 3 ? re && !dis : j == 4 ? re && dis : !re && dis;
-            if ((v[i] != 0) != want)
-                rc = rv_fail(err, "%s: %s[%zu] disagrees with disabled and reinit; the file is damaged",
-                             d->path, name, i);
-        }
-    }
-    free(v);
-    if (!rc)
-        rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, rec->nfilters).reinit;
-    return rc ? -1 : 0;
+    d->nfilters = total;
+    return 0;
 }
 
 static void insp_free(struct insp *d)
@@ -167,8 +77,10 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     if (!f)
         return -1;
     int64_t nstages = 0;
+    struct model plan;
+    memset(&plan, 0, sizeof plan);
     int rc = checkpoint_check_format(f, err);
-    if (!rc && !h5in_exists(f, "stats"))
+    if (!rc && !h5in_exists(f, ck_layout[CK_NSTAGES].object))
         rc = rv_fail(err, "%s: no /stats group (written by an older revive?); inspect a stage-KK.h5 "
                      "of a run made with this one", path);
     if (!rc)
@@ -176,13 +88,12 @@ static int insp_load(struct insp *d, const char *path, struct rv_error *err)
     if (!rc && nstages == 0)
         rc = rv_fail(err, "%s: no stage has finished yet; inspect a stage-KK.h5", path);
     if (!rc)
-        rc = load_units(d, f, err);
+        rc = ck_file_model(f, &plan, err) || load_units(d, f, &plan, err);
     if (!rc) {
-        d->rec = rv_calloc((size_t)nstages, sizeof *d->rec);
-        d->nstages = (int)nstages;
+        d->rec = rv_calloc(SCHEDULE_MAX_STAGES, sizeof *d->rec);
+        rc = ck_read_stats(f, d->nfilters, plan.total, d->rec, SCHEDULE_MAX_STAGES, &d->nstages, err);
     }
-    for (int k = 0; k < d->nstages && !rc; k++)
-        rc = load_stage(d, f, k, err);
+    model_free(&plan);
     if (!rc)
         rc = provenance_read(f, &d->prov, &d->nprov, err);
     h5in_close(f);

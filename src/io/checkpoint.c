@@ -1,5 +1,8 @@
 /* The checkpoint layout (docs/checkpoint-format.md) on top of h5io; every path, type and bound
- * is a row of the table in checkpoint_layout.c. In short:
+ * is a row of the table in checkpoint_layout.c, and the rows that name a member (the position, the
+ * model, stage records, provenance) are written and read through it (ck_put_all, ck_get_all,
+ * ck_match_all). /stats is read by one function, ck_read_stats, for the loader and inspect alike.
+ * In short:
  *
  *   /                 attrs format, format_version, checksum, seed, stage, epoch, step,
  *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,
@@ -59,9 +62,7 @@ static void param_dims(const struct param *p, size_t *dims)
         dims[i] = (size_t)p->dims[i];
 }
 
-/* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
- * <name> or <unit> replaced by arg and KK by k. */
-static void dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg)
+void ck_dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg)
 {
     const struct ck_row *row = &ck_layout[id];
     char obj[64];
@@ -79,40 +80,50 @@ static void dataset_path(char *buf, size_t cap, enum ck_field id, int k, const c
 _Static_assert(CK_HIST_ABS_GAMMA_P90 - CK_HIST_STAGE + 1 == HISTORY_COLUMNS,
                "history.h's columns and the layout's history rows differ");
 
+/* The per-filter flags of a stage record, rows CK_REC_DISABLED … CK_REC_NEWLY_DISABLED: the two
+ * the record holds, disabled (d) and reinit (r), and the three derived from them, revived = r∧¬d,
+ * died_again = r∧d, newly_disabled = ¬r∧d (written for readers outside revive; read back, they
+ * must agree). */
+enum { NFLAGS = CK_REC_NEWLY_DISABLED - CK_REC_DISABLED + 1 };
+static uint8_t record_flag(const struct stage_record *rec, int id, size_t i)
+{
+    int d = rec->disabled[i] != 0, r = rec->reinit[i] != 0;
+    switch (id) {
+    case CK_REC_DISABLED: return (uint8_t)d;
+    case CK_REC_REINIT: return (uint8_t)r;
+    case CK_REC_REVIVED: return r && !d;
+    case CK_REC_DIED_AGAIN: return r && d;
+    case CK_REC_NEWLY_DISABLED: return !r && d;
+    }
+    REVIVE_ASSERT(0 && "not a flag row");
+    return 0;
+}
+
+size_t ck_unit_channels(const struct model *m, int u)
+{
+    return (size_t)m->units[u].conv.out_c;
+}
+
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
 {
     char g[64], name[96];
     const int k = rec->stage;
     ck_object(g, sizeof g, CK_REC_KIND, k);
     size_t n = (size_t)rec->nfilters;
-    uint8_t *flags[5]; /* rows CK_REC_DISABLED … CK_REC_NEWLY_DISABLED */
-    for (int i = 0; i < 5; i++)
+    uint8_t *flags[NFLAGS];
+    for (int i = 0; i < NFLAGS; i++) {
         flags[i] = rv_malloc(n ? n : 1);
-    for (size_t i = 0; i < n; i++) {
-        int d = rec->disabled[i], r = rec->reinit[i];
-        flags[0][i] = (uint8_t)d;
-        flags[1][i] = (uint8_t)r;
-        flags[2][i] = r && !d;
-        flags[3][i] = r && d;
-        flags[4][i] = !r && d;
+        for (size_t j = 0; j < n; j++)
+            flags[i][j] = record_flag(rec, CK_REC_DISABLED + i, j);
     }
-    int rc = h5out_group(f, g, err) ||
-             ck_put_string(f, CK_REC_KIND, k, rec->kind, err) ||
-             ck_put_double(f, CK_REC_FRACTION, k, rec->fraction, err) ||
-             ck_put_int(f, CK_REC_TRAINABLE, k, (int64_t)rec->trainable, err) ||
-             ck_put_double(f, CK_REC_THRESHOLD, k, rec->threshold, err) ||
-             ck_put_double(f, CK_REC_ACC_START, k, rec->acc_start, err) ||
-             ck_put_double(f, CK_REC_ACC_START_RECAL, k, rec->acc_start_recal, err) ||
-             ck_put_int(f, CK_REC_REINIT_APPLIED, k, rec->reinit_applied, err) ||
-             ck_put_double(f, CK_REC_ACC_END, k, rec->acc_end, err) ||
-             ck_put_double(f, CK_REC_ACC_CLAMPED, k, rec->acc_clamped, err);
-    dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
+    int rc = h5out_group(f, g, err) || ck_put_all(f, CK_IN_RECORD, k, rec, err);
+    ck_dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
     rc = rc || h5out_floats(f, name, rec->gamma, 1, &n, err);
-    for (int i = 0; i < 5 && !rc; i++) {
-        dataset_path(name, sizeof name, (enum ck_field)(CK_REC_DISABLED + i), k, NULL);
+    for (int i = 0; i < NFLAGS && !rc; i++) {
+        ck_dataset_path(name, sizeof name, (enum ck_field)(CK_REC_DISABLED + i), k, NULL);
         rc = h5out_bytes(f, name, flags[i], 1, &n, err);
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NFLAGS; i++)
         free(flags[i]);
     return rc ? -1 : 0;
 }
@@ -128,12 +139,12 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++) {
         strcat(names, m->units[u].name);
         strcat(names, "\n");
-        per_unit[u] = m->units[u].conv.out_c;
+        per_unit[u] = (int64_t)ck_unit_channels(m, u);
     }
     size_t nu = (size_t)m->nunits;
     char units[64], per[64];
-    dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
-    dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
+    ck_dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
+    ck_dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
     int rc = h5out_group(f, ck_layout[CK_NSTAGES].object, err) ||
              ck_put_int(f, CK_NSTAGES, 0, r->nrecords, err) ||
              h5out_string(f, units, names, err) ||
@@ -162,8 +173,8 @@ static int write_mathematics(const struct run *r, struct h5out *f, struct rv_err
         return -1;
     if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
         return 0;
-    dataset_path(mean, sizeof mean, CK_MODEL_INPUT_MEAN, 0, NULL);
-    dataset_path(std, sizeof std, CK_MODEL_INPUT_STD, 0, NULL);
+    ck_dataset_path(mean, sizeof mean, CK_MODEL_INPUT_MEAN, 0, NULL);
+    ck_dataset_path(std, sizeof std, CK_MODEL_INPUT_STD, 0, NULL);
     return h5out_floats(f, mean, r->norm_mean, 1, &c, err) ||
            h5out_floats(f, std, r->norm_std, 1, &c, err) ? -1 : 0;
 }
@@ -176,8 +187,8 @@ static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
 {
     const struct model *m = &r->model;
     char mean_path[64], std_path[64];
-    dataset_path(mean_path, sizeof mean_path, CK_MODEL_INPUT_MEAN, 0, NULL);
-    dataset_path(std_path, sizeof std_path, CK_MODEL_INPUT_STD, 0, NULL);
+    ck_dataset_path(mean_path, sizeof mean_path, CK_MODEL_INPUT_MEAN, 0, NULL);
+    ck_dataset_path(std_path, sizeof std_path, CK_MODEL_INPUT_STD, 0, NULL);
     int has_norm = h5in_exists(f, mean_path);
     if (has_norm != h5in_exists(f, std_path))
         return rv_fail(err, "%s: /model has only one of input_mean and input_std; the checkpoint "
@@ -247,29 +258,15 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     if (ck_put_string(f, CK_FORMAT, 0, CHECKPOINT_FORMAT, err) ||
         ck_put_int(f, CK_FORMAT_VERSION, 0, CHECKPOINT_VERSION, err) ||
         ck_put_int(f, CK_SEED, 0, r->cfg.seed, err) ||
-        ck_put_int(f, CK_STAGE, 0, r->stage, err) ||
-        ck_put_int(f, CK_EPOCH, 0, r->epoch, err) ||
-        ck_put_int(f, CK_STEP, 0, r->step, err) ||
-        ck_put_double(f, CK_EPOCH_LOSS_SUM, 0, r->epoch_loss_sum, err) ||
-        ck_put_double(f, CK_EPOCH_CORRECT, 0, r->epoch_correct, err) ||
-        ck_put_double(f, CK_EPOCH_SEEN, 0, r->epoch_seen, err) ||
-        ck_put_double(f, CK_ACC_START, 0, r->acc_start, err) ||
-        ck_put_double(f, CK_ACC_START_RECAL, 0, r->acc_start_recal, err) ||
+        ck_put_all(f, CK_IN_RUN, 0, r, err) ||
         ck_put_int(f, CK_SEED_ONLY, 0, seed_only, err))
         return -1;
     char *ini = config_to_ini(&r->cfg);
-    dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
+    ck_dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
     int rc = h5out_string(f, name, ini, err);
     free(ini);
     if (rc || h5out_group(f, ck_layout[CK_MODEL_DEPTH].object, err) ||
-        ck_put_int(f, CK_MODEL_DEPTH, 0, m->spec.depth, err) ||
-        ck_put_int(f, CK_MODEL_WIDTH, 0, m->spec.width, err) ||
-        ck_put_int(f, CK_MODEL_IN_C, 0, m->spec.in_c, err) ||
-        ck_put_int(f, CK_MODEL_IN_H, 0, m->spec.in_h, err) ||
-        ck_put_int(f, CK_MODEL_IN_W, 0, m->spec.in_w, err) ||
-        ck_put_int(f, CK_MODEL_CLASSES, 0, m->spec.classes, err) ||
-        ck_put_int(f, CK_MODEL_GAMMA_ONE, 0, m->spec.gamma_one, err) ||
-        write_mathematics(r, f, err))
+        ck_put_all(f, CK_IN_SPEC, 0, &m->spec, err) || write_mathematics(r, f, err))
         return -1;
     uint8_t *mask = rv_malloc(m->total);
     for (size_t i = 0; i < m->total; i++)
@@ -285,26 +282,26 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
                             at_init(m, (uint64_t)r->cfg.seed, p));
         if (seed_only && regenerated)
             continue;
-        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
             goto fail;
         if (seed_only)
             continue;
-        dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
         if (h5out_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
             goto fail;
-        dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
         if (h5out_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
             goto fail;
     }
     free(mask);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = (size_t)un->conv.out_c;
-        dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
+        size_t c = ck_unit_channels(m, u);
+        ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
-        dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
+        ck_dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
             return -1;
     }
@@ -313,7 +310,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
         for (size_t i = 0; i < rows; i++)
             col[i] = history_get(&r->history[i], k);
-        dataset_path(name, sizeof name, (enum ck_field)(CK_HIST_STAGE + k), 0, NULL);
+        ck_dataset_path(name, sizeof name, (enum ck_field)(CK_HIST_STAGE + k), 0, NULL);
         if (h5out_doubles(f, name, col, 1, &rows, err)) {
             free(col);
             return -1;
@@ -385,6 +382,14 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
         return rv_fail(err, "%s: a format-%lld checkpoint without its file checksum (the first %d "
                        "bytes): damaged, or rewritten by another tool; resume from another checkpoint",
                        h5in_path(f), (long long)version, 512);
+    /* Format 1 was never written with the user block (format 2 brought both): a file with one
+     * that says 1 was altered to skip the attribute checksum and read variable-length strings. */
+    if (version < 2 && h5in_checked(f))
+        return rv_fail(err, "%s: says checkpoint format version %lld but carries the file checksum "
+                       "format 2 introduced, which no format-1 file has: the file was altered; resume "
+                       "from another checkpoint", h5in_path(f), (long long)version);
+    if (version >= 2)
+        h5in_require_exact_types(f);
     if (version >= CHECKPOINT_FIXED_STRINGS)
         h5in_refuse_variable_strings(f);
     char *format = NULL;
@@ -455,147 +460,218 @@ static int read_conv_auto_rule(struct h5in *f, enum conv_auto_rule *rule, struct
     return 0;
 }
 
+/* The config a checked file holds (its /config text), with the file's conv_auto_rule. */
+static int file_config(struct h5in *f, struct config *cfg, struct rv_error *err)
+{
+    char *text = NULL, name[64], origin[600];
+    ck_dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
+    int rc = h5in_string(f, name, &text, err);
+    if (!rc) {
+        snprintf(origin, sizeof origin, "%s:/config", h5in_path(f));
+        config_defaults(cfg);
+        /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
+        cfg->conv_algo = CONV_ALGO_IM2COL;
+        rc = config_load_string(cfg, text, origin, err);
+    }
+    free(text);
+    if (!rc)
+        rc = read_conv_auto_rule(f, &cfg->conv_auto_rule, err);
+    if (!rc)
+        snprintf(cfg->source, sizeof cfg->source, "%s", h5in_path(f));
+    return rc ? -1 : 0;
+}
+
 int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error *err)
 {
     struct h5in *f = h5in_open(path, err);
     if (!f)
         return -1;
-    char *text = NULL, name[64];
-    dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
-    int rc = checkpoint_check_format(f, err);
-    if (!rc)
-        rc = h5in_string(f, name, &text, err);
-    if (!rc) {
-        char origin[600];
-        snprintf(origin, sizeof origin, "%s:/config", path);
-        config_defaults(cfg);
-        /* A checkpoint written before train.conv_algo existed ran im2col: resume it so. */
-        cfg->conv_algo = CONV_ALGO_IM2COL;
-        rc = config_load_string(cfg, text, origin, err);
-        if (!rc)
-            rc = read_conv_auto_rule(f, &cfg->conv_auto_rule, err);
-        if (!rc)
-            snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    }
-    free(text);
+    int rc = checkpoint_check_format(f, err) || file_config(f, cfg, err) ? -1 : 0;
     h5in_close(f);
     if (rc)
         checkpoint_escape_message(err);
     return rc;
 }
 
-static const enum ck_field model_rows[] = {CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C,
-                                           CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
-                                           CK_MODEL_GAMMA_ONE};
-enum { MODEL_ROWS = sizeof model_rows / sizeof model_rows[0] };
-
 static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
 {
-    int64_t v[MODEL_ROWS];
-    for (int i = 0; i < MODEL_ROWS; i++)
-        if (ck_get_int(f, model_rows[i], 0, &v[i], err))
-            return -1;
-    *s = (struct model_spec){.depth = (int)v[0], .width = (int)v[1], .in_c = (int)v[2],
-                             .in_h = (int)v[3], .in_w = (int)v[4], .classes = (int)v[5],
-                             .gamma_one = v[6] != 0};
-    return 0;
+    memset(s, 0, sizeof *s);
+    return ck_get_all(f, CK_IN_SPEC, 0, s, err);
 }
 
+int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err)
+{
+    struct model_spec spec;
+    memset(plan, 0, sizeof *plan);
+    return read_spec(f, &spec, err) || model_build(plan, &spec, -1, 1, err) ? -1 : 0;
+}
+
+int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err)
+{
+    char units[64], per[64];
+    ck_dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
+    ck_dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
+    size_t nu = (size_t)m->nunits;
+    int64_t *count = rv_malloc(nu * sizeof *count);
+    *names = NULL;
+    /* The shape must be the model's (nunits,), checked before anything is read. */
+    int rc = h5in_int64s(f, per, count, 1, &nu, err) ||
+             ck_check_int64s(f, CK_FILTERS_PER_UNIT, per, count, nu, err) ||
+             h5in_string(f, units, names, err) ? -1 : 0;
+    const char *p = rc ? NULL : *names;
+    for (int u = 0; u < m->nunits && !rc; u++) {
+        size_t len = strlen(m->units[u].name);
+        if ((size_t)count[u] != ck_unit_channels(m, u))
+            rc = rv_fail(err, "%s: %s[%d] = %lld but unit %s of the file's /model has %zu filters; the "
+                         "checkpoint is damaged", h5in_path(f), per, u, (long long)count[u],
+                         m->units[u].name, ck_unit_channels(m, u));
+        else if (strncmp(p, m->units[u].name, len) != 0 || p[len] != '\n')
+            rc = rv_fail(err, "%s: %s does not name unit %d '%s' of the file's /model (one name per "
+                         "line, in model order); the checkpoint is damaged", h5in_path(f), units, u,
+                         m->units[u].name);
+        else
+            p += len + 1;
+    }
+    if (!rc && *p)
+        rc = rv_fail(err, "%s: %s names more units than the file's /model has (%d); the checkpoint "
+                     "is damaged", h5in_path(f), units, m->nunits);
+    free(count);
+    if (rc) {
+        free(*names);
+        *names = NULL;
+    }
+    return rc;
+}
+
+/* The file's /model must be the run's model. */
 static int check_model(struct h5in *f, const struct model *m, struct rv_error *err)
 {
-    int64_t want[MODEL_ROWS] = {m->spec.depth, m->spec.width, m->spec.in_c, m->spec.in_h,
-                                m->spec.in_w, m->spec.classes, m->spec.gamma_one};
-    for (int i = 0; i < MODEL_ROWS; i++) {
-        int64_t v;
-        if (ck_get_int(f, model_rows[i], 0, &v, err))
-            return -1;
-        if (v != want[i])
-            return rv_fail(err, "%s: the checkpoint's model has %s = %lld but the config and data "
-                           "give %lld; the checkpoint does not match this config",
-                           h5in_path(f), ck_layout[model_rows[i]].name, (long long)v, (long long)want[i]);
+    return ck_match_all(f, CK_IN_SPEC, 0, &m->spec, err);
+}
+
+/* A stage record's kind against its fraction and the file's own config (format 2 on; format-1
+ * files of single-stage runs recorded train.conv_fraction whatever the kind). A single-stage run
+ * records train.trainable and run_single_stage's fraction; a pipeline stage is bn at fraction 0,
+ * all at 1 and conv_fraction between (set_kind, src/pipeline/pipeline.c). */
+static int check_kind(struct h5in *f, const struct stage_record *rec, const struct config *cfg,
+                      int64_t version, struct rv_error *err)
+{
+    if (version < 2)
+        return 0;
+    int kind = CHOICE_INDEX(stage_kind_names, rec->kind);
+    int k = rec->stage;
+    if (!cfg->pipeline) {
+        struct stage_plan plan = run_single_stage(cfg);
+        if (kind != (int)plan.kind || rec->fraction != plan.fraction)
+            return rv_fail(err, "%s: stats/stage-%02d has kind '%s' and fraction %.17g but its run is "
+                           "single-stage with train.trainable = %s (fraction %.17g) in the file's "
+                           "/config; the checkpoint is damaged or was not written by revive",
+                           h5in_path(f), k, rec->kind, rec->fraction,
+                           CHOICE_NAME(stage_kind_names, plan.kind), plan.fraction);
+        return 0;
     }
+    double x = rec->fraction;
+    int want = x == 0 ? STAGE_BN : x == 1 ? STAGE_ALL : STAGE_CONV_FRACTION;
+    if (kind != want)
+        return rv_fail(err, "%s: stats/stage-%02d has kind '%s' but fraction %.17g, which is a '%s' "
+                       "stage of the pipeline (bn: 0, conv_fraction: between 0 and 1, all: 1); the "
+                       "checkpoint is damaged or was not written by revive", h5in_path(f), k,
+                       rec->kind, x, CHOICE_NAME(stage_kind_names, want));
     return 0;
 }
 
 /* Stage k's record; every value is checked before it is used. A kind this build does not know
  * is refused here, where it is read, so nothing later meets an unknown stage kind. */
 static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfilters,
-                       size_t model_total, struct rv_error *err)
+                       size_t model_total, const struct config *cfg, int64_t version,
+                       struct rv_error *err)
 {
     char name[96];
     memset(rec, 0, sizeof *rec);
+    if (ck_get_all(f, CK_IN_RECORD, k, rec, err))
+        return -1;
     rec->stage = k;
     rec->nfilters = nfilters;
-    rec->gamma = rv_malloc((size_t)nfilters * sizeof(float));
-    rec->disabled = rv_malloc((size_t)nfilters);
-    rec->reinit = rv_malloc((size_t)nfilters);
+    if (CHOICE_INDEX(stage_kind_names, rec->kind) < 0)
+        return rv_fail(err, "%s: stats/stage-%02d has kind '%.64s', which is not a stage kind (all, "
+                       "bn, bn_output, output, per_channel, conv_fraction); the checkpoint is damaged "
+                       "or from another program", h5in_path(f), k, rec->kind);
+    if (check_kind(f, rec, cfg, version, err))
+        return -1;
+    if (rec->trainable > model_total)
+        return rv_fail(err, "%s: stats/stage-%02d has trainable = %zu but the model has %zu "
+                       "parameters; the checkpoint is damaged", h5in_path(f), k, rec->trainable,
+                       model_total);
+    if (rec->reinit_applied > nfilters)
+        return rv_fail(err, "%s: stats/stage-%02d has reinit_applied = %d but the model has %d "
+                       "filters; the checkpoint is damaged", h5in_path(f), k, rec->reinit_applied,
+                       nfilters);
+    /* Every array has the model's nfilters values (h5in_* refuse any other shape unread). */
     size_t n = (size_t)nfilters;
-    char *kind = NULL;
-    int64_t trainable = 0;
-    if (ck_get_string(f, CK_REC_KIND, k, &kind, err))
-        return -1;
-    int known = strlen(kind) < sizeof rec->kind && CHOICE_INDEX(stage_kind_names, kind) >= 0;
-    if (known)
-        snprintf(rec->kind, sizeof rec->kind, "%s", kind);
-    else
-        rv_fail(err, "%s: stats/stage-%02d has kind '%.64s', which is not a stage kind (all, bn, "
-                "bn_output, output, per_channel, conv_fraction); the checkpoint is damaged or from "
-                "another program", h5in_path(f), k, kind);
-    free(kind);
-    if (!known)
-        return -1;
-    if (ck_get_double(f, CK_REC_FRACTION, k, &rec->fraction, err) ||
-        ck_get_int(f, CK_REC_TRAINABLE, k, &trainable, err) ||
-        ck_get_double(f, CK_REC_THRESHOLD, k, &rec->threshold, err) ||
-        ck_get_double(f, CK_REC_ACC_START, k, &rec->acc_start, err) ||
-        ck_get_double_opt(f, CK_REC_ACC_START_RECAL, k, &rec->acc_start_recal, -1.0, err) ||
-        ck_get_double(f, CK_REC_ACC_END, k, &rec->acc_end, err) ||
-        ck_get_double(f, CK_REC_ACC_CLAMPED, k, &rec->acc_clamped, err))
-        return -1;
-    if ((uint64_t)trainable > model_total)
-        return rv_fail(err, "%s: stats/stage-%02d has trainable = %lld but the model has %zu "
-                       "parameters; the checkpoint is damaged", h5in_path(f), k,
-                       (long long)trainable, model_total);
-    rec->trainable = (size_t)trainable;
-    dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
-    if (h5in_floats(f, name, rec->gamma, 1, &n, err))
-        return -1;
-    dataset_path(name, sizeof name, CK_REC_DISABLED, k, NULL);
-    if (h5in_bytes(f, name, rec->disabled, 1, &n, err) ||
-        ck_check_bytes(f, CK_REC_DISABLED, name, rec->disabled, n, err))
-        return -1;
-    dataset_path(name, sizeof name, CK_REC_REINIT, k, NULL);
-    if (h5in_bytes(f, name, rec->reinit, 1, &n, err) ||
-        ck_check_bytes(f, CK_REC_REINIT, name, rec->reinit, n, err))
+    rec->gamma = rv_malloc(n ? n * sizeof(float) : 1);
+    rec->disabled = rv_malloc(n ? n : 1);
+    rec->reinit = rv_malloc(n ? n : 1);
+    uint8_t *derived = rv_malloc(n ? n : 1);
+    ck_dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
+    int rc = h5in_floats(f, name, rec->gamma, 1, &n, err);
+    for (int id = CK_REC_DISABLED; id <= CK_REC_NEWLY_DISABLED && !rc; id++) {
+        uint8_t *dst = id == CK_REC_DISABLED ? rec->disabled : id == CK_REC_REINIT ? rec->reinit : derived;
+        ck_dataset_path(name, sizeof name, (enum ck_field)id, k, NULL);
+        rc = h5in_bytes(f, name, dst, 1, &n, err) || ck_check_bytes(f, (enum ck_field)id, name, dst, n, err);
+        for (size_t i = 0; i < n && !rc && dst == derived; i++)
+            if (derived[i] != record_flag(rec, id, i))
+                rc = rv_fail(err, "%s: %s[%zu] disagrees with disabled and reinit; the checkpoint is "
+                             "damaged", h5in_path(f), name, i);
+    }
+    free(derived);
+    if (rc)
         return -1;
     /* Files from before pipeline.reinit existed re-initialized every flagged filter. */
-    int64_t applied;
-    if (ck_get_int_opt(f, CK_REC_REINIT_APPLIED, k, &applied, -1, err))
+    if (rec->reinit_applied < 0)
+        rec->reinit_applied = stats_count(rec, 0, nfilters).reinit;
+    return 0;
+}
+
+static int file_config(struct h5in *f, struct config *cfg, struct rv_error *err);
+
+int ck_read_stats(struct h5in *f, int nfilters, size_t model_total, struct stage_record *recs,
+                  int cap, int *nrecs, struct rv_error *err)
+{
+    int64_t n, version;
+    struct config cfg;
+    *nrecs = 0;
+    if (ck_get_int(f, CK_NSTAGES, 0, &n, err) || ck_get_int(f, CK_FORMAT_VERSION, 0, &version, err) ||
+        file_config(f, &cfg, err))
         return -1;
-    if (applied > nfilters)
-        return rv_fail(err, "%s: stats/stage-%02d has reinit_applied = %lld but the model has %d "
-                       "filters; the checkpoint is damaged", h5in_path(f), k, (long long)applied,
-                       nfilters);
-    rec->reinit_applied = applied >= 0 ? (int)applied : stats_count(rec, 0, nfilters).reinit;
+    REVIVE_ASSERT(n <= cap);
+    /* Each record stores its own arrays (γ as float32, the five flags as uint8), so together they
+     * fit in the file: stage groups hard-linked to one another would multiply what is read. */
+    double need = (double)n * nfilters * (sizeof(float) + NFLAGS);
+    struct stat st;
+    if (stat(h5in_path(f), &st) == 0 && need > (double)st.st_size)
+        return rv_fail(err, "%s: /stats holds %lld records of %d filters, %.0f bytes of arrays, but "
+                       "the file has only %lld bytes (records linked to one another?); the "
+                       "checkpoint is damaged or was not written by revive", h5in_path(f),
+                       (long long)n, nfilters, need, (long long)st.st_size);
+    for (int k = 0; k < (int)n; k++) {
+        *nrecs = k + 1; /* so that the caller frees a half-read record too */
+        if (read_record(f, &recs[k], k, nfilters, model_total, &cfg, version, err))
+            return -1;
+    }
     return 0;
 }
 
 static int read_stats(struct run *r, struct h5in *f, struct rv_error *err)
 {
-    int64_t n;
-    if (ck_get_int(f, CK_NSTAGES, 0, &n, err))
-        return -1;
-    REVIVE_ASSERT(n <= (int64_t)(sizeof r->records / sizeof r->records[0]));
     for (int k = 0; k < r->nrecords; k++)
         stats_free(&r->records[k]);
     r->nrecords = 0;
-    int nfilters = stats_nfilters(&r->model);
-    for (int k = 0; k < (int)n; k++) {
-        r->nrecords = k + 1; /* so that run_close frees a half-read record too */
-        if (read_record(f, &r->records[k], k, nfilters, r->model.total, err))
-            return -1;
-    }
-    return 0;
+    char *names = NULL; /* not kept: the model has them; checked to be its units */
+    if (ck_read_units(f, &r->model, &names, err))
+        return -1;
+    free(names);
+    return ck_read_stats(f, stats_nfilters(&r->model), r->model.total, r->records,
+                         (int)(sizeof r->records / sizeof r->records[0]), &r->nrecords, err);
 }
 
 static int read_rest(struct run *r, struct h5in *f, struct rv_error *err);
@@ -613,7 +689,7 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
         char name[160];
         size_t dims[4];
         param_dims(pa, dims);
-        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         bool needed = pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA;
         if (!needed && !h5in_exists(f, name))
             continue;
@@ -627,25 +703,14 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
  * /stats nstages must be the stage in progress (mid-stage) or include it (at its end). */
 static int read_position(struct run *r, struct h5in *f, struct rv_error *err)
 {
-    int64_t stage, epoch, step, nstages, seed_only;
-    if (ck_get_int(f, CK_STAGE, 0, &stage, err) || ck_get_int(f, CK_EPOCH, 0, &epoch, err) ||
-        ck_get_int(f, CK_STEP, 0, &step, err) ||
-        ck_get_double(f, CK_EPOCH_LOSS_SUM, 0, &r->epoch_loss_sum, err) ||
-        ck_get_double(f, CK_EPOCH_CORRECT, 0, &r->epoch_correct, err) ||
-        ck_get_double(f, CK_EPOCH_SEEN, 0, &r->epoch_seen, err) ||
-        ck_get_double(f, CK_ACC_START, 0, &r->acc_start, err) ||
-        ck_get_double_opt(f, CK_ACC_START_RECAL, 0, &r->acc_start_recal, -1.0, err) ||
-        ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ||
+    int64_t nstages, seed_only;
+    if (ck_get_all(f, CK_IN_RUN, 0, r, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ||
         ck_get_int(f, CK_NSTAGES, 0, &nstages, err))
         return -1;
-    if (nstages != stage && nstages != stage + 1)
-        return rv_fail(err, "%s: the checkpoint stands at stage %lld with %lld finished stages "
-                       "(/stats nstages); it should be %lld or %lld: the checkpoint is damaged",
-                       h5in_path(f), (long long)stage, (long long)nstages, (long long)stage,
-                       (long long)stage + 1);
-    r->stage = (int)stage;
-    r->epoch = (int)epoch;
-    r->step = (long)step;
+    if (nstages != r->stage && nstages != r->stage + 1)
+        return rv_fail(err, "%s: the checkpoint stands at stage %d with %lld finished stages "
+                       "(/stats nstages); it should be %d or %d: the checkpoint is damaged",
+                       h5in_path(f), r->stage, (long long)nstages, r->stage, r->stage + 1);
     r->seed_only = seed_only != 0;
     return 0;
 }
@@ -664,13 +729,13 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
         const struct param *pa = &m->params[p];
         size_t dims[4];
         param_dims(pa, dims);
-        dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
         if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
             goto fail;
-        dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
         if (h5in_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
             goto fail;
-        dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
+        ck_dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
         if (h5in_bytes(f, name, mask + pa->offset, pa->ndim, dims, err) ||
             ck_check_bytes(f, CK_MASK, name, mask + pa->offset, pa->count, err))
             goto fail;
@@ -692,11 +757,11 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     char name[160];
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = (size_t)un->conv.out_c;
-        dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
+        size_t c = ck_unit_channels(m, u);
+        ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
-        dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
+        ck_dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
             return -1;
     }
@@ -704,14 +769,18 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     size_t shape[H5IO_MAX_DIMS], rows;
     /* h5in_shape checks that the file holds the data of the shape it declares, so the
      * allocation below is bounded by the file's size. */
-    dataset_path(name, sizeof name, CK_HIST_EPOCH, 0, NULL);
+    ck_dataset_path(name, sizeof name, CK_HIST_EPOCH, 0, NULL);
     if (h5in_shape(f, name, &nd, shape, err))
         return -1;
     if (nd != 1)
         return rv_fail(err, "%s: %s is not one-dimensional", h5in_path(f), name);
     rows = shape[0];
-    if (rows > (size_t)INT32_MAX)
-        return rv_fail(err, "%s: %s holds %zu rows; the checkpoint is damaged", h5in_path(f), name, rows);
+    /* One row per finished epoch: at most the epochs a stage can have (the epoch column's bound)
+     * for each stage up to the one the file stands at (read and checked before). */
+    double most = (r->stage + 1.0) * ck_layout[CK_HIST_EPOCH].hi;
+    if ((double)rows > most)
+        return rv_fail(err, "%s: %s holds %zu rows, more than the %.0f epochs %d stages can have; the "
+                       "checkpoint is damaged", h5in_path(f), name, rows, most, r->stage + 1);
     free(r->history);
     r->history = rv_calloc(rows ? rows : 1, sizeof *r->history);
     r->nhistory = r->history_cap = (int)rows;
@@ -720,7 +789,7 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
     for (int k = 0; k < HISTORY_COLUMNS; k++) {
         enum ck_field id = (enum ck_field)(CK_HIST_STAGE + k);
-        dataset_path(name, sizeof name, id, 0, NULL);
+        ck_dataset_path(name, sizeof name, id, 0, NULL);
         if ((ck_layout[id].flags & CK_OPTIONAL) && !h5in_exists(f, name)) {
             for (size_t i = 0; i < rows; i++) /* an older file: unknown */
                 col[i] = NAN;

@@ -1,6 +1,9 @@
 /* The checkpoint layout table (see checkpoint_layout.h) and the typed, range-checked access
  * every read and write of a checkpoint goes through. */
+#include <limits.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +33,21 @@
 _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
                "a new conv_algo = auto rule: update the conv_auto_rule row's text");
 
-#define A(obj, nm, ty, fl, lo, hi, mean) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean}
-#define D(obj, nm, ty, fl, shape, lo, hi, mean) {obj, nm, ty, fl, shape, lo, hi, mean}
+/* A row: A(…) an attribute, D(…) a dataset; the optional last argument is the row's home, e.g.
+ * RUN(stage): struct run's member `stage` holds the value (checkpoint_layout.h). */
+#define A(obj, nm, ty, fl, lo, hi, mean, ...) {obj, nm, ty, (fl) | CK_ATTR, "scalar", lo, hi, mean, __VA_ARGS__}
+#define D(obj, nm, ty, fl, shape, lo, hi, mean, ...) {obj, nm, ty, fl, shape, lo, hi, mean, __VA_ARGS__}
+#define CTYPE(x) _Generic((x), int: CK_C_INT, long: CK_C_LONG, bool: CK_C_BOOL, double: CK_C_DOUBLE, \
+                          size_t: CK_C_SIZE, char *: CK_C_TEXT)
+#define HOME(home, type, mem, absent) home, offsetof(type, mem), sizeof(((type *)0)->mem), \
+    CTYPE(((type *)0)->mem), #mem, absent
+#define RUN(mem) HOME(CK_IN_RUN, struct run, mem, 0)
+#define SPEC(mem) HOME(CK_IN_SPEC, struct model_spec, mem, 0)
+#define REC(mem) HOME(CK_IN_RECORD, struct stage_record, mem, 0)
+#define PROV(mem) HOME(CK_IN_PROV, struct provenance, mem, 0)
+/* An optional row's member and the value it reads as when the file lacks it. */
+#define RUN_OPT(mem, absent) HOME(CK_IN_RUN, struct run, mem, absent)
+#define REC_OPT(mem, absent) HOME(CK_IN_RECORD, struct stage_record, mem, absent)
 #define B CK_BOUNDED
 #define C CK_CHECKSUMMED
 
@@ -46,38 +62,53 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                   "`run.seed`: the seed of every random stream (init, re-init, shuffling, "
                   "augmentation, masks)"),
     [CK_STAGE] = A("/", "stage", CK_T_INT, B | C, 0, MAX_STAGE,
-                   "index of the stage in progress, or of the stage just finished (0-based)"),
+                   "index of the stage in progress, or of the stage just finished (0-based)",
+            RUN(stage)),
     [CK_EPOCH] = A("/", "epoch", CK_T_INT, B | C, 0, MAX_EPOCHS,
-                   "epochs completed in that stage; a stage file has the stage's `epochs` here"),
+                   "epochs completed in that stage; a stage file has the stage's `epochs` here",
+            RUN(epoch)),
     [CK_STEP] = A("/", "step", CK_T_INT, B | C, 0, MAX_COUNT,
-                  "optimizer steps completed in that stage (restarts at 0 every stage)"),
+                  "optimizer steps completed in that stage (restarts at 0 every stage)",
+            RUN(step)),
     [CK_EPOCH_LOSS_SUM] = A("/", "epoch_loss_sum", CK_T_DOUBLE, B | C, 0, HUGE_VAL,
                             "sum of per-image training losses over the epoch in progress (0 at an "
                             "epoch boundary); a mid-epoch resume continues the sums, so the epoch's "
-                            "line comes out the same"),
+                            "line comes out the same",
+            RUN(epoch_loss_sum)),
     [CK_EPOCH_CORRECT] = A("/", "epoch_correct", CK_T_DOUBLE, B | C, 0, MAX_COUNT,
-                           "correctly classified training images in the epoch in progress"),
+                           "correctly classified training images in the epoch in progress",
+            RUN(epoch_correct)),
     [CK_EPOCH_SEEN] = A("/", "epoch_seen", CK_T_DOUBLE, B | C, 0, MAX_COUNT,
-                        "training images seen in the epoch in progress"),
+                        "training images seen in the epoch in progress",
+            RUN(epoch_seen)),
     [CK_ACC_START] = A("/", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
                        "test accuracy (0…1) right after the re-initialization before this stage; "
-                       "−1 for stage 0"),
+                       "−1 for stage 0",
+            RUN(acc_start)),
     [CK_ACC_START_RECAL] = A("/", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL, -1, 1,
                              "the same after BatchNorm recalibration (`pipeline.recalibrate_batches`); "
                              "−1 for stage 0 and when recalibration is off. Files written before it "
-                             "existed lack it (read as −1)"),
+                             "existed lack it (read as −1)",
+            RUN_OPT(acc_start_recal, -1)),
     [CK_SEED_ONLY] = A("/", "seed_only", CK_T_INT, B | C, 0, 1,
                        "0 = full checkpoint; 1 = seed-only export (see below)"),
     [CK_CONFIG] = D("/", "config", CK_T_STRING, C, "scalar", 0, 0,
                     "the effective config as INI text: every key, defaults included"),
-    [CK_MODEL_DEPTH] = A("model", "depth", CK_T_INT, B | C, 8, 866, "`model.depth` (6n+2)"),
-    [CK_MODEL_WIDTH] = A("model", "width", CK_T_INT, B | C, 1, 64, "`model.width`: channel multiplier W"),
-    [CK_MODEL_IN_C] = A("model", "in_c", CK_T_INT, B | C, 1, 3, "input channels"),
-    [CK_MODEL_IN_H] = A("model", "in_h", CK_T_INT, B | C, 4, 64, "input height"),
-    [CK_MODEL_IN_W] = A("model", "in_w", CK_T_INT, B | C, 4, 64, "input width"),
-    [CK_MODEL_CLASSES] = A("model", "classes", CK_T_INT, B | C, 2, 100, "classes"),
+    [CK_MODEL_DEPTH] = A("model", "depth", CK_T_INT, B | C, 8, 866, "`model.depth` (6n+2)",
+            SPEC(depth)),
+    [CK_MODEL_WIDTH] = A("model", "width", CK_T_INT, B | C, 1, 64, "`model.width`: channel multiplier W",
+            SPEC(width)),
+    [CK_MODEL_IN_C] = A("model", "in_c", CK_T_INT, B | C, 1, 3, "input channels",
+            SPEC(in_c)),
+    [CK_MODEL_IN_H] = A("model", "in_h", CK_T_INT, B | C, 4, 64, "input height",
+            SPEC(in_h)),
+    [CK_MODEL_IN_W] = A("model", "in_w", CK_T_INT, B | C, 4, 64, "input width",
+            SPEC(in_w)),
+    [CK_MODEL_CLASSES] = A("model", "classes", CK_T_INT, B | C, 2, 100, "classes",
+            SPEC(classes)),
     [CK_MODEL_GAMMA_ONE] = A("model", "gamma_one", CK_T_INT, B | C, 0, 1,
-                             "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)"),
+                             "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)",
+            SPEC(gamma_one)),
     [CK_MODEL_WIRING] = A("model", "wiring", CK_T_STRING, CK_OPTIONAL | CK_ADDED, 0, 0,
                           "`\"" CHECKPOINT_WIRING "\"`: the network described in \"The network, "
                           "exactly\"; any other is refused (this revive builds only that one); "
@@ -157,33 +188,44 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                         "process starts that trained the run (the `run`, then every `resume`, oldest "
                         "first), one group `start-KK` each; at most the members of `/provenance`. A "
                         "file without `/provenance` has none"),
-    [CK_PROV_RANKS] = A("provenance/start-KK", "ranks", CK_T_INT, B | CK_ADDED, 1, 2147483647, "MPI ranks"),
+    [CK_PROV_RANKS] = A("provenance/start-KK", "ranks", CK_T_INT, B | CK_ADDED, 1, 2147483647, "MPI ranks",
+            PROV(ranks)),
     [CK_PROV_THREADS] = A("provenance/start-KK", "threads", CK_T_INT, B | CK_ADDED, 1, 2147483647,
-                          "OpenMP threads per rank"),
+                          "OpenMP threads per rank",
+            PROV(threads)),
     [CK_PROV_REVIVE_VERSION] = A("provenance/start-KK", "revive_version", CK_T_STRING, B | CK_ADDED, 0,
                                  PROV_LEN(version),
-                                 "revive's version (`REVIVE_VERSION`, include/provenance.h)"),
+                                 "revive's version (`REVIVE_VERSION`, include/provenance.h)",
+            PROV(version)),
     [CK_PROV_COMMIT] = A("provenance/start-KK", "commit", CK_T_STRING, B | CK_ADDED, 0, PROV_LEN(commit),
                          "`git describe --always --dirty` of the build; `unknown` when built outside "
-                         "a git checkout"),
+                         "a git checkout",
+            PROV(commit)),
     [CK_PROV_OPENBLAS_CORE] = A("provenance/start-KK", "openblas_core", CK_T_STRING, B | CK_ADDED, 0,
                                 PROV_LEN(openblas_core),
                                 "`openblas_get_corename()`: the kernel OpenBLAS chose for this CPU, "
-                                "e.g. `Haswell`"),
+                                "e.g. `Haswell`",
+            PROV(openblas_core)),
     [CK_PROV_OPENBLAS_CONFIG] = A("provenance/start-KK", "openblas_config", CK_T_STRING, B | CK_ADDED, 0,
                                   PROV_LEN(openblas_config),
-                                  "`openblas_get_config()`: OpenBLAS version and build options"),
+                                  "`openblas_get_config()`: OpenBLAS version and build options",
+            PROV(openblas_config)),
     [CK_PROV_HDF5_VERSION] = A("provenance/start-KK", "hdf5_version", CK_T_STRING, B | CK_ADDED, 0,
-                               PROV_LEN(hdf5_version), "`H5get_libversion`, e.g. `1.10.8`"),
+                               PROV_LEN(hdf5_version), "`H5get_libversion`, e.g. `1.10.8`",
+            PROV(hdf5_version)),
     [CK_PROV_MPI_VERSION] = A("provenance/start-KK", "mpi_version", CK_T_STRING, B | CK_ADDED, 0,
-                              PROV_LEN(mpi_version), "`MPI_Get_library_version`, on one line"),
+                              PROV_LEN(mpi_version), "`MPI_Get_library_version`, on one line",
+            PROV(mpi_version)),
     [CK_PROV_HOST] = A("provenance/start-KK", "host", CK_T_STRING, B | CK_ADDED, 0, PROV_LEN(host),
-                       "host name of rank 0"),
+                       "host name of rank 0",
+            PROV(host)),
     [CK_PROV_STARTED] = A("provenance/start-KK", "started", CK_T_STRING, B | CK_ADDED, 0,
                           PROV_LEN(started),
-                          "start of the process, UTC, ISO 8601: `2026-12-01T08:30:00Z`"),
+                          "start of the process, UTC, ISO 8601: `2026-12-01T08:30:00Z`",
+            PROV(started)),
     [CK_PROV_COMMAND] = A("provenance/start-KK", "command", CK_T_STRING, B | CK_ADDED, 0,
-                          PROV_LEN(command), "the command line, arguments joined by single spaces"),
+                          PROV_LEN(command), "the command line, arguments joined by single spaces",
+            PROV(command)),
     [CK_NSTAGES] = A("stats", "nstages", CK_T_INT, B | C, 0, SCHEDULE_MAX_STAGES,
                      "finished stages recorded: `stage-00` … `stage-{nstages−1}`"),
     [CK_UNITS] = D("stats", "units", CK_T_STRING, C, "scalar", 0, 0,
@@ -195,36 +237,47 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                       "stage kind (`stages.h`). Pipeline stages: `bn` (fraction 0), "
                       "`conv_fraction` (0 < fraction < 1), `all` (fraction 1). Single-stage runs: "
                       "`train.trainable` (`all`, `bn`, `bn_output`, `output`, `per_channel`, "
-                      "`conv_fraction`). Any other name is refused"),
+                      "`conv_fraction`). Any other name is refused",
+            REC(kind)),
     [CK_REC_FRACTION] = A("stats/stage-KK", "fraction", CK_T_DOUBLE, B | C, 0, 1,
-                          "share of conv weights trained. In a single-stage run this is "
-                          "`train.conv_fraction` whatever the kind, and it means something only for "
-                          "`conv_fraction`"),
+                          "share of conv weights trained: in a pipeline 0 for `bn`, strictly between "
+                          "0 and 1 for `conv_fraction`, 1 for `all`; in a single-stage run "
+                          "`train.conv_fraction` for `conv_fraction`, 1 for `all`, 0 otherwise. "
+                          "Checked against `kind` and the file's `/config` from format 2 on (older "
+                          "single-stage files recorded `train.conv_fraction` whatever the kind)",
+            REC(fraction)),
     [CK_REC_TRAINABLE] = A("stats/stage-KK", "trainable", CK_T_INT, B | C, 0, MAX_COUNT,
                            "number of trainable parameter elements (non-zero mask entries) in the stage; "
-                           "at most the model's parameter count"),
-    [CK_REC_THRESHOLD] = A("stats/stage-KK", "threshold", CK_T_DOUBLE, B | C, 0, 10, "τ"),
+                           "at most the model's parameter count",
+            REC(trainable)),
+    [CK_REC_THRESHOLD] = A("stats/stage-KK", "threshold", CK_T_DOUBLE, B | C, 0, 10, "τ",
+            REC(threshold)),
     [CK_REC_ACC_START] = A("stats/stage-KK", "acc_start", CK_T_DOUBLE, B | C, -1, 1,
                            "test accuracy right after the re-initialization before the stage; "
-                           "−1 for stage 0"),
+                           "−1 for stage 0",
+            REC(acc_start)),
     [CK_REC_ACC_START_RECAL] = A("stats/stage-KK", "acc_start_recal", CK_T_DOUBLE, B | C | CK_OPTIONAL,
                                  -1, 1,
                                  "the same after recalibrating every BatchNorm's running statistics "
                                  "on `pipeline.recalibrate_batches` training batches "
                                  "(`src/pipeline/recalibrate.c`); −1 for stage 0 and when recalibration is "
-                                 "off. Absent in files written before it existed (read as −1)"),
+                                 "off. Absent in files written before it existed (read as −1)",
+            REC_OPT(acc_start_recal, -1)),
     [CK_REC_REINIT_APPLIED] = A("stats/stage-KK", "reinit_applied", CK_T_INT, B | C | CK_OPTIONAL, 0,
                                 MAX_FILTERS,
                                 "filters whose parameters were actually re-initialized before this "
                                 "stage: the count of `reinit` flags, or 0 with `pipeline.reinit = "
                                 "false` (the control); at most the model's filters. Absent in older "
                                 "files, which re-initialized every flagged filter (read as the flag "
-                                "count)"),
+                                "count)",
+            REC_OPT(reinit_applied, -1)),
     [CK_REC_ACC_END] = A("stats/stage-KK", "acc_end", CK_T_DOUBLE, B | C, -1, 1,
-                         "test accuracy at the stage end (−1: not measured)"),
+                         "test accuracy at the stage end (−1: not measured)",
+            REC(acc_end)),
     [CK_REC_ACC_CLAMPED] = A("stats/stage-KK", "acc_clamped", CK_T_DOUBLE, B | C, -1, 1,
                              "test accuracy at the stage end with every \\|γ\\| < τ set to 0 (the "
-                             "filters switched off; the model itself is not changed); −1: not measured"),
+                             "filters switched off; the model itself is not changed); −1: not measured",
+            REC(acc_clamped)),
     [CK_REC_GAMMA] = D("stats/stage-KK", "gamma", CK_T_F32, 0, "(nfilters,)", 0, 0,
                        "γ of each filter at the stage end"),
     [CK_REC_DISABLED] = D("stats/stage-KK", "disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
@@ -245,6 +298,14 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
 
 #undef A
 #undef D
+#undef CTYPE
+#undef HOME
+#undef RUN
+#undef SPEC
+#undef REC
+#undef PROV
+#undef RUN_OPT
+#undef REC_OPT
 #undef B
 #undef C
 
@@ -450,6 +511,149 @@ int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uin
     return 0;
 }
 
+/* ---- rows with a home: read and written with their struct ------------------------------ */
+
+/* The member of row at base, widened: integers to int64, doubles as they are. */
+static int64_t member_int(const struct ck_row *row, const void *base)
+{
+    const char *p = (const char *)base + row->offset;
+    switch (row->ctype) {
+    case CK_C_INT: return *(const int *)p;
+    case CK_C_LONG: return *(const long *)p;
+    case CK_C_BOOL: return *(const bool *)p;
+    case CK_C_SIZE: return (int64_t)*(const size_t *)p;
+    default: REVIVE_ASSERT(0 && "not an integer member");
+    }
+    return 0;
+}
+
+/* The row's bounds (and its absent value) must fit the member, or a read would wrap: a table bug. */
+static void assert_fits(const struct ck_row *row)
+{
+    double lo = row->ctype == CK_C_INT ? INT_MIN : row->ctype == CK_C_LONG ? (double)LONG_MIN
+                : row->ctype == CK_C_BOOL || row->ctype == CK_C_SIZE ? 0 : -HUGE_VAL;
+    double hi = row->ctype == CK_C_INT ? INT_MAX : row->ctype == CK_C_LONG ? (double)LONG_MAX
+                : row->ctype == CK_C_BOOL ? 1 : row->ctype == CK_C_SIZE ? (double)SIZE_MAX : HUGE_VAL;
+    if (row->type != CK_T_INT)
+        return;
+    REVIVE_ASSERT((row->flags & CK_BOUNDED) && row->lo >= lo && row->hi <= hi);
+    REVIVE_ASSERT(!(row->flags & CK_OPTIONAL) || (row->absent >= lo && row->absent <= hi));
+}
+
+static void store_int(const struct ck_row *row, void *base, int64_t v)
+{
+    char *p = (char *)base + row->offset;
+    switch (row->ctype) {
+    case CK_C_INT: *(int *)p = (int)v; break;
+    case CK_C_LONG: *(long *)p = (long)v; break;
+    case CK_C_BOOL: *(bool *)p = v != 0; break;
+    case CK_C_SIZE: *(size_t *)p = (size_t)v; break;
+    default: REVIVE_ASSERT(0 && "not an integer member");
+    }
+}
+
+int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, struct rv_error *err)
+{
+    for (int id = 0; id < CK_NFIELDS; id++) {
+        const struct ck_row *row = &ck_layout[id];
+        if (row->home != home)
+            continue;
+        REVIVE_ASSERT(row->flags & CK_ATTR);
+        const char *p = (const char *)base + row->offset;
+        int rc = row->type == CK_T_INT      ? ck_put_int(f, (enum ck_field)id, k, member_int(row, base), err)
+                 : row->type == CK_T_DOUBLE ? ck_put_double(f, (enum ck_field)id, k, *(const double *)p, err)
+                                            : ck_put_string(f, (enum ck_field)id, k, p, err);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads row id into *iv, *dv or *text (malloc'd), its absent value when an optional row is
+ * missing (*text = NULL then). */
+static int get_row(struct h5in *f, enum ck_field id, int k, int64_t *iv, double *dv, char **text,
+                   struct rv_error *err)
+{
+    const struct ck_row *row = &ck_layout[id];
+    bool opt = row->flags & CK_OPTIONAL;
+    *text = NULL;
+    switch (row->type) {
+    case CK_T_INT:
+        assert_fits(row);
+        return opt ? ck_get_int_opt(f, id, k, iv, (int64_t)row->absent, err) : ck_get_int(f, id, k, iv, err);
+    case CK_T_DOUBLE:
+        REVIVE_ASSERT(row->ctype == CK_C_DOUBLE);
+        return opt ? ck_get_double_opt(f, id, k, dv, row->absent, err) : ck_get_double(f, id, k, dv, err);
+    default:
+        REVIVE_ASSERT(row->type == CK_T_STRING && row->ctype == CK_C_TEXT && !opt);
+        if (ck_get_string(f, id, k, text, err))
+            return -1;
+        if (strlen(*text) < row->size)
+            return 0;
+        char obj[64];
+        ck_object(obj, sizeof obj, id, k);
+        rv_fail(err, "%s: attribute '%s' of '%s' is %zu bytes long, more than the %zu this revive "
+                "keeps; the checkpoint is damaged or was not written by revive", h5in_path(f),
+                row->name, obj, strlen(*text), row->size - 1);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+}
+
+int ck_get_all(struct h5in *f, enum ck_home home, int k, void *base, struct rv_error *err)
+{
+    for (int id = 0; id < CK_NFIELDS; id++) {
+        const struct ck_row *row = &ck_layout[id];
+        if (row->home != home)
+            continue;
+        int64_t iv = 0;
+        double dv = 0;
+        char *text = NULL;
+        if (get_row(f, (enum ck_field)id, k, &iv, &dv, &text, err))
+            return -1;
+        char *p = (char *)base + row->offset;
+        if (row->type == CK_T_INT)
+            store_int(row, base, iv);
+        else if (row->type == CK_T_DOUBLE)
+            *(double *)p = dv;
+        else
+            memcpy(p, text, strlen(text) + 1);
+        free(text);
+    }
+    return 0;
+}
+
+int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, struct rv_error *err)
+{
+    for (int id = 0; id < CK_NFIELDS; id++) {
+        const struct ck_row *row = &ck_layout[id];
+        if (row->home != home)
+            continue;
+        int64_t iv = 0;
+        double dv = 0;
+        char *text = NULL;
+        if (get_row(f, (enum ck_field)id, k, &iv, &dv, &text, err))
+            return -1;
+        const char *p = (const char *)base + row->offset;
+        int same = row->type == CK_T_INT ? iv == member_int(row, base)
+                   : row->type == CK_T_DOUBLE ? dv == *(const double *)p : strcmp(text, p) == 0;
+        free(text);
+        if (same)
+            continue;
+        char obj[64];
+        ck_object(obj, sizeof obj, (enum ck_field)id, k);
+        if (row->type == CK_T_INT)
+            return rv_fail(err, "%s: the checkpoint's %s has %s = %lld but the config and data give "
+                           "%lld; the checkpoint does not match this config", h5in_path(f), obj,
+                           row->name, (long long)iv,
+                           (long long)member_int(row, base));
+        return rv_fail(err, "%s: attribute '%s' of '%s' differs from this run's; the checkpoint does "
+                       "not match this config", h5in_path(f), row->name, obj);
+    }
+    return 0;
+}
+
 /* ---- checksum --------------------------------------------------------------------------- */
 
 static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n)
@@ -535,7 +739,11 @@ void ck_write_markdown(FILE *out)
 {
     fprintf(out, "<!-- generated from src/io/checkpoint_layout.c by build/tests/test_checkpoint "
                  "--write-docs; do not edit by hand -->\n\n");
-    fprintf(out, "| path | type | shape | bounds | ✓ | meaning |\n|---|---|---|---|---|---|\n");
+    static const char *const home_name[] = {[CK_NOWHERE] = "", [CK_IN_RUN] = "run",
+                                            [CK_IN_SPEC] = "model_spec", [CK_IN_RECORD] = "stage_record",
+                                            [CK_IN_PROV] = "provenance"};
+    fprintf(out, "| path | type | shape | bounds | ✓ | in memory | meaning |\n"
+                 "|---|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *r = &ck_layout[id];
         char path[128], bounds[128] = "", lo[32], hi[32];
@@ -560,7 +768,10 @@ void ck_write_markdown(FILE *out)
                            : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
                            : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
-        fprintf(out, "| %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
-                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", r->meaning, note);
+        char member[64] = "";
+        if (r->home != CK_NOWHERE)
+            snprintf(member, sizeof member, "`%s.%s`", home_name[r->home], r->member);
+        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
+                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", member, r->meaning, note);
     }
 }

@@ -8,6 +8,16 @@
  *   ck_get_int(in, CK_STAGE, 0, &v, &err);            read and range-checked: one line if not
  *   ck_get_double(in, CK_REC_FRACTION, k, &x, &err);  attribute of /stats/stage-KK, KK = k
  *   ck_check_doubles(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
+ *   ck_put_all(f, CK_IN_RECORD, k, rec, &err);     every row that lives in struct stage_record
+ *   ck_get_all(in, CK_IN_RECORD, k, rec, &err);    … read back, checked, into its members
+ *
+ * A row that names its home (RUN(stage), REC(fraction): the struct and member that hold the value
+ * in memory) is written and read by ck_put_all / ck_get_all with every other row of that home, in
+ * table order: adding such a field is one row (and the member). Rows without a home are written
+ * and read by the code their meaning names (constants, the checksum, the config text, datasets).
+ * A per-instance group is a row whose object holds KK (stats/stage-KK, provenance/start-KK): a
+ * /model unit table would be rows of object "model/units/KK" with a home for the unit's struct,
+ * written and read with ck_put_all / ck_get_all(f, home, u, &unit, err) for each unit u.
  *
  * Private to src/io/checkpoint*.c, src/io/provenance.c and src/cli/inspect.c.
  */
@@ -68,6 +78,18 @@ enum ck_flags {
 #define CHECKPOINT_WIRING "resnet-cifar"
 #define CHECKPOINT_WIRING_VERSION 1
 
+/* Where a row's value lives in memory. */
+enum ck_home {
+    CK_NOWHERE,   /* written and read by hand (see the row's meaning) */
+    CK_IN_RUN,    /* struct run: the position */
+    CK_IN_SPEC,   /* struct model_spec: the model, which a run's own must match */
+    CK_IN_RECORD, /* struct stage_record: a finished stage */
+    CK_IN_PROV,   /* struct provenance: one process start */
+};
+
+/* The C type of the member (derived from it by _Generic in the table). */
+enum ck_ctype { CK_C_INT, CK_C_LONG, CK_C_BOOL, CK_C_DOUBLE, CK_C_SIZE, CK_C_TEXT };
+
 struct ck_row {
     const char *object; /* "/", "model", "stats/stage-KK", "params" … (KK: a stage number, or
                            the number of a process start in "provenance/start-KK") */
@@ -77,6 +99,13 @@ struct ck_row {
     const char *shape;  /* the shape rule, for people */
     double lo, hi;      /* bounds of the values; of a string's length in bytes */
     const char *meaning;
+    /* Attribute rows with a home: the member that holds the value (offset and size in the home
+     * struct, its C type and name), and the value an absent CK_OPTIONAL row reads as. */
+    enum ck_home home;
+    size_t offset, size;
+    enum ck_ctype ctype;
+    const char *member;
+    double absent;
 };
 
 extern const struct ck_row ck_layout[CK_NFIELDS];
@@ -101,6 +130,14 @@ int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double
 /* *v = NULL when the attribute is not there. */
 int ck_get_string_opt(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err);
 
+/* Every attribute row of `home` (instance k) from / into the struct at base, in table order.
+ * ck_get_all checks each value's type and bounds, and that a text fits its member; an absent
+ * optional row reads as its `absent` value. ck_match_all reads the same rows but requires each
+ * to equal the member (the run's own model against the file's). */
+int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, struct rv_error *err);
+int ck_get_all(struct h5in *f, enum ck_home home, int k, void *base, struct rv_error *err);
+int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, struct rv_error *err);
+
 /* Element checks of a dataset already read from `path`, against row id's bounds. */
 int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
                      struct rv_error *err);
@@ -110,6 +147,29 @@ int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uin
                    struct rv_error *err);
 int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
                     struct rv_error *err);
+
+/* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
+ * <name> or <unit> replaced by arg and KK by k. */
+void ck_dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg);
+
+/* The records of /stats (src/io/checkpoint.c), as the loader and `inspect` both read them:
+ * nstages from the file, each stage-KK through its rows (ck_get_all), its kind checked against
+ * its fraction and the file's own /config, its arrays of exactly nfilters values (the model's),
+ * the derived flags against disabled and reinit, trainable at most model_total. recs has room for
+ * cap records; *nrecs counts those (partly) filled, which the caller frees (stats_free). */
+struct stage_record;
+int ck_read_stats(struct h5in *f, int nfilters, size_t model_total, struct stage_record *recs,
+                  int cap, int *nrecs, struct rv_error *err);
+
+/* The model a file's /model rows declare, as a parameter table only (model_build with max_batch
+ * −1: nothing allocated per parameter): what the extents of /stats are bounded by. model_free it. */
+struct model;
+int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err);
+/* /stats units and filters_per_unit, which must be m's unit names and channel counts exactly
+ * (filters_per_unit's extent is checked before it is read); *names = the units text, malloc'd. */
+int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err);
+/* The filters (channels) of unit u: the one place the checkpoint code asks the model for it. */
+size_t ck_unit_channels(const struct model *m, int u);
 
 /* The checksum attribute (format 2): CRC-32 over every CK_CHECKSUMMED attribute and string of
  * the file, in table order, stage records 0 … nstages−1 in turn. Attributes and strings are not

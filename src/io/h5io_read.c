@@ -21,6 +21,7 @@ struct h5in {
     int checked; /* its user block's CRC-32 matched (a file h5out wrote) */
     int borrowed; /* a view of a file being written (h5out_reader): closing leaves the file open */
     int fixed_strings; /* variable-length strings are refused unread (h5in_refuse_variable_strings) */
+    int exact_types;   /* only the exact little-endian types h5out writes (h5in_require_exact_types) */
 };
 
 static const char *const elem_name[] = {
@@ -160,6 +161,11 @@ void h5in_refuse_variable_strings(struct h5in *f)
     f->fixed_strings = 1;
 }
 
+void h5in_require_exact_types(struct h5in *f)
+{
+    f->exact_types = 1;
+}
+
 const char *h5in_path(const struct h5in *f)
 {
     return f->path;
@@ -203,6 +209,32 @@ static int finish_open(const struct h5in *f, struct item *it, struct rv_error *e
     return rv_fail(err, "%s: cannot read %s: damaged or truncated file", f->path, it->what);
 }
 
+/* Counts a dataset's filters: Fletcher-32 (its checksum) and any other (compression, or one
+ * HDF5 does not know). -1 when the filter pipeline cannot be read. */
+static int count_filters(hid_t dset, int *fletcher32, int *others)
+{
+    *fletcher32 = *others = 0;
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return -1;
+    int n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
+        *(id == H5Z_FILTER_FLETCHER32 ? fletcher32 : others) += 1;
+    }
+    H5Pclose(dcpl);
+    return n < 0 ? -1 : 0;
+}
+
+static int has_fletcher32(hid_t dset)
+{
+    int f, o;
+    count_filters(dset, &f, &o);
+    return f > 0;
+}
+
 static int open_dataset(struct h5in *f, const char *name, struct item *it, struct rv_error *err)
 {
     REVIVE_ASSERT(f && name);
@@ -216,6 +248,13 @@ static int open_dataset(struct h5in *f, const char *name, struct item *it, struc
     if (H5Iget_type(it->id) != H5I_DATASET) {
         H5Oclose(it->id);
         return rv_fail(err, "%s: '%s' is a group, not a dataset; %s", f->path, name, STALE);
+    }
+    int fletcher32, others;
+    if (count_filters(it->id, &fletcher32, &others) || others > 0) {
+        H5Oclose(it->id);
+        return rv_fail(err, "%s: dataset '%s' is compressed or otherwise filtered (HDF5 filters other "
+                       "than Fletcher-32), which revive never writes; not read: give a checkpoint "
+                       "written by revive (or one rewritten with h5repack -f NONE)", f->path, name);
     }
     return finish_open(f, it, err);
 }
@@ -275,10 +314,39 @@ static int type_fits(hid_t t, enum h5io_elem e)
     return 0;
 }
 
+/* The one type h5out writes for e. */
+static hid_t written_type(enum h5io_elem e)
+{
+    switch (e) {
+    case H5IO_F32: return H5T_IEEE_F32LE;
+    case H5IO_F64: return H5T_IEEE_F64LE;
+    case H5IO_I64: return H5T_STD_I64LE;
+    case H5IO_U8: return H5T_STD_U8LE;
+    }
+    return -1;
+}
+
+/* Exactly that type (H5Tequal compares every property: byte order, precision, offset, padding,
+ * and for floats the sign, exponent and mantissa positions and the exponent bias), so HDF5
+ * converts nothing: a float32 whose datatype message was altered (another exponent bias) would
+ * be converted to other values than those written, and Fletcher-32 covers only the data. */
+static int type_exact(const struct h5in *f, const struct item *it, enum h5io_elem e,
+                      struct rv_error *err)
+{
+    if (!f->exact_types || H5Tequal(it->type, written_type(e)) > 0)
+        return 0;
+    return rv_fail(err, "%s: %s is not stored as %s in the exact little-endian IEEE/integer type "
+                   "revive writes (its datatype differs: byte order, precision or exponent layout); "
+                   "not read: the file is damaged or was not written by revive", f->path, it->what,
+                   elem_name[e]);
+}
+
 /* e < 0 asks for a string. */
 static int check_type(const struct h5in *f, const struct item *it, int e, struct rv_error *err)
 {
-    if (e < 0 ? H5Tget_class(it->type) == H5T_STRING : type_fits(it->type, (enum h5io_elem)e))
+    if (e >= 0 && type_fits(it->type, (enum h5io_elem)e))
+        return type_exact(f, it, (enum h5io_elem)e, err);
+    if (e < 0 && H5Tget_class(it->type) == H5T_STRING)
         return 0;
     char have[64];
     describe_type(it->type, have, sizeof have);
@@ -286,40 +354,10 @@ static int check_type(const struct h5in *f, const struct item *it, int e, struct
                    e < 0 ? "a string" : elem_name[e], STALE);
 }
 
-/* Counts a dataset's filters: Fletcher-32 (its checksum) and any other (compression). */
-static void count_filters(hid_t dset, int *fletcher32, int *others)
-{
-    *fletcher32 = *others = 0;
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0)
-        return;
-    int n = H5Pget_nfilters(dcpl);
-    for (int i = 0; i < n; i++) {
-        unsigned flags;
-        size_t nelem = 0;
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, NULL);
-        *(id == H5Z_FILTER_FLETCHER32 ? fletcher32 : others) += 1;
-    }
-    H5Pclose(dcpl);
-}
-
-static int has_fletcher32(hid_t dset)
-{
-    int f, o;
-    count_filters(dset, &f, &o);
-    return f > 0;
-}
-
-static int compressed(hid_t dset)
-{
-    int f, o;
-    count_filters(dset, &f, &o);
-    return o > 0;
-}
-
 /* A dataset's shape is only a claim: a small file can declare a huge one whose data was never
- * written. Readers allocate by the shape, so an uncompressed dataset must store the bytes its
- * shape needs (revive writes every dataset in full); compressed ones (other tools) are trusted. */
+ * written. Readers allocate by the shape, so a dataset must store the bytes its shape needs
+ * (revive writes every dataset in full, uncompressed; open_dataset refused compressed ones), and
+ * nothing read is larger than the file. */
 static int check_stored(const struct h5in *f, const struct item *it, struct rv_error *err)
 {
     hssize_t n = H5Sget_simple_extent_npoints(it->space);
@@ -327,15 +365,16 @@ static int check_stored(const struct h5in *f, const struct item *it, struct rv_e
         return 0;
     double need = (double)n * (double)H5Tget_size(it->type);
     hsize_t have = H5Dget_storage_size(it->id);
-    if ((double)have >= need || compressed(it->id))
+    if ((double)have >= need)
         return 0;
     return rv_fail(err, "%s: %s declares %lld values but the file stores only %llu of their %.0f "
                    "bytes; the file is damaged or truncated", f->path, it->what, (long long)n,
                    (unsigned long long)have, need);
 }
 
-static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
-                      struct rv_error *err)
+/* The declared shape; check_stored (below) then checks the data is there. */
+static int declared_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
+                          struct rv_error *err)
 {
     H5S_class_t cls = H5Sget_simple_extent_type(it->space);
     int rank = cls == H5S_SIMPLE ? H5Sget_simple_extent_ndims(it->space) : 0;
@@ -353,6 +392,14 @@ static int item_shape(const struct h5in *f, const struct item *it, int *ndim, si
     for (int i = 0; i < rank; i++)
         dims[i] = (size_t)hd[i];
     *ndim = rank;
+    return 0;
+}
+
+static int item_shape(const struct h5in *f, const struct item *it, int *ndim, size_t *dims,
+                      struct rv_error *err)
+{
+    if (declared_shape(f, it, ndim, dims, err))
+        return -1;
     return it->is_attr ? 0 : check_stored(f, it, err);
 }
 
@@ -388,13 +435,16 @@ static int read_array(struct h5in *f, const char *name, enum h5io_elem e, void *
     size_t have[H5IO_MAX_DIMS];
     int rc = check_type(f, &it, (int)e, err);
     if (rc == 0)
-        rc = item_shape(f, &it, &have_ndim, have, err);
+        rc = declared_shape(f, &it, &have_ndim, have, err);
+    /* The shape the caller expects (the model's, a table row's) first: nothing else is read. */
     if (rc == 0 && (have_ndim != ndim || (ndim > 0 && memcmp(have, dims, (size_t)ndim * sizeof *dims)))) {
         char hs[128], ws[128];
         format_shape(hs, sizeof hs, have_ndim, have);
         format_shape(ws, sizeof ws, ndim, dims);
         rc = rv_fail(err, "%s: dataset '%s' has shape %s, expected %s", f->path, name, hs, ws);
     }
+    if (rc == 0)
+        rc = check_stored(f, &it, err);
     if (rc == 0 && h5io_count_of(ndim, dims) > 0) {
         REVIVE_ASSERT(data);
         if (read_item(&it, h5io_elem_mem_type(e), data) < 0)

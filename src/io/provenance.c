@@ -71,23 +71,6 @@ void provenance_print(FILE *f, const struct provenance *p)
             mpi_len, p->mpi_version, p->host, p->started, p->command);
 }
 
-/* The string fields: their rows of the checkpoint layout (src/io/checkpoint_layout.c, which bounds
- * each by its array here) and where they live in struct provenance. */
-static const struct {
-    enum ck_field id;
-    size_t offset, size;
-} text_fields[] = {
-#define F(id, field) {id, offsetof(struct provenance, field), sizeof(((struct provenance *)0)->field)}
-    F(CK_PROV_REVIVE_VERSION, version), F(CK_PROV_COMMIT, commit),
-    F(CK_PROV_OPENBLAS_CORE, openblas_core), F(CK_PROV_OPENBLAS_CONFIG, openblas_config),
-    F(CK_PROV_HDF5_VERSION, hdf5_version), F(CK_PROV_MPI_VERSION, mpi_version), F(CK_PROV_HOST, host),
-    F(CK_PROV_STARTED, started), F(CK_PROV_COMMAND, command),
-#undef F
-};
-enum { NTEXT = sizeof text_fields / sizeof text_fields[0] };
-_Static_assert(NTEXT == CK_PROV_COMMAND - CK_PROV_REVIVE_VERSION + 1,
-               "struct provenance's text fields and the layout's provenance rows differ");
-
 int provenance_write(struct h5out *f, const struct provenance *list, int n, struct rv_error *err)
 {
     if (h5out_group(f, ck_layout[CK_PROV_COUNT].object, err) || ck_put_int(f, CK_PROV_COUNT, 0, n, err))
@@ -96,14 +79,8 @@ int provenance_write(struct h5out *f, const struct provenance *list, int n, stru
         const struct provenance *p = &list[k];
         char g[64];
         ck_object(g, sizeof g, CK_PROV_RANKS, k);
-        if (h5out_group(f, g, err) || ck_put_int(f, CK_PROV_RANKS, k, p->ranks, err) ||
-            ck_put_int(f, CK_PROV_THREADS, k, p->threads, err))
+        if (h5out_group(f, g, err) || ck_put_all(f, CK_IN_PROV, k, p, err))
             return -1;
-        for (int i = 0; i < NTEXT; i++) {
-            REVIVE_ASSERT(ck_layout[text_fields[i].id].hi == (double)text_fields[i].size - 1);
-            if (ck_put_string(f, text_fields[i].id, k, (const char *)p + text_fields[i].offset, err))
-                return -1;
-        }
     }
     return 0;
 }
@@ -128,21 +105,16 @@ int provenance_read(struct h5in *f, struct provenance **list, int *n, struct rv_
     struct provenance *l = rv_calloc((size_t)(count ? count : 1), sizeof *l);
     for (int k = 0; k < (int)count; k++) {
         struct provenance *p = &l[k];
-        int64_t ranks, threads;
-        int rc = ck_get_int(f, CK_PROV_RANKS, k, &ranks, err) || ck_get_int(f, CK_PROV_THREADS, k, &threads, err);
-        for (int i = 0; i < NTEXT && !rc; i++) {
-            char *v = NULL;
-            rc = ck_get_string(f, text_fields[i].id, k, &v, err);
-            if (!rc)
-                one_line((char *)p + text_fields[i].offset, text_fields[i].size, v);
-            free(v);
-        }
-        if (rc) {
+        if (ck_get_all(f, CK_IN_PROV, k, p, err)) {
             free(l);
             return -1;
         }
-        p->ranks = (int)ranks;
-        p->threads = (int)threads;
+        /* every text on one line, as provenance_current makes them */
+        for (int id = 0; id < CK_NFIELDS; id++)
+            if (ck_layout[id].home == CK_IN_PROV && ck_layout[id].ctype == CK_C_TEXT) {
+                char *text = (char *)p + ck_layout[id].offset;
+                one_line(text, ck_layout[id].size, text);
+            }
     }
     *list = l;
     *n = (int)count;
