@@ -55,7 +55,7 @@ static double forward_flops(const struct model *m)
 {
     double f = 0;
     for (int i = 0; i < m->nunits; i++) {
-        const struct conv2d *c = &m->units[i].conv;
+        const struct conv2d *c = model_unit_conv(m, i);
         f += 2.0 * c->out_c * c->out_h * c->out_w * (double)c->in_c * c->k * c->k;
     }
     return f + 2.0 * m->features * m->spec.classes;
@@ -66,7 +66,7 @@ static double forward_flops(const struct model *m)
 static double train_flops(const struct model *m, double weights)
 {
     double fwd = forward_flops(m);
-    const struct conv2d *c = &m->units[0].conv;
+    const struct conv2d *c = model_unit_conv(m, 0);
     double stem = 2.0 * c->out_c * c->out_h * c->out_w * (double)c->in_c * c->k * c->k;
     return fwd + (fwd - stem) + weights * fwd;
 }

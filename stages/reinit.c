@@ -43,7 +43,7 @@ int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *whi
         const struct param *w = &m->params[un->w];
         size_t fan_in = w->count / (size_t)w->dims[0];
         double std = sqrt(2.0 / (double)fan_in);
-        int channels = un->conv.out_c;
+        int channels = un->channels;
         for (int c = 0; c < channels; c++, f++) {
             if (!which[f])
                 continue;

@@ -128,7 +128,7 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++) {
         strcat(names, m->units[u].name);
         strcat(names, "\n");
-        per_unit[u] = m->units[u].conv.out_c;
+        per_unit[u] = m->units[u].channels;
     }
     size_t nu = (size_t)m->nunits;
     char units[64], per[64];
@@ -300,7 +300,7 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     free(mask);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = (size_t)un->conv.out_c;
+        size_t c = (size_t)un->channels;
         dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
@@ -692,7 +692,7 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     char name[160];
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        size_t c = (size_t)un->conv.out_c;
+        size_t c = (size_t)un->channels;
         dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;

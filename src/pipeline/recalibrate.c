@@ -49,7 +49,7 @@ int run_recalibrate(struct run *r, int batches, int stage)
     data_epoch_order(order, d->n, (uint64_t)c->seed, key);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        int C = un->conv.out_c;
+        int C = un->channels;
         saved[u] = un->bn.momentum;
         for (int ch = 0; ch < C; ch++) {
             m->running_stats[un->running + (size_t)ch] = 0.0f;

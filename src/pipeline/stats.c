@@ -9,7 +9,7 @@ int stats_nfilters(const struct model *m)
 {
     int n = 0;
     for (int u = 0; u < m->nunits; u++)
-        n += m->units[u].conv.out_c;
+        n += m->units[u].channels;
     return n;
 }
 
@@ -17,7 +17,7 @@ int stats_unit_offset(const struct model *m, int unit)
 {
     int n = 0;
     for (int u = 0; u < unit; u++)
-        n += m->units[u].conv.out_c;
+        n += m->units[u].channels;
     return n;
 }
 
