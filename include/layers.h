@@ -213,6 +213,10 @@ void maxpool2d_backward(float *din,          /* (N, C, in_h, in_w) += */
                         const float *dout,   /* (N, C, out_h, out_w) */
                         const int32_t *argmax, const struct maxpool2d *l, int n);
 
+/* ---- per-channel bias: out (N, C, HW) += b (C); db += Σ_{n,hw} dout ------------------------ */
+void bias_forward(float *out, const float *b, int n, int c, int hw);
+void bias_backward(float *db, const float *dout, int n, int c, int hw);
+
 /* ---- global average pooling: (N, C, H, W) -> (N, C) ------------------------------------ */
 void avgpool_forward(float *out, const float *in, int n, int c, int hw);
 void avgpool_backward(float *din, const float *dout, int n, int c, int hw); /* din += */

@@ -39,6 +39,8 @@
 
 /* Network families, in the registry's order (src/models/registry.c: names and builders).
  * The names are model.arch's choices: arch_names. */
+struct model;
+
 enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
@@ -62,6 +64,7 @@ enum param_kind {
     PARAM_OUTPUT_B, /* (classes) */
     PARAM_DENSE_W,  /* (out_f, in_f): a hidden linear layer (VGG's classifier) */
     PARAM_DENSE_B,  /* (out_f) */
+    PARAM_CONV_B,   /* (out_c): a conv's bias (VGG's, as torchvision's) */
 };
 
 struct param {
@@ -89,7 +92,7 @@ struct unit {
 };
 
 enum layer_op {
-    LAYER_CONV,    /* conv2d, no bias: params w */
+    LAYER_CONV,    /* conv2d: weights w, bias b (-1: none) */
     LAYER_BN,      /* BatchNorm of unit `unit` (γ = w, β = b), ReLU fused when relu */
     LAYER_RELU,
     LAYER_ADD,     /* out = in + in2, ReLU fused when relu */
@@ -146,6 +149,8 @@ struct model_spec {
     enum model_head head;       /* VGG only; 0 = auto */
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
     bool input_grad;            /* model_backward also writes d(loss)/d(input) into m->d_x */
+    void (*build)(struct model *m); /* a network no family lists (tests), built instead of
+                                       arch's, with model_add_*; NULL: the family's */
     const char *const *taps;    /* layer names whose outputs a loss reads (model_add_tap), or NULL */
     int ntaps;
     enum conv_algo conv_algo;   /* how 3×3 stride-1 convs run (train.conv_algo); 0 = AUTO */
@@ -213,9 +218,9 @@ void model_zero_grad(struct model *m);
 void model_mask_changed(struct model *m);
 
 /* Counts for `pipeline params`: total; BN γ and β (all, shortcut BNs included); the output
- * layer; the shortcut convs' weights; all conv weights; hidden linear layers. */
+ * layer; the shortcut convs' weights; all conv weights; hidden linear layers; conv biases. */
 struct param_counts {
-    size_t total, bn, output, shortcut, conv, dense;
+    size_t total, bn, output, shortcut, conv, dense, conv_bias;
 };
 struct param_counts model_count(const struct model *m);
 /* Number of non-zero mask entries. */
@@ -227,8 +232,10 @@ int model_find_layer(const struct model *m, const char *name);
 const struct conv2d *model_unit_conv(const struct model *m, int u);
 
 /* ---- the builder's vocabulary (src/models/<family>.c); each returns the output tensor id ---------- */
-/* A conv k×k, stride, padding pad, no bias: parameter "<name>" of kind PARAM_CONV. */
-int model_add_conv(struct model *m, const char *name, int in, int out_c, int k, int stride, int pad);
+/* A conv k×k, stride, padding pad: parameter "<name>" of kind PARAM_CONV and, with bias,
+ * "<name>.bias" of kind PARAM_CONV_B. */
+int model_add_conv(struct model *m, const char *name, int in, int out_c, int k, int stride, int pad,
+                   bool bias);
 /* A BatchNorm over tensor in, ReLU fused when relu: declares unit `name` with parameters
  * "<name>.gamma", "<name>.beta" and, when in is a conv's output, that conv as its filter. */
 int model_add_bn(struct model *m, const char *name, int in, bool relu, bool shortcut);

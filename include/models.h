@@ -32,6 +32,11 @@ void resnet_describe(char *buf, size_t size, const struct model_spec *s);
 int imagenet_resnet_check(const struct model_spec *s, struct rv_error *err);
 void imagenet_resnet_build(struct model *m);
 void imagenet_resnet_describe(char *buf, size_t size, const struct model_spec *s);
+/* Its parts, for tests and other families: a BasicBlock (or Bottleneck v1.5) named `name`
+ * ("layer2.0") on tensor x, with a type-B shortcut where the shape changes; the stem. */
+int imagenet_resnet_block(struct model *m, const char *name, int x, int planes, int stride,
+                          bool bottleneck);
+int imagenet_resnet_stem(struct model *m, int x, int c, enum model_stem stem);
 int vgg_check(const struct model_spec *s, struct rv_error *err);
 void vgg_build(struct model *m);
 void vgg_describe(char *buf, size_t size, const struct model_spec *s);

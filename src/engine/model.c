@@ -73,6 +73,8 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
         switch (l->op) {
         case LAYER_CONV:
             conv2d_forward_x(out, in, param(m, l->w), conv_wt(m, l), &l->conv, n, &m->ws);
+            if (l->b >= 0)
+                bias_forward(out, param(m, l->b), n, l->conv.out_c, l->conv.out_h * l->conv.out_w);
             break;
         case LAYER_BN: {
             struct unit *u = &m->units[l->unit];
@@ -153,6 +155,7 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
     case LAYER_CONV: {
         float *dw = grad_of(m, l->w);
         float *din = din_zeroed(m, l->in, l->add_in, n);
+        bias_backward(grad_of(m, l->b), g, n, l->conv.out_c, l->conv.out_h * l->conv.out_w);
         if (!din && !dw)
             return;
         conv2d_backward_x(din, dw, g, in, param(m, l->w), din ? conv_wt(m, l) : NULL,

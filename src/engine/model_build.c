@@ -78,7 +78,8 @@ static struct layer *add_layer(struct model *m, const char *name, enum layer_op 
     return l;
 }
 
-int model_add_conv(struct model *m, const char *name, int in, int out_c, int k, int stride, int pad)
+int model_add_conv(struct model *m, const char *name, int in, int out_c, int k, int stride, int pad,
+                   bool bias)
 {
     const struct tensor t = m->tensors[in];
     struct conv2d conv;
@@ -87,6 +88,11 @@ int model_add_conv(struct model *m, const char *name, int in, int out_c, int k, 
     struct layer *l = add_layer(m, name, LAYER_CONV, in, -1, out_c, conv.out_h, conv.out_w);
     l->conv = conv;
     l->w = add_param(m, name, PARAM_CONV, -1, 4, out_c, t.c, k, k);
+    if (bias) {
+        char bname[sizeof m->params[0].name];
+        snprintf(bname, sizeof bname, "%s.bias", name);
+        l->b = add_param(m, bname, PARAM_CONV_B, -1, 1, out_c, 0, 0, 0);
+    }
     return l->out;
 }
 
@@ -133,7 +139,7 @@ int model_add_conv_bn(struct model *m, const char *name, int in, int out_c, int 
 {
     char cname[sizeof m->params[0].name];
     snprintf(cname, sizeof cname, "%s.conv", name);
-    int t = model_add_conv(m, cname, in, out_c, k, stride, k / 2);
+    int t = model_add_conv(m, cname, in, out_c, k, stride, k / 2, false);
     return model_add_bn(m, name, t, relu, shortcut);
 }
 
@@ -206,7 +212,7 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
         return rv_fail(err, "input %dx%dx%d with %d classes: a network needs an image and two classes",
                        spec->in_c, spec->in_h, spec->in_w, spec->classes);
     const struct model_family *f = &model_families[spec->arch];
-    if (f->check(spec, err))
+    if (!spec->build && f->check(spec, err))
         return -1;
     m->spec = *spec;
     if (!m->spec.conv_auto_rule)
@@ -215,7 +221,10 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
     m->threads = threads < 1 ? 1 : threads;
     m->fc_w = m->fc_b = -1;
     add_tensor(m, -1, spec->in_c, spec->in_h, spec->in_w); /* tensor 0: the input */
-    f->build(m);
+    if (spec->build)
+        spec->build(m);
+    else
+        f->build(m);
     REVIVE_ASSERT(m->fc_w >= 0 && m->nlayers > 0);
     for (int i = 0; i < spec->ntaps; i++) {
         int l = model_find_layer(m, spec->taps[i]);

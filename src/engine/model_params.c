@@ -22,6 +22,7 @@ float model_init_value(const struct model *m, uint64_t seed, int p, size_t i)
     case PARAM_BETA:
     case PARAM_OUTPUT_B:
     case PARAM_DENSE_B:
+    case PARAM_CONV_B:
         return 0.0f;
     }
     return 0.0f;
@@ -104,6 +105,9 @@ struct param_counts model_count(const struct model *m)
         case PARAM_DENSE_W:
         case PARAM_DENSE_B:
             c.dense += pa->count;
+            break;
+        case PARAM_CONV_B:
+            c.conv_bias += pa->count;
             break;
         }
     }

@@ -45,53 +45,55 @@ void imagenet_resnet_describe(char *buf, size_t size, const struct model_spec *s
              s->stem == STEM_CIFAR ? "cifar" : "imagenet");
 }
 
-/* torchvision's `_make_layer`: blocks of planes (·4 out for a bottleneck), the first strided. */
-static int make_layer(struct model *m, int x, int layer, int planes, int blocks, int stride,
-                      bool bottleneck)
+int imagenet_resnet_block(struct model *m, const char *name, int x, int planes, int stride,
+                          bool bottleneck)
 {
-    int expansion = bottleneck ? 4 : 1;
-    for (int b = 0; b < blocks; b++) {
-        char name[48];
-        int st = b == 0 ? stride : 1, y = x;
-        int out_c = planes * expansion;
-        if (bottleneck) {
-            snprintf(name, sizeof name, "layer%d.%d.conv1", layer, b);
-            y = model_add_conv_bn(m, name, y, planes, 1, 1, true, false);
-            snprintf(name, sizeof name, "layer%d.%d.conv2", layer, b);
-            y = model_add_conv_bn(m, name, y, planes, 3, st, true, false);
-            snprintf(name, sizeof name, "layer%d.%d.conv3", layer, b);
-            y = model_add_conv_bn(m, name, y, out_c, 1, 1, false, false);
-        } else {
-            snprintf(name, sizeof name, "layer%d.%d.conv1", layer, b);
-            y = model_add_conv_bn(m, name, y, planes, 3, st, true, false);
-            snprintf(name, sizeof name, "layer%d.%d.conv2", layer, b);
-            y = model_add_conv_bn(m, name, y, out_c, 3, 1, false, false);
-        }
-        int skip = x;
-        if (st != 1 || m->tensors[x].c != out_c) {
-            snprintf(name, sizeof name, "layer%d.%d.downsample", layer, b);
-            skip = model_add_conv_bn(m, name, x, out_c, 1, st, false, true);
-        }
-        snprintf(name, sizeof name, "layer%d.%d", layer, b);
-        x = model_add_add(m, name, y, skip, true);
+    char n[48];
+    int out_c = planes * (bottleneck ? 4 : 1), y = x;
+    if (bottleneck) {
+        snprintf(n, sizeof n, "%s.conv1", name);
+        y = model_add_conv_bn(m, n, y, planes, 1, 1, true, false);
+        snprintf(n, sizeof n, "%s.conv2", name);
+        y = model_add_conv_bn(m, n, y, planes, 3, stride, true, false);
+        snprintf(n, sizeof n, "%s.conv3", name);
+        y = model_add_conv_bn(m, n, y, out_c, 1, 1, false, false);
+    } else {
+        snprintf(n, sizeof n, "%s.conv1", name);
+        y = model_add_conv_bn(m, n, y, planes, 3, stride, true, false);
+        snprintf(n, sizeof n, "%s.conv2", name);
+        y = model_add_conv_bn(m, n, y, out_c, 3, 1, false, false);
     }
-    return x;
+    int skip = x;
+    if (stride != 1 || m->tensors[x].c != out_c) {
+        snprintf(n, sizeof n, "%s.downsample", name);
+        skip = model_add_conv_bn(m, n, x, out_c, 1, stride, false, true);
+    }
+    return model_add_add(m, name, y, skip, true);
+}
+
+int imagenet_resnet_stem(struct model *m, int x, int c, enum model_stem stem)
+{
+    if (stem == STEM_CIFAR)
+        return model_add_conv_bn(m, "stem", x, c, 3, 1, true, false);
+    x = model_add_conv(m, "stem.conv", x, c, 7, 2, 3, false);
+    x = model_add_bn(m, "stem", x, true, false);
+    return model_add_maxpool(m, "maxpool", x, 3, 2, 1, false);
 }
 
 void imagenet_resnet_build(struct model *m)
 {
     const struct model_spec *s = &m->spec;
-    int i = find(s->depth), c = 64 * s->width, x;
-    if (s->stem == STEM_CIFAR) {
-        x = model_add_conv_bn(m, "stem", 0, c, 3, 1, true, false);
-    } else {
-        x = model_add_conv(m, "stem.conv", 0, c, 7, 2, 3);
-        x = model_add_bn(m, "stem", x, true, false);
-        x = model_add_maxpool(m, "maxpool", x, 3, 2, 1, false);
-    }
+    int i = find(s->depth), c = 64 * s->width;
+    int x = imagenet_resnet_stem(m, 0, c, s->stem);
+    /* torchvision's `_make_layer`: blocks of `planes` (·4 out for a bottleneck), the first
+     * strided (but in layer 1) */
     for (int layer = 0; layer < 4; layer++)
-        x = make_layer(m, x, layer + 1, c << layer, table[i].blocks[layer], layer ? 2 : 1,
-                       table[i].bottleneck);
+        for (int b = 0; b < table[i].blocks[layer]; b++) {
+            char name[48];
+            snprintf(name, sizeof name, "layer%d.%d", layer + 1, b);
+            x = imagenet_resnet_block(m, name, x, c << layer, layer && !b ? 2 : 1,
+                                      table[i].bottleneck);
+        }
     x = model_add_avgpool(m, "avgpool", x);
     model_add_linear(m, "output", x, s->classes, PARAM_OUTPUT_W, PARAM_OUTPUT_B);
 }

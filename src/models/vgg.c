@@ -1,7 +1,8 @@
 /* VGG-11/13/16/19 (Simonyan and Zisserman 2015; torchvision's vgg.py, configurations A, B, D,
  * E): groups of 3×3 convs, each followed by BN + ReLU (or ReLU alone, model.norm = none), a
  * 2×2/2 max-pool after each group, then the classifier. Channels 64·w, 128·w, 256·w, 512·w,
- * 512·w (model.width).
+ * 512·w (model.width). The convs have biases, as torchvision's (also before a BN, where they
+ * change nothing but the count).
  *
  * Small inputs: the pools run in ceil mode (PyTorch's MaxPool2d(2, 2, ceil_mode=True)), so a
  * 28×28 image goes 28 → 14 → 7 → 4 → 2 → 1 through five pools instead of vanishing; on even
@@ -74,14 +75,13 @@ void vgg_build(struct model *m)
         char name[48];
         for (int j = 0; j < table[i].convs[g]; j++) {
             snprintf(name, sizeof name, "group%d.conv%d", g + 1, j + 1);
-            if (s->norm == NORM_BATCH) {
-                x = model_add_conv_bn(m, name, x, base[g] * s->width, 3, 1, true, false);
-            } else {
-                char cname[64];
-                snprintf(cname, sizeof cname, "%s.conv", name);
-                x = model_add_conv(m, cname, x, base[g] * s->width, 3, 1, 1);
+            char cname[64];
+            snprintf(cname, sizeof cname, "%s.conv", name);
+            x = model_add_conv(m, cname, x, base[g] * s->width, 3, 1, 1, true);
+            if (s->norm == NORM_BATCH)
+                x = model_add_bn(m, name, x, true, false);
+            else
                 x = model_add_relu(m, name, x);
-            }
         }
         snprintf(name, sizeof name, "group%d.pool", g + 1);
         x = model_add_maxpool(m, name, x, 2, 2, 0, true);
