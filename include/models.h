@@ -39,6 +39,12 @@ int imagenet_resnet_block(struct model *m, const char *name, int x, int planes, 
 int imagenet_resnet_stem(struct model *m, int x, int c, enum model_stem stem);
 int vgg_check(const struct model_spec *s, struct rv_error *err);
 void vgg_build(struct model *m);
+/* Its parts: five groups of convs[g] 3×3 convs of channels[g] (with BN or not), each group
+ * ending in a ceil-mode 2×2/2 max-pool; the classifier (POOL or TORCHVISION with `hidden`
+ * units, TORCHVISION's being 4096). */
+int vgg_features(struct model *m, int x, const int convs[5], const int channels[5],
+                 enum model_norm norm);
+int vgg_classifier(struct model *m, int x, enum model_head head, int hidden, int classes);
 void vgg_describe(char *buf, size_t size, const struct model_spec *s);
 
 #endif

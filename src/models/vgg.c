@@ -66,19 +66,16 @@ void vgg_describe(char *buf, size_t size, const struct model_spec *s)
              s->width, head_names[head_of(s)]);
 }
 
-void vgg_build(struct model *m)
+int vgg_features(struct model *m, int x, const int convs[5], const int channels[5],
+                 enum model_norm norm)
 {
-    const struct model_spec *s = &m->spec;
-    const int base[5] = {64, 128, 256, 512, 512};
-    int i = find(s->depth), x = 0;
     for (int g = 0; g < 5; g++) {
-        char name[48];
-        for (int j = 0; j < table[i].convs[g]; j++) {
+        char name[48], cname[64];
+        for (int j = 0; j < convs[g]; j++) {
             snprintf(name, sizeof name, "group%d.conv%d", g + 1, j + 1);
-            char cname[64];
             snprintf(cname, sizeof cname, "%s.conv", name);
-            x = model_add_conv(m, cname, x, base[g] * s->width, 3, 1, 1, true);
-            if (s->norm == NORM_BATCH)
+            x = model_add_conv(m, cname, x, channels[g], 3, 1, 1, true);
+            if (norm == NORM_BATCH)
                 x = model_add_bn(m, name, x, true, false);
             else
                 x = model_add_relu(m, name, x);
@@ -86,13 +83,28 @@ void vgg_build(struct model *m)
         snprintf(name, sizeof name, "group%d.pool", g + 1);
         x = model_add_maxpool(m, name, x, 2, 2, 0, true);
     }
-    if (head_of(s) == HEAD_POOL) {
+    return x;
+}
+
+int vgg_classifier(struct model *m, int x, enum model_head head, int hidden, int classes)
+{
+    if (head == HEAD_POOL) {
         x = model_add_avgpool(m, "avgpool", x);
     } else {
-        x = model_add_linear(m, "classifier.fc1", x, 4096, PARAM_DENSE_W, PARAM_DENSE_B);
+        x = model_add_linear(m, "classifier.fc1", x, hidden, PARAM_DENSE_W, PARAM_DENSE_B);
         x = model_add_relu(m, "classifier.relu1", x);
-        x = model_add_linear(m, "classifier.fc2", x, 4096, PARAM_DENSE_W, PARAM_DENSE_B);
+        x = model_add_linear(m, "classifier.fc2", x, hidden, PARAM_DENSE_W, PARAM_DENSE_B);
         x = model_add_relu(m, "classifier.relu2", x);
     }
-    model_add_linear(m, "output", x, s->classes, PARAM_OUTPUT_W, PARAM_OUTPUT_B);
+    return model_add_linear(m, "output", x, classes, PARAM_OUTPUT_W, PARAM_OUTPUT_B);
+}
+
+void vgg_build(struct model *m)
+{
+    const struct model_spec *s = &m->spec;
+    int i = find(s->depth), channels[5];
+    for (int g = 0; g < 5; g++)
+        channels[g] = (g < 3 ? 64 << g : 512) * s->width;
+    int x = vgg_features(m, 0, table[i].convs, channels, s->norm);
+    vgg_classifier(m, x, head_of(s), 4096, s->classes);
 }
