@@ -213,6 +213,24 @@ def param_name(model, torch_name):
     return {"fc.weight": "output.weight", "fc.bias": "output.bias"}[torch_name]
 
 
+def torchvision_name(name):
+    """torchvision's name for a parameter of revive's ImageNet ResNet (src/models/imagenet_resnet.c):
+    'stem.conv' -> 'conv1.weight', 'layer2.0.conv1.gamma' -> 'layer2.0.bn1.weight',
+    'layer2.0.downsample.beta' -> 'layer2.0.downsample.1.bias', 'output.weight' -> 'fc.weight',
+    so `torchvision.models.resnetD(num_classes=...)` loads the values strictly."""
+    if name.startswith("output."):
+        return "fc." + name.split(".", 1)[1]
+    unit, kind = name.rsplit(".", 1)
+    field = {"conv": "weight", "gamma": "weight", "beta": "bias"}[kind]
+    if unit == "stem":
+        return ("conv1." if kind == "conv" else "bn1.") + field
+    block, part = unit.rsplit(".", 1)
+    if part == "downsample":
+        return f"{block}.downsample.{0 if kind == 'conv' else 1}.{field}"
+    k = part[len("conv"):]
+    return f"{block}.{'conv' if kind == 'conv' else 'bn'}{k}.{field}"
+
+
 def save(model, path, like):
     """Writes model into a copy of the checkpoint `like`: /params, /running and the normalization
     come from model; everything else (config, position, optimizer state, masks, history, stage
