@@ -448,6 +448,25 @@ static void test_validate(void **state)
     assert_string_equal(validate_error(&c, &err), "model.depth = 865 is not 6n+2; try 860 or 866");
     c.depth = 866;
     assert_int_equal(config_validate(&c, &err), 0);
+    {
+        /* the other families check their own keys (src/models/) */
+        struct config d;
+        config_defaults(&d);
+        assert_int_equal(config_set(&d, "model.arch=imagenet_resnet", &err), 0);
+        assert_string_equal(validate_error(&d, &err), "model.depth = 20 is not an ImageNet ResNet "
+                                                      "depth (18, 34, 50, 101, 152, 200)");
+        assert_int_equal(config_set(&d, "model.depth=18", &err), 0);
+        assert_int_equal(config_set(&d, "model.stem=cifar", &err), 0);
+        assert_int_equal(config_validate(&d, &err), 0);
+        assert_int_equal(config_set(&d, "model.arch=vgg", &err), 0);
+        assert_int_equal(config_set(&d, "model.depth=11", &err), 0);
+        assert_has(validate_error(&d, &err), "model.stem = cifar is for imagenet_resnet");
+        assert_int_equal(config_set(&d, "model.arch=resnet", &err), 0);
+        assert_int_equal(config_set(&d, "model.depth=20", &err), 0);
+        assert_int_equal(config_set(&d, "model.stem=auto", &err), 0);
+        assert_int_equal(config_set(&d, "model.norm=none", &err), 0);
+        assert_has(validate_error(&d, &err), "model.norm = none is for vgg");
+    }
     c.depth = 5; /* set directly: validate re-checks the table's ranges */
     assert_string_equal(validate_error(&c, &err), "model.depth = 5 is out of range 8..866");
 
