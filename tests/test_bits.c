@@ -117,7 +117,8 @@ static void check_all(int depth, int width)
             run(depth, width, (enum conv_algo)algo, threads, MASK_ALL);
     for (int mk = 1; mk < MASK_KINDS; mk++) {
         run(depth, width, CONV_ALGO_AUTO, 2, (enum mask_kind)mk);
-        run(depth, width, CONV_ALGO_IM2COL, 2, (enum mask_kind)mk);
+        if (depth == 20) /* the WRN has the same code paths */
+            run(depth, width, CONV_ALGO_IM2COL, 2, (enum mask_kind)mk);
     }
 }
 
