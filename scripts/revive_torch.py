@@ -11,7 +11,8 @@
     revive_torch.save(model, "mine.h5", like="checkpoints/RUN/stage-00.h5")
                                     # revive can `eval` and `resume` mine.h5
 
-The network is revive's CIFAR ResNet (ImageNetResNet below: model.arch = imagenet_resnet, torchvision's) (src/engine/model_build.c, src/engine/model.c), written here from its
+The network is revive's CIFAR ResNet (src/models/resnet.c; for model.arch = imagenet_resnet,
+ImageNetResNet below, torchvision's own modules), the CIFAR one written here from its
 description (open_lth's cifar_resnet), so that tests/tools/torch_reference.py checks revive's
 wiring against it as well as its arithmetic:
 
