@@ -13,7 +13,8 @@
  * A loss writes (=) the gradients of the taps it reads, divided by scale_n (the global batch,
  * so the ranks' summed gradients are those of the mean loss), and returns this rank's sum of
  * per-image losses. One loss per tap (a sum of losses on one tap is one loss); taps no loss
- * writes keep the zeros model_zero_grad put there, and so do the logits. */
+ * writes keep the zeros model_zero_grad put there. The logits' gradient is always a seed of
+ * backward: when no loss reads the logits, zero it (memset m->d_logits, n·classes floats). */
 #ifndef REVIVE_LOSS_H
 #define REVIVE_LOSS_H
 

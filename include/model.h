@@ -208,7 +208,8 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
  * parameters whose mask is all zero are skipped, and the backward pass stops below the first
  * trainable layer (or at the input, writing m->d_x, when spec.input_grad). */
 void model_backward(struct model *m, int n, const struct bn_reducer *r);
-/* Zeroes m->grads and the seeds of backward, the taps' and the logits' gradients (loss.h). */
+/* Zeroes m->grads and the taps' gradients (loss.h); the logits' gradient m->d_logits is the
+ * caller's to write, as always. */
 void model_zero_grad(struct model *m);
 
 /* Call after writing m->mask: refreshes each parameter's trainable count, which backward uses

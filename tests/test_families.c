@@ -113,6 +113,8 @@ static double fd_loss(struct fd *f)
     model_zero_grad(&f->m);
     model_forward(&f->m, f->x, f->n, true, NULL);
     const void *t = f->target ? (const void *)f->target : (const void *)f->y;
+    if (f->target) /* a loss on a tap alone: the logits' gradient is zero (loss.h) */
+        memset(f->m.d_logits, 0, (size_t)f->n * f->m.spec.classes * sizeof(float));
     return f->loss.apply(&f->loss, &f->m, f->n, f->n, t) / f->n;
 }
 

@@ -226,9 +226,9 @@ void model_backward(struct model *m, int n, const struct bn_reducer *r)
 void model_zero_grad(struct model *m)
 {
     memset(m->grads, 0, m->total * sizeof(float));
-    /* the seeds of backward a loss may leave alone (loss.h) */
-    int fin = m->nlayers > 0 ? m->layers[m->nlayers - 1].out : 0;
+    /* the taps' gradients, which a loss may leave alone (loss.h); not the logits': callers
+     * write m->d_logits before or after this call */
     for (int t = 1; t < m->ntensors; t++)
-        if ((m->tensors[t].tap || t == fin) && m->tensors[t].g)
+        if (m->tensors[t].tap && m->tensors[t].g)
             memset(m->tensors[t].g, 0, tensor_size(m, t, m->max_batch) * sizeof(float));
 }
