@@ -3,6 +3,12 @@
 
     bench/compare.py                      both input shapes, 3 interleaved repeats (make bench)
     bench/compare.py --inputs 1x28x28 --repeats 1 --no-mpi     a quick look
+    bench/compare.py --baseline /path/to/old/build/bench        this build against another, and PyTorch
+
+With --baseline DIR (the bench directory of another build of revive, e.g. a worktree of an older
+commit after `make build/bench/bench_train`), every figure also runs that build's bench_train in
+the same rounds (revive, baseline, PyTorch), and the table gains its img/s and the ratio
+revive ÷ baseline: a change's speed measured side by side, not against a figure from another day.
 
 For every figure (train all / BN only / conv_fraction 1 % and 4 % / evaluate) and input shape it
 runs build/bench/bench_train and bench/torch_resnet.py alternately, one process per run
@@ -25,7 +31,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCH = os.path.join(ROOT, "bench", "torch_resnet.py")
-BENCH_TRAIN = PIPELINE = BIN_DIR = None  # set from the command line in main()
+BENCH_TRAIN = PIPELINE = BIN_DIR = BASELINE = None  # set from the command line in main()
 THREADS = 2
 
 # (label, mode, fraction); one row of the table each
@@ -82,8 +88,8 @@ def revive_env():
     return env
 
 
-def bench_revive(mode, fraction, shape, steps, warmup):
-    cmd = [BENCH_TRAIN, "--mode", mode, "--fraction", f"{fraction:g}", "--input", shape_str(shape),
+def bench_revive(mode, fraction, shape, steps, warmup, binary=None):
+    cmd = [binary or BENCH_TRAIN, "--mode", mode, "--fraction", f"{fraction:g}", "--input", shape_str(shape),
            "--steps", str(steps), "--warmup", str(warmup), "--threads", str(THREADS)]
     return results(run(cmd, revive_env()))[0]
 
@@ -144,16 +150,21 @@ def compare_shape(shape, a, torch_version):
     # Repeats outermost: each round runs every figure, revive then PyTorch, so a figure's two
     # tools run back to back AND the figures of one round (the conv_fraction / BN-only step
     # ratio) see the same background load.
+    base_runs = {}
     for label, mode, _ in FIGURES:
         rows[label] = (mode, steps_for(mode, shape, a.scale), [], [])
+        base_runs[label] = []
     for rep in range(a.repeats):
         for label, mode, fraction in FIGURES:
             _, steps, r_runs, t_runs = rows[label]
             r_runs.append(bench_revive(mode, fraction, shape, steps, a.warmup))
+            if BASELINE:
+                base_runs[label].append(bench_revive(mode, fraction, shape, steps, a.warmup, BASELINE))
             if torch_version:
                 t_runs.append(bench_torch(mode, fraction, shape, steps, a.warmup))
             print(f"  {shape_str(shape)} {label:22s} repeat {rep + 1}/{a.repeats}: revive "
                   f"{float(r_runs[-1]['img_s']):7.1f} img/s"
+                  + (f", baseline {float(base_runs[label][-1]['img_s']):7.1f} img/s" if BASELINE else "")
                   + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
                   file=sys.stderr, flush=True)
             if int(r_runs[-1]["params"]) != params:
@@ -220,6 +231,20 @@ def compare_shape(shape, a, torch_version):
         lines.append(f"Peak resident memory while training (largest of the training figures): revive "
                      f"{r_peak:.0f} MiB, PyTorch {t_peak:.0f} MiB (of which {t_base:.0f} MiB is the "
                      f"library after `import torch`); target revive ≤ PyTorch: {check(r_peak <= t_peak)}.")
+    blines = []
+    if BASELINE:
+        blines.append("| figure | revive img/s | baseline img/s | revive ÷ baseline | revive peak RSS MiB "
+                     "| baseline peak RSS MiB |")
+        blines.append("|---|---:|---:|---:|---:|---:|")
+        for label, (mode, steps, r_runs, _) in rows.items():
+            r = [float(x["img_s"]) for x in r_runs]
+            b = [float(x["img_s"]) for x in base_runs[label]]
+            blines.append(f"| {label} | {fmt_rate(r)} | {fmt_rate(b)} | {med(r) / med(b):.2f}× "
+                         f"| {med([float(x['peak_rss_mib']) for x in r_runs]):.0f} "
+                         f"| {med([float(x['peak_rss_mib']) for x in base_runs[label]]):.0f} |")
+        blines.append("")
+    if blines:
+        lines += ["", f"Against the baseline build ({BASELINE}), same rounds:", ""] + blines
     return lines
 
 
@@ -319,10 +344,15 @@ def main():
     ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
     ap.add_argument("--no-networks", action="store_true",
                     help="skip the other networks (ImageNet ResNet-18, VGG-11)")
+    ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
     a = ap.parse_args()
     a.mismatch = False
-    global BENCH_TRAIN, PIPELINE, BIN_DIR
+    global BENCH_TRAIN, PIPELINE, BIN_DIR, BASELINE
     BIN_DIR = os.path.join(ROOT, a.bin_dir)
+    if a.baseline:
+        BASELINE = os.path.join(os.path.abspath(a.baseline), "bench_train")
+        if not os.access(BASELINE, os.X_OK):
+            ap.error(f"--baseline: {BASELINE} is missing (build it there: make build/bench/bench_train)")
     BENCH_TRAIN = os.path.join(BIN_DIR, "bench_train")
     PIPELINE = os.path.join(ROOT, a.pipeline)
     if a.repeats < 1 or a.warmup < 0 or a.scale <= 0 or a.mpi_seconds <= 0:
