@@ -1,4 +1,4 @@
-/* Training and evaluation throughput of a CIFAR ResNet, one process: images/s, useful GFLOP/s
+/* Training and evaluation throughput of a network (ResNet-20 unless --arch/--depth say), one process: images/s, useful GFLOP/s
  * and peak resident memory, for the modes bench/torch_resnet.py runs in PyTorch.
  *
  *   build/bench/bench_train                         every mode on ResNet-20, 1x28x28, batch 128
@@ -28,6 +28,7 @@
 #include "config.h"
 #include "layers.h"
 #include "model.h"
+#include "models.h"
 #include "optim.h"
 #include "rng.h"
 #include "run.h"
@@ -48,27 +49,35 @@ struct options {
 static const char usage[] =
     "usage: bench_train [--mode all|bn|conv_fraction|eval] [--fraction F] [--input CxHxW]\n"
     "                   [--depth D] [--width W] [--classes K] [--batch B] [--steps N]\n"
-    "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd|onednn]\n";
+    "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd|onednn]\n"
+    "                   [--arch resnet|imagenet_resnet|vgg] [--stem auto|imagenet|cifar]\n"
+    "                   [--norm batchnorm|none] [--head auto|pool|torchvision]\n";
 
-/* Multiply-adds ×2 of every conv and the output layer, for one image forward. */
+/* Multiply-adds ×2 of layer i (a conv or a linear layer; 0 for the others), one image. */
+static double layer_flops(const struct model *m, int i)
+{
+    const struct layer *l = &m->layers[i];
+    if (l->op == LAYER_CONV)
+        return 2.0 * l->conv.out_c * l->conv.out_h * l->conv.out_w * (double)l->conv.in_c *
+               l->conv.k * l->conv.k;
+    return l->op == LAYER_LINEAR ? 2.0 * l->fc.in_f * l->fc.out_f : 0.0;
+}
+
+/* ... of every conv and linear layer, for one image forward. */
 static double forward_flops(const struct model *m)
 {
     double f = 0;
-    for (int i = 0; i < m->nunits; i++) {
-        const struct conv2d *c = &m->units[i].conv;
-        f += 2.0 * c->out_c * c->out_h * c->out_w * (double)c->in_c * c->k * c->k;
-    }
-    return f + 2.0 * m->features * m->spec.classes;
+    for (int i = 0; i < m->nlayers; i++)
+        f += layer_flops(m, i);
+    return f;
 }
 
-/* Useful training FLOPs per image: forward, input gradients (not for the stem), and the share
- * `weights` of the conv weight gradients that trains (1 all, 0 BN-only, f conv_fraction). */
+/* Useful training FLOPs per image: forward, input gradients (not for the first layer), and the
+ * share `weights` of the conv weight gradients that trains (1 all, 0 BN-only, f conv_fraction). */
 static double train_flops(const struct model *m, double weights)
 {
     double fwd = forward_flops(m);
-    const struct conv2d *c = &m->units[0].conv;
-    double stem = 2.0 * c->out_c * c->out_h * c->out_w * (double)c->in_c * c->k * c->k;
-    return fwd + (fwd - stem) + weights * fwd;
+    return fwd + (fwd - layer_flops(m, 0)) + weights * fwd;
 }
 
 static double peak_rss_mib(void)
@@ -156,6 +165,16 @@ static int int_arg(const char *flag, const char *v, int min)
     return (int)x;
 }
 
+static int choice(const char *flag, const char *v, const char *const *names, int n)
+{
+    int k = config_choice_index(names, n, v);
+    if (k < 0) {
+        fprintf(stderr, "bench_train: %s '%s' is not one of its names (pipeline params --help)\n", flag, v);
+        exit(2);
+    }
+    return k;
+}
+
 static void parse(struct options *o, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -191,6 +210,14 @@ static void parse(struct options *o, int argc, char **argv)
                 fprintf(stderr, "bench_train: --input '%s' is not CxHxW (e.g. 3x32x32)\n", v);
                 exit(2);
             }
+        } else if (strcmp(f, "--arch") == 0) {
+            o->spec.arch = (enum arch_kind)choice(f, v, arch_names, ARCH_COUNT);
+        } else if (strcmp(f, "--stem") == 0) {
+            o->spec.stem = (enum model_stem)choice(f, v, stem_names, STEM_COUNT);
+        } else if (strcmp(f, "--norm") == 0) {
+            o->spec.norm = (enum model_norm)choice(f, v, norm_names, NORM_COUNT);
+        } else if (strcmp(f, "--head") == 0) {
+            o->spec.head = (enum model_head)choice(f, v, head_names, HEAD_COUNT);
         } else if (strcmp(f, "--depth") == 0) {
             o->spec.depth = int_arg(f, v, 1);
         } else if (strcmp(f, "--width") == 0) {
@@ -253,8 +280,10 @@ int main(int argc, char **argv)
         x[i] = rng_normal(1, 1, i);
     for (int i = 0; i < o.batch; i++)
         y[i] = i % o.spec.classes;
-    printf("bench_train: ResNet-%d width %d, %dx%dx%d, batch %d, %d thread%s, conv_algo %s, "
-           "%d steps after %d warm-up\n", o.spec.depth, o.spec.width, o.spec.in_c, o.spec.in_h,
+    char net[96];
+    model_families[o.spec.arch].describe(net, sizeof net, &o.spec);
+    printf("bench_train: %s, %dx%dx%d, batch %d, %d thread%s, conv_algo %s, "
+           "%d steps after %d warm-up\n", net, o.spec.in_c, o.spec.in_h,
            o.spec.in_w, o.batch, o.threads, o.threads > 1 ? "s" : "", o.conv_algo, o.steps, o.warmup);
     if (o.mode >= 0) {
         run_mode(&m, x, y, o.mode, o.fraction, &o);

@@ -248,6 +248,38 @@ def compare_shape(shape, a, torch_version):
     return lines
 
 
+# Networks beyond ResNet-20, revive alone (bench/torch_resnet.py builds the CIFAR ResNet only):
+# (label, bench_train options, input). Training all parameters and BN only, few steps: each
+# image costs 10-30 times ResNet-20's.
+NETWORKS = [
+    ("ImageNet ResNet-18, cifar stem", ["--arch", "imagenet_resnet", "--depth", "18", "--stem", "cifar"],
+     (1, 28, 28)),
+    ("VGG-11-BN, pool head", ["--arch", "vgg", "--depth", "11"], (1, 28, 28)),
+]
+
+
+def compare_networks(a):
+    lines = ["### Other networks (revive alone), batch 128, "
+             f"{THREADS} threads", "",
+             "| network | input | parameters | MFLOP forward / image | train all img/s | train BN only img/s |",
+             "|---|---|---:|---:|---:|---:|"]
+    for label, opts, shape in NETWORKS:
+        got = {"all": [], "bn": []}
+        steps = max(1, round(2 * a.scale))
+        for rep in range(a.repeats):
+            for mode in got:
+                cmd = [BENCH_TRAIN, "--mode", mode, "--input", shape_str(shape), "--steps", str(steps),
+                       "--warmup", "1", "--threads", str(THREADS)] + opts
+                got[mode].append(results(run(cmd, revive_env()))[0])
+        r = got["all"][0]
+        lines.append(f"| {label} | {shape_str(shape)} | {int(r['params']):,} | "
+                     f"{float(r['flops']) / 1e6:.0f} | "
+                     f"{fmt_rate([float(x['img_s']) for x in got['all']])} | "
+                     f"{fmt_rate([float(x['img_s']) for x in got['bn']])} |")
+        print(f"  {label} done", file=sys.stderr, flush=True)
+    return lines
+
+
 def compare_mpi(a):
     """bench/scaling.sh `repeats` times; medians per layout."""
     runs = {}
@@ -310,6 +342,8 @@ def main():
     ap.add_argument("--pipeline", default="./pipeline", help="the pipeline binary (for `params`)")
     ap.add_argument("--no-torch", action="store_true", help="revive's figures only")
     ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
+    ap.add_argument("--no-networks", action="store_true",
+                    help="skip the other networks (ImageNet ResNet-18, VGG-11)")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
     a = ap.parse_args()
     a.mismatch = False
@@ -351,6 +385,8 @@ def main():
     for shape in shapes:
         print("\n".join([""] + compare_shape(shape, a, torch_version)), flush=True)
     out = []
+    if not a.no_networks:
+        out += [""] + compare_networks(a)
     if not a.no_mpi:
         out += [""] + compare_mpi(a)
     load = os.getloadavg()

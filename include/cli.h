@@ -100,6 +100,7 @@ void cli_usage(FILE *f, const struct cli_command *const *cmds);
 extern const struct cli_option cli_set, cli_out, cli_stop_after_steps;
 
 /* Commands defined outside main.c. */
-extern const struct cli_command plan_command; /* src/cli/plan.c */
+extern const struct cli_command plan_command;   /* src/cli/plan.c */
+extern const struct cli_command params_command; /* src/cli/params.c */
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "layers.h" /* enum conv_algo */
+#include "model.h"  /* enum arch_kind, model_stem, model_norm, model_head and their names */
 
 /* The most stages a pipeline has: the one limit shared by the config's checks (the values of
  * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
@@ -32,7 +33,6 @@
  * src/config/config_table.c): the config stores the enum, its parser, help and docs/config.md take the
  * names from the table, and a name read back from a file goes through config_choice_index. */
 enum dataset_kind { DATASET_FASHION_MNIST, DATASET_CIFAR10, DATASET_SYNTHETIC, DATASET_COUNT };
-enum arch_kind { ARCH_RESNET, ARCH_COUNT };
 enum gamma_init { GAMMA_INIT_UNIFORM, GAMMA_INIT_ONE, GAMMA_INIT_COUNT };
 /* What a stage trains (stages.h has one file per kind). */
 enum stage_kind_id { STAGE_ALL, STAGE_BN, STAGE_BN_OUTPUT, STAGE_OUTPUT, STAGE_PER_CHANNEL,
@@ -50,7 +50,6 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 
 extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
-extern const char *const arch_names[ARCH_COUNT];
 extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
 extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
 extern const char *const lr_kind_names[LR_KIND_COUNT];
@@ -91,6 +90,9 @@ struct config {
     /* [model] */
     enum arch_kind arch;
     int depth, width;
+    enum model_stem stem;
+    enum model_norm norm;
+    enum model_head head;
     enum gamma_init gamma_init;
     /* [train] */
     enum stage_kind_id trainable;

@@ -1,4 +1,4 @@
-/* The layers of a CIFAR ResNet, each a small struct describing its shape and plain functions.
+/* The layers of revive's networks, each a small struct describing its shape and plain functions.
  *
  *   struct conv2d conv;
  *   conv2d_init(&conv, 16, 32, 3, 2, 1, 28, 28);           in_c, out_c, k, stride, pad, in_h, in_w
@@ -20,6 +20,7 @@
 #define REVIVE_LAYERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- 2-D convolution, no bias: im2col + cblas_sgemm, or Winograd F(2×2,3×3) --------------- */
 
@@ -191,6 +192,30 @@ void add_forward(float *out, const float *a, const float *b, size_t count);
 /* out = ReLU(a + b) in one pass (a residual block's end); NaN passes as in relu_forward. */
 void add_relu_forward(float *out, const float *a, const float *b, size_t count);
 /* The add's backward is the identity into both inputs: callers pass dout on (no function). */
+
+/* ---- max pooling: PyTorch's MaxPool2d(k, stride, pad, ceil_mode) -------------------------- */
+struct maxpool2d {
+    int c, k, stride, pad;
+    int in_h, in_w, out_h, out_w;
+};
+/* out = ⌊(in + 2·pad − k) / stride⌋ + 1, or with ceil_mode ⌈…⌉ + 1 less one where the last
+ * window would start in the right padding (PyTorch's rule). pad ≤ k/2, so every window holds an
+ * input value. */
+void maxpool2d_init(struct maxpool2d *l, int c, int k, int stride, int pad, int in_h, int in_w,
+                    int ceil_mode);
+/* argmax: per output, the index (ih·in_w + iw) in its plane of the first maximum (NaN wins, as
+ * in PyTorch). */
+void maxpool2d_forward(float *out,      /* (N, C, out_h, out_w) */
+                       int32_t *argmax, /* (N, C, out_h, out_w) */
+                       const float *in, /* (N, C, in_h, in_w) */
+                       const struct maxpool2d *l, int n);
+void maxpool2d_backward(float *din,          /* (N, C, in_h, in_w) += */
+                        const float *dout,   /* (N, C, out_h, out_w) */
+                        const int32_t *argmax, const struct maxpool2d *l, int n);
+
+/* ---- per-channel bias: out (N, C, HW) += b (C); db += Σ_{n,hw} dout ------------------------ */
+void bias_forward(float *out, const float *b, int n, int c, int hw);
+void bias_backward(float *db, const float *dout, int n, int c, int hw);
 
 /* ---- global average pooling: (N, C, H, W) -> (N, C) ------------------------------------ */
 void avgpool_forward(float *out, const float *in, int n, int c, int hw);

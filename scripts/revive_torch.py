@@ -11,7 +11,8 @@
     revive_torch.save(model, "mine.h5", like="checkpoints/RUN/stage-00.h5")
                                     # revive can `eval` and `resume` mine.h5
 
-The network is revive's CIFAR ResNet (src/engine/model_build.c, src/engine/model.c), written here from its
+The network is revive's CIFAR ResNet (src/models/resnet.c; for model.arch = imagenet_resnet,
+ImageNetResNet below, torchvision's own modules), the CIFAR one written here from its
 description (open_lth's cifar_resnet), so that tests/tools/torch_reference.py checks revive's
 wiring against it as well as its arithmetic:
 
@@ -132,6 +133,68 @@ class ResNet(nn.Module):
         return names
 
 
+class ImageNetResNet(nn.Module):
+    """revive's ImageNet ResNet (src/models/imagenet_resnet.c): torchvision's ResNet as `net`,
+    with the CIFAR stem (3x3/1 conv, no max-pool) when the run's model.stem = cifar, and the input
+    normalization as in ResNet above. `net.state_dict()` has torchvision's names, so
+    torchvision.models.resnetD(num_classes=...) loads it strictly (ImageNet stem, 3 channels)."""
+
+    BLOCKS = {18: (False, [2, 2, 2, 2]), 34: (False, [3, 4, 6, 3]), 50: (True, [3, 4, 6, 3]),
+              101: (True, [3, 4, 23, 3]), 152: (True, [3, 8, 36, 3]), 200: (True, [3, 24, 36, 3])}
+
+    def __init__(self, depth, width, in_c, classes, stem="imagenet", eps=BN_EPS,
+                 momentum=BN_MOMENTUM, mean=None, std=None):
+        super().__init__()
+        import torchvision
+        if depth not in self.BLOCKS or width != 1:
+            raise ValueError(f"ImageNet ResNet-{depth} width {width}: this module builds depths "
+                             f"{sorted(self.BLOCKS)} at width 1")
+        bottleneck, layers = self.BLOCKS[depth]
+        block = torchvision.models.resnet.Bottleneck if bottleneck else torchvision.models.resnet.BasicBlock
+        self.net = torchvision.models.resnet.ResNet(block, layers, num_classes=classes)
+        if stem == "cifar":
+            self.net.conv1 = nn.Conv2d(in_c, 64, 3, stride=1, padding=1, bias=False)
+            self.net.maxpool = nn.Identity()
+        elif in_c != 3:
+            self.net.conv1 = nn.Conv2d(in_c, 64, 7, stride=2, padding=3, bias=False)
+        for mod in self.net.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.eps, mod.momentum = eps, momentum
+        self.normalize = mean is not None
+        self.register_buffer("input_mean", torch.as_tensor(
+            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("input_std", torch.as_tensor(
+            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
+
+    def forward(self, x):
+        if self.normalize:
+            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        return self.net(x)
+
+    def param(self, name):
+        return dict(self.net.named_parameters())[torchvision_name(name)]
+
+    def unit(self, name):
+        conv = torchvision_name(name + ".conv").rsplit(".", 1)[0]
+        bn = torchvision_name(name + ".gamma").rsplit(".", 1)[0]
+        mods = dict(self.net.named_modules())
+        return mods[conv], mods[bn]
+
+    def units(self):
+        """revive's unit names in model order (torchvision registers its BNs in that order)."""
+        names = []
+        for n, mod in self.net.named_modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                if n == "bn1":
+                    names.append("stem")
+                elif n.endswith("downsample.1"):
+                    names.append(n[:-len(".1")])
+                else:
+                    block, part = n.rsplit(".", 1)
+                    names.append(f"{block}.conv{part[2:]}")
+        return names
+
+
 class CheckpointError(Exception):
     """A file this module cannot use; the message names it and says what to do."""
 
@@ -154,8 +217,13 @@ def _open(path):
 def _build(f, path):
     m = f["model"]
     a = m.attrs
+    config = revive_h5.text(f["config"][()]) if "config" in f else ""
+    arch = revive_h5.config_value(config, "model", "arch") or "resnet"
+    if arch not in ("resnet", "imagenet_resnet"):
+        raise CheckpointError(f"{path}: model.arch = {arch}: this module builds resnet and "
+                              "imagenet_resnet")
     wiring = (revive_h5.text(a.get("wiring"), WIRING[0]), int(a.get("wiring_version", WIRING[1])))
-    if wiring != WIRING:
+    if arch == "resnet" and wiring != WIRING:
         raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
     if "input_mean" in m:
         mean, std = m["input_mean"][()], m["input_std"][()]
@@ -163,6 +231,14 @@ def _build(f, path):
         raise CheckpointError(f"{path}: no /model/input_mean: written by a revive that did not store "
                               "its input normalization; re-save it with `pipeline resume` or pass "
                               "normalized inputs to ResNet yourself")
+    if arch == "imagenet_resnet":
+        try:
+            return ImageNetResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
+                                  stem=revive_h5.config_value(config, "model", "stem") or "auto",
+                                  eps=float(a.get("bn_eps", BN_EPS)),
+                                  momentum=float(a.get("bn_momentum", BN_MOMENTUM)), mean=mean, std=std)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
     return ResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
                   eps=float(a.get("bn_eps", BN_EPS)), momentum=float(a.get("bn_momentum", BN_MOMENTUM)),
                   mean=mean, std=std)
@@ -199,8 +275,11 @@ def load(path):
 def state_dict(path):
     """The checkpoint as a PyTorch state dict: names of ResNet above (conv.weight, bn.weight,
     bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked, blocks.0.conv1.weight, …,
-    fc.weight, fc.bias, input_mean, input_std)."""
-    return load(path).state_dict()
+    fc.weight, fc.bias, input_mean, input_std); for an ImageNet ResNet, torchvision's names
+    (conv1.weight, bn1.weight, layer1.0.conv1.weight, …, fc.weight: the normalization stays out,
+    so torchvision.models.resnetD(num_classes=...) loads it strictly)."""
+    m = load(path)
+    return m.net.state_dict() if isinstance(m, ImageNetResNet) else m.state_dict()
 
 
 def param_name(model, torch_name):
@@ -211,6 +290,24 @@ def param_name(model, torch_name):
             if model.param(f"{u}.{kind}") is target:
                 return f"{u}.{kind}"
     return {"fc.weight": "output.weight", "fc.bias": "output.bias"}[torch_name]
+
+
+def torchvision_name(name):
+    """torchvision's name for a parameter of revive's ImageNet ResNet (src/models/imagenet_resnet.c):
+    'stem.conv' -> 'conv1.weight', 'layer2.0.conv1.gamma' -> 'layer2.0.bn1.weight',
+    'layer2.0.downsample.beta' -> 'layer2.0.downsample.1.bias', 'output.weight' -> 'fc.weight',
+    so `torchvision.models.resnetD(num_classes=...)` loads the values strictly."""
+    if name.startswith("output."):
+        return "fc." + name.split(".", 1)[1]
+    unit, kind = name.rsplit(".", 1)
+    field = {"conv": "weight", "gamma": "weight", "beta": "bias"}[kind]
+    if unit == "stem":
+        return ("conv1." if kind == "conv" else "bn1.") + field
+    block, part = unit.rsplit(".", 1)
+    if part == "downsample":
+        return f"{block}.downsample.{0 if kind == 'conv' else 1}.{field}"
+    k = part[len("conv"):]
+    return f"{block}.{'conv' if kind == 'conv' else 'bn'}{k}.{field}"
 
 
 def save(model, path, like):

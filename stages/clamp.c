@@ -10,7 +10,7 @@ int gamma_clamp(struct model *m, struct stats_threshold t)
     uint8_t *off = rv_malloc((size_t)stats_nfilters(m) + 1);
     int count = stats_model_disabled(off, m, t);
     for (int u = 0, f = 0; u < m->nunits; u++) {
-        int n = m->units[u].conv.out_c;
+        int n = m->units[u].channels;
         float *g = m->values + m->params[m->units[u].gamma].offset;
         for (int c = 0; c < n; c++, f++)
             if (off[f])

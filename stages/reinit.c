@@ -33,8 +33,8 @@ struct reinit_options reinit_options_of(const struct config *c)
                                    .weight_scale = c->reinit_weight_scale};
 }
 
-/* Filter c's conv weights: element i at values[offset + i·stride], i < n. The one place that
- * knows a filter's layout: row c of the unit's (out_c, in_c, k, k) weight. */
+/* Filter c's weights: element i at values[offset + i·stride], i < n. The one place that reads a
+ * filter's layout, which the unit declares (model.h: a conv's row c, or any strided slice). */
 struct filter_weights {
     size_t offset, stride, n;
 };
@@ -42,13 +42,13 @@ struct filter_weights {
 static struct filter_weights filter_weights(const struct model *m, const struct unit *un, int c)
 {
     const struct param *w = &m->params[un->w];
-    size_t fan_in = w->count / (size_t)w->dims[0];
-    return (struct filter_weights){.offset = w->offset + (size_t)c * fan_in, .stride = 1, .n = fan_in};
+    return (struct filter_weights){.offset = w->offset + (size_t)c * un->row_stride,
+                                   .stride = un->elem_stride, .n = un->filter_len};
 }
 
 static int unit_channels(const struct unit *un)
 {
-    return un->conv.out_c;
+    return un->channels;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -235,6 +235,12 @@ why=""
 [ "$bn" = 8288 ] || why="${why:+$why; }batchnorm '$bn', expected 8288"
 check "params of ResNet-110 on CIFAR-10" "$why"
 expect_error "params --depth 21" "21" "" "$PIPE" params --depth 21
+runq "$TMP/p.out" "$TMP/p.err" "$PIPE" params --arch imagenet_resnet --depth 50 --input 3x224x224 --classes 1000
+got=$(awk '$1 == "total" || $1 == "batchnorm" || $1 == "output" || $1 == "shortcut" { printf "%s ", $2 }' "$TMP/p.out")
+check "params of ImageNet ResNet-50 (torchvision's counts)" \
+    "$([ "$rc" -eq 0 ] && [ "$got" = "25557032 53120 2049000 2768896 " ] || echo "exit $rc, got '$got'")"
+expect_error "params --arch vgg --depth 12" "model.depth = 12 is not a VGG depth (11, 13, 16, 19)" "" \
+    "$PIPE" params --arch vgg --depth 12
 
 # --- 7. generated docs are current ----------------------------------------------------------------
 "$PIPE" help-config --markdown >"$TMP/config.md" 2>&1

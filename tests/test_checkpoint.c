@@ -1709,7 +1709,7 @@ static void test_conv_auto_rule(void **state)
     build_from_config(&m2, &c, 0);
     int onednn = 0;
     for (int u = 0; u < m2.nunits; u++)
-        onednn += m2.units[u].conv.onednn;
+        onednn += model_unit_conv(&m2, u)->onednn;
     /* Rule 2 takes oneDNN for the 6 wide 3×3 convs where oneDNN's kernels are AVX-512. */
     assert_int_equal(onednn, conv2d_onednn_preferred() ? 6 : 0);
     model_free(&m2);
@@ -1730,7 +1730,7 @@ static void test_conv_auto_rule(void **state)
     build_from_config(&b.model, &c, 0);
     int winograd = 0;
     for (int u = 0; u < b.model.nunits; u++) {
-        const struct conv2d *l = &b.model.units[u].conv;
+        const struct conv2d *l = model_unit_conv(&b.model, u);
         int wide_s1 = u > 0 && l->k == 3 && l->stride == 1;
         assert_int_equal(l->onednn, 0);
         assert_int_equal(l->winograd, wide_s1);

@@ -86,7 +86,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
     SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
     SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
-    SAME(arch); SAME(depth); SAME(width); SAME(gamma_init);
+    SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init);
     SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
     SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
@@ -106,7 +106,8 @@ static const char DEFAULT_INI[] =
     "\n[data]\ndataset = fashion_mnist\npath = \"\"\ntrain_limit = 0\ntest_limit = 0\n"
     "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
     "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\nlabel_noise = 0\n"
-    "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\ngamma_init = uniform\n"
+    "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\nstem = auto\nnorm = batchnorm\nhead = auto\n"
+    "gamma_init = uniform\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
@@ -279,7 +280,7 @@ static void test_key_errors(void **state)
         "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
-                        "[train]); keys there: arch, depth, width, gamma_init");
+                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init");
     assert_has(load_error("[train]\nLR = 3\n", &err),
                "configs/x.ini:2: unknown key 'LR' in [train] (did you mean 'lr'?)");
     assert_string_equal(load_error("[run]\nzzz = 3\n", &err),
@@ -470,6 +471,25 @@ static void test_validate(void **state)
     assert_string_equal(validate_error(&c, &err), "model.depth = 865 is not 6n+2; try 860 or 866");
     c.depth = 866;
     assert_int_equal(config_validate(&c, &err), 0);
+    {
+        /* the other families check their own keys (src/models/) */
+        struct config d;
+        config_defaults(&d);
+        assert_int_equal(config_set(&d, "model.arch=imagenet_resnet", &err), 0);
+        assert_string_equal(validate_error(&d, &err), "model.depth = 20 is not an ImageNet ResNet "
+                                                      "depth (18, 34, 50, 101, 152, 200)");
+        assert_int_equal(config_set(&d, "model.depth=18", &err), 0);
+        assert_int_equal(config_set(&d, "model.stem=cifar", &err), 0);
+        assert_int_equal(config_validate(&d, &err), 0);
+        assert_int_equal(config_set(&d, "model.arch=vgg", &err), 0);
+        assert_int_equal(config_set(&d, "model.depth=11", &err), 0);
+        assert_has(validate_error(&d, &err), "model.stem = cifar is for imagenet_resnet");
+        assert_int_equal(config_set(&d, "model.arch=resnet", &err), 0);
+        assert_int_equal(config_set(&d, "model.depth=20", &err), 0);
+        assert_int_equal(config_set(&d, "model.stem=auto", &err), 0);
+        assert_int_equal(config_set(&d, "model.norm=none", &err), 0);
+        assert_has(validate_error(&d, &err), "model.norm = none is for vgg");
+    }
     c.depth = 5; /* set directly: validate re-checks the table's ranges */
     assert_string_equal(validate_error(&c, &err), "model.depth = 5 is out of range 8..866");
 
@@ -551,16 +571,16 @@ static void test_pipeline_stages(void **state)
     assert_int_equal(SCHEDULE_MAX_STAGES, CONFIG_MAX_STAGES);
 }
 
-/* Every key but model.arch (which has one choice) and train.milestone_fractions (which excludes
- * train.milestones) differs from its default. */
+/* Every key but model.stem (which vgg does not read) and train.milestone_fractions (which
+ * excludes train.milestones) differs from its default. */
 static const char *const CHANGED[] = {
     "run.name=exp 1", "run.out_dir=/tmp/ckpt", "run.seed=2147483647", "run.threads=3",
     "data.dataset=cifar10", "data.path=/data/c10", "data.train_limit=1000",
     "data.test_limit=200", "data.augment_crop=2", "data.augment_flip=false",
     "data.synthetic_train=64", "data.synthetic_test=32", "data.synthetic_size=16",
-    "data.synthetic_channels=3", "data.synthetic_classes=10", "data.label_noise=0.25", "model.depth=56",
-    "model.width=2", "model.gamma_init=one", "train.trainable=conv_fraction",
-    "train.per_channel_k=8", "train.epochs=160", "train.batch_size=64",
+    "data.synthetic_channels=3", "data.synthetic_classes=10", "data.label_noise=0.25", "model.arch=vgg",
+    "model.depth=16", "model.width=2", "model.norm=none", "model.head=pool", "model.gamma_init=one",
+    "train.trainable=conv_fraction", "train.per_channel_k=8", "train.epochs=160", "train.batch_size=64",
     "train.eval_batch_size=1000", "train.lr=0.05", "train.momentum=0.95", "train.nesterov=true",
     "train.weight_decay=5e-4", "train.lr_schedule=cosine", "train.milestones=80, 120.5",
     "train.lr_factor=0.2", "train.warmup_epochs=0.5", "train.sync_bn=false",
@@ -584,7 +604,7 @@ static void test_round_trip(void **state)
     assert_int_equal(config_validate(&changed, &err), 0);
 
     char *ini_def = config_to_ini(&def), *ini_changed = config_to_ini(&changed);
-    /* every key line differs, except model.arch and train.milestone_fractions */
+    /* every key line differs, except model.stem and train.milestone_fractions */
     const char *a = ini_def, *b = ini_changed;
     int keys = 0, same = 0;
     while (*a && *b) {

@@ -990,6 +990,101 @@ static void test_avgpool(void **state)
     FREE_ALL(s.in, s.out, s.r, din);
 }
 
+/* ---- max pooling ------------------------------------------------------------------------ */
+
+struct maxpool_case {
+    struct maxpool2d l;
+    int n;
+    float *in, *out, *r;
+    int32_t *arg;
+};
+
+static double maxpool_loss(void *p)
+{
+    struct maxpool_case *c = p;
+    maxpool2d_forward(c->out, c->arg, c->in, &c->l, c->n);
+    return dot(c->out, c->r, (size_t)c->n * c->l.c * c->l.out_h * c->l.out_w);
+}
+
+/* Overlapping windows with padding (the ImageNet stem's 3×3/2 pad 1) and ceil mode (VGG's 2×2/2
+ * on odd sizes): shapes as PyTorch's, and the gradient against central differences. Inputs are
+ * spaced apart (a permutation times 0.1), so ±h never changes which value is the maximum. */
+static void maxpool_case(int c, int hw, int k, int s, int pad, int ceil_mode, int out_hw)
+{
+    struct maxpool_case m = {.n = 2};
+    maxpool2d_init(&m.l, c, k, s, pad, hw, hw, ceil_mode);
+    assert_int_equal(m.l.out_h, out_hw);
+    assert_int_equal(m.l.out_w, out_hw);
+    size_t in_n = (size_t)m.n * c * hw * hw, out_n = (size_t)m.n * c * out_hw * out_hw;
+    m.in = falloc(in_n);
+    m.out = falloc(out_n);
+    m.r = falloc(out_n);
+    m.arg = rv_calloc(out_n, sizeof(int32_t));
+    for (size_t i = 0; i < in_n; i++)
+        m.in[i] = 0.1f * (float)((i * 7919) % in_n) - 3.0f;
+    fill_normal(m.r, out_n, 450, 1.0f, 0.0f);
+    float *din = falloc(in_n);
+    maxpool_loss(&m);
+    maxpool2d_backward(din, m.r, m.arg, &m.l, m.n);
+    assert_int_equal(check_grad("maxpool", m.in, in_n, din, maxpool_loss, &m, 2000, 0.0f), 0);
+    FREE_ALL(m.in, m.out, m.r, din);
+    free(m.arg);
+}
+
+static void test_maxpool(void **state)
+{
+    (void)state;
+    maxpool_case(3, 8, 3, 2, 1, 0, 4);  /* ImageNet stem: 112 → 56 the same way */
+    maxpool_case(2, 7, 3, 2, 1, 0, 4);
+    maxpool_case(2, 7, 2, 2, 0, 1, 4);  /* ceil mode: 7 → 4 (floor would give 3) */
+    maxpool_case(2, 1, 2, 2, 0, 1, 1);  /* ceil mode on a 1×1 plane: 1 → 1, as PyTorch */
+    maxpool_case(2, 6, 2, 2, 0, 1, 3);  /* even sizes: ceil mode changes nothing */
+    /* by hand: the max of each window, its first occurrence, NaN wins */
+    struct maxpool2d l;
+    maxpool2d_init(&l, 1, 2, 2, 0, 2, 4, 0);
+    float x[8] = {1, 5, 2, 2, 5, 0, NAN, 1}, y[2];
+    int32_t a[2];
+    maxpool2d_forward(y, a, x, &l, 1);
+    assert_true(y[0] == 5.0f && a[0] == 1);
+    assert_true(isnan(y[1]) && a[1] == 6);
+}
+
+/* ---- per-channel bias -------------------------------------------------------------------- */
+
+struct bias_case {
+    int n, c, hw;
+    float *x, *b, *out, *r;
+};
+
+static double bias_loss(void *p)
+{
+    struct bias_case *c = p;
+    size_t count = (size_t)c->n * c->c * c->hw;
+    memcpy(c->out, c->x, count * sizeof(float));
+    bias_forward(c->out, c->b, c->n, c->c, c->hw);
+    return dot(c->out, c->r, count);
+}
+
+static void test_bias(void **state)
+{
+    (void)state;
+    struct bias_case c = {.n = 3, .c = 4, .hw = 5};
+    size_t count = 60;
+    c.x = falloc(count);
+    c.b = falloc(4);
+    c.out = falloc(count);
+    c.r = falloc(count);
+    fill_normal(c.x, count, 460, 1.0f, 0.0f);
+    fill_normal(c.b, 4, 461, 1.0f, 0.0f);
+    fill_normal(c.r, count, 462, 1.0f, 0.0f);
+    float *db = falloc(4);
+    db[0] = 1.0f; /* accumulates */
+    bias_backward(db, c.r, c.n, c.c, c.hw);
+    db[0] -= 1.0f;
+    assert_int_equal(check_grad("bias", c.b, 4, db, bias_loss, &c, 100, 0.0f), 0);
+    FREE_ALL(c.x, c.b, c.out, c.r, db);
+}
+
 /* ---- linear ---------------------------------------------------------------------------- */
 
 struct lin_case {
@@ -1163,6 +1258,8 @@ int main(void)
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_avgpool),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_bias),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_softmax_ce),
         cmocka_unit_test(test_fused_and_first_write),

@@ -282,7 +282,7 @@ static void test_conv_algos_agree(void **state)
         tiny_algo(&b, 4, algos[j]);
         int taken = 0;
         for (int i = 0; i < b.nunits; i++)
-            taken += b.units[i].conv.winograd + b.units[i].conv.onednn;
+            taken += model_unit_conv(&b, i)->winograd + model_unit_conv(&b, i)->onednn;
         assert_true(taken >= (algos[j] == CONV_ALGO_ONEDNN ? b.nunits : 4));
         float x[4 * 128];
         int y[4];
@@ -326,7 +326,7 @@ static void test_cached_transform_follows_values(void **state)
     fill_batch(x, y, 4, 128);
     loss_of(&a, x, y, 4); /* a's caches now hold the initial weights */
     int p = model_find_param(&a, "seg1.block0.conv2.conv");
-    assert_true(p >= 0 && a.units[a.params[p].unit].conv.winograd);
+    assert_true(p >= 0 && model_unit_conv(&a, a.params[p].unit)->winograd);
     for (size_t i = 0; i < a.params[p].count; i += 7) /* re-initialize some of it */
         a.values[a.params[p].offset + i] = b.values[b.params[p].offset + i] *= -0.5f;
     memcpy(a.running_stats, b.running_stats, a.running_total * sizeof(float));
@@ -360,8 +360,8 @@ static void test_masked_weight_gradient(void **state)
     struct stage_args a = {.seed = 1, .conv_fraction = 0.05};
     stage_conv_fraction.set_trainable(&m, &a);
     int sparse = 0;
-    for (int i = 0; i < m.nunits; i++)
-        sparse += m.units[i].sparse_dw;
+    for (int i = 0; i < m.nlayers; i++)
+        sparse += m.layers[i].sparse_dw;
     assert_true(sparse >= m.nunits / 2);
     loss_of(&m, x, y, 4);
     model_zero_grad(&m);
@@ -381,8 +381,8 @@ static void test_masked_weight_gradient(void **state)
     }
     /* back to everything: the dense path again, the same bits as before */
     stage_all.set_trainable(&m, &a);
-    for (int i = 0; i < m.nunits; i++)
-        assert_false(m.units[i].sparse_dw);
+    for (int i = 0; i < m.nlayers; i++)
+        assert_false(m.layers[i].sparse_dw);
     loss_of(&m, x, y, 4);
     model_zero_grad(&m);
     model_backward(&m, 4, NULL);

@@ -61,7 +61,7 @@ static size_t fan_in_of(const struct model *m, int u)
 static void flag(uint8_t *flags, const struct model *m, const char *unit, int c)
 {
     int u = unit_named(m, unit);
-    assert_true(c < m->units[u].conv.out_c);
+    assert_true(c < m->units[u].channels);
     flags[stats_unit_offset(m, u) + c] = 1;
 }
 
@@ -74,7 +74,7 @@ static uint8_t *conv_weights_of(const struct model *m, const uint8_t *filters)
         const struct param *w = &m->params[m->units[u].w];
         size_t fan = fan_in_of(m, u);
         int first = stats_unit_offset(m, u);
-        for (int c = 0; c < m->units[u].conv.out_c; c++)
+        for (int c = 0; c < m->units[u].channels; c++)
             if (filters[first + c])
                 memset(in + w->offset + (size_t)c * fan, 1, fan);
     }
@@ -575,7 +575,7 @@ static void test_reinit_filters(void **state)
         const struct unit *un = &m.units[u];
         const struct param *w = &m.params[un->w];
         size_t fan = fan_in_of(&m, u);
-        int first = stats_unit_offset(&m, u), C = un->conv.out_c;
+        int first = stats_unit_offset(&m, u), C = un->channels;
         float std = (float)sqrt(2.0 / (double)fan);
         for (int c = 0; c < C; c++) {
             if (!which[first + c])
@@ -607,7 +607,7 @@ static void test_reinit_filters(void **state)
         const struct unit *un = &m.units[u];
         size_t fan = fan_in_of(&m, u);
         int first = stats_unit_offset(&m, u);
-        for (int c = 0; c < un->conv.out_c; c++) {
+        for (int c = 0; c < un->channels; c++) {
             if (!which[first + c])
                 continue;
             size_t row = m.params[un->w].offset + (size_t)c * fan;
@@ -629,7 +629,7 @@ static void test_reinit_filters(void **state)
     for (int u = 0; u < m.nunits; u++) {
         const struct unit *un = &m.units[u];
         int first = stats_unit_offset(&m, u);
-        for (int c = 0; c < un->conv.out_c; c++) {
+        for (int c = 0; c < un->channels; c++) {
             size_t g = m.params[un->gamma].offset + (size_t)c;
             if (which[first + c]) {
                 assert_true(other.values[g] != want.values[g]);
@@ -684,7 +684,7 @@ static void test_reinit_variants(void **state)
             const struct unit *un = &orig.units[u];
             size_t fan = fan_in_of(&orig, u);
             int first = stats_unit_offset(&orig, u);
-            for (int c = 0; c < un->conv.out_c; c++) {
+            for (int c = 0; c < un->channels; c++) {
                 if (!which[first + c])
                     continue;
                 size_t row = orig.params[un->w].offset + (size_t)c * fan;
@@ -942,7 +942,7 @@ static void test_stats_by_hand(void **state)
     assert_int_equal(stats_unit_offset(&m, 3), 48);
     assert_int_equal(stats_unit_offset(&m, m.nunits), nf);
     for (int u = 0; u < m.nunits; u++)
-        for (int c = 0; c < m.units[u].conv.out_c; c++)
+        for (int c = 0; c < m.units[u].channels; c++)
             set_gamma(&m, u, c, 1.0f);
     uint8_t *prev = calloc((size_t)nf, 1);
 
@@ -990,7 +990,7 @@ static void test_stats_by_hand(void **state)
         assert_memory_equal(&rec.gamma[f], &g, sizeof g);
     }
 
-    struct filter_counts c0 = stats_count(&rec, 0, m.units[0].conv.out_c);
+    struct filter_counts c0 = stats_count(&rec, 0, m.units[0].channels);
     assert_int_equal(c0.filters, 16);
     assert_int_equal(c0.disabled, 5);       /* f0 f1 f2 f4 f6 */
     assert_int_equal(c0.reinit, 4);         /* f0 f2 f3 f5 */
@@ -998,7 +998,7 @@ static void test_stats_by_hand(void **state)
     assert_int_equal(c0.died_again, 2);     /* f0 f2 */
     assert_int_equal(c0.newly_disabled, 3); /* f1 f4 f6 */
 
-    struct filter_counts c5 = stats_count(&rec, o5, m.units[5].conv.out_c);
+    struct filter_counts c5 = stats_count(&rec, o5, m.units[5].channels);
     assert_int_equal(c5.filters, 32);
     assert_int_equal(c5.disabled, 2);
     assert_int_equal(c5.reinit, 2);
@@ -1151,7 +1151,7 @@ static void test_gamma_summary(void **state)
     /* |γ| = f / 335 for filter f (alternating sign), so the sorted |γ| are 0, 1/335, …, 1 and
      * quantile p is p exactly; the 4 smallest (0, 1/335, 2/335, 3/335 < 0.01) lie below τ. */
     for (int u = 0; u < m.nunits; u++)
-        for (int c = 0; c < m.units[u].conv.out_c; c++, f++)
+        for (int c = 0; c < m.units[u].channels; c++, f++)
             set_gamma(&m, u, c, (float)((f % 2 ? -1.0 : 1.0) * f / 335.0));
     double below, q[STATS_GAMMA_NQ];
     stats_gamma_summary(&m, absolute(0.01), &below, q);

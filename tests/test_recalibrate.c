@@ -158,7 +158,7 @@ static void test_zero_keeps_the_function(void **state)
     uint8_t *which = calloc((size_t)nf, 1);
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        for (int c = 0; c < un->conv.out_c; c++) {
+        for (int c = 0; c < un->channels; c++) {
             m->values[m->params[un->beta].offset + (size_t)c] = 0.05f * (float)((c % 7) - 3);
             if ((c + u) % 5 == 0) {
                 m->values[m->params[un->gamma].offset + (size_t)c] = 0.0f;

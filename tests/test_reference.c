@@ -292,8 +292,8 @@ static void test_running_statistics(void **state)
     bool ok = true;
     for (int u = 0; u < c->m.nunits; u++) {
         const struct unit *un = &c->m.units[u];
-        size_t d[1] = {(size_t)un->conv.out_c};
-        const float *mean = c->m.running_stats + un->running, *var = mean + un->conv.out_c;
+        size_t d[1] = {(size_t)un->channels};
+        const float *mean = c->m.running_stats + un->running, *var = mean + un->channels;
         char name[96];
         snprintf(name, sizeof name, "running_mean/%s", un->name);
         double *b = read_doubles(c, name, 1, d);

@@ -135,7 +135,7 @@ static void test_steady_state_step_allocates_nothing(void **state)
                 struct mallinfo2 after = mallinfo2();
                 int dnnl = 0; /* AUTO may mean oneDNN (on AVX-512) */
                 for (int i = 0; i < m.nunits; i++)
-                    dnnl |= m.units[i].conv.onednn;
+                    dnnl |= model_unit_conv(&m, i)->onednn;
                 if (dnnl) {
                     if (algo == CONV_ALGO_ONEDNN && k == 0 && t == 1)
                         print_message("onednn: %lu allocations, all freed, in 3 steps\n",

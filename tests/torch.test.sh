@@ -89,6 +89,40 @@ for p, want in (('$TMP/seed.h5', 'seed-only'), ('$TMP/t.ini', 'cannot open as HD
 " 2>&1)
 check "load refuses a seed-only export and a non-HDF5 file, naming them" "$r"
 
+# An ImageNet ResNet-18 (ImageNet stem, 3 channels): its state_dict has torchvision's names and
+# loads strictly into torchvision.models.resnet18, which then computes what load()'s module does.
+cat > "$TMP/r18.ini" <<INI
+[run]
+name = r18
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 32
+synthetic_test = 16
+synthetic_size = 32
+synthetic_channels = 3
+[model]
+arch = imagenet_resnet
+depth = 18
+[train]
+epochs = 1
+batch_size = 16
+INI
+"$PIPE" run "$TMP/r18.ini" > "$TMP/r18.log" 2>&1 || not_ok "ImageNet ResNet-18 run: $(tail -n 1 "$TMP/r18.log")"
+r=$("$PY" -c "$RT
+import torchvision
+sd = revive_torch.state_dict('$TMP/ck/r18/stage-00.h5')
+tv = torchvision.models.resnet18(num_classes=4)
+tv.load_state_dict(sd, strict=True)
+m = revive_torch.load('$TMP/ck/r18/stage-00.h5')
+tv.eval()
+x = torch.rand(3, 3, 32, 32)
+with torch.no_grad():
+    a = m(x); b = tv((x - m.input_mean.view(1, -1, 1, 1)) / m.input_std.view(1, -1, 1, 1))
+if not torch.equal(a, b): print('torchvision computes', b, 'load() computes', a)
+" 2>&1)
+check "ImageNet ResNet-18: state_dict loads strictly into torchvision.models.resnet18" "$r"
+
 # PyTorch's test accuracy and loss on real images equal pipeline eval's (same images, the
 # stored normalization applied by the module itself).
 FM=/usr/share/datasets/fashion-mnist
@@ -130,6 +164,25 @@ if rounded == loss: print('rounded normalization gives the same loss')" 2>&1)
     r=""
     [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
     check "PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
+    # The same for an ImageNet ResNet-18 with the CIFAR stem.
+    sed -e 's/^depth = 8$/arch = imagenet_resnet\ndepth = 18\nstem = cifar/' -e 's/^name = fm$/name = fm18/' \
+        -e 's/^train_limit = 512$/train_limit = 64/' -e 's/^test_limit = 500$/test_limit = 100/' \
+        "$TMP/fm.ini" > "$TMP/fm18.ini"
+    "$PIPE" run "$TMP/fm18.ini" > "$TMP/fm18.log" 2>&1 || not_ok "fashion-mnist R-18 run: $(tail -n 1 "$TMP/fm18.log")"
+    line=$("$PIPE" eval "$TMP/ck/fm18/stage-00.h5" 2>&1)
+    revive=$(echo "$line" | sed 's/.*accuracy \([0-9.]*\)% (\([0-9]*\) images), loss \([0-9.]*\).*/\1 \2 \3/')
+    torch=$("$PY" -c "$RT
+import gzip
+x = np.frombuffer(gzip.open('$FM/t10k-images-idx3-ubyte.gz').read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:100]
+y = np.frombuffer(gzip.open('$FM/t10k-labels-idx1-ubyte.gz').read(), np.uint8, offset=8)[:100]
+m = revive_torch.load('$TMP/ck/fm18/stage-00.h5')
+with torch.no_grad():
+    logits = m(torch.from_numpy(x.astype(np.float32) / 255))
+loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y.astype(np.int64))).item()
+print(f'{100 * (logits.argmax(1).numpy() == y).mean():.2f} {len(y)} {loss:.4f}')" 2>&1)
+    r=""
+    [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
+    check "ImageNet ResNet-18 (CIFAR stem): PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
 else
     ok "# SKIP Fashion-MNIST not installed: accuracy against pipeline eval not tested"
 fi

@@ -7,7 +7,8 @@
  *   pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
- *   pipeline params [--depth D] [--width W] [--input CxHxW] [--classes K]
+ *   pipeline params [--arch A] [--depth D] [--width W] [--input CxHxW] [--classes K] [--stem S]
+ *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
  */
 #include <stdio.h>
@@ -34,60 +35,6 @@ static int fail(const struct comm *c, const struct rv_error *err)
     if (c->rank == 0)
         fprintf(stderr, "pipeline: %s\n", err->msg);
     return 1;
-}
-
-static int print_params(int argc, char **argv)
-{
-    struct model_spec s = {.depth = 20, .width = 1, .in_c = 3, .in_h = 32, .in_w = 32, .classes = 10};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "pipeline params: %s needs a value; see pipeline --help\n", a);
-            return 2;
-        }
-        int ok = 1;
-        if (strcmp(a, "--arch") == 0)
-            ok = CHOICE_INDEX(arch_names, v) == ARCH_RESNET;
-        else if (strcmp(a, "--depth") == 0)
-            ok = sscanf(v, "%d", &s.depth) == 1;
-        else if (strcmp(a, "--width") == 0)
-            ok = sscanf(v, "%d", &s.width) == 1;
-        else if (strcmp(a, "--input") == 0)
-            ok = sscanf(v, "%dx%dx%d", &s.in_c, &s.in_h, &s.in_w) == 3;
-        else if (strcmp(a, "--classes") == 0)
-            ok = sscanf(v, "%d", &s.classes) == 1;
-        else {
-            fprintf(stderr, "pipeline params: unknown option %s; options: --arch --depth --width --input --classes\n", a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "pipeline params: bad value '%s' for %s (e.g. --input 3x32x32, --arch resnet)\n", v, a);
-            return 2;
-        }
-        i++;
-    }
-    if (s.width < 1 || s.width > 64 || s.depth > 866 || s.in_c < 1 || s.in_c > 3 || s.in_h > 1024 ||
-        s.in_w > 1024 || s.classes < 2 || s.classes > 100000) {
-        fprintf(stderr, "pipeline params: out of range (depth up to 866, width 1..64, input up to 3x1024x1024, "
-                "classes 2..100000)\n");
-        return 2;
-    }
-    struct model m;
-    struct rv_error err;
-    if (model_build(&m, &s, -1, 1, &err)) { /* -1: count only, allocate no parameter blocks */
-        fprintf(stderr, "pipeline params: %s\n", err.msg);
-        return 2;
-    }
-    struct param_counts c = model_count(&m);
-    printf("ResNet-%d width %d, input %dx%dx%d, %d classes\n", s.depth, s.width, s.in_c, s.in_h,
-           s.in_w, s.classes);
-    printf("  %-10s %12zu\n", "total", c.total);
-    printf("  %-10s %12zu  %6.2f%%\n", "batchnorm", c.bn, 100.0 * c.bn / c.total);
-    printf("  %-10s %12zu  %6.2f%%\n", "output", c.output, 100.0 * c.output / c.total);
-    printf("  %-10s %12zu  %6.2f%%\n", "shortcut", c.shortcut, 100.0 * c.shortcut / c.total);
-    printf("  %-10s %12zu  %6.2f%%\n", "conv", c.conv, 100.0 * c.conv / c.total);
-    model_free(&m);
-    return 0;
 }
 
 /* Builds the schedule, prints it (rank 0), and trains from wherever r stands. */
@@ -400,14 +347,11 @@ static const struct cli_command cmd_export = {
 static const struct cli_command cmd_inspect = {
     "inspect", .help = "filter-revival statistics per stage", .raw_main = inspect_main,
     .usage_text = "CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]"};
-static const struct cli_command cmd_params = {
-    "params", .help = "parameter counts of a model", .raw_main = print_params,
-    .usage_text = "[--arch resnet] [--depth 20] [--width 1] [--input 3x32x32] [--classes 10]"};
 static const struct cli_command cmd_help_config = {
     "help-config", "", 0, 0, "", help_config_options, "every config key", .main = command_help_config};
 
 static const struct cli_command *const commands[] = {
-    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &cmd_params,
+    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
     &cmd_help_config, NULL};
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include "config_table.h"
 #include "json.h"
 #include "schedule.h"
+#include "models.h"
 
 /* ---- messages for names that are not in the table ---- */
 
@@ -308,9 +309,12 @@ int config_set(struct config *c, const char *assignment, struct rv_error *err)
 
 static int check_depth(const struct config *c, struct rv_error *err)
 {
+    /* The family checks its keys (the input is not known yet); resnet's depth gets a hint. */
+    struct model_spec s = {.arch = c->arch, .depth = c->depth, .width = c->width,
+                           .stem = c->stem, .norm = c->norm, .head = c->head};
     int r = (c->depth - 2) % 6;
-    if (r == 0)
-        return 0;
+    if (c->arch != ARCH_RESNET || r == 0)
+        return model_check_spec(&s, err);
     const struct config_key *k = config_key_find("model", "depth");
     int lo = c->depth - r, hi = lo + 6;
     if (lo < (int)k->min)

@@ -31,7 +31,6 @@ const char *const dataset_names[DATASET_COUNT] = {
     [DATASET_FASHION_MNIST] = "fashion_mnist", [DATASET_CIFAR10] = "cifar10",
     [DATASET_SYNTHETIC] = "synthetic",
 };
-const char *const arch_names[ARCH_COUNT] = {[ARCH_RESNET] = "resnet"};
 const char *const gamma_init_names[GAMMA_INIT_COUNT] = {
     [GAMMA_INIT_UNIFORM] = "uniform", [GAMMA_INIT_ONE] = "one",
 };
@@ -124,11 +123,24 @@ const struct config_key config_keys[] = {
       "each given a label drawn uniformly from the other classes; test labels untouched"),
 
     KC("model", "arch", arch, "resnet", arch_names,
-      "network family: the CIFAR ResNet of He et al. (3 stages of basic blocks)"),
+      "network family (src/models/): resnet, the CIFAR ResNet of He et al. (3 stages of basic "
+      "blocks); imagenet_resnet, torchvision's ResNets; vgg, VGG with max-pools"),
     K("model", "depth", CFG_INT, depth, 8, 866, "20", NULL,
-      "layers, 6n+2: 20, 32, 44, 56, 110, ... (n basic blocks per stage)"),
+      "layers: resnet 6n+2 (20, 32, 44, 56, 110, ...: n basic blocks per stage); "
+      "imagenet_resnet 18, 34, 50, 101, 152, 200; vgg 11, 13, 16, 19"),
     K("model", "width", CFG_INT, width, 1, 64, "1", NULL,
-      "channel multiplier: the stages have 16w, 32w and 64w channels"),
+      "channel multiplier: resnet's stages have 16w, 32w and 64w channels, imagenet_resnet's "
+      "64w to 512w (times 4 for a bottleneck), vgg's 64w to 512w"),
+    KC("model", "stem", stem, "auto", stem_names,
+      "imagenet_resnet's first layers: imagenet (7x7/2 conv, BN, ReLU, 3x3/2 max-pool; auto) or "
+      "cifar (3x3/1 conv, BN, ReLU: for 28x28 and 32x32 images); other families: auto"),
+    KC("model", "norm", norm, "batchnorm", norm_names,
+      "vgg's normalization after each conv: batchnorm (each conv and its BN a unit) or none "
+      "(no units); other families: batchnorm"),
+    KC("model", "head", head, "auto", head_names,
+      "vgg's classifier: pool (global average pool, linear), torchvision (flatten 512x7x7, "
+      "4096, 4096, linear; needs a 224x224 input) or auto (torchvision where the features end "
+      "at 7x7, else pool); other families: auto"),
     KC("model", "gamma_init", gamma_init, "uniform", gamma_init_names,
       "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
 

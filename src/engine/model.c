@@ -1,184 +1,234 @@
-/* ResNet forward and backward over the planned buffers.
+/* Forward and backward over the layer list and the planned buffers (model_plan.c).
  *
- * Block:  in ──conv1─BN1─ReLU──conv2─BN2──(+)──ReLU──▶ out
- *          └──────── identity, or 1×1 conv─BN ─┘
- * The add's backward hands the same gradient to both paths; ReLU backward uses the stored
- * output (ReLU(x) > 0 exactly when x > 0), so ReLU runs in place on the BN output.
+ * Forward runs the list in order. Backward runs it in reverse, and only where a gradient is
+ * needed: a tensor needs one when something upstream of it trains (or it is the input and
+ * spec.input_grad asks). So a frozen conv skips its weight GEMM, the first conv skips its input
+ * gradient, backward stops below the first trainable layer, and an output-only stage runs the
+ * last layer alone. The choice depends on the model and its mask only, the same on every rank,
+ * as BatchNorm's collective reductions require.
+ *
+ * A residual block, as the CIFAR builder lists it (src/models/resnet.c):
+ *     in ──conv1─BN1+ReLU──conv2─BN2──(+ReLU)──▶ out
+ *      └──────── identity, or 1×1 conv─BN ──┘
+ * Backward from the top: the add's ReLU into one buffer that BN2 and the shortcut's BN both read
+ * as their output gradient (an identity shortcut gets a copy: the first contribution to the
+ * block input's gradient), the shortcut unit (its conv adds into the block input's gradient),
+ * conv2's unit, conv1's ReLU and unit (adding into the block input's gradient).
  *
  * What is derived from parameters and kept across steps, and when it is refreshed:
- * - u->wt, the Winograd transform of a conv's weights, is valid for the weights in u->wt_of.
- *   Every use compares the current weights with u->wt_of (memcmp over the layer's weights, a
+ * - l->wt, the Winograd transform of a conv's weights, is valid for the weights in l->wt_of.
+ *   Every use compares the current weights with l->wt_of (memcmp over the layer's weights, a
  *   small fraction of the step's memory traffic; it stops at the first difference when the
  *   weights train) and transforms anew when they differ. So frozen weights are transformed once
  *   per stage, trained ones once per step, and nothing that writes m->values (SGD, stages/
  *   reinit.c, a checkpoint load, γ clamping, tests) has to remember to invalidate anything.
- * - u->dw_sparse, the trainable entries of a conv's weights, is rebuilt by model_mask_changed,
+ * - l->dw_sparse, the trainable entries of a conv's weights, is rebuilt by model_mask_changed,
  *   which every writer of m->mask already calls (it also refreshes the trainable counts).
  */
 #include <string.h>
 
 #include "model.h"
 
-static size_t unit_size(const struct unit *u, int n)
+static size_t tensor_size(const struct model *m, int t, int n)
 {
-    return (size_t)n * u->conv.out_c * u->conv.out_h * u->conv.out_w;
+    const struct tensor *x = &m->tensors[t];
+    return (size_t)n * x->c * x->h * x->w;
 }
 
-/* The unit's Winograd weights, made from the current weights if they changed (file comment);
- * NULL when the unit runs im2col or has no cache (a model built without buffers). */
-static const float *unit_wt(struct model *m, struct unit *u)
+static const float *val(const struct model *m, int t)
 {
-    if (!u->wt)
+    return t == 0 ? m->x : m->tensors[t].v;
+}
+
+static const float *param(const struct model *m, int p)
+{
+    return m->values + m->params[p].offset;
+}
+
+/* The conv's Winograd weights, made from the current weights if they changed (file comment);
+ * NULL when the conv runs im2col or has no cache (a model built without buffers). */
+static const float *conv_wt(struct model *m, struct layer *l)
+{
+    if (!l->wt)
         return NULL;
-    const float *w = m->values + m->params[u->w].offset;
-    size_t bytes = conv2d_weight_count(&u->conv) * sizeof(float);
-    if (!u->wt_ok || memcmp(u->wt_of, w, bytes) != 0) {
-        conv2d_winograd_weights(u->wt, w, &u->conv);
-        memcpy(u->wt_of, w, bytes);
-        u->wt_ok = true;
+    const float *w = param(m, l->w);
+    size_t bytes = conv2d_weight_count(&l->conv) * sizeof(float);
+    if (!l->wt_ok || memcmp(l->wt_of, w, bytes) != 0) {
+        conv2d_winograd_weights(l->wt, w, &l->conv);
+        memcpy(l->wt_of, w, bytes);
+        l->wt_ok = true;
     }
-    return u->wt;
-}
-
-static void unit_forward(struct model *m, struct unit *u, const float *in, int n, bool train,
-                         const struct bn_reducer *r)
-{
-    const float *v = m->values;
-    conv2d_forward_x(u->conv_out, in, v + m->params[u->w].offset, unit_wt(m, u), &u->conv, n,
-                     &m->ws);
-    const float *gamma = v + m->params[u->gamma].offset, *beta = v + m->params[u->beta].offset;
-    float *rmean = m->running_stats + u->running, *rvar = rmean + u->conv.out_c;
-    if (train)
-        batchnorm_forward_train(u->bn_out, u->save_mean, u->save_invstd, rmean, rvar, u->conv_out,
-                                gamma, beta, &u->bn, n, r, u->bn_sums);
-    else
-        batchnorm_forward_eval(u->bn_out, u->conv_out, gamma, beta, rmean, rvar, &u->bn, n);
-    /* a unit's ReLU is fused into its BatchNorm (u->bn.relu) */
+    return l->wt;
 }
 
 void model_forward(struct model *m, const float *x, int n, bool train, const struct bn_reducer *r)
 {
     REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
     m->x = x;
-    struct unit *stem = &m->units[0];
-    unit_forward(m, stem, x, n, train, r);
-    const float *in = stem->bn_out;
-    for (int b = 0; b < m->nblocks; b++) {
-        struct block *bl = &m->blocks[b];
-        struct unit *c1 = &m->units[bl->conv1], *c2 = &m->units[bl->conv2];
-        unit_forward(m, c1, in, n, train, r);
-        unit_forward(m, c2, c1->bn_out, n, train, r);
-        const float *skip = in;
-        if (bl->shortcut >= 0) {
-            struct unit *sc = &m->units[bl->shortcut];
-            unit_forward(m, sc, in, n, train, r);
-            skip = sc->bn_out;
+    for (int i = 0; i < m->nlayers; i++) {
+        struct layer *l = &m->layers[i];
+        float *out = m->tensors[l->out].v;
+        const float *in = val(m, l->in);
+        size_t count = tensor_size(m, l->out, n);
+        switch (l->op) {
+        case LAYER_CONV:
+            conv2d_forward_x(out, in, param(m, l->w), conv_wt(m, l), &l->conv, n, &m->ws);
+            if (l->b >= 0)
+                bias_forward(out, param(m, l->b), n, l->conv.out_c, l->conv.out_h * l->conv.out_w);
+            break;
+        case LAYER_BN: {
+            struct unit *u = &m->units[l->unit];
+            float *rmean = m->running_stats + u->running, *rvar = rmean + u->channels;
+            if (train)
+                batchnorm_forward_train(out, l->save_mean, l->save_invstd, rmean, rvar, in,
+                                        param(m, l->w), param(m, l->b), &u->bn, n, r, l->bn_sums);
+            else
+                batchnorm_forward_eval(out, in, param(m, l->w), param(m, l->b), rmean, rvar,
+                                       &u->bn, n);
+            break; /* the ReLU is fused into the BatchNorm (u->bn.relu) */
         }
-        size_t sz = unit_size(c2, n);
-        add_relu_forward(bl->out, c2->bn_out, skip, sz);
-        in = bl->out;
+        case LAYER_RELU:
+            relu_forward(out, in, count);
+            break;
+        case LAYER_ADD:
+            if (l->relu)
+                add_relu_forward(out, in, val(m, l->in2), count);
+            else
+                add_forward(out, in, val(m, l->in2), count);
+            break;
+        case LAYER_MAXPOOL:
+            maxpool2d_forward(out, l->argmax, in, &l->pool, n);
+            break;
+        case LAYER_AVGPOOL: {
+            const struct tensor *t = &m->tensors[l->in];
+            avgpool_forward(out, in, n, t->c, t->h * t->w);
+            break;
+        }
+        case LAYER_LINEAR:
+            linear_forward(out, in, param(m, l->w), param(m, l->b), &l->fc, n);
+            break;
+        }
     }
-    const struct block *last = &m->blocks[m->nblocks - 1];
-    avgpool_forward(m->pooled, in, n, m->features, last->out_h * last->out_w);
-    linear_forward(m->logits, m->pooled, m->values + m->params[m->fc_w].offset,
-                   m->values + m->params[m->fc_b].offset, &m->fc, n);
 }
 
 static float *grad_of(struct model *m, int p)
 {
-    return m->params[p].trainable ? m->grads + m->params[p].offset : NULL;
+    return p >= 0 && m->params[p].trainable ? m->grads + m->params[p].offset : NULL;
 }
 
-static bool unit_trains(const struct model *m, const struct unit *u)
+static bool layer_trains(const struct model *m, const struct layer *l)
 {
-    return m->params[u->w].trainable || m->params[u->gamma].trainable || m->params[u->beta].trainable;
+    return (l->w >= 0 && m->params[l->w].trainable) || (l->b >= 0 && m->params[l->b].trainable);
 }
 
-/* Given d_bn_out (gradient w.r.t. the BN output, before any ReLU), adds the input gradient
- * into d_in (NULL: not needed) and the parameter gradients into m->grads. */
-static void unit_backward(struct model *m, struct unit *u, const float *d_bn_out, const float *in,
-                          float *d_in, int n, const struct bn_reducer *r)
+/* The input gradient a layer writes into, or NULL when none is needed; zeroed first when the
+ * layer's only form adds and it is the first contribution (model_plan.c). */
+static float *din_zeroed(struct model *m, int t, bool add, int n)
 {
-    const float *v = m->values;
-    float *dw = grad_of(m, u->w);
-    /* BN's input gradient is the conv's output gradient: wanted only if the conv has work. The
-     * choice is the same on every rank (it depends on the model only), as the collective in
-     * batchnorm_backward requires. */
-    float *d_conv_out = d_in || dw ? u->d_conv_out : NULL;
-    batchnorm_backward_to(d_conv_out, grad_of(m, u->gamma), grad_of(m, u->beta), d_bn_out,
-                          u->conv_out, u->save_mean, u->save_invstd, v + m->params[u->gamma].offset,
-                          &u->bn, n, r, u->bn_sums);
-    if (!d_conv_out)
+    if (!m->tensors[t].need_grad)
+        return NULL;
+    float *d = m->tensors[t].g;
+    if (!add)
+        memset(d, 0, tensor_size(m, t, n) * sizeof(float));
+    return d;
+}
+
+/* The add's output gradient s handed to input t: nothing when t's gradient is s itself (the
+ * plan aliased it), else a copy (first contribution) or a sum. */
+static void add_pass(struct model *m, int t, bool add, const float *s, int n)
+{
+    struct tensor *x = &m->tensors[t];
+    if (!x->need_grad || x->g == s)
         return;
-    conv2d_backward_x(d_in, dw, u->d_conv_out, in, v + m->params[u->w].offset,
-                      d_in ? unit_wt(m, u) : NULL, u->sparse_dw ? &u->dw_sparse : NULL, &u->conv,
-                      n, &m->ws);
+    size_t count = tensor_size(m, t, n);
+    if (add)
+        add_forward(x->g, x->g, s, count);
+    else
+        memcpy(x->g, s, count * sizeof(float));
 }
 
-/* For a unit followed by ReLU: from d_act (w.r.t. the ReLU output) to d_bn_out. */
-static void unit_relu_backward(struct unit *u, int n)
+static void layer_backward(struct model *m, struct layer *l, int n, const struct bn_reducer *r)
 {
-    relu_backward_to(u->d_bn_out, u->d_act, u->bn_out, unit_size(u, n));
+    const float *g = m->tensors[l->out].g, *in = val(m, l->in), *out = m->tensors[l->out].v;
+    size_t count = tensor_size(m, l->out, n);
+    switch (l->op) {
+    case LAYER_CONV: {
+        float *dw = grad_of(m, l->w);
+        float *din = din_zeroed(m, l->in, l->add_in, n);
+        bias_backward(grad_of(m, l->b), g, n, l->conv.out_c, l->conv.out_h * l->conv.out_w);
+        if (!din && !dw)
+            return;
+        conv2d_backward_x(din, dw, g, in, param(m, l->w), din ? conv_wt(m, l) : NULL,
+                          l->sparse_dw ? &l->dw_sparse : NULL, &l->conv, n, &m->ws);
+        return;
+    }
+    case LAYER_BN: {
+        struct unit *u = &m->units[l->unit];
+        if (l->relu) {
+            relu_backward_to(l->scratch, g, out, count);
+            g = l->scratch;
+        }
+        float *din = m->tensors[l->in].need_grad ? m->tensors[l->in].g : NULL;
+        if (l->add_in)
+            batchnorm_backward(din, grad_of(m, l->w), grad_of(m, l->b), g, in, l->save_mean,
+                               l->save_invstd, param(m, l->w), &u->bn, n, r, l->bn_sums);
+        else
+            batchnorm_backward_to(din, grad_of(m, l->w), grad_of(m, l->b), g, in, l->save_mean,
+                                  l->save_invstd, param(m, l->w), &u->bn, n, r, l->bn_sums);
+        return;
+    }
+    case LAYER_RELU:
+        if (!m->tensors[l->in].need_grad)
+            return;
+        if (l->add_in)
+            relu_backward(m->tensors[l->in].g, g, out, count);
+        else
+            relu_backward_to(m->tensors[l->in].g, g, out, count);
+        return;
+    case LAYER_ADD: {
+        const float *s = g;
+        if (l->relu) {
+            relu_backward_to(l->scratch, g, out, count);
+            s = l->scratch;
+        }
+        add_pass(m, l->in, l->add_in, s, n);
+        add_pass(m, l->in2, l->add_in2, s, n);
+        return;
+    }
+    case LAYER_MAXPOOL:
+        maxpool2d_backward(din_zeroed(m, l->in, l->add_in, n), g, l->argmax, &l->pool, n);
+        return;
+    case LAYER_AVGPOOL: {
+        const struct tensor *t = &m->tensors[l->in];
+        avgpool_backward(din_zeroed(m, l->in, l->add_in, n), g, n, t->c, t->h * t->w);
+        return;
+    }
+    case LAYER_LINEAR:
+        linear_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w), grad_of(m, l->b), g,
+                        in, param(m, l->w), &l->fc, n);
+        return;
+    }
 }
 
 void model_backward(struct model *m, int n, const struct bn_reducer *r)
 {
-    /* Backward stops at the first unit (in forward order) that has something to train: below it,
-     * no gradient is needed. first_unit = nunits means only the output layer trains. */
-    int first_unit = m->nunits;
-    for (int i = 0; i < m->nunits; i++)
-        if (unit_trains(m, &m->units[i])) {
-            first_unit = i;
-            break;
-        }
-    const struct block *last = &m->blocks[m->nblocks - 1];
-    int hw = last->out_h * last->out_w;
-    bool need_features = first_unit < m->nunits;
-    if (need_features)
-        memset(m->d_pooled, 0, (size_t)n * m->features * sizeof(float));
-    linear_backward(need_features ? m->d_pooled : NULL, grad_of(m, m->fc_w), grad_of(m, m->fc_b),
-                    m->d_logits, m->pooled, m->values + m->params[m->fc_w].offset, &m->fc, n);
-    if (!need_features)
-        return;
-
-    struct block *top = &m->blocks[m->nblocks - 1];
-    memset(top->d_out, 0, (size_t)n * top->out_c * hw * sizeof(float));
-    avgpool_backward(top->d_out, m->d_pooled, n, m->features, hw);
-
-    struct unit *stem = &m->units[0];
-    for (int b = m->nblocks - 1; b >= 0; b--) {
-        struct block *bl = &m->blocks[b];
-        struct unit *c1 = &m->units[bl->conv1], *c2 = &m->units[bl->conv2];
-        int lowest = bl->conv1 < bl->conv2 ? bl->conv1 : bl->conv2;
-        const float *in = b > 0 ? m->blocks[b - 1].out : stem->bn_out;
-        /* The block's input gradient is wanted only if something below this block trains. */
-        float *d_in = NULL;
-        size_t in_sz = (size_t)n * bl->in_c * bl->in_h * bl->in_w;
-        if (first_unit < lowest)
-            d_in = b > 0 ? m->blocks[b - 1].d_out : stem->d_act;
-        size_t sz = unit_size(c2, n);
-        relu_backward_to(c2->d_bn_out, bl->d_out, bl->out, sz);
-        /* The add hands c2->d_bn_out to both paths: the shortcut's BN reads it as its own. */
-        if (bl->shortcut >= 0) {
-            struct unit *sc = &m->units[bl->shortcut];
-            if (d_in)
-                memset(d_in, 0, in_sz * sizeof(float)); /* the convs add into it */
-            unit_backward(m, sc, c2->d_bn_out, in, d_in, n, r);
-        } else if (d_in) {
-            memcpy(d_in, c2->d_bn_out, sz * sizeof(float)); /* identity: the first contribution */
-        }
-        memset(c1->d_act, 0, unit_size(c1, n) * sizeof(float));
-        unit_backward(m, c2, c2->d_bn_out, c1->bn_out, c1->d_act, n, r);
-        unit_relu_backward(c1, n);
-        unit_backward(m, c1, c1->d_bn_out, in, d_in, n, r);
-        if (first_unit >= lowest)
-            return;
+    m->tensors[0].need_grad = m->spec.input_grad;
+    for (int i = 0; i < m->nlayers; i++) {
+        const struct layer *l = &m->layers[i];
+        m->tensors[l->out].need_grad = layer_trains(m, l) || m->tensors[l->in].need_grad ||
+                                       (l->in2 >= 0 && m->tensors[l->in2].need_grad);
     }
-    unit_relu_backward(stem, n);
-    unit_backward(m, stem, stem->d_bn_out, m->x, NULL, n, r);
+    for (int i = m->nlayers - 1; i >= 0; i--)
+        if (m->tensors[m->layers[i].out].need_grad)
+            layer_backward(m, &m->layers[i], n, r);
 }
 
 void model_zero_grad(struct model *m)
 {
     memset(m->grads, 0, m->total * sizeof(float));
+    /* the taps' gradients, which a loss may leave alone (loss.h); not the logits': callers
+     * write m->d_logits before or after this call */
+    for (int t = 1; t < m->ntensors; t++)
+        if (m->tensors[t].tap && m->tensors[t].g)
+            memset(m->tensors[t].g, 0, tensor_size(m, t, m->max_batch) * sizeof(float));
 }

@@ -101,7 +101,7 @@ static uint8_t record_flag(const struct stage_record *rec, int id, size_t i)
 
 size_t ck_unit_channels(const struct model *m, int u)
 {
-    return (size_t)m->units[u].conv.out_c;
+    return (size_t)m->units[u].channels;
 }
 
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
@@ -551,7 +551,7 @@ static int check_model(struct h5in *f, const struct model *m, struct rv_error *e
 
 /* A stage record's kind against its fraction and the file's own config (format 2 on; format-1
  * files of single-stage runs recorded train.conv_fraction whatever the kind). A single-stage run
- * records train.trainable and run_single_stage's fraction; a pipeline stage is bn at fraction 0,
+ * records train.trainable and schedule_single_stage's fraction; a pipeline stage is bn at fraction 0,
  * all at 1 and conv_fraction between (set_kind, src/pipeline/pipeline.c). */
 static int check_kind(struct h5in *f, const struct stage_record *rec, const struct config *cfg,
                       int64_t version, struct rv_error *err)
@@ -561,7 +561,7 @@ static int check_kind(struct h5in *f, const struct stage_record *rec, const stru
     int kind = CHOICE_INDEX(stage_kind_names, rec->kind);
     int k = rec->stage;
     if (!cfg->pipeline) {
-        struct stage_plan plan = run_single_stage(cfg);
+        struct stage_plan plan = schedule_single_stage(cfg);
         if (kind != (int)plan.kind || rec->fraction != plan.fraction)
             return rv_fail(err, "%s: stats/stage-%02d has kind '%s' and fraction %.17g but its run is "
                            "single-stage with train.trainable = %s (fraction %.17g) in the file's "

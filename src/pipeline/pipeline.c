@@ -106,7 +106,7 @@ void conv_algos_print(const struct model *m, const struct config *c, FILE *f)
     struct conv_kind { int k, stride, stem, n; enum conv_algo algo; } kind[16];
     int nkinds = 0;
     for (int u = 0; u < m->nunits; u++) {
-        const struct conv2d *l = &m->units[u].conv;
+        const struct conv2d *l = model_unit_conv(m, u);
         enum conv_algo algo = conv2d_algo(l);
         int i = 0, stem = u == 0;
         while (i < nkinds && !(kind[i].k == l->k && kind[i].stride == l->stride &&

@@ -45,7 +45,7 @@ int run_recalibrate(struct run *r, int batches, int stage)
     float *saved = rv_malloc((size_t)(m->nunits ? m->nunits : 1) * sizeof(float));
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
-        int C = un->conv.out_c;
+        int C = un->channels;
         for (int ch = 0; ch < C; ch++) {
             m->running_stats[un->running + (size_t)ch] = 0.0f;
             m->running_stats[un->running + (size_t)C + (size_t)ch] = 1.0f;

@@ -11,7 +11,7 @@ int stats_nfilters(const struct model *m)
 {
     int n = 0;
     for (int u = 0; u < m->nunits; u++)
-        n += m->units[u].conv.out_c;
+        n += m->units[u].channels;
     return n;
 }
 
@@ -19,7 +19,7 @@ int stats_unit_offset(const struct model *m, int unit)
 {
     int n = 0;
     for (int u = 0; u < unit; u++)
-        n += m->units[u].conv.out_c;
+        n += m->units[u].channels;
     return n;
 }
 
@@ -58,7 +58,7 @@ int stats_model_disabled(uint8_t *out, const struct model *m, struct stats_thres
 {
     int count = 0, f = 0;
     for (int u = 0; u < m->nunits; u++) {
-        int n = m->units[u].conv.out_c;
+        int n = m->units[u].channels;
         count += stats_disabled(out + f, unit_gamma(m, u), n, t);
         f += n;
     }
@@ -70,7 +70,7 @@ void stats_record_disabled(uint8_t *out, const struct stage_record *rec, const s
 {
     REVIVE_ASSERT(rec->nfilters == stats_nfilters(m));
     for (int u = 0, f = 0; u < m->nunits; u++) {
-        int n = m->units[u].conv.out_c;
+        int n = m->units[u].channels;
         stats_disabled(out + f, rec->gamma + f, n, t);
         f += n;
     }
@@ -89,7 +89,7 @@ void stats_record(struct stage_record *rec, const struct model *m, int stage, st
     rec->reinit = rv_calloc((size_t)rec->nfilters, 1);
     int f = 0;
     for (int u = 0; u < m->nunits; u++) {
-        int n = m->units[u].conv.out_c;
+        int n = m->units[u].channels;
         memcpy(rec->gamma + f, unit_gamma(m, u), (size_t)n * sizeof(float));
         f += n;
     }
