@@ -721,7 +721,7 @@ static void test_reinit_median_keep(void **state)
     tiny_model(&orig, seed);
     scramble(&orig);
     tiny_model(&var, seed);
-    int u = unit_named(&orig, "seg1.block0.conv2"), C = orig.units[u].conv.out_c; /* 16 filters */
+    int u = unit_named(&orig, "seg1.block0.conv2"), C = orig.units[u].channels; /* 16 filters */
     float *g = orig.values + orig.params[orig.units[u].gamma].offset;
     /* |γ| = 0.1 · (c + 1), sorted 0.1 … 1.6: median (0.8 + 0.9) / 2, with a few γ negative. */
     for (int c = 0; c < C; c++)
@@ -828,7 +828,7 @@ static void test_reinit_orthogonal(void **state)
     for (int u = 0; u < orig.nunits; u++) {
         const struct unit *un = &orig.units[u];
         size_t n = fan_in_of(&orig, u), w = orig.params[un->w].offset;
-        int first = stats_unit_offset(&orig, u), C = un->conv.out_c;
+        int first = stats_unit_offset(&orig, u), C = un->channels;
         bool spans = (size_t)(C - 1) >= n; /* one flagged filter a unit here */
         for (int c = 0; c < C; c++) {
             if (!which[first + c])
@@ -1039,7 +1039,7 @@ static void test_stats_relative(void **state)
     tiny_model(&m, 1);
     int nf = stats_nfilters(&m);
     for (int u = 0; u < m.nunits; u++)
-        for (int c = 0; c < m.units[u].conv.out_c; c++)
+        for (int c = 0; c < m.units[u].channels; c++)
             set_gamma(&m, u, c, 1.0f);
     /* stem: largest |γ| 40 (negative), so the cut is 0.4 at τ = 0.01 */
     set_gamma(&m, 0, 0, -40.0f);
