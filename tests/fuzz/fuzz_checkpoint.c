@@ -166,7 +166,8 @@ static int mutate_structure(const char *p, uint64_t *s)
         hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
         H5Sget_simple_extent_dims(space, dims, NULL);
         hssize_t n = H5Sget_simple_extent_npoints(space);
-        size_t bytes = (size_t)(n > 0 ? n : 1) * H5Tget_size(type);
+        /* room for the widest type odd_type gives (8 bytes), which the write below reads */
+        size_t size = H5Tget_size(type), bytes = (size_t)(n > 0 ? n : 1) * (size > 8 ? size : 8);
         void *buf = bytes < (64u << 20) ? calloc(1, bytes) : NULL;
         int is_text = H5Tget_class(type) == H5T_STRING;
         if (buf && (is_text || H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)) {
