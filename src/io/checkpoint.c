@@ -220,15 +220,28 @@ static int match_text_opt(struct h5in *f, enum ck_field id, const char *want, st
 }
 
 /* The network description (write_mathematics), where the file has it, against m, the model the
- * file's /config builds: the family and its keys, the wiring, and the unit table. */
+ * file's /config builds: the family and its keys, the wiring, and the unit table. A file written
+ * before the description (no `arch`) said `resnet-cifar` whatever its family: there the wiring
+ * may be that one too. */
 static int check_network(struct h5in *f, const struct model *m, struct rv_error *err)
 {
     const struct model_spec *s = &m->spec;
+    char obj[64];
+    ck_object(obj, sizeof obj, CK_MODEL_ARCH, 0);
+    const char *wiring = ck_wiring_names[s->arch];
+    if (!h5in_attr_exists(f, obj, ck_layout[CK_MODEL_ARCH].name)) {
+        char *v = NULL;
+        if (ck_get_string_opt(f, CK_MODEL_WIRING, 0, &v, err))
+            return -1;
+        if (v && strcmp(v, ck_wiring_names[ARCH_RESNET]) == 0)
+            wiring = ck_wiring_names[ARCH_RESNET];
+        free(v);
+    }
     if (match_text_opt(f, CK_MODEL_ARCH, arch_names[s->arch], err) ||
         match_text_opt(f, CK_MODEL_STEM, stem_names[s->stem], err) ||
         match_text_opt(f, CK_MODEL_NORM, norm_names[s->norm], err) ||
         match_text_opt(f, CK_MODEL_HEAD, head_names[s->head], err) ||
-        match_text_opt(f, CK_MODEL_WIRING, ck_wiring_names[s->arch], err))
+        match_text_opt(f, CK_MODEL_WIRING, wiring, err))
         return -1;
     int64_t nunits;
     if (ck_get_int_opt(f, CK_MODEL_NUNITS, 0, &nunits, -1, err))

@@ -135,9 +135,9 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                           "the family's wiring: `\"resnet-cifar\"` (the network described in \"The "
                           "network, exactly\"), `\"imagenet-resnet\"` or `\"vgg\"` (include/models.h "
                           "and src/models/); one other than the wiring of the family the file's /config "
-                          "builds is refused; assumed to be that one when missing. (Files of the "
-                          "imagenet_resnet and vgg families written before the network description "
-                          "say `resnet-cifar` and are refused.)"),
+                          "builds is refused; assumed to be that one when missing. (Files written "
+                          "before the network description, without `arch`, say `resnet-cifar` "
+                          "whatever their family; there it is accepted.)"),
     [CK_MODEL_WIRING_VERSION] = A("model", "wiring_version", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 1,
                                   2147483647,
                                   "this revive builds version " REVIVE_STR(CHECKPOINT_WIRING_VERSION)
