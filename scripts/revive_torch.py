@@ -11,8 +11,9 @@
     revive_torch.save(model, "mine.h5", like="checkpoints/RUN/stage-00.h5")
                                     # revive can `eval` and `resume` mine.h5
 
-The network is revive's CIFAR ResNet (src/models/resnet.c; for model.arch = imagenet_resnet,
-ImageNetResNet below, torchvision's own modules), the CIFAR one written here from its
+The network is the one /model names (arch, stem, norm, head; in files written before it did,
+the config's): revive's CIFAR ResNet (src/models/resnet.c; for model.arch = imagenet_resnet,
+ImageNetResNet below, torchvision's own modules; for vgg, VGG below, with torchvision's names), the CIFAR one written here from its
 description (open_lth's cifar_resnet), so that tests/tools/torch_reference.py checks revive's
 wiring against it as well as its arithmetic:
 
@@ -195,6 +196,80 @@ class ImageNetResNet(nn.Module):
         return names
 
 
+class VGG(nn.Module):
+    """revive's VGG (src/models/vgg.c) with torchvision's module names: `features` (3x3 convs with
+    bias, BN when model.norm = batchnorm, ReLU, a ceil-mode 2x2/2 max-pool after each group),
+    `avgpool`, `classifier`. Head "torchvision": classifier.0/3/6 = Linear 4096, 4096, classes (the
+    dropouts, which revive does not use, are identities), so torchvision.models.vggD_bn loads its
+    state_dict strictly; head "pool": global average pool and classifier.0 = Linear classes.
+    The input normalization as in ResNet above."""
+
+    CONVS = {11: [1, 1, 2, 2, 2], 13: [2, 2, 2, 2, 2], 16: [2, 2, 3, 3, 3], 19: [2, 2, 4, 4, 4]}
+
+    def __init__(self, depth, width, in_c, in_h, in_w, classes, norm="batchnorm", head="auto",
+                 eps=BN_EPS, momentum=BN_MOMENTUM, mean=None, std=None):
+        super().__init__()
+        if depth not in self.CONVS:
+            raise ValueError(f"VGG-{depth}: this module builds depths {sorted(self.CONVS)}")
+        h, w = in_h, in_w
+        for _ in range(5):
+            h, w = (h + 1) // 2, (w + 1) // 2
+        if head == "auto":
+            head = "torchvision" if (h, w) == (7, 7) else "pool"
+        layers, c, self.names = [], in_c, {}   # revive name -> (module index, kind)
+        for g, n in enumerate(self.CONVS[depth]):
+            out = (64 << g if g < 3 else 512) * width
+            for j in range(n):
+                unit = f"group{g + 1}.conv{j + 1}"
+                self.names[unit + ".conv"] = (len(layers), "weight")
+                self.names[unit + ".conv.bias"] = (len(layers), "bias")
+                layers.append(nn.Conv2d(c, out, 3, padding=1))
+                if norm == "batchnorm":
+                    self.names[unit + ".gamma"] = (len(layers), "weight")
+                    self.names[unit + ".beta"] = (len(layers), "bias")
+                    layers.append(nn.BatchNorm2d(out, eps=eps, momentum=momentum))
+                layers.append(nn.ReLU(inplace=True))
+                c = out
+            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+        self.features = nn.Sequential(*layers)
+        if head == "torchvision":
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+            self.classifier = nn.Sequential(nn.Linear(c * 49, 4096), nn.ReLU(True), nn.Identity(),
+                                            nn.Linear(4096, 4096), nn.ReLU(True), nn.Identity(),
+                                            nn.Linear(4096, classes))
+            fc = {"classifier.fc1": 0, "classifier.fc2": 3, "output": 6}
+        else:
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(nn.Linear(c, classes))
+            fc = {"output": 0}
+        for name, i in fc.items():
+            self.names[name + ".weight"] = (-1 - i, "weight")
+            self.names[name + ".bias"] = (-1 - i, "bias")
+        self.bn = norm == "batchnorm"
+        self.normalize = mean is not None
+        self.register_buffer("input_mean", torch.as_tensor(
+            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("input_std", torch.as_tensor(
+            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
+
+    def forward(self, x):
+        if self.normalize:
+            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+    def param(self, name):
+        i, kind = self.names[name]
+        mod = self.features[i] if i >= 0 else self.classifier[-1 - i]
+        return getattr(mod, kind)
+
+    def unit(self, name):
+        i, _ = self.names[name + ".conv"]
+        return self.features[i], self.features[i + 1]
+
+    def units(self):
+        return [n[:-len(".gamma")] for n in self.names if n.endswith(".gamma")]
+
+
 class CheckpointError(Exception):
     """A file this module cannot use; the message names it and says what to do."""
 
@@ -218,10 +293,12 @@ def _build(f, path):
     m = f["model"]
     a = m.attrs
     config = revive_h5.text(f["config"][()]) if "config" in f else ""
-    arch = revive_h5.config_value(config, "model", "arch") or "resnet"
-    if arch not in ("resnet", "imagenet_resnet"):
-        raise CheckpointError(f"{path}: model.arch = {arch}: this module builds resnet and "
-                              "imagenet_resnet")
+    # the network /model describes (its config's, in files written before it did)
+    key = lambda k, default: revive_h5.text(a.get(k), "") or revive_h5.config_value(config, "model", k) or default  # noqa: E731
+    arch = key("arch", "resnet")
+    if arch not in ("resnet", "imagenet_resnet", "vgg"):
+        raise CheckpointError(f"{path}: model.arch = {arch}: this module builds resnet, "
+                              "imagenet_resnet and vgg")
     wiring = (revive_h5.text(a.get("wiring"), WIRING[0]), int(a.get("wiring_version", WIRING[1])))
     if arch == "resnet" and wiring != WIRING:
         raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
@@ -231,10 +308,18 @@ def _build(f, path):
         raise CheckpointError(f"{path}: no /model/input_mean: written by a revive that did not store "
                               "its input normalization; re-save it with `pipeline resume` or pass "
                               "normalized inputs to ResNet yourself")
+    if arch == "vgg":
+        try:
+            return VGG(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["in_h"]), int(a["in_w"]),
+                       int(a["classes"]), norm=key("norm", "batchnorm"), head=key("head", "auto"),
+                       eps=float(a.get("bn_eps", BN_EPS)),
+                       momentum=float(a.get("bn_momentum", BN_MOMENTUM)), mean=mean, std=std)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
     if arch == "imagenet_resnet":
         try:
             return ImageNetResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
-                                  stem=revive_h5.config_value(config, "model", "stem") or "auto",
+                                  stem=key("stem", "auto"),
                                   eps=float(a.get("bn_eps", BN_EPS)),
                                   momentum=float(a.get("bn_momentum", BN_MOMENTUM)), mean=mean, std=std)
         except ValueError as e:
@@ -277,9 +362,16 @@ def state_dict(path):
     bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked, blocks.0.conv1.weight, …,
     fc.weight, fc.bias, input_mean, input_std); for an ImageNet ResNet, torchvision's names
     (conv1.weight, bn1.weight, layer1.0.conv1.weight, …, fc.weight: the normalization stays out,
-    so torchvision.models.resnetD(num_classes=...) loads it strictly)."""
+    so torchvision.models.resnetD(num_classes=...) loads it strictly); for a VGG, VGG's above
+    (features.0.weight, …, classifier.6.weight with the torchvision head), without the
+    normalization."""
     m = load(path)
-    return m.net.state_dict() if isinstance(m, ImageNetResNet) else m.state_dict()
+    if isinstance(m, ImageNetResNet):
+        return m.net.state_dict()
+    sd = m.state_dict()
+    if isinstance(m, VGG):  # torchvision's vggD_bn has no normalization buffers
+        del sd["input_mean"], sd["input_std"]
+    return sd
 
 
 def param_name(model, torch_name):

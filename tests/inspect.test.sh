@@ -203,4 +203,51 @@ f.create_dataset("history/test_loss", data=v, compression="gzip", fletcher32=Tru
     expect_error "a user-block file saying format 1 (inspect)" "format version 1" "$TMP/v1.h5"
 fi
 
+# --- a VGG checkpoint: inspect builds the family /model (or, in an older file, /config) names ---
+cat > "$TMP/vgg.ini" <<INI
+[run]
+name = vgg
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 16
+synthetic_test = 8
+synthetic_size = 8
+[model]
+arch = vgg
+depth = 11
+[train]
+epochs = 1
+batch_size = 8
+INI
+V=$TMP/ck/vgg/stage-00.h5
+if "$PIPE" run "$TMP/vgg.ini" >"$TMP/vgg.out" 2>&1; then
+    insp "$TMP/vgg.table" "$V"
+    check "inspect reads a VGG-11 checkpoint" "$(clean)"
+    if [ "$HAVE_H5PY" = 1 ]; then
+        # as written before /model described the network: no arch, stem, norm, head, unit
+        # table, and the wiring every family wrote then
+        "$PY" -c 'import sys; sys.path.insert(0, "scripts"); import h5py, revive_h5, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    m = f["model"]
+    if m.attrs["arch"] != b"vgg" or m.attrs["wiring"] != b"vgg": sys.exit("arch/wiring not vgg")
+    for k in ("arch", "stem", "norm", "head"):
+        del m.attrs[k]
+    for u in range(int(m.attrs["nunits"])):
+        del m["unit-%02d" % u]
+    del m.attrs["nunits"]
+    del m.attrs["wiring"]
+    t = h5py.h5t.C_S1.copy(); t.set_size(13); t.set_strpad(h5py.h5t.STR_NULLTERM)
+    a = h5py.h5a.create(m.id, b"wiring", t, h5py.h5s.create(h5py.h5s.SCALAR))
+    a.write(np.array(b"resnet-cifar", dtype="S13"))
+revive_h5.restamp(sys.argv[1])' "$V" >"$TMP/old.out" 2>&1 || not_ok "making an older VGG file: $(tail -n 1 "$TMP/old.out")"
+        insp "$TMP/vgg.table" "$V"
+        r=$(clean)
+        "$PIPE" eval "$V" >"$TMP/vgg.eval" 2>&1 || r="$r eval: $(tail -n 1 "$TMP/vgg.eval")"
+        check "an older VGG checkpoint (no network description, wiring resnet-cifar): inspect and eval read it" "$r"
+    fi
+else
+    not_ok "the VGG-11 run failed: $(tail -n 1 "$TMP/vgg.out")"
+fi
+
 finish inspect

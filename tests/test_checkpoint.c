@@ -263,7 +263,8 @@ static void save_filled(struct fixture *fx, struct run *a, const char *path)
     make_run(a, &fx->comm, 8, 1);
     fill_run(a, 1, 3, 2);
     struct rv_error err = {{0}};
-    assert_int_equal(checkpoint_save(a, path, &err), 0);
+    if (checkpoint_save(a, path, &err))
+        fail_msg("%s", err.msg);
 }
 
 /* ---------------------------------------------------------------- round trip */
@@ -1651,7 +1652,90 @@ static void test_model_facts_and_provenance_checked(void **state)
     assert_load_refused(fx, path, "attribute 'bn_eps' of 'model'", "nan");
     save_with_norm(fx, path);
     poke_str(path, "model", "wiring", "densenet");
-    assert_load_refused(fx, path, "/model wiring is not 'resnet-cifar'", NULL);
+    assert_load_refused(fx, path, "/model wiring is 'densenet'", "builds 'resnet-cifar'");
+}
+
+/* Drops the network description (a file written before it existed: formats 1 to 3). */
+static void drop_network(const char *path, int nunits)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    const char *attrs[] = {"arch", "stem", "norm", "head", "nunits"};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        assert_true(H5Adelete_by_name(file, "model", attrs[i], H5P_DEFAULT) >= 0);
+    for (int u = 0; u < nunits; u++) {
+        char g[64];
+        snprintf(g, sizeof g, "model/unit-%02d", u);
+        assert_true(H5Ldelete(file, g, H5P_DEFAULT) >= 0);
+    }
+    assert_true(H5Fclose(file) >= 0);
+    restamp(path);
+}
+
+/* /model says which network it holds: the family, its keys and the unit table, each checked
+ * against the model the file's /config builds (one line naming the file and the field); a file
+ * without them (formats 1 to 3 before it) still loads. */
+static void test_network_description(void **state)
+{
+    struct fixture *fx = *state;
+    char path[256];
+    path_in(path, sizeof path, fx, "stage-01.h5");
+    save_with_norm(fx, path);
+    struct rv_error err = {{0}};
+    struct h5in *in = h5in_open(path, &err);
+    assert_non_null(in);
+    char *text = NULL;
+    int64_t nunits = 0, channels = 0;
+    assert_int_equal(h5in_attr_string(in, "model", "arch", &text, &err), 0);
+    assert_string_equal(text, "resnet");
+    free(text);
+    assert_int_equal(h5in_attr_string(in, "model", "wiring", &text, &err), 0);
+    assert_string_equal(text, "resnet-cifar");
+    free(text);
+    assert_int_equal(h5in_attr_int(in, "model", "nunits", &nunits, &err), 0);
+    assert_int_equal(h5in_attr_string(in, "model/unit-01", "name", &text, &err), 0);
+    assert_string_equal(text, "seg1.block0.conv1");
+    free(text);
+    assert_int_equal(h5in_attr_string(in, "model/unit-01", "filter", &text, &err), 0);
+    assert_string_equal(text, "seg1.block0.conv1.conv");
+    free(text);
+    assert_int_equal(h5in_attr_int(in, "model/unit-01", "channels", &channels, &err), 0);
+    h5in_close(in);
+    struct run b;
+    make_run(&b, &fx->comm, 8, 1);
+    assert_int_equal(nunits, b.model.nunits);
+    assert_int_equal(channels, b.model.units[1].channels);
+    run_close(&b);
+
+    poke_str(path, "model", "arch", "vgg");
+    assert_load_refused(fx, path, "/model arch is 'vgg'", "builds 'resnet'");
+    save_with_norm(fx, path);
+    poke_str(path, "model", "arch", "densenet");
+    assert_load_refused(fx, path, "/model arch is 'densenet'", NULL);
+    save_with_norm(fx, path);
+    poke_str(path, "model", "head", "torchvision");
+    assert_load_refused(fx, path, "/model head is 'torchvision'", "builds 'auto'");
+    save_with_norm(fx, path);
+    poke_str(path, "model", "wiring", "vgg");
+    assert_load_refused(fx, path, "/model wiring is 'vgg'", "builds 'resnet-cifar'");
+    save_with_norm(fx, path);
+    poke_i64(path, "model", "nunits", nunits - 1);
+    assert_load_refused(fx, path, "/model nunits is", "units");
+    save_with_norm(fx, path);
+    poke_str(path, "model/unit-01", "name", "seg1.block0.conv2");
+    assert_load_refused(fx, path, "attribute 'name' of 'model/unit-01' differs", NULL);
+    save_with_norm(fx, path);
+    poke_i64(path, "model/unit-02", "channels", channels + 1);
+    assert_load_refused(fx, path, "model/unit-02 has channels", NULL);
+    save_with_norm(fx, path);
+    poke_str(path, "model/unit-00", "filter", "fc.weight");
+    assert_load_refused(fx, path, "attribute 'filter' of 'model/unit-00' differs", NULL);
+
+    save_with_norm(fx, path); /* an older file: none of it, and it loads */
+    drop_network(path, (int)nunits);
+    make_run(&b, &fx->comm, 8, 1);
+    assert_loads(&b, path);
+    run_close(&b);
 }
 
 /* ---------------------------------------------------------------- the rule of conv_algo = auto */
@@ -1979,6 +2063,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_network_description, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_auto_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rule_1_resume_bit_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_refused, setup, teardown),

@@ -8,9 +8,11 @@
  *                           epoch_loss_sum, epoch_correct, epoch_seen, acc_start, acc_start_recal,
  *                           seed_only
  *   /config           the effective config as INI text
- *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, wiring,
- *                           wiring_version, bn_eps, bn_momentum, conv_auto_rule; datasets input_mean,
- *                           input_std (float32 (in_c)): all but the first seven optional
+ *   /model            attrs depth, width, in_c, in_h, in_w, classes, gamma_one, arch, stem, norm,
+ *                           head, wiring, wiring_version, bn_eps, bn_momentum, conv_auto_rule,
+ *                           nunits; datasets input_mean, input_std (float32 (in_c)): all but the
+ *                           first seven optional
+ *   /model/unit-KK    attrs name, channels, filter: the unit table (there when nunits is)
  *   /params/<name>    float32, the parameter's shape
  *   /momentum/<name>  float32, same shape
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
@@ -104,6 +106,15 @@ size_t ck_unit_channels(const struct model *m, int u)
     return (size_t)m->units[u].channels;
 }
 
+void ck_unit_describe(const struct model *m, int u, struct ck_unit *out)
+{
+    const struct unit *un = &m->units[u];
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", un->name);
+    out->channels = un->channels;
+    snprintf(out->filter, sizeof out->filter, "%s", un->w >= 0 ? m->params[un->w].name : "");
+}
+
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
 {
     char g[64], name[96];
@@ -165,7 +176,22 @@ static int write_mathematics(const struct run *r, struct h5out *f, struct rv_err
     const struct model *m = &r->model;
     size_t c = (size_t)m->spec.in_c;
     char mean[64], std[64];
-    if (ck_put_string(f, CK_MODEL_WIRING, 0, CHECKPOINT_WIRING, err) ||
+    const struct model_spec *s = &m->spec;
+    if (ck_put_string(f, CK_MODEL_ARCH, 0, arch_names[s->arch], err) ||
+        ck_put_string(f, CK_MODEL_STEM, 0, stem_names[s->stem], err) ||
+        ck_put_string(f, CK_MODEL_NORM, 0, norm_names[s->norm], err) ||
+        ck_put_string(f, CK_MODEL_HEAD, 0, head_names[s->head], err) ||
+        ck_put_int(f, CK_MODEL_NUNITS, 0, m->nunits, err))
+        return -1;
+    for (int u = 0; u < m->nunits; u++) {
+        struct ck_unit unit;
+        char g[64];
+        ck_unit_describe(m, u, &unit);
+        ck_object(g, sizeof g, CK_UNIT_NAME, u);
+        if (h5out_group(f, g, err) || ck_put_all(f, CK_IN_UNIT, u, &unit, err))
+            return -1;
+    }
+    if (ck_put_string(f, CK_MODEL_WIRING, 0, ck_wiring_names[s->arch], err) ||
         ck_put_int(f, CK_MODEL_WIRING_VERSION, 0, CHECKPOINT_WIRING_VERSION, err) ||
         ck_put_double(f, CK_MODEL_BN_EPS, 0, (double)m->units[0].bn.eps, err) ||
         ck_put_double(f, CK_MODEL_BN_MOMENTUM, 0, (double)m->units[0].bn.momentum, err) ||
@@ -177,6 +203,62 @@ static int write_mathematics(const struct run *r, struct h5out *f, struct rv_err
     ck_dataset_path(std, sizeof std, CK_MODEL_INPUT_STD, 0, NULL);
     return h5out_floats(f, mean, r->norm_mean, 1, &c, err) ||
            h5out_floats(f, std, r->norm_std, 1, &c, err) ? -1 : 0;
+}
+
+/* Optional text row id, when the file has it, must be `want`. */
+static int match_text_opt(struct h5in *f, enum ck_field id, const char *want, struct rv_error *err)
+{
+    char *v = NULL;
+    if (ck_get_string_opt(f, id, 0, &v, err))
+        return -1;
+    int same = !v || strcmp(v, want) == 0;
+    if (!same)
+        rv_fail(err, "%s: /model %s is '%s' but the file's /config builds '%s'; the checkpoint is "
+                "damaged or was not written by revive", h5in_path(f), ck_layout[id].name, v, want);
+    free(v);
+    return same ? 0 : -1;
+}
+
+/* The network description (write_mathematics), where the file has it, against m, the model the
+ * file's /config builds: the family and its keys, the wiring, and the unit table. A file written
+ * before the description (no `arch`) said `resnet-cifar` whatever its family: there the wiring
+ * may be that one too. */
+static int check_network(struct h5in *f, const struct model *m, struct rv_error *err)
+{
+    const struct model_spec *s = &m->spec;
+    char obj[64];
+    ck_object(obj, sizeof obj, CK_MODEL_ARCH, 0);
+    const char *wiring = ck_wiring_names[s->arch];
+    if (!h5in_attr_exists(f, obj, ck_layout[CK_MODEL_ARCH].name)) {
+        char *v = NULL;
+        if (ck_get_string_opt(f, CK_MODEL_WIRING, 0, &v, err))
+            return -1;
+        if (v && strcmp(v, ck_wiring_names[ARCH_RESNET]) == 0)
+            wiring = ck_wiring_names[ARCH_RESNET];
+        free(v);
+    }
+    if (match_text_opt(f, CK_MODEL_ARCH, arch_names[s->arch], err) ||
+        match_text_opt(f, CK_MODEL_STEM, stem_names[s->stem], err) ||
+        match_text_opt(f, CK_MODEL_NORM, norm_names[s->norm], err) ||
+        match_text_opt(f, CK_MODEL_HEAD, head_names[s->head], err) ||
+        match_text_opt(f, CK_MODEL_WIRING, wiring, err))
+        return -1;
+    int64_t nunits;
+    if (ck_get_int_opt(f, CK_MODEL_NUNITS, 0, &nunits, -1, err))
+        return -1;
+    if (nunits < 0)
+        return 0;
+    if (nunits != m->nunits)
+        return rv_fail(err, "%s: /model nunits is %lld but the file's /config builds %d units; the "
+                       "checkpoint is damaged or was not written by revive", h5in_path(f),
+                       (long long)nunits, m->nunits);
+    for (int u = 0; u < m->nunits; u++) {
+        struct ck_unit unit;
+        ck_unit_describe(m, u, &unit);
+        if (ck_match_all(f, CK_IN_UNIT, u, &unit, err))
+            return -1;
+    }
+    return 0;
 }
 
 /* The optional /model facts of write_mathematics, each checked against its row's bounds and then
@@ -194,15 +276,9 @@ static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
         return rv_fail(err, "%s: /model has only one of input_mean and input_std; the checkpoint "
                        "is damaged", h5in_path(f));
     int64_t version;
-    char *wiring = NULL;
     double eps, momentum, want_eps = m->units[0].bn.eps, want_momentum = m->units[0].bn.momentum;
-    if (ck_get_string_opt(f, CK_MODEL_WIRING, 0, &wiring, err))
+    if (check_network(f, m, err))
         return -1;
-    int same = !wiring || strcmp(wiring, CHECKPOINT_WIRING) == 0;
-    free(wiring);
-    if (!same)
-        return rv_fail(err, "%s: /model wiring is not '%s'; this revive builds only that network",
-                       h5in_path(f), CHECKPOINT_WIRING);
     if (ck_get_int_opt(f, CK_MODEL_WIRING_VERSION, 0, &version, CHECKPOINT_WIRING_VERSION, err))
         return -1;
     if (version != CHECKPOINT_WIRING_VERSION)
@@ -493,17 +569,59 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
     return rc;
 }
 
-static int read_spec(struct h5in *f, struct model_spec *s, struct rv_error *err)
+/* Optional text row id as an index into names[0..n): *v stays as it is when the file lacks it. */
+static int read_choice(struct h5in *f, enum ck_field id, const char *const *names, int n, int *v,
+                       struct rv_error *err)
+{
+    char *text = NULL;
+    if (ck_get_string_opt(f, id, 0, &text, err))
+        return -1;
+    if (!text)
+        return 0;
+    int k = 0;
+    while (k < n && strcmp(text, names[k]) != 0)
+        k++;
+    if (k == n) {
+        rv_fail(err, "%s: /model %s is '%s', which this revive does not know (%s … %s); the "
+                "checkpoint is damaged or needs a newer revive", h5in_path(f), ck_layout[id].name,
+                text, names[0], names[n - 1]);
+        free(text);
+        return -1;
+    }
+    free(text);
+    *v = k;
+    return 0;
+}
+
+/* The model /model declares: its keys, and its family's where the file says; a file written
+ * before the network description has only its /config's (cfg). */
+static int read_spec(struct h5in *f, const struct config *cfg, struct model_spec *s,
+                     struct rv_error *err)
 {
     memset(s, 0, sizeof *s);
-    return ck_get_all(f, CK_IN_SPEC, 0, s, err);
+    int arch = (int)cfg->arch, stem = (int)cfg->stem, norm = (int)cfg->norm, head = (int)cfg->head;
+    if (ck_get_all(f, CK_IN_SPEC, 0, s, err) ||
+        read_choice(f, CK_MODEL_ARCH, arch_names, ARCH_COUNT, &arch, err) ||
+        read_choice(f, CK_MODEL_STEM, stem_names, STEM_COUNT, &stem, err) ||
+        read_choice(f, CK_MODEL_NORM, norm_names, NORM_COUNT, &norm, err) ||
+        read_choice(f, CK_MODEL_HEAD, head_names, HEAD_COUNT, &head, err))
+        return -1;
+    s->arch = (enum arch_kind)arch;
+    s->stem = (enum model_stem)stem;
+    s->norm = (enum model_norm)norm;
+    s->head = (enum model_head)head;
+    return 0;
 }
 
 int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err)
 {
     struct model_spec spec;
     memset(plan, 0, sizeof *plan);
-    return read_spec(f, &spec, err) || model_build(plan, &spec, -1, 1, err) ? -1 : 0;
+    struct config *cfg = rv_malloc(sizeof *cfg);
+    int rc = file_config(f, cfg, err) || read_spec(f, cfg, &spec, err) ||
+             model_build(plan, &spec, -1, 1, err) ? -1 : 0;
+    free(cfg);
+    return rc;
 }
 
 int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err)
@@ -823,6 +941,10 @@ static int check_declared_model(struct h5in *f, const struct config *cfg, const 
         {"depth", s->depth, cfg->depth},
         {"width", s->width, cfg->width},
         {"gamma_one", s->gamma_one, cfg->gamma_init == GAMMA_INIT_ONE},
+        {"arch", s->arch, cfg->arch},
+        {"stem", s->stem, cfg->stem},
+        {"norm", s->norm, cfg->norm},
+        {"head", s->head, cfg->head},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].file != keys[i].config)
@@ -859,7 +981,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
         return -1;
     struct model_spec spec;
     int64_t seed_only = 0;
-    int rc = read_spec(f, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
+    int rc = read_spec(f, &r.cfg, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
     spec.conv_auto_rule = r.cfg.conv_auto_rule; /* the export keeps the run's rule */
     if (rc == 0 && seed_only)
         rc = rv_fail(err, "%s: already a seed-only export", in);

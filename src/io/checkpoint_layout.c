@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "checkpoint_layout.h"
 #include "h5io.h"
+#include "model.h"
 #include "pipeline.h"
 #include "provenance.h"
 
@@ -21,7 +22,8 @@
 #define MAX_EPOCHS 100000                          /* train.epochs and pipeline.epochs */
 #define MAX_COUNT 9007199254740992.0               /* 2^53: counts kept in doubles stay exact */
 #define MAX_UNIT_FILTERS 4096                      /* 64 · model.width's largest value */
-#define MAX_FILTERS (867 * MAX_UNIT_FILTERS)       /* the units of model.depth's largest, 866 */
+#define MAX_UNITS 867                              /* the units of model.depth's largest, 866 */
+#define MAX_FILTERS (MAX_UNITS * MAX_UNIT_FILTERS)
 #define MAX_STARTS 100000                          /* process starts (run, resumes) of one run */
 /* The longest text a provenance field holds: struct provenance's array, less its NUL. */
 #define REVIVE_STR_(x) #x
@@ -44,12 +46,21 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 #define RUN(mem) HOME(CK_IN_RUN, struct run, mem, 0)
 #define SPEC(mem) HOME(CK_IN_SPEC, struct model_spec, mem, 0)
 #define REC(mem) HOME(CK_IN_RECORD, struct stage_record, mem, 0)
+#define UNIT(mem) HOME(CK_IN_UNIT, struct ck_unit, mem, 0)
 #define PROV(mem) HOME(CK_IN_PROV, struct provenance, mem, 0)
 /* An optional row's member and the value it reads as when the file lacks it. */
 #define RUN_OPT(mem, absent) HOME(CK_IN_RUN, struct run, mem, absent)
 #define REC_OPT(mem, absent) HOME(CK_IN_RECORD, struct stage_record, mem, absent)
 #define B CK_BOUNDED
 #define C CK_CHECKSUMMED
+/* The network description: optional (files written before it lack it); a unit-KK group's rows
+ * are there exactly when /model nunits is. */
+#define NET (CK_OPTIONAL | CK_ADDED_NET)
+#define NET_UNIT CK_ADDED_NET
+
+const char *const ck_wiring_names[CK_NWIRINGS] = {
+    [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg"};
+_Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_FORMAT] = A("/", "format", CK_T_STRING, C, 0, 0, "`\"" CHECKPOINT_FORMAT "\"`"),
@@ -109,10 +120,24 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_MODEL_GAMMA_ONE] = A("model", "gamma_one", CK_T_INT, B | C, 0, 1,
                              "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)",
             SPEC(gamma_one)),
+    [CK_MODEL_ARCH] = A("model", "arch", CK_T_STRING, B | NET, 1, 31,
+                        "`model.arch`: the network family (`resnet`, `imagenet_resnet`, `vgg`); "
+                        "must be the family the file's /config builds"),
+    [CK_MODEL_STEM] = A("model", "stem", CK_T_STRING, B | NET, 1, 31,
+                        "`model.stem` as the config sets it (`auto`, `imagenet`, `cifar`); must be "
+                        "the config's"),
+    [CK_MODEL_NORM] = A("model", "norm", CK_T_STRING, B | NET, 1, 31,
+                        "`model.norm` (`batchnorm`, `none`); must be the config's"),
+    [CK_MODEL_HEAD] = A("model", "head", CK_T_STRING, B | NET, 1, 31,
+                        "`model.head` as the config sets it (`auto`, `pool`, `torchvision`); must be "
+                        "the config's"),
     [CK_MODEL_WIRING] = A("model", "wiring", CK_T_STRING, CK_OPTIONAL | CK_ADDED, 0, 0,
-                          "`\"" CHECKPOINT_WIRING "\"`: the network described in \"The network, "
-                          "exactly\"; any other is refused (this revive builds only that one); "
-                          "assumed when missing"),
+                          "the family's wiring: `\"resnet-cifar\"` (the network described in \"The "
+                          "network, exactly\"), `\"imagenet-resnet\"` or `\"vgg\"` (include/models.h "
+                          "and src/models/); one other than the wiring of the family the file's /config "
+                          "builds is refused; assumed to be that one when missing. (Files written "
+                          "before the network description, without `arch`, say `resnet-cifar` "
+                          "whatever their family; there it is accepted.)"),
     [CK_MODEL_WIRING_VERSION] = A("model", "wiring_version", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 1,
                                   2147483647,
                                   "this revive builds version " REVIVE_STR(CHECKPOINT_WIRING_VERSION)
@@ -147,6 +172,20 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                              "(in_c,)", 0, 1,
                              "per-channel standard deviation s_c, same units; present exactly when "
                              "input_mean is"),
+    [CK_MODEL_NUNITS] = A("model", "nunits", CK_T_INT, B | NET, 0, MAX_UNITS,
+                          "units in the unit table: one group `unit-KK` each, in model order (KK = "
+                          "0, 1, …; three digits from 100); must be the units of the model the "
+                          "file's /config builds"),
+    [CK_UNIT_NAME] = A("model/unit-KK", "name", CK_T_STRING, B | NET_UNIT, 1, 47,
+                       "the unit's name, as in /running and /stats units",
+            UNIT(name)),
+    [CK_UNIT_CHANNELS] = A("model/unit-KK", "channels", CK_T_INT, B | NET_UNIT, 1, MAX_UNIT_FILTERS,
+                           "its channels: γ, β, the running statistics and the filters",
+            UNIT(channels)),
+    [CK_UNIT_FILTER] = A("model/unit-KK", "filter", CK_T_STRING, B | NET_UNIT, 0, 63,
+                         "the weight parameter (in /params) whose row c is channel c's filter "
+                         "(out_c first); empty for a unit without one",
+            UNIT(filter)),
     [CK_PARAMS] = D("params", "<name>", CK_T_F32, 0, "the parameter's", 0, 0,
                     "parameter values (a seed-only export keeps γ, β and a trained output layer)"),
     [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
@@ -741,7 +780,8 @@ void ck_write_markdown(FILE *out)
                  "--write-docs; do not edit by hand -->\n\n");
     static const char *const home_name[] = {[CK_NOWHERE] = "", [CK_IN_RUN] = "run",
                                             [CK_IN_SPEC] = "model_spec", [CK_IN_RECORD] = "stage_record",
-                                            [CK_IN_PROV] = "provenance"};
+                                            [CK_IN_PROV] = "provenance",
+                                            [CK_IN_UNIT] = "ck_unit"};
     fprintf(out, "| path | type | shape | bounds | ✓ | in memory | meaning |\n"
                  "|---|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
@@ -764,6 +804,10 @@ void ck_write_markdown(FILE *out)
         }
         const char *note = r->flags & CK_FULL_ONLY ? " Full checkpoints only."
                            : r->flags & CK_SINCE_V2 ? " Format 2 and later."
+                           : r->flags & CK_ADDED_NET && r->flags & CK_OPTIONAL
+                               ? " Optional (the network description, added in format 3)."
+                           : r->flags & CK_ADDED_NET ? " In each `unit-KK` (the network description, "
+                                                       "added in format 3)."
                            : r->flags & CK_ADDED_V3 && r->flags & CK_OPTIONAL ? " Optional (added in format 3)."
                            : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."

@@ -39,9 +39,10 @@ enum ck_field {
     CK_EPOCH_LOSS_SUM, CK_EPOCH_CORRECT, CK_EPOCH_SEEN, CK_ACC_START, CK_ACC_START_RECAL, CK_SEED_ONLY,
     CK_CONFIG,
     CK_MODEL_DEPTH, CK_MODEL_WIDTH, CK_MODEL_IN_C, CK_MODEL_IN_H, CK_MODEL_IN_W, CK_MODEL_CLASSES,
-    CK_MODEL_GAMMA_ONE,
+    CK_MODEL_GAMMA_ONE, CK_MODEL_ARCH, CK_MODEL_STEM, CK_MODEL_NORM, CK_MODEL_HEAD,
     CK_MODEL_WIRING, CK_MODEL_WIRING_VERSION, CK_MODEL_BN_EPS, CK_MODEL_BN_MOMENTUM,
     CK_MODEL_CONV_AUTO_RULE, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD,
+    CK_MODEL_NUNITS, CK_UNIT_NAME, CK_UNIT_CHANNELS, CK_UNIT_FILTER,
     CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_RUNNING_MEAN, CK_RUNNING_VAR,
     CK_HIST_STAGE, CK_HIST_EPOCH, CK_HIST_LR, CK_HIST_TRAIN_LOSS, CK_HIST_TRAIN_ACC,
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
@@ -71,11 +72,15 @@ enum ck_flags {
     CK_ADDED = 128,      /* added in format 2 without a version change: optional in every format */
     CK_ABOVE_LO = 256,   /* with CK_BOUNDED: lo itself is excluded (a standard deviation > 0) */
     CK_ADDED_V3 = 512,   /* as CK_ADDED, added in format 3 */
+    CK_ADDED_NET = 1024, /* as CK_ADDED_V3, added later in format 3 with the network description
+                            (family, its keys, the unit table): absent from older files */
 };
 
-/* The network a checkpoint's /model describes (docs/checkpoint-format.md, "The network,
- * exactly"): the only wiring this revive builds, and its version. */
-#define CHECKPOINT_WIRING "resnet-cifar"
+/* The wiring of each family's network, /model's `wiring` (the CIFAR ResNet's is
+ * docs/checkpoint-format.md's "The network, exactly"), in enum arch_kind's order, and the
+ * version of all of them. */
+#define CK_NWIRINGS 3
+extern const char *const ck_wiring_names[CK_NWIRINGS];
 #define CHECKPOINT_WIRING_VERSION 1
 
 /* Where a row's value lives in memory. */
@@ -85,7 +90,18 @@ enum ck_home {
     CK_IN_SPEC,   /* struct model_spec: the model, which a run's own must match */
     CK_IN_RECORD, /* struct stage_record: a finished stage */
     CK_IN_PROV,   /* struct provenance: one process start */
+    CK_IN_UNIT,   /* struct ck_unit: one row of /model's unit table */
 };
+/* A unit as /model/unit-KK describes it: its name, its channels, and the parameter whose rows are
+ * its filters ("" for a unit without filter weights). */
+struct ck_unit {
+    char name[48];
+    int channels;
+    char filter[64];
+};
+struct model;
+/* Unit u of m as the unit table holds it. */
+void ck_unit_describe(const struct model *m, int u, struct ck_unit *out);
 
 /* The C type of the member (derived from it by _Generic in the table). */
 enum ck_ctype { CK_C_INT, CK_C_LONG, CK_C_BOOL, CK_C_DOUBLE, CK_C_SIZE, CK_C_TEXT };
