@@ -164,48 +164,37 @@ if rounded == loss: print('rounded normalization gives the same loss')" 2>&1)
     r=""
     [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
     check "PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
-    # The same for an ImageNet ResNet-18 with the CIFAR stem.
-    sed -e 's/^depth = 8$/arch = imagenet_resnet\ndepth = 18\nstem = cifar/' -e 's/^name = fm$/name = fm18/' \
-        -e 's/^train_limit = 512$/train_limit = 64/' -e 's/^test_limit = 500$/test_limit = 100/' \
-        "$TMP/fm.ini" > "$TMP/fm18.ini"
-    "$PIPE" run "$TMP/fm18.ini" > "$TMP/fm18.log" 2>&1 || not_ok "fashion-mnist R-18 run: $(tail -n 1 "$TMP/fm18.log")"
-    line=$("$PIPE" eval "$TMP/ck/fm18/stage-00.h5" 2>&1)
-    revive=$(echo "$line" | sed 's/.*accuracy \([0-9.]*\)% (\([0-9]*\) images), loss \([0-9.]*\).*/\1 \2 \3/')
-    torch=$("$PY" -c "$RT
+    # The same for the other families on 64 training and 100 test images: family_matches NAME
+    # MODEL_LINES DESCRIPTION [PYTHON]: MODEL_LINES replace the [model] depth line of fm.ini; PYTHON
+    # runs after the module m is loaded (checks of its own, printing what is wrong).
+    family_matches() {
+        name=$1 model=$2 what=$3 extra=${4:-}
+        sed -e "s/^depth = 8$/$model/" -e "s/^name = fm$/name = $name/" \
+            -e 's/^train_limit = 512$/train_limit = 64/' -e 's/^test_limit = 500$/test_limit = 100/' \
+            "$TMP/fm.ini" > "$TMP/$name.ini"
+        "$PIPE" run "$TMP/$name.ini" > "$TMP/$name.log" 2>&1 || not_ok "fashion-mnist $what run: $(tail -n 1 "$TMP/$name.log")"
+        line=$("$PIPE" eval "$TMP/ck/$name/stage-00.h5" 2>&1)
+        revive=$(echo "$line" | sed 's/.*accuracy \([0-9.]*\)% (\([0-9]*\) images), loss \([0-9.]*\).*/\1 \2 \3/')
+        torch=$("$PY" -c "$RT
 import gzip
 x = np.frombuffer(gzip.open('$FM/t10k-images-idx3-ubyte.gz').read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:100]
 y = np.frombuffer(gzip.open('$FM/t10k-labels-idx1-ubyte.gz').read(), np.uint8, offset=8)[:100]
-m = revive_torch.load('$TMP/ck/fm18/stage-00.h5')
+m = revive_torch.load('$TMP/ck/$name/stage-00.h5')
+$extra
 with torch.no_grad():
     logits = m(torch.from_numpy(x.astype(np.float32) / 255))
 loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y.astype(np.int64))).item()
 print(f'{100 * (logits.argmax(1).numpy() == y).mean():.2f} {len(y)} {loss:.4f}')" 2>&1)
-    r=""
-    [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
-    check "ImageNet ResNet-18 (CIFAR stem): PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
-    # The same for a VGG-11 with BN (the pool head on 28x28 inputs).
-    sed -e 's/^depth = 8$/arch = vgg\ndepth = 11/' -e 's/^name = fm$/name = fmvgg/' \
-        -e 's/^train_limit = 512$/train_limit = 64/' -e 's/^test_limit = 500$/test_limit = 100/' \
-        "$TMP/fm.ini" > "$TMP/fmvgg.ini"
-    "$PIPE" run "$TMP/fmvgg.ini" > "$TMP/fmvgg.log" 2>&1 || not_ok "fashion-mnist VGG-11 run: $(tail -n 1 "$TMP/fmvgg.log")"
-    line=$("$PIPE" eval "$TMP/ck/fmvgg/stage-00.h5" 2>&1)
-    revive=$(echo "$line" | sed 's/.*accuracy \([0-9.]*\)% (\([0-9]*\) images), loss \([0-9.]*\).*/\1 \2 \3/')
-    torch=$("$PY" -c "$RT
-import gzip
-x = np.frombuffer(gzip.open('$FM/t10k-images-idx3-ubyte.gz').read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:100]
-y = np.frombuffer(gzip.open('$FM/t10k-labels-idx1-ubyte.gz').read(), np.uint8, offset=8)[:100]
-m = revive_torch.load('$TMP/ck/fmvgg/stage-00.h5')
-assert isinstance(m, revive_torch.VGG)
+        r=""
+        [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
+        check "$what: PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
+    }
+    family_matches fm18 'arch = imagenet_resnet\ndepth = 18\nstem = cifar' "ImageNet ResNet-18 (CIFAR stem)"
+    # VGG-11 with BN (the pool head on 28x28 inputs), its module class and torchvision's names.
+    family_matches fmvgg 'arch = vgg\ndepth = 11' "VGG-11-BN" "assert isinstance(m, revive_torch.VGG)
 sd = revive_torch.state_dict('$TMP/ck/fmvgg/stage-00.h5')
 want = {'features.0.weight', 'features.1.running_var', 'classifier.0.weight', 'classifier.0.bias'}
-if want - set(sd): print('state_dict lacks', want - set(sd))
-with torch.no_grad():
-    logits = m(torch.from_numpy(x.astype(np.float32) / 255))
-loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y.astype(np.int64))).item()
-print(f'{100 * (logits.argmax(1).numpy() == y).mean():.2f} {len(y)} {loss:.4f}')" 2>&1)
-    r=""
-    [ -n "$revive" ] && [ "$revive" = "$torch" ] || r="pipeline eval: $line; torch: $torch"
-    check "VGG-11-BN: PyTorch accuracy, image count and loss = pipeline eval's ($torch)" "$r"
+if want - set(sd): print('state_dict lacks', want - set(sd))"
 else
     ok "# SKIP Fashion-MNIST not installed: accuracy against pipeline eval not tested"
 fi
