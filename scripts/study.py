@@ -250,9 +250,6 @@ def load_branch(path, text, out, known, seeds):
         raise StudyError(f"{path}: [study] branch_from: '{other}' is not a file (paths are relative to the "
                          "directory you run from)")
     src = load_study(other, known, out or None)
-    if src["branch"]:
-        raise StudyError(f"{path}: [study] branch_from: {other} branches itself; name the study that "
-                         "trained the branch point")
     names = [v["name"] for v in src["variants"]]
     if variant not in names:
         raise StudyError(f"{path}: [study] branch_from: no variant '{variant}' in {other}; variants: "
