@@ -43,6 +43,7 @@ static void test_read_as_stored(void **state)
     static const struct { const char *name; int c, bits; } cases[] = {
         {"gray8", 1, 8}, {"gray16", 1, 16}, {"ga8", 2, 8}, {"ga16", 2, 16},
         {"rgb8", 3, 8},  {"rgb16", 3, 16},  {"rgba8", 4, 8}, {"rgba16", 4, 16},
+        {"rgb8_interlaced", 3, 8}, /* Adam7 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[256];
