@@ -302,10 +302,10 @@ int image_write_grid_png(const char *path, const struct image *cells, int rows, 
         if (!first)
             first = e;
         else if (e->c != first->c || e->h != first->h || e->w != first->w)
-            return rv_fail(err, "%s: grid cell %d (row %d, column %d) is %d x %d x %d, cell %d is %d x %d x %d; "
-                                "give cells of one size",
-                           path, i, i / cols, i % cols, e->c, e->h, e->w, (int)(first - cells), first->c,
-                           first->h, first->w);
+            return rv_fail(err, "%s: grid cell %d (row %d, column %d) is %d x %d pixels with %d channels, cell "
+                                "%d is %d x %d with %d; give cells of one size",
+                           path, i, i / cols, i % cols, e->w, e->h, e->c, (int)(first - cells), first->w,
+                           first->h, first->c);
     }
     if (!first)
         return rv_fail(err, "%s: every grid cell is empty; give at least one image", path);
