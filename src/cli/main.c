@@ -352,7 +352,7 @@ static const struct cli_command cmd_help_config = {
 
 static const struct cli_command *const commands[] = {
     &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
-    &cmd_help_config, NULL};
+    &cmd_help_config, &image_metrics_command, NULL};
 
 int main(int argc, char **argv)
 {
