@@ -1037,7 +1037,13 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
 static int read_model_values(struct model *m, struct h5in *f, struct rv_error *err)
 {
     char name[160];
-    if (checkpoint_check_format(f, err) || check_model(f, m, err))
+    /* The network must be the file's; how it was initialized (gamma_one) does not matter. */
+    struct model_spec file, want = m->spec;
+    memset(&file, 0, sizeof file);
+    if (checkpoint_check_format(f, err) || ck_get_all(f, CK_IN_SPEC, 0, &file, err))
+        return -1;
+    want.gamma_one = file.gamma_one;
+    if (ck_match_all(f, CK_IN_SPEC, 0, &want, err))
         return -1;
     for (int p = 0; p < m->nparams; p++) {
         const struct param *pa = &m->params[p];
