@@ -13,8 +13,8 @@
  *   lossnet_close(&ln);
  *
  * The network is any family model_build makes (VGG, ResNets: model.h), never trained: its mask
- * is all zero (no weight gradient is computed), and it runs in evaluation mode (BatchNorm with
- * its running statistics, also in backward: model.h). Images enter in [0, 1] pixel units and are
+ * is all zero (no weight gradient is computed), it runs in evaluation mode (BatchNorm with its
+ * running statistics, also in backward: model.h), and only up to its last tap (m.run_layers). Images enter in [0, 1] pixel units and are
  * normalized per channel, x = (p − mean) / std, as the classifiers are trained.
  *
  * The perceptual loss of an image y against its target t: Σ_j w_j · ‖φ_j(y) − φ_j(t)‖² /

@@ -182,6 +182,8 @@ struct model {
     const float *x;             /* the input of the last forward, (n, in_c, in_h, in_w), not owned */
     bool train;                 /* the last forward's mode: backward follows it (BatchNorm's
                                    batch or running statistics) */
+    int run_layers;             /* forward and backward run layers [0, run_layers) only; 0: all
+                                   (a frozen loss network stops at its last tap: lossnet.h) */
     float *d_x;                 /* (max_batch, in_c, in_h, in_w) when spec.input_grad, else NULL */
     struct conv2d_workspace ws;
     void *arena;                /* every per-batch buffer, carved at build (model_plan.c) */

@@ -371,6 +371,49 @@ static void test_lossnet_init_schemes(void **state)
     assert_non_null(strstr(err.msg, "tap 'seg9.block0' is not a layer"));
 }
 
+/* The loss network runs up to its last tap only, unless something before it is read after it
+ * (a tap inside a residual block); either way the loss and its gradient are those of the whole
+ * network, bit for bit. */
+static void test_lossnet_stops_at_last_tap(void **state)
+{
+    (void)state;
+    struct lossnet_spec s = {.net = {.arch = ARCH_RESNET, .depth = 8, .width = 1, .in_c = 1,
+                                     .in_h = 8, .in_w = 8, .classes = 4},
+                             .ntaps = 1, .taps = {"seg2.block0"}, .tap_weight = {1},
+                             .init = LOSSNET_INIT_KAIMING, .seed = 2, .mean = {0.5f}, .std = {0.25f}};
+    const int n = 2;
+    size_t count = (size_t)n * 64;
+    float *y = malloc(count * sizeof(float)), *t = malloc(count * sizeof(float));
+    float *dy = calloc(count, sizeof(float)), *dy_all = calloc(count, sizeof(float));
+    for (size_t i = 0; i < count; i++) {
+        y[i] = rng_uniform(4, rng_stream(RNG_TEST, 38, 0, 0), i);
+        t[i] = rng_uniform(4, rng_stream(RNG_TEST, 39, 0, 0), i);
+    }
+    struct rv_error err;
+    struct lossnet ln;
+    if (lossnet_open(&ln, &s, n, 1, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(ln.m.run_layers, model_find_layer(&ln.m, "seg2.block0") + 1);
+    assert_true(ln.m.run_layers < ln.m.nlayers);
+    lossnet_set_target(&ln, t, n);
+    double v = lossnet_loss(&ln, y, n, n, 0.5, dy);
+    ln.m.run_layers = 0; /* the whole network */
+    lossnet_set_target(&ln, t, n);
+    double v_all = lossnet_loss(&ln, y, n, n, 0.5, dy_all);
+    assert_true(v == v_all && v > 0.0);
+    assert_memory_equal(dy, dy_all, count * sizeof(float));
+    lossnet_close(&ln);
+    s.taps[0] = "seg2.block0.conv1"; /* inside a block: its input is read by the block's add */
+    if (lossnet_open(&ln, &s, n, 1, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(ln.m.run_layers, 0);
+    lossnet_close(&ln);
+    free(y);
+    free(t);
+    free(dy);
+    free(dy_all);
+}
+
 /* A small loss network: conv-BN-ReLU, max-pool, conv-BN-ReLU, pool, output. */
 static void build_tiny_lossnet(struct model *m)
 {
@@ -500,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_eval_batchnorm_gradients),
         cmocka_unit_test(test_lossnet_init_schemes),
         cmocka_unit_test(test_perceptual_chain_gradients),
+        cmocka_unit_test(test_lossnet_stops_at_last_tap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

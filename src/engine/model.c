@@ -66,7 +66,8 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
     REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
     m->x = x;
     m->train = train;
-    for (int i = 0; i < m->nlayers; i++) {
+    int layers = m->run_layers > 0 ? m->run_layers : m->nlayers;
+    for (int i = 0; i < layers; i++) {
         struct layer *l = &m->layers[i];
         float *out = m->tensors[l->out].v;
         const float *in = val(m, l->in);
@@ -229,7 +230,8 @@ void model_backward(struct model *m, int n, const struct bn_reducer *r)
         m->tensors[l->out].need_grad = layer_trains(m, l) || m->tensors[l->in].need_grad ||
                                        (l->in2 >= 0 && m->tensors[l->in2].need_grad);
     }
-    for (int i = m->nlayers - 1; i >= 0; i--)
+    int layers = m->run_layers > 0 ? m->run_layers : m->nlayers;
+    for (int i = layers - 1; i >= 0; i--)
         if (m->tensors[m->layers[i].out].need_grad)
             layer_backward(m, &m->layers[i], n, r);
 }

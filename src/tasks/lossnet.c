@@ -76,6 +76,22 @@ static void freeze(struct model *m)
     model_mask_changed(m);
 }
 
+/* Nothing after the last tap needs to run, provided that everything before it is consumed by
+ * then (a tap inside a residual block, whose input the block's add reads later, is not: there
+ * the add would be the first to write that input's gradient). Else the whole network runs. */
+static void stop_at_last_tap(struct model *m, const struct lossnet_spec *s)
+{
+    int last = 0;
+    for (int j = 0; j < s->ntaps; j++) {
+        int l = model_find_layer(m, s->taps[j]);
+        last = l > last ? l : last;
+    }
+    for (int t = 0; t < m->ntensors; t++)
+        if (m->tensors[t].producer < last && m->tensors[t].last_consumer > last)
+            return;
+    m->run_layers = last + 1;
+}
+
 int lossnet_open(struct lossnet *ln, const struct lossnet_spec *s, int max_batch, int threads,
                  struct rv_error *err)
 {
@@ -104,6 +120,7 @@ int lossnet_open(struct lossnet *ln, const struct lossnet_spec *s, int max_batch
     }
     freeze(m);
     ln->ntaps = s->ntaps;
+    stop_at_last_tap(m, s);
     for (int j = 0; j < s->ntaps; j++) {
         ln->tap[j] = model_tap(m, s->taps[j]);
         ln->weight[j] = s->tap_weight[j];
@@ -174,7 +191,8 @@ double lossnet_loss(struct lossnet *ln, const float *y, int n, int scale_n, doub
     }
     if (!dy)
         return total;
-    /* No loss reads the logits (loss.h); the taps' gradients are all written above. */
+    /* No loss reads the logits (loss.h; they are not even computed: m->run_layers); the taps'
+     * gradients are all written above. */
     memset(m->d_logits, 0, (size_t)n * m->spec.classes * sizeof(float));
     model_backward(m, n, NULL);
     const struct model_spec *s = &m->spec;
