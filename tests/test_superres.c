@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <omp.h>
 
 #include "loss.h"
 #include "lossnet.h"
@@ -535,6 +536,9 @@ static void test_perceptual_chain_gradients(void **state)
 
 int main(void)
 {
+    /* Tiny networks: one thread (OpenMP's idle threads spinning on a loaded machine made this
+     * test take a minute instead of a second). */
+    omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pixel_shuffle_order),
         cmocka_unit_test(test_pixel_losses_and_shuffle_gradients),
