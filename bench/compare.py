@@ -309,6 +309,47 @@ def compare_mpi(a):
     return lines
 
 
+TARGET_SUPERRES = 1.3   # issue 22: a generator step with the perceptual loss, revive / PyTorch
+
+
+def compare_superres(a, torch_version):
+    """bench_superres and bench/torch_superres.py alternately, `repeats` times (issue 22)."""
+    binary = os.path.join(BIN_DIR, "bench_superres")
+    script = os.path.join(ROOT, "bench", "torch_superres.py")
+    steps = str(max(2, round(10 * a.scale)))
+    common = ["--batch", "64", "--steps", steps, "--warmup", str(max(1, a.warmup)),
+              "--threads", str(THREADS)]
+    r_runs, t_runs = [], []
+    for rep in range(a.repeats):
+        r_runs.append(results(run([binary] + common, revive_env()))[0])
+        if torch_version:
+            t_runs.append(results(run(["/usr/bin/python3", script] + common))[0])
+        print(f"  superres repeat {rep + 1}/{a.repeats}: revive {float(r_runs[-1]['img_s']):7.1f} img/s"
+              + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
+              file=sys.stderr, flush=True)
+    r = [float(x["img_s"]) for x in r_runs]
+    lines = [f"### Super-resolution step (issue 22): SRResNet x2 (3 blocks, 32 channels, "
+             f"{int(r_runs[0]['params']):,} parameters) on 1x14x14, MSE + 0.05 x perceptual "
+             f"through a frozen VGG-11-BN (3 taps), batch 64, {THREADS} threads each", ""]
+    if not t_runs:
+        lines += ["| revive img/s | revive peak RSS MiB |", "|---:|---:|",
+                  f"| {fmt_rate(r)} | {med([float(x['peak_rss_mib']) for x in r_runs]):.0f} |"]
+        return lines
+    t = [float(x["img_s"]) for x in t_runs]
+    ratio = med(r) / med(t)
+    if int(t_runs[0]["params"]) != int(r_runs[0]["params"]):
+        lines.append("**The PyTorch generator's parameter count differs from revive's: fix "
+                     "bench/torch_superres.py**")
+        a.mismatch = True
+    lines += ["| revive img/s | PyTorch img/s | ratio | target | met | revive peak RSS MiB "
+              "| PyTorch peak RSS MiB |", "|---:|---:|---:|---|---|---:|---:|",
+              f"| {fmt_rate(r)} | {fmt_rate(t)} | {ratio:.2f} | ≥ {TARGET_SUPERRES} "
+              f"| {check(ratio >= TARGET_SUPERRES)} "
+              f"| {med([float(x['peak_rss_mib']) for x in r_runs]):.0f} "
+              f"| {med([float(x['peak_rss_mib']) for x in t_runs]):.0f} |"]
+    return lines
+
+
 def git_commit():
     try:
         c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
@@ -344,6 +385,7 @@ def main():
     ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
     ap.add_argument("--no-networks", action="store_true",
                     help="skip the other networks (ImageNet ResNet-18, VGG-11)")
+    ap.add_argument("--no-superres", action="store_true", help="skip the super-resolution step")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
     a = ap.parse_args()
     a.mismatch = False
@@ -363,7 +405,7 @@ def main():
         if not m:
             ap.error(f"--inputs: '{s}' is not CxHxW (e.g. 3x32x32)")
         shapes.append(tuple(int(v) for v in m.groups()))
-    for path in (BENCH_TRAIN, os.path.join(BIN_DIR, "bench_mpi"), PIPELINE):
+    for path in (BENCH_TRAIN, os.path.join(BIN_DIR, "bench_mpi"), os.path.join(BIN_DIR, "bench_superres"), PIPELINE):
         if not os.access(path, os.X_OK):
             fail(f"{path} is missing: run `make bench` (it builds it)")
 
@@ -387,6 +429,8 @@ def main():
     out = []
     if not a.no_networks:
         out += [""] + compare_networks(a)
+    if not a.no_superres:
+        out += [""] + compare_superres(a, torch_version)
     if not a.no_mpi:
         out += [""] + compare_mpi(a)
     load = os.getloadavg()
