@@ -14,7 +14,8 @@
  *                           first seven optional
  *   /model/unit-KK    attrs name, channels, filter: the unit table (there when nunits is)
  *   /params/<name>    float32, the parameter's shape
- *   /momentum/<name>  float32, same shape
+ *   /momentum/<name>  float32, same shape (AdamW: its first moment)
+ *   /moment2/<name>   float32, same shape: AdamW's second moment (AdamW runs only)
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
  *   /provenance       attr count; start-KK: one group per process start (src/io/provenance.c)
