@@ -121,6 +121,25 @@ elif [ -z "$run_acc" ] || [ -z "$eval_acc" ]; then why="cannot parse: run '$run_
 elif [ "$run_acc" != "$eval_acc" ]; then why="run's last epoch says $run_acc%, eval says $eval_acc%"
 fi
 check "eval matches the run's last test accuracy ($eval_acc%)" "$why"
+# eval --format json (for scripts: study tables read it, not the text): the same figures as the
+# text, the stage's own clamped accuracy, and the recalibrated one as the text gives it
+runq "$TMP/evj.out" "$TMP/evj.err" "$PIPE" eval "$CK/t/stage-00.h5" --clamp-gamma 0.01 --recalibrate 2 --format json
+runq "$TMP/evt.out" "$TMP/evt.err" "$PIPE" eval "$CK/t/stage-00.h5" --clamp-gamma 0.01 --recalibrate 2
+check "eval --format json: one object with the text's figures and the stage's clamped accuracy" "$("$PY" - "$TMP/evj.out" "$TMP/evt.out" "$CK/t/stage-00.h5" 2>&1 <<'PYEOF'
+import json, re, sys, h5py
+j = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+acc = [float(x) for x in re.findall(r"test accuracy ([0-9.]+)%", text)]
+with h5py.File(sys.argv[3], "r") as f:
+    clamped = f["stats/stage-00"].attrs["acc_clamped"]
+bad = []
+if abs(100 * j["accuracy"] - acc[0]) > 0.005 or abs(100 * j["recalibrated"]["accuracy"] - acc[1]) > 0.005:
+    bad.append(f"json {j['accuracy']} {j['recalibrated']['accuracy']} vs text {acc}")
+if j["accuracy"] != clamped or j["clamp"]["mode"] != "absolute" or j["recalibrated"]["batches"] != 2:
+    bad.append(f"clamped {j['accuracy']} vs the stage's {clamped}; {j['clamp']}; {j['recalibrated']}")
+print("; ".join(bad))
+PYEOF
+)"
 
 # --- 3. determinism -------------------------------------------------------------------------------
 if ! command -v "$H5DIFF" >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR] [--stop-after-steps N]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR] [--stop-after-steps N]
- *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH] [--format json]
  *   pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
  *   pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
@@ -22,6 +22,7 @@
 #include "comm.h"
 #include "config.h"
 #include "inspect.h"
+#include "json.h"
 #include "metrics_log.h"
 #include "model.h"
 #include "pipeline.h"
@@ -198,6 +199,11 @@ static const struct cli_option opt_test_limit = {
     .help = "the first N test images (0: all; default: the run's data.test_limit)"};
 static const struct cli_option opt_data = {"--data", "PATH", CLI_STRING,
                                            .help = "another copy of the run's data set"};
+static const char *const eval_formats[] = {"text", "json", NULL};
+static const struct cli_option opt_eval_format = {
+    "--format", "text|json", CLI_CHOICE, .choices = eval_formats,
+    .help = "json: one object with the file, images, accuracy and loss, and the clamp and "
+            "recalibration figures (null when not asked)"};
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
  * test accuracy, optionally with every disabled γ set to 0 (|γ| < T, or T × the unit's largest
@@ -213,6 +219,7 @@ static int command_eval(const struct cli_args *a)
     double clamp = cli_number(a, &opt_clamp_gamma, 0.0);
     long test_limit = (long)cli_number(a, &opt_test_limit, -1); /* −1: as the run had it */
     long recal = (long)cli_number(a, &opt_recalibrate, 0);
+    bool json = (int)cli_number(a, &opt_eval_format, 0) == 1;
     struct config cfg;
     int rc = checkpoint_read_config(&cfg, file, &err);
     if (rc == 0 && test_limit >= 0)
@@ -237,22 +244,48 @@ static int command_eval(const struct cli_args *a)
      * reproduces a stage's acc_clamped. */
     struct stats_threshold t = {.tau = clamp, .mode = r.cfg.threshold_mode};
     int clamped = clamp > 0.0 ? gamma_clamp(&r.model, t) : 0;
-    double acc, loss;
+    double acc, loss, recal_acc = 0.0, recal_loss = 0.0;
     run_evaluate(&r, &acc, &loss);
-    if (r.verbose) {
+    int used = recal > 0 ? run_recalibrate(&r, (int)recal, r.stage) : 0;
+    if (recal > 0)
+        run_evaluate(&r, &recal_acc, &recal_loss);
+    char tau[48];
+    stats_threshold_text(tau, sizeof tau, t);
+    if (r.verbose && json) {
+        printf("{\"file\": ");
+        json_string(stdout, file);
+        printf(", \"images\": %d, \"accuracy\": ", r.test.n);
+        json_number(stdout, acc);
+        printf(", \"loss\": ");
+        json_number(stdout, loss);
+        printf(", \"clamp\": ");
+        if (clamp > 0.0) {
+            printf("{\"threshold\": ");
+            json_number(stdout, clamp);
+            printf(", \"mode\": ");
+            json_string(stdout, CHOICE_NAME(threshold_mode_names, t.mode));
+            printf(", \"clamped\": %d}", clamped);
+        } else
+            printf("null");
+        printf(", \"recalibrated\": ");
+        if (recal > 0) {
+            printf("{\"batches\": %d, \"accuracy\": ", used);
+            json_number(stdout, recal_acc);
+            printf(", \"loss\": ");
+            json_number(stdout, recal_loss);
+            printf("}");
+        } else
+            printf("null");
+        printf("}\n");
+    } else if (r.verbose) {
         printf("%s: test accuracy %.2f%% (%d images), loss %.4f", file, 100.0 * acc, r.test.n, loss);
-        char tau[48];
-        stats_threshold_text(tau, sizeof tau, t);
         if (clamp > 0.0)
             printf(", with %d γ of |γ| < %s set to 0", clamped, tau);
         printf("\n");
-    }
-    if (recal > 0) {
-        int used = run_recalibrate(&r, (int)recal, r.stage);
-        run_evaluate(&r, &acc, &loss);
-        if (r.verbose)
+        if (recal > 0)
             printf("%s: after recalibrating BatchNorm on %d training batch%s: test accuracy %.2f%%, "
-                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es", 100.0 * acc, loss);
+                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es",
+                   100.0 * recal_acc, recal_loss);
     }
     run_close(&r);
     return 0;
@@ -325,7 +358,7 @@ static int command_help_config(const struct cli_args *a)
 
 static const struct cli_option *const run_options[] = {&cli_set, &cli_out, &cli_stop_after_steps, NULL};
 static const struct cli_option *const eval_options[] = {&opt_clamp_gamma, &opt_recalibrate,
-                                                        &opt_test_limit, &opt_data, NULL};
+                                                        &opt_test_limit, &opt_data, &opt_eval_format, NULL};
 static const struct cli_option *const export_options[] = {&opt_seed_only, NULL};
 static const struct cli_option *const help_config_options[] = {&opt_markdown, &opt_help_format, NULL};
 

@@ -346,11 +346,16 @@ static int check_pipeline(const struct config *c, struct rv_error *err)
             config_format_double(fr->v[0], x, sizeof x);
             return rv_fail(err, "pipeline.fractions must start with 0 (the BatchNorm-only stage), not %s", x);
         }
-        if (fr->v[fr->n - 1] != 1.0) {
-            config_format_double(fr->v[fr->n - 1], x, sizeof x);
-            return rv_fail(err, "pipeline.fractions must end with 1 (the stage that trains all parameters), not %s", x);
-        }
-        if (check_increasing(fr, "pipeline.fractions", err))
+        /* Leading zeros are BatchNorm-only rounds (re-initializing between them); after them the
+         * list increases strictly. */
+        int zeros = 0;
+        while (zeros < fr->n && fr->v[zeros] == 0.0)
+            zeros++;
+        struct config_list rest = *fr;
+        rest.n = 0;
+        for (int i = zeros - 1; i < fr->n; i++)
+            rest.v[rest.n++] = fr->v[i];
+        if (check_increasing(&rest, "pipeline.fractions", err))
             return -1;
     }
     /* The stages themselves (their count, pipeline.epochs per stage) are the schedule's to

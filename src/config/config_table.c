@@ -214,8 +214,10 @@ const struct config_key config_keys[] = {
     K("pipeline", "s", CFG_DOUBLE, pipeline_s, 1.000001, 1000, "4", NULL,
       "growth factor s between successive stage fractions"),
     K("pipeline", "fractions", CFG_LIST, fractions, 0, 1, "", NULL,
-      "explicit stage fractions instead of n and s: strictly increasing, first 0 (BatchNorm "
-      "only), last 1 (all parameters)"),
+      "explicit stage fractions instead of n and s: first 0 (BatchNorm only); more leading "
+      "zeros are BatchNorm-only rounds with the transition (re-initialization) between them; "
+      "then strictly increasing, 1 = all parameters (0, 0, 0 = three BN-only rounds; 0, 0.01, "
+      "0.1, 1 = the pipeline)"),
     KW("pipeline", "epochs", stage_epochs, 1, 100000,
        "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
     K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,

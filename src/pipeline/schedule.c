@@ -24,14 +24,24 @@ static int too_many_stages(const struct config *c, int done, struct rv_error *er
                    "n, or list pipeline.fractions", SOURCE(c), n, s, SCHEDULE_MAX_STAGES);
 }
 
-/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
- * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
- * error; cap may be 0 when a resumed run has finished every stage a schedule can hold). */
-static int fractions_after(double *f, int cap, double last, const struct config *c, int done,
-                           struct rv_error *err)
+/* The fractions after the finished stages, whose last fraction is `last` and of which
+ * `zeros_done` were BN-only: the explicit list's BN-only rounds not yet run (its leading zeros
+ * beyond zeros_done, when last is 0) and its entries larger than last; or last·s, last·s², …
+ * (N after the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap;
+ * more is an error; cap may be 0 when a resumed run has finished every stage a schedule can hold). */
+static int fractions_after(double *f, int cap, double last, int zeros_done, const struct config *c,
+                           int done, struct rv_error *err)
 {
     int n = 0;
     if (c->fractions.n > 0) {
+        int zeros = 0;
+        while (zeros < c->fractions.n && c->fractions.v[zeros] == 0.0)
+            zeros++;
+        for (int i = 0; last <= 0.0 && i < zeros - zeros_done; i++) {
+            if (n >= cap)
+                return too_many_stages(c, done, err);
+            f[n++] = 0.0;
+        }
         for (int i = 0; i < c->fractions.n; i++)
             if (c->fractions.v[i] > last) {
                 if (n >= cap)
@@ -114,7 +124,7 @@ int schedule_pipeline(struct schedule *s, const struct config *c, struct rv_erro
             f[n++] = c->fractions.v[i];
     } else {
         f[0] = 0.0;
-        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, 0, err);
+        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, 1, c, 0, err);
         if (more < 0)
             return -1;
         n = 1 + more;
@@ -142,7 +152,11 @@ int schedule_continue(struct schedule *s, int done, const struct config *c, stru
     if (!c->pipeline)
         return 0;
     double f[SCHEDULE_MAX_STAGES];
-    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, s->stage[done - 1].fraction, c, done, err);
+    int zeros_done = 0;
+    for (int k = 0; k < done; k++)
+        zeros_done += s->stage[k].fraction <= 0.0;
+    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, s->stage[done - 1].fraction, zeros_done,
+                               c, done, err);
     if (more < 0)
         return -1;
     for (int i = 0; i < more; i++)
