@@ -94,6 +94,7 @@ h5ls -r "$A/stage-02.h5" | grep -q '^/moment2/output.weight ' && ok "an AdamW fi
     not_ok "an AdamW file holds /moment2"
 stopped "$PIPE" run "$TMP/a.ini" --out "$TMP/b" --stop-after-steps 10 >"$TMP/b1.log" 2>&1 ||
     not_ok "stop after 10 steps"
+cp "$TMP/b/last.h5" "$TMP/adamw-mid.h5" # stage 1, step 2
 stopped "$PIPE" resume "$TMP/b/last.h5" --stop-after-steps 7 >"$TMP/b2.log" 2>&1 ||
     not_ok "resume, stop after 7 more"
 "$PIPE" resume "$TMP/b/last.h5" >"$TMP/b.log" 2>&1 || not_ok "resume to the end: $(tail -n 1 "$TMP/b.log")"
@@ -108,6 +109,19 @@ tiny_staged_ini "$TMP/s.ini" s 1
 "$PIPE" run "$TMP/s.ini" >"$TMP/s.log" 2>&1 || not_ok "SGD run"
 h5ls "$TMP/ck/s/stage-00.h5" | grep -q moment2 && not_ok "an SGD file has no /moment2" ||
     ok "an SGD file has no /moment2"
+
+# --- the optimizer may change at a stage end (a branch), not mid-stage ---------------------------
+"$PIPE" resume "$TMP/ck/s/stage-00.h5" --set train.optimizer=adamw --set train.lr=0.003 \
+    --out "$TMP/sa" >"$TMP/sa.log" 2>&1 && h5ls -r "$TMP/sa/stage-02.h5" | grep -q '^/moment2/' &&
+    ok "an SGD stage end branches into AdamW" || not_ok "SGD stage end -> AdamW: $(tail -n 1 "$TMP/sa.log")"
+one_line_error "an AdamW run's mid-stage file continued with SGD" \
+    "the stage in progress ran AdamW (the file has /moment2) but this run continues it with train.optimizer = sgd" \
+    "$PIPE" resume "$TMP/adamw-mid.h5" --set train.optimizer=sgd --out "$TMP/c1"
+stopped "$PIPE" run "$TMP/s.ini" --out "$TMP/smid" --stop-after-steps 3 >/dev/null 2>&1 ||
+    not_ok "SGD run stopped after 3 steps"
+one_line_error "an SGD run's mid-stage file continued with AdamW" \
+    "the stage in progress ran SGD (the file has no /moment2) but this run continues it with train.optimizer = adamw" \
+    "$PIPE" resume "$TMP/smid/last.h5" --set train.optimizer=adamw --out "$TMP/c2"
 
 # --- bad values: one line naming the key and the fix -----------------------------------------
 one_line_error "unknown optimizer" "train.optimizer = 'adam' is not one of sgd|adamw" \

@@ -692,6 +692,24 @@ static int read_position(struct run *r, struct h5in *f, struct rv_error *err)
     return 0;
 }
 
+/* An optimizer's state belongs to its stage: a run that continues the stage in progress needs
+ * the state of the optimizer that stage ran, AdamW's /moment2 or none. At a stage end the next
+ * stage starts from zero, so a branch may change train.optimizer there (/moment2 is then read
+ * when there and zeroed at the stage start). */
+static int check_optimizer_state(const struct run *r, struct h5in *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    char path[160];
+    ck_dataset_path(path, sizeof path, CK_MOMENT2, 0, m->params[0].name);
+    bool has = h5in_exists(f, path), wants = m->moment2 != NULL;
+    if (has == wants || r->nrecords == r->stage + 1)
+        return 0;
+    return rv_fail(err, "%s: the stage in progress ran %s (the file %s /moment2) but this run "
+                   "continues it with train.optimizer = %s; resume mid-stage with the optimizer "
+                   "it ran with, or branch from a stage-KK.h5", h5in_path(f),
+                   has ? "AdamW" : "SGD", has ? "has" : "has no", wants ? "adamw" : "sgd");
+}
+
 static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
@@ -705,7 +723,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
     if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, r, &reading, err))
         return -1;
     model_mask_changed(m);
-    return read_rest(r, f, err);
+    return read_rest(r, f, err) || check_optimizer_state(r, f, err) ? -1 : 0;
 }
 
 /* Running statistics, history and stage statistics: common to full and seed-only files. */

@@ -78,9 +78,9 @@ static void locate_param(const void *base, int id, int i, const struct ck_io *io
         break;
     case CK_MOMENTUM: a->data = m->momentum + pa->offset; break;
     case CK_MASK: break; /* float 0/1 in memory, uint8 in the file */
-    case CK_MOMENT2:
+    case CK_MOMENT2: /* AdamW only; read when there (checkpoint.c checks it is where needed) */
         a->data = m->moment2 ? m->moment2 + pa->offset : NULL;
-        a->need = m->moment2 ? CK_NEED : CK_SKIP; /* AdamW only */
+        a->need = !m->moment2 ? CK_SKIP : io->writing ? CK_NEED : CK_IF_THERE;
         break;
     default: REVIVE_ASSERT(0 && "not a parameter row");
     }
