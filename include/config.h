@@ -38,7 +38,9 @@ enum gamma_init { GAMMA_INIT_UNIFORM, GAMMA_INIT_ONE, GAMMA_INIT_COUNT };
 /* What a stage trains (stages.h has one file per kind). */
 enum stage_kind_id { STAGE_ALL, STAGE_BN, STAGE_BN_OUTPUT, STAGE_OUTPUT, STAGE_PER_CHANNEL,
                      STAGE_CONV_FRACTION, STAGE_KIND_COUNT };
-enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_KIND_COUNT };
+enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_WARMUP_COSINE, LR_KIND_COUNT };
+/* The optimizer (optim.h): SGD with momentum, or AdamW (decoupled weight decay). */
+enum optimizer_kind { OPT_SGD, OPT_ADAMW, OPT_COUNT };
 enum select_mode { SELECT_RANDOM, SELECT_REINIT_FIRST, SELECT_COUNT };
 /* What a re-initialized filter's γ and β become (stages.h, struct reinit_options). */
 enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
@@ -55,6 +57,7 @@ extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist",
 extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
 extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
 extern const char *const lr_kind_names[LR_KIND_COUNT];
+extern const char *const optimizer_names[OPT_COUNT];
 extern const char *const select_names[SELECT_COUNT];
 extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT];
 extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
@@ -103,13 +106,18 @@ struct config {
     double conv_fraction;
     int epochs;
     int batch_size, eval_batch_size;
+    enum optimizer_kind optimizer;
     double lr, momentum, weight_decay;
     bool nesterov;
+    double beta1, beta2, adam_eps;       /* AdamW */
     enum lr_kind lr_schedule;
     struct config_list milestones;       /* epochs at which step multiplies lr by lr_factor */
     struct config_list milestone_fractions; /* the same as fractions of the stage's epochs */
     double lr_factor;
     double warmup_epochs;
+    int warmup_steps;                    /* the warm-up in steps instead (0: warmup_epochs) */
+    double lr_min;                       /* cosine, warmup_cosine: the floor the cosine ends at */
+    double label_smoothing;              /* ε of the training loss (softmax_ce, loss.h) */
     bool sync_bn;
     int checkpoint_every_steps;          /* 0 = only at epoch ends */
     enum conv_algo conv_algo;

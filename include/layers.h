@@ -262,5 +262,10 @@ double softmax_ce_forward_backward(float *dlogits,      /* (N, classes) or NULL:
                                    const float *logits, /* (N, classes) */
                                    const int *labels,   /* (N) */
                                    int n, int classes, int scale_n);
+/* The same with label smoothing eps (0 ≤ eps ≤ 1): the target (1 − eps)·onehot + eps/classes,
+ * as torch's CrossEntropyLoss(label_smoothing = eps); eps = 0 is the function above, bit for bit. */
+double softmax_ce_smooth_forward_backward(float *dlogits, int *correct, const float *logits,
+                                          const int *labels, int n, int classes, int scale_n,
+                                          double eps);
 
 #endif

@@ -174,6 +174,8 @@ struct model {
 
     size_t total;               /* floats in each of the four blocks below */
     float *values, *grads, *momentum, *mask;
+    float *moment2;             /* AdamW's second moment (m.total floats) when the run's optimizer
+                                   is AdamW (optim.h, optim_alloc_state), else NULL */
     size_t running_total;
     float *running_stats;
 

@@ -349,6 +349,13 @@ usage_error "a bad number names the option and the valid range" "--clamp-gamma '
 usage_error "a choice names the choices" "--format 'xml'" "text|json" "$PIPE" plan "$TMP/plan.ini" --format xml
 usage_error "an extra operand" "unexpected argument 'two'" "" "$PIPE" resume one two
 usage_error "export without --seed-only" "--seed-only" "" "$PIPE" export "$TMP/a.h5" "$TMP/b.h5"
+usage_error "inspect's options are rows of the table: a bad --stage names the option and its range" \
+    "inspect: --stage 'x'" "a stage number" "$PIPE" inspect "$TMP/missing.h5" --stage x
+usage_error "inspect with an unknown option lists inspect's options" "unknown option '--bogus'" \
+    "--layers, --format table|csv|json or --stage K" "$PIPE" inspect "$TMP/missing.h5" --bogus
+runq "$TMP/ih.out" "$TMP/ih.err" "$PIPE" inspect --help
+check "inspect --help: the usage generated from its rows, exit 0" \
+    "$([ "$rc" -eq 0 ] && grep -q '^usage: pipeline inspect FILE|RUN_DIR \[--layers\] \[--format table|csv|json\] \[--stage K\]$' "$TMP/ih.out" && grep -q -- '--stage K .*only stage K' "$TMP/ih.out" || echo "exit $rc: $(cat "$TMP/ih.out" "$TMP/ih.err")")"
 runq "$TMP/eq.out" "$TMP/eq.err" "$PIPE" plan "$TMP/plan.ini" --format=json --set=pipeline.n=0.5
 check "--name=value works as --name value" "$([ "$rc" -eq 0 ] && grep -q '"kind": "conv_fraction"' "$TMP/eq.out" || cat "$TMP/eq.err")"
 

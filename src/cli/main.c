@@ -6,7 +6,7 @@
  *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH] [--format json]
  *   pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
- *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
+ *   pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--arch A] [--depth D] [--width W] [--input CxHxW] [--classes K] [--stem S]
  *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
@@ -378,14 +378,11 @@ static const struct cli_command cmd_export = {
     "export", "CHECKPOINT OUT.h5", 2, 2, "a checkpoint and the file to write: pipeline export "
     "--seed-only CHECKPOINT OUT.h5", export_options, "a BN-only checkpoint as seed + BN",
     .main = command_export};
-static const struct cli_command cmd_inspect = {
-    "inspect", .help = "filter-revival statistics per stage", .raw_main = inspect_main,
-    .usage_text = "CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]"};
 static const struct cli_command cmd_help_config = {
     "help-config", "", 0, 0, "", help_config_options, "every config key", .main = command_help_config};
 
 static const struct cli_command *const commands[] = {
-    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
+    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &inspect_command_row, &params_command,
     &cmd_help_config, &image_metrics_command, &superres_command, NULL};
 
 int main(int argc, char **argv)
@@ -407,8 +404,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "pipeline: unknown command '%s'; commands: %s (see pipeline --help)\n", argv[1], names);
         return CLI_EXIT_USAGE;
     }
-    if (cmd->raw_main)
-        return cmd->raw_main(argc - 2, argv + 2);
     struct comm comm = COMM_SELF_INIT;
     if (cmd->mpi)
         comm_init(&comm, &argc, &argv);
@@ -419,6 +414,10 @@ int main(int argc, char **argv)
         if (comm.rank == 0)
             fprintf(stderr, "pipeline: %s\n", err.msg);
         rc = CLI_EXIT_USAGE;
+    } else if (a.help) {
+        if (comm.rank == 0)
+            cli_command_usage(stdout, cmd);
+        rc = 0;
     } else {
         a.comm = &comm;
         a.argc = argc;

@@ -400,6 +400,19 @@ int config_validate(const struct config *c, struct rv_error *err)
         return rv_fail(err, "%s: pipeline.reinit_weight_scale scales fresh conv weights, but "
                        "pipeline.reinit_weights = keep draws none; drop the scale or choose fresh or "
                        "orthogonal", c->source);
+    if (c->optimizer == OPT_ADAMW && c->nesterov)
+        return rv_fail(err, "%s: train.nesterov = true is SGD's; train.optimizer = adamw has no "
+                       "Nesterov form here: set nesterov = false or optimizer = sgd", c->source);
+    if (c->warmup_steps > 0 && c->warmup_epochs > 0)
+        return rv_fail(err, "%s: train.warmup_steps and train.warmup_epochs are both set; give one "
+                       "(steps, or epochs of the stage)", c->source);
+    if (c->lr_min > 0 && c->lr_schedule != LR_COSINE && c->lr_schedule != LR_WARMUP_COSINE)
+        return rv_fail(err, "%s: train.lr_min = %g is the floor of a cosine, but train.lr_schedule "
+                       "= %s; use cosine or warmup_cosine, or drop lr_min", c->source, c->lr_min,
+                       CHOICE_NAME(lr_kind_names, c->lr_schedule));
+    if (c->lr_min >= c->lr && c->lr_min > 0)
+        return rv_fail(err, "%s: train.lr_min = %g is not below train.lr = %g; the cosine falls "
+                       "from lr to lr_min: lower lr_min", c->source, c->lr_min, c->lr);
     if (c->milestones.n > 0 && c->milestone_fractions.n > 0)
         return rv_fail(err, "%s: train.milestones and train.milestone_fractions are both set; give "
                        "one (epochs, or fractions of the stage's epochs)", c->source);

@@ -41,7 +41,9 @@ const char *const stage_kind_names[STAGE_KIND_COUNT] = {
 };
 const char *const lr_kind_names[LR_KIND_COUNT] = {
     [LR_CONSTANT] = "constant", [LR_STEP] = "step", [LR_COSINE] = "cosine",
+    [LR_WARMUP_COSINE] = "warmup_cosine",
 };
+const char *const optimizer_names[OPT_COUNT] = {[OPT_SGD] = "sgd", [OPT_ADAMW] = "adamw"};
 const char *const select_names[SELECT_COUNT] = {
     [SELECT_RANDOM] = "random", [SELECT_REINIT_FIRST] = "reinit_first",
 };
@@ -166,9 +168,21 @@ const struct config_key config_keys[] = {
     K("train", "momentum", CFG_DOUBLE, momentum, 0, 0.999, "0.9", NULL, "SGD momentum"),
     K("train", "nesterov", CFG_BOOL, nesterov, 0, 0, "false", NULL, "Nesterov momentum"),
     K("train", "weight_decay", CFG_DOUBLE, weight_decay, 0, 1, "1e-4", NULL,
-      "L2 penalty coefficient added to the gradient of trainable parameters"),
+      "sgd: L2 penalty coefficient added to the gradient of trainable parameters; adamw: "
+      "decoupled decay, each step w -= lr * weight_decay * w (torch.optim.AdamW's weight_decay)"),
+    KC("train", "optimizer", optimizer, "sgd", optimizer_names,
+      "sgd (momentum, nesterov, L2 weight_decay) or adamw (torch.optim.AdamW: beta1, beta2, eps, "
+      "bias correction, decoupled weight_decay; its state restarts with every stage)"),
+    K("train", "beta1", CFG_DOUBLE, beta1, 0, 0.999999, "0.9", NULL,
+      "adamw: decay of the first moment (running mean of the gradient)"),
+    K("train", "beta2", CFG_DOUBLE, beta2, 0, 0.999999, "0.999", NULL,
+      "adamw: decay of the second moment (running mean of the squared gradient)"),
+    K("train", "eps", CFG_DOUBLE, adam_eps, 1e-30, 1, "1e-8", NULL,
+      "adamw: added to the square root of the bias-corrected second moment"),
     KC("train", "lr_schedule", lr_schedule, "step", lr_kind_names,
-      "learning-rate schedule within a stage"),
+      "learning-rate schedule within a stage: constant; step (milestones); cosine (half a cosine "
+      "from lr to lr_min over the stage, times the warm-up ramp); warmup_cosine (linear warm-up "
+      "to lr, then half a cosine from lr to lr_min over the rest of the stage)"),
     K("train", "milestones", CFG_LIST, milestones, 0, 100000, "", NULL,
       "step: epochs (increasing) at which lr is multiplied by lr_factor"),
     K("train", "milestone_fractions", CFG_LIST, milestone_fractions, 0, 1, "", NULL,
@@ -178,6 +192,14 @@ const struct config_key config_keys[] = {
       "step: factor applied to lr at each milestone"),
     K("train", "warmup_epochs", CFG_DOUBLE, warmup_epochs, 0, 100000, "0", NULL,
       "linear lr warmup over this many epochs at the start of each stage; 0 = none"),
+    K("train", "warmup_steps", CFG_INT, warmup_steps, 0, 1000000000, "0", NULL,
+      "the warm-up in optimizer steps instead of warmup_epochs (give one of them); 0 = none"),
+    K("train", "lr_min", CFG_DOUBLE, lr_min, 0, 10, "0", NULL,
+      "cosine and warmup_cosine: the learning rate at the stage's end (torch's eta_min); "
+      "below lr"),
+    K("train", "label_smoothing", CFG_DOUBLE, label_smoothing, 0, 1, "0", NULL,
+      "epsilon of the training cross-entropy: targets (1 - eps) one-hot + eps / classes, as "
+      "torch's CrossEntropyLoss(label_smoothing); the test loss stays plain cross-entropy"),
     K("train", "sync_bn", CFG_BOOL, sync_bn, 0, 0, "true", NULL,
       "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",

@@ -266,6 +266,7 @@ void model_free(struct model *m)
     free(m->values);
     free(m->grads);
     free(m->momentum);
+    free(m->moment2);
     free(m->mask);
     free(m->running_stats);
     for (int i = 0; m->layers && i < m->nlayers; i++)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "layers.h"
+#include "optim.h"
 #include "run.h"
 #include "stages.h"
 
@@ -173,6 +174,7 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
         snprintf(msg, sizeof msg, "%s", err->msg);
         return rv_fail(err, "%s: %s", cfg->source, msg);
     }
+    optim_alloc_state(&r->model, cfg->optimizer);
     model_init(&r->model, (uint64_t)cfg->seed);
     return 0;
 }

@@ -1,4 +1,5 @@
 /* The stage schedule, computed in one place (see schedule.h). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -162,4 +163,69 @@ int schedule_continue(struct schedule *s, int done, const struct config *c, stru
         set_kind(&s->stage[done + i], f[i], c);
     s->n = done + more;
     return set_epochs(s, done, c, err);
+}
+
+/* ---- the learning rate within a stage (schedule.h) ---------------------------------------- */
+
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
+{
+    struct lr_schedule s;
+    memset(&s, 0, sizeof s);
+    s.kind = c->lr_schedule;
+    s.base = c->lr;
+    s.epochs = epochs;
+    s.milestones = c->milestones;
+    /* Fractions of this stage's length: one schedule shape for any number of epochs. */
+    for (int i = 0; i < c->milestone_fractions.n; i++)
+        s.milestones.v[i] = c->milestone_fractions.v[i] * (double)epochs;
+    if (c->milestone_fractions.n > 0)
+        s.milestones.n = c->milestone_fractions.n;
+    s.factor = c->lr_factor;
+    s.warmup_epochs = c->warmup_epochs;
+    s.warmup_steps = c->warmup_steps;
+    s.min = c->lr_min;
+    return s;
+}
+
+/* ½(1 + cos πp), p clamped to [0, 1]. */
+static double half_cosine(double p)
+{
+    if (p > 1.0)
+        p = 1.0;
+    return 0.5 * (1.0 + cos(3.14159265358979323846 * p));
+}
+
+double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
+{
+    double epoch = (double)step / (double)steps_per_epoch;
+    double lr = s->base;
+    double warmup_steps = s->warmup_steps > 0 ? (double)s->warmup_steps
+                                              : s->warmup_epochs * (double)steps_per_epoch;
+    switch (s->kind) {
+    case LR_CONSTANT:
+    case LR_KIND_COUNT:
+        break;
+    case LR_WARMUP_COSINE: {
+        if ((double)step < warmup_steps)
+            return s->base * (double)(step + 1) / warmup_steps;
+        double rest = (double)s->epochs * (double)steps_per_epoch - warmup_steps;
+        double p = rest > 0 ? ((double)step - warmup_steps) / rest : 1.0;
+        return s->min + (s->base - s->min) * half_cosine(p);
+    }
+    case LR_STEP:
+        /* A milestone at epoch e takes effect from the first step of epoch e. */
+        for (int i = 0; i < s->milestones.n; i++)
+            if (epoch + 1e-9 >= s->milestones.v[i])
+                lr *= s->factor;
+        break;
+    case LR_COSINE: {
+        /* With lr_min = 0 this is lr · c(t) to the bit, as before lr_min existed. */
+        double t = s->epochs > 0 ? epoch / (double)s->epochs : 0.0;
+        lr = s->min + (s->base - s->min) * half_cosine(t);
+        break;
+    }
+    }
+    if (warmup_steps > 0 && (double)step < warmup_steps)
+        lr *= (double)(step + 1) / warmup_steps;
+    return lr;
 }
