@@ -19,6 +19,7 @@
 #ifndef REVIVE_LAYERS_H
 #define REVIVE_LAYERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -179,6 +180,13 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may 
                         const float *save_mean, const float *save_invstd, const float *gamma,
                         const struct batchnorm *l, int n, const struct bn_reducer *r,
                         double *sums /* (2C + 1) scratch, or NULL: allocated */);
+
+/* The backward pass of batchnorm_forward_eval (the running statistics as constants): dx = γ·s·dy
+ * (add: +=, else =), dγ += Σ dy·x̂, dβ += Σ dy; any of din, dgamma, dbeta may be NULL. */
+void batchnorm_backward_eval(float *din, bool add, float *dgamma, float *dbeta, /* (C) */
+                             const float *dout, const float *in, /* (N, C, H, W) */
+                             const float *running_mean, const float *running_var,
+                             const float *gamma, const struct batchnorm *l, int n);
 
 /* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t count);

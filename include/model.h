@@ -177,6 +177,8 @@ struct model {
     int max_batch, threads;
     float *logits, *d_logits;   /* the last layer's output and its gradient, (max_batch, classes) */
     const float *x;             /* the input of the last forward, (n, in_c, in_h, in_w), not owned */
+    bool forward_train;         /* the last forward's mode: backward follows it (eval mode: BN is
+                                   the affine map of its running statistics) */
     float *d_x;                 /* (max_batch, in_c, in_h, in_w) when spec.input_grad, else NULL */
     struct conv2d_workspace ws;
     void *arena;                /* every per-batch buffer, carved at build (model_plan.c) */

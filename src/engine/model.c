@@ -65,6 +65,7 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
 {
     REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
     m->x = x;
+    m->forward_train = train;
     for (int i = 0; i < m->nlayers; i++) {
         struct layer *l = &m->layers[i];
         float *out = m->tensors[l->out].v;
@@ -169,6 +170,12 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
             g = l->scratch;
         }
         float *din = m->tensors[l->in].need_grad ? m->tensors[l->in].g : NULL;
+        if (!m->forward_train) {
+            const float *rmean = m->running_stats + u->running;
+            batchnorm_backward_eval(din, l->add_in, grad_of(m, l->w), grad_of(m, l->b), g, in,
+                                    rmean, rmean + u->channels, param(m, l->w), &u->bn, n);
+            return;
+        }
         if (l->add_in)
             batchnorm_backward(din, grad_of(m, l->w), grad_of(m, l->b), g, in, l->save_mean,
                                l->save_invstd, param(m, l->w), &u->bn, n, r, l->bn_sums);
