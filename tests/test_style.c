@@ -266,6 +266,61 @@ static void test_not_a_tap(void **state)
     model_free(&m);
 }
 
+static void write_floats(const char *dir, const char *name, const float *v, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(v, sizeof(float), n, f), n);
+    fclose(f);
+}
+
+/* Each form, style and content together, against the reference's definitions in PyTorch. */
+static void test_against_torch(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+        print_message("SKIP: /usr/bin/python3 has no torch: the style loss not compared\n");
+        skip();
+    }
+    enum { N = 2 };
+    char dir[256];
+    assert_int_equal(support_make_tmpdir(dir, sizeof dir, "revive-torch-style"), 0);
+    for (int form = 0; form < SWAG_COUNT; form++) {
+        struct model m;
+        tiny_model(&m, N, true);
+        struct rv_error err;
+        struct style_term t;
+        assert_int_equal(style_term_init(&t, &m, "b2", (enum swag_form)form, 0.001f, &err), 0);
+        t.style_weight = form == SWAG_SOFTMAX_ALL ? 1e8 : form == SWAG_SCALE ? 1e12 : 10.0;
+        t.content_weight = form == SWAG_SOFTMAX_ALL ? 1e4 : form == SWAG_SCALE ? 1e6 : 1.0;
+        struct tensor *x = &m.tensors[t.tap];
+        size_t per = (size_t)t.c * t.hw;
+        fill(x->v, N * per, 7, 1.0f);
+        style_term_capture_gram(&t, &m);
+        write_floats(dir, "s.bin", x->v, per);
+        fill(x->v, N * per, 8, 1.0f);
+        style_term_capture_content(&t, &m, N);
+        write_floats(dir, "p.bin", x->v, N * per);
+        fill(x->v, N * per, 9, 1.0f);
+        write_floats(dir, "x.bin", x->v, N * per);
+        struct loss l;
+        loss_style(&l, &t);
+        float loss = (float)(l.apply(&l, &m, N, N, &t) / N);
+        write_floats(dir, "loss.bin", &loss, 1);
+        write_floats(dir, "dx.bin", x->g, N * per);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/tools/torch_style.py %s %s %d %d %d %d "
+                 "0.001 %.17g %.17g", dir, swag_names[form], N, t.c, x->h, x->w, t.style_weight,
+                 t.content_weight);
+        assert_int_equal(system(cmd), 0);
+        style_term_free(&t);
+        model_free(&m);
+    }
+    support_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_tap_gradients),
         cmocka_unit_test(test_image_gradient),
         cmocka_unit_test(test_not_a_tap),
+        cmocka_unit_test(test_against_torch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
