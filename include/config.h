@@ -94,6 +94,7 @@ struct config {
     enum model_norm norm;
     enum model_head head;
     enum gamma_init gamma_init;
+    bool skip;                        /* imagenet_resnet: residual connections (false: none) */
     /* [train] */
     enum stage_kind_id trainable;
     int per_channel_k;

@@ -86,7 +86,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
     SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
     SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
-    SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init);
+    SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init); SAME(skip);
     SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
     SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
@@ -107,7 +107,7 @@ static const char DEFAULT_INI[] =
     "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
     "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\nlabel_noise = 0\n"
     "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\nstem = auto\nnorm = batchnorm\nhead = auto\n"
-    "gamma_init = uniform\n"
+    "gamma_init = uniform\nskip = true\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\nlr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
@@ -280,7 +280,7 @@ static void test_key_errors(void **state)
         "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
-                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init");
+                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init, skip");
     assert_has(load_error("[train]\nLR = 3\n", &err),
                "configs/x.ini:2: unknown key 'LR' in [train] (did you mean 'lr'?)");
     assert_string_equal(load_error("[run]\nzzz = 3\n", &err),
@@ -604,7 +604,8 @@ static void test_round_trip(void **state)
     assert_int_equal(config_validate(&changed, &err), 0);
 
     char *ini_def = config_to_ini(&def), *ini_changed = config_to_ini(&changed);
-    /* every key line differs, except model.stem and train.milestone_fractions */
+    /* every key line differs, except model.stem, model.skip (false needs imagenet_resnet) and
+     * train.milestone_fractions */
     const char *a = ini_def, *b = ini_changed;
     int keys = 0, same = 0;
     while (*a && *b) {
@@ -616,8 +617,8 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 57);
-    assert_int_equal(same, 2);
+    assert_int_equal(keys, 58);
+    assert_int_equal(same, 3);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");
 

@@ -143,6 +143,9 @@ const struct config_key config_keys[] = {
       "at 7x7, else pool); other families: auto"),
     KC("model", "gamma_init", gamma_init, "uniform", gamma_init_names,
       "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
+    K("model", "skip", CFG_BOOL, skip, 0, 0, "true", NULL,
+      "imagenet_resnet's residual connections; false removes each block's add and downsample "
+      "projection (the plain network of the same depth and width); other families: true"),
 
     KC("train", "trainable", trainable, "all", stage_kind_names,
       "what trains in a single-stage run (stages.h): all, BatchNorm only, BN and output, "
