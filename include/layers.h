@@ -19,7 +19,6 @@
 #ifndef REVIVE_LAYERS_H
 #define REVIVE_LAYERS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -181,12 +180,11 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may 
                         const struct batchnorm *l, int n, const struct bn_reducer *r,
                         double *sums /* (2C + 1) scratch, or NULL: allocated */);
 
-/* The backward pass of batchnorm_forward_eval (the running statistics as constants): dx = γ·s·dy
- * (add: +=, else =), dγ += Σ dy·x̂, dβ += Σ dy; any of din, dgamma, dbeta may be NULL. */
-void batchnorm_backward_eval(float *din, bool add, float *dgamma, float *dbeta, /* (C) */
-                             const float *dout, const float *in, /* (N, C, H, W) */
-                             const float *running_mean, const float *running_var,
-                             const float *gamma, const struct batchnorm *l, int n);
+/* The backward of batchnorm_forward_eval (a frozen network's input gradient): din = (add: +=)
+ * γ·invstd·dout with the running statistics; dγ, dβ += (any may be NULL). No reduction. */
+void batchnorm_backward_eval(float *din, int add, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *gamma, const float *running_mean,
+                             const float *running_var, const struct batchnorm *l, int n);
 
 /* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t count);
@@ -242,6 +240,17 @@ void linear_forward(float *out,      /* (N, out_f) */
 void linear_backward(float *din, float *dw, float *db, /* +=; any may be NULL */
                      const float *dout, const float *in, const float *w,
                      const struct linear *l, int n);
+
+/* ---- pixel shuffle: PyTorch's PixelShuffle(r), (N, C·r², H, W) → (N, C, H·r, W·r) ---------- */
+/* out[n][c][h·r + i][w·r + j] = in[n][c·r² + i·r + j][h][w]. */
+struct pixel_shuffle {
+    int r, c;           /* factor; output channels (input channels / r²) */
+    int in_h, in_w;
+};
+void pixel_shuffle_init(struct pixel_shuffle *l, int in_c, int r, int in_h, int in_w);
+void pixel_shuffle_forward(float *out, const float *in, const struct pixel_shuffle *l, int n);
+void pixel_shuffle_backward(float *din, const float *dout, /* din += (NULL: nothing) */
+                            const struct pixel_shuffle *l, int n);
 
 /* ---- softmax cross-entropy ------------------------------------------------------------- */
 /* Returns the SUM over this rank's n images of −log softmax(logits)[label] and writes

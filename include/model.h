@@ -41,7 +41,7 @@
  * The names are model.arch's choices: arch_names. */
 struct model;
 
-enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_COUNT };
+enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
  * 3×3/2 max-pool) or the CIFAR stem (3×3/1 conv, BN, ReLU, no pool). model.stem. */
@@ -99,6 +99,7 @@ enum layer_op {
     LAYER_MAXPOOL,
     LAYER_AVGPOOL, /* global: (C, H, W) → (C, 1, 1) */
     LAYER_LINEAR,  /* reads its input as (N, C·H·W): flatten is free in NCHW */
+    LAYER_PIXEL_SHUFFLE, /* PyTorch's PixelShuffle(r): (C·r², H, W) → (C, H·r, W·r) */
 };
 
 /* A tensor's per-image shape and, after model_build, its buffers (max_batch images each). */
@@ -123,6 +124,7 @@ struct layer {
     struct conv2d conv;
     struct linear fc;
     struct maxpool2d pool;
+    struct pixel_shuffle shuffle;
     /* Planned by model_plan.c: */
     bool add_in, add_in2; /* a contribution to the input gradient that adds (another consumer
                              wrote first, or the input is a tap); else it writes */
@@ -168,7 +170,8 @@ struct model {
     struct layer *layers;
     struct tensor *tensors;
     int cap_params, cap_units, cap_layers, cap_tensors; /* the builder's array sizes */
-    int fc_w, fc_b;             /* the output layer's param indices */
+    int fc_w, fc_b;             /* the output layer's param indices; −1 for an image network
+                                   (srresnet), whose output is its last conv's */
     int features;               /* the output layer's inputs */
 
     size_t total;               /* floats in each of the four blocks below */
@@ -179,8 +182,8 @@ struct model {
     int max_batch, threads;
     float *logits, *d_logits;   /* the last layer's output and its gradient, (max_batch, classes) */
     const float *x;             /* the input of the last forward, (n, in_c, in_h, in_w), not owned */
-    bool forward_train;         /* the last forward's mode: backward follows it (eval mode: BN is
-                                   the affine map of its running statistics) */
+    bool train;                 /* the last forward's mode: backward follows it (BatchNorm's
+                                   batch or running statistics) */
     float *d_x;                 /* (max_batch, in_c, in_h, in_w) when spec.input_grad, else NULL */
     struct conv2d_workspace ws;
     void *arena;                /* every per-batch buffer, carved at build (model_plan.c) */
@@ -208,7 +211,8 @@ float model_init_value(const struct model *m, uint64_t seed, int p, size_t i);
 /* x: (n, in_c, in_h, in_w), kept by pointer until backward. train: batch statistics (reduced
  * through r when r is not NULL) and running-stat updates; otherwise running statistics. */
 void model_forward(struct model *m, const float *x, int n, bool train, const struct bn_reducer *r);
-/* From m->d_logits (n, classes) and the taps' gradients. Accumulates into m->grads; gradients of
+/* From m->d_logits (n, classes) and the taps' gradients, through the last forward's mode (an
+ * evaluation-mode forward differentiates BatchNorm's affine map of the running statistics). Accumulates into m->grads; gradients of
  * parameters whose mask is all zero are skipped, and the backward pass stops below the first
  * trainable layer (or at the input, writing m->d_x, when spec.input_grad). */
 void model_backward(struct model *m, int n, const struct bn_reducer *r);
@@ -254,6 +258,8 @@ int model_add_add(struct model *m, const char *name, int a, int b, bool relu);
 int model_add_maxpool(struct model *m, const char *name, int in, int k, int stride, int pad,
                       bool ceil_mode);
 int model_add_avgpool(struct model *m, const char *name, int in);
+/* PyTorch's PixelShuffle(r): in's channels must be a multiple of r². */
+int model_add_pixel_shuffle(struct model *m, const char *name, int in, int r);
 /* A linear layer on in read as (N, C·H·W): parameters "<name>.weight", "<name>.bias" of kinds
  * kw and kb (PARAM_OUTPUT_* for the output layer, which also sets m->fc_w, fc_b, features). */
 int model_add_linear(struct model *m, const char *name, int in, int out_f, enum param_kind kw,

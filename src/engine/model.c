@@ -65,7 +65,7 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
 {
     REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
     m->x = x;
-    m->forward_train = train;
+    m->train = train;
     for (int i = 0; i < m->nlayers; i++) {
         struct layer *l = &m->layers[i];
         float *out = m->tensors[l->out].v;
@@ -107,6 +107,9 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
         }
         case LAYER_LINEAR:
             linear_forward(out, in, param(m, l->w), param(m, l->b), &l->fc, n);
+            break;
+        case LAYER_PIXEL_SHUFFLE:
+            pixel_shuffle_forward(out, in, &l->shuffle, n);
             break;
         }
     }
@@ -170,13 +173,11 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
             g = l->scratch;
         }
         float *din = m->tensors[l->in].need_grad ? m->tensors[l->in].g : NULL;
-        if (!m->forward_train) {
+        if (!m->train) {
             const float *rmean = m->running_stats + u->running;
             batchnorm_backward_eval(din, l->add_in, grad_of(m, l->w), grad_of(m, l->b), g, in,
-                                    rmean, rmean + u->channels, param(m, l->w), &u->bn, n);
-            return;
-        }
-        if (l->add_in)
+                                    param(m, l->w), rmean, rmean + u->channels, &u->bn, n);
+        } else if (l->add_in)
             batchnorm_backward(din, grad_of(m, l->w), grad_of(m, l->b), g, in, l->save_mean,
                                l->save_invstd, param(m, l->w), &u->bn, n, r, l->bn_sums);
         else
@@ -213,6 +214,9 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
     case LAYER_LINEAR:
         linear_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w), grad_of(m, l->b), g,
                         in, param(m, l->w), &l->fc, n);
+        return;
+    case LAYER_PIXEL_SHUFFLE:
+        pixel_shuffle_backward(din_zeroed(m, l->in, l->add_in, n), g, &l->shuffle, n);
         return;
     }
 }

@@ -59,7 +59,8 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 #define NET_UNIT CK_ADDED_NET
 
 const char *const ck_wiring_names[CK_NWIRINGS] = {
-    [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg"};
+    [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg",
+    [ARCH_SRRESNET] = "srresnet"};
 _Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
