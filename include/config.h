@@ -20,6 +20,7 @@
 #include "error.h"
 #include "layers.h" /* enum conv_algo */
 #include "model.h"  /* enum arch_kind, model_stem, model_norm, model_head and their names */
+#include "style_loss.h" /* enum swag_form and swag_names */
 
 /* The most stages a pipeline has: the one limit shared by the config's checks (the values of
  * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
@@ -49,6 +50,12 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
 /* What "disabled" compares |γ| with (stats.h, stats_disabled): τ, or τ × the unit's largest |γ|. */
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 
+/* pipeline style (src/tasks/style.c). */
+enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
+enum style_normalize { STYLE_NORMALIZE_IMAGENET, STYLE_NORMALIZE_DATA, STYLE_NORMALIZE_NONE,
+                       STYLE_NORMALIZE_COUNT };
+enum style_optimizer { STYLE_LBFGS, STYLE_ADAM, STYLE_OPTIMIZER_COUNT };
+
 extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
 extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
 extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
@@ -59,6 +66,9 @@ extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
 extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
+extern const char *const style_mode_names[STYLE_MODE_COUNT];
+extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
+extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
 
 /* The index of name in a name table of n entries, or -1: the one parser of choice names. */
 int config_choice_index(const char *const *names, int n, const char *name);
@@ -127,6 +137,21 @@ struct config {
     double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */
+    /* [style]: pipeline style and style-stats (src/tasks/style.c) */
+    enum style_mode style_mode;
+    char style_image[CONFIG_MAX_STRING], content_image[CONFIG_MAX_STRING];
+    int style_downsample, style_crop;    /* k x k block means, then the central crop (0: all) */
+    int style_channels;                  /* a random network's input channels */
+    enum style_normalize style_normalize;
+    char style_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    char style_taps[CONFIG_MAX_STRING], content_taps[CONFIG_MAX_STRING]; /* "a, b, c" */
+    enum swag_form swag;
+    char swag_taps[CONFIG_MAX_STRING];
+    double swag_alpha, style_weight, content_weight;
+    enum style_optimizer style_optimizer;
+    int style_evaluations;
+    double style_lr;                     /* 0 = the optimizer's default */
+    int style_history, style_max_iter, style_seed, style_log_every;
 
     /* Not keys: */
     enum conv_auto_rule conv_auto_rule;  /* what conv_algo = auto means: CONV_AUTO_RULE_CURRENT,

@@ -162,7 +162,8 @@ void cli_usage(FILE *f, const struct cli_command *const *cmds)
         if (cmd->usage_text) {
             fprintf(f, "  %s %s\n", cmd->name, cmd->usage_text);
         } else {
-            fprintf(f, "  %s%s%s", cmd->name, cmd->operands[0] ? " " : "", cmd->operands);
+            const char *ops = cmd->operands ? cmd->operands : ""; /* params takes none */
+            fprintf(f, "  %s%s%s", cmd->name, ops[0] ? " " : "", ops);
             for (int i = 0; cmd->options[i]; i++) {
                 const struct cli_option *o = cmd->options[i];
                 fprintf(f, " [%s%s%s]%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "", o->repeat ? "..." : "");
