@@ -96,6 +96,12 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME_LIST(stage_epochs); SAME(threshold); SAME(select); SAME(train_output);
     SAME(reinit_gamma); SAME(reinit_gamma_value); SAME(reinit_beta);
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
+    SAME(style_mode); SAME_STR(style_image); SAME_STR(content_image); SAME(style_downsample);
+    SAME(style_crop); SAME(style_channels); SAME(style_normalize); SAME_STR(style_checkpoint);
+    SAME_STR(style_taps); SAME_STR(content_taps); SAME(swag); SAME_STR(swag_taps);
+    SAME(swag_alpha); SAME(style_weight); SAME(content_weight); SAME(style_optimizer);
+    SAME(style_evaluations); SAME(style_lr); SAME(style_history); SAME(style_max_iter);
+    SAME(style_seed); SAME(style_log_every);
 #undef SAME
 #undef SAME_STR
 #undef SAME_LIST
@@ -115,7 +121,13 @@ static const char DEFAULT_INI[] =
     "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
     "threshold = 0.01\nthreshold_mode = absolute\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
     "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weights = fresh\nreinit_weight_scale = 1\nreinit = true\n"
-    "recalibrate_batches = 0\n";
+    "recalibrate_batches = 0\n"
+    "\n[style]\nmode = texture\nstyle_image = \"\"\ncontent_image = \"\"\ndownsample = 1\ncrop = 0\n"
+    "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\n"
+    "style_taps = \"stem, layer1.1, layer2.1, layer3.1, layer4.1\"\ncontent_taps = \"layer3.1\"\n"
+    "swag = none\nswag_taps = \"layer3.1, layer4.1\"\nswag_alpha = 0.001\nstyle_weight = 1000000\n"
+    "content_weight = 1\noptimizer = lbfgs\nevaluations = 1000\nlr = 0\nhistory = 100\nmax_iter = 20\n"
+    "seed = 1\nlog_every = 50\n";
 
 static void test_defaults(void **state)
 {
@@ -590,6 +602,13 @@ static const char *const CHANGED[] = {
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
     "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
     "pipeline.reinit_weights=orthogonal", "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
+    "style.mode=transfer", "style.style_image=\"a.png\"", "style.content_image=\"b.png\"",
+    "style.downsample=2", "style.crop=64", "style.channels=1", "style.normalize=none",
+    "style.checkpoint=\"c.h5\"", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
+    "style.swag=softmax_all", "style.swag_taps=\"x\"", "style.swag_alpha=0.5",
+    "style.style_weight=1e17", "style.content_weight=2", "style.optimizer=adam",
+    "style.evaluations=10", "style.lr=0.1", "style.history=5", "style.max_iter=4", "style.seed=3",
+    "style.log_every=7",
 };
 
 static void test_round_trip(void **state)
@@ -617,7 +636,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 58);
+    assert_int_equal(keys, 80);
     assert_int_equal(same, 3);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

@@ -179,10 +179,25 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
     omp_set_num_threads(threads);
     openblas_set_num_threads(1);
+    model_families[spec.arch].describe(s->describe, sizeof s->describe, &spec);
+    /* the table alone first, to name the key of a tap that is not a layer */
+    struct model_spec probe_spec = spec;
+    probe_spec.taps = NULL;
+    probe_spec.ntaps = 0;
+    struct model probe;
     struct rv_error e;
+    if (model_build(&probe, &probe_spec, -1, 1, &e))
+        return rv_fail(err, "%s%s", trained ? "style.checkpoint: " : "", e.msg);
+    for (int i = 0; i < ntaps; i++)
+        if (model_find_layer(&probe, taps[i]) < 0) {
+            model_free(&probe);
+            return rv_fail(err, "style.%s: '%s' is not a layer of this %s (layer names as "
+                           "src/models/ gives them, e.g. layer3.1)", s->has_style[i] ? "style_taps" : "content_taps",
+                           taps[i], s->describe[0] ? s->describe : "network");
+        }
+    model_free(&probe);
     if (model_build(&s->m, &spec, 1, threads, &e))
         return rv_fail(err, "%s%s", trained ? "style.checkpoint: " : "", e.msg);
-    model_families[spec.arch].describe(s->describe, sizeof s->describe, &spec);
     if (trained) {
         if (load_checkpoint(&s->m, cfg->style_checkpoint, (uint64_t)ck.seed, ck_mean, ck_std, &e))
             return rv_fail(err, "style.checkpoint: %s", e.msg);

@@ -1,0 +1,96 @@
+#!/bin/sh
+# pipeline style: a texture synthesized and a style transferred through a small random ResNet-18
+# (CIFAR stem, 16x16 images made here), L-BFGS and Adam, with SWAG on a tap: the PNG and the
+# JSON are written and the loss falls; bad or missing image files and empty keys give one-line
+# errors naming them; pipeline --help lists the command.
+set -u
+. tests/lib.sh
+
+# Two 16x16 PNGs (gray stripes, an RGB gradient) from a PNG writer of the test's own.
+"$PY" - "$TMP" <<'PYEOF'
+import struct, sys, zlib
+def png(path, w, h, c, px):
+    def chunk(k, d):
+        return struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(px(x, y, k) for x in range(w) for k in range(c)) for y in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+d = sys.argv[1]
+png(d + "/stripes.png", 16, 16, 1, lambda x, y, k: 230 if (x + 2 * y) % 5 < 2 else 40)
+png(d + "/photo.png", 16, 16, 3, lambda x, y, k: (16 * x + 9 * y + 80 * k) % 256)
+PYEOF
+printf 'not a png\n' > "$TMP/bad.png"
+
+cat > "$TMP/s.ini" <<INI
+[run]
+name = s
+out_dir = $TMP/out
+threads = 1
+[model]
+arch = imagenet_resnet
+depth = 18
+stem = cifar
+gamma_init = one
+[style]
+style_image = "$TMP/stripes.png"
+style_taps = "stem, layer1.1, layer2.1"
+content_taps = "layer2.1"
+swag_taps = "layer2.1"
+evaluations = 12
+log_every = 4
+INI
+
+"$PIPE" style "$TMP/s.ini" > "$TMP/tex.log" 2>&1 || not_ok "texture: $(tail -n 1 "$TMP/tex.log")"
+r=$("$PY" - "$TMP/out/s" <<'PYEOF'
+import json, os, struct, sys
+d = sys.argv[1]
+j = json.load(open(d + "/style.json"))
+bad = []
+if j["mode"] != "texture" or j["input"] != [3, 16, 16]: bad.append("mode/input %s %s" % (j["mode"], j["input"]))
+if j["evaluations"] > 12 or j["evaluations"] < 2: bad.append("evaluations %d" % j["evaluations"])
+if not j["loss"] < j["loss_start"]: bad.append("loss %g not below %g" % (j["loss"], j["loss_start"]))
+if [t["name"] for t in j["taps"]] != ["stem", "layer1.1", "layer2.1"]: bad.append("taps")
+if j["history"][0]["evaluation"] != 1: bad.append("history")
+with open(d + "/style.png", "rb") as f:
+    head = f.read(24)
+if head[:8] != b"\x89PNG\r\n\x1a\n" or struct.unpack(">II", head[16:24]) != (16, 16): bad.append("png")
+print("; ".join(bad))
+PYEOF
+)
+check "texture (L-BFGS): style.png 16x16 and style.json, the loss falls within the budget" "$r"
+
+"$PIPE" style "$TMP/s.ini" --out "$TMP/tr" --set style.mode=transfer \
+    --set "style.content_image=\"$TMP/photo.png\"" --set style.swag=softmax_all \
+    --set style.style_weight=1e9 --set style.optimizer=adam --set style.evaluations=6 \
+    > "$TMP/tr.log" 2>&1 || not_ok "transfer: $(tail -n 1 "$TMP/tr.log")"
+r=$("$PY" - "$TMP/tr" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1] + "/style.json"))
+bad = []
+if j["mode"] != "transfer" or j["optimizer"] != "adam" or j["evaluations"] != 6: bad.append("settings")
+t = {t["name"]: t for t in j["taps"]}
+if t["layer2.1"]["swag"] != "softmax_all" or not t["layer2.1"]["content"] or t["stem"]["swag"] != "none": bad.append("taps %s" % t)
+if not j["content_loss"] > 0 or not j["style_loss"] > 0: bad.append("parts")
+if not j["loss"] < j["loss_start"]: bad.append("loss %g not below %g" % (j["loss"], j["loss_start"]))
+print("; ".join(bad))
+PYEOF
+)
+check "transfer (Adam, softmax_all on layer2.1): content and style parts, the loss falls" "$r"
+
+one_line_error "a missing style image is named" "style.style_image: .*nowhere.png" \
+    "$PIPE" style "$TMP/s.ini" --set "style.style_image=\"$TMP/nowhere.png\""
+one_line_error "a file that is not a PNG is named" "style.content_image: .*bad.png" \
+    "$PIPE" style "$TMP/s.ini" --set style.mode=transfer --set "style.content_image=\"$TMP/bad.png\""
+one_line_error "an empty style.style_image says what to set" "style.style_image is empty" \
+    "$PIPE" style "$TMP/s.ini" --set 'style.style_image=""'
+one_line_error "a tap that is not a layer is named with its key" "style.style_taps: 'layer9.0'" \
+    "$PIPE" style "$TMP/s.ini" --set 'style.style_taps="stem, layer9.0"' --set 'style.swag_taps=""'
+one_line_error "swag_taps outside the taps" "style.swag_taps: 'layer1.0' is not one of style_taps" \
+    "$PIPE" style "$TMP/s.ini" --set 'style.swag_taps="layer1.0"'
+
+"$PIPE" --help > "$TMP/help.txt" 2>&1
+r=""; grep -q "^  style CONFIG" "$TMP/help.txt" || r="pipeline --help: $(tail -n 1 "$TMP/help.txt")"
+check "pipeline --help lists style (and does not crash on params, which takes no operands)" "$r"
+
+finish style
