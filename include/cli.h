@@ -103,5 +103,6 @@ extern const struct cli_option cli_set, cli_out, cli_stop_after_steps;
 extern const struct cli_command plan_command;   /* src/cli/plan.c */
 extern const struct cli_command params_command; /* src/cli/params.c */
 extern const struct cli_command style_command;  /* src/tasks/style.c */
+extern const struct cli_command style_stats_command; /* src/tasks/style_stats.c */
 
 #endif

@@ -52,6 +52,14 @@ double style_evaluate(struct style_setup *s, const float *x, float *grad);
  * naming key. */
 int style_split_names(char names[][48], int max, const char *list, const char *key,
                       struct rv_error *err);
+/* The measurements of `pipeline style-stats` on one tap X (c, hw) under one SWAG form
+ * (src/tasks/style_stats.c has the definitions); f (c·hw) and g (c·c) are scratch. */
+struct tap_stats {
+    double max, entropy, entropy_ratio, gram_entropy, gram_entropy_ratio;
+};
+void style_tap_stats(struct tap_stats *st, const float *x, int c, int hw, enum swag_form form,
+                     float alpha, float *f, float *g);
+
 struct cli_args;
 /* CONFIG (operand 0) and the --set values, in order, into cfg; validated. One-line errors. */
 int style_load_config(struct config *cfg, const struct cli_args *a, struct rv_error *err);

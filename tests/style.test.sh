@@ -78,6 +78,25 @@ PYEOF
 )
 check "transfer (Adam, softmax_all on layer2.1): content and style parts, the loss falls" "$r"
 
+"$PIPE" style-stats "$TMP/s.ini" --out "$TMP/st" > "$TMP/st.log" 2>&1 || not_ok "style-stats: $(tail -n 1 "$TMP/st.log")"
+r=$("$PY" - "$TMP/st" <<'PYEOF'
+import json, math, sys
+j = json.load(open(sys.argv[1] + "/style-stats.json"))
+bad = []
+if [t["name"] for t in j["taps"]] != ["stem", "layer1.1", "layer2.1"]: bad.append("taps")
+for t in j["taps"]:
+    f = t["forms"]
+    if sorted(f) != ["none", "scale", "softmax_all", "softmax_channels"]: bad.append("forms %s" % sorted(f))
+    n = f["none"]
+    if not 0 < n["entropy_ratio"] <= 1 or not 0 < n["gram_entropy_ratio"] <= 1: bad.append("ratios %s" % n)
+    if not math.isclose(f["scale"]["max"], 0.001 * n["max"], rel_tol=1e-5): bad.append("scale max")
+    if not math.isclose(f["scale"]["entropy_ratio"], n["entropy_ratio"], rel_tol=1e-5): bad.append("scale entropy")
+    if not 0 < f["softmax_all"]["max"] <= 1: bad.append("softmax max")
+print("; ".join(bad))
+PYEOF
+)
+check "style-stats: per tap and SWAG form the max and the entropies (scale: alpha times the max, the same entropy)" "$r"
+
 one_line_error "a missing style image is named" "style.style_image: .*nowhere.png" \
     "$PIPE" style "$TMP/s.ini" --set "style.style_image=\"$TMP/nowhere.png\""
 one_line_error "a file that is not a PNG is named" "style.content_image: .*bad.png" \

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "rng.h"
 #include "style_loss.h"
+#include "style_task.h"
 #include "support.h"
 
 /* conv 3×3 (3 → 5) + BN + ReLU "b1", conv 3×3 (5 → 4) + BN "b2", add-free; avgpool, linear. */
@@ -266,6 +267,32 @@ static void test_not_a_tap(void **state)
     model_free(&m);
 }
 
+/* style-stats' measurements by hand: a flat map has entropy ratio 1, a map with one non-zero
+ * entry 0; its Gram likewise; scale multiplies the max and leaves the ratios. */
+static void test_tap_stats(void **state)
+{
+    (void)state;
+    float flat[8], peak[8] = {0, 0, 0, 5, 0, 0, 0, 0}, f[8], g[4];
+    for (int i = 0; i < 8; i++)
+        flat[i] = 2.0f;
+    struct tap_stats st, sc;
+    style_tap_stats(&st, flat, 2, 4, SWAG_NONE, 0, f, g);
+    assert_float_equal(st.max, 2.0, 0);
+    assert_float_equal(st.entropy, log(8.0), 1e-12);
+    assert_float_equal(st.entropy_ratio, 1.0, 1e-12);
+    assert_float_equal(st.gram_entropy_ratio, 1.0, 1e-12);
+    style_tap_stats(&st, peak, 2, 4, SWAG_NONE, 0, f, g);
+    assert_float_equal(st.entropy, 0.0, 0);
+    assert_float_equal(st.gram_entropy, 0.0, 0);
+    style_tap_stats(&sc, peak, 2, 4, SWAG_SCALE, 0.5f, f, g);
+    assert_float_equal(sc.max, 2.5, 0);
+    assert_float_equal(sc.entropy_ratio, st.entropy_ratio, 0);
+    /* a softmax of the flat map is flat */
+    style_tap_stats(&st, flat, 2, 4, SWAG_SOFTMAX_ALL, 0, f, g);
+    assert_float_equal(st.max, 0.125, 1e-7);
+    assert_float_equal(st.entropy_ratio, 1.0, 1e-6);
+}
+
 static void write_floats(const char *dir, const char *name, const float *v, size_t n)
 {
     char path[512];
@@ -328,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_tap_gradients),
         cmocka_unit_test(test_image_gradient),
         cmocka_unit_test(test_not_a_tap),
+        cmocka_unit_test(test_tap_stats),
         cmocka_unit_test(test_against_torch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

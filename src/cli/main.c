@@ -11,6 +11,7 @@
  *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
  *   pipeline style CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style-stats CONFIG [--set section.key=value]... [--out DIR]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,7 +354,7 @@ static const struct cli_command cmd_help_config = {
 
 static const struct cli_command *const commands[] = {
     &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
-    &cmd_help_config, &style_command, NULL};
+    &cmd_help_config, &style_command, &style_stats_command, NULL};
 
 int main(int argc, char **argv)
 {
