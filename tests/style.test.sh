@@ -97,6 +97,42 @@ PYEOF
 )
 check "style-stats: per tap and SWAG form the max and the entropies (scale: alpha times the max, the same entropy)" "$r"
 
+# A trained network: a tiny staged run's checkpoints (ResNet-8 on synthetic 1x8x8 images). The
+# BN-only stage's file and its seed-only export (conv weights regenerated from the seed) give the
+# same features; a random ResNet-8 with the same keys other ones.
+tiny_staged_ini "$TMP/t.ini" t 1
+"$PIPE" run "$TMP/t.ini" > "$TMP/t.log" 2>&1 || not_ok "tiny run: $(tail -n 1 "$TMP/t.log")"
+"$PIPE" export --seed-only "$TMP/ck/t/stage-00.h5" "$TMP/seed.h5" > /dev/null 2>&1 || not_ok "seed-only export"
+stats_of() { # NAME CHECKPOINT
+    "$PIPE" style-stats "$TMP/s.ini" --out "$TMP/ck-$1" --set "style.checkpoint=\"$2\"" \
+        --set 'style.style_taps="stem,seg2.block0"' --set 'style.swag_taps=""' \
+        --set style.normalize=data > "$TMP/ck.log" 2>&1 || not_ok "style-stats $1: $(tail -n 1 "$TMP/ck.log")"
+}
+stats_of full "$TMP/ck/t/stage-00.h5"
+stats_of seed "$TMP/seed.h5"
+stats_of trained "$TMP/ck/t/stage-02.h5"
+"$PIPE" style-stats "$TMP/s.ini" --out "$TMP/ck-random" --set model.arch=resnet --set model.depth=8 \
+    --set model.stem=auto --set style.channels=1 --set 'style.style_taps="stem,seg2.block0"' \
+    --set 'style.swag_taps=""' > "$TMP/ck.log" 2>&1 || not_ok "style-stats random: $(tail -n 1 "$TMP/ck.log")"
+r=$("$PY" - "$TMP" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+j = {k: json.load(open("%s/ck-%s/style-stats.json" % (d, k))) for k in ("full", "seed", "trained", "random")}
+bad = []
+if j["full"]["input"] != [1, 16, 16]: bad.append("input %s" % j["full"]["input"])
+if "weights of" not in j["full"]["network"]: bad.append("network %s" % j["full"]["network"])
+if j["full"]["taps"] != j["seed"]["taps"]: bad.append("seed-only export differs")
+if j["full"]["taps"] == j["trained"]["taps"]: bad.append("stage 2 equals stage 0")
+if j["full"]["taps"] == j["random"]["taps"]: bad.append("the checkpoint equals random weights")
+print("; ".join(bad))
+PYEOF
+)
+check "style.checkpoint: a checkpoint's weights (a seed-only export the same), not random ones" "$r"
+one_line_error "style.normalize = data without a checkpoint says what to use" "style.normalize = data needs a style.checkpoint" \
+    "$PIPE" style-stats "$TMP/s.ini" --set style.normalize=data
+one_line_error "a missing checkpoint is named" "style.checkpoint: .*nothing.h5" \
+    "$PIPE" style-stats "$TMP/s.ini" --set "style.checkpoint=\"$TMP/nothing.h5\""
+
 one_line_error "a missing style image is named" "style.style_image: .*nowhere.png" \
     "$PIPE" style "$TMP/s.ini" --set "style.style_image=\"$TMP/nowhere.png\""
 one_line_error "a file that is not a PNG is named" "style.content_image: .*bad.png" \
