@@ -7,7 +7,7 @@ CFLAGS ?= -O3 -march=native
 ifeq ($(DEBUG),1)
 CFLAGS  = -O0 -g3
 endif
-PKGS      = hdf5 openblas inih zlib libpng
+PKGS      = hdf5 openblas inih zlib libpng fftw3f
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # oneDNN (libdnnl-dev, train.conv_algo = onednn): Debian 12 ships no dnnl.pc.

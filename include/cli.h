@@ -102,6 +102,8 @@ extern const struct cli_option cli_set, cli_out, cli_stop_after_steps;
 /* Commands defined outside main.c. */
 extern const struct cli_command plan_command;   /* src/cli/plan.c */
 extern const struct cli_command params_command; /* src/cli/params.c */
+extern const struct cli_command image_metrics_command; /* src/cli/image_metrics.c */
+extern const struct cli_command superres_command; /* src/tasks/superres.c */
 extern const struct cli_command style_command;  /* src/tasks/style.c */
 extern const struct cli_command style_stats_command; /* src/tasks/style_stats.c */
 

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "layers.h" /* enum conv_algo */
+#include "lossnet.h" /* enum lossnet_init and its names */
 #include "model.h"  /* enum arch_kind, model_stem, model_norm, model_head and their names */
 #include "style_loss.h" /* enum swag_form and swag_names */
 
@@ -49,6 +50,7 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
                       REINIT_WEIGHTS_COUNT };
 /* What "disabled" compares |γ| with (stats.h, stats_disabled): τ, or τ × the unit's largest |γ|. */
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
+enum pixel_loss_kind { PIXEL_LOSS_MSE, PIXEL_LOSS_L1, PIXEL_LOSS_COUNT };
 
 /* pipeline style (src/tasks/style.c). */
 enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
@@ -66,6 +68,7 @@ extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
 extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
+extern const char *const pixel_loss_names[PIXEL_LOSS_COUNT];       /* "mse", "l1" */
 extern const char *const style_mode_names[STYLE_MODE_COUNT];
 extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
 extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
@@ -137,6 +140,22 @@ struct config {
     double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */
+    /* [superres]: `pipeline superres` (src/tasks/superres.c) */
+    int sr_blocks, sr_width;             /* the SRResNet generator: residual blocks, 32·width channels */
+    enum pixel_loss_kind sr_pixel_loss;
+    double sr_perceptual_weight;         /* λ; 0 = the pixel loss alone (no loss network) */
+    enum arch_kind sr_lossnet_arch;
+    int sr_lossnet_depth, sr_lossnet_width;
+    enum model_stem sr_lossnet_stem;
+    enum model_norm sr_lossnet_norm;
+    char sr_lossnet_taps[CONFIG_MAX_STRING]; /* comma-separated layer names */
+    struct config_list sr_lossnet_tap_weights; /* one per tap; empty = all 1 */
+    enum lossnet_init sr_lossnet_init;
+    double sr_lossnet_init_scale;        /* normal: σ; uniform: a */
+    int sr_lossnet_seed;                 /* 0 = run.seed */
+    char sr_lossnet_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    int sr_grid_images;                  /* rows of the PNG grid: the first test images */
+    int sr_train_skip;                   /* the training images start after this many */
     /* [style]: pipeline style and style-stats (src/tasks/style.c) */
     enum style_mode style_mode;
     char style_image[CONFIG_MAX_STRING], content_image[CONFIG_MAX_STRING];

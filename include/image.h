@@ -18,8 +18,8 @@
  *   0  as stored: gray 1, gray + alpha 2, RGB and palette 3, RGBA (or palette / RGB / gray with
  *      tRNS) 4 channels, alpha last;
  *   1  gray: from RGB by skimage.color.rgb2gray's weights, Y = 0.2125 R + 0.7154 G + 0.0721 B
- *      (ITU-R BT.709 luma, linear in the stored values; computed in double, rounded once to
- *      float), alpha dropped;
+ *      (IMAGE_GRAY_R/G/B: ITU-R BT.709 luma, linear in the stored values; computed in double from
+ *      the stored samples, rounded once to float), alpha dropped;
  *   3  RGB: gray replicated to three channels, alpha dropped.
  * Alpha is dropped, not composited: rgb2gray ignores it too.
  *
@@ -67,6 +67,15 @@ int image_write_png(const struct image *im, const char *path, struct rv_error *e
 int image_write_grid_png(const char *path, const struct image *cells, int rows, int cols, int pad,
                          struct rv_error *err);
 
+/* rgb2gray's weights (ITU-R BT.709 luma), used by the reader and image_convert. */
+#define IMAGE_GRAY_R 0.2125
+#define IMAGE_GRAY_G 0.7154
+#define IMAGE_GRAY_B 0.0721
+
+/* *out (allocated here) = in as want_c channels (1 or 3; in has 1 to 4), as the reader converts:
+ * gray from RGB by the weights above, gray replicated, alpha dropped. */
+void image_convert(struct image *out, const struct image *in, int want_c);
+
 /* Allocates im as c × h × w zeros (the sizes must be positive and within the bounds: a bug
  * otherwise). image_free releases the pixels and zeroes *im; a zeroed image is fine to free. */
 void image_alloc(struct image *im, int c, int h, int w);
@@ -85,5 +94,32 @@ double image_psnr(const float *a, const float *b, size_t n, double data_range);
  * C1 = (K1·data_range)², C2 = (K2·data_range)², and the mean of the SSIM map over the pixels at
  * least (win − 1)/2 from every edge. win is odd, 3 ≤ win ≤ min(h, w) (a bug otherwise). */
 double image_ssim(const float *a, const float *b, int h, int w, int win, double data_range);
+
+/* The share of x's spectral energy above cutoff (cycles per pixel, 0 ≤ cutoff ≤ 1/2): the sum of
+ * |F|² over the frequencies (fy, fx) with max(|fy|, |fx|) > cutoff, over the sum at all
+ * frequencies; x is one (h, w) channel, its mean removed first (the DC term is not energy of any
+ * band), no window (the image is taken as periodic). The square band max(|fy|, |fx|) ≤ c is what
+ * an image subsampled by 1/(2c) in each direction can hold: for ×2 super-resolution, cutoff 1/4
+ * (IMAGE_NYQUIST_X2), the low-resolution Nyquist frequency in high-resolution pixels. 0 for a
+ * constant image. */
+#define IMAGE_NYQUIST_X2 0.25
+double image_spectral_share_above(const float *x, int h, int w, double cutoff);
+
+/* The radially averaged power spectrum of one (h, w) channel, its mean removed: power[b] is the
+ * mean of |F(fy, fx)|² / (h·w) over the frequencies whose radius r = sqrt(fy² + fx²) (cycles per
+ * pixel) has b ≤ 2·nbins·r < b + 1, b = 0 … nbins − 1 (the DC term excluded, radii ≥ 1/2 — the
+ * corners — dropped; an empty bin is 0: give nbins ≤ min(h, w)/2 to have none). */
+void image_radial_spectrum(double *power, int nbins, const float *x, int h, int w);
+
+/* The distance between two radially averaged power spectra: the mean over the bins of
+ * |log10(pa + ε) − log10(pb + ε)|, ε = IMAGE_SPECTRUM_FLOOR (decades of power, on average). */
+#define IMAGE_SPECTRUM_FLOOR 1e-10
+double image_spectrum_distance(const double *pa, const double *pb, int nbins);
+
+/* The Wasserstein-1 (earth mover's) distance between the gray-level histograms of a (na values)
+ * and b (nb values): each value clamped to [0, 1] and rounded to one of `levels` levels
+ * k / (levels − 1); W1 = Σ_k |CDF_a(k) − CDF_b(k)| / (levels − 1), in units of the value range.
+ * For 8-bit images and levels = 256 it equals scipy.stats.wasserstein_distance(a, b). */
+double image_w1_gray(const float *a, size_t na, const float *b, size_t nb, int levels);
 
 #endif

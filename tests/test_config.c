@@ -122,6 +122,11 @@ static const char DEFAULT_INI[] =
     "threshold = 0.01\nthreshold_mode = absolute\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
     "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weights = fresh\nreinit_weight_scale = 1\nreinit = true\n"
     "recalibrate_batches = 0\n"
+    "\n[superres]\nblocks = 3\nwidth = 1\npixel_loss = mse\nperceptual_weight = 0\nlossnet_arch = vgg\n"
+    "lossnet_depth = 11\nlossnet_width = 1\nlossnet_stem = auto\nlossnet_norm = batchnorm\n"
+    "lossnet_taps = \"group1.conv1, group2.conv1, group3.conv2\"\nlossnet_tap_weights = \n"
+    "lossnet_init = liu\nlossnet_init_scale = 0.01\nlossnet_seed = 0\nlossnet_checkpoint = \"\"\n"
+    "grid_images = 8\ntrain_skip = 0\n"
     "\n[style]\nmode = texture\nstyle_image = \"\"\ncontent_image = \"\"\ndownsample = 1\ncrop = 0\n"
     "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\n"
     "style_taps = \"stem, layer1.1, layer2.1, layer3.1, layer4.1\"\ncontent_taps = \"layer3.1\"\n"
@@ -602,6 +607,12 @@ static const char *const CHANGED[] = {
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
     "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
     "pipeline.reinit_weights=orthogonal", "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
+    "superres.blocks=5", "superres.width=2", "superres.pixel_loss=l1", "superres.perceptual_weight=0.5",
+    "superres.lossnet_arch=resnet", "superres.lossnet_depth=14", "superres.lossnet_width=2",
+    "superres.lossnet_stem=cifar", "superres.lossnet_norm=none", "superres.lossnet_taps=seg1.block0",
+    "superres.lossnet_tap_weights=2", "superres.lossnet_init=normal", "superres.lossnet_init_scale=0.1",
+    "superres.lossnet_seed=7", "superres.lossnet_checkpoint=/tmp/c.h5", "superres.grid_images=3",
+    "superres.train_skip=100",
     "style.mode=transfer", "style.style_image=\"a.png\"", "style.content_image=\"b.png\"",
     "style.downsample=2", "style.crop=64", "style.channels=1", "style.normalize=none",
     "style.checkpoint=\"c.h5\"", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
@@ -636,7 +647,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 80);
+    assert_int_equal(keys, 97);
     assert_int_equal(same, 3);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

@@ -43,6 +43,7 @@ static void test_read_as_stored(void **state)
     static const struct { const char *name; int c, bits; } cases[] = {
         {"gray8", 1, 8}, {"gray16", 1, 16}, {"ga8", 2, 8}, {"ga16", 2, 16},
         {"rgb8", 3, 8},  {"rgb16", 3, 16},  {"rgba8", 4, 8}, {"rgba16", 4, 16},
+        {"rgb8_interlaced", 3, 8}, /* Adam7 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[256];
@@ -89,6 +90,26 @@ static void test_read_converted(void **state)
     assert_int_equal(rgb.c, 3);
     assert_true(at(&rgb, 2, 1, 3) == (float)s16(3, 1, 2));
     image_free(&rgb);
+
+    /* image_convert converts as the reader does (from float samples: equal to float rounding) */
+    struct image stored, conv;
+    read_ok(&stored, FIX "rgba8.png", 0);
+    read_ok(&g, FIX "rgba8.png", 1);
+    image_convert(&conv, &stored, 1);
+    assert_int_equal(conv.c, 1);
+    for (int i = 0; i < FH * FW; i++)
+        assert_true(fabsf(conv.v[i] - g.v[i]) <= 1e-7f);
+    image_free(&conv);
+    image_convert(&conv, &stored, 3); /* alpha dropped */
+    assert_int_equal(conv.c, 3);
+    assert_memory_equal(conv.v, stored.v, sizeof(float) * 3 * FH * FW);
+    image_free(&conv);
+    image_convert(&conv, &g, 3); /* gray replicated */
+    for (int k = 0; k < 3; k++)
+        assert_memory_equal(conv.v + k * FH * FW, g.v, sizeof(float) * FH * FW);
+    image_free(&conv);
+    image_free(&g);
+    image_free(&stored);
 }
 
 /* Palette → RGB; a tRNS chunk → alpha (as stored); 1-bit gray → 0 or 1. */
@@ -365,10 +386,21 @@ static void metric_images(float *a, float *b)
 }
 
 /* Reference values: skimage 0.19.3 / numpy on float64 copies of these images
- * (tests/tools/image_reference.py prints them). */
+ * (tests/tools/image_reference.py prints them; tests/image.test.sh checks they still agree where
+ * scikit-image is installed). */
 #define REF_PSNR 7.84587594020678
 #define REF_SSIM7 0.18606371550575587
 #define REF_SSIM3_R2 0.15652920111512847
+#define REF_SHARE_A_025 0.9071284472905633
+#define REF_SHARE_B_01 0.8957167632934376
+#define REF_SHARE_ODD_025 0.943336793713884
+#define REF_RADIAL_A {0.0030902785809380994, 0.02492619517346055, 0.01492352117106123, 0.04588930870438479, 0.2600710394011578}
+#define REF_RADIAL_ODD {0.011426595433298197, 0.08373031744751516, 0.12911002424624585}
+#define REF_SPECTRUM_DIST 0.6306696902724414
+#define REF_W1_11 0.03333333333333334
+#define REF_W1_256 0.03761437908496733
+#define REF_W1_8BIT 0.03761437908496733
+
 static void test_psnr_ssim_reference(void **state)
 {
     (void)state;
@@ -379,6 +411,57 @@ static void test_psnr_ssim_reference(void **state)
     assert_true(fabs(image_ssim(a, b, MH, MW, 3, 2.0) - REF_SSIM3_R2) < 1e-9);
     assert_true(image_ssim(a, a, MH, MW, 7, 1.0) == 1.0);
     assert_true(isinf(image_psnr(a, a, MH * MW, 1.0)));
+}
+
+/* FFTW in single precision against numpy's FFT in double: agreement to ~1e-6 relative. */
+static void test_spectra_reference(void **state)
+{
+    (void)state;
+    float a[MH * MW], b[MH * MW], a97[9 * 7], b97[9 * 7];
+    metric_images(a, b);
+    for (int y = 0; y < 9; y++)
+        for (int x = 0; x < 7; x++) {
+            a97[y * 7 + x] = a[y * MW + x];
+            b97[y * 7 + x] = b[y * MW + x];
+        }
+    assert_true(fabs(image_spectral_share_above(a, MH, MW, IMAGE_NYQUIST_X2) - REF_SHARE_A_025) < 1e-6);
+    assert_true(fabs(image_spectral_share_above(b, MH, MW, 0.1) - REF_SHARE_B_01) < 1e-6);
+    assert_true(fabs(image_spectral_share_above(a97, 9, 7, 0.25) - REF_SHARE_ODD_025) < 1e-6);
+    assert_true(image_spectral_share_above(a, MH, MW, 0.5) == 0.0);
+    float flat[16];
+    for (int i = 0; i < 16; i++)
+        flat[i] = 0.375f;
+    assert_true(image_spectral_share_above(flat, 4, 4, 0.1) == 0.0); /* constant: no energy */
+
+    static const double ref_a[5] = REF_RADIAL_A, ref_odd[3] = REF_RADIAL_ODD;
+    double ra[5], rb[5], rodd[3];
+    image_radial_spectrum(ra, 5, a, MH, MW);
+    image_radial_spectrum(rb, 5, b, MH, MW);
+    image_radial_spectrum(rodd, 3, b97, 9, 7);
+    for (int k = 0; k < 5; k++)
+        assert_true(fabs(ra[k] - ref_a[k]) < 1e-6 * (1 + ref_a[k]));
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(rodd[k] - ref_odd[k]) < 1e-6 * (1 + ref_odd[k]));
+    assert_true(fabs(image_spectrum_distance(ra, rb, 5) - REF_SPECTRUM_DIST) < 1e-5);
+    assert_true(image_spectrum_distance(ra, ra, 5) == 0.0);
+}
+
+static void test_w1_reference(void **state)
+{
+    (void)state;
+    float a[MH * MW], b[MH * MW], qa[MH * MW], qb[MH * MW];
+    metric_images(a, b);
+    assert_true(fabs(image_w1_gray(a, MH * MW, b, MH * MW, 11) - REF_W1_11) < 1e-12);
+    assert_true(fabs(image_w1_gray(a, MH * MW, b, MH * MW, 256) - REF_W1_256) < 1e-12);
+    for (int i = 0; i < MH * MW; i++) {
+        qa[i] = (float)(round(a[i] * 255.0) / 255.0);
+        qb[i] = (float)(round(b[i] * 255.0) / 255.0);
+    }
+    assert_true(fabs(image_w1_gray(qa, MH * MW, qb, MH * MW, 256) - REF_W1_8BIT) < 1e-12);
+    assert_true(image_w1_gray(a, MH * MW, a, MH * MW, 256) == 0.0);
+    /* all mass at 0 against all at 1: the whole range; sizes may differ */
+    const float zeros[3] = {0, -1, NAN}, ones[2] = {1, 7};
+    assert_true(fabs(image_w1_gray(zeros, 3, ones, 2, 256) - 1.0) < 1e-12);
 }
 
 int main(void)
@@ -393,6 +476,8 @@ int main(void)
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_grid),
         cmocka_unit_test(test_psnr_ssim_reference),
+        cmocka_unit_test(test_spectra_reference),
+        cmocka_unit_test(test_w1_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "loss.h"
+#include "lossnet.h"
 #include "model.h"
 #include "models.h"
 #include "rng.h"
@@ -307,6 +309,187 @@ static void test_eval_batchnorm_gradients(void **state)
     image_net_free(&t);
 }
 
+
+/* ---- the frozen loss network -------------------------------------------------------------- */
+
+static void test_lossnet_init_schemes(void **state)
+{
+    (void)state;
+    struct model_spec net = {.arch = ARCH_RESNET, .depth = 8, .width = 1, .in_c = 1, .in_h = 8,
+                             .in_w = 8, .classes = 10};
+    struct lossnet_spec s = {.net = net, .ntaps = 1, .taps = {"seg2.block0"}, .tap_weight = {1},
+                             .seed = 3, .mean = {0.5f}, .std = {0.25f}};
+    struct rv_error err;
+    for (int init = 0; init < LOSSNET_INIT_COUNT; init++) {
+        s.init = (enum lossnet_init)init;
+        s.init_scale = init == LOSSNET_INIT_UNIFORM ? 0.01 : 0.1;
+        struct lossnet ln;
+        if (lossnet_open(&ln, &s, 2, 1, &err))
+            fail_msg("%s", err.msg);
+        struct model *m = &ln.m;
+        assert_int_equal(model_trainable(m), 0); /* frozen */
+        int l = 0;
+        for (int p = 0; p < m->nparams; p++) {
+            const struct param *pa = &m->params[p];
+            const float *v = m->values + pa->offset;
+            if (pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA || pa->kind == PARAM_OUTPUT_B) {
+                for (size_t i = 0; i < pa->count; i++)
+                    assert_true(v[i] == (pa->kind == PARAM_GAMMA ? 1.0f : 0.0f));
+                continue;
+            }
+            l++;
+            double field = pa->ndim == 4 ? (double)pa->dims[2] * pa->dims[3] : 1.0;
+            double fan_in = pa->dims[1] * field, fan_out = pa->dims[0] * field, want = 0.0;
+            switch (s.init) {
+            case LOSSNET_INIT_NORMAL: want = 0.1; break;
+            case LOSSNET_INIT_UNIFORM: want = 0.01 / sqrt(3.0); break;
+            case LOSSNET_INIT_XAVIER: want = sqrt(2.0 / (fan_in + fan_out)); break;
+            case LOSSNET_INIT_KAIMING: want = sqrt(2.0 / fan_in); break;
+            default: want = sqrt(2.0 / (l * fan_in)); break;
+            }
+            double ss = 0.0, most = 0.0;
+            for (size_t i = 0; i < pa->count; i++) {
+                ss += (double)v[i] * v[i];
+                most = fmax(most, fabs(v[i]));
+            }
+            double sd = sqrt(ss / pa->count);
+            if (pa->count >= 5000) /* a few per cent at these counts */
+                assert_true(fabs(sd / want - 1.0) < 0.05);
+            if (s.init == LOSSNET_INIT_UNIFORM)
+                assert_true(most <= 0.01);
+            assert_true(v[0] == lossnet_init_value(m, s.init, s.init_scale, 3, p, l, 0));
+        }
+        assert_int_equal(l, 10); /* 7 convs, 2 shortcut convs and the output layer */
+        /* the seed fixes the network; another seed gives another */
+        assert_true(m->values[0] != lossnet_init_value(m, s.init, s.init_scale, 4, 0, 1, 0));
+        lossnet_close(&ln);
+    }
+    /* a tap that is not a layer: one line */
+    s.taps[0] = "seg9.block0";
+    struct lossnet ln;
+    assert_int_equal(lossnet_open(&ln, &s, 2, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "tap 'seg9.block0' is not a layer"));
+}
+
+/* A small loss network: conv-BN-ReLU, max-pool, conv-BN-ReLU, pool, output. */
+static void build_tiny_lossnet(struct model *m)
+{
+    int x = model_add_conv(m, "b1.conv", 0, 4, 3, 1, 1, true);
+    x = model_add_bn(m, "b1", x, true, false);
+    x = model_add_maxpool(m, "pool", x, 2, 2, 0, true);
+    x = model_add_conv(m, "b2.conv", x, 6, 3, 1, 1, false);
+    x = model_add_bn(m, "b2", x, true, false);
+    x = model_add_avgpool(m, "avgpool", x);
+    model_add_linear(m, "output", x, m->spec.classes, PARAM_OUTPUT_W, PARAM_OUTPUT_B);
+}
+
+/* generator → pixel MSE + λ·perceptual through the frozen network */
+struct chain {
+    struct image_net g;
+    struct lossnet ln;
+    double lambda;
+};
+
+static double chain_loss(void *ctx, bool backward)
+{
+    struct chain *c = ctx;
+    struct image_net *t = &c->g;
+    model_zero_grad(&t->m);
+    model_forward(&t->m, t->x, t->n, true, NULL);
+    double sum = t->loss.apply(&t->loss, &t->m, t->n, t->n, t->target);
+    lossnet_set_target(&c->ln, t->target, t->n);
+    sum += c->lambda * lossnet_loss(&c->ln, t->m.logits, t->n, t->n, c->lambda,
+                                    backward ? t->m.d_logits : NULL);
+    if (backward)
+        model_backward(&t->m, t->n, NULL);
+    return sum / t->n;
+}
+
+/* Everything PyTorch needs to recompute the chain, as float64: the generator's values and running
+ * statistics, the loss network's, x, the targets; then the loss, the generator's gradients, d_x. */
+static void dump_doubles(FILE *f, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = v[i];
+        assert_int_equal(fwrite(&d, sizeof d, 1, f), 1);
+    }
+}
+
+static void dump_chain(const char *path, const struct chain *c, double value)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    const struct model *g = &c->g.m, *l = &c->ln.m;
+    dump_doubles(f, g->values, g->total);
+    dump_doubles(f, g->running_stats, g->running_total);
+    dump_doubles(f, l->values, l->total);
+    dump_doubles(f, l->running_stats, l->running_total);
+    dump_doubles(f, c->g.x, input_size(g, c->g.n));
+    dump_doubles(f, c->g.target, (size_t)c->g.n * g->spec.classes);
+    assert_int_equal(fwrite(&value, sizeof value, 1, f), 1);
+    dump_doubles(f, g->grads, g->total);
+    dump_doubles(f, g->d_x, input_size(g, c->g.n));
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_perceptual_chain_gradients(void **state)
+{
+    (void)state;
+    struct chain c = {.lambda = 0.7};
+    struct model_spec gs = {.arch = ARCH_SRRESNET, .depth = 1, .width = 1, .in_c = 1, .in_h = 3,
+                            .in_w = 3, .classes = 36, .input_grad = true};
+    image_net_setup(&c.g, &gs, 3);
+    for (size_t i = 0; i < (size_t)3 * 36; i++) /* targets: images in [0, 1] */
+        c.g.target[i] = rng_uniform(4, rng_stream(RNG_TEST, 34, 0, 0), i);
+    struct rv_error err;
+    assert_int_equal(loss_mse(&c.g.loss, &c.g.m, NULL, &err), 0);
+    struct lossnet_spec s = {.net = {.width = 1, .in_c = 1, .in_h = 6, .in_w = 6, .classes = 3,
+                                     .build = build_tiny_lossnet},
+                             .ntaps = 2, .taps = {"b1", "b2"}, .tap_weight = {1.0, 0.5},
+                             .init = LOSSNET_INIT_LIU, .seed = 5, .mean = {0.3f}, .std = {0.5f}};
+    if (lossnet_open(&c.ln, &s, 3, 1, &err))
+        fail_msg("%s", err.msg);
+    /* running statistics and β off (0, 1) and 0: evaluation-mode BatchNorm is differentiated */
+    struct model *m = &c.ln.m;
+    for (int u = 0; u < m->nunits; u++) {
+        float *rs = m->running_stats + m->units[u].running;
+        int ch = m->units[u].channels;
+        for (int j = 0; j < ch; j++) {
+            rs[j] = 0.2f * rng_normal(4, rng_stream(RNG_TEST, 35, (uint64_t)u, 0), (uint64_t)j);
+            rs[ch + j] = 0.5f + rng_uniform(4, rng_stream(RNG_TEST, 36, (uint64_t)u, 0), (uint64_t)j);
+        }
+        fill_normal(m->values + m->params[m->units[u].beta].offset, (size_t)ch, 37 + (uint64_t)u, 0.1f);
+    }
+    /* the perceptual term is really there and its gradient flows into the generator */
+    chain_loss(&c, false);
+    lossnet_set_target(&c.ln, c.g.target, 3);
+    assert_true(lossnet_loss(&c.ln, c.g.m.logits, 3, 3, 1.0, NULL) > 1e-3);
+    double value = chain_loss(&c, true);
+    size_t xn = input_size(&c.g.m, 3);
+    if (getenv("SR_TORCH_DUMP")) /* tests/superres_torch.test.sh compares this with PyTorch */
+        dump_chain(getenv("SR_TORCH_DUMP"), &c, value);
+    float *grads = malloc(c.g.m.total * sizeof(float)), *dx = malloc(xn * sizeof(float));
+    memcpy(grads, c.g.m.grads, c.g.m.total * sizeof(float));
+    memcpy(dx, c.g.m.d_x, xn * sizeof(float));
+    int misses = 0;
+    for (int p = 0; p < c.g.m.nparams; p++) {
+        const struct param *pa = &c.g.m.params[p];
+        misses += fd_entries(chain_loss, &c, c.g.m.values + pa->offset, grads + pa->offset,
+                             pa->count, 2, pa->name, (uint64_t)p);
+    }
+    misses += fd_entries(chain_loss, &c, c.g.x, dx, xn, 8, "input", 77);
+    /* ReLU kinks within ±h and float noise (the chain's value is checked against PyTorch in
+     * float64 to 1e-4: tests/superres_torch.test.sh) */
+    assert_true(misses <= 2);
+    /* the loss network stayed frozen: no weight gradient anywhere */
+    for (size_t i = 0; i < m->total; i++)
+        assert_true(m->grads[i] == 0.0f);
+    free(grads);
+    free(dx);
+    lossnet_close(&c.ln);
+    image_net_free(&c.g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +498,8 @@ int main(void)
         cmocka_unit_test(test_srresnet_shape_and_counts),
         cmocka_unit_test(test_srresnet_gradients),
         cmocka_unit_test(test_eval_batchnorm_gradients),
+        cmocka_unit_test(test_lossnet_init_schemes),
+        cmocka_unit_test(test_perceptual_chain_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

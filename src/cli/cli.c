@@ -162,9 +162,10 @@ void cli_usage(FILE *f, const struct cli_command *const *cmds)
         if (cmd->usage_text) {
             fprintf(f, "  %s %s\n", cmd->name, cmd->usage_text);
         } else {
-            const char *ops = cmd->operands ? cmd->operands : ""; /* params takes none */
-            fprintf(f, "  %s%s%s", cmd->name, ops[0] ? " " : "", ops);
-            for (int i = 0; cmd->options[i]; i++) {
+            /* operands and options may be left out of a command's row (params has neither operands) */
+            const char *operands = cmd->operands ? cmd->operands : "";
+            fprintf(f, "  %s%s%s", cmd->name, operands[0] ? " " : "", operands);
+            for (int i = 0; cmd->options && cmd->options[i]; i++) {
                 const struct cli_option *o = cmd->options[i];
                 fprintf(f, " [%s%s%s]%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "", o->repeat ? "..." : "");
             }

@@ -10,6 +10,7 @@
  *   pipeline params [--arch A] [--depth D] [--width W] [--input CxHxW] [--classes K] [--stem S]
  *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
+ *   pipeline superres CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline style CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline style-stats CONFIG [--set section.key=value]... [--out DIR]
  */
@@ -354,7 +355,8 @@ static const struct cli_command cmd_help_config = {
 
 static const struct cli_command *const commands[] = {
     &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
-    &cmd_help_config, &style_command, &style_stats_command, NULL};
+    &cmd_help_config, &image_metrics_command, &superres_command, &style_command,
+    &style_stats_command, NULL};
 
 int main(int argc, char **argv)
 {

@@ -64,6 +64,9 @@ const char *const conv_algo_names[CONV_ALGO_COUNT] = {
     [CONV_ALGO_ONEDNN] = "onednn",
 };
 
+const char *const pixel_loss_names[PIXEL_LOSS_COUNT] = {
+    [PIXEL_LOSS_MSE] = "mse", [PIXEL_LOSS_L1] = "l1",
+};
 const char *const style_mode_names[STYLE_MODE_COUNT] = {
     [STYLE_TEXTURE] = "texture", [STYLE_TRANSFER] = "transfer",
 };
@@ -243,6 +246,50 @@ const struct config_key config_keys[] = {
       "after each transition, recompute every BatchNorm running mean/var as the average over this "
       "many training batches (train-mode forward, no update); 0 = off"),
 
+    K("superres", "blocks", CFG_INT, sr_blocks, 0, 64, "3", NULL,
+      "pipeline superres: the SRResNet x2 generator's residual blocks (src/models/srresnet.c)"),
+    K("superres", "width", CFG_INT, sr_width, 1, 16, "1", NULL,
+      "the generator's channel multiplier: 32w channels (w = 1, 3 blocks: 18.7 M multiply-adds "
+      "per 14x14 image)"),
+    KC("superres", "pixel_loss", sr_pixel_loss, "mse", pixel_loss_names,
+      "the pixel loss against the target: mse (mean squared error) or l1 (mean absolute error)"),
+    K("superres", "perceptual_weight", CFG_DOUBLE, sr_perceptual_weight, 0, 1e6, "0", NULL,
+      "lambda: loss = pixel + lambda * perceptual (the loss network's features); 0 = pixel loss "
+      "alone, no loss network"),
+    KC("superres", "lossnet_arch", sr_lossnet_arch, "vgg", arch_names,
+      "the frozen loss network's family (resnet, imagenet_resnet, vgg; include/lossnet.h)"),
+    K("superres", "lossnet_depth", CFG_INT, sr_lossnet_depth, 8, 866, "11", NULL,
+      "the loss network's depth, as model.depth"),
+    K("superres", "lossnet_width", CFG_INT, sr_lossnet_width, 1, 64, "1", NULL,
+      "the loss network's channel multiplier, as model.width"),
+    KC("superres", "lossnet_stem", sr_lossnet_stem, "auto", stem_names,
+      "the loss network's stem, as model.stem (imagenet_resnet: cifar for 28x28 images)"),
+    KC("superres", "lossnet_norm", sr_lossnet_norm, "batchnorm", norm_names,
+      "the loss network's normalization, as model.norm (vgg: batchnorm or none)"),
+    K("superres", "lossnet_taps", CFG_STRING, sr_lossnet_taps, 0, 0,
+      "\"group1.conv1, group2.conv1, group3.conv2\"", NULL,
+      "comma-separated layer names whose outputs the perceptual loss compares (at most 8; "
+      "`pipeline inspect --layers` of a checkpoint lists a network's layers)"),
+    K("superres", "lossnet_tap_weights", CFG_LIST, sr_lossnet_tap_weights, 0, 1e6, "", NULL,
+      "one weight per tap (the perceptual loss is their weighted sum); empty = all 1"),
+    KC("superres", "lossnet_init", sr_lossnet_init, "liu", lossnet_init_names,
+      "random loss network weights: normal N(0, s^2), uniform U[-s, s] (s = lossnet_init_scale), "
+      "xavier (normal), kaiming (normal, fan-in), liu (Kaiming scaled by depth: "
+      "sqrt(2 / (l k^2 c_in)) for the l-th conv)"),
+    K("superres", "lossnet_init_scale", CFG_DOUBLE, sr_lossnet_init_scale, 0, 100, "0.01", NULL,
+      "lossnet_init = normal: sigma; uniform: a; ignored by the others"),
+    K("superres", "lossnet_seed", CFG_INT, sr_lossnet_seed, 0, 2147483647, "0", NULL,
+      "seed of the random loss network's weights; 0 = run.seed"),
+    K("superres", "lossnet_checkpoint", CFG_STRING, sr_lossnet_checkpoint, 0, 0, "\"\"", NULL,
+      "a revive checkpoint of the same network (lossnet_* keys) whose weights the loss network "
+      "takes instead of random ones; empty = random"),
+    K("superres", "grid_images", CFG_INT, sr_grid_images, 1, 64, "8", NULL,
+      "rows of grid.png (the first test images): low-resolution input, output, target"),
+    K("superres", "train_skip", CFG_INT, sr_train_skip, 0, 10000000, "0", NULL,
+      "the generator trains on the training images after the first N (a classifier loss network "
+      "trained on the first N with data.train_limit = N: disjoint halves); data.train_limit then "
+      "counts from there"),
+
     KC("style", "mode", style_mode, "texture", style_mode_names,
       "pipeline style: texture (style loss only, from noise) or transfer (content + style, from "
       "the content image)"),
@@ -299,7 +346,8 @@ const struct config_key config_keys[] = {
 };
 const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
 
-const char *const config_sections[] = {"run", "data", "model", "train", "pipeline", "style"};
+const char *const config_sections[] = {"run", "data", "model", "train", "pipeline", "superres",
+                                       "style"};
 const int config_nsections = (int)(sizeof config_sections / sizeof config_sections[0]);
 
 const struct config_key *config_key_find(const char *section, const char *name)

@@ -133,8 +133,8 @@ static void to_planes(struct image *im, const struct png_job *j, int want_c)
                 im->v[k * plane + i] = (float)sample(j, i, k);
         } else if (want_c == 1) {
             im->v[i] = (float)(color == 1 ? sample(j, i, 0)
-                                          : 0.2125 * sample(j, i, 0) + 0.7154 * sample(j, i, 1) +
-                                                0.0721 * sample(j, i, 2));
+                                          : IMAGE_GRAY_R * sample(j, i, 0) + IMAGE_GRAY_G * sample(j, i, 1) +
+                                                IMAGE_GRAY_B * sample(j, i, 2));
         } else {
             for (int k = 0; k < 3; k++)
                 im->v[k * plane + i] = (float)sample(j, i, color == 1 ? 0 : k);
@@ -302,10 +302,10 @@ int image_write_grid_png(const char *path, const struct image *cells, int rows, 
         if (!first)
             first = e;
         else if (e->c != first->c || e->h != first->h || e->w != first->w)
-            return rv_fail(err, "%s: grid cell %d (row %d, column %d) is %d x %d x %d, cell %d is %d x %d x %d; "
-                                "give cells of one size",
-                           path, i, i / cols, i % cols, e->c, e->h, e->w, (int)(first - cells), first->c,
-                           first->h, first->w);
+            return rv_fail(err, "%s: grid cell %d (row %d, column %d) is %d x %d pixels with %d channels, cell "
+                                "%d is %d x %d with %d; give cells of one size",
+                           path, i, i / cols, i % cols, e->w, e->h, e->c, (int)(first - cells), first->w,
+                           first->h, first->c);
     }
     if (!first)
         return rv_fail(err, "%s: every grid cell is empty; give at least one image", path);
@@ -336,6 +336,22 @@ int image_write_grid_png(const char *path, const struct image *cells, int rows, 
     int rc = image_write_png(&g, path, err);
     image_free(&g);
     return rc;
+}
+
+void image_convert(struct image *out, const struct image *in, int want_c)
+{
+    REVIVE_ASSERT((want_c == 1 || want_c == 3) && in->c >= 1 && in->c <= 4 && in->v);
+    image_alloc(out, want_c, in->h, in->w);
+    size_t plane = (size_t)in->h * in->w;
+    const float *r = in->v, *g = in->v + (in->c >= 3 ? plane : 0), *b = in->v + (in->c >= 3 ? 2 * plane : 0);
+    for (size_t i = 0; i < plane; i++) {
+        if (want_c == 1)
+            out->v[i] = in->c >= 3 ? (float)(IMAGE_GRAY_R * r[i] + IMAGE_GRAY_G * g[i] + IMAGE_GRAY_B * b[i])
+                                   : r[i];
+        else
+            for (int k = 0; k < 3; k++)
+                out->v[k * plane + i] = (k == 0 ? r : k == 1 ? g : b)[i];
+    }
 }
 
 void image_alloc(struct image *im, int c, int h, int w)

@@ -1033,3 +1033,46 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
         checkpoint_escape_message(err);
     return comm_agree(r->comm, rc, err);
 }
+
+static int read_model_values(struct model *m, struct h5in *f, struct rv_error *err)
+{
+    char name[160];
+    /* The network must be the file's; how it was initialized (gamma_one) does not matter. */
+    struct model_spec file, want = m->spec;
+    memset(&file, 0, sizeof file);
+    if (checkpoint_check_format(f, err) || ck_get_all(f, CK_IN_SPEC, 0, &file, err))
+        return -1;
+    want.gamma_one = file.gamma_one;
+    if (ck_match_all(f, CK_IN_SPEC, 0, &want, err))
+        return -1;
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        size_t dims[4];
+        param_dims(pa, dims);
+        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
+        if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
+            return -1;
+    }
+    for (int u = 0; u < m->nunits; u++) {
+        const struct unit *un = &m->units[u];
+        size_t c = ck_unit_channels(m, u);
+        ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
+        if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
+            return -1;
+        ck_dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
+        if (h5in_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
+            return -1;
+    }
+    return 0;
+}
+
+int checkpoint_load_model(struct model *m, const char *path, struct rv_error *err)
+{
+    struct h5in *f = h5in_open(path, err);
+    int rc = f ? read_model_values(m, f, err) : -1;
+    if (f)
+        h5in_close(f);
+    if (rc)
+        checkpoint_escape_message(err);
+    return rc;
+}

@@ -23,8 +23,8 @@ def chunk(kind, data):
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
 
 
-def png(color_type, bits, rows, extra=b""):
-    ihdr = struct.pack(">IIBBBBB", W, H, bits, color_type, 0, 0, 0)
+def png(color_type, bits, rows, extra=b"", interlace=0):
+    ihdr = struct.pack(">IIBBBBB", W, H, bits, color_type, 0, 0, interlace)
     raw = b"".join(b"\x00" + r for r in rows)  # filter type 0 on every row
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra +
             chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
@@ -69,6 +69,17 @@ def main(outdir):
             v |= ((x + y) & 1) << (7 - x)
         bit_rows.append(bytes([v]))
     files["gray1.png"] = png(0, 1, bit_rows)
+    # Adam7: the 8-bit RGB pixels in seven passes, each a sub-image of rows (empty passes left out)
+    ch = 3
+    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+    sub_rows = []
+    for x0, y0, dx, dy in passes:
+        xs = range(x0, W, dx)
+        if not xs:
+            continue
+        for y in range(y0, H, dy):
+            sub_rows.append(bytes(s8(x, y, k) for x in xs for k in range(ch)))
+    files["rgb8_interlaced.png"] = png(2, 8, sub_rows, interlace=1)
     for name, data in files.items():
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(data)
