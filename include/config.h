@@ -163,6 +163,8 @@ struct config {
     int style_channels;                  /* a random network's input channels */
     enum style_normalize style_normalize;
     char style_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    enum lossnet_init style_init;        /* random weights: lossnet.h's scheme */
+    double style_init_scale;
     char style_taps[CONFIG_MAX_STRING], content_taps[CONFIG_MAX_STRING]; /* "a, b, c" */
     enum swag_form swag;
     char swag_taps[CONFIG_MAX_STRING];

@@ -98,6 +98,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
     SAME(style_mode); SAME_STR(style_image); SAME_STR(content_image); SAME(style_downsample);
     SAME(style_crop); SAME(style_channels); SAME(style_normalize); SAME_STR(style_checkpoint);
+    SAME(style_init); SAME(style_init_scale);
     SAME_STR(style_taps); SAME_STR(content_taps); SAME(swag); SAME_STR(swag_taps);
     SAME(swag_alpha); SAME(style_weight); SAME(content_weight); SAME(style_optimizer);
     SAME(style_evaluations); SAME(style_lr); SAME(style_history); SAME(style_max_iter);
@@ -128,7 +129,7 @@ static const char DEFAULT_INI[] =
     "lossnet_init = liu\nlossnet_init_scale = 0.01\nlossnet_seed = 0\nlossnet_checkpoint = \"\"\n"
     "grid_images = 8\ntrain_skip = 0\n"
     "\n[style]\nmode = texture\nstyle_image = \"\"\ncontent_image = \"\"\ndownsample = 1\ncrop = 0\n"
-    "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\n"
+    "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\ninit = kaiming\ninit_scale = 0.01\n"
     "style_taps = \"stem, layer1.1, layer2.1, layer3.1, layer4.1\"\ncontent_taps = \"layer3.1\"\n"
     "swag = none\nswag_taps = \"layer3.1, layer4.1\"\nswag_alpha = 0.001\nstyle_weight = 1000000\n"
     "content_weight = 1\noptimizer = lbfgs\nevaluations = 1000\nlr = 0\nhistory = 100\nmax_iter = 20\n"
@@ -615,7 +616,7 @@ static const char *const CHANGED[] = {
     "superres.train_skip=100",
     "style.mode=transfer", "style.style_image=\"a.png\"", "style.content_image=\"b.png\"",
     "style.downsample=2", "style.crop=64", "style.channels=1", "style.normalize=none",
-    "style.checkpoint=\"c.h5\"", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
+    "style.checkpoint=\"c.h5\"", "style.init=xavier", "style.init_scale=0.5", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
     "style.swag=softmax_all", "style.swag_taps=\"x\"", "style.swag_alpha=0.5",
     "style.style_weight=1e17", "style.content_weight=2", "style.optimizer=adam",
     "style.evaluations=10", "style.lr=0.1", "style.history=5", "style.max_iter=4", "style.seed=3",
@@ -647,7 +648,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 97);
+    assert_int_equal(keys, 99);
     assert_int_equal(same, 3);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

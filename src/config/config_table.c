@@ -309,8 +309,14 @@ const struct config_key config_keys[] = {
       "ImageNet values (gray: their channel means), data (a checkpoint's own data statistics), "
       "none (p)"),
     K("style", "checkpoint", CFG_STRING, style_checkpoint, 0, 0, "\"\"", NULL,
-      "a revive checkpoint whose weights and running statistics the frozen network takes; empty = "
-      "random weights from run.seed and the [model] keys, BatchNorm at its initial statistics"),
+      "a revive checkpoint whose weights and running statistics the frozen network takes (at any "
+      "input size); empty = random weights (style.init, run.seed) for the [model] keys, BatchNorm "
+      "at its initial statistics"),
+    KC("style", "init", style_init, "kaiming", lossnet_init_names,
+      "random weights (lossnet.h): kaiming N(0, 2/fan_in), xavier, liu (Kaiming over the conv's "
+      "index), normal N(0, init_scale^2), uniform U[-init_scale, init_scale]; gamma 1, beta 0"),
+    K("style", "init_scale", CFG_DOUBLE, style_init_scale, 0, 1e6, "0.01", NULL,
+      "init = normal: sigma; init = uniform: the bound"),
     K("style", "style_taps", CFG_STRING, style_taps, 0, 0,
       "\"stem, layer1.1, layer2.1, layer3.1, layer4.1\"", NULL,
       "comma-separated layer names whose Gram matrices the style loss compares (each weighted 1)"),

@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "h5io.h"
+#include "lossnet.h"
 #include "models.h"
 #include "style_task.h"
 
@@ -152,8 +153,11 @@ static int find_name(char names[][48], int n, const char *name)
     return -1;
 }
 
-/* The network: the [model] keys (random) or the checkpoint's config (trained), built for
- * s->c × h × w with the taps, initialized or loaded, frozen. */
+/* The network: the [model] keys (random: style.init's scheme from lossnet.h) or the checkpoint's
+ * config (trained), built for s->c × h × w with the taps, initialized or loaded, frozen. A
+ * checkpoint is read here rather than by checkpoint_load_model, which holds the file to its
+ * input size: the features are convolutional, so a 28×28 classifier reads a 128×128 texture;
+ * a seed-only export's conv weights come from its seed. */
 static int open_network(struct style_setup *s, const char *const *taps, int ntaps,
                         struct rv_error *err)
 {
@@ -173,7 +177,8 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
     struct model_spec spec = {
         .arch = mc->arch, .stem = mc->stem, .norm = mc->norm, .head = mc->head,
         .depth = mc->depth, .width = mc->width, .in_c = s->c, .in_h = s->h, .in_w = s->w,
-        .classes = classes, .gamma_one = mc->gamma_init == GAMMA_INIT_ONE, .no_skip = !mc->skip,
+        .classes = classes, .gamma_one = trained && mc->gamma_init == GAMMA_INIT_ONE,
+        .no_skip = !mc->skip,
         .input_grad = true, .taps = taps, .ntaps = ntaps, .conv_algo = cfg->conv_algo,
     };
     int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
@@ -204,9 +209,12 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
         size_t used = strlen(s->describe);
         snprintf(s->describe + used, sizeof s->describe - used, ", weights of %s", cfg->style_checkpoint);
     } else {
-        model_init(&s->m, (uint64_t)cfg->seed);
+        /* lossnet.h's schemes: one place for a frozen network's random weights (γ 1, β 0,
+         * running mean 0 and variance 1) */
+        lossnet_init_weights(&s->m, cfg->style_init, cfg->style_init_scale, (uint64_t)cfg->seed);
         size_t used = strlen(s->describe);
-        snprintf(s->describe + used, sizeof s->describe - used, ", random (seed %d)", cfg->seed);
+        snprintf(s->describe + used, sizeof s->describe - used, ", random %s weights (seed %d)",
+                 lossnet_init_names[cfg->style_init], cfg->seed);
     }
     memset(s->m.mask, 0, s->m.total * sizeof(float));
     model_mask_changed(&s->m);
