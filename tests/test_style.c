@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "loss.h"
+#include "lossnet.h"
 #include "model.h"
 #include "rng.h"
 #include "style_loss.h"
@@ -348,6 +349,111 @@ static void test_against_torch(void **state)
     support_rm_rf(dir);
 }
 
+/* The whole chain against PyTorch: a random ImageNet ResNet-18 (Kaiming weights from lossnet.h,
+ * β and the running statistics moved off their defaults), frozen, eval mode; Gram losses on the
+ * stem and the four stages' last blocks (each weighted to contribute 1), each SWAG form on
+ * layer3.1 and layer4.1; the loss and
+ * d(loss)/d(image) against torchvision's resnet18 with the same values in float64
+ * (tests/tools/torch_style_net.py). */
+static void test_network_against_torch(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null") != 0) {
+        print_message("SKIP: /usr/bin/python3 has no torch or torchvision: the image gradient not "
+                      "compared\n");
+        skip();
+    }
+    enum { C = 3, H = 32, NT = 5 };
+    static const char *const taps[NT] = {"stem", "layer1.1", "layer2.1", "layer3.1", "layer4.1"};
+    char dir[256];
+    assert_int_equal(support_make_tmpdir(dir, sizeof dir, "revive-torch-style-net"), 0);
+    for (int form = 0; form < SWAG_COUNT; form++) {
+        struct model_spec spec = {.arch = ARCH_IMAGENET_RESNET, .depth = 18, .width = 1, .in_c = C,
+                                  .in_h = H, .in_w = H, .classes = 10, .input_grad = true,
+                                  .taps = taps, .ntaps = NT, .conv_algo = CONV_ALGO_IM2COL};
+        struct model m;
+        struct rv_error err;
+        assert_int_equal(model_build(&m, &spec, 1, 1, &err), 0);
+        lossnet_init_weights(&m, LOSSNET_INIT_KAIMING, 0, 4);
+        for (int u = 0; u < m.nunits; u++) {
+            const struct unit *un = &m.units[u];
+            for (int c = 0; c < un->channels; c++) {
+                m.running_stats[un->running + c] = 0.2f * rng_normal(3, rng_stream(RNG_TEST, 30, u, 0), c);
+                m.running_stats[un->running + un->channels + c] =
+                    0.5f + rng_uniform(3, rng_stream(RNG_TEST, 31, u, 0), c);
+                m.values[m.params[un->beta].offset + c] = 0.1f * rng_normal(3, rng_stream(RNG_TEST, 32, u, 0), c);
+            }
+        }
+        memset(m.mask, 0, m.total * sizeof(float));
+        model_mask_changed(&m);
+        size_t xn = (size_t)C * H * H;
+        float *style = malloc(xn * sizeof(float)), *x = malloc(xn * sizeof(float));
+        fill(style, xn, 40, 1.0f);
+        fill(x, xn, 41, 1.0f);
+        struct style_term t[NT];
+        struct loss l[NT];
+        model_forward(&m, style, 1, false, NULL);
+        for (int k = 0; k < NT; k++) {
+            assert_int_equal(style_term_init(&t[k], &m, taps[k], k >= 3 ? (enum swag_form)form : SWAG_NONE,
+                                             0.001f, &err), 0);
+            t[k].style_weight = 1.0;
+            style_term_capture_gram(&t[k], &m);
+            loss_style(&l[k], &t[k]);
+        }
+        /* each tap weighted to contribute 1 at x (a SWAG tap's Gram is orders of magnitude
+         * smaller), so every form's gradient counts in the comparison */
+        model_forward(&m, x, 1, false, NULL);
+        double weights[NT];
+        for (int k = 0; k < NT; k++) {
+            weights[k] = 1.0 / l[k].apply(&l[k], &m, 1, 1, &t[k]);
+            t[k].style_weight = weights[k];
+        }
+        model_zero_grad(&m);
+        memset(m.d_logits, 0, 10 * sizeof(float));
+        model_forward(&m, x, 1, false, NULL);
+        double sum = 0.0;
+        for (int k = 0; k < NT; k++)
+            sum += l[k].apply(&l[k], &m, 1, 1, &t[k]);
+        model_backward(&m, 1, NULL);
+        float loss = (float)sum;
+        write_floats(dir, "values.bin", m.values, m.total);
+        write_floats(dir, "running.bin", m.running_stats, m.running_total);
+        write_floats(dir, "style.bin", style, xn);
+        write_floats(dir, "x.bin", x, xn);
+        write_floats(dir, "loss.bin", &loss, 1);
+        write_floats(dir, "dx.bin", m.d_x, xn);
+        char path[512];
+        snprintf(path, sizeof path, "%s/weights.bin", dir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(weights, sizeof(double), NT, f), NT);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/params.txt", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        for (int p = 0; p < m.nparams; p++)
+            fprintf(f, "%s %zu %zu\n", m.params[p].name, m.params[p].offset, m.params[p].count);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/units.txt", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        for (int u = 0; u < m.nunits; u++)
+            fprintf(f, "%s %zu %d\n", m.units[u].name, m.units[u].running, m.units[u].channels);
+        fclose(f);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/tools/torch_style_net.py %s %s %d %d 0.001",
+                 dir, swag_names[form], C, H);
+        int rc = system(cmd);
+        for (int k = 0; k < NT; k++)
+            style_term_free(&t[k]);
+        free(style);
+        free(x);
+        model_free(&m);
+        assert_int_equal(rc, 0);
+    }
+    support_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_not_a_tap),
         cmocka_unit_test(test_tap_stats),
         cmocka_unit_test(test_against_torch),
+        cmocka_unit_test(test_network_against_torch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
