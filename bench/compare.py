@@ -14,7 +14,8 @@ For every figure (train all / BN only / conv_fraction 1 % and 4 % / evaluate) an
 runs build/bench/bench_train and bench/torch_resnet.py alternately, one process per run
 (r, t, r, t, r, t per figure; each repeat a round over all figures), so both see the same
 background load and each process's peak RSS is its own; then prints medians (min-max in brackets), the ratio of medians, and the issue #8 targets.
-Then bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
+Then one style-transfer evaluation (bench/bench_style.c against bench/torch_style.py), and
+bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
 The machine is shared: only ratios measured side by side mean anything.
 
 Without python3-torch it prints revive's figures alone and says how to get the comparison.
@@ -280,6 +281,40 @@ def compare_networks(a):
     return lines
 
 
+def fmt_evals(xs):
+    return f"{med(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
+
+
+STYLE_INPUT = "3x128x128"
+TARGET_STYLE = 1.3  # issue 23: one style-transfer evaluation, revive ÷ PyTorch, at least
+
+
+def compare_style(a, torch_version):
+    """One image-space style evaluation (bench/bench_style.c against bench/torch_style.py):
+    forward through a frozen random ResNet-18 in eval mode, Gram losses on five taps, backward to
+    the image; without SWAG and with the softmax over all entries on the two deepest taps.
+    Interleaved, one process per run."""
+    steps = max(1, round(4 * a.scale))
+    lines = [f"### Style transfer: one evaluation (loss and image gradient), random ResNet-18, "
+             f"{STYLE_INPUT}, {THREADS} threads, {steps} timed after {a.warmup} warm-up", "",
+             "| SWAG | revive evals/s | PyTorch evals/s | revive ÷ PyTorch (target ≥ 1.3) |",
+             "|---|---:|---:|---:|"]
+    for swag in ("none", "softmax_all"):
+        r, t = [], []
+        for rep in range(a.repeats):
+            args = ["--input", STYLE_INPUT, "--swag", swag, "--steps", str(steps), "--warmup",
+                    str(a.warmup), "--threads", str(THREADS)]
+            r.append(float(results(run([os.path.join(BIN_DIR, "bench_style")] + args,
+                                       revive_env()))[0]["evals_s"]))
+            if torch_version:
+                t.append(float(results(run(["/usr/bin/python3",
+                                            os.path.join(ROOT, "bench", "torch_style.py")] + args))[0]["evals_s"]))
+        ratio = f"{med(r) / med(t):.2f} ({check(med(r) / med(t) >= TARGET_STYLE)})" if t else "—"
+        lines.append(f"| {swag} | {fmt_evals(r)} | {fmt_evals(t) if t else '—'} | {ratio} |")
+        print(f"  style {swag} done", file=sys.stderr, flush=True)
+    return lines
+
+
 def compare_mpi(a):
     """bench/scaling.sh `repeats` times; medians per layout."""
     runs = {}
@@ -386,6 +421,7 @@ def main():
     ap.add_argument("--no-networks", action="store_true",
                     help="skip the other networks (ImageNet ResNet-18, VGG-11)")
     ap.add_argument("--no-superres", action="store_true", help="skip the super-resolution step")
+    ap.add_argument("--no-style", action="store_true", help="skip the style-transfer evaluation")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
     a = ap.parse_args()
     a.mismatch = False
@@ -431,6 +467,8 @@ def main():
         out += [""] + compare_networks(a)
     if not a.no_superres:
         out += [""] + compare_superres(a, torch_version)
+    if not a.no_style:
+        out += [""] + compare_style(a, torch_version)
     if not a.no_mpi:
         out += [""] + compare_mpi(a)
     load = os.getloadavg()

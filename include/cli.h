@@ -104,5 +104,7 @@ extern const struct cli_command params_command; /* src/cli/params.c */
 extern const struct cli_command image_metrics_command; /* src/cli/image_metrics.c */
 extern const struct cli_command superres_command; /* src/tasks/superres.c */
 extern const struct cli_command inspect_command_row; /* src/cli/inspect.c */
+extern const struct cli_command style_command;  /* src/tasks/style.c */
+extern const struct cli_command style_stats_command; /* src/tasks/style_stats.c */
 
 #endif

@@ -21,6 +21,7 @@
 #include "layers.h" /* enum conv_algo */
 #include "lossnet.h" /* enum lossnet_init and its names */
 #include "model.h"  /* enum arch_kind, model_stem, model_norm, model_head and their names */
+#include "style_loss.h" /* enum swag_form and swag_names */
 
 /* The most stages a pipeline has: the one limit shared by the config's checks (the values of
  * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
@@ -53,6 +54,12 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 enum pixel_loss_kind { PIXEL_LOSS_MSE, PIXEL_LOSS_L1, PIXEL_LOSS_COUNT };
 
+/* pipeline style (src/tasks/style.c). */
+enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
+enum style_normalize { STYLE_NORMALIZE_IMAGENET, STYLE_NORMALIZE_DATA, STYLE_NORMALIZE_NONE,
+                       STYLE_NORMALIZE_COUNT };
+enum style_optimizer { STYLE_LBFGS, STYLE_ADAM, STYLE_OPTIMIZER_COUNT };
+
 extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
 extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
 extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
@@ -65,6 +72,9 @@ extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
 extern const char *const pixel_loss_names[PIXEL_LOSS_COUNT];       /* "mse", "l1" */
+extern const char *const style_mode_names[STYLE_MODE_COUNT];
+extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
+extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
 
 /* The index of name in a name table of n entries, or -1: the one parser of choice names. */
 int config_choice_index(const char *const *names, int n, const char *name);
@@ -100,6 +110,7 @@ struct config {
     enum model_norm norm;
     enum model_head head;
     enum gamma_init gamma_init;
+    bool skip;                        /* imagenet_resnet: residual connections (false: none) */
     /* [train] */
     enum stage_kind_id trainable;
     int per_channel_k;
@@ -153,6 +164,23 @@ struct config {
     char sr_lossnet_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
     int sr_grid_images;                  /* rows of the PNG grid: the first test images */
     int sr_train_skip;                   /* the training images start after this many */
+    /* [style]: pipeline style and style-stats (src/tasks/style.c) */
+    enum style_mode style_mode;
+    char style_image[CONFIG_MAX_STRING], content_image[CONFIG_MAX_STRING];
+    int style_downsample, style_crop;    /* k x k block means, then the central crop (0: all) */
+    int style_channels;                  /* a random network's input channels */
+    enum style_normalize style_normalize;
+    char style_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    enum lossnet_init style_init;        /* random weights: lossnet.h's scheme */
+    double style_init_scale;
+    char style_taps[CONFIG_MAX_STRING], content_taps[CONFIG_MAX_STRING]; /* "a, b, c" */
+    enum swag_form swag;
+    char swag_taps[CONFIG_MAX_STRING];
+    double swag_alpha, style_weight, content_weight;
+    enum style_optimizer style_optimizer;
+    int style_evaluations;
+    double style_lr;                     /* 0 = the optimizer's default */
+    int style_history, style_max_iter, style_seed, style_log_every;
 
     /* Not keys: */
     enum conv_auto_rule conv_auto_rule;  /* what conv_algo = auto means: CONV_AUTO_RULE_CURRENT,

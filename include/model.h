@@ -150,6 +150,8 @@ struct model_spec {
     enum model_norm norm;       /* VGG only; 0 = BatchNorm */
     enum model_head head;       /* VGG only; 0 = auto */
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
+    bool no_skip;               /* ImageNet ResNet only: blocks without their residual path
+                                   (model.skip = false); 0 = the family's own */
     bool input_grad;            /* model_backward also writes d(loss)/d(input) into m->d_x */
     void (*build)(struct model *m); /* a network no family lists (tests), built instead of
                                        arch's, with model_add_*; NULL: the family's */

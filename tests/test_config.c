@@ -86,7 +86,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(dataset); SAME_STR(data_path); SAME(train_limit); SAME(test_limit);
     SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
     SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
-    SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init);
+    SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init); SAME(skip);
     SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
     SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
@@ -96,6 +96,13 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME_LIST(stage_epochs); SAME(threshold); SAME(select); SAME(train_output);
     SAME(reinit_gamma); SAME(reinit_gamma_value); SAME(reinit_beta);
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
+    SAME(style_mode); SAME_STR(style_image); SAME_STR(content_image); SAME(style_downsample);
+    SAME(style_crop); SAME(style_channels); SAME(style_normalize); SAME_STR(style_checkpoint);
+    SAME(style_init); SAME(style_init_scale);
+    SAME_STR(style_taps); SAME_STR(content_taps); SAME(swag); SAME_STR(swag_taps);
+    SAME(swag_alpha); SAME(style_weight); SAME(content_weight); SAME(style_optimizer);
+    SAME(style_evaluations); SAME(style_lr); SAME(style_history); SAME(style_max_iter);
+    SAME(style_seed); SAME(style_log_every);
 #undef SAME
 #undef SAME_STR
 #undef SAME_LIST
@@ -107,7 +114,7 @@ static const char DEFAULT_INI[] =
     "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
     "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\nlabel_noise = 0\n"
     "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\nstem = auto\nnorm = batchnorm\nhead = auto\n"
-    "gamma_init = uniform\n"
+    "gamma_init = uniform\nskip = true\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\noptimizer = sgd\nbeta1 = 0.9\nbeta2 = 0.999\neps = 1e-08\n"
@@ -121,7 +128,13 @@ static const char DEFAULT_INI[] =
     "lossnet_depth = 11\nlossnet_width = 1\nlossnet_stem = auto\nlossnet_norm = batchnorm\n"
     "lossnet_taps = \"group1.conv1, group2.conv1, group3.conv2\"\nlossnet_tap_weights = \n"
     "lossnet_init = liu\nlossnet_init_scale = 0.01\nlossnet_seed = 0\nlossnet_checkpoint = \"\"\n"
-    "grid_images = 8\ntrain_skip = 0\n";
+    "grid_images = 8\ntrain_skip = 0\n"
+    "\n[style]\nmode = texture\nstyle_image = \"\"\ncontent_image = \"\"\ndownsample = 1\ncrop = 0\n"
+    "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\ninit = kaiming\ninit_scale = 0.01\n"
+    "style_taps = \"stem, layer1.1, layer2.1, layer3.1, layer4.1\"\ncontent_taps = \"layer3.1\"\n"
+    "swag = none\nswag_taps = \"layer3.1, layer4.1\"\nswag_alpha = 0.001\nstyle_weight = 1000000\n"
+    "content_weight = 1\noptimizer = lbfgs\nevaluations = 1000\nlr = 0\nhistory = 100\nmax_iter = 20\n"
+    "seed = 1\nlog_every = 50\n";
 
 static void test_defaults(void **state)
 {
@@ -287,7 +300,7 @@ static void test_key_errors(void **state)
         "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
-                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init");
+                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init, skip");
     assert_has(load_error("[train]\nLR = 3\n", &err),
                "configs/x.ini:2: unknown key 'LR' in [train] (did you mean 'lr'?)");
     assert_string_equal(load_error("[run]\nzzz = 3\n", &err),
@@ -602,6 +615,13 @@ static const char *const CHANGED[] = {
     "superres.lossnet_tap_weights=2", "superres.lossnet_init=normal", "superres.lossnet_init_scale=0.1",
     "superres.lossnet_seed=7", "superres.lossnet_checkpoint=/tmp/c.h5", "superres.grid_images=3",
     "superres.train_skip=100",
+    "style.mode=transfer", "style.style_image=\"a.png\"", "style.content_image=\"b.png\"",
+    "style.downsample=2", "style.crop=64", "style.channels=1", "style.normalize=none",
+    "style.checkpoint=\"c.h5\"", "style.init=xavier", "style.init_scale=0.5", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
+    "style.swag=softmax_all", "style.swag_taps=\"x\"", "style.swag_alpha=0.5",
+    "style.style_weight=1e17", "style.content_weight=2", "style.optimizer=adam",
+    "style.evaluations=10", "style.lr=0.1", "style.history=5", "style.max_iter=4", "style.seed=3",
+    "style.log_every=7",
 };
 
 static void test_round_trip(void **state)
@@ -616,9 +636,9 @@ static void test_round_trip(void **state)
     assert_int_equal(config_validate(&changed, &err), 0);
 
     char *ini_def = config_to_ini(&def), *ini_changed = config_to_ini(&changed);
-    /* every key line differs, except model.stem, train.milestone_fractions, train.optimizer
-     * (adamw refuses the changed train.nesterov = true) and train.warmup_steps (warmup_epochs
-     * is changed, and only one may be) */
+    /* every key line differs, except model.stem, model.skip (false needs imagenet_resnet),
+     * train.milestone_fractions, train.optimizer (adamw refuses the changed train.nesterov =
+     * true) and train.warmup_steps (warmup_epochs is changed, and only one may be) */
     const char *a = ini_def, *b = ini_changed;
     int keys = 0, same = 0;
     while (*a && *b) {
@@ -630,8 +650,8 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 81);
-    assert_int_equal(same, 4);
+    assert_int_equal(keys, 106);
+    assert_int_equal(same, 5);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");
 

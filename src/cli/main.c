@@ -11,6 +11,8 @@
  *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
  *   pipeline superres CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style-stats CONFIG [--set section.key=value]... [--out DIR]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,7 +385,8 @@ static const struct cli_command cmd_help_config = {
 
 static const struct cli_command *const commands[] = {
     &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &inspect_command_row, &params_command,
-    &cmd_help_config, &image_metrics_command, &superres_command, NULL};
+    &cmd_help_config, &image_metrics_command, &superres_command, &style_command,
+    &style_stats_command, NULL};
 
 int main(int argc, char **argv)
 {

@@ -69,6 +69,16 @@ const char *const conv_algo_names[CONV_ALGO_COUNT] = {
 const char *const pixel_loss_names[PIXEL_LOSS_COUNT] = {
     [PIXEL_LOSS_MSE] = "mse", [PIXEL_LOSS_L1] = "l1",
 };
+const char *const style_mode_names[STYLE_MODE_COUNT] = {
+    [STYLE_TEXTURE] = "texture", [STYLE_TRANSFER] = "transfer",
+};
+const char *const style_normalize_names[STYLE_NORMALIZE_COUNT] = {
+    [STYLE_NORMALIZE_IMAGENET] = "imagenet", [STYLE_NORMALIZE_DATA] = "data",
+    [STYLE_NORMALIZE_NONE] = "none",
+};
+const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT] = {
+    [STYLE_LBFGS] = "lbfgs", [STYLE_ADAM] = "adam",
+};
 
 int config_choice_index(const char *const *names, int n, const char *name)
 {
@@ -149,6 +159,9 @@ const struct config_key config_keys[] = {
       "at 7x7, else pool); other families: auto"),
     KC("model", "gamma_init", gamma_init, "uniform", gamma_init_names,
       "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
+    K("model", "skip", CFG_BOOL, skip, 0, 0, "true", NULL,
+      "imagenet_resnet's residual connections; false removes each block's add and downsample "
+      "projection (the plain network of the same depth and width); other families: true"),
 
     KC("train", "trainable", trainable, "all", stage_kind_names,
       "what trains in a single-stage run (stages.h): all, BatchNorm only, BN and output, "
@@ -300,10 +313,71 @@ const struct config_key config_keys[] = {
       "the generator trains on the training images after the first N (a classifier loss network "
       "trained on the first N with data.train_limit = N: disjoint halves); data.train_limit then "
       "counts from there"),
+
+    KC("style", "mode", style_mode, "texture", style_mode_names,
+      "pipeline style: texture (style loss only, from noise) or transfer (content + style, from "
+      "the content image)"),
+    K("style", "style_image", CFG_STRING, style_image, 0, 0, "\"\"", NULL,
+      "PNG whose Gram matrices are the target (texture or style)"),
+    K("style", "content_image", CFG_STRING, content_image, 0, 0, "\"\"", NULL,
+      "PNG whose features are the content target (mode = transfer); the result has its size"),
+    K("style", "downsample", CFG_INT, style_downsample, 1, 16, "1", NULL,
+      "average each image over k x k blocks first (512x512 by 4: 128x128)"),
+    K("style", "crop", CFG_INT, style_crop, 0, 4096, "0", NULL,
+      "then keep the central crop x crop pixels; 0 = the whole image"),
+    K("style", "channels", CFG_INT, style_channels, 1, 3, "3", NULL,
+      "input channels of a random network (1 gray or 3 RGB; images are converted); a checkpoint's "
+      "network takes its own"),
+    KC("style", "normalize", style_normalize, "imagenet", style_normalize_names,
+      "the network's input from a pixel p in [0,1]: imagenet (p - mean) / std with torchvision's "
+      "ImageNet values (gray: their channel means), data (a checkpoint's own data statistics), "
+      "none (p)"),
+    K("style", "checkpoint", CFG_STRING, style_checkpoint, 0, 0, "\"\"", NULL,
+      "a revive checkpoint whose weights and running statistics the frozen network takes (at any "
+      "input size); empty = random weights (style.init, run.seed) for the [model] keys, BatchNorm "
+      "at its initial statistics"),
+    KC("style", "init", style_init, "kaiming", lossnet_init_names,
+      "random weights (lossnet.h): kaiming N(0, 2/fan_in), xavier, liu (Kaiming over the conv's "
+      "index), normal N(0, init_scale^2), uniform U[-init_scale, init_scale]; gamma 1, beta 0"),
+    K("style", "init_scale", CFG_DOUBLE, style_init_scale, 0, 1e6, "0.01", NULL,
+      "init = normal: sigma; init = uniform: the bound"),
+    K("style", "style_taps", CFG_STRING, style_taps, 0, 0,
+      "\"stem, layer1.1, layer2.1, layer3.1, layer4.1\"", NULL,
+      "comma-separated layer names whose Gram matrices the style loss compares (each weighted 1)"),
+    K("style", "content_taps", CFG_STRING, content_taps, 0, 0, "\"layer3.1\"", NULL,
+      "comma-separated layer names whose features the content loss compares (mode = transfer)"),
+    KC("style", "swag", swag, "none", swag_names,
+      "SWAG transform of the swag_taps' features before the Gram and content losses: "
+      "softmax_all (one softmax over the tap's C*H*W entries: the paper's), softmax_channels "
+      "(over channels at each position: the first code release), scale (times swag_alpha: the "
+      "current code), none"),
+    K("style", "swag_taps", CFG_STRING, swag_taps, 0, 0, "\"layer3.1, layer4.1\"", NULL,
+      "comma-separated taps the SWAG transform applies to (the reference: the deeper stages)"),
+    K("style", "swag_alpha", CFG_DOUBLE, swag_alpha, 0, 1e6, "0.001", NULL,
+      "the factor of swag = scale"),
+    K("style", "style_weight", CFG_DOUBLE, style_weight, 0, 1e30, "1e6", NULL,
+      "weight of each style tap's mean squared Gram difference"),
+    K("style", "content_weight", CFG_DOUBLE, content_weight, 0, 1e30, "1", NULL,
+      "weight of each content tap's mean squared feature difference (mode = transfer)"),
+    KC("style", "optimizer", style_optimizer, "lbfgs", style_optimizer_names,
+      "lbfgs (torch.optim.LBFGS: no line search, tolerances 1e-7 and 1e-9) or adam on the image"),
+    K("style", "evaluations", CFG_INT, style_evaluations, 1, 10000000, "1000", NULL,
+      "loss and gradient evaluations at most (the reference: 1000); adam: its steps"),
+    K("style", "lr", CFG_DOUBLE, style_lr, 0, 1e6, "0", NULL,
+      "step size; 0 = the optimizer's default (lbfgs 1, adam 0.02)"),
+    K("style", "history", CFG_INT, style_history, 1, 1000, "100", NULL,
+      "lbfgs: (s, y) pairs kept"),
+    K("style", "max_iter", CFG_INT, style_max_iter, 1, 100000, "20", NULL,
+      "lbfgs: iterations per optimizer step (torch's max_iter)"),
+    K("style", "seed", CFG_INT, style_seed, 0, 2147483647, "1", NULL,
+      "seed of the texture's starting noise, uniform on [0,1) per pixel"),
+    K("style", "log_every", CFG_INT, style_log_every, 1, 10000000, "50", NULL,
+      "a row of the loss history (and a progress line) every this many evaluations"),
 };
 const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
 
-const char *const config_sections[] = {"run", "data", "model", "train", "pipeline", "superres"};
+const char *const config_sections[] = {"run", "data", "model", "train", "pipeline", "superres",
+                                       "style"};
 const int config_nsections = (int)(sizeof config_sections / sizeof config_sections[0]);
 
 const struct config_key *config_key_find(const char *section, const char *name)

@@ -36,6 +36,9 @@ int model_check_common(const struct model_spec *s, bool stem, bool norm, bool he
     if (!norm && s->norm != NORM_BATCH)
         return rv_fail(err, "model.norm = %s is for vgg; model.arch = %s needs batchnorm",
                        norm_names[s->norm], fam);
+    if (s->no_skip && s->arch != ARCH_IMAGENET_RESNET)
+        return rv_fail(err, "model.skip = false is for imagenet_resnet; model.arch = %s keeps its "
+                       "own (set model.skip = true)", fam);
     if (!head && s->head != HEAD_AUTO)
         return rv_fail(err, "model.head = %s is for vgg; model.arch = %s has its own (set "
                        "model.head = auto)", head_names[s->head], fam);

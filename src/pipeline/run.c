@@ -66,7 +66,7 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
     struct model_spec s = {
         .arch = cfg->arch, .stem = cfg->stem, .norm = cfg->norm, .head = cfg->head,
         .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
-        .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE,
+        .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE, .no_skip = !cfg->skip,
         .conv_algo = cfg->conv_algo, .conv_auto_rule = cfg->conv_auto_rule,
     };
     return s;

@@ -265,3 +265,4 @@ void batchnorm_backward_to(float *din, float *dgamma, float *dbeta, const float 
 {
     backward(din, 0, dgamma, dbeta, dout, in, save_mean, save_invstd, gamma, l, n, r, sums);
 }
+
