@@ -66,5 +66,9 @@ int style_load_config(struct config *cfg, const struct cli_args *a, struct rv_er
 /* The output directory: --out DIR, or run.out_dir/run.name; made if missing. */
 int style_out_dir(char *dir, size_t size, const struct config *cfg, const struct cli_args *a,
                   struct rv_error *err);
+/* The start of `pipeline style` and `style-stats`: the config, the setup and the output directory
+ * (s zeroed first); on an error prints the one line, closes s and returns -1. */
+int style_command_open(struct config *cfg, struct style_setup *s, char *dir, size_t size,
+                       const struct cli_args *a);
 
 #endif

@@ -178,13 +178,8 @@ static int command_style(const struct cli_args *a)
     struct config cfg;
     struct style_setup s;
     char dir[2 * CONFIG_MAX_STRING + 8];
-    memset(&s, 0, sizeof s);
-    if (style_load_config(&cfg, a, &err) || style_setup_open(&s, &cfg, &err) ||
-        style_out_dir(dir, sizeof dir, &cfg, a, &err)) {
-        fprintf(stderr, "pipeline: %s\n", err.msg);
-        style_setup_close(&s);
+    if (style_command_open(&cfg, &s, dir, sizeof dir, a))
         return 1;
-    }
     printf("style: %s %dx%dx%d, %s, %s, swag %s on %s; %d evaluations at most -> %s\n",
            CHOICE_NAME(style_mode_names, cfg.style_mode), s.c, s.h, s.w, s.describe,
            CHOICE_NAME(style_optimizer_names, cfg.style_optimizer), swag_names[cfg.swag],

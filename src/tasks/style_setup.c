@@ -407,3 +407,17 @@ int style_out_dir(char *dir, size_t size, const struct config *cfg, const struct
         return rv_fail(err, "style: the output directory %s/%s is too long", cfg->out_dir, cfg->name);
     return make_dirs(dir, err);
 }
+
+int style_command_open(struct config *cfg, struct style_setup *s, char *dir, size_t size,
+                       const struct cli_args *a)
+{
+    struct rv_error err = {{0}};
+    memset(s, 0, sizeof *s);
+    if (style_load_config(cfg, a, &err) || style_setup_open(s, cfg, &err) ||
+        style_out_dir(dir, size, cfg, a, &err)) {
+        fprintf(stderr, "pipeline: %s\n", err.msg);
+        style_setup_close(s);
+        return -1;
+    }
+    return 0;
+}

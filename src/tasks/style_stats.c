@@ -61,17 +61,11 @@ static void put(FILE *f, const char *key, double v, bool comma)
 
 static int command_style_stats(const struct cli_args *a)
 {
-    struct rv_error err = {{0}};
     struct config cfg;
     struct style_setup s;
     char dir[2 * CONFIG_MAX_STRING + 8];
-    memset(&s, 0, sizeof s);
-    if (style_load_config(&cfg, a, &err) || style_setup_open(&s, &cfg, &err) ||
-        style_out_dir(dir, sizeof dir, &cfg, a, &err)) {
-        fprintf(stderr, "pipeline: %s\n", err.msg);
-        style_setup_close(&s);
+    if (style_command_open(&cfg, &s, dir, sizeof dir, a))
         return 1;
-    }
     /* the style image's features (style_setup_open's last forward may be the content image's) */
     size_t n = (size_t)s.c * s.h * s.w;
     float *x = rv_malloc(n * sizeof(float));
