@@ -871,33 +871,54 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
     return comm_agree(r->comm, rc, err);
 }
 
-static int read_model_values(struct model *m, struct h5in *f, struct rv_error *err)
+static int read_model_values(struct model *m, struct h5in *f, struct ck_input_norm *norm,
+                             struct rv_error *err)
 {
-    /* The network must be the file's; how it was initialized (gamma_one) does not matter. */
+    /* The network must be the file's; how it was initialized (gamma_one) and the input's height
+     * and width do not matter (each parameter's shape is still checked as it is read). */
     struct model_spec file, want = m->spec;
     memset(&file, 0, sizeof file);
-    if (checkpoint_check_format(f, err) || ck_get_all(f, CK_IN_SPEC, 0, &file, err))
+    int64_t seed_only = 0, seed = 0;
+    if (checkpoint_check_format(f, err) || ck_get_all(f, CK_IN_SPEC, 0, &file, err) ||
+        ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) || ck_get_int(f, CK_SEED, 0, &seed, err))
         return -1;
     want.gamma_one = file.gamma_one;
+    want.in_h = file.in_h;
+    want.in_w = file.in_w;
     if (ck_match_all(f, CK_IN_SPEC, 0, &want, err))
         return -1;
-    /* The values and running statistics through the layout table's rows, whose accessors read
-     * a run's model: a run that holds this model (its blocks shared, nothing else used). */
+    /* A seed-only export: every parameter from its seed, then what the file holds over it. */
+    if (seed_only)
+        model_init(m, (uint64_t)seed);
+    /* The values, running statistics and input normalization through the layout table's rows,
+     * whose accessors read a run's model: a run that holds this model (its blocks shared). */
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return rv_fail(err, "%s: out of memory", h5in_path(f));
     r->model = *m;
-    const struct ck_io reading = {0};
+    const struct ck_io reading = {.seed_only = seed_only != 0};
+    char mean_path[64];
+    ck_dataset_path(mean_path, sizeof mean_path, CK_MODEL_INPUT_MEAN, 0, NULL);
     int rc = ck_get_arrays(f, CK_PARAMS, CK_PARAMS, 0, r, &reading, err) ||
-             ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err) ? -1 : 0;
+             ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err) ||
+             ck_get_arrays(f, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD, 0, r, &reading, err) ? -1 : 0;
+    if (rc == 0 && norm) {
+        memset(norm, 0, sizeof *norm);
+        if (h5in_exists(f, mean_path)) {
+            norm->c = m->spec.in_c;
+            memcpy(norm->mean, r->norm_mean, sizeof norm->mean);
+            memcpy(norm->std, r->norm_std, sizeof norm->std);
+        }
+    }
     free(r);
     return rc;
 }
 
-int checkpoint_load_model(struct model *m, const char *path, struct rv_error *err)
+int checkpoint_load_model(struct model *m, const char *path, struct ck_input_norm *norm,
+                          struct rv_error *err)
 {
     struct h5in *f = h5in_open(path, err);
-    int rc = f ? read_model_values(m, f, err) : -1;
+    int rc = f ? read_model_values(m, f, norm, err) : -1;
     if (f)
         h5in_close(f);
     if (rc)

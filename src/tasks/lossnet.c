@@ -111,7 +111,7 @@ int lossnet_open(struct lossnet *ln, const struct lossnet_spec *s, int max_batch
         return -1;
     struct model *m = &ln->m;
     if (s->checkpoint && s->checkpoint[0]) {
-        if (checkpoint_load_model(m, s->checkpoint, err)) {
+        if (checkpoint_load_model(m, s->checkpoint, NULL, err)) {
             model_free(m);
             return -1;
         }

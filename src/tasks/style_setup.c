@@ -11,7 +11,6 @@
 
 #include "checkpoint.h"
 #include "cli.h"
-#include "h5io.h"
 #include "lossnet.h"
 #include "models.h"
 #include "style_task.h"
@@ -105,46 +104,6 @@ static void data_shape(const struct config *c, int *in_c, int *classes)
     *classes = c->dataset == DATASET_SYNTHETIC ? c->synthetic_classes : 10;
 }
 
-/* Every parameter and running statistic of the checkpoint at path into m (built from its
- * config); a parameter a seed-only export left out takes its initial value from the file's seed.
- * The input normalization the network was trained with into mean and std. */
-static int load_checkpoint(struct model *m, const char *path, uint64_t seed, float *mean,
-                           float *std, struct rv_error *err)
-{
-    struct h5in *f = h5in_open(path, err);
-    if (!f)
-        return -1;
-    int rc = checkpoint_check_format(f, err);
-    char name[128];
-    for (int p = 0; rc == 0 && p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        snprintf(name, sizeof name, "/params/%s", pa->name);
-        size_t dims[4];
-        for (int d = 0; d < pa->ndim; d++)
-            dims[d] = (size_t)pa->dims[d];
-        if (h5in_exists(f, name))
-            rc = h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err);
-        else
-            for (size_t i = 0; i < pa->count; i++)
-                m->values[pa->offset + i] = model_init_value(m, seed, p, i);
-    }
-    for (int u = 0; rc == 0 && u < m->nunits; u++) {
-        size_t c = (size_t)m->units[u].channels;
-        float *rm = m->running_stats + m->units[u].running;
-        snprintf(name, sizeof name, "/running/%s/mean", m->units[u].name);
-        rc = h5in_floats(f, name, rm, 1, &c, err);
-        snprintf(name, sizeof name, "/running/%s/var", m->units[u].name);
-        if (rc == 0)
-            rc = h5in_floats(f, name, rm + c, 1, &c, err);
-    }
-    size_t c = (size_t)m->spec.in_c;
-    if (rc == 0 && h5in_exists(f, "/model/input_mean"))
-        rc = h5in_floats(f, "/model/input_mean", mean, 1, &c, err) ||
-             h5in_floats(f, "/model/input_std", std, 1, &c, err) ? -1 : 0;
-    h5in_close(f);
-    return rc;
-}
-
 static int find_name(char names[][48], int n, const char *name)
 {
     for (int i = 0; i < n; i++)
@@ -154,10 +113,8 @@ static int find_name(char names[][48], int n, const char *name)
 }
 
 /* The network: the [model] keys (random: style.init's scheme from lossnet.h) or the checkpoint's
- * config (trained), built for s->c × h × w with the taps, initialized or loaded, frozen. A
- * checkpoint is read here rather than by checkpoint_load_model, which holds the file to its
- * input size: the features are convolutional, so a 28×28 classifier reads a 128×128 texture;
- * a seed-only export's conv weights come from its seed. */
+ * config (trained), built for s->c × h × w with the taps, initialized or loaded, frozen. The
+ * features are convolutional, so a 28×28 classifier reads a 128×128 texture. */
 static int open_network(struct style_setup *s, const char *const *taps, int ntaps,
                         struct rv_error *err)
 {
@@ -166,7 +123,7 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
     const struct config *mc = cfg;
     int classes = 10;
     bool trained = cfg->style_checkpoint[0] != '\0';
-    float ck_mean[3] = {0}, ck_std[3] = {0};
+    struct ck_input_norm ck_norm = {0};
     if (trained) {
         struct rv_error e;
         if (checkpoint_read_config(&ck, cfg->style_checkpoint, &e))
@@ -204,7 +161,7 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
     if (model_build(&s->m, &spec, 1, threads, &e))
         return rv_fail(err, "%s%s", trained ? "style.checkpoint: " : "", e.msg);
     if (trained) {
-        if (load_checkpoint(&s->m, cfg->style_checkpoint, (uint64_t)ck.seed, ck_mean, ck_std, &e))
+        if (checkpoint_load_model(&s->m, cfg->style_checkpoint, &ck_norm, &e))
             return rv_fail(err, "style.checkpoint: %s", e.msg);
         size_t used = strlen(s->describe);
         snprintf(s->describe + used, sizeof s->describe - used, ", weights of %s", cfg->style_checkpoint);
@@ -225,11 +182,11 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
             s->std[k] = s->c == 3 ? imagenet_std[k] : (imagenet_std[0] + imagenet_std[1] + imagenet_std[2]) / 3;
             break;
         case STYLE_NORMALIZE_DATA:
-            if (!trained || ck_std[0] == 0.0f)
+            if (!trained || ck_norm.c == 0)
                 return rv_fail(err, "style.normalize = data needs a style.checkpoint that stores its "
                                "input normalization (/model/input_mean); use imagenet or none");
-            s->mean[k] = ck_mean[k];
-            s->std[k] = ck_std[k];
+            s->mean[k] = ck_norm.mean[k];
+            s->std[k] = ck_norm.std[k];
             break;
         case STYLE_NORMALIZE_NONE:
         case STYLE_NORMALIZE_COUNT:
