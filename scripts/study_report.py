@@ -1,6 +1,8 @@
 """The report of a study (scripts/study.py): per variant and stage, mean ± standard deviation
-over the seeds of every finished run; the final accuracy with t- and Welch intervals; report.md,
-report-stages.csv, report-final.csv, report.png and report-gamma.png in the study's out_dir.
+over the seeds of every finished run; the final accuracy with t- and Welch intervals, and each
+variant's per-seed (paired) difference to the first variant with Bonferroni-corrected intervals;
+report.md, report-stages.csv, report-final.csv, report-paired.csv, report.png and report-gamma.png
+in the study's out_dir.
 
     report, missing = study_report.write_report(study, runs)
 """
@@ -25,6 +27,47 @@ def t975(df):
     if df < 1:
         return float("nan")
     return T975[df - 1] if df <= len(T975) else 1.96
+
+
+def t_cdf(t, df):
+    """Student's t distribution function, by Simpson's rule on the density (|error| < 1e-7 for the
+    quantiles used here)."""
+    if t < 0:
+        return 1.0 - t_cdf(-t, df)
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    n = 4000  # even
+    h = t / n
+    f = [c * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2) for i in range(n + 1)]
+    return 0.5 + h / 3 * (f[0] + f[-1] + 4 * sum(f[1:-1:2]) + 2 * sum(f[2:-1:2]))
+
+
+def t_quantile(p, df):
+    """The p quantile (p > 0.5) of Student's t with df degrees of freedom, by bisection."""
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, 2 * hi
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def paired(ref_runs, runs, comparisons):
+    """Per-seed differences run − reference (seeds both finished) with a two-sided 95 % t-interval
+    Bonferroni-corrected for `comparisons` comparisons (each at 0.05 / comparisons): a difference
+    is a finding when the interval excludes 0."""
+    acc = lambda x: 100 * x["stages"][-1]["acc_end"]
+    ref = {x.get("seed"): acc(x) for x in ref_runs}
+    seeds = sorted(x.get("seed") for x in runs if x.get("seed") in ref)
+    d = [acc(x) - ref[x.get("seed")] for x in sorted(runs, key=lambda x: x.get("seed")) if x.get("seed") in ref]
+    out = {"seeds": seeds, "diffs": d, "n": len(d), "mean": float(np.mean(d)) if d else float("nan"),
+           "std": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
+           "lo": float("nan"), "hi": float("nan"), "finding": False}
+    if len(d) > 1:
+        half = t_quantile(1 - 0.05 / (2 * comparisons), len(d) - 1) * out["std"] / math.sqrt(len(d))
+        out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+        out["finding"] = out["lo"] > 0 or out["hi"] < 0
+    return out
 
 
 def mean_std(values):
@@ -52,6 +95,7 @@ def collect(runs):
         run = result(r)
         out.setdefault(r["variant"], [])
         if run:
+            run["seed"] = r["seed"]
             out[r["variant"]].append(run)
     return out
 
@@ -163,6 +207,22 @@ def write_report(study, runs):
             delta = f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else (f"{d:+.2f}" if np.isfinite(d) else "-")
         seeds = ", ".join(f"{x:.2f}" for x in f["vals"])
         md.append(f"| {v} | {f['n']} | {fmt(f['mean'], f['std'], f['n'])} | {ci} | {seeds} | {delta} | {num(f['wall'], 1)} | {num(f['minutes'], 1)} |")
+    comparisons = len(variants) - 1
+    pairs = {v: paired(loaded[ref], loaded[v], comparisons) for v in variants[1:]}
+    if pairs:
+        md += ["", f"## Paired differences vs {ref}", "",
+               f"Per seed: the variant's final accuracy minus {ref}'s for the same seed (the same data "
+               f"order and, in a branch study, the same branch point); mean and a 95 % t-interval "
+               f"Bonferroni-corrected for {comparisons} comparison{'s' if comparisons > 1 else ''} "
+               f"(each at {0.05 / comparisons:.4g}, two-sided). A finding only where the interval "
+               f"excludes 0.", "",
+               "| variant | seeds | Δ per seed | mean Δ ± std | corrected 95 % interval | finding |",
+               "|---|---|---|---|---|---|"]
+        for v, p in pairs.items():
+            ci = f"[{p['lo']:+.2f}, {p['hi']:+.2f}]" if np.isfinite(p["lo"]) else "-"
+            verdict = ("yes, " + ("better" if p["mean"] > 0 else "worse")) if p["finding"] else "no"
+            md.append(f"| {v} | {', '.join(map(str, p['seeds']))} | {', '.join(f'{x:+.2f}' for x in p['diffs'])} | "
+                      f"{fmt(p['mean'], p['std'], p['n'])} | {ci} | {verdict if p['n'] > 1 else '-'} |")
     md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
            "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
            "clamping, checkpoints).", "", commits_line(loaded), "", "## Clamped accuracy and filters below τ at the end", "",
@@ -220,6 +280,12 @@ def write_report(study, runs):
                               csv_num(fs["clamped"][0]), csv_num(fs["clamped"][1]), str(fs["clamped"][2]),
                               csv_num(fs["clamp_delta"][0]), csv_num(fs["clamp_delta"][1]),
                               csv_num(fs["below_tau"][0]), csv_num(fs["below_tau"][1])]) + "\n")
+    with open(os.path.join(out, "report-paired.csv"), "w", encoding="utf-8") as f:
+        f.write("variant,reference,comparisons,n,seeds,diffs,mean,std,ci_low,ci_high,finding\n")
+        for v, p in pairs.items():
+            f.write(",".join([v, ref, str(comparisons), str(p["n"]), " ".join(map(str, p["seeds"])),
+                              " ".join(f"{x:.4f}" for x in p["diffs"]), csv_num(p["mean"]), csv_num(p["std"]),
+                              csv_num(p["lo"]), csv_num(p["hi"]), str(int(p["finding"]))]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows, loaded)
     return os.path.join(out, "report.md"), missing
 

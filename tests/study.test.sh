@@ -222,6 +222,40 @@ for row in csv.DictReader(open(out + "/report-final.csv")):
 PY
 )
 check "report-final.csv: clamped accuracy, its difference and the share below tau per variant" "$r"
+# the paired differences vs the first variant, per seed from the files, Bonferroni-corrected
+r=$(cd "$(dirname "$STUDY")" && "$PY" - "$TMP/out" 2>&1 <<'PY'
+import csv, math, sys
+import h5py, numpy as np
+import study_report
+out = sys.argv[1]
+bad = []
+for df, want in ((1, 12.706), (2, 4.303), (9, 2.262), (30, 2.042)):
+    if abs(study_report.t_quantile(0.975, df) - want) > 2e-3:
+        bad.append(f"t quantile df {df}: {study_report.t_quantile(0.975, df)} != {want}")
+if abs(study_report.t_quantile(1 - 0.05 / 8, 2) - 8.8602) > 1e-3:
+    bad.append("t quantile 0.99375, df 2")
+rows = list(csv.DictReader(open(out + "/report-paired.csv")))
+if [r["variant"] for r in rows] != ["zero"]:
+    bad.append(f"paired rows {rows}")
+else:
+    acc = {v: [100 * h5py.File(f"{out}/{v}/seed-{s}/stage-02.h5", "r")["stats/stage-02"].attrs["acc_end"]
+               for s in (1, 2)] for v in ("control", "zero")}
+    d = np.subtract(acc["zero"], acc["control"])
+    half = 12.706 * np.std(d, ddof=1) / math.sqrt(2)
+    r = rows[0]
+    got = [float(x) for x in r["diffs"].split()]
+    if r["seeds"] != "1 2" or r["comparisons"] != "1" or np.abs(np.subtract(got, d)).max() > 1e-3:
+        bad.append(f"diffs {r}")
+    if abs(float(r["ci_low"]) - (d.mean() - half)) > 1e-3 or abs(float(r["ci_high"]) - (d.mean() + half)) > 1e-3:
+        bad.append(f"interval {r['ci_low']} {r['ci_high']} != {d.mean() - half} {d.mean() + half}")
+    if r["finding"] != str(int(d.mean() - half > 0 or d.mean() + half < 0)):
+        bad.append("finding")
+print("; ".join(bad))
+PY
+)
+check "report-paired.csv: per-seed differences vs the first variant, Bonferroni-corrected t-interval" "$r"
+grep -q "^## Paired differences vs control" "$TMP/out/report.md" && grep -q "^| zero | 1, 2 | " "$TMP/out/report.md" &&
+    ok "report.md: paired table" || not_ok "report.md: paired table"
 grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report.md" &&
     ok "report.md: clamped table" || not_ok "report.md: clamped table"
 grep -q "^| control | 2 | " "$TMP/out/report.md" && grep -q "95 % t-interval" "$TMP/out/report.md" &&
