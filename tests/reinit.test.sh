@@ -74,6 +74,10 @@ grep -q "disabled filters left as they are (pipeline.reinit = false" "$TMP/c1.lo
 
 # finish both; the control's statistics still flag, and record that nothing was re-initialized
 "$PIPE" resume "$TMP/ck/control/last.h5" > "$TMP/c2.log" 2>&1 || not_ok "control resumed"
+grep -q "^stage 1 done: .* of the [0-9]* flagged at the transition (left as they were) recovered" "$TMP/c2.log" &&
+    ! grep -q "re-initialized; saved" "$TMP/c2.log" &&
+    ok "control: the stage-end line says the flagged filters were left, not re-initialized" ||
+    not_ok "control: the stage-end line: $(grep '^stage 1 done' "$TMP/c2.log")"
 C=$TMP/ck/control/stage-02.h5
 msg=$("$PY" - "$C" <<'PY'
 import sys, h5py, numpy as np

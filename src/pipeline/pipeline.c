@@ -264,7 +264,10 @@ static int stage_end(struct run *r, const struct schedule *s, struct rv_error *e
             printf("stage %d done: test %.2f%%, with |γ| < %s clamped to 0: %.2f%%; disabled %d of %d "
                    "filters (%.1f%%)", k, 100.0 * rec->acc_end, tau,
                    100.0 * rec->acc_clamped, c.disabled, c.filters, 100.0 * c.disabled / c.filters);
-            if (k > 0)
+            if (k > 0 && rec->reinit_applied == 0 && c.reinit > 0) /* the control */
+                printf(", %d of the %d flagged at the transition (left as they were) recovered",
+                       c.revived, c.reinit);
+            else if (k > 0)
                 printf(", revived %d of %d re-initialized", c.revived, c.reinit);
             printf("; saved %s\n", path);
             fflush(stdout);
