@@ -57,7 +57,8 @@ enum model_head { HEAD_AUTO, HEAD_POOL, HEAD_TORCHVISION, HEAD_COUNT };
 extern const char *const head_names[HEAD_COUNT];
 
 enum param_kind {
-    PARAM_CONV,     /* (out_c, in_c, k, k) */
+    PARAM_CONV,     /* (out_c, in_c, k, k); also a Mixer's token-mixing kernel (out_f, in_f):
+                       the feature weights stages mask and re-initialize ("conv weights") */
     PARAM_GAMMA,    /* (C) */
     PARAM_BETA,     /* (C) */
     PARAM_OUTPUT_W, /* (classes, features) */
@@ -67,9 +68,17 @@ enum param_kind {
     PARAM_CONV_B,   /* (out_c): a conv's bias (VGG's, as torchvision's) */
 };
 
+/* How a parameter is drawn at init (and a re-initialized filter again): DEFAULT by its kind
+ * (Kaiming-normal conv and linear weights, γ from U[0,1) or 1, zero β and biases); the rest as
+ * named, which a family's builder sets (the Mixer's reference init). LECUN: truncated normal
+ * on [−2σ, 2σ] with σ = √(1/fan_in)/0.8796 (variance 1/fan_in after truncation: flax's
+ * lecun_normal). */
+enum param_init { INIT_DEFAULT, INIT_LECUN, INIT_ONE, INIT_ZERO };
+
 struct param {
     char name[64];        /* e.g. "seg2.block0.shortcut.conv" */
     enum param_kind kind;
+    enum param_init init;
     int ndim;
     int dims[4];
     size_t offset, count; /* into values/grads/momentum/mask */
@@ -88,7 +97,11 @@ struct unit {
     /* The filter of channel c: values[params[w].offset + c·row_stride + j·elem_stride], j <
      * filter_len (a conv: row c of (out_c, in_c·k·k), so stride 1 and length in_c·k·k). */
     size_t row_stride, elem_stride, filter_len;
-    int layer;            /* the BN layer */
+    int layer;            /* the BN layer (a LayerNorm unit: its LayerNorm layer) */
+    /* A LayerNorm unit (MLP-Mixer's): γ, β and a filter, but no running statistics (LayerNorm
+     * normalizes each position by its own channels, the same in training and eval): `running`
+     * and `bn` are unused, nothing recalibrates it and checkpoints hold no /running for it. */
+    bool layernorm;
 };
 
 enum layer_op {
@@ -99,6 +112,9 @@ enum layer_op {
     LAYER_MAXPOOL,
     LAYER_AVGPOOL, /* global: (C, H, W) → (C, 1, 1) */
     LAYER_LINEAR,  /* reads its input as (N, C·H·W): flatten is free in NCHW */
+    LAYER_LAYERNORM, /* over channels at each position (γ = w, β = b); unit `unit` or -1 */
+    LAYER_GELU,      /* tanh form */
+    LAYER_TOKEN_DENSE, /* a linear layer over each channel's H·W tokens (fc: in_f = H·W) */
 };
 
 /* A tensor's per-image shape and, after model_build, its buffers (max_batch images each). */
@@ -127,7 +143,8 @@ struct layer {
     bool add_in, add_in2; /* a contribution to the input gradient that adds (another consumer
                              wrote first, or the input is a tap); else it writes */
     float *scratch;       /* BN with ReLU: the gradient before the ReLU; ADD: after it */
-    float *save_mean, *save_invstd; /* BN: (C) */
+    float *save_mean, *save_invstd; /* BN: (C); LAYERNORM: (max_batch, H·W) */
+    float *ln_sums;       /* LAYERNORM: (max_batch, 2·H·W) backward scratch */
     double *bn_sums;      /* BN: (2C + 1) */
     int32_t *argmax;      /* MAXPOOL: (max_batch, C, out_h, out_w) */
     /* A conv's data derived from its weights or their mask, kept across steps (model.c): */
@@ -200,6 +217,11 @@ size_t model_bytes(struct model *m, int max_batch);
 void model_init(struct model *m, uint64_t seed);
 /* The initial value of element i of parameter p (what model_init writes there). */
 float model_init_value(const struct model *m, uint64_t seed, int p, size_t i);
+/* Element i of a draw from weight p's initial distribution on stream `stream` (model_init's
+ * is rng_stream(RNG_INIT, p, 0, 0); re-initialization draws filters on its own streams);
+ * fan_in is the weights' fan-in. */
+float model_init_draw(const struct model *m, uint64_t seed, uint64_t stream, int p, size_t fan_in,
+                      size_t i);
 
 /* x: (n, in_c, in_h, in_w), kept by pointer until backward. train: batch statistics (reduced
  * through r when r is not NULL) and running-stat updates; otherwise running statistics. */
@@ -250,6 +272,17 @@ int model_add_add(struct model *m, const char *name, int a, int b, bool relu);
 int model_add_maxpool(struct model *m, const char *name, int in, int k, int stride, int pad,
                       bool ceil_mode);
 int model_add_avgpool(struct model *m, const char *name, int in);
+/* MLP-Mixer's vocabulary (src/models/mixer.c). A LayerNorm over in's channels at each position:
+ * parameters "<name>.gamma", "<name>.beta" (PARAM_GAMMA, PARAM_BETA); with unit, also unit
+ * `name` (model_unit_filter_columns names its filter). */
+int model_add_layernorm(struct model *m, const char *name, int in, bool unit);
+int model_add_gelu(struct model *m, const char *name, int in);
+/* A Dense over each channel's H·W tokens to out_h·out_w tokens: "<name>.weight" (PARAM_CONV,
+ * (out_h·out_w, H·W)) and "<name>.bias" (PARAM_CONV_B). */
+int model_add_token_dense(struct model *m, const char *name, int in, int out_h, int out_w);
+/* Unit u's filter: channel c's column of conv weight p (out_c, in_c, 1, 1), the weights that
+ * read channel c (row stride 1, element stride in_c, out_c long). */
+void model_unit_filter_columns(struct model *m, int u, int p);
 /* A linear layer on in read as (N, C·H·W): parameters "<name>.weight", "<name>.bias" of kinds
  * kw and kb (PARAM_OUTPUT_* for the output layer, which also sets m->fc_w, fc_b, features). */
 int model_add_linear(struct model *m, const char *name, int in, int out_f, enum param_kind kw,

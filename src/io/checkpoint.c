@@ -374,6 +374,8 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         size_t c = ck_unit_channels(m, u);
+        if (un->layernorm)
+            continue; /* no running statistics (model.h) */
         ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
@@ -876,6 +878,8 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         size_t c = ck_unit_channels(m, u);
+        if (un->layernorm)
+            continue; /* no running statistics (model.h) */
         ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
         if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
             return -1;
