@@ -41,7 +41,7 @@
  * The names are model.arch's choices: arch_names. */
 struct model;
 
-enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_COUNT };
+enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_MIXER, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
  * 3×3/2 max-pool) or the CIFAR stem (3×3/1 conv, BN, ReLU, no pool). model.stem. */
@@ -165,6 +165,13 @@ struct model_spec {
     enum model_norm norm;       /* VGG only; 0 = BatchNorm */
     enum model_head head;       /* VGG only; 0 = auto */
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
+    /* MLP-Mixer only (model.patch, hidden, tokens_mlp, channels_mlp, blocks); zero_head: the
+     * head starts at zero (the reference's) because it trains from the first step; a head that
+     * stays frozen is drawn like the other kernels (run_model_spec decides). */
+    struct model_mixer {
+        int patch, hidden, tokens_mlp, channels_mlp, blocks;
+        bool zero_head;
+    } mixer;
     bool input_grad;            /* model_backward also writes d(loss)/d(input) into m->d_x */
     void (*build)(struct model *m); /* a network no family lists (tests), built instead of
                                        arch's, with model_add_*; NULL: the family's */

@@ -46,5 +46,10 @@ int vgg_features(struct model *m, int x, const int convs[5], const int channels[
                  enum model_norm norm);
 int vgg_classifier(struct model *m, int x, enum model_head head, int hidden, int classes);
 void vgg_describe(char *buf, size_t size, const struct model_spec *s);
+int mixer_check(const struct model_spec *s, struct rv_error *err);
+void mixer_build(struct model *m);
+void mixer_describe(char *buf, size_t size, const struct model_spec *s);
+/* One Mixer block named `name` ("block0") on x (C, H, W): its LayerNorm unit "<name>.norm2". */
+int mixer_block(struct model *m, const char *name, int x, int tokens_mlp, int channels_mlp);
 
 #endif

@@ -6,12 +6,14 @@ const char *const arch_names[ARCH_COUNT] = {
     [ARCH_RESNET] = "resnet",
     [ARCH_IMAGENET_RESNET] = "imagenet_resnet",
     [ARCH_VGG] = "vgg",
+    [ARCH_MIXER] = "mixer",
 };
 
 const struct model_family model_families[ARCH_COUNT] = {
     [ARCH_RESNET] = {resnet_check, resnet_build, resnet_describe},
     [ARCH_IMAGENET_RESNET] = {imagenet_resnet_check, imagenet_resnet_build, imagenet_resnet_describe},
     [ARCH_VGG] = {vgg_check, vgg_build, vgg_describe},
+    [ARCH_MIXER] = {mixer_check, mixer_build, mixer_describe},
 };
 
 const char *const stem_names[STEM_COUNT] = {
