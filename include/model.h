@@ -24,7 +24,9 @@
  * and the buffers are planned from it (src/engine/model_plan.c). No family writes a pass.
  *
  * A *unit* is a normalization channel set (γ, β, running statistics) and the weights that feed
- * each channel, its *filter*: a BatchNorm and the convolution before it. Channel c of a unit
+ * each channel, its *filter*: a BatchNorm and the convolution before it (an MLP-Mixer's: a
+ * LayerNorm, without running statistics, and the columns of the 1×1 conv after it that read
+ * its channels: model_unit_filter_columns). Channel c of a unit
  * with γ_c, β_c and its filter is the thing that is disabled, re-initialized and revived.
  */
 #ifndef REVIVE_MODEL_H
@@ -219,7 +221,7 @@ void model_free(struct model *m);
 size_t model_bytes(struct model *m, int max_batch);
 
 /* Kaiming-normal conv and linear weights (std √(2/fan_in)), biases 0, γ from U[0,1) or 1,
- * β = 0, running mean 0 and var 1, mask all ones. Value i of parameter p is drawn from
+ * β = 0 (or what the family set in each param's init), running mean 0 and var 1, mask all ones. Value i of parameter p is drawn from
  * rng_stream(RNG_INIT, p, 0, 0) at index i. */
 void model_init(struct model *m, uint64_t seed);
 /* The initial value of element i of parameter p (what model_init writes there). */
