@@ -4,7 +4,8 @@
 # (γ, β and the column of the channel MLP's first Dense that reads the channel), then trains
 # all; its checkpoints resume bit-exact (after a stage, and mid-stage), hold no /running for the
 # LayerNorm units, `inspect` shows the run and a seed-only export evaluates like the full file;
-# the single-stage kinds (bn_output, output, per_channel) train the parameters they name.
+# recalibration has nothing to do; the single-stage kinds (bn_output, output, per_channel) train
+# the parameters they name.
 set -u
 . tests/lib.sh
 same() { # name, a.h5, b.h5: parameters, momentum, masks, statistics and test accuracy identical
@@ -73,6 +74,15 @@ b=$("$PIPE" eval "$TMP/seed.h5" 2>&1 | grep -i "acc" | head -n 1 | sed "s|^[^:]*
 [ -n "$a" ] && [ "$a" = "$b" ] && ok "a seed-only Mixer export evaluates like the full file" ||
     not_ok "seed-only export evaluates like the full file: '$a' vs '$b'"
 
+# A network without BatchNorm has nothing to recalibrate: pipeline.recalibrate_batches uses no
+# batch and measures the same accuracy (a LayerNorm unit has no running statistics to reset).
+"$PIPE" run "$TMP/mx.ini" --set pipeline.recalibrate_batches=2 --out "$TMP/recal" > "$TMP/recal.log" 2>&1 ||
+    not_ok "recalibrate_batches on a Mixer: $(tail -n 1 "$TMP/recal.log")"
+grep -q "test accuracy after: \([0-9.]*%\), after recalibrating BatchNorm on 0 batches: \1)" "$TMP/recal.log" &&
+    ok "no recalibration on a Mixer: 0 batches, the same accuracy" ||
+    not_ok "no recalibration on a Mixer: $(grep '^stage 1:' "$TMP/recal.log")"
+h5diff -q "$S/stage-01.h5" "$TMP/recal/stage-01.h5" /params /params &&
+    ok "recalibrate_batches changes no parameter of a Mixer" || not_ok "recalibrate_batches changes no parameter of a Mixer"
 # single stages: what each kind trains on this Mixer (1,008 parameters: LayerNorm 80, head 36,
 # 92 weight rows of the stem, token and channel MLPs, k = 2 each)
 for k in "bn_output 116" "output 36" "per_channel 184"; do
