@@ -7,7 +7,7 @@ CFLAGS ?= -O3 -march=native
 ifeq ($(DEBUG),1)
 CFLAGS  = -O0 -g3
 endif
-PKGS      = hdf5 openblas inih zlib
+PKGS      = hdf5 openblas inih zlib libpng fftw3f
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # oneDNN (libdnnl-dev, train.conv_algo = onednn): Debian 12 ships no dnnl.pc.
@@ -72,7 +72,7 @@ $(B)/bench/%: bench/%.c $(B)/librevive.a
 
 # Replay drivers: a fuzz harness without libFuzzer, run by make check on the seeds and
 # tests/fuzz/regressions/ (tests/fuzz.test.sh), in every build, sanitizers included.
-FUZZ_NAMES  = config checkpoint
+FUZZ_NAMES  = config checkpoint image
 REPLAY_BIN  = $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 $(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/librevive.a
 	@mkdir -p $(dir $@)
@@ -132,8 +132,9 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-run
 fuzz-run: $(FUZZ_BIN) $(B)/tests/replay_checkpoint
-	@mkdir -p $(FUZZ_B)/seeds-config $(FUZZ_B)/seeds-checkpoint
+	@mkdir -p $(FUZZ_B)/seeds-config $(FUZZ_B)/seeds-checkpoint $(FUZZ_B)/seeds-image
 	@cp configs/*.ini $(FUZZ_B)/seeds-config/
+	@cp tests/data/png/*.png $(FUZZ_B)/seeds-image/
 	@./$(B)/tests/replay_checkpoint --seeds $(FUZZ_B)/seeds-checkpoint
 	@for n in $(FUZZ_NAMES); do \
 	    mkdir -p $(FUZZ_B)/corpus-$$n; \

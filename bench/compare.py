@@ -14,7 +14,8 @@ For every figure (train all / BN only / conv_fraction 1 % and 4 % / evaluate) an
 runs build/bench/bench_train and bench/torch_resnet.py alternately, one process per run
 (r, t, r, t, r, t per figure; each repeat a round over all figures), so both see the same
 background load and each process's peak RSS is its own; then prints medians (min-max in brackets), the ratio of medians, and the issue #8 targets.
-Then bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
+Then one style-transfer evaluation (bench/bench_style.c against bench/torch_style.py), and
+bench/scaling.sh (mpirun -np 1 x 2 threads, then -np 2 x 1 thread), repeated likewise.
 The machine is shared: only ratios measured side by side mean anything.
 
 Without python3-torch it prints revive's figures alone and says how to get the comparison.
@@ -280,6 +281,40 @@ def compare_networks(a):
     return lines
 
 
+def fmt_evals(xs):
+    return f"{med(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
+
+
+STYLE_INPUT = "3x128x128"
+TARGET_STYLE = 1.3  # issue 23: one style-transfer evaluation, revive ÷ PyTorch, at least
+
+
+def compare_style(a, torch_version):
+    """One image-space style evaluation (bench/bench_style.c against bench/torch_style.py):
+    forward through a frozen random ResNet-18 in eval mode, Gram losses on five taps, backward to
+    the image; without SWAG and with the softmax over all entries on the two deepest taps.
+    Interleaved, one process per run."""
+    steps = max(1, round(4 * a.scale))
+    lines = [f"### Style transfer: one evaluation (loss and image gradient), random ResNet-18, "
+             f"{STYLE_INPUT}, {THREADS} threads, {steps} timed after {a.warmup} warm-up", "",
+             "| SWAG | revive evals/s | PyTorch evals/s | revive ÷ PyTorch (target ≥ 1.3) |",
+             "|---|---:|---:|---:|"]
+    for swag in ("none", "softmax_all"):
+        r, t = [], []
+        for rep in range(a.repeats):
+            args = ["--input", STYLE_INPUT, "--swag", swag, "--steps", str(steps), "--warmup",
+                    str(a.warmup), "--threads", str(THREADS)]
+            r.append(float(results(run([os.path.join(BIN_DIR, "bench_style")] + args,
+                                       revive_env()))[0]["evals_s"]))
+            if torch_version:
+                t.append(float(results(run(["/usr/bin/python3",
+                                            os.path.join(ROOT, "bench", "torch_style.py")] + args))[0]["evals_s"]))
+        ratio = f"{med(r) / med(t):.2f} ({check(med(r) / med(t) >= TARGET_STYLE)})" if t else "—"
+        lines.append(f"| {swag} | {fmt_evals(r)} | {fmt_evals(t) if t else '—'} | {ratio} |")
+        print(f"  style {swag} done", file=sys.stderr, flush=True)
+    return lines
+
+
 def mixer_sizes():
     """Mixer-pico's sizes: the [model] keys' defaults, from `pipeline help-config --format json`."""
     import json
@@ -364,6 +399,47 @@ def compare_mpi(a):
     return lines
 
 
+TARGET_SUPERRES = 1.3   # issue 22: a generator step with the perceptual loss, revive / PyTorch
+
+
+def compare_superres(a, torch_version):
+    """bench_superres and bench/torch_superres.py alternately, `repeats` times (issue 22)."""
+    binary = os.path.join(BIN_DIR, "bench_superres")
+    script = os.path.join(ROOT, "bench", "torch_superres.py")
+    steps = str(max(2, round(10 * a.scale)))
+    common = ["--batch", "64", "--steps", steps, "--warmup", str(max(1, a.warmup)),
+              "--threads", str(THREADS)]
+    r_runs, t_runs = [], []
+    for rep in range(a.repeats):
+        r_runs.append(results(run([binary] + common, revive_env()))[0])
+        if torch_version:
+            t_runs.append(results(run(["/usr/bin/python3", script] + common))[0])
+        print(f"  superres repeat {rep + 1}/{a.repeats}: revive {float(r_runs[-1]['img_s']):7.1f} img/s"
+              + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
+              file=sys.stderr, flush=True)
+    r = [float(x["img_s"]) for x in r_runs]
+    lines = [f"### Super-resolution step (issue 22): SRResNet x2 (3 blocks, 32 channels, "
+             f"{int(r_runs[0]['params']):,} parameters) on 1x14x14, MSE + 0.05 x perceptual "
+             f"through a frozen VGG-11-BN (3 taps), batch 64, {THREADS} threads each", ""]
+    if not t_runs:
+        lines += ["| revive img/s | revive peak RSS MiB |", "|---:|---:|",
+                  f"| {fmt_rate(r)} | {med([float(x['peak_rss_mib']) for x in r_runs]):.0f} |"]
+        return lines
+    t = [float(x["img_s"]) for x in t_runs]
+    ratio = med(r) / med(t)
+    if int(t_runs[0]["params"]) != int(r_runs[0]["params"]):
+        lines.append("**The PyTorch generator's parameter count differs from revive's: fix "
+                     "bench/torch_superres.py**")
+        a.mismatch = True
+    lines += ["| revive img/s | PyTorch img/s | ratio | target | met | revive peak RSS MiB "
+              "| PyTorch peak RSS MiB |", "|---:|---:|---:|---|---|---:|---:|",
+              f"| {fmt_rate(r)} | {fmt_rate(t)} | {ratio:.2f} | ≥ {TARGET_SUPERRES} "
+              f"| {check(ratio >= TARGET_SUPERRES)} "
+              f"| {med([float(x['peak_rss_mib']) for x in r_runs]):.0f} "
+              f"| {med([float(x['peak_rss_mib']) for x in t_runs]):.0f} |"]
+    return lines
+
+
 def git_commit():
     try:
         c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
@@ -399,6 +475,8 @@ def main():
     ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
     ap.add_argument("--no-networks", action="store_true",
                     help="skip the other networks (ImageNet ResNet-18, VGG-11, MLP-Mixer-pico)")
+    ap.add_argument("--no-superres", action="store_true", help="skip the super-resolution step")
+    ap.add_argument("--no-style", action="store_true", help="skip the style-transfer evaluation")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
     a = ap.parse_args()
     a.mismatch = False
@@ -418,7 +496,7 @@ def main():
         if not m:
             ap.error(f"--inputs: '{s}' is not CxHxW (e.g. 3x32x32)")
         shapes.append(tuple(int(v) for v in m.groups()))
-    for path in (BENCH_TRAIN, os.path.join(BIN_DIR, "bench_mpi"), PIPELINE):
+    for path in (BENCH_TRAIN, os.path.join(BIN_DIR, "bench_mpi"), os.path.join(BIN_DIR, "bench_superres"), PIPELINE):
         if not os.access(path, os.X_OK):
             fail(f"{path} is missing: run `make bench` (it builds it)")
 
@@ -443,6 +521,10 @@ def main():
     if not a.no_networks:
         out += [""] + compare_networks(a)
         out += [""] + compare_mixer(a, torch_version)
+    if not a.no_superres:
+        out += [""] + compare_superres(a, torch_version)
+    if not a.no_style:
+        out += [""] + compare_style(a, torch_version)
     if not a.no_mpi:
         out += [""] + compare_mpi(a)
     load = os.getloadavg()

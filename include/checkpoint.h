@@ -34,6 +34,9 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
  * conv weights differ from their seed-generated values. Such a file evaluates, and resumes from
  * its stage end (a new stage needs no optimizer state); it cannot resume mid-stage. */
 int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err);
+/* Reads the parameter values and running statistics of the checkpoint at path into m, whose
+ * network must be the file's /model (a frozen loss network: lossnet.h); nothing else. */
+int checkpoint_load_model(struct model *m, const char *path, struct rv_error *err);
 struct h5in;
 /* That f is a revive checkpoint of a format version this build reads (a clear error if not). */
 int checkpoint_check_format(struct h5in *f, struct rv_error *err);

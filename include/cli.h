@@ -14,7 +14,7 @@
  *
  * A command in another file declares its own options and its struct cli_command, and main.c's
  * command list names it. Options are "--name VALUE" or "--name=VALUE"; anything else that does
- * not start with '-' is an operand.
+ * not start with '-' is an operand; -h or --help asks for the command's usage (a.help).
  */
 #ifndef REVIVE_CLI_H
 #define REVIVE_CLI_H
@@ -58,10 +58,6 @@ struct cli_command {
     const char *help;               /* one line for pipeline --help */
     bool mpi;                       /* runs under mpirun: main initializes MPI around it */
     int (*main)(const struct cli_args *a);
-    /* A command that reads its own arguments (options not yet in the table): main gets them raw,
-     * usage shows usage_text. */
-    int (*raw_main)(int argc, char **argv);
-    const char *usage_text;
 };
 
 struct cli_given {
@@ -79,6 +75,7 @@ struct cli_args {
     struct comm *comm;              /* set by main for mpi commands */
     int argc;                       /* the whole command line, for the provenance record */
     char **argv;
+    bool help;                      /* -h or --help was given: print cli_command_usage, exit 0 */
 };
 
 /* The exit status of a command line that does not parse (usage error), as for getopt tools. */
@@ -95,6 +92,8 @@ double cli_number(const struct cli_args *a, const struct cli_option *o, double d
 bool cli_flag(const struct cli_args *a, const struct cli_option *o);
 /* "  run CONFIG [--set section.key=value]... [--out DIR]" and the help lines, for each command. */
 void cli_usage(FILE *f, const struct cli_command *const *cmds);
+/* `pipeline CMD --help`: "usage: pipeline CMD OPERANDS [options]", the help line, the options. */
+void cli_command_usage(FILE *f, const struct cli_command *cmd);
 
 /* Options several commands take: one row each. */
 extern const struct cli_option cli_set, cli_out, cli_stop_after_steps;
@@ -102,5 +101,10 @@ extern const struct cli_option cli_set, cli_out, cli_stop_after_steps;
 /* Commands defined outside main.c. */
 extern const struct cli_command plan_command;   /* src/cli/plan.c */
 extern const struct cli_command params_command; /* src/cli/params.c */
+extern const struct cli_command image_metrics_command; /* src/cli/image_metrics.c */
+extern const struct cli_command superres_command; /* src/tasks/superres.c */
+extern const struct cli_command inspect_command_row; /* src/cli/inspect.c */
+extern const struct cli_command style_command;  /* src/tasks/style.c */
+extern const struct cli_command style_stats_command; /* src/tasks/style_stats.c */
 
 #endif

@@ -19,7 +19,9 @@
 
 #include "error.h"
 #include "layers.h" /* enum conv_algo */
+#include "lossnet.h" /* enum lossnet_init and its names */
 #include "model.h"  /* enum arch_kind, model_stem, model_norm, model_head and their names */
+#include "style_loss.h" /* enum swag_form and swag_names */
 
 /* The most stages a pipeline has: the one limit shared by the config's checks (the values of
  * pipeline.fractions and pipeline.epochs, the stages pipeline.n and s make), the schedule
@@ -37,7 +39,9 @@ enum gamma_init { GAMMA_INIT_UNIFORM, GAMMA_INIT_ONE, GAMMA_INIT_COUNT };
 /* What a stage trains (stages.h has one file per kind). */
 enum stage_kind_id { STAGE_ALL, STAGE_BN, STAGE_BN_OUTPUT, STAGE_OUTPUT, STAGE_PER_CHANNEL,
                      STAGE_CONV_FRACTION, STAGE_KIND_COUNT };
-enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_KIND_COUNT };
+enum lr_kind { LR_CONSTANT, LR_STEP, LR_COSINE, LR_WARMUP_COSINE, LR_KIND_COUNT };
+/* The optimizer (optim.h): SGD with momentum, or AdamW (decoupled weight decay). */
+enum optimizer_kind { OPT_SGD, OPT_ADAMW, OPT_COUNT };
 enum select_mode { SELECT_RANDOM, SELECT_REINIT_FIRST, SELECT_COUNT };
 /* What a re-initialized filter's γ and β become (stages.h, struct reinit_options). */
 enum reinit_gamma { REINIT_GAMMA_INITIAL, REINIT_GAMMA_FRESH, REINIT_GAMMA_ZERO, REINIT_GAMMA_VALUE,
@@ -48,17 +52,29 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
                       REINIT_WEIGHTS_COUNT };
 /* What "disabled" compares |γ| with (stats.h, stats_disabled): τ, or τ × the unit's largest |γ|. */
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
+enum pixel_loss_kind { PIXEL_LOSS_MSE, PIXEL_LOSS_L1, PIXEL_LOSS_COUNT };
+
+/* pipeline style (src/tasks/style.c). */
+enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
+enum style_normalize { STYLE_NORMALIZE_IMAGENET, STYLE_NORMALIZE_DATA, STYLE_NORMALIZE_NONE,
+                       STYLE_NORMALIZE_COUNT };
+enum style_optimizer { STYLE_LBFGS, STYLE_ADAM, STYLE_OPTIMIZER_COUNT };
 
 extern const char *const dataset_names[DATASET_COUNT];       /* "fashion_mnist", … */
 extern const char *const gamma_init_names[GAMMA_INIT_COUNT];
 extern const char *const stage_kind_names[STAGE_KIND_COUNT]; /* "all", "bn", … */
 extern const char *const lr_kind_names[LR_KIND_COUNT];
+extern const char *const optimizer_names[OPT_COUNT];
 extern const char *const select_names[SELECT_COUNT];
 extern const char *const reinit_gamma_names[REINIT_GAMMA_COUNT];
 extern const char *const reinit_beta_names[REINIT_BETA_COUNT];
 extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
+extern const char *const pixel_loss_names[PIXEL_LOSS_COUNT];       /* "mse", "l1" */
+extern const char *const style_mode_names[STYLE_MODE_COUNT];
+extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
+extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
 
 /* The index of name in a name table of n entries, or -1: the one parser of choice names. */
 int config_choice_index(const char *const *names, int n, const char *name);
@@ -94,6 +110,7 @@ struct config {
     enum model_norm norm;
     enum model_head head;
     enum gamma_init gamma_init;
+    bool skip;                        /* imagenet_resnet: residual connections (false: none) */
     int mixer_patch, mixer_hidden, mixer_tokens_mlp, mixer_channels_mlp, mixer_blocks;
     /* [train] */
     enum stage_kind_id trainable;
@@ -101,13 +118,18 @@ struct config {
     double conv_fraction;
     int epochs;
     int batch_size, eval_batch_size;
+    enum optimizer_kind optimizer;
     double lr, momentum, weight_decay;
     bool nesterov;
+    double beta1, beta2, adam_eps;       /* AdamW */
     enum lr_kind lr_schedule;
     struct config_list milestones;       /* epochs at which step multiplies lr by lr_factor */
     struct config_list milestone_fractions; /* the same as fractions of the stage's epochs */
     double lr_factor;
     double warmup_epochs;
+    int warmup_steps;                    /* the warm-up in steps instead (0: warmup_epochs) */
+    double lr_min;                       /* cosine, warmup_cosine: the floor the cosine ends at */
+    double label_smoothing;              /* ε of the training loss (softmax_ce, loss.h) */
     bool sync_bn;
     int checkpoint_every_steps;          /* 0 = only at epoch ends */
     enum conv_algo conv_algo;
@@ -127,6 +149,39 @@ struct config {
     double reinit_weight_scale;          /* factor on a re-initialized filter's fresh conv weights */
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */
+    /* [superres]: `pipeline superres` (src/tasks/superres.c) */
+    int sr_blocks, sr_width;             /* the SRResNet generator: residual blocks, 32·width channels */
+    enum pixel_loss_kind sr_pixel_loss;
+    double sr_perceptual_weight;         /* λ; 0 = the pixel loss alone (no loss network) */
+    enum arch_kind sr_lossnet_arch;
+    int sr_lossnet_depth, sr_lossnet_width;
+    enum model_stem sr_lossnet_stem;
+    enum model_norm sr_lossnet_norm;
+    char sr_lossnet_taps[CONFIG_MAX_STRING]; /* comma-separated layer names */
+    struct config_list sr_lossnet_tap_weights; /* one per tap; empty = all 1 */
+    enum lossnet_init sr_lossnet_init;
+    double sr_lossnet_init_scale;        /* normal: σ; uniform: a */
+    int sr_lossnet_seed;                 /* 0 = run.seed */
+    char sr_lossnet_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    int sr_grid_images;                  /* rows of the PNG grid: the first test images */
+    int sr_train_skip;                   /* the training images start after this many */
+    /* [style]: pipeline style and style-stats (src/tasks/style.c) */
+    enum style_mode style_mode;
+    char style_image[CONFIG_MAX_STRING], content_image[CONFIG_MAX_STRING];
+    int style_downsample, style_crop;    /* k x k block means, then the central crop (0: all) */
+    int style_channels;                  /* a random network's input channels */
+    enum style_normalize style_normalize;
+    char style_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
+    enum lossnet_init style_init;        /* random weights: lossnet.h's scheme */
+    double style_init_scale;
+    char style_taps[CONFIG_MAX_STRING], content_taps[CONFIG_MAX_STRING]; /* "a, b, c" */
+    enum swag_form swag;
+    char swag_taps[CONFIG_MAX_STRING];
+    double swag_alpha, style_weight, content_weight;
+    enum style_optimizer style_optimizer;
+    int style_evaluations;
+    double style_lr;                     /* 0 = the optimizer's default */
+    int style_history, style_max_iter, style_seed, style_log_every;
 
     /* Not keys: */
     enum conv_auto_rule conv_auto_rule;  /* what conv_algo = auto means: CONV_AUTO_RULE_CURRENT,

@@ -8,7 +8,8 @@
  *   pipeline inspect FILE --format json               {"file":…, "stages":[{…, "layers":[…]}]}
  *   pipeline inspect checkpoints/demo                 a run directory: its newest stage-KK.h5
  *
- * In main():  if (strcmp(cmd, "inspect") == 0) return inspect_main(argc - 2, argv + 2);
+ * The command is a row of the command table (inspect_command_row, cli.h): its options, their
+ * errors and its help come from the option rows, as every command's do.
  * CSV and JSON give accuracies and shares as fractions in 0 … 1; an accuracy that does not exist
  * (acc_start of stage 0, acc_start_recal without recalibration) is an empty CSV field and a JSON
  * null. reinit_applied is the count of filters actually re-initialized (0 in the control).
@@ -18,10 +19,10 @@
 
 #include <stdio.h>
 
-/* argv: the arguments after "inspect". Writes to stdout/stderr; returns the exit code:
- * 0, 1 for a file that cannot be inspected, 2 for bad arguments. */
-int inspect_main(int argc, char **argv);
-/* The same with the output streams given (tests capture them). Every error is one line on errs. */
+/* argv: the arguments after "inspect", parsed by the command's row, with the output streams given
+ * (tests capture them; `pipeline inspect` runs the row's main on stdout and stderr). Returns the
+ * exit code: 0, 1 for a file that cannot be inspected, 2 (CLI_EXIT_USAGE) for bad arguments.
+ * Every error is one line on errs. */
 int inspect_run(FILE *out, FILE *errs, int argc, char **argv);
 
 #endif

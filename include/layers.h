@@ -180,6 +180,12 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may 
                         const struct batchnorm *l, int n, const struct bn_reducer *r,
                         double *sums /* (2C + 1) scratch, or NULL: allocated */);
 
+/* The backward of batchnorm_forward_eval (a frozen network's input gradient): din = (add: +=)
+ * γ·invstd·dout with the running statistics; dγ, dβ += (any may be NULL). No reduction. */
+void batchnorm_backward_eval(float *din, int add, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *gamma, const float *running_mean,
+                             const float *running_var, const struct batchnorm *l, int n);
+
 /* ---- ReLU (in place allowed: out == in) -------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t count);
 /* din += dout where out > 0 (out is the forward's output). */
@@ -235,6 +241,17 @@ void linear_backward(float *din, float *dw, float *db, /* +=; any may be NULL */
                      const float *dout, const float *in, const float *w,
                      const struct linear *l, int n);
 
+/* ---- pixel shuffle: PyTorch's PixelShuffle(r), (N, C·r², H, W) → (N, C, H·r, W·r) ---------- */
+/* out[n][c][h·r + i][w·r + j] = in[n][c·r² + i·r + j][h][w]. */
+struct pixel_shuffle {
+    int r, c;           /* factor; output channels (input channels / r²) */
+    int in_h, in_w;
+};
+void pixel_shuffle_init(struct pixel_shuffle *l, int in_c, int r, int in_h, int in_w);
+void pixel_shuffle_forward(float *out, const float *in, const struct pixel_shuffle *l, int n);
+void pixel_shuffle_backward(float *din, const float *dout, /* din += (NULL: nothing) */
+                            const struct pixel_shuffle *l, int n);
+
 /* ---- softmax cross-entropy ------------------------------------------------------------- */
 /* Returns the SUM over this rank's n images of −log softmax(logits)[label] and writes
  * dlogits = (softmax − onehot) / scale_n, where scale_n is the GLOBAL batch size, so that
@@ -245,6 +262,11 @@ double softmax_ce_forward_backward(float *dlogits,      /* (N, classes) or NULL:
                                    const float *logits, /* (N, classes) */
                                    const int *labels,   /* (N) */
                                    int n, int classes, int scale_n);
+/* The same with label smoothing eps (0 ≤ eps ≤ 1): the target (1 − eps)·onehot + eps/classes,
+ * as torch's CrossEntropyLoss(label_smoothing = eps); eps = 0 is the function above, bit for bit. */
+double softmax_ce_smooth_forward_backward(float *dlogits, int *correct, const float *logits,
+                                          const int *labels, int n, int classes, int scale_n,
+                                          double eps);
 
 /* ---- LayerNorm over channels at each position (MLP-Mixer's; layernorm.c) ----------------- */
 #define LAYERNORM_EPS 1e-6f /* flax's nn.LayerNorm default */

@@ -34,6 +34,13 @@ void loss_softmax_ce(struct loss *l, const struct model *m);
  * (n, C, H, W) of the tap's shape. The layer must be one of spec.taps (or the last layer). */
 int loss_l2(struct loss *l, const struct model *m, const char *layer, struct rv_error *err);
 
+/* Pixel losses, per image the mean over the tap's C·H·W values of (tap − target)² (mean squared
+ * error) or |tap − target| (L1; its gradient at 0 is 0, as PyTorch's sign); target: const float
+ * (n, C, H, W). layer: one of spec.taps, or NULL for the last layer's output (an image network's
+ * output, m->logits). Returns this rank's sum of the per-image means. */
+int loss_mse(struct loss *l, const struct model *m, const char *layer, struct rv_error *err);
+int loss_l1(struct loss *l, const struct model *m, const char *layer, struct rv_error *err);
+
 /* The tensor of layer `name` if a loss may read it (a declared tap, or the last layer), else -1. */
 int model_tap(const struct model *m, const char *name);
 

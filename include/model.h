@@ -43,7 +43,7 @@
  * The names are model.arch's choices: arch_names. */
 struct model;
 
-enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_MIXER, ARCH_COUNT };
+enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_MIXER, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
  * 3×3/2 max-pool) or the CIFAR stem (3×3/1 conv, BN, ReLU, no pool). model.stem. */
@@ -114,6 +114,7 @@ enum layer_op {
     LAYER_MAXPOOL,
     LAYER_AVGPOOL, /* global: (C, H, W) → (C, 1, 1) */
     LAYER_LINEAR,  /* reads its input as (N, C·H·W): flatten is free in NCHW */
+    LAYER_PIXEL_SHUFFLE, /* PyTorch's PixelShuffle(r): (C·r², H, W) → (C, H·r, W·r) */
     LAYER_LAYERNORM, /* over channels at each position (γ = w, β = b); unit `unit` or -1 */
     LAYER_GELU,      /* tanh form */
     LAYER_TOKEN_DENSE, /* a linear layer over each channel's H·W tokens (fc: in_f = H·W) */
@@ -141,6 +142,7 @@ struct layer {
     struct conv2d conv;
     struct linear fc;
     struct maxpool2d pool;
+    struct pixel_shuffle shuffle;
     /* Planned by model_plan.c: */
     bool add_in, add_in2; /* a contribution to the input gradient that adds (another consumer
                              wrote first, or the input is a tap); else it writes */
@@ -167,6 +169,8 @@ struct model_spec {
     enum model_norm norm;       /* VGG only; 0 = BatchNorm */
     enum model_head head;       /* VGG only; 0 = auto */
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
+    bool no_skip;               /* ImageNet ResNet only: blocks without their residual path
+                                   (model.skip = false); 0 = the family's own */
     /* MLP-Mixer only (model.patch, hidden, tokens_mlp, channels_mlp, blocks); zero_head: the
      * head starts at zero (the reference's) because it trains from the first step; a head that
      * stays frozen is drawn like the other kernels (run_model_spec decides). */
@@ -192,17 +196,24 @@ struct model {
     struct layer *layers;
     struct tensor *tensors;
     int cap_params, cap_units, cap_layers, cap_tensors; /* the builder's array sizes */
-    int fc_w, fc_b;             /* the output layer's param indices */
+    int fc_w, fc_b;             /* the output layer's param indices; −1 for an image network
+                                   (srresnet), whose output is its last conv's */
     int features;               /* the output layer's inputs */
 
     size_t total;               /* floats in each of the four blocks below */
     float *values, *grads, *momentum, *mask;
+    float *moment2;             /* AdamW's second moment (m.total floats) when the run's optimizer
+                                   is AdamW (optim.h, optim_alloc_state), else NULL */
     size_t running_total;
     float *running_stats;
 
     int max_batch, threads;
     float *logits, *d_logits;   /* the last layer's output and its gradient, (max_batch, classes) */
     const float *x;             /* the input of the last forward, (n, in_c, in_h, in_w), not owned */
+    bool train;                 /* the last forward's mode: backward follows it (BatchNorm's
+                                   batch or running statistics) */
+    int run_layers;             /* forward and backward run layers [0, run_layers) only; 0: all
+                                   (a frozen loss network stops at its last tap: lossnet.h) */
     float *d_x;                 /* (max_batch, in_c, in_h, in_w) when spec.input_grad, else NULL */
     struct conv2d_workspace ws;
     void *arena;                /* every per-batch buffer, carved at build (model_plan.c) */
@@ -235,7 +246,8 @@ float model_init_draw(const struct model *m, uint64_t seed, uint64_t stream, int
 /* x: (n, in_c, in_h, in_w), kept by pointer until backward. train: batch statistics (reduced
  * through r when r is not NULL) and running-stat updates; otherwise running statistics. */
 void model_forward(struct model *m, const float *x, int n, bool train, const struct bn_reducer *r);
-/* From m->d_logits (n, classes) and the taps' gradients. Accumulates into m->grads; gradients of
+/* From m->d_logits (n, classes) and the taps' gradients, through the last forward's mode (an
+ * evaluation-mode forward differentiates BatchNorm's affine map of the running statistics). Accumulates into m->grads; gradients of
  * parameters whose mask is all zero are skipped, and the backward pass stops below the first
  * trainable layer (or at the input, writing m->d_x, when spec.input_grad). */
 void model_backward(struct model *m, int n, const struct bn_reducer *r);
@@ -281,6 +293,8 @@ int model_add_add(struct model *m, const char *name, int a, int b, bool relu);
 int model_add_maxpool(struct model *m, const char *name, int in, int k, int stride, int pad,
                       bool ceil_mode);
 int model_add_avgpool(struct model *m, const char *name, int in);
+/* PyTorch's PixelShuffle(r): in's channels must be a multiple of r². */
+int model_add_pixel_shuffle(struct model *m, const char *name, int in, int r);
 /* MLP-Mixer's vocabulary (src/models/mixer.c). A LayerNorm over in's channels at each position:
  * parameters "<name>.gamma", "<name>.beta" (PARAM_GAMMA, PARAM_BETA); with unit, also unit
  * `name` (model_unit_filter_columns names its filter). */

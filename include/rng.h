@@ -21,6 +21,8 @@ enum rng_purpose {
     RNG_SYNTHETIC = 6, /* (split): the synthetic data set */
     RNG_TEST = 7,      /* tests only */
     RNG_LABEL_NOISE = 8, /* (0): which training labels are replaced; (1): their new labels */
+    RNG_LOSSNET = 9,   /* (param index): a frozen loss network's random weights (lossnet.h) */
+    RNG_STYLE = 10,    /* (0): the starting noise of texture synthesis (pipeline style) */
 };
 
 /* A stream key from a purpose and up to three numbers. */

@@ -1,4 +1,5 @@
-/* The stage schedule: which stages a config makes, each with its kind, conv fraction and epochs.
+/* The stage schedule: which stages a config makes, each with its kind, conv fraction and epochs;
+ * and the learning rate within a stage (lr_at), which restarts with every stage.
  * The one place the schedule is computed: config validation (its limits), the pipeline (what it
  * trains, and what a resumed branch trains after its finished stages), `pipeline plan` (and
  * through its JSON, scripts/study_records.py) all ask this module.
@@ -47,5 +48,29 @@ struct stage_plan schedule_single_stage(const struct config *c);
  * recorded them); appends the stages c makes after the last finished fraction (none without
  * pipeline.enabled), so --set pipeline.s=2 from the 4 % stage continues 8 %, 16 %, … */
 int schedule_continue(struct schedule *s, int done, const struct config *c, struct rv_error *err);
+
+/* The learning rate within a stage of `epochs` epochs (train.lr_schedule and its keys). With
+ * step s (0-based), S steps an epoch, e = s / S, T = epochs·S, W the warm-up in steps
+ * (warmup_steps, or warmup_epochs·S) and c(p) = ½(1 + cos πp):
+ *   constant       lr
+ *   step           lr · factor^(milestones ≤ e)
+ *   cosine         lr_min + (lr − lr_min) · c(min(e / epochs, 1))
+ *   (these three times the ramp (s + 1) / W while s < W)
+ *   warmup_cosine  lr · (s + 1) / W while s < W, then lr_min + (lr − lr_min) · c((s − W) / (T − W))
+ * (torch: LinearLR(start_factor = 1/W, total_iters = W − 1), then CosineAnnealingLR(T_max = T − W,
+ * eta_min = lr_min), stepped once per step). */
+struct lr_schedule {
+    enum lr_kind kind;
+    double base, min;             /* train.lr, train.lr_min */
+    int epochs;                   /* length of the stage, for cosine */
+    struct config_list milestones; /* in epochs, for step */
+    double factor;
+    double warmup_epochs;         /* linear ramp from base/W to base over W steps … */
+    long warmup_steps;            /* … W = warmup_steps when > 0, else warmup_epochs · S */
+};
+
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs);
+/* Learning rate for global step `step` (0-based) of a stage with steps_per_epoch steps. */
+double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch);
 
 #endif

@@ -4,9 +4,12 @@
 # python3-h5py, python3-numpy and python3-matplotlib serve the tests, scripts/plot.py and h5py users;
 # clang, libclang-rt-14-dev (libFuzzer) and libomp-dev serve `make fuzz` and its short run in make check.
 # libdnnl-dev is oneDNN: the convolutions of train.conv_algo = onednn (and of auto on AVX-512 CPUs).
+# libpng-dev reads and writes images (src/image/png.c), libfftw3-dev (single precision) gives the
+# spectra of src/image/metrics.c; python3-skimage ships the test images of
+# issue 23 in its data/ folder and is the reference the image metrics are checked against.
 set -eu
 PKGS="build-essential pkg-config libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
-libcmocka-dev zlib1g-dev libinih-dev libdnnl-dev dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib \
+libcmocka-dev zlib1g-dev libinih-dev libdnnl-dev libpng-dev libfftw3-dev python3-skimage dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib \
 clang libclang-rt-14-dev libomp-dev"
 missing=""
 for p in $PKGS; do

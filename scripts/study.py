@@ -32,6 +32,14 @@ The study file (paths relative to the directory you run from, like a config's ru
     config = configs/other.ini                      ; optional: another base config
     pipeline.enabled = false
 
+Branches: with `branch_from = OTHER_STUDY.ini VARIANT` in [study], every run starts from the
+finished run VARIANT/seed-S of that study (same seed S), as `pipeline resume FINAL_STAGE_FILE --set
+… --out RUN` (its [all] and variant overrides on top of that run's config; `config` is then not
+used). The run's resolved config is the branch point's with the overrides applied, and its
+fingerprint names the branch point's, so a branch of another branch point is another run. The
+branch point's directory is that study's out_dir (`branch_out = DIR` in [study] when it ran with
+--out). A run whose branch point is not finished fails, naming it; the others go on.
+
 Every run is OUT/VARIANT/seed-S (run.out_dir and run.name are set so). A run is *done* when its
 `done` marker names a complete final stage file, or, without the marker (the study was stopped just
 as the run ended), when its newest stage file ends the run's schedule (`pipeline plan FILE
@@ -101,7 +109,7 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description")
+STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description", "branch_from", "branch_out")
 # left out of the fingerprint: where a run lives and how many threads it uses change no result
 NOT_FINGERPRINTED = ("run.out_dir", "run.name", "run.threads")
 
@@ -178,11 +186,16 @@ def load_study(path, known, out_override=None):
             close = difflib.get_close_matches(key, STUDY_KEYS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise StudyError(f"{path}: [study]: unknown key '{key}'{hint}; keys there: {', '.join(STUDY_KEYS)}")
-    for need in ("config", "seeds"):
+    branch = p["study"].get("branch_from", "").strip()
+    for need in ("seeds",) if branch else ("config", "seeds"):
         if not p["study"].get(need, "").strip():
             raise StudyError(f"{path}: [study] needs {need} = … (see the top of scripts/study.py)")
-    study["config"] = p["study"]["config"].strip()
+    study["config"] = p["study"].get("config", "").strip()
     study["seeds"] = parse_seeds(path, p["study"]["seeds"])
+    study["branch"] = None
+    if branch:
+        study["branch"] = load_branch(path, branch, p["study"].get("branch_out", "").strip(), known,
+                                      study["seeds"])
     stem = os.path.splitext(os.path.basename(path))[0]
     study["out"] = out_override or p["study"].get("out_dir", "").strip() or os.path.join("checkpoints", stem)
     study["results"] = p["study"].get("results_dir", "").strip() or study["out"]
@@ -215,10 +228,43 @@ def load_study(path, known, out_override=None):
     if not study["variants"]:
         raise StudyError(f"{path}: no [variant NAME] section; add at least one (it may be empty)")
     for v in study["variants"]:
+        if study["branch"]:
+            if v["config"] != study["config"]:
+                raise StudyError(f"{path}: variant {v['name']}: config = … in a study with branch_from; "
+                                 "a branch's config is its branch point's (give overrides only)")
+            continue
         if not os.path.isfile(v["config"]):
             raise StudyError(f"{path}: variant {v['name']}: config '{v['config']}' is not a file "
                              "(paths are relative to the directory you run from)")
     return study
+
+
+def load_branch(path, text, out, known, seeds):
+    """[study] branch_from = OTHER.ini VARIANT: {seed: that study's run} for every seed."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise StudyError(f"{path}: [study] branch_from = '{text}': give the other study file and one of "
+                         "its variants, e.g. branch_from = configs/study-recipe.ini wd1e-3-20ep")
+    other, variant = parts
+    if not os.path.isfile(other):
+        raise StudyError(f"{path}: [study] branch_from: '{other}' is not a file (paths are relative to the "
+                         "directory you run from)")
+    src = load_study(other, known, out or None)
+    names = [v["name"] for v in src["variants"]]
+    if variant not in names:
+        raise StudyError(f"{path}: [study] branch_from: no variant '{variant}' in {other}; variants: "
+                         f"{', '.join(names)}")
+    runs = {r["seed"]: r for r in grid(src) if r["variant"] == variant}
+    for seed in seeds:
+        if seed not in runs:
+            raise StudyError(f"{path}: [study] seeds: seed {seed} has no branch point ({other} has seeds "
+                             f"{', '.join(str(x) for x in src['seeds'])}); use those seeds")
+    return {"study": other, "variant": variant, "runs": runs}
+
+
+def branch_point(r):
+    """The final stage file of the run r branches from, or None while that run is not finished."""
+    return marked_final(r["branch"]) if r.get("branch") else None
 
 
 def resolved_config(base, sets, path):
@@ -239,9 +285,16 @@ def grid(study):
         for seed in study["seeds"]:
             sets = study["all"] + v["sets"] + [("run.seed", str(seed))]
             name = f"{v['name']}/seed-{seed}"
-            resolved = resolved_config(v["config"], sets, study["path"])
+            branch = study["branch"]["runs"][seed] if study.get("branch") else None
+            if branch:
+                resolved = dict(branch["resolved"])
+                resolved.update((k, val) for k, val in sets if k not in NOT_FINGERPRINTED)
+                resolved["study.branch_from"] = f"{branch['name']} {branch['fingerprint']}"
+                resolved = {k: resolved[k] for k in sorted(resolved)}
+            else:
+                resolved = resolved_config(v["config"], sets, study["path"])
             runs.append({
-                "variant": v["name"], "seed": seed, "name": name, "config": v["config"],
+                "variant": v["name"], "seed": seed, "name": name, "config": v["config"], "branch": branch,
                 "sets": sets, "dir": os.path.join(study["out"], v["name"], f"seed-{seed}"),
                 "record": os.path.join(study["results"], v["name"], f"seed-{seed}.json"),
                 "resolved": resolved,
@@ -345,6 +398,12 @@ def command(r, opts):
     last = os.path.join(r["dir"], "last.h5")
     if os.path.exists(last):
         cmd = [opts["pipeline"], "resume", last]
+    elif r.get("branch"):
+        point = branch_point(r) or os.path.join(r["branch"]["dir"], "(not finished)")
+        cmd = [opts["pipeline"], "resume", point]
+        for key, value in r["sets"] + [("run.threads", "0")]:
+            cmd += ["--set", f"{key}={value}"]
+        cmd += ["--out", r["dir"]]
     else:
         cmd = [opts["pipeline"], "run", r["config"]]
         for key, value in r["sets"] + [("run.out_dir", os.path.dirname(r["dir"])),
@@ -413,6 +472,11 @@ def run_grid(study, runs, opts):
         while todo or active:
             while todo and len(active) < opts["jobs"]:
                 r = todo.pop(0)
+                if r.get("branch") and not branch_point(r) and not os.path.exists(os.path.join(r["dir"], "last.h5")):
+                    failed += 1
+                    print(f"{r['name']}: FAILED: its branch point {r['branch']['name']} of "
+                          f"{r['branch']['dir']} is not finished (run that study first)", flush=True)
+                    continue
                 starting[0] = True
                 os.makedirs(r["dir"], exist_ok=True)
                 lock = open(os.path.join(r["dir"], ".lock"), "a")

@@ -214,13 +214,18 @@ int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *whi
                     m->running_stats[un->running + (size_t)channels + (size_t)c] = 1.0f;
                 }
             }
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
                 m->momentum[fw.offset + i * fw.stride] = 0.0f;
+                if (m->moment2) /* AdamW's second moment */
+                    m->moment2[fw.offset + i * fw.stride] = 0.0f;
+            }
             size_t b = m->params[un->beta].offset + (size_t)c;
             gamma[c] = new_gamma(m, seed, stage, un, c, gamma[c], median, o);
             if (o->beta == REINIT_BETA_INITIAL)
                 m->values[b] = model_init_value(m, seed, un->beta, (size_t)c);
             m->momentum[m->params[un->gamma].offset + (size_t)c] = m->momentum[b] = 0.0f;
+            if (m->moment2)
+                m->moment2[m->params[un->gamma].offset + (size_t)c] = m->moment2[b] = 0.0f;
         }
         free(draw);
         free(basis);

@@ -121,6 +121,25 @@ elif [ -z "$run_acc" ] || [ -z "$eval_acc" ]; then why="cannot parse: run '$run_
 elif [ "$run_acc" != "$eval_acc" ]; then why="run's last epoch says $run_acc%, eval says $eval_acc%"
 fi
 check "eval matches the run's last test accuracy ($eval_acc%)" "$why"
+# eval --format json (for scripts: study tables read it, not the text): the same figures as the
+# text, the stage's own clamped accuracy, and the recalibrated one as the text gives it
+runq "$TMP/evj.out" "$TMP/evj.err" "$PIPE" eval "$CK/t/stage-00.h5" --clamp-gamma 0.01 --recalibrate 2 --format json
+runq "$TMP/evt.out" "$TMP/evt.err" "$PIPE" eval "$CK/t/stage-00.h5" --clamp-gamma 0.01 --recalibrate 2
+check "eval --format json: one object with the text's figures and the stage's clamped accuracy" "$("$PY" - "$TMP/evj.out" "$TMP/evt.out" "$CK/t/stage-00.h5" 2>&1 <<'PYEOF'
+import json, re, sys, h5py
+j = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+acc = [float(x) for x in re.findall(r"test accuracy ([0-9.]+)%", text)]
+with h5py.File(sys.argv[3], "r") as f:
+    clamped = f["stats/stage-00"].attrs["acc_clamped"]
+bad = []
+if abs(100 * j["accuracy"] - acc[0]) > 0.005 or abs(100 * j["recalibrated"]["accuracy"] - acc[1]) > 0.005:
+    bad.append(f"json {j['accuracy']} {j['recalibrated']['accuracy']} vs text {acc}")
+if j["accuracy"] != clamped or j["clamp"]["mode"] != "absolute" or j["recalibrated"]["batches"] != 2:
+    bad.append(f"clamped {j['accuracy']} vs the stage's {clamped}; {j['clamp']}; {j['recalibrated']}")
+print("; ".join(bad))
+PYEOF
+)"
 
 # --- 3. determinism -------------------------------------------------------------------------------
 if ! command -v "$H5DIFF" >/dev/null 2>&1; then
@@ -330,6 +349,13 @@ usage_error "a bad number names the option and the valid range" "--clamp-gamma '
 usage_error "a choice names the choices" "--format 'xml'" "text|json" "$PIPE" plan "$TMP/plan.ini" --format xml
 usage_error "an extra operand" "unexpected argument 'two'" "" "$PIPE" resume one two
 usage_error "export without --seed-only" "--seed-only" "" "$PIPE" export "$TMP/a.h5" "$TMP/b.h5"
+usage_error "inspect's options are rows of the table: a bad --stage names the option and its range" \
+    "inspect: --stage 'x'" "a stage number" "$PIPE" inspect "$TMP/missing.h5" --stage x
+usage_error "inspect with an unknown option lists inspect's options" "unknown option '--bogus'" \
+    "--layers, --format table|csv|json or --stage K" "$PIPE" inspect "$TMP/missing.h5" --bogus
+runq "$TMP/ih.out" "$TMP/ih.err" "$PIPE" inspect --help
+check "inspect --help: the usage generated from its rows, exit 0" \
+    "$([ "$rc" -eq 0 ] && grep -q '^usage: pipeline inspect FILE|RUN_DIR \[--layers\] \[--format table|csv|json\] \[--stage K\]$' "$TMP/ih.out" && grep -q -- '--stage K .*only stage K' "$TMP/ih.out" || echo "exit $rc: $(cat "$TMP/ih.out" "$TMP/ih.err")")"
 runq "$TMP/eq.out" "$TMP/eq.err" "$PIPE" plan "$TMP/plan.ini" --format=json --set=pipeline.n=0.5
 check "--name=value works as --name value" "$([ "$rc" -eq 0 ] && grep -q '"kind": "conv_fraction"' "$TMP/eq.out" || cat "$TMP/eq.err")"
 

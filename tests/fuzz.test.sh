@@ -9,16 +9,17 @@ R=${REPLAY_DIR:-build/tests}
 # terabytes on one of the regression files and handles the NULL.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1
 export ASAN_OPTIONS
-for n in config checkpoint; do
+for n in config checkpoint image; do
     if [ ! -x "$R/replay_$n" ]; then not_ok "$R/replay_$n is missing: run make tests"; continue; fi
 done
 mkdir -p "$TMP/seeds"
 "$R/replay_checkpoint" --seeds "$TMP/seeds" 2>"$TMP/seeds.log"
 check "the checkpoint harness writes its seed corpus" \
     "$([ "$(ls "$TMP/seeds" | wc -l)" -ge 2 ] || cat "$TMP/seeds.log")"
-for n in config checkpoint; do
+for n in config checkpoint image; do
     case $n in config) inputs="configs tests/fuzz/regressions/config" ;;
-               checkpoint) inputs="$TMP/seeds tests/fuzz/regressions/checkpoint" ;; esac
+               checkpoint) inputs="$TMP/seeds tests/fuzz/regressions/checkpoint" ;;
+               image) inputs="tests/data/png tests/fuzz/regressions/image" ;; esac
     # shellcheck disable=SC2086
     if "$R/replay_$n" $inputs >"$TMP/$n.log" 2>&1; then
         ok "replay_$n: $(grep -c '^replay ' "$TMP/$n.log") inputs end normally"

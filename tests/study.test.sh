@@ -321,4 +321,38 @@ kill $dog 2>/dev/null
 check "a second stop signal while the runs save: one exit, one wall line" \
     "$([ "$rc" = 143 ] && [ "$(lines "$TMP/twice/only/seed-1/wall.txt")" = 1 ] || echo "exit $rc; wall.txt: $(cat "$TMP/twice/only/seed-1/wall.txt" 2>&1)")"
 
+# Branches (issue 20's tracks start from BN-only branch points): a study with branch_from resumes
+# every run from the same seed's finished run of another study, its overrides on top; before the
+# branch point is finished the run fails naming it; after, the branch's first stage is the branch
+# point's, and its results equal `pipeline resume` run by hand.
+tiny_staged_ini "$TMP/bp.ini" bp 1 "[data]" "synthetic_train = 128" "synthetic_test = 64"
+printf '[study]\nconfig = %s\nseeds = 1, 2\nout_dir = %s\n[all]\npipeline.enabled = false\ntrain.trainable = bn\n[variant bn]\n' \
+    "$TMP/bp.ini" "$TMP/bpout" > "$TMP/bp-study.ini"
+printf '[study]\nbranch_from = %s bn\nseeds = 1, 2\nout_dir = %s\n[all]\npipeline.enabled = true\npipeline.fractions = 0, 0\npipeline.recalibrate_batches = 2\n[variant control]\npipeline.reinit = false\n[variant redraw]\n' \
+    "$TMP/bp-study.ini" "$TMP/brout" > "$TMP/br-study.ini"
+"$PY" "$STUDY" "$TMP/br-study.ini" > "$TMP/br0.log" 2>&1
+rc=$?
+check "a branch whose branch point is not finished fails, naming it" \
+    "$([ "$rc" = 1 ] && [ "$(grep -c 'FAILED: its branch point bn/seed-1 of .*bpout/bn/seed-1 is not finished' "$TMP/br0.log")" = 2 ] || echo "exit $rc: $(cat "$TMP/br0.log")")"
+"$PY" "$STUDY" "$TMP/bp-study.ini" > "$TMP/bp.log" 2>&1 || not_ok "branch points: $(tail -1 "$TMP/bp.log")"
+"$PY" "$STUDY" "$TMP/br-study.ini" > "$TMP/br.log" 2>&1 || not_ok "branches: $(tail -3 "$TMP/br.log")"
+check "four branches done" "$([ "$(grep -c ': done (stage-01.h5)' "$TMP/br.log")" = 4 ] || cat "$TMP/br.log")"
+"$PIPE" resume "$TMP/bpout/bn/seed-2/stage-00.h5" --set pipeline.enabled=true --set pipeline.fractions=0,0 \
+    --set pipeline.recalibrate_batches=2 --out "$TMP/byhand" > "$TMP/byhand.log" 2>&1 || not_ok "by hand: $(tail -1 "$TMP/byhand.log")"
+check "a branch equals pipeline resume by hand; control and re-draw differ" "$("$PY" - "$TMP" 2>&1 <<'PYEOF'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+def arr(path, name):
+    with h5py.File(path, "r") as f:
+        return np.concatenate([f[name][k][()].ravel() for k in sorted(f[name])])
+a = arr(f"{t}/brout/redraw/seed-2/stage-01.h5", "params")
+b = arr(f"{t}/byhand/stage-01.h5", "params")
+e = arr(f"{t}/brout/control/seed-2/stage-01.h5", "params")
+if not (np.array_equal(a, b) and not np.array_equal(a, e)):
+    print("branch equals by hand:", np.array_equal(a, b), "variants differ:", not np.array_equal(a, e))
+PYEOF
+)"
+script_error "branch_from naming a missing variant" "no variant 'nope' in .*bp-study.ini; variants: bn" \
+    "$(sed 's/ bn$/ nope/' "$TMP/br-study.ini" > "$TMP/br-bad.ini"; echo "$TMP/br-bad.ini")" --dry-run
+
 finish study.test.sh

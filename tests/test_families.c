@@ -48,6 +48,36 @@ static void test_imagenet_resnet_counts(void **state)
     }
 }
 
+/* model.skip = false: ResNet-18 and -50 without their residual paths lose exactly the
+ * downsample projections (conv + BN), and nothing else; every block still ends in a layer named
+ * as the block (a ReLU where the add was), so taps name the same outputs. */
+static void test_no_skip(void **state)
+{
+    (void)state;
+    static const size_t want[][3] = {{18, 11689512, 172032 + 2 * (128 + 256 + 512)},
+                                     {50, 25557032, 2768896 + 2 * (256 + 512 + 1024 + 2048)}};
+    for (int i = 0; i < 2; i++) {
+        struct model_spec s = {.arch = ARCH_IMAGENET_RESNET, .depth = (int)want[i][0], .width = 1,
+                               .in_c = 3, .in_h = 224, .in_w = 224, .classes = 1000,
+                               .no_skip = true};
+        struct param_counts c = counts(s);
+        assert_int_equal(c.total, want[i][1] - want[i][2]);
+        assert_int_equal(c.shortcut, 0);
+    }
+    struct model_spec s = {.arch = ARCH_IMAGENET_RESNET, .depth = 18, .width = 1, .in_c = 1,
+                           .in_h = 32, .in_w = 32, .classes = 10, .stem = STEM_CIFAR,
+                           .no_skip = true};
+    struct model m;
+    struct rv_error err;
+    assert_int_equal(model_build(&m, &s, -1, 1, &err), 0);
+    for (int l = 0; l < m.nlayers; l++)
+        assert_int_not_equal(m.layers[l].op, LAYER_ADD);
+    int b = model_find_layer(&m, "layer3.1");
+    assert_true(b >= 0);
+    assert_int_equal(m.layers[b].op, LAYER_RELU);
+    model_free(&m);
+}
+
 static void test_vgg_counts(void **state)
 {
     (void)state;
@@ -307,6 +337,14 @@ static void test_bottleneck_gradients(void **state)
     assert_true(model_find_param(&f.m, "layer2.0.downsample.gamma") >= 0);
     fd_check(&f, 1);
     fd_free(&f);
+    /* the same blocks without their residual paths (batch 3: at 4, ReLU kinks within 1e-4 of
+     * the entries drawn; a step of 3e-5 agrees there, measured) */
+    s.no_skip = true;
+    fd_setup(&f, &s, 3);
+    assert_int_equal(f.m.nunits, 1 + 3 * 3);
+    assert_true(model_find_param(&f.m, "layer2.0.downsample.gamma") < 0);
+    fd_check(&f, 1);
+    fd_free(&f);
 }
 
 /* The ImageNet stem (7×7/2 conv, BN, ReLU, 3×3/2 max-pool), a basic block, and the input
@@ -440,6 +478,12 @@ static void test_spec_errors(void **state)
     s = (struct model_spec){.arch = ARCH_IMAGENET_RESNET, .depth = 18, .width = 1, .in_c = 1,
                             .in_h = 28, .in_w = 28, .classes = 10};
     assert_non_null(strstr(build_error(s), "model.stem = cifar for small images"));
+    s = (struct model_spec){.arch = ARCH_VGG, .depth = 11, .width = 1, .in_c = 3, .in_h = 32,
+                            .in_w = 32, .classes = 10, .no_skip = true};
+    assert_string_equal(build_error(s), "model.skip = false is for imagenet_resnet; model.arch = "
+                                         "vgg keeps its own (set model.skip = true)");
+    s = (struct model_spec){.arch = ARCH_IMAGENET_RESNET, .depth = 18, .width = 1, .in_c = 1,
+                            .in_h = 28, .in_w = 28, .classes = 10};
     s.stem = STEM_CIFAR;
     s.norm = NORM_NONE;
     assert_string_equal(build_error(s), "model.norm = none is for vgg; model.arch = "
@@ -450,6 +494,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_imagenet_resnet_counts),
+        cmocka_unit_test(test_no_skip),
         cmocka_unit_test(test_vgg_counts),
         cmocka_unit_test(test_cifar_resnet_counts),
         cmocka_unit_test(test_mixer_counts),

@@ -1192,6 +1192,70 @@ static void test_softmax_ce(void **state)
     FREE_ALL(c.logits, dz);
 }
 
+/* Label smoothing ε (torch's CrossEntropyLoss(label_smoothing)): the gradient against central
+ * differences; the loss against its definition Σ_j q_j (−log softmax_j), q = (1 − ε) onehot + ε/K;
+ * ε = 0 is plain cross-entropy to the bit; ε = 1 makes the target uniform whatever the label. */
+struct ce_smooth_case {
+    struct ce_case c;
+    double eps;
+};
+
+static double ce_smooth_loss(void *p)
+{
+    struct ce_smooth_case *s = p;
+    return softmax_ce_smooth_forward_backward(NULL, NULL, s->c.logits, s->c.labels, s->c.n,
+                                              s->c.classes, s->c.scale_n, s->eps) / s->c.scale_n;
+}
+
+static void test_softmax_ce_label_smoothing(void **state)
+{
+    struct ce_smooth_case s = {.c = {.n = 4, .classes = 6, .scale_n = 10}, .eps = 0.1};
+    int lab[4] = {0, 5, 3, 3};
+    s.c.labels = lab;
+    s.c.logits = falloc(24);
+    fill_normal(s.c.logits, 24, 601, 2.0f, 0.0f);
+    float *dz = falloc(24), *d0 = falloc(24), *d1 = falloc(24);
+    int correct = -1, correct0 = -2;
+    double loss = softmax_ce_smooth_forward_backward(dz, &correct, s.c.logits, lab, 4, 6, 10, 0.1);
+    double want = 0.0;
+    for (int i = 0; i < 4; i++) {
+        const float *z = s.c.logits + i * 6;
+        double se = 0.0;
+        for (int j = 0; j < 6; j++)
+            se += exp((double)z[j]);
+        for (int j = 0; j < 6; j++)
+            want += ((j == lab[i]) * 0.9 + 0.1 / 6) * (log(se) - z[j]);
+    }
+    assert_true(fabs(loss - want) <= 1e-12 * fabs(want));
+    assert_int_equal(check_grad("softmax ce, label smoothing", s.c.logits, 24, dz, ce_smooth_loss, &s,
+                                100, 0.0f), 0);
+    double plain = softmax_ce_forward_backward(d0, &correct0, s.c.logits, lab, 4, 6, 10);
+    assert_int_equal(correct, correct0);
+    assert_true(softmax_ce_smooth_forward_backward(d1, NULL, s.c.logits, lab, 4, 6, 10, 0.0) == plain);
+    assert_memory_equal(d0, d1, 24 * sizeof(float));
+    int other[4] = {1, 2, 0, 4};
+    softmax_ce_smooth_forward_backward(d0, NULL, s.c.logits, lab, 4, 6, 10, 1.0);
+    softmax_ce_smooth_forward_backward(d1, NULL, s.c.logits, other, 4, 6, 10, 1.0);
+    assert_memory_equal(d0, d1, 24 * sizeof(float));
+    FREE_ALL(s.c.logits, dz, d0, d1);
+}
+
+/* `test_layers --ce-trace`: the smoothed loss and gradient of fixed logits, printed for
+ * tests/optim.test.sh to compare with torch's CrossEntropyLoss(label_smoothing = 0.2). */
+static int ce_trace(void)
+{
+    enum { TN = 3, TK = 5 };
+    float z[TN * TK], d[TN * TK];
+    const int lab[TN] = {4, 0, 2};
+    for (int i = 0; i < TN * TK; i++)
+        z[i] = (float)(1.5 * sin(0.9 * i + 0.3));
+    double loss = softmax_ce_smooth_forward_backward(d, NULL, z, lab, TN, TK, TN, 0.2);
+    printf("%.17g\n", loss / TN);
+    for (int i = 0; i < TN * TK; i++)
+        printf("%.9g %.9g\n", z[i], d[i]);
+    return 0;
+}
+
 /* The fused and first-write variants equal the plain layers bit for bit: BN with ReLU fused
  * against BN then relu_forward; batchnorm_backward_to and relu_backward_to into garbage against
  * += into zeros; add_relu_forward against add then ReLU. */
@@ -1234,9 +1298,12 @@ static void test_fused_and_first_write(void **state)
     bn_case_free(&b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--ce-trace") == 0)
+        return ce_trace();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax_ce_label_smoothing),
         cmocka_unit_test(test_conv_shapes),
         cmocka_unit_test(test_conv_3x3_s1),
         cmocka_unit_test(test_conv_3x3_s2),

@@ -336,6 +336,53 @@ static void test_schedule_continue(void **state)
     assert_int_equal(s.n, 2);
 }
 
+/* Leading zeros in pipeline.fractions are BN-only rounds (issue 20's track A: re-draw the
+ * switched-off random features, train BN only again): a fresh schedule runs each of them, and a
+ * branch from a BN-only stage end runs only the rounds not yet run, then the larger fractions. */
+static void test_schedule_bn_rounds(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    struct rv_error err = {{0}};
+    const double f[] = {0.0, 0.0, 0.0, 0.5, 1.0};
+    set_list(&c.fractions, 5, f);
+    assert_int_equal(config_validate(&c, &err), 0);
+    struct schedule s;
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 5);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(s.stage[k].kind, STAGE_BN);
+    assert_int_equal(s.stage[3].kind, STAGE_CONV_FRACTION);
+    /* After one finished BN-only stage (a branch point): two rounds, then 0.5 and 1. */
+    memset(&s, 0, sizeof s);
+    s.stage[0] = (struct stage_plan){.kind = STAGE_BN, .fraction = 0.0, .epochs = 3};
+    assert_int_equal(schedule_continue(&s, 1, &c, &err), 0);
+    assert_int_equal(s.n, 5);
+    assert_true(s.stage[1].kind == STAGE_BN && s.stage[2].kind == STAGE_BN);
+    assert_true(s.stage[3].fraction == 0.5 && s.stage[4].fraction == 1.0);
+    /* After all three rounds: only the larger fractions. */
+    s.stage[1] = s.stage[2] = s.stage[0];
+    assert_int_equal(schedule_continue(&s, 3, &c, &err), 0);
+    assert_int_equal(s.n, 5);
+    assert_true(s.stage[3].fraction == 0.5 && s.stage[4].fraction == 1.0);
+    /* Rounds only, no larger fraction: the pipeline ends BN only. */
+    const double g[] = {0.0, 0.0, 0.0};
+    set_list(&c.fractions, 3, g);
+    assert_int_equal(config_validate(&c, &err), 0);
+    memset(&s, 0, sizeof s);
+    s.stage[0] = (struct stage_plan){.kind = STAGE_BN, .fraction = 0.0, .epochs = 3};
+    assert_int_equal(schedule_continue(&s, 1, &c, &err), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.stage[2].kind, STAGE_BN);
+    /* A zero after a larger fraction is still refused. */
+    const double h[] = {0.0, 0.5, 0.0};
+    set_list(&c.fractions, 3, h);
+    assert_int_equal(config_validate(&c, &err), -1);
+    assert_string_equal(err.msg, "pipeline.fractions must increase strictly, but 0 follows 0.5; list "
+                                 "them in order, once each");
+}
+
 /* A stage kind read back from a checkpoint is parsed where it is read: an unknown one is an
  * error naming it (issue 11 item 1: it reached stage_find, whose NULL crashed resume). */
 static void test_schedule_for_run_refuses_unknown_kind(void **state)
@@ -1178,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_schedule_single_stage),
         cmocka_unit_test(test_schedule_validate_agree),
         cmocka_unit_test(test_schedule_continue),
+        cmocka_unit_test(test_schedule_bn_rounds),
         cmocka_unit_test(test_schedule_for_run_refuses_unknown_kind),
         cmocka_unit_test(test_nested_random),
         cmocka_unit_test(test_nested_reinit_first),

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -194,6 +195,48 @@ static void test_lr_schedules(void **state)
     assert_float_equal(lr_at(&s, 200, 100), 0.1, 1e-12);
 }
 
+/* warmup_cosine against its closed form (schedule.h): 10 epochs of 100 steps, W = 150 steps,
+ * lr 0.1 to lr_min 0.001; the warm-up in epochs gives the same W; cosine with lr_min ends there
+ * and with lr_min = 0 keeps lr · c(t) exactly (the bits of runs from before lr_min). */
+static void test_warmup_cosine(void **state)
+{
+    (void)state;
+    struct lr_schedule s = {.kind = LR_WARMUP_COSINE, .base = 0.1, .min = 0.001, .epochs = 10,
+                            .warmup_steps = 150};
+    const double pi = 3.14159265358979323846;
+    for (long k = 0; k <= 1000; k += 7) {
+        double want = k < 150 ? 0.1 * (k + 1) / 150.0
+                              : 0.001 + 0.099 * 0.5 * (1 + cos(pi * (k - 150) / 850.0));
+        assert_float_equal(lr_at(&s, k, 100), want, 1e-15);
+    }
+    assert_float_equal(lr_at(&s, 149, 100), 0.1, 1e-15);  /* the warm-up ends at lr */
+    assert_float_equal(lr_at(&s, 150, 100), 0.1, 1e-15);  /* where the cosine starts */
+    assert_float_equal(lr_at(&s, 1000, 100), 0.001, 1e-15); /* and ends at the floor */
+    struct lr_schedule e = s;
+    e.warmup_steps = 0;
+    e.warmup_epochs = 1.5;
+    for (long k = 0; k <= 1000; k += 13)
+        assert_true(lr_at(&e, k, 100) == lr_at(&s, k, 100));
+    struct lr_schedule c = {.kind = LR_COSINE, .base = 0.1, .min = 0.001, .epochs = 10};
+    assert_float_equal(lr_at(&c, 1000, 100), 0.001, 1e-15);
+    assert_float_equal(lr_at(&c, 500, 100), 0.0505, 1e-15);
+    c.min = 0;
+    for (long k = 0; k <= 1000; k += 11)
+        assert_true(lr_at(&c, k, 100) == 0.1 * (0.5 * (1.0 + cos(pi * ((double)k / 100 / 10)))));
+}
+
+/* `test_stages --lr-trace`: warmup_cosine's learning rate at every step of a 4-epoch stage of 25
+ * steps (W = 12, lr 0.2, lr_min 0.01), one per line; tests/optim.test.sh compares it with torch's
+ * LinearLR + CosineAnnealingLR under SequentialLR. */
+static int lr_trace(void)
+{
+    struct lr_schedule s = {.kind = LR_WARMUP_COSINE, .base = 0.2, .min = 0.01, .epochs = 4,
+                            .warmup_steps = 12};
+    for (long k = 0; k < 100; k++)
+        printf("%.17g\n", lr_at(&s, k, 25));
+    return 0;
+}
+
 /* train.milestone_fractions = 0.5, 0.75 (the paper's schedule) scale with the stage's length:
  * ×0.1 from the first step of epoch 80 and of epoch 120 of 160, and of epoch 2 and 3 of 4. */
 static void test_milestone_fractions(void **state)
@@ -252,9 +295,12 @@ static void test_gamma_clamp(void **state)
     model_free(&m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--lr-trace") == 0)
+        return lr_trace();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warmup_cosine),
         cmocka_unit_test(test_kinds_train_what_they_say),
         cmocka_unit_test(test_per_channel_rows),
         cmocka_unit_test(test_gamma_clamp),

@@ -1,5 +1,6 @@
 /* The training step (src/engine/step.c): no allocation once running, and a non-finite loss leaves the
- * parameters alone.
+ * parameters alone; AdamW (src/engine/optim.c) against its closed form, and, through
+ * `test_step --adamw-trace` and tests/optim.test.sh, against torch.optim.AdamW.
  *
  * Allocation is counted by replacing malloc, calloc and realloc in this executable: the dynamic
  * linker then sends every caller to them, OpenBLAS and libgomp included, not only revive's own
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@
 
 #include "comm.h"
 #include "model.h"
+#include "optim.h"
 #include "rng.h"
 #include "stages.h"
 #include "step.h"
@@ -199,12 +202,104 @@ static void test_overflowing_update_fails(void **state)
     model_free(&m);
 }
 
-int main(void)
+/* AdamW's steady-state step_train allocates nothing either (its state is allocated once, by
+ * optim_alloc_state). */
+static void test_adamw_step_allocates_nothing(void **state)
 {
+    (void)state;
+    float x[N * IMAGE];
+    int y[N];
+    batch(x, y);
+    struct comm self = COMM_SELF_INIT;
+    struct sgd opt = {.kind = OPT_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+    struct model m;
+    build(&m, CONV_ALGO_IM2COL);
+    optim_alloc_state(&m, OPT_ADAMW);
+    double sums[STEP_SUMS] = {0};
+    opt.t = 1;
+    assert_int_equal(step_train(&m, x, y, N, N, NULL, &self, 1e-3f, &opt, sums), 0);
+    allocations = 0;
+    counting = 1;
+    for (opt.t = 2; opt.t <= 4; opt.t++)
+        assert_int_equal(step_train(&m, x, y, N, N, NULL, &self, 1e-3f, &opt, sums), 0);
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    model_free(&m);
+}
+
+/* AdamW's first two steps in closed form (β1 = 0.9, β2 = 0.999, lr 0.1, wd 0.5, ε 1e-8), with
+ * gradients g1, g2 given per entry:
+ *   t = 1: m̂ = g1, v̂ = g1²,  w1 = w0·(1 − lr·wd) − lr·g1 / (|g1| + ε)
+ *   t = 2: m = 0.09 g1 + 0.1 g2 over 1 − 0.81 = 0.19; v = 0.000999 g1² + 0.001 g2² over
+ *          1 − 0.998001 = 0.001999;  w2 = w1·(1 − lr·wd) − lr·m̂ / (√v̂ + ε)
+ * Without the bias correction the first update would be lr·0.1·g/(√0.001·|g|) ≈ 3.2·lr; with the
+ * decay added to the gradient (Adam's L2) instead of decoupled, it would be about lr whatever w0.
+ * A masked entry does not move, nor does its state. */
+static void test_adamw_closed_form(void **state)
+{
+    (void)state;
+    enum { K = 5 };
+    float w[K] = {1.0f, -2.0f, 0.5f, 3.0f, 0.25f}, w0[K];
+    const float g1[K] = {0.3f, -0.02f, 4.0f, 0.0f, -1.0f}, g2[K] = {-0.1f, 0.05f, 2.0f, 1.0f, 0.5f};
+    const float mask[K] = {1, 1, 1, 1, 0};
+    float m1[K] = {0}, m2[K] = {0};
+    memcpy(w0, w, sizeof w);
+    const double lr = 0.1, wd = 0.5, eps = 1e-8;
+    struct sgd opt = {.kind = OPT_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = eps, .weight_decay = wd, .t = 1};
+    assert_int_equal(adamw_step(w, m1, m2, g1, mask, K, (float)lr, &opt), 0);
+    double w1[K];
+    for (int i = 0; i < K - 1; i++) {
+        w1[i] = w0[i] * (1 - lr * wd) - lr * g1[i] / (fabs(g1[i]) + eps);
+        assert_float_equal(w[i], w1[i], 2e-6);
+    }
+    opt.t = 2;
+    assert_int_equal(adamw_step(w, m1, m2, g2, mask, K, (float)lr, &opt), 0);
+    for (int i = 0; i < K - 1; i++) {
+        double mh = (0.09 * g1[i] + 0.1 * g2[i]) / 0.19;
+        double vh = (0.000999 * (double)g1[i] * g1[i] + 0.001 * (double)g2[i] * g2[i]) / 0.001999;
+        double want = w1[i] * (1 - lr * wd) - lr * mh / (sqrt(vh) + eps);
+        assert_float_equal(w[i], want, 2e-6);
+    }
+    assert_true(w[K - 1] == w0[K - 1] && m1[K - 1] == 0.0f && m2[K - 1] == 0.0f);
+}
+
+/* `test_step --adamw-trace`: AdamW over 4 tensors' worth of entries for 5 steps, gradients a
+ * fixed function of (entry, step), printed as "w m v" per entry with %.9g; tests/optim.test.sh
+ * runs torch.optim.AdamW over the same and compares. */
+enum { TRACE_N = 12, TRACE_STEPS = 5 };
+static float trace_grad(int i, int t)
+{
+    return (float)(sin(0.7 * i + 1.3 * t) * (1 + i % 3));
+}
+static int adamw_trace(void)
+{
+    float w[TRACE_N], m1[TRACE_N] = {0}, m2[TRACE_N] = {0}, g[TRACE_N], mask[TRACE_N];
+    for (int i = 0; i < TRACE_N; i++) {
+        w[i] = (float)(0.5 * cos(0.3 * i) * (i % 4 + 1));
+        mask[i] = 1.0f;
+    }
+    struct sgd opt = {.kind = OPT_ADAMW, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1};
+    for (int t = 1; t <= TRACE_STEPS; t++) {
+        for (int i = 0; i < TRACE_N; i++)
+            g[i] = trace_grad(i, t);
+        opt.t = t;
+        adamw_step(w, m1, m2, g, mask, TRACE_N, 0.05f, &opt);
+    }
+    for (int i = 0; i < TRACE_N; i++)
+        printf("%.9g %.9g %.9g\n", w[i], m1[i], m2[i]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--adamw-trace") == 0)
+        return adamw_trace();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steady_state_step_allocates_nothing),
         cmocka_unit_test(test_nonfinite_loss_leaves_parameters),
         cmocka_unit_test(test_overflowing_update_fails),
+        cmocka_unit_test(test_adamw_step_allocates_nothing),
+        cmocka_unit_test(test_adamw_closed_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

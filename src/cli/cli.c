@@ -95,6 +95,10 @@ int cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char 
             a->operand[a->noperands++] = t;
             continue;
         }
+        if (strcmp(t, "-h") == 0 || strcmp(t, "--help") == 0) {
+            a->help = true;
+            return 0;
+        }
         const char *eq = strchr(t, '=');
         size_t len = eq ? (size_t)(eq - t) : strlen(t);
         const struct cli_option *o = NULL;
@@ -154,28 +158,39 @@ bool cli_flag(const struct cli_args *a, const struct cli_option *o)
     return cli_last(a, o) != NULL;
 }
 
+/* "run CONFIG [--set section.key=value]... [--out DIR]", then the help line and one line per
+ * option. */
+static void command_usage(FILE *f, const struct cli_command *cmd)
+{
+    /* operands and options may be left out of a command's row (params has no operands) */
+    const char *operands = cmd->operands ? cmd->operands : "";
+    fprintf(f, "%s%s%s", cmd->name, operands[0] ? " " : "", operands);
+    for (int i = 0; cmd->options && cmd->options[i]; i++) {
+        const struct cli_option *o = cmd->options[i];
+        fprintf(f, " [%s%s%s]%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "", o->repeat ? "..." : "");
+    }
+    fputc('\n', f);
+    fprintf(f, "      %s\n", cmd->help);
+    for (int i = 0; cmd->options && cmd->options[i]; i++) {
+        const struct cli_option *o = cmd->options[i];
+        char head[64];
+        snprintf(head, sizeof head, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "        %-28s %s\n", head, o->help);
+    }
+}
+
+void cli_command_usage(FILE *f, const struct cli_command *cmd)
+{
+    fputs("usage: pipeline ", f);
+    command_usage(f, cmd);
+}
+
 void cli_usage(FILE *f, const struct cli_command *const *cmds)
 {
     fputs("usage: pipeline COMMAND ...\n", f);
     for (int c = 0; cmds[c]; c++) {
-        const struct cli_command *cmd = cmds[c];
-        if (cmd->usage_text) {
-            fprintf(f, "  %s %s\n", cmd->name, cmd->usage_text);
-        } else {
-            fprintf(f, "  %s%s%s", cmd->name, cmd->operands[0] ? " " : "", cmd->operands);
-            for (int i = 0; cmd->options[i]; i++) {
-                const struct cli_option *o = cmd->options[i];
-                fprintf(f, " [%s%s%s]%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "", o->repeat ? "..." : "");
-            }
-            fputc('\n', f);
-        }
-        fprintf(f, "      %s\n", cmd->help);
-        for (int i = 0; cmd->options && cmd->options[i]; i++) {
-            const struct cli_option *o = cmd->options[i];
-            char head[64];
-            snprintf(head, sizeof head, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-            fprintf(f, "        %-28s %s\n", head, o->help);
-        }
+        fputs("  ", f);
+        command_usage(f, cmds[c]);
     }
     fputs("Run under mpirun for data-parallel training: mpirun -q -np 2 ./pipeline run CONFIG\n"
           "(-q keeps Open MPI's notice of a non-zero exit off stderr).\n", f);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
+#include "cli.h"
 #include "../io/checkpoint_layout.h"
 #include "h5io.h"
 #include "inspect.h"
@@ -17,8 +18,6 @@
 #include "pipeline.h"
 #include "stages.h"
 #include "stats.h"
-
-static const char usage_line[] = "pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]";
 
 enum format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
 
@@ -28,6 +27,8 @@ struct options {
     int layers;
     int stage; /* −1: every stage */
 };
+
+static int inspect_parsed(FILE *out, FILE *errs, const struct cli_args *a);
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
@@ -128,77 +129,51 @@ static int newest_stage_file(const char *dir, char *path, size_t cap, struct rv_
 
 /* ---- command line ----------------------------------------------------------------------- */
 
-/* 0, or 2 with err set; *help set for -h/--help. */
-static int parse_args(struct options *o, int *help, int argc, char **argv, struct rv_error *err)
+static const char *const formats[] = {[FORMAT_TABLE] = "table", [FORMAT_CSV] = "csv",
+                                      [FORMAT_JSON] = "json", NULL};
+static const struct cli_option opt_layers = {"--layers", NULL, CLI_FLAG,
+                                             .help = "one row per unit (conv + BN) and stage"};
+static const struct cli_option opt_format = {
+    "--format", "table|csv|json", CLI_CHOICE, .choices = formats,
+    .help = "table (default), csv (accuracies as fractions 0..1) or json"};
+static const struct cli_option opt_stage = {"--stage", "K", CLI_LONG, 0, 1000,
+                                            .valid = "a stage number (0, 1, ...)",
+                                            .help = "only stage K"};
+static const struct cli_option *const inspect_options[] = {&opt_layers, &opt_format, &opt_stage, NULL};
+
+static int inspect_command(const struct cli_args *a)
 {
-    *o = (struct options){.format = FORMAT_TABLE, .stage = -1};
-    *help = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            *help = 1;
-            return 0;
-        }
-        if (strcmp(a, "--layers") == 0) {
-            o->layers = 1;
-            continue;
-        }
-        int is_format = strncmp(a, "--format", 8) == 0 && (a[8] == '\0' || a[8] == '=');
-        int is_stage = strncmp(a, "--stage", 7) == 0 && (a[7] == '\0' || a[7] == '=');
-        if (is_format || is_stage) {
-            const char *eq = strchr(a, '=');
-            v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-            if (!v)
-                return rv_fail(err, "%s needs a value (usage: %s)", a, usage_line), 2;
-        }
-        if (is_format) {
-            static const char *names[] = {[FORMAT_TABLE] = "table", [FORMAT_CSV] = "csv", [FORMAT_JSON] = "json"};
-            int j = FORMAT_JSON;
-            while (j >= 0 && strcmp(v, names[j]) != 0)
-                j--;
-            if (j < 0)
-                return rv_fail(err, "--format '%s': expected table, csv or json", v), 2;
-            o->format = (enum format)j;
-        } else if (is_stage) {
-            char *end;
-            errno = 0;
-            long k = strtol(v, &end, 10);
-            if (end == v || *end || errno || k < 0 || k > 1000)
-                return rv_fail(err, "--stage '%s': expected a stage number (0, 1, …)", v), 2;
-            o->stage = (int)k;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return rv_fail(err, "unknown option '%s' (usage: %s)", a, usage_line), 2;
-        } else if (o->file) {
-            return rv_fail(err, "unexpected argument '%s': give one checkpoint file (usage: %s)", a,
-                           usage_line), 2;
-        } else {
-            o->file = a;
-        }
-    }
-    if (!o->file)
-        return rv_fail(err, "needs a checkpoint file (usage: %s)", usage_line), 2;
-    return 0;
+    return inspect_parsed(stdout, stderr, a);
 }
+
+const struct cli_command inspect_command_row = {
+    .name = "inspect", .operands = "FILE|RUN_DIR", .min_operands = 1, .max_operands = 1,
+    .missing = "a checkpoint file or a run directory, e.g. pipeline inspect checkpoints/demo",
+    .options = inspect_options,
+    .help = "filter-revival statistics of every finished stage in a checkpoint (a run directory: "
+            "its newest stage-KK.h5)",
+    .main = inspect_command};
 
 int inspect_run(FILE *out, FILE *errs, int argc, char **argv)
 {
     struct rv_error err = {{0}};
-    struct options o;
-    int help;
-    int rc = parse_args(&o, &help, argc, argv, &err);
-    if (rc == 0 && help) {
-        fprintf(out, "usage: %s\n"
-                "  the filter-revival statistics of every finished stage in a checkpoint\n"
-                "  (a run directory: its newest stage-KK.h5)\n"
-                "  --layers        one row per unit (conv + BN) and stage\n"
-                "  --format F      table (default), csv (accuracies as fractions 0..1) or json\n"
-                "  --stage K       only stage K\n", usage_line);
+    struct cli_args a;
+    if (cli_parse(&a, &inspect_command_row, argc, argv, &err)) {
+        fprintf(errs, "pipeline: %s\n", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (a.help) {
+        cli_command_usage(out, &inspect_command_row);
         return 0;
     }
-    if (rc) {
-        fprintf(errs, "pipeline inspect: %s\n", err.msg);
-        return rc;
-    }
+    return inspect_parsed(out, errs, &a);
+}
+
+static int inspect_parsed(FILE *out, FILE *errs, const struct cli_args *a)
+{
+    struct rv_error err = {{0}};
+    struct options o = {.file = a->operand[0], .format = (enum format)cli_number(a, &opt_format, FORMAT_TABLE),
+                        .layers = cli_flag(a, &opt_layers), .stage = (int)cli_number(a, &opt_stage, -1)};
     struct stat st;
     char newest[1200];
     if (stat(o.file, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -235,7 +210,3 @@ int inspect_run(FILE *out, FILE *errs, int argc, char **argv)
     return fflush(out) == 0 ? 0 : 1;
 }
 
-int inspect_main(int argc, char **argv)
-{
-    return inspect_run(stdout, stderr, argc, argv);
-}

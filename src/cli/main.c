@@ -3,13 +3,16 @@
  *
  *   pipeline run CONFIG [--set section.key=value]... [--out DIR] [--stop-after-steps N]
  *   pipeline resume CHECKPOINT [--set section.key=value]... [--out DIR] [--stop-after-steps N]
- *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]
+ *   pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH] [--format json]
  *   pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]
  *   pipeline export --seed-only CHECKPOINT OUT.h5
- *   pipeline inspect CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
+ *   pipeline inspect FILE|RUN_DIR [--layers] [--format table|csv|json] [--stage K]
  *   pipeline params [--arch A] [--depth D] [--width W] [--input CxHxW] [--classes K] [--stem S]
  *                   [--norm N] [--head H]
  *   pipeline help-config [--markdown] [--format text|json|markdown]
+ *   pipeline superres CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style-stats CONFIG [--set section.key=value]... [--out DIR]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "comm.h"
 #include "config.h"
 #include "inspect.h"
+#include "json.h"
 #include "metrics_log.h"
 #include "model.h"
 #include "models.h"
@@ -201,6 +205,11 @@ static const struct cli_option opt_test_limit = {
     .help = "the first N test images (0: all; default: the run's data.test_limit)"};
 static const struct cli_option opt_data = {"--data", "PATH", CLI_STRING,
                                            .help = "another copy of the run's data set"};
+static const char *const eval_formats[] = {"text", "json", NULL};
+static const struct cli_option opt_eval_format = {
+    "--format", "text|json", CLI_CHOICE, .choices = eval_formats,
+    .help = "json: one object with the file, images, accuracy and loss, and the clamp and "
+            "recalibration figures (null when not asked)"};
 
 /* pipeline eval CHECKPOINT [--clamp-gamma T] [--recalibrate K] [--test-limit N] [--data PATH]:
  * test accuracy, optionally with every disabled γ set to 0 (|γ| < T, or T × the unit's largest
@@ -216,6 +225,7 @@ static int command_eval(const struct cli_args *a)
     double clamp = cli_number(a, &opt_clamp_gamma, 0.0);
     long test_limit = (long)cli_number(a, &opt_test_limit, -1); /* −1: as the run had it */
     long recal = (long)cli_number(a, &opt_recalibrate, 0);
+    bool json = (int)cli_number(a, &opt_eval_format, 0) == 1;
     struct config cfg;
     int rc = checkpoint_read_config(&cfg, file, &err);
     if (rc == 0 && test_limit >= 0)
@@ -240,22 +250,48 @@ static int command_eval(const struct cli_args *a)
      * reproduces a stage's acc_clamped. */
     struct stats_threshold t = {.tau = clamp, .mode = r.cfg.threshold_mode};
     int clamped = clamp > 0.0 ? gamma_clamp(&r.model, t) : 0;
-    double acc, loss;
+    double acc, loss, recal_acc = 0.0, recal_loss = 0.0;
     run_evaluate(&r, &acc, &loss);
-    if (r.verbose) {
+    int used = recal > 0 ? run_recalibrate(&r, (int)recal, r.stage) : 0;
+    if (recal > 0)
+        run_evaluate(&r, &recal_acc, &recal_loss);
+    char tau[48];
+    stats_threshold_text(tau, sizeof tau, t);
+    if (r.verbose && json) {
+        printf("{\"file\": ");
+        json_string(stdout, file);
+        printf(", \"images\": %d, \"accuracy\": ", r.test.n);
+        json_number(stdout, acc);
+        printf(", \"loss\": ");
+        json_number(stdout, loss);
+        printf(", \"clamp\": ");
+        if (clamp > 0.0) {
+            printf("{\"threshold\": ");
+            json_number(stdout, clamp);
+            printf(", \"mode\": ");
+            json_string(stdout, CHOICE_NAME(threshold_mode_names, t.mode));
+            printf(", \"clamped\": %d}", clamped);
+        } else
+            printf("null");
+        printf(", \"recalibrated\": ");
+        if (recal > 0) {
+            printf("{\"batches\": %d, \"accuracy\": ", used);
+            json_number(stdout, recal_acc);
+            printf(", \"loss\": ");
+            json_number(stdout, recal_loss);
+            printf("}");
+        } else
+            printf("null");
+        printf("}\n");
+    } else if (r.verbose) {
         printf("%s: test accuracy %.2f%% (%d images), loss %.4f", file, 100.0 * acc, r.test.n, loss);
-        char tau[48];
-        stats_threshold_text(tau, sizeof tau, t);
         if (clamp > 0.0)
             printf(", with %d γ of |γ| < %s set to 0", clamped, tau);
         printf("\n");
-    }
-    if (recal > 0) {
-        int used = run_recalibrate(&r, (int)recal, r.stage);
-        run_evaluate(&r, &acc, &loss);
-        if (r.verbose)
+        if (recal > 0)
             printf("%s: after recalibrating BatchNorm on %d training batch%s: test accuracy %.2f%%, "
-                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es", 100.0 * acc, loss);
+                   "loss %.4f (the file is unchanged)\n", file, used, used == 1 ? "" : "es",
+                   100.0 * recal_acc, recal_loss);
     }
     run_close(&r);
     return 0;
@@ -328,7 +364,7 @@ static int command_help_config(const struct cli_args *a)
 
 static const struct cli_option *const run_options[] = {&cli_set, &cli_out, &cli_stop_after_steps, NULL};
 static const struct cli_option *const eval_options[] = {&opt_clamp_gamma, &opt_recalibrate,
-                                                        &opt_test_limit, &opt_data, NULL};
+                                                        &opt_test_limit, &opt_data, &opt_eval_format, NULL};
 static const struct cli_option *const export_options[] = {&opt_seed_only, NULL};
 static const struct cli_option *const help_config_options[] = {&opt_markdown, &opt_help_format, NULL};
 
@@ -347,15 +383,13 @@ static const struct cli_command cmd_export = {
     "export", "CHECKPOINT OUT.h5", 2, 2, "a checkpoint and the file to write: pipeline export "
     "--seed-only CHECKPOINT OUT.h5", export_options, "a BN-only checkpoint as seed + BN",
     .main = command_export};
-static const struct cli_command cmd_inspect = {
-    "inspect", .help = "filter-revival statistics per stage", .raw_main = inspect_main,
-    .usage_text = "CHECKPOINT|RUN_DIR [--layers] [--format table|csv|json] [--stage K]"};
 static const struct cli_command cmd_help_config = {
     "help-config", "", 0, 0, "", help_config_options, "every config key", .main = command_help_config};
 
 static const struct cli_command *const commands[] = {
-    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &cmd_inspect, &params_command,
-    &cmd_help_config, NULL};
+    &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &inspect_command_row, &params_command,
+    &cmd_help_config, &image_metrics_command, &superres_command, &style_command,
+    &style_stats_command, NULL};
 
 int main(int argc, char **argv)
 {
@@ -376,8 +410,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "pipeline: unknown command '%s'; commands: %s (see pipeline --help)\n", argv[1], names);
         return CLI_EXIT_USAGE;
     }
-    if (cmd->raw_main)
-        return cmd->raw_main(argc - 2, argv + 2);
     struct comm comm = COMM_SELF_INIT;
     if (cmd->mpi)
         comm_init(&comm, &argc, &argv);
@@ -388,6 +420,10 @@ int main(int argc, char **argv)
         if (comm.rank == 0)
             fprintf(stderr, "pipeline: %s\n", err.msg);
         rc = CLI_EXIT_USAGE;
+    } else if (a.help) {
+        if (comm.rank == 0)
+            cli_command_usage(stdout, cmd);
+        rc = 0;
     } else {
         a.comm = &comm;
         a.argc = argc;

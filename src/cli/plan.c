@@ -49,6 +49,8 @@ static void write_lr(FILE *f, const struct lr_schedule *lr)
     json_number(f, lr->factor);
     fputs(", \"warmup_epochs\": ", f);
     json_number(f, lr->warmup_epochs);
+    fprintf(f, ", \"warmup_steps\": %ld, \"min\": ", lr->warmup_steps);
+    json_number(f, lr->min);
     fputs("}", f);
 }
 
@@ -85,9 +87,18 @@ static void print_lr(FILE *f, const struct config *c)
     fprintf(f, "learning rate per stage: train.lr_schedule = %s from %s", CHOICE_NAME(lr_kind_names, c->lr_schedule), base);
     if (c->lr_schedule == LR_STEP && (c->milestones.n || c->milestone_fractions.n))
         fprintf(f, ", times %s at each of train.%s", factor, c->milestones.n ? "milestones" : "milestone_fractions");
+    if ((c->lr_schedule == LR_COSINE || c->lr_schedule == LR_WARMUP_COSINE) && c->lr_min > 0)
+        fprintf(f, " down to train.lr_min = %g", c->lr_min);
     if (c->warmup_epochs > 0)
         fprintf(f, ", after %g warm-up epochs", c->warmup_epochs);
+    if (c->warmup_steps > 0)
+        fprintf(f, ", after %d warm-up steps", c->warmup_steps);
     fputs(" (the schedule restarts with every stage)\n", f);
+    if (c->optimizer == OPT_ADAMW)
+        fprintf(f, "optimizer: adamw, beta1 %g, beta2 %g, eps %g, decoupled weight decay %g\n",
+                c->beta1, c->beta2, c->adam_eps, c->weight_decay);
+    if (c->label_smoothing > 0)
+        fprintf(f, "training loss: cross-entropy with label smoothing %g\n", c->label_smoothing);
 }
 
 static int command_plan(const struct cli_args *a)

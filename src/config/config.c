@@ -312,6 +312,7 @@ static int check_depth(const struct config *c, struct rv_error *err)
     /* The family checks its keys (the input is not known yet); resnet's depth gets a hint. */
     struct model_spec s = {.arch = c->arch, .depth = c->depth, .width = c->width,
                            .stem = c->stem, .norm = c->norm, .head = c->head,
+                           .no_skip = !c->skip,
                            .mixer = {.patch = c->mixer_patch, .hidden = c->mixer_hidden,
                                      .tokens_mlp = c->mixer_tokens_mlp,
                                      .channels_mlp = c->mixer_channels_mlp,
@@ -350,11 +351,16 @@ static int check_pipeline(const struct config *c, struct rv_error *err)
             config_format_double(fr->v[0], x, sizeof x);
             return rv_fail(err, "pipeline.fractions must start with 0 (the BatchNorm-only stage), not %s", x);
         }
-        if (fr->v[fr->n - 1] != 1.0) {
-            config_format_double(fr->v[fr->n - 1], x, sizeof x);
-            return rv_fail(err, "pipeline.fractions must end with 1 (the stage that trains all parameters), not %s", x);
-        }
-        if (check_increasing(fr, "pipeline.fractions", err))
+        /* Leading zeros are BatchNorm-only rounds (re-initializing between them); after them the
+         * list increases strictly. */
+        int zeros = 0;
+        while (zeros < fr->n && fr->v[zeros] == 0.0)
+            zeros++;
+        struct config_list rest = *fr;
+        rest.n = 0;
+        for (int i = zeros - 1; i < fr->n; i++)
+            rest.v[rest.n++] = fr->v[i];
+        if (check_increasing(&rest, "pipeline.fractions", err))
             return -1;
     }
     /* The stages themselves (their count, pipeline.epochs per stage) are the schedule's to
@@ -399,6 +405,19 @@ int config_validate(const struct config *c, struct rv_error *err)
         return rv_fail(err, "%s: pipeline.reinit_weight_scale scales fresh conv weights, but "
                        "pipeline.reinit_weights = keep draws none; drop the scale or choose fresh or "
                        "orthogonal", c->source);
+    if (c->optimizer == OPT_ADAMW && c->nesterov)
+        return rv_fail(err, "%s: train.nesterov = true is SGD's; train.optimizer = adamw has no "
+                       "Nesterov form here: set nesterov = false or optimizer = sgd", c->source);
+    if (c->warmup_steps > 0 && c->warmup_epochs > 0)
+        return rv_fail(err, "%s: train.warmup_steps and train.warmup_epochs are both set; give one "
+                       "(steps, or epochs of the stage)", c->source);
+    if (c->lr_min > 0 && c->lr_schedule != LR_COSINE && c->lr_schedule != LR_WARMUP_COSINE)
+        return rv_fail(err, "%s: train.lr_min = %g is the floor of a cosine, but train.lr_schedule "
+                       "= %s; use cosine or warmup_cosine, or drop lr_min", c->source, c->lr_min,
+                       CHOICE_NAME(lr_kind_names, c->lr_schedule));
+    if (c->lr_min >= c->lr && c->lr_min > 0)
+        return rv_fail(err, "%s: train.lr_min = %g is not below train.lr = %g; the cosine falls "
+                       "from lr to lr_min: lower lr_min", c->source, c->lr_min, c->lr);
     if (c->milestones.n > 0 && c->milestone_fractions.n > 0)
         return rv_fail(err, "%s: train.milestones and train.milestone_fractions are both set; give "
                        "one (epochs, or fractions of the stage's epochs)", c->source);

@@ -41,7 +41,9 @@ const char *const stage_kind_names[STAGE_KIND_COUNT] = {
 };
 const char *const lr_kind_names[LR_KIND_COUNT] = {
     [LR_CONSTANT] = "constant", [LR_STEP] = "step", [LR_COSINE] = "cosine",
+    [LR_WARMUP_COSINE] = "warmup_cosine",
 };
+const char *const optimizer_names[OPT_COUNT] = {[OPT_SGD] = "sgd", [OPT_ADAMW] = "adamw"};
 const char *const select_names[SELECT_COUNT] = {
     [SELECT_RANDOM] = "random", [SELECT_REINIT_FIRST] = "reinit_first",
 };
@@ -62,6 +64,20 @@ const char *const threshold_mode_names[THRESHOLD_MODE_COUNT] = {
 const char *const conv_algo_names[CONV_ALGO_COUNT] = {
     [CONV_ALGO_AUTO] = "auto", [CONV_ALGO_IM2COL] = "im2col", [CONV_ALGO_WINOGRAD] = "winograd",
     [CONV_ALGO_ONEDNN] = "onednn",
+};
+
+const char *const pixel_loss_names[PIXEL_LOSS_COUNT] = {
+    [PIXEL_LOSS_MSE] = "mse", [PIXEL_LOSS_L1] = "l1",
+};
+const char *const style_mode_names[STYLE_MODE_COUNT] = {
+    [STYLE_TEXTURE] = "texture", [STYLE_TRANSFER] = "transfer",
+};
+const char *const style_normalize_names[STYLE_NORMALIZE_COUNT] = {
+    [STYLE_NORMALIZE_IMAGENET] = "imagenet", [STYLE_NORMALIZE_DATA] = "data",
+    [STYLE_NORMALIZE_NONE] = "none",
+};
+const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT] = {
+    [STYLE_LBFGS] = "lbfgs", [STYLE_ADAM] = "adam",
 };
 
 int config_choice_index(const char *const *names, int n, const char *name)
@@ -144,6 +160,9 @@ const struct config_key config_keys[] = {
       "at 7x7, else pool); other families: auto"),
     KC("model", "gamma_init", gamma_init, "uniform", gamma_init_names,
       "BatchNorm gamma at init: uniform on [0,1) or all one; beta starts at 0"),
+    K("model", "skip", CFG_BOOL, skip, 0, 0, "true", NULL,
+      "imagenet_resnet's residual connections; false removes each block's add and downsample "
+      "projection (the plain network of the same depth and width); other families: true"),
     K("model", "patch", CFG_INT, mixer_patch, 1, 64, "4", NULL,
       "mixer: patch size P (the embedding is a PxP conv of stride P; P divides the image size)"),
     K("model", "hidden", CFG_INT, mixer_hidden, 1, 4096, "64", NULL,
@@ -173,9 +192,21 @@ const struct config_key config_keys[] = {
     K("train", "momentum", CFG_DOUBLE, momentum, 0, 0.999, "0.9", NULL, "SGD momentum"),
     K("train", "nesterov", CFG_BOOL, nesterov, 0, 0, "false", NULL, "Nesterov momentum"),
     K("train", "weight_decay", CFG_DOUBLE, weight_decay, 0, 1, "1e-4", NULL,
-      "L2 penalty coefficient added to the gradient of trainable parameters"),
+      "sgd: L2 penalty coefficient added to the gradient of trainable parameters; adamw: "
+      "decoupled decay, each step w -= lr * weight_decay * w (torch.optim.AdamW's weight_decay)"),
+    KC("train", "optimizer", optimizer, "sgd", optimizer_names,
+      "sgd (momentum, nesterov, L2 weight_decay) or adamw (torch.optim.AdamW: beta1, beta2, eps, "
+      "bias correction, decoupled weight_decay; its state restarts with every stage)"),
+    K("train", "beta1", CFG_DOUBLE, beta1, 0, 0.999999, "0.9", NULL,
+      "adamw: decay of the first moment (running mean of the gradient)"),
+    K("train", "beta2", CFG_DOUBLE, beta2, 0, 0.999999, "0.999", NULL,
+      "adamw: decay of the second moment (running mean of the squared gradient)"),
+    K("train", "eps", CFG_DOUBLE, adam_eps, 1e-30, 1, "1e-8", NULL,
+      "adamw: added to the square root of the bias-corrected second moment"),
     KC("train", "lr_schedule", lr_schedule, "step", lr_kind_names,
-      "learning-rate schedule within a stage"),
+      "learning-rate schedule within a stage: constant; step (milestones); cosine (half a cosine "
+      "from lr to lr_min over the stage, times the warm-up ramp); warmup_cosine (linear warm-up "
+      "to lr, then half a cosine from lr to lr_min over the rest of the stage)"),
     K("train", "milestones", CFG_LIST, milestones, 0, 100000, "", NULL,
       "step: epochs (increasing) at which lr is multiplied by lr_factor"),
     K("train", "milestone_fractions", CFG_LIST, milestone_fractions, 0, 1, "", NULL,
@@ -185,6 +216,14 @@ const struct config_key config_keys[] = {
       "step: factor applied to lr at each milestone"),
     K("train", "warmup_epochs", CFG_DOUBLE, warmup_epochs, 0, 100000, "0", NULL,
       "linear lr warmup over this many epochs at the start of each stage; 0 = none"),
+    K("train", "warmup_steps", CFG_INT, warmup_steps, 0, 1000000000, "0", NULL,
+      "the warm-up in optimizer steps instead of warmup_epochs (give one of them); 0 = none"),
+    K("train", "lr_min", CFG_DOUBLE, lr_min, 0, 10, "0", NULL,
+      "cosine and warmup_cosine: the learning rate at the stage's end (torch's eta_min); "
+      "below lr"),
+    K("train", "label_smoothing", CFG_DOUBLE, label_smoothing, 0, 1, "0", NULL,
+      "epsilon of the training cross-entropy: targets (1 - eps) one-hot + eps / classes, as "
+      "torch's CrossEntropyLoss(label_smoothing); the test loss stays plain cross-entropy"),
     K("train", "sync_bn", CFG_BOOL, sync_bn, 0, 0, "true", NULL,
       "BatchNorm batch statistics over all ranks (one global batch), not per rank"),
     K("train", "checkpoint_every_steps", CFG_INT, checkpoint_every_steps, 0, 100000000, "0",
@@ -203,8 +242,10 @@ const struct config_key config_keys[] = {
     K("pipeline", "s", CFG_DOUBLE, pipeline_s, 1.000001, 1000, "4", NULL,
       "growth factor s between successive stage fractions"),
     K("pipeline", "fractions", CFG_LIST, fractions, 0, 1, "", NULL,
-      "explicit stage fractions instead of n and s: strictly increasing, first 0 (BatchNorm "
-      "only), last 1 (all parameters)"),
+      "explicit stage fractions instead of n and s: first 0 (BatchNorm only); more leading "
+      "zeros are BatchNorm-only rounds with the transition (re-initialization) between them; "
+      "then strictly increasing, 1 = all parameters (0, 0, 0 = three BN-only rounds; 0, 0.01, "
+      "0.1, 1 = the pipeline)"),
     KW("pipeline", "epochs", stage_epochs, 1, 100000,
        "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
     K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,
@@ -239,10 +280,115 @@ const struct config_key config_keys[] = {
     K("pipeline", "recalibrate_batches", CFG_INT, recalibrate_batches, 0, 1000000, "0", NULL,
       "after each transition, recompute every BatchNorm running mean/var as the average over this "
       "many training batches (train-mode forward, no update); 0 = off"),
+
+    K("superres", "blocks", CFG_INT, sr_blocks, 0, 64, "3", NULL,
+      "pipeline superres: the SRResNet x2 generator's residual blocks (src/models/srresnet.c)"),
+    K("superres", "width", CFG_INT, sr_width, 1, 16, "1", NULL,
+      "the generator's channel multiplier: 32w channels (w = 1, 3 blocks: 18.7 M multiply-adds "
+      "per 14x14 image)"),
+    KC("superres", "pixel_loss", sr_pixel_loss, "mse", pixel_loss_names,
+      "the pixel loss against the target: mse (mean squared error) or l1 (mean absolute error)"),
+    K("superres", "perceptual_weight", CFG_DOUBLE, sr_perceptual_weight, 0, 1e6, "0", NULL,
+      "lambda: loss = pixel + lambda * perceptual (the loss network's features); 0 = pixel loss "
+      "alone, no loss network"),
+    KC("superres", "lossnet_arch", sr_lossnet_arch, "vgg", arch_names,
+      "the frozen loss network's family (resnet, imagenet_resnet, vgg; include/lossnet.h)"),
+    K("superres", "lossnet_depth", CFG_INT, sr_lossnet_depth, 8, 866, "11", NULL,
+      "the loss network's depth, as model.depth"),
+    K("superres", "lossnet_width", CFG_INT, sr_lossnet_width, 1, 64, "1", NULL,
+      "the loss network's channel multiplier, as model.width"),
+    KC("superres", "lossnet_stem", sr_lossnet_stem, "auto", stem_names,
+      "the loss network's stem, as model.stem (imagenet_resnet: cifar for 28x28 images)"),
+    KC("superres", "lossnet_norm", sr_lossnet_norm, "batchnorm", norm_names,
+      "the loss network's normalization, as model.norm (vgg: batchnorm or none)"),
+    K("superres", "lossnet_taps", CFG_STRING, sr_lossnet_taps, 0, 0,
+      "\"group1.conv1, group2.conv1, group3.conv2\"", NULL,
+      "comma-separated layer names whose outputs the perceptual loss compares (at most 8; "
+      "`pipeline inspect --layers` of a checkpoint lists a network's layers)"),
+    K("superres", "lossnet_tap_weights", CFG_LIST, sr_lossnet_tap_weights, 0, 1e6, "", NULL,
+      "one weight per tap (the perceptual loss is their weighted sum); empty = all 1"),
+    KC("superres", "lossnet_init", sr_lossnet_init, "liu", lossnet_init_names,
+      "random loss network weights: normal N(0, s^2), uniform U[-s, s] (s = lossnet_init_scale), "
+      "xavier (normal), kaiming (normal, fan-in), liu (Kaiming scaled by depth: "
+      "sqrt(2 / (l k^2 c_in)) for the l-th conv)"),
+    K("superres", "lossnet_init_scale", CFG_DOUBLE, sr_lossnet_init_scale, 0, 100, "0.01", NULL,
+      "lossnet_init = normal: sigma; uniform: a; ignored by the others"),
+    K("superres", "lossnet_seed", CFG_INT, sr_lossnet_seed, 0, 2147483647, "0", NULL,
+      "seed of the random loss network's weights; 0 = run.seed"),
+    K("superres", "lossnet_checkpoint", CFG_STRING, sr_lossnet_checkpoint, 0, 0, "\"\"", NULL,
+      "a revive checkpoint of the same network (lossnet_* keys) whose weights the loss network "
+      "takes instead of random ones; empty = random"),
+    K("superres", "grid_images", CFG_INT, sr_grid_images, 1, 64, "8", NULL,
+      "rows of grid.png (the first test images): low-resolution input, output, target"),
+    K("superres", "train_skip", CFG_INT, sr_train_skip, 0, 10000000, "0", NULL,
+      "the generator trains on the training images after the first N (a classifier loss network "
+      "trained on the first N with data.train_limit = N: disjoint halves); data.train_limit then "
+      "counts from there"),
+
+    KC("style", "mode", style_mode, "texture", style_mode_names,
+      "pipeline style: texture (style loss only, from noise) or transfer (content + style, from "
+      "the content image)"),
+    K("style", "style_image", CFG_STRING, style_image, 0, 0, "\"\"", NULL,
+      "PNG whose Gram matrices are the target (texture or style)"),
+    K("style", "content_image", CFG_STRING, content_image, 0, 0, "\"\"", NULL,
+      "PNG whose features are the content target (mode = transfer); the result has its size"),
+    K("style", "downsample", CFG_INT, style_downsample, 1, 16, "1", NULL,
+      "average each image over k x k blocks first (512x512 by 4: 128x128)"),
+    K("style", "crop", CFG_INT, style_crop, 0, 4096, "0", NULL,
+      "then keep the central crop x crop pixels; 0 = the whole image"),
+    K("style", "channels", CFG_INT, style_channels, 1, 3, "3", NULL,
+      "input channels of a random network (1 gray or 3 RGB; images are converted); a checkpoint's "
+      "network takes its own"),
+    KC("style", "normalize", style_normalize, "imagenet", style_normalize_names,
+      "the network's input from a pixel p in [0,1]: imagenet (p - mean) / std with torchvision's "
+      "ImageNet values (gray: their channel means), data (a checkpoint's own data statistics), "
+      "none (p)"),
+    K("style", "checkpoint", CFG_STRING, style_checkpoint, 0, 0, "\"\"", NULL,
+      "a revive checkpoint whose weights and running statistics the frozen network takes (at any "
+      "input size); empty = random weights (style.init, run.seed) for the [model] keys, BatchNorm "
+      "at its initial statistics"),
+    KC("style", "init", style_init, "kaiming", lossnet_init_names,
+      "random weights (lossnet.h): kaiming N(0, 2/fan_in), xavier, liu (Kaiming over the conv's "
+      "index), normal N(0, init_scale^2), uniform U[-init_scale, init_scale]; gamma 1, beta 0"),
+    K("style", "init_scale", CFG_DOUBLE, style_init_scale, 0, 1e6, "0.01", NULL,
+      "init = normal: sigma; init = uniform: the bound"),
+    K("style", "style_taps", CFG_STRING, style_taps, 0, 0,
+      "\"stem, layer1.1, layer2.1, layer3.1, layer4.1\"", NULL,
+      "comma-separated layer names whose Gram matrices the style loss compares (each weighted 1)"),
+    K("style", "content_taps", CFG_STRING, content_taps, 0, 0, "\"layer3.1\"", NULL,
+      "comma-separated layer names whose features the content loss compares (mode = transfer)"),
+    KC("style", "swag", swag, "none", swag_names,
+      "SWAG transform of the swag_taps' features before the Gram and content losses: "
+      "softmax_all (one softmax over the tap's C*H*W entries: the paper's), softmax_channels "
+      "(over channels at each position: the first code release), scale (times swag_alpha: the "
+      "current code), none"),
+    K("style", "swag_taps", CFG_STRING, swag_taps, 0, 0, "\"layer3.1, layer4.1\"", NULL,
+      "comma-separated taps the SWAG transform applies to (the reference: the deeper stages)"),
+    K("style", "swag_alpha", CFG_DOUBLE, swag_alpha, 0, 1e6, "0.001", NULL,
+      "the factor of swag = scale"),
+    K("style", "style_weight", CFG_DOUBLE, style_weight, 0, 1e30, "1e6", NULL,
+      "weight of each style tap's mean squared Gram difference"),
+    K("style", "content_weight", CFG_DOUBLE, content_weight, 0, 1e30, "1", NULL,
+      "weight of each content tap's mean squared feature difference (mode = transfer)"),
+    KC("style", "optimizer", style_optimizer, "lbfgs", style_optimizer_names,
+      "lbfgs (torch.optim.LBFGS: no line search, tolerances 1e-7 and 1e-9) or adam on the image"),
+    K("style", "evaluations", CFG_INT, style_evaluations, 1, 10000000, "1000", NULL,
+      "loss and gradient evaluations at most (the reference: 1000); adam: its steps"),
+    K("style", "lr", CFG_DOUBLE, style_lr, 0, 1e6, "0", NULL,
+      "step size; 0 = the optimizer's default (lbfgs 1, adam 0.02)"),
+    K("style", "history", CFG_INT, style_history, 1, 1000, "100", NULL,
+      "lbfgs: (s, y) pairs kept"),
+    K("style", "max_iter", CFG_INT, style_max_iter, 1, 100000, "20", NULL,
+      "lbfgs: iterations per optimizer step (torch's max_iter)"),
+    K("style", "seed", CFG_INT, style_seed, 0, 2147483647, "1", NULL,
+      "seed of the texture's starting noise, uniform on [0,1) per pixel"),
+    K("style", "log_every", CFG_INT, style_log_every, 1, 10000000, "50", NULL,
+      "a row of the loss history (and a progress line) every this many evaluations"),
 };
 const int config_nkeys = (int)(sizeof config_keys / sizeof config_keys[0]);
 
-const char *const config_sections[] = {"run", "data", "model", "train", "pipeline"};
+const char *const config_sections[] = {"run", "data", "model", "train", "pipeline", "superres",
+                                       "style"};
 const int config_nsections = (int)(sizeof config_sections / sizeof config_sections[0]);
 
 const struct config_key *config_key_find(const char *section, const char *name)

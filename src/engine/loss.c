@@ -1,4 +1,5 @@
 /* Losses on taps (include/loss.h). */
+#include <math.h>
 #include <string.h>
 
 #include "loss.h"
@@ -46,4 +47,53 @@ int loss_l2(struct loss *l, const struct model *m, const char *layer, struct rv_
         return rv_fail(err, "loss: '%s' is not a tap of this network (list it in spec.taps)", layer);
     *l = (struct loss){.apply = l2_apply, .ntaps = 1, .tap = {t}};
     return 0;
+}
+
+/* Per image: mean over the tap's C·H·W values of (y − t)² (squared) or |y − t|; the gradient
+ * 2(y − t) or sign(y − t), divided by C·H·W·scale_n; the sums in double. */
+static double pixel_apply(const struct loss *l, struct model *m, int n, int scale_n,
+                          const void *target, bool squared)
+{
+    const struct tensor *t = &m->tensors[l->tap[0]];
+    const float *y = t->v, *want = target;
+    size_t per = (size_t)t->c * t->h * t->w, count = (size_t)n * per;
+    double sum = 0.0, inv = 1.0 / ((double)per * scale_n);
+    for (size_t i = 0; i < count; i++) {
+        double d = (double)y[i] - (double)want[i];
+        sum += squared ? d * d : fabs(d);
+        if (t->g)
+            t->g[i] = (float)((squared ? 2.0 * d : (double)((d > 0) - (d < 0))) * inv);
+    }
+    return sum / (double)per;
+}
+
+static double mse_apply(const struct loss *l, struct model *m, int n, int scale_n, const void *target)
+{
+    return pixel_apply(l, m, n, scale_n, target, true);
+}
+
+static double l1_apply(const struct loss *l, struct model *m, int n, int scale_n, const void *target)
+{
+    return pixel_apply(l, m, n, scale_n, target, false);
+}
+
+static int pixel_loss(struct loss *l, const struct model *m, const char *layer,
+                      double (*apply)(const struct loss *, struct model *, int, int, const void *),
+                      struct rv_error *err)
+{
+    int t = layer ? model_tap(m, layer) : m->layers[m->nlayers - 1].out;
+    if (t < 0)
+        return rv_fail(err, "loss: '%s' is not a tap of this network (list it in spec.taps)", layer);
+    *l = (struct loss){.apply = apply, .ntaps = 1, .tap = {t}};
+    return 0;
+}
+
+int loss_mse(struct loss *l, const struct model *m, const char *layer, struct rv_error *err)
+{
+    return pixel_loss(l, m, layer, mse_apply, err);
+}
+
+int loss_l1(struct loss *l, const struct model *m, const char *layer, struct rv_error *err)
+{
+    return pixel_loss(l, m, layer, l1_apply, err);
 }

@@ -65,7 +65,9 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
 {
     REVIVE_ASSERT(n >= 0 && n <= m->max_batch);
     m->x = x;
-    for (int i = 0; i < m->nlayers; i++) {
+    m->train = train;
+    int layers = m->run_layers > 0 ? m->run_layers : m->nlayers;
+    for (int i = 0; i < layers; i++) {
         struct layer *l = &m->layers[i];
         float *out = m->tensors[l->out].v;
         const float *in = val(m, l->in);
@@ -106,6 +108,9 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
         }
         case LAYER_LINEAR:
             linear_forward(out, in, param(m, l->w), param(m, l->b), &l->fc, n);
+            break;
+        case LAYER_PIXEL_SHUFFLE:
+            pixel_shuffle_forward(out, in, &l->shuffle, n);
             break;
         case LAYER_LAYERNORM: {
             const struct tensor *t = &m->tensors[l->in];
@@ -182,7 +187,11 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
             g = l->scratch;
         }
         float *din = m->tensors[l->in].need_grad ? m->tensors[l->in].g : NULL;
-        if (l->add_in)
+        if (!m->train) {
+            const float *rmean = m->running_stats + u->running;
+            batchnorm_backward_eval(din, l->add_in, grad_of(m, l->w), grad_of(m, l->b), g, in,
+                                    param(m, l->w), rmean, rmean + u->channels, &u->bn, n);
+        } else if (l->add_in)
             batchnorm_backward(din, grad_of(m, l->w), grad_of(m, l->b), g, in, l->save_mean,
                                l->save_invstd, param(m, l->w), &u->bn, n, r, l->bn_sums);
         else
@@ -220,6 +229,9 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
         linear_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w), grad_of(m, l->b), g,
                         in, param(m, l->w), &l->fc, n);
         return;
+    case LAYER_PIXEL_SHUFFLE:
+        pixel_shuffle_backward(din_zeroed(m, l->in, l->add_in, n), g, &l->shuffle, n);
+        return;
     case LAYER_LAYERNORM: {
         const struct tensor *t = &m->tensors[l->in];
         layernorm_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w), grad_of(m, l->b),
@@ -247,7 +259,8 @@ void model_backward(struct model *m, int n, const struct bn_reducer *r)
         m->tensors[l->out].need_grad = layer_trains(m, l) || m->tensors[l->in].need_grad ||
                                        (l->in2 >= 0 && m->tensors[l->in2].need_grad);
     }
-    for (int i = m->nlayers - 1; i >= 0; i--)
+    int layers = m->run_layers > 0 ? m->run_layers : m->nlayers;
+    for (int i = layers - 1; i >= 0; i--)
         if (m->tensors[m->layers[i].out].need_grad)
             layer_backward(m, &m->layers[i], n, r);
 }

@@ -174,6 +174,15 @@ int model_add_avgpool(struct model *m, const char *name, int in)
     return add_layer(m, name, LAYER_AVGPOOL, in, -1, m->tensors[in].c, 1, 1)->out;
 }
 
+int model_add_pixel_shuffle(struct model *m, const char *name, int in, int r)
+{
+    const struct tensor t = m->tensors[in];
+    REVIVE_ASSERT(r >= 1 && t.c % (r * r) == 0);
+    struct layer *l = add_layer(m, name, LAYER_PIXEL_SHUFFLE, in, -1, t.c / (r * r), t.h * r, t.w * r);
+    pixel_shuffle_init(&l->shuffle, t.c, r, t.h, t.w);
+    return l->out;
+}
+
 int model_add_layernorm(struct model *m, const char *name, int in, bool unit)
 {
     const struct tensor t = m->tensors[in];
@@ -293,7 +302,11 @@ int model_build(struct model *m, const struct model_spec *spec, int max_batch, i
         spec->build(m);
     else
         f->build(m);
-    REVIVE_ASSERT(m->fc_w >= 0 && m->nlayers > 0);
+    REVIVE_ASSERT(m->nlayers > 0);
+    { /* the output: a classifier's logits, or an image network's image (srresnet.c) */
+        const struct tensor *o = &m->tensors[m->layers[m->nlayers - 1].out];
+        REVIVE_ASSERT(o->c * o->h * o->w == spec->classes);
+    }
     for (int i = 0; i < spec->ntaps; i++) {
         int l = model_find_layer(m, spec->taps[i]);
         if (l < 0) {
@@ -321,6 +334,7 @@ void model_free(struct model *m)
     free(m->values);
     free(m->grads);
     free(m->momentum);
+    free(m->moment2);
     free(m->mask);
     free(m->running_stats);
     for (int i = 0; m->layers && i < m->nlayers; i++)

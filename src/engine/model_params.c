@@ -75,6 +75,8 @@ void model_init(struct model *m, uint64_t seed)
     }
     memset(m->grads, 0, m->total * sizeof(float));
     memset(m->momentum, 0, m->total * sizeof(float));
+    if (m->moment2)
+        memset(m->moment2, 0, m->total * sizeof(float));
     for (size_t i = 0; i < m->total; i++)
         m->mask[i] = 1.0f;
     model_mask_changed(m);

@@ -78,6 +78,7 @@ static void mark_kept(struct model *m)
             break;
         case LAYER_MAXPOOL:
         case LAYER_AVGPOOL:
+        case LAYER_PIXEL_SHUFFLE:
             break;
         }
     }

@@ -1,7 +1,53 @@
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "optim.h"
+
+void optim_alloc_state(struct model *m, enum optimizer_kind kind)
+{
+    free(m->moment2);
+    m->moment2 = kind == OPT_ADAMW ? rv_calloc(m->total ? m->total : 1, sizeof(float)) : NULL;
+}
+
+size_t optim_step(struct model *m, float lr, const struct sgd *opt)
+{
+    if (opt->kind == OPT_ADAMW) {
+        REVIVE_ASSERT(m->moment2 && opt->t >= 1);
+        return adamw_step(m->values, m->momentum, m->moment2, m->grads, m->mask, m->total, lr, opt);
+    }
+    return sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, lr, opt);
+}
+
+size_t adamw_step(float *values, float *m1, float *m2, const float *grads, const float *mask,
+                  size_t n, float lr, const struct sgd *opt)
+{
+    /* The scalars in double, as torch computes them in Python, then float for the element loop. */
+    const double t = (double)opt->t;
+    const float decay = (float)(1.0 - (double)lr * opt->weight_decay);
+    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2;
+    const float c1 = (float)(1.0 - opt->beta1), c2 = (float)(1.0 - opt->beta2);
+    const float step_size = (float)((double)lr / (1.0 - pow(opt->beta1, t)));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t));
+    const float eps = (float)opt->eps;
+    size_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad)
+    for (size_t i = 0; i < n; i++) {
+        if (mask[i] == 0.0f)
+            continue;
+        float g = grads[i];
+        float w = values[i] * decay;
+        float a = b1 * m1[i] + c1 * g;
+        float v = b2 * m2[i] + c2 * g * g;
+        m1[i] = a;
+        m2[i] = v;
+        w -= step_size * (a / (sqrtf(v) / bc2_sqrt + eps));
+        values[i] = w;
+        bad += !isfinite(w);
+    }
+    return bad;
+}
 
 size_t sgd_step(float *values, float *momentum, const float *grads, const float *mask, size_t n,
                 float lr, const struct sgd *opt)
@@ -21,50 +67,4 @@ size_t sgd_step(float *values, float *momentum, const float *grads, const float 
         bad += !isfinite(w);
     }
     return bad;
-}
-
-struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
-{
-    struct lr_schedule s;
-    memset(&s, 0, sizeof s);
-    s.kind = c->lr_schedule;
-    s.base = c->lr;
-    s.epochs = epochs;
-    s.milestones = c->milestones;
-    /* Fractions of this stage's length: one schedule shape for any number of epochs. */
-    for (int i = 0; i < c->milestone_fractions.n; i++)
-        s.milestones.v[i] = c->milestone_fractions.v[i] * (double)epochs;
-    if (c->milestone_fractions.n > 0)
-        s.milestones.n = c->milestone_fractions.n;
-    s.factor = c->lr_factor;
-    s.warmup_epochs = c->warmup_epochs;
-    return s;
-}
-
-double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
-{
-    double epoch = (double)step / (double)steps_per_epoch;
-    double lr = s->base;
-    switch (s->kind) {
-    case LR_CONSTANT:
-    case LR_KIND_COUNT:
-        break;
-    case LR_STEP:
-        /* A milestone at epoch e takes effect from the first step of epoch e. */
-        for (int i = 0; i < s->milestones.n; i++)
-            if (epoch + 1e-9 >= s->milestones.v[i])
-                lr *= s->factor;
-        break;
-    case LR_COSINE: {
-        double t = s->epochs > 0 ? epoch / (double)s->epochs : 0.0;
-        if (t > 1.0)
-            t = 1.0;
-        lr *= 0.5 * (1.0 + cos(3.14159265358979323846 * t));
-        break;
-    }
-    }
-    double warmup_steps = s->warmup_epochs * (double)steps_per_epoch;
-    if (warmup_steps > 0 && (double)step < warmup_steps)
-        lr *= (double)(step + 1) / warmup_steps;
-    return lr;
 }

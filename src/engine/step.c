@@ -14,8 +14,9 @@ int step_train(struct model *m, const float *x, const int *y, int n, int global_
     if (n > 0 || red) {
         model_forward(m, x, n, true, red);
         int correct = 0;
-        sums[STEP_LOSS] = softmax_ce_forward_backward(m->d_logits, &correct, m->logits, y, n,
-                                                      m->spec.classes, global_n);
+        sums[STEP_LOSS] = softmax_ce_smooth_forward_backward(m->d_logits, &correct, m->logits, y,
+                                                             n, m->spec.classes, global_n,
+                                                             opt->label_smoothing);
         sums[STEP_CORRECT] = correct;
         model_backward(m, n, red);
     }
@@ -24,8 +25,7 @@ int step_train(struct model *m, const float *x, const int *y, int n, int global_
      * overflows while the loss is still finite is caught in the step that made it. (A rank
      * whose own loss is not finite skips the update; the sum tells every rank.) */
     if (isfinite(sums[STEP_LOSS]))
-        sums[STEP_NONFINITE] = (double)sgd_step(m->values, m->momentum, m->grads, m->mask,
-                                                m->total, lr, opt);
+        sums[STEP_NONFINITE] = (double)optim_step(m, lr, opt);
     comm_sum_doubles(comm, sums, STEP_SUMS);
     return isfinite(sums[STEP_LOSS]) && sums[STEP_NONFINITE] == 0 ? 0 : -1;
 }

@@ -14,7 +14,8 @@
  *                           first seven optional
  *   /model/unit-KK    attrs name, channels, filter: the unit table (there when nunits is)
  *   /params/<name>    float32, the parameter's shape
- *   /momentum/<name>  float32, same shape
+ *   /momentum/<name>  float32, same shape (AdamW: its first moment)
+ *   /moment2/<name>   float32, same shape: AdamW's second moment (AdamW runs only)
  *   /mask/<name>      uint8, same shape: 1 = trainable in the stage
  *   /running/<unit>/mean, /running/<unit>/var   float32 (C)
  *   /provenance       attr count; start-KK: one group per process start (src/io/provenance.c)
@@ -58,12 +59,6 @@ int make_dirs(const char *dir, struct rv_error *err)
     return 0;
 }
 
-static void param_dims(const struct param *p, size_t *dims)
-{
-    for (int i = 0; i < p->ndim; i++)
-        dims[i] = (size_t)p->dims[i];
-}
-
 void ck_dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg)
 {
     const struct ck_row *row = &ck_layout[id];
@@ -82,25 +77,6 @@ void ck_dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char 
 _Static_assert(CK_HIST_ABS_GAMMA_P90 - CK_HIST_STAGE + 1 == HISTORY_COLUMNS,
                "history.h's columns and the layout's history rows differ");
 
-/* The per-filter flags of a stage record, rows CK_REC_DISABLED … CK_REC_NEWLY_DISABLED: the two
- * the record holds, disabled (d) and reinit (r), and the three derived from them, revived = r∧¬d,
- * died_again = r∧d, newly_disabled = ¬r∧d (written for readers outside revive; read back, they
- * must agree). */
-enum { NFLAGS = CK_REC_NEWLY_DISABLED - CK_REC_DISABLED + 1 };
-static uint8_t record_flag(const struct stage_record *rec, int id, size_t i)
-{
-    int d = rec->disabled[i] != 0, r = rec->reinit[i] != 0;
-    switch (id) {
-    case CK_REC_DISABLED: return (uint8_t)d;
-    case CK_REC_REINIT: return (uint8_t)r;
-    case CK_REC_REVIVED: return r && !d;
-    case CK_REC_DIED_AGAIN: return r && d;
-    case CK_REC_NEWLY_DISABLED: return !r && d;
-    }
-    REVIVE_ASSERT(0 && "not a flag row");
-    return 0;
-}
-
 size_t ck_unit_channels(const struct model *m, int u)
 {
     return (size_t)m->units[u].channels;
@@ -115,28 +91,15 @@ void ck_unit_describe(const struct model *m, int u, struct ck_unit *out)
     snprintf(out->filter, sizeof out->filter, "%s", un->w >= 0 ? m->params[un->w].name : "");
 }
 
+static const struct ck_io writing = {.writing = true};
+
 static int write_record(struct h5out *f, const struct stage_record *rec, struct rv_error *err)
 {
-    char g[64], name[96];
+    char g[64];
     const int k = rec->stage;
     ck_object(g, sizeof g, CK_REC_KIND, k);
-    size_t n = (size_t)rec->nfilters;
-    uint8_t *flags[NFLAGS];
-    for (int i = 0; i < NFLAGS; i++) {
-        flags[i] = rv_malloc(n ? n : 1);
-        for (size_t j = 0; j < n; j++)
-            flags[i][j] = record_flag(rec, CK_REC_DISABLED + i, j);
-    }
-    int rc = h5out_group(f, g, err) || ck_put_all(f, CK_IN_RECORD, k, rec, err);
-    ck_dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
-    rc = rc || h5out_floats(f, name, rec->gamma, 1, &n, err);
-    for (int i = 0; i < NFLAGS && !rc; i++) {
-        ck_dataset_path(name, sizeof name, (enum ck_field)(CK_REC_DISABLED + i), k, NULL);
-        rc = h5out_bytes(f, name, flags[i], 1, &n, err);
-    }
-    for (int i = 0; i < NFLAGS; i++)
-        free(flags[i]);
-    return rc ? -1 : 0;
+    return h5out_group(f, g, err) || ck_put_all(f, CK_IN_RECORD, k, rec, err) ||
+           ck_put_arrays(f, CK_REC_GAMMA, CK_REC_NEWLY_DISABLED, k, rec, &writing, err) ? -1 : 0;
 }
 
 static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
@@ -146,22 +109,17 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
     for (int u = 0; u < m->nunits; u++)
         names_len += strlen(m->units[u].name) + 1;
     char *names = rv_calloc(names_len, 1);
-    int64_t *per_unit = rv_malloc((size_t)m->nunits * sizeof *per_unit);
     for (int u = 0; u < m->nunits; u++) {
         strcat(names, m->units[u].name);
         strcat(names, "\n");
-        per_unit[u] = (int64_t)ck_unit_channels(m, u);
     }
-    size_t nu = (size_t)m->nunits;
-    char units[64], per[64];
+    char units[64];
     ck_dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
-    ck_dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
     int rc = h5out_group(f, ck_layout[CK_NSTAGES].object, err) ||
              ck_put_int(f, CK_NSTAGES, 0, r->nrecords, err) ||
              h5out_string(f, units, names, err) ||
-             h5out_int64s(f, per, per_unit, 1, &nu, err);
+             ck_put_arrays(f, CK_FILTERS_PER_UNIT, CK_FILTERS_PER_UNIT, 0, m, &writing, err);
     free(names);
-    free(per_unit);
     for (int k = 0; k < r->nrecords && !rc; k++)
         rc = write_record(f, &r->records[k], err);
     return rc ? -1 : 0;
@@ -174,8 +132,6 @@ static int write_stats(struct run *r, struct h5out *f, struct rv_error *err)
 static int write_mathematics(const struct run *r, struct h5out *f, struct rv_error *err)
 {
     const struct model *m = &r->model;
-    size_t c = (size_t)m->spec.in_c;
-    char mean[64], std[64];
     const struct model_spec *s = &m->spec;
     if (ck_put_string(f, CK_MODEL_ARCH, 0, arch_names[s->arch], err) ||
         ck_put_string(f, CK_MODEL_STEM, 0, stem_names[s->stem], err) ||
@@ -197,12 +153,8 @@ static int write_mathematics(const struct run *r, struct h5out *f, struct rv_err
         ck_put_double(f, CK_MODEL_BN_MOMENTUM, 0, (double)m->units[0].bn.momentum, err) ||
         ck_put_int(f, CK_MODEL_CONV_AUTO_RULE, 0, m->spec.conv_auto_rule, err))
         return -1;
-    if (r->norm_c != m->spec.in_c) /* unknown (an export of an older file): not written */
-        return 0;
-    ck_dataset_path(mean, sizeof mean, CK_MODEL_INPUT_MEAN, 0, NULL);
-    ck_dataset_path(std, sizeof std, CK_MODEL_INPUT_STD, 0, NULL);
-    return h5out_floats(f, mean, r->norm_mean, 1, &c, err) ||
-           h5out_floats(f, std, r->norm_std, 1, &c, err) ? -1 : 0;
+    /* Not written when unknown (an export of an older file). */
+    return ck_put_arrays(f, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD, 0, r, &writing, err);
 }
 
 /* Optional text row id, when the file has it, must be `want`. */
@@ -297,40 +249,26 @@ static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
                        h5in_path(f), momentum, want_momentum);
     if (!has_norm)
         return 0;
-    size_t c = (size_t)m->spec.in_c; /* the model's, which check_model found equal to the file's */
-    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
-    REVIVE_ASSERT(c <= DATA_MAX_CHANNELS);
-    if (h5in_floats(f, mean_path, mean, 1, &c, err) ||
-        ck_check_floats(f, CK_MODEL_INPUT_MEAN, "/model/input_mean", mean, c, err) ||
-        h5in_floats(f, std_path, std, 1, &c, err) ||
-        ck_check_floats(f, CK_MODEL_INPUT_STD, "/model/input_std", std, c, err))
+    /* The model's in_c values each, which check_model found equal to the file's. */
+    const struct ck_io reading = {0};
+    if (ck_get_arrays(f, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD, 0, r, &reading, err))
         return -1;
+    size_t c = (size_t)m->spec.in_c;
     r->norm_c = (int)c;
-    memcpy(r->norm_mean, mean, c * sizeof *mean);
-    memcpy(r->norm_std, std, c * sizeof *std);
     struct dataset *sets[2] = {&r->train, &r->test};
     for (int k = 0; k < 2; k++)
         if (sets[k]->c == (int)c) {
-            memcpy(sets[k]->mean, mean, c * sizeof *mean);
-            memcpy(sets[k]->std, std, c * sizeof *std);
+            memcpy(sets[k]->mean, r->norm_mean, c * sizeof *r->norm_mean);
+            memcpy(sets[k]->std, r->norm_std, c * sizeof *r->norm_std);
         }
     return 0;
-}
-
-/* Whether parameter p still holds exactly the values model_init gave it. */
-static bool at_init(const struct model *m, uint64_t seed, int p)
-{
-    const struct param *pa = &m->params[p];
-    for (size_t i = 0; i < pa->count; i++)
-        if (m->values[pa->offset + i] != model_init_value(m, seed, p, i))
-            return false;
-    return true;
 }
 
 static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_error *err)
 {
     const struct model *m = &r->model;
     char name[160];
+    const struct ck_io io = {.writing = true, .seed_only = seed_only};
     if (ck_put_string(f, CK_FORMAT, 0, CHECKPOINT_FORMAT, err) ||
         ck_put_int(f, CK_FORMAT_VERSION, 0, CHECKPOINT_VERSION, err) ||
         ck_put_int(f, CK_SEED, 0, r->cfg.seed, err) ||
@@ -344,65 +282,13 @@ static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_
     if (rc || h5out_group(f, ck_layout[CK_MODEL_DEPTH].object, err) ||
         ck_put_all(f, CK_IN_SPEC, 0, &m->spec, err) || write_mathematics(r, f, err))
         return -1;
-    uint8_t *mask = rv_malloc(m->total);
-    for (size_t i = 0; i < m->total; i++)
-        mask[i] = m->mask[i] != 0.0f;
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        size_t dims[4];
-        param_dims(pa, dims);
-        /* Seed-only: conv weights are regenerated from the seed; the output layer too, unless
-         * it was trained. */
-        bool regenerated = pa->kind == PARAM_CONV ||
-                           ((pa->kind == PARAM_OUTPUT_W || pa->kind == PARAM_OUTPUT_B) &&
-                            at_init(m, (uint64_t)r->cfg.seed, p));
-        if (seed_only && regenerated)
-            continue;
-        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
-        if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
-            goto fail;
-        if (seed_only)
-            continue;
-        ck_dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
-        if (h5out_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
-            goto fail;
-        ck_dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
-        if (h5out_bytes(f, name, mask + pa->offset, pa->ndim, dims, err))
-            goto fail;
-    }
-    free(mask);
-    for (int u = 0; u < m->nunits; u++) {
-        const struct unit *un = &m->units[u];
-        size_t c = ck_unit_channels(m, u);
-        if (un->layernorm)
-            continue; /* no running statistics (model.h) */
-        ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running, 1, &c, err))
-            return -1;
-        ck_dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
-            return -1;
-    }
-    size_t rows = (size_t)r->nhistory;
-    double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
-    for (int k = 0; k < HISTORY_COLUMNS; k++) {
-        for (size_t i = 0; i < rows; i++)
-            col[i] = history_get(&r->history[i], k);
-        ck_dataset_path(name, sizeof name, (enum ck_field)(CK_HIST_STAGE + k), 0, NULL);
-        if (h5out_doubles(f, name, col, 1, &rows, err)) {
-            free(col);
-            return -1;
-        }
-    }
-    free(col);
-    if (provenance_write(f, r->provenance, r->nprovenance, err) || write_stats(r, f, err))
+    /* Parameters with their optimizer state and masks, running statistics, the history. */
+    if (ck_put_arrays(f, CK_PARAMS, CK_HIST_ABS_GAMMA_P90, 0, r, &io, err) ||
+        provenance_write(f, r->provenance, r->nprovenance, err) || write_stats(r, f, err))
         return -1;
     /* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
     uint32_t crc;
     return ck_checksum_out(f, r->nrecords, &crc, err) || ck_put_int(f, CK_CHECKSUM, 0, crc, err) ? -1 : 0;
-fail:
-    free(mask);
-    return -1;
 }
 
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
@@ -629,24 +515,18 @@ int ck_file_model(struct h5in *f, struct model *plan, struct rv_error *err)
 
 int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv_error *err)
 {
-    char units[64], per[64];
+    char units[64];
     ck_dataset_path(units, sizeof units, CK_UNITS, 0, NULL);
-    ck_dataset_path(per, sizeof per, CK_FILTERS_PER_UNIT, 0, NULL);
-    size_t nu = (size_t)m->nunits;
-    int64_t *count = rv_malloc(nu * sizeof *count);
     *names = NULL;
-    /* The shape must be the model's (nunits,), checked before anything is read. */
-    int rc = h5in_int64s(f, per, count, 1, &nu, err) ||
-             ck_check_int64s(f, CK_FILTERS_PER_UNIT, per, count, nu, err) ||
+    /* filters_per_unit: the shape must be the model's (nunits,), checked before anything is
+     * read, and the values its channel counts. */
+    const struct ck_io reading = {0};
+    int rc = ck_get_arrays(f, CK_FILTERS_PER_UNIT, CK_FILTERS_PER_UNIT, 0, (void *)m, &reading, err) ||
              h5in_string(f, units, names, err) ? -1 : 0;
     const char *p = rc ? NULL : *names;
     for (int u = 0; u < m->nunits && !rc; u++) {
         size_t len = strlen(m->units[u].name);
-        if ((size_t)count[u] != ck_unit_channels(m, u))
-            rc = rv_fail(err, "%s: %s[%d] = %lld but unit %s of the file's /model has %zu filters; the "
-                         "checkpoint is damaged", h5in_path(f), per, u, (long long)count[u],
-                         m->units[u].name, ck_unit_channels(m, u));
-        else if (strncmp(p, m->units[u].name, len) != 0 || p[len] != '\n')
+        if (strncmp(p, m->units[u].name, len) != 0 || p[len] != '\n')
             rc = rv_fail(err, "%s: %s does not name unit %d '%s' of the file's /model (one name per "
                          "line, in model order); the checkpoint is damaged", h5in_path(f), units, u,
                          m->units[u].name);
@@ -656,7 +536,6 @@ int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv
     if (!rc && *p)
         rc = rv_fail(err, "%s: %s names more units than the file's /model has (%d); the checkpoint "
                      "is damaged", h5in_path(f), units, m->nunits);
-    free(count);
     if (rc) {
         free(*names);
         *names = NULL;
@@ -707,7 +586,6 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
                        size_t model_total, const struct config *cfg, int64_t version,
                        struct rv_error *err)
 {
-    char name[96];
     memset(rec, 0, sizeof *rec);
     if (ck_get_all(f, CK_IN_RECORD, k, rec, err))
         return -1;
@@ -732,20 +610,8 @@ static int read_record(struct h5in *f, struct stage_record *rec, int k, int nfil
     rec->gamma = rv_malloc(n ? n * sizeof(float) : 1);
     rec->disabled = rv_malloc(n ? n : 1);
     rec->reinit = rv_malloc(n ? n : 1);
-    uint8_t *derived = rv_malloc(n ? n : 1);
-    ck_dataset_path(name, sizeof name, CK_REC_GAMMA, k, NULL);
-    int rc = h5in_floats(f, name, rec->gamma, 1, &n, err);
-    for (int id = CK_REC_DISABLED; id <= CK_REC_NEWLY_DISABLED && !rc; id++) {
-        uint8_t *dst = id == CK_REC_DISABLED ? rec->disabled : id == CK_REC_REINIT ? rec->reinit : derived;
-        ck_dataset_path(name, sizeof name, (enum ck_field)id, k, NULL);
-        rc = h5in_bytes(f, name, dst, 1, &n, err) || ck_check_bytes(f, (enum ck_field)id, name, dst, n, err);
-        for (size_t i = 0; i < n && !rc && dst == derived; i++)
-            if (derived[i] != record_flag(rec, id, i))
-                rc = rv_fail(err, "%s: %s[%zu] disagrees with disabled and reinit; the checkpoint is "
-                             "damaged", h5in_path(f), name, i);
-    }
-    free(derived);
-    if (rc)
+    const struct ck_io reading = {0};
+    if (ck_get_arrays(f, CK_REC_GAMMA, CK_REC_NEWLY_DISABLED, k, rec, &reading, err))
         return -1;
     /* Files from before pipeline.reinit existed re-initialized every flagged filter. */
     if (rec->reinit_applied < 0)
@@ -767,7 +633,7 @@ int ck_read_stats(struct h5in *f, int nfilters, size_t model_total, struct stage
     REVIVE_ASSERT(n <= cap);
     /* Each record stores its own arrays (γ as float32, the five flags as uint8), so together they
      * fit in the file: stage groups hard-linked to one another would multiply what is read. */
-    double need = (double)n * nfilters * (sizeof(float) + NFLAGS);
+    double need = (double)n * nfilters * (sizeof(float) + CK_REC_NEWLY_DISABLED - CK_REC_DISABLED + 1);
     struct stat st;
     if (stat(h5in_path(f), &st) == 0 && need > (double)st.st_size)
         return rv_fail(err, "%s: /stats holds %lld records of %d filters, %.0f bytes of arrays, but "
@@ -805,18 +671,9 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
     if (ck_get_int(f, CK_SEED, 0, &seed, err))
         return -1;
     model_init(m, (uint64_t)seed);
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        char name[160];
-        size_t dims[4];
-        param_dims(pa, dims);
-        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
-        bool needed = pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA;
-        if (!needed && !h5in_exists(f, name))
-            continue;
-        if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
-            return -1;
-    }
+    const struct ck_io reading = {.seed_only = true};
+    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, r, &reading, err))
+        return -1;
     return read_rest(r, f, err);
 }
 
@@ -836,58 +693,47 @@ static int read_position(struct run *r, struct h5in *f, struct rv_error *err)
     return 0;
 }
 
+/* An optimizer's state belongs to its stage: a run that continues the stage in progress needs
+ * the state of the optimizer that stage ran, AdamW's /moment2 or none. At a stage end the next
+ * stage starts from zero, so a branch may change train.optimizer there (/moment2 is then read
+ * when there and zeroed at the stage start). */
+static int check_optimizer_state(const struct run *r, struct h5in *f, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    char path[160];
+    ck_dataset_path(path, sizeof path, CK_MOMENT2, 0, m->params[0].name);
+    bool has = h5in_exists(f, path), wants = m->moment2 != NULL;
+    if (has == wants || r->nrecords == r->stage + 1)
+        return 0;
+    return rv_fail(err, "%s: the stage in progress ran %s (the file %s /moment2) but this run "
+                   "continues it with train.optimizer = %s; resume mid-stage with the optimizer "
+                   "it ran with, or branch from a stage-KK.h5", h5in_path(f),
+                   has ? "AdamW" : "SGD", has ? "has" : "has no", wants ? "adamw" : "sgd");
+}
+
 static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
 {
     struct model *m = &r->model;
-    char name[160];
     if (checkpoint_check_format(f, err) || check_model(f, m, err) || read_position(r, f, err) ||
         read_mathematics(r, f, err))
         return -1;
     if (r->seed_only)
         return read_seed_only(r, f, err);
-    uint8_t *mask = rv_malloc(m->total);
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        size_t dims[4];
-        param_dims(pa, dims);
-        ck_dataset_path(name, sizeof name, CK_PARAMS, 0, pa->name);
-        if (h5in_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
-            goto fail;
-        ck_dataset_path(name, sizeof name, CK_MOMENTUM, 0, pa->name);
-        if (h5in_floats(f, name, m->momentum + pa->offset, pa->ndim, dims, err))
-            goto fail;
-        ck_dataset_path(name, sizeof name, CK_MASK, 0, pa->name);
-        if (h5in_bytes(f, name, mask + pa->offset, pa->ndim, dims, err) ||
-            ck_check_bytes(f, CK_MASK, name, mask + pa->offset, pa->count, err))
-            goto fail;
-    }
-    for (size_t i = 0; i < m->total; i++)
-        m->mask[i] = mask[i] ? 1.0f : 0.0f;
-    free(mask);
+    /* Each parameter's values, optimizer state and mask (uint8 in the file, checked 0 or 1). */
+    const struct ck_io reading = {0};
+    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, r, &reading, err))
+        return -1;
     model_mask_changed(m);
-    return read_rest(r, f, err);
-fail:
-    free(mask);
-    return -1;
+    return read_rest(r, f, err) || check_optimizer_state(r, f, err) ? -1 : 0;
 }
 
 /* Running statistics, history and stage statistics: common to full and seed-only files. */
 static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
 {
-    struct model *m = &r->model;
     char name[160];
-    for (int u = 0; u < m->nunits; u++) {
-        const struct unit *un = &m->units[u];
-        size_t c = ck_unit_channels(m, u);
-        if (un->layernorm)
-            continue; /* no running statistics (model.h) */
-        ck_dataset_path(name, sizeof name, CK_RUNNING_MEAN, 0, un->name);
-        if (h5in_floats(f, name, m->running_stats + un->running, 1, &c, err))
-            return -1;
-        ck_dataset_path(name, sizeof name, CK_RUNNING_VAR, 0, un->name);
-        if (h5in_floats(f, name, m->running_stats + un->running + c, 1, &c, err))
-            return -1;
-    }
+    const struct ck_io reading = {0};
+    if (ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err))
+        return -1;
     int nd;
     size_t shape[H5IO_MAX_DIMS], rows;
     /* h5in_shape checks that the file holds the data of the shape it declares, so the
@@ -909,23 +755,10 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
     r->nhistory = r->history_cap = (int)rows;
     if (!rows)
         r->history_cap = 1;
-    double *col = rv_malloc((rows ? rows : 1) * sizeof(double));
-    for (int k = 0; k < HISTORY_COLUMNS; k++) {
-        enum ck_field id = (enum ck_field)(CK_HIST_STAGE + k);
-        ck_dataset_path(name, sizeof name, id, 0, NULL);
-        if ((ck_layout[id].flags & CK_OPTIONAL) && !h5in_exists(f, name)) {
-            for (size_t i = 0; i < rows; i++) /* an older file: unknown */
-                col[i] = NAN;
-        } else if (h5in_doubles(f, name, col, 1, &rows, err) ||
-                   /* Checked before history_set casts stage and epoch to int. */
-                   ck_check_doubles(f, id, name, col, rows, err)) {
-            free(col);
-            return -1;
-        }
-        for (size_t i = 0; i < rows; i++)
-            history_set(&r->history[i], k, col[i]);
-    }
-    free(col);
+    /* Each column checked before history_set casts stage and epoch to int; the optional ones
+     * NaN (unknown) in an older file. */
+    if (ck_get_arrays(f, CK_HIST_STAGE, CK_HIST_ABS_GAMMA_P90, 0, r, &reading, err))
+        return -1;
     free(r->provenance);
     if (provenance_read(f, &r->provenance, &r->nprovenance, err))
         return -1;
@@ -1003,7 +836,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
     }
     h5in_close(f);
     for (int p = 0; rc == 0 && p < r.model.nparams; p++)
-        if (r.model.params[p].kind == PARAM_CONV && !at_init(&r.model, (uint64_t)r.cfg.seed, p))
+        if (r.model.params[p].kind == PARAM_CONV && !ck_at_init(&r.model, (uint64_t)r.cfg.seed, p))
             rc = rv_fail(err, "%s: conv weight %s differs from the values its seed gives (trained or "
                          "re-initialized); only a checkpoint whose convs were never changed, such as "
                          "the BN-only stage-00.h5, can be exported seed-only", in, r.model.params[p].name);
@@ -1037,4 +870,38 @@ int checkpoint_load(struct run *r, const char *path, struct rv_error *err)
     if (rc)
         checkpoint_escape_message(err);
     return comm_agree(r->comm, rc, err);
+}
+
+static int read_model_values(struct model *m, struct h5in *f, struct rv_error *err)
+{
+    /* The network must be the file's; how it was initialized (gamma_one) does not matter. */
+    struct model_spec file, want = m->spec;
+    memset(&file, 0, sizeof file);
+    if (checkpoint_check_format(f, err) || ck_get_all(f, CK_IN_SPEC, 0, &file, err))
+        return -1;
+    want.gamma_one = file.gamma_one;
+    if (ck_match_all(f, CK_IN_SPEC, 0, &want, err))
+        return -1;
+    /* The values and running statistics through the layout table's rows, whose accessors read
+     * a run's model: a run that holds this model (its blocks shared, nothing else used). */
+    struct run *r = calloc(1, sizeof *r);
+    if (!r)
+        return rv_fail(err, "%s: out of memory", h5in_path(f));
+    r->model = *m;
+    const struct ck_io reading = {0};
+    int rc = ck_get_arrays(f, CK_PARAMS, CK_PARAMS, 0, r, &reading, err) ||
+             ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err) ? -1 : 0;
+    free(r);
+    return rc;
+}
+
+int checkpoint_load_model(struct model *m, const char *path, struct rv_error *err)
+{
+    struct h5in *f = h5in_open(path, err);
+    int rc = f ? read_model_values(m, f, err) : -1;
+    if (f)
+        h5in_close(f);
+    if (rc)
+        checkpoint_escape_message(err);
+    return rc;
 }

@@ -48,6 +48,9 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 #define REC(mem) HOME(CK_IN_RECORD, struct stage_record, mem, 0)
 #define UNIT(mem) HOME(CK_IN_UNIT, struct ck_unit, mem, 0)
 #define PROV(mem) HOME(CK_IN_PROV, struct provenance, mem, 0)
+/* A dataset row's home, accessor (checkpoint_arrays.c) and, for the document, where in memory. */
+#define ARR(home, acc, mem) home, 0, 0, CK_C_INT, mem, 0, &acc
+#define ARR_OPT(home, acc, mem, absent) home, 0, 0, CK_C_INT, mem, absent, &acc
 /* An optional row's member and the value it reads as when the file lacks it. */
 #define RUN_OPT(mem, absent) HOME(CK_IN_RUN, struct run, mem, absent)
 #define REC_OPT(mem, absent) HOME(CK_IN_RECORD, struct stage_record, mem, absent)
@@ -60,7 +63,7 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 
 const char *const ck_wiring_names[CK_NWIRINGS] = {
     [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg",
-    [ARCH_MIXER] = "mlp-mixer"};
+    [ARCH_SRRESNET] = "srresnet", [ARCH_MIXER] = "mlp-mixer"};
 _Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
@@ -168,11 +171,13 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_MODEL_INPUT_MEAN] = D("model", "input_mean", CK_T_F32, B | CK_OPTIONAL | CK_ADDED, "(in_c,)", 0, 1,
                               "per-channel mean m_c of the input normalization, in [0, 1] pixel units "
                               "(\"Normalization\" below); when missing (with input_std), computed from "
-                              "the training data at load"),
+                              "the training data at load",
+            ARR(CK_IN_RUN, ck_acc_input_norm, "norm_mean")),
     [CK_MODEL_INPUT_STD] = D("model", "input_std", CK_T_F32, B | CK_ABOVE_LO | CK_OPTIONAL | CK_ADDED,
                              "(in_c,)", 0, 1,
                              "per-channel standard deviation s_c, same units; present exactly when "
-                             "input_mean is"),
+                             "input_mean is",
+            ARR(CK_IN_RUN, ck_acc_input_norm, "norm_std")),
     [CK_MODEL_NUNITS] = A("model", "nunits", CK_T_INT, B | NET, 0, MAX_UNITS,
                           "units in the unit table: one group `unit-KK` each, in model order (KK = "
                           "0, 1, …; three digits from 100); must be the units of the model the "
@@ -188,43 +193,66 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                          "(out_c first); empty for a unit without one",
             UNIT(filter)),
     [CK_PARAMS] = D("params", "<name>", CK_T_F32, 0, "the parameter's", 0, 0,
-                    "parameter values (a seed-only export keeps γ, β and a trained output layer)"),
+                    "parameter values (a seed-only export keeps γ, β and a trained output layer)",
+            ARR(CK_IN_RUN, ck_acc_param, "model.values")),
     [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
-                      "SGD momentum buffer"),
+                      "SGD momentum buffer; with `train.optimizer = adamw` AdamW's first moment "
+                      "(torch's `exp_avg`)",
+            ARR(CK_IN_RUN, ck_acc_param, "model.momentum")),
     [CK_MASK] = D("mask", "<name>", CK_T_U8, B | CK_FULL_ONLY, "the parameter's", 0, 1,
-                  "1 = trained in the stage in `stage`, 0 = frozen"),
+                  "1 = trained in the stage in `stage`, 0 = frozen",
+            ARR(CK_IN_RUN, ck_acc_param, "model.mask")),
+    [CK_MOMENT2] = D("moment2", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
+                     "AdamW's second moment (torch's `exp_avg_sq`), in files of runs with "
+                     "`train.optimizer = adamw` only (its step count, for the bias correction, is "
+                     "`step`: the state restarts with every stage)",
+            ARR(CK_IN_RUN, ck_acc_param, "model.moment2")),
     [CK_RUNNING_MEAN] = D("running", "<unit>/mean", CK_T_F32, 0, "(out_c,)", 0, 0,
                           "BatchNorm running mean (a BatchNorm unit's; a Mixer's LayerNorm units "
-                          "have no running statistics and no /running group)"),
+                          "have no running statistics and no /running group)",
+            ARR(CK_IN_RUN, ck_acc_running, "model.running_stats")),
     [CK_RUNNING_VAR] = D("running", "<unit>/var", CK_T_F32, 0, "(out_c,)", 0, 0,
-                         "BatchNorm running variance"),
+                         "BatchNorm running variance",
+            ARR(CK_IN_RUN, ck_acc_running, "model.running_stats")),
     [CK_HIST_STAGE] = D("history", "stage", CK_T_F64, B | CK_WHOLE, "(epochs so far,)", 0, MAX_STAGE,
-                        "one row per finished epoch over the whole run: the stage index"),
+                        "one row per finished epoch over the whole run: the stage index",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_EPOCH] = D("history", "epoch", CK_T_F64, B | CK_WHOLE, "(epochs so far,)", 1, MAX_EPOCHS,
-                        "epoch number within the stage, 1-based"),
+                        "epoch number within the stage, 1-based",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_LR] = D("history", "lr", CK_T_F64, 0, "(epochs so far,)", 0, 0,
-                     "learning rate at the epoch's last step"),
+                     "learning rate at the epoch's last step",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_TRAIN_LOSS] = D("history", "train_loss", CK_T_F64, 0, "(epochs so far,)", 0, 0,
                              "mean training cross-entropy over the epoch "
-                             "(`epoch_loss_sum / epoch_seen`)"),
+                             "(`epoch_loss_sum / epoch_seen`)",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_TRAIN_ACC] = D("history", "train_acc", CK_T_F64, 0, "(epochs so far,)", 0, 0,
                             "training accuracy over the epoch, 0…1 (augmented batches, "
-                            "training-mode BN)"),
+                            "training-mode BN)",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_TEST_LOSS] = D("history", "test_loss", CK_T_F64, 0, "(epochs so far,)", 0, 0,
-                            "test-set mean loss after the epoch, with running statistics"),
+                            "test-set mean loss after the epoch, with running statistics",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_TEST_ACC] = D("history", "test_acc", CK_T_F64, 0, "(epochs so far,)", 0, 0,
-                           "test-set accuracy after the epoch, with running statistics"),
+                           "test-set accuracy after the epoch, with running statistics",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_SECONDS] = D("history", "seconds", CK_T_F64, 0, "(epochs so far,)", 0, 0,
-                          "wall time of the epoch (for information only)"),
+                          "wall time of the epoch (for information only)",
+            ARR(CK_IN_RUN, ck_acc_history, "history")),
     [CK_HIST_GAMMA_BELOW_TAU] = D("history", "gamma_below_tau", CK_T_F64, CK_OPTIONAL, "(epochs so far,)", 0, 0,
                                    "share of all filters with |γ| < τ (`pipeline.threshold`) after the "
-                                   "epoch, 0…1; NaN in rows of files written before it existed"),
+                                   "epoch, 0…1; NaN in rows of files written before it existed",
+            ARR_OPT(CK_IN_RUN, ck_acc_history, "history", NAN)),
     [CK_HIST_ABS_GAMMA_P10] = D("history", "abs_gamma_p10", CK_T_F64, CK_OPTIONAL, "(epochs so far,)", 0, 0,
-                                 "10 % quantile of |γ| over all filters after the epoch (NaN when unknown)"),
+                                 "10 % quantile of |γ| over all filters after the epoch (NaN when unknown)",
+            ARR_OPT(CK_IN_RUN, ck_acc_history, "history", NAN)),
     [CK_HIST_ABS_GAMMA_P50] = D("history", "abs_gamma_p50", CK_T_F64, CK_OPTIONAL, "(epochs so far,)", 0, 0,
-                                 "median of |γ| over all filters after the epoch (NaN when unknown)"),
+                                 "median of |γ| over all filters after the epoch (NaN when unknown)",
+            ARR_OPT(CK_IN_RUN, ck_acc_history, "history", NAN)),
     [CK_HIST_ABS_GAMMA_P90] = D("history", "abs_gamma_p90", CK_T_F64, CK_OPTIONAL, "(epochs so far,)", 0, 0,
-                                 "90 % quantile of |γ| over all filters after the epoch (NaN when unknown)"),
+                                 "90 % quantile of |γ| over all filters after the epoch (NaN when unknown)",
+            ARR_OPT(CK_IN_RUN, ck_acc_history, "history", NAN)),
     [CK_PROV_COUNT] = A("provenance", "count", CK_T_INT, B | CK_OPTIONAL | CK_ADDED, 0, MAX_STARTS,
                         "process starts that trained the run (the `run`, then every `resume`, oldest "
                         "first), one group `start-KK` each; at most the members of `/provenance`. A "
@@ -273,7 +301,8 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                    "unit names in model order, each followed by `\"\\n\"` (the text ends "
                    "with a newline)"),
     [CK_FILTERS_PER_UNIT] = D("stats", "filters_per_unit", CK_T_I64, B, "(nunits,)", 1, MAX_UNIT_FILTERS,
-                              "out_c of each unit, same order"),
+                              "out_c of each unit, same order; must be the model's",
+            ARR(CK_IN_MODEL, ck_acc_filters_per_unit, "units[].channels")),
     [CK_REC_KIND] = A("stats/stage-KK", "kind", CK_T_STRING, C, 0, 0,
                       "stage kind (`stages.h`). Pipeline stages: `bn` (fraction 0), "
                       "`conv_fraction` (0 < fraction < 1), `all` (fraction 1). Single-stage runs: "
@@ -320,9 +349,11 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                              "filters switched off; the model itself is not changed); −1: not measured",
             REC(acc_clamped)),
     [CK_REC_GAMMA] = D("stats/stage-KK", "gamma", CK_T_F32, 0, "(nfilters,)", 0, 0,
-                       "γ of each filter at the stage end"),
+                       "γ of each filter at the stage end",
+            ARR(CK_IN_RECORD, ck_acc_record, "gamma")),
     [CK_REC_DISABLED] = D("stats/stage-KK", "disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
-                          "\\|γ\\| < τ at the stage end (d)"),
+                          "\\|γ\\| < τ at the stage end (d)",
+            ARR(CK_IN_RECORD, ck_acc_record, "disabled")),
     [CK_REC_REINIT] = D("stats/stage-KK", "reinit", CK_T_U8, B, "(nfilters,)", 0, 1,
                         "flagged at the transition before this stage (r): \\|γ\\| < τ at the "
                         "previous stage's end, with the τ in force at the transition (in a "
@@ -330,11 +361,17 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                         "Flagged filters are re-initialized, except in the control "
                         "(`pipeline.reinit = false`, `reinit_applied` = 0), where the flags mark "
                         "the filters that would have been, so that revived / died_again read "
-                        "\"recovered without help\" / \"stayed disabled\""),
-    [CK_REC_REVIVED] = D("stats/stage-KK", "revived", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ ¬d: re-initialized, and alive now"),
-    [CK_REC_DIED_AGAIN] = D("stats/stage-KK", "died_again", CK_T_U8, B, "(nfilters,)", 0, 1, "r ∧ d: re-initialized, and disabled again"),
+                        "\"recovered without help\" / \"stayed disabled\"",
+            ARR(CK_IN_RECORD, ck_acc_record, "reinit")),
+    [CK_REC_REVIVED] = D("stats/stage-KK", "revived", CK_T_U8, B, "(nfilters,)", 0, 1,
+                         "r ∧ ¬d: re-initialized, and alive now",
+            ARR(CK_IN_RECORD, ck_acc_record, "(derived)")),
+    [CK_REC_DIED_AGAIN] = D("stats/stage-KK", "died_again", CK_T_U8, B, "(nfilters,)", 0, 1,
+                            "r ∧ d: re-initialized, and disabled again",
+            ARR(CK_IN_RECORD, ck_acc_record, "(derived)")),
     [CK_REC_NEWLY_DISABLED] = D("stats/stage-KK", "newly_disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
-                                "¬r ∧ d: alive at the stage start, disabled now"),
+                                "¬r ∧ d: alive at the stage start, disabled now",
+            ARR(CK_IN_RECORD, ck_acc_record, "(derived)")),
 };
 
 #undef A
@@ -345,6 +382,8 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
 #undef SPEC
 #undef REC
 #undef PROV
+#undef ARR
+#undef ARR_OPT
 #undef RUN_OPT
 #undef REC_OPT
 #undef B
@@ -597,9 +636,8 @@ int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, stru
 {
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home)
+        if (row->home != home || !(row->flags & CK_ATTR))
             continue;
-        REVIVE_ASSERT(row->flags & CK_ATTR);
         const char *p = (const char *)base + row->offset;
         int rc = row->type == CK_T_INT      ? ck_put_int(f, (enum ck_field)id, k, member_int(row, base), err)
                  : row->type == CK_T_DOUBLE ? ck_put_double(f, (enum ck_field)id, k, *(const double *)p, err)
@@ -646,7 +684,7 @@ int ck_get_all(struct h5in *f, enum ck_home home, int k, void *base, struct rv_e
 {
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home)
+        if (row->home != home || !(row->flags & CK_ATTR))
             continue;
         int64_t iv = 0;
         double dv = 0;
@@ -669,7 +707,7 @@ int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, str
 {
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home)
+        if (row->home != home || !(row->flags & CK_ATTR))
             continue;
         int64_t iv = 0;
         double dv = 0;
@@ -783,7 +821,7 @@ void ck_write_markdown(FILE *out)
     static const char *const home_name[] = {[CK_NOWHERE] = "", [CK_IN_RUN] = "run",
                                             [CK_IN_SPEC] = "model_spec", [CK_IN_RECORD] = "stage_record",
                                             [CK_IN_PROV] = "provenance",
-                                            [CK_IN_UNIT] = "ck_unit"};
+                                            [CK_IN_UNIT] = "ck_unit", [CK_IN_MODEL] = "model"};
     fprintf(out, "| path | type | shape | bounds | ✓ | in memory | meaning |\n"
                  "|---|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
@@ -815,7 +853,9 @@ void ck_write_markdown(FILE *out)
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
                            : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
         char member[64] = "";
-        if (r->home != CK_NOWHERE)
+        if (r->home != CK_NOWHERE && r->member[0] == '(')
+            snprintf(member, sizeof member, "derived");
+        else if (r->home != CK_NOWHERE)
             snprintf(member, sizeof member, "`%s.%s`", home_name[r->home], r->member);
         fprintf(out, "| %s | %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
                 r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", member, r->meaning, note);

@@ -24,6 +24,7 @@
 #ifndef REVIVE_CHECKPOINT_LAYOUT_H
 #define REVIVE_CHECKPOINT_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ enum ck_field {
     CK_MODEL_WIRING, CK_MODEL_WIRING_VERSION, CK_MODEL_BN_EPS, CK_MODEL_BN_MOMENTUM,
     CK_MODEL_CONV_AUTO_RULE, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD,
     CK_MODEL_NUNITS, CK_UNIT_NAME, CK_UNIT_CHANNELS, CK_UNIT_FILTER,
-    CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_RUNNING_MEAN, CK_RUNNING_VAR,
+    CK_PARAMS, CK_MOMENTUM, CK_MASK, CK_MOMENT2, CK_RUNNING_MEAN, CK_RUNNING_VAR,
     CK_HIST_STAGE, CK_HIST_EPOCH, CK_HIST_LR, CK_HIST_TRAIN_LOSS, CK_HIST_TRAIN_ACC,
     CK_HIST_TEST_LOSS, CK_HIST_TEST_ACC, CK_HIST_SECONDS,
     CK_HIST_GAMMA_BELOW_TAU, CK_HIST_ABS_GAMMA_P10, CK_HIST_ABS_GAMMA_P50, CK_HIST_ABS_GAMMA_P90,
@@ -79,7 +80,7 @@ enum ck_flags {
 /* The wiring of each family's network, /model's `wiring` (the CIFAR ResNet's is
  * docs/checkpoint-format.md's "The network, exactly"), in enum arch_kind's order, and the
  * version of all of them. */
-#define CK_NWIRINGS 4
+#define CK_NWIRINGS 5
 extern const char *const ck_wiring_names[CK_NWIRINGS];
 #define CHECKPOINT_WIRING_VERSION 1
 
@@ -91,6 +92,7 @@ enum ck_home {
     CK_IN_RECORD, /* struct stage_record: a finished stage */
     CK_IN_PROV,   /* struct provenance: one process start */
     CK_IN_UNIT,   /* struct ck_unit: one row of /model's unit table */
+    CK_IN_MODEL,  /* struct model: what /stats says of the units */
 };
 /* A unit as /model/unit-KK describes it: its name, its channels, and the parameter whose rows are
  * its filters ("" for a unit without filter weights). */
@@ -102,6 +104,43 @@ struct ck_unit {
 struct model;
 /* Unit u of m as the unit table holds it. */
 void ck_unit_describe(const struct model *m, int u, struct ck_unit *out);
+
+/* ---- dataset rows ------------------------------------------------------------------------
+ * A dataset row names its accessor (checkpoint_arrays.c): how many instances the row has (one,
+ * or one per parameter or unit: its path's <name> / <unit>), and for instance i where the values
+ * are in memory. ck_put_arrays writes, and ck_get_arrays reads, shape- and bounds-checks and
+ * stores, every row of a range through it: a new array is one row and, where its memory is new,
+ * one accessor. */
+enum ck_need {
+    CK_SKIP,     /* not in this file (an AdamW state in an SGD run; a seed-only export's conv weights) */
+    CK_NEED,     /* written; required when read */
+    CK_IF_THERE, /* read when the file has it (an optional row reads as its `absent` value) */
+};
+/* Instance i of a dataset row, as its accessor locates it. */
+struct ck_array {
+    enum ck_need need;
+    const char *arg;     /* replaces <name> / <unit> in the path; NULL for a fixed path */
+    int ndim;
+    size_t dims[4];      /* the shape written, and the one a read requires */
+    void *data;          /* the values in the row's file type, read and written in place; NULL:
+                            through the accessor's pack and unpack */
+};
+/* The file being read or written. */
+struct ck_io {
+    bool writing;
+    bool seed_only;      /* a seed-only export: rows marked CK_FULL_ONLY are not in it */
+};
+struct ck_access {
+    int (*count)(const void *base);  /* instances; NULL: one */
+    void (*locate)(const void *base, int id, int i, const struct ck_io *io, struct ck_array *a);
+    /* Memory → file values (the row's type, the array's element count), for data == NULL. */
+    void (*pack)(const void *base, int id, int i, void *buf);
+    /* File values (checked against the row's bounds) → memory. NULL: the values are derived
+     * from others already read, and must equal what pack gives; disagree words the error. */
+    void (*unpack)(void *base, int id, int i, const void *buf);
+    int (*disagree)(struct h5in *f, const char *path, const void *base, int i, size_t j,
+                    double got, struct rv_error *err);
+};
 
 /* The C type of the member (derived from it by _Generic in the table). */
 enum ck_ctype { CK_C_INT, CK_C_LONG, CK_C_BOOL, CK_C_DOUBLE, CK_C_SIZE, CK_C_TEXT };
@@ -122,6 +161,9 @@ struct ck_row {
     enum ck_ctype ctype;
     const char *member;
     double absent;
+    /* Dataset rows read and written by ck_put_arrays / ck_get_arrays: where their values live
+     * (member then names it for the document); NULL: by hand (the config text, the unit names). */
+    const struct ck_access *access;
 };
 
 extern const struct ck_row ck_layout[CK_NFIELDS];
@@ -167,6 +209,19 @@ int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const fl
 /* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
  * <name> or <unit> replaced by arg and KK by k. */
 void ck_dataset_path(char *buf, size_t cap, enum ck_field id, int k, const char *arg);
+
+/* Every dataset row from first to last (their home's struct at base, instance k of a
+ * stats/stage-KK row), in table order; consecutive rows with the same instances go instance by
+ * instance (params/p, momentum/p, mask/p, then the next p), the order of the objects in the file. */
+int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int k, const void *base,
+                  const struct ck_io *io, struct rv_error *err);
+int ck_get_arrays(struct h5in *f, enum ck_field first, enum ck_field last, int k, void *base,
+                  const struct ck_io *io, struct rv_error *err);
+/* The accessors of the table's dataset rows (checkpoint_arrays.c). */
+extern const struct ck_access ck_acc_input_norm, ck_acc_param, ck_acc_running, ck_acc_history,
+    ck_acc_filters_per_unit, ck_acc_record;
+/* Whether parameter p of m still holds exactly the values model_init gives it from seed. */
+bool ck_at_init(const struct model *m, uint64_t seed, int p);
 
 /* The records of /stats (src/io/checkpoint.c), as the loader and `inspect` both read them:
  * nstages from the file, each stage-KK through its rows (ck_get_all), its kind checked against

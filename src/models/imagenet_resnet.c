@@ -2,7 +2,9 @@
  * 18 and 34, Bottleneck v1.5 (the stride on the 3×3) for 50 to 200, type-B shortcuts (1×1 conv
  * + BN only where the shape changes), 64·w stem channels. The stem is torchvision's (7×7/2 conv,
  * BN, ReLU, 3×3/2 max-pool) or, with model.stem = cifar, a 3×3/1 conv, BN, ReLU and no pool,
- * so the network trains on 28×28 images. Parameter names follow torchvision's modules
+ * so the network trains on 28×28 images. With model.skip = false every block loses its residual
+ * path (the plain network of the same depth and width; Wang et al. 2021's "no-skip" control).
+ * Parameter names follow torchvision's modules
  * ("layer2.0.downsample.conv"), so scripts/revive_torch.py maps them one to one. */
 #include <stdio.h>
 
@@ -41,8 +43,8 @@ int imagenet_resnet_check(const struct model_spec *s, struct rv_error *err)
 
 void imagenet_resnet_describe(char *buf, size_t size, const struct model_spec *s)
 {
-    snprintf(buf, size, "ImageNet ResNet-%d width %d, %s stem", s->depth, s->width,
-             s->stem == STEM_CIFAR ? "cifar" : "imagenet");
+    snprintf(buf, size, "ImageNet ResNet-%d width %d, %s stem%s", s->depth, s->width,
+             s->stem == STEM_CIFAR ? "cifar" : "imagenet", s->no_skip ? ", no skip connections" : "");
 }
 
 int imagenet_resnet_block(struct model *m, const char *name, int x, int planes, int stride,
@@ -63,6 +65,11 @@ int imagenet_resnet_block(struct model *m, const char *name, int x, int planes, 
         snprintf(n, sizeof n, "%s.conv2", name);
         y = model_add_conv_bn(m, n, y, out_c, 3, 1, false, false);
     }
+    /* model.skip = false: the same block without its residual path (no add, no downsample
+     * projection), the ReLU the add carried kept as a layer named as the block, so taps name
+     * the same block outputs in both networks */
+    if (m->spec.no_skip)
+        return model_add_relu(m, name, y);
     int skip = x;
     if (stride != 1 || m->tensors[x].c != out_c) {
         snprintf(n, sizeof n, "%s.downsample", name);

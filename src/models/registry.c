@@ -6,6 +6,7 @@ const char *const arch_names[ARCH_COUNT] = {
     [ARCH_RESNET] = "resnet",
     [ARCH_IMAGENET_RESNET] = "imagenet_resnet",
     [ARCH_VGG] = "vgg",
+    [ARCH_SRRESNET] = "srresnet",
     [ARCH_MIXER] = "mixer",
 };
 
@@ -13,6 +14,7 @@ const struct model_family model_families[ARCH_COUNT] = {
     [ARCH_RESNET] = {resnet_check, resnet_build, resnet_describe},
     [ARCH_IMAGENET_RESNET] = {imagenet_resnet_check, imagenet_resnet_build, imagenet_resnet_describe},
     [ARCH_VGG] = {vgg_check, vgg_build, vgg_describe},
+    [ARCH_SRRESNET] = {srresnet_check, srresnet_build, srresnet_describe},
     [ARCH_MIXER] = {mixer_check, mixer_build, mixer_describe},
 };
 
@@ -36,6 +38,9 @@ int model_check_common(const struct model_spec *s, bool stem, bool norm, bool he
     if (!norm && s->norm != NORM_BATCH)
         return rv_fail(err, "model.norm = %s is for vgg; model.arch = %s needs batchnorm",
                        norm_names[s->norm], fam);
+    if (s->no_skip && s->arch != ARCH_IMAGENET_RESNET)
+        return rv_fail(err, "model.skip = false is for imagenet_resnet; model.arch = %s keeps its "
+                       "own (set model.skip = true)", fam);
     if (!head && s->head != HEAD_AUTO)
         return rv_fail(err, "model.head = %s is for vgg; model.arch = %s has its own (set "
                        "model.head = auto)", head_names[s->head], fam);

@@ -198,6 +198,8 @@ static int stage_start(struct run *r, const struct schedule *s, struct rv_error 
     int reinit = 0, flagged = 0, recal = 0;
     /* A new stage is a new optimizer: momentum starts from zero, as the lr schedule restarts. */
     memset(r->model.momentum, 0, r->model.total * sizeof(float));
+    if (r->model.moment2)
+        memset(r->model.moment2, 0, r->model.total * sizeof(float));
     r->acc_start = r->acc_start_recal = -1.0;
     if (flags) {
         for (int f = 0; f < r->records[k - 1].nfilters; f++)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "layers.h"
+#include "optim.h"
 #include "run.h"
 #include "stages.h"
 
@@ -81,7 +82,7 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
     struct model_spec s = {
         .arch = cfg->arch, .stem = cfg->stem, .norm = cfg->norm, .head = cfg->head,
         .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
-        .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE,
+        .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE, .no_skip = !cfg->skip,
         .conv_algo = cfg->conv_algo, .conv_auto_rule = cfg->conv_auto_rule,
         .mixer = run_mixer_spec(cfg),
     };
@@ -190,6 +191,7 @@ int run_open(struct run *r, const struct config *cfg, struct comm *comm, struct 
         snprintf(msg, sizeof msg, "%s", err->msg);
         return rv_fail(err, "%s: %s", cfg->source, msg);
     }
+    optim_alloc_state(&r->model, cfg->optimizer);
     model_init(&r->model, (uint64_t)cfg->seed);
     return 0;
 }

@@ -1,4 +1,5 @@
 /* The stage schedule, computed in one place (see schedule.h). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,14 +24,24 @@ static int too_many_stages(const struct config *c, int done, struct rv_error *er
                    "n, or list pipeline.fractions", SOURCE(c), n, s, SCHEDULE_MAX_STAGES);
 }
 
-/* The fractions after `last`: the explicit list's larger entries, or last·s, last·s², … (N after
- * the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap; more is an
- * error; cap may be 0 when a resumed run has finished every stage a schedule can hold). */
-static int fractions_after(double *f, int cap, double last, const struct config *c, int done,
-                           struct rv_error *err)
+/* The fractions after the finished stages, whose last fraction is `last` and of which
+ * `zeros_done` were BN-only: the explicit list's BN-only rounds not yet run (its leading zeros
+ * beyond zeros_done, when last is 0) and its entries larger than last; or last·s, last·s², …
+ * (N after the BN-only stage) while < 1, then 1. Returns the count written to f (at most cap;
+ * more is an error; cap may be 0 when a resumed run has finished every stage a schedule can hold). */
+static int fractions_after(double *f, int cap, double last, int zeros_done, const struct config *c,
+                           int done, struct rv_error *err)
 {
     int n = 0;
     if (c->fractions.n > 0) {
+        int zeros = 0;
+        while (zeros < c->fractions.n && c->fractions.v[zeros] == 0.0)
+            zeros++;
+        for (int i = 0; last <= 0.0 && i < zeros - zeros_done; i++) {
+            if (n >= cap)
+                return too_many_stages(c, done, err);
+            f[n++] = 0.0;
+        }
         for (int i = 0; i < c->fractions.n; i++)
             if (c->fractions.v[i] > last) {
                 if (n >= cap)
@@ -113,7 +124,7 @@ int schedule_pipeline(struct schedule *s, const struct config *c, struct rv_erro
             f[n++] = c->fractions.v[i];
     } else {
         f[0] = 0.0;
-        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, c, 0, err);
+        int more = fractions_after(f + 1, SCHEDULE_MAX_STAGES - 1, 0.0, 1, c, 0, err);
         if (more < 0)
             return -1;
         n = 1 + more;
@@ -141,11 +152,80 @@ int schedule_continue(struct schedule *s, int done, const struct config *c, stru
     if (!c->pipeline)
         return 0;
     double f[SCHEDULE_MAX_STAGES];
-    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, s->stage[done - 1].fraction, c, done, err);
+    int zeros_done = 0;
+    for (int k = 0; k < done; k++)
+        zeros_done += s->stage[k].fraction <= 0.0;
+    int more = fractions_after(f, SCHEDULE_MAX_STAGES - done, s->stage[done - 1].fraction, zeros_done,
+                               c, done, err);
     if (more < 0)
         return -1;
     for (int i = 0; i < more; i++)
         set_kind(&s->stage[done + i], f[i], c);
     s->n = done + more;
     return set_epochs(s, done, c, err);
+}
+
+/* ---- the learning rate within a stage (schedule.h) ---------------------------------------- */
+
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
+{
+    struct lr_schedule s;
+    memset(&s, 0, sizeof s);
+    s.kind = c->lr_schedule;
+    s.base = c->lr;
+    s.epochs = epochs;
+    s.milestones = c->milestones;
+    /* Fractions of this stage's length: one schedule shape for any number of epochs. */
+    for (int i = 0; i < c->milestone_fractions.n; i++)
+        s.milestones.v[i] = c->milestone_fractions.v[i] * (double)epochs;
+    if (c->milestone_fractions.n > 0)
+        s.milestones.n = c->milestone_fractions.n;
+    s.factor = c->lr_factor;
+    s.warmup_epochs = c->warmup_epochs;
+    s.warmup_steps = c->warmup_steps;
+    s.min = c->lr_min;
+    return s;
+}
+
+/* ½(1 + cos πp), p clamped to [0, 1]. */
+static double half_cosine(double p)
+{
+    if (p > 1.0)
+        p = 1.0;
+    return 0.5 * (1.0 + cos(3.14159265358979323846 * p));
+}
+
+double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch)
+{
+    double epoch = (double)step / (double)steps_per_epoch;
+    double lr = s->base;
+    double warmup_steps = s->warmup_steps > 0 ? (double)s->warmup_steps
+                                              : s->warmup_epochs * (double)steps_per_epoch;
+    switch (s->kind) {
+    case LR_CONSTANT:
+    case LR_KIND_COUNT:
+        break;
+    case LR_WARMUP_COSINE: {
+        if ((double)step < warmup_steps)
+            return s->base * (double)(step + 1) / warmup_steps;
+        double rest = (double)s->epochs * (double)steps_per_epoch - warmup_steps;
+        double p = rest > 0 ? ((double)step - warmup_steps) / rest : 1.0;
+        return s->min + (s->base - s->min) * half_cosine(p);
+    }
+    case LR_STEP:
+        /* A milestone at epoch e takes effect from the first step of epoch e. */
+        for (int i = 0; i < s->milestones.n; i++)
+            if (epoch + 1e-9 >= s->milestones.v[i])
+                lr *= s->factor;
+        break;
+    case LR_COSINE: {
+        /* With lr_min = 0 this is lr · c(t) to the bit, as before lr_min existed. */
+        double t = s->epochs > 0 ? epoch / (double)s->epochs : 0.0;
+        lr = s->min + (s->base - s->min) * half_cosine(t);
+        break;
+    }
+    }
+    if (warmup_steps > 0 && (double)step < warmup_steps)
+        lr *= (double)(step + 1) / warmup_steps;
+    return lr;
 }

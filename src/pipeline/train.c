@@ -110,6 +110,9 @@ static int take_step(struct stage_loop *l, long s, struct rv_error *err)
     l->lr = lr_at(&l->sched, r->step, l->steps_per_epoch);
     /* loss, correct and the stop flags, then their sums over all ranks */
     double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
+    /* The optimizer's state restarts with the stage, as r->step does (stage_start): this is
+     * update r->step + 1 since, AdamW's bias-correction count (checkpointed as /step). */
+    l->opt.t = r->step + 1;
     step_train(&r->model, b->x, b->y, b->n, b->global, l->red, r->comm, (float)l->lr, &l->opt, sums);
     if (stop_check_step(r, sums, s, err))
         return -1;
@@ -239,7 +242,9 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
     struct stage_loop l = {
         .r = r, .plan = plan,
         .sched = lr_schedule_from_config(c, plan->epochs),
-        .opt = {.momentum = c->momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov},
+        .opt = {.momentum = c->momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov,
+                .kind = c->optimizer, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->adam_eps,
+                .label_smoothing = c->label_smoothing},
         .stage_started = run_now(), .epochs_at_start = r->epoch,
     };
     l.red = run_bn_reducer(r, &l.reducer);

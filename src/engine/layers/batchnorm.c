@@ -155,6 +155,37 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
     }
 }
 
+/* Evaluation mode is an affine map per channel, y = scale·x + shift with the running statistics:
+ * dx = scale·dy (the forward's float scale), dγ += Σ dy·(x − mean)·invstd, dβ += Σ dy. */
+void batchnorm_backward_eval(float *din, int add, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *gamma, const float *running_mean,
+                             const float *running_var, const struct batchnorm *l, int n)
+{
+    int C = l->c;
+    size_t hw = (size_t)l->h * l->w;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double invstd = 1.0 / sqrt((double)running_var[c] + (double)l->eps);
+        float scale = (float)(gamma[c] * invstd);
+        double sg = 0.0, sb = 0.0;
+        for (int i = 0; i < n; i++) {
+            size_t at = ((size_t)i * C + c) * hw;
+            const float *dy = dout + at, *x = in + at;
+            float *dx = din ? din + at : NULL;
+            for (size_t j = 0; j < hw; j++) {
+                if (dx)
+                    dx[j] = (add ? dx[j] : 0.0f) + scale * dy[j];
+                sg += (double)dy[j] * ((double)x[j] - running_mean[c]) * invstd;
+                sb += dy[j];
+            }
+        }
+        if (dgamma)
+            dgamma[c] += (float)sg;
+        if (dbeta)
+            dbeta[c] += (float)sb;
+    }
+}
+
 /* The reduction inside is collective: every rank must pass din == NULL or none. add: din +=,
  * else din =. */
 static void backward(float *din, int add, float *dgamma, float *dbeta, const float *dout,
@@ -234,3 +265,4 @@ void batchnorm_backward_to(float *din, float *dgamma, float *dbeta, const float 
 {
     backward(din, 0, dgamma, dbeta, dout, in, save_mean, save_invstd, gamma, l, n, r, sums);
 }
+

@@ -1,0 +1,586 @@
+/* pipeline superres CONFIG: ×2 super-resolution (issue 22). The input is each image average-pooled
+ * 2×2 (28×28 → 14×14), the target the image itself, both in [0, 1] pixel units. An SRResNet ×2
+ * generator (src/models/srresnet.c; [superres] blocks, width) trains on
+ *     loss = pixel (mse or l1, loss.h) + λ · perceptual (a frozen loss network: lossnet.h)
+ * with the classification pipeline's SGD and learning-rate schedule ([train] lr, momentum,
+ * weight_decay, lr_schedule, epochs, batch_size; BatchNorm in training mode, one rank). Then, on
+ * the test images (outputs clamped to [0, 1]): PSNR and SSIM (7×7 window) per image, averaged,
+ * the share of spectral energy above the low-resolution Nyquist frequency (image.h), the same
+ * for nearest-neighbour upsampling of the input as a floor; a PNG grid of the first test images
+ * (input upsampled by nearest neighbour, output, target). Writes into run.out_dir/run.name (or
+ * --out): results.json (the config, one row per epoch, the test metrics), grid.png and
+ * generator.h5 (the generator's parameters params/NAME and running statistics
+ * running_mean/UNIT, running_var/UNIT, as a checkpoint stores them).
+ *
+ * No allocation in a training step: every buffer is made before the first. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h" /* make_dirs */
+#include "cli.h"
+#include "config.h"
+#include "data.h"
+#include "h5io.h"
+#include "image.h"
+#include "json.h"
+#include "loss.h"
+#include "lossnet.h"
+#include "models.h"
+#include "optim.h"
+#include "rng.h"
+#include "run.h" /* run_dir_check, run_now, RUN_PATH_MAX */
+
+#define SSIM_WINDOW 7
+
+struct epoch_row {
+    double lr, pixel, perceptual, seconds;
+};
+
+struct test_metrics {
+    int n;
+    double psnr, ssim, share_out, share_target, psnr_nearest, ssim_nearest, share_nearest;
+};
+
+struct superres {
+    struct config cfg;
+    char dir[RUN_DIR_MAX];
+    struct dataset train, test;
+    int c, h, w, lh, lw;           /* target and input sizes */
+    struct model g;
+    struct loss pixel;
+    bool perceptual;
+    struct lossnet ln;
+    float *x, *target, *up;        /* a batch: inputs, targets; nearest-upsampled inputs */
+    int *order;
+    struct epoch_row *rows;
+    struct test_metrics test_m;
+};
+
+/* ---- the [superres] keys across each other --------------------------------------------------- */
+
+/* Splits "a, b,c" into names (trimmed, in buf); the count, or -1 (empty name, too many). */
+static int split_taps(const char *text, char *buf, size_t cap, const char **names, int max)
+{
+    snprintf(buf, cap, "%s", text);
+    int n = 0;
+    for (char *p = buf; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *end = strchr(p, ',');
+        char *stop = end ? end : p + strlen(p);
+        char *last = stop;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        if (last == p || n == max)
+            return -1;
+        *last = '\0';
+        names[n++] = p;
+        if (!end)
+            break;
+        p = end + 1;
+        if (!*p)
+            return -1; /* a trailing comma: an empty name */
+    }
+    return n;
+}
+
+static int check_keys(const struct config *c, struct rv_error *err)
+{
+    if (c->sr_perceptual_weight == 0.0)
+        return 0;
+    if (c->sr_lossnet_arch == ARCH_SRRESNET)
+        return rv_fail(err, "superres.lossnet_arch = srresnet is the generator's family; the loss "
+                       "network is a classifier: resnet, imagenet_resnet or vgg");
+    char buf[CONFIG_MAX_STRING];
+    const char *names[LOSSNET_MAX_TAPS];
+    int n = split_taps(c->sr_lossnet_taps, buf, sizeof buf, names, LOSSNET_MAX_TAPS);
+    if (n < 1)
+        return rv_fail(err, "superres.lossnet_taps = \"%s\": give 1 to %d comma-separated layer "
+                       "names, e.g. \"group1.conv1, group2.conv1\"", c->sr_lossnet_taps,
+                       LOSSNET_MAX_TAPS);
+    if (c->sr_lossnet_tap_weights.n && c->sr_lossnet_tap_weights.n != n)
+        return rv_fail(err, "superres.lossnet_tap_weights has %d values for %d taps "
+                       "(superres.lossnet_taps): give one per tap, or none for all 1",
+                       c->sr_lossnet_tap_weights.n, n);
+    struct model_spec s = {.arch = c->sr_lossnet_arch, .depth = c->sr_lossnet_depth,
+                           .width = c->sr_lossnet_width, .stem = c->sr_lossnet_stem,
+                           .norm = c->sr_lossnet_norm};
+    if (model_check_spec(&s, err)) { /* its message names model.KEY: name ours */
+        char inner[sizeof err->msg], *o = inner;
+        const char *p = err->msg;
+        while (*p && o < inner + sizeof inner - 24) {
+            if (strncmp(p, "model.", 6) == 0) {
+                o += sprintf(o, "superres.lossnet_");
+                p += 6;
+            } else {
+                *o++ = *p++;
+            }
+        }
+        *o = '\0';
+        return rv_fail(err, "%s", inner);
+    }
+    return 0;
+}
+
+/* ---- data ------------------------------------------------------------------------------------ */
+
+static int load(struct superres *s, struct rv_error *err)
+{
+    const struct config *c = &s->cfg;
+    if (c->dataset == DATASET_SYNTHETIC)
+        data_synthetic(&s->train, &s->test, c->synthetic_train, c->synthetic_test,
+                       c->synthetic_channels, c->synthetic_size, c->synthetic_classes,
+                       (uint64_t)c->seed);
+    else if (data_load(&s->train, &s->test, c->dataset, config_data_dir(c), err))
+        return -1;
+    if (c->sr_train_skip >= s->train.n)
+        return rv_fail(err, "superres.train_skip = %d leaves none of the %d training images",
+                       c->sr_train_skip, s->train.n);
+    if (c->sr_train_skip > 0) { /* drop the first images: the rest moves to the front */
+        struct dataset *d = &s->train;
+        size_t per = (size_t)d->c * d->h * d->w, k = (size_t)c->sr_train_skip;
+        memmove(d->pixels, d->pixels + k * per, ((size_t)d->n - k) * per);
+        memmove(d->labels, d->labels + k, (size_t)d->n - k);
+        d->n -= (int)k;
+    }
+    dataset_truncate(&s->train, c->train_limit);
+    dataset_truncate(&s->test, c->test_limit);
+    s->c = s->train.c;
+    s->h = s->train.h;
+    s->w = s->train.w;
+    if (s->h % 2 || s->w % 2)
+        return rv_fail(err, "superres: the images are %dx%d; x2 super-resolution needs even sides",
+                       s->h, s->w);
+    if (s->h < SSIM_WINDOW || s->w < SSIM_WINDOW)
+        return rv_fail(err, "superres: the images are %dx%d; SSIM's %dx%d window needs %d pixels "
+                       "a side (data.synthetic_size >= 8)", s->h, s->w, SSIM_WINDOW, SSIM_WINDOW,
+                       SSIM_WINDOW + 1);
+    if (s->train.n < 2 || s->test.n < 1)
+        return rv_fail(err, "superres: %d training and %d test images; need 2 and 1 at least "
+                       "(data.train_limit, data.test_limit)", s->train.n, s->test.n);
+    s->lh = s->h / 2;
+    s->lw = s->w / 2;
+    return 0;
+}
+
+/* Image idx of d as a target (c, h, w) in [0, 1] and its 2×2 average pool (c, h/2, w/2). */
+static void make_pair(const struct superres *s, const struct dataset *d, int idx, float *x,
+                      float *t)
+{
+    size_t hw = (size_t)s->h * s->w;
+    const uint8_t *p = d->pixels + (size_t)idx * s->c * hw;
+    for (size_t i = 0; i < (size_t)s->c * hw; i++)
+        t[i] = (float)p[i] / 255.0f;
+    for (int ch = 0; ch < s->c; ch++)
+        for (int y = 0; y < s->lh; y++)
+            for (int xx = 0; xx < s->lw; xx++) {
+                const float *q = t + ch * hw + (size_t)(2 * y) * s->w + 2 * xx;
+                x[((size_t)ch * s->lh + y) * s->lw + xx] =
+                    0.25f * ((q[0] + q[1]) + (q[s->w] + q[s->w + 1]));
+            }
+}
+
+static void make_batch(struct superres *s, const struct dataset *d, const int *idx, int n)
+{
+    size_t xs = (size_t)s->c * s->lh * s->lw, ts = (size_t)s->c * s->h * s->w;
+    for (int i = 0; i < n; i++)
+        make_pair(s, d, idx[i], s->x + i * xs, s->target + i * ts);
+}
+
+/* ---- the networks ----------------------------------------------------------------------------- */
+
+static int open_networks(struct superres *s, int batch, int threads, struct rv_error *err)
+{
+    const struct config *c = &s->cfg;
+    struct model_spec g = {.arch = ARCH_SRRESNET, .depth = c->sr_blocks, .width = c->sr_width,
+                           .in_c = s->c, .in_h = s->lh, .in_w = s->lw,
+                           .gamma_one = c->gamma_init == GAMMA_INIT_ONE, .conv_algo = c->conv_algo,
+                           .conv_auto_rule = c->conv_auto_rule};
+    g.classes = srresnet_classes(&g);
+    if (model_build(&s->g, &g, batch, threads, err))
+        return -1;
+    model_init(&s->g, (uint64_t)c->seed);
+    if (c->sr_pixel_loss == PIXEL_LOSS_L1 ? loss_l1(&s->pixel, &s->g, NULL, err)
+                                          : loss_mse(&s->pixel, &s->g, NULL, err))
+        return -1;
+    s->perceptual = c->sr_perceptual_weight > 0.0;
+    if (!s->perceptual)
+        return 0;
+    struct lossnet_spec ls = {
+        .net = {.arch = c->sr_lossnet_arch, .depth = c->sr_lossnet_depth,
+                .width = c->sr_lossnet_width, .stem = c->sr_lossnet_stem,
+                .norm = c->sr_lossnet_norm, .in_c = s->c, .in_h = s->h, .in_w = s->w,
+                .classes = s->train.classes, .conv_algo = c->conv_algo,
+                .conv_auto_rule = c->conv_auto_rule},
+        .init = c->sr_lossnet_init, .init_scale = c->sr_lossnet_init_scale,
+        .seed = (uint64_t)(c->sr_lossnet_seed ? c->sr_lossnet_seed : c->seed),
+        .checkpoint = c->sr_lossnet_checkpoint};
+    char buf[CONFIG_MAX_STRING];
+    ls.ntaps = split_taps(c->sr_lossnet_taps, buf, sizeof buf, ls.taps, LOSSNET_MAX_TAPS);
+    for (int j = 0; j < ls.ntaps; j++)
+        ls.tap_weight[j] = c->sr_lossnet_tap_weights.n ? c->sr_lossnet_tap_weights.v[j] : 1.0;
+    for (int ch = 0; ch < s->c && ch < LOSSNET_MAX_CHANNELS; ch++) {
+        ls.mean[ch] = s->train.mean[ch];
+        ls.std[ch] = s->train.std[ch];
+    }
+    if (lossnet_open(&s->ln, &ls, batch, threads, err)) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        return rv_fail(err, "superres loss network: %s (superres.lossnet_*)", inner);
+    }
+    return 0;
+}
+
+/* ---- training ---------------------------------------------------------------------------------- */
+
+static int train(struct superres *s, struct rv_error *err)
+{
+    const struct config *c = &s->cfg;
+    struct model *m = &s->g;
+    int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
+    long steps = n / bs; /* full batches only: BatchNorm's statistics need a few images */
+    struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
+    struct sgd opt = {.momentum = c->momentum, .weight_decay = c->weight_decay,
+                      .nesterov = c->nesterov};
+    double lambda = c->sr_perceptual_weight;
+    for (int e = 0; e < c->epochs; e++) {
+        double t0 = run_now(), pix = 0.0, perc = 0.0, lr = 0.0;
+        data_epoch_order(s->order, n, (uint64_t)c->seed, e);
+        for (long k = 0; k < steps; k++) {
+            make_batch(s, &s->train, s->order + k * bs, bs);
+            model_zero_grad(m);
+            model_forward(m, s->x, bs, true, NULL);
+            pix += s->pixel.apply(&s->pixel, m, bs, bs, s->target);
+            if (s->perceptual) {
+                lossnet_set_target(&s->ln, s->target, bs);
+                perc += lossnet_loss(&s->ln, m->logits, bs, bs, lambda, m->d_logits);
+            }
+            model_backward(m, bs, NULL);
+            lr = lr_at(&sched, (long)e * steps + k, steps);
+            if (sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, (float)lr, &opt))
+                return rv_fail(err, "superres: the generator diverged in epoch %d (non-finite "
+                               "weights); lower train.lr (%g) or superres.perceptual_weight (%g)",
+                               e + 1, c->lr, lambda);
+        }
+        double seen = (double)steps * bs;
+        s->rows[e] = (struct epoch_row){lr, pix / seen, perc / seen, run_now() - t0};
+        printf("epoch %d/%d  lr %.4g  pixel %.6g  perceptual %.6g  (%.1f s)\n", e + 1, c->epochs,
+               lr, pix / seen, perc / seen, s->rows[e].seconds);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------- */
+
+static float clamp01(float v)
+{
+    return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN → 0 */
+}
+
+/* The input x (c, lh, lw) repeated 2×2 into up (c, h, w). */
+static void nearest(const struct superres *s, const float *x, float *up)
+{
+    for (int ch = 0; ch < s->c; ch++)
+        for (int y = 0; y < s->h; y++)
+            for (int xx = 0; xx < s->w; xx++)
+                up[((size_t)ch * s->h + y) * s->w + xx] =
+                    x[((size_t)ch * s->lh + y / 2) * s->lw + xx / 2];
+}
+
+/* PSNR, SSIM and spectral share of one image against its target, averaged over channels. */
+static void measure(const struct superres *s, const float *y, const float *t, double *psnr,
+                    double *ssim, double *share)
+{
+    size_t hw = (size_t)s->h * s->w;
+    *psnr = image_psnr(y, t, (size_t)s->c * hw, 1.0);
+    *ssim = *share = 0.0;
+    for (int ch = 0; ch < s->c; ch++) {
+        *ssim += image_ssim(y + ch * hw, t + ch * hw, s->h, s->w, SSIM_WINDOW, 1.0) / s->c;
+        *share += image_spectral_share_above(y + ch * hw, s->h, s->w, IMAGE_NYQUIST_X2) / s->c;
+    }
+}
+
+static void evaluate(struct superres *s)
+{
+    const struct config *c = &s->cfg;
+    struct model *m = &s->g;
+    int bs = m->max_batch, n = s->test.n;
+    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    struct test_metrics *r = &s->test_m;
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    for (int start = 0; start < n; start += bs) {
+        int k = n - start < bs ? n - start : bs;
+        for (int i = 0; i < k; i++)
+            s->order[i] = start + i;
+        make_batch(s, &s->test, s->order, k);
+        model_forward(m, s->x, k, false, NULL);
+        for (int i = 0; i < k; i++) {
+            float *y = m->logits + i * ts, *t = s->target + i * ts;
+            for (size_t j = 0; j < ts; j++)
+                y[j] = clamp01(y[j]);
+            double p, q, sh;
+            measure(s, y, t, &p, &q, &sh);
+            r->psnr += p;
+            r->ssim += q;
+            r->share_out += sh;
+            r->share_target += image_spectral_share_above(t, s->h, s->w, IMAGE_NYQUIST_X2);
+            nearest(s, s->x + i * xs, s->up);
+            measure(s, s->up, t, &p, &q, &sh);
+            r->psnr_nearest += p;
+            r->ssim_nearest += q;
+            r->share_nearest += sh;
+        }
+    }
+    r->psnr /= n;
+    r->ssim /= n;
+    r->share_out /= n;
+    r->share_target /= n;
+    r->psnr_nearest /= n;
+    r->ssim_nearest /= n;
+    r->share_nearest /= n;
+    printf("test (%d images): PSNR %.3f dB  SSIM %.4f  spectral share above Nyquist/2 %.4f "
+           "(target %.4f); nearest-neighbour input: PSNR %.3f dB  SSIM %.4f\n", n, r->psnr,
+           r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest);
+    (void)c;
+}
+
+/* grid.png: a row per test image (the first grid_images): input (nearest), output, target. */
+static int write_grid(struct superres *s, struct rv_error *err)
+{
+    struct model *m = &s->g;
+    int rows = s->cfg.sr_grid_images;
+    if (rows > s->test.n)
+        rows = s->test.n;
+    if (rows > m->max_batch)
+        rows = m->max_batch;
+    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    for (int i = 0; i < rows; i++)
+        s->order[i] = i;
+    make_batch(s, &s->test, s->order, rows);
+    model_forward(m, s->x, rows, false, NULL);
+    struct image *cells = rv_calloc((size_t)rows * 3, sizeof *cells);
+    float *ups = rv_malloc((size_t)rows * ts * sizeof(float));
+    for (int i = 0; i < rows; i++) {
+        float *y = m->logits + i * ts;
+        for (size_t j = 0; j < ts; j++)
+            y[j] = clamp01(y[j]);
+        nearest(s, s->x + i * xs, ups + i * ts);
+        float *v[3] = {ups + i * ts, y, s->target + i * ts};
+        for (int k = 0; k < 3; k++)
+            cells[i * 3 + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
+    }
+    char path[RUN_PATH_MAX];
+    snprintf(path, sizeof path, "%s/grid.png", s->dir);
+    int rc = image_write_grid_png(path, cells, rows, 3, 2, err);
+    free(cells);
+    free(ups);
+    return rc;
+}
+
+/* ---- records ---------------------------------------------------------------------------------- */
+
+static int save_generator(const struct superres *s, struct rv_error *err)
+{
+    const struct model *m = &s->g;
+    char path[RUN_PATH_MAX], name[160];
+    snprintf(path, sizeof path, "%s/generator.h5", s->dir);
+    struct h5out *f = h5out_create(path, err);
+    if (!f)
+        return -1;
+    for (int p = 0; p < m->nparams; p++) {
+        const struct param *pa = &m->params[p];
+        size_t dims[4];
+        for (int i = 0; i < pa->ndim; i++)
+            dims[i] = (size_t)pa->dims[i];
+        snprintf(name, sizeof name, "params/%s", pa->name);
+        if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
+            goto fail;
+    }
+    for (int u = 0; u < m->nunits; u++) {
+        const struct unit *un = &m->units[u];
+        size_t ch = (size_t)un->channels;
+        snprintf(name, sizeof name, "running_mean/%s", un->name);
+        if (h5out_floats(f, name, m->running_stats + un->running, 1, &ch, err))
+            goto fail;
+        snprintf(name, sizeof name, "running_var/%s", un->name);
+        if (h5out_floats(f, name, m->running_stats + un->running + ch, 1, &ch, err))
+            goto fail;
+    }
+    return h5out_commit(f, err);
+fail:
+    h5out_discard(f);
+    return -1;
+}
+
+static void json_key(FILE *f, const char *key, int *first)
+{
+    fputs(*first ? "" : ", ", f);
+    *first = 0;
+    json_string(f, key);
+    fputs(": ", f);
+}
+
+static int write_results(const struct superres *s, double seconds, struct rv_error *err)
+{
+    char path[RUN_PATH_MAX], tmp[RUN_PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/results.json", s->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return rv_fail(err, "superres: cannot write %s (is the run directory writable?)", tmp);
+    const struct config *c = &s->cfg;
+    const struct test_metrics *r = &s->test_m;
+    char desc[128];
+    model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
+    int first = 1;
+    fputs("{", f);
+    json_key(f, "task", &first);
+    json_string(f, "superres");
+    json_key(f, "generator", &first);
+    json_string(f, desc);
+    json_key(f, "parameters", &first);
+    json_number(f, (double)s->g.total);
+    json_key(f, "train_images", &first);
+    json_number(f, s->train.n);
+    json_key(f, "seconds", &first);
+    json_number(f, seconds);
+    json_key(f, "epochs", &first);
+    fputs("[", f);
+    for (int e = 0; e < c->epochs; e++)
+        fprintf(f, "%s{\"epoch\": %d, \"lr\": ", e ? ", " : "", e + 1), json_number(f, s->rows[e].lr),
+            fputs(", \"pixel\": ", f), json_number(f, s->rows[e].pixel),
+            fputs(", \"perceptual\": ", f), json_number(f, s->rows[e].perceptual),
+            fputs(", \"seconds\": ", f), json_number(f, s->rows[e].seconds), fputs("}", f);
+    fputs("]", f);
+    json_key(f, "test", &first);
+    first = 1;
+    fputs("{", f);
+    const struct {
+        const char *key;
+        double v;
+    } t[] = {{"images", r->n},
+             {"psnr", r->psnr},
+             {"ssim", r->ssim},
+             {"spectral_share_output", r->share_out},
+             {"spectral_share_target", r->share_target},
+             {"psnr_nearest", r->psnr_nearest},
+             {"ssim_nearest", r->ssim_nearest},
+             {"spectral_share_nearest", r->share_nearest}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        json_key(f, t[i].key, &first);
+        json_number(f, t[i].v);
+    }
+    fputs("}", f);
+    fputs(", \"config\": ", f);
+    char *ini = config_to_ini(c);
+    json_string(f, ini);
+    free(ini);
+    fputs("}\n", f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return rv_fail(err, "superres: cannot write %s (disk full?)", path);
+    }
+    return 0;
+}
+
+/* ---- the command ------------------------------------------------------------------------------- */
+
+static void superres_free(struct superres *s)
+{
+    if (s->perceptual)
+        lossnet_close(&s->ln);
+    model_free(&s->g);
+    dataset_free(&s->train);
+    dataset_free(&s->test);
+    free(s->x);
+    free(s->target);
+    free(s->up);
+    free(s->order);
+    free(s->rows);
+}
+
+static int run_superres(struct superres *s, const struct cli_args *a, struct rv_error *err)
+{
+    struct config *c = &s->cfg;
+    config_defaults(c);
+    if (config_load(c, a->operand[0], err))
+        return -1;
+    for (int i = 0; i < a->ngiven; i++)
+        if (a->given[i].opt == &cli_set && config_set(c, a->given[i].text, err))
+            return -1;
+    const char *out = cli_string(a, &cli_out, NULL);
+    char dir[RUN_DIR_MAX + 1];
+    snprintf(dir, sizeof dir, "%s/%s", c->out_dir, c->name);
+    if (!out)
+        out = dir;
+    if (run_dir_check(out, out == dir ? "run.out_dir/run.name" : "--out", err) ||
+        config_validate(c, err) || check_keys(c, err))
+        return -1;
+    size_t len = strlen(out); /* run_dir_check bounds it */
+    REVIVE_ASSERT(len < sizeof s->dir);
+    memcpy(s->dir, out, len + 1);
+    int threads = c->threads > 0 ? c->threads : omp_get_max_threads();
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
+    double t0 = run_now();
+    if (load(s, err))
+        return -1;
+    int batch = c->batch_size < s->train.n ? c->batch_size : s->train.n;
+    int max_batch = batch > c->eval_batch_size ? batch : c->eval_batch_size;
+    if (max_batch < c->sr_grid_images)
+        max_batch = c->sr_grid_images;
+    if (open_networks(s, max_batch, threads, err))
+        return -1;
+    size_t ts = (size_t)s->c * s->h * s->w;
+    s->x = rv_malloc((size_t)max_batch * s->c * s->lh * s->lw * sizeof(float));
+    s->target = rv_malloc((size_t)max_batch * ts * sizeof(float));
+    s->up = rv_malloc(ts * sizeof(float));
+    s->order = rv_malloc((size_t)(s->train.n > max_batch ? s->train.n : max_batch) * sizeof(int));
+    s->rows = rv_calloc((size_t)c->epochs, sizeof *s->rows);
+    char desc[128];
+    model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
+    printf("superres: %s (%zu parameters) on %s (%d train, %d test, %dx%dx%d -> %dx%dx%d), "
+           "%s loss%s", desc, s->g.total, CHOICE_NAME(dataset_names, c->dataset), s->train.n,
+           s->test.n, s->c, s->lh, s->lw, s->c, s->h, s->w, CHOICE_NAME(pixel_loss_names, c->sr_pixel_loss),
+           s->perceptual ? "" : "\n");
+    if (s->perceptual) {
+        char ldesc[128];
+        model_families[c->sr_lossnet_arch].describe(ldesc, sizeof ldesc, &s->ln.m.spec);
+        printf(" + %g x perceptual (%s, %s, taps %s)\n", c->sr_perceptual_weight, ldesc,
+               c->sr_lossnet_checkpoint[0] ? c->sr_lossnet_checkpoint
+                                           : CHOICE_NAME(lossnet_init_names, c->sr_lossnet_init),
+               c->sr_lossnet_taps);
+    }
+    if (make_dirs(s->dir, err) || train(s, err))
+        return -1;
+    evaluate(s);
+    if (write_grid(s, err) || save_generator(s, err) || write_results(s, run_now() - t0, err))
+        return -1;
+    printf("superres: wrote %s/results.json, grid.png, generator.h5\n", s->dir);
+    return 0;
+}
+
+static int command_superres(const struct cli_args *a)
+{
+    struct superres s;
+    memset(&s, 0, sizeof s);
+    struct rv_error err = {{0}};
+    int rc = run_superres(&s, a, &err);
+    if (rc)
+        fprintf(stderr, "pipeline: %s\n", err.msg);
+    superres_free(&s);
+    return rc ? 1 : 0;
+}
+
+static const struct cli_option *const superres_options[] = {&cli_set, &cli_out, NULL};
+
+const struct cli_command superres_command = {
+    "superres", "CONFIG", 1, 1, "a config file: pipeline superres configs/superres.ini",
+    superres_options, "x2 super-resolution: train a generator with a pixel (+ perceptual) loss",
+    .main = command_superres};

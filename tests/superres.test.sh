@@ -1,0 +1,127 @@
+#!/bin/sh
+# pipeline superres end to end on a tiny synthetic set (8x8 images, 4x4 inputs): the pixel loss
+# alone, + a random perceptual loss (VGG-11, liu init), + a loss network read from a classifier
+# checkpoint (ResNet-8 trained by pipeline run); results.json, grid.png and generator.h5; and
+# the [superres] keys' one-line errors.
+set -u
+. tests/lib.sh
+export OMP_NUM_THREADS=1
+
+# sr_ini NAME [LINE...]: a tiny superres config writing to $TMP/ck/NAME.
+sr_ini() {
+    f=$TMP/$1.ini name=$1
+    shift
+    cat >"$f" <<INI
+[run]
+name = $name
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 192
+synthetic_test = 24
+synthetic_size = 8
+[train]
+epochs = 2
+batch_size = 32
+lr = 0.01
+[superres]
+blocks = 1
+grid_images = 4
+INI
+    for line in "$@"; do echo "$line" >>"$f"; done
+}
+
+# results DIR: "" when results.json, grid.png and generator.h5 are as they should be.
+results() {
+    "$PY" - "$1" <<'PY' 2>&1
+import json, math, sys, h5py
+d = sys.argv[1]
+r = json.load(open(d + "/results.json"))
+bad = []
+t = r["test"]
+if t["images"] != 24: bad.append("test images %r" % t["images"])
+for k in ("psnr", "ssim", "spectral_share_output", "spectral_share_target", "psnr_nearest"):
+    if not isinstance(t[k], float) or not math.isfinite(t[k]): bad.append("%s = %r" % (k, t[k]))
+if not -1 <= t["ssim"] <= 1: bad.append("ssim %r" % t["ssim"])
+if len(r["epochs"]) != 2: bad.append("%d epoch rows" % len(r["epochs"]))
+if "[superres]" not in r["config"]: bad.append("no [superres] in the config")
+png = open(d + "/grid.png", "rb").read()
+w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+if (w, h) != (3 * 10 + 2, 4 * 10 + 2): bad.append("grid.png is %dx%d" % (w, h))
+with h5py.File(d + "/generator.h5", "r") as f:
+    if f["params/output"].shape != (1, 32, 3, 3): bad.append("params/output %r" % (f["params/output"].shape,))
+    if "running_var/block0.conv1" not in f: bad.append("no running_var/block0.conv1")
+print("; ".join(bad))
+PY
+}
+
+sr_ini pix
+"$PIPE" superres "$TMP/pix.ini" >"$TMP/pix.log" 2>&1 || not_ok "pixel loss run: $(tail -n 1 "$TMP/pix.log")"
+check "pixel loss alone: results.json, grid.png (3 x 4 cells), generator.h5" "$(results "$TMP/ck/pix")"
+grep -q "^epoch 2/2 " "$TMP/pix.log" && grep -q "^test (24 images): PSNR" "$TMP/pix.log"
+check "pixel loss alone: a line per epoch and the test metrics" "$([ $? -eq 0 ] || tail -n 3 "$TMP/pix.log")"
+
+# The same run again gives the same bits (fixed seeds, fixed order of operations).
+"$PIPE" superres "$TMP/pix.ini" --out "$TMP/pix2" >/dev/null 2>&1
+r=""
+h5diff -q "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" >/dev/null 2>&1 || r="generator.h5 differs"
+check "superres is deterministic: a second run's generator is bit-identical" "$r"
+
+sr_ini perc "perceptual_weight = 0.05" "lossnet_taps = group1.conv1, group2.conv1" \
+    "lossnet_tap_weights = 1, 0.5" "pixel_loss = l1"
+"$PIPE" superres "$TMP/perc.ini" >"$TMP/perc.log" 2>&1 || not_ok "perceptual run: $(tail -n 1 "$TMP/perc.log")"
+check "l1 + random VGG-11 perceptual loss (liu init): results" "$(results "$TMP/ck/perc")"
+r=$("$PY" -c "import json; r = json.load(open('$TMP/ck/perc/results.json')); print('' if all(e['perceptual'] > 0 for e in r['epochs']) else 'perceptual loss is 0')")
+check "the perceptual loss is recorded per epoch" "$r"
+
+# A trained loss network: a ResNet-8 classifier on the first 96 images, the generator on the rest.
+cat >"$TMP/cls.ini" <<INI
+[run]
+name = cls
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 192
+synthetic_test = 24
+synthetic_size = 8
+train_limit = 96
+[model]
+depth = 8
+[train]
+epochs = 1
+batch_size = 32
+INI
+"$PIPE" run "$TMP/cls.ini" >"$TMP/cls.log" 2>&1 || not_ok "classifier run: $(tail -n 1 "$TMP/cls.log")"
+CKPT=$(ls "$TMP"/ck/cls/stage-*.h5 | tail -n 1)
+sr_ini trained "perceptual_weight = 0.05" "lossnet_arch = resnet" "lossnet_depth = 8" \
+    "lossnet_taps = seg1.block0, seg2.block0" "lossnet_checkpoint = $CKPT" "train_skip = 96"
+"$PIPE" superres "$TMP/trained.ini" >"$TMP/trained.log" 2>&1 || not_ok "trained loss network run: $(tail -n 1 "$TMP/trained.log")"
+r=$("$PY" -c "import json; r = json.load(open('$TMP/ck/trained/results.json')); print('' if r['train_images'] == 96 else 'train_images %r' % r['train_images'])" 2>&1)
+check "a loss network from a classifier checkpoint, the generator on the other 96 images" "$r"
+grep -q "perceptual (ResNet-8 width 1, $CKPT" "$TMP/trained.log"
+check "the log names the loss network and its checkpoint" "$([ $? -eq 0 ] || head -n 1 "$TMP/trained.log")"
+
+# Bad keys: one line each, naming the key and the fix.
+E="$PIPE superres $TMP/pix.ini --out $TMP/bad"
+one_line_error "pixel_loss not a choice" "superres.pixel_loss" $E --set superres.pixel_loss=l3
+one_line_error "a negative perceptual weight" "perceptual_weight" $E --set superres.perceptual_weight=-1
+one_line_error "an empty tap name" "superres.lossnet_taps" $E --set superres.perceptual_weight=1 \
+    --set "superres.lossnet_taps=group1.conv1,"
+one_line_error "tap weights not one per tap" "lossnet_tap_weights has 1 values for 3 taps" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_tap_weights=2
+one_line_error "the generator as loss network" "lossnet_arch = srresnet is the generator" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_arch=srresnet
+one_line_error "a VGG depth that is not one" "superres.lossnet_depth = 12 is not a VGG depth" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_depth=12
+one_line_error "a tap that is not a layer" "tap 'group9.conv1' is not a layer" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_taps=group9.conv1
+one_line_error "a missing loss network checkpoint" "$TMP/none.h5" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_checkpoint=$TMP/none.h5
+one_line_error "a checkpoint of another network" "superres loss network" \
+    $E --set superres.perceptual_weight=1 --set superres.lossnet_arch=resnet --set superres.lossnet_depth=14 \
+    --set superres.lossnet_taps=seg1.block0 --set superres.lossnet_checkpoint=$CKPT
+one_line_error "odd image sides" "needs even sides" $E --set data.synthetic_size=9
+one_line_error "train_skip past the end" "superres.train_skip = 500" $E --set superres.train_skip=500
+one_line_error "srresnet as a classifier" "pipeline superres" \
+    "$PIPE" run "$TMP/cls.ini" --out "$TMP/badrun" --set model.arch=srresnet --set model.depth=8
+finish superres
