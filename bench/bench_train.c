@@ -50,13 +50,16 @@ static const char usage[] =
     "usage: bench_train [--mode all|bn|conv_fraction|eval] [--fraction F] [--input CxHxW]\n"
     "                   [--depth D] [--width W] [--classes K] [--batch B] [--steps N]\n"
     "                   [--warmup N] [--threads T] [--conv-algo auto|im2col|winograd|onednn]\n"
-    "                   [--arch resnet|imagenet_resnet|vgg] [--stem auto|imagenet|cifar]\n"
+    "                   [--arch resnet|imagenet_resnet|vgg|mixer] [--stem auto|imagenet|cifar]\n"
     "                   [--norm batchnorm|none] [--head auto|pool|torchvision]\n";
 
-/* Multiply-adds ×2 of layer i (a conv or a linear layer; 0 for the others), one image. */
+/* Multiply-adds ×2 of layer i (a conv, a linear layer or a Mixer's token Dense, which runs on
+ * every channel; 0 for the others), one image. */
 static double layer_flops(const struct model *m, int i)
 {
     const struct layer *l = &m->layers[i];
+    if (l->op == LAYER_TOKEN_DENSE)
+        return 2.0 * m->tensors[l->in].c * l->fc.in_f * l->fc.out_f;
     if (l->op == LAYER_CONV)
         return 2.0 * l->conv.out_c * l->conv.out_h * l->conv.out_w * (double)l->conv.in_c *
                l->conv.k * l->conv.k;
@@ -262,6 +265,11 @@ int main(int argc, char **argv)
         .warmup = 3,
         .conv_algo = "auto",
     };
+    struct config defaults; /* the Mixer's sizes: Mixer-pico, the config table's defaults */
+    config_defaults(&defaults);
+    o.spec.mixer = run_mixer_spec(&defaults);
+    o.spec.mixer.zero_head = false; /* a head that trains from a zero start, in mode all, or a
+                                       frozen one: drawn either way, as PyTorch's bench does */
     parse(&o, argc, argv);
     if (o.threads > 0)
         omp_set_num_threads(o.threads);

@@ -315,6 +315,61 @@ def compare_style(a, torch_version):
     return lines
 
 
+def mixer_sizes():
+    """Mixer-pico's sizes: the [model] keys' defaults, from `pipeline help-config --format json`."""
+    import json
+    keys = json.loads(run([PIPELINE, "help-config", "--format", "json"]))["keys"]
+    default = {k["name"]: k["default"] for k in keys if k["section"] == "model"}
+    return [(flag, default[key]) for flag, key in (("--patch", "patch"), ("--hidden", "hidden"),
+            ("--tokens-mlp", "tokens_mlp"), ("--channels-mlp", "channels_mlp"), ("--blocks", "blocks"))]
+
+
+# issue 21's target for the Mixer: revive / PyTorch, training all and norm only
+TARGET_MIXER = 1.3
+
+
+def compare_mixer(a, torch_version):
+    """Mixer-pico (model.arch = mixer) on 1x28x28, training all parameters and the LayerNorms
+    only, revive then PyTorch in each round, as the ResNet figures."""
+    shape = (1, 28, 28)
+    sizes = mixer_sizes()
+    revive_sizes = []  # bench_train takes the config defaults itself; PyTorch gets them passed
+    torch_sizes = [v for flag, value in sizes for v in (flag, value)]
+    lines = [f"### MLP-Mixer-pico (model.arch = mixer, {', '.join(f'{f[2:]} {v}' for f, v in sizes)}), "
+             f"{shape_str(shape)}, batch 128, {THREADS} threads", "",
+             "| figure | revive img/s | PyTorch img/s | revive ÷ PyTorch | target | met |",
+             "|---|---:|---:|---:|---:|---|"]
+    steps = max(1, round(12 * a.scale))
+    got = {m: ([], []) for m in ("all", "bn")}
+    for rep in range(a.repeats):
+        for mode, (r_runs, t_runs) in got.items():
+            cmd = [BENCH_TRAIN, "--arch", "mixer", "--mode", mode, "--input", shape_str(shape),
+                   "--steps", str(steps), "--warmup", str(a.warmup), "--threads", str(THREADS)] + revive_sizes
+            r_runs.append(results(run(cmd, revive_env()))[0])
+            if torch_version:
+                cmd = ["/usr/bin/python3", TORCH, "--arch", "mixer", "--mode", mode, "--input",
+                       shape_str(shape), "--steps", str(steps), "--warmup", str(a.warmup),
+                       "--threads", str(THREADS)] + torch_sizes
+                t_runs.append(results(run(cmd))[0])
+    for mode, (r_runs, t_runs) in got.items():
+        r = med([float(x["img_s"]) for x in r_runs])
+        if t_runs:
+            if (r_runs[0]["params"], r_runs[0]["flops"]) != (t_runs[0]["params"], t_runs[0]["flops"]):
+                a.mismatch = True
+                lines.append(f"MISMATCH: revive's Mixer has {r_runs[0]['params']} parameters and "
+                             f"{r_runs[0]['flops']} FLOPs, PyTorch's {t_runs[0]['params']} and {t_runs[0]['flops']}")
+            t = med([float(x["img_s"]) for x in t_runs])
+            lines.append(f"| train {'all parameters' if mode == 'all' else 'norm only'} | "
+                         f"{fmt_rate([float(x['img_s']) for x in r_runs])} | "
+                         f"{fmt_rate([float(x['img_s']) for x in t_runs])} | {r / t:.2f} | "
+                         f"{TARGET_MIXER:g} | {check(r / t >= TARGET_MIXER)} |")
+        else:
+            lines.append(f"| train {mode} | {fmt_rate([float(x['img_s']) for x in r_runs])} | - | - | "
+                         f"{TARGET_MIXER:g} | - |")
+    print("  MLP-Mixer-pico done", file=sys.stderr, flush=True)
+    return lines
+
+
 def compare_mpi(a):
     """bench/scaling.sh `repeats` times; medians per layout."""
     runs = {}
@@ -419,7 +474,7 @@ def main():
     ap.add_argument("--no-torch", action="store_true", help="revive's figures only")
     ap.add_argument("--no-mpi", action="store_true", help="skip bench/scaling.sh")
     ap.add_argument("--no-networks", action="store_true",
-                    help="skip the other networks (ImageNet ResNet-18, VGG-11)")
+                    help="skip the other networks (ImageNet ResNet-18, VGG-11, MLP-Mixer-pico)")
     ap.add_argument("--no-superres", action="store_true", help="skip the super-resolution step")
     ap.add_argument("--no-style", action="store_true", help="skip the style-transfer evaluation")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
@@ -465,6 +520,7 @@ def main():
     out = []
     if not a.no_networks:
         out += [""] + compare_networks(a)
+        out += [""] + compare_mixer(a, torch_version)
     if not a.no_superres:
         out += [""] + compare_superres(a, torch_version)
     if not a.no_style:

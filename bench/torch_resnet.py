@@ -21,6 +21,11 @@ Modes, as in bench/bench_train.c:
 SGD lr 0.01, momentum 0.9, weight decay 1e-4 (revive's default train.weight_decay, as bench_train).
 Random inputs and labels i % classes: this measures the engine, not data loading.
 
+With --arch mixer the model is revive's MLP-Mixer instead (scripts/revive_torch.py's Mixer, from
+the reference's models_mixer.py: nn.Conv2d stem, nn.LayerNorm, nn.Linear over tokens and
+channels, GELU tanh; sizes --patch, --hidden, --tokens-mlp, --channels-mlp, --blocks), PyTorch's
+default init; mode bn then trains the LayerNorm γ and β alone.
+
 Prints a human line and one `RESULT key=value ...` line that bench/compare.py reads.
 """
 import argparse
@@ -110,8 +115,9 @@ def forward_flops(torch, model, shape):
         if isinstance(mod, nn.Conv2d):
             k = mod.kernel_size[0] * mod.kernel_size[1]
             total[0] += 2 * out.shape[1] * out.shape[2] * out.shape[3] * mod.in_channels * k
-        else:
-            total[0] += 2 * mod.in_features * mod.out_features
+        else:  # a Linear runs once per row: per token for a Mixer's, once for a classifier
+            rows = out.numel() // out.shape[0] // mod.out_features
+            total[0] += 2 * mod.in_features * mod.out_features * rows
 
     hooks = [m.register_forward_hook(hook) for m in model.modules()
              if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -128,7 +134,10 @@ def main():
     ap.add_argument("--mode", choices=["all", "bn", "conv_fraction", "eval"], default="all")
     ap.add_argument("--fraction", type=float, default=0.01, help="conv_fraction: share of conv weights")
     ap.add_argument("--input", type=parse_shape, default=(1, 28, 28), metavar="CxHxW")
+    ap.add_argument("--arch", choices=["resnet", "mixer"], default="resnet")
     ap.add_argument("--depth", type=int, default=20)
+    for k in ("patch", "hidden", "tokens-mlp", "channels-mlp", "blocks"):
+        ap.add_argument(f"--{k}", type=int, default=0, help="mixer's size (compare.py passes the config defaults)")
     ap.add_argument("--width", type=int, default=1)
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--batch", type=int, default=128)
@@ -153,7 +162,18 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rss_base = rss_mib()
-    model = build(torch, a.depth, a.width, a.input[0], a.classes)
+    if a.arch == "mixer":
+        import os
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+        from revive_torch import Mixer
+        sizes = (a.patch, a.hidden, a.tokens_mlp, a.channels_mlp, a.blocks)
+        if min(sizes) < 1:
+            ap.error("--arch mixer needs --patch, --hidden, --tokens-mlp, --channels-mlp and --blocks")
+        model = Mixer(a.input[0], a.input[1], a.input[2], a.classes, *sizes)
+        name = f"Mixer p{a.patch} C{a.hidden} DS{a.tokens_mlp} DC{a.channels_mlp} x{a.blocks}"
+    else:
+        model = build(torch, a.depth, a.width, a.input[0], a.classes)
+        name = f"ResNet-{a.depth} w{a.width}"
     params = sum(p.numel() for p in model.parameters())
     flops = forward_flops(torch, model, a.input)
     if a.count:
@@ -172,8 +192,12 @@ def main():
     x = torch.randn(a.batch, *a.input)
     y = torch.arange(a.batch) % a.classes
     convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    linear = [model.fc.weight, model.fc.bias]
-    bn = [p for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in (m.weight, m.bias)]
+    norm_kinds = (torch.nn.BatchNorm2d, torch.nn.LayerNorm)
+    bn = [p for m in model.modules() if isinstance(m, norm_kinds) for p in (m.weight, m.bias)]
+    # everything but the norms' γ and β (a Mixer's MLPs and biases too)
+    linear = [p for p in model.parameters() if all(p is not q for q in bn + convs)]
+    if a.arch == "mixer" and a.mode == "conv_fraction":
+        ap.error("--arch mixer: modes all, bn and eval")
     wd = 1e-4
     masks = []
     if a.mode == "all":
@@ -217,7 +241,7 @@ def main():
     img_s = a.steps * a.batch / elapsed
     shape = "x".join(str(v) for v in a.input)
     what = f"{a.mode} {a.fraction:g}" if a.mode == "conv_fraction" else a.mode
-    print(f"torch_resnet: ResNet-{a.depth} w{a.width} {shape} batch {a.batch}, {a.threads} threads, "
+    print(f"torch_resnet: {name} {shape} batch {a.batch}, {a.threads} threads, "
           f"{what}: {img_s:.1f} img/s ({a.steps} steps after {a.warmup}), peak RSS {rss_mib():.0f} MiB "
           f"({rss_base:.0f} MiB after import)")
     print(f"RESULT tool=pytorch mode={a.mode} fraction={a.fraction:g} input={shape} batch={a.batch} "

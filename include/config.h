@@ -111,6 +111,7 @@ struct config {
     enum model_head head;
     enum gamma_init gamma_init;
     bool skip;                        /* imagenet_resnet: residual connections (false: none) */
+    int mixer_patch, mixer_hidden, mixer_tokens_mlp, mixer_channels_mlp, mixer_blocks;
     /* [train] */
     enum stage_kind_id trainable;
     int per_channel_k;

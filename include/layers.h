@@ -268,4 +268,35 @@ double softmax_ce_smooth_forward_backward(float *dlogits, int *correct, const fl
                                           const int *labels, int n, int classes, int scale_n,
                                           double eps);
 
+/* ---- LayerNorm over channels at each position (MLP-Mixer's; layernorm.c) ----------------- */
+#define LAYERNORM_EPS 1e-6f /* flax's nn.LayerNorm default */
+/* Normalizes the C values of every (image, position) pair, S = H·W positions; saves their mean
+ * and 1/√(σ² + ε) (N, S) for backward. No running statistics: the same in training and eval. */
+void layernorm_forward(float *out,         /* (N, C, S) */
+                       float *save_mean,   /* (N, S) */
+                       float *save_invstd, /* (N, S) */
+                       const float *in,    /* (N, C, S) */
+                       const float *gamma, const float *beta, /* (C) */
+                       int n, int c, int s);
+void layernorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may be NULL */
+                        const float *dout, const float *in,      /* (N, C, S) */
+                        const float *save_mean, const float *save_invstd, /* (N, S) */
+                        const float *gamma,
+                        float *sums, /* (N, 2S) scratch */
+                        int n, int c, int s);
+/* ---- GELU, tanh form (gelu.c) ------------------------------------------------------------ */
+void gelu_forward(float *out, const float *in, size_t count);
+/* din (+= when add, else =) dout · GELU'(in); in is the forward's input. */
+void gelu_backward(float *din, const float *dout, const float *in, size_t count, int add);
+/* ---- Dense over the tokens of each channel (MLP-Mixer's token mixing; token_dense.c) ------ */
+/* l: in_f = S = H·W, out_f = S'; the linear layer on N·C rows. */
+void token_dense_forward(float *out,      /* (N, C, S') */
+                         const float *in, /* (N, C, S) */
+                         const float *w,  /* (S', S) */
+                         const float *b,  /* (S') */
+                         const struct linear *l, int n, int c);
+void token_dense_backward(float *din, float *dw, float *db, /* +=; any may be NULL */
+                          const float *dout, const float *in, const float *w,
+                          const struct linear *l, int n, int c);
+
 #endif

@@ -24,7 +24,9 @@
  * and the buffers are planned from it (src/engine/model_plan.c). No family writes a pass.
  *
  * A *unit* is a normalization channel set (γ, β, running statistics) and the weights that feed
- * each channel, its *filter*: a BatchNorm and the convolution before it. Channel c of a unit
+ * each channel, its *filter*: a BatchNorm and the convolution before it (an MLP-Mixer's: a
+ * LayerNorm, without running statistics, and the columns of the 1×1 conv after it that read
+ * its channels: model_unit_filter_columns). Channel c of a unit
  * with γ_c, β_c and its filter is the thing that is disabled, re-initialized and revived.
  */
 #ifndef REVIVE_MODEL_H
@@ -41,7 +43,7 @@
  * The names are model.arch's choices: arch_names. */
 struct model;
 
-enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_COUNT };
+enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_MIXER, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
  * 3×3/2 max-pool) or the CIFAR stem (3×3/1 conv, BN, ReLU, no pool). model.stem. */
@@ -57,7 +59,8 @@ enum model_head { HEAD_AUTO, HEAD_POOL, HEAD_TORCHVISION, HEAD_COUNT };
 extern const char *const head_names[HEAD_COUNT];
 
 enum param_kind {
-    PARAM_CONV,     /* (out_c, in_c, k, k) */
+    PARAM_CONV,     /* (out_c, in_c, k, k); also a Mixer's token-mixing kernel (out_f, in_f):
+                       the feature weights stages mask and re-initialize ("conv weights") */
     PARAM_GAMMA,    /* (C) */
     PARAM_BETA,     /* (C) */
     PARAM_OUTPUT_W, /* (classes, features) */
@@ -67,9 +70,17 @@ enum param_kind {
     PARAM_CONV_B,   /* (out_c): a conv's bias (VGG's, as torchvision's) */
 };
 
+/* How a parameter is drawn at init (and a re-initialized filter again): DEFAULT by its kind
+ * (Kaiming-normal conv and linear weights, γ from U[0,1) or 1, zero β and biases); the rest as
+ * named, which a family's builder sets (the Mixer's reference init). LECUN: truncated normal
+ * on [−2σ, 2σ] with σ = √(1/fan_in)/0.8796 (variance 1/fan_in after truncation: flax's
+ * lecun_normal). */
+enum param_init { INIT_DEFAULT, INIT_LECUN, INIT_ONE, INIT_ZERO };
+
 struct param {
     char name[64];        /* e.g. "seg2.block0.shortcut.conv" */
     enum param_kind kind;
+    enum param_init init;
     int ndim;
     int dims[4];
     size_t offset, count; /* into values/grads/momentum/mask */
@@ -88,7 +99,11 @@ struct unit {
     /* The filter of channel c: values[params[w].offset + c·row_stride + j·elem_stride], j <
      * filter_len (a conv: row c of (out_c, in_c·k·k), so stride 1 and length in_c·k·k). */
     size_t row_stride, elem_stride, filter_len;
-    int layer;            /* the BN layer */
+    int layer;            /* the BN layer (a LayerNorm unit: its LayerNorm layer) */
+    /* A LayerNorm unit (MLP-Mixer's): γ, β and a filter, but no running statistics (LayerNorm
+     * normalizes each position by its own channels, the same in training and eval): `running`
+     * and `bn` are unused, nothing recalibrates it and checkpoints hold no /running for it. */
+    bool layernorm;
 };
 
 enum layer_op {
@@ -100,6 +115,9 @@ enum layer_op {
     LAYER_AVGPOOL, /* global: (C, H, W) → (C, 1, 1) */
     LAYER_LINEAR,  /* reads its input as (N, C·H·W): flatten is free in NCHW */
     LAYER_PIXEL_SHUFFLE, /* PyTorch's PixelShuffle(r): (C·r², H, W) → (C, H·r, W·r) */
+    LAYER_LAYERNORM, /* over channels at each position (γ = w, β = b); unit `unit` or -1 */
+    LAYER_GELU,      /* tanh form */
+    LAYER_TOKEN_DENSE, /* a linear layer over each channel's H·W tokens (fc: in_f = H·W) */
 };
 
 /* A tensor's per-image shape and, after model_build, its buffers (max_batch images each). */
@@ -129,7 +147,8 @@ struct layer {
     bool add_in, add_in2; /* a contribution to the input gradient that adds (another consumer
                              wrote first, or the input is a tap); else it writes */
     float *scratch;       /* BN with ReLU: the gradient before the ReLU; ADD: after it */
-    float *save_mean, *save_invstd; /* BN: (C) */
+    float *save_mean, *save_invstd; /* BN: (C); LAYERNORM: (max_batch, H·W) */
+    float *ln_sums;       /* LAYERNORM: (max_batch, 2·H·W) backward scratch */
     double *bn_sums;      /* BN: (2C + 1) */
     int32_t *argmax;      /* MAXPOOL: (max_batch, C, out_h, out_w) */
     /* A conv's data derived from its weights or their mask, kept across steps (model.c): */
@@ -152,6 +171,13 @@ struct model_spec {
     bool gamma_one;             /* γ = 1 instead of U[0,1) */
     bool no_skip;               /* ImageNet ResNet only: blocks without their residual path
                                    (model.skip = false); 0 = the family's own */
+    /* MLP-Mixer only (model.patch, hidden, tokens_mlp, channels_mlp, blocks); zero_head: the
+     * head starts at zero (the reference's) because it trains from the first step; a head that
+     * stays frozen is drawn like the other kernels (run_model_spec decides). */
+    struct model_mixer {
+        int patch, hidden, tokens_mlp, channels_mlp, blocks;
+        bool zero_head;
+    } mixer;
     bool input_grad;            /* model_backward also writes d(loss)/d(input) into m->d_x */
     void (*build)(struct model *m); /* a network no family lists (tests), built instead of
                                        arch's, with model_add_*; NULL: the family's */
@@ -206,11 +232,16 @@ void model_free(struct model *m);
 size_t model_bytes(struct model *m, int max_batch);
 
 /* Kaiming-normal conv and linear weights (std √(2/fan_in)), biases 0, γ from U[0,1) or 1,
- * β = 0, running mean 0 and var 1, mask all ones. Value i of parameter p is drawn from
+ * β = 0 (or what the family set in each param's init), running mean 0 and var 1, mask all ones. Value i of parameter p is drawn from
  * rng_stream(RNG_INIT, p, 0, 0) at index i. */
 void model_init(struct model *m, uint64_t seed);
 /* The initial value of element i of parameter p (what model_init writes there). */
 float model_init_value(const struct model *m, uint64_t seed, int p, size_t i);
+/* Element i of a draw from weight p's initial distribution on stream `stream` (model_init's
+ * is rng_stream(RNG_INIT, p, 0, 0); re-initialization draws filters on its own streams);
+ * fan_in is the weights' fan-in. */
+float model_init_draw(const struct model *m, uint64_t seed, uint64_t stream, int p, size_t fan_in,
+                      size_t i);
 
 /* x: (n, in_c, in_h, in_w), kept by pointer until backward. train: batch statistics (reduced
  * through r when r is not NULL) and running-stat updates; otherwise running statistics. */
@@ -264,6 +295,17 @@ int model_add_maxpool(struct model *m, const char *name, int in, int k, int stri
 int model_add_avgpool(struct model *m, const char *name, int in);
 /* PyTorch's PixelShuffle(r): in's channels must be a multiple of r². */
 int model_add_pixel_shuffle(struct model *m, const char *name, int in, int r);
+/* MLP-Mixer's vocabulary (src/models/mixer.c). A LayerNorm over in's channels at each position:
+ * parameters "<name>.gamma", "<name>.beta" (PARAM_GAMMA, PARAM_BETA); with unit, also unit
+ * `name` (model_unit_filter_columns names its filter). */
+int model_add_layernorm(struct model *m, const char *name, int in, bool unit);
+int model_add_gelu(struct model *m, const char *name, int in);
+/* A Dense over each channel's H·W tokens to out_h·out_w tokens: "<name>.weight" (PARAM_CONV,
+ * (out_h·out_w, H·W)) and "<name>.bias" (PARAM_CONV_B). */
+int model_add_token_dense(struct model *m, const char *name, int in, int out_h, int out_w);
+/* Unit u's filter: channel c's column of conv weight p (out_c, in_c, 1, 1), the weights that
+ * read channel c (row stride 1, element stride in_c, out_c long). */
+void model_unit_filter_columns(struct model *m, int u, int p);
 /* A linear layer on in read as (N, C·H·W): parameters "<name>.weight", "<name>.bias" of kinds
  * kw and kb (PARAM_OUTPUT_* for the output layer, which also sets m->fc_w, fc_b, features). */
 int model_add_linear(struct model *m, const char *name, int in, int out_f, enum param_kind kw,

@@ -51,5 +51,10 @@ void srresnet_build(struct model *m);
 void srresnet_describe(char *buf, size_t size, const struct model_spec *s);
 /* An srresnet's spec.classes: its output's size per image, in_c·2·in_h·2·in_w. */
 int srresnet_classes(const struct model_spec *s);
+int mixer_check(const struct model_spec *s, struct rv_error *err);
+void mixer_build(struct model *m);
+void mixer_describe(char *buf, size_t size, const struct model_spec *s);
+/* One Mixer block named `name` ("block0") on x (C, H, W): its LayerNorm unit "<name>.norm2". */
+int mixer_block(struct model *m, const char *name, int x, int tokens_mlp, int channels_mlp);
 
 #endif

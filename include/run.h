@@ -113,6 +113,9 @@ const struct bn_reducer *run_bn_reducer(struct run *r, struct bn_reducer *buf);
 int run_recalibrate(struct run *r, int batches, int stage);
 /* The model spec for cfg and a data set's shape. */
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d);
+/* The Mixer's keys of cfg; zero_head when the schedule's first stage trains the output layer
+ * (the reference's zero head; a frozen head is drawn instead: src/models/mixer.c). */
+struct model_mixer run_mixer_spec(const struct config *cfg);
 double run_now(void);
 /* Appends this process (provenance_current) to r's provenance and, on rank 0, prints it as one
  * line. argc/argv: the full command line as main received it. */

@@ -13,7 +13,8 @@
 
 The network is the one /model names (arch, stem, norm, head; in files written before it did,
 the config's): revive's CIFAR ResNet (src/models/resnet.c; for model.arch = imagenet_resnet,
-ImageNetResNet below, torchvision's own modules; for vgg, VGG below, with torchvision's names), the CIFAR one written here from its
+ImageNetResNet below, torchvision's own modules; for vgg, VGG below, with torchvision's names;
+for mixer, Mixer below, written from the reference's models_mixer.py), the CIFAR one written here from its
 description (open_lth's cifar_resnet), so that tests/tools/torch_reference.py checks revive's
 wiring against it as well as its arithmetic:
 
@@ -45,6 +46,7 @@ FORMAT, FORMAT_VERSION = revive_h5.FORMAT, revive_h5.FORMAT_VERSION   # the newe
 WIRING = ("resnet-cifar", 1)
 BN_EPS = float(np.float32(1e-5))      # what revive's layers use when a file does not say
 BN_MOMENTUM = float(np.float32(0.1))
+LN_EPS = float(np.float32(1e-6))      # the Mixer's LayerNorm (include/layers.h LAYERNORM_EPS)
 
 
 class Block(nn.Module):
@@ -270,6 +272,93 @@ class VGG(nn.Module):
         return [n[:-len(".gamma")] for n in self.names if n.endswith(".gamma")]
 
 
+class MixerBlock(nn.Module):
+    """One block of MLP-Mixer on tokens (N, S, C), as google-research/vision_transformer's
+    models_mixer.py: x += TokenMLP(LN(x)ᵀ)ᵀ; x += ChannelMLP(LN(x)), GELU in its tanh form."""
+
+    def __init__(self, tokens, c, tokens_mlp, channels_mlp):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(c, eps=LN_EPS)
+        self.token_fc1, self.token_fc2 = nn.Linear(tokens, tokens_mlp), nn.Linear(tokens_mlp, tokens)
+        self.norm2 = nn.LayerNorm(c, eps=LN_EPS)
+        self.channel_fc1, self.channel_fc2 = nn.Linear(c, channels_mlp), nn.Linear(channels_mlp, c)
+
+    def forward(self, x):
+        y = self.norm1(x).transpose(1, 2)                       # (N, C, S)
+        y = self.token_fc2(F.gelu(self.token_fc1(y), approximate="tanh")).transpose(1, 2)
+        x = x + y
+        y = self.channel_fc2(F.gelu(self.channel_fc1(self.norm2(x)), approximate="tanh"))
+        return x + y
+
+
+class Mixer(nn.Module):
+    """revive's MLP-Mixer (src/models/mixer.c): a PxP stride-P conv `stem` to C channels, the
+    tokens (N, S, C) in row-major patch order, `blocks`, LayerNorm `norm`, mean over tokens,
+    Linear `head`. revive keeps NCHW, so its channel-MLP kernels are 1x1 convs (D_C, C, 1, 1)
+    where these are Linear weights (D_C, C): revive_shape gives the file's shape. LayerNorm has
+    no running statistics; the units (each block's norm2 with its channel_fc1) have none to
+    load. The input normalization as in ResNet above."""
+
+    def __init__(self, in_c, in_h, in_w, classes, patch, hidden, tokens_mlp, channels_mlp, blocks,
+                 mean=None, std=None):
+        super().__init__()
+        if in_h % patch or in_w % patch:
+            raise ValueError(f"patch {patch} does not divide the {in_h}x{in_w} input")
+        tokens = (in_h // patch) * (in_w // patch)
+        self.stem = nn.Conv2d(in_c, hidden, patch, stride=patch)
+        self.blocks = nn.Sequential(*[MixerBlock(tokens, hidden, tokens_mlp, channels_mlp)
+                                      for _ in range(blocks)])
+        self.norm = nn.LayerNorm(hidden, eps=LN_EPS)
+        self.head = nn.Linear(hidden, classes)
+        self.normalize = mean is not None
+        self.register_buffer("input_mean", torch.as_tensor(
+            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("input_std", torch.as_tensor(
+            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
+
+    def forward(self, x):
+        if self.normalize:
+            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        x = self.stem(x).flatten(2).transpose(1, 2)            # (N, S, C)
+        x = self.norm(self.blocks(x))
+        return self.head(x.mean(dim=1))
+
+    def _module(self, name):
+        """(module, attribute) of revive's parameter name ('block0.mlp_channels.fc1.bias', …)."""
+        if name in ("stem", "stem.bias"):
+            return self.stem, "bias" if name.endswith(".bias") else "weight"
+        if name.startswith(("norm.", "head.")):
+            mod, kind = name.split(".")
+            return getattr(self, mod), kind
+        parts = name.split(".")
+        blk = self.blocks[int(parts[0][len("block"):])]
+        if parts[1] in ("norm1", "norm2"):
+            return getattr(blk, parts[1]), {"gamma": "weight", "beta": "bias"}[parts[2]]
+        prefix = "token_" if parts[1] == "mlp_tokens" else "channel_"
+        # revive names a conv's kernel by the layer ('block0.mlp_channels.fc1'), a Dense's
+        # '<layer>.weight'
+        return getattr(blk, prefix + parts[2]), parts[3] if len(parts) > 3 else "weight"
+
+    def param(self, name):
+        if name.startswith("norm."):
+            return getattr(self.norm, {"gamma": "weight", "beta": "bias"}[name.split(".")[1]])
+        mod, kind = self._module(name)
+        return getattr(mod, kind)
+
+    def revive_shape(self, name):
+        t = self.param(name)
+        if ".mlp_channels." in name and not name.endswith(".bias"):
+            return tuple(t.shape) + (1, 1)
+        return tuple(t.shape)
+
+    def unit(self, name):
+        blk = self.blocks[int(name.split(".")[0][len("block"):])]
+        return blk.channel_fc1, blk.norm2
+
+    def units(self):
+        return [f"block{b}.norm2" for b in range(len(self.blocks))]
+
+
 class CheckpointError(Exception):
     """A file this module cannot use; the message names it and says what to do."""
 
@@ -296,9 +385,9 @@ def _build(f, path):
     # the network /model describes (its config's, in files written before it did)
     key = lambda k, default: revive_h5.text(a.get(k), "") or revive_h5.config_value(config, "model", k) or default  # noqa: E731
     arch = key("arch", "resnet")
-    if arch not in ("resnet", "imagenet_resnet", "vgg"):
+    if arch not in ("resnet", "imagenet_resnet", "vgg", "mixer"):
         raise CheckpointError(f"{path}: model.arch = {arch}: this module builds resnet, "
-                              "imagenet_resnet and vgg")
+                              "imagenet_resnet, vgg and mixer")
     wiring = (revive_h5.text(a.get("wiring"), WIRING[0]), int(a.get("wiring_version", WIRING[1])))
     if arch == "resnet" and wiring != WIRING:
         raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
@@ -308,6 +397,15 @@ def _build(f, path):
         raise CheckpointError(f"{path}: no /model/input_mean: written by a revive that did not store "
                               "its input normalization; re-save it with `pipeline resume` or pass "
                               "normalized inputs to ResNet yourself")
+    if arch == "mixer":
+        # its sizes are the config's keys (the network description names the family only)
+        size = lambda k: int(revive_h5.config_value(config, "model", k))  # noqa: E731
+        try:
+            return Mixer(int(a["in_c"]), int(a["in_h"]), int(a["in_w"]), int(a["classes"]),
+                         size("patch"), size("hidden"), size("tokens_mlp"), size("channels_mlp"),
+                         size("blocks"), mean=mean, std=std)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
     if arch == "vgg":
         try:
             return VGG(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["in_h"]), int(a["in_w"]),
@@ -342,16 +440,19 @@ def load(path):
             for name in f["params"]:
                 t = model.param(name)
                 v = f["params"][name][()]
-                if tuple(t.shape) != v.shape:
+                want = model.revive_shape(name) if hasattr(model, "revive_shape") else tuple(t.shape)
+                if want != v.shape:
                     raise CheckpointError(f"{path}: /params/{name} has shape {v.shape}, the network "
-                                          f"needs {tuple(t.shape)}")
-                t.copy_(torch.from_numpy(v))
+                                          f"needs {want}")
+                t.copy_(torch.from_numpy(v).reshape(t.shape))
                 used.add(id(t))
             left = [n for n, p in model.named_parameters() if id(p) not in used]
             if left:
                 raise CheckpointError(f"{path}: /params lacks the tensors for {left}")
             for u in model.units():
                 _, bn = model.unit(u)
+                if not isinstance(bn, nn.BatchNorm2d):
+                    continue  # a Mixer's LayerNorm: no running statistics
                 bn.running_mean.copy_(torch.from_numpy(f[f"running/{u}/mean"][()]))
                 bn.running_var.copy_(torch.from_numpy(f[f"running/{u}/var"][()]))
     return model.eval()
@@ -420,6 +521,8 @@ def save(model, path, like):
         with h5py.File(tmp, "r+") as f, torch.no_grad():
             for name in names:
                 v = model.param(name).detach().cpu().numpy().astype(np.float32)
+                if hasattr(model, "revive_shape"):
+                    v = v.reshape(model.revive_shape(name))
                 d = f["params"][name]
                 if d.shape != v.shape:
                     raise CheckpointError(f"{path}: the module's {name} has shape {v.shape} but "
@@ -427,6 +530,8 @@ def save(model, path, like):
                 d[...] = v
             for u in model.units():
                 _, bn = model.unit(u)
+                if not isinstance(bn, nn.BatchNorm2d):
+                    continue
                 f[f"running/{u}/mean"][...] = bn.running_mean.cpu().numpy().astype(np.float32)
                 f[f"running/{u}/var"][...] = bn.running_var.cpu().numpy().astype(np.float32)
             if model.normalize and "input_mean" in f["model"]:

@@ -2,7 +2,8 @@
  *
  * Filter c of a unit is row c of its conv weight (in_c·k·k values, filter_weights below) with
  * γ_c, β_c. Its conv weights follow pipeline.reinit_weights:
- *   fresh       the initial distribution, N(0, 2/fan_in) (times pipeline.reinit_weight_scale),
+ *   fresh       the initial distribution, N(0, 2/fan_in) (a Mixer's: its truncated LeCun normal;
+ *               model_init_draw) (times pipeline.reinit_weight_scale),
  *               under a stream keyed by (stage, param, filter): the same on any number of ranks
  *               and after a resume;
  *   orthogonal  that same draw d, minus its projection on the span of the unit's live rows (those
@@ -92,14 +93,16 @@ static float new_gamma(const struct model *m, uint64_t seed, int stage, const st
 }
 
 /* The fresh draw of filter c (float, as the fresh variant writes it). */
-static void fresh_draw(float *d, uint64_t seed, int stage, const struct unit *un, int c, size_t n,
-                       const struct reinit_options *o)
+static void fresh_draw(float *d, const struct model *m, uint64_t seed, int stage,
+                       const struct unit *un, int c, size_t n, const struct reinit_options *o)
 {
-    double std = sqrt(2.0 / (double)n);
+    /* the weights' fan-in: a conv row's length n; a Mixer column's, its conv's in_c */
+    const struct param *w = &m->params[un->w];
+    size_t fan_in = w->count / (size_t)w->dims[0];
     uint64_t stream = rng_stream(RNG_REINIT, (uint64_t)stage, (uint64_t)un->w, (uint64_t)c);
     for (size_t i = 0; i < n; i++) {
         /* scale 1 leaves the draw's bits exactly as before the factor existed */
-        float v = rng_normal(seed, stream, i) * (float)std;
+        float v = model_init_draw(m, seed, stream, un->w, fan_in, i);
         d[i] = o->weight_scale == 1.0 ? v : (float)(v * o->weight_scale);
     }
 }
@@ -199,14 +202,17 @@ int reinit_filters(struct model *m, uint64_t seed, int stage, const uint8_t *whi
             count++;
             struct filter_weights fw = filter_weights(m, un, c);
             if (o->weights != REINIT_WEIGHTS_KEEP) {
-                fresh_draw(draw, seed, stage, un, c, n, o);
+                fresh_draw(draw, m, seed, stage, un, c, n, o);
                 if (o->weights == REINIT_WEIGHTS_ORTHOGONAL && !orthogonalize(draw, basis, rank, n, scratch))
                     spanned++;
                 for (size_t i = 0; i < n; i++)
                     m->values[fw.offset + i * fw.stride] = draw[i];
-                /* new weights: the running statistics of the old ones mean nothing */
-                m->running_stats[un->running + (size_t)c] = 0.0f;
-                m->running_stats[un->running + (size_t)channels + (size_t)c] = 1.0f;
+                /* new weights: the running statistics of the old ones mean nothing (a
+                 * LayerNorm unit has none) */
+                if (!un->layernorm) {
+                    m->running_stats[un->running + (size_t)c] = 0.0f;
+                    m->running_stats[un->running + (size_t)channels + (size_t)c] = 1.0f;
+                }
             }
             for (size_t i = 0; i < n; i++) {
                 m->momentum[fw.offset + i * fw.stride] = 0.0f;

@@ -87,6 +87,8 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(augment_crop); SAME(augment_flip); SAME(synthetic_train); SAME(synthetic_test);
     SAME(synthetic_size); SAME(synthetic_channels); SAME(synthetic_classes);
     SAME(arch); SAME(depth); SAME(width); SAME(stem); SAME(norm); SAME(head); SAME(gamma_init); SAME(skip);
+    SAME(mixer_patch); SAME(mixer_hidden); SAME(mixer_tokens_mlp); SAME(mixer_channels_mlp);
+    SAME(mixer_blocks);
     SAME(trainable); SAME(per_channel_k); SAME(conv_fraction); SAME(epochs);
     SAME(batch_size); SAME(eval_batch_size); SAME(lr); SAME(momentum); SAME(weight_decay);
     SAME(nesterov); SAME(lr_schedule); SAME_LIST(milestones); SAME_LIST(milestone_fractions);
@@ -114,7 +116,8 @@ static const char DEFAULT_INI[] =
     "augment_crop = 4\naugment_flip = true\nsynthetic_train = 512\nsynthetic_test = 256\n"
     "synthetic_size = 8\nsynthetic_channels = 1\nsynthetic_classes = 4\nlabel_noise = 0\n"
     "\n[model]\narch = resnet\ndepth = 20\nwidth = 1\nstem = auto\nnorm = batchnorm\nhead = auto\n"
-    "gamma_init = uniform\nskip = true\n"
+    "gamma_init = uniform\nskip = true\npatch = 4\nhidden = 64\ntokens_mlp = 32\nchannels_mlp = 256\n"
+    "blocks = 6\n"
     "\n[train]\ntrainable = all\nper_channel_k = 2\nconv_fraction = 0.01\nepochs = 10\n"
     "batch_size = 128\neval_batch_size = 500\nlr = 0.1\nmomentum = 0.9\nnesterov = false\n"
     "weight_decay = 0.0001\noptimizer = sgd\nbeta1 = 0.9\nbeta2 = 0.999\neps = 1e-08\n"
@@ -300,7 +303,8 @@ static void test_key_errors(void **state)
         "sync_bn, checkpoint_every_steps, conv_algo");
     assert_string_equal(load_error("[model]\nepochs = 3\n", &err),
                         "configs/x.ini:2: unknown key 'epochs' in [model] (it belongs in "
-                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init, skip");
+                        "[train]); keys there: arch, depth, width, stem, norm, head, gamma_init, skip, patch, hidden, "
+                        "tokens_mlp, channels_mlp, blocks");
     assert_has(load_error("[train]\nLR = 3\n", &err),
                "configs/x.ini:2: unknown key 'LR' in [train] (did you mean 'lr'?)");
     assert_string_equal(load_error("[run]\nzzz = 3\n", &err),
@@ -598,6 +602,7 @@ static const char *const CHANGED[] = {
     "data.synthetic_train=64", "data.synthetic_test=32", "data.synthetic_size=16",
     "data.synthetic_channels=3", "data.synthetic_classes=10", "data.label_noise=0.25", "model.arch=vgg",
     "model.depth=16", "model.width=2", "model.norm=none", "model.head=pool", "model.gamma_init=one",
+    "model.patch=2", "model.hidden=32", "model.tokens_mlp=16", "model.channels_mlp=128", "model.blocks=4",
     "train.trainable=conv_fraction", "train.per_channel_k=8", "train.epochs=160", "train.batch_size=64",
     "train.eval_batch_size=1000", "train.lr=0.05", "train.momentum=0.95", "train.nesterov=true",
     "train.weight_decay=5e-4", "train.beta1=0.8", "train.beta2=0.99", "train.eps=1e-6",
@@ -650,7 +655,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 106);
+    assert_int_equal(keys, 111);
     assert_int_equal(same, 5);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

@@ -127,6 +127,72 @@ static void test_cifar_resnet_counts(void **state)
     struct model_spec s = {.depth = 20, .width = 1, .in_c = 3, .in_h = 32, .in_w = 32, .classes = 10};
     assert_int_equal(counts(s).total, 272474); /* the usual ResNet-20 */
 }
+/* Mixer-pico on 28×28 (the [model] defaults): stem 16·64 + 64; per block LayerNorms 2·2·64,
+ * token MLP 49·32 + 32 + 32·49 + 49, channel MLP 64·256 + 256 + 256·64 + 64; final LayerNorm
+ * 2·64; head 64·10 + 10. */
+static const struct model_mixer mixer_pico = {.patch = 4, .hidden = 64, .tokens_mlp = 32,
+                                              .channels_mlp = 256, .blocks = 6};
+
+static void test_mixer_counts(void **state)
+{
+    (void)state;
+    struct model_spec s = {.arch = ARCH_MIXER, .width = 1, .in_c = 1, .in_h = 28, .in_w = 28,
+                           .classes = 10, .mixer = mixer_pico};
+    size_t block = 4 * 64 + (49 * 32 + 32 + 32 * 49 + 49) + (64 * 256 + 256 + 256 * 64 + 64);
+    struct param_counts c = counts(s);
+    assert_int_equal(c.total, 16 * 64 + 64 + 6 * block + 2 * 64 + 650);
+    assert_int_equal(c.total, 221232);
+    assert_int_equal(c.bn, 1664); /* LayerNorm γ and β */
+    assert_int_equal(c.output, 650);
+    struct model m;
+    struct rv_error err;
+    assert_int_equal(model_build(&m, &s, -1, 1, &err), 0);
+    assert_int_equal(m.nunits, 6); /* the LayerNorm before each channel MLP */
+    const struct unit *u = &m.units[2];
+    assert_string_equal(u->name, "block2.norm2");
+    assert_true(u->layernorm);
+    assert_string_equal(m.params[u->w].name, "block2.mlp_channels.fc1");
+    assert_int_equal(u->filter_len, 256); /* column c of (256, 64, 1, 1) */
+    assert_int_equal(u->elem_stride, 64);
+    assert_int_equal(u->row_stride, 1);
+    model_free(&m);
+}
+
+/* The reference's init: kernels LeCun normal truncated at ±2σ (variance 1/fan_in), biases and β
+ * 0, γ 1; the head 0 when it trains from the start, else drawn like the kernels. */
+static void test_mixer_init(void **state)
+{
+    (void)state;
+    for (int zero = 0; zero < 2; zero++) {
+        struct model_spec s = {.arch = ARCH_MIXER, .width = 1, .in_c = 1, .in_h = 28, .in_w = 28,
+                               .classes = 10, .mixer = mixer_pico};
+        s.mixer.zero_head = zero;
+        struct model m;
+        struct rv_error err;
+        assert_int_equal(model_build(&m, &s, 0, 1, &err), 0);
+        model_init(&m, 3);
+        for (int p = 0; p < m.nparams; p++) {
+            const struct param *pa = &m.params[p];
+            const float *v = m.values + pa->offset;
+            double sum = 0.0, sq = 0.0, fan_in = (double)(pa->count / (size_t)pa->dims[0]);
+            bool kernel = pa->kind == PARAM_CONV || (pa->kind == PARAM_OUTPUT_W && !zero);
+            for (size_t i = 0; i < pa->count; i++) {
+                sum += v[i];
+                sq += (double)v[i] * v[i];
+                if (kernel)
+                    assert_true(fabs(v[i]) <= 2.0 * sqrt(1.0 / fan_in) / 0.87962566103423978 + 1e-6);
+                else
+                    assert_true(v[i] == (pa->kind == PARAM_GAMMA ? 1.0f : 0.0f));
+            }
+            if (kernel && pa->count >= 4096) { /* the moments of the big ones */
+                double mean = sum / pa->count, var = sq / pa->count - mean * mean;
+                assert_true(fabs(mean) < 4.0 * sqrt(1.0 / fan_in / pa->count));
+                assert_true(fabs(var * fan_in - 1.0) < 0.05);
+            }
+        }
+        model_free(&m);
+    }
+}
 
 /* ---- gradients against central differences ------------------------------------------------- */
 
@@ -328,6 +394,30 @@ static void test_vgg_gradients(void **state)
     }
 }
 
+/* A whole Mixer on 1×6×6 with patch 2 (9 tokens), C 5, D_S 4, D_C 7, two blocks: every
+ * parameter (the head drawn, not zero: a zero head stops every gradient below it) and the
+ * input. */
+static void test_mixer_gradients(void **state)
+{
+    (void)state;
+    struct model_spec s = {.arch = ARCH_MIXER, .width = 1, .in_c = 1, .in_h = 6, .in_w = 6,
+                           .classes = 3, .input_grad = true,
+                           .mixer = {.patch = 2, .hidden = 5, .tokens_mlp = 4, .channels_mlp = 7,
+                                     .blocks = 2}};
+    struct fd f;
+    fd_setup(&f, &s, 3);
+    /* γ off 1 so its gradient is not the β-like one everywhere */
+    for (int p = 0; p < f.m.nparams; p++)
+        if (f.m.params[p].kind == PARAM_GAMMA)
+            for (size_t i = 0; i < f.m.params[p].count; i++)
+                f.m.values[f.m.params[p].offset + i] = 1.0f + 0.3f * rng_normal(4, rng_stream(RNG_TEST, 8, (uint64_t)p, 0), i);
+    assert_int_equal(f.m.nunits, 2);
+    int fc1 = model_find_layer(&f.m, "block1.mlp_tokens.fc1");
+    assert_int_equal(f.m.tensors[f.m.layers[fc1].out].w, 4); /* (C, 1, D_S) */
+    fd_check(&f, 0);
+    fd_free(&f);
+}
+
 /* A feature-matching loss ½‖tap − target‖² on an intermediate layer's output (a tap), and the
  * input gradient: what a perceptual loss or style transfer needs. Only layers up to the tap
  * get gradients; the ones after it and the logits' seed stay zero. */
@@ -407,6 +497,9 @@ int main(void)
         cmocka_unit_test(test_no_skip),
         cmocka_unit_test(test_vgg_counts),
         cmocka_unit_test(test_cifar_resnet_counts),
+        cmocka_unit_test(test_mixer_counts),
+        cmocka_unit_test(test_mixer_init),
+        cmocka_unit_test(test_mixer_gradients),
         cmocka_unit_test(test_bottleneck_gradients),
         cmocka_unit_test(test_imagenet_stem_and_input_gradients),
         cmocka_unit_test(test_vgg_gradients),

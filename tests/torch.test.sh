@@ -195,6 +195,12 @@ print(f'{100 * (logits.argmax(1).numpy() == y).mean():.2f} {len(y)} {loss:.4f}')
 sd = revive_torch.state_dict('$TMP/ck/fmvgg/stage-00.h5')
 want = {'features.0.weight', 'features.1.running_var', 'classifier.0.weight', 'classifier.0.bias'}
 if want - set(sd): print('state_dict lacks', want - set(sd))"
+    # Mixer-pico (model.arch = mixer): its module, and save gives back every parameter bit for bit.
+    family_matches fmmixer 'arch = mixer' "MLP-Mixer-pico" "assert isinstance(m, revive_torch.Mixer)
+revive_torch.save(m, '$TMP/mixer-back.h5', like='$TMP/ck/fmmixer/stage-00.h5')
+a, b = h5py.File('$TMP/ck/fmmixer/stage-00.h5', 'r')['params'], h5py.File('$TMP/mixer-back.h5', 'r')['params']
+bad = [k for k in a if a[k].shape != b[k].shape or (a[k][()] != b[k][()]).any()]
+if bad: print('save changed', bad)"
 else
     ok "# SKIP Fashion-MNIST not installed: accuracy against pipeline eval not tested"
 fi

@@ -28,6 +28,7 @@
 #include "json.h"
 #include "metrics_log.h"
 #include "model.h"
+#include "models.h"
 #include "pipeline.h"
 #include "run.h"
 #include "stages.h"
@@ -63,8 +64,10 @@ static int train_schedule(struct comm *comm, struct run *r, struct rv_error *err
     if (metrics_log_start(r, err))
         return -1;
     if (r->verbose) {
-        printf("revive: %s  ResNet-%d width %d on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
-               r->cfg.name, r->cfg.depth, r->cfg.width, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
+        char net[128]; /* the family's own words: "ResNet-20 width 1", "MLP-Mixer patch 4, …" */
+        model_families[r->model.spec.arch].describe(net, sizeof net, &r->model.spec);
+        printf("revive: %s  %s on %s (%d train, %d test, %dx%dx%d)  %d rank%s x %d thread%s  -> %s\n",
+               r->cfg.name, net, CHOICE_NAME(dataset_names, r->cfg.dataset), r->train.n, r->test.n,
                r->train.c, r->train.h, r->train.w, comm->size, comm->size > 1 ? "s" : "",
                r->model.threads, r->model.threads > 1 ? "s" : "", r->dir);
         size_t trainable[SCHEDULE_MAX_STAGES], total;

@@ -3,7 +3,8 @@
  * also as a share of the total), from the model's own parameter table (a count-only build).
  *
  *   pipeline params --arch imagenet_resnet --depth 50 --input 3x224x224 --classes 1000
- *   pipeline params --arch vgg --depth 16 --norm none --input 1x28x28 --classes 10 */
+ *   pipeline params --arch vgg --depth 16 --norm none --input 1x28x28 --classes 10
+ *   pipeline params --arch mixer --input 1x28x28        Mixer-pico (the [model] defaults) */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static void row(const char *name, size_t n, size_t total)
 }
 
 static const struct cli_option opt_arch = {"--arch", "A", CLI_STRING,
-    .help = "network family: resnet (CIFAR), imagenet_resnet or vgg (default resnet)"};
+    .help = "network family: resnet (CIFAR), imagenet_resnet, vgg or mixer (default resnet)"};
 static const struct cli_option opt_depth = {"--depth", "D", CLI_LONG, 1, 866,
     .valid = "a depth such as 20 (resnet), 18 (imagenet_resnet) or 16 (vgg)",
     .help = "layers (default: the family's first network: 20, 18 or 16)"};
@@ -39,8 +40,19 @@ static const struct cli_option opt_norm = {"--norm", "N", CLI_STRING,
     .help = "vgg's normalization: batchnorm or none"};
 static const struct cli_option opt_head = {"--head", "H", CLI_STRING,
     .help = "vgg's classifier: auto, pool or torchvision"};
+static const struct cli_option opt_patch = {"--patch", "P", CLI_LONG, 1, 64,
+    .valid = "a patch size from 1 to 64", .help = "mixer's patch size (default model.patch's)"};
+static const struct cli_option opt_hidden = {"--hidden", "C", CLI_LONG, 1, 4096,
+    .valid = "a channel count from 1 to 4096", .help = "mixer's hidden channels (default model.hidden's)"};
+static const struct cli_option opt_tokens_mlp = {"--tokens-mlp", "DS", CLI_LONG, 1, 4096,
+    .valid = "a width from 1 to 4096", .help = "mixer's token-mixing MLP width (default model.tokens_mlp's)"};
+static const struct cli_option opt_channels_mlp = {"--channels-mlp", "DC", CLI_LONG, 1, 16384,
+    .valid = "a width from 1 to 16384", .help = "mixer's channel-mixing MLP width (default model.channels_mlp's)"};
+static const struct cli_option opt_blocks = {"--blocks", "N", CLI_LONG, 1, 64,
+    .valid = "a block count from 1 to 64", .help = "mixer's blocks (default model.blocks's)"};
 static const struct cli_option *const params_options[] = {
-    &opt_arch, &opt_depth, &opt_width, &opt_input, &opt_classes, &opt_stem, &opt_norm, &opt_head, NULL};
+    &opt_arch, &opt_depth, &opt_width, &opt_input, &opt_classes, &opt_stem, &opt_norm, &opt_head,
+    &opt_patch, &opt_hidden, &opt_tokens_mlp, &opt_channels_mlp, &opt_blocks, NULL};
 
 /* The index of the value given for o among names (count of them), or def; -1 after printing the
  * one-line error for a name not among them. */
@@ -77,6 +89,14 @@ static int params_run(const struct cli_args *a)
     s.depth = (int)cli_number(a, &opt_depth, 0);
     s.width = (int)cli_number(a, &opt_width, 1);
     s.classes = (int)cli_number(a, &opt_classes, 10);
+    struct config d; /* the Mixer's sizes default to the config table's */
+    config_defaults(&d);
+    s.mixer = (struct model_mixer){
+        .patch = (int)cli_number(a, &opt_patch, d.mixer_patch),
+        .hidden = (int)cli_number(a, &opt_hidden, d.mixer_hidden),
+        .tokens_mlp = (int)cli_number(a, &opt_tokens_mlp, d.mixer_tokens_mlp),
+        .channels_mlp = (int)cli_number(a, &opt_channels_mlp, d.mixer_channels_mlp),
+        .blocks = (int)cli_number(a, &opt_blocks, d.mixer_blocks)};
     const char *in = cli_string(a, &opt_input, NULL);
     char tail;
     if (in && (sscanf(in, "%dx%dx%d%c", &s.in_c, &s.in_h, &s.in_w, &tail) != 3 || s.in_c < 1 ||
@@ -98,7 +118,7 @@ static int params_run(const struct cli_args *a)
     model_families[s.arch].describe(what, sizeof what, &s);
     printf("%s, input %dx%dx%d, %d classes\n", what, s.in_c, s.in_h, s.in_w, s.classes);
     row("total", c.total, c.total);
-    row("batchnorm", c.bn, c.total);
+    row(s.arch == ARCH_MIXER ? "layernorm" : "batchnorm", c.bn, c.total);
     row("output", c.output, c.total);
     row("shortcut", c.shortcut, c.total);
     row("conv", c.conv, c.total);

@@ -312,7 +312,11 @@ static int check_depth(const struct config *c, struct rv_error *err)
     /* The family checks its keys (the input is not known yet); resnet's depth gets a hint. */
     struct model_spec s = {.arch = c->arch, .depth = c->depth, .width = c->width,
                            .stem = c->stem, .norm = c->norm, .head = c->head,
-                           .no_skip = !c->skip};
+                           .no_skip = !c->skip,
+                           .mixer = {.patch = c->mixer_patch, .hidden = c->mixer_hidden,
+                                     .tokens_mlp = c->mixer_tokens_mlp,
+                                     .channels_mlp = c->mixer_channels_mlp,
+                                     .blocks = c->mixer_blocks}};
     int r = (c->depth - 2) % 6;
     if (c->arch != ARCH_RESNET || r == 0)
         return model_check_spec(&s, err);

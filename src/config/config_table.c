@@ -140,7 +140,8 @@ const struct config_key config_keys[] = {
 
     KC("model", "arch", arch, "resnet", arch_names,
       "network family (src/models/): resnet, the CIFAR ResNet of He et al. (3 stages of basic "
-      "blocks); imagenet_resnet, torchvision's ResNets; vgg, VGG with max-pools"),
+      "blocks); imagenet_resnet, torchvision's ResNets; vgg, VGG with max-pools; mixer, MLP-Mixer "
+      "(model.patch, hidden, tokens_mlp, channels_mlp, blocks)"),
     K("model", "depth", CFG_INT, depth, 8, 866, "20", NULL,
       "layers: resnet 6n+2 (20, 32, 44, 56, 110, ...: n basic blocks per stage); "
       "imagenet_resnet 18, 34, 50, 101, 152, 200; vgg 11, 13, 16, 19"),
@@ -162,6 +163,16 @@ const struct config_key config_keys[] = {
     K("model", "skip", CFG_BOOL, skip, 0, 0, "true", NULL,
       "imagenet_resnet's residual connections; false removes each block's add and downsample "
       "projection (the plain network of the same depth and width); other families: true"),
+    K("model", "patch", CFG_INT, mixer_patch, 1, 64, "4", NULL,
+      "mixer: patch size P (the embedding is a PxP conv of stride P; P divides the image size)"),
+    K("model", "hidden", CFG_INT, mixer_hidden, 1, 4096, "64", NULL,
+      "mixer: hidden channels C of every token"),
+    K("model", "tokens_mlp", CFG_INT, mixer_tokens_mlp, 1, 4096, "32", NULL,
+      "mixer: token-mixing MLP width D_S"),
+    K("model", "channels_mlp", CFG_INT, mixer_channels_mlp, 1, 16384, "256", NULL,
+      "mixer: channel-mixing MLP width D_C"),
+    K("model", "blocks", CFG_INT, mixer_blocks, 1, 64, "6", NULL,
+      "mixer: Mixer blocks (the defaults are Mixer-pico: 221,232 parameters on 28x28)"),
 
     KC("train", "trainable", trainable, "all", stage_kind_names,
       "what trains in a single-stage run (stages.h): all, BatchNorm only, BN and output, "

@@ -112,6 +112,19 @@ void model_forward(struct model *m, const float *x, int n, bool train, const str
         case LAYER_PIXEL_SHUFFLE:
             pixel_shuffle_forward(out, in, &l->shuffle, n);
             break;
+        case LAYER_LAYERNORM: {
+            const struct tensor *t = &m->tensors[l->in];
+            layernorm_forward(out, l->save_mean, l->save_invstd, in, param(m, l->w),
+                              param(m, l->b), n, t->c, t->h * t->w);
+            break;
+        }
+        case LAYER_GELU:
+            gelu_forward(out, in, count);
+            break;
+        case LAYER_TOKEN_DENSE:
+            token_dense_forward(out, in, param(m, l->w), param(m, l->b), &l->fc, n,
+                                m->tensors[l->in].c);
+            break;
         }
     }
 }
@@ -218,6 +231,22 @@ static void layer_backward(struct model *m, struct layer *l, int n, const struct
         return;
     case LAYER_PIXEL_SHUFFLE:
         pixel_shuffle_backward(din_zeroed(m, l->in, l->add_in, n), g, &l->shuffle, n);
+        return;
+    case LAYER_LAYERNORM: {
+        const struct tensor *t = &m->tensors[l->in];
+        layernorm_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w), grad_of(m, l->b),
+                           g, in, l->save_mean, l->save_invstd, param(m, l->w), l->ln_sums, n,
+                           t->c, t->h * t->w);
+        return;
+    }
+    case LAYER_GELU:
+        if (m->tensors[l->in].need_grad)
+            gelu_backward(m->tensors[l->in].g, g, in, count, l->add_in);
+        return;
+    case LAYER_TOKEN_DENSE:
+        token_dense_backward(din_zeroed(m, l->in, l->add_in, n), grad_of(m, l->w),
+                             grad_of(m, l->b), g, in, param(m, l->w), &l->fc, n,
+                             m->tensors[l->in].c);
         return;
     }
 }

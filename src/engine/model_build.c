@@ -183,6 +183,74 @@ int model_add_pixel_shuffle(struct model *m, const char *name, int in, int r)
     return l->out;
 }
 
+int model_add_layernorm(struct model *m, const char *name, int in, bool unit)
+{
+    const struct tensor t = m->tensors[in];
+    int ui = -1;
+    if (unit) {
+        m->units = grow(m->units, m->nunits, &m->cap_units, sizeof *m->units);
+        ui = m->nunits++;
+        struct unit *u = &m->units[ui];
+        memset(u, 0, sizeof *u);
+        snprintf(u->name, sizeof u->name, "%s", name);
+        u->channels = t.c;
+        batchnorm_init(&u->bn, t.c, t.h, t.w); /* unused: a LayerNorm unit has no BatchNorm */
+        u->layernorm = true;
+        u->w = -1;
+    }
+    char pname[sizeof m->params[0].name];
+    snprintf(pname, sizeof pname, "%s.gamma", name);
+    int g = add_param(m, pname, PARAM_GAMMA, ui, 1, t.c, 0, 0, 0);
+    snprintf(pname, sizeof pname, "%s.beta", name);
+    int b = add_param(m, pname, PARAM_BETA, ui, 1, t.c, 0, 0, 0);
+    struct layer *l = add_layer(m, name, LAYER_LAYERNORM, in, -1, t.c, t.h, t.w);
+    l->unit = ui;
+    l->w = g;
+    l->b = b;
+    if (unit) {
+        m->units[ui].gamma = g;
+        m->units[ui].beta = b;
+        m->units[ui].layer = m->nlayers - 1;
+    }
+    return l->out;
+}
+
+int model_add_gelu(struct model *m, const char *name, int in)
+{
+    const struct tensor t = m->tensors[in];
+    return add_layer(m, name, LAYER_GELU, in, -1, t.c, t.h, t.w)->out;
+}
+
+int model_add_token_dense(struct model *m, const char *name, int in, int out_h, int out_w)
+{
+    const struct tensor t = m->tensors[in];
+    int in_f = t.h * t.w, out_f = out_h * out_w;
+    struct layer *l = add_layer(m, name, LAYER_TOKEN_DENSE, in, -1, t.c, out_h, out_w);
+    linear_init(&l->fc, in_f, out_f);
+    char pname[sizeof m->params[0].name];
+    snprintf(pname, sizeof pname, "%s.weight", name);
+    int w = add_param(m, pname, PARAM_CONV, -1, 2, out_f, in_f, 0, 0);
+    snprintf(pname, sizeof pname, "%s.bias", name);
+    int b = add_param(m, pname, PARAM_CONV_B, -1, 1, out_f, 0, 0, 0);
+    l = &m->layers[m->nlayers - 1];
+    l->w = w;
+    l->b = b;
+    return l->out;
+}
+
+void model_unit_filter_columns(struct model *m, int u, int p)
+{
+    struct unit *un = &m->units[u];
+    struct param *w = &m->params[p];
+    REVIVE_ASSERT(w->kind == PARAM_CONV && w->ndim == 4 && w->dims[1] == un->channels &&
+                  w->dims[2] == 1 && w->dims[3] == 1);
+    un->w = p;
+    w->unit = u;
+    un->row_stride = 1;
+    un->elem_stride = (size_t)w->dims[1];
+    un->filter_len = (size_t)w->dims[0];
+}
+
 int model_add_linear(struct model *m, const char *name, int in, int out_f, enum param_kind kw,
                      enum param_kind kb)
 {
@@ -290,6 +358,10 @@ int model_find_layer(const struct model *m, const char *name)
 
 const struct conv2d *model_unit_conv(const struct model *m, int u)
 {
-    int from = m->tensors[m->layers[m->units[u].layer].in].producer;
-    return from >= 0 && m->layers[from].op == LAYER_CONV ? &m->layers[from].conv : NULL;
+    /* the conv whose weights hold the unit's filters: for a BatchNorm, the conv before it; for
+     * a Mixer's LayerNorm unit, the channel-mixing conv after it */
+    for (int i = 0; m->units[u].w >= 0 && i < m->nlayers; i++)
+        if (m->layers[i].op == LAYER_CONV && m->layers[i].w == m->units[u].w)
+            return &m->layers[i].conv;
+    return NULL;
 }

@@ -5,10 +5,37 @@
 #include "model.h"
 #include "rng.h"
 
+/* LeCun normal truncated to ±2σ (flax's lecun_normal: jax's truncated_normal(−2, 2) times
+ * √(1/fan_in)/0.87962566103423978, the std of a unit normal truncated there). Counter-based
+ * rejection: attempt k of element i is the normal drawn at index i + k·2^40 (indices of one
+ * parameter stay far below 2^40), so an element is a function of (seed, stream, i) alone. */
+static float lecun_truncated(uint64_t seed, uint64_t stream, size_t fan_in, size_t i)
+{
+    float z = rng_normal(seed, stream, i);
+    for (uint64_t k = 1; fabsf(z) > 2.0f; k++)
+        z = rng_normal(seed, stream, (uint64_t)i + (k << 40));
+    return z * (float)(sqrt(1.0 / (double)fan_in) / 0.87962566103423978);
+}
+
+float model_init_draw(const struct model *m, uint64_t seed, uint64_t stream, int p, size_t fan_in,
+                      size_t i)
+{
+    if (m->params[p].init == INIT_LECUN)
+        return lecun_truncated(seed, stream, fan_in, i);
+    /* Kaiming normal, fan-in mode, ReLU gain: std = √(2 / fan_in). */
+    return rng_normal(seed, stream, i) * (float)sqrt(2.0 / (double)fan_in);
+}
+
 float model_init_value(const struct model *m, uint64_t seed, int p, size_t i)
 {
     const struct param *pa = &m->params[p];
     uint64_t stream = rng_stream(RNG_INIT, (uint64_t)p, 0, 0);
+    switch (pa->init) {
+    case INIT_ONE: return 1.0f;
+    case INIT_ZERO: return 0.0f;
+    case INIT_LECUN: return lecun_truncated(seed, stream, pa->count / (size_t)pa->dims[0], i);
+    case INIT_DEFAULT: break;
+    }
     switch (pa->kind) {
     case PARAM_CONV:
     case PARAM_OUTPUT_W:
@@ -39,6 +66,8 @@ void model_init(struct model *m, uint64_t seed)
     for (int i = 0; i < m->nunits; i++) {
         const struct unit *u = &m->units[i];
         int c = u->channels;
+        if (u->layernorm)
+            continue; /* no running statistics */
         for (int j = 0; j < c; j++) {
             m->running_stats[u->running + j] = 0.0f;
             m->running_stats[u->running + c + j] = 1.0f;

@@ -2,7 +2,8 @@
  *
  * Values. What backward reads keeps its own buffer (a tensor's `kept`): a conv's input (for the
  * weight gradient), a BatchNorm's input and, when it fuses a ReLU, its output (the ReLU mask),
- * a ReLU's output, an add-with-ReLU's output, a linear layer's input, every tap and the logits.
+ * a ReLU's output, an add-with-ReLU's output, a linear layer's (and a token Dense's) input, a
+ * LayerNorm's and a GELU's input, every tap and the logits.
  * Every other tensor lives from its producer to its last consumer and shares a few buffers
  * (slots) of the largest activation's size with tensors whose lives do not overlap.
  *
@@ -60,6 +61,9 @@ static void mark_kept(struct model *m)
         switch (l->op) {
         case LAYER_CONV:
         case LAYER_LINEAR:
+        case LAYER_TOKEN_DENSE:
+        case LAYER_LAYERNORM:
+        case LAYER_GELU:
             m->tensors[l->in].kept = true;
             break;
         case LAYER_BN:
@@ -233,6 +237,12 @@ static void plan_layers(struct model *m, struct arena *a)
             l->save_mean = CARVE(a, float, c);
             l->save_invstd = CARVE(a, float, c);
             l->bn_sums = CARVE(a, double, 2 * (size_t)c + 1);
+        } else if (l->op == LAYER_LAYERNORM) {
+            const struct tensor *t = &m->tensors[l->in];
+            size_t s = (size_t)m->max_batch * t->h * t->w;
+            l->save_mean = CARVE(a, float, s);
+            l->save_invstd = CARVE(a, float, s);
+            l->ln_sums = CARVE(a, float, 2 * s);
         } else if (l->op == LAYER_MAXPOOL) {
             l->argmax = CARVE(a, int32_t, tensor_floats(m, l->out));
         } else if (l->op == LAYER_CONV) {

@@ -498,6 +498,7 @@ static int read_spec(struct h5in *f, const struct config *cfg, struct model_spec
     s->stem = (enum model_stem)stem;
     s->norm = (enum model_norm)norm;
     s->head = (enum model_head)head;
+    s->mixer = run_mixer_spec(cfg); /* the Mixer's keys: the file's /config's */
     return 0;
 }
 

@@ -106,7 +106,8 @@ static void unpack_mask(void *base, int id, int i, const void *buf)
 const struct ck_access ck_acc_param = {.count = count_params, .locate = locate_param,
                                        .pack = pack_mask, .unpack = unpack_mask};
 
-/* /running/<unit>/mean and var: the unit's running statistics, (channels,) each. */
+/* /running/<unit>/mean and var: the unit's running statistics, (channels,) each. A LayerNorm
+ * unit (a Mixer's) has none: no dataset, written or read. */
 static int count_units(const void *base)
 {
     return ((const struct run *)base)->model.nunits;
@@ -117,6 +118,10 @@ static void locate_running(const void *base, int id, int i, const struct ck_io *
     const struct model *m = &((const struct run *)base)->model;
     const struct unit *un = &m->units[i];
     size_t c = ck_unit_channels(m, i);
+    if (un->layernorm) {
+        *a = (struct ck_array){.need = CK_SKIP, .arg = un->name};
+        return;
+    }
     *a = (struct ck_array){.need = CK_NEED, .arg = un->name, .ndim = 1, .dims = {c},
                            .data = m->running_stats + un->running + (id == CK_RUNNING_VAR ? c : 0)};
 }

@@ -63,7 +63,7 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 
 const char *const ck_wiring_names[CK_NWIRINGS] = {
     [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg",
-    [ARCH_SRRESNET] = "srresnet"};
+    [ARCH_SRRESNET] = "srresnet", [ARCH_MIXER] = "mlp-mixer"};
 _Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
@@ -125,7 +125,7 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                              "1 when `model.gamma_init = one` (γ starts at 1), 0 for U[0,1)",
             SPEC(gamma_one)),
     [CK_MODEL_ARCH] = A("model", "arch", CK_T_STRING, B | NET, 1, 31,
-                        "`model.arch`: the network family (`resnet`, `imagenet_resnet`, `vgg`); "
+                        "`model.arch`: the network family (`resnet`, `imagenet_resnet`, `vgg`, `mixer`); "
                         "must be the family the file's /config builds"),
     [CK_MODEL_STEM] = A("model", "stem", CK_T_STRING, B | NET, 1, 31,
                         "`model.stem` as the config sets it (`auto`, `imagenet`, `cifar`); must be "
@@ -137,7 +137,7 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                         "the config's"),
     [CK_MODEL_WIRING] = A("model", "wiring", CK_T_STRING, CK_OPTIONAL | CK_ADDED, 0, 0,
                           "the family's wiring: `\"resnet-cifar\"` (the network described in \"The "
-                          "network, exactly\"), `\"imagenet-resnet\"` or `\"vgg\"` (include/models.h "
+                          "network, exactly\"), `\"imagenet-resnet\"`, `\"vgg\"` or `\"mlp-mixer\"` (include/models.h "
                           "and src/models/); one other than the wiring of the family the file's /config "
                           "builds is refused; assumed to be that one when missing. (Files written "
                           "before the network description, without `arch`, say `resnet-cifar` "
@@ -208,7 +208,8 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                      "`step`: the state restarts with every stage)",
             ARR(CK_IN_RUN, ck_acc_param, "model.moment2")),
     [CK_RUNNING_MEAN] = D("running", "<unit>/mean", CK_T_F32, 0, "(out_c,)", 0, 0,
-                          "BatchNorm running mean",
+                          "BatchNorm running mean (a BatchNorm unit's; a Mixer's LayerNorm units "
+                          "have no running statistics and no /running group)",
             ARR(CK_IN_RUN, ck_acc_running, "model.running_stats")),
     [CK_RUNNING_VAR] = D("running", "<unit>/var", CK_T_F32, 0, "(out_c,)", 0, 0,
                          "BatchNorm running variance",

@@ -80,7 +80,7 @@ enum ck_flags {
 /* The wiring of each family's network, /model's `wiring` (the CIFAR ResNet's is
  * docs/checkpoint-format.md's "The network, exactly"), in enum arch_kind's order, and the
  * version of all of them. */
-#define CK_NWIRINGS 4
+#define CK_NWIRINGS 5
 extern const char *const ck_wiring_names[CK_NWIRINGS];
 #define CHECKPOINT_WIRING_VERSION 1
 

@@ -7,6 +7,7 @@ const char *const arch_names[ARCH_COUNT] = {
     [ARCH_IMAGENET_RESNET] = "imagenet_resnet",
     [ARCH_VGG] = "vgg",
     [ARCH_SRRESNET] = "srresnet",
+    [ARCH_MIXER] = "mixer",
 };
 
 const struct model_family model_families[ARCH_COUNT] = {
@@ -14,6 +15,7 @@ const struct model_family model_families[ARCH_COUNT] = {
     [ARCH_IMAGENET_RESNET] = {imagenet_resnet_check, imagenet_resnet_build, imagenet_resnet_describe},
     [ARCH_VGG] = {vgg_check, vgg_build, vgg_describe},
     [ARCH_SRRESNET] = {srresnet_check, srresnet_build, srresnet_describe},
+    [ARCH_MIXER] = {mixer_check, mixer_build, mixer_describe},
 };
 
 const char *const stem_names[STEM_COUNT] = {

@@ -107,8 +107,10 @@ void conv_algos_print(const struct model *m, const struct config *c, FILE *f)
     int nkinds = 0;
     for (int u = 0; u < m->nunits; u++) {
         const struct conv2d *l = model_unit_conv(m, u);
+        if (!l)
+            continue;
         enum conv_algo algo = conv2d_algo(l);
-        int i = 0, stem = u == 0;
+        int i = 0, stem = u == 0 && l->in_c == m->spec.in_c;
         while (i < nkinds && !(kind[i].k == l->k && kind[i].stride == l->stride &&
                                kind[i].stem == stem && kind[i].algo == algo))
             i++;

@@ -15,7 +15,11 @@
  * The batches are global batches of train.batch_size from the training set in the shuffle keyed
  * −1 − stage (training epochs use keys ≥ 0, so these draws are their own), augmented like
  * training, each split over ranks by the iterator training walks (batches.h): the same images on
- * any rank count. At most one pass over the data: K is capped at ceil(n / batch_size). */
+ * any rank count. At most one pass over the data: K is capped at ceil(n / batch_size).
+ *
+ * A LayerNorm unit (MLP-Mixer's) has no running statistics: nothing to recalibrate. A network
+ * with no BatchNorm unit is not recalibrated at all (0 batches: the measurement after
+ * re-initialization already is the network's). */
 #include <stdlib.h>
 
 #include "run.h"
@@ -34,7 +38,10 @@ int run_recalibrate(struct run *r, int batches, int stage)
     struct model *m = &r->model;
     struct batches b;
     run_train_batches(r, &b);
-    const int K = batches < b.count ? batches : (int)b.count;
+    int bn_units = 0;
+    for (int u = 0; u < m->nunits; u++)
+        bn_units += !m->units[u].layernorm;
+    const int K = !bn_units ? 0 : batches < b.count ? batches : (int)b.count;
     if (K <= 0) {
         batches_close(&b);
         return 0;
@@ -46,7 +53,7 @@ int run_recalibrate(struct run *r, int batches, int stage)
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
         int C = un->channels;
-        for (int ch = 0; ch < C; ch++) {
+        for (int ch = 0; ch < C && !un->layernorm; ch++) {
             m->running_stats[un->running + (size_t)ch] = 0.0f;
             m->running_stats[un->running + (size_t)C + (size_t)ch] = 1.0f;
         }

@@ -61,6 +61,22 @@ void run_path(const struct run *r, const char *file, char *buf)
     REVIVE_ASSERT(n > 0 && n < RUN_PATH_MAX); /* run_set_dir keeps r->dir short enough */
 }
 
+struct model_mixer run_mixer_spec(const struct config *cfg)
+{
+    struct schedule s;
+    struct rv_error err;
+    bool trains = false;
+    if (schedule_build(&s, cfg, &err) == 0 && s.n > 0) { /* config_validate reports a bad one */
+        const struct stage_plan *p = &s.stage[0];
+        trains = p->kind == STAGE_ALL || p->kind == STAGE_BN_OUTPUT || p->kind == STAGE_OUTPUT ||
+                 (p->kind == STAGE_CONV_FRACTION && p->train_output);
+    }
+    return (struct model_mixer){.patch = cfg->mixer_patch, .hidden = cfg->mixer_hidden,
+                                .tokens_mlp = cfg->mixer_tokens_mlp,
+                                .channels_mlp = cfg->mixer_channels_mlp,
+                                .blocks = cfg->mixer_blocks, .zero_head = trains};
+}
+
 struct model_spec run_model_spec(const struct config *cfg, const struct dataset *d)
 {
     struct model_spec s = {
@@ -68,6 +84,7 @@ struct model_spec run_model_spec(const struct config *cfg, const struct dataset 
         .depth = cfg->depth, .width = cfg->width, .in_c = d->c, .in_h = d->h, .in_w = d->w,
         .classes = d->classes, .gamma_one = cfg->gamma_init == GAMMA_INIT_ONE, .no_skip = !cfg->skip,
         .conv_algo = cfg->conv_algo, .conv_auto_rule = cfg->conv_auto_rule,
+        .mixer = run_mixer_spec(cfg),
     };
     return s;
 }

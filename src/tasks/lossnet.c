@@ -62,6 +62,8 @@ void lossnet_init_weights(struct model *m, enum lossnet_init init, double init_s
     }
     for (int u = 0; u < m->nunits; u++) {
         const struct unit *un = &m->units[u];
+        if (un->layernorm)
+            continue; /* a Mixer's LayerNorm unit: no running statistics (model.h) */
         for (int j = 0; j < un->channels; j++) {
             m->running_stats[un->running + j] = 0.0f;
             m->running_stats[un->running + un->channels + j] = 1.0f;
