@@ -2,15 +2,20 @@
  * 2×2 (28×28 → 14×14), the target the image itself, both in [0, 1] pixel units. An SRResNet ×2
  * generator (src/models/srresnet.c; [superres] blocks, width) trains on
  *     loss = pixel (mse or l1, loss.h) + λ · perceptual (a frozen loss network: lossnet.h)
- * with the classification pipeline's SGD and learning-rate schedule ([train] lr, momentum,
- * weight_decay, lr_schedule, epochs, batch_size; BatchNorm in training mode, one rank). Then, on
- * the test images (outputs clamped to [0, 1]): PSNR and SSIM (7×7 window) per image, averaged,
- * the share of spectral energy above the low-resolution Nyquist frequency (image.h), the same
- * for nearest-neighbour upsampling of the input as a floor; a PNG grid of the first test images
- * (input upsampled by nearest neighbour, output, target). Writes into run.out_dir/run.name (or
- * --out): results.json (the config, one row per epoch, the test metrics), grid.png and
- * generator.h5 (the generator's parameters params/NAME and running statistics
- * running_mean/UNIT, running_var/UNIT, as a checkpoint stores them).
+ * with the classification pipeline's optimizer (SGD or AdamW) and learning-rate schedule
+ * ([train] optimizer, lr, momentum, weight_decay, beta1, beta2, eps, lr_schedule, epochs,
+ * batch_size; BatchNorm in training mode, one rank). superres.skip = nearest or bicubic adds that
+ * upsampling of the input to the generator's output (whose output conv then starts at zero);
+ * superres.icnr initializes up.conv by ICNR (upsample.h). Then, on the test images (outputs
+ * clamped to [0, 1]): PSNR and SSIM (7×7 window) per image, averaged, the share of spectral
+ * energy above the low-resolution Nyquist frequency (image.h), the same for nearest-neighbour
+ * and bicubic upsampling of the input (PIL's bicubic, upsample.h, clamped) as baselines; with
+ * superres.judge_checkpoint, a classifier's accuracy on the targets, outputs, bicubic and
+ * nearest images ("recognizable?"); a PNG grid of the first test images (input upsampled by
+ * nearest neighbour, bicubic, output, target). Writes into run.out_dir/run.name (or --out):
+ * results.json (the config, one row per epoch, the test metrics), grid.png and generator.h5
+ * (the generator's parameters params/NAME and running statistics running_mean/UNIT,
+ * running_var/UNIT, as a checkpoint stores them).
  *
  * No allocation in a training step: every buffer is made before the first. */
 #include <cblas.h>
@@ -32,7 +37,8 @@
 #include "models.h"
 #include "optim.h"
 #include "rng.h"
-#include "run.h" /* run_dir_check, run_now, RUN_PATH_MAX */
+#include "run.h" /* run_dir_check, run_now, RUN_PATH_MAX, run_model_spec */
+#include "upsample.h"
 
 #define SSIM_WINDOW 7
 
@@ -43,7 +49,13 @@ struct epoch_row {
 struct test_metrics {
     int n;
     double psnr, ssim, share_out, share_target, psnr_nearest, ssim_nearest, share_nearest;
+    double psnr_bicubic, ssim_bicubic, share_bicubic;
+    /* the judge's accuracy ("recognizable?") on the targets, outputs, bicubic, nearest */
+    double acc_target, acc_output, acc_bicubic, acc_nearest;
 };
+
+/* The images a test batch is measured on, in the order of the accuracies above. */
+enum { SET_TARGET, SET_OUTPUT, SET_BICUBIC, SET_NEAREST, SET_COUNT };
 
 struct superres {
     struct config cfg;
@@ -54,7 +66,15 @@ struct superres {
     struct loss pixel;
     bool perceptual;
     struct lossnet ln;
-    float *x, *target, *up;        /* a batch: inputs, targets; nearest-upsampled inputs */
+    float *x, *target;             /* a batch: inputs, targets */
+    float *skip;                   /* a batch: the inputs upsampled by superres.skip */
+    float *bic, *near;             /* a batch: the inputs upsampled, bicubic and nearest */
+    float *tmp;                    /* upsample_bicubic2's scratch, 2·lh·lw floats */
+    struct sgd opt;
+    bool judging;                  /* superres.judge_checkpoint: a classifier */
+    struct model judge;
+    float judge_mean[LOSSNET_MAX_CHANNELS], judge_std[LOSSNET_MAX_CHANNELS];
+    float *jx;                     /* a batch normalized for the judge */
     int *order;
     struct epoch_row *rows;
     struct test_metrics test_m;
@@ -193,6 +213,40 @@ static void make_batch(struct superres *s, const struct dataset *d, const int *i
 
 /* ---- the networks ----------------------------------------------------------------------------- */
 
+/* The judge (superres.judge_checkpoint): the classifier the checkpoint's config describes, its
+ * weights and the input normalization it trained with (/model/input_mean, input_std). */
+static int open_judge(struct superres *s, int batch, int threads, struct rv_error *err)
+{
+    const char *path = s->cfg.sr_judge_checkpoint;
+    struct config *ck = rv_malloc(sizeof *ck);
+    struct rv_error e;
+    int rc = checkpoint_read_config(ck, path, &e);
+    if (rc == 0) {
+        struct model_spec spec = run_model_spec(ck, &s->test);
+        if (spec.arch == ARCH_SRRESNET)
+            rc = rv_fail(&e, "%s is a super-resolution generator, not a classifier", path);
+        else
+            rc = model_build(&s->judge, &spec, batch, threads, &e);
+    }
+    free(ck);
+    if (rc == 0) {
+        s->judging = true;
+        rc = checkpoint_load_model(&s->judge, path, &e);
+    }
+    if (rc == 0) {
+        struct h5in *f = h5in_open(path, &e);
+        size_t nc = (size_t)s->c;
+        rc = !f || h5in_floats(f, "/model/input_mean", s->judge_mean, 1, &nc, &e) ||
+                     h5in_floats(f, "/model/input_std", s->judge_std, 1, &nc, &e) ? -1 : 0;
+        if (f)
+            h5in_close(f);
+    }
+    if (rc)
+        return rv_fail(err, "superres.judge_checkpoint: %s (give a classifier checkpoint of "
+                       "these images, from pipeline run)", e.msg);
+    return 0;
+}
+
 static int open_networks(struct superres *s, int batch, int threads, struct rv_error *err)
 {
     const struct config *c = &s->cfg;
@@ -204,6 +258,18 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
     if (model_build(&s->g, &g, batch, threads, err))
         return -1;
     model_init(&s->g, (uint64_t)c->seed);
+    if (c->sr_icnr)
+        upsample_icnr(&s->g, "up.conv");
+    if (c->sr_skip != SR_SKIP_NONE) /* start as the upsampling itself: the residual at 0 */
+        for (int p = 0; p < s->g.nparams; p++)
+            if (strcmp(s->g.params[p].name, "output") == 0 ||
+                strcmp(s->g.params[p].name, "output.bias") == 0)
+                memset(s->g.values + s->g.params[p].offset, 0, s->g.params[p].count * sizeof(float));
+    s->opt = (struct sgd){.momentum = c->momentum, .weight_decay = c->weight_decay,
+                          .nesterov = c->nesterov, .kind = c->optimizer, .beta1 = c->beta1,
+                          .beta2 = c->beta2, .eps = c->adam_eps};
+    if (c->optimizer == OPT_ADAMW)
+        optim_alloc_state(&s->g, OPT_ADAMW);
     if (c->sr_pixel_loss == PIXEL_LOSS_L1 ? loss_l1(&s->pixel, &s->g, NULL, err)
                                           : loss_mse(&s->pixel, &s->g, NULL, err))
         return -1;
@@ -237,6 +303,28 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
 
 /* ---- training ---------------------------------------------------------------------------------- */
 
+/* The generator on the first n images of the batch: m->logits = G(x) + skip(x). The skip adds a
+ * constant to the output, so the gradient into m->d_logits is the generator's. */
+static void generate(struct superres *s, int n, bool training)
+{
+    struct model *m = &s->g;
+    model_forward(m, s->x, n, training, NULL);
+    if (s->cfg.sr_skip == SR_SKIP_NONE)
+        return;
+    size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            const float *x = s->x + ((size_t)i * s->c + ch) * ls;
+            float *u = s->skip + ((size_t)i * s->c + ch) * hs, *y = m->logits + ((size_t)i * s->c + ch) * hs;
+            if (s->cfg.sr_skip == SR_SKIP_NEAREST)
+                upsample_nearest2(u, x, s->lh, s->lw);
+            else
+                upsample_bicubic2(u, x, s->lh, s->lw, s->tmp);
+            for (size_t j = 0; j < hs; j++)
+                y[j] += u[j];
+        }
+}
+
 static int train(struct superres *s, struct rv_error *err)
 {
     const struct config *c = &s->cfg;
@@ -244,8 +332,6 @@ static int train(struct superres *s, struct rv_error *err)
     int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
     long steps = n / bs; /* full batches only: BatchNorm's statistics need a few images */
     struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
-    struct sgd opt = {.momentum = c->momentum, .weight_decay = c->weight_decay,
-                      .nesterov = c->nesterov};
     double lambda = c->sr_perceptual_weight;
     for (int e = 0; e < c->epochs; e++) {
         double t0 = run_now(), pix = 0.0, perc = 0.0, lr = 0.0;
@@ -253,7 +339,7 @@ static int train(struct superres *s, struct rv_error *err)
         for (long k = 0; k < steps; k++) {
             make_batch(s, &s->train, s->order + k * bs, bs);
             model_zero_grad(m);
-            model_forward(m, s->x, bs, true, NULL);
+            generate(s, bs, true);
             pix += s->pixel.apply(&s->pixel, m, bs, bs, s->target);
             if (s->perceptual) {
                 lossnet_set_target(&s->ln, s->target, bs);
@@ -261,7 +347,8 @@ static int train(struct superres *s, struct rv_error *err)
             }
             model_backward(m, bs, NULL);
             lr = lr_at(&sched, (long)e * steps + k, steps);
-            if (sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, (float)lr, &opt))
+            s->opt.t = (long)e * steps + k + 1;
+            if (optim_step(m, (float)lr, &s->opt))
                 return rv_fail(err, "superres: the generator diverged in epoch %d (non-finite "
                                "weights); lower train.lr (%g) or superres.perceptual_weight (%g)",
                                e + 1, c->lr, lambda);
@@ -282,14 +369,43 @@ static float clamp01(float v)
     return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN → 0 */
 }
 
-/* The input x (c, lh, lw) repeated 2×2 into up (c, h, w). */
-static void nearest(const struct superres *s, const float *x, float *up)
+/* The first n inputs of the batch upsampled into s->bic (bicubic) and s->near (nearest), each
+ * clamped to [0, 1] as the outputs are. */
+static void baselines(struct superres *s, int n)
 {
-    for (int ch = 0; ch < s->c; ch++)
-        for (int y = 0; y < s->h; y++)
-            for (int xx = 0; xx < s->w; xx++)
-                up[((size_t)ch * s->h + y) * s->w + xx] =
-                    x[((size_t)ch * s->lh + y / 2) * s->lw + xx / 2];
+    size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            size_t at = (size_t)i * s->c + ch;
+            upsample_bicubic2(s->bic + at * hs, s->x + at * ls, s->lh, s->lw, s->tmp);
+            upsample_nearest2(s->near + at * hs, s->x + at * ls, s->lh, s->lw);
+            for (size_t j = 0; j < hs; j++)
+                s->bic[at * hs + j] = clamp01(s->bic[at * hs + j]);
+        }
+}
+
+/* How many of the n images the judge classifies as their labels. */
+static int judge_correct(struct superres *s, const float *images, const int *idx, int n)
+{
+    struct model *m = &s->judge;
+    size_t hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            size_t at = ((size_t)i * s->c + ch) * hs;
+            for (size_t j = 0; j < hs; j++)
+                s->jx[at + j] = (images[at + j] - s->judge_mean[ch]) / s->judge_std[ch];
+        }
+    model_forward(m, s->jx, n, false, NULL);
+    int classes = m->spec.classes, right = 0;
+    for (int i = 0; i < n; i++) {
+        const float *l = m->logits + (size_t)i * classes;
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+            if (l[k] > l[best])
+                best = k;
+        right += best == (int)s->test.labels[idx[i]];
+    }
+    return right;
 }
 
 /* PSNR, SSIM and spectral share of one image against its target, averaged over channels. */
@@ -310,7 +426,7 @@ static void evaluate(struct superres *s)
     const struct config *c = &s->cfg;
     struct model *m = &s->g;
     int bs = m->max_batch, n = s->test.n;
-    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    size_t ts = (size_t)s->c * s->h * s->w;
     struct test_metrics *r = &s->test_m;
     memset(r, 0, sizeof *r);
     r->n = n;
@@ -319,7 +435,8 @@ static void evaluate(struct superres *s)
         for (int i = 0; i < k; i++)
             s->order[i] = start + i;
         make_batch(s, &s->test, s->order, k);
-        model_forward(m, s->x, k, false, NULL);
+        generate(s, k, false);
+        baselines(s, k);
         for (int i = 0; i < k; i++) {
             float *y = m->logits + i * ts, *t = s->target + i * ts;
             for (size_t j = 0; j < ts; j++)
@@ -330,11 +447,20 @@ static void evaluate(struct superres *s)
             r->ssim += q;
             r->share_out += sh;
             r->share_target += image_spectral_share_above(t, s->h, s->w, IMAGE_NYQUIST_X2);
-            nearest(s, s->x + i * xs, s->up);
-            measure(s, s->up, t, &p, &q, &sh);
+            measure(s, s->near + i * ts, t, &p, &q, &sh);
             r->psnr_nearest += p;
             r->ssim_nearest += q;
             r->share_nearest += sh;
+            measure(s, s->bic + i * ts, t, &p, &q, &sh);
+            r->psnr_bicubic += p;
+            r->ssim_bicubic += q;
+            r->share_bicubic += sh;
+        }
+        if (s->judging) {
+            r->acc_target += judge_correct(s, s->target, s->order, k);
+            r->acc_bicubic += judge_correct(s, s->bic, s->order, k);
+            r->acc_nearest += judge_correct(s, s->near, s->order, k);
+            r->acc_output += judge_correct(s, m->logits, s->order, k);
         }
     }
     r->psnr /= n;
@@ -344,13 +470,25 @@ static void evaluate(struct superres *s)
     r->psnr_nearest /= n;
     r->ssim_nearest /= n;
     r->share_nearest /= n;
+    r->psnr_bicubic /= n;
+    r->ssim_bicubic /= n;
+    r->share_bicubic /= n;
+    r->acc_target /= n;
+    r->acc_output /= n;
+    r->acc_bicubic /= n;
+    r->acc_nearest /= n;
     printf("test (%d images): PSNR %.3f dB  SSIM %.4f  spectral share above Nyquist/2 %.4f "
-           "(target %.4f); nearest-neighbour input: PSNR %.3f dB  SSIM %.4f\n", n, r->psnr,
-           r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest);
+           "(target %.4f); nearest: PSNR %.3f dB  SSIM %.4f; bicubic: PSNR %.3f dB  SSIM %.4f\n",
+           n, r->psnr, r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest,
+           r->psnr_bicubic, r->ssim_bicubic);
+    if (s->judging)
+        printf("recognizable? the judge's accuracy: targets %.4f  outputs %.4f  bicubic %.4f  "
+               "nearest %.4f\n", r->acc_target, r->acc_output, r->acc_bicubic, r->acc_nearest);
     (void)c;
 }
 
-/* grid.png: a row per test image (the first grid_images): input (nearest), output, target. */
+/* grid.png: a row per test image (the first grid_images): input (nearest), bicubic, output,
+ * target. */
 static int write_grid(struct superres *s, struct rv_error *err)
 {
     struct model *m = &s->g;
@@ -359,27 +497,26 @@ static int write_grid(struct superres *s, struct rv_error *err)
         rows = s->test.n;
     if (rows > m->max_batch)
         rows = m->max_batch;
-    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    size_t ts = (size_t)s->c * s->h * s->w;
     for (int i = 0; i < rows; i++)
         s->order[i] = i;
     make_batch(s, &s->test, s->order, rows);
-    model_forward(m, s->x, rows, false, NULL);
-    struct image *cells = rv_calloc((size_t)rows * 3, sizeof *cells);
-    float *ups = rv_malloc((size_t)rows * ts * sizeof(float));
+    generate(s, rows, false);
+    baselines(s, rows);
+    enum { COLS = 4 };
+    struct image *cells = rv_calloc((size_t)rows * COLS, sizeof *cells);
     for (int i = 0; i < rows; i++) {
         float *y = m->logits + i * ts;
         for (size_t j = 0; j < ts; j++)
             y[j] = clamp01(y[j]);
-        nearest(s, s->x + i * xs, ups + i * ts);
-        float *v[3] = {ups + i * ts, y, s->target + i * ts};
-        for (int k = 0; k < 3; k++)
-            cells[i * 3 + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
+        float *v[COLS] = {s->near + i * ts, s->bic + i * ts, y, s->target + i * ts};
+        for (int k = 0; k < COLS; k++)
+            cells[i * COLS + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
     }
     char path[RUN_PATH_MAX];
     snprintf(path, sizeof path, "%s/grid.png", s->dir);
-    int rc = image_write_grid_png(path, cells, rows, 3, 2, err);
+    int rc = image_write_grid_png(path, cells, rows, COLS, 2, err);
     free(cells);
-    free(ups);
     return rc;
 }
 
@@ -471,10 +608,28 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
              {"spectral_share_target", r->share_target},
              {"psnr_nearest", r->psnr_nearest},
              {"ssim_nearest", r->ssim_nearest},
-             {"spectral_share_nearest", r->share_nearest}};
+             {"spectral_share_nearest", r->share_nearest},
+             {"psnr_bicubic", r->psnr_bicubic},
+             {"ssim_bicubic", r->ssim_bicubic},
+             {"spectral_share_bicubic", r->share_bicubic}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         json_key(f, t[i].key, &first);
         json_number(f, t[i].v);
+    }
+    if (s->judging) { /* "recognizable?" */
+        const struct {
+            const char *key;
+            double v;
+        } a[] = {{"accuracy_target", r->acc_target},
+                 {"accuracy_output", r->acc_output},
+                 {"accuracy_bicubic", r->acc_bicubic},
+                 {"accuracy_nearest", r->acc_nearest}};
+        for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+            json_key(f, a[i].key, &first);
+            json_number(f, a[i].v);
+        }
+        json_key(f, "judge", &first);
+        json_string(f, c->sr_judge_checkpoint);
     }
     fputs("}", f);
     fputs(", \"config\": ", f);
@@ -496,11 +651,17 @@ static void superres_free(struct superres *s)
     if (s->perceptual)
         lossnet_close(&s->ln);
     model_free(&s->g);
+    if (s->judging)
+        model_free(&s->judge);
     dataset_free(&s->train);
     dataset_free(&s->test);
     free(s->x);
     free(s->target);
-    free(s->up);
+    free(s->skip);
+    free(s->bic);
+    free(s->near);
+    free(s->tmp);
+    free(s->jx);
     free(s->order);
     free(s->rows);
 }
@@ -537,10 +698,16 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
         max_batch = c->sr_grid_images;
     if (open_networks(s, max_batch, threads, err))
         return -1;
-    size_t ts = (size_t)s->c * s->h * s->w;
+    if (c->sr_judge_checkpoint[0] && open_judge(s, max_batch, threads, err))
+        return -1;
+    size_t ts = (size_t)s->c * s->h * s->w, bytes = (size_t)max_batch * ts * sizeof(float);
     s->x = rv_malloc((size_t)max_batch * s->c * s->lh * s->lw * sizeof(float));
-    s->target = rv_malloc((size_t)max_batch * ts * sizeof(float));
-    s->up = rv_malloc(ts * sizeof(float));
+    s->target = rv_malloc(bytes);
+    s->skip = rv_malloc(bytes);
+    s->bic = rv_malloc(bytes);
+    s->near = rv_malloc(bytes);
+    s->jx = rv_malloc(bytes);
+    s->tmp = rv_malloc((size_t)2 * s->lh * s->lw * sizeof(float));
     s->order = rv_malloc((size_t)(s->train.n > max_batch ? s->train.n : max_batch) * sizeof(int));
     s->rows = rv_calloc((size_t)c->epochs, sizeof *s->rows);
     char desc[128];
