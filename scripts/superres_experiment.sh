@@ -9,15 +9,15 @@
 # Sizing (one shared core, nice -n 10): 4,000 training images of the second half (from image
 # 30,000), 2 epochs, 2,000 test images, lambda = 0.05, taps group1.conv1, group2.conv1,
 # group3.conv1 (the VGG up to group3.conv1: 4x the generator's cost a step).
-# CELLS (environment) chooses the cells, by default all five; the run of docs/RESULTS.md left out
-# vgg-normal for time (CELLS="pixel vgg-liu vgg-kaiming vgg-trained").
+# CELLS and SEEDS (environment) choose the cells (default all five) and seeds (1 2 3); the run of
+# docs/RESULTS.md left vgg-normal out for time and ran two streams (docs/RESULTS.md).
 set -u
 P=$1 OUT=$2 JUDGE=$3 VGG=$4
 CELLS=${CELLS:-pixel vgg-liu vgg-kaiming vgg-normal vgg-trained}
 export OMP_NUM_THREADS=1
 COMMON="--set run.threads=1 --set data.train_limit=4000 --set superres.train_skip=30000
  --set data.test_limit=2000 --set train.epochs=2 --set superres.judge_checkpoint=$JUDGE"
-for seed in 1 2 3; do
+for seed in ${SEEDS:-1 2 3}; do
     for cell in $CELLS; do
         dir=$OUT/$cell/seed-$seed
         [ -f "$dir/results.json" ] && continue

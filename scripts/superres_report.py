@@ -131,6 +131,33 @@ def main():
                     pad + j * (side + pad):pad + j * (side + pad) + side] = g[y:y + side, x:x + side]
         big = Image.fromarray(out).resize((out.shape[1] * 3, out.shape[0] * 3), Image.NEAREST)
         big.save(figure)
+    # the markdown table of docs/RESULTS.md
+    def ms(cell, k, scale=1.0, digits=2):
+        c = summary["cells"][cell][k]
+        sd = "" if c["std"] is None else " ± %.*f" % (digits, c["std"] * scale)
+        return "%.*f%s" % (digits, c["mean"] * scale, sd)
+    names = {"pixel": "pixel loss (MSE) alone", "vgg-liu": "+ random VGG-11-BN, Liu et al.'s init",
+             "vgg-kaiming": "+ random VGG-11-BN, Kaiming-normal", "vgg-normal": "+ random VGG-11-BN, N(0, 0.01²)",
+             "vgg-trained": "+ trained VGG-11-BN (76.9 %, other half)"}
+    print("| output | seeds | PSNR dB | SSIM | judge's accuracy % | spectral share above 1/4 | wall s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    first = next(iter(summary["cells"].values()))
+    print("| nearest-neighbour | - | %.2f | %.4f | %.2f | - | - |" % (
+        first["psnr_nearest"]["mean"], first["ssim_nearest"]["mean"], 100 * first["accuracy_nearest"]["mean"]))
+    print("| bicubic (PIL) | - | %.2f | %.4f | %.2f | %.4f | - |" % (
+        first["psnr_bicubic"]["mean"], first["ssim_bicubic"]["mean"], 100 * first["accuracy_bicubic"]["mean"],
+        first["spectral_share_bicubic"]["mean"]))
+    for cell in CELLS:
+        if cell not in summary["cells"]:
+            continue
+        c = summary["cells"][cell]
+        print("| %s | %d | %s | %s | %s | %s | %.0f |" % (
+            names[cell], len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
+            ms(cell, "accuracy_output", 100.0), ms(cell, "spectral_share_output", digits=4),
+            c["seconds"]["mean"]))
+    print("| target | - | - | - | %.2f | %.4f | - |" % (
+        100 * first["accuracy_target"]["mean"], first["spectral_share_target"]["mean"]))
+    print()
     for c in comps:
         print("%-12s %-16s mean %+.4f sd %.4f p %.3f holm %.3f %s" % (
             c["cell"], c["metric"], c["mean"], c["std"], c["p"], c["p_holm"],
