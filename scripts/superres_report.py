@@ -23,7 +23,8 @@ from scipy import stats
 CELLS = ["pixel", "vgg-liu", "vgg-kaiming", "vgg-normal", "vgg-trained"]
 METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
 BASE = ["psnr_nearest", "ssim_nearest", "psnr_bicubic", "ssim_bicubic", "accuracy_target",
-        "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic"]
+        "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic",
+        "spectral_share_nearest"]
 
 
 def load(cells_dir):
@@ -142,8 +143,9 @@ def main():
     print("| output | seeds | PSNR dB | SSIM | judge's accuracy % | spectral share above 1/4 | wall s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     first = next(iter(summary["cells"].values()))
-    print("| nearest-neighbour | - | %.2f | %.4f | %.2f | - | - |" % (
-        first["psnr_nearest"]["mean"], first["ssim_nearest"]["mean"], 100 * first["accuracy_nearest"]["mean"]))
+    print("| nearest-neighbour | - | %.2f | %.4f | %.2f | %.4f | - |" % (
+        first["psnr_nearest"]["mean"], first["ssim_nearest"]["mean"], 100 * first["accuracy_nearest"]["mean"],
+        first["spectral_share_nearest"]["mean"]))
     print("| bicubic (PIL) | - | %.2f | %.4f | %.2f | %.4f | - |" % (
         first["psnr_bicubic"]["mean"], first["ssim_bicubic"]["mean"], 100 * first["accuracy_bicubic"]["mean"],
         first["spectral_share_bicubic"]["mean"]))
