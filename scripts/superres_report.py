@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Issue 22's experiment report (scripts/superres_experiment.sh's cells): the records, the paired
 comparisons against the pixel loss alone, and the picture grid.
 
