@@ -53,6 +53,8 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
 /* What "disabled" compares |γ| with (stats.h, stats_disabled): τ, or τ × the unit's largest |γ|. */
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 enum pixel_loss_kind { PIXEL_LOSS_MSE, PIXEL_LOSS_L1, PIXEL_LOSS_COUNT };
+/* superres.skip: what the generator's output is added to (src/tasks/superres.c). */
+enum sr_skip_kind { SR_SKIP_NONE, SR_SKIP_NEAREST, SR_SKIP_BICUBIC, SR_SKIP_COUNT };
 
 /* pipeline style (src/tasks/style.c). */
 enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
@@ -72,6 +74,7 @@ extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
 extern const char *const pixel_loss_names[PIXEL_LOSS_COUNT];       /* "mse", "l1" */
+extern const char *const sr_skip_names[SR_SKIP_COUNT];             /* "none", "nearest", "bicubic" */
 extern const char *const style_mode_names[STYLE_MODE_COUNT];
 extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
 extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
@@ -165,6 +168,9 @@ struct config {
     char sr_lossnet_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
     int sr_grid_images;                  /* rows of the PNG grid: the first test images */
     int sr_train_skip;                   /* the training images start after this many */
+    enum sr_skip_kind sr_skip;           /* output = generator + this upsampling of the input */
+    bool sr_icnr;                        /* ICNR init of up.conv (Aitken et al. 2017) */
+    char sr_judge_checkpoint[CONFIG_MAX_STRING]; /* a classifier: accuracy on the outputs */
     /* [style]: pipeline style and style-stats (src/tasks/style.c) */
     enum style_mode style_mode;
     char style_image[CONFIG_MAX_STRING], content_image[CONFIG_MAX_STRING];

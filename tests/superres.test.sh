@@ -40,14 +40,15 @@ r = json.load(open(d + "/results.json"))
 bad = []
 t = r["test"]
 if t["images"] != 24: bad.append("test images %r" % t["images"])
-for k in ("psnr", "ssim", "spectral_share_output", "spectral_share_target", "psnr_nearest"):
+for k in ("psnr", "ssim", "spectral_share_output", "spectral_share_target", "psnr_nearest",
+          "psnr_bicubic", "ssim_bicubic", "spectral_share_bicubic"):
     if not isinstance(t[k], float) or not math.isfinite(t[k]): bad.append("%s = %r" % (k, t[k]))
 if not -1 <= t["ssim"] <= 1: bad.append("ssim %r" % t["ssim"])
 if len(r["epochs"]) != 2: bad.append("%d epoch rows" % len(r["epochs"]))
 if "[superres]" not in r["config"]: bad.append("no [superres] in the config")
 png = open(d + "/grid.png", "rb").read()
 w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-if (w, h) != (3 * 10 + 2, 4 * 10 + 2): bad.append("grid.png is %dx%d" % (w, h))
+if (w, h) != (4 * 10 + 2, 4 * 10 + 2): bad.append("grid.png is %dx%d" % (w, h))
 with h5py.File(d + "/generator.h5", "r") as f:
     if f["params/output"].shape != (1, 32, 3, 3): bad.append("params/output %r" % (f["params/output"].shape,))
     if "running_var/block0.conv1" not in f: bad.append("no running_var/block0.conv1")
@@ -57,7 +58,7 @@ PY
 
 sr_ini pix
 "$PIPE" superres "$TMP/pix.ini" >"$TMP/pix.log" 2>&1 || not_ok "pixel loss run: $(tail -n 1 "$TMP/pix.log")"
-check "pixel loss alone: results.json, grid.png (3 x 4 cells), generator.h5" "$(results "$TMP/ck/pix")"
+check "pixel loss alone: results.json (with the bicubic baseline), grid.png (4 x 4 cells: nearest, bicubic, output, target), generator.h5" "$(results "$TMP/ck/pix")"
 grep -q "^epoch 2/2 " "$TMP/pix.log" && grep -q "^test (24 images): PSNR" "$TMP/pix.log"
 check "pixel loss alone: a line per epoch and the test metrics" "$([ $? -eq 0 ] || tail -n 3 "$TMP/pix.log")"
 
@@ -66,6 +67,36 @@ check "pixel loss alone: a line per epoch and the test metrics" "$([ $? -eq 0 ] 
 r=""
 h5diff -q "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" >/dev/null 2>&1 || r="generator.h5 differs"
 check "superres is deterministic: a second run's generator is bit-identical" "$r"
+
+# Mid-run resume: stopped mid-epoch (step 4 of 6) and at an epoch's end (step 6), resumed, the
+# generator equals the straight run's bit for bit (AdamW + a random perceptual loss + the skip:
+# every kind of state); the loss rows too.
+sr_ini rs "perceptual_weight = 0.05" "lossnet_taps = group1.conv1" "skip = bicubic"
+RS="--set train.optimizer=adamw --set train.lr=0.001"
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-straight" $RS >"$TMP/rs1.log" 2>&1 || not_ok "straight run: $(tail -n 1 "$TMP/rs1.log")"
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-stopped" $RS --stop-after-steps 4 >"$TMP/rs2.log" 2>&1
+r1=$?
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-stopped" $RS --resume --stop-after-steps 6 >"$TMP/rs3.log" 2>&1
+r2=$?
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-stopped" $RS --resume >"$TMP/rs4.log" 2>&1
+r3=$?
+r=""
+[ "$r1.$r2.$r3" = "200.200.0" ] || r="exit statuses $r1.$r2.$r3, not 200.200.0: $(tail -n 1 "$TMP/rs4.log")"
+grep -q "^epoch 1/2" "$TMP/rs4.log" && r="$r; the last resume trained epoch 1 again (state.h5 not read)"
+[ -f "$TMP/rs-stopped/results.json" ] && [ ! -f "$TMP/rs-stopped/generator.h5.tmp" ] || r="$r; no results"
+h5diff -q "$TMP/rs-straight/generator.h5" "$TMP/rs-stopped/generator.h5" >/dev/null 2>&1 || r="$r; generator.h5 differs"
+r=$r$("$PY" -c "
+import json
+a = json.load(open('$TMP/rs-straight/results.json')); b = json.load(open('$TMP/rs-stopped/results.json'))
+k = lambda r: [(e['pixel'], e['perceptual'], e['lr']) for e in r['epochs']]
+print('' if k(a) == k(b) and a['test'] == b['test'] else '; the epoch rows or test metrics differ')" 2>&1)
+check "superres --stop-after-steps 4, --resume to 6, --resume: the same bits as straight through" "$r"
+grep -q "stopped after step 4 (epoch 1, step 4 of 6)" "$TMP/rs2.log"
+check "the stop names the step and how to continue" "$([ $? -eq 0 ] || tail -n 2 "$TMP/rs2.log")"
+one_line_error "--resume without a state" "state.h5 cannot be read" \
+    "$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-none" --resume
+one_line_error "--resume with another config" "'lr = 0.001' there, 'lr = 0.002' now" \
+    "$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-stopped" --resume --set train.optimizer=adamw --set train.lr=0.002
 
 sr_ini perc "perceptual_weight = 0.05" "lossnet_taps = group1.conv1, group2.conv1" \
     "lossnet_tap_weights = 1, 0.5" "pixel_loss = l1"
@@ -101,6 +132,75 @@ check "a loss network from a classifier checkpoint, the generator on the other 9
 grep -q "perceptual (ResNet-8 width 1, $CKPT" "$TMP/trained.log"
 check "the log names the loss network and its checkpoint" "$([ $? -eq 0 ] || head -n 1 "$TMP/trained.log")"
 
+# The grid's bicubic column against PIL's bicubic (Debian's python3-pil) of its nearest column
+# (the 2x2-pooled input, repeated 2x2): within 1/255 after both are rounded to 8 bits.
+r=$("$PY" - "$TMP/ck/pix/grid.png" <<'PY' 2>&1
+import sys
+import numpy as np
+from PIL import Image
+g = np.asarray(Image.open(sys.argv[1]).convert("L"), dtype=np.float64)
+bad = []
+for row in range(4):
+    cell = lambda col: g[2 + row * 10:2 + row * 10 + 8, 2 + col * 10:2 + col * 10 + 8]
+    low = (cell(0)[::2, ::2] / 255.0).astype(np.float32)
+    ref = np.asarray(Image.fromarray(low, mode="F").resize((8, 8), Image.BICUBIC))
+    ref = np.round(255 * np.clip(ref, 0, 1))
+    d = np.abs(ref - cell(1)).max()
+    if d > 1: bad.append("row %d: bicubic column differs from PIL's by %d/255" % (row, d))
+print("; ".join(bad))
+PY
+)
+check "grid.png's bicubic column is PIL's bicubic of its input" "$r"
+
+# A generator below the trivial baselines, and its fix, on 640 real images (2 epochs, 20
+# steps): the plain generator (SGD, output straight from the network) stays below nearest-
+# neighbour upsampling; with AdamW and superres.skip = bicubic (the output added to the bicubic
+# upsampling, the output conv zeroed: it starts as bicubic) and ICNR it beats bicubic and nearest.
+FM=/usr/share/datasets/fashion-mnist
+if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
+    FMS="--set data.dataset=fashion_mnist --set data.train_limit=640 --set data.test_limit=32"
+    "$PIPE" superres "$TMP/pix.ini" --out "$TMP/fm-plain" $FMS >"$TMP/fm-plain.log" 2>&1 ||
+        not_ok "plain fashion-mnist run: $(tail -n 1 "$TMP/fm-plain.log")"
+    "$PIPE" superres "$TMP/pix.ini" --out "$TMP/fm-fixed" $FMS --set train.optimizer=adamw \
+        --set train.lr=0.001 --set superres.skip=bicubic --set superres.icnr=true \
+        >"$TMP/fm-fixed.log" 2>&1 || not_ok "fixed fashion-mnist run: $(tail -n 1 "$TMP/fm-fixed.log")"
+    r=$("$PY" - "$TMP/fm-fixed/results.json" "$TMP/fm-plain/results.json" <<'PY' 2>&1
+import json, sys
+t = json.load(open(sys.argv[1]))["test"]
+p = json.load(open(sys.argv[2]))["test"]
+bad = []
+if not t["psnr"] > max(t["psnr_bicubic"], t["psnr_nearest"]) + 0.5:
+    bad.append("fixed: PSNR %.3f, bicubic %.3f, nearest %.3f" % (t["psnr"], t["psnr_bicubic"], t["psnr_nearest"]))
+if not t["ssim"] > max(t["ssim_bicubic"], t["ssim_nearest"]):
+    bad.append("fixed: SSIM %.4f, bicubic %.4f, nearest %.4f" % (t["ssim"], t["ssim_bicubic"], t["ssim_nearest"]))
+if not p["psnr"] < p["psnr_nearest"]:
+    bad.append("the plain generator is no longer below nearest (%.3f vs %.3f)" % (p["psnr"], p["psnr_nearest"]))
+print("; ".join(bad))
+PY
+)
+    check "fashion-mnist: plain generator below nearest; adamw + skip = bicubic + icnr above bicubic and nearest" "$r"
+else
+    ok "# SKIP $FM is missing (Debian's dataset-fashion-mnist): the baseline comparison not run"
+fi
+
+# "Recognizable?": the ResNet-8 classifier above as the judge.
+"$PIPE" superres "$TMP/pix.ini" --out "$TMP/judged" --set "superres.judge_checkpoint=$CKPT" >"$TMP/judged.log" 2>&1 ||
+    not_ok "judged run: $(tail -n 1 "$TMP/judged.log")"
+r=$("$PY" - "$TMP/judged/results.json" <<'PY' 2>&1
+import json, sys
+t = json.load(open(sys.argv[1]))["test"]
+bad = []
+for k in ("accuracy_target", "accuracy_output", "accuracy_bicubic", "accuracy_nearest"):
+    v = t.get(k)
+    if v is None or abs(v * 24 - round(v * 24)) > 1e-9 or not 0 <= v <= 1:
+        bad.append("%s = %r (not k/24)" % (k, v))
+print("; ".join(bad))
+PY
+)
+check "superres.judge_checkpoint: the classifier's accuracy on targets, outputs, bicubic, nearest" "$r"
+grep -q "^recognizable? the judge's accuracy: targets" "$TMP/judged.log"
+check "the log prints the judge's accuracies" "$([ $? -eq 0 ] || tail -n 3 "$TMP/judged.log")"
+
 # Bad keys: one line each, naming the key and the fix.
 E="$PIPE superres $TMP/pix.ini --out $TMP/bad"
 one_line_error "pixel_loss not a choice" "superres.pixel_loss" $E --set superres.pixel_loss=l3
@@ -121,6 +221,11 @@ one_line_error "a checkpoint of another network" "superres loss network" \
     $E --set superres.perceptual_weight=1 --set superres.lossnet_arch=resnet --set superres.lossnet_depth=14 \
     --set superres.lossnet_taps=seg1.block0 --set superres.lossnet_checkpoint=$CKPT
 one_line_error "odd image sides" "needs even sides" $E --set data.synthetic_size=9
+one_line_error "skip not a choice" "superres.skip" $E --set superres.skip=lanczos
+one_line_error "a missing judge checkpoint" "superres.judge_checkpoint: " \
+    $E --set superres.judge_checkpoint=$TMP/none.h5
+one_line_error "a generator as judge" "superres.judge_checkpoint: " \
+    $E --set superres.judge_checkpoint=$TMP/ck/pix/generator.h5
 one_line_error "train_skip past the end" "superres.train_skip = 500" $E --set superres.train_skip=500
 one_line_error "srresnet as a classifier" "pipeline superres" \
     "$PIPE" run "$TMP/cls.ini" --out "$TMP/badrun" --set model.arch=srresnet --set model.depth=8

@@ -131,7 +131,7 @@ static const char DEFAULT_INI[] =
     "lossnet_depth = 11\nlossnet_width = 1\nlossnet_stem = auto\nlossnet_norm = batchnorm\n"
     "lossnet_taps = \"group1.conv1, group2.conv1, group3.conv2\"\nlossnet_tap_weights = \n"
     "lossnet_init = liu\nlossnet_init_scale = 0.01\nlossnet_seed = 0\nlossnet_checkpoint = \"\"\n"
-    "grid_images = 8\ntrain_skip = 0\n"
+    "grid_images = 8\ntrain_skip = 0\nskip = none\nicnr = false\njudge_checkpoint = \"\"\n"
     "\n[style]\nmode = texture\nstyle_image = \"\"\ncontent_image = \"\"\ndownsample = 1\ncrop = 0\n"
     "channels = 3\nnormalize = imagenet\ncheckpoint = \"\"\ninit = kaiming\ninit_scale = 0.01\n"
     "style_taps = \"stem, layer1.1, layer2.1, layer3.1, layer4.1\"\ncontent_taps = \"layer3.1\"\n"
@@ -619,7 +619,8 @@ static const char *const CHANGED[] = {
     "superres.lossnet_stem=cifar", "superres.lossnet_norm=none", "superres.lossnet_taps=seg1.block0",
     "superres.lossnet_tap_weights=2", "superres.lossnet_init=normal", "superres.lossnet_init_scale=0.1",
     "superres.lossnet_seed=7", "superres.lossnet_checkpoint=/tmp/c.h5", "superres.grid_images=3",
-    "superres.train_skip=100",
+    "superres.train_skip=100", "superres.skip=bicubic", "superres.icnr=true",
+    "superres.judge_checkpoint=/tmp/j.h5",
     "style.mode=transfer", "style.style_image=\"a.png\"", "style.content_image=\"b.png\"",
     "style.downsample=2", "style.crop=64", "style.channels=1", "style.normalize=none",
     "style.checkpoint=\"c.h5\"", "style.init=xavier", "style.init_scale=0.5", "style.style_taps=\"x\"", "style.content_taps=\"y\"",
@@ -655,7 +656,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 111);
+    assert_int_equal(keys, 114);
     assert_int_equal(same, 5);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

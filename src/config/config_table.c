@@ -69,6 +69,9 @@ const char *const conv_algo_names[CONV_ALGO_COUNT] = {
 const char *const pixel_loss_names[PIXEL_LOSS_COUNT] = {
     [PIXEL_LOSS_MSE] = "mse", [PIXEL_LOSS_L1] = "l1",
 };
+const char *const sr_skip_names[SR_SKIP_COUNT] = {
+    [SR_SKIP_NONE] = "none", [SR_SKIP_NEAREST] = "nearest", [SR_SKIP_BICUBIC] = "bicubic",
+};
 const char *const style_mode_names[STYLE_MODE_COUNT] = {
     [STYLE_TEXTURE] = "texture", [STYLE_TRANSFER] = "transfer",
 };
@@ -324,6 +327,17 @@ const struct config_key config_keys[] = {
       "the generator trains on the training images after the first N (a classifier loss network "
       "trained on the first N with data.train_limit = N: disjoint halves); data.train_limit then "
       "counts from there"),
+    KC("superres", "skip", sr_skip, "none", sr_skip_names,
+      "the output is the generator's plus this upsampling of the input (a global skip: the "
+      "generator learns the residual, its output conv zeroed at the start so it starts as the "
+      "upsampling itself): none, nearest or bicubic (include/upsample.h)"),
+    K("superres", "icnr", CFG_BOOL, sr_icnr, 0, 0, "false", NULL,
+      "initialize up.conv (before the pixel shuffle) by ICNR (Aitken et al. 2017): the four "
+      "sub-pixel filters of each output channel equal, so the first shuffle has no checkerboard"),
+    K("superres", "judge_checkpoint", CFG_STRING, sr_judge_checkpoint, 0, 0, "\"\"", NULL,
+      "a revive classifier checkpoint of the same images (e.g. pipeline run on the full training "
+      "set): its test accuracy on the targets, the outputs, bicubic and nearest (\"recognizable?\"); "
+      "empty = not measured"),
 
     KC("style", "mode", style_mode, "texture", style_mode_names,
       "pipeline style: texture (style loss only, from noise) or transfer (content + style, from "

@@ -2,15 +2,23 @@
  * 2×2 (28×28 → 14×14), the target the image itself, both in [0, 1] pixel units. An SRResNet ×2
  * generator (src/models/srresnet.c; [superres] blocks, width) trains on
  *     loss = pixel (mse or l1, loss.h) + λ · perceptual (a frozen loss network: lossnet.h)
- * with the classification pipeline's SGD and learning-rate schedule ([train] lr, momentum,
- * weight_decay, lr_schedule, epochs, batch_size; BatchNorm in training mode, one rank). Then, on
- * the test images (outputs clamped to [0, 1]): PSNR and SSIM (7×7 window) per image, averaged,
- * the share of spectral energy above the low-resolution Nyquist frequency (image.h), the same
- * for nearest-neighbour upsampling of the input as a floor; a PNG grid of the first test images
- * (input upsampled by nearest neighbour, output, target). Writes into run.out_dir/run.name (or
- * --out): results.json (the config, one row per epoch, the test metrics), grid.png and
- * generator.h5 (the generator's parameters params/NAME and running statistics
- * running_mean/UNIT, running_var/UNIT, as a checkpoint stores them).
+ * with the classification pipeline's optimizer (SGD or AdamW) and learning-rate schedule
+ * ([train] optimizer, lr, momentum, weight_decay, beta1, beta2, eps, lr_schedule, epochs,
+ * batch_size; BatchNorm in training mode, one rank). superres.skip = nearest or bicubic adds that
+ * upsampling of the input to the generator's output (whose output conv then starts at zero);
+ * superres.icnr initializes up.conv by ICNR (upsample.h). Then, on the test images (outputs
+ * clamped to [0, 1]): PSNR and SSIM (7×7 window) per image, averaged, the share of spectral
+ * energy above the low-resolution Nyquist frequency (image.h), the same for nearest-neighbour
+ * and bicubic upsampling of the input (PIL's bicubic, upsample.h, clamped) as baselines; with
+ * superres.judge_checkpoint, a classifier's accuracy on the targets, outputs, bicubic and
+ * nearest images ("recognizable?"); a PNG grid of the first test images (input upsampled by
+ * nearest neighbour, bicubic, output, target). Writes into run.out_dir/run.name (or --out):
+ * results.json (the config, one row per epoch, the test metrics), grid.png and generator.h5
+ * (the generator's parameters params/NAME and running statistics running_mean/UNIT,
+ * running_var/UNIT, as a checkpoint stores them). --stop-after-steps N (or a signal) stops after
+ * step N with DIR/state.h5 (the generator, its optimizer state, the step, the loss sums: written
+ * at every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit
+ * as if never stopped.
  *
  * No allocation in a training step: every buffer is made before the first. */
 #include <cblas.h>
@@ -32,7 +40,9 @@
 #include "models.h"
 #include "optim.h"
 #include "rng.h"
-#include "run.h" /* run_dir_check, run_now, RUN_PATH_MAX */
+#include "stop.h"
+#include "run.h" /* run_dir_check, run_now, RUN_PATH_MAX, run_model_spec */
+#include "upsample.h"
 
 #define SSIM_WINDOW 7
 
@@ -43,7 +53,13 @@ struct epoch_row {
 struct test_metrics {
     int n;
     double psnr, ssim, share_out, share_target, psnr_nearest, ssim_nearest, share_nearest;
+    double psnr_bicubic, ssim_bicubic, share_bicubic;
+    /* the judge's accuracy ("recognizable?") on the targets, outputs, bicubic, nearest */
+    double acc_target, acc_output, acc_bicubic, acc_nearest;
 };
+
+/* The images a test batch is measured on, in the order of the accuracies above. */
+enum { SET_TARGET, SET_OUTPUT, SET_BICUBIC, SET_NEAREST, SET_COUNT };
 
 struct superres {
     struct config cfg;
@@ -54,10 +70,21 @@ struct superres {
     struct loss pixel;
     bool perceptual;
     struct lossnet ln;
-    float *x, *target, *up;        /* a batch: inputs, targets; nearest-upsampled inputs */
+    float *x, *target;             /* a batch: inputs, targets */
+    float *skip;                   /* a batch: the inputs upsampled by superres.skip */
+    float *bic, *near;             /* a batch: the inputs upsampled, bicubic and nearest */
+    float *tmp;                    /* upsample_bicubic2's scratch, 2·lh·lw floats */
+    struct sgd opt;
+    bool judging;                  /* superres.judge_checkpoint: a classifier */
+    struct model judge;
+    float judge_mean[LOSSNET_MAX_CHANNELS], judge_std[LOSSNET_MAX_CHANNELS];
+    float *jx;                     /* a batch normalized for the judge */
     int *order;
     struct epoch_row *rows;
     struct test_metrics test_m;
+    long stop_after, start_step;   /* --stop-after-steps (0: none); the step resumed from */
+    double start_sums[2];          /* the resumed epoch's pixel and perceptual sums so far */
+    bool stopped;                  /* stopped as asked: state.h5 written, exit EXIT_STOPPED */
 };
 
 /* ---- the [superres] keys across each other --------------------------------------------------- */
@@ -193,6 +220,40 @@ static void make_batch(struct superres *s, const struct dataset *d, const int *i
 
 /* ---- the networks ----------------------------------------------------------------------------- */
 
+/* The judge (superres.judge_checkpoint): the classifier the checkpoint's config describes, its
+ * weights and the input normalization it trained with (/model/input_mean, input_std). */
+static int open_judge(struct superres *s, int batch, int threads, struct rv_error *err)
+{
+    const char *path = s->cfg.sr_judge_checkpoint;
+    struct config *ck = rv_malloc(sizeof *ck);
+    struct rv_error e;
+    int rc = checkpoint_read_config(ck, path, &e);
+    if (rc == 0) {
+        struct model_spec spec = run_model_spec(ck, &s->test);
+        if (spec.arch == ARCH_SRRESNET)
+            rc = rv_fail(&e, "%s is a super-resolution generator, not a classifier", path);
+        else
+            rc = model_build(&s->judge, &spec, batch, threads, &e);
+    }
+    free(ck);
+    if (rc == 0) {
+        s->judging = true;
+        rc = checkpoint_load_model(&s->judge, path, &e);
+    }
+    if (rc == 0) {
+        struct h5in *f = h5in_open(path, &e);
+        size_t nc = (size_t)s->c;
+        rc = !f || h5in_floats(f, "/model/input_mean", s->judge_mean, 1, &nc, &e) ||
+                     h5in_floats(f, "/model/input_std", s->judge_std, 1, &nc, &e) ? -1 : 0;
+        if (f)
+            h5in_close(f);
+    }
+    if (rc)
+        return rv_fail(err, "superres.judge_checkpoint: %s (give a classifier checkpoint of "
+                       "these images, from pipeline run)", e.msg);
+    return 0;
+}
+
 static int open_networks(struct superres *s, int batch, int threads, struct rv_error *err)
 {
     const struct config *c = &s->cfg;
@@ -204,6 +265,18 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
     if (model_build(&s->g, &g, batch, threads, err))
         return -1;
     model_init(&s->g, (uint64_t)c->seed);
+    if (c->sr_icnr)
+        upsample_icnr(&s->g, "up.conv");
+    if (c->sr_skip != SR_SKIP_NONE) /* start as the upsampling itself: the residual at 0 */
+        for (int p = 0; p < s->g.nparams; p++)
+            if (strcmp(s->g.params[p].name, "output") == 0 ||
+                strcmp(s->g.params[p].name, "output.bias") == 0)
+                memset(s->g.values + s->g.params[p].offset, 0, s->g.params[p].count * sizeof(float));
+    s->opt = (struct sgd){.momentum = c->momentum, .weight_decay = c->weight_decay,
+                          .nesterov = c->nesterov, .kind = c->optimizer, .beta1 = c->beta1,
+                          .beta2 = c->beta2, .eps = c->adam_eps};
+    if (c->optimizer == OPT_ADAMW)
+        optim_alloc_state(&s->g, OPT_ADAMW);
     if (c->sr_pixel_loss == PIXEL_LOSS_L1 ? loss_l1(&s->pixel, &s->g, NULL, err)
                                           : loss_mse(&s->pixel, &s->g, NULL, err))
         return -1;
@@ -237,6 +310,127 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
 
 /* ---- training ---------------------------------------------------------------------------------- */
 
+/* The generator on the first n images of the batch: m->logits = G(x) + skip(x). The skip adds a
+ * constant to the output, so the gradient into m->d_logits is the generator's. */
+static void generate(struct superres *s, int n, bool training)
+{
+    struct model *m = &s->g;
+    model_forward(m, s->x, n, training, NULL);
+    if (s->cfg.sr_skip == SR_SKIP_NONE)
+        return;
+    size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            const float *x = s->x + ((size_t)i * s->c + ch) * ls;
+            float *u = s->skip + ((size_t)i * s->c + ch) * hs, *y = m->logits + ((size_t)i * s->c + ch) * hs;
+            if (s->cfg.sr_skip == SR_SKIP_NEAREST)
+                upsample_nearest2(u, x, s->lh, s->lw);
+            else
+                upsample_bicubic2(u, x, s->lh, s->lw, s->tmp);
+            for (size_t j = 0; j < hs; j++)
+                y[j] += u[j];
+        }
+}
+
+/* ---- mid-run state: DIR/state.h5, and --resume ------------------------------------------------ */
+
+/* Everything the rest of the run depends on after `step` steps: the generator's values, its
+ * optimizer state (momentum; AdamW's second moment), BatchNorm's running statistics, the step,
+ * the finished epochs' rows and the current epoch's loss sums, and the config (which fixes the
+ * data, its order, the loss network and the schedule). Written at each epoch's end and when
+ * stopped, atomically (h5out). */
+static int save_state(const struct superres *s, long step, double pix, double perc,
+                      struct rv_error *err)
+{
+    const struct model *m = &s->g;
+    char path[RUN_PATH_MAX];
+    snprintf(path, sizeof path, "%s/state.h5", s->dir);
+    struct h5out *f = h5out_create(path, err);
+    if (!f)
+        return -1;
+    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
+    int64_t st = step;
+    double sums[2] = {pix, perc};
+    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
+    for (size_t e = 0; e < rows[0]; e++) {
+        r[4 * e] = s->rows[e].lr;
+        r[4 * e + 1] = s->rows[e].pixel;
+        r[4 * e + 2] = s->rows[e].perceptual;
+        r[4 * e + 3] = s->rows[e].seconds;
+    }
+    char *ini = config_to_ini(&s->cfg);
+    int rc = h5out_string(f, "config", ini, err) || h5out_int64s(f, "step", &st, 1, &one, err) ||
+             h5out_doubles(f, "epoch_sums", sums, 1, &two, err) ||
+             h5out_doubles(f, "epochs", r, 2, rows, err) ||
+             h5out_floats(f, "values", m->values, 1, &n, err) ||
+             h5out_floats(f, "momentum", m->momentum, 1, &n, err) ||
+             (m->moment2 && h5out_floats(f, "moment2", m->moment2, 1, &n, err)) ||
+             h5out_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
+    free(ini);
+    free(r);
+    if (rc) {
+        h5out_discard(f);
+        return -1;
+    }
+    return h5out_commit(f, err);
+}
+
+/* The first line where a and b differ (for the error): each into its buf. */
+static void first_difference(const char *a, const char *b, char *ba, char *bb, size_t cap)
+{
+    for (;;) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || strncmp(a, b, la) != 0 || !a[la] || !b[lb]) {
+            snprintf(ba, cap, "%.*s", (int)(la < 100 ? la : 100), a);
+            snprintf(bb, cap, "%.*s", (int)(lb < 100 ? lb : 100), b);
+            return;
+        }
+        a += la + 1;
+        b += lb + 1;
+    }
+}
+
+/* --resume: DIR/state.h5 into the opened run; its config must be this one. */
+static int load_state(struct superres *s, struct rv_error *err)
+{
+    struct model *m = &s->g;
+    char path[RUN_PATH_MAX];
+    snprintf(path, sizeof path, "%s/state.h5", s->dir);
+    struct h5in *f = h5in_open(path, err);
+    if (!f)
+        return rv_fail(err, "superres --resume: %s cannot be read (a run stopped by "
+                       "--stop-after-steps or a signal leaves it; run without --resume to start)",
+                       path);
+    char *ini = config_to_ini(&s->cfg), *was = NULL;
+    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
+    int64_t st = 0;
+    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
+    int rc = h5in_string(f, "config", &was, err);
+    if (rc == 0 && strcmp(was, ini) != 0) {
+        char then[112], now[112];
+        first_difference(was, ini, then, now, sizeof then);
+        rc = rv_fail(err, "superres --resume: %s was written with another config ('%s' there, "
+                     "'%s' now); resume with the config and --set of the stopped run", path, then,
+                     now);
+    }
+    if (rc == 0)
+        rc = h5in_int64s(f, "step", &st, 1, &one, err) ||
+             h5in_doubles(f, "epoch_sums", s->start_sums, 1, &two, err) ||
+             h5in_doubles(f, "epochs", r, 2, rows, err) ||
+             h5in_floats(f, "values", m->values, 1, &n, err) ||
+             h5in_floats(f, "momentum", m->momentum, 1, &n, err) ||
+             (m->moment2 && h5in_floats(f, "moment2", m->moment2, 1, &n, err)) ||
+             h5in_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
+    h5in_close(f);
+    for (size_t e = 0; rc == 0 && e < rows[0]; e++)
+        s->rows[e] = (struct epoch_row){r[4 * e], r[4 * e + 1], r[4 * e + 2], r[4 * e + 3]};
+    s->start_step = st;
+    free(ini);
+    free(was);
+    free(r);
+    return rc;
+}
+
 static int train(struct superres *s, struct rv_error *err)
 {
     const struct config *c = &s->cfg;
@@ -244,16 +438,22 @@ static int train(struct superres *s, struct rv_error *err)
     int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
     long steps = n / bs; /* full batches only: BatchNorm's statistics need a few images */
     struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
-    struct sgd opt = {.momentum = c->momentum, .weight_decay = c->weight_decay,
-                      .nesterov = c->nesterov};
     double lambda = c->sr_perceptual_weight;
-    for (int e = 0; e < c->epochs; e++) {
+    int e0 = (int)(s->start_step / steps);
+    for (int e = e0; e < c->epochs; e++) {
         double t0 = run_now(), pix = 0.0, perc = 0.0, lr = 0.0;
+        long k0 = 0;
+        if (e == e0 && s->start_step > 0) { /* resumed: the epoch's sums so far */
+            k0 = s->start_step - (long)e * steps;
+            pix = s->start_sums[0];
+            perc = s->start_sums[1];
+            t0 -= s->rows[e].seconds; /* the time spent before the stop */
+        }
         data_epoch_order(s->order, n, (uint64_t)c->seed, e);
-        for (long k = 0; k < steps; k++) {
+        for (long k = k0; k < steps; k++) {
             make_batch(s, &s->train, s->order + k * bs, bs);
             model_zero_grad(m);
-            model_forward(m, s->x, bs, true, NULL);
+            generate(s, bs, true);
             pix += s->pixel.apply(&s->pixel, m, bs, bs, s->target);
             if (s->perceptual) {
                 lossnet_set_target(&s->ln, s->target, bs);
@@ -261,16 +461,37 @@ static int train(struct superres *s, struct rv_error *err)
             }
             model_backward(m, bs, NULL);
             lr = lr_at(&sched, (long)e * steps + k, steps);
-            if (sgd_step(m->values, m->momentum, m->grads, m->mask, m->total, (float)lr, &opt))
+            s->opt.t = (long)e * steps + k + 1;
+            if (optim_step(m, (float)lr, &s->opt))
                 return rv_fail(err, "superres: the generator diverged in epoch %d (non-finite "
                                "weights); lower train.lr (%g) or superres.perceptual_weight (%g)",
                                e + 1, c->lr, lambda);
+            long done = (long)e * steps + k + 1;
+            if (k + 1 < steps && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
+                s->rows[e].seconds = run_now() - t0;
+                if (save_state(s, done, pix, perc, err))
+                    return -1;
+                printf("superres: stopped after step %ld (epoch %d, step %ld of %ld); wrote "
+                       "%s/state.h5: continue with the same command and --resume\n", done, e + 1,
+                       k + 1, steps, s->dir);
+                s->stopped = true;
+                return 0;
+            }
         }
         double seen = (double)steps * bs;
         s->rows[e] = (struct epoch_row){lr, pix / seen, perc / seen, run_now() - t0};
         printf("epoch %d/%d  lr %.4g  pixel %.6g  perceptual %.6g  (%.1f s)\n", e + 1, c->epochs,
                lr, pix / seen, perc / seen, s->rows[e].seconds);
         fflush(stdout);
+        long done = (long)(e + 1) * steps;
+        if (save_state(s, done, 0.0, 0.0, err))
+            return -1;
+        if (e + 1 < c->epochs && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
+            printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/state.h5: "
+                   "continue with the same command and --resume\n", done, e + 1, s->dir);
+            s->stopped = true;
+            return 0;
+        }
     }
     return 0;
 }
@@ -282,14 +503,43 @@ static float clamp01(float v)
     return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN → 0 */
 }
 
-/* The input x (c, lh, lw) repeated 2×2 into up (c, h, w). */
-static void nearest(const struct superres *s, const float *x, float *up)
+/* The first n inputs of the batch upsampled into s->bic (bicubic) and s->near (nearest), each
+ * clamped to [0, 1] as the outputs are. */
+static void baselines(struct superres *s, int n)
 {
-    for (int ch = 0; ch < s->c; ch++)
-        for (int y = 0; y < s->h; y++)
-            for (int xx = 0; xx < s->w; xx++)
-                up[((size_t)ch * s->h + y) * s->w + xx] =
-                    x[((size_t)ch * s->lh + y / 2) * s->lw + xx / 2];
+    size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            size_t at = (size_t)i * s->c + ch;
+            upsample_bicubic2(s->bic + at * hs, s->x + at * ls, s->lh, s->lw, s->tmp);
+            upsample_nearest2(s->near + at * hs, s->x + at * ls, s->lh, s->lw);
+            for (size_t j = 0; j < hs; j++)
+                s->bic[at * hs + j] = clamp01(s->bic[at * hs + j]);
+        }
+}
+
+/* How many of the n images the judge classifies as their labels. */
+static int judge_correct(struct superres *s, const float *images, const int *idx, int n)
+{
+    struct model *m = &s->judge;
+    size_t hs = (size_t)s->h * s->w;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            size_t at = ((size_t)i * s->c + ch) * hs;
+            for (size_t j = 0; j < hs; j++)
+                s->jx[at + j] = (images[at + j] - s->judge_mean[ch]) / s->judge_std[ch];
+        }
+    model_forward(m, s->jx, n, false, NULL);
+    int classes = m->spec.classes, right = 0;
+    for (int i = 0; i < n; i++) {
+        const float *l = m->logits + (size_t)i * classes;
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+            if (l[k] > l[best])
+                best = k;
+        right += best == (int)s->test.labels[idx[i]];
+    }
+    return right;
 }
 
 /* PSNR, SSIM and spectral share of one image against its target, averaged over channels. */
@@ -310,7 +560,7 @@ static void evaluate(struct superres *s)
     const struct config *c = &s->cfg;
     struct model *m = &s->g;
     int bs = m->max_batch, n = s->test.n;
-    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    size_t ts = (size_t)s->c * s->h * s->w;
     struct test_metrics *r = &s->test_m;
     memset(r, 0, sizeof *r);
     r->n = n;
@@ -319,7 +569,8 @@ static void evaluate(struct superres *s)
         for (int i = 0; i < k; i++)
             s->order[i] = start + i;
         make_batch(s, &s->test, s->order, k);
-        model_forward(m, s->x, k, false, NULL);
+        generate(s, k, false);
+        baselines(s, k);
         for (int i = 0; i < k; i++) {
             float *y = m->logits + i * ts, *t = s->target + i * ts;
             for (size_t j = 0; j < ts; j++)
@@ -330,11 +581,20 @@ static void evaluate(struct superres *s)
             r->ssim += q;
             r->share_out += sh;
             r->share_target += image_spectral_share_above(t, s->h, s->w, IMAGE_NYQUIST_X2);
-            nearest(s, s->x + i * xs, s->up);
-            measure(s, s->up, t, &p, &q, &sh);
+            measure(s, s->near + i * ts, t, &p, &q, &sh);
             r->psnr_nearest += p;
             r->ssim_nearest += q;
             r->share_nearest += sh;
+            measure(s, s->bic + i * ts, t, &p, &q, &sh);
+            r->psnr_bicubic += p;
+            r->ssim_bicubic += q;
+            r->share_bicubic += sh;
+        }
+        if (s->judging) {
+            r->acc_target += judge_correct(s, s->target, s->order, k);
+            r->acc_bicubic += judge_correct(s, s->bic, s->order, k);
+            r->acc_nearest += judge_correct(s, s->near, s->order, k);
+            r->acc_output += judge_correct(s, m->logits, s->order, k);
         }
     }
     r->psnr /= n;
@@ -344,13 +604,25 @@ static void evaluate(struct superres *s)
     r->psnr_nearest /= n;
     r->ssim_nearest /= n;
     r->share_nearest /= n;
+    r->psnr_bicubic /= n;
+    r->ssim_bicubic /= n;
+    r->share_bicubic /= n;
+    r->acc_target /= n;
+    r->acc_output /= n;
+    r->acc_bicubic /= n;
+    r->acc_nearest /= n;
     printf("test (%d images): PSNR %.3f dB  SSIM %.4f  spectral share above Nyquist/2 %.4f "
-           "(target %.4f); nearest-neighbour input: PSNR %.3f dB  SSIM %.4f\n", n, r->psnr,
-           r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest);
+           "(target %.4f); nearest: PSNR %.3f dB  SSIM %.4f; bicubic: PSNR %.3f dB  SSIM %.4f\n",
+           n, r->psnr, r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest,
+           r->psnr_bicubic, r->ssim_bicubic);
+    if (s->judging)
+        printf("recognizable? the judge's accuracy: targets %.4f  outputs %.4f  bicubic %.4f  "
+               "nearest %.4f\n", r->acc_target, r->acc_output, r->acc_bicubic, r->acc_nearest);
     (void)c;
 }
 
-/* grid.png: a row per test image (the first grid_images): input (nearest), output, target. */
+/* grid.png: a row per test image (the first grid_images): input (nearest), bicubic, output,
+ * target. */
 static int write_grid(struct superres *s, struct rv_error *err)
 {
     struct model *m = &s->g;
@@ -359,27 +631,26 @@ static int write_grid(struct superres *s, struct rv_error *err)
         rows = s->test.n;
     if (rows > m->max_batch)
         rows = m->max_batch;
-    size_t ts = (size_t)s->c * s->h * s->w, xs = (size_t)s->c * s->lh * s->lw;
+    size_t ts = (size_t)s->c * s->h * s->w;
     for (int i = 0; i < rows; i++)
         s->order[i] = i;
     make_batch(s, &s->test, s->order, rows);
-    model_forward(m, s->x, rows, false, NULL);
-    struct image *cells = rv_calloc((size_t)rows * 3, sizeof *cells);
-    float *ups = rv_malloc((size_t)rows * ts * sizeof(float));
+    generate(s, rows, false);
+    baselines(s, rows);
+    enum { COLS = 4 };
+    struct image *cells = rv_calloc((size_t)rows * COLS, sizeof *cells);
     for (int i = 0; i < rows; i++) {
         float *y = m->logits + i * ts;
         for (size_t j = 0; j < ts; j++)
             y[j] = clamp01(y[j]);
-        nearest(s, s->x + i * xs, ups + i * ts);
-        float *v[3] = {ups + i * ts, y, s->target + i * ts};
-        for (int k = 0; k < 3; k++)
-            cells[i * 3 + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
+        float *v[COLS] = {s->near + i * ts, s->bic + i * ts, y, s->target + i * ts};
+        for (int k = 0; k < COLS; k++)
+            cells[i * COLS + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
     }
     char path[RUN_PATH_MAX];
     snprintf(path, sizeof path, "%s/grid.png", s->dir);
-    int rc = image_write_grid_png(path, cells, rows, 3, 2, err);
+    int rc = image_write_grid_png(path, cells, rows, COLS, 2, err);
     free(cells);
-    free(ups);
     return rc;
 }
 
@@ -471,10 +742,28 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
              {"spectral_share_target", r->share_target},
              {"psnr_nearest", r->psnr_nearest},
              {"ssim_nearest", r->ssim_nearest},
-             {"spectral_share_nearest", r->share_nearest}};
+             {"spectral_share_nearest", r->share_nearest},
+             {"psnr_bicubic", r->psnr_bicubic},
+             {"ssim_bicubic", r->ssim_bicubic},
+             {"spectral_share_bicubic", r->share_bicubic}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         json_key(f, t[i].key, &first);
         json_number(f, t[i].v);
+    }
+    if (s->judging) { /* "recognizable?" */
+        const struct {
+            const char *key;
+            double v;
+        } a[] = {{"accuracy_target", r->acc_target},
+                 {"accuracy_output", r->acc_output},
+                 {"accuracy_bicubic", r->acc_bicubic},
+                 {"accuracy_nearest", r->acc_nearest}};
+        for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+            json_key(f, a[i].key, &first);
+            json_number(f, a[i].v);
+        }
+        json_key(f, "judge", &first);
+        json_string(f, c->sr_judge_checkpoint);
     }
     fputs("}", f);
     fputs(", \"config\": ", f);
@@ -496,14 +785,25 @@ static void superres_free(struct superres *s)
     if (s->perceptual)
         lossnet_close(&s->ln);
     model_free(&s->g);
+    if (s->judging)
+        model_free(&s->judge);
     dataset_free(&s->train);
     dataset_free(&s->test);
     free(s->x);
     free(s->target);
-    free(s->up);
+    free(s->skip);
+    free(s->bic);
+    free(s->near);
+    free(s->tmp);
+    free(s->jx);
     free(s->order);
     free(s->rows);
 }
+
+static const struct cli_option opt_resume = {
+    "--resume", NULL, CLI_FLAG,
+    .help = "continue from the run directory's state.h5 (left by --stop-after-steps or a signal), "
+            "bit for bit as if never stopped; the same config and --set"};
 
 static int run_superres(struct superres *s, const struct cli_args *a, struct rv_error *err)
 {
@@ -537,10 +837,16 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
         max_batch = c->sr_grid_images;
     if (open_networks(s, max_batch, threads, err))
         return -1;
-    size_t ts = (size_t)s->c * s->h * s->w;
+    if (c->sr_judge_checkpoint[0] && open_judge(s, max_batch, threads, err))
+        return -1;
+    size_t ts = (size_t)s->c * s->h * s->w, bytes = (size_t)max_batch * ts * sizeof(float);
     s->x = rv_malloc((size_t)max_batch * s->c * s->lh * s->lw * sizeof(float));
-    s->target = rv_malloc((size_t)max_batch * ts * sizeof(float));
-    s->up = rv_malloc(ts * sizeof(float));
+    s->target = rv_malloc(bytes);
+    s->skip = rv_malloc(bytes);
+    s->bic = rv_malloc(bytes);
+    s->near = rv_malloc(bytes);
+    s->jx = rv_malloc(bytes);
+    s->tmp = rv_malloc((size_t)2 * s->lh * s->lw * sizeof(float));
     s->order = rv_malloc((size_t)(s->train.n > max_batch ? s->train.n : max_batch) * sizeof(int));
     s->rows = rv_calloc((size_t)c->epochs, sizeof *s->rows);
     char desc[128];
@@ -557,8 +863,12 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
                                            : CHOICE_NAME(lossnet_init_names, c->sr_lossnet_init),
                c->sr_lossnet_taps);
     }
-    if (make_dirs(s->dir, err) || train(s, err))
+    s->stop_after = (long)cli_number(a, &cli_stop_after_steps, 0);
+    stop_install(true);
+    if (make_dirs(s->dir, err) || (cli_flag(a, &opt_resume) && load_state(s, err)) || train(s, err))
         return -1;
+    if (s->stopped)
+        return 0;
     evaluate(s);
     if (write_grid(s, err) || save_generator(s, err) || write_results(s, run_now() - t0, err))
         return -1;
@@ -574,11 +884,13 @@ static int command_superres(const struct cli_args *a)
     int rc = run_superres(&s, a, &err);
     if (rc)
         fprintf(stderr, "pipeline: %s\n", err.msg);
+    bool stopped = s.stopped;
     superres_free(&s);
-    return rc ? 1 : 0;
+    return rc ? 1 : stopped ? EXIT_STOPPED : 0;
 }
 
-static const struct cli_option *const superres_options[] = {&cli_set, &cli_out, NULL};
+static const struct cli_option *const superres_options[] = {&cli_set, &cli_out, &cli_stop_after_steps,
+                                                            &opt_resume, NULL};
 
 const struct cli_command superres_command = {
     "superres", "CONFIG", 1, 1, "a config file: pipeline superres configs/superres.ini",

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Issue 22's experiment report (scripts/superres_experiment.sh's cells): the records, the paired
+comparisons against the pixel loss alone, and the picture grid.
+
+    python3 scripts/superres_report.py CELLS_DIR DATA_DIR FIGURE.png
+
+CELLS_DIR/<cell>/seed-<s>/results.json (pipeline superres). Writes DATA_DIR/runs.csv (one row
+per run), DATA_DIR/summary.json (per cell: mean and sample std over seeds; per comparison: the
+paired differences, their mean, std, a paired t-test's p-value and its Holm-corrected value over
+all comparisons made, and the issue's criterion: mean difference > 2 x the seed spread) and
+FIGURE.png: a row per test image (the first 6), columns input (nearest), bicubic, pixel loss,
+random VGG (liu), random VGG (kaiming), trained VGG, target, from the seed-1 runs' grid.png.
+"""
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+from scipy import stats
+
+CELLS = ["pixel", "vgg-liu", "vgg-kaiming", "vgg-normal", "vgg-trained"]
+METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
+BASE = ["psnr_nearest", "ssim_nearest", "psnr_bicubic", "ssim_bicubic", "accuracy_target",
+        "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic",
+        "spectral_share_nearest"]
+
+
+def load(cells_dir):
+    runs = []
+    for cell in CELLS:
+        d = os.path.join(cells_dir, cell)
+        if not os.path.isdir(d):
+            continue
+        for s in sorted(os.listdir(d)):
+            f = os.path.join(d, s, "results.json")
+            if not os.path.exists(f):
+                continue
+            r = json.load(open(f))
+            row = {"cell": cell, "seed": int(s.split("-")[1]), "seconds": r["seconds"],
+                   "train_images": r["train_images"], "test_images": r["test"]["images"]}
+            for k in METRICS + BASE:
+                row[k] = r["test"].get(k)
+            row["pixel_last_epoch"] = r["epochs"][-1]["pixel"]
+            row["perceptual_last_epoch"] = r["epochs"][-1]["perceptual"]
+            runs.append(row)
+    return runs
+
+
+def holm(ps):
+    order = np.argsort(ps)
+    m = len(ps)
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        out[i] = running
+    return out
+
+
+def main():
+    cells_dir, data_dir, figure = sys.argv[1:4]
+    os.makedirs(data_dir, exist_ok=True)
+    runs = load(cells_dir)
+    keys = ["cell", "seed", "train_images", "test_images", "seconds"] + METRICS + BASE + [
+        "pixel_last_epoch", "perceptual_last_epoch"]
+    with open(os.path.join(data_dir, "runs.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in runs:
+            w.writerow(r)
+    by = {}
+    for r in runs:
+        by.setdefault(r["cell"], {})[r["seed"]] = r
+    summary = {"cells": {}, "comparisons": []}
+    for cell, rs in by.items():
+        c = {"seeds": sorted(rs)}
+        for k in METRICS + BASE + ["seconds"]:
+            v = np.array([rs[s][k] for s in sorted(rs)], dtype=float)
+            c[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
+        summary["cells"][cell] = c
+    comps = []
+    for cell in CELLS[1:]:
+        if cell not in by or "pixel" not in by:
+            continue
+        seeds = sorted(set(by[cell]) & set(by["pixel"]))
+        if len(seeds) < 2:
+            continue
+        for k in ["ssim", "accuracy_output", "psnr"]:
+            d = np.array([by[cell][s][k] - by["pixel"][s][k] for s in seeds])
+            t = stats.ttest_rel([by[cell][s][k] for s in seeds], [by["pixel"][s][k] for s in seeds])
+            comps.append({"cell": cell, "vs": "pixel", "metric": k, "seeds": seeds,
+                          "differences": d.tolist(), "mean": float(d.mean()),
+                          "std": float(d.std(ddof=1)), "p": float(t.pvalue),
+                          "beyond_2x_spread": bool(abs(d.mean()) > 2 * d.std(ddof=1))})
+    ph = holm([c["p"] for c in comps]) if comps else []
+    for c, p in zip(comps, ph):
+        c["p_holm"] = p
+        c["holm_over"] = len(comps)
+    summary["comparisons"] = comps
+    # the share of the trained loss network's gain a random one recovers
+    rec = {}
+    if "vgg-trained" in summary["cells"] and "pixel" in summary["cells"]:
+        for cell in ["vgg-liu", "vgg-kaiming", "vgg-normal"]:
+            if cell not in summary["cells"]:
+                continue
+            for k in ["ssim", "accuracy_output"]:
+                gain_t = summary["cells"]["vgg-trained"][k]["mean"] - summary["cells"]["pixel"][k]["mean"]
+                gain_r = summary["cells"][cell][k]["mean"] - summary["cells"]["pixel"][k]["mean"]
+                rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t != 0 else None
+    summary["recovered_share_of_trained_gain"] = rec
+    json.dump(summary, open(os.path.join(data_dir, "summary.json"), "w"), indent=1)
+    # the grid
+    cols = [("pixel", 0), ("pixel", 1), ("pixel", 2), ("vgg-liu", 2), ("vgg-kaiming", 2),
+            ("vgg-trained", 2), ("pixel", 3)]
+    grids = {}
+    for cell, _ in cols:
+        f = os.path.join(cells_dir, cell, "seed-1", "grid.png")
+        if os.path.exists(f):
+            grids[cell] = np.asarray(Image.open(f).convert("L"))
+    if "pixel" in grids:
+        rows, side, pad = 6, 28, 2
+        out = np.full((pad + rows * (side + pad), pad + len(cols) * (side + pad)), 255, np.uint8)
+        for j, (cell, col) in enumerate(cols):
+            if cell not in grids:
+                continue
+            g = grids[cell]
+            for i in range(rows):
+                y, x = pad + i * (side + pad), pad + col * (side + pad)
+                out[pad + i * (side + pad):pad + i * (side + pad) + side,
+                    pad + j * (side + pad):pad + j * (side + pad) + side] = g[y:y + side, x:x + side]
+        big = Image.fromarray(out).resize((out.shape[1] * 3, out.shape[0] * 3), Image.NEAREST)
+        big.save(figure)
+    # the markdown table of docs/RESULTS.md
+    def ms(cell, k, scale=1.0, digits=2):
+        c = summary["cells"][cell][k]
+        sd = "" if c["std"] is None else " ± %.*f" % (digits, c["std"] * scale)
+        return "%.*f%s" % (digits, c["mean"] * scale, sd)
+    names = {"pixel": "pixel loss (MSE) alone", "vgg-liu": "+ random VGG-11-BN, Liu et al.'s init",
+             "vgg-kaiming": "+ random VGG-11-BN, Kaiming-normal", "vgg-normal": "+ random VGG-11-BN, N(0, 0.01²)",
+             "vgg-trained": "+ trained VGG-11-BN (76.9 %, other half)"}
+    print("| output | seeds | PSNR dB | SSIM | judge's accuracy % | spectral share above 1/4 | wall s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    first = next(iter(summary["cells"].values()))
+    print("| nearest-neighbour | - | %.2f | %.4f | %.2f | %.4f | - |" % (
+        first["psnr_nearest"]["mean"], first["ssim_nearest"]["mean"], 100 * first["accuracy_nearest"]["mean"],
+        first["spectral_share_nearest"]["mean"]))
+    print("| bicubic (PIL) | - | %.2f | %.4f | %.2f | %.4f | - |" % (
+        first["psnr_bicubic"]["mean"], first["ssim_bicubic"]["mean"], 100 * first["accuracy_bicubic"]["mean"],
+        first["spectral_share_bicubic"]["mean"]))
+    for cell in CELLS:
+        if cell not in summary["cells"]:
+            continue
+        c = summary["cells"][cell]
+        print("| %s | %d | %s | %s | %s | %s | %.0f |" % (
+            names[cell], len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
+            ms(cell, "accuracy_output", 100.0), ms(cell, "spectral_share_output", digits=4),
+            c["seconds"]["mean"]))
+    print("| target | - | - | - | %.2f | %.4f | - |" % (
+        100 * first["accuracy_target"]["mean"], first["spectral_share_target"]["mean"]))
+    print()
+    for c in comps:
+        print("%-12s %-16s mean %+.4f sd %.4f p %.3f holm %.3f %s" % (
+            c["cell"], c["metric"], c["mean"], c["std"], c["p"], c["p_holm"],
+            "beyond 2x spread" if c["beyond_2x_spread"] else ""))
+
+
+if __name__ == "__main__":
+    main()
