@@ -160,6 +160,8 @@ def cmd_stats(a):
     """Per tap across depth, for each architecture: random with the texture runs' ImageNet stem
     (3 channels), random with the cifar stem (1 channel, as the trained ones) and trained (the
     Fashion-MNIST checkpoints, normalize = data)."""
+    if os.path.exists(a.record):  # rewritten whole: the runs themselves are kept and reused
+        os.remove(a.record)
     kinds = [("random_imagenet_stem", s) for s in a.seeds] + [("random_cifar_stem", s) for s in a.seeds]
     if a.checkpoints:
         kinds.append(("trained", 0))
