@@ -383,7 +383,6 @@ def grid(runs, figures, rows, seed):
                 ax.set_title(label.replace(", ", ",\n").replace(" + ", "\n+ "), fontsize=6)
             if j == 0:
                 ax.set_ylabel(tex, fontsize=7)
-    fig.suptitle("Textures from random networks (seed %d)" % seed, fontsize=7)
     fig.tight_layout(pad=0.3)
     path = os.path.join(figures, "style-textures-random.png")
     fig.savefig(path, dpi=110)
