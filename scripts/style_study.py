@@ -153,7 +153,9 @@ STATS_ARCH = [
 CKPT = {"resnet": "style-fmnist-resnet18", "noskip": "style-fmnist-noskip",
         "vgg": "style-fmnist-vgg19"}
 STATS_FIELDS = ["kind", "arch", "seed", "texture", "tap", "depth", "c", "h", "w", "form", "max",
-                "entropy_ratio", "gram_entropy_ratio", "network", "utc", "commit", "command"]
+                "entropy_ratio", "gram_entropy_ratio"]
+# scale is none's entropies and α times its max (style_stats.c): not recorded
+STATS_FORMS = ("none", "softmax_all", "softmax_channels")
 
 
 def cmd_stats(a):
@@ -189,18 +191,17 @@ def cmd_stats(a):
                 if not os.path.exists(path):
                     run(["nice", "-n", "10"] + cmd, os.path.join(out, "stats.log"))
                 j = json.load(open(path))
-                stamp = utc()
                 for t in j["taps"]:
-                    for form, v in t["forms"].items():
+                    for form in STATS_FORMS:
+                        v = t["forms"][form]
                         append_row(a.record, STATS_FIELDS, {
                             "kind": kind, "arch": arch, "seed": seed, "texture": tex,
                             "tap": t["name"], "depth": depth_of(t["name"]), "c": t["c"],
-                            "h": t["h"], "w": t["w"], "form": form, "max": v["max"],
-                            "entropy_ratio": v["entropy_ratio"],
-                            "gram_entropy_ratio": v["gram_entropy_ratio"], "network": j["network"],
-                            "utc": stamp, "commit": commit_of(a.pipeline),
-                            "command": " ".join(cmd[1:])})
-                print("stats %s %s seed %d %s" % (kind, arch, seed, tex), flush=True)
+                            "h": t["h"], "w": t["w"], "form": form, "max": "%.5g" % v["max"],
+                            "entropy_ratio": "%.5g" % v["entropy_ratio"],
+                            "gram_entropy_ratio": "%.5g" % v["gram_entropy_ratio"]})
+                print("stats %s %s seed %d %s: %s | %s %s" % (kind, arch, seed, tex, j["network"],
+                      utc(), " ".join(cmd[1:])), flush=True)
 
 
 # ---- the report ----------------------------------------------------------------------------
