@@ -426,6 +426,14 @@ def mechanism_plot(stats_rows, figures):
                 ax.plot(xs, mean, "o-", ms=2.5, lw=1, color=colors[arch], label=labels[arch])
                 ax.fill_between(xs, lo, hi, color=colors[arch], alpha=0.15, lw=0)
                 summary[(kind, arch, key, form)] = (xs, mean)
+            for arch in ("resnet", "noskip", "vgg"):  # the table's extra column, not drawn
+                pts = {}
+                for r in stats_rows:
+                    if r["kind"] == kind and r["arch"] == arch and r["form"] == "softmax_channels":
+                        pts.setdefault(int(r["depth"]), []).append(float(r["entropy_ratio"]))
+                xs = sorted(pts)
+                summary[(kind, arch, "entropy_ratio", "softmax_channels")] = (
+                    xs, [sum(pts[x]) / len(pts[x]) for x in xs] or [float("nan")])
             if logy:
                 ax.set_yscale("log")
             ax.tick_params(labelsize=6)
@@ -457,8 +465,9 @@ def cmd_report(a):
         lines.append("\nMechanism plot: " + path + "\n")
         lines.append("Across depth (first → last tap, mean over seeds and textures):\n")
         lines.append("| networks | architecture | max, first → last | entropy ratio, first → last | "
-                     "entropy ratio with softmax_all, first → last | Gram entropy ratio, first → last |")
-        lines.append("|---|---|---|---|---|---|")
+                     "entropy ratio with softmax_all, first → last | with softmax_channels | "
+                     "Gram entropy ratio, first → last |")
+        lines.append("|---|---|---|---|---|---|---|")
         for kind in ("random_imagenet_stem", "random_cifar_stem", "trained"):
             for arch, label, _, _ in STATS_ARCH:
                 k = (kind, arch, "max", "none")
@@ -467,9 +476,10 @@ def cmd_report(a):
                 def fl(key, form, fmt):
                     xs, m = summary[(kind, arch, key, form)]
                     return (fmt + " → " + fmt) % (m[0], m[-1])
-                lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                     kind, label, fl("max", "none", "%.3g"), fl("entropy_ratio", "none", "%.3f"),
                     fl("entropy_ratio", "softmax_all", "%.4f"),
+                    fl("entropy_ratio", "softmax_channels", "%.4f"),
                     fl("gram_entropy_ratio", "none", "%.3f")))
     text = "\n".join(lines) + "\n"
     if a.markdown:

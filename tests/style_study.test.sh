@@ -40,7 +40,7 @@ rows = []
 for kind in ("random_imagenet_stem", "trained"):
     for arch, taps in (("resnet", ["stem", "layer1.0"]), ("vgg", ["group1.conv1", "group1.conv2"])):
         for i, tap in enumerate(taps):
-            for form in ("none", "softmax_all"):
+            for form in ("none", "softmax_all", "softmax_channels"):
                 rows.append({"kind": kind, "arch": arch, "seed": 1, "texture": "brick", "tap": tap,
                              "depth": i + 1, "form": form, "max": 1 + i, "entropy_ratio": 0.9,
                              "gram_entropy_ratio": 0.8})
@@ -57,6 +57,6 @@ grep -q "^| grass | 3 | 3 | 3 |$" "$TMP/r.md" || r="$r grass row"
 grep -q "^| gravel | 3 | 0 | 0 |$" "$TMP/r.md" || r="$r gravel row"
 check "the claim table: SWAG beyond the seed spread with the gap closed on brick and grass, not gravel" "$r"
 r=""; [ -s "$TMP/style-mechanism.png" ] || r="no style-mechanism.png"
-grep -q "| trained | ResNet-18 | 1 → 2 |" "$TMP/r.md" || r="$r; no trained ResNet-18 row"
+grep -q "| trained | ResNet-18 | 1 → 2 | 0.900 → 0.900 | 0.9000 → 0.9000 | 0.9000 → 0.9000 |" "$TMP/r.md" || r="$r; no trained ResNet-18 row"
 check "the mechanism plot and its first-to-last table" "$r"
 finish style_study
