@@ -386,7 +386,7 @@ def grid(runs, figures, rows, seed):
                 ax.set_ylabel(tex, fontsize=7)
     fig.tight_layout(pad=0.3)
     path = os.path.join(figures, "style-textures-random.png")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
@@ -447,7 +447,7 @@ def mechanism_plot(stats_rows, figures):
                 ax.legend(fontsize=6)
     fig.tight_layout(pad=0.4)
     path = os.path.join(figures, "style-mechanism.png")
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return path, summary
 
