@@ -297,8 +297,8 @@ def texture_report(rows, runs, figures, lines):
             lines.append("| %s | %s | %s | %s | %.0f |" % (tex, label, ",".join(str(s) for s in sorted(d)),
                                                           " | ".join(cells), sec))
     # the claim: resnet_swag against resnet, paired by seed; gap to vgg
-    comps = [("resnet_swag", "resnet"), ("resnet_shallow", "resnet"), ("noskip", "resnet"),
-             ("vgg", "resnet")]
+    comps = [("resnet_swag", "resnet"), ("resnet_shallow", "resnet"), ("resnet_swag", "resnet_shallow"),
+             ("noskip", "resnet"), ("vgg", "resnet")]
     tests = []
     for a, b in comps:
         for tex in textures:
@@ -313,7 +313,7 @@ def texture_report(rows, runs, figures, lines):
                 gap = float("nan")
                 dv = by.get((tex, "vgg"), {})
                 cv = sorted(set(common) & set(dv))
-                if a != "vgg" and cv:
+                if a != "vgg" and b == "resnet" and cv:
                     base = sum(judge_value(db[s], key, log) for s in cv) / len(cv)
                     vg = sum(judge_value(dv[s], key, log) for s in cv) / len(cv)
                     got = sum(judge_value(da[s], key, log) for s in cv) / len(cv)
