@@ -341,7 +341,7 @@ def texture_report(rows, runs, figures, lines):
             "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
     verdict = []
     for tex in textures:
-        sw = [t for t in tests if t["a"] == "resnet_swag" and t["tex"] == tex]
+        sw = [t for t in tests if t["a"] == "resnet_swag" and t["b"] == "resnet" and t["tex"] == tex]
         wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
         half = [t for t in wins if t["gap"] >= 0.5]
         verdict.append((tex, len(sw), len(wins), len(half)))
