@@ -386,7 +386,7 @@ def grid(runs, figures, rows, seed):
                 ax.set_ylabel(tex, fontsize=7)
     fig.tight_layout(pad=0.3)
     path = os.path.join(figures, "style-textures-random.png")
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=55)
     plt.close(fig)
     return path
 
