@@ -106,5 +106,6 @@ extern const struct cli_command superres_command; /* src/tasks/superres.c */
 extern const struct cli_command inspect_command_row; /* src/cli/inspect.c */
 extern const struct cli_command style_command;  /* src/tasks/style.c */
 extern const struct cli_command style_stats_command; /* src/tasks/style_stats.c */
+extern const struct cli_command style_judge_command; /* src/tasks/style_judge.c */
 
 #endif

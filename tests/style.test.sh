@@ -144,6 +144,42 @@ one_line_error "a tap that is not a layer is named with its key" "style.style_ta
 one_line_error "swag_taps outside the taps" "style.swag_taps: 'layer1.0' is not one of style_taps" \
     "$PIPE" style "$TMP/s.ini" --set 'style.swag_taps="layer1.0"'
 
+# pipeline style-judge: the texture result against its target under the judge VGG; the target
+# itself is at distance 0 on every judge; another judge seed gives another Gram distance; a
+# transfer result has a content distance; an image of another size is named.
+judge() { # OUT IMAGE [ARGS...]
+    o=$1; shift; im=$1; shift
+    "$PIPE" style-judge "$TMP/s.ini" "$im" --format json "$@" > "$TMP/$o.json" 2> "$TMP/$o.err" ||
+        not_ok "style-judge $o: $(tail -n 1 "$TMP/$o.err")"
+}
+judge j-res "$TMP/out/s/style.png"
+judge j-self "$TMP/stripes.png"
+judge j-seed "$TMP/out/s/style.png" --judge-seed 7
+judge j-tr "$TMP/tr/style.png" --set style.mode=transfer --set "style.content_image=\"$TMP/photo.png\""
+r=$("$PY" - "$TMP" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+j = {k: json.load(open("%s/j-%s.json" % (d, k))) for k in ("res", "self", "seed", "tr")}
+bad = []
+r = j["res"]
+if "VGG-19" not in r["judge"] or r["judge_seed"] != 1000: bad.append("judge %s seed %s" % (r["judge"], r["judge_seed"]))
+if sorted(r["taps"]) != ["group%d.conv1" % g for g in range(1, 6)]: bad.append("taps %s" % sorted(r["taps"]))
+if not (r["gram_distance"] > 0 and r["spectrum_distance"] > 0 and r["w1_gray"] > 0): bad.append("result %s" % r)
+if abs(sum(r["taps"].values()) - r["gram_distance"]) > 1e-9 * r["gram_distance"]: bad.append("tap sum")
+if r["content_distance"] is not None: bad.append("texture content %s" % r["content_distance"])
+s = j["self"]
+if s["gram_distance"] != 0 or s["spectrum_distance"] != 0 or s["w1_gray"] != 0: bad.append("target itself %s" % s)
+if j["seed"]["judge_seed"] != 7 or j["seed"]["gram_distance"] == r["gram_distance"]: bad.append("judge seed")
+if not j["tr"]["content_distance"] > 0: bad.append("transfer content %s" % j["tr"]["content_distance"])
+print("; ".join(bad))
+PYEOF
+)
+check "style-judge: Gram distance under a separately seeded VGG-19, spectrum, W1; 0 for the target itself" "$r"
+one_line_error "style-judge names an image of another size" "style-judge: .*photo.png is 16x16, the target .* is 8x8" \
+    "$PIPE" style-judge "$TMP/s.ini" "$TMP/photo.png" --set style.downsample=2
+one_line_error "style-judge names a missing image" "style-judge: .*absent.png" \
+    "$PIPE" style-judge "$TMP/s.ini" "$TMP/absent.png"
+
 "$PIPE" --help > "$TMP/help.txt" 2>&1
 r=""; grep -q "^  style CONFIG" "$TMP/help.txt" || r="pipeline --help: $(tail -n 1 "$TMP/help.txt")"
 check "pipeline --help lists style (and does not crash on params, which takes no operands)" "$r"

@@ -13,6 +13,7 @@
  *   pipeline superres CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline style CONFIG [--set section.key=value]... [--out DIR]
  *   pipeline style-stats CONFIG [--set section.key=value]... [--out DIR]
+ *   pipeline style-judge CONFIG IMAGE.png [--set section.key=value]... [--judge-seed N] [--format json]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,7 +390,7 @@ static const struct cli_command cmd_help_config = {
 static const struct cli_command *const commands[] = {
     &cmd_run, &cmd_resume, &cmd_eval, &plan_command, &cmd_export, &inspect_command_row, &params_command,
     &cmd_help_config, &image_metrics_command, &superres_command, &style_command,
-    &style_stats_command, NULL};
+    &style_stats_command, &style_judge_command, NULL};
 
 int main(int argc, char **argv)
 {

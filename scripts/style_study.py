@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""Issue 23's experiments: texture synthesis through random networks, judged by
+`pipeline style-judge`, and the mechanism (`pipeline style-stats` across depth).
+
+  scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
+      --evaluations 250 --seeds 1 2 3 --record docs/data/style-textures.csv
+  scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
+      --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
+  scripts/style_study.py report --textures docs/data/style-textures.csv \
+      --runs /work/runs/style2/textures --stats docs/data/style-stats.csv \
+      --figures docs/figures --markdown docs/data/style-report.md
+
+Each run goes to its own directory and is skipped when its result exists, so a stopped study
+resumes by running the same command again. Every row of a record carries the commit of the
+binary, the command, its UTC start and end and its wall time.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+SKIMAGE = "/usr/lib/python3/dist-packages/skimage/data"
+TEXTURES = ["brick", "grass", "gravel"]
+CONFIG = "configs/style-texture.ini"
+VGG_TAPS = "group1.conv1, group2.conv1, group3.conv1, group4.conv1, group5.conv1"
+
+# The networks of the texture comparison: name, label, --set values on configs/style-texture.ini
+# (ImageNet ResNet-18, taps stem and each stage's last block, SWAG taps layer3.1 and layer4.1).
+NETWORKS = [
+    ("vgg", "VGG-19", ["model.arch=vgg", "model.depth=19", 'style.style_taps="%s"' % VGG_TAPS,
+                       'style.swag_taps=""']),
+    ("resnet", "ResNet-18", []),
+    ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
+    ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+    # control: SWAG's softmax makes the deep taps' Gram terms ~1e-8 of the loss; is SWAG more
+    # than dropping them?
+    ("resnet_shallow", "ResNet-18, deep taps dropped",
+     ['style.style_taps="stem, layer1.1, layer2.1"', 'style.swag_taps=""']),
+]
+JUDGES = [("gram_distance", "Gram distance (judge VGG)", True), ("spectrum_distance",
+          "spectrum distance (decades)", False), ("w1_gray", "gray-level W1", False)]
+
+
+def utc():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def commit_of(binary):
+    """pipeline-<commit> names its commit."""
+    base = os.path.basename(binary)
+    return base.split("-", 1)[1] if base.startswith("pipeline-") else "unknown"
+
+
+def run(cmd, log):
+    with open(log, "w") as f:
+        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode:
+        sys.exit("style_study: %s failed (exit %d), see %s" % (" ".join(cmd), r.returncode, log))
+
+
+def sets(values):
+    out = []
+    for v in values:
+        out += ["--set", v]
+    return out
+
+
+def append_row(path, fields, row):
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+TEX_FIELDS = ["texture", "network", "seed", "evaluations_budget", "evaluations", "iterations",
+              "converged", "loss", "gram_distance", "spectrum_distance", "w1_gray", "seconds",
+              "utc_start", "utc_end", "commit", "command"]
+
+
+def cmd_textures(a):
+    nice = ["nice", "-n", "10"]
+    done = set()
+    if os.path.exists(a.record):
+        with open(a.record) as f:
+            done = {(r["texture"], r["network"], r["seed"]) for r in csv.DictReader(f)}
+    # seeds outermost: a stopped study has whole seeds
+    for seed in a.seeds:
+        for tex in a.textures:
+            for name, _, extra in NETWORKS:
+                if name not in a.networks or (tex, name, str(seed)) in done:
+                    continue
+                out = os.path.join(a.out, tex, name, "seed-%d" % seed)
+                os.makedirs(out, exist_ok=True)
+                common = ["--set", 'style.style_image="%s/%s.png"' % (SKIMAGE, tex)]
+                cmd = [a.pipeline, "style", CONFIG, "--out", out] + common + sets(
+                    ["run.threads=1", "run.seed=%d" % seed, "style.seed=%d" % seed,
+                     "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
+                t0, w0 = utc(), time.time()
+                run(nice + cmd, os.path.join(out, "style.log"))
+                judge = [a.pipeline, "style-judge", CONFIG, os.path.join(out, "style.png"),
+                         "--format", "json", "--set", "run.threads=1"] + common
+                with open(os.path.join(out, "judge.json"), "w") as f:
+                    r = subprocess.run(nice + judge, stdout=f)
+                if r.returncode:
+                    sys.exit("style_study: %s failed" % " ".join(judge))
+                t1, w1 = utc(), time.time()
+                s = json.load(open(os.path.join(out, "style.json")))
+                j = json.load(open(os.path.join(out, "judge.json")))
+                row = {"texture": tex, "network": name, "seed": seed,
+                       "evaluations_budget": a.evaluations, "evaluations": s["evaluations"],
+                       "iterations": s["iterations"], "converged": s["converged"],
+                       "loss": s["loss"], "gram_distance": j["gram_distance"],
+                       "spectrum_distance": j["spectrum_distance"], "w1_gray": j["w1_gray"],
+                       "seconds": round(w1 - w0, 1), "utc_start": t0, "utc_end": t1,
+                       "commit": commit_of(a.pipeline),
+                       "command": " ".join(cmd[1:]) + " ; style-judge (default judge seed 1000)"}
+                append_row(a.record, TEX_FIELDS, row)
+                print("%s %s seed %d: gram %.4g spectrum %.4f w1 %.4f (%.0f s)" % (
+                    tex, name, seed, j["gram_distance"], j["spectrum_distance"], j["w1_gray"],
+                    w1 - w0), flush=True)
+
+
+# ---- the mechanism -------------------------------------------------------------------------
+
+RESNET_TAPS = ["stem"] + ["layer%d.%d" % (l, b) for l in range(1, 5) for b in range(2)]
+VGG_CONVS = [2, 2, 4, 4, 4]
+VGG_ALL = ["group%d.conv%d" % (g + 1, j + 1) for g in range(5) for j in range(VGG_CONVS[g])]
+
+
+def depth_of(tap):
+    """Convolutions on the main path up to and including the tap's output."""
+    if tap == "stem":
+        return 1
+    if tap.startswith("layer"):
+        l, b = tap[5:].split(".")
+        return 1 + 2 * (2 * (int(l) - 1) + int(b) + 1)
+    return VGG_ALL.index(tap) + 1
+
+
+STATS_ARCH = [
+    ("resnet", "ResNet-18", ["model.arch=imagenet_resnet", "model.depth=18"], RESNET_TAPS),
+    ("noskip", "no-skip ResNet-18", ["model.arch=imagenet_resnet", "model.depth=18",
+                                     "model.skip=false"], RESNET_TAPS),
+    ("vgg", "VGG-19", ["model.arch=vgg", "model.depth=19", "model.stem=auto"], VGG_ALL),
+]
+CKPT = {"resnet": "style-fmnist-resnet18", "noskip": "style-fmnist-noskip",
+        "vgg": "style-fmnist-vgg19"}
+STATS_FIELDS = ["kind", "arch", "seed", "texture", "tap", "depth", "c", "h", "w", "form", "max",
+                "entropy_ratio", "gram_entropy_ratio"]
+# scale is none's entropies and α times its max (style_stats.c): not recorded
+STATS_FORMS = ("none", "softmax_all", "softmax_channels")
+
+
+def cmd_stats(a):
+    """Per tap across depth, for each architecture: random with the texture runs' ImageNet stem
+    (3 channels), random with the cifar stem (1 channel, as the trained ones) and trained (the
+    Fashion-MNIST checkpoints, normalize = data)."""
+    if os.path.exists(a.record):  # rewritten whole: the runs themselves are kept and reused
+        os.remove(a.record)
+    kinds = [("random_imagenet_stem", s) for s in a.seeds] + [("random_cifar_stem", s) for s in a.seeds]
+    if a.checkpoints:
+        kinds.append(("trained", 0))
+    for kind, seed in kinds:
+        for arch, _, keys, taps in STATS_ARCH:
+            for tex in a.textures:
+                out = os.path.join(a.out, kind, arch, "seed-%d" % seed, tex)
+                os.makedirs(out, exist_ok=True)
+                extra = keys + ['style.style_taps="%s"' % ", ".join(taps), 'style.swag_taps=""',
+                                'style.style_image="%s/%s.png"' % (SKIMAGE, tex), "run.threads=1"]
+                if kind == "random_imagenet_stem":
+                    extra += ["run.seed=%d" % seed]
+                elif kind == "random_cifar_stem":
+                    extra += ["run.seed=%d" % seed, "style.channels=1"]
+                    if arch != "vgg":
+                        extra += ["model.stem=cifar"]
+                else:
+                    ck = os.path.join(a.checkpoints, CKPT[arch], "last.h5")
+                    if not os.path.exists(ck):
+                        print("no checkpoint %s: skipped" % ck)
+                        continue
+                    extra += ['style.checkpoint="%s"' % ck, "style.normalize=data"]
+                cmd = [a.pipeline, "style-stats", CONFIG, "--out", out] + sets(extra)
+                path = os.path.join(out, "style-stats.json")
+                if not os.path.exists(path):
+                    run(["nice", "-n", "10"] + cmd, os.path.join(out, "stats.log"))
+                j = json.load(open(path))
+                for t in j["taps"]:
+                    for form in STATS_FORMS:
+                        v = t["forms"][form]
+                        append_row(a.record, STATS_FIELDS, {
+                            "kind": kind, "arch": arch, "seed": seed, "texture": tex,
+                            "tap": t["name"], "depth": depth_of(t["name"]), "c": t["c"],
+                            "h": t["h"], "w": t["w"], "form": form, "max": "%.5g" % v["max"],
+                            "entropy_ratio": "%.5g" % v["entropy_ratio"],
+                            "gram_entropy_ratio": "%.5g" % v["gram_entropy_ratio"]})
+                print("stats %s %s seed %d %s: %s | %s %s" % (kind, arch, seed, tex, j["network"],
+                      utc(), " ".join(cmd[1:])), flush=True)
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+def t_sf(t, df):
+    """Two-sided p of Student's t (df 1..: by the regularized incomplete beta, continued
+    fraction; no scipy needed)."""
+    x = df / (df + t * t)
+    return betainc(df / 2.0, 0.5, x)
+
+
+def betainc(a, b, x):
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - betainc(b, a, 1 - x)
+    # Lentz's continued fraction
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-12:
+            break
+    return math.exp(lbeta) * h / a
+
+
+def paired(xs, ys):
+    """Mean and sd of y − x over the pairs, and the paired t-test's two-sided p."""
+    d = [y - x for x, y in zip(xs, ys)]
+    n = len(d)
+    m = sum(d) / n
+    if n < 2:
+        return m, float("nan"), float("nan")
+    sd = math.sqrt(sum((v - m) ** 2 for v in d) / (n - 1))
+    if sd == 0:
+        return m, sd, 0.0 if m != 0 else 1.0
+    return m, sd, t_sf(m / (sd / math.sqrt(n)), n - 1)
+
+
+def holm(ps):
+    """Holm–Bonferroni adjusted p values, in the input order."""
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    adj, run_max = [0.0] * len(ps), 0.0
+    for k, i in enumerate(order):
+        run_max = max(run_max, min(1.0, (len(ps) - k) * ps[i]))
+        adj[i] = run_max
+    return adj
+
+
+def judge_value(row, key, log):
+    v = float(row[key])
+    return math.log10(v) if log else v
+
+
+def texture_report(rows, runs, figures, lines):
+    by = {}
+    for r in rows:
+        by.setdefault((r["texture"], r["network"]), {})[int(r["seed"])] = r
+    textures = [t for t in TEXTURES if any(k[0] == t for k in by)]
+    nets = [n for n in NETWORKS if any(k[1] == n[0] for k in by)]
+    seeds_all = sorted({int(r["seed"]) for r in rows})
+    lines.append("Mean ± sd over seeds (Gram distance as log10; lower is closer to the target):\n")
+    lines.append("| texture | network | seeds | log10 Gram distance | spectrum distance | gray W1 | s / run |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for tex in textures:
+        for name, label, _ in nets:
+            d = by.get((tex, name), {})
+            if not d:
+                continue
+            cells = []
+            for key, _, log in JUDGES:
+                v = [judge_value(d[s], key, log) for s in sorted(d)]
+                m = sum(v) / len(v)
+                sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+                cells.append("%.3f ± %.3f" % (m, sd))
+            sec = sum(float(d[s]["seconds"]) for s in d) / len(d)
+            lines.append("| %s | %s | %s | %s | %.0f |" % (tex, label, ",".join(str(s) for s in sorted(d)),
+                                                          " | ".join(cells), sec))
+    # the claim: resnet_swag against resnet, paired by seed; gap to vgg
+    comps = [("resnet_swag", "resnet"), ("resnet_shallow", "resnet"), ("resnet_swag", "resnet_shallow"),
+             ("noskip", "resnet"), ("vgg", "resnet")]
+    tests = []
+    for a, b in comps:
+        for tex in textures:
+            da, db = by.get((tex, a), {}), by.get((tex, b), {})
+            common = sorted(set(da) & set(db))
+            for key, label, log in JUDGES:
+                if len(common) < 2:
+                    continue
+                xs = [judge_value(db[s], key, log) for s in common]
+                ys = [judge_value(da[s], key, log) for s in common]
+                m, sd, p = paired(xs, ys)
+                gap = float("nan")
+                dv = by.get((tex, "vgg"), {})
+                cv = sorted(set(common) & set(dv))
+                if a != "vgg" and b == "resnet" and cv:
+                    base = sum(judge_value(db[s], key, log) for s in cv) / len(cv)
+                    vg = sum(judge_value(dv[s], key, log) for s in cv) / len(cv)
+                    got = sum(judge_value(da[s], key, log) for s in cv) / len(cv)
+                    gap = (base - got) / (base - vg) if base != vg else float("nan")
+                tests.append(dict(a=a, b=b, tex=tex, key=key, label=label, n=len(common), m=m,
+                                  sd=sd, p=p, gap=gap,
+                                  same_sign=all((y - x) < 0 for x, y in zip(xs, ys)) or
+                                  all((y - x) > 0 for x, y in zip(xs, ys))))
+    # Holm over each comparison's family (3 textures × 3 judges)
+    for a, b in comps:
+        fam = [t for t in tests if t["a"] == a and t["b"] == b]
+        for t, q in zip(fam, holm([t["p"] for t in fam])):
+            t["p_holm"] = q
+    names = {n[0]: n[1] for n in NETWORKS}
+    lines.append("\nPaired by seed (the same network seed and noise), difference = first − second "
+                 "(negative: the first is closer to the target); p: paired t-test, two-sided, "
+                 "Holm-corrected over the comparison's 9 tests (3 textures × 3 judges); gap closed: "
+                 "(ResNet − X) / (ResNet − VGG) of the seed means:\n")
+    lines.append("| comparison | texture | judge | n | mean diff ± sd | all seeds agree | p (Holm) | gap to VGG closed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for t in tests:
+        lines.append("| %s − %s | %s | %s | %d | %.3f ± %.3f | %s | %.3g | %s |" % (
+            names[t["a"]], names[t["b"]], t["tex"], t["label"], t["n"], t["m"], t["sd"],
+            "yes" if t["same_sign"] else "no", t["p_holm"],
+            "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
+    verdict = []
+    for tex in textures:
+        sw = [t for t in tests if t["a"] == "resnet_swag" and t["b"] == "resnet" and t["tex"] == tex]
+        wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
+        half = [t for t in wins if t["gap"] >= 0.5]
+        verdict.append((tex, len(sw), len(wins), len(half)))
+    lines.append("\nThe claim, per texture (SWAG beats ResNet on a judge: mean difference < 0 with "
+                 "Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
+    lines.append("| texture | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
+    lines.append("|---|---|---|---|")
+    for tex, n, w, h in verdict:
+        lines.append("| %s | %d | %d | %d |" % (tex, n, w, h))
+    return tests, verdict, seeds_all
+
+
+def grid(runs, figures, rows, seed):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.image as mpimg
+    nets = [n for n in NETWORKS if any(r["network"] == n[0] for r in rows)]
+    textures = [t for t in TEXTURES if any(r["texture"] == t for r in rows)]
+    cols = 1 + len(nets)
+    fig, axes = plt.subplots(len(textures), cols, figsize=(1.45 * cols, 1.55 * len(textures)),
+                             squeeze=False)
+    for i, tex in enumerate(textures):
+        im = mpimg.imread("%s/%s.png" % (SKIMAGE, tex))
+        if im.ndim == 3:
+            im = im[..., :3].mean(axis=2)
+        k = im.shape[0] // 128
+        im = im[:k * 128, :k * 128].reshape(128, k, 128, k).mean(axis=(1, 3))
+        cells = [("target", im)]
+        for name, label, _ in nets:
+            p = os.path.join(runs, tex, name, "seed-%d" % seed, "style.png")
+            cells.append((label, mpimg.imread(p) if os.path.exists(p) else None))
+        for j, (label, c) in enumerate(cells):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c is not None:
+                ax.imshow(c if c.ndim == 3 else c, cmap="gray", vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(label.replace(", ", ",\n").replace(" + ", "\n+ "), fontsize=6)
+            if j == 0:
+                ax.set_ylabel(tex, fontsize=7)
+    fig.tight_layout(pad=0.3)
+    path = os.path.join(figures, "style-textures-random.png")
+    fig.savefig(path, dpi=55)
+    plt.close(fig)
+    return path
+
+
+def mechanism_plot(stats_rows, figures):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    kinds = [k for k in ("random_imagenet_stem", "random_cifar_stem", "trained")
+             if any(r["kind"] == k for r in stats_rows)]
+    titles = {"random_imagenet_stem": "random (ImageNet stem, RGB)",
+              "random_cifar_stem": "random (cifar stem, gray)",
+              "trained": "trained on Fashion-MNIST (cifar stem, gray)"}
+    panels = [("max", "none", "largest activation", True),
+              ("entropy_ratio", "none", "entropy / ln(CHW), no SWAG", False),
+              ("entropy_ratio", "softmax_all", "entropy / ln(CHW), SWAG softmax_all", False),
+              ("gram_entropy_ratio", "none", "Gram entropy / ln(C²), no SWAG", False)]
+    colors = {"resnet": "C3", "noskip": "C0", "vgg": "C2"}
+    labels = {a: l for a, l, _, _ in STATS_ARCH}
+    fig, axes = plt.subplots(len(panels), len(kinds), figsize=(3.2 * len(kinds), 2.0 * len(panels)),
+                             squeeze=False)
+    summary = {}
+    for j, kind in enumerate(kinds):
+        for i, (key, form, ylabel, logy) in enumerate(panels):
+            ax = axes[i][j]
+            for arch in ("resnet", "noskip", "vgg"):
+                pts = {}
+                for r in stats_rows:
+                    if r["kind"] == kind and r["arch"] == arch and r["form"] == form:
+                        pts.setdefault(int(r["depth"]), []).append(float(r[key]))
+                if not pts:
+                    continue
+                xs = sorted(pts)
+                mean = [sum(pts[x]) / len(pts[x]) for x in xs]
+                lo = [min(pts[x]) for x in xs]
+                hi = [max(pts[x]) for x in xs]
+                ax.plot(xs, mean, "o-", ms=2.5, lw=1, color=colors[arch], label=labels[arch])
+                ax.fill_between(xs, lo, hi, color=colors[arch], alpha=0.15, lw=0)
+                summary[(kind, arch, key, form)] = (xs, mean)
+            for arch in ("resnet", "noskip", "vgg"):  # the table's extra column, not drawn
+                pts = {}
+                for r in stats_rows:
+                    if r["kind"] == kind and r["arch"] == arch and r["form"] == "softmax_channels":
+                        pts.setdefault(int(r["depth"]), []).append(float(r["entropy_ratio"]))
+                xs = sorted(pts)
+                summary[(kind, arch, "entropy_ratio", "softmax_channels")] = (
+                    xs, [sum(pts[x]) / len(pts[x]) for x in xs] or [float("nan")])
+            if logy:
+                ax.set_yscale("log")
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(titles[kind], fontsize=7)
+            if j == 0:
+                ax.set_ylabel(ylabel, fontsize=6)
+            if i == len(panels) - 1:
+                ax.set_xlabel("convolutions up to the tap", fontsize=6)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=6)
+    fig.tight_layout(pad=0.4)
+    path = os.path.join(figures, "style-mechanism.png")
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+    return path, summary
+
+
+def cmd_report(a):
+    lines = []
+    if a.textures and os.path.exists(a.textures):
+        rows = list(csv.DictReader(open(a.textures)))
+        tests, verdict, seeds = texture_report(rows, a.runs, a.figures, lines)
+        if a.runs:
+            lines.append("\nGrid: " + grid(a.runs, a.figures, rows, min(seeds)))
+    if a.stats and os.path.exists(a.stats):
+        srows = list(csv.DictReader(open(a.stats)))
+        path, summary = mechanism_plot(srows, a.figures)
+        lines.append("\nMechanism plot: " + path + "\n")
+        lines.append("Across depth (first → last tap, mean over seeds and textures):\n")
+        lines.append("| networks | architecture | max, first → last | entropy ratio, first → last | "
+                     "entropy ratio with softmax_all, first → last | with softmax_channels | "
+                     "Gram entropy ratio, first → last |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for kind in ("random_imagenet_stem", "random_cifar_stem", "trained"):
+            for arch, label, _, _ in STATS_ARCH:
+                k = (kind, arch, "max", "none")
+                if k not in summary:
+                    continue
+                def fl(key, form, fmt):
+                    xs, m = summary[(kind, arch, key, form)]
+                    return (fmt + " → " + fmt) % (m[0], m[-1])
+                lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                    kind, label, fl("max", "none", "%.3g"), fl("entropy_ratio", "none", "%.3f"),
+                    fl("entropy_ratio", "softmax_all", "%.4f"),
+                    fl("entropy_ratio", "softmax_channels", "%.4f"),
+                    fl("gram_entropy_ratio", "none", "%.3f")))
+    text = "\n".join(lines) + "\n"
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+    print(text)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("textures")
+    t.add_argument("--pipeline", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--evaluations", type=int, default=250)
+    t.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    t.add_argument("--textures", nargs="+", default=TEXTURES)
+    t.add_argument("--networks", nargs="+", default=[n[0] for n in NETWORKS])
+    t.add_argument("--record", required=True)
+    s = sub.add_parser("stats")
+    s.add_argument("--pipeline", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    s.add_argument("--textures", nargs="+", default=TEXTURES)
+    s.add_argument("--checkpoints", default="")
+    s.add_argument("--record", required=True)
+    r = sub.add_parser("report")
+    r.add_argument("--textures", default="")
+    r.add_argument("--runs", default="")
+    r.add_argument("--stats", default="")
+    r.add_argument("--figures", default="docs/figures")
+    r.add_argument("--markdown", default="")
+    a = p.parse_args()
+    {"textures": cmd_textures, "stats": cmd_stats, "report": cmd_report}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
