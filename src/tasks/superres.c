@@ -236,17 +236,16 @@ static int open_judge(struct superres *s, int batch, int threads, struct rv_erro
             rc = model_build(&s->judge, &spec, batch, threads, &e);
     }
     free(ck);
+    struct ck_input_norm norm;
     if (rc == 0) {
         s->judging = true;
-        rc = checkpoint_load_model(&s->judge, path, &e);
+        rc = checkpoint_load_model(&s->judge, path, &norm, &e);
     }
+    if (rc == 0 && norm.c != s->c)
+        rc = rv_fail(&e, "%s stores no input normalization (/model/input_mean)", path);
     if (rc == 0) {
-        struct h5in *f = h5in_open(path, &e);
-        size_t nc = (size_t)s->c;
-        rc = !f || h5in_floats(f, "/model/input_mean", s->judge_mean, 1, &nc, &e) ||
-                     h5in_floats(f, "/model/input_std", s->judge_std, 1, &nc, &e) ? -1 : 0;
-        if (f)
-            h5in_close(f);
+        memcpy(s->judge_mean, norm.mean, (size_t)s->c * sizeof *s->judge_mean);
+        memcpy(s->judge_std, norm.std, (size_t)s->c * sizeof *s->judge_std);
     }
     if (rc)
         return rv_fail(err, "superres.judge_checkpoint: %s (give a classifier checkpoint of "
