@@ -336,12 +336,13 @@ check "a run stopped by the study's signal keeps its wall time" \
 
 # A second stop signal while the study waits for its runs to save (each step of this ResNet-20 on
 # 3x32x32, batch 512, one thread, takes a second or more) is ignored: before, the handler ran again
-# inside its own wait and hung (the watchdog kills it after 60 s), or wrote the runs' time twice.
+# inside its own wait and hung (the watchdog kills it after 300 s: a step can take tens of seconds
+# on a loaded machine, and the watchdog only has to catch a hang), or wrote the runs' time twice.
 slow_step_ini "$TMP/slow-base.ini"
 printf '[study]\nconfig = %s\nseeds = 1\nout_dir = %s\n[variant only]\n' "$TMP/slow-base.ini" "$TMP/twice" > "$TMP/twice.ini"
 "$PY" "$STUDY" "$TMP/twice.ini" --threads 1 > "$TMP/twice.log" 2>&1 &
 pid=$!
-( sleep 60; kill -KILL $pid ) >/dev/null 2>&1 &
+( sleep 300; kill -KILL $pid ) >/dev/null 2>&1 &
 dog=$!
 i=0
 while ! grep -q "^stage 0:" "$TMP/twice/only/seed-1/log.txt" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
