@@ -116,6 +116,9 @@ def load(path, need_stages=True):
 
     "provenance": the process starts that wrote the file (provenance_starts).
 
+    "units" and "filters_per_unit" (where the file has them): the filters' layers, the per-filter
+    arrays being the units' filters in that order.
+
     History ("hist"): stage, epoch, test_acc, train_acc, seconds and gamma_below_tau (NaN in files
     older than that column), plus abs_gamma_p10, abs_gamma_p50, abs_gamma_p90 and lr where the file has them.
 
@@ -145,6 +148,10 @@ def load(path, need_stages=True):
                    "name": run_name(config) or os.path.splitext(os.path.basename(path))[0],
                    "threshold": float(config_value(config, "pipeline", "threshold") or DEFAULT_THRESHOLD),
                    "provenance": provenance_starts(f)}
+            # the filters' layers: unit names and each unit's filter count, in the per-filter order
+            if "stats/units" in f and "stats/filters_per_unit" in f:
+                run["units"] = [u for u in text(f["stats/units"][()]).split("\n") if u]
+                run["filters_per_unit"] = [int(x) for x in f["stats/filters_per_unit"][()]]
             run["hist"] = {c: np.asarray(f["history/" + c][()], dtype=float)
                            for c in ("stage", "epoch", "test_acc", "train_acc", "seconds")}
             # Per-epoch share of |γ| < τ; older checkpoints lack the column: NaN (unknown).

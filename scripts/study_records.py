@@ -189,6 +189,7 @@ def make_record(r, path):
             "wall_minutes": None if wall is None else finite_or_none(wall),
             "provenance": [{k: p[k] for k in PROVENANCE_KEYS if k in p} for p in run["provenance"]],
             "stages": stages,
+            "units": [{"name": u, "filters": n} for u, n in zip(run.get("units", []), run.get("filters_per_unit", []))],
             "hist": {c: [finite_or_none(x) for x in v] for c, v in run["hist"].items()},
             "resolved": r["resolved"]}
 
@@ -246,8 +247,18 @@ def read_record(r):
             raise ValueError("no stages or no history")
     except (KeyError, TypeError, ValueError) as e:
         raise StudyError(f"{path}: not a complete study result record ({type(e).__name__}: {e}); remove it") from None
-    return {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes"),
-            "provenance": rec.get("provenance", [])}
+    out = {"path": path, "name": r["name"], "stages": stages, "hist": hist, "wall_minutes": rec.get("wall_minutes"),
+           "provenance": rec.get("provenance", [])}
+    if rec.get("units"):  # records written before the field existed have no layers
+        try:
+            out["units"] = [str(u["name"]) for u in rec["units"]]
+            out["filters_per_unit"] = [int(u["filters"]) for u in rec["units"]]
+            if sum(out["filters_per_unit"]) != len(stages[0]["gamma"]):
+                raise ValueError(f"{sum(out['filters_per_unit'])} filters, the stages have {len(stages[0]['gamma'])}")
+        except (KeyError, TypeError, ValueError) as e:
+            raise StudyError(f"{path}: its units are not a list of {{name, filters}} ({type(e).__name__}: {e}); "
+                             "remove the record") from None
+    return out
 
 
 def write_missing_records(runs, quiet=False):

@@ -1,8 +1,10 @@
 """The report of a study (scripts/study.py): per variant and stage, mean ± standard deviation
 over the seeds of every finished run; the final accuracy with t- and Welch intervals, and each
-variant's per-seed (paired) difference to the first variant with Bonferroni-corrected intervals;
-report.md, report-stages.csv, report-final.csv, report-paired.csv, report.png and report-gamma.png
-in the study's out_dir.
+variant's per-seed (paired) difference to the first variant with Bonferroni-corrected intervals,
+at the end and at the end of every stage after a re-initializing transition; per layer, the filters
+flagged at each transition, revived and died again; report.md, report-stages.csv,
+report-final.csv, report-paired.csv, report-paired-stages.csv, report-layers.csv, report.png and
+report-gamma.png in the study's out_dir.
 
     report, missing = study_report.write_report(study, runs)
 """
@@ -52,14 +54,17 @@ def t_quantile(p, df):
     return (lo + hi) / 2
 
 
-def paired(ref_runs, runs, comparisons):
-    """Per-seed differences run − reference (seeds both finished) with a two-sided 95 % t-interval
-    Bonferroni-corrected for `comparisons` comparisons (each at 0.05 / comparisons): a difference
-    is a finding when the interval excludes 0."""
-    acc = lambda x: 100 * x["stages"][-1]["acc_end"]
-    ref = {x.get("seed"): acc(x) for x in ref_runs}
-    seeds = sorted(x.get("seed") for x in runs if x.get("seed") in ref)
-    d = [acc(x) - ref[x.get("seed")] for x in sorted(runs, key=lambda x: x.get("seed")) if x.get("seed") in ref]
+def paired(ref_runs, runs, comparisons, stage=-1):
+    """Per-seed differences run − reference (seeds both finished) in the accuracy at the end of
+    `stage` (the last by default) with a two-sided 95 % t-interval Bonferroni-corrected for
+    `comparisons` comparisons (each at 0.05 / comparisons): a difference is a finding when the
+    interval excludes 0."""
+    acc = lambda x: 100 * x["stages"][stage]["acc_end"]
+    has = lambda x: stage < len(x["stages"]) if stage >= 0 else True
+    ref = {x.get("seed"): acc(x) for x in ref_runs if has(x)}
+    runs = [x for x in runs if has(x) and x.get("seed") in ref]
+    seeds = sorted(x.get("seed") for x in runs)
+    d = [acc(x) - ref[x.get("seed")] for x in sorted(runs, key=lambda x: x.get("seed"))]
     out = {"seeds": seeds, "diffs": d, "n": len(d), "mean": float(np.mean(d)) if d else float("nan"),
            "std": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
            "lo": float("nan"), "hi": float("nan"), "finding": False}
@@ -111,12 +116,51 @@ def stage_rows(variant, loaded):
         recal = [100 * s["acc_start_recal"] if s["acc_start_recal"] >= 0 else None for s in have]
         dis = [100 * s["disabled"].mean() for s in have]
         rev = [100 * s["revived"].sum() / s["reinit"].sum() if s["reinit"].sum() else None for s in have]
+        died = [100 * (s["reinit"] & s["disabled"]).sum() / s["reinit"].sum() if s["reinit"].sum() else None
+                for s in have]
         row = {"variant": variant, "stage": k, "kind": first["kind"], "fraction": first["fraction"],
                "label": first["label"],
                "control": all(s["reinit_applied"] == 0 for s in have) and k > 0}
-        for key, vals in (("acc", acc), ("start", start), ("recal", recal), ("disabled", dis), ("revived", rev)):
+        for key, vals in (("acc", acc), ("start", start), ("recal", recal), ("disabled", dis), ("revived", rev),
+                          ("died", died)):
             row[key + "_mean"], row[key + "_std"], row[key + "_n"] = mean_std(vals)
         rows.append(row)
+    return rows
+
+
+def transition_stages(loaded):
+    """The stages after a transition that re-initialized something in some run: where the variants
+    can differ (a branch study's shared branch-point stages are not among them)."""
+    nst = max((len(x["stages"]) for runs in loaded.values() for x in runs), default=0)
+    return [k for k in range(1, nst)
+            if any(len(x["stages"]) > k and x["stages"][k]["reinit_applied"] > 0
+                   for runs in loaded.values() for x in runs)]
+
+
+def layer_rows(variant, loaded, stages):
+    """Per stage in `stages` and per unit (layer): the filters flagged at the transition into the
+    stage (|γ| < τ; re-initialized unless the variant is a control), how many of those are alive
+    and how many below τ again at the stage end, and all filters below τ at the end; means over
+    the seeds whose files name their units."""
+    have = [x for x in loaded if x.get("units")]
+    rows = []
+    if not have:
+        return rows
+    units, counts = have[0]["units"], have[0]["filters_per_unit"]
+    have = [x for x in have if x["units"] == units]
+    bounds = np.cumsum([0] + list(counts))
+    for k in stages:
+        at = [x["stages"][k] for x in have if len(x["stages"]) > k]
+        if not at:
+            continue
+        for u, name in enumerate(units):
+            lo, hi = bounds[u], bounds[u + 1]
+            mean = lambda f: float(np.mean([f(s)[lo:hi].sum() for s in at]))
+            rows.append({"variant": variant, "stage": k, "unit": name, "group": name.split(".")[0],
+                         "filters": int(hi - lo), "n": len(at), "flagged": mean(lambda s: s["reinit"]),
+                         "revived": mean(lambda s: s["reinit"] & ~s["disabled"]),
+                         "died_again": mean(lambda s: s["reinit"] & s["disabled"]),
+                         "disabled": mean(lambda s: s["disabled"])})
     return rows
 
 
@@ -223,6 +267,24 @@ def write_report(study, runs):
             verdict = ("yes, " + ("better" if p["mean"] > 0 else "worse")) if p["finding"] else "no"
             md.append(f"| {v} | {', '.join(map(str, p['seeds']))} | {', '.join(f'{x:+.2f}' for x in p['diffs'])} | "
                       f"{fmt(p['mean'], p['std'], p['n'])} | {ci} | {verdict if p['n'] > 1 else '-'} |")
+    # the same per stage, where the variants can differ: a round or stage at a time
+    tstages = transition_stages({v: loaded[v] for v in variants})
+    stage_comparisons = (len(variants) - 1) * len(tstages)
+    stage_pairs = {(v, k): paired(loaded[ref], loaded[v], stage_comparisons, k)
+                   for k in tstages for v in variants[1:]}
+    if len(tstages) > 1 and stage_pairs:
+        md += ["", f"## Paired differences vs {ref}, stage by stage", "",
+               f"As above, at the end of every stage after a re-initializing transition ({', '.join(map(str, tstages))}): "
+               f"Bonferroni-corrected for all {stage_comparisons} comparisons of this table (each at "
+               f"{0.05 / stage_comparisons:.4g}, two-sided). The last stage's row repeats the table above "
+               "with the wider correction.", "",
+               "| stage | variant | seeds | Δ per seed | mean Δ ± std | corrected 95 % interval | finding |",
+               "|---|---|---|---|---|---|---|"]
+        for (v, k), p in stage_pairs.items():
+            ci = f"[{p['lo']:+.2f}, {p['hi']:+.2f}]" if np.isfinite(p["lo"]) else "-"
+            verdict = ("yes, " + ("better" if p["mean"] > 0 else "worse")) if p["finding"] else "no"
+            md.append(f"| {k} | {v} | {', '.join(map(str, p['seeds']))} | {', '.join(f'{x:+.2f}' for x in p['diffs'])} | "
+                      f"{fmt(p['mean'], p['std'], p['n'])} | {ci} | {verdict if p['n'] > 1 else '-'} |")
     md += ["", "Minutes: wall clock per run, and the part spent in epochs (training and each epoch's test "
            "evaluation; the rest is transitions: re-initialization, recalibration, their evaluations, "
            "clamping, checkpoints).", "", commits_line(loaded), "", "## Clamped accuracy and filters below τ at the end", "",
@@ -236,18 +298,39 @@ def write_report(study, runs):
     md += ["", "## Per stage", "",
            "acc: at the stage end; after re-init: right after the transition into the stage (eval mode, "
            "raw) and after BatchNorm recalibration; disabled: share of filters with |γ| < τ; revived: "
-           "share of the filters flagged at the transition that are alive at the stage end (in a control "
-           "variant, marked *, the flagged filters were not re-initialized: recovered on their own).", ""]
+           "share of the filters flagged at the transition that are alive at the stage end, died again: "
+           "the share below τ again (in a control variant, marked *, the flagged filters were not "
+           "re-initialized: recovered on their own, or stayed off).", ""]
     for v in variants:
-        md += [f"### {v}", "", "| stage | kind | acc | after re-init | after recal | disabled % | revived % |",
-               "|---|---|---|---|---|---|---|"]
+        md += [f"### {v}", "", "| stage | kind | acc | after re-init | after recal | disabled % | revived % | died again % |",
+               "|---|---|---|---|---|---|---|---|"]
         for row in all_rows[v]:
             rev = fmt(row["revived_mean"], row["revived_std"], row["revived_n"], 1)
             md.append(f"| {row['stage']} | {row['label']} | {fmt(row['acc_mean'], row['acc_std'], row['acc_n'])} | "
                       f"{fmt(row['start_mean'], row['start_std'], row['start_n'])} | "
                       f"{fmt(row['recal_mean'], row['recal_std'], row['recal_n'])} | "
                       f"{fmt(row['disabled_mean'], row['disabled_std'], row['disabled_n'], 1)} | "
-                      f"{rev}{' *' if row['control'] and rev != '-' else ''} |")
+                      f"{rev}{' *' if row['control'] and rev != '-' else ''} | "
+                      f"{fmt(row['died_mean'], row['died_std'], row['died_n'], 1)} |")
+        md.append("")
+    layers = [row for v in variants for row in layer_rows(v, loaded[v], tstages)]
+    if layers:
+        md += ["## Per layer group, at each transition", "",
+               "Filters flagged at the transition into the stage (|γ| < τ; re-initialized unless the variant "
+               "is a control), of those alive (revived) and below τ again (died again) at the stage end, and "
+               "all filters below τ at the end, summed over a group's layers (the part of a unit's name "
+               "before the first dot), means over seeds. Per layer: report-layers.csv.", "",
+               "| variant | stage | group | filters | flagged | revived | died again | below τ at the end |",
+               "|---|---|---|---|---|---|---|---|"]
+        groups = {}
+        for row in layers:
+            g = groups.setdefault((row["variant"], row["stage"], row["group"]), dict(row, filters=0, flagged=0.0,
+                                  revived=0.0, died_again=0.0, disabled=0.0))
+            for key in ("filters", "flagged", "revived", "died_again", "disabled"):
+                g[key] += row[key]
+        for (v, k, grp), g in groups.items():
+            md.append(f"| {v} | {k} | {grp} | {g['filters']} | {g['flagged']:.1f} | {g['revived']:.1f} | "
+                      f"{g['died_again']:.1f} | {g['disabled']:.1f} |")
         md.append("")
     md += ["Figure: report.png (left: final accuracy, 95 % t-interval; right: "
            + ("test accuracy after each epoch" if one_stage(variants, finals, all_rows) else "accuracy at each stage end")
@@ -259,7 +342,7 @@ def write_report(study, runs):
         f.write("\n".join(md))
 
     cols = ["variant", "stage", "kind", "fraction", "control"]
-    stats = ["acc", "start", "recal", "disabled", "revived"]
+    stats = ["acc", "start", "recal", "disabled", "revived", "died"]
     with open(os.path.join(out, "report-stages.csv"), "w", encoding="utf-8") as f:
         f.write(",".join(cols + [f"{s}_{x}" for s in stats for x in ("mean", "std", "n")]) + "\n")
         for v in variants:
@@ -284,6 +367,17 @@ def write_report(study, runs):
         f.write("variant,reference,comparisons,n,seeds,diffs,mean,std,ci_low,ci_high,finding\n")
         for v, p in pairs.items():
             f.write(",".join([v, ref, str(comparisons), str(p["n"]), " ".join(map(str, p["seeds"])),
+                              " ".join(f"{x:.4f}" for x in p["diffs"]), csv_num(p["mean"]), csv_num(p["std"]),
+                              csv_num(p["lo"]), csv_num(p["hi"]), str(int(p["finding"]))]) + "\n")
+    with open(os.path.join(out, "report-layers.csv"), "w", encoding="utf-8") as f:
+        keys = ["variant", "stage", "unit", "filters", "n", "flagged", "revived", "died_again", "disabled"]
+        f.write(",".join(keys) + "\n")
+        for row in layers:
+            f.write(",".join(csv_num(row[k]) if isinstance(row[k], float) else str(row[k]) for k in keys) + "\n")
+    with open(os.path.join(out, "report-paired-stages.csv"), "w", encoding="utf-8") as f:
+        f.write("stage,variant,reference,comparisons,n,seeds,diffs,mean,std,ci_low,ci_high,finding\n")
+        for (v, k), p in stage_pairs.items():
+            f.write(",".join([str(k), v, ref, str(stage_comparisons), str(p["n"]), " ".join(map(str, p["seeds"])),
                               " ".join(f"{x:.4f}" for x in p["diffs"]), csv_num(p["mean"]), csv_num(p["std"]),
                               csv_num(p["lo"]), csv_num(p["hi"]), str(int(p["finding"]))]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows, loaded)

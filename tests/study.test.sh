@@ -254,6 +254,49 @@ print("; ".join(bad))
 PY
 )
 check "report-paired.csv: per-seed differences vs the first variant, Bonferroni-corrected t-interval" "$r"
+# per layer and per stage: the flagged filters of each transition split by layer, revived and died
+# again; the paired differences at the end of every stage after a re-initializing transition
+r=$(cd "$(dirname "$STUDY")" && "$PY" - "$TMP/out" 2>&1 <<'PY'
+import csv, sys
+import h5py, numpy as np
+out = sys.argv[1]
+bad = []
+layers = list(csv.DictReader(open(out + "/report-layers.csv")))
+stages = sorted({int(r["stage"]) for r in layers})
+files = {(v, s): h5py.File(f"{out}/{v}/seed-{s}/stage-02.h5", "r") for v in ("control", "zero") for s in (1, 2)}
+units = files["zero", 1]["stats/units"][()].decode().split()
+want = [k for k in (1, 2) if any(files[v, s][f"stats/stage-{k:02d}"].attrs["reinit_applied"] > 0
+                                 for v in ("control", "zero") for s in (1, 2))]
+if stages != want or not want:
+    bad.append(f"layer rows at stages {stages}, re-initializing transitions into {want}")
+for k in want:
+    for v in ("control", "zero"):
+        rows = [r for r in layers if r["variant"] == v and int(r["stage"]) == k]
+        if [r["unit"] for r in rows] != units:
+            bad.append(f"{v} stage {k}: units {[r['unit'] for r in rows]}")
+            continue
+        g = [files[v, s][f"stats/stage-{k:02d}"] for s in (1, 2)]
+        flagged = np.mean([x["reinit"][()].sum() for x in g])
+        died = np.mean([(x["reinit"][()].astype(bool) & x["disabled"][()].astype(bool)).sum() for x in g])
+        if abs(sum(float(r["flagged"]) for r in rows) - flagged) > 1e-9:
+            bad.append(f"{v} stage {k}: flagged {sum(float(r['flagged']) for r in rows)} != {flagged}")
+        if abs(sum(float(r["died_again"]) for r in rows) - died) > 1e-9:
+            bad.append(f"{v} stage {k}: died again")
+        if any(abs(float(r["revived"]) + float(r["died_again"]) - float(r["flagged"])) > 1e-9 for r in rows):
+            bad.append(f"{v} stage {k}: revived + died again != flagged")
+for r in csv.DictReader(open(out + "/report-stages.csv")):
+    if r["revived_n"] != "0" and abs(float(r["revived_mean"]) + float(r["died_mean"]) - 100) > 1e-3:
+        bad.append(f"stage {r['stage']} {r['variant']}: revived + died again != 100 %")
+ps = list(csv.DictReader(open(out + "/report-paired-stages.csv")))
+if [int(r["stage"]) for r in ps] != want or any(r["comparisons"] != str(len(want)) for r in ps):
+    bad.append(f"paired stages {[(r['stage'], r['comparisons']) for r in ps]}")
+last = list(csv.DictReader(open(out + "/report-paired.csv")))[0]
+if ps and ps[-1]["stage"] == "2" and ps[-1]["diffs"] != last["diffs"]:
+    bad.append("the last stage's paired differences are not the final ones")
+print("; ".join(bad))
+PY
+)
+check "report: per-layer transition counts, died again, paired differences per stage" "$r"
 grep -q "^## Paired differences vs control" "$TMP/out/report.md" && grep -q "^| zero | 1, 2 | " "$TMP/out/report.md" &&
     ok "report.md: paired table" || not_ok "report.md: paired table"
 grep -q "^| control | 0.05 | .* (n=2) | .* (n=2) | .* (n=2) |$" "$TMP/out/report.md" &&
@@ -288,7 +331,7 @@ check "records without checkpoints: nothing runs" \
 rm -f "$TMP/fresh/report"*
 "$PY" "$STUDY" "$TMP/fresh.ini" --report > "$TMP/fresh.rep" 2>&1 || not_ok "--report from records: $(tail -1 "$TMP/fresh.rep")"
 r=""
-for f in report-final.csv report-stages.csv report.md; do  # report.md's title names the study file
+for f in report-final.csv report-stages.csv report-layers.csv report-paired-stages.csv report.md; do  # report.md's title names the study file
     [ "$(sed '1s/^# Study .*/# Study/' "$TMP/fresh/$f" 2>&1)" = "$(sed '1s/^# Study .*/# Study/' "$TMP/out/$f")" ] ||
         r="$r $f differs: $(diff "$TMP/out/$f" "$TMP/fresh/$f" 2>&1 | head -c 300);"
 done
