@@ -300,6 +300,14 @@ def grid(study):
                 "resolved": resolved,
                 "fingerprint": hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest(),
             })
+    same = {}
+    for r in runs:  # two variants that make the same run would be reported as different
+        other = same.setdefault((r["seed"], r["fingerprint"]), r["variant"])
+        if other != r["variant"]:
+            inherited = (" (a branch keeps its branch point's keys: set the key that should differ, e.g. "
+                         "pipeline.reinit = true, explicitly)" if r["branch"] else "")
+            raise StudyError(f"{study['path']}: [variant {r['variant']}] makes the same run as [variant {other}]: "
+                             f"their resolved configs are identical{inherited}; give it a key that differs")
     return runs
 
 

@@ -432,5 +432,16 @@ PYEOF
 )"
 script_error "branch_from naming a missing variant" "no variant 'nope' in .*bp-study.ini; variants: bn" \
     "$(sed 's/ bn$/ nope/' "$TMP/br-study.ini" > "$TMP/br-bad.ini"; echo "$TMP/br-bad.ini")" --dry-run
+# a variant that inherits what another sets makes the same run: refused before anything runs (the
+# track-A configs once gave `initial` no keys from a branch point made with pipeline.reinit = false,
+# so it would have repeated the control)
+printf '[study]\nbranch_from = %s bn\nseeds = 1, 2\nout_dir = %s\n[all]\npipeline.fractions = 0, 0\n[variant control]\npipeline.enabled = false\n[variant redraw]\n' \
+    "$TMP/bp-study.ini" "$TMP/brsame" > "$TMP/br-same.ini"
+script_error "a variant that makes the same run as another (a branch's inherited key)" \
+    "br-same.ini: \\[variant redraw\\] makes the same run as \\[variant control\\]: .*a branch keeps its branch point's keys" \
+    "$TMP/br-same.ini" --dry-run
+printf '[variant again]\npipeline.reinit = false\n' | cat "$TMP/s.ini" - > "$TMP/same.ini"
+script_error "two variants with the same keys" "same.ini: \\[variant again\\] makes the same run as \\[variant control\\]" \
+    "$TMP/same.ini" --dry-run
 
 finish study.test.sh
