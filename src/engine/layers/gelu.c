@@ -10,8 +10,9 @@
  *   a < 0.625   u + u·s·P(s), s = u², P a degree-4 minimax fit of (tanh u − u)/u³
  *   a ≥ 0.625   ±(1 − 2/(e^{2a} + 1)), a clamped to 9.5 (tanh 9.5 rounds to 1 in float),
  *               e^z = 2^n·(1 + r + r²Q(r)), n = round(z/ln 2), |r| ≤ ln2/2 (Cody–Waite), Q degree 4.
- * Max error against tanh in double: see tests/test_mixer_layers.c (test_gelu_tanh), which checks
- * every float in [0, 10] and the special values (±0, tiny, huge, ±inf). */
+ * Worst error against tanh in double over every float of [0, 12]: 1.34 ulp (glibc's tanhf: 2.16);
+ * ±0, tiny, huge and ±∞ as tanh. tests/test_mixer_layers.c checks it (a dense grid, the special
+ * values), GELU and GELU' against double, and that a lane gives the scalar bits. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
