@@ -4,6 +4,7 @@
     bench/compare.py                      both input shapes, 3 interleaved repeats (make bench)
     bench/compare.py --inputs 1x28x28 --repeats 1 --no-mpi     a quick look
     bench/compare.py --baseline /path/to/old/build/bench        this build against another, and PyTorch
+    bench/compare.py --mixer-only --repeats 5                   the MLP-Mixer's figures alone (issue 21)
 
 With --baseline DIR (the bench directory of another build of revive, e.g. a worktree of an older
 commit after `make build/bench/bench_train`), every figure also runs that build's bench_train in
@@ -330,7 +331,7 @@ TARGET_MIXER = 1.3
 
 def compare_mixer(a, torch_version):
     """Mixer-pico (model.arch = mixer) on 1x28x28, training all parameters and the LayerNorms
-    only, revive then PyTorch in each round, as the ResNet figures."""
+    only, revive (then the --baseline build) then PyTorch in each round, as the ResNet figures."""
     shape = (1, 28, 28)
     sizes = mixer_sizes()
     revive_sizes = []  # bench_train takes the config defaults itself; PyTorch gets them passed
@@ -341,11 +342,13 @@ def compare_mixer(a, torch_version):
              "|---|---:|---:|---:|---:|---|"]
     steps = max(1, round(12 * a.scale))
     got = {m: ([], []) for m in ("all", "bn")}
+    base = {m: [] for m in got}
     for rep in range(a.repeats):
         for mode, (r_runs, t_runs) in got.items():
-            cmd = [BENCH_TRAIN, "--arch", "mixer", "--mode", mode, "--input", shape_str(shape),
-                   "--steps", str(steps), "--warmup", str(a.warmup), "--threads", str(THREADS)] + revive_sizes
-            r_runs.append(results(run(cmd, revive_env()))[0])
+            for binary, runs in ((BENCH_TRAIN, r_runs),) + (((BASELINE, base[mode]),) if BASELINE else ()):
+                cmd = [binary, "--arch", "mixer", "--mode", mode, "--input", shape_str(shape),
+                       "--steps", str(steps), "--warmup", str(a.warmup), "--threads", str(THREADS)] + revive_sizes
+                runs.append(results(run(cmd, revive_env()))[0])
             if torch_version:
                 cmd = ["/usr/bin/python3", TORCH, "--arch", "mixer", "--mode", mode, "--input",
                        shape_str(shape), "--steps", str(steps), "--warmup", str(a.warmup),
@@ -366,6 +369,13 @@ def compare_mixer(a, torch_version):
         else:
             lines.append(f"| train {mode} | {fmt_rate([float(x['img_s']) for x in r_runs])} | - | - | "
                          f"{TARGET_MIXER:g} | - |")
+    if BASELINE:
+        lines += ["", f"Against the baseline build ({BASELINE}), same rounds:", "",
+                  "| figure | revive img/s | baseline img/s | revive ÷ baseline |", "|---|---:|---:|---:|"]
+        for mode, (r_runs, _) in got.items():
+            rs, bs = [float(x["img_s"]) for x in r_runs], [float(x["img_s"]) for x in base[mode]]
+            lines.append(f"| train {'all parameters' if mode == 'all' else 'norm only'} | {fmt_rate(rs)} | "
+                         f"{fmt_rate(bs)} | {med(rs) / med(bs):.2f} |")
     print("  MLP-Mixer-pico done", file=sys.stderr, flush=True)
     return lines
 
@@ -478,6 +488,8 @@ def main():
     ap.add_argument("--no-superres", action="store_true", help="skip the super-resolution step")
     ap.add_argument("--no-style", action="store_true", help="skip the style-transfer evaluation")
     ap.add_argument("--baseline", help="bench directory of another revive build, run in the same rounds")
+    ap.add_argument("--mixer-only", action="store_true",
+                    help="only the MLP-Mixer's figures (issue 21): no shapes, networks, superres, style or MPI")
     a = ap.parse_args()
     a.mismatch = False
     global BENCH_TRAIN, PIPELINE, BIN_DIR, BASELINE
@@ -515,11 +527,15 @@ def main():
     if not torch_version and not a.no_torch:
         print("\nPyTorch is not installed for /usr/bin/python3: revive's figures only. For the "
               "comparison: apt-get install python3-torch", flush=True)
+    if a.mixer_only:
+        shapes = []
+        a.no_networks = a.no_superres = a.no_style = a.no_mpi = True
     for shape in shapes:
         print("\n".join([""] + compare_shape(shape, a, torch_version)), flush=True)
     out = []
     if not a.no_networks:
         out += [""] + compare_networks(a)
+    if not a.no_networks or a.mixer_only:
         out += [""] + compare_mixer(a, torch_version)
     if not a.no_superres:
         out += [""] + compare_superres(a, torch_version)

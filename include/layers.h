@@ -286,6 +286,8 @@ void layernorm_backward(float *din, float *dgamma, float *dbeta, /* +=; any may 
                         int n, int c, int s);
 /* ---- GELU, tanh form (gelu.c) ------------------------------------------------------------ */
 void gelu_forward(float *out, const float *in, size_t count);
+/* The tanh gelu_forward and gelu_backward use (vectorizable, not libm's; error in gelu.c). */
+float gelu_tanh(float u);
 /* din (+= when add, else =) dout · GELU'(in); in is the forward's input. */
 void gelu_backward(float *din, const float *dout, const float *in, size_t count, int add);
 /* ---- Dense over the tokens of each channel (MLP-Mixer's token mixing; token_dense.c) ------ */

@@ -76,6 +76,12 @@ struct lossnet {
     float mean[LOSSNET_MAX_CHANNELS], inv_std[LOSSNET_MAX_CHANNELS];
 };
 
+/* 0 when family arch can be a loss network (style's or superres's), else -1 and a one-line error
+ * naming `key` (the config key that chose it) and the families that can: a convolutional
+ * classifier (resnet, imagenet_resnet, vgg). Not srresnet (the generator's family, an
+ * image-to-image network) and not mixer: its token-mixing layers are tied to the image size it
+ * was built for (a trained Mixer cannot read another size) and its features are patch tokens. */
+int lossnet_check_arch(enum arch_kind arch, const char *key, struct rv_error *err);
 /* Builds, initializes (or loads) and freezes the network; -1 and a one-line error for a tap that
  * is not a layer, a bad spec, an unreadable or mismatched checkpoint. */
 int lossnet_open(struct lossnet *ln, const struct lossnet_spec *s, int max_batch, int threads,

@@ -92,4 +92,37 @@ for k in "bn_output 116" "output 36" "per_channel 184"; do
     grep -q "^stage 0: .*, 1 epochs\?, $2 of " "$TMP/one-$1.log" && ok "train.trainable = $1 trains $2 parameters" ||
         not_ok "train.trainable = $1 trains $2: $(grep '^stage 0:' "$TMP/one-$1.log")"
 done
+
+# A Mixer is no loss network (lossnet_check_arch): style with model.arch = mixer or a Mixer's
+# checkpoint, and superres.lossnet_arch = mixer, stop with one line naming the key and the fix.
+"$PY" - "$TMP/gray.png" <<'PYEOF'
+import struct, sys, zlib
+def chunk(k, d):
+    return struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d) & 0xFFFFFFFF)
+raw = b"".join(b"\x00" + bytes((7 * x + 3 * y) % 256 for x in range(8)) for y in range(8))
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PYEOF
+cat > "$TMP/style.ini" <<INI
+[run]
+name = st
+out_dir = $TMP/ck
+threads = 1
+[style]
+style_image = "$TMP/gray.png"
+style_taps = "block0.norm1"
+content_taps = ""
+swag_taps = ""
+evaluations = 2
+INI
+FIX="cannot be a loss network: .* use resnet, imagenet_resnet or vgg"
+one_line_error "style with model.arch = mixer: one line naming the key" "^pipeline: model.arch = mixer $FIX" \
+    "$PIPE" style "$TMP/style.ini" --set model.arch=mixer
+one_line_error "style with a Mixer's checkpoint: one line naming the file" \
+    "^pipeline: style.checkpoint = $S/stage-01.h5: its model.arch = mixer $FIX" \
+    "$PIPE" style "$TMP/style.ini" --set "style.checkpoint=\"$S/stage-01.h5\""
+one_line_error "superres.lossnet_arch = mixer: one line naming the key" "^pipeline: superres.lossnet_arch = mixer $FIX" \
+    "$PIPE" superres "$TMP/mx.ini" --set model.arch=resnet --set pipeline.enabled=false \
+    --set superres.perceptual_weight=0.05 --set superres.lossnet_arch=mixer --set superres.lossnet_taps=block0
 finish mixer

@@ -14,6 +14,18 @@ const char *const lossnet_init_names[LOSSNET_INIT_COUNT] = {
     [LOSSNET_INIT_LIU] = "liu",
 };
 
+int lossnet_check_arch(enum arch_kind arch, const char *key, struct rv_error *err)
+{
+    if (arch == ARCH_SRRESNET)
+        return rv_fail(err, "%s = srresnet is the generator's family; the loss network is a "
+                       "classifier: resnet, imagenet_resnet or vgg", key);
+    if (arch == ARCH_MIXER)
+        return rv_fail(err, "%s = mixer cannot be a loss network: its token-mixing layers are tied "
+                       "to one image size and its features are patch tokens, not a convolutional "
+                       "map; use resnet, imagenet_resnet or vgg", key);
+    return 0;
+}
+
 static bool is_weight(enum param_kind k)
 {
     return k == PARAM_CONV || k == PARAM_DENSE_W || k == PARAM_OUTPUT_W;

@@ -131,6 +131,10 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
         mc = &ck;
         data_shape(&ck, &s->c, &classes);
     }
+    struct rv_error e;
+    if (lossnet_check_arch(mc->arch, "model.arch", &e))
+        return trained ? rv_fail(err, "style.checkpoint = %s: its %s", cfg->style_checkpoint, e.msg)
+                       : rv_fail(err, "%s", e.msg);
     struct model_spec spec = {
         .arch = mc->arch, .stem = mc->stem, .norm = mc->norm, .head = mc->head,
         .depth = mc->depth, .width = mc->width, .in_c = s->c, .in_h = s->h, .in_w = s->w,
@@ -147,7 +151,6 @@ static int open_network(struct style_setup *s, const char *const *taps, int ntap
     probe_spec.taps = NULL;
     probe_spec.ntaps = 0;
     struct model probe;
-    struct rv_error e;
     if (model_build(&probe, &probe_spec, -1, 1, &e))
         return rv_fail(err, "%s%s", trained ? "style.checkpoint: " : "", e.msg);
     for (int i = 0; i < ntaps; i++)

@@ -119,9 +119,8 @@ static int check_keys(const struct config *c, struct rv_error *err)
 {
     if (c->sr_perceptual_weight == 0.0)
         return 0;
-    if (c->sr_lossnet_arch == ARCH_SRRESNET)
-        return rv_fail(err, "superres.lossnet_arch = srresnet is the generator's family; the loss "
-                       "network is a classifier: resnet, imagenet_resnet or vgg");
+    if (lossnet_check_arch(c->sr_lossnet_arch, "superres.lossnet_arch", err))
+        return -1;
     char buf[CONFIG_MAX_STRING];
     const char *names[LOSSNET_MAX_TAPS];
     int n = split_taps(c->sr_lossnet_taps, buf, sizeof buf, names, LOSSNET_MAX_TAPS);

@@ -341,9 +341,20 @@ void conv2d_forward_x(float *out, const float *in, const float *w, const float *
         winograd_conv(out, 0, in, wt, 0, l->in_c, l->out_c, l->in_h, l->in_w, n, ws);
         return;
     }
+    int nt = conv2d_team_size(ws);
+    if (pointwise(l)) {
+        /* The image is its own column matrix: forward_chunk's GEMMs straight from the input (the
+         * same products, so the same bits, without the copy), the images split over threads. */
+        size_t hw = out_plane(l);
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int i = 0; i < n; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)hw, l->in_c, 1.0f,
+                        w, l->in_c, in + (size_t)i * in_image(l), (int)hw, 0.0f,
+                        out + (size_t)i * out_image(l), (int)hw);
+        return;
+    }
     int bsz = chunk_images(l, n);
     int chunks = (n + bsz - 1) / bsz;
-    int nt = conv2d_team_size(ws);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int ci = 0; ci < chunks; ci++) {
         int n0 = ci * bsz;
