@@ -46,9 +46,8 @@
 
 #define SSIM_WINDOW 7
 
-struct epoch_row {
-    double lr, pixel, perceptual, seconds;
-};
+/* The mid-run state file in the run directory (checkpoint_save_sr_state). */
+#define STATE_FILE "state.h5"
 
 struct test_metrics {
     int n;
@@ -80,10 +79,10 @@ struct superres {
     float judge_mean[LOSSNET_MAX_CHANNELS], judge_std[LOSSNET_MAX_CHANNELS];
     float *jx;                     /* a batch normalized for the judge */
     int *order;
-    struct epoch_row *rows;
+    struct sr_epoch *rows;         /* one per epoch (checkpoint.h) */
     struct test_metrics test_m;
-    long stop_after, start_step;   /* --stop-after-steps (0: none); the step resumed from */
-    double start_sums[2];          /* the resumed epoch's pixel and perceptual sums so far */
+    long stop_after;               /* --stop-after-steps (0: none) */
+    struct sr_state start;         /* --resume: the step resumed from, that epoch's sums so far */
     bool stopped;                  /* stopped as asked: state.h5 written, exit EXIT_STOPPED */
 };
 
@@ -333,101 +332,51 @@ static void generate(struct superres *s, int n, bool training)
 
 /* ---- mid-run state: DIR/state.h5, and --resume ------------------------------------------------ */
 
-/* Everything the rest of the run depends on after `step` steps: the generator's values, its
- * optimizer state (momentum; AdamW's second moment), BatchNorm's running statistics, the step,
- * the finished epochs' rows and the current epoch's loss sums, and the config (which fixes the
- * data, its order, the loss network and the schedule). Written at each epoch's end and when
- * stopped, atomically (h5out). */
+/* Everything the rest of the run depends on after `step` steps (checkpoint.h, struct sr_state):
+ * the generator, its optimizer state and running statistics, the step, the epochs' rows and the
+ * current epoch's loss sums, and the config (which fixes the data, its order, the loss network
+ * and the schedule). Written at each epoch's end and when stopped, atomically. */
 static int save_state(const struct superres *s, long step, double pix, double perc,
                       struct rv_error *err)
 {
-    const struct model *m = &s->g;
     char path[RUN_PATH_MAX];
-    snprintf(path, sizeof path, "%s/state.h5", s->dir);
-    struct h5out *f = h5out_create(path, err);
-    if (!f)
-        return -1;
-    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
-    int64_t st = step;
-    double sums[2] = {pix, perc};
-    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
-    for (size_t e = 0; e < rows[0]; e++) {
-        r[4 * e] = s->rows[e].lr;
-        r[4 * e + 1] = s->rows[e].pixel;
-        r[4 * e + 2] = s->rows[e].perceptual;
-        r[4 * e + 3] = s->rows[e].seconds;
-    }
-    char *ini = config_to_ini(&s->cfg);
-    int rc = h5out_string(f, "config", ini, err) || h5out_int64s(f, "step", &st, 1, &one, err) ||
-             h5out_doubles(f, "epoch_sums", sums, 1, &two, err) ||
-             h5out_doubles(f, "epochs", r, 2, rows, err) ||
-             h5out_floats(f, "values", m->values, 1, &n, err) ||
-             h5out_floats(f, "momentum", m->momentum, 1, &n, err) ||
-             (m->moment2 && h5out_floats(f, "moment2", m->moment2, 1, &n, err)) ||
-             h5out_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
-    free(ini);
-    free(r);
-    if (rc) {
-        h5out_discard(f);
-        return -1;
-    }
-    return h5out_commit(f, err);
+    snprintf(path, sizeof path, "%s/" STATE_FILE, s->dir);
+    const struct sr_state st = {.step = step, .pixel_sum = pix, .perceptual_sum = perc,
+                                .epochs = s->cfg.epochs, .rows = s->rows};
+    return checkpoint_save_sr_state(path, &s->cfg, &s->g, &st, err);
 }
 
-/* The first line where a and b differ (for the error): each into its buf. */
-static void first_difference(const char *a, const char *b, char *ba, char *bb, size_t cap)
+/* --resume: DIR/state.h5 into the opened run; its config must be this one, its step inside the
+ * run. */
+static int load_state(struct superres *s, long steps_per_epoch, struct rv_error *err)
 {
-    for (;;) {
-        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-        if (la != lb || strncmp(a, b, la) != 0 || !a[la] || !b[lb]) {
-            snprintf(ba, cap, "%.*s", (int)(la < 100 ? la : 100), a);
-            snprintf(bb, cap, "%.*s", (int)(lb < 100 ? lb : 100), b);
-            return;
-        }
-        a += la + 1;
-        b += lb + 1;
-    }
-}
-
-/* --resume: DIR/state.h5 into the opened run; its config must be this one. */
-static int load_state(struct superres *s, struct rv_error *err)
-{
-    struct model *m = &s->g;
     char path[RUN_PATH_MAX];
-    snprintf(path, sizeof path, "%s/state.h5", s->dir);
-    struct h5in *f = h5in_open(path, err);
-    if (!f)
+    snprintf(path, sizeof path, "%s/" STATE_FILE, s->dir);
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
         return rv_fail(err, "superres --resume: %s cannot be read (a run stopped by "
                        "--stop-after-steps or a signal leaves it; run without --resume to start)",
                        path);
-    char *ini = config_to_ini(&s->cfg), *was = NULL;
-    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
-    int64_t st = 0;
-    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
-    int rc = h5in_string(f, "config", &was, err);
-    if (rc == 0 && strcmp(was, ini) != 0) {
-        char then[112], now[112];
-        first_difference(was, ini, then, now, sizeof then);
-        rc = rv_fail(err, "superres --resume: %s was written with another config ('%s' there, "
-                     "'%s' now); resume with the config and --set of the stopped run", path, then,
-                     now);
+    fclose(probe);
+    s->start = (struct sr_state){.epochs = s->cfg.epochs, .rows = s->rows};
+    if (checkpoint_load_sr_state(path, &s->cfg, &s->g, &s->start, err)) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        return rv_fail(err, "superres --resume: %s (or start the run over without --resume)", inner);
     }
-    if (rc == 0)
-        rc = h5in_int64s(f, "step", &st, 1, &one, err) ||
-             h5in_doubles(f, "epoch_sums", s->start_sums, 1, &two, err) ||
-             h5in_doubles(f, "epochs", r, 2, rows, err) ||
-             h5in_floats(f, "values", m->values, 1, &n, err) ||
-             h5in_floats(f, "momentum", m->momentum, 1, &n, err) ||
-             (m->moment2 && h5in_floats(f, "moment2", m->moment2, 1, &n, err)) ||
-             h5in_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
-    h5in_close(f);
-    for (size_t e = 0; rc == 0 && e < rows[0]; e++)
-        s->rows[e] = (struct epoch_row){r[4 * e], r[4 * e + 1], r[4 * e + 2], r[4 * e + 3]};
-    s->start_step = st;
-    free(ini);
-    free(was);
-    free(r);
-    return rc;
+    long total = steps_per_epoch * s->cfg.epochs;
+    if (s->start.step >= total)
+        return rv_fail(err, "superres --resume: %s: /superres step = %ld, but this run has %ld steps "
+                       "(a finished run leaves results.json, not a state); the file is damaged: "
+                       "start the run over without --resume", path, s->start.step, total);
+    return 0;
+}
+
+/* Full batches only: BatchNorm's statistics need a few images. */
+static long steps_per_epoch(const struct superres *s)
+{
+    int n = s->train.n, bs = s->cfg.batch_size < n ? s->cfg.batch_size : n;
+    return n / bs;
 }
 
 static int train(struct superres *s, struct rv_error *err)
@@ -435,17 +384,17 @@ static int train(struct superres *s, struct rv_error *err)
     const struct config *c = &s->cfg;
     struct model *m = &s->g;
     int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
-    long steps = n / bs; /* full batches only: BatchNorm's statistics need a few images */
+    long steps = steps_per_epoch(s);
     struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
     double lambda = c->sr_perceptual_weight;
-    int e0 = (int)(s->start_step / steps);
+    int e0 = (int)(s->start.step / steps);
     for (int e = e0; e < c->epochs; e++) {
         double t0 = run_now(), pix = 0.0, perc = 0.0, lr = 0.0;
         long k0 = 0;
-        if (e == e0 && s->start_step > 0) { /* resumed: the epoch's sums so far */
-            k0 = s->start_step - (long)e * steps;
-            pix = s->start_sums[0];
-            perc = s->start_sums[1];
+        if (e == e0 && s->start.step > 0) { /* resumed: the epoch's sums so far */
+            k0 = s->start.step - (long)e * steps;
+            pix = s->start.pixel_sum;
+            perc = s->start.perceptual_sum;
             t0 -= s->rows[e].seconds; /* the time spent before the stop */
         }
         data_epoch_order(s->order, n, (uint64_t)c->seed, e);
@@ -471,14 +420,14 @@ static int train(struct superres *s, struct rv_error *err)
                 if (save_state(s, done, pix, perc, err))
                     return -1;
                 printf("superres: stopped after step %ld (epoch %d, step %ld of %ld); wrote "
-                       "%s/state.h5: continue with the same command and --resume\n", done, e + 1,
+                       "%s/" STATE_FILE ": continue with the same command and --resume\n", done, e + 1,
                        k + 1, steps, s->dir);
                 s->stopped = true;
                 return 0;
             }
         }
         double seen = (double)steps * bs;
-        s->rows[e] = (struct epoch_row){lr, pix / seen, perc / seen, run_now() - t0};
+        s->rows[e] = (struct sr_epoch){lr, pix / seen, perc / seen, run_now() - t0};
         printf("epoch %d/%d  lr %.4g  pixel %.6g  perceptual %.6g  (%.1f s)\n", e + 1, c->epochs,
                lr, pix / seen, perc / seen, s->rows[e].seconds);
         fflush(stdout);
@@ -486,7 +435,7 @@ static int train(struct superres *s, struct rv_error *err)
         if (save_state(s, done, 0.0, 0.0, err))
             return -1;
         if (e + 1 < c->epochs && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
-            printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/state.h5: "
+            printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/" STATE_FILE ": "
                    "continue with the same command and --resume\n", done, e + 1, s->dir);
             s->stopped = true;
             return 0;
@@ -801,7 +750,7 @@ static void superres_free(struct superres *s)
 
 static const struct cli_option opt_resume = {
     "--resume", NULL, CLI_FLAG,
-    .help = "continue from the run directory's state.h5 (left by --stop-after-steps or a signal), "
+    .help = "continue from the run directory's " STATE_FILE " (left by --stop-after-steps or a signal), "
             "bit for bit as if never stopped; the same config and --set"};
 
 static int run_superres(struct superres *s, const struct cli_args *a, struct rv_error *err)
@@ -863,8 +812,9 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
                c->sr_lossnet_taps);
     }
     s->stop_after = (long)cli_number(a, &cli_stop_after_steps, 0);
-    stop_install(true);
-    if (make_dirs(s->dir, err) || (cli_flag(a, &opt_resume) && load_state(s, err)) || train(s, err))
+    stop_install(true, STATE_FILE);
+    if (make_dirs(s->dir, err) || (cli_flag(a, &opt_resume) && load_state(s, steps_per_epoch(s), err)) ||
+        train(s, err))
         return -1;
     if (s->stopped)
         return 0;
