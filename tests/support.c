@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "loss.h"
 #include "model.h"
 #include "support.h"
 
@@ -107,6 +108,29 @@ int support_ref_run(struct support_ref *r, const char *script, const char *fmt, 
     int len = snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/tools/%s %s %s", script, r->dir, args);
     assert_true(len > 0 && (size_t)len < sizeof cmd);
     return system(cmd);
+}
+
+void support_ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
+                            const int *y, int n)
+{
+    struct loss ce;
+    loss_softmax_ce(&ce, m);
+    model_zero_grad(m);
+    model_forward(m, x, n, true, NULL);
+    float loss = (float)(ce.apply(&ce, m, n, n, y) / n);
+    model_backward(m, n, NULL);
+    float *yl = malloc((size_t)n * sizeof *yl);
+    assert_non_null(yl);
+    for (int i = 0; i < n; i++)
+        yl[i] = (float)y[i];
+    support_ref_floats(r, "values.bin", m->values, m->total);
+    support_ref_floats(r, "x.bin", x, xn);
+    support_ref_floats(r, "logits.bin", m->logits, (size_t)n * m->spec.classes);
+    support_ref_floats(r, "dx.bin", m->d_x, xn);
+    support_ref_floats(r, "y.bin", yl, (size_t)n);
+    support_ref_floats(r, "loss.bin", &loss, 1);
+    support_ref_params(r, m);
+    free(yl);
 }
 
 void support_ref_close(struct support_ref *r)

@@ -41,6 +41,12 @@ void support_ref_params(struct support_ref *r, const struct model *m);
  * status (0: the script found revive's values within its tolerance). */
 int support_ref_run(struct support_ref *r, const char *script, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A classifier's step for the reference: m (built for n images with spec.input_grad) forward in
+ * training mode on x (n images, xn floats in all) and backward from the mean softmax
+ * cross-entropy against labels y; writes values.bin, x.bin, logits.bin, dx.bin (the input
+ * gradient), y.bin (labels as floats), loss.bin and params.txt. m.grads holds the gradients. */
+void support_ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
+                            const int *y, int n);
 /* Removes the directory and everything in it. */
 void support_ref_close(struct support_ref *r);
 

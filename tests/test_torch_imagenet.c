@@ -12,7 +12,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loss.h"
 #include "model.h"
 #include "rng.h"
 #include "support.h"
@@ -34,23 +33,9 @@ static void test_resnet18_against_torchvision(void **state)
     for (size_t i = 0; i < xn; i++)
         x[i] = rng_normal(6, rng_stream(RNG_TEST, 8, 0, 0), i);
     int y[N] = {3, 7, 0, 9};
-    struct loss ce;
-    loss_softmax_ce(&ce, &m);
-    model_zero_grad(&m);
-    model_forward(&m, x, N, true, NULL);
-    float loss = (float)(ce.apply(&ce, &m, N, N, y) / N);
-    model_backward(&m, N, NULL);
-
     struct support_ref r;
     support_ref_open(&r, "revive-torch-r18");
-    support_ref_floats(&r, "values.bin", m.values, m.total);
-    support_ref_floats(&r, "x.bin", x, xn);
-    support_ref_floats(&r, "logits.bin", m.logits, (size_t)N * CLASSES);
-    support_ref_floats(&r, "dx.bin", m.d_x, xn);
-    float yl[N] = {(float)y[0], (float)y[1], (float)y[2], (float)y[3]};
-    support_ref_floats(&r, "y.bin", yl, N);
-    support_ref_floats(&r, "loss.bin", &loss, 1);
-    support_ref_params(&r, &m);
+    support_ref_classifier(&r, &m, x, xn, y, N);
     int rc = support_ref_run(&r, "torch_imagenet.py", "%d %d %d %d", N, C, H, CLASSES);
     support_ref_close(&r);
     assert_int_equal(rc, 0);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loss.h"
 #include "model.h"
 #include "rng.h"
 #include "support.h"
@@ -42,24 +41,10 @@ static void test_mixer_against_torch(void **state)
     for (size_t i = 0; i < xn; i++)
         x[i] = rng_normal(6, rng_stream(RNG_TEST, 8, 0, 0), i);
     int y[N] = {3, 1, 0, 4};
-    struct loss ce;
-    loss_softmax_ce(&ce, &m);
-    model_zero_grad(&m);
-    model_forward(&m, x, N, true, NULL);
-    float loss = (float)(ce.apply(&ce, &m, N, N, y) / N);
-    model_backward(&m, N, NULL);
-
     struct support_ref r;
     support_ref_open(&r, "revive-torch-mixer");
-    support_ref_floats(&r, "values.bin", m.values, m.total);
+    support_ref_classifier(&r, &m, x, xn, y, N);
     support_ref_floats(&r, "grads.bin", m.grads, m.total);
-    support_ref_floats(&r, "x.bin", x, xn);
-    support_ref_floats(&r, "logits.bin", m.logits, (size_t)N * CLASSES);
-    support_ref_floats(&r, "dx.bin", m.d_x, xn);
-    float yl[N] = {(float)y[0], (float)y[1], (float)y[2], (float)y[3]};
-    support_ref_floats(&r, "y.bin", yl, N);
-    support_ref_floats(&r, "loss.bin", &loss, 1);
-    support_ref_params(&r, &m);
     const struct model_mixer *k = &s.mixer;
     int rc = support_ref_run(&r, "torch_mixer.py", "%d %d %d %d %d %d %d %d %d", N, C, H, CLASSES,
                              k->patch, k->hidden, k->tokens_mlp, k->channels_mlp, k->blocks);
