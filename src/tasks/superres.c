@@ -637,14 +637,6 @@ fail:
     return -1;
 }
 
-static void json_key(FILE *f, const char *key, int *first)
-{
-    fputs(*first ? "" : ", ", f);
-    *first = 0;
-    json_string(f, key);
-    fputs(": ", f);
-}
-
 static int write_results(const struct superres *s, double seconds, struct rv_error *err)
 {
     char path[RUN_PATH_MAX], tmp[RUN_PATH_MAX + 8];
@@ -657,68 +649,51 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
     const struct test_metrics *r = &s->test_m;
     char desc[128];
     model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
-    int first = 1;
-    fputs("{", f);
-    json_key(f, "task", &first);
-    json_string(f, "superres");
-    json_key(f, "generator", &first);
-    json_string(f, desc);
-    json_key(f, "parameters", &first);
-    json_number(f, (double)s->g.total);
-    json_key(f, "train_images", &first);
-    json_number(f, s->train.n);
-    json_key(f, "seconds", &first);
-    json_number(f, seconds);
-    json_key(f, "epochs", &first);
+    struct json_object o = json_begin(f);
+    json_put_string(&o, "task", "superres");
+    json_put_string(&o, "generator", desc);
+    json_put_number(&o, "parameters", (double)s->g.total);
+    json_put_number(&o, "train_images", s->train.n);
+    json_put_number(&o, "seconds", seconds);
+    json_key(&o, "epochs");
     fputs("[", f);
-    for (int e = 0; e < c->epochs; e++)
-        fprintf(f, "%s{\"epoch\": %d, \"lr\": ", e ? ", " : "", e + 1), json_number(f, s->rows[e].lr),
-            fputs(", \"pixel\": ", f), json_number(f, s->rows[e].pixel),
-            fputs(", \"perceptual\": ", f), json_number(f, s->rows[e].perceptual),
-            fputs(", \"seconds\": ", f), json_number(f, s->rows[e].seconds), fputs("}", f);
+    for (int e = 0; e < c->epochs; e++) {
+        fputs(e ? ", " : "", f);
+        struct json_object row = json_begin(f);
+        json_put_int(&row, "epoch", e + 1);
+        json_put_number(&row, "lr", s->rows[e].lr);
+        json_put_number(&row, "pixel", s->rows[e].pixel);
+        json_put_number(&row, "perceptual", s->rows[e].perceptual);
+        json_put_number(&row, "seconds", s->rows[e].seconds);
+        json_end(&row);
+    }
     fputs("]", f);
-    json_key(f, "test", &first);
-    first = 1;
-    fputs("{", f);
-    const struct {
-        const char *key;
-        double v;
-    } t[] = {{"images", r->n},
-             {"psnr", r->psnr},
-             {"ssim", r->ssim},
-             {"spectral_share_output", r->share_out},
-             {"spectral_share_target", r->share_target},
-             {"psnr_nearest", r->psnr_nearest},
-             {"ssim_nearest", r->ssim_nearest},
-             {"spectral_share_nearest", r->share_nearest},
-             {"psnr_bicubic", r->psnr_bicubic},
-             {"ssim_bicubic", r->ssim_bicubic},
-             {"spectral_share_bicubic", r->share_bicubic}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        json_key(f, t[i].key, &first);
-        json_number(f, t[i].v);
-    }
+    json_key(&o, "test");
+    struct json_object t = json_begin(f);
+    json_put_number(&t, "images", r->n);
+    json_put_number(&t, "psnr", r->psnr);
+    json_put_number(&t, "ssim", r->ssim);
+    json_put_number(&t, "spectral_share_output", r->share_out);
+    json_put_number(&t, "spectral_share_target", r->share_target);
+    json_put_number(&t, "psnr_nearest", r->psnr_nearest);
+    json_put_number(&t, "ssim_nearest", r->ssim_nearest);
+    json_put_number(&t, "spectral_share_nearest", r->share_nearest);
+    json_put_number(&t, "psnr_bicubic", r->psnr_bicubic);
+    json_put_number(&t, "ssim_bicubic", r->ssim_bicubic);
+    json_put_number(&t, "spectral_share_bicubic", r->share_bicubic);
     if (s->judging) { /* "recognizable?" */
-        const struct {
-            const char *key;
-            double v;
-        } a[] = {{"accuracy_target", r->acc_target},
-                 {"accuracy_output", r->acc_output},
-                 {"accuracy_bicubic", r->acc_bicubic},
-                 {"accuracy_nearest", r->acc_nearest}};
-        for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
-            json_key(f, a[i].key, &first);
-            json_number(f, a[i].v);
-        }
-        json_key(f, "judge", &first);
-        json_string(f, c->sr_judge_checkpoint);
+        json_put_number(&t, "accuracy_target", r->acc_target);
+        json_put_number(&t, "accuracy_output", r->acc_output);
+        json_put_number(&t, "accuracy_bicubic", r->acc_bicubic);
+        json_put_number(&t, "accuracy_nearest", r->acc_nearest);
+        json_put_string(&t, "judge", c->sr_judge_checkpoint);
     }
-    fputs("}", f);
-    fputs(", \"config\": ", f);
+    json_end(&t);
     char *ini = config_to_ini(c);
-    json_string(f, ini);
+    json_put_string(&o, "config", ini);
     free(ini);
-    fputs("}\n", f);
+    json_end(&o);
+    fputs("\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         return rv_fail(err, "superres: cannot write %s (disk full?)", path);
