@@ -29,7 +29,7 @@ from scipy import stats
 FAMILIES = ["vgg", "resnet"]
 INITS = ["liu", "kaiming", "normal", "trained"]
 DEFAULT_LAMBDA = 0.05   # scripts/superres_experiment.sh: the cell at this λ has no -l suffix
-FAMILY_NAMES = {"vgg": "VGG-11-BN", "resnet": "ResNet-20"}
+FAMILY_NAMES = {"vgg": "VGG-%d-BN", "resnet": "ResNet-%d"}   # % superres.lossnet_depth
 INIT_NAMES = {"liu": "random, Liu et al.'s init", "kaiming": "random, Kaiming-normal",
               "normal": "random, N(0, 0.01²)", "trained": "trained (other half)"}
 METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
@@ -53,11 +53,11 @@ def cell_order(name):
     return (-1, 0, 0.0) if f is None else (FAMILIES.index(f), INITS.index(i), lam)
 
 
-def cell_label(name):
+def cell_label(name, depth):
     f, i, lam = parse_cell(name)
     if f is None:
         return "pixel loss (MSE) alone"
-    return "+ %g x %s %s" % (lam, INIT_NAMES[i], FAMILY_NAMES[f])
+    return "+ %g x %s %s" % (lam, INIT_NAMES[i], FAMILY_NAMES[f] % depth)
 
 
 def cells_in(cells_dir):
@@ -79,6 +79,8 @@ def load(cells_dir):
                    "train_images": r["train_images"], "test_images": r["test"]["images"]}
             for k in METRICS + BASE:
                 row[k] = r["test"].get(k)
+            depth = re.search(r"^lossnet_depth = (\d+)$", r["config"], re.M)
+            row["lossnet_depth"] = int(depth.group(1)) if depth else None
             row["pixel_last_epoch"] = r["epochs"][-1]["pixel"]
             row["perceptual_last_epoch"] = r["epochs"][-1]["perceptual"]
             runs.append(row)
@@ -101,7 +103,7 @@ def main():
     os.makedirs(data_dir, exist_ok=True)
     runs = load(cells_dir)
     keys = ["cell", "seed", "train_images", "test_images", "seconds"] + METRICS + BASE + [
-        "pixel_last_epoch", "perceptual_last_epoch"]
+        "lossnet_depth", "pixel_last_epoch", "perceptual_last_epoch"]
     with open(os.path.join(data_dir, "runs.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
@@ -113,7 +115,8 @@ def main():
     summary = {"cells": {}, "comparisons": []}
     for cell, rs in by.items():
         family, init, lam = parse_cell(cell)
-        c = {"family": family, "init": init, "lambda": lam, "seeds": sorted(rs)}
+        c = {"family": family, "init": init, "lambda": lam, "seeds": sorted(rs),
+             "lossnet_depth": rs[min(rs)]["lossnet_depth"] if family else None}
         for k in METRICS + BASE + ["seconds"]:
             v = np.array([rs[s][k] for s in sorted(rs)], dtype=float)
             c[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
@@ -193,7 +196,7 @@ def main():
     for cell in cells:
         c = summary["cells"][cell]
         print("| %s | %d | %s | %s | %s | %s | %.0f |" % (
-            cell_label(cell), len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
+            cell_label(cell, c["lossnet_depth"]), len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
             ms(cell, "accuracy_output", 100.0), ms(cell, "spectral_share_output", digits=4),
             c["seconds"]["mean"]))
     print("| target | - | - | - | %.2f | %.4f | - |" % (

@@ -31,6 +31,16 @@ INI
     for line in "$@"; do echo "$line" >>"$f"; done
 }
 
+# same_generator A B: true when the generator.h5 files A and B hold the same bits: the
+# parameters, the optimizer state and the running statistics (not the informative wall times).
+same_generator() {
+    for g in params momentum moment2 running; do
+        [ "$g" = moment2 ] && ! h5ls "$1/moment2" >/dev/null 2>&1 && ! h5ls "$2/moment2" >/dev/null 2>&1 &&
+            continue # SGD: no second moment in either
+        h5diff -q "$1" "$2" "/$g" >/dev/null 2>&1 || return 1
+    done
+}
+
 # results DIR: "" when results.json, grid.png and generator.h5 are as they should be.
 results() {
     "$PY" - "$1" <<'PY' 2>&1
@@ -51,7 +61,9 @@ w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 if (w, h) != (4 * 10 + 2, 4 * 10 + 2): bad.append("grid.png is %dx%d" % (w, h))
 with h5py.File(d + "/generator.h5", "r") as f:
     if f["params/output"].shape != (1, 32, 3, 3): bad.append("params/output %r" % (f["params/output"].shape,))
-    if "running_var/block0.conv1" not in f: bad.append("no running_var/block0.conv1")
+    if "running/block0.conv1/var" not in f: bad.append("no running/block0.conv1/var")
+    if f.attrs["format"] != b"revive-superres-state": bad.append("format %r" % f.attrs["format"])
+    if f["superres"].attrs["step"] != 12: bad.append("step %r, not 12" % f["superres"].attrs["step"])
 print("; ".join(bad))
 PY
 }
@@ -65,7 +77,7 @@ check "pixel loss alone: a line per epoch and the test metrics" "$([ $? -eq 0 ] 
 # The same run again gives the same bits (fixed seeds, fixed order of operations).
 "$PIPE" superres "$TMP/pix.ini" --out "$TMP/pix2" >/dev/null 2>&1
 r=""
-h5diff -q "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" >/dev/null 2>&1 || r="generator.h5 differs"
+same_generator "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" || r="generator.h5 differs"
 check "superres is deterministic: a second run's generator is bit-identical" "$r"
 
 # Mid-run resume: stopped mid-epoch (step 4 of 6) and at an epoch's end (step 6), resumed, the
@@ -84,7 +96,7 @@ r=""
 [ "$r1.$r2.$r3" = "200.200.0" ] || r="exit statuses $r1.$r2.$r3, not 200.200.0: $(tail -n 1 "$TMP/rs4.log")"
 grep -q "^epoch 1/2" "$TMP/rs4.log" && r="$r; the last resume trained epoch 1 again (state.h5 not read)"
 [ -f "$TMP/rs-stopped/results.json" ] && [ ! -f "$TMP/rs-stopped/generator.h5.tmp" ] || r="$r; no results"
-h5diff -q "$TMP/rs-straight/generator.h5" "$TMP/rs-stopped/generator.h5" >/dev/null 2>&1 || r="$r; generator.h5 differs"
+same_generator "$TMP/rs-straight/generator.h5" "$TMP/rs-stopped/generator.h5" || r="$r; generator.h5 differs"
 r=$r$("$PY" -c "
 import json
 a = json.load(open('$TMP/rs-straight/results.json')); b = json.load(open('$TMP/rs-stopped/results.json'))
@@ -93,6 +105,13 @@ print('' if k(a) == k(b) and a['test'] == b['test'] else '; the epoch rows or te
 check "superres --stop-after-steps 4, --resume to 6, --resume: the same bits as straight through" "$r"
 grep -q "stopped after step 4 (epoch 1, step 4 of 6)" "$TMP/rs2.log"
 check "the stop names the step and how to continue" "$([ $? -eq 0 ] || tail -n 2 "$TMP/rs2.log")"
+cp "$TMP/rs-straight/generator.h5" "$TMP/rs-straight.h5"
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-straight" $RS --resume >"$TMP/rs5.log" 2>&1
+r=$?
+same_generator "$TMP/rs-straight.h5" "$TMP/rs-straight/generator.h5" || r="$r; generator.h5 differs"
+grep -q "^epoch " "$TMP/rs5.log" && r="$r; trained again"
+check "--resume of a finished run (its state at the last step): measured again, the same generator" \
+    "$([ "$r" = 0 ] || echo "$r: $(tail -n 1 "$TMP/rs5.log")")"
 one_line_error "--resume without a state" "state.h5 cannot be read" \
     "$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-none" --resume
 one_line_error "--resume with another config" "'lr = 0.001' there, 'lr = 0.002' now" \
@@ -237,8 +256,8 @@ one_line_error "a state.h5 whose step was changed: the checksum" \
 craft st-range "f['superres/epochs/pixel'][0] = -1.0"
 one_line_error "a state.h5 with a negative loss: the field and its bounds" \
     "st-range/state.h5: /superres/epochs/pixel\[0\] = -1.*without --resume" $R "$TMP/st-range"
-craft st-past "f['superres'].attrs.modify('step', 12)" crc
-one_line_error "a state.h5 past the run's last step" "st-past/state.h5: /superres step = 12, but this run has 12 steps" \
+craft st-past "f['superres'].attrs.modify('step', 13)" crc
+one_line_error "a state.h5 past the run's last step" "st-past/state.h5: /superres step = 13, past this run's 12 steps" \
     $R "$TMP/st-past"
 craft st-adam "del f['moment2']"
 one_line_error "a state.h5 without AdamW's second moment" "st-adam/state.h5.*moment2/" $R "$TMP/st-adam"

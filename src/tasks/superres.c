@@ -14,11 +14,11 @@
  * nearest images ("recognizable?"); a PNG grid of the first test images (input upsampled by
  * nearest neighbour, bicubic, output, target). Writes into run.out_dir/run.name (or --out):
  * results.json (the config, one row per epoch, the test metrics), grid.png and generator.h5
- * (the generator's parameters params/NAME and running statistics running_mean/UNIT,
- * running_var/UNIT, as a checkpoint stores them). --stop-after-steps N (or a signal) stops after
- * step N with DIR/state.h5 (the generator, its optimizer state, the step, the loss sums: written
- * at every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit
- * as if never stopped.
+ * (the trained generator: a state file as below, at the run's last step). --stop-after-steps N
+ * (or a signal) stops after step N with DIR/state.h5 (the generator's parameters, optimizer state
+ * and running statistics, the step, the loss sums: checkpoint.h's struct sr_state, written at
+ * every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit as
+ * if never stopped.
  *
  * No allocation in a training step: every buffer is made before the first. */
 #include <cblas.h>
@@ -336,11 +336,11 @@ static void generate(struct superres *s, int n, bool training)
  * the generator, its optimizer state and running statistics, the step, the epochs' rows and the
  * current epoch's loss sums, and the config (which fixes the data, its order, the loss network
  * and the schedule). Written at each epoch's end and when stopped, atomically. */
-static int save_state(const struct superres *s, long step, double pix, double perc,
-                      struct rv_error *err)
+static int save_state(const struct superres *s, const char *file, long step, double pix,
+                      double perc, struct rv_error *err)
 {
     char path[RUN_PATH_MAX];
-    snprintf(path, sizeof path, "%s/" STATE_FILE, s->dir);
+    snprintf(path, sizeof path, "%s/%s", s->dir, file);
     const struct sr_state st = {.step = step, .pixel_sum = pix, .perceptual_sum = perc,
                                 .epochs = s->cfg.epochs, .rows = s->rows};
     return checkpoint_save_sr_state(path, &s->cfg, &s->g, &st, err);
@@ -364,11 +364,11 @@ static int load_state(struct superres *s, long steps_per_epoch, struct rv_error 
         snprintf(inner, sizeof inner, "%s", err->msg);
         return rv_fail(err, "superres --resume: %s (or start the run over without --resume)", inner);
     }
-    long total = steps_per_epoch * s->cfg.epochs;
-    if (s->start.step >= total)
-        return rv_fail(err, "superres --resume: %s: /superres step = %ld, but this run has %ld steps "
-                       "(a finished run leaves results.json, not a state); the file is damaged: "
-                       "start the run over without --resume", path, s->start.step, total);
+    long total = steps_per_epoch * s->cfg.epochs; /* a finished run's state stands at total */
+    if (s->start.step > total)
+        return rv_fail(err, "superres --resume: %s: /superres step = %ld, past this run's %ld "
+                       "steps; the file is damaged: start the run over without --resume", path,
+                       s->start.step, total);
     return 0;
 }
 
@@ -417,7 +417,7 @@ static int train(struct superres *s, struct rv_error *err)
             long done = (long)e * steps + k + 1;
             if (k + 1 < steps && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
                 s->rows[e].seconds = run_now() - t0;
-                if (save_state(s, done, pix, perc, err))
+                if (save_state(s, STATE_FILE, done, pix, perc, err))
                     return -1;
                 printf("superres: stopped after step %ld (epoch %d, step %ld of %ld); wrote "
                        "%s/" STATE_FILE ": continue with the same command and --resume\n", done, e + 1,
@@ -432,7 +432,7 @@ static int train(struct superres *s, struct rv_error *err)
                lr, pix / seen, perc / seen, s->rows[e].seconds);
         fflush(stdout);
         long done = (long)(e + 1) * steps;
-        if (save_state(s, done, 0.0, 0.0, err))
+        if (save_state(s, STATE_FILE, done, 0.0, 0.0, err))
             return -1;
         if (e + 1 < c->epochs && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
             printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/" STATE_FILE ": "
@@ -604,39 +604,6 @@ static int write_grid(struct superres *s, struct rv_error *err)
 
 /* ---- records ---------------------------------------------------------------------------------- */
 
-static int save_generator(const struct superres *s, struct rv_error *err)
-{
-    const struct model *m = &s->g;
-    char path[RUN_PATH_MAX], name[160];
-    snprintf(path, sizeof path, "%s/generator.h5", s->dir);
-    struct h5out *f = h5out_create(path, err);
-    if (!f)
-        return -1;
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        size_t dims[4];
-        for (int i = 0; i < pa->ndim; i++)
-            dims[i] = (size_t)pa->dims[i];
-        snprintf(name, sizeof name, "params/%s", pa->name);
-        if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
-            goto fail;
-    }
-    for (int u = 0; u < m->nunits; u++) {
-        const struct unit *un = &m->units[u];
-        size_t ch = (size_t)un->channels;
-        snprintf(name, sizeof name, "running_mean/%s", un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running, 1, &ch, err))
-            goto fail;
-        snprintf(name, sizeof name, "running_var/%s", un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running + ch, 1, &ch, err))
-            goto fail;
-    }
-    return h5out_commit(f, err);
-fail:
-    h5out_discard(f);
-    return -1;
-}
-
 static int write_results(const struct superres *s, double seconds, struct rv_error *err)
 {
     char path[RUN_PATH_MAX], tmp[RUN_PATH_MAX + 8];
@@ -794,7 +761,9 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
     if (s->stopped)
         return 0;
     evaluate(s);
-    if (write_grid(s, err) || save_generator(s, err) || write_results(s, run_now() - t0, err))
+    if (write_grid(s, err) ||
+        save_state(s, "generator.h5", steps_per_epoch(s) * c->epochs, 0.0, 0.0, err) ||
+        write_results(s, run_now() - t0, err))
         return -1;
     printf("superres: wrote %s/results.json, grid.png, generator.h5\n", s->dir);
     return 0;
