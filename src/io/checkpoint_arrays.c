@@ -275,9 +275,11 @@ static int instances(const struct ck_row *row, const void *base)
     return row->access->count ? row->access->count(base) : 1;
 }
 
-static int put_one(struct h5out *f, int id, int k, int i, const void *base, const struct ck_io *io,
+/* Instance i of row id into the file (ck_put_arrays walks them). */
+static int put_one(void *file, int id, int k, int i, void *base, const struct ck_io *io,
                    struct rv_error *err)
 {
+    struct h5out *f = file;
     const struct ck_row *row = &ck_layout[id];
     struct ck_array a;
     if (!ck_in_file(row, io->file))
@@ -302,19 +304,30 @@ static int put_one(struct h5out *f, int id, int k, int i, const void *base, cons
     return rc ? -1 : 0;
 }
 
-int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int k, const void *base,
-                  const struct ck_io *io, struct rv_error *err)
+typedef int ck_one_fn(void *file, int id, int k, int i, void *base, const struct ck_io *io,
+                      struct rv_error *err);
+
+/* one() for every instance of every row from first to last, in the file's order (ck_put_arrays'
+ * comment in checkpoint_layout.h). */
+static int walk(void *file, ck_one_fn *one, enum ck_field first, enum ck_field last, int k,
+                void *base, const struct ck_io *io, struct rv_error *err)
 {
     for (int from = first; from <= (int)last;) {
         REVIVE_ASSERT(ck_layout[from].access);
         int to = group_end(from, last), n = instances(&ck_layout[from], base);
         for (int i = 0; i < n; i++)
             for (int id = from; id <= to; id++)
-                if (put_one(f, id, k, i, base, io, err))
+                if (one(file, id, k, i, base, io, err))
                     return -1;
         from = to + 1;
     }
     return 0;
+}
+
+int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int k, const void *base,
+                  const struct ck_io *io, struct rv_error *err)
+{
+    return walk(f, put_one, first, last, k, (void *)base, io, err); /* put_one only reads base */
 }
 
 /* Values of the row's type as doubles, for a comparison and its message. */
@@ -351,9 +364,11 @@ static int read_checked(struct h5in *f, const struct ck_row *row, int id, const 
     }
 }
 
-static int get_one(struct h5in *f, int id, int k, int i, void *base, const struct ck_io *io,
+/* Instance i of row id from the file, checked (ck_get_arrays walks them). */
+static int get_one(void *file, int id, int k, int i, void *base, const struct ck_io *io,
                    struct rv_error *err)
 {
+    struct h5in *f = file;
     const struct ck_row *row = &ck_layout[id];
     const struct ck_access *acc = row->access;
     struct ck_array a;
@@ -395,14 +410,5 @@ static int get_one(struct h5in *f, int id, int k, int i, void *base, const struc
 int ck_get_arrays(struct h5in *f, enum ck_field first, enum ck_field last, int k, void *base,
                   const struct ck_io *io, struct rv_error *err)
 {
-    for (int from = first; from <= (int)last;) {
-        REVIVE_ASSERT(ck_layout[from].access);
-        int to = group_end(from, last), n = instances(&ck_layout[from], base);
-        for (int i = 0; i < n; i++)
-            for (int id = from; id <= to; id++)
-                if (get_one(f, id, k, i, base, io, err))
-                    return -1;
-        from = to + 1;
-    }
-    return 0;
+    return walk(f, get_one, first, last, k, base, io, err);
 }
