@@ -45,6 +45,8 @@
 #include "upsample.h"
 
 #define SSIM_WINDOW 7
+/* The loss network's input normalization holds every channel an image can have. */
+_Static_assert(DATA_MAX_CHANNELS <= LOSSNET_MAX_CHANNELS, "lossnet_spec's mean and std too small");
 
 /* The mid-run state file in the run directory (checkpoint_save_sr_state). */
 #define STATE_FILE "state.h5"
@@ -294,7 +296,7 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
     ls.ntaps = split_taps(c->sr_lossnet_taps, buf, sizeof buf, ls.taps, LOSSNET_MAX_TAPS);
     for (int j = 0; j < ls.ntaps; j++)
         ls.tap_weight[j] = c->sr_lossnet_tap_weights.n ? c->sr_lossnet_tap_weights.v[j] : 1.0;
-    for (int ch = 0; ch < s->c && ch < LOSSNET_MAX_CHANNELS; ch++) {
+    for (int ch = 0; ch < s->c && ch < DATA_MAX_CHANNELS; ch++) {
         ls.mean[ch] = s->train.mean[ch];
         ls.std[ch] = s->train.std[ch];
     }
