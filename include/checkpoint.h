@@ -10,6 +10,8 @@
 #include "run.h"
 
 #define CHECKPOINT_FORMAT "revive-checkpoint"
+/* The format text of pipeline superres's mid-run state file (checkpoint_save_sr_state). */
+#define CHECKPOINT_SR_STATE_FORMAT "revive-superres-state"
 /* 2: datasets chunked with HDF5's Fletcher-32 filter, and the root attribute `checksum` (CRC-32)
  * over the attributes and strings. 3: every string fixed-length (no HDF5 global heap), and a
  * variable-length one refused unread. Versions 1 and 2 (variable-length strings) are still read. */
@@ -46,6 +48,33 @@ struct ck_input_norm {
  * file's input normalization into *norm unless norm is NULL. Nothing else is read. */
 int checkpoint_load_model(struct model *m, const char *path, struct ck_input_norm *norm,
                           struct rv_error *err);
+/* pipeline superres's mid-run state file (DIR/state.h5, written at every epoch's end and when
+ * stopped): the generator's parameters, its optimizer state (SGD's momentum; AdamW's two
+ * moments) and running statistics, and where the run stands: the step (the data order, the
+ * learning rate and AdamW's bias correction follow from it, the seed and the config), the loss
+ * sums of the epoch in progress and one row per epoch. Rows of the checkpoint layout table marked
+ * as state rows (checkpoint_layout.c), written and read by the same code as a checkpoint, with
+ * its checksum, its atomic write and its checked reading.
+ *
+ *   struct sr_state st = {.step = done, .pixel_sum = pix, ..., .epochs = E, .rows = rows};
+ *   checkpoint_save_sr_state("runs/sr/state.h5", &cfg, &generator, &st, &err);
+ *   checkpoint_load_sr_state("runs/sr/state.h5", &cfg, &generator, &st, &err);  st.rows: E rows
+ */
+struct sr_epoch {
+    double lr, pixel, perceptual, seconds; /* lr at the epoch's last step; mean losses per image */
+};
+struct sr_state {
+    long step;                      /* optimizer steps completed over the run */
+    double pixel_sum, perceptual_sum; /* the epoch in progress's loss sums (0 at its start) */
+    int epochs;                     /* train.epochs: the rows */
+    struct sr_epoch *rows;          /* finished epochs; the one in progress's seconds so far */
+};
+int checkpoint_save_sr_state(const char *path, const struct config *cfg, const struct model *g,
+                             const struct sr_state *st, struct rv_error *err);
+/* Into the opened run's generator g (built from cfg) and *st (rows: st->epochs of them): the file
+ * must be a state file of this config (the same INI text), each value within its row's bounds. */
+int checkpoint_load_sr_state(const char *path, const struct config *cfg, struct model *g,
+                             struct sr_state *st, struct rv_error *err);
 struct h5in;
 /* That f is a revive checkpoint of a format version this build reads (a clear error if not). */
 int checkpoint_check_format(struct h5in *f, struct rv_error *err);

@@ -28,6 +28,9 @@
  * fits out_dir and name at their longest; the files in it ("/stage-KK.h5", "/last.h5", and the
  * writer's ".tmp-PID") fit in RUN_PATH_MAX. A longer directory is an error, never cut short. */
 #define RUN_DIR_MAX (2 * CONFIG_MAX_STRING)
+/* The file in a run's directory that holds where the run stands (src/pipeline/train.c writes it;
+ * `pipeline resume` reads it). */
+#define RUN_LAST_FILE "last.h5"
 #define RUN_PATH_MAX (RUN_DIR_MAX + 64)
 
 struct history_row {

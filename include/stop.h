@@ -1,6 +1,6 @@
 /* Stopping a run early and cleanly: on a signal, on divergence, or as asked.
  *
- *   stop_install(rank == 0);                       SIGINT, SIGTERM, SIGUSR1: finish the step
+ *   stop_install(rank == 0, RUN_LAST_FILE);        SIGINT, SIGTERM, SIGUSR1: finish the step
  *   double sums[STEP_SUMS] = {[STEP_SIGNAL] = stop_signal_pending() != 0};
  *   step_train(..., sums);                         step.h: the flags ride on its allreduce
  *   if (stop_check_step(r, sums, s, err)) ...      diverged: an error before anything is saved
@@ -24,8 +24,10 @@
 #include "run.h"
 #include "step.h"
 
-/* Installs the handlers for SIGINT, SIGTERM and SIGUSR1; announce: this process prints (rank 0). */
-void stop_install(bool announce);
+/* Installs the handlers for SIGINT, SIGTERM and SIGUSR1; announce: this process prints (rank 0)
+ * that it finishes the step and then saves `saves` (a file name that lives as long as the
+ * process: RUN_LAST_FILE, or a task's own). */
+void stop_install(bool announce, const char *saves);
 /* The number of the first signal received, or 0. */
 int stop_signal_pending(void);
 /* After the step's allreduce: -1 with a message naming the stage, step and parameter when the

@@ -49,6 +49,25 @@ BN_MOMENTUM = float(np.float32(0.1))
 LN_EPS = float(np.float32(1e-6))      # the Mixer's LayerNorm (include/layers.h LAYERNORM_EPS)
 
 
+class Normalized(nn.Module):
+    """What every network here does first: x = (image − mean) / std per channel, images in
+    [0, 1], with the buffers `input_mean` and `input_std` (C,); mean None: the inputs come
+    normalized (`normalize` False). A network module subclasses it and calls `normalized(x)`."""
+
+    def __init__(self, in_c, mean=None, std=None):
+        super().__init__()
+        self.normalize = mean is not None
+        self.register_buffer("input_mean", torch.as_tensor(
+            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
+        self.register_buffer("input_std", torch.as_tensor(
+            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
+
+    def normalized(self, x):
+        if not self.normalize:
+            return x
+        return (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+
+
 class Block(nn.Module):
     def __init__(self, f_in, f_out, downsample, eps=BN_EPS, momentum=BN_MOMENTUM):
         super().__init__()
@@ -70,12 +89,12 @@ class Block(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(Normalized):
     """revive's ResNet. forward takes normalized inputs; set `normalize` to give it [0, 1] images."""
 
     def __init__(self, depth, width, in_c, classes, eps=BN_EPS, momentum=BN_MOMENTUM,
                  mean=None, std=None):
-        super().__init__()
+        super().__init__(in_c, mean, std)
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth {depth} is not 6n+2 (8, 14, 20, …)")
         self.per_segment = (depth - 2) // 6
@@ -90,16 +109,9 @@ class ResNet(nn.Module):
                 c = out_c
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(c, classes)
-        # x = (image − mean) / std per channel, images in [0, 1]: None = inputs already normalized
-        self.normalize = mean is not None
-        self.register_buffer("input_mean", torch.as_tensor(
-            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
-        self.register_buffer("input_std", torch.as_tensor(
-            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
 
     def forward(self, x):
-        if self.normalize:
-            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        x = self.normalized(x)
         out = F.relu(self.bn(self.conv(x)))
         out = self.blocks(out)
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
@@ -136,7 +148,7 @@ class ResNet(nn.Module):
         return names
 
 
-class ImageNetResNet(nn.Module):
+class ImageNetResNet(Normalized):
     """revive's ImageNet ResNet (src/models/imagenet_resnet.c): torchvision's ResNet as `net`,
     with the CIFAR stem (3x3/1 conv, no max-pool) when the run's model.stem = cifar, and the input
     normalization as in ResNet above. `net.state_dict()` has torchvision's names, so
@@ -147,7 +159,7 @@ class ImageNetResNet(nn.Module):
 
     def __init__(self, depth, width, in_c, classes, stem="imagenet", eps=BN_EPS,
                  momentum=BN_MOMENTUM, mean=None, std=None):
-        super().__init__()
+        super().__init__(in_c, mean, std)
         import torchvision
         if depth not in self.BLOCKS or width != 1:
             raise ValueError(f"ImageNet ResNet-{depth} width {width}: this module builds depths "
@@ -163,15 +175,9 @@ class ImageNetResNet(nn.Module):
         for mod in self.net.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 mod.eps, mod.momentum = eps, momentum
-        self.normalize = mean is not None
-        self.register_buffer("input_mean", torch.as_tensor(
-            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
-        self.register_buffer("input_std", torch.as_tensor(
-            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
 
     def forward(self, x):
-        if self.normalize:
-            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        x = self.normalized(x)
         return self.net(x)
 
     def param(self, name):
@@ -198,7 +204,7 @@ class ImageNetResNet(nn.Module):
         return names
 
 
-class VGG(nn.Module):
+class VGG(Normalized):
     """revive's VGG (src/models/vgg.c) with torchvision's module names: `features` (3x3 convs with
     bias, BN when model.norm = batchnorm, ReLU, a ceil-mode 2x2/2 max-pool after each group),
     `avgpool`, `classifier`. Head "torchvision": classifier.0/3/6 = Linear 4096, 4096, classes (the
@@ -210,7 +216,7 @@ class VGG(nn.Module):
 
     def __init__(self, depth, width, in_c, in_h, in_w, classes, norm="batchnorm", head="auto",
                  eps=BN_EPS, momentum=BN_MOMENTUM, mean=None, std=None):
-        super().__init__()
+        super().__init__(in_c, mean, std)
         if depth not in self.CONVS:
             raise ValueError(f"VGG-{depth}: this module builds depths {sorted(self.CONVS)}")
         h, w = in_h, in_w
@@ -248,15 +254,9 @@ class VGG(nn.Module):
             self.names[name + ".weight"] = (-1 - i, "weight")
             self.names[name + ".bias"] = (-1 - i, "bias")
         self.bn = norm == "batchnorm"
-        self.normalize = mean is not None
-        self.register_buffer("input_mean", torch.as_tensor(
-            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
-        self.register_buffer("input_std", torch.as_tensor(
-            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
 
     def forward(self, x):
-        if self.normalize:
-            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        x = self.normalized(x)
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
     def param(self, name):
@@ -291,7 +291,7 @@ class MixerBlock(nn.Module):
         return x + y
 
 
-class Mixer(nn.Module):
+class Mixer(Normalized):
     """revive's MLP-Mixer (src/models/mixer.c): a PxP stride-P conv `stem` to C channels, the
     tokens (N, S, C) in row-major patch order, `blocks`, LayerNorm `norm`, mean over tokens,
     Linear `head`. revive keeps NCHW, so its channel-MLP kernels are 1x1 convs (D_C, C, 1, 1)
@@ -301,7 +301,7 @@ class Mixer(nn.Module):
 
     def __init__(self, in_c, in_h, in_w, classes, patch, hidden, tokens_mlp, channels_mlp, blocks,
                  mean=None, std=None):
-        super().__init__()
+        super().__init__(in_c, mean, std)
         if in_h % patch or in_w % patch:
             raise ValueError(f"patch {patch} does not divide the {in_h}x{in_w} input")
         tokens = (in_h // patch) * (in_w // patch)
@@ -310,15 +310,9 @@ class Mixer(nn.Module):
                                       for _ in range(blocks)])
         self.norm = nn.LayerNorm(hidden, eps=LN_EPS)
         self.head = nn.Linear(hidden, classes)
-        self.normalize = mean is not None
-        self.register_buffer("input_mean", torch.as_tensor(
-            np.zeros(in_c) if mean is None else np.asarray(mean), dtype=torch.float32))
-        self.register_buffer("input_std", torch.as_tensor(
-            np.ones(in_c) if std is None else np.asarray(std), dtype=torch.float32))
 
     def forward(self, x):
-        if self.normalize:
-            x = (x - self.input_mean.view(1, -1, 1, 1).to(x.dtype)) / self.input_std.view(1, -1, 1, 1).to(x.dtype)
+        x = self.normalized(x)
         x = self.stem(x).flatten(2).transpose(1, 2)            # (N, S, C)
         x = self.norm(self.blocks(x))
         return self.head(x.mean(dim=1))
@@ -385,9 +379,24 @@ def _build(f, path):
     # the network /model describes (its config's, in files written before it did)
     key = lambda k, default: revive_h5.text(a.get(k), "") or revive_h5.config_value(config, "model", k) or default  # noqa: E731
     arch = key("arch", "resnet")
-    if arch not in ("resnet", "imagenet_resnet", "vgg", "mixer"):
-        raise CheckpointError(f"{path}: model.arch = {arch}: this module builds resnet, "
-                              "imagenet_resnet, vgg and mixer")
+    dims = lambda *ks: [int(a[k]) for k in ks]  # noqa: E731
+    bn = dict(eps=float(a.get("bn_eps", BN_EPS)), momentum=float(a.get("bn_momentum", BN_MOMENTUM)))
+    # the Mixer's sizes are the config's keys (the network description names the family only)
+    size = lambda k: int(revive_h5.config_value(config, "model", k))  # noqa: E731
+    families = {  # called once mean and std are read below
+        "resnet": lambda: ResNet(*dims("depth", "width", "in_c", "classes"), **bn, mean=mean, std=std),
+        "imagenet_resnet": lambda: ImageNetResNet(*dims("depth", "width", "in_c", "classes"),
+                                                  stem=key("stem", "auto"), **bn, mean=mean, std=std),
+        "vgg": lambda: VGG(*dims("depth", "width", "in_c", "in_h", "in_w", "classes"),
+                           norm=key("norm", "batchnorm"), head=key("head", "auto"), **bn,
+                           mean=mean, std=std),
+        "mixer": lambda: Mixer(*dims("in_c", "in_h", "in_w", "classes"),
+                               *[size(k) for k in ("patch", "hidden", "tokens_mlp", "channels_mlp", "blocks")],
+                               mean=mean, std=std),
+    }
+    if arch not in families:
+        raise CheckpointError(f"{path}: model.arch = {arch}: this module builds "
+                              f"{', '.join(families)}")
     wiring = (revive_h5.text(a.get("wiring"), WIRING[0]), int(a.get("wiring_version", WIRING[1])))
     if arch == "resnet" and wiring != WIRING:
         raise CheckpointError(f"{path}: network wiring {wiring} is not {WIRING}, the one this module builds")
@@ -397,34 +406,10 @@ def _build(f, path):
         raise CheckpointError(f"{path}: no /model/input_mean: written by a revive that did not store "
                               "its input normalization; re-save it with `pipeline resume` or pass "
                               "normalized inputs to ResNet yourself")
-    if arch == "mixer":
-        # its sizes are the config's keys (the network description names the family only)
-        size = lambda k: int(revive_h5.config_value(config, "model", k))  # noqa: E731
-        try:
-            return Mixer(int(a["in_c"]), int(a["in_h"]), int(a["in_w"]), int(a["classes"]),
-                         size("patch"), size("hidden"), size("tokens_mlp"), size("channels_mlp"),
-                         size("blocks"), mean=mean, std=std)
-        except ValueError as e:
-            raise CheckpointError(f"{path}: {e}") from None
-    if arch == "vgg":
-        try:
-            return VGG(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["in_h"]), int(a["in_w"]),
-                       int(a["classes"]), norm=key("norm", "batchnorm"), head=key("head", "auto"),
-                       eps=float(a.get("bn_eps", BN_EPS)),
-                       momentum=float(a.get("bn_momentum", BN_MOMENTUM)), mean=mean, std=std)
-        except ValueError as e:
-            raise CheckpointError(f"{path}: {e}") from None
-    if arch == "imagenet_resnet":
-        try:
-            return ImageNetResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
-                                  stem=key("stem", "auto"),
-                                  eps=float(a.get("bn_eps", BN_EPS)),
-                                  momentum=float(a.get("bn_momentum", BN_MOMENTUM)), mean=mean, std=std)
-        except ValueError as e:
-            raise CheckpointError(f"{path}: {e}") from None
-    return ResNet(int(a["depth"]), int(a["width"]), int(a["in_c"]), int(a["classes"]),
-                  eps=float(a.get("bn_eps", BN_EPS)), momentum=float(a.get("bn_momentum", BN_MOMENTUM)),
-                  mean=mean, std=std)
+    try:
+        return families[arch]()
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
 
 
 def load(path):

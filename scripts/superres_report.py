@@ -4,35 +4,72 @@ comparisons against the pixel loss alone, and the picture grid.
 
     python3 scripts/superres_report.py CELLS_DIR DATA_DIR FIGURE.png
 
-CELLS_DIR/<cell>/seed-<s>/results.json (pipeline superres). Writes DATA_DIR/runs.csv (one row
-per run), DATA_DIR/summary.json (per cell: mean and sample std over seeds; per comparison: the
-paired differences, their mean, std, a paired t-test's p-value and its Holm-corrected value over
-all comparisons made, and the issue's criterion: mean difference > 2 x the seed spread) and
-FIGURE.png: a row per test image (the first 6), columns input (nearest), bicubic, pixel loss,
-random VGG (liu), random VGG (kaiming), trained VGG, target, from the seed-1 runs' grid.png.
+CELLS_DIR/<cell>/seed-<s>/results.json (pipeline superres). A cell is `pixel`, or a loss
+network `<family>-<init>` (family vgg or resnet; init liu, kaiming, normal, or trained) at
+λ = 0.05, or `<family>-<init>-l<λ>` at another λ (the λ sweep). Writes DATA_DIR/runs.csv (one
+row per run), DATA_DIR/summary.json (per cell: its family, init, λ, and the mean and sample std
+over seeds; per comparison of a loss-network cell with the pixel loss: the paired differences,
+their mean, std, a paired t-test's p-value and its Holm-corrected value over all comparisons
+made, and the issue's criterion: mean difference > 2 x the seed spread; per random cell, the
+share of the trained network's gain (same family and λ) it recovers) and FIGURE.png: a row per
+test image (the first 6), columns input (nearest), bicubic, pixel loss, each λ = 0.05 loss
+network cell there is (random VGG liu, kaiming, trained VGG, random ResNet liu, trained ResNet),
+target, from the seed-1 runs' grid.png.
 """
 import csv
 import json
 import os
+import re
 import sys
 
 import numpy as np
 from PIL import Image
 from scipy import stats
 
-CELLS = ["pixel", "vgg-liu", "vgg-kaiming", "vgg-normal", "vgg-trained"]
+FAMILIES = ["vgg", "resnet"]
+INITS = ["liu", "kaiming", "normal", "trained"]
+DEFAULT_LAMBDA = 0.05   # scripts/superres_experiment.sh: the cell at this λ has no -l suffix
+FAMILY_NAMES = {"vgg": "VGG-%d-BN", "resnet": "ResNet-%d"}   # % superres.lossnet_depth
+INIT_NAMES = {"liu": "random, Liu et al.'s init", "kaiming": "random, Kaiming-normal",
+              "normal": "random, N(0, 0.01²)", "trained": "trained (other half)"}
 METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
 BASE = ["psnr_nearest", "ssim_nearest", "psnr_bicubic", "ssim_bicubic", "accuracy_target",
         "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic",
         "spectral_share_nearest"]
 
 
+def parse_cell(name):
+    """(family, init, λ) of a cell directory's name; pixel is (None, None, 0); None: not a cell."""
+    if name == "pixel":
+        return (None, None, 0.0)
+    m = re.fullmatch(r"(\w+)-(\w+?)(?:-l(\d[\d.e-]*))?", name)
+    if not m or m.group(1) not in FAMILIES or m.group(2) not in INITS:
+        return None
+    return (m.group(1), m.group(2), float(m.group(3)) if m.group(3) else DEFAULT_LAMBDA)
+
+
+def cell_order(name):
+    f, i, lam = parse_cell(name)
+    return (-1, 0, 0.0) if f is None else (FAMILIES.index(f), INITS.index(i), lam)
+
+
+def cell_label(name, depth):
+    f, i, lam = parse_cell(name)
+    if f is None:
+        return "pixel loss (MSE) alone"
+    return "+ %g x %s %s" % (lam, INIT_NAMES[i], FAMILY_NAMES[f] % depth)
+
+
+def cells_in(cells_dir):
+    names = [n for n in os.listdir(cells_dir)
+             if os.path.isdir(os.path.join(cells_dir, n)) and parse_cell(n) is not None]
+    return sorted(names, key=cell_order)
+
+
 def load(cells_dir):
     runs = []
-    for cell in CELLS:
+    for cell in cells_in(cells_dir):
         d = os.path.join(cells_dir, cell)
-        if not os.path.isdir(d):
-            continue
         for s in sorted(os.listdir(d)):
             f = os.path.join(d, s, "results.json")
             if not os.path.exists(f):
@@ -42,6 +79,8 @@ def load(cells_dir):
                    "train_images": r["train_images"], "test_images": r["test"]["images"]}
             for k in METRICS + BASE:
                 row[k] = r["test"].get(k)
+            depth = re.search(r"^lossnet_depth = (\d+)$", r["config"], re.M)
+            row["lossnet_depth"] = int(depth.group(1)) if depth else None
             row["pixel_last_epoch"] = r["epochs"][-1]["pixel"]
             row["perceptual_last_epoch"] = r["epochs"][-1]["perceptual"]
             runs.append(row)
@@ -64,7 +103,7 @@ def main():
     os.makedirs(data_dir, exist_ok=True)
     runs = load(cells_dir)
     keys = ["cell", "seed", "train_images", "test_images", "seconds"] + METRICS + BASE + [
-        "pixel_last_epoch", "perceptual_last_epoch"]
+        "lossnet_depth", "pixel_last_epoch", "perceptual_last_epoch"]
     with open(os.path.join(data_dir, "runs.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
@@ -75,14 +114,17 @@ def main():
         by.setdefault(r["cell"], {})[r["seed"]] = r
     summary = {"cells": {}, "comparisons": []}
     for cell, rs in by.items():
-        c = {"seeds": sorted(rs)}
+        family, init, lam = parse_cell(cell)
+        c = {"family": family, "init": init, "lambda": lam, "seeds": sorted(rs),
+             "lossnet_depth": rs[min(rs)]["lossnet_depth"] if family else None}
         for k in METRICS + BASE + ["seconds"]:
             v = np.array([rs[s][k] for s in sorted(rs)], dtype=float)
             c[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
         summary["cells"][cell] = c
     comps = []
-    for cell in CELLS[1:]:
-        if cell not in by or "pixel" not in by:
+    cells = sorted(by, key=cell_order)
+    for cell in cells:
+        if cell == "pixel" or "pixel" not in by:
             continue
         seeds = sorted(set(by[cell]) & set(by["pixel"]))
         if len(seeds) < 2:
@@ -99,21 +141,26 @@ def main():
         c["p_holm"] = p
         c["holm_over"] = len(comps)
     summary["comparisons"] = comps
-    # the share of the trained loss network's gain a random one recovers
+    # the share of the trained loss network's gain (same family, same λ) a random one recovers
     rec = {}
-    if "vgg-trained" in summary["cells"] and "pixel" in summary["cells"]:
-        for cell in ["vgg-liu", "vgg-kaiming", "vgg-normal"]:
-            if cell not in summary["cells"]:
-                continue
-            for k in ["ssim", "accuracy_output"]:
-                gain_t = summary["cells"]["vgg-trained"][k]["mean"] - summary["cells"]["pixel"][k]["mean"]
-                gain_r = summary["cells"][cell][k]["mean"] - summary["cells"]["pixel"][k]["mean"]
-                rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t != 0 else None
+    cs = summary["cells"]
+    for cell in cells:
+        family, init, lam = parse_cell(cell)
+        if family is None or init == "trained" or "pixel" not in cs:
+            continue
+        trained = [t for t in cs if parse_cell(t) == (family, "trained", lam)]
+        if not trained:
+            continue
+        for k in ["ssim", "accuracy_output"]:
+            gain_t = cs[trained[0]][k]["mean"] - cs["pixel"][k]["mean"]
+            gain_r = cs[cell][k]["mean"] - cs["pixel"][k]["mean"]
+            rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t != 0 else None
     summary["recovered_share_of_trained_gain"] = rec
     json.dump(summary, open(os.path.join(data_dir, "summary.json"), "w"), indent=1)
     # the grid
-    cols = [("pixel", 0), ("pixel", 1), ("pixel", 2), ("vgg-liu", 2), ("vgg-kaiming", 2),
-            ("vgg-trained", 2), ("pixel", 3)]
+    cols = [("pixel", 0), ("pixel", 1), ("pixel", 2)] + [
+        (c, 2) for c in ("vgg-liu", "vgg-kaiming", "vgg-trained", "resnet-liu", "resnet-trained")
+        if c in by] + [("pixel", 3)]
     grids = {}
     for cell, _ in cols:
         f = os.path.join(cells_dir, cell, "seed-1", "grid.png")
@@ -137,9 +184,6 @@ def main():
         c = summary["cells"][cell][k]
         sd = "" if c["std"] is None else " ± %.*f" % (digits, c["std"] * scale)
         return "%.*f%s" % (digits, c["mean"] * scale, sd)
-    names = {"pixel": "pixel loss (MSE) alone", "vgg-liu": "+ random VGG-11-BN, Liu et al.'s init",
-             "vgg-kaiming": "+ random VGG-11-BN, Kaiming-normal", "vgg-normal": "+ random VGG-11-BN, N(0, 0.01²)",
-             "vgg-trained": "+ trained VGG-11-BN (76.9 %, other half)"}
     print("| output | seeds | PSNR dB | SSIM | judge's accuracy % | spectral share above 1/4 | wall s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     first = next(iter(summary["cells"].values()))
@@ -149,12 +193,10 @@ def main():
     print("| bicubic (PIL) | - | %.2f | %.4f | %.2f | %.4f | - |" % (
         first["psnr_bicubic"]["mean"], first["ssim_bicubic"]["mean"], 100 * first["accuracy_bicubic"]["mean"],
         first["spectral_share_bicubic"]["mean"]))
-    for cell in CELLS:
-        if cell not in summary["cells"]:
-            continue
+    for cell in cells:
         c = summary["cells"][cell]
         print("| %s | %d | %s | %s | %s | %s | %.0f |" % (
-            names[cell], len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
+            cell_label(cell, c["lossnet_depth"]), len(c["seeds"]), ms(cell, "psnr"), ms(cell, "ssim", digits=4),
             ms(cell, "accuracy_output", 100.0), ms(cell, "spectral_share_output", digits=4),
             c["seconds"]["mean"]))
     print("| target | - | - | - | %.2f | %.4f | - |" % (

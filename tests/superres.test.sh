@@ -31,6 +31,16 @@ INI
     for line in "$@"; do echo "$line" >>"$f"; done
 }
 
+# same_generator A B: true when the generator.h5 files A and B hold the same bits: the
+# parameters, the optimizer state and the running statistics (not the informative wall times).
+same_generator() {
+    for g in params momentum moment2 running; do
+        [ "$g" = moment2 ] && ! h5ls "$1/moment2" >/dev/null 2>&1 && ! h5ls "$2/moment2" >/dev/null 2>&1 &&
+            continue # SGD: no second moment in either
+        h5diff -q "$1" "$2" "/$g" >/dev/null 2>&1 || return 1
+    done
+}
+
 # results DIR: "" when results.json, grid.png and generator.h5 are as they should be.
 results() {
     "$PY" - "$1" <<'PY' 2>&1
@@ -51,7 +61,9 @@ w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 if (w, h) != (4 * 10 + 2, 4 * 10 + 2): bad.append("grid.png is %dx%d" % (w, h))
 with h5py.File(d + "/generator.h5", "r") as f:
     if f["params/output"].shape != (1, 32, 3, 3): bad.append("params/output %r" % (f["params/output"].shape,))
-    if "running_var/block0.conv1" not in f: bad.append("no running_var/block0.conv1")
+    if "running/block0.conv1/var" not in f: bad.append("no running/block0.conv1/var")
+    if f.attrs["format"] != b"revive-superres-state": bad.append("format %r" % f.attrs["format"])
+    if f["superres"].attrs["step"] != 12: bad.append("step %r, not 12" % f["superres"].attrs["step"])
 print("; ".join(bad))
 PY
 }
@@ -65,7 +77,7 @@ check "pixel loss alone: a line per epoch and the test metrics" "$([ $? -eq 0 ] 
 # The same run again gives the same bits (fixed seeds, fixed order of operations).
 "$PIPE" superres "$TMP/pix.ini" --out "$TMP/pix2" >/dev/null 2>&1
 r=""
-h5diff -q "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" >/dev/null 2>&1 || r="generator.h5 differs"
+same_generator "$TMP/ck/pix/generator.h5" "$TMP/pix2/generator.h5" || r="generator.h5 differs"
 check "superres is deterministic: a second run's generator is bit-identical" "$r"
 
 # Mid-run resume: stopped mid-epoch (step 4 of 6) and at an epoch's end (step 6), resumed, the
@@ -84,7 +96,7 @@ r=""
 [ "$r1.$r2.$r3" = "200.200.0" ] || r="exit statuses $r1.$r2.$r3, not 200.200.0: $(tail -n 1 "$TMP/rs4.log")"
 grep -q "^epoch 1/2" "$TMP/rs4.log" && r="$r; the last resume trained epoch 1 again (state.h5 not read)"
 [ -f "$TMP/rs-stopped/results.json" ] && [ ! -f "$TMP/rs-stopped/generator.h5.tmp" ] || r="$r; no results"
-h5diff -q "$TMP/rs-straight/generator.h5" "$TMP/rs-stopped/generator.h5" >/dev/null 2>&1 || r="$r; generator.h5 differs"
+same_generator "$TMP/rs-straight/generator.h5" "$TMP/rs-stopped/generator.h5" || r="$r; generator.h5 differs"
 r=$r$("$PY" -c "
 import json
 a = json.load(open('$TMP/rs-straight/results.json')); b = json.load(open('$TMP/rs-stopped/results.json'))
@@ -93,6 +105,13 @@ print('' if k(a) == k(b) and a['test'] == b['test'] else '; the epoch rows or te
 check "superres --stop-after-steps 4, --resume to 6, --resume: the same bits as straight through" "$r"
 grep -q "stopped after step 4 (epoch 1, step 4 of 6)" "$TMP/rs2.log"
 check "the stop names the step and how to continue" "$([ $? -eq 0 ] || tail -n 2 "$TMP/rs2.log")"
+cp "$TMP/rs-straight/generator.h5" "$TMP/rs-straight.h5"
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-straight" $RS --resume >"$TMP/rs5.log" 2>&1
+r=$?
+same_generator "$TMP/rs-straight.h5" "$TMP/rs-straight/generator.h5" || r="$r; generator.h5 differs"
+grep -q "^epoch " "$TMP/rs5.log" && r="$r; trained again"
+check "--resume of a finished run (its state at the last step): measured again, the same generator" \
+    "$([ "$r" = 0 ] || echo "$r: $(tail -n 1 "$TMP/rs5.log")")"
 one_line_error "--resume without a state" "state.h5 cannot be read" \
     "$PIPE" superres "$TMP/rs.ini" --out "$TMP/rs-none" --resume
 one_line_error "--resume with another config" "'lr = 0.001' there, 'lr = 0.002' now" \
@@ -182,6 +201,93 @@ PY
 else
     ok "# SKIP $FM is missing (Debian's dataset-fashion-mnist): the baseline comparison not run"
 fi
+
+# state.h5 is a file of the checkpoint layout table (docs/checkpoint-format.md, the rows "in a
+# superres state file"): its own format, the table's checksum, checked values. A damaged or
+# foreign one is one line naming the file, the field and the fix. ST: a run stopped at step 4.
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/st0" $RS --stop-after-steps 4 >/dev/null 2>&1
+r=$("$PY" - "$TMP/st0/state.h5" <<'PY' 2>&1
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    bad = []
+    if f.attrs["format"] != b"revive-superres-state": bad.append("format %r" % f.attrs["format"])
+    if f["superres"].attrs["step"] != 4: bad.append("step %r" % f["superres"].attrs["step"])
+    for k in ("params/up.conv", "momentum/up.conv", "moment2/up.conv", "running/body/mean",
+              "superres/epochs/pixel", "config"):
+        if k not in f: bad.append("no " + k)
+    if "mask" in f: bad.append("a /mask group (a checkpoint's, not a state's)")
+print("; ".join(bad))
+PY
+)
+check "state.h5: the table's state rows (format, step, params, AdamW's moments, running statistics, epochs)" "$r"
+# craft NAME PYTHON [crc]: a copy of $TMP/st0 as $TMP/NAME whose state.h5 PYTHON edits (f: the
+# open h5py.File); with crc, the table's checksum recomputed as revive does (the checksummed rows
+# of a state file in table order: object, name, value); then the whole-file CRC (restamp).
+craft() {
+    rm -rf "$TMP/$1"; cp -r "$TMP/st0" "$TMP/$1"
+    "$PY" - "$TMP/$1/state.h5" "${3:-}" <<PY
+import struct, sys, zlib
+sys.path.insert(0, "scripts")
+import h5py, numpy as np, revive_h5
+f = h5py.File(sys.argv[1], "r+")
+$2
+if sys.argv[2] == "crc":
+    c = 0
+    for obj, name in (("/", "format"), ("/", "format_version"), ("/", "seed"), ("/", "config"),
+                      ("superres", "step"), ("superres", "pixel_sum"), ("superres", "perceptual_sum")):
+        c = zlib.crc32(obj.encode() + b"\0" + name.encode() + b"\0", c)
+        v = f["config"][()] if name == "config" else f[obj].attrs[name]
+        if isinstance(v, (bytes, np.bytes_)): c = zlib.crc32(bytes(v) + b"\0", c)
+        elif isinstance(v, (float, np.floating)): c = zlib.crc32(struct.pack("<d", v), c)
+        else: c = zlib.crc32(struct.pack("<q", int(v)), c)
+    f.attrs.modify("checksum", c)
+f.close()
+revive_h5.restamp(sys.argv[1])
+PY
+}
+R="$PIPE superres $TMP/rs.ini $RS --resume --out"
+craft st-same "" crc
+"$PIPE" superres "$TMP/rs.ini" $RS --resume --stop-after-steps 5 --out "$TMP/st-same" >"$TMP/st-same.log" 2>&1
+check "a state.h5 rewritten with its checksum recomputed still resumes (the test's checksum is revive's)" \
+    "$([ $? -eq 200 ] || tail -n 1 "$TMP/st-same.log")"
+craft st-crc "f['superres'].attrs.modify('step', 5)"
+one_line_error "a state.h5 whose step was changed: the checksum" \
+    "st-crc/state.h5: the checksum of its attributes and config text does not match.*without --resume" $R "$TMP/st-crc"
+craft st-range "f['superres/epochs/pixel'][0] = -1.0"
+one_line_error "a state.h5 with a negative loss: the field and its bounds" \
+    "st-range/state.h5: /superres/epochs/pixel\[0\] = -1.*without --resume" $R "$TMP/st-range"
+craft st-past "f['superres'].attrs.modify('step', 13)" crc
+one_line_error "a state.h5 past the run's last step" "st-past/state.h5: /superres step = 13, past this run's 12 steps" \
+    $R "$TMP/st-past"
+craft st-adam "del f['moment2']"
+one_line_error "a state.h5 without AdamW's second moment" "st-adam/state.h5.*moment2/" $R "$TMP/st-adam"
+craft st-epochs "del f['superres/epochs/lr']; f['superres/epochs/lr'] = np.zeros(3)"
+one_line_error "a state.h5 of another number of epochs" "st-epochs/state.h5.*superres/epochs/lr" $R "$TMP/st-epochs"
+rm -rf "$TMP/st-old"; mkdir -p "$TMP/st-old"
+"$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'w'); f['step'] = [4]; f['values'] = [0.0]" "$TMP/st-old/state.h5"
+one_line_error "a state.h5 of the old hand-written layout" \
+    "st-old/state.h5: not a pipeline superres state file (no 'format' attribute)" $R "$TMP/st-old"
+rm -rf "$TMP/st-ck"; mkdir -p "$TMP/st-ck"; cp "$CKPT" "$TMP/st-ck/state.h5"
+one_line_error "a checkpoint as state.h5" "st-ck/state.h5: not a pipeline superres state file but a revive checkpoint" \
+    $R "$TMP/st-ck"
+one_line_error "pipeline resume of a state.h5" "not a revive checkpoint but a pipeline superres state file (continue its run with pipeline superres CONFIG --resume)" \
+    "$PIPE" resume "$TMP/st0/state.h5" --out "$TMP/st-resume"
+
+# A signal stops superres after its step, with state.h5 (the file it saves, not a checkpoint's
+# last.h5) named in the handler's message; exit EXIT_STOPPED.
+"$PIPE" superres "$TMP/rs.ini" --out "$TMP/sig" $RS --set train.epochs=2000 >"$TMP/sig.log" 2>"$TMP/sig.err" &
+pid=$!
+i=0
+while ! grep -q "^epoch 1/" "$TMP/sig.log" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+rc=$?
+r=""
+[ "$rc" -eq "$EXIT_STOPPED" ] || r="exit $rc"
+grep -q "SIGTERM: finishing this step, then saving state.h5 " "$TMP/sig.err" || r="$r; stderr: $(head -c 300 "$TMP/sig.err")"
+grep -q "last.h5" "$TMP/sig.err" "$TMP/sig.log" && r="$r; names last.h5"
+[ -f "$TMP/sig/state.h5" ] || r="$r; no state.h5"
+check "SIGTERM: superres says it saves state.h5, saves it and exits $EXIT_STOPPED" "$r"
 
 # "Recognizable?": the ResNet-8 classifier above as the judge.
 "$PIPE" superres "$TMP/pix.ini" --out "$TMP/judged" --set "superres.judge_checkpoint=$CKPT" >"$TMP/judged.log" 2>&1 ||

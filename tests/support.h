@@ -1,13 +1,53 @@
-/* What several cmocka tests need and nothing in the engine does: scratch directories. */
+/* What several cmocka tests need and nothing in the engine does: scratch directories, and the
+ * comparison with a PyTorch reference script (tests/tools/torch_*.py). Such a test writes what
+ * revive computed as raw float32 files into a scratch directory; the script recomputes it from
+ * the same inputs and weights, compares, and exits non-zero on a difference:
+ *
+ *   support_need_python("torch, torchvision", "ResNet-18 not compared");   else skip()s
+ *   struct support_ref r;
+ *   support_ref_open(&r, "revive-torch-r18");
+ *   support_ref_floats(&r, "x.bin", x, n);
+ *   support_ref_params(&r, &m);                  params.txt: "name offset count" per parameter
+ *   assert_int_equal(support_ref_run(&r, "torch_imagenet.py", "%d %d", N, C), 0);
+ *   support_ref_close(&r);                       the directory removed
+ */
 #ifndef REVIVE_TESTS_SUPPORT_H
 #define REVIVE_TESTS_SUPPORT_H
 
 #include <stddef.h>
+
+struct model;
 
 /* Makes a fresh directory /tmp/<name>-XXXXXX into dir (cap bytes); 0 on success, -1 if not. */
 int support_make_tmpdir(char *dir, size_t cap, const char *name);
 
 /* Removes path and, if it is a directory, everything below it; a missing path is no error. */
 void support_rm_rf(const char *path);
+
+/* Skips the calling cmocka test (with a message saying what is not compared) unless
+ * /usr/bin/python3 imports every module of the comma-separated list. */
+void support_need_python(const char *modules, const char *not_compared);
+
+struct support_ref {
+    char dir[256]; /* the scratch directory the script reads */
+};
+/* A fresh scratch directory /tmp/<name>-XXXXXX (the test fails if it cannot be made). */
+void support_ref_open(struct support_ref *r, const char *name);
+/* n floats as the raw file dir/name (native float32). */
+void support_ref_floats(struct support_ref *r, const char *name, const float *v, size_t n);
+/* dir/params.txt: each parameter of m as "name offset count", in m's order (offsets into m.values). */
+void support_ref_params(struct support_ref *r, const struct model *m);
+/* Runs /usr/bin/python3 tests/tools/<script> DIR followed by the arguments fmt gives; its exit
+ * status (0: the script found revive's values within its tolerance). */
+int support_ref_run(struct support_ref *r, const char *script, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A classifier's step for the reference: m (built for n images with spec.input_grad) forward in
+ * training mode on x (n images, xn floats in all) and backward from the mean softmax
+ * cross-entropy against labels y; writes values.bin, x.bin, logits.bin, dx.bin (the input
+ * gradient), y.bin (labels as floats), loss.bin and params.txt. m.grads holds the gradients. */
+void support_ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
+                            const int *y, int n);
+/* Removes the directory and everything in it. */
+void support_ref_close(struct support_ref *r);
 
 #endif

@@ -629,7 +629,7 @@ static void restamp(const char *path)
     int has = h5in_attr_int(in, "stats", "nstages", &nstages, &err) == 0 &&
               h5in_attr_int(in, "/", "checksum", &(int64_t){0}, &err) == 0;
     if (has && nstages >= 0 && nstages <= 1000)
-        has = ck_checksum_in(in, (int)nstages, &crc, &err) == 0;
+        has = ck_checksum_in(in, CK_FILE_CHECKPOINT, (int)nstages, &crc, &err) == 0;
     h5in_close(in);
     if (!has)
         return;

@@ -79,7 +79,7 @@ static void restamp(const char *path, int nstages)
     struct h5in *in = h5in_open(path, &err);
     assert_non_null(in);
     uint32_t crc = 0;
-    int ok = ck_checksum_in(in, nstages, &crc, &err) == 0;
+    int ok = ck_checksum_in(in, CK_FILE_CHECKPOINT, nstages, &crc, &err) == 0;
     h5in_close(in);
     if (!ok) /* a record the damage removed: the checksum cannot be computed, the load says why */
         return;

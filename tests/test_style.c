@@ -294,27 +294,14 @@ static void test_tap_stats(void **state)
     assert_float_equal(st.entropy_ratio, 1.0, 1e-6);
 }
 
-static void write_floats(const char *dir, const char *name, const float *v, size_t n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(v, sizeof(float), n, f), n);
-    fclose(f);
-}
-
 /* Each form, style and content together, against the reference's definitions in PyTorch. */
 static void test_against_torch(void **state)
 {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
-        print_message("SKIP: /usr/bin/python3 has no torch: the style loss not compared\n");
-        skip();
-    }
+    support_need_python("torch", "the style loss not compared");
     enum { N = 2 };
-    char dir[256];
-    assert_int_equal(support_make_tmpdir(dir, sizeof dir, "revive-torch-style"), 0);
+    struct support_ref r;
+    support_ref_open(&r, "revive-torch-style");
     for (int form = 0; form < SWAG_COUNT; form++) {
         struct model m;
         tiny_model(&m, N, true);
@@ -327,26 +314,24 @@ static void test_against_torch(void **state)
         size_t per = (size_t)t.c * t.hw;
         fill(x->v, N * per, 7, 1.0f);
         style_term_capture_gram(&t, &m);
-        write_floats(dir, "s.bin", x->v, per);
+        support_ref_floats(&r, "s.bin", x->v, per);
         fill(x->v, N * per, 8, 1.0f);
         style_term_capture_content(&t, &m, N);
-        write_floats(dir, "p.bin", x->v, N * per);
+        support_ref_floats(&r, "p.bin", x->v, N * per);
         fill(x->v, N * per, 9, 1.0f);
-        write_floats(dir, "x.bin", x->v, N * per);
+        support_ref_floats(&r, "x.bin", x->v, N * per);
         struct loss l;
         loss_style(&l, &t);
         float loss = (float)(l.apply(&l, &m, N, N, &t) / N);
-        write_floats(dir, "loss.bin", &loss, 1);
-        write_floats(dir, "dx.bin", x->g, N * per);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/tools/torch_style.py %s %s %d %d %d %d "
-                 "0.001 %.17g %.17g", dir, swag_names[form], N, t.c, x->h, x->w, t.style_weight,
-                 t.content_weight);
-        assert_int_equal(system(cmd), 0);
+        support_ref_floats(&r, "loss.bin", &loss, 1);
+        support_ref_floats(&r, "dx.bin", x->g, N * per);
+        assert_int_equal(support_ref_run(&r, "torch_style.py", "%s %d %d %d %d 0.001 %.17g %.17g",
+                                         swag_names[form], N, t.c, x->h, x->w, t.style_weight,
+                                         t.content_weight), 0);
         style_term_free(&t);
         model_free(&m);
     }
-    support_rm_rf(dir);
+    support_ref_close(&r);
 }
 
 /* The whole chain against PyTorch: a random ImageNet ResNet-18 (Kaiming weights from lossnet.h,
@@ -358,15 +343,11 @@ static void test_against_torch(void **state)
 static void test_network_against_torch(void **state)
 {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null") != 0) {
-        print_message("SKIP: /usr/bin/python3 has no torch or torchvision: the image gradient not "
-                      "compared\n");
-        skip();
-    }
+    support_need_python("torch, torchvision", "the image gradient not compared");
     enum { C = 3, H = 32, NT = 5 };
     static const char *const taps[NT] = {"stem", "layer1.1", "layer2.1", "layer3.1", "layer4.1"};
-    char dir[256];
-    assert_int_equal(support_make_tmpdir(dir, sizeof dir, "revive-torch-style-net"), 0);
+    struct support_ref r;
+    support_ref_open(&r, "revive-torch-style-net");
     for (int form = 0; form < SWAG_COUNT; form++) {
         struct model_spec spec = {.arch = ARCH_IMAGENET_RESNET, .depth = 18, .width = 1, .in_c = C,
                                   .in_h = H, .in_w = H, .classes = 10, .input_grad = true,
@@ -416,34 +397,26 @@ static void test_network_against_torch(void **state)
             sum += l[k].apply(&l[k], &m, 1, 1, &t[k]);
         model_backward(&m, 1, NULL);
         float loss = (float)sum;
-        write_floats(dir, "values.bin", m.values, m.total);
-        write_floats(dir, "running.bin", m.running_stats, m.running_total);
-        write_floats(dir, "style.bin", style, xn);
-        write_floats(dir, "x.bin", x, xn);
-        write_floats(dir, "loss.bin", &loss, 1);
-        write_floats(dir, "dx.bin", m.d_x, xn);
+        support_ref_floats(&r, "values.bin", m.values, m.total);
+        support_ref_floats(&r, "running.bin", m.running_stats, m.running_total);
+        support_ref_floats(&r, "style.bin", style, xn);
+        support_ref_floats(&r, "x.bin", x, xn);
+        support_ref_floats(&r, "loss.bin", &loss, 1);
+        support_ref_floats(&r, "dx.bin", m.d_x, xn);
+        support_ref_params(&r, &m);
         char path[512];
-        snprintf(path, sizeof path, "%s/weights.bin", dir);
+        snprintf(path, sizeof path, "%s/weights.bin", r.dir);
         FILE *f = fopen(path, "wb");
         assert_non_null(f);
         assert_int_equal(fwrite(weights, sizeof(double), NT, f), NT);
         fclose(f);
-        snprintf(path, sizeof path, "%s/params.txt", dir);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        for (int p = 0; p < m.nparams; p++)
-            fprintf(f, "%s %zu %zu\n", m.params[p].name, m.params[p].offset, m.params[p].count);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/units.txt", dir);
+        snprintf(path, sizeof path, "%s/units.txt", r.dir);
         f = fopen(path, "w");
         assert_non_null(f);
         for (int u = 0; u < m.nunits; u++)
             fprintf(f, "%s %zu %d\n", m.units[u].name, m.units[u].running, m.units[u].channels);
         fclose(f);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/tools/torch_style_net.py %s %s %d %d 0.001",
-                 dir, swag_names[form], C, H);
-        int rc = system(cmd);
+        int rc = support_ref_run(&r, "torch_style_net.py", "%s %d %d 0.001", swag_names[form], C, H);
         for (int k = 0; k < NT; k++)
             style_term_free(&t[k]);
         free(style);
@@ -451,7 +424,7 @@ static void test_network_against_torch(void **state)
         model_free(&m);
         assert_int_equal(rc, 0);
     }
-    support_rm_rf(dir);
+    support_ref_close(&r);
 }
 
 int main(void)

@@ -14,7 +14,8 @@ const struct cli_option cli_out = {"--out", "DIR", CLI_STRING,
                                    .help = "the run's directory (default run.out_dir/run.name)"};
 const struct cli_option cli_stop_after_steps = {
     "--stop-after-steps", "N", CLI_LONG, 1, 1e15, .valid = "a whole number of steps >= 1",
-    .help = "save last.h5 and stop after N steps (exit status EXIT_STOPPED)"};
+    .help = "save where the run stands (" RUN_LAST_FILE "; pipeline superres: its state file) and "
+            "stop after N steps (exit status EXIT_STOPPED)"};
 
 /* "--set section.key=value, --out DIR or --stop-after-steps N" */
 static void list_options(char *buf, size_t cap, const struct cli_command *cmd)
@@ -195,5 +196,5 @@ void cli_usage(FILE *f, const struct cli_command *const *cmds)
     fputs("Run under mpirun for data-parallel training: mpirun -q -np 2 ./pipeline run CONFIG\n"
           "(-q keeps Open MPI's notice of a non-zero exit off stderr).\n", f);
     fprintf(f, "Exit status: 0 done, 1 an error (one line on stderr), %d a bad command line, %d stopped "
-            "as asked (a signal or --stop-after-steps; last.h5 saved).\n", CLI_EXIT_USAGE, EXIT_STOPPED);
+            "as asked (a signal or --stop-after-steps; " RUN_LAST_FILE " or superres's state file saved).\n", CLI_EXIT_USAGE, EXIT_STOPPED);
 }

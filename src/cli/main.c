@@ -120,7 +120,7 @@ static int command_run(const struct cli_args *a)
         rc = config_validate(&cfg, &err);
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
-    stop_install(comm->rank == 0);
+    stop_install(comm->rank == 0, RUN_LAST_FILE);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = (long)cli_number(a, &cli_stop_after_steps, 0);
@@ -157,7 +157,7 @@ static int command_resume(const struct cli_args *a)
     if (comm_agree(comm, rc, &err))
         return fail(comm, &err);
     snprintf(cfg.source, sizeof cfg.source, "%s", file);
-    stop_install(comm->rank == 0);
+    stop_install(comm->rank == 0, RUN_LAST_FILE);
     struct run r;
     rc = run_open(&r, &cfg, comm, &err);
     r.stop_after_steps = (long)cli_number(a, &cli_stop_after_steps, 0);

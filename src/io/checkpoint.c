@@ -264,62 +264,89 @@ static int read_mathematics(struct run *r, struct h5in *f, struct rv_error *err)
     return 0;
 }
 
-static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_error *err)
+int ck_put_head(struct h5out *f, enum ck_file file, const struct config *cfg, struct rv_error *err)
 {
-    const struct model *m = &r->model;
     char name[160];
-    const struct ck_io io = {.writing = true, .seed_only = seed_only};
-    if (ck_put_string(f, CK_FORMAT, 0, CHECKPOINT_FORMAT, err) ||
+    if (ck_put_string(f, CK_FORMAT, 0, ck_file_format[file], err) ||
         ck_put_int(f, CK_FORMAT_VERSION, 0, CHECKPOINT_VERSION, err) ||
-        ck_put_int(f, CK_SEED, 0, r->cfg.seed, err) ||
-        ck_put_all(f, CK_IN_RUN, 0, r, err) ||
-        ck_put_int(f, CK_SEED_ONLY, 0, seed_only, err))
+        ck_put_int(f, CK_SEED, 0, cfg->seed, err))
         return -1;
-    char *ini = config_to_ini(&r->cfg);
+    char *ini = config_to_ini(cfg);
     ck_dataset_path(name, sizeof name, CK_CONFIG, 0, NULL);
     int rc = h5out_string(f, name, ini, err);
     free(ini);
-    if (rc || h5out_group(f, ck_layout[CK_MODEL_DEPTH].object, err) ||
+    return rc;
+}
+
+/* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
+int ck_put_checksum(struct h5out *f, enum ck_file file, int nstages, struct rv_error *err)
+{
+    uint32_t crc;
+    return ck_checksum_out(f, file, nstages, &crc, err) || ck_put_int(f, CK_CHECKSUM, 0, crc, err) ? -1 : 0;
+}
+
+int ck_write_atomic(const char *path, int (*write)(struct h5out *f, const void *ctx, struct rv_error *err),
+                    const void *ctx, struct rv_error *err)
+{
+    struct h5out *f = h5out_create(path, err);
+    if (!f)
+        return -1;
+    if (write(f, ctx, err)) {
+        h5out_discard(f);
+        return -1;
+    }
+    return h5out_commit(f, err);
+}
+
+static int write_file(struct run *r, struct h5out *f, bool seed_only, struct rv_error *err)
+{
+    const struct model *m = &r->model;
+    const struct ck_io io = {.writing = true, .seed_only = seed_only, .seed = (uint64_t)r->cfg.seed};
+    if (ck_put_head(f, CK_FILE_CHECKPOINT, &r->cfg, err) || ck_put_all(f, CK_IN_RUN, 0, r, err) ||
+        ck_put_int(f, CK_SEED_ONLY, 0, seed_only, err))
+        return -1;
+    if (h5out_group(f, ck_layout[CK_MODEL_DEPTH].object, err) ||
         ck_put_all(f, CK_IN_SPEC, 0, &m->spec, err) || write_mathematics(r, f, err))
         return -1;
     /* Parameters with their optimizer state and masks, running statistics, the history. */
-    if (ck_put_arrays(f, CK_PARAMS, CK_HIST_ABS_GAMMA_P90, 0, r, &io, err) ||
+    if (ck_put_arrays(f, CK_PARAMS, CK_RUNNING_VAR, 0, m, &io, err) ||
+        ck_put_arrays(f, CK_HIST_STAGE, CK_HIST_ABS_GAMMA_P90, 0, r, &io, err) ||
         provenance_write(f, r->provenance, r->nprovenance, err) || write_stats(r, f, err))
         return -1;
-    /* Last: the checksum over what HDF5's Fletcher-32 does not cover (attributes, strings). */
-    uint32_t crc;
-    return ck_checksum_out(f, r->nrecords, &crc, err) || ck_put_int(f, CK_CHECKSUM, 0, crc, err) ? -1 : 0;
+    return ck_put_checksum(f, CK_FILE_CHECKPOINT, r->nrecords, err);
+}
+
+static int write_full(struct h5out *f, const void *r, struct rv_error *err)
+{
+    return write_file((struct run *)r, f, false, err);
+}
+
+static int write_seed_only(struct h5out *f, const void *r, struct rv_error *err)
+{
+    return write_file((struct run *)r, f, true, err);
 }
 
 int checkpoint_save(struct run *r, const char *path, struct rv_error *err)
 {
-    int rc = 0;
-    if (r->comm->rank == 0) {
-        struct h5out *f = h5out_create(path, err);
-        if (!f)
-            rc = -1;
-        else if (write_file(r, f, false, err)) {
-            h5out_discard(f);
-            rc = -1;
-        } else {
-            rc = h5out_commit(f, err);
-        }
-    }
+    int rc = r->comm->rank == 0 ? ck_write_atomic(path, write_full, r, err) : 0;
     return comm_agree(r->comm, rc, err);
 }
 
-/* Format 2 and later: the stored checksum must equal the one recomputed from the file. */
-static int verify_checksum(struct h5in *f, struct rv_error *err)
+/* Format 2 and later: the stored checksum must equal the one recomputed from the file (a state
+ * file has no stage records). */
+static int verify_checksum(struct h5in *f, enum ck_file file, struct rv_error *err)
 {
-    int64_t stored, nstages;
+    int64_t stored, nstages = 0;
     uint32_t crc;
-    if (ck_get_int(f, CK_CHECKSUM, 0, &stored, err) || ck_get_int(f, CK_NSTAGES, 0, &nstages, err) ||
-        ck_checksum_in(f, (int)nstages, &crc, err))
+    if (ck_get_int(f, CK_CHECKSUM, 0, &stored, err) ||
+        (file == CK_FILE_CHECKPOINT && ck_get_int(f, CK_NSTAGES, 0, &nstages, err)) ||
+        ck_checksum_in(f, file, (int)nstages, &crc, err))
         return -1;
     if ((uint32_t)stored != crc)
         return rv_fail(err, "%s: the checksum of its attributes and config text does not match "
-                       "(stored %08llx, computed %08x): the file is damaged; resume from another "
-                       "checkpoint", h5in_path(f), (unsigned long long)stored, crc);
+                       "(stored %08llx, computed %08x): the file is damaged%s", h5in_path(f),
+                       (unsigned long long)stored, crc,
+                       file == CK_FILE_CHECKPOINT ? "; resume from another checkpoint" : "");
     return 0;
 }
 
@@ -328,12 +355,16 @@ static int verify_checksum(struct h5in *f, struct rv_error *err)
  * format-2 or -3 file without its whole-file CRC-32 is refused before any string is read at all. */
 int checkpoint_check_format(struct h5in *f, struct rv_error *err)
 {
-    const char *version_name = ck_layout[CK_FORMAT_VERSION].name;
+    return ck_check_format(f, CK_FILE_CHECKPOINT, err);
+}
+
+int ck_check_format(struct h5in *f, enum ck_file file, struct rv_error *err)
+{
+    const char *version_name = ck_layout[CK_FORMAT_VERSION].name, *noun = ck_file_noun[file];
     if (!h5in_attr_exists(f, "/", ck_layout[CK_FORMAT].name))
-        return rv_fail(err, "%s: not a revive checkpoint (no 'format' attribute)", h5in_path(f));
+        return rv_fail(err, "%s: not a %s (no 'format' attribute)", h5in_path(f), noun);
     if (!h5in_attr_exists(f, "/", version_name))
-        return rv_fail(err, "%s: not a revive checkpoint (no '%s' attribute)", h5in_path(f),
-                       version_name);
+        return rv_fail(err, "%s: not a %s (no '%s' attribute)", h5in_path(f), noun, version_name);
     int64_t version = 0;
     if (h5in_attr_int(f, "/", version_name, &version, err))
         return -1;
@@ -359,12 +390,22 @@ int checkpoint_check_format(struct h5in *f, struct rv_error *err)
     char *format = NULL;
     if (ck_get_string(f, CK_FORMAT, 0, &format, err))
         return -1;
-    int ok = strcmp(format, CHECKPOINT_FORMAT) == 0;
+    int ok = strcmp(format, ck_file_format[file]) == 0, other = -1;
+    for (int k = 0; k < CK_NFILES; k++)
+        if (k != (int)file && strcmp(format, ck_file_format[k]) == 0)
+            other = k;
     free(format);
+    if (!ok && other >= 0)
+        return rv_fail(err, "%s: not a %s but a %s (%s)", h5in_path(f), noun, ck_file_noun[other],
+                       ck_file_use[other]);
     if (!ok)
-        return rv_fail(err, "%s: not a revive checkpoint (format is not '%s')", h5in_path(f),
-                       CHECKPOINT_FORMAT);
-    return version >= 2 ? verify_checksum(f, err) : 0;
+        return rv_fail(err, "%s: not a %s (format is not '%s')", h5in_path(f), noun,
+                       ck_file_format[file]);
+    /* A state file is written by revives of format 3 on only. */
+    if (file != CK_FILE_CHECKPOINT && version < CHECKPOINT_FIXED_STRINGS)
+        return rv_fail(err, "%s: a %s of format %lld, which no revive wrote: the file is damaged",
+                       h5in_path(f), noun, (long long)version);
+    return version >= 2 ? verify_checksum(f, file, err) : 0;
 }
 
 /* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when it is not one. */
@@ -672,7 +713,7 @@ static int read_seed_only(struct run *r, struct h5in *f, struct rv_error *err)
         return -1;
     model_init(m, (uint64_t)seed);
     const struct ck_io reading = {.seed_only = true};
-    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, r, &reading, err))
+    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, m, &reading, err))
         return -1;
     return read_rest(r, f, err);
 }
@@ -721,7 +762,7 @@ static int read_file(struct run *r, struct h5in *f, struct rv_error *err)
         return read_seed_only(r, f, err);
     /* Each parameter's values, optimizer state and mask (uint8 in the file, checked 0 or 1). */
     const struct ck_io reading = {0};
-    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, r, &reading, err))
+    if (ck_get_arrays(f, CK_PARAMS, CK_MOMENT2, 0, m, &reading, err))
         return -1;
     model_mask_changed(m);
     return read_rest(r, f, err) || check_optimizer_state(r, f, err) ? -1 : 0;
@@ -732,7 +773,7 @@ static int read_rest(struct run *r, struct h5in *f, struct rv_error *err)
 {
     char name[160];
     const struct ck_io reading = {0};
-    if (ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err))
+    if (ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, &r->model, &reading, err))
         return -1;
     int nd;
     size_t shape[H5IO_MAX_DIMS], rows;
@@ -840,17 +881,8 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
             rc = rv_fail(err, "%s: conv weight %s differs from the values its seed gives (trained or "
                          "re-initialized); only a checkpoint whose convs were never changed, such as "
                          "the BN-only stage-00.h5, can be exported seed-only", in, r.model.params[p].name);
-    if (rc == 0) {
-        struct h5out *o = h5out_create(out, err);
-        if (!o)
-            rc = -1;
-        else if (write_file(&r, o, true, err)) {
-            h5out_discard(o);
-            rc = -1;
-        } else {
-            rc = h5out_commit(o, err);
-        }
-    }
+    if (rc == 0)
+        rc = ck_write_atomic(out, write_seed_only, &r, err);
     for (int i = 0; i < r.nrecords; i++)
         stats_free(&r.records[i]);
     free(r.history);
@@ -891,8 +923,9 @@ static int read_model_values(struct model *m, struct h5in *f, struct ck_input_no
     /* A seed-only export: every parameter from its seed, then what the file holds over it. */
     if (seed_only)
         model_init(m, (uint64_t)seed);
-    /* The values, running statistics and input normalization through the layout table's rows,
-     * whose accessors read a run's model: a run that holds this model (its blocks shared). */
+    /* The values, running statistics and input normalization through the layout table's rows;
+     * the normalization's accessor reads a run's: a run that holds this model (its blocks
+     * shared). */
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return rv_fail(err, "%s: out of memory", h5in_path(f));
@@ -900,8 +933,8 @@ static int read_model_values(struct model *m, struct h5in *f, struct ck_input_no
     const struct ck_io reading = {.seed_only = seed_only != 0};
     char mean_path[64];
     ck_dataset_path(mean_path, sizeof mean_path, CK_MODEL_INPUT_MEAN, 0, NULL);
-    int rc = ck_get_arrays(f, CK_PARAMS, CK_PARAMS, 0, r, &reading, err) ||
-             ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, r, &reading, err) ||
+    int rc = ck_get_arrays(f, CK_PARAMS, CK_PARAMS, 0, m, &reading, err) ||
+             ck_get_arrays(f, CK_RUNNING_MEAN, CK_RUNNING_VAR, 0, m, &reading, err) ||
              ck_get_arrays(f, CK_MODEL_INPUT_MEAN, CK_MODEL_INPUT_STD, 0, r, &reading, err) ? -1 : 0;
     if (rc == 0 && norm) {
         memset(norm, 0, sizeof *norm);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "checkpoint_layout.h"
 #include "h5io.h"
 #include "history.h"
@@ -48,16 +49,16 @@ static void locate_input_norm(const void *base, int id, int i, const struct ck_i
 }
 const struct ck_access ck_acc_input_norm = {.locate = locate_input_norm};
 
-/* /params, /momentum, /mask, /moment2: parameter i of the model's blocks, in its shape. */
+/* /params, /momentum, /mask, /moment2: parameter i of the model's blocks, in its shape. The base
+ * is the struct model (a run's, or pipeline superres's generator). */
 static int count_params(const void *base)
 {
-    return ((const struct run *)base)->model.nparams;
+    return ((const struct model *)base)->nparams;
 }
 
 static void locate_param(const void *base, int id, int i, const struct ck_io *io, struct ck_array *a)
 {
-    const struct run *r = base;
-    const struct model *m = &r->model;
+    const struct model *m = base;
     const struct param *pa = &m->params[i];
     *a = (struct ck_array){.need = CK_NEED, .arg = pa->name, .ndim = pa->ndim};
     for (int d = 0; d < pa->ndim; d++)
@@ -70,7 +71,7 @@ static void locate_param(const void *base, int id, int i, const struct ck_io *io
         if (io->seed_only && io->writing) {
             bool regenerated = pa->kind == PARAM_CONV ||
                                ((pa->kind == PARAM_OUTPUT_W || pa->kind == PARAM_OUTPUT_B) &&
-                                ck_at_init(m, (uint64_t)r->cfg.seed, i));
+                                ck_at_init(m, io->seed, i));
             a->need = regenerated ? CK_SKIP : CK_NEED;
         } else if (io->seed_only) {
             a->need = pa->kind == PARAM_GAMMA || pa->kind == PARAM_BETA ? CK_NEED : CK_IF_THERE;
@@ -78,9 +79,11 @@ static void locate_param(const void *base, int id, int i, const struct ck_io *io
         break;
     case CK_MOMENTUM: a->data = m->momentum + pa->offset; break;
     case CK_MASK: break; /* float 0/1 in memory, uint8 in the file */
-    case CK_MOMENT2: /* AdamW only; read when there (checkpoint.c checks it is where needed) */
+    case CK_MOMENT2: /* AdamW only; in a checkpoint read when there (checkpoint.c checks it is
+                        where needed); a state file always continues its optimizer: required */
         a->data = m->moment2 ? m->moment2 + pa->offset : NULL;
-        a->need = !m->moment2 ? CK_SKIP : io->writing ? CK_NEED : CK_IF_THERE;
+        a->need = !m->moment2 ? CK_SKIP
+                  : io->writing || io->file == CK_FILE_STATE ? CK_NEED : CK_IF_THERE;
         break;
     default: REVIVE_ASSERT(0 && "not a parameter row");
     }
@@ -88,7 +91,7 @@ static void locate_param(const void *base, int id, int i, const struct ck_io *io
 
 static void pack_mask(const void *base, int id, int i, void *buf)
 {
-    const struct model *m = &((const struct run *)base)->model;
+    const struct model *m = base;
     const struct param *pa = &m->params[i];
     uint8_t *b = buf;
     for (size_t j = 0; j < pa->count; j++)
@@ -97,7 +100,7 @@ static void pack_mask(const void *base, int id, int i, void *buf)
 
 static void unpack_mask(void *base, int id, int i, const void *buf)
 {
-    struct model *m = &((struct run *)base)->model;
+    struct model *m = base;
     const struct param *pa = &m->params[i];
     const uint8_t *b = buf;
     for (size_t j = 0; j < pa->count; j++)
@@ -106,16 +109,16 @@ static void unpack_mask(void *base, int id, int i, const void *buf)
 const struct ck_access ck_acc_param = {.count = count_params, .locate = locate_param,
                                        .pack = pack_mask, .unpack = unpack_mask};
 
-/* /running/<unit>/mean and var: the unit's running statistics, (channels,) each. A LayerNorm
- * unit (a Mixer's) has none: no dataset, written or read. */
+/* /running/<unit>/mean and var: the unit's running statistics, (channels,) each, of the struct
+ * model at base. A LayerNorm unit (a Mixer's) has none: no dataset, written or read. */
 static int count_units(const void *base)
 {
-    return ((const struct run *)base)->model.nunits;
+    return ((const struct model *)base)->nunits;
 }
 
 static void locate_running(const void *base, int id, int i, const struct ck_io *io, struct ck_array *a)
 {
-    const struct model *m = &((const struct run *)base)->model;
+    const struct model *m = base;
     const struct unit *un = &m->units[i];
     size_t c = ck_unit_channels(m, i);
     if (un->layernorm) {
@@ -211,6 +214,42 @@ static int flag_disagrees(struct h5in *f, const char *path, const void *base, in
 const struct ck_access ck_acc_record = {.locate = locate_record, .pack = pack_record_flag,
                                         .disagree = flag_disagrees};
 
+/* /superres/epochs/<column>: one column of struct sr_state's rows, (epochs,). */
+static void locate_sr_epochs(const void *base, int id, int i, const struct ck_io *io, struct ck_array *a)
+{
+    const struct sr_state *st = base;
+    *a = (struct ck_array){.need = CK_NEED, .ndim = 1, .dims = {(size_t)st->epochs}};
+}
+
+static double *sr_column(const struct sr_state *st, int id, int e)
+{
+    struct sr_epoch *r = &st->rows[e];
+    switch (id) {
+    case CK_SR_EPOCH_LR: return &r->lr;
+    case CK_SR_EPOCH_PIXEL: return &r->pixel;
+    case CK_SR_EPOCH_PERCEPTUAL: return &r->perceptual;
+    case CK_SR_EPOCH_SECONDS: return &r->seconds;
+    default: REVIVE_ASSERT(0 && "not a superres epoch row");
+    }
+    return NULL;
+}
+
+static void pack_sr_epochs(const void *base, int id, int i, void *buf)
+{
+    const struct sr_state *st = base;
+    for (int e = 0; e < st->epochs; e++)
+        ((double *)buf)[e] = *sr_column(st, id, e);
+}
+
+static void unpack_sr_epochs(void *base, int id, int i, const void *buf)
+{
+    const struct sr_state *st = base;
+    for (int e = 0; e < st->epochs; e++)
+        *sr_column(st, id, e) = ((const double *)buf)[e];
+}
+const struct ck_access ck_acc_sr_epochs = {.locate = locate_sr_epochs, .pack = pack_sr_epochs,
+                                           .unpack = unpack_sr_epochs};
+
 /* ---- reading and writing through them --------------------------------------------------- */
 
 static size_t count_of(const struct ck_array *a)
@@ -236,11 +275,15 @@ static int instances(const struct ck_row *row, const void *base)
     return row->access->count ? row->access->count(base) : 1;
 }
 
-static int put_one(struct h5out *f, int id, int k, int i, const void *base, const struct ck_io *io,
+/* Instance i of row id into the file (ck_put_arrays walks them). */
+static int put_one(void *file, int id, int k, int i, void *base, const struct ck_io *io,
                    struct rv_error *err)
 {
+    struct h5out *f = file;
     const struct ck_row *row = &ck_layout[id];
     struct ck_array a;
+    if (!ck_in_file(row, io->file))
+        return 0;
     row->access->locate(base, id, i, io, &a);
     if (a.need == CK_SKIP || (io->seed_only && (row->flags & CK_FULL_ONLY)))
         return 0;
@@ -261,19 +304,30 @@ static int put_one(struct h5out *f, int id, int k, int i, const void *base, cons
     return rc ? -1 : 0;
 }
 
-int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int k, const void *base,
-                  const struct ck_io *io, struct rv_error *err)
+typedef int ck_one_fn(void *file, int id, int k, int i, void *base, const struct ck_io *io,
+                      struct rv_error *err);
+
+/* one() for every instance of every row from first to last, in the file's order (ck_put_arrays'
+ * comment in checkpoint_layout.h). */
+static int walk(void *file, ck_one_fn *one, enum ck_field first, enum ck_field last, int k,
+                void *base, const struct ck_io *io, struct rv_error *err)
 {
     for (int from = first; from <= (int)last;) {
         REVIVE_ASSERT(ck_layout[from].access);
         int to = group_end(from, last), n = instances(&ck_layout[from], base);
         for (int i = 0; i < n; i++)
             for (int id = from; id <= to; id++)
-                if (put_one(f, id, k, i, base, io, err))
+                if (one(file, id, k, i, base, io, err))
                     return -1;
         from = to + 1;
     }
     return 0;
+}
+
+int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int k, const void *base,
+                  const struct ck_io *io, struct rv_error *err)
+{
+    return walk(f, put_one, first, last, k, (void *)base, io, err); /* put_one only reads base */
 }
 
 /* Values of the row's type as doubles, for a comparison and its message. */
@@ -310,12 +364,16 @@ static int read_checked(struct h5in *f, const struct ck_row *row, int id, const 
     }
 }
 
-static int get_one(struct h5in *f, int id, int k, int i, void *base, const struct ck_io *io,
+/* Instance i of row id from the file, checked (ck_get_arrays walks them). */
+static int get_one(void *file, int id, int k, int i, void *base, const struct ck_io *io,
                    struct rv_error *err)
 {
+    struct h5in *f = file;
     const struct ck_row *row = &ck_layout[id];
     const struct ck_access *acc = row->access;
     struct ck_array a;
+    if (!ck_in_file(row, io->file))
+        return 0;
     acc->locate(base, id, i, io, &a);
     if (a.need == CK_SKIP || (io->seed_only && (row->flags & CK_FULL_ONLY)))
         return 0;
@@ -352,14 +410,5 @@ static int get_one(struct h5in *f, int id, int k, int i, void *base, const struc
 int ck_get_arrays(struct h5in *f, enum ck_field first, enum ck_field last, int k, void *base,
                   const struct ck_io *io, struct rv_error *err)
 {
-    for (int from = first; from <= (int)last;) {
-        REVIVE_ASSERT(ck_layout[from].access);
-        int to = group_end(from, last), n = instances(&ck_layout[from], base);
-        for (int i = 0; i < n; i++)
-            for (int id = from; id <= to; id++)
-                if (get_one(f, id, k, i, base, io, err))
-                    return -1;
-        from = to + 1;
-    }
-    return 0;
+    return walk(f, get_one, first, last, k, base, io, err);
 }

@@ -54,8 +54,12 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 /* An optional row's member and the value it reads as when the file lacks it. */
 #define RUN_OPT(mem, absent) HOME(CK_IN_RUN, struct run, mem, absent)
 #define REC_OPT(mem, absent) HOME(CK_IN_RECORD, struct stage_record, mem, absent)
+#define SR(mem) HOME(CK_IN_SR, struct sr_state, mem, 0)
 #define B CK_BOUNDED
 #define C CK_CHECKSUMMED
+/* In a task's state file too (S), or only there (SO). */
+#define S CK_STATE
+#define SO CK_STATE_ONLY
 /* The network description: optional (files written before it lack it); a unit-KK group's rows
  * are there exactly when /model nunits is. */
 #define NET (CK_OPTIONAL | CK_ADDED_NET)
@@ -67,13 +71,14 @@ const char *const ck_wiring_names[CK_NWIRINGS] = {
 _Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
-    [CK_FORMAT] = A("/", "format", CK_T_STRING, C, 0, 0, "`\"" CHECKPOINT_FORMAT "\"`"),
-    [CK_FORMAT_VERSION] = A("/", "format_version", CK_T_INT, B | C, 1, CHECKPOINT_VERSION,
+    [CK_FORMAT] = A("/", "format", CK_T_STRING, C | S, 0, 0,
+                    "`\"" CHECKPOINT_FORMAT "\"`; in a state file `\"" CHECKPOINT_SR_STATE_FORMAT "\"`"),
+    [CK_FORMAT_VERSION] = A("/", "format_version", CK_T_INT, B | C | S, 1, CHECKPOINT_VERSION,
                             "the layout version; revive reads every version up to its own"),
-    [CK_CHECKSUM] = A("/", "checksum", CK_T_INT, B | CK_SINCE_V2, 0, 4294967295.0,
+    [CK_CHECKSUM] = A("/", "checksum", CK_T_INT, B | CK_SINCE_V2 | S, 0, 4294967295.0,
                       "CRC-32 (zlib) over every attribute and string marked ✓, in this table's order "
                       "(the stage-KK rows once per finished stage); HDF5's Fletcher-32 covers the datasets"),
-    [CK_SEED] = A("/", "seed", CK_T_INT, B | C, 0, 2147483647,
+    [CK_SEED] = A("/", "seed", CK_T_INT, B | C | S, 0, 2147483647,
                   "`run.seed`: the seed of every random stream (init, re-init, shuffling, "
                   "augmentation, masks)"),
     [CK_STAGE] = A("/", "stage", CK_T_INT, B | C, 0, MAX_STAGE,
@@ -107,7 +112,7 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
             RUN_OPT(acc_start_recal, -1)),
     [CK_SEED_ONLY] = A("/", "seed_only", CK_T_INT, B | C, 0, 1,
                        "0 = full checkpoint; 1 = seed-only export (see below)"),
-    [CK_CONFIG] = D("/", "config", CK_T_STRING, C, "scalar", 0, 0,
+    [CK_CONFIG] = D("/", "config", CK_T_STRING, C | S, "scalar", 0, 0,
                     "the effective config as INI text: every key, defaults included"),
     [CK_MODEL_DEPTH] = A("model", "depth", CK_T_INT, B | C, 8, 866, "`model.depth` (6n+2)",
             SPEC(depth)),
@@ -192,28 +197,28 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                          "the weight parameter (in /params) whose row c is channel c's filter "
                          "(out_c first); empty for a unit without one",
             UNIT(filter)),
-    [CK_PARAMS] = D("params", "<name>", CK_T_F32, 0, "the parameter's", 0, 0,
+    [CK_PARAMS] = D("params", "<name>", CK_T_F32, S, "the parameter's", 0, 0,
                     "parameter values (a seed-only export keeps γ, β and a trained output layer)",
-            ARR(CK_IN_RUN, ck_acc_param, "model.values")),
-    [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
+            ARR(CK_IN_MODEL, ck_acc_param, "values")),
+    [CK_MOMENTUM] = D("momentum", "<name>", CK_T_F32, CK_FULL_ONLY | S, "the parameter's", 0, 0,
                       "SGD momentum buffer; with `train.optimizer = adamw` AdamW's first moment "
                       "(torch's `exp_avg`)",
-            ARR(CK_IN_RUN, ck_acc_param, "model.momentum")),
+            ARR(CK_IN_MODEL, ck_acc_param, "momentum")),
     [CK_MASK] = D("mask", "<name>", CK_T_U8, B | CK_FULL_ONLY, "the parameter's", 0, 1,
                   "1 = trained in the stage in `stage`, 0 = frozen",
-            ARR(CK_IN_RUN, ck_acc_param, "model.mask")),
-    [CK_MOMENT2] = D("moment2", "<name>", CK_T_F32, CK_FULL_ONLY, "the parameter's", 0, 0,
+            ARR(CK_IN_MODEL, ck_acc_param, "mask")),
+    [CK_MOMENT2] = D("moment2", "<name>", CK_T_F32, CK_FULL_ONLY | S, "the parameter's", 0, 0,
                      "AdamW's second moment (torch's `exp_avg_sq`), in files of runs with "
                      "`train.optimizer = adamw` only (its step count, for the bias correction, is "
-                     "`step`: the state restarts with every stage)",
-            ARR(CK_IN_RUN, ck_acc_param, "model.moment2")),
-    [CK_RUNNING_MEAN] = D("running", "<unit>/mean", CK_T_F32, 0, "(out_c,)", 0, 0,
+                     "`step`: the state restarts with every stage; in a state file, `/superres step`)",
+            ARR(CK_IN_MODEL, ck_acc_param, "moment2")),
+    [CK_RUNNING_MEAN] = D("running", "<unit>/mean", CK_T_F32, S, "(out_c,)", 0, 0,
                           "BatchNorm running mean (a BatchNorm unit's; a Mixer's LayerNorm units "
                           "have no running statistics and no /running group)",
-            ARR(CK_IN_RUN, ck_acc_running, "model.running_stats")),
-    [CK_RUNNING_VAR] = D("running", "<unit>/var", CK_T_F32, 0, "(out_c,)", 0, 0,
+            ARR(CK_IN_MODEL, ck_acc_running, "running_stats")),
+    [CK_RUNNING_VAR] = D("running", "<unit>/var", CK_T_F32, S, "(out_c,)", 0, 0,
                          "BatchNorm running variance",
-            ARR(CK_IN_RUN, ck_acc_running, "model.running_stats")),
+            ARR(CK_IN_MODEL, ck_acc_running, "running_stats")),
     [CK_HIST_STAGE] = D("history", "stage", CK_T_F64, B | CK_WHOLE, "(epochs so far,)", 0, MAX_STAGE,
                         "one row per finished epoch over the whole run: the stage index",
             ARR(CK_IN_RUN, ck_acc_history, "history")),
@@ -372,7 +377,46 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
     [CK_REC_NEWLY_DISABLED] = D("stats/stage-KK", "newly_disabled", CK_T_U8, B, "(nfilters,)", 0, 1,
                                 "¬r ∧ d: alive at the stage start, disabled now",
             ARR(CK_IN_RECORD, ck_acc_record, "(derived)")),
+    [CK_SR_STEP] = A("superres", "step", CK_T_INT, B | C | SO, 0, MAX_COUNT,
+                     "`pipeline superres`: optimizer steps completed over the run; the epoch "
+                     "(step / steps per epoch), the data order, the learning rate and AdamW's "
+                     "bias correction follow from it, `/seed` and `/config`",
+            SR(step)),
+    [CK_SR_PIXEL_SUM] = A("superres", "pixel_sum", CK_T_DOUBLE, B | C | SO, 0, HUGE_VAL,
+                          "sum of per-image pixel losses over the epoch in progress (0 at an epoch "
+                          "boundary), so a resumed epoch's line comes out the same",
+            SR(pixel_sum)),
+    [CK_SR_PERCEPTUAL_SUM] = A("superres", "perceptual_sum", CK_T_DOUBLE, B | C | SO, 0, HUGE_VAL,
+                               "the same for λ · the perceptual loss",
+            SR(perceptual_sum)),
+    [CK_SR_EPOCH_LR] = D("superres/epochs", "lr", CK_T_F64, B | SO, "(train.epochs,)", 0, HUGE_VAL,
+                         "one row per epoch of the run (0 for those not begun): the learning rate "
+                         "at the epoch's last step",
+            ARR(CK_IN_SR, ck_acc_sr_epochs, "rows[].lr")),
+    [CK_SR_EPOCH_PIXEL] = D("superres/epochs", "pixel", CK_T_F64, B | SO, "(train.epochs,)", 0, HUGE_VAL,
+                            "mean pixel loss per image over the epoch",
+            ARR(CK_IN_SR, ck_acc_sr_epochs, "rows[].pixel")),
+    [CK_SR_EPOCH_PERCEPTUAL] = D("superres/epochs", "perceptual", CK_T_F64, B | SO, "(train.epochs,)",
+                                 0, HUGE_VAL, "mean λ · perceptual loss per image over the epoch",
+            ARR(CK_IN_SR, ck_acc_sr_epochs, "rows[].perceptual")),
+    [CK_SR_EPOCH_SECONDS] = D("superres/epochs", "seconds", CK_T_F64, B | SO, "(train.epochs,)", 0,
+                              HUGE_VAL, "wall time of the epoch; of the one in progress, so far",
+            ARR(CK_IN_SR, ck_acc_sr_epochs, "rows[].seconds")),
 };
+
+const char *const ck_file_format[CK_NFILES] = {[CK_FILE_CHECKPOINT] = CHECKPOINT_FORMAT,
+                                               [CK_FILE_STATE] = CHECKPOINT_SR_STATE_FORMAT};
+const char *const ck_file_noun[CK_NFILES] = {[CK_FILE_CHECKPOINT] = "revive checkpoint",
+                                             [CK_FILE_STATE] = "pipeline superres state file"};
+const char *const ck_file_use[CK_NFILES] = {
+    [CK_FILE_CHECKPOINT] = "pipeline resume, eval or inspect read it",
+    [CK_FILE_STATE] = "continue its run with pipeline superres CONFIG --resume"};
+
+bool ck_in_file(const struct ck_row *row, enum ck_file file)
+{
+    return file == CK_FILE_CHECKPOINT ? !(row->flags & CK_STATE_ONLY)
+                                      : (row->flags & (CK_STATE | CK_STATE_ONLY)) != 0;
+}
 
 #undef A
 #undef D
@@ -386,8 +430,11 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
 #undef ARR_OPT
 #undef RUN_OPT
 #undef REC_OPT
+#undef SR
 #undef B
 #undef C
+#undef S
+#undef SO
 
 void ck_object(char *buf, size_t cap, enum ck_field id, int k)
 {
@@ -743,12 +790,13 @@ static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n)
 /* Every checksummed row's value (stage rows once per stage), in table order, with its object
  * and name, so a value moved to another name changes the sum too. Integers and doubles enter as
  * their 8 little-endian bytes, strings as their bytes and terminating NUL. */
-int ck_checksum_in(struct h5in *f, int nstages, uint32_t *crc, struct rv_error *err)
+int ck_checksum_in(struct h5in *f, enum ck_file file, int nstages, uint32_t *crc,
+                   struct rv_error *err)
 {
     uint32_t c = (uint32_t)crc32(0, Z_NULL, 0);
     for (int id = 0; id < CK_NFIELDS; id++) {
         const struct ck_row *row = &ck_layout[id];
-        if (!(row->flags & CK_CHECKSUMMED))
+        if (!(row->flags & CK_CHECKSUMMED) || !ck_in_file(row, file))
             continue;
         int per_stage = strstr(row->object, "KK") != NULL;
         for (int k = 0; k < (per_stage ? nstages : 1); k++) {
@@ -790,10 +838,11 @@ int ck_checksum_in(struct h5in *f, int nstages, uint32_t *crc, struct rv_error *
     return 0;
 }
 
-int ck_checksum_out(struct h5out *f, int nstages, uint32_t *crc, struct rv_error *err)
+int ck_checksum_out(struct h5out *f, enum ck_file file, int nstages, uint32_t *crc,
+                    struct rv_error *err)
 {
     struct h5in *view = h5out_reader(f);
-    int rc = ck_checksum_in(view, nstages, crc, err);
+    int rc = ck_checksum_in(view, file, nstages, crc, err);
     h5in_close(view);
     return rc;
 }
@@ -821,7 +870,8 @@ void ck_write_markdown(FILE *out)
     static const char *const home_name[] = {[CK_NOWHERE] = "", [CK_IN_RUN] = "run",
                                             [CK_IN_SPEC] = "model_spec", [CK_IN_RECORD] = "stage_record",
                                             [CK_IN_PROV] = "provenance",
-                                            [CK_IN_UNIT] = "ck_unit", [CK_IN_MODEL] = "model"};
+                                            [CK_IN_UNIT] = "ck_unit", [CK_IN_MODEL] = "model",
+                                            [CK_IN_SR] = "sr_state"};
     fprintf(out, "| path | type | shape | bounds | ✓ | in memory | meaning |\n"
                  "|---|---|---|---|---|---|---|\n");
     for (int id = 0; id < CK_NFIELDS; id++) {
@@ -851,13 +901,17 @@ void ck_write_markdown(FILE *out)
                            : r->flags & CK_ADDED_V3 && r->flags & CK_OPTIONAL ? " Optional (added in format 3)."
                            : r->flags & CK_ADDED && r->flags & CK_OPTIONAL ? " Optional (added in format 2)."
                            : r->flags & CK_ADDED ? " In each `start-KK` (added in format 2)."
-                           : r->flags & CK_OPTIONAL ? " Optional in format 1." : "";
+                           : r->flags & CK_OPTIONAL ? " Optional in format 1."
+                           : r->flags & CK_STATE_ONLY ? " In a superres state file only."
+                           : "";
+        const char *state = r->flags & CK_STATE ? " In a superres state file too." : "";
         char member[64] = "";
         if (r->home != CK_NOWHERE && r->member[0] == '(')
             snprintf(member, sizeof member, "derived");
         else if (r->home != CK_NOWHERE)
             snprintf(member, sizeof member, "`%s.%s`", home_name[r->home], r->member);
-        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s.%s |\n", path, type_name(r->type, r->flags),
-                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", member, r->meaning, note);
+        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s.%s%s |\n", path, type_name(r->type, r->flags),
+                r->shape, bounds, r->flags & CK_CHECKSUMMED ? "✓" : "", member, r->meaning, note,
+                state);
     }
 }

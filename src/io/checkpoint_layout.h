@@ -57,6 +57,9 @@ enum ck_field {
     CK_REC_ACC_START_RECAL, CK_REC_REINIT_APPLIED, CK_REC_ACC_END, CK_REC_ACC_CLAMPED,
     CK_REC_GAMMA, CK_REC_DISABLED, CK_REC_REINIT, CK_REC_REVIVED, CK_REC_DIED_AGAIN,
     CK_REC_NEWLY_DISABLED,
+    /* pipeline superres's mid-run state (state files only) */
+    CK_SR_STEP, CK_SR_PIXEL_SUM, CK_SR_PERCEPTUAL_SUM,
+    CK_SR_EPOCH_LR, CK_SR_EPOCH_PIXEL, CK_SR_EPOCH_PERCEPTUAL, CK_SR_EPOCH_SECONDS,
     CK_NFIELDS
 };
 
@@ -75,7 +78,21 @@ enum ck_flags {
     CK_ADDED_V3 = 512,   /* as CK_ADDED, added in format 3 */
     CK_ADDED_NET = 1024, /* as CK_ADDED_V3, added later in format 3 with the network description
                             (family, its keys, the unit table): absent from older files */
+    CK_STATE = 2048,      /* in a task's state file too (enum ck_file) */
+    CK_STATE_ONLY = 4096, /* in a task's state file only, never in a checkpoint */
 };
+
+/* The files the table lays out: a run's checkpoint (stage-KK.h5, last.h5), and a task's mid-run
+ * state (pipeline superres's DIR/state.h5: the generator, its optimizer state, where the run
+ * stands), which holds the rows marked CK_STATE or CK_STATE_ONLY. Each has its own `format`
+ * text, and its checksum covers its own rows. */
+enum ck_file { CK_FILE_CHECKPOINT, CK_FILE_STATE, CK_NFILES };
+/* The `format` attribute of each kind of file, what a message calls it, and what reads it. */
+extern const char *const ck_file_format[CK_NFILES], *const ck_file_noun[CK_NFILES],
+    *const ck_file_use[CK_NFILES];
+struct ck_row;
+/* Whether row is part of a file of that kind. */
+bool ck_in_file(const struct ck_row *row, enum ck_file file);
 
 /* The wiring of each family's network, /model's `wiring` (the CIFAR ResNet's is
  * docs/checkpoint-format.md's "The network, exactly"), in enum arch_kind's order, and the
@@ -92,7 +109,8 @@ enum ck_home {
     CK_IN_RECORD, /* struct stage_record: a finished stage */
     CK_IN_PROV,   /* struct provenance: one process start */
     CK_IN_UNIT,   /* struct ck_unit: one row of /model's unit table */
-    CK_IN_MODEL,  /* struct model: what /stats says of the units */
+    CK_IN_MODEL,  /* struct model: its parameters, running statistics and units */
+    CK_IN_SR,     /* struct sr_state (checkpoint.h): where pipeline superres stands */
 };
 /* A unit as /model/unit-KK describes it: its name, its channels, and the parameter whose rows are
  * its filters ("" for a unit without filter weights). */
@@ -129,6 +147,8 @@ struct ck_array {
 struct ck_io {
     bool writing;
     bool seed_only;      /* a seed-only export: rows marked CK_FULL_ONLY are not in it */
+    uint64_t seed;       /* writing a seed-only export: the seed its absent weights come from */
+    enum ck_file file;   /* rows not in this kind of file are skipped */
 };
 struct ck_access {
     int (*count)(const void *base);  /* instances; NULL: one */
@@ -219,7 +239,7 @@ int ck_get_arrays(struct h5in *f, enum ck_field first, enum ck_field last, int k
                   const struct ck_io *io, struct rv_error *err);
 /* The accessors of the table's dataset rows (checkpoint_arrays.c). */
 extern const struct ck_access ck_acc_input_norm, ck_acc_param, ck_acc_running, ck_acc_history,
-    ck_acc_filters_per_unit, ck_acc_record;
+    ck_acc_filters_per_unit, ck_acc_record, ck_acc_sr_epochs;
 /* Whether parameter p of m still holds exactly the values model_init gives it from seed. */
 bool ck_at_init(const struct model *m, uint64_t seed, int p);
 
@@ -243,10 +263,26 @@ int ck_read_units(struct h5in *f, const struct model *m, char **names, struct rv
 size_t ck_unit_channels(const struct model *m, int u);
 
 /* The checksum attribute (format 2): CRC-32 over every CK_CHECKSUMMED attribute and string of
- * the file, in table order, stage records 0 … nstages−1 in turn. Attributes and strings are not
- * covered by HDF5's Fletcher-32 filter (datasets are), hence this. */
-int ck_checksum_out(struct h5out *f, int nstages, uint32_t *crc, struct rv_error *err);
-int ck_checksum_in(struct h5in *f, int nstages, uint32_t *crc, struct rv_error *err);
+ * the file (of the rows a file of its kind holds), in table order, stage records 0 … nstages−1
+ * in turn. Attributes and strings are not covered by HDF5's Fletcher-32 filter (datasets are),
+ * hence this. */
+int ck_checksum_out(struct h5out *f, enum ck_file file, int nstages, uint32_t *crc,
+                    struct rv_error *err);
+int ck_checksum_in(struct h5in *f, enum ck_file file, int nstages, uint32_t *crc,
+                   struct rv_error *err);
+
+/* What every file of the table starts and ends with: its format and version, the seed and the
+ * config text (ck_put_head); its checksum, written last (ck_put_checksum). */
+struct config;
+int ck_put_head(struct h5out *f, enum ck_file file, const struct config *cfg, struct rv_error *err);
+int ck_put_checksum(struct h5out *f, enum ck_file file, int nstages, struct rv_error *err);
+/* That f is a file of that kind, of a format version this build reads, whose checksum holds (a
+ * clear error if not). checkpoint_check_format is this for checkpoints. */
+int ck_check_format(struct h5in *f, enum ck_file file, struct rv_error *err);
+/* path written by write(f, ctx) into a temporary file that is renamed into place when whole (and
+ * removed when not): every file of the table is written so. */
+int ck_write_atomic(const char *path, int (*write)(struct h5out *f, const void *ctx, struct rv_error *err),
+                    const void *ctx, struct rv_error *err);
 
 /* Control bytes in err->msg (quoted from a file) become \xNN. */
 void checkpoint_escape_message(struct rv_error *err);

@@ -18,6 +18,9 @@
  * It is read once per step and agreed over ranks, so the run never acts on it alone. */
 static volatile sig_atomic_t pending_signal;
 static volatile sig_atomic_t announce_signals;
+/* The file a stop saves ("last.h5", superres's "state.h5"), for the handler's message: set once,
+ * before the handlers are installed, to a string that lives as long as the process. */
+static const char *saving_file = RUN_LAST_FILE;
 /* When the pending signal arrived; touched only by the handler, which blocks the other stop
  * signals while it runs, so it is never written twice at once. */
 static struct timespec pending_since;
@@ -74,13 +77,16 @@ static void on_signal(int signo)
     if (announce_signals) {
         say("pipeline: ");
         say(signal_name(signo));
-        say(": finishing this step, then saving last.h5 (another signal a second later stops at once)\n");
+        say(": finishing this step, then saving ");
+        say(saving_file);
+        say(" (another signal a second later stops at once)\n");
     }
 }
 
-void stop_install(bool announce)
+void stop_install(bool announce, const char *saves)
 {
     announce_signals = announce;
+    saving_file = saves;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -191,12 +197,12 @@ void stop_report(const struct run *r)
     if (!r->verbose)
         return;
     if (r->signal) {
-        fprintf(stderr, "pipeline: stopped by %s at stage %d, epoch %d, step %ld; saved %s/last.h5; "
-                "continue with: pipeline resume %s/last.h5\n", signal_name(r->signal), r->stage,
+        fprintf(stderr, "pipeline: stopped by %s at stage %d, epoch %d, step %ld; saved %s/" RUN_LAST_FILE
+                "; continue with: pipeline resume %s/" RUN_LAST_FILE "\n", signal_name(r->signal), r->stage,
                 r->epoch, r->step, r->dir, r->dir);
         fflush(stderr);
     } else {
-        printf("stopped after %ld steps as asked; continue with: pipeline resume %s/last.h5\n",
+        printf("stopped after %ld steps as asked; continue with: pipeline resume %s/" RUN_LAST_FILE "\n",
                r->steps_this_process, r->dir);
     }
 }

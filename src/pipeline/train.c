@@ -197,12 +197,12 @@ static int checkpoint_hook(struct stage_loop *l, struct rv_error *err)
     if (!l->evaluated) {
         evaluate(l, &acc, &loss);
         /* A stop due now has no later state to save: the run ends as diverged. */
-        if (stop_now(r) && stop_check_evaluation(r, loss, l->s, "before saving last.h5 to stop", err))
+        if (stop_now(r) && stop_check_evaluation(r, loss, l->s, "before saving " RUN_LAST_FILE " to stop", err))
             return -1;
         if (!l->evaluated) {
             /* Not saved; the epoch's end decides (a non-finite test loss there is divergence). */
             if (r->verbose && !l->skipped)
-                printf("%sstage %d, epoch %d, step %ld: the test loss is %g, so last.h5 is not "
+                printf("%sstage %d, epoch %d, step %ld: the test loss is %g, so " RUN_LAST_FILE " is not "
                        "updated until it is finite again; the newest checkpoint of a finite state "
                        "is %s\n", r->progress ? "\n" : "", r->stage, r->epoch + 1, l->s + 1, loss,
                        r->good[0] ? r->good : "none");
@@ -211,7 +211,7 @@ static int checkpoint_hook(struct stage_loop *l, struct rv_error *err)
         }
     }
     char path[RUN_PATH_MAX];
-    run_path(r, "last.h5", path);
+    run_path(r, RUN_LAST_FILE, path);
     if (checkpoint_save(r, path, err))
         return -1;
     /* the epoch hook has counted a finished epoch already */

@@ -117,34 +117,27 @@ static int command_style_judge(const struct cli_args *a)
     image_judges(&j, &s.style, &result);
     bool transfer = cfg.style_mode == STYLE_TRANSFER;
     if (cli_number(a, &opt_format, 0) == 1) {
-        printf("{\"command\": \"style-judge\", \"config\": ");
-        json_string(stdout, a->operand[0]);
-        printf(", \"image\": ");
-        json_string(stdout, path);
-        printf(", \"target\": ");
-        json_string(stdout, cfg.style_image);
-        printf(", \"judge\": ");
-        json_string(stdout, s.describe);
-        printf(", \"judge_seed\": %ld, \"gram_distance\": ", seed);
-        json_number(stdout, j.gram);
-        printf(", \"taps\": {");
-        for (int i = 0, k = 0; i < s.nterms; i++)
-            if (s.has_style[i]) {
-                printf("%s", k++ ? ", " : "");
-                json_string(stdout, s.tap_name[i]);
-                printf(": ");
-                json_number(stdout, s.term[i].parts[0]);
-            }
-        printf("}, \"content_distance\": ");
-        if (transfer)
-            json_number(stdout, j.content);
-        else
-            printf("null");
-        printf(", \"spectrum_bins\": %d, \"spectrum_distance\": ", j.bins);
-        json_number(stdout, j.spectrum);
-        printf(", \"w1_levels\": 256, \"w1_gray\": ");
-        json_number(stdout, j.w1);
-        printf("}\n");
+        struct json_object o = json_begin(stdout);
+        json_put_string(&o, "command", "style-judge");
+        json_put_string(&o, "config", a->operand[0]);
+        json_put_string(&o, "image", path);
+        json_put_string(&o, "target", cfg.style_image);
+        json_put_string(&o, "judge", s.describe);
+        json_put_int(&o, "judge_seed", seed);
+        json_put_number(&o, "gram_distance", j.gram);
+        json_key(&o, "taps");
+        struct json_object taps = json_begin(stdout);
+        for (int i = 0; i < s.nterms; i++)
+            if (s.has_style[i])
+                json_put_number(&taps, s.tap_name[i], s.term[i].parts[0]);
+        json_end(&taps);
+        json_put_number(&o, "content_distance", transfer ? j.content : NAN); /* null: no content */
+        json_put_int(&o, "spectrum_bins", j.bins);
+        json_put_number(&o, "spectrum_distance", j.spectrum);
+        json_put_int(&o, "w1_levels", 256);
+        json_put_number(&o, "w1_gray", j.w1);
+        json_end(&o);
+        printf("\n");
     } else {
         printf("%s against %s (%dx%dx%d), judge %s\n", path, cfg.style_image, s.c, s.h, s.w, s.describe);
         printf("  %-28s %.6g\n", "Gram distance", j.gram);

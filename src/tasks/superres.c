@@ -14,11 +14,11 @@
  * nearest images ("recognizable?"); a PNG grid of the first test images (input upsampled by
  * nearest neighbour, bicubic, output, target). Writes into run.out_dir/run.name (or --out):
  * results.json (the config, one row per epoch, the test metrics), grid.png and generator.h5
- * (the generator's parameters params/NAME and running statistics running_mean/UNIT,
- * running_var/UNIT, as a checkpoint stores them). --stop-after-steps N (or a signal) stops after
- * step N with DIR/state.h5 (the generator, its optimizer state, the step, the loss sums: written
- * at every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit
- * as if never stopped.
+ * (the trained generator: a state file as below, at the run's last step). --stop-after-steps N
+ * (or a signal) stops after step N with DIR/state.h5 (the generator's parameters, optimizer state
+ * and running statistics, the step, the loss sums: checkpoint.h's struct sr_state, written at
+ * every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit as
+ * if never stopped.
  *
  * No allocation in a training step: every buffer is made before the first. */
 #include <cblas.h>
@@ -45,10 +45,11 @@
 #include "upsample.h"
 
 #define SSIM_WINDOW 7
+/* The loss network's input normalization holds every channel an image can have. */
+_Static_assert(DATA_MAX_CHANNELS <= LOSSNET_MAX_CHANNELS, "lossnet_spec's mean and std too small");
 
-struct epoch_row {
-    double lr, pixel, perceptual, seconds;
-};
+/* The mid-run state file in the run directory (checkpoint_save_sr_state). */
+#define STATE_FILE "state.h5"
 
 struct test_metrics {
     int n;
@@ -80,10 +81,10 @@ struct superres {
     float judge_mean[LOSSNET_MAX_CHANNELS], judge_std[LOSSNET_MAX_CHANNELS];
     float *jx;                     /* a batch normalized for the judge */
     int *order;
-    struct epoch_row *rows;
+    struct sr_epoch *rows;         /* one per epoch (checkpoint.h) */
     struct test_metrics test_m;
-    long stop_after, start_step;   /* --stop-after-steps (0: none); the step resumed from */
-    double start_sums[2];          /* the resumed epoch's pixel and perceptual sums so far */
+    long stop_after;               /* --stop-after-steps (0: none) */
+    struct sr_state start;         /* --resume: the step resumed from, that epoch's sums so far */
     bool stopped;                  /* stopped as asked: state.h5 written, exit EXIT_STOPPED */
 };
 
@@ -294,7 +295,7 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
     ls.ntaps = split_taps(c->sr_lossnet_taps, buf, sizeof buf, ls.taps, LOSSNET_MAX_TAPS);
     for (int j = 0; j < ls.ntaps; j++)
         ls.tap_weight[j] = c->sr_lossnet_tap_weights.n ? c->sr_lossnet_tap_weights.v[j] : 1.0;
-    for (int ch = 0; ch < s->c && ch < LOSSNET_MAX_CHANNELS; ch++) {
+    for (int ch = 0; ch < s->c && ch < DATA_MAX_CHANNELS; ch++) {
         ls.mean[ch] = s->train.mean[ch];
         ls.std[ch] = s->train.std[ch];
     }
@@ -332,101 +333,51 @@ static void generate(struct superres *s, int n, bool training)
 
 /* ---- mid-run state: DIR/state.h5, and --resume ------------------------------------------------ */
 
-/* Everything the rest of the run depends on after `step` steps: the generator's values, its
- * optimizer state (momentum; AdamW's second moment), BatchNorm's running statistics, the step,
- * the finished epochs' rows and the current epoch's loss sums, and the config (which fixes the
- * data, its order, the loss network and the schedule). Written at each epoch's end and when
- * stopped, atomically (h5out). */
-static int save_state(const struct superres *s, long step, double pix, double perc,
-                      struct rv_error *err)
+/* Everything the rest of the run depends on after `step` steps (checkpoint.h, struct sr_state):
+ * the generator, its optimizer state and running statistics, the step, the epochs' rows and the
+ * current epoch's loss sums, and the config (which fixes the data, its order, the loss network
+ * and the schedule). Written at each epoch's end and when stopped, atomically. */
+static int save_state(const struct superres *s, const char *file, long step, double pix,
+                      double perc, struct rv_error *err)
 {
-    const struct model *m = &s->g;
     char path[RUN_PATH_MAX];
-    snprintf(path, sizeof path, "%s/state.h5", s->dir);
-    struct h5out *f = h5out_create(path, err);
-    if (!f)
-        return -1;
-    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
-    int64_t st = step;
-    double sums[2] = {pix, perc};
-    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
-    for (size_t e = 0; e < rows[0]; e++) {
-        r[4 * e] = s->rows[e].lr;
-        r[4 * e + 1] = s->rows[e].pixel;
-        r[4 * e + 2] = s->rows[e].perceptual;
-        r[4 * e + 3] = s->rows[e].seconds;
-    }
-    char *ini = config_to_ini(&s->cfg);
-    int rc = h5out_string(f, "config", ini, err) || h5out_int64s(f, "step", &st, 1, &one, err) ||
-             h5out_doubles(f, "epoch_sums", sums, 1, &two, err) ||
-             h5out_doubles(f, "epochs", r, 2, rows, err) ||
-             h5out_floats(f, "values", m->values, 1, &n, err) ||
-             h5out_floats(f, "momentum", m->momentum, 1, &n, err) ||
-             (m->moment2 && h5out_floats(f, "moment2", m->moment2, 1, &n, err)) ||
-             h5out_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
-    free(ini);
-    free(r);
-    if (rc) {
-        h5out_discard(f);
-        return -1;
-    }
-    return h5out_commit(f, err);
+    snprintf(path, sizeof path, "%s/%s", s->dir, file);
+    const struct sr_state st = {.step = step, .pixel_sum = pix, .perceptual_sum = perc,
+                                .epochs = s->cfg.epochs, .rows = s->rows};
+    return checkpoint_save_sr_state(path, &s->cfg, &s->g, &st, err);
 }
 
-/* The first line where a and b differ (for the error): each into its buf. */
-static void first_difference(const char *a, const char *b, char *ba, char *bb, size_t cap)
+/* --resume: DIR/state.h5 into the opened run; its config must be this one, its step inside the
+ * run. */
+static int load_state(struct superres *s, long steps_per_epoch, struct rv_error *err)
 {
-    for (;;) {
-        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-        if (la != lb || strncmp(a, b, la) != 0 || !a[la] || !b[lb]) {
-            snprintf(ba, cap, "%.*s", (int)(la < 100 ? la : 100), a);
-            snprintf(bb, cap, "%.*s", (int)(lb < 100 ? lb : 100), b);
-            return;
-        }
-        a += la + 1;
-        b += lb + 1;
-    }
-}
-
-/* --resume: DIR/state.h5 into the opened run; its config must be this one. */
-static int load_state(struct superres *s, struct rv_error *err)
-{
-    struct model *m = &s->g;
     char path[RUN_PATH_MAX];
-    snprintf(path, sizeof path, "%s/state.h5", s->dir);
-    struct h5in *f = h5in_open(path, err);
-    if (!f)
+    snprintf(path, sizeof path, "%s/" STATE_FILE, s->dir);
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
         return rv_fail(err, "superres --resume: %s cannot be read (a run stopped by "
                        "--stop-after-steps or a signal leaves it; run without --resume to start)",
                        path);
-    char *ini = config_to_ini(&s->cfg), *was = NULL;
-    size_t n = m->total, nr = m->running_total, one = 1, two = 2, rows[2] = {(size_t)s->cfg.epochs, 4};
-    int64_t st = 0;
-    double *r = rv_malloc(rows[0] * 4 * sizeof(double));
-    int rc = h5in_string(f, "config", &was, err);
-    if (rc == 0 && strcmp(was, ini) != 0) {
-        char then[112], now[112];
-        first_difference(was, ini, then, now, sizeof then);
-        rc = rv_fail(err, "superres --resume: %s was written with another config ('%s' there, "
-                     "'%s' now); resume with the config and --set of the stopped run", path, then,
-                     now);
+    fclose(probe);
+    s->start = (struct sr_state){.epochs = s->cfg.epochs, .rows = s->rows};
+    if (checkpoint_load_sr_state(path, &s->cfg, &s->g, &s->start, err)) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        return rv_fail(err, "superres --resume: %s (or start the run over without --resume)", inner);
     }
-    if (rc == 0)
-        rc = h5in_int64s(f, "step", &st, 1, &one, err) ||
-             h5in_doubles(f, "epoch_sums", s->start_sums, 1, &two, err) ||
-             h5in_doubles(f, "epochs", r, 2, rows, err) ||
-             h5in_floats(f, "values", m->values, 1, &n, err) ||
-             h5in_floats(f, "momentum", m->momentum, 1, &n, err) ||
-             (m->moment2 && h5in_floats(f, "moment2", m->moment2, 1, &n, err)) ||
-             h5in_floats(f, "running", m->running_stats, 1, &nr, err) ? -1 : 0;
-    h5in_close(f);
-    for (size_t e = 0; rc == 0 && e < rows[0]; e++)
-        s->rows[e] = (struct epoch_row){r[4 * e], r[4 * e + 1], r[4 * e + 2], r[4 * e + 3]};
-    s->start_step = st;
-    free(ini);
-    free(was);
-    free(r);
-    return rc;
+    long total = steps_per_epoch * s->cfg.epochs; /* a finished run's state stands at total */
+    if (s->start.step > total)
+        return rv_fail(err, "superres --resume: %s: /superres step = %ld, past this run's %ld "
+                       "steps; the file is damaged: start the run over without --resume", path,
+                       s->start.step, total);
+    return 0;
+}
+
+/* Full batches only: BatchNorm's statistics need a few images. */
+static long steps_per_epoch(const struct superres *s)
+{
+    int n = s->train.n, bs = s->cfg.batch_size < n ? s->cfg.batch_size : n;
+    return n / bs;
 }
 
 static int train(struct superres *s, struct rv_error *err)
@@ -434,17 +385,17 @@ static int train(struct superres *s, struct rv_error *err)
     const struct config *c = &s->cfg;
     struct model *m = &s->g;
     int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
-    long steps = n / bs; /* full batches only: BatchNorm's statistics need a few images */
+    long steps = steps_per_epoch(s);
     struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
     double lambda = c->sr_perceptual_weight;
-    int e0 = (int)(s->start_step / steps);
+    int e0 = (int)(s->start.step / steps);
     for (int e = e0; e < c->epochs; e++) {
         double t0 = run_now(), pix = 0.0, perc = 0.0, lr = 0.0;
         long k0 = 0;
-        if (e == e0 && s->start_step > 0) { /* resumed: the epoch's sums so far */
-            k0 = s->start_step - (long)e * steps;
-            pix = s->start_sums[0];
-            perc = s->start_sums[1];
+        if (e == e0 && s->start.step > 0) { /* resumed: the epoch's sums so far */
+            k0 = s->start.step - (long)e * steps;
+            pix = s->start.pixel_sum;
+            perc = s->start.perceptual_sum;
             t0 -= s->rows[e].seconds; /* the time spent before the stop */
         }
         data_epoch_order(s->order, n, (uint64_t)c->seed, e);
@@ -467,25 +418,25 @@ static int train(struct superres *s, struct rv_error *err)
             long done = (long)e * steps + k + 1;
             if (k + 1 < steps && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
                 s->rows[e].seconds = run_now() - t0;
-                if (save_state(s, done, pix, perc, err))
+                if (save_state(s, STATE_FILE, done, pix, perc, err))
                     return -1;
                 printf("superres: stopped after step %ld (epoch %d, step %ld of %ld); wrote "
-                       "%s/state.h5: continue with the same command and --resume\n", done, e + 1,
+                       "%s/" STATE_FILE ": continue with the same command and --resume\n", done, e + 1,
                        k + 1, steps, s->dir);
                 s->stopped = true;
                 return 0;
             }
         }
         double seen = (double)steps * bs;
-        s->rows[e] = (struct epoch_row){lr, pix / seen, perc / seen, run_now() - t0};
+        s->rows[e] = (struct sr_epoch){lr, pix / seen, perc / seen, run_now() - t0};
         printf("epoch %d/%d  lr %.4g  pixel %.6g  perceptual %.6g  (%.1f s)\n", e + 1, c->epochs,
                lr, pix / seen, perc / seen, s->rows[e].seconds);
         fflush(stdout);
         long done = (long)(e + 1) * steps;
-        if (save_state(s, done, 0.0, 0.0, err))
+        if (save_state(s, STATE_FILE, done, 0.0, 0.0, err))
             return -1;
         if (e + 1 < c->epochs && ((s->stop_after && done >= s->stop_after) || stop_signal_pending())) {
-            printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/state.h5: "
+            printf("superres: stopped after step %ld (the end of epoch %d); wrote %s/" STATE_FILE ": "
                    "continue with the same command and --resume\n", done, e + 1, s->dir);
             s->stopped = true;
             return 0;
@@ -654,47 +605,6 @@ static int write_grid(struct superres *s, struct rv_error *err)
 
 /* ---- records ---------------------------------------------------------------------------------- */
 
-static int save_generator(const struct superres *s, struct rv_error *err)
-{
-    const struct model *m = &s->g;
-    char path[RUN_PATH_MAX], name[160];
-    snprintf(path, sizeof path, "%s/generator.h5", s->dir);
-    struct h5out *f = h5out_create(path, err);
-    if (!f)
-        return -1;
-    for (int p = 0; p < m->nparams; p++) {
-        const struct param *pa = &m->params[p];
-        size_t dims[4];
-        for (int i = 0; i < pa->ndim; i++)
-            dims[i] = (size_t)pa->dims[i];
-        snprintf(name, sizeof name, "params/%s", pa->name);
-        if (h5out_floats(f, name, m->values + pa->offset, pa->ndim, dims, err))
-            goto fail;
-    }
-    for (int u = 0; u < m->nunits; u++) {
-        const struct unit *un = &m->units[u];
-        size_t ch = (size_t)un->channels;
-        snprintf(name, sizeof name, "running_mean/%s", un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running, 1, &ch, err))
-            goto fail;
-        snprintf(name, sizeof name, "running_var/%s", un->name);
-        if (h5out_floats(f, name, m->running_stats + un->running + ch, 1, &ch, err))
-            goto fail;
-    }
-    return h5out_commit(f, err);
-fail:
-    h5out_discard(f);
-    return -1;
-}
-
-static void json_key(FILE *f, const char *key, int *first)
-{
-    fputs(*first ? "" : ", ", f);
-    *first = 0;
-    json_string(f, key);
-    fputs(": ", f);
-}
-
 static int write_results(const struct superres *s, double seconds, struct rv_error *err)
 {
     char path[RUN_PATH_MAX], tmp[RUN_PATH_MAX + 8];
@@ -707,68 +617,51 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
     const struct test_metrics *r = &s->test_m;
     char desc[128];
     model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
-    int first = 1;
-    fputs("{", f);
-    json_key(f, "task", &first);
-    json_string(f, "superres");
-    json_key(f, "generator", &first);
-    json_string(f, desc);
-    json_key(f, "parameters", &first);
-    json_number(f, (double)s->g.total);
-    json_key(f, "train_images", &first);
-    json_number(f, s->train.n);
-    json_key(f, "seconds", &first);
-    json_number(f, seconds);
-    json_key(f, "epochs", &first);
+    struct json_object o = json_begin(f);
+    json_put_string(&o, "task", "superres");
+    json_put_string(&o, "generator", desc);
+    json_put_number(&o, "parameters", (double)s->g.total);
+    json_put_number(&o, "train_images", s->train.n);
+    json_put_number(&o, "seconds", seconds);
+    json_key(&o, "epochs");
     fputs("[", f);
-    for (int e = 0; e < c->epochs; e++)
-        fprintf(f, "%s{\"epoch\": %d, \"lr\": ", e ? ", " : "", e + 1), json_number(f, s->rows[e].lr),
-            fputs(", \"pixel\": ", f), json_number(f, s->rows[e].pixel),
-            fputs(", \"perceptual\": ", f), json_number(f, s->rows[e].perceptual),
-            fputs(", \"seconds\": ", f), json_number(f, s->rows[e].seconds), fputs("}", f);
+    for (int e = 0; e < c->epochs; e++) {
+        fputs(e ? ", " : "", f);
+        struct json_object row = json_begin(f);
+        json_put_int(&row, "epoch", e + 1);
+        json_put_number(&row, "lr", s->rows[e].lr);
+        json_put_number(&row, "pixel", s->rows[e].pixel);
+        json_put_number(&row, "perceptual", s->rows[e].perceptual);
+        json_put_number(&row, "seconds", s->rows[e].seconds);
+        json_end(&row);
+    }
     fputs("]", f);
-    json_key(f, "test", &first);
-    first = 1;
-    fputs("{", f);
-    const struct {
-        const char *key;
-        double v;
-    } t[] = {{"images", r->n},
-             {"psnr", r->psnr},
-             {"ssim", r->ssim},
-             {"spectral_share_output", r->share_out},
-             {"spectral_share_target", r->share_target},
-             {"psnr_nearest", r->psnr_nearest},
-             {"ssim_nearest", r->ssim_nearest},
-             {"spectral_share_nearest", r->share_nearest},
-             {"psnr_bicubic", r->psnr_bicubic},
-             {"ssim_bicubic", r->ssim_bicubic},
-             {"spectral_share_bicubic", r->share_bicubic}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        json_key(f, t[i].key, &first);
-        json_number(f, t[i].v);
-    }
+    json_key(&o, "test");
+    struct json_object t = json_begin(f);
+    json_put_number(&t, "images", r->n);
+    json_put_number(&t, "psnr", r->psnr);
+    json_put_number(&t, "ssim", r->ssim);
+    json_put_number(&t, "spectral_share_output", r->share_out);
+    json_put_number(&t, "spectral_share_target", r->share_target);
+    json_put_number(&t, "psnr_nearest", r->psnr_nearest);
+    json_put_number(&t, "ssim_nearest", r->ssim_nearest);
+    json_put_number(&t, "spectral_share_nearest", r->share_nearest);
+    json_put_number(&t, "psnr_bicubic", r->psnr_bicubic);
+    json_put_number(&t, "ssim_bicubic", r->ssim_bicubic);
+    json_put_number(&t, "spectral_share_bicubic", r->share_bicubic);
     if (s->judging) { /* "recognizable?" */
-        const struct {
-            const char *key;
-            double v;
-        } a[] = {{"accuracy_target", r->acc_target},
-                 {"accuracy_output", r->acc_output},
-                 {"accuracy_bicubic", r->acc_bicubic},
-                 {"accuracy_nearest", r->acc_nearest}};
-        for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
-            json_key(f, a[i].key, &first);
-            json_number(f, a[i].v);
-        }
-        json_key(f, "judge", &first);
-        json_string(f, c->sr_judge_checkpoint);
+        json_put_number(&t, "accuracy_target", r->acc_target);
+        json_put_number(&t, "accuracy_output", r->acc_output);
+        json_put_number(&t, "accuracy_bicubic", r->acc_bicubic);
+        json_put_number(&t, "accuracy_nearest", r->acc_nearest);
+        json_put_string(&t, "judge", c->sr_judge_checkpoint);
     }
-    fputs("}", f);
-    fputs(", \"config\": ", f);
+    json_end(&t);
     char *ini = config_to_ini(c);
-    json_string(f, ini);
+    json_put_string(&o, "config", ini);
     free(ini);
-    fputs("}\n", f);
+    json_end(&o);
+    fputs("\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         return rv_fail(err, "superres: cannot write %s (disk full?)", path);
@@ -800,7 +693,7 @@ static void superres_free(struct superres *s)
 
 static const struct cli_option opt_resume = {
     "--resume", NULL, CLI_FLAG,
-    .help = "continue from the run directory's state.h5 (left by --stop-after-steps or a signal), "
+    .help = "continue from the run directory's " STATE_FILE " (left by --stop-after-steps or a signal), "
             "bit for bit as if never stopped; the same config and --set"};
 
 static int run_superres(struct superres *s, const struct cli_args *a, struct rv_error *err)
@@ -862,13 +755,16 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
                c->sr_lossnet_taps);
     }
     s->stop_after = (long)cli_number(a, &cli_stop_after_steps, 0);
-    stop_install(true);
-    if (make_dirs(s->dir, err) || (cli_flag(a, &opt_resume) && load_state(s, err)) || train(s, err))
+    stop_install(true, STATE_FILE);
+    if (make_dirs(s->dir, err) || (cli_flag(a, &opt_resume) && load_state(s, steps_per_epoch(s), err)) ||
+        train(s, err))
         return -1;
     if (s->stopped)
         return 0;
     evaluate(s);
-    if (write_grid(s, err) || save_generator(s, err) || write_results(s, run_now() - t0, err))
+    if (write_grid(s, err) ||
+        save_state(s, "generator.h5", steps_per_epoch(s) * c->epochs, 0.0, 0.0, err) ||
+        write_results(s, run_now() - t0, err))
         return -1;
     printf("superres: wrote %s/results.json, grid.png, generator.h5\n", s->dir);
     return 0;

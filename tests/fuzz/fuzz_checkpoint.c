@@ -75,7 +75,7 @@ static void restamp_all(const char *p)
     uint32_t crc = 0;
     int ok = ck_get_int(in, CK_NSTAGES, 0, &nstages, &err) == 0 &&
              h5in_attr_int(in, "/", ck_layout[CK_CHECKSUM].name, &old, &err) == 0 &&
-             ck_checksum_in(in, (int)nstages, &crc, &err) == 0 && (uint32_t)old != crc;
+             ck_checksum_in(in, CK_FILE_CHECKPOINT, (int)nstages, &crc, &err) == 0 && (uint32_t)old != crc;
     h5in_close(in);
     if (!ok)
         return;
