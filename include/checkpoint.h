@@ -31,6 +31,11 @@ int checkpoint_read_config(struct config *cfg, const char *path, struct rv_error
 /* Loads parameters, statistics, masks, optimizer state, position and history into an opened run
  * whose model was built from the checkpoint's config. */
 int checkpoint_load(struct run *r, const char *path, struct rv_error *err);
+/* The run a checkpoint holds, read without opening a run (no data set is loaded): config, model,
+ * position, history and stage records, for tools that only look (`pipeline plan`); r->comm =
+ * self. Free it with checkpoint_free_file_run (also after a failure). */
+int checkpoint_load_file_run(struct run *r, struct comm *self, const char *path, struct rv_error *err);
+void checkpoint_free_file_run(struct run *r);
 /* Writes out a copy of the checkpoint in without the conv weights (and without the output layer
  * if it was never trained), which loading regenerates from the seed. Refuses a checkpoint whose
  * conv weights differ from their seed-generated values. Such a file evaluates, and resumes from

@@ -86,12 +86,19 @@ def plan(path):
 
 def schedule_ended(path, run):
     """True when the stage file at path (loaded as run) ends its schedule, so that `pipeline
-    resume` would train nothing more: its config's plan has no stage above the last finished
-    fraction (the schedule continues from there, schedule_continue), or the run has no
-    [pipeline]."""
+    resume` would train nothing more: the pipeline's plan of the file (the schedule its resume
+    follows, src/pipeline/pipeline.c schedule_for_run) has no stage beyond the finished ones.
+    A pipeline older than the plan's "finished" count: the run must have as many stages as its
+    config's schedule from the start and no stage of a larger fraction may follow (both, so that
+    neither BN-only rounds, whose fractions are all 0, nor a branch's list that leaves out its
+    branch point's stages ends a run early)."""
     p = plan(path)
+    if not p["pipeline"]:
+        return True
+    if "finished" in p:
+        return p["finished"] >= len(p["stages"])
     last = run["stages"][-1]["fraction"]
-    return not p["pipeline"] or all(s["fraction"] <= last for s in p["stages"])
+    return len(run["stages"]) >= len(p["stages"]) and all(s["fraction"] <= last for s in p["stages"])
 
 
 def unmarked_final(r):

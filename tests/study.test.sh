@@ -443,5 +443,18 @@ script_error "a variant that makes the same run as another (a branch's inherited
 printf '[variant again]\npipeline.reinit = false\n' | cat "$TMP/s.ini" - > "$TMP/same.ini"
 script_error "two variants with the same keys" "same.ini: \\[variant again\\] makes the same run as \\[variant control\\]" \
     "$TMP/same.ini" --dry-run
+# BN-only rounds (equal fractions): a run stopped after its first round is partial, not done (the
+# test for a finished run once compared fractions, and every round's is 0: track A's controls
+# were taken for done after one of their two rounds)
+tiny_staged_ini "$TMP/rounds.ini" rounds 1 "[data]" "synthetic_train = 128" "synthetic_test = 64"
+printf '[study]\nconfig = %s\nseeds = 1\nout_dir = %s\n[all]\npipeline.fractions = 0, 0, 0\n[variant rounds]\n' \
+    "$TMP/rounds.ini" "$TMP/rout" > "$TMP/rounds-study.ini"
+"$PY" "$STUDY" "$TMP/rounds-study.ini" --stop-after-steps 6 > "$TMP/rounds.log" 2>&1
+"$PY" "$STUDY" "$TMP/rounds-study.ini" --dry-run > "$TMP/rounds.dry" 2>&1
+check "BN-only rounds: a run stopped after its first round is partial, not done" \
+    "$([ -f "$TMP/rout/rounds/seed-1/stage-00.h5" ] && grep -q '^rounds/seed-1 *partial  stage 1' "$TMP/rounds.dry" || cat "$TMP/rounds.log" "$TMP/rounds.dry")"
+"$PY" "$STUDY" "$TMP/rounds-study.ini" > "$TMP/rounds2.log" 2>&1
+check "BN-only rounds: resumed to the last round, then done" \
+    "$([ -f "$TMP/rout/rounds/seed-1/stage-02.h5" ] && grep -q '"final": "stage-02.h5"' "$TMP/rout/rounds/seed-1/done" || cat "$TMP/rounds2.log")"
 
 finish study.test.sh

@@ -1,6 +1,8 @@
 /* pipeline plan CONFIG|CHECKPOINT [--set section.key=value]... [--format text|json]: the stages a
  * config makes (schedule.h), each with its kind, fraction, epochs, trainable count and learning-
- * rate schedule, without data or training. scripts/study_records.py reads the JSON. */
+ * rate schedule, without data or training; for a checkpoint, the schedule its resume follows and
+ * how many of its stages are finished. scripts/study_records.py reads the JSON. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint.h"
@@ -12,7 +14,7 @@
 static const char *const plan_formats[] = {"text", "json", NULL};
 static const struct cli_option opt_plan_format = {
     "--format", "text|json", CLI_CHOICE, .choices = plan_formats,
-    .help = "json: {config, pipeline, parameters, stages: [{stage, kind, fraction, epochs, ...}]}"};
+    .help = "json: {config, pipeline, parameters, finished, stages: [{stage, kind, fraction, epochs, ...}]}"};
 
 /* The model a run of c builds, from the input shape its data set has (as its loader gives it:
  * src/data/fashion_mnist.c 1x28x28, src/data/cifar10.c 3x32x32, 10 classes each; synthetic from
@@ -54,12 +56,13 @@ static void write_lr(FILE *f, const struct lr_schedule *lr)
     fputs("}", f);
 }
 
-static void write_json(FILE *f, const char *source, const struct schedule *s, const size_t *trainable,
-                       size_t total, const struct config *c)
+static void write_json(FILE *f, const char *source, const struct schedule *s, int finished,
+                       const size_t *trainable, size_t total, const struct config *c)
 {
     fputs("{\"config\": ", f);
     json_string(f, source);
-    fprintf(f, ", \"pipeline\": %s, \"parameters\": %zu, \"stages\": [", c->pipeline ? "true" : "false", total);
+    fprintf(f, ", \"pipeline\": %s, \"parameters\": %zu, \"finished\": %d, \"stages\": [",
+            c->pipeline ? "true" : "false", total, finished);
     for (int k = 0; k < s->n; k++) {
         const struct stage_plan *p = &s->stage[k];
         char what[320];
@@ -105,17 +108,32 @@ static int command_plan(const struct cli_args *a)
 {
     struct rv_error err = {{0}};
     const char *file = a->operand[0];
+    /* A checkpoint: the schedule `pipeline resume FILE [--set ...]` would follow, its finished
+     * stages as recorded, then what the config says comes after them (schedule_for_run). */
+    const bool checkpoint = is_checkpoint(file);
+    struct comm self = COMM_SELF_INIT;
+    struct run *r = rv_calloc(1, sizeof *r);
     struct config cfg;
     config_defaults(&cfg);
-    int rc = is_checkpoint(file) ? checkpoint_read_config(&cfg, file, &err) : config_load(&cfg, file, &err);
+    int rc = checkpoint ? checkpoint_load_file_run(r, &self, file, &err) : config_load(&cfg, file, &err);
+    if (checkpoint && rc == 0)
+        cfg = r->cfg;
     for (int i = 0; i < a->ngiven && rc == 0; i++)
         if (a->given[i].opt == &cli_set)
             rc = config_set(&cfg, a->given[i].text, &err);
     if (rc == 0)
         rc = config_validate(&cfg, &err);
     struct schedule s;
-    if (rc == 0)
+    if (rc == 0 && checkpoint) {
+        r->cfg = cfg;
+        rc = schedule_for_run(&s, r, &err);
+    } else if (rc == 0) {
         rc = schedule_build(&s, &cfg, &err);
+    }
+    const int finished = checkpoint ? r->nrecords : 0;
+    if (checkpoint)
+        checkpoint_free_file_run(r);
+    free(r);
     size_t trainable[SCHEDULE_MAX_STAGES], total = 0;
     const struct model_spec spec = plan_spec(&cfg);
     if (rc == 0)
@@ -125,9 +143,12 @@ static int command_plan(const struct cli_args *a)
         return 1;
     }
     if ((int)cli_number(a, &opt_plan_format, 0) == 1) {
-        write_json(stdout, file, &s, trainable, total, &cfg);
+        write_json(stdout, file, &s, finished, trainable, total, &cfg);
     } else {
         schedule_print(&s, trainable, total, &cfg, stdout);
+        if (checkpoint)
+            printf("finished: %d of %d stages (pipeline resume %s)\n", finished, s.n,
+                   finished >= s.n ? "has nothing left to train" : "continues from there");
         print_lr(stdout, &cfg);
     }
     return 0;

@@ -847,35 +847,58 @@ static int check_declared_model(struct h5in *f, const struct config *cfg, const 
     return 0;
 }
 
-int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err)
+/* The run the checkpoint `in` holds, without a data set (no run_open): its config, model (built
+ * from the file's /model, whose size a full file must be able to hold), position, history and
+ * stage records; r->comm = self. checkpoint_free_file_run frees it. */
+static int load_file_run(struct run *r, struct comm *self, const char *in, struct rv_error *err)
 {
-    struct run r;
-    struct comm self = COMM_SELF_INIT;
-    memset(&r, 0, sizeof r);
-    r.comm = &self;
-    if (checkpoint_read_config(&r.cfg, in, err))
+    memset(r, 0, sizeof *r);
+    r->comm = self;
+    if (checkpoint_read_config(&r->cfg, in, err))
         return -1;
     struct h5in *f = h5in_open(in, err);
     if (!f)
         return -1;
     struct model_spec spec;
     int64_t seed_only = 0;
-    int rc = read_spec(f, &r.cfg, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
-    spec.conv_auto_rule = r.cfg.conv_auto_rule; /* the export keeps the run's rule */
-    if (rc == 0 && seed_only)
-        rc = rv_fail(err, "%s: already a seed-only export", in);
+    int rc = read_spec(f, &r->cfg, &spec, err) || ck_get_int(f, CK_SEED_ONLY, 0, &seed_only, err) ? -1 : 0;
+    spec.conv_auto_rule = r->cfg.conv_auto_rule; /* the run's rule */
+    if (rc == 0 && !seed_only) /* a seed-only export holds no conv weights: smaller by design */
+        rc = check_declared_model(f, &r->cfg, &spec, err);
     if (rc == 0)
-        rc = check_declared_model(f, &r.cfg, &spec, err);
+        rc = model_build(&r->model, &spec, 0, 1, err);
     if (rc == 0)
-        rc = model_build(&r.model, &spec, 0, 1, err);
-    if (rc == 0) {
-        rc = read_file(&r, f, err);
-        if (rc == 0 && r.seed_only)
-            rc = rv_fail(err, "%s: already a seed-only export", in);
-        else if (rc == 0 && r.nrecords != r.stage + 1)
-            rc = rv_fail(err, "%s: not a stage-end checkpoint; export a stage-KK.h5 file", in);
-    }
+        rc = read_file(r, f, err);
     h5in_close(f);
+    return rc;
+}
+
+int checkpoint_load_file_run(struct run *r, struct comm *self, const char *path, struct rv_error *err)
+{
+    int rc = load_file_run(r, self, path, err);
+    if (rc)
+        checkpoint_escape_message(err);
+    return rc;
+}
+
+void checkpoint_free_file_run(struct run *r)
+{
+    for (int i = 0; i < r->nrecords; i++)
+        stats_free(&r->records[i]);
+    free(r->history);
+    free(r->provenance);
+    model_free(&r->model);
+}
+
+int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error *err)
+{
+    struct run r;
+    struct comm self = COMM_SELF_INIT;
+    int rc = load_file_run(&r, &self, in, err);
+    if (rc == 0 && r.seed_only)
+        rc = rv_fail(err, "%s: already a seed-only export", in);
+    else if (rc == 0 && r.nrecords != r.stage + 1)
+        rc = rv_fail(err, "%s: not a stage-end checkpoint; export a stage-KK.h5 file", in);
     for (int p = 0; rc == 0 && p < r.model.nparams; p++)
         if (r.model.params[p].kind == PARAM_CONV && !ck_at_init(&r.model, (uint64_t)r.cfg.seed, p))
             rc = rv_fail(err, "%s: conv weight %s differs from the values its seed gives (trained or "
@@ -883,11 +906,7 @@ int checkpoint_export_seed_only(const char *in, const char *out, struct rv_error
                          "the BN-only stage-00.h5, can be exported seed-only", in, r.model.params[p].name);
     if (rc == 0)
         rc = ck_write_atomic(out, write_seed_only, &r, err);
-    for (int i = 0; i < r.nrecords; i++)
-        stats_free(&r.records[i]);
-    free(r.history);
-    free(r.provenance);
-    model_free(&r.model);
+    checkpoint_free_file_run(&r);
     if (rc)
         checkpoint_escape_message(err);
     return rc;
