@@ -37,6 +37,13 @@ NETWORKS = [
     ("resnet", "ResNet-18", []),
     ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
     ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+    # SWAG's other two published forms on the same taps: the first code release's softmax over
+    # the channels at each position, and the current code's scaling by alpha = 0.001 (at the same
+    # style weight, as the reference runs it)
+    ("resnet_swag_channels", "ResNet-18 + SWAG (softmax over channels)",
+     ["style.swag=softmax_channels"]),
+    ("resnet_swag_scale", "ResNet-18 + SWAG (scale 0.001)", ["style.swag=scale",
+                                                             "style.swag_alpha=0.001"]),
     # control: SWAG's softmax makes the deep taps' Gram terms ~1e-8 of the loss; is SWAG more
     # than dropping them?
     ("resnet_shallow", "ResNet-18, deep taps dropped",
@@ -125,6 +132,138 @@ def cmd_textures(a):
                 print("%s %s seed %d: gram %.4g spectrum %.4f w1 %.4f (%.0f s)" % (
                     tex, name, seed, j["gram_distance"], j["spectrum_distance"], j["w1_gray"],
                     w1 - w0), flush=True)
+
+
+# ---- style transfer ------------------------------------------------------------------------
+
+TRANSFER_CONFIG = "configs/style-transfer.ini"
+PHOTOS = ["chelsea", "coffee", "astronaut"]
+SIZE = 128          # the texture study's size: the skimage textures (512x512) averaged 4x4
+DOWNSAMPLE = 4
+# The networks of the transfer comparison: name, label, --set values on configs/style-transfer.ini
+# (ImageNet ResNet-18; content on layer3.1 as the reference, style on the stem and each stage's
+# last block, SWAG on layer3.1 and layer4.1; VGG-19 with Gatys et al.'s taps, content conv4_2).
+TRANSFER_NETWORKS = [
+    ("vgg", "VGG-19", ["model.arch=vgg", "model.depth=19", 'style.style_taps="%s"' % VGG_TAPS,
+                       'style.content_taps="group4.conv2"', 'style.swag_taps=""']),
+    ("resnet", "ResNet-18", []),
+    ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
+    ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+]
+TRANSFER_FIELDS = ["content", "style", "network", "seed", "style_weight", "evaluations_budget",
+                   "evaluations", "iterations", "converged", "loss", "style_loss", "content_loss",
+                   "content_distance", "gram_distance", "spectrum_distance", "w1_gray", "seconds",
+                   "utc_start", "utc_end", "commit", "command"]
+
+
+def block_mean(a, k):
+    """Mean over k×k blocks of an (H, W, C) array, the bottom and right remainders dropped (as
+    style_setup.c's prepare)."""
+    h, w = a.shape[0] // k, a.shape[1] // k
+    return a[:h * k, :w * k].reshape(h, k, w, k, -1).mean(axis=(1, 3))
+
+
+def prepare_content(photo, out_dir, size=SIZE, downsample=DOWNSAMPLE):
+    """The photo averaged over k×k blocks, k = its short side // size, and its central size×size
+    crop, in 8 bits, written size·downsample square with each pixel repeated downsample² times:
+    the run's style.downsample (the texture study's, which makes the 128x128 style target)
+    averages it back to the crop exactly. Returns the path."""
+    import numpy as np
+    from PIL import Image
+    path = os.path.join(out_dir, "%s-%d.png" % (os.path.basename(photo)[:-4], size))
+    if os.path.exists(path):
+        return path
+    a = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64) / 255.0
+    k = min(a.shape[0], a.shape[1]) // size
+    if k < 1:
+        sys.exit("style_study: %s is smaller than %dx%d" % (photo, size, size))
+    a = block_mean(a, k)
+    y0, x0 = (a.shape[0] - size) // 2, (a.shape[1] - size) // 2
+    q = np.round(a[y0:y0 + size, x0:x0 + size] * 255.0).astype(np.uint8)
+    q = np.repeat(np.repeat(q, downsample, axis=0), downsample, axis=1)
+    os.makedirs(out_dir, exist_ok=True)
+    Image.fromarray(q).save(path + ".tmp.png")
+    os.replace(path + ".tmp.png", path)
+    return path
+
+
+def pair(text):
+    """CONTENT:STYLE (file names without .png)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError("'%s' is not CONTENT:STYLE, e.g. chelsea:brick" % text)
+    return tuple(parts)
+
+
+def weight_name(w):
+    return "%g" % w
+
+
+def cmd_transfer(a):
+    """Style transfer: each content photo × each texture, each network, each style weight, each
+    seed; started from the content image (configs/style-transfer.ini), judged by style-judge in
+    transfer mode (the judge's content distance as well as its style measures)."""
+    nice = ["nice", "-n", "10"]
+    done = set()
+    if os.path.exists(a.record):
+        with open(a.record) as f:
+            done = {(r["content"], r["style"], r["network"], r["seed"], r["style_weight"])
+                    for r in csv.DictReader(f)}
+    contents = {c: prepare_content("%s/%s.png" % (a.images, c), os.path.join(a.out, "content"))
+                for c in sorted({c for c, _ in a.pairs})}
+    # the pairs outermost, then the seeds: a stopped study has whole pairs
+    for content, style in a.pairs:
+        for seed in a.seeds:
+            # VGG, the slowest (about 4x a ResNet-18 run), last
+            for name, _, extra in sorted(TRANSFER_NETWORKS, key=lambda n: n[0] == "vgg"):
+                if name not in a.networks:
+                    continue
+                for weight in a.weights:
+                    key = (content, style, name, str(seed), weight_name(weight))
+                    if key in done:
+                        continue
+                    out = os.path.join(a.out, "%s-%s" % (content, style), name,
+                                       "w%s" % weight_name(weight), "seed-%d" % seed)
+                    os.makedirs(out, exist_ok=True)
+                    common = sets(['style.style_image="%s/%s.png"' % (a.images, style),
+                                   'style.content_image="%s"' % contents[content],
+                                   "style.downsample=%d" % DOWNSAMPLE, "style.crop=0",
+                                   "run.threads=1"])
+                    cmd = [a.pipeline, "style", TRANSFER_CONFIG, "--out", out] + common + sets(
+                        ["run.seed=%d" % seed, "style.seed=%d" % seed,
+                         "style.style_weight=%s" % weight_name(weight),
+                         "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
+                    t0, w0 = utc(), time.time()
+                    run(nice + cmd, os.path.join(out, "style.log"))
+                    judge = [a.pipeline, "style-judge", TRANSFER_CONFIG,
+                             os.path.join(out, "style.png"), "--format", "json"] + common
+                    with open(os.path.join(out, "judge.json"), "w") as f:
+                        r = subprocess.run(nice + judge, stdout=f)
+                    if r.returncode:
+                        sys.exit("style_study: %s failed" % " ".join(judge))
+                    t1, w1 = utc(), time.time()
+                    s = json.load(open(os.path.join(out, "style.json")))
+                    j = json.load(open(os.path.join(out, "judge.json")))
+                    if j["content_distance"] is None:
+                        sys.exit("style_study: %s gave no content distance" % " ".join(judge))
+                    row = {"content": content, "style": style, "network": name, "seed": seed,
+                           "style_weight": weight_name(weight),
+                           "evaluations_budget": a.evaluations,
+                           "evaluations": s["evaluations"], "iterations": s["iterations"],
+                           "converged": s["converged"], "loss": s["loss"],
+                           "style_loss": s["style_loss"], "content_loss": s["content_loss"],
+                           "content_distance": j["content_distance"],
+                           "gram_distance": j["gram_distance"],
+                           "spectrum_distance": j["spectrum_distance"], "w1_gray": j["w1_gray"],
+                           "seconds": round(w1 - w0, 1), "utc_start": t0, "utc_end": t1,
+                           "commit": commit_of(a.pipeline),
+                           "command": " ".join(cmd[1:]) + " ; style-judge (default judge seed 1000)"}
+                    append_row(a.record, TRANSFER_FIELDS, row)
+                    print("%s-%s %s w %s seed %d: content %.4g gram %.4g spectrum %.4f w1 %.4f "
+                          "(%.0f s)" % (content, style, name, weight_name(weight), seed,
+                                        j["content_distance"], j["gram_distance"],
+                                        j["spectrum_distance"], j["w1_gray"], w1 - w0),
+                          flush=True)
 
 
 # ---- the mechanism -------------------------------------------------------------------------
@@ -512,8 +651,21 @@ def main():
     r.add_argument("--stats", default="")
     r.add_argument("--figures", default="docs/figures")
     r.add_argument("--markdown", default="")
+    x = sub.add_parser("transfer")
+    x.add_argument("--pipeline", required=True)
+    x.add_argument("--out", required=True)
+    x.add_argument("--evaluations", type=int, default=100)
+    x.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    x.add_argument("--pairs", type=pair, nargs="+",
+                   default=[("chelsea", "brick"), ("coffee", "gravel"), ("chelsea", "gravel"),
+                            ("coffee", "brick")], help="CONTENT:STYLE, e.g. chelsea:brick")
+    x.add_argument("--networks", nargs="+", default=[n[0] for n in TRANSFER_NETWORKS])
+    x.add_argument("--weights", type=float, nargs="+", default=[1e4, 1e6, 1e8])
+    x.add_argument("--images", default=SKIMAGE, help="the folder of the photos and textures")
+    x.add_argument("--record", required=True)
     a = p.parse_args()
-    {"textures": cmd_textures, "stats": cmd_stats, "report": cmd_report}[a.cmd](a)
+    {"textures": cmd_textures, "stats": cmd_stats, "report": cmd_report,
+     "transfer": cmd_transfer}[a.cmd](a)
 
 
 if __name__ == "__main__":
