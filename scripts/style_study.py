@@ -49,6 +49,9 @@ NETWORKS = [
     ("resnet_shallow", "ResNet-18, deep taps dropped",
      ['style.style_taps="stem, layer1.1, layer2.1"', 'style.swag_taps=""']),
 ]
+# the texture cells of the three published SWAG forms, and the form's name
+SWAG_CELLS = [("resnet_swag", "softmax_all"), ("resnet_swag_channels", "softmax_channels"),
+              ("resnet_swag_scale", "scale")]
 JUDGES = [("gram_distance", "Gram distance (judge VGG)", True), ("spectrum_distance",
           "spectrum distance (decades)", False), ("w1_gray", "gray-level W1", False)]
 
@@ -436,8 +439,9 @@ def texture_report(rows, runs, figures, lines):
             lines.append("| %s | %s | %s | %s | %.0f |" % (tex, label, ",".join(str(s) for s in sorted(d)),
                                                           " | ".join(cells), sec))
     # the claim: resnet_swag against resnet, paired by seed; gap to vgg
-    comps = [("resnet_swag", "resnet"), ("resnet_shallow", "resnet"), ("resnet_swag", "resnet_shallow"),
-             ("noskip", "resnet"), ("vgg", "resnet")]
+    comps = [("resnet_swag", "resnet"), ("resnet_swag_channels", "resnet"),
+             ("resnet_swag_scale", "resnet"), ("resnet_shallow", "resnet"),
+             ("resnet_swag", "resnet_shallow"), ("noskip", "resnet"), ("vgg", "resnet")]
     tests = []
     for a, b in comps:
         for tex in textures:
@@ -479,17 +483,20 @@ def texture_report(rows, runs, figures, lines):
             "yes" if t["same_sign"] else "no", t["p_holm"],
             "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
     verdict = []
-    for tex in textures:
-        sw = [t for t in tests if t["a"] == "resnet_swag" and t["b"] == "resnet" and t["tex"] == tex]
-        wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
-        half = [t for t in wins if t["gap"] >= 0.5]
-        verdict.append((tex, len(sw), len(wins), len(half)))
-    lines.append("\nThe claim, per texture (SWAG beats ResNet on a judge: mean difference < 0 with "
-                 "Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
-    lines.append("| texture | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
-    lines.append("|---|---|---|---|")
-    for tex, n, w, h in verdict:
-        lines.append("| %s | %d | %d | %d |" % (tex, n, w, h))
+    for cell, form in SWAG_CELLS:
+        for tex in textures:
+            sw = [t for t in tests if t["a"] == cell and t["b"] == "resnet" and t["tex"] == tex]
+            if not sw:
+                continue
+            wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
+            half = [t for t in wins if t["gap"] >= 0.5]
+            verdict.append((tex, form, len(sw), len(wins), len(half)))
+    lines.append("\nThe claim, per texture and SWAG form (SWAG beats ResNet on a judge: mean "
+                 "difference < 0 with Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
+    lines.append("| texture | SWAG form | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
+    lines.append("|---|---|---|---|---|")
+    for tex, form, n, w, h in verdict:
+        lines.append("| %s | %s | %d | %d | %d |" % (tex, form, n, w, h))
     return tests, verdict, seeds_all
 
 
@@ -591,6 +598,197 @@ def mechanism_plot(stats_rows, figures):
     return path, summary
 
 
+# ---- the transfer report -------------------------------------------------------------------
+
+def interp(x, xs, ys):
+    """Piecewise-linear y at x through the points (xs, ys), sorted by xs; None outside them."""
+    pts = sorted(zip(xs, ys))
+    if not pts or x < pts[0][0] or x > pts[-1][0]:
+        return None
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return pts[0][1]
+
+
+def matched_content(rows, nets):
+    """Per (pair, seed): the common content level, the midpoint of the overlap of the networks'
+    log10 judge content distances over the style weights, and each network's judges interpolated
+    there (log10 Gram distance, spectrum, W1) along its curve. {(pair, seed): (level, {net:
+    {key: value}})}; level None when the ranges do not overlap (or a network has < 2 weights)."""
+    by = {}
+    for r in rows:
+        by.setdefault(((r["content"], r["style"]), int(r["seed"])), {}).setdefault(
+            r["network"], []).append(r)
+    out = {}
+    for key, d in sorted(by.items()):
+        if any(n not in d or len(d[n]) < 2 for n in nets):
+            out[key] = (None, {})
+            continue
+        xs = {n: [math.log10(float(r["content_distance"])) for r in d[n]] for n in nets}
+        lo, hi = max(min(v) for v in xs.values()), min(max(v) for v in xs.values())
+        if lo > hi:
+            out[key] = (None, {})
+            continue
+        level = (lo + hi) / 2
+        vals = {n: {k: interp(level, xs[n], [judge_value(r, k, log) for r in d[n]])
+                    for k, _, log in JUDGES} for n in nets}
+        out[key] = (level, vals)
+    return out
+
+
+def transfer_report(rows, runs, figures, lines, grid_weight):
+    names = {n[0]: n[1] for n in TRANSFER_NETWORKS}
+    nets = [n[0] for n in TRANSFER_NETWORKS if any(r["network"] == n[0] for r in rows)]
+    pairs = sorted({(r["content"], r["style"]) for r in rows})
+    lines.append("Style transfer, mean ± sd over seeds (judge content distance and Gram distance "
+                 "as log10; lower is closer):\n")
+    lines.append("| content | style | network | style weight | seeds | log10 content distance | "
+                 "log10 Gram distance | spectrum distance | gray W1 | s / run |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for c, st in pairs:
+        for n in nets:
+            ws = sorted({float(r["style_weight"]) for r in rows if r["network"] == n and
+                         (r["content"], r["style"]) == (c, st)})
+            for w in ws:
+                d = [r for r in rows if r["network"] == n and (r["content"], r["style"]) == (c, st)
+                     and float(r["style_weight"]) == w]
+                cells = []
+                for key, log in [("content_distance", True)] + [(k, lg) for k, _, lg in JUDGES]:
+                    v = [judge_value(r, key, log) for r in d]
+                    m = sum(v) / len(v)
+                    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+                    cells.append("%.3f ± %.3f" % (m, sd))
+                lines.append("| %s | %s | %s | %g | %s | %s | %.0f |" % (
+                    c, st, names[n], w, ",".join(sorted(r["seed"] for r in d)), " | ".join(cells),
+                    sum(float(r["seconds"]) for r in d) / len(d)))
+    mc = matched_content(rows, nets)
+    lines.append("\nAt matched content: per pair and seed, each network's judges interpolated "
+                 "(linearly in log10 content distance, over its style weights) at the midpoint of "
+                 "the range all networks reach:\n")
+    lines.append("| content | style | seed | log10 content level | network | log10 Gram distance | "
+                 "spectrum distance | gray W1 |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for (pr, seed), (level, vals) in sorted(mc.items()):
+        if level is None:
+            lines.append("| %s | %s | %d | no common level | | | | |" % (pr[0], pr[1], seed))
+            continue
+        for n in nets:
+            lines.append("| %s | %s | %d | %.3f | %s | %s |" % (
+                pr[0], pr[1], seed, level, names[n],
+                " | ".join("%.3f" % vals[n][k] for k, _, _ in JUDGES)))
+    # paired by seed at matched content, against ResNet; Holm over each comparison's pairs × judges
+    tests = []
+    for a in [n for n in nets if n != "resnet"]:
+        fam = []
+        for pr in pairs:
+            common = [s for (p2, s), (lv, _) in mc.items() if p2 == pr and lv is not None]
+            for key, label, _ in JUDGES:
+                if len(common) < 1 or "resnet" not in nets:
+                    continue
+                xs = [mc[(pr, s)][1]["resnet"][key] for s in common]
+                ys = [mc[(pr, s)][1][a][key] for s in common]
+                m, sd, p = paired(xs, ys)
+                gap = float("nan")
+                if a != "vgg" and "vgg" in nets:
+                    vg = [mc[(pr, s)][1]["vgg"][key] for s in common]
+                    base, got, v = sum(xs) / len(xs), sum(ys) / len(ys), sum(vg) / len(vg)
+                    gap = (base - got) / (base - v) if base != v else float("nan")
+                fam.append(dict(a=a, pr=pr, label=label, n=len(common), m=m, sd=sd, p=p, gap=gap))
+        ok = [t for t in fam if not math.isnan(t["p"])]
+        for t, q in zip(ok, holm([t["p"] for t in ok])):
+            t["p_holm"] = q
+        tests += fam
+    lines.append("\nPaired by seed at matched content, difference = network − ResNet-18 (negative: "
+                 "closer to the style); p: paired t-test, Holm-corrected over the comparison's "
+                 "pairs × 3 judges (blank with one seed); gap closed: (ResNet − X) / (ResNet − VGG):\n")
+    lines.append("| comparison | content | style | judge | n | mean diff ± sd | p (Holm) | gap to VGG closed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for t in tests:
+        lines.append("| %s − ResNet-18 | %s | %s | %s | %d | %.3f ± %.3f | %s | %s |" % (
+            names[t["a"]], t["pr"][0], t["pr"][1], t["label"], t["n"], t["m"], t["sd"],
+            "%.3g" % t["p_holm"] if "p_holm" in t else "",
+            "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
+    if figures:
+        lines.append("\nCurves: " + transfer_curves(rows, figures, nets, names, pairs))
+        if runs:
+            lines.append("\nGrid: " + transfer_grid(runs, figures, rows, nets, names, pairs,
+                                                    grid_weight))
+    return mc, tests
+
+
+def transfer_curves(rows, figures, nets, names, pairs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    colors = {"vgg": "C2", "resnet": "C3", "resnet_swag": "C1", "noskip": "C0"}
+    fig, axes = plt.subplots(len(pairs), len(JUDGES), figsize=(3.0 * len(JUDGES), 2.2 * len(pairs)),
+                             squeeze=False)
+    for i, pr in enumerate(pairs):
+        for j, (key, label, log) in enumerate(JUDGES):
+            ax = axes[i][j]
+            for n in nets:
+                for seed in sorted({int(r["seed"]) for r in rows}):
+                    d = sorted((float(r["content_distance"]), judge_value(r, key, log))
+                               for r in rows if r["network"] == n and int(r["seed"]) == seed
+                               and (r["content"], r["style"]) == pr)
+                    if d:
+                        ax.plot([x for x, _ in d], [y for _, y in d], "o-", ms=3, lw=1,
+                                color=colors.get(n, "k"), alpha=1.0 if seed == 1 else 0.5,
+                                label=names[n] if seed == 1 else None)
+            ax.set_xscale("log")
+            ax.tick_params(labelsize=6)
+            ax.set_title("%s + %s" % pr, fontsize=7)
+            ax.set_xlabel("judge content distance", fontsize=6)
+            ax.set_ylabel(("log10 " if log else "") + label, fontsize=6)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=5)
+    fig.tight_layout(pad=0.4)
+    path = os.path.join(figures, "style-transfer-curves.png")
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+    return path
+
+
+def transfer_grid(runs, figures, rows, nets, names, pairs, weight):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.image as mpimg
+    seed = min(int(r["seed"]) for r in rows)
+    order = [n for n in ("vgg", "resnet", "resnet_swag", "noskip") if n in nets]
+    cols = 2 + len(order)
+    fig, axes = plt.subplots(len(pairs), cols, figsize=(1.45 * cols, 1.55 * len(pairs)), squeeze=False)
+    for i, (c, st) in enumerate(pairs):
+        content = mpimg.imread(os.path.join(runs, "content", "%s-%d.png" % (c, SIZE)))
+        style = mpimg.imread("%s/%s.png" % (SKIMAGE, st))
+        if style.ndim == 3:
+            style = style[..., :3].mean(axis=2)
+        k = style.shape[0] // SIZE
+        style = block_mean(style[..., None], k)[..., 0]
+        cells = [("content", content[::DOWNSAMPLE, ::DOWNSAMPLE]), ("style", style)]
+        for n in order:
+            p = os.path.join(runs, "%s-%s" % (c, st), n, "w%s" % weight_name(weight),
+                             "seed-%d" % seed, "style.png")
+            cells.append((names[n], mpimg.imread(p) if os.path.exists(p) else None))
+        for j, (label, im) in enumerate(cells):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if im is not None:
+                ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(label.replace(" + ", "\n+ "), fontsize=6)
+            if j == 0:
+                ax.set_ylabel("%s + %s" % (c, st), fontsize=6)
+    fig.suptitle("style weight %g, seed %d" % (weight, seed), fontsize=6)
+    fig.tight_layout(pad=0.3)
+    path = os.path.join(figures, "style-transfer-random.png")
+    fig.savefig(path, dpi=55)
+    plt.close(fig)
+    return path
+
+
 def cmd_report(a):
     lines = []
     if a.textures and os.path.exists(a.textures):
@@ -598,6 +796,9 @@ def cmd_report(a):
         tests, verdict, seeds = texture_report(rows, a.runs, a.figures, lines)
         if a.runs:
             lines.append("\nGrid: " + grid(a.runs, a.figures, rows, min(seeds)))
+    if a.transfer and os.path.exists(a.transfer):
+        trows = list(csv.DictReader(open(a.transfer)))
+        transfer_report(trows, a.transfer_runs, a.figures, lines, a.grid_weight)
     if a.stats and os.path.exists(a.stats):
         srows = list(csv.DictReader(open(a.stats)))
         path, summary = mechanism_plot(srows, a.figures)
@@ -651,6 +852,9 @@ def main():
     r.add_argument("--stats", default="")
     r.add_argument("--figures", default="docs/figures")
     r.add_argument("--markdown", default="")
+    r.add_argument("--transfer", default="", help="the transfer record")
+    r.add_argument("--transfer-runs", default="", help="the transfer runs' --out (the grid)")
+    r.add_argument("--grid-weight", type=float, default=1e6, help="the transfer grid's style weight")
     x = sub.add_parser("transfer")
     x.add_argument("--pipeline", required=True)
     x.add_argument("--out", required=True)
