@@ -173,10 +173,12 @@ PYEOF
 "$PY" scripts/style_study.py report --transfer "$TMP/x.csv" --figures "$TMP" --markdown "$TMP/x.md" \
     > "$TMP/x.log" 2>&1 || not_ok "transfer report: $(tail -n 1 "$TMP/x.log")"
 r=""
-grep -q "^| chelsea | brick | 2 | -0.750 | ResNet-18 | -4.730 | -4.730 | -4.730 |$" "$TMP/x.md" || r="matched ResNet row"
-grep -q "^| chelsea | brick | 1 | -0.750 | ResNet-18 + SWAG | -6.250 | -6.250 | -6.250 |$" "$TMP/x.md" || r="$r; matched SWAG row"
-grep -q "^| coffee | gravel | 1 | no common level |" "$TMP/x.md" || r="$r; no-overlap row"
+grep -q "^| ResNet-18 + SWAG | chelsea | brick | 2 | -0.750 | -4.730 → -6.250 | -4.730 → -6.250 | -4.730 → -6.250 |$" "$TMP/x.md" || r="matched SWAG row"
+grep -q "^| no-skip ResNet-18 | chelsea | brick | 1 | -1.000 | -4.990 → -6.000 | -4.990 → -6.000 | -4.990 → -6.000 |$" "$TMP/x.md" || r="$r; matched no-skip row"
+grep -q "^| VGG-19 | coffee | gravel | 1 | no common level (ResNet-18 0.01 to 1; VGG-19 1e+03 to 1e+05) |" "$TMP/x.md" || r="$r; no-overlap row"
+grep -q "^| ResNet-18 + SWAG | coffee | gravel | 1 | -0.750 |" "$TMP/x.md" || r="$r; SWAG meets ResNet on the second pair"
 grep -q "^| ResNet-18 + SWAG − ResNet-18 | chelsea | brick | Gram distance (judge VGG) | 2 | -1.515 ± 0.007 | .* | 0.50 |$" "$TMP/x.md" || r="$r; SWAG comparison"
+grep -q "^| ResNet-18 + SWAG − ResNet-18 | coffee | gravel | Gram distance (judge VGG) | 2 | -1.515 ± 0.007 | [0-9.]* |  |$" "$TMP/x.md" || r="$r; no gap without VGG's range"
 [ -s "$TMP/style-transfer-curves.png" ] || r="$r; no curves figure"
 check "transfer report: judges at matched content, the gap to VGG, a pair without a common level" "$r"
 finish style_study
