@@ -152,6 +152,11 @@ TRANSFER_NETWORKS = [
     ("resnet", "ResNet-18", []),
     ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
     ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+    # control: the softmax over layer3.1's C·H·W entries (about 16,000 at 128x128) shrinks the
+    # content tap's squared differences about 1e8-fold (measured: 0.72 raw, 6e-9 softmaxed), so at
+    # the reference's content weight SWAG has no content loss left; this cell gives it back
+    ("resnet_swag_cw", "ResNet-18 + SWAG, content weight 1e8",
+     ["style.swag=softmax_all", "style.content_weight=1e8"]),
 ]
 TRANSFER_FIELDS = ["content", "style", "network", "seed", "style_weight", "evaluations_budget",
                    "evaluations", "iterations", "converged", "loss", "style_loss", "content_loss",
@@ -745,7 +750,7 @@ def transfer_curves(rows, figures, nets, names, pairs):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    colors = {"vgg": "C2", "resnet": "C3", "resnet_swag": "C1", "noskip": "C0"}
+    colors = {"vgg": "C2", "resnet": "C3", "resnet_swag": "C1", "noskip": "C0", "resnet_swag_cw": "C4"}
     fig, axes = plt.subplots(len(pairs), len(JUDGES), figsize=(3.0 * len(JUDGES), 2.2 * len(pairs)),
                              squeeze=False)
     for i, pr in enumerate(pairs):
