@@ -653,8 +653,38 @@ def ranges(rows, pr, seed, nets):
     return out
 
 
+def left_out(rows, runs):
+    """The runs the curves cannot use, with the reason: an image the optimizer did not change
+    (judge content distance 0: no point in log space) and, where the runs' directory is given, a
+    run whose loss ended above its start (L-BFGS without a line search, as the reference runs
+    it, diverged). Returns (kept rows, [(row, reason)])."""
+    kept, out = [], []
+    for r in rows:
+        if float(r["content_distance"]) <= 0:
+            out.append((r, "unchanged: judge content distance 0"))
+            continue
+        path = os.path.join(runs, "%s-%s" % (r["content"], r["style"]), r["network"],
+                            "w" + r["style_weight"], "seed-%s" % r["seed"], "style.json") if runs else ""
+        if path and os.path.exists(path):
+            j = json.load(open(path))
+            if j["loss"] > j["loss_start"]:
+                out.append((r, "diverged: loss %.3g from %.3g" % (j["loss"], j["loss_start"])))
+                continue
+        kept.append(r)
+    return kept, out
+
+
 def transfer_report(rows, runs, figures, lines, grid_weight):
     names = {n[0]: n[1] for n in TRANSFER_NETWORKS}
+    rows, dropped = left_out(rows, runs)
+    if dropped:
+        lines.append("Left out of the tables and curves:\n")
+        lines.append("| content | style | network | style weight | seed | why |")
+        lines.append("|---|---|---|---|---|---|")
+        for r, why in dropped:
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (r["content"], r["style"],
+                         names.get(r["network"], r["network"]), r["style_weight"], r["seed"], why))
+        lines.append("")
     nets = [n[0] for n in TRANSFER_NETWORKS if any(r["network"] == n[0] for r in rows)]
     pairs = sorted({(r["content"], r["style"]) for r in rows})
     lines.append("Style transfer, mean ± sd over seeds (judge content distance and Gram distance "
@@ -789,13 +819,14 @@ def transfer_grid(runs, figures, rows, nets, names, pairs, weight):
     cols = 2 + len(order)
     fig, axes = plt.subplots(len(pairs), cols, figsize=(1.45 * cols, 1.55 * len(pairs)), squeeze=False)
     for i, (c, st) in enumerate(pairs):
-        content = mpimg.imread(os.path.join(runs, "content", "%s-%d.png" % (c, SIZE)))
+        cp = os.path.join(runs, "content", "%s-%d.png" % (c, SIZE))
+        content = mpimg.imread(cp)[::DOWNSAMPLE, ::DOWNSAMPLE] if os.path.exists(cp) else None
         style = mpimg.imread("%s/%s.png" % (SKIMAGE, st))
         if style.ndim == 3:
             style = style[..., :3].mean(axis=2)
         k = style.shape[0] // SIZE
         style = block_mean(style[..., None], k)[..., 0]
-        cells = [("content", content[::DOWNSAMPLE, ::DOWNSAMPLE]), ("style", style)]
+        cells = [("content", content), ("style", style)]
         for n in order:
             p = os.path.join(runs, "%s-%s" % (c, st), n, "w%s" % weight_name(weight),
                              "seed-%d" % seed, "style.png")

@@ -165,12 +165,20 @@ for pair, shift in ((("chelsea", "brick"), 0.0), (("coffee", "gravel"), 5.0)):
                              "style_weight": "%g" % w, "content_distance": 10 ** x,
                              "gram_distance": 10 ** y, "spectrum_distance": y, "w1_gray": y,
                              "seconds": 1})
+# left out: an unchanged image (content distance 0) and a run whose loss rose (its style.json)
+for n, w, cd in (("vgg", "1", 0.0), ("noskip", "1e+08", 0.5)):
+    rows.append({"content": "chelsea", "style": "brick", "network": n, "seed": 1, "style_weight": w,
+                 "content_distance": cd, "gram_distance": 1.0, "spectrum_distance": 1.0,
+                 "w1_gray": 1.0, "seconds": 1})
+import json, os
+os.makedirs(d + "/xr/chelsea-brick/noskip/w1e+08/seed-1")
+json.dump({"loss": 1e45, "loss_start": 0.7}, open(d + "/xr/chelsea-brick/noskip/w1e+08/seed-1/style.json", "w"))
 with open(d + "/x.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
 PYEOF
-"$PY" scripts/style_study.py report --transfer "$TMP/x.csv" --figures "$TMP" --markdown "$TMP/x.md" \
+"$PY" scripts/style_study.py report --transfer "$TMP/x.csv" --transfer-runs "$TMP/xr" --figures "$TMP" --markdown "$TMP/x.md" \
     > "$TMP/x.log" 2>&1 || not_ok "transfer report: $(tail -n 1 "$TMP/x.log")"
 r=""
 grep -q "^| ResNet-18 + SWAG | chelsea | brick | 2 | -0.750 | -4.730 → -6.250 | -4.730 → -6.250 | -4.730 → -6.250 |$" "$TMP/x.md" || r="matched SWAG row"
@@ -180,5 +188,7 @@ grep -q "^| ResNet-18 + SWAG | coffee | gravel | 1 | -0.750 |" "$TMP/x.md" || r=
 grep -q "^| ResNet-18 + SWAG − ResNet-18 | chelsea | brick | Gram distance (judge VGG) | 2 | -1.515 ± 0.007 | .* | 0.50 |$" "$TMP/x.md" || r="$r; SWAG comparison"
 grep -q "^| ResNet-18 + SWAG − ResNet-18 | coffee | gravel | Gram distance (judge VGG) | 2 | -1.515 ± 0.007 | [0-9.]* |  |$" "$TMP/x.md" || r="$r; no gap without VGG's range"
 [ -s "$TMP/style-transfer-curves.png" ] || r="$r; no curves figure"
-check "transfer report: judges at matched content, the gap to VGG, a pair without a common level" "$r"
+grep -q "^| chelsea | brick | VGG-19 | 1 | 1 | unchanged: judge content distance 0 |$" "$TMP/x.md" || r="$r; unchanged run"
+grep -q "^| chelsea | brick | no-skip ResNet-18 | 1e+08 | 1 | diverged: loss 1e+45 from 0.7 |$" "$TMP/x.md" || r="$r; diverged run"
+check "transfer report: judges at matched content, the gap to VGG, a pair without a common level, unchanged and diverged runs left out" "$r"
 finish style_study
