@@ -815,7 +815,7 @@ def transfer_grid(runs, figures, rows, nets, names, pairs, weight):
     import matplotlib.pyplot as plt
     import matplotlib.image as mpimg
     seed = min(int(r["seed"]) for r in rows)
-    order = [n for n in ("vgg", "resnet", "resnet_swag", "noskip") if n in nets]
+    order = [n for n in ("vgg", "resnet", "resnet_swag", "noskip", "resnet_swag_cw") if n in nets]
     cols = 2 + len(order)
     fig, axes = plt.subplots(len(pairs), cols, figsize=(1.45 * cols, 1.55 * len(pairs)), squeeze=False)
     for i, (c, st) in enumerate(pairs):
@@ -827,24 +827,36 @@ def transfer_grid(runs, figures, rows, nets, names, pairs, weight):
         k = style.shape[0] // SIZE
         style = block_mean(style[..., None], k)[..., 0]
         cells = [("content", content), ("style", style)]
+        here = [r for r in rows if (r["content"], r["style"]) == (c, st) and int(r["seed"]) == seed]
+        logs = sorted(math.log10(float(r["content_distance"])) for r in here)
+        mid = logs[len(logs) // 2] if logs else 0.0
         for n in order:
-            p = os.path.join(runs, "%s-%s" % (c, st), n, "w%s" % weight_name(weight),
-                             "seed-%d" % seed, "style.png")
-            cells.append((names[n], mpimg.imread(p) if os.path.exists(p) else None))
+            mine = [r for r in here if r["network"] == n]
+            if weight > 0:
+                mine = [r for r in mine if float(r["style_weight"]) == weight]
+            # the run nearest the pair's median content distance: about matched content
+            best = min(mine, key=lambda r: abs(math.log10(float(r["content_distance"])) - mid),
+                       default=None)
+            p = os.path.join(runs, "%s-%s" % (c, st), n, "w%s" % best["style_weight"],
+                             "seed-%d" % seed, "style.png") if best else ""
+            label = names[n] + ("\nw %s, content %.2g" % (best["style_weight"],
+                                float(best["content_distance"])) if best else "")
+            cells.append((label, mpimg.imread(p) if p and os.path.exists(p) else None))
         for j, (label, im) in enumerate(cells):
             ax = axes[i][j]
             ax.set_xticks([])
             ax.set_yticks([])
             if im is not None:
                 ax.imshow(im, cmap="gray", vmin=0, vmax=1)
-            if i == 0:
-                ax.set_title(label.replace(" + ", "\n+ "), fontsize=6)
+            ax.set_title(label.replace(" + ", "\n+ ").replace(", content w", "\ncontent w"),
+                         fontsize=5)
             if j == 0:
                 ax.set_ylabel("%s + %s" % (c, st), fontsize=6)
-    fig.suptitle("style weight %g, seed %d" % (weight, seed), fontsize=6)
+    fig.suptitle("seed %d; %s" % (seed, "style weight %g" % weight if weight > 0 else
+                 "each network's run nearest the pair's median judge content distance"), fontsize=6)
     fig.tight_layout(pad=0.3)
     path = os.path.join(figures, "style-transfer-random.png")
-    fig.savefig(path, dpi=55)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 
@@ -914,7 +926,9 @@ def main():
     r.add_argument("--markdown", default="")
     r.add_argument("--transfer", default="", help="the transfer record")
     r.add_argument("--transfer-runs", default="", help="the transfer runs' --out (the grid)")
-    r.add_argument("--grid-weight", type=float, default=1e6, help="the transfer grid's style weight")
+    r.add_argument("--grid-weight", type=float, default=0,
+                   help="the transfer grid's style weight (0: each network's run nearest the "
+                        "median content distance)")
     x = sub.add_parser("transfer")
     x.add_argument("--pipeline", required=True)
     x.add_argument("--out", required=True)
