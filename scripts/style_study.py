@@ -750,6 +750,8 @@ def transfer_report(rows, runs, figures, lines, grid_weight):
                  "spectrum distance | gray W1 |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for a, pr, s, level, vals, rg in table:
+        if any(r == "no runs" for _, r in rg):
+            continue
         if level is None:
             lines.append("| %s | %s | %s | %d | no common level (%s) | | | |" % (
                 names[a], pr[0], pr[1], s, "; ".join("%s %s" % (names[n], r) for n, r in rg)))
