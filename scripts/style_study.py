@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Issue 23's experiments: texture synthesis through random networks, judged by
-`pipeline style-judge`, and the mechanism (`pipeline style-stats` across depth).
+"""Issue 23's experiments: texture synthesis and style transfer through random networks, judged
+by `pipeline style-judge` (style transfer at matched judge content distance), and the mechanism
+(`pipeline style-stats` across depth).
 
   scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
       --evaluations 250 --seeds 1 2 3 --record docs/data/style-textures.csv
   scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
       --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
+  scripts/style_study.py transfer --pipeline BIN --out /work/runs/transfer/runs \
+      --evaluations 80 --seeds 1 2 --pairs chelsea:brick coffee:gravel --weights 1e2 1e4 1e6 \
+      --networks resnet resnet_swag noskip --record docs/data/style-transfer.csv
   scripts/style_study.py report --textures docs/data/style-textures.csv \
       --runs /work/runs/style2/textures --stats docs/data/style-stats.csv \
+      --transfer docs/data/style-transfer.csv --transfer-runs /work/runs/transfer/runs \
       --figures docs/figures --markdown docs/data/style-report.md
 
 Each run goes to its own directory and is skipped when its result exists, so a stopped study
