@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Issue 23's experiments: texture synthesis through random networks, judged by
-`pipeline style-judge`, and the mechanism (`pipeline style-stats` across depth).
+"""Issue 23's experiments: texture synthesis and style transfer through random networks, judged
+by `pipeline style-judge` (style transfer at matched judge content distance), and the mechanism
+(`pipeline style-stats` across depth).
 
   scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
       --evaluations 250 --seeds 1 2 3 --record docs/data/style-textures.csv
   scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
       --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
+  scripts/style_study.py transfer --pipeline BIN --out /work/runs/transfer/runs \
+      --evaluations 80 --seeds 1 2 --pairs chelsea:brick coffee:gravel --weights 1e2 1e4 1e6 \
+      --networks resnet resnet_swag noskip --record docs/data/style-transfer.csv
   scripts/style_study.py report --textures docs/data/style-textures.csv \
       --runs /work/runs/style2/textures --stats docs/data/style-stats.csv \
+      --transfer docs/data/style-transfer.csv --transfer-runs /work/runs/transfer/runs \
       --figures docs/figures --markdown docs/data/style-report.md
 
 Each run goes to its own directory and is skipped when its result exists, so a stopped study
@@ -37,11 +42,21 @@ NETWORKS = [
     ("resnet", "ResNet-18", []),
     ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
     ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+    # SWAG's other two published forms on the same taps: the first code release's softmax over
+    # the channels at each position, and the current code's scaling by alpha = 0.001 (at the same
+    # style weight, as the reference runs it)
+    ("resnet_swag_channels", "ResNet-18 + SWAG (softmax over channels)",
+     ["style.swag=softmax_channels"]),
+    ("resnet_swag_scale", "ResNet-18 + SWAG (scale 0.001)", ["style.swag=scale",
+                                                             "style.swag_alpha=0.001"]),
     # control: SWAG's softmax makes the deep taps' Gram terms ~1e-8 of the loss; is SWAG more
     # than dropping them?
     ("resnet_shallow", "ResNet-18, deep taps dropped",
      ['style.style_taps="stem, layer1.1, layer2.1"', 'style.swag_taps=""']),
 ]
+# the texture cells of the three published SWAG forms, and the form's name
+SWAG_CELLS = [("resnet_swag", "softmax_all"), ("resnet_swag_channels", "softmax_channels"),
+              ("resnet_swag_scale", "scale")]
 JUDGES = [("gram_distance", "Gram distance (judge VGG)", True), ("spectrum_distance",
           "spectrum distance (decades)", False), ("w1_gray", "gray-level W1", False)]
 
@@ -125,6 +140,143 @@ def cmd_textures(a):
                 print("%s %s seed %d: gram %.4g spectrum %.4f w1 %.4f (%.0f s)" % (
                     tex, name, seed, j["gram_distance"], j["spectrum_distance"], j["w1_gray"],
                     w1 - w0), flush=True)
+
+
+# ---- style transfer ------------------------------------------------------------------------
+
+TRANSFER_CONFIG = "configs/style-transfer.ini"
+PHOTOS = ["chelsea", "coffee", "astronaut"]
+SIZE = 128          # the texture study's size: the skimage textures (512x512) averaged 4x4
+DOWNSAMPLE = 4
+# The networks of the transfer comparison: name, label, --set values on configs/style-transfer.ini
+# (ImageNet ResNet-18; content on layer3.1 as the reference, style on the stem and each stage's
+# last block, SWAG on layer3.1 and layer4.1; VGG-19 with Gatys et al.'s taps, content conv4_2).
+TRANSFER_NETWORKS = [
+    ("vgg", "VGG-19", ["model.arch=vgg", "model.depth=19", 'style.style_taps="%s"' % VGG_TAPS,
+                       'style.content_taps="group4.conv2"', 'style.swag_taps=""']),
+    ("resnet", "ResNet-18", []),
+    ("resnet_swag", "ResNet-18 + SWAG", ["style.swag=softmax_all"]),
+    ("noskip", "no-skip ResNet-18", ["model.skip=false"]),
+    # control: the softmax over layer3.1's C·H·W entries (about 16,000 at 128x128) shrinks the
+    # content tap's squared differences about 1e8-fold (measured: 0.72 raw, 6e-9 softmaxed), so at
+    # the reference's content weight SWAG has no content loss left; this cell gives it back
+    ("resnet_swag_cw", "ResNet-18 + SWAG, content weight 1e8",
+     ["style.swag=softmax_all", "style.content_weight=1e8"]),
+]
+TRANSFER_FIELDS = ["content", "style", "network", "seed", "style_weight", "evaluations_budget",
+                   "evaluations", "iterations", "converged", "loss", "style_loss", "content_loss",
+                   "content_distance", "gram_distance", "spectrum_distance", "w1_gray", "seconds",
+                   "utc_start", "utc_end", "commit", "command"]
+
+
+def block_mean(a, k):
+    """Mean over k×k blocks of an (H, W, C) array, the bottom and right remainders dropped (as
+    style_setup.c's prepare)."""
+    h, w = a.shape[0] // k, a.shape[1] // k
+    return a[:h * k, :w * k].reshape(h, k, w, k, -1).mean(axis=(1, 3))
+
+
+def prepare_content(photo, out_dir, size=SIZE, downsample=DOWNSAMPLE):
+    """The photo averaged over k×k blocks, k = its short side // size, and its central size×size
+    crop, in 8 bits, written size·downsample square with each pixel repeated downsample² times:
+    the run's style.downsample (the texture study's, which makes the 128x128 style target)
+    averages it back to the crop exactly. Returns the path."""
+    import numpy as np
+    from PIL import Image
+    path = os.path.join(out_dir, "%s-%d.png" % (os.path.basename(photo)[:-4], size))
+    if os.path.exists(path):
+        return path
+    a = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64) / 255.0
+    k = min(a.shape[0], a.shape[1]) // size
+    if k < 1:
+        sys.exit("style_study: %s is smaller than %dx%d" % (photo, size, size))
+    a = block_mean(a, k)
+    y0, x0 = (a.shape[0] - size) // 2, (a.shape[1] - size) // 2
+    q = np.round(a[y0:y0 + size, x0:x0 + size] * 255.0).astype(np.uint8)
+    q = np.repeat(np.repeat(q, downsample, axis=0), downsample, axis=1)
+    os.makedirs(out_dir, exist_ok=True)
+    Image.fromarray(q).save(path + ".tmp.png")
+    os.replace(path + ".tmp.png", path)
+    return path
+
+
+def pair(text):
+    """CONTENT:STYLE (file names without .png)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError("'%s' is not CONTENT:STYLE, e.g. chelsea:brick" % text)
+    return tuple(parts)
+
+
+def weight_name(w):
+    return "%g" % w
+
+
+def cmd_transfer(a):
+    """Style transfer: each content photo × each texture, each network, each style weight, each
+    seed; started from the content image (configs/style-transfer.ini), judged by style-judge in
+    transfer mode (the judge's content distance as well as its style measures)."""
+    nice = ["nice", "-n", "10"]
+    done = set()
+    if os.path.exists(a.record):
+        with open(a.record) as f:
+            done = {(r["content"], r["style"], r["network"], r["seed"], r["style_weight"])
+                    for r in csv.DictReader(f)}
+    contents = {c: prepare_content("%s/%s.png" % (a.images, c), os.path.join(a.out, "content"))
+                for c in sorted({c for c, _ in a.pairs})}
+    # the pairs outermost, then the seeds: a stopped study has whole pairs
+    for content, style in a.pairs:
+        for seed in a.seeds:
+            # VGG, the slowest (about 4x a ResNet-18 run), last
+            for name, _, extra in sorted(TRANSFER_NETWORKS, key=lambda n: n[0] == "vgg"):
+                if name not in a.networks:
+                    continue
+                for weight in a.weights:
+                    key = (content, style, name, str(seed), weight_name(weight))
+                    if key in done:
+                        continue
+                    out = os.path.join(a.out, "%s-%s" % (content, style), name,
+                                       "w%s" % weight_name(weight), "seed-%d" % seed)
+                    os.makedirs(out, exist_ok=True)
+                    common = sets(['style.style_image="%s/%s.png"' % (a.images, style),
+                                   'style.content_image="%s"' % contents[content],
+                                   "style.downsample=%d" % DOWNSAMPLE, "style.crop=0",
+                                   "run.threads=1"])
+                    cmd = [a.pipeline, "style", TRANSFER_CONFIG, "--out", out] + common + sets(
+                        ["run.seed=%d" % seed, "style.seed=%d" % seed,
+                         "style.style_weight=%s" % weight_name(weight),
+                         "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
+                    t0, w0 = utc(), time.time()
+                    run(nice + cmd, os.path.join(out, "style.log"))
+                    judge = [a.pipeline, "style-judge", TRANSFER_CONFIG,
+                             os.path.join(out, "style.png"), "--format", "json"] + common
+                    with open(os.path.join(out, "judge.json"), "w") as f:
+                        r = subprocess.run(nice + judge, stdout=f)
+                    if r.returncode:
+                        sys.exit("style_study: %s failed" % " ".join(judge))
+                    t1, w1 = utc(), time.time()
+                    s = json.load(open(os.path.join(out, "style.json")))
+                    j = json.load(open(os.path.join(out, "judge.json")))
+                    if j["content_distance"] is None:
+                        sys.exit("style_study: %s gave no content distance" % " ".join(judge))
+                    row = {"content": content, "style": style, "network": name, "seed": seed,
+                           "style_weight": weight_name(weight),
+                           "evaluations_budget": a.evaluations,
+                           "evaluations": s["evaluations"], "iterations": s["iterations"],
+                           "converged": s["converged"], "loss": s["loss"],
+                           "style_loss": s["style_loss"], "content_loss": s["content_loss"],
+                           "content_distance": j["content_distance"],
+                           "gram_distance": j["gram_distance"],
+                           "spectrum_distance": j["spectrum_distance"], "w1_gray": j["w1_gray"],
+                           "seconds": round(w1 - w0, 1), "utc_start": t0, "utc_end": t1,
+                           "commit": commit_of(a.pipeline),
+                           "command": " ".join(cmd[1:]) + " ; style-judge (default judge seed 1000)"}
+                    append_row(a.record, TRANSFER_FIELDS, row)
+                    print("%s-%s %s w %s seed %d: content %.4g gram %.4g spectrum %.4f w1 %.4f "
+                          "(%.0f s)" % (content, style, name, weight_name(weight), seed,
+                                        j["content_distance"], j["gram_distance"],
+                                        j["spectrum_distance"], j["w1_gray"], w1 - w0),
+                          flush=True)
 
 
 # ---- the mechanism -------------------------------------------------------------------------
@@ -297,8 +449,9 @@ def texture_report(rows, runs, figures, lines):
             lines.append("| %s | %s | %s | %s | %.0f |" % (tex, label, ",".join(str(s) for s in sorted(d)),
                                                           " | ".join(cells), sec))
     # the claim: resnet_swag against resnet, paired by seed; gap to vgg
-    comps = [("resnet_swag", "resnet"), ("resnet_shallow", "resnet"), ("resnet_swag", "resnet_shallow"),
-             ("noskip", "resnet"), ("vgg", "resnet")]
+    comps = [("resnet_swag", "resnet"), ("resnet_swag_channels", "resnet"),
+             ("resnet_swag_scale", "resnet"), ("resnet_shallow", "resnet"),
+             ("resnet_swag", "resnet_shallow"), ("noskip", "resnet"), ("vgg", "resnet")]
     tests = []
     for a, b in comps:
         for tex in textures:
@@ -340,17 +493,20 @@ def texture_report(rows, runs, figures, lines):
             "yes" if t["same_sign"] else "no", t["p_holm"],
             "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
     verdict = []
-    for tex in textures:
-        sw = [t for t in tests if t["a"] == "resnet_swag" and t["b"] == "resnet" and t["tex"] == tex]
-        wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
-        half = [t for t in wins if t["gap"] >= 0.5]
-        verdict.append((tex, len(sw), len(wins), len(half)))
-    lines.append("\nThe claim, per texture (SWAG beats ResNet on a judge: mean difference < 0 with "
-                 "Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
-    lines.append("| texture | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
-    lines.append("|---|---|---|---|")
-    for tex, n, w, h in verdict:
-        lines.append("| %s | %d | %d | %d |" % (tex, n, w, h))
+    for cell, form in SWAG_CELLS:
+        for tex in textures:
+            sw = [t for t in tests if t["a"] == cell and t["b"] == "resnet" and t["tex"] == tex]
+            if not sw:
+                continue
+            wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
+            half = [t for t in wins if t["gap"] >= 0.5]
+            verdict.append((tex, form, len(sw), len(wins), len(half)))
+    lines.append("\nThe claim, per texture and SWAG form (SWAG beats ResNet on a judge: mean "
+                 "difference < 0 with Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
+    lines.append("| texture | SWAG form | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
+    lines.append("|---|---|---|---|---|")
+    for tex, form, n, w, h in verdict:
+        lines.append("| %s | %s | %d | %d | %d |" % (tex, form, n, w, h))
     return tests, verdict, seeds_all
 
 
@@ -452,6 +608,266 @@ def mechanism_plot(stats_rows, figures):
     return path, summary
 
 
+# ---- the transfer report -------------------------------------------------------------------
+
+def interp(x, xs, ys):
+    """Piecewise-linear y at x through the points (xs, ys), sorted by xs; None outside them."""
+    pts = sorted(zip(xs, ys))
+    if not pts or x < pts[0][0] or x > pts[-1][0]:
+        return None
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return pts[0][1]
+
+
+def matched_content(rows, nets):
+    """Per (pair, seed): the common content level, the midpoint of the overlap of the networks'
+    log10 judge content distances over the style weights, and each network's judges interpolated
+    there (log10 Gram distance, spectrum, W1) along its curve. {(pair, seed): (level, {net:
+    {key: value}})}; level None when the ranges do not overlap (or a network has < 2 weights)."""
+    by = {}
+    for r in rows:
+        by.setdefault(((r["content"], r["style"]), int(r["seed"])), {}).setdefault(
+            r["network"], []).append(r)
+    out = {}
+    for key, d in sorted(by.items()):
+        if any(n not in d or len(d[n]) < 2 for n in nets):
+            out[key] = (None, {})
+            continue
+        xs = {n: [math.log10(float(r["content_distance"])) for r in d[n]] for n in nets}
+        lo, hi = max(min(v) for v in xs.values()), min(max(v) for v in xs.values())
+        if lo > hi:
+            out[key] = (None, {})
+            continue
+        level = (lo + hi) / 2
+        vals = {n: {k: interp(level, xs[n], [judge_value(r, k, log) for r in d[n]])
+                    for k, _, log in JUDGES} for n in nets}
+        out[key] = (level, vals)
+    return out
+
+
+def ranges(rows, pr, seed, nets):
+    """Each network's judge content distances (min to max over the style weights) for a pair and
+    seed, as text."""
+    out = []
+    for n in nets:
+        v = [float(r["content_distance"]) for r in rows if r["network"] == n and
+             int(r["seed"]) == seed and (r["content"], r["style"]) == pr]
+        out.append((n, "%.3g to %.3g" % (min(v), max(v)) if v else "no runs"))
+    return out
+
+
+def left_out(rows, runs):
+    """The runs the curves cannot use, with the reason: an image the optimizer did not change
+    (judge content distance 0: no point in log space) and, where the runs' directory is given, a
+    run whose loss ended above its start (L-BFGS without a line search, as the reference runs
+    it, diverged). Returns (kept rows, [(row, reason)])."""
+    kept, out = [], []
+    for r in rows:
+        if float(r["content_distance"]) <= 0:
+            out.append((r, "unchanged: judge content distance 0"))
+            continue
+        path = os.path.join(runs, "%s-%s" % (r["content"], r["style"]), r["network"],
+                            "w" + r["style_weight"], "seed-%s" % r["seed"], "style.json") if runs else ""
+        if path and os.path.exists(path):
+            j = json.load(open(path))
+            if j["loss"] > j["loss_start"]:
+                out.append((r, "diverged: loss %.3g from %.3g" % (j["loss"], j["loss_start"])))
+                continue
+        kept.append(r)
+    return kept, out
+
+
+def transfer_report(rows, runs, figures, lines, grid_weight):
+    names = {n[0]: n[1] for n in TRANSFER_NETWORKS}
+    rows, dropped = left_out(rows, runs)
+    if dropped:
+        lines.append("Left out of the tables and curves:\n")
+        lines.append("| content | style | network | style weight | seed | why |")
+        lines.append("|---|---|---|---|---|---|")
+        for r, why in dropped:
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (r["content"], r["style"],
+                         names.get(r["network"], r["network"]), r["style_weight"], r["seed"], why))
+        lines.append("")
+    nets = [n[0] for n in TRANSFER_NETWORKS if any(r["network"] == n[0] for r in rows)]
+    pairs = sorted({(r["content"], r["style"]) for r in rows})
+    lines.append("Style transfer, mean ± sd over seeds (judge content distance and Gram distance "
+                 "as log10; lower is closer):\n")
+    lines.append("| content | style | network | style weight | seeds | log10 content distance | "
+                 "log10 Gram distance | spectrum distance | gray W1 | s / run |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for c, st in pairs:
+        for n in nets:
+            ws = sorted({float(r["style_weight"]) for r in rows if r["network"] == n and
+                         (r["content"], r["style"]) == (c, st)})
+            for w in ws:
+                d = [r for r in rows if r["network"] == n and (r["content"], r["style"]) == (c, st)
+                     and float(r["style_weight"]) == w]
+                cells = []
+                for key, log in [("content_distance", True)] + [(k, lg) for k, _, lg in JUDGES]:
+                    v = [judge_value(r, key, log) for r in d]
+                    m = sum(v) / len(v)
+                    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+                    cells.append("%.3f ± %.3f" % (m, sd))
+                lines.append("| %s | %s | %s | %g | %s | %s | %.0f |" % (
+                    c, st, names[n], w, ",".join(sorted(r["seed"] for r in d)), " | ".join(cells),
+                    sum(float(r["seconds"]) for r in d) / len(d)))
+    # each network against ResNet at their own common level (a network whose range does not
+    # meet ResNet's is reported as such); the gap to VGG where all three ranges meet
+    tests, table = [], []
+    for a in [n for n in nets if n != "resnet"]:
+        if "resnet" not in nets:
+            break
+        mc = matched_content(rows, ["resnet", a])
+        mc3 = matched_content(rows, ["resnet", a, "vgg"]) if a != "vgg" and "vgg" in nets else {}
+        fam = []
+        for pr in pairs:
+            seeds = sorted(s for (p2, s) in mc if p2 == pr)
+            common = [s for s in seeds if mc[(pr, s)][0] is not None]
+            for s in seeds:
+                level, vals = mc[(pr, s)]
+                table.append((a, pr, s, level, vals, ranges(rows, pr, s, ["resnet", a])))
+            for key, label, _ in JUDGES:
+                if not common:
+                    continue
+                xs = [mc[(pr, s)][1]["resnet"][key] for s in common]
+                ys = [mc[(pr, s)][1][a][key] for s in common]
+                m, sd, p = paired(xs, ys)
+                gap = float("nan")
+                c3 = [s for s in common if mc3.get((pr, s), (None,))[0] is not None]
+                if c3 and len(c3) == len(common):
+                    v3 = [mc3[(pr, s)][1] for s in c3]
+                    base = sum(v["resnet"][key] for v in v3) / len(v3)
+                    got = sum(v[a][key] for v in v3) / len(v3)
+                    vg = sum(v["vgg"][key] for v in v3) / len(v3)
+                    gap = (base - got) / (base - vg) if base != vg else float("nan")
+                fam.append(dict(a=a, pr=pr, label=label, n=len(common), m=m, sd=sd, p=p, gap=gap))
+        ok = [t for t in fam if not math.isnan(t["p"])]
+        for t, q in zip(ok, holm([t["p"] for t in ok])):
+            t["p_holm"] = q
+        tests += fam
+    lines.append("\nAt matched content: per pair and seed, ResNet-18's and the other network's "
+                 "judges interpolated (linearly in log10 judge content distance, along each one's "
+                 "style-weight curve) at the midpoint of the content range both reach; ResNet-18 → "
+                 "the other:\n")
+    lines.append("| network | content | style | seed | log10 content level | log10 Gram distance | "
+                 "spectrum distance | gray W1 |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for a, pr, s, level, vals, rg in table:
+        if any(r == "no runs" for _, r in rg):
+            continue
+        if level is None:
+            lines.append("| %s | %s | %s | %d | no common level (%s) | | | |" % (
+                names[a], pr[0], pr[1], s, "; ".join("%s %s" % (names[n], r) for n, r in rg)))
+            continue
+        lines.append("| %s | %s | %s | %d | %.3f | %s |" % (
+            names[a], pr[0], pr[1], s, level, " | ".join(
+                "%.3f → %.3f" % (vals["resnet"][k], vals[a][k]) for k, _, _ in JUDGES)))
+    lines.append("\nPaired by seed at matched content, difference = network − ResNet-18 (negative: "
+                 "closer to the style); p: paired t-test, Holm-corrected over the comparison's "
+                 "pairs × 3 judges (blank with one seed); gap closed: (ResNet − X) / (ResNet − VGG) "
+                 "where the three ranges meet:\n")
+    lines.append("| comparison | content | style | judge | n | mean diff ± sd | p (Holm) | gap to VGG closed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for t in tests:
+        lines.append("| %s − ResNet-18 | %s | %s | %s | %d | %.3f ± %.3f | %s | %s |" % (
+            names[t["a"]], t["pr"][0], t["pr"][1], t["label"], t["n"], t["m"], t["sd"],
+            "%.3g" % t["p_holm"] if "p_holm" in t else "",
+            "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
+    if figures:
+        lines.append("\nCurves: " + transfer_curves(rows, figures, nets, names, pairs))
+        if runs:
+            lines.append("\nGrid: " + transfer_grid(runs, figures, rows, nets, names, pairs,
+                                                    grid_weight))
+    return tests
+
+
+def transfer_curves(rows, figures, nets, names, pairs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    colors = {"vgg": "C2", "resnet": "C3", "resnet_swag": "C1", "noskip": "C0", "resnet_swag_cw": "C4"}
+    fig, axes = plt.subplots(len(pairs), len(JUDGES), figsize=(3.0 * len(JUDGES), 2.2 * len(pairs)),
+                             squeeze=False)
+    for i, pr in enumerate(pairs):
+        for j, (key, label, log) in enumerate(JUDGES):
+            ax = axes[i][j]
+            for n in nets:
+                for seed in sorted({int(r["seed"]) for r in rows}):
+                    d = sorted((float(r["content_distance"]), judge_value(r, key, log))
+                               for r in rows if r["network"] == n and int(r["seed"]) == seed
+                               and (r["content"], r["style"]) == pr)
+                    if d:
+                        ax.plot([x for x, _ in d], [y for _, y in d], "o-", ms=3, lw=1,
+                                color=colors.get(n, "k"), alpha=1.0 if seed == 1 else 0.5,
+                                label=names[n] if seed == 1 else None)
+            ax.set_xscale("log")
+            ax.tick_params(labelsize=6)
+            ax.set_title("%s + %s" % pr, fontsize=7)
+            ax.set_xlabel("judge content distance", fontsize=6)
+            ax.set_ylabel(("log10 " if log else "") + label, fontsize=6)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=5)
+    fig.tight_layout(pad=0.4)
+    path = os.path.join(figures, "style-transfer-curves.png")
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+    return path
+
+
+def transfer_grid(runs, figures, rows, nets, names, pairs, weight):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.image as mpimg
+    seed = min(int(r["seed"]) for r in rows)
+    order = [n for n in ("vgg", "resnet", "resnet_swag", "noskip", "resnet_swag_cw") if n in nets]
+    cols = 2 + len(order)
+    fig, axes = plt.subplots(len(pairs), cols, figsize=(1.45 * cols, 1.55 * len(pairs)), squeeze=False)
+    for i, (c, st) in enumerate(pairs):
+        cp = os.path.join(runs, "content", "%s-%d.png" % (c, SIZE))
+        content = mpimg.imread(cp)[::DOWNSAMPLE, ::DOWNSAMPLE] if os.path.exists(cp) else None
+        style = mpimg.imread("%s/%s.png" % (SKIMAGE, st))
+        if style.ndim == 3:
+            style = style[..., :3].mean(axis=2)
+        k = style.shape[0] // SIZE
+        style = block_mean(style[..., None], k)[..., 0]
+        cells = [("content", content), ("style", style)]
+        here = [r for r in rows if (r["content"], r["style"]) == (c, st) and int(r["seed"]) == seed]
+        logs = sorted(math.log10(float(r["content_distance"])) for r in here)
+        mid = logs[len(logs) // 2] if logs else 0.0
+        for n in order:
+            mine = [r for r in here if r["network"] == n]
+            if weight > 0:
+                mine = [r for r in mine if float(r["style_weight"]) == weight]
+            # the run nearest the pair's median content distance: about matched content
+            best = min(mine, key=lambda r: abs(math.log10(float(r["content_distance"])) - mid),
+                       default=None)
+            p = os.path.join(runs, "%s-%s" % (c, st), n, "w%s" % best["style_weight"],
+                             "seed-%d" % seed, "style.png") if best else ""
+            label = names[n] + ("\nw %s, content %.2g" % (best["style_weight"],
+                                float(best["content_distance"])) if best else "")
+            cells.append((label, mpimg.imread(p) if p and os.path.exists(p) else None))
+        for j, (label, im) in enumerate(cells):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if im is not None:
+                ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(label.replace(" + ", "\n+ ").replace(", content w", "\ncontent w"),
+                         fontsize=5)
+            if j == 0:
+                ax.set_ylabel("%s + %s" % (c, st), fontsize=6)
+    fig.suptitle("seed %d; %s" % (seed, "style weight %g" % weight if weight > 0 else
+                 "each network's run nearest the pair's median judge content distance"), fontsize=6)
+    fig.tight_layout(pad=0.3)
+    path = os.path.join(figures, "style-transfer-random.png")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def cmd_report(a):
     lines = []
     if a.textures and os.path.exists(a.textures):
@@ -459,6 +875,9 @@ def cmd_report(a):
         tests, verdict, seeds = texture_report(rows, a.runs, a.figures, lines)
         if a.runs:
             lines.append("\nGrid: " + grid(a.runs, a.figures, rows, min(seeds)))
+    if a.transfer and os.path.exists(a.transfer):
+        trows = list(csv.DictReader(open(a.transfer)))
+        transfer_report(trows, a.transfer_runs, a.figures, lines, a.grid_weight)
     if a.stats and os.path.exists(a.stats):
         srows = list(csv.DictReader(open(a.stats)))
         path, summary = mechanism_plot(srows, a.figures)
@@ -512,8 +931,26 @@ def main():
     r.add_argument("--stats", default="")
     r.add_argument("--figures", default="docs/figures")
     r.add_argument("--markdown", default="")
+    r.add_argument("--transfer", default="", help="the transfer record")
+    r.add_argument("--transfer-runs", default="", help="the transfer runs' --out (the grid)")
+    r.add_argument("--grid-weight", type=float, default=0,
+                   help="the transfer grid's style weight (0: each network's run nearest the "
+                        "median content distance)")
+    x = sub.add_parser("transfer")
+    x.add_argument("--pipeline", required=True)
+    x.add_argument("--out", required=True)
+    x.add_argument("--evaluations", type=int, default=100)
+    x.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    x.add_argument("--pairs", type=pair, nargs="+",
+                   default=[("chelsea", "brick"), ("coffee", "gravel"), ("chelsea", "gravel"),
+                            ("coffee", "brick")], help="CONTENT:STYLE, e.g. chelsea:brick")
+    x.add_argument("--networks", nargs="+", default=[n[0] for n in TRANSFER_NETWORKS])
+    x.add_argument("--weights", type=float, nargs="+", default=[1e4, 1e6, 1e8])
+    x.add_argument("--images", default=SKIMAGE, help="the folder of the photos and textures")
+    x.add_argument("--record", required=True)
     a = p.parse_args()
-    {"textures": cmd_textures, "stats": cmd_stats, "report": cmd_report}[a.cmd](a)
+    {"textures": cmd_textures, "stats": cmd_stats, "report": cmd_report,
+     "transfer": cmd_transfer}[a.cmd](a)
 
 
 if __name__ == "__main__":

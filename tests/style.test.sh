@@ -19,6 +19,7 @@ def png(path, w, h, c, px):
 d = sys.argv[1]
 png(d + "/stripes.png", 16, 16, 1, lambda x, y, k: 230 if (x + 2 * y) % 5 < 2 else 40)
 png(d + "/photo.png", 16, 16, 3, lambda x, y, k: (16 * x + 9 * y + 80 * k) % 256)
+png(d + "/wide.png", 24, 16, 3, lambda x, y, k: (11 * x + 5 * y + 60 * k) % 256)
 PYEOF
 printf 'not a png\n' > "$TMP/bad.png"
 
@@ -137,6 +138,17 @@ one_line_error "a missing style image is named" "style.style_image: .*nowhere.pn
     "$PIPE" style "$TMP/s.ini" --set "style.style_image=\"$TMP/nowhere.png\""
 one_line_error "a file that is not a PNG is named" "style.content_image: .*bad.png" \
     "$PIPE" style "$TMP/s.ini" --set style.mode=transfer --set "style.content_image=\"$TMP/bad.png\""
+one_line_error "a missing content image is named" "style.content_image: .*nowhere.png" \
+    "$PIPE" style "$TMP/s.ini" --set style.mode=transfer --set "style.content_image=\"$TMP/nowhere.png\""
+one_line_error "an empty style.content_image in transfer mode says what to set" "style.content_image is empty" \
+    "$PIPE" style "$TMP/s.ini" --set style.mode=transfer --set 'style.content_image=""'
+one_line_error "a content image of another size than the style image says so" \
+    "style_image is 24x16 (width x height) and content_image 16x16 .*must match" \
+    "$PIPE" style "$TMP/s.ini" --set style.mode=transfer --set "style.content_image=\"$TMP/photo.png\"" \
+    --set "style.style_image=\"$TMP/wide.png\""
+one_line_error "style-judge names a bad content image" "style-judge: style.content_image: .*bad.png" \
+    "$PIPE" style-judge "$TMP/s.ini" "$TMP/photo.png" --set style.mode=transfer \
+    --set "style.content_image=\"$TMP/bad.png\""
 one_line_error "an empty style.style_image says what to set" "style.style_image is empty" \
     "$PIPE" style "$TMP/s.ini" --set 'style.style_image=""'
 one_line_error "a tap that is not a layer is named with its key" "style.style_taps: 'layer9.0'" \

@@ -283,9 +283,9 @@ int style_setup_open(struct style_setup *s, const struct config *cfg, struct rv_
         if (read_image(&s->content, cfg->content_image, "content_image", s->c, cfg, err))
             return -1;
         if (s->content.h != s->style.h || s->content.w != s->style.w)
-            return rv_fail(err, "style: style_image is %dx%d and content_image %dx%d after "
-                           "style.downsample and style.crop; they must match (set style.crop)",
-                           s->style.h, s->style.w, s->content.h, s->content.w);
+            return rv_fail(err, "style: style_image is %dx%d (width x height) and content_image "
+                           "%dx%d after style.downsample and style.crop; they must match (set "
+                           "style.crop)", s->style.w, s->style.h, s->content.w, s->content.h);
     }
     s->h = s->style.h;
     s->w = s->style.w;
