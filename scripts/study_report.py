@@ -3,8 +3,8 @@ over the seeds of every finished run; the final accuracy with t- and Welch inter
 variant's per-seed (paired) difference to the first variant with Bonferroni-corrected intervals,
 at the end and at the end of every stage after a re-initializing transition; per layer, the filters
 flagged at each transition, revived and died again; report.md, report-stages.csv,
-report-final.csv, report-paired.csv, report-paired-stages.csv, report-layers.csv, report.png and
-report-gamma.png in the study's out_dir.
+report-final.csv, report-paired.csv, report-paired-stages.csv, report-layers.csv, report.png,
+report-gamma.png and report-paired.png in the study's out_dir.
 
     report, missing = study_report.write_report(study, runs)
 """
@@ -381,6 +381,11 @@ def write_report(study, runs):
                               " ".join(f"{x:.4f}" for x in p["diffs"]), csv_num(p["mean"]), csv_num(p["std"]),
                               csv_num(p["lo"]), csv_num(p["hi"]), str(int(p["finding"]))]) + "\n")
     plot(os.path.join(out, "report.png"), variants, finals, all_rows, loaded)
+    if plot_paired(os.path.join(out, "report-paired.png"), ref, stage_pairs, tstages):
+        with open(os.path.join(out, "report.md"), "a", encoding="utf-8") as f:
+            f.write(f"\nFigure: report-paired.png (each variant's paired difference to {ref} at the end of every "
+                    "stage after a re-initializing transition: seeds as dots, the mean with its corrected "
+                    "interval).\n")
     return os.path.join(out, "report.md"), missing
 
 
@@ -442,6 +447,40 @@ def plot(path, variants, finals, all_rows, loaded):
     b.set_title("across stages: mean ± 1 std over seeds", fontsize=9)
     b.legend(fontsize=7)
     save_figure(plt, fig, path)
+
+
+def plot_paired(path, ref, stage_pairs, tstages):
+    """The paired differences to the reference: per stage after a re-initializing transition and
+    per variant, each seed's difference (dots), their mean and its corrected interval (bar)."""
+    if not stage_pairs:
+        return False
+    plt = pyplot()
+    variants = list(dict.fromkeys(v for v, _ in stage_pairs))
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(variants) * len(tstages), 3.4))
+    colors = {v: plt.get_cmap("tab10")((i + 1) % 10) for i, v in enumerate(variants)}
+    ticks, labels = [], []
+    for j, k in enumerate(tstages):
+        for i, v in enumerate(variants):
+            p = stage_pairs.get((v, k))
+            x = j * (len(variants) + 1) + i
+            ticks.append(x)
+            labels.append(f"{v}\nstage {k}")
+            if not p or not p["n"]:
+                continue
+            ax.plot([x] * p["n"], p["diffs"], ".", color=colors[v], alpha=0.5)
+            if np.isfinite(p["lo"]):
+                ax.errorbar([x], [p["mean"]], yerr=[[p["mean"] - p["lo"]], [p["hi"] - p["mean"]]], fmt="o",
+                            color=colors[v], capsize=4)
+            else:
+                ax.plot([x], [p["mean"]], "o", color=colors[v])
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel(f"test accuracy − {ref}'s (points)")
+    ax.set_title(f"paired by seed (dots), mean and 95 % interval Bonferroni-corrected for "
+                 f"{len(stage_pairs)} comparisons", fontsize=9)
+    save_figure(plt, fig, path)
+    return True
 
 
 def seed_table(ys):

@@ -181,7 +181,7 @@ done
 check "study runs = straight runs, bit for bit" "$r"
 
 # the report
-for f in report.md report-stages.csv report-final.csv report.png report-gamma.png; do
+for f in report.md report-stages.csv report-final.csv report.png report-gamma.png report-paired.png; do
     [ -s "$TMP/out/$f" ] || not_ok "report file $f"
 done
 r=$("$PY" - "$TMP/out" 2>&1 <<'PY'
