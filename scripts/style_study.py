@@ -78,6 +78,23 @@ def run(cmd, log):
         sys.exit("style_study: %s failed (exit %d), see %s" % (" ".join(cmd), r.returncode, log))
 
 
+def synthesize_and_judge(cmd, judge, nice, out):
+    """Runs `pipeline style` (cmd) into out, then `pipeline style-judge` (judge) on its style.png:
+    (start UTC, start seconds, end UTC, end seconds, style.json, judge.json)."""
+    t0, w0 = utc(), time.time()
+    run(nice + cmd, os.path.join(out, "style.log"))
+    with open(os.path.join(out, "judge.json"), "w") as f:
+        r = subprocess.run(nice + judge, stdout=f)
+    if r.returncode:
+        sys.exit("style_study: %s failed" % " ".join(judge))
+    t1, w1 = utc(), time.time()
+    with open(os.path.join(out, "style.json")) as f:
+        s = json.load(f)
+    with open(os.path.join(out, "judge.json")) as f:
+        j = json.load(f)
+    return t0, w0, t1, w1, s, j
+
+
 def sets(values):
     out = []
     for v in values:
@@ -117,17 +134,9 @@ def cmd_textures(a):
                 cmd = [a.pipeline, "style", CONFIG, "--out", out] + common + sets(
                     ["run.threads=1", "run.seed=%d" % seed, "style.seed=%d" % seed,
                      "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
-                t0, w0 = utc(), time.time()
-                run(nice + cmd, os.path.join(out, "style.log"))
                 judge = [a.pipeline, "style-judge", CONFIG, os.path.join(out, "style.png"),
                          "--format", "json", "--set", "run.threads=1"] + common
-                with open(os.path.join(out, "judge.json"), "w") as f:
-                    r = subprocess.run(nice + judge, stdout=f)
-                if r.returncode:
-                    sys.exit("style_study: %s failed" % " ".join(judge))
-                t1, w1 = utc(), time.time()
-                s = json.load(open(os.path.join(out, "style.json")))
-                j = json.load(open(os.path.join(out, "judge.json")))
+                t0, w0, t1, w1, s, j = synthesize_and_judge(cmd, judge, nice, out)
                 row = {"texture": tex, "network": name, "seed": seed,
                        "evaluations_budget": a.evaluations, "evaluations": s["evaluations"],
                        "iterations": s["iterations"], "converged": s["converged"],
@@ -246,17 +255,9 @@ def cmd_transfer(a):
                         ["run.seed=%d" % seed, "style.seed=%d" % seed,
                          "style.style_weight=%s" % weight_name(weight),
                          "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
-                    t0, w0 = utc(), time.time()
-                    run(nice + cmd, os.path.join(out, "style.log"))
                     judge = [a.pipeline, "style-judge", TRANSFER_CONFIG,
                              os.path.join(out, "style.png"), "--format", "json"] + common
-                    with open(os.path.join(out, "judge.json"), "w") as f:
-                        r = subprocess.run(nice + judge, stdout=f)
-                    if r.returncode:
-                        sys.exit("style_study: %s failed" % " ".join(judge))
-                    t1, w1 = utc(), time.time()
-                    s = json.load(open(os.path.join(out, "style.json")))
-                    j = json.load(open(os.path.join(out, "judge.json")))
+                    t0, w0, t1, w1, s, j = synthesize_and_judge(cmd, judge, nice, out)
                     if j["content_distance"] is None:
                         sys.exit("style_study: %s gave no content distance" % " ".join(judge))
                     row = {"content": content, "style": style, "network": name, "seed": seed,
