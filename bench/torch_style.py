@@ -10,7 +10,9 @@ mean squared Gram difference times 1e6 per tap, backward to the image, a plain g
 Prints a human line and one `RESULT key=value ...` line that bench/compare.py reads.
 """
 import argparse
+import os
 import resource
+import sys
 import time
 
 
@@ -24,6 +26,8 @@ def main():
     a = ap.parse_args()
     import torch
     import torchvision
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+    from style_torch import gram, style_features
     torch.set_num_threads(a.threads)
     c, h, w = (int(v) for v in a.input.split("x"))
     torch.manual_seed(1)
@@ -34,38 +38,16 @@ def main():
     for p in net.parameters():
         p.requires_grad_(False)
 
-    def swag(x, deep):
-        if not deep or a.swag == "none":
-            return x
-        if a.swag == "scale":
-            return 0.001 * x
-        if a.swag == "softmax_channels":
-            return torch.nn.functional.softmax(x, dim=1)
-        return torch.softmax(x.reshape(1, -1), dim=1).reshape(x.shape)
-
-    def features(x):
-        x = net.relu(net.bn1(net.conv1(x)))
-        out = [x]
-        x = net.maxpool(x)
-        for i, layer in enumerate([net.layer1, net.layer2, net.layer3, net.layer4]):
-            x = layer(x)
-            out.append(swag(x, i >= 2))
-        return out
-
-    def gram(f):
-        n, k, hh, ww = f.shape
-        g = f.reshape(n * k, hh * ww)
-        return g @ g.t() / (n * k * hh * ww)
-
     with torch.no_grad():
-        target = [gram(f) for f in features(torch.randn(1, c, h, w))]
+        target = [gram(f) for f in style_features(net, torch.randn(1, c, h, w), a.swag)]
     x = torch.randn(1, c, h, w).requires_grad_(True)
     t0 = 0.0
     for s in range(a.warmup + a.steps):
         if s == a.warmup:
             t0 = time.perf_counter()
         x.grad = None
-        loss = sum(1e6 * torch.mean((gram(f) - t) ** 2) for f, t in zip(features(x), target))
+        loss = sum(1e6 * torch.mean((gram(f) - t) ** 2)
+                   for f, t in zip(style_features(net, x, a.swag), target))
         loss.backward()
         with torch.no_grad():
             x -= 1e-3 * x.grad

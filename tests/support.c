@@ -1,5 +1,6 @@
 /* Scratch directories and PyTorch reference runs for the cmocka tests; see support.h. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "loss.h"
 #include "model.h"
+#include "rng.h"
 #include "support.h"
 
 int support_make_tmpdir(char *dir, size_t cap, const char *name)
@@ -90,6 +92,21 @@ void support_ref_floats(struct support_ref *r, const char *name, const float *v,
     assert_int_equal(fclose(f), 0);
 }
 
+void support_ref_doubles(struct support_ref *r, const char *name, const double *v, size_t n)
+{
+    FILE *f = ref_file(r, name, "wb");
+    assert_int_equal(fwrite(v, sizeof(double), n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+void support_ref_units(struct support_ref *r, const struct model *m)
+{
+    FILE *f = ref_file(r, "units.txt", "w");
+    for (int u = 0; u < m->nunits; u++)
+        fprintf(f, "%s %zu %d\n", m->units[u].name, m->units[u].running, m->units[u].channels);
+    assert_int_equal(fclose(f), 0);
+}
+
 void support_ref_params(struct support_ref *r, const struct model *m)
 {
     FILE *f = ref_file(r, "params.txt", "w");
@@ -110,8 +127,12 @@ int support_ref_run(struct support_ref *r, const char *script, const char *fmt, 
     return system(cmd);
 }
 
-void support_ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
-                            const int *y, int n)
+/* A classifier's step for the reference: m (built for n images with spec.input_grad) forward in
+ * training mode on x (n images, xn floats in all) and backward from the mean softmax
+ * cross-entropy against labels y; writes values.bin, x.bin, logits.bin, dx.bin (the input
+ * gradient), y.bin (labels as floats), loss.bin and params.txt. m.grads holds the gradients. */
+static void ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
+                           const int *y, int n)
 {
     struct loss ce;
     loss_softmax_ce(&ce, m);
@@ -131,6 +152,30 @@ void support_ref_classifier(struct support_ref *r, struct model *m, const float 
     support_ref_floats(r, "loss.bin", &loss, 1);
     support_ref_params(r, m);
     free(yl);
+}
+
+void support_ref_check_classifier(struct model *m, const int *y, int n, const char *name,
+                                  bool grads, const char *script, const char *fmt, ...)
+{
+    char args[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    size_t xn = (size_t)n * m->spec.in_c * m->spec.in_h * m->spec.in_w;
+    float *x = malloc(xn * sizeof(float));
+    assert_non_null(x);
+    for (size_t i = 0; i < xn; i++)
+        x[i] = rng_normal(6, rng_stream(RNG_TEST, 8, 0, 0), i);
+    struct support_ref r;
+    support_ref_open(&r, name);
+    ref_classifier(&r, m, x, xn, y, n);
+    if (grads)
+        support_ref_floats(&r, "grads.bin", m->grads, m->total);
+    int rc = support_ref_run(&r, script, "%s", args);
+    support_ref_close(&r);
+    free(x);
+    assert_int_equal(rc, 0);
 }
 
 void support_ref_close(struct support_ref *r)

@@ -14,6 +14,7 @@
 #ifndef REVIVE_TESTS_SUPPORT_H
 #define REVIVE_TESTS_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct model;
@@ -35,18 +36,27 @@ struct support_ref {
 void support_ref_open(struct support_ref *r, const char *name);
 /* n floats as the raw file dir/name (native float32). */
 void support_ref_floats(struct support_ref *r, const char *name, const float *v, size_t n);
+/* n doubles as the raw file dir/name (native float64). */
+void support_ref_doubles(struct support_ref *r, const char *name, const double *v, size_t n);
+/* dir/units.txt: each unit of m as "name running channels" (running: its offset into
+ * m.running_stats, the means there, the variances after them). */
+void support_ref_units(struct support_ref *r, const struct model *m);
 /* dir/params.txt: each parameter of m as "name offset count", in m's order (offsets into m.values). */
 void support_ref_params(struct support_ref *r, const struct model *m);
 /* Runs /usr/bin/python3 tests/tools/<script> DIR followed by the arguments fmt gives; its exit
  * status (0: the script found revive's values within its tolerance). */
 int support_ref_run(struct support_ref *r, const char *script, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A classifier's step for the reference: m (built for n images with spec.input_grad) forward in
- * training mode on x (n images, xn floats in all) and backward from the mean softmax
- * cross-entropy against labels y; writes values.bin, x.bin, logits.bin, dx.bin (the input
- * gradient), y.bin (labels as floats), loss.bin and params.txt. m.grads holds the gradients. */
-void support_ref_classifier(struct support_ref *r, struct model *m, const float *x, size_t xn,
-                            const int *y, int n);
+/* A classifier against a reference script, the whole of it: n images drawn from
+ * rng_normal(6, rng_stream(RNG_TEST, 8, 0, 0), i) and labels y; m (built for n images with
+ * spec.input_grad) forward in training mode and backward from the mean softmax cross-entropy;
+ * into a fresh /tmp/<name>-XXXXXX: values.bin, x.bin, logits.bin, dx.bin (the input gradient),
+ * y.bin (labels as floats), loss.bin, params.txt and, with grads, grads.bin (m.grads); then
+ * tests/tools/<script> DIR <the arguments fmt gives>. The test fails unless the script exits 0.
+ * The directory is removed. */
+void support_ref_check_classifier(struct model *m, const int *y, int n, const char *name,
+                                  bool grads, const char *script, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 /* Removes the directory and everything in it. */
 void support_ref_close(struct support_ref *r);
 

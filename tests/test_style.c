@@ -404,18 +404,8 @@ static void test_network_against_torch(void **state)
         support_ref_floats(&r, "loss.bin", &loss, 1);
         support_ref_floats(&r, "dx.bin", m.d_x, xn);
         support_ref_params(&r, &m);
-        char path[512];
-        snprintf(path, sizeof path, "%s/weights.bin", r.dir);
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(weights, sizeof(double), NT, f), NT);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/units.txt", r.dir);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        for (int u = 0; u < m.nunits; u++)
-            fprintf(f, "%s %zu %d\n", m.units[u].name, m.units[u].running, m.units[u].channels);
-        fclose(f);
+        support_ref_doubles(&r, "weights.bin", weights, NT);
+        support_ref_units(&r, &m);
         int rc = support_ref_run(&r, "torch_style_net.py", "%s %d %d 0.001", swag_names[form], C, H);
         for (int k = 0; k < NT; k++)
             style_term_free(&t[k]);

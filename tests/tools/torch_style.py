@@ -8,36 +8,21 @@ budget.
 
 usage: torch_style.py DIR FORM N C H W ALPHA STYLE_WEIGHT CONTENT_WEIGHT
 """
-import os
 import sys
 
 import numpy as np
 import torch
 
-
-def transform(x, form, alpha):
-    if form == "none":
-        return x
-    if form == "scale":
-        return alpha * x
-    if form == "softmax_all":
-        return torch.softmax(x.reshape(1, -1), dim=1).reshape(x.shape)
-    if form == "softmax_channels":
-        return torch.nn.Softmax2d()(x)
-    raise SystemExit(f"unknown form {form}")
-
-
-def gram(f):
-    a, b, c, d = f.shape
-    g = f.reshape(a * b, c * d)
-    return g @ g.t() / (a * b * c * d)
+from torch_common import Ref
+from style_torch import gram, swag as transform  # noqa: E402  (scripts/, on the path by torch_common)
 
 
 def main(argv):
     d, form = argv[1], argv[2]
     n, c, h, w = map(int, argv[3:7])
     alpha, ws, wc = map(float, argv[7:10])
-    rd = lambda name: torch.from_numpy(np.fromfile(os.path.join(d, name), dtype=np.float32).astype(np.float64))
+    ref = Ref(d, "torch_style")
+    rd = lambda name: torch.from_numpy(ref.floats(name).astype(np.float64))  # noqa: E731
     x = rd("x.bin").reshape(n, c, h, w).requires_grad_(True)
     s = rd("s.bin").reshape(1, c, h, w)
     p = rd("p.bin").reshape(n, c, h, w)

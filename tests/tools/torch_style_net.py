@@ -15,23 +15,21 @@ import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from revive_torch import torchvision_name  # noqa: E402
+from torch_common import Ref
+from revive_torch import torchvision_name  # noqa: E402  (scripts/, on the path by torch_common)
+from style_torch import gram, style_features  # noqa: E402
 
 
 def main(argv):
     d, form = argv[1], argv[2]
     c, h = int(argv[3]), int(argv[4])
     alpha = float(argv[5])
-    rd = lambda name: np.fromfile(os.path.join(d, name), dtype=np.float32)
-    values, running = rd("values.bin"), rd("running.bin")
+    ref = Ref(d, "torch_style_net")
+    rd = ref.floats
+    running = rd("running.bin")
     model = torchvision.models.resnet18(num_classes=10)
     sd = model.state_dict()
-    with open(os.path.join(d, "params.txt")) as f:
-        for line in f:
-            name, off, count = line.split()
-            t = sd[torchvision_name(name)]
-            t.copy_(torch.from_numpy(values[int(off):int(off) + int(count)].reshape(t.shape)))
+    ref.load_params(rd("values.bin"), lambda name: sd[torchvision_name(name)])
     with open(os.path.join(d, "units.txt")) as f:
         for line in f:
             unit, off, count = line.split()
@@ -43,35 +41,13 @@ def main(argv):
     model = model.double().eval()
     torch.set_num_threads(1)
 
-    def swag(x):
-        if form == "none":
-            return x
-        if form == "scale":
-            return alpha * x
-        if form == "softmax_channels":
-            return torch.nn.Softmax2d()(x)
-        return torch.softmax(x.reshape(1, -1), dim=1).reshape(x.shape)
-
-    def features(x):
-        x = model.relu(model.bn1(model.conv1(x)))
-        out = [x]
-        x = model.maxpool(x)
-        for i, layer in enumerate([model.layer1, model.layer2, model.layer3, model.layer4]):
-            x = layer[1](layer[0](x))
-            out.append(swag(x) if i >= 2 else x)
-        return out
-
-    def gram(f):
-        a, b, cc, dd = f.shape
-        g = f.reshape(a * b, cc * dd)
-        return g @ g.t() / (a * b * cc * dd)
-
     s = torch.from_numpy(rd("style.bin").astype(np.float64)).reshape(1, c, h, h)
     x = torch.from_numpy(rd("x.bin").astype(np.float64)).reshape(1, c, h, h).requires_grad_(True)
     with torch.no_grad():
-        targets = [gram(f) for f in features(s)]
+        targets = [gram(f) for f in style_features(model, s, form, alpha)]
     ws = np.fromfile(os.path.join(d, "weights.bin"), dtype=np.float64)
-    loss = sum(w * torch.mean((gram(f) - t) ** 2) for w, f, t in zip(ws, features(x), targets))
+    loss = sum(w * torch.mean((gram(f) - t) ** 2)
+               for w, f, t in zip(ws, style_features(model, x, form, alpha), targets))
     loss.backward()
     le = abs(float(loss) - float(rd("loss.bin")[0])) / abs(float(loss))
     dx = rd("dx.bin").astype(np.float64).reshape(x.shape)
