@@ -446,35 +446,34 @@ void ck_object(char *buf, size_t cap, enum ck_field id, int k)
     snprintf(buf, cap, "%.*s%02d%s", (int)(kk - o), o, k, kk + 2);
 }
 
-static const struct ck_row *attr_row(enum ck_field id, enum ck_type t)
+/* Attribute row id, which must be of type t, and its object (instance k) into obj[64]. */
+static const struct ck_row *attr_row(enum ck_field id, enum ck_type t, int k, char *obj)
 {
     REVIVE_ASSERT(id >= 0 && id < CK_NFIELDS);
     const struct ck_row *row = &ck_layout[id];
     REVIVE_ASSERT((row->flags & CK_ATTR) && row->type == t);
+    ck_object(obj, 64, id, k);
     return row;
 }
 
 int ck_put_int(struct h5out *f, enum ck_field id, int k, int64_t v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_INT);
     char obj[64];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_INT, k, obj);
     return h5out_attr_int(f, obj, row->name, v, err);
 }
 
 int ck_put_double(struct h5out *f, enum ck_field id, int k, double v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_DOUBLE);
     char obj[64];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_DOUBLE, k, obj);
     return h5out_attr_double(f, obj, row->name, v, err);
 }
 
 int ck_put_string(struct h5out *f, enum ck_field id, int k, const char *v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_STRING);
     char obj[64];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_STRING, k, obj);
     return h5out_attr_string(f, obj, row->name, v, err);
 }
 
@@ -515,9 +514,8 @@ static int in_range(const struct ck_row *row, double x)
 
 int ck_get_int(struct h5in *f, enum ck_field id, int k, int64_t *v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_INT);
     char obj[64], where[128];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_INT, k, obj);
     if (h5in_attr_int(f, obj, row->name, v, err))
         return -1;
     /* Compare as integers: int64 values beyond 2^53 would round in a double. */
@@ -531,9 +529,8 @@ int ck_get_int(struct h5in *f, enum ck_field id, int k, int64_t *v, struct rv_er
 
 int ck_get_double(struct h5in *f, enum ck_field id, int k, double *v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_DOUBLE);
     char obj[64], where[128];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_DOUBLE, k, obj);
     if (h5in_attr_double(f, obj, row->name, v, err))
         return -1;
     if (!in_range(row, *v)) {
@@ -545,9 +542,8 @@ int ck_get_double(struct h5in *f, enum ck_field id, int k, double *v, struct rv_
 
 int ck_get_string(struct h5in *f, enum ck_field id, int k, char **v, struct rv_error *err)
 {
-    const struct ck_row *row = attr_row(id, CK_T_STRING);
     char obj[64];
-    ck_object(obj, sizeof obj, id, k);
+    const struct ck_row *row = attr_row(id, CK_T_STRING, k, obj);
     if (h5in_attr_string(f, obj, row->name, v, err))
         return -1;
     size_t n = strlen(*v);
@@ -590,52 +586,52 @@ int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double
     return optional_present(f, id, k) ? ck_get_double(f, id, k, v, err) : 0;
 }
 
-static int element_fails(struct h5in *f, enum ck_field id, const char *path, size_t i, double x,
-                         struct rv_error *err)
+/* Element i of an array of each type, as a double (exact for every element a file may hold
+ * but int64s beyond 2^53, which round, as a bound written as a double does). */
+static double at_double(const void *x, size_t i) { return ((const double *)x)[i]; }
+static double at_float(const void *x, size_t i) { return ((const float *)x)[i]; }
+static double at_int64(const void *x, size_t i) { return (double)((const int64_t *)x)[i]; }
+static double at_byte(const void *x, size_t i) { return ((const uint8_t *)x)[i]; }
+
+/* Every element of x (n of them, read by at) in row id's range, or the first one that is not
+ * named as path[i]. */
+static int check_elements(struct h5in *f, enum ck_field id, const char *path, const void *x, size_t n,
+                          double (*at)(const void *, size_t), struct rv_error *err)
 {
-    char where[256];
-    snprintf(where, sizeof where, "%s[%zu]", path, i);
-    return out_of_range(f, &ck_layout[id], where, x, err);
+    const struct ck_row *row = &ck_layout[id];
+    for (size_t i = 0; i < n && (row->flags & CK_BOUNDED); i++) {
+        double v = at(x, i);
+        if (in_range(row, v))
+            continue;
+        char where[256];
+        snprintf(where, sizeof where, "%s[%zu]", path, i);
+        return out_of_range(f, row, where, v, err);
+    }
+    return 0;
 }
 
 int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
                      struct rv_error *err)
 {
-    const struct ck_row *row = &ck_layout[id];
-    for (size_t i = 0; i < n; i++)
-        if (!in_range(row, x[i]))
-            return element_fails(f, id, path, i, x[i], err);
-    return 0;
+    return check_elements(f, id, path, x, n, at_double, err);
 }
 
 int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
                     struct rv_error *err)
 {
-    const struct ck_row *row = &ck_layout[id];
-    for (size_t i = 0; i < n; i++)
-        if (!in_range(row, (double)x[i]))
-            return element_fails(f, id, path, i, (double)x[i], err);
-    return 0;
+    return check_elements(f, id, path, x, n, at_float, err);
 }
 
 int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const int64_t *x, size_t n,
                     struct rv_error *err)
 {
-    const struct ck_row *row = &ck_layout[id];
-    for (size_t i = 0; i < n; i++)
-        if ((row->flags & CK_BOUNDED) && ((double)x[i] < row->lo || (double)x[i] > row->hi))
-            return element_fails(f, id, path, i, (double)x[i], err);
-    return 0;
+    return check_elements(f, id, path, x, n, at_int64, err);
 }
 
 int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
                    struct rv_error *err)
 {
-    const struct ck_row *row = &ck_layout[id];
-    for (size_t i = 0; i < n; i++)
-        if ((row->flags & CK_BOUNDED) && ((double)x[i] < row->lo || (double)x[i] > row->hi))
-            return element_fails(f, id, path, i, (double)x[i], err);
-    return 0;
+    return check_elements(f, id, path, x, n, at_byte, err);
 }
 
 /* ---- rows with a home: read and written with their struct ------------------------------ */
@@ -679,12 +675,18 @@ static void store_int(const struct ck_row *row, void *base, int64_t v)
     }
 }
 
+/* The first attribute row from id on whose home is home; CK_NFIELDS when there is none. */
+static int next_attr(enum ck_home home, int id)
+{
+    while (id < CK_NFIELDS && (ck_layout[id].home != home || !(ck_layout[id].flags & CK_ATTR)))
+        id++;
+    return id;
+}
+
 int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, struct rv_error *err)
 {
-    for (int id = 0; id < CK_NFIELDS; id++) {
+    for (int id = next_attr(home, 0); id < CK_NFIELDS; id = next_attr(home, id + 1)) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home || !(row->flags & CK_ATTR))
-            continue;
         const char *p = (const char *)base + row->offset;
         int rc = row->type == CK_T_INT      ? ck_put_int(f, (enum ck_field)id, k, member_int(row, base), err)
                  : row->type == CK_T_DOUBLE ? ck_put_double(f, (enum ck_field)id, k, *(const double *)p, err)
@@ -695,76 +697,73 @@ int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, stru
     return 0;
 }
 
-/* Reads row id into *iv, *dv or *text (malloc'd), its absent value when an optional row is
- * missing (*text = NULL then). */
-static int get_row(struct h5in *f, enum ck_field id, int k, int64_t *iv, double *dv, char **text,
-                   struct rv_error *err)
+/* A row's value as read: i for an integer row, d for a double, text (malloc'd) for a string. */
+struct row_value {
+    int64_t i;
+    double d;
+    char *text;
+};
+
+/* Reads row id into v, its absent value when an optional row is missing (v->text = NULL then). */
+static int get_row(struct h5in *f, enum ck_field id, int k, struct row_value *v, struct rv_error *err)
 {
     const struct ck_row *row = &ck_layout[id];
     bool opt = row->flags & CK_OPTIONAL;
-    *text = NULL;
+    *v = (struct row_value){0};
     switch (row->type) {
     case CK_T_INT:
         assert_fits(row);
-        return opt ? ck_get_int_opt(f, id, k, iv, (int64_t)row->absent, err) : ck_get_int(f, id, k, iv, err);
+        return opt ? ck_get_int_opt(f, id, k, &v->i, (int64_t)row->absent, err) : ck_get_int(f, id, k, &v->i, err);
     case CK_T_DOUBLE:
         REVIVE_ASSERT(row->ctype == CK_C_DOUBLE);
-        return opt ? ck_get_double_opt(f, id, k, dv, row->absent, err) : ck_get_double(f, id, k, dv, err);
+        return opt ? ck_get_double_opt(f, id, k, &v->d, row->absent, err) : ck_get_double(f, id, k, &v->d, err);
     default:
         REVIVE_ASSERT(row->type == CK_T_STRING && row->ctype == CK_C_TEXT && !opt);
-        if (ck_get_string(f, id, k, text, err))
+        if (ck_get_string(f, id, k, &v->text, err))
             return -1;
-        if (strlen(*text) < row->size)
+        if (strlen(v->text) < row->size)
             return 0;
         char obj[64];
         ck_object(obj, sizeof obj, id, k);
         rv_fail(err, "%s: attribute '%s' of '%s' is %zu bytes long, more than the %zu this revive "
                 "keeps; the checkpoint is damaged or was not written by revive", h5in_path(f),
-                row->name, obj, strlen(*text), row->size - 1);
-        free(*text);
-        *text = NULL;
+                row->name, obj, strlen(v->text), row->size - 1);
+        free(v->text);
+        v->text = NULL;
         return -1;
     }
 }
 
 int ck_get_all(struct h5in *f, enum ck_home home, int k, void *base, struct rv_error *err)
 {
-    for (int id = 0; id < CK_NFIELDS; id++) {
+    for (int id = next_attr(home, 0); id < CK_NFIELDS; id = next_attr(home, id + 1)) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home || !(row->flags & CK_ATTR))
-            continue;
-        int64_t iv = 0;
-        double dv = 0;
-        char *text = NULL;
-        if (get_row(f, (enum ck_field)id, k, &iv, &dv, &text, err))
+        struct row_value v;
+        if (get_row(f, (enum ck_field)id, k, &v, err))
             return -1;
         char *p = (char *)base + row->offset;
         if (row->type == CK_T_INT)
-            store_int(row, base, iv);
+            store_int(row, base, v.i);
         else if (row->type == CK_T_DOUBLE)
-            *(double *)p = dv;
+            *(double *)p = v.d;
         else
-            memcpy(p, text, strlen(text) + 1);
-        free(text);
+            memcpy(p, v.text, strlen(v.text) + 1);
+        free(v.text);
     }
     return 0;
 }
 
 int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, struct rv_error *err)
 {
-    for (int id = 0; id < CK_NFIELDS; id++) {
+    for (int id = next_attr(home, 0); id < CK_NFIELDS; id = next_attr(home, id + 1)) {
         const struct ck_row *row = &ck_layout[id];
-        if (row->home != home || !(row->flags & CK_ATTR))
-            continue;
-        int64_t iv = 0;
-        double dv = 0;
-        char *text = NULL;
-        if (get_row(f, (enum ck_field)id, k, &iv, &dv, &text, err))
+        struct row_value v;
+        if (get_row(f, (enum ck_field)id, k, &v, err))
             return -1;
         const char *p = (const char *)base + row->offset;
-        int same = row->type == CK_T_INT ? iv == member_int(row, base)
-                   : row->type == CK_T_DOUBLE ? dv == *(const double *)p : strcmp(text, p) == 0;
-        free(text);
+        int same = row->type == CK_T_INT ? v.i == member_int(row, base)
+                   : row->type == CK_T_DOUBLE ? v.d == *(const double *)p : strcmp(v.text, p) == 0;
+        free(v.text);
         if (same)
             continue;
         char obj[64];
@@ -772,7 +771,7 @@ int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, str
         if (row->type == CK_T_INT)
             return rv_fail(err, "%s: the checkpoint's %s has %s = %lld but the config and data give "
                            "%lld; the checkpoint does not match this config", h5in_path(f), obj,
-                           row->name, (long long)iv,
+                           row->name, (long long)v.i,
                            (long long)member_int(row, base));
         return rv_fail(err, "%s: attribute '%s' of '%s' differs from this run's; the checkpoint does "
                        "not match this config", h5in_path(f), row->name, obj);
