@@ -14,8 +14,8 @@ for n in config checkpoint image; do
 done
 mkdir -p "$TMP/seeds"
 "$R/replay_checkpoint" --seeds "$TMP/seeds" 2>"$TMP/seeds.log"
-check "the checkpoint harness writes its seed corpus" \
-    "$([ "$(ls "$TMP/seeds" | wc -l)" -ge 2 ] || cat "$TMP/seeds.log")"
+check "the checkpoint harness writes its seed corpus (checkpoints and a superres state.h5)" \
+    "$([ "$(ls "$TMP/seeds" | wc -l)" -ge 3 ] && [ -f "$TMP/seeds/state.h5" ] || cat "$TMP/seeds.log")"
 for n in config checkpoint image; do
     case $n in config) inputs="configs tests/fuzz/regressions/config" ;;
                checkpoint) inputs="$TMP/seeds tests/fuzz/regressions/checkpoint" ;;

@@ -1,10 +1,13 @@
 /* libFuzzer harness: the checkpoint readers. Each input is written to a file and read the ways
  * the command line reads one: the stored config (resume, eval, export), a full load into a model
  * built from the file's /model attributes, the schedule rebuilt from what loaded (resume),
- * inspect, and export --seed-only. Any input must end in 0 or a one-line error; never a crash, a leak or a huge
- * allocation. `make fuzz` runs it; tests/fuzz/replay.c replays inputs without libFuzzer.
+ * inspect, and export --seed-only; and as pipeline superres's state file (`pipeline superres
+ * CONFIG --resume` reading DIR/state.h5 against its config's generator). Any input must end in
+ * 0 or a one-line error; never a crash, a leak or a huge allocation. `make fuzz` runs it;
+ * tests/fuzz/replay.c replays inputs without libFuzzer.
  *
- * fuzz_write_seeds(dir) writes the seed corpus: small checkpoints written by revive itself. */
+ * fuzz_write_seeds(dir) writes the seed corpus: small checkpoints and a state file written by
+ * revive itself. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@
 #include "checkpoint.h"
 #include "h5io.h"
 #include "inspect.h"
+#include "models.h"
+#include "optim.h"
 #include "pipeline.h"
 
 static char path[64];
@@ -36,6 +41,41 @@ static int file_spec(struct model_spec *s)
     int rc = ck_get_all(f, CK_IN_SPEC, 0, s, &err); /* the /model rows of the layout */
     h5in_close(f);
     return rc || s->depth > 20 || s->width > 2 ? -1 : 0;
+}
+
+/* The superres run whose state files the harness reads (and whose seed it writes): a one-block
+ * generator on 4x4 inputs, AdamW (so /moment2 is read too), two epochs. */
+static const char SR_INI[] = "[data]\ndataset = synthetic\nsynthetic_size = 8\n"
+                             "[train]\nepochs = 2\noptimizer = adamw\n"
+                             "[superres]\nblocks = 1\n";
+struct sr_run {
+    struct config cfg;
+    struct model g; /* the generator, as pipeline superres builds it for that config */
+    struct sr_epoch rows[2];
+};
+
+/* The run, made once (the process keeps it: libFuzzer calls the harness in a loop). */
+static struct sr_run *sr_run(void)
+{
+    static struct sr_run r;
+    static int made;
+    if (made)
+        return &r;
+    struct rv_error err;
+    config_defaults(&r.cfg);
+    struct model_spec g = {.arch = ARCH_SRRESNET, .width = 1, .in_c = 1, .in_h = 4, .in_w = 4};
+    if (config_load_string(&r.cfg, SR_INI, "fuzz_checkpoint.c", &err))
+        abort();
+    g.depth = r.cfg.sr_blocks;
+    g.conv_algo = r.cfg.conv_algo;
+    g.conv_auto_rule = r.cfg.conv_auto_rule;
+    g.classes = srresnet_classes(&g);
+    if (r.cfg.epochs != 2 || model_build(&r.g, &g, 0, 1, &err))
+        abort();
+    model_init(&r.g, (uint64_t)r.cfg.seed);
+    optim_alloc_state(&r.g, r.cfg.optimizer);
+    made = 1;
+    return &r;
 }
 
 /* ---- crafted mode: both checksums recomputed, and mutations of HDF5's structures ---------- */
@@ -73,9 +113,16 @@ static void restamp_all(const char *p)
         return;
     int64_t nstages = 0, old = 0;
     uint32_t crc = 0;
-    int ok = ck_get_int(in, CK_NSTAGES, 0, &nstages, &err) == 0 &&
+    /* a state file has no stage records; a checkpoint says how many it has */
+    char *format = NULL;
+    enum ck_file kind = h5in_attr_string(in, "/", ck_layout[CK_FORMAT].name, &format, &err) == 0 &&
+                                strcmp(format, ck_file_format[CK_FILE_STATE]) == 0
+                            ? CK_FILE_STATE
+                            : CK_FILE_CHECKPOINT;
+    free(format);
+    int ok = (kind == CK_FILE_STATE || ck_get_int(in, CK_NSTAGES, 0, &nstages, &err) == 0) &&
              h5in_attr_int(in, "/", ck_layout[CK_CHECKSUM].name, &old, &err) == 0 &&
-             ck_checksum_in(in, CK_FILE_CHECKPOINT, (int)nstages, &crc, &err) == 0 && (uint32_t)old != crc;
+             ck_checksum_in(in, kind, (int)nstages, &crc, &err) == 0 && (uint32_t)old != crc;
     h5in_close(in);
     if (!ok)
         return;
@@ -356,6 +403,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     checkpoint_export_seed_only(path, out, &err);
     one_line(&err);
     unlink(out);
+    /* pipeline superres --resume: the file as DIR/state.h5 of the harness's run */
+    struct sr_run *sr = sr_run();
+    struct sr_state st = {.epochs = sr->cfg.epochs, .rows = sr->rows};
+    err.msg[0] = '\0';
+    checkpoint_load_sr_state(path, &sr->cfg, &sr->g, &st, &err);
+    one_line(&err);
     unlink(path);
     return 0;
 }
@@ -397,6 +450,13 @@ int fuzz_write_seeds(const char *dir)
     snprintf(r.records[1].kind, sizeof r.records[1].kind, "conv_fraction");
     r.records[1].fraction = 0.1;
     rc = rc || checkpoint_save(&r, full, &err);
+    /* a superres state file a third of the way into the harness's run */
+    struct sr_run *sr = sr_run();
+    char state[512];
+    snprintf(state, sizeof state, "%s/state.h5", dir);
+    sr->rows[0] = (struct sr_epoch){.lr = 1e-3, .pixel = 0.05, .perceptual = 0, .seconds = 0.5};
+    const struct sr_state st = {.step = 7, .pixel_sum = 0.4, .epochs = sr->cfg.epochs, .rows = sr->rows};
+    rc = rc || checkpoint_save_sr_state(state, &sr->cfg, &sr->g, &st, &err);
     if (rc)
         fprintf(stderr, "%s\n", err.msg);
     unlink(stage0); /* the export is its small twin */
