@@ -99,15 +99,15 @@ import time
 PROG = "study.py"
 
 try:
-    from study_records import (StudyError, config_diff, mark_done, marked_final, read_record,
-                               unmarked_final, wall_file, write_missing_records, write_record)
+    from study_records import (StudyError, config_diff, mark_done, marked_final, option_value,
+                               pipeline_binary, read_record, unmarked_final, wall_file,
+                               write_missing_records, write_record)
     from study_report import write_report
 except ImportError as e:
     sys.stderr.write(f"{PROG}: {e.name} missing: install python3-{e.name} (scripts/install-deps.sh); "
                      "run with /usr/bin/python3\n")
     sys.exit(2)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description", "branch_from", "branch_out")
 # left out of the fingerprint: where a run lives and how many threads it uses change no result
@@ -550,8 +550,7 @@ def run_grid(study, runs, opts):
 
 def parse_args(argv):
     opts = {"jobs": 1, "ranks": 1, "threads": 0, "dry": False, "report": False, "record": False, "only": None, "out": None, "stop": 0,
-            "pipeline": os.environ.get("PIPELINE") or os.path.join(os.path.dirname(HERE), "pipeline"),
-            "file": None}
+            "pipeline": pipeline_binary(), "file": None}
     it = iter(argv)
     for a in it:
         if a in ("--jobs", "--ranks", "--threads", "--stop-after-steps"):
@@ -566,10 +565,7 @@ def parse_args(argv):
         elif a == "--record":
             opts["record"] = True
         elif a in ("--only", "--out", "--pipeline"):
-            v = next(it, "")
-            if not v:
-                raise StudyError(f"{a} needs a value")
-            opts[a[2:]] = v
+            opts[a[2:]] = option_value(a, it)
         elif a in ("-h", "--help"):
             print(__doc__)
             sys.exit(0)

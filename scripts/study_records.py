@@ -69,6 +69,15 @@ def pipeline_binary():
                                                       "pipeline")
 
 
+def option_value(option, it):
+    """The value after a command-line option (the next argument of the iterator it): the
+    scripts' one way to read `--out DIR`, `--pipeline PATH`; a StudyError when it is missing."""
+    v = next(it, "")
+    if not v:
+        raise StudyError(f"{option} needs a value")
+    return v
+
+
 def plan(path):
     """`pipeline plan PATH --format json`: the stages the config of PATH (an INI file or a
     checkpoint) makes, as the binary's schedule module computes them (src/pipeline/schedule.c)."""

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 import study
-from study_records import StudyError
+from study_records import StudyError, option_value, pipeline_binary
 from study_report import final_stats, pyplot, result, save_figure
 
 PROG = "study_table.py"
@@ -159,15 +159,12 @@ def plot(path, rows, cols, cells):
 
 def main(argv):
     files = []
-    opts = {"out": None, "pipeline": os.environ.get("PIPELINE") or os.path.join(os.path.dirname(study.HERE), "pipeline")}
+    opts = {"out": None, "pipeline": pipeline_binary()}
     try:
         it = iter(argv[1:])
         for a in it:
             if a in ("--out", "--pipeline"):
-                v = next(it, "")
-                if not v:
-                    raise StudyError(f"{a} needs a value")
-                opts[a[2:]] = v
+                opts[a[2:]] = option_value(a, it)
             elif a in ("-h", "--help"):
                 print(__doc__)
                 return 0
