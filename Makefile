@@ -26,7 +26,7 @@ ENGINE_SRC = $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c stages
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(B)/%.o)
 TEST_SRC   = $(wildcard tests/test_*.c)
 TEST_BIN   = $(TEST_SRC:tests/%.c=$(B)/tests/%)
-TEST_SUPPORT = $(B)/tests/support.o
+TEST_SUPPORT = $(B)/tests/support.o $(B)/tests/support_h5.o
 BENCH_SRC  = $(wildcard bench/bench_*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 

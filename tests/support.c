@@ -50,6 +50,45 @@ void support_rm_rf(const char *path)
     rmdir(path);
 }
 
+int support_dir_setup(void **state, size_t size, const char *name)
+{
+    char *fx = calloc(1, size); /* its first member is char dir[SUPPORT_DIR_LEN] */
+    if (!fx)
+        return -1;
+    if (support_make_tmpdir(fx, SUPPORT_DIR_LEN, name)) {
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+int support_dir_teardown(void **state)
+{
+    char *dir = *state;
+    support_rm_rf(dir);
+    free(dir);
+    return 0;
+}
+
+int support_dir_entries(const char *dir, char *names, size_t cap)
+{
+    int n = 0;
+    names[0] = '\0';
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        size_t used = strlen(names);
+        snprintf(names + used, cap - used, "%s%s", n ? " " : "", e->d_name);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 void support_need_python(const char *modules, const char *not_compared)
 {
     char cmd[512], names[256];

@@ -25,6 +25,20 @@ int support_make_tmpdir(char *dir, size_t cap, const char *name);
 /* Removes path and, if it is a directory, everything below it; a missing path is no error. */
 void support_rm_rf(const char *path);
 
+/* A cmocka fixture with a scratch directory, for a struct whose FIRST member is
+ * `char dir[SUPPORT_DIR_LEN]`:
+ *   struct fixture { char dir[SUPPORT_DIR_LEN]; struct comm comm; };
+ *   support_dir_setup(state, sizeof(struct fixture), "test_x")   calloc'd, dir a fresh
+ *                                 /tmp/test_x-XXXXXX; 0, or -1 (nothing left behind)
+ *   cmocka_unit_test_setup_teardown(test_y, setup, support_dir_teardown)   removes dir, frees */
+enum { SUPPORT_DIR_LEN = 64 };
+int support_dir_setup(void **state, size_t size, const char *name);
+int support_dir_teardown(void **state);
+
+/* The entries of dir other than . and .. (the test fails if it cannot be read): their count,
+ * and their names into names, separated by spaces. */
+int support_dir_entries(const char *dir, char *names, size_t cap);
+
 /* Skips the calling cmocka test (with a message saying what is not compared) unless
  * /usr/bin/python3 imports every module of the comma-separated list. */
 void support_need_python(const char *modules, const char *not_compared);

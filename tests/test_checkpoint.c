@@ -3,7 +3,6 @@
  * seed-only export. Runs are filled by hand: saving and loading touch only r->comm, r->cfg,
  * r->model, the history, the stage records and the position fields. Each test works in its own
  * mkdtemp directory under /tmp, removed afterwards. */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 
 #include <cmocka.h>
 #include <hdf5.h>
-#include <zlib.h>
 
 #include "../src/io/checkpoint_layout.h"
 #include "../src/io/h5io_internal.h"
@@ -28,58 +26,26 @@
 #include "rng.h"
 #include "step.h"
 #include "support.h"
+#include "support_h5.h"
 
 /* ---------------------------------------------------------------- fixture */
 
 struct fixture {
-    char dir[64];
+    char dir[SUPPORT_DIR_LEN]; /* first: support_dir_setup */
     struct comm comm;
 };
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (!fx)
+    if (support_dir_setup(state, sizeof(struct fixture), "test_checkpoint"))
         return -1;
-    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_checkpoint")) {
-        free(fx);
-        return -1;
-    }
-    fx->comm = (struct comm)COMM_SELF_INIT;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    support_rm_rf(fx->dir);
-    free(fx);
+    ((struct fixture *)*state)->comm = (struct comm)COMM_SELF_INIT;
     return 0;
 }
 
 static void path_in(char *buf, size_t cap, const struct fixture *fx, const char *name)
 {
     snprintf(buf, cap, "%s/%s", fx->dir, name);
-}
-
-/* Entries of a directory other than . and .., each name appended to names (comma-separated). */
-static int dir_entries(const char *dir, char *names, size_t cap)
-{
-    int n = 0;
-    names[0] = '\0';
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        n++;
-        size_t used = strlen(names);
-        snprintf(names + used, cap - used, "%s%s", used ? "," : "", e->d_name);
-    }
-    closedir(d);
-    return n;
 }
 
 /* ---------------------------------------------------------------- runs by hand */
@@ -433,19 +399,39 @@ static void test_refuse_other_model(void **state)
     run_close(&b);
 }
 
-static void restamp(const char *path);
-
-/* Rewrites the integer attribute `name` of the file's root in place (and the checksums). */
-static void poke_int_attr(const char *path, const char *name, int64_t value)
+/* Replaces attribute `name` of `object` with one of the given type and value, then restamps. */
+static void poke_attr(const char *path, const char *object, const char *name, hid_t type,
+                      const void *value)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
-    assert_true(a >= 0);
-    assert_true(H5Awrite(a, H5T_NATIVE_INT64, &value) >= 0);
-    H5Aclose(a);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    hid_t file = support_h5_open(path);
+    support_h5_set_attr(file, object, name, type, value);
+    support_h5_close(file, path, -1);
+}
+
+static void poke_i64(const char *path, const char *object, const char *name, int64_t v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_INT64, &v);
+}
+
+static void poke_f64(const char *path, const char *object, const char *name, double v)
+{
+    poke_attr(path, object, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+/* A string attribute as revive writes them since format 3: fixed-length, NUL-terminated. */
+static void poke_str(const char *path, const char *object, const char *name, const char *v)
+{
+    hid_t type = support_h5_string_type(v);
+    poke_attr(path, object, name, type, v);
+    H5Tclose(type);
+}
+
+/* Replaces the scalar string dataset `name` with a fixed-length one holding text, then restamps. */
+static void poke_text(const char *path, const char *name, const char *text)
+{
+    hid_t file = support_h5_open(path);
+    support_h5_set_text(file, name, text);
+    support_h5_close(file, path, -1);
 }
 
 static void test_refuse_newer_version(void **state)
@@ -456,12 +442,12 @@ static void test_refuse_newer_version(void **state)
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
-    poke_int_attr(path, "format_version", 99);
+    poke_i64(path, "/", "format_version", 99);
     assert_refused(fx, path, "newer", "99");
-    poke_int_attr(path, "format_version", 0);
+    poke_i64(path, "/", "format_version", 0);
     assert_refused(fx, path, "invalid checkpoint format version", NULL);
     /* Back to the version written: it loads again, so the pokes were all that was wrong. */
-    poke_int_attr(path, "format_version", CHECKPOINT_VERSION);
+    poke_i64(path, "/", "format_version", CHECKPOINT_VERSION);
     struct run b;
     make_run(&b, &fx->comm, 8, 1);
     assert_loads(&b, path);
@@ -483,8 +469,6 @@ static void test_history_columns_are_the_layout_rows(void **state)
     }
 }
 
-static void restamp_file(const char *path);
-
 /* A file written before the |γ| columns and provenance existed (then restamped, as such a file's
  * bytes would match its own header). */
 static void test_history_without_gamma_columns(void **state)
@@ -494,8 +478,7 @@ static void test_history_without_gamma_columns(void **state)
     path_in(path, sizeof path, fx, "old.h5");
     struct run a, b;
     save_filled(fx, &a, path);
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     const char *cols[] = {"gamma_below_tau", "abs_gamma_p10", "abs_gamma_p50", "abs_gamma_p90"};
     for (int i = 0; i < 4; i++) {
         char name[64];
@@ -504,7 +487,7 @@ static void test_history_without_gamma_columns(void **state)
     }
     assert_true(H5Ldelete(file, "provenance", H5P_DEFAULT) >= 0);
     assert_true(H5Fclose(file) >= 0);
-    restamp_file(path);
+    support_h5_restamp_file(path);
     make_run(&b, &fx->comm, 8, 1);
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_load(&b, path, &err), 0);
@@ -534,22 +517,7 @@ static void test_refuse_wrong_format(void **state)
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    assert_true(H5Adelete(file, "format") >= 0);
-    const char *other = "some-other-tool";
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, strlen(other) + 1);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t at = H5Acreate2(file, "format", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(at >= 0);
-    assert_true(H5Awrite(at, type, other) >= 0);
-    H5Aclose(at);
-    H5Sclose(space);
-    H5Tclose(type);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    poke_str(path, "/", "format", "some-other-tool");
     assert_refused(fx, path, "not a revive checkpoint", CHECKPOINT_FORMAT);
 }
 
@@ -571,20 +539,6 @@ static void test_refuse_foreign_hdf5(void **state)
 /* ---------------------------------------------------------------- crafted values */
 
 /* The file's bytes; *n its size. */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 /* load refuses path with a message naming it and containing w1 (and w2). */
 static void assert_load_refused(struct fixture *fx, const char *path, const char *w1, const char *w2)
 {
@@ -599,113 +553,10 @@ static void assert_load_refused(struct fixture *fx, const char *path, const char
         fail_msg("load message '%s' lacks the path, '%s' or '%s'", err.msg, w1, w2 ? w2 : "");
 }
 
-/* The whole-file CRC-32 in the user block recomputed (if the file has one), as if the file had
- * been written this way. */
-static void restamp_file(const char *path)
-{
-    size_t n;
-    unsigned char *b = slurp(path, &n);
-    if (n > H5IO_USERBLOCK + 8 && memcmp(b, "revive-hdf5", 11) == 0) {
-        h5io_userblock_text((char *)b, (uint32_t)crc32(0, b + H5IO_USERBLOCK, (uInt)(n - H5IO_USERBLOCK)),
-                            (unsigned long long)n);
-        FILE *f = fopen(path, "r+b");
-        assert_non_null(f);
-        assert_int_equal(fwrite(b, 1, H5IO_USERBLOCK, f), H5IO_USERBLOCK);
-        fclose(f);
-    }
-    free(b);
-}
-
-/* The file's checksums recomputed after a test changed a value on purpose (format 2 and later;
- * nothing to do for a file without them), so the test meets the check it aims at. */
-static void restamp(const char *path)
-{
-    restamp_file(path);
-    struct rv_error err = {{0}};
-    struct h5in *in = h5in_open(path, &err);
-    assert_non_null(in);
-    int64_t nstages = 0;
-    uint32_t crc = 0;
-    int has = h5in_attr_int(in, "stats", "nstages", &nstages, &err) == 0 &&
-              h5in_attr_int(in, "/", "checksum", &(int64_t){0}, &err) == 0;
-    if (has && nstages >= 0 && nstages <= 1000)
-        has = ck_checksum_in(in, CK_FILE_CHECKPOINT, (int)nstages, &crc, &err) == 0;
-    h5in_close(in);
-    if (!has)
-        return;
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    int64_t v = crc;
-    hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
-    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
-    H5Aclose(a);
-    assert_true(H5Fclose(file) >= 0);
-    restamp_file(path);
-}
-
-/* Replaces attribute `name` of `object` with one of the given type and value, then restamps. */
-static void poke_attr(const char *path, const char *object, const char *name, hid_t type,
-                      const void *value)
-{
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
-    assert_true(obj >= 0);
-    if (H5Aexists(obj, name) > 0)
-        assert_true(H5Adelete(obj, name) >= 0);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(a >= 0 && H5Awrite(a, type, value) >= 0);
-    H5Aclose(a);
-    H5Sclose(space);
-    H5Oclose(obj);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
-}
-
-static void poke_i64(const char *path, const char *object, const char *name, int64_t v)
-{
-    poke_attr(path, object, name, H5T_NATIVE_INT64, &v);
-}
-
-static void poke_f64(const char *path, const char *object, const char *name, double v)
-{
-    poke_attr(path, object, name, H5T_NATIVE_DOUBLE, &v);
-}
-
-/* A string attribute as revive writes them since format 3: fixed-length, NUL-terminated. */
-static void poke_str(const char *path, const char *object, const char *name, const char *v)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, strlen(v) + 1);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    poke_attr(path, object, name, type, v);
-    H5Tclose(type);
-}
-
-/* Replaces the scalar string dataset `name` with a fixed-length one holding text, then restamps. */
-static void poke_text(const char *path, const char *name, const char *text)
-{
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
-    H5Tset_size(type, strlen(text) + 1);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) >= 0);
-    H5Dclose(d);
-    H5Sclose(space);
-    H5Tclose(type);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
-}
-
 /* Element i of a dataset, written from *v in memory type `type`. */
 static void poke_typed(const char *path, const char *dataset, hsize_t i, hid_t type, const void *v)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
     assert_true(d >= 0);
     hid_t fs = H5Dget_space(d);
@@ -716,8 +567,7 @@ static void poke_typed(const char *path, const char *dataset, hsize_t i, hid_t t
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    support_h5_close(file, path, -1);
 }
 
 /* Element i of a float64 dataset. */
@@ -867,8 +717,7 @@ static void test_schedule_from_full_file(void **state)
  * Then both checksums are recomputed. */
 static void replace_dataset(const char *path, const char *name, hid_t ftype, int deflate)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     assert_true(d >= 0);
     hid_t space = H5Dget_space(d), type = H5Dget_type(d);
@@ -894,8 +743,7 @@ static void replace_dataset(const char *path, const char *name, hid_t ftype, int
     H5Pclose(dcpl);
     H5Sclose(space);
     free(buf);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    support_h5_close(file, path, -1);
 }
 
 /* Item 1: compressed datasets were trusted (their storage is not the bytes their shape needs):
@@ -1090,7 +938,7 @@ static size_t data_offset(const char *path, const char *dataset)
 static size_t find_unique(const char *path, const void *needle, size_t len)
 {
     size_t n, found = 0, count = 0;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = support_slurp(path, &n);
     for (size_t i = 0; i + len <= n; i++)
         if (memcmp(b + i, needle, len) == 0) {
             found = i;
@@ -1121,25 +969,25 @@ static void test_bit_flips_refused(void **state)
         flip_bit(path, data_offset(path, name) + 1, g + 2);
         assert_load_refused(fx, path, "damaged or truncated", "CRC-32");
         /* below the whole-file CRC, as for a file whose user block was rewritten: */
-        restamp_file(path);
+        support_h5_restamp_file(path);
         assert_load_refused(fx, path, name, "Fletcher-32");
     }
     /* An attribute's value: epoch_loss_sum, whose 8 bytes occur once in the file. */
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     flip_bit(path, find_unique(path, &a.epoch_loss_sum, sizeof a.epoch_loss_sum), 0);
     assert_load_refused(fx, path, "CRC-32", NULL);
-    restamp_file(path);
+    support_h5_restamp_file(path);
     assert_load_refused(fx, path, "checksum", "does not match");
     /* The config text (in HDF5's global heap, which has no checksum of its own). */
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     flip_bit(path, find_unique(path, "\"ckpt-test\"", 11) + 5, 1);
     assert_refused(fx, path, "CRC-32", NULL);
-    restamp_file(path);
+    support_h5_restamp_file(path);
     assert_refused(fx, path, "checksum", "does not match");
     /* HDF5's own structures (superblock, object headers, B-trees, heaps) and the user block:
      * every byte is under the whole-file CRC-32; a sample of offsets across the file. */
     size_t size;
-    free(slurp(path, &size));
+    free(support_slurp(path, &size));
     for (int i = 1; i < 16; i++) {
         assert_int_equal(checkpoint_save(&a, path, &err), 0);
         size_t at = i == 1 ? 3 : i == 2 ? H5IO_USERBLOCK + 9 : size / 16 * (size_t)i;
@@ -1181,7 +1029,7 @@ static void test_reads_format_1(void **state)
     H5Dclose(d);
     assert_true(H5Fclose(file) >= 0);
     assert_load_refused(fx, old, "without its file checksum", NULL);
-    poke_int_attr(old, "format_version", 1);
+    poke_i64(old, "/", "format_version", 1);
     make_run(&b, &fx->comm, 8, 1);
     assert_loads(&b, old);
     assert_same_run(&a, &b);
@@ -1293,8 +1141,7 @@ static void dataset_to_vlen(hid_t file, const char *name)
  * `object` when attr is NULL); then restamped, so that only the string types differ. */
 static void strings_to_vlen(const char *path, const char *object, const char *attr)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     if (object && attr) {
         attrs_to_vlen(file, object, attr);
     } else if (object) {
@@ -1311,8 +1158,7 @@ static void strings_to_vlen(const char *path, const char *object, const char *at
         }
         free(objs);
     }
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    support_h5_close(file, path, -1);
 }
 
 /* Format 3 writes every string fixed-length (HDF5 1.10.8 loops forever or overflows a buffer in
@@ -1365,7 +1211,7 @@ static void test_variable_length_strings(void **state)
     strings_to_vlen(path, NULL, NULL);
     assert_refused(fx, path, "attribute 'format' of '/'", "variable-length string");
     /* The same file as format 2 (as revive wrote it then) loads, to the same run. */
-    poke_int_attr(path, "format_version", 2);
+    poke_i64(path, "/", "format_version", 2);
     struct run a, b;
     make_run(&a, &fx->comm, 8, 1);
     fill_run(&a, 1, 3, 2);
@@ -1386,7 +1232,7 @@ static void copy_known_bug(const char *name, const char *dir, char *out, size_t 
     char src[256];
     snprintf(src, sizeof src, "tests/fuzz/known-hdf5-bugs/%s", name);
     size_t n;
-    unsigned char *b = slurp(src, &n);
+    unsigned char *b = support_slurp(src, &n);
     snprintf(out, cap, "%s/%s", dir, name);
     FILE *f = fopen(out, "wb");
     assert_non_null(f);
@@ -1423,7 +1269,7 @@ static void test_known_hdf5_bugs_refused(void **state)
         assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
         H5Aclose(a);
         assert_true(H5Fclose(file) >= 0);
-        restamp_file(path); /* only the user block: restamp() would read the strings */
+        support_h5_restamp_file(path); /* only the user block: support_h5_restamp would read the strings */
         assert_refused(fx, path, "attribute 'format' of '/' is a variable-length string", NULL);
     }
     alarm(0);
@@ -1468,7 +1314,7 @@ static void test_failed_save_leaves_nothing(void **state)
     path_in(path, sizeof path, fx, "nodir/last.h5");
     assert_int_equal(checkpoint_save(&a, path, &err), -1);
     assert_non_null(strstr(err.msg, path));
-    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 0);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 0);
 
     /* The target is a directory: the file is written, the final rename fails, and the temporary
      * file must go. */
@@ -1477,9 +1323,9 @@ static void test_failed_save_leaves_nothing(void **state)
     err.msg[0] = '\0';
     assert_int_equal(checkpoint_save(&a, path, &err), -1);
     assert_non_null(strstr(err.msg, path));
-    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "isdir");
-    assert_int_equal(dir_entries(path, names, sizeof names), 0);
+    assert_int_equal(support_dir_entries(path, names, sizeof names), 0);
     run_close(&a);
 }
 
@@ -1493,7 +1339,7 @@ static void test_save_replaces(void **state)
     fill_run(&a, 7, 4, 1);
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
-    assert_int_equal(dir_entries(fx->dir, names, sizeof names), 1);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "last.h5");
     make_run(&b, &fx->comm, 8, 1);
     assert_loads(&b, path);
@@ -1658,8 +1504,7 @@ static void test_model_facts_and_provenance_checked(void **state)
 /* Drops the network description (a file written before it existed: formats 1 to 3). */
 static void drop_network(const char *path, int nunits)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     const char *attrs[] = {"arch", "stem", "norm", "head", "nunits"};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
         assert_true(H5Adelete_by_name(file, "model", attrs[i], H5P_DEFAULT) >= 0);
@@ -1668,8 +1513,7 @@ static void drop_network(const char *path, int nunits)
         snprintf(g, sizeof g, "model/unit-%02d", u);
         assert_true(H5Ldelete(file, g, H5P_DEFAULT) >= 0);
     }
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    support_h5_close(file, path, -1);
 }
 
 /* /model says which network it holds: the family, its keys and the unit table, each checked
@@ -1743,11 +1587,9 @@ static void test_network_description(void **state)
 /* Deletes attribute `name` of `object` (a file from before it existed), then restamps. */
 static void drop_attr(const char *path, const char *object, const char *name)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     assert_true(H5Adelete_by_name(file, object, name, H5P_DEFAULT) >= 0);
-    assert_true(H5Fclose(file) >= 0);
-    restamp(path);
+    support_h5_close(file, path, -1);
 }
 
 static int64_t file_auto_rule(const char *path)
@@ -1804,7 +1646,7 @@ static void test_conv_auto_rule(void **state)
     assert_int_equal(c.conv_algo, CONV_ALGO_AUTO);
     assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_ONEDNN);
     /* ... and a format-2 file rule 1. */
-    poke_int_attr(path, "format_version", 2);
+    poke_i64(path, "/", "format_version", 2);
     assert_int_equal(checkpoint_read_config(&c, path, &err), 0);
     assert_int_equal(c.conv_auto_rule, CONV_AUTO_RULE_WINOGRAD);
     struct run b;
@@ -1874,7 +1716,7 @@ static void test_rule_1_resume_bit_exact(void **state)
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     drop_attr(path, "model", "conv_auto_rule");
-    poke_int_attr(path, "format_version", 2);
+    poke_i64(path, "/", "format_version", 2);
     train_steps(&a.model, &fx->comm, 2, 3); /* straight on */
 
     memset(&b, 0, sizeof b);
@@ -2038,40 +1880,40 @@ int main(int argc, char **argv)
         return write_sample(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_doc_current),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip_empty_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_missing_and_garbage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_empty_history, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_config, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_missing_and_garbage, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_other_model, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, support_dir_teardown),
         cmocka_unit_test(test_history_columns_are_the_layout_rows),
-        cmocka_unit_test_setup_teardown(test_history_without_gamma_columns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_values_out_of_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schedule_from_full_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bit_flips_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reads_format_1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_variable_length_strings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_known_hdf5_bugs_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_replaces, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_make_dirs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seed_only_export, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_network_description, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conv_auto_rule, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rule_1_resume_bit_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compressed_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exact_types_required, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_1_with_user_block_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kind_against_fraction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_rows_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_units_against_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_without_gamma_columns, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_wrong_format, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_foreign_hdf5, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_unknown_stage_kind, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_values_out_of_range, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_from_full_file, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_bit_flips_refused, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_format_1, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_variable_length_strings, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_known_hdf5_bugs_refused, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_save_leaves_nothing, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_save_replaces, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_make_dirs, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_only_export, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_export_refuses_declared_giant, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_model_facts_and_provenance_checked, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_network_description, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_conv_auto_rule, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_rule_1_resume_bit_exact, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_refused, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_exact_types_required, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_format_1_with_user_block_refused, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_kind_against_fraction, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_history_rows_bounded, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_units_against_model, setup, support_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

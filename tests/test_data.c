@@ -22,27 +22,13 @@
 #define REAL_FMNIST "/usr/share/datasets/fashion-mnist"
 
 struct tmp {
-    char dir[64];
+    char dir[SUPPORT_DIR_LEN]; /* first: support_dir_setup */
 };
 
 static int setup_tmp(void **state)
 {
-    struct tmp *t = calloc(1, sizeof *t);
-    if (!t)
+    if (support_dir_setup(state, sizeof(struct tmp), "test_data"))
         return -1;
-    if (support_make_tmpdir(t->dir, sizeof t->dir, "test_data")) {
-        free(t);
-        return -1;
-    }
-    *state = t;
-    return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-    struct tmp *t = *state;
-    support_rm_rf(t->dir);
-    free(t);
     return 0;
 }
 
@@ -815,19 +801,19 @@ static void label_noise_at_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(fmnist_loads_exactly, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_plain_files_accepted, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_missing_files, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_wrong_magic, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_wrong_dims, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_truncated, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_count_mismatch, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(fmnist_label_out_of_range, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(fmnist_loads_exactly, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_plain_files_accepted, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_missing_files, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_wrong_magic, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_wrong_dims, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_truncated, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_count_mismatch, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(fmnist_label_out_of_range, setup_tmp, support_dir_teardown),
         cmocka_unit_test(fmnist_real_data),
-        cmocka_unit_test_setup_teardown(cifar_loads_in_order, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(cifar_wrong_size, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(cifar_missing_batch, setup_tmp, teardown_tmp),
-        cmocka_unit_test_setup_teardown(cifar_label_out_of_range, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(cifar_loads_in_order, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(cifar_wrong_size, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(cifar_missing_batch, setup_tmp, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(cifar_label_out_of_range, setup_tmp, support_dir_teardown),
         cmocka_unit_test(load_unknown_kind),
         cmocka_unit_test(epoch_order_is_a_seeded_permutation),
         cmocka_unit_test(normalization_hand_check),

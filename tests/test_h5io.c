@@ -1,7 +1,6 @@
 /* h5io: exact round trips of every type and attribute kind, the error messages a user sees for a
  * wrong, missing, foreign or damaged file, and the atomicity of writes. Each test works in its own
  * mkdtemp directory under /tmp, removed afterwards. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -30,27 +29,13 @@
 static const double PI = 3.14159265358979323846;
 
 struct fixture {
-    char dir[64];
+    char dir[SUPPORT_DIR_LEN]; /* first: support_dir_setup */
 };
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (!fx)
+    if (support_dir_setup(state, sizeof(struct fixture), "test_h5io"))
         return -1;
-    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_h5io")) {
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    support_rm_rf(fx->dir);
-    free(fx);
     return 0;
 }
 
@@ -58,25 +43,6 @@ static void path_in(char *buf, size_t cap, void **state, const char *name)
 {
     const struct fixture *fx = *state;
     snprintf(buf, cap, "%s/%s", fx->dir, name);
-}
-
-/* Names in a directory other than "." and "..", joined by spaces, to check for leftovers. */
-static int list_dir(const char *dir, char *names, size_t cap)
-{
-    int n = 0;
-    names[0] = '\0';
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        size_t used = strlen(names);
-        snprintf(names + used, cap - used, "%s%s", n ? " " : "", e->d_name);
-        n++;
-    }
-    closedir(d);
-    return n;
 }
 
 static int file_exists(const char *path)
@@ -728,7 +694,7 @@ static void test_discard_leaves_nothing(void **state)
     assert_false(file_exists(path));
     h5out_discard(o);
     assert_false(file_exists(path));
-    assert_int_equal(list_dir(fx->dir, names, sizeof names), 0);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 0);
     h5out_discard(NULL);
 }
 
@@ -761,7 +727,7 @@ static void test_commit_replaces_target(void **state)
     assert_int_equal(h5in_int64s(in, "v", r, 1, d, &err), 0);
     assert_true(r[0] == 2 && r[1] == 20 && r[2] == 200);
     h5in_close(in);
-    assert_int_equal(list_dir(fx->dir, names, sizeof names), 1);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "stage-00.h5");
 }
 
@@ -782,7 +748,7 @@ static void test_failed_commit_removes_temp(void **state)
     assert_int_equal(h5out_commit(o, &err), -1);
     assert_contains(err.msg, path);
     assert_contains(err.msg, "cannot replace it");
-    assert_int_equal(list_dir(fx->dir, names, sizeof names), 1);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "stage-00.h5");
     assert_true(file_exists(inner));
 }
@@ -837,7 +803,7 @@ static void test_disk_full(void **state)
     assert_contains(msg, path);
     assert_contains(msg, "File too large");
     assert_null(strchr(msg, '\n'));
-    assert_int_equal(list_dir(fx->dir, names, sizeof names), 1);
+    assert_int_equal(support_dir_entries(fx->dir, names, sizeof names), 1);
     assert_string_equal(names, "last.h5");
     char buf[32] = "";
     FILE *f = fopen(path, "rb");
@@ -914,24 +880,24 @@ static void test_h5dump_reads_it(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_roundtrip_every_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nested_names_with_dots, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_files_from_other_tools, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_string_storage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shape_mismatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_type_mismatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_dataset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_damaged_metadata, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discard_leaves_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_replaces_target, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_commit_removes_temp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_files_are_reproducible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_h5dump_reads_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_every_type, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_nested_names_with_dots, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_files_from_other_tools, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_string_storage, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_shape_mismatch, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_type_mismatch, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_dataset, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_file, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_metadata, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_discard_leaves_nothing, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_replaces_target, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_removes_temp, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directory, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_files_are_reproducible, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_h5dump_reads_it, setup, support_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,15 +17,14 @@
 #include <hdf5.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <zlib.h>
 
 #include "../src/io/checkpoint_layout.h"
-#include "../src/io/h5io_internal.h"
 #include "checkpoint.h"
 #include "h5io.h"
 #include "inspect.h"
 #include "run.h"
 #include "support.h"
+#include "support_h5.h"
 
 enum { NF = 5, NS = 2 };
 
@@ -38,7 +37,8 @@ static const uint8_t disabled[NS][NF] = {{1, 0, 1, 1, 0}, {0, 0, 1, 0, 0}};
 static const uint8_t reinit[NS][NF] = {{0, 0, 0, 0, 0}, {1, 0, 1, 1, 0}};
 
 struct fixture {
-    char dir[64], path[128];
+    char dir[SUPPORT_DIR_LEN]; /* first: support_dir_setup */
+    char path[128];
 };
 
 /* How a test damages the file it writes. */
@@ -51,69 +51,6 @@ struct damage {
     int control;          /* a control run (pipeline.reinit = false) with recalibration: 0.625 at
                              stage 1, nothing re-initialized */
 };
-
-/* The user block's whole-file CRC-32 and the root checksum recomputed after a test changed the
- * file on purpose, so the check it aims at is reached. */
-static void restamp_file(const char *path)
-{
-    FILE *f = fopen(path, "r+b");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    size_t n = (size_t)ftell(f);
-    unsigned char *b = malloc(n);
-    assert_non_null(b);
-    rewind(f);
-    assert_int_equal(fread(b, 1, n, f), n);
-    h5io_userblock_text((char *)b, (uint32_t)crc32(0, b + H5IO_USERBLOCK, (uInt)(n - H5IO_USERBLOCK)),
-                        (unsigned long long)n);
-    rewind(f);
-    assert_int_equal(fwrite(b, 1, H5IO_USERBLOCK, f), H5IO_USERBLOCK);
-    fclose(f);
-    free(b);
-}
-
-static void restamp(const char *path, int nstages)
-{
-    restamp_file(path);
-    struct rv_error err = {{0}};
-    struct h5in *in = h5in_open(path, &err);
-    assert_non_null(in);
-    uint32_t crc = 0;
-    int ok = ck_checksum_in(in, CK_FILE_CHECKPOINT, nstages, &crc, &err) == 0;
-    h5in_close(in);
-    if (!ok) /* a record the damage removed: the checksum cannot be computed, the load says why */
-        return;
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
-    int64_t v = crc;
-    hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
-    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
-    H5Aclose(a);
-    assert_true(H5Fclose(file) >= 0);
-    restamp_file(path);
-}
-
-static void set_attr(hid_t file, const char *object, const char *name, hid_t type, const void *v)
-{
-    hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
-    assert_true(obj >= 0);
-    if (H5Aexists(obj, name) > 0)
-        assert_true(H5Adelete(obj, name) >= 0);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(a >= 0 && H5Awrite(a, type, v) >= 0);
-    H5Aclose(a);
-    H5Sclose(space);
-    H5Oclose(obj);
-}
-
-static hid_t fixed_string(const char *v)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, strlen(v) + 1);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    return type;
-}
 
 static void write_file(const char *path, const struct damage *dmg)
 {
@@ -164,27 +101,15 @@ static void write_file(const char *path, const struct damage *dmg)
     model_free(&r.model);
 
     int nstages = r.nrecords;
-    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(file >= 0);
+    hid_t file = support_h5_open(path);
     if (dmg->nstages > NS) { /* records that are not there */
-        int64_t v = dmg->nstages;
-        set_attr(file, "stats", "nstages", H5T_NATIVE_INT64, &v);
+        support_h5_set_i64(file, "stats", "nstages", dmg->nstages);
         nstages = dmg->nstages;
     }
-    if (strcmp(dmg->format, CHECKPOINT_FORMAT) != 0) {
-        hid_t t = fixed_string(dmg->format);
-        set_attr(file, "/", "format", t, dmg->format);
-        H5Tclose(t);
-    }
-    if (strcmp(dmg->units, "") != 0) {
-        assert_true(H5Ldelete(file, "stats/units", H5P_DEFAULT) >= 0);
-        hid_t t = fixed_string(dmg->units), space = H5Screate(H5S_SCALAR);
-        hid_t d = H5Dcreate2(file, "stats/units", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        assert_true(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, dmg->units) >= 0);
-        H5Dclose(d);
-        H5Sclose(space);
-        H5Tclose(t);
-    }
+    if (strcmp(dmg->format, CHECKPOINT_FORMAT) != 0)
+        support_h5_set_str(file, "/", "format", dmg->format);
+    if (strcmp(dmg->units, "") != 0)
+        support_h5_set_text(file, "stats/units", dmg->units);
     if (dmg->bad_revived) { /* rewritten through HDF5, so its Fletcher-32 still matches */
         hid_t d = H5Dopen2(file, "stats/stage-01/revived", H5P_DEFAULT);
         uint8_t *v = malloc((size_t)n);
@@ -199,30 +124,17 @@ static void write_file(const char *path, const struct damage *dmg)
     assert_true(H5Fclose(file) >= 0);
     if (dmg->nstages > NS || strcmp(dmg->format, CHECKPOINT_FORMAT) || strcmp(dmg->units, "") ||
         dmg->bad_revived || dmg->no_stats)
-        restamp(path, nstages);
+        support_h5_restamp(path, nstages);
 }
 
 static const struct damage intact = {.nstages = NS, .units = "", .format = CHECKPOINT_FORMAT};
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (!fx)
+    if (support_dir_setup(state, sizeof(struct fixture), "test_inspect"))
         return -1;
-    if (support_make_tmpdir(fx->dir, sizeof fx->dir, "test_inspect")) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->path, sizeof fx->path, "%s/stage-01.h5", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
     struct fixture *fx = *state;
-    support_rm_rf(fx->dir);
-    free(fx);
+    snprintf(fx->path, sizeof fx->path, "%s/stage-01.h5", fx->dir);
     return 0;
 }
 
@@ -656,15 +568,15 @@ static void test_crafted_sizes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_csv_stages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv_layers_one_stage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_control_and_recal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_layers_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crafted_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_stages, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_layers_one_stage, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_control_and_recal, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_json, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_table, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_layers_table, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_argument_errors, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_file_errors, setup, support_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_sizes, setup, support_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
