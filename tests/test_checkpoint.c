@@ -48,6 +48,14 @@ static void path_in(char *buf, size_t cap, const struct fixture *fx, const char 
     snprintf(buf, cap, "%s/%s", fx->dir, name);
 }
 
+/* A test's fixture, and the path of its file `name` in the scratch directory. */
+static struct fixture *fixture_path(void **state, char path[static 256], const char *name)
+{
+    struct fixture *fx = *state;
+    path_in(path, 256, fx, name);
+    return fx;
+}
+
 /* ---------------------------------------------------------------- runs by hand */
 
 /* A depth-8 ResNet on 8×8 single-channel images, 4 classes: a checkpoint of ~1 MB. Its convs
@@ -224,6 +232,15 @@ static void assert_loads(struct run *r, const char *path)
         fail_msg("%s", err.msg);
 }
 
+/* path loads into a fresh run of the tests' model (ResNet-8, width 1). */
+static void assert_loads_fresh(struct fixture *fx, const char *path)
+{
+    struct run r;
+    make_run(&r, &fx->comm, 8, 1);
+    assert_loads(&r, path);
+    run_close(&r);
+}
+
 static void save_filled(struct fixture *fx, struct run *a, const char *path)
 {
     make_run(a, &fx->comm, 8, 1);
@@ -237,9 +254,8 @@ static void save_filled(struct fixture *fx, struct run *a, const char *path)
 
 static void test_round_trip(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "last.h5");
+    struct fixture *fx = fixture_path(state, path, "last.h5");
     struct run a, b;
     save_filled(fx, &a, path);
     /* The fill has what a weak round trip would miss: both mask values, flags that differ between
@@ -267,9 +283,8 @@ static void test_round_trip(void **state)
 
 static void test_round_trip_empty_history(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-00.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-00.h5");
     struct run a, b;
     make_run(&a, &fx->comm, 8, 1);
     fill_run(&a, 3, 0, 0);
@@ -285,9 +300,8 @@ static void test_round_trip_empty_history(void **state)
 
 static void test_read_config(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "cfg.h5");
+    struct fixture *fx = fixture_path(state, path, "cfg.h5");
     struct run a;
     save_filled(fx, &a, path);
     struct config c;
@@ -332,9 +346,8 @@ static void assert_refused(struct fixture *fx, const char *path, const char *w1,
 
 static void test_refuse_missing_and_garbage(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "none.h5");
+    struct fixture *fx = fixture_path(state, path, "none.h5");
     assert_refused(fx, path, "no such file", NULL);
 
     path_in(path, sizeof path, fx, "garbage.h5");
@@ -349,9 +362,8 @@ static void test_refuse_missing_and_garbage(void **state)
 
 static void test_refuse_truncated(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "cut.h5");
+    struct fixture *fx = fixture_path(state, path, "cut.h5");
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
@@ -364,9 +376,8 @@ static void test_refuse_truncated(void **state)
 
 static void test_refuse_other_model(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "d8.h5");
+    struct fixture *fx = fixture_path(state, path, "d8.h5");
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
@@ -436,9 +447,8 @@ static void poke_text(const char *path, const char *name, const char *text)
 
 static void test_refuse_newer_version(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "v99.h5");
+    struct fixture *fx = fixture_path(state, path, "v99.h5");
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
@@ -448,10 +458,7 @@ static void test_refuse_newer_version(void **state)
     assert_refused(fx, path, "invalid checkpoint format version", NULL);
     /* Back to the version written: it loads again, so the pokes were all that was wrong. */
     poke_i64(path, "/", "format_version", CHECKPOINT_VERSION);
-    struct run b;
-    make_run(&b, &fx->comm, 8, 1);
-    assert_loads(&b, path);
-    run_close(&b);
+    assert_loads_fresh(fx, path);
 }
 
 /* A checkpoint written before the |γ| history columns and /provenance existed still loads; those values are NaN
@@ -473,9 +480,8 @@ static void test_history_columns_are_the_layout_rows(void **state)
  * bytes would match its own header). */
 static void test_history_without_gamma_columns(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "old.h5");
+    struct fixture *fx = fixture_path(state, path, "old.h5");
     struct run a, b;
     save_filled(fx, &a, path);
     hid_t file = support_h5_open(path);
@@ -511,9 +517,8 @@ static void test_history_without_gamma_columns(void **state)
 
 static void test_refuse_wrong_format(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "wrong.h5");
+    struct fixture *fx = fixture_path(state, path, "wrong.h5");
     struct run a;
     save_filled(fx, &a, path);
     run_close(&a);
@@ -523,9 +528,8 @@ static void test_refuse_wrong_format(void **state)
 
 static void test_refuse_foreign_hdf5(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "foreign.h5");
+    struct fixture *fx = fixture_path(state, path, "foreign.h5");
     struct rv_error err = {{0}};
     struct h5out *f = h5out_create(path, &err);
     assert_non_null(f);
@@ -592,19 +596,23 @@ static void save_stage_end(struct fixture *fx, const char *path)
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
     run_close(&a);
-    struct run b;
-    make_run(&b, &fx->comm, 8, 1);
-    assert_loads(&b, path);
-    run_close(&b);
+    assert_loads_fresh(fx, path);
+}
+
+/* A test's fixture, with a stage-end file saved at path (DIR/stage-01.h5) to damage. */
+static struct fixture *stage_end_file(void **state, char path[static 256])
+{
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
+    save_stage_end(fx, path);
+    return fx;
 }
 
 /* Issue #11 item 1: a stage kind read from a file reached stage_find() and its NULL result was
  * used (SIGSEGV in resume). Now it is refused where it is read. */
 static void test_refuse_unknown_stage_kind(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
     const char *bad[] = {"bogus", "", "BN", "conv_fraction_but_longer_than_the_kind_buffer_holds"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         save_stage_end(fx, path);
@@ -619,9 +627,8 @@ static void test_refuse_unknown_stage_kind(void **state)
  * 1e300 history values were cast to int. Each is now refused where it is read. */
 static void test_refuse_values_out_of_range(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
     const int64_t stages[] = {-1, INT64_MAX, (INT64_C(1) << 32) + 1, SCHEDULE_MAX_STAGES};
     char range[32];
     snprintf(range, sizeof range, "0…%d", SCHEDULE_MAX_STAGES - 1);
@@ -673,9 +680,8 @@ static void test_refuse_values_out_of_range(void **state)
  * nothing is written past the schedule. */
 static void test_schedule_from_full_file(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-last.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-last.h5");
     struct run a, b;
     make_run(&a, &fx->comm, 8, 1);
     fill_run(&a, 1, 3, SCHEDULE_MAX_STAGES);
@@ -751,10 +757,8 @@ static void replace_dataset(const char *path, const char *name, hid_t ftype, int
  * any filter but Fletcher-32 is refused before the dataset is read. */
 static void test_compressed_refused(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     replace_dataset(path, "history/test_loss", H5T_IEEE_F64LE, 1);
     assert_load_refused(fx, path, "history/test_loss", "compressed");
     save_stage_end(fx, path);
@@ -763,10 +767,7 @@ static void test_compressed_refused(void **state)
     /* The same dataset with Fletcher-32 alone (as revive writes it) still loads. */
     save_stage_end(fx, path);
     replace_dataset(path, "history/test_loss", H5T_IEEE_F64LE, 0);
-    struct run b;
-    make_run(&b, &fx->comm, 8, 1);
-    assert_loads(&b, path);
-    run_close(&b);
+    assert_loads_fresh(fx, path);
 }
 
 /* Item 2: any float of the right size was read as a float, so a float32 whose datatype message
@@ -775,10 +776,8 @@ static void test_compressed_refused(void **state)
  * integer types revive writes. */
 static void test_exact_types_required(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     hid_t biased = H5Tcopy(H5T_IEEE_F32LE);
     assert_true(H5Tset_ebias(biased, 137) >= 0);
     replace_dataset(path, "params/stem.gamma", biased, 0);
@@ -807,10 +806,8 @@ static void test_exact_types_required(void **state)
  * attribute checksum, variable-length strings allowed). Format 1 was never written with one. */
 static void test_format_1_with_user_block_refused(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     poke_i64(path, "/", "format_version", 1);
     assert_refused(fx, path, "format version 1", "file checksum");
     assert_load_refused(fx, path, "format version 1", "file checksum");
@@ -820,10 +817,8 @@ static void test_format_1_with_user_block_refused(void **state)
  * loaded), nor against train.trainable in a single-stage run. */
 static void test_kind_against_fraction(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     poke_f64(path, "stats/stage-00", "fraction", 0.1);
     assert_load_refused(fx, path, "stats/stage-00 has kind 'bn' but fraction 0.1", "'conv_fraction'");
     save_stage_end(fx, path);
@@ -842,10 +837,7 @@ static void test_kind_against_fraction(void **state)
     a.stage = 0;
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
-    struct run b;
-    make_run(&b, &fx->comm, 8, 1);
-    assert_loads(&b, path);
-    run_close(&b);
+    assert_loads_fresh(fx, path);
     poke_str(path, "stats/stage-00", "kind", "output");
     assert_load_refused(fx, path, "single-stage with train.trainable = bn", "kind 'output'");
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
@@ -857,10 +849,8 @@ static void test_kind_against_fraction(void **state)
 /* /stats units and filters_per_unit are the model's own (the loader checks them as inspect does). */
 static void test_units_against_model(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     int64_t v = 17;
     poke_typed(path, "stats/filters_per_unit", 0, H5T_NATIVE_INT64, &v);
     assert_load_refused(fx, path, "unit stem of the file's /model has 16 filters", NULL);
@@ -872,9 +862,8 @@ static void test_units_against_model(void **state)
 /* The history's rows are bounded by the stages the file stands at, before anything is read. */
 static void test_history_rows_bounded(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
     struct run a;
     make_run(&a, &fx->comm, 8, 1);
     fill_run(&a, 1, 3, 2);
@@ -882,10 +871,7 @@ static void test_history_rows_bounded(void **state)
     a.nrecords = 1;
     struct rv_error err = {{0}};
     assert_int_equal(checkpoint_save(&a, path, &err), 0);
-    struct run b;
-    make_run(&b, &fx->comm, 8, 1);
-    assert_loads(&b, path);
-    run_close(&b);
+    assert_loads_fresh(fx, path);
     /* … a stage-0 file holds at most 100000 epochs: a column of 100001 rows is refused unread */
     free(a.history);
     a.history = calloc(100001, sizeof *a.history);
@@ -1167,10 +1153,8 @@ static void strings_to_vlen(const char *path, const char *object, const char *at
  * 1 and 2 held variable-length strings, and still load. */
 static void test_variable_length_strings(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     const char *attr_objects[] = {"/", "stats/stage-00", "model", "provenance/start-01"};
     const char *attr_names[] = {"format", "kind", "wiring", "host"};
@@ -1279,10 +1263,8 @@ static void test_known_hdf5_bugs_refused(void **state)
  * crafted file could send escape sequences to the terminal. They now appear as \xNN. */
 static void test_control_bytes_escaped(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
-    save_stage_end(fx, path);
+    struct fixture *fx = stage_end_file(state, path);
     poke_text(path, "config", "[run]\n\x1b]0;owned\x07\x1b[2Jseed = 1\n");
     struct config c;
     struct rv_error err = {{0}};
@@ -1456,9 +1438,8 @@ static void save_with_norm(struct fixture *fx, const char *path)
 
 static void test_model_facts_and_provenance_checked(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
     /* the rows the writer wrote are the rows the reader reads */
     for (int id = CK_MODEL_WIRING; id <= CK_MODEL_INPUT_STD; id++)
         assert_string_equal(ck_layout[id].object, "model");
@@ -1521,9 +1502,8 @@ static void drop_network(const char *path, int nunits)
  * without them (formats 1 to 3 before it) still loads. */
 static void test_network_description(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "stage-01.h5");
+    struct fixture *fx = fixture_path(state, path, "stage-01.h5");
     save_with_norm(fx, path);
     struct rv_error err = {{0}};
     struct h5in *in = h5in_open(path, &err);
@@ -1707,9 +1687,8 @@ static void train_steps(struct model *m, struct comm *comm, int from, int count)
  * an AVX-512 CPU, rule 2 would run oneDNN and round otherwise). */
 static void test_rule_1_resume_bit_exact(void **state)
 {
-    struct fixture *fx = *state;
     char path[256];
-    path_in(path, sizeof path, fx, "last.h5");
+    struct fixture *fx = fixture_path(state, path, "last.h5");
     struct run a, b;
     make_run_rule(&a, &fx->comm, 8, 1, CONV_AUTO_RULE_WINOGRAD, 8);
     train_steps(&a.model, &fx->comm, 0, 2);
