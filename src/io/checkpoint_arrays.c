@@ -330,17 +330,6 @@ int ck_put_arrays(struct h5out *f, enum ck_field first, enum ck_field last, int 
     return walk(f, put_one, first, last, k, (void *)base, io, err); /* put_one only reads base */
 }
 
-/* Values of the row's type as doubles, for a comparison and its message. */
-static double value_at(enum ck_type t, const void *buf, size_t j)
-{
-    switch (t) {
-    case CK_T_F32: return ((const float *)buf)[j];
-    case CK_T_F64: return ((const double *)buf)[j];
-    case CK_T_I64: return (double)((const int64_t *)buf)[j];
-    default: return ((const uint8_t *)buf)[j];
-    }
-}
-
 /* Read (the shape must be a's: h5in_* refuse any other unread), then checked against the row's
  * bounds. */
 static int read_checked(struct h5in *f, const struct ck_row *row, int id, const char *path,
@@ -348,20 +337,11 @@ static int read_checked(struct h5in *f, const struct ck_row *row, int id, const 
 {
     char where[168]; /* messages name the absolute path: /model/input_mean[0] = 5 */
     snprintf(where, sizeof where, "/%s", path);
-    switch (row->type) {
-    case CK_T_F32:
-        return h5in_floats(f, path, buf, a->ndim, a->dims, err) ||
-               ck_check_floats(f, (enum ck_field)id, where, buf, n, err) ? -1 : 0;
-    case CK_T_F64:
-        return h5in_doubles(f, path, buf, a->ndim, a->dims, err) ||
-               ck_check_doubles(f, (enum ck_field)id, where, buf, n, err) ? -1 : 0;
-    case CK_T_I64:
-        return h5in_int64s(f, path, buf, a->ndim, a->dims, err) ||
-               ck_check_int64s(f, (enum ck_field)id, where, buf, n, err) ? -1 : 0;
-    default:
-        return h5in_bytes(f, path, buf, a->ndim, a->dims, err) ||
-               ck_check_bytes(f, (enum ck_field)id, where, buf, n, err) ? -1 : 0;
-    }
+    int rc = row->type == CK_T_F32   ? h5in_floats(f, path, buf, a->ndim, a->dims, err)
+             : row->type == CK_T_F64 ? h5in_doubles(f, path, buf, a->ndim, a->dims, err)
+             : row->type == CK_T_I64 ? h5in_int64s(f, path, buf, a->ndim, a->dims, err)
+                                     : h5in_bytes(f, path, buf, a->ndim, a->dims, err);
+    return rc || ck_check_values(f, (enum ck_field)id, where, buf, n, err) ? -1 : 0;
 }
 
 /* Instance i of row id from the file, checked (ck_get_arrays walks them). */
@@ -398,8 +378,8 @@ static int get_one(void *file, int id, int k, int i, void *base, const struct ck
         void *want = rv_malloc(n ? n * size : 1);
         acc->pack(base, id, i, want);
         for (size_t j = 0; j < n && !rc; j++)
-            if (value_at(row->type, buf, j) != value_at(row->type, want, j))
-                rc = acc->disagree(f, path, base, i, j, value_at(row->type, buf, j), err);
+            if (ck_value_at(row->type, buf, j) != ck_value_at(row->type, want, j))
+                rc = acc->disagree(f, path, base, i, j, ck_value_at(row->type, buf, j), err);
         free(want);
     }
     if (buf != a.data)

@@ -586,52 +586,29 @@ int ck_get_double_opt(struct h5in *f, enum ck_field id, int k, double *v, double
     return optional_present(f, id, k) ? ck_get_double(f, id, k, v, err) : 0;
 }
 
-/* Element i of an array of each type, as a double (exact for every element a file may hold
- * but int64s beyond 2^53, which round, as a bound written as a double does). */
-static double at_double(const void *x, size_t i) { return ((const double *)x)[i]; }
-static double at_float(const void *x, size_t i) { return ((const float *)x)[i]; }
-static double at_int64(const void *x, size_t i) { return (double)((const int64_t *)x)[i]; }
-static double at_byte(const void *x, size_t i) { return ((const uint8_t *)x)[i]; }
+double ck_value_at(enum ck_type t, const void *x, size_t j)
+{
+    switch (t) {
+    case CK_T_F32: return ((const float *)x)[j];
+    case CK_T_F64: return ((const double *)x)[j];
+    case CK_T_I64: return (double)((const int64_t *)x)[j];
+    default: return ((const uint8_t *)x)[j]; /* CK_T_U8 */
+    }
+}
 
-/* Every element of x (n of them, read by at) in row id's range, or the first one that is not
- * named as path[i]. */
-static int check_elements(struct h5in *f, enum ck_field id, const char *path, const void *x, size_t n,
-                          double (*at)(const void *, size_t), struct rv_error *err)
+int ck_check_values(struct h5in *f, enum ck_field id, const char *path, const void *x, size_t n,
+                    struct rv_error *err)
 {
     const struct ck_row *row = &ck_layout[id];
-    for (size_t i = 0; i < n && (row->flags & CK_BOUNDED); i++) {
-        double v = at(x, i);
+    for (size_t j = 0; j < n && (row->flags & CK_BOUNDED); j++) {
+        double v = ck_value_at(row->type, x, j);
         if (in_range(row, v))
             continue;
         char where[256];
-        snprintf(where, sizeof where, "%s[%zu]", path, i);
+        snprintf(where, sizeof where, "%s[%zu]", path, j);
         return out_of_range(f, row, where, v, err);
     }
     return 0;
-}
-
-int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
-                     struct rv_error *err)
-{
-    return check_elements(f, id, path, x, n, at_double, err);
-}
-
-int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
-                    struct rv_error *err)
-{
-    return check_elements(f, id, path, x, n, at_float, err);
-}
-
-int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const int64_t *x, size_t n,
-                    struct rv_error *err)
-{
-    return check_elements(f, id, path, x, n, at_int64, err);
-}
-
-int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
-                   struct rv_error *err)
-{
-    return check_elements(f, id, path, x, n, at_byte, err);
 }
 
 /* ---- rows with a home: read and written with their struct ------------------------------ */

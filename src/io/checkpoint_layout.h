@@ -7,7 +7,7 @@
  *   ck_put_int(f, CK_STAGE, 0, r->stage, &err);        the root attribute "stage"
  *   ck_get_int(in, CK_STAGE, 0, &v, &err);            read and range-checked: one line if not
  *   ck_get_double(in, CK_REC_FRACTION, k, &x, &err);  attribute of /stats/stage-KK, KK = k
- *   ck_check_doubles(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
+ *   ck_check_values(in, CK_HIST_STAGE, "history/stage", col, n, &err);  each element checked
  *   ck_put_all(f, CK_IN_RECORD, k, rec, &err);     every row that lives in struct stage_record
  *   ck_get_all(in, CK_IN_RECORD, k, rec, &err);    … read back, checked, into its members
  *
@@ -216,14 +216,12 @@ int ck_put_all(struct h5out *f, enum ck_home home, int k, const void *base, stru
 int ck_get_all(struct h5in *f, enum ck_home home, int k, void *base, struct rv_error *err);
 int ck_match_all(struct h5in *f, enum ck_home home, int k, const void *base, struct rv_error *err);
 
-/* Element checks of a dataset already read from `path`, against row id's bounds. */
-int ck_check_doubles(struct h5in *f, enum ck_field id, const char *path, const double *x, size_t n,
-                     struct rv_error *err);
-int ck_check_int64s(struct h5in *f, enum ck_field id, const char *path, const int64_t *x, size_t n,
-                    struct rv_error *err);
-int ck_check_bytes(struct h5in *f, enum ck_field id, const char *path, const uint8_t *x, size_t n,
-                   struct rv_error *err);
-int ck_check_floats(struct h5in *f, enum ck_field id, const char *path, const float *x, size_t n,
+/* Element j of an array of a dataset row's type t (float32, float64, int64 or uint8) as a double:
+ * exact, but for int64s beyond 2^53, which round as a bound written as a double does. */
+double ck_value_at(enum ck_type t, const void *x, size_t j);
+/* Element checks of dataset row id's n values x (of the row's type), already read from `path`,
+ * against its bounds: the first one outside is named as path[j]. */
+int ck_check_values(struct h5in *f, enum ck_field id, const char *path, const void *x, size_t n,
                     struct rv_error *err);
 
 /* "history/stage", "params/stem.conv", "stats/stage-01/gamma": row id's dataset path, with
