@@ -25,6 +25,18 @@ hid_t h5io_elem_mem_type(enum h5io_elem e)
     return -1;
 }
 
+/* Like H5T_NATIVE_*, the H5T_IEEE_* and H5T_STD_* names are function calls in disguise. */
+hid_t h5io_elem_file_type(enum h5io_elem e)
+{
+    switch (e) {
+    case H5IO_F32: return H5T_IEEE_F32LE;
+    case H5IO_F64: return H5T_IEEE_F64LE;
+    case H5IO_I64: return H5T_STD_I64LE;
+    case H5IO_U8: return H5T_STD_U8LE;
+    }
+    return -1;
+}
+
 /* Process-wide and idempotent: our messages replace HDF5's stack dumps on stderr. */
 void h5io_quiet_hdf5(void)
 {

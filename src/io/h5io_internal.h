@@ -13,6 +13,9 @@ enum h5io_elem { H5IO_F32, H5IO_F64, H5IO_I64, H5IO_U8 };
 
 /* The native memory type of e. */
 hid_t h5io_elem_mem_type(enum h5io_elem e);
+/* The one file type h5out writes for e (little-endian IEEE or two's complement), which a reader
+ * with exact types requires. */
+hid_t h5io_elem_file_type(enum h5io_elem e);
 /* Process-wide and idempotent: our messages replace HDF5's stack dumps on stderr. */
 void h5io_quiet_hdf5(void);
 /* A malloc'd copy of s (aborts when out of memory, like rv_malloc). */

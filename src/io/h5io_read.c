@@ -314,18 +314,6 @@ static int type_fits(hid_t t, enum h5io_elem e)
     return 0;
 }
 
-/* The one type h5out writes for e. */
-static hid_t written_type(enum h5io_elem e)
-{
-    switch (e) {
-    case H5IO_F32: return H5T_IEEE_F32LE;
-    case H5IO_F64: return H5T_IEEE_F64LE;
-    case H5IO_I64: return H5T_STD_I64LE;
-    case H5IO_U8: return H5T_STD_U8LE;
-    }
-    return -1;
-}
-
 /* Exactly that type (H5Tequal compares every property: byte order, precision, offset, padding,
  * and for floats the sign, exponent and mantissa positions and the exponent bias), so HDF5
  * converts nothing: a float32 whose datatype message was altered (another exponent bias) would
@@ -333,7 +321,7 @@ static hid_t written_type(enum h5io_elem e)
 static int type_exact(const struct h5in *f, const struct item *it, enum h5io_elem e,
                       struct rv_error *err)
 {
-    if (!f->exact_types || H5Tequal(it->type, written_type(e)) > 0)
+    if (!f->exact_types || H5Tequal(it->type, h5io_elem_file_type(e)) > 0)
         return 0;
     return rv_fail(err, "%s: %s is not stored as %s in the exact little-endian IEEE/integer type "
                    "revive writes (its datatype differs: byte order, precision or exponent layout); "

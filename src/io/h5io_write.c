@@ -27,18 +27,6 @@ struct h5out {
     char *tmp;  /* "<path>.tmp-<pid>", renamed over path by commit */
 };
 
-/* Like H5T_NATIVE_*, the H5T_IEEE_* and H5T_STD_* names are function calls in disguise. */
-static hid_t elem_file_type(enum h5io_elem e)
-{
-    switch (e) {
-    case H5IO_F32: return H5T_IEEE_F32LE;
-    case H5IO_F64: return H5T_IEEE_F64LE;
-    case H5IO_I64: return H5T_STD_I64LE;
-    case H5IO_U8: return H5T_STD_U8LE;
-    }
-    return -1;
-}
-
 /* "a/b/c.h5" -> "a/b", "c.h5" -> ".", "/c.h5" -> "/". */
 static char *dir_of(const char *path)
 {
@@ -200,7 +188,7 @@ static int write_array(struct h5out *f, const char *name, enum h5io_elem e, cons
         hd[i] = dims[i];
     /* A zero extent is a valid simple dataspace (an empty history); rank 0 is a scalar. */
     hid_t space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, hd, NULL);
-    return write_dataset(f, name, elem_file_type(e), h5io_elem_mem_type(e), space, data, err);
+    return write_dataset(f, name, h5io_elem_file_type(e), h5io_elem_mem_type(e), space, data, err);
 }
 
 int h5out_floats(struct h5out *f, const char *name, const float *data, int ndim, const size_t *dims,
