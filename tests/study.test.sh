@@ -484,6 +484,30 @@ sed "s/^branch_stage = 1/branch_stage = two/" "$TMP/bs-study.ini" > "$TMP/bs-bad
 script_error "branch_stage not a number" "bs-bad.ini: \\[study\\] branch_stage = 'two': give a stage number" "$TMP/bs-bad.ini" --dry-run
 printf '[study]\nconfig = %s\nseeds = 1\nbranch_stage = 1\n[variant a]\n' "$TMP/bp.ini" > "$TMP/bs-nobranch.ini"
 script_error "branch_stage without branch_from" "bs-nobranch.ini: \\[study\\] branch_stage needs branch_from" "$TMP/bs-nobranch.ini" --dry-run
+# study_compare.py: each variant of one study against a reference variant of another, paired by
+# seed (issue 20 compares track B's variants with the all-parameters-from-scratch runs this way)
+COMPARE=scripts/study_compare.py
+"$PY" "$COMPARE" "$TMP/b3-study.ini:control" "$TMP/bs-study.ini:*" --out "$TMP/cmp" > "$TMP/cmp.log" 2>&1 ||
+    not_ok "study_compare: $(tail -1 "$TMP/cmp.log")"
+check "study_compare: each variant's per-seed difference to the reference, Bonferroni over 2" "$("$PY" - "$TMP" 2>&1 <<'PYEOF'
+import sys, csv, h5py
+t = sys.argv[1]
+def acc(path):
+    with h5py.File(path, "r") as f:
+        return 100 * float(f["stats"][sorted(k for k in f["stats"] if k.startswith("stage-"))[-1]].attrs["acc_end"])
+ref = acc(f"{t}/b3out/control/seed-1/stage-02.h5")
+rows = list(csv.DictReader(open(f"{t}/cmp.csv")))
+want = {f"bs-study:{v}": acc(f"{t}/bsout/{v}/seed-1/stage-02.h5") - ref for v in ("redraw", "control")}
+got = {r["variant"]: float(r["diffs"]) for r in rows}
+md = open(f"{t}/cmp.md").read()
+if set(got) != set(want) or any(abs(got[k] - want[k]) > 1e-3 for k in want) or "Bonferroni-corrected for 2 comparisons" not in md:
+    print("want", want, "got", got)
+PYEOF
+)"
+one_line_error "study_compare: a reference without a variant" "study_compare.py: '.*b3-study.ini': give STUDY.ini:VARIANT" \
+    "$PY" "$COMPARE" "$TMP/b3-study.ini" "$TMP/bs-study.ini:*"
+one_line_error "study_compare: a variant the study lacks" "study_compare.py: '.*bs-study.ini:nope': no variant 'nope' in .*bs-study.ini; variants: redraw, control" \
+    "$PY" "$COMPARE" "$TMP/b3-study.ini:control" "$TMP/bs-study.ini:nope"
 # BN-only rounds (equal fractions): a run stopped after its first round is partial, not done (the
 # test for a finished run once compared fractions, and every round's is 0: track A's controls
 # were taken for done after one of their two rounds)
