@@ -141,6 +141,7 @@ struct config {
     double pipeline_n, pipeline_s;       /* fractions N, sN, s²N, … while < 1 */
     struct config_list fractions;        /* explicit list instead of N and s */
     struct config_list stage_epochs;     /* one value for all stages, or one per stage; empty = train.epochs */
+    struct config_list stage_lr;         /* pipeline.lr: the same shape; empty = train.lr */
     double threshold;                    /* τ: a filter is disabled when |γ| < τ (absolute) */
     enum threshold_mode threshold_mode;  /* … or when |γ| < τ × its unit's largest |γ| (relative) */
     enum select_mode select;

@@ -27,6 +27,7 @@ struct stage_plan {
     enum stage_kind_id kind;   /* stages.h */
     double fraction;           /* the share of conv weights the stage trains (0 for bn, 1 for all) */
     int epochs;
+    double lr;                 /* base learning rate: pipeline.lr's value for the stage, else train.lr */
     bool train_output;         /* conv_fraction: the output layer trains too */
 };
 
@@ -69,7 +70,8 @@ struct lr_schedule {
     long warmup_steps;            /* … W = warmup_steps when > 0, else warmup_epochs · S */
 };
 
-struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs);
+/* The schedule of a stage of `epochs` epochs from base learning rate `base` (a stage's plan->lr). */
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs, double base);
 /* Learning rate for global step `step` (0-based) of a stage with steps_per_epoch steps. */
 double lr_at(const struct lr_schedule *s, long step, long steps_per_epoch);
 

@@ -39,6 +39,10 @@ used). The run's resolved config is the branch point's with the overrides applie
 fingerprint names the branch point's, so a branch of another branch point is another run. The
 branch point's directory is that study's out_dir (`branch_out = DIR` in [study] when it ran with
 --out). A run whose branch point is not finished fails, naming it; the others go on.
+`branch_from = OTHER_STUDY.ini *` branches each variant from the variant of the same name in
+OTHER_STUDY (a variant it lacks is an error), and `branch_stage = K` starts every run from the branch
+point's stage-KK.h5 instead of its final stage file (so the stages after K run again with this
+study's overrides, e.g. a last stage at another learning rate); both are part of the fingerprint.
 
 Every run is OUT/VARIANT/seed-S (run.out_dir and run.name are set so). A run is *done* when its
 `done` marker names a complete final stage file, or, without the marker (the study was stopped just
@@ -103,13 +107,15 @@ try:
                                pipeline_binary, read_record, unmarked_final, wall_file,
                                write_missing_records, write_record)
     from study_report import write_report
+    import revive_h5
 except ImportError as e:
     sys.stderr.write(f"{PROG}: {e.name} missing: install python3-{e.name} (scripts/install-deps.sh); "
                      "run with /usr/bin/python3\n")
     sys.exit(2)
 
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description", "branch_from", "branch_out")
+STUDY_KEYS = ("config", "seeds", "out_dir", "results_dir", "description", "branch_from", "branch_out",
+              "branch_stage")
 # left out of the fingerprint: where a run lives and how many threads it uses change no result
 NOT_FINGERPRINTED = ("run.out_dir", "run.name", "run.threads")
 
@@ -196,6 +202,10 @@ def load_study(path, known, out_override=None):
     if branch:
         study["branch"] = load_branch(path, branch, p["study"].get("branch_out", "").strip(), known,
                                       study["seeds"])
+        study["branch"]["stage"] = parse_branch_stage(path, p["study"].get("branch_stage", "").strip())
+    elif p["study"].get("branch_stage", "").strip():
+        raise StudyError(f"{path}: [study] branch_stage needs branch_from = OTHER_STUDY.ini VARIANT "
+                         "(the runs whose stage it names)")
     stem = os.path.splitext(os.path.basename(path))[0]
     study["out"] = out_override or p["study"].get("out_dir", "").strip() or os.path.join("checkpoints", stem)
     study["results"] = p["study"].get("results_dir", "").strip() or study["out"]
@@ -232,6 +242,10 @@ def load_study(path, known, out_override=None):
             if v["config"] != study["config"]:
                 raise StudyError(f"{path}: variant {v['name']}: config = … in a study with branch_from; "
                                  "a branch's config is its branch point's (give overrides only)")
+            if study["branch"]["variant"] == "*" and v["name"] not in study["branch"]["names"]:
+                raise StudyError(f"{path}: [variant {v['name']}]: branch_from = {study['branch']['study']} * "
+                                 f"branches each variant from its namesake, and {study['branch']['study']} has "
+                                 f"no variant '{v['name']}'; its variants: {', '.join(study['branch']['names'])}")
             continue
         if not os.path.isfile(v["config"]):
             raise StudyError(f"{path}: variant {v['name']}: config '{v['config']}' is not a file "
@@ -239,32 +253,49 @@ def load_study(path, known, out_override=None):
     return study
 
 
+def parse_branch_stage(path, text):
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{1,2}", text):
+        raise StudyError(f"{path}: [study] branch_stage = '{text}': give a stage number (0 … 99) of the "
+                         "branch points, e.g. branch_stage = 2 for their stage-02.h5")
+    return int(text)
+
+
 def load_branch(path, text, out, known, seeds):
-    """[study] branch_from = OTHER.ini VARIANT: {seed: that study's run} for every seed."""
+    """[study] branch_from = OTHER.ini VARIANT: {(variant, seed): that study's run} for every seed
+    (VARIANT * : every variant of OTHER.ini, each a branch point of its namesake)."""
     parts = text.split()
     if len(parts) != 2:
         raise StudyError(f"{path}: [study] branch_from = '{text}': give the other study file and one of "
-                         "its variants, e.g. branch_from = configs/study-recipe.ini wd1e-3-20ep")
+                         "its variants (or * for each variant's namesake), e.g. branch_from = "
+                         "configs/study-recipe.ini wd1e-3-20ep")
     other, variant = parts
     if not os.path.isfile(other):
         raise StudyError(f"{path}: [study] branch_from: '{other}' is not a file (paths are relative to the "
                          "directory you run from)")
     src = load_study(other, known, out or None)
     names = [v["name"] for v in src["variants"]]
-    if variant not in names:
+    if variant != "*" and variant not in names:
         raise StudyError(f"{path}: [study] branch_from: no variant '{variant}' in {other}; variants: "
                          f"{', '.join(names)}")
-    runs = {r["seed"]: r for r in grid(src) if r["variant"] == variant}
+    runs = {(r["variant"], r["seed"]): r for r in grid(src)}
     for seed in seeds:
-        if seed not in runs:
+        if seed not in src["seeds"]:
             raise StudyError(f"{path}: [study] seeds: seed {seed} has no branch point ({other} has seeds "
                              f"{', '.join(str(x) for x in src['seeds'])}); use those seeds")
-    return {"study": other, "variant": variant, "runs": runs}
+    return {"study": other, "variant": variant, "names": names, "runs": runs}
 
 
 def branch_point(r):
-    """The final stage file of the run r branches from, or None while that run is not finished."""
-    return marked_final(r["branch"]) if r.get("branch") else None
+    """The stage file the run r branches from (the branch point's final stage file, or its
+    stage-KK.h5 with branch_stage = K), or None while that run is not finished."""
+    if not r.get("branch"):
+        return None
+    final = marked_final(r["branch"])
+    if final is None or r["branch_stage"] is None:
+        return final
+    return revive_h5.stage_file(os.path.dirname(final), r["branch_stage"])
 
 
 def resolved_config(base, sets, path):
@@ -285,16 +316,20 @@ def grid(study):
         for seed in study["seeds"]:
             sets = study["all"] + v["sets"] + [("run.seed", str(seed))]
             name = f"{v['name']}/seed-{seed}"
-            branch = study["branch"]["runs"][seed] if study.get("branch") else None
+            b = study.get("branch")
+            branch = b["runs"][(v["name"] if b["variant"] == "*" else b["variant"], seed)] if b else None
             if branch:
                 resolved = dict(branch["resolved"])
                 resolved.update((k, val) for k, val in sets if k not in NOT_FINGERPRINTED)
                 resolved["study.branch_from"] = f"{branch['name']} {branch['fingerprint']}"
+                if b["stage"] is not None:
+                    resolved["study.branch_stage"] = str(b["stage"])
                 resolved = {k: resolved[k] for k in sorted(resolved)}
             else:
                 resolved = resolved_config(v["config"], sets, study["path"])
             runs.append({
                 "variant": v["name"], "seed": seed, "name": name, "config": v["config"], "branch": branch,
+                "branch_stage": b["stage"] if branch else None,
                 "sets": sets, "dir": os.path.join(study["out"], v["name"], f"seed-{seed}"),
                 "record": os.path.join(study["results"], v["name"], f"seed-{seed}.json"),
                 "resolved": resolved,
@@ -480,11 +515,17 @@ def run_grid(study, runs, opts):
         while todo or active:
             while todo and len(active) < opts["jobs"]:
                 r = todo.pop(0)
-                if r.get("branch") and not branch_point(r) and not os.path.exists(os.path.join(r["dir"], "last.h5")):
-                    failed += 1
-                    print(f"{r['name']}: FAILED: its branch point {r['branch']['name']} of "
-                          f"{r['branch']['dir']} is not finished (run that study first)", flush=True)
-                    continue
+                point = branch_point(r)
+                if r.get("branch") and not os.path.exists(os.path.join(r["dir"], "last.h5")):
+                    problem = ("is not finished (run that study first)" if not point else
+                               None if os.path.isfile(point) else
+                               f"has no {os.path.basename(point)} (branch_stage = {r['branch_stage']} is past "
+                               "its last stage)")
+                    if problem:
+                        failed += 1
+                        print(f"{r['name']}: FAILED: its branch point {r['branch']['name']} of "
+                              f"{r['branch']['dir']} {problem}", flush=True)
+                        continue
                 starting[0] = True
                 os.makedirs(r["dir"], exist_ok=True)
                 lock = open(os.path.join(r["dir"], ".lock"), "a")

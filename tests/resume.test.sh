@@ -202,4 +202,15 @@ for every in 0 3; do
         not_ok "mpirun -np 2, sync_bn = false, checkpoint_every_steps = $every: $(tail -2 "$TMP/unsync$every.log")"
 done
 same "mpirun -np 2, sync_bn = false: step checkpoints change nothing" "$TMP/unsync0/stage-02.h5" "$TMP/unsync3/stage-02.h5"
+# pipeline.lr: each stage starts from its own base learning rate (here constant within a stage),
+# straight or stopped mid-stage and resumed, to the same bits
+"$PIPE" run "$TMP/cfg.ini" --set pipeline.lr=0.04,0.02,0.01 --set train.lr_schedule=constant --out "$TMP/plr" \
+    > "$TMP/plr.log" 2>&1 || not_ok "pipeline.lr: $(tail -1 "$TMP/plr.log")"
+check "pipeline.lr: each stage's epochs run at its own learning rate" \
+    "$(awk -F, 'NR > 1 { printf "%s:%s ", $1, $3 }' "$TMP/plr/metrics.csv" | grep -qx '0:0.04 0:0.04 1:0.02 1:0.02 2:0.01 2:0.01 ' ||
+       cat "$TMP/plr/metrics.csv")"
+stopped "$PIPE" run "$TMP/cfg.ini" --set pipeline.lr=0.04,0.02,0.01 --set train.lr_schedule=constant --out "$TMP/plr2" \
+    --stop-after-steps 20 > "$TMP/plr2.log" 2>&1 || not_ok "pipeline.lr: stop after 20 steps"
+"$PIPE" resume "$TMP/plr2/last.h5" > "$TMP/plr3.log" 2>&1 || not_ok "pipeline.lr: resume: $(tail -1 "$TMP/plr3.log")"
+same "pipeline.lr: stopped in stage 1 and resumed, the same bits" "$TMP/plr/stage-02.h5" "$TMP/plr2/stage-02.h5"
 finish resume

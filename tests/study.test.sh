@@ -443,6 +443,71 @@ script_error "a variant that makes the same run as another (a branch's inherited
 printf '[variant again]\npipeline.reinit = false\n' | cat "$TMP/s.ini" - > "$TMP/same.ini"
 script_error "two variants with the same keys" "same.ini: \\[variant again\\] makes the same run as \\[variant control\\]" \
     "$TMP/same.ini" --dry-run
+# branch_from = OTHER *: each variant from its namesake; branch_stage = K: from the branch point's
+# stage-KK.h5, so the later stages run again with new overrides (issue 20's track B ran its last
+# stage again at a lower lr this way). The result equals `pipeline resume stage-01.h5` by hand.
+printf '[study]\nbranch_from = %s bn\nseeds = 1\nout_dir = %s\n[all]\npipeline.enabled = true\npipeline.fractions = 0, 0, 0\npipeline.recalibrate_batches = 2\n[variant control]\npipeline.reinit = false\n[variant redraw]\npipeline.reinit = true\n' \
+    "$TMP/bp-study.ini" "$TMP/b3out" > "$TMP/b3-study.ini"
+"$PY" "$STUDY" "$TMP/b3-study.ini" > "$TMP/b3.log" 2>&1 || not_ok "three-stage branches: $(tail -3 "$TMP/b3.log")"
+printf '[study]\nbranch_from = %s *\nbranch_stage = 1\nseeds = 1\nout_dir = %s\n[all]\ntrain.lr = 0.01\n[variant redraw]\n[variant control]\n' \
+    "$TMP/b3-study.ini" "$TMP/bsout" > "$TMP/bs-study.ini"
+"$PY" "$STUDY" "$TMP/bs-study.ini" --dry-run > "$TMP/bs.dry" 2>&1
+check "branch_stage: each variant resumes its namesake's stage-01.h5" \
+    "$(grep -q "resume $TMP/b3out/redraw/seed-1/stage-01.h5 --set train.lr=0.01 .*--out $TMP/bsout/redraw/seed-1" "$TMP/bs.dry" &&
+       grep -q "resume $TMP/b3out/control/seed-1/stage-01.h5 --set train.lr=0.01 .*--out $TMP/bsout/control/seed-1" "$TMP/bs.dry" || cat "$TMP/bs.dry")"
+"$PY" "$STUDY" "$TMP/bs-study.ini" > "$TMP/bs.log" 2>&1 || not_ok "branch_stage study: $(tail -3 "$TMP/bs.log")"
+"$PIPE" resume "$TMP/b3out/redraw/seed-1/stage-01.h5" --set train.lr=0.01 --set run.seed=1 --out "$TMP/byhand-bs" > "$TMP/byhand-bs.log" 2>&1 ||
+    not_ok "branch_stage by hand: $(tail -1 "$TMP/byhand-bs.log")"
+check "branch_stage: the run equals pipeline resume stage-01.h5 by hand; its last stage differs from the branch point's" "$("$PY" - "$TMP" 2>&1 <<'PYEOF'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+def arr(path, name):
+    with h5py.File(path, "r") as f:
+        return np.concatenate([f[name][k][()].ravel() for k in sorted(f[name])])
+a = arr(f"{t}/bsout/redraw/seed-1/stage-02.h5", "params")
+b = arr(f"{t}/byhand-bs/stage-02.h5", "params")
+e = arr(f"{t}/b3out/redraw/seed-1/stage-02.h5", "params")
+if not (np.array_equal(a, b) and not np.array_equal(a, e)):
+    print("equals by hand:", np.array_equal(a, b), "differs from lr 0.05:", not np.array_equal(a, e))
+PYEOF
+)"
+printf '[variant other]\n' | cat "$TMP/bs-study.ini" - > "$TMP/bs-missing.ini"
+script_error "branch_from = OTHER * with a variant OTHER lacks" \
+    "bs-missing.ini: \\[variant other\\]: branch_from = .*b3-study.ini \\* branches each variant from its namesake, and .* has no variant 'other'; its variants: control, redraw" \
+    "$TMP/bs-missing.ini" --dry-run
+sed "s/^branch_stage = 1/branch_stage = 7/; s|$TMP/bsout|$TMP/bsout7|" "$TMP/bs-study.ini" > "$TMP/bs7.ini"
+"$PY" "$STUDY" "$TMP/bs7.ini" > "$TMP/bs7.log" 2>&1
+rc=$?
+check "branch_stage past the branch points' last stage fails, naming the file" \
+    "$([ "$rc" = 1 ] && [ "$(grep -c 'FAILED: its branch point .* has no stage-07.h5 (branch_stage = 7 is past its last stage)' "$TMP/bs7.log")" = 2 ] || echo "exit $rc: $(cat "$TMP/bs7.log")")"
+sed "s/^branch_stage = 1/branch_stage = two/" "$TMP/bs-study.ini" > "$TMP/bs-bad.ini"
+script_error "branch_stage not a number" "bs-bad.ini: \\[study\\] branch_stage = 'two': give a stage number" "$TMP/bs-bad.ini" --dry-run
+printf '[study]\nconfig = %s\nseeds = 1\nbranch_stage = 1\n[variant a]\n' "$TMP/bp.ini" > "$TMP/bs-nobranch.ini"
+script_error "branch_stage without branch_from" "bs-nobranch.ini: \\[study\\] branch_stage needs branch_from" "$TMP/bs-nobranch.ini" --dry-run
+# study_compare.py: each variant of one study against a reference variant of another, paired by
+# seed (issue 20 compares track B's variants with the all-parameters-from-scratch runs this way)
+COMPARE=scripts/study_compare.py
+"$PY" "$COMPARE" "$TMP/b3-study.ini:control" "$TMP/bs-study.ini:*" --out "$TMP/cmp" > "$TMP/cmp.log" 2>&1 ||
+    not_ok "study_compare: $(tail -1 "$TMP/cmp.log")"
+check "study_compare: each variant's per-seed difference to the reference, Bonferroni over 2" "$("$PY" - "$TMP" 2>&1 <<'PYEOF'
+import sys, csv, h5py
+t = sys.argv[1]
+def acc(path):
+    with h5py.File(path, "r") as f:
+        return 100 * float(f["stats"][sorted(k for k in f["stats"] if k.startswith("stage-"))[-1]].attrs["acc_end"])
+ref = acc(f"{t}/b3out/control/seed-1/stage-02.h5")
+rows = list(csv.DictReader(open(f"{t}/cmp.csv")))
+want = {f"bs-study:{v}": acc(f"{t}/bsout/{v}/seed-1/stage-02.h5") - ref for v in ("redraw", "control")}
+got = {r["variant"]: float(r["diffs"]) for r in rows}
+md = open(f"{t}/cmp.md").read()
+if set(got) != set(want) or any(abs(got[k] - want[k]) > 1e-3 for k in want) or "Bonferroni-corrected for 2 comparisons" not in md:
+    print("want", want, "got", got)
+PYEOF
+)"
+one_line_error "study_compare: a reference without a variant" "study_compare.py: '.*b3-study.ini': give STUDY.ini:VARIANT" \
+    "$PY" "$COMPARE" "$TMP/b3-study.ini" "$TMP/bs-study.ini:*"
+one_line_error "study_compare: a variant the study lacks" "study_compare.py: '.*bs-study.ini:nope': no variant 'nope' in .*bs-study.ini; variants: redraw, control" \
+    "$PY" "$COMPARE" "$TMP/b3-study.ini:control" "$TMP/bs-study.ini:nope"
 # BN-only rounds (equal fractions): a run stopped after its first round is partial, not done (the
 # test for a finished run once compared fractions, and every round's is 0: track A's controls
 # were taken for done after one of their two rounds)

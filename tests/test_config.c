@@ -95,7 +95,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME(lr_factor);
     SAME(warmup_epochs); SAME(sync_bn); SAME(checkpoint_every_steps); SAME(conv_algo);
     SAME(pipeline); SAME(pipeline_n); SAME(pipeline_s); SAME_LIST(fractions);
-    SAME_LIST(stage_epochs); SAME(threshold); SAME(select); SAME(train_output);
+    SAME_LIST(stage_epochs); SAME_LIST(stage_lr); SAME(threshold); SAME(select); SAME(train_output);
     SAME(reinit_gamma); SAME(reinit_gamma_value); SAME(reinit_beta);
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
     SAME(style_mode); SAME_STR(style_image); SAME_STR(content_image); SAME(style_downsample);
@@ -123,7 +123,7 @@ static const char DEFAULT_INI[] =
     "weight_decay = 0.0001\noptimizer = sgd\nbeta1 = 0.9\nbeta2 = 0.999\neps = 1e-08\n"
     "lr_schedule = step\nmilestones = \nmilestone_fractions = \nlr_factor = 0.1\n"
     "warmup_epochs = 0\nwarmup_steps = 0\nlr_min = 0\nlabel_smoothing = 0\nsync_bn = true\ncheckpoint_every_steps = 0\nconv_algo = auto\n"
-    "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \n"
+    "\n[pipeline]\nenabled = false\nn = 0.01\ns = 4\nfractions = \nepochs = \nlr = \n"
     "threshold = 0.01\nthreshold_mode = absolute\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
     "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weights = fresh\nreinit_weight_scale = 1\nreinit = true\n"
     "recalibrate_batches = 0\n"
@@ -610,7 +610,7 @@ static const char *const CHANGED[] = {
     "train.lr_factor=0.2", "train.warmup_epochs=0.5", "train.sync_bn=false",
     "train.checkpoint_every_steps=100", "train.conv_algo=im2col", "pipeline.enabled=true", "pipeline.n=0.125",
     "pipeline.s=2.5", "pipeline.fractions=0, 0.1, 0.30000000000000004, 1",
-    "pipeline.epochs=3, 4, 5, 6", "pipeline.threshold=1e-3", "pipeline.threshold_mode=relative", "pipeline.select=reinit_first",
+    "pipeline.epochs=3, 4, 5, 6", "pipeline.lr=0.2, 0.1, 0.05, 0.01", "pipeline.threshold=1e-3", "pipeline.threshold_mode=relative", "pipeline.select=reinit_first",
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
     "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
     "pipeline.reinit_weights=orthogonal", "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
@@ -656,7 +656,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 114);
+    assert_int_equal(keys, 115);
     assert_int_equal(same, 5);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

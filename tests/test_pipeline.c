@@ -200,6 +200,46 @@ static void test_schedule_epochs(void **state)
     assert_non_null(strstr(err.msg, "6 stages"));
 }
 
+/* pipeline.lr: the base learning rate per stage, as pipeline.epochs (empty = train.lr for every
+ * stage, one value for all, or one a stage; another length names the key), and indexed over the
+ * whole schedule when a branch continues (a Mixer's norm-only stages want a higher lr than its
+ * all-parameters stage). */
+static void test_schedule_lr(void **state)
+{
+    (void)state;
+    struct config c;
+    pipeline_config(&c);
+    c.lr = 0.3;
+    struct schedule s;
+    struct rv_error err = {{0}};
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    for (int k = 0; k < s.n; k++)
+        assert_true(s.stage[k].lr == 0.3);
+    const double one[] = {0.02};
+    set_list(&c.stage_lr, 1, one);
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    for (int k = 0; k < s.n; k++)
+        assert_true(s.stage[k].lr == 0.02);
+    const double each[] = {0.6, 0.5, 0.4, 0.3, 0.2, 0.1};
+    set_list(&c.stage_lr, 6, each);
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_int_equal(s.n, 6);
+    for (int k = 0; k < 6; k++)
+        assert_true(s.stage[k].lr == each[k]);
+    struct lr_schedule l = lr_schedule_from_config(&c, s.stage[4].epochs, s.stage[4].lr);
+    assert_true(l.base == 0.2);
+    assert_int_equal(schedule_continue(&s, 2, &c, &err), 0); /* a branch after stage 1 */
+    assert_true(s.stage[1].lr == 0.5 && s.stage[2].lr == 0.4 && s.stage[5].lr == 0.1);
+    const double short_list[] = {0.1, 0.2};
+    set_list(&c.stage_lr, 2, short_list);
+    assert_int_equal(schedule_build(&s, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "test.ini"));
+    assert_non_null(strstr(err.msg, "pipeline.lr has 2 values but the pipeline has 6 stages"));
+    c.pipeline = false; /* a single stage runs at train.lr */
+    assert_int_equal(schedule_build(&s, &c, &err), 0);
+    assert_true(s.stage[0].lr == 0.3);
+}
+
 /* One value too many is as wrong as one too few: the seventh value would be silently dropped. */
 static void test_schedule_epochs_list_too_long(void **state)
 {
@@ -1220,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_schedule_from_n_and_s),
         cmocka_unit_test(test_schedule_epochs),
         cmocka_unit_test(test_schedule_epochs_list_too_long),
+        cmocka_unit_test(test_schedule_lr),
         cmocka_unit_test(test_schedule_explicit_list),
         cmocka_unit_test(test_schedule_too_many_stages),
         cmocka_unit_test(test_schedule_single_stage),

@@ -246,18 +246,18 @@ static void test_milestone_fractions(void **state)
     config_defaults(&c);
     struct rv_error err;
     assert_int_equal(config_set(&c, "train.milestone_fractions=0.5,0.75", &err), 0);
-    struct lr_schedule s = lr_schedule_from_config(&c, 160);
+    struct lr_schedule s = lr_schedule_from_config(&c, 160, c.lr);
     assert_int_equal(s.kind, LR_STEP);
     assert_float_equal(lr_at(&s, 79 * 100 + 99, 100), 0.1, 1e-12);
     assert_float_equal(lr_at(&s, 80 * 100, 100), 0.01, 1e-12);
     assert_float_equal(lr_at(&s, 119 * 100 + 99, 100), 0.01, 1e-12);
     assert_float_equal(lr_at(&s, 120 * 100, 100), 0.001, 1e-12);
-    s = lr_schedule_from_config(&c, 4);
+    s = lr_schedule_from_config(&c, 4, c.lr);
     assert_float_equal(lr_at(&s, 199, 100), 0.1, 1e-12);
     assert_float_equal(lr_at(&s, 200, 100), 0.01, 1e-12);
     assert_float_equal(lr_at(&s, 300, 100), 0.001, 1e-12);
     /* 5 epochs: milestones at 2.5 and 3.75 epochs, mid-epoch */
-    s = lr_schedule_from_config(&c, 5);
+    s = lr_schedule_from_config(&c, 5, c.lr);
     assert_float_equal(lr_at(&s, 249, 100), 0.1, 1e-12);
     assert_float_equal(lr_at(&s, 250, 100), 0.01, 1e-12);
 }

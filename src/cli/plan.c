@@ -75,7 +75,7 @@ static void write_json(FILE *f, const char *source, const struct schedule *s, in
                 p->train_output ? "true" : "false", trainable[k]);
         json_string(f, what);
         fputs(", \"lr\": ", f);
-        const struct lr_schedule lr = lr_schedule_from_config(c, p->epochs);
+        const struct lr_schedule lr = lr_schedule_from_config(c, p->epochs, p->lr);
         write_lr(f, &lr);
         fputs("}", f);
     }
@@ -87,6 +87,8 @@ static void print_lr(FILE *f, const struct config *c)
     char base[40], factor[40];
     config_format_double(c->lr, base, sizeof base);
     config_format_double(c->lr_factor, factor, sizeof factor);
+    if (c->pipeline && c->stage_lr.n > 0)
+        snprintf(base, sizeof base, "pipeline.lr");
     fprintf(f, "learning rate per stage: train.lr_schedule = %s from %s", CHOICE_NAME(lr_kind_names, c->lr_schedule), base);
     if (c->lr_schedule == LR_STEP && (c->milestones.n || c->milestone_fractions.n))
         fprintf(f, ", times %s at each of train.%s", factor, c->milestones.n ? "milestones" : "milestone_fractions");

@@ -251,6 +251,10 @@ const struct config_key config_keys[] = {
       "0.1, 1 = the pipeline)"),
     KW("pipeline", "epochs", stage_epochs, 1, 100000,
        "epochs per stage: empty = train.epochs, one value for all stages, or one per stage"),
+    K("pipeline", "lr", CFG_LIST, stage_lr, 1e-12, 10, "", NULL,
+      "base learning rate per stage (train.lr_schedule runs from it within each stage): empty = "
+      "train.lr, one value for all stages, or one per stage (e.g. 0.01, 0.01, 0.002: the "
+      "norm-only stages higher than the all-parameters one)"),
     K("pipeline", "threshold", CFG_DOUBLE, threshold, 0, 10, "0.01", NULL,
       "tau: a filter whose |gamma| < tau counts as disabled (threshold_mode = absolute)"),
     KC("pipeline", "threshold_mode", threshold_mode, "absolute", threshold_mode_names,

@@ -95,8 +95,11 @@ void schedule_print(const struct schedule *s, const size_t *trainable, size_t to
         const struct stage_plan *p = &s->stage[k];
         char what[320];
         schedule_describe(what, sizeof what, p, c);
-        fprintf(f, "  stage %d: %-28s %4d epoch%s  %10zu trainable (%.3f%%)\n", k, what, p->epochs,
+        fprintf(f, "  stage %d: %-28s %4d epoch%s  %10zu trainable (%.3f%%)", k, what, p->epochs,
                 p->epochs == 1 ? " " : "s", trainable[k], 100.0 * trainable[k] / total);
+        if (c->pipeline && c->stage_lr.n > 0)
+            fprintf(f, "  lr %g", p->lr);
+        fputc('\n', f);
     }
     fflush(f);
 }

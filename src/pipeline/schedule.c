@@ -78,24 +78,43 @@ static void set_kind(struct stage_plan *p, double f, const struct config *c)
     }
 }
 
-/* Epochs of stages from .. s->n − 1: train.epochs, one pipeline.epochs value, or the k-th. */
-static int set_epochs(struct schedule *s, int from, const struct config *c, struct rv_error *err)
+/* A per-stage list (pipeline.epochs, pipeline.lr) fits the schedule: empty, one value, or one a
+ * stage. */
+static int check_per_stage(const struct schedule *s, int from, const struct config_list *e,
+                           const char *key, const struct config *c, struct rv_error *err)
 {
-    const struct config_list *e = &c->stage_epochs;
-    if (from < s->n && e->n > 1 && e->n != s->n) {
-        char list[SCHEDULE_MAX_STAGES * 26] = "";
-        size_t used = 0;
-        for (int k = 0; k < s->n && used < sizeof list; k++) {
-            char x[40];
-            config_format_double(s->stage[k].fraction, x, sizeof x);
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", x);
-        }
-        return rv_fail(err, "%s%spipeline.epochs has %d values but the pipeline has %d stages "
-                       "(fractions %s); give one value per stage, or one for all", SOURCE(c), e->n,
-                       s->n, list);
+    if (from >= s->n || e->n <= 1 || e->n == s->n)
+        return 0;
+    char list[SCHEDULE_MAX_STAGES * 26] = "";
+    size_t used = 0;
+    for (int k = 0; k < s->n && used < sizeof list; k++) {
+        char x[40];
+        config_format_double(s->stage[k].fraction, x, sizeof x);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", x);
     }
-    for (int k = from; k < s->n; k++)
-        s->stage[k].epochs = e->n == 0 ? c->epochs : (int)e->v[e->n == 1 ? 0 : k];
+    return rv_fail(err, "%s%spipeline.%s has %d values but the pipeline has %d stages (fractions %s); "
+                   "give one value per stage, or one for all", SOURCE(c), key, e->n, s->n, list);
+}
+
+/* Stage k's value of a per-stage list, or `fallback` when the list is empty. (check_per_stage
+ * makes k < e->n for the stages to train; a finished stage beyond a shorter list, shown by `pipeline
+ * plan`, gets the last value.) */
+static double per_stage(const struct config_list *e, int k, double fallback)
+{
+    return e->n == 0 ? fallback : e->v[k < e->n ? k : e->n - 1];
+}
+
+/* Epochs and base learning rate of stages from .. s->n − 1: train.epochs and train.lr, one
+ * pipeline.epochs / pipeline.lr value, or the k-th. */
+static int set_lengths(struct schedule *s, int from, const struct config *c, struct rv_error *err)
+{
+    if (check_per_stage(s, from, &c->stage_epochs, "epochs", c, err) ||
+        check_per_stage(s, from, &c->stage_lr, "lr", c, err))
+        return -1;
+    for (int k = from; k < s->n; k++) {
+        s->stage[k].epochs = (int)per_stage(&c->stage_epochs, k, c->epochs);
+        s->stage[k].lr = c->pipeline ? per_stage(&c->stage_lr, k, c->lr) : c->lr;
+    }
     return 0;
 }
 
@@ -109,6 +128,7 @@ struct stage_plan schedule_single_stage(const struct config *c)
                  : c->trainable == STAGE_ALL           ? 1.0
                                                        : 0.0;
     p.epochs = c->epochs;
+    p.lr = c->lr;
     p.train_output = false;
     return p;
 }
@@ -132,7 +152,7 @@ int schedule_pipeline(struct schedule *s, const struct config *c, struct rv_erro
     for (int k = 0; k < n; k++)
         set_kind(&s->stage[k], f[k], c);
     s->n = n;
-    return set_epochs(s, 0, c, err);
+    return set_lengths(s, 0, c, err);
 }
 
 int schedule_build(struct schedule *s, const struct config *c, struct rv_error *err)
@@ -149,6 +169,8 @@ int schedule_continue(struct schedule *s, int done, const struct config *c, stru
 {
     REVIVE_ASSERT(done >= 1 && done <= SCHEDULE_MAX_STAGES);
     s->n = done;
+    for (int k = 0; k < done; k++) /* as the config says now (what they ran with is in the history) */
+        s->stage[k].lr = c->pipeline ? per_stage(&c->stage_lr, k, c->lr) : c->lr;
     if (!c->pipeline)
         return 0;
     double f[SCHEDULE_MAX_STAGES];
@@ -162,17 +184,17 @@ int schedule_continue(struct schedule *s, int done, const struct config *c, stru
     for (int i = 0; i < more; i++)
         set_kind(&s->stage[done + i], f[i], c);
     s->n = done + more;
-    return set_epochs(s, done, c, err);
+    return set_lengths(s, done, c, err);
 }
 
 /* ---- the learning rate within a stage (schedule.h) ---------------------------------------- */
 
-struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs)
+struct lr_schedule lr_schedule_from_config(const struct config *c, int epochs, double base)
 {
     struct lr_schedule s;
     memset(&s, 0, sizeof s);
     s.kind = c->lr_schedule;
-    s.base = c->lr;
+    s.base = base;
     s.epochs = epochs;
     s.milestones = c->milestones;
     /* Fractions of this stage's length: one schedule shape for any number of epochs. */

@@ -241,7 +241,7 @@ int run_train_stage(struct run *r, const struct stage_plan *plan, struct rv_erro
     const struct config *c = &r->cfg;
     struct stage_loop l = {
         .r = r, .plan = plan,
-        .sched = lr_schedule_from_config(c, plan->epochs),
+        .sched = lr_schedule_from_config(c, plan->epochs, plan->lr),
         .opt = {.momentum = c->momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov,
                 .kind = c->optimizer, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->adam_eps,
                 .label_smoothing = c->label_smoothing},

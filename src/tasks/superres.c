@@ -386,7 +386,7 @@ static int train(struct superres *s, struct rv_error *err)
     struct model *m = &s->g;
     int n = s->train.n, bs = c->batch_size < n ? c->batch_size : n;
     long steps = steps_per_epoch(s);
-    struct lr_schedule sched = lr_schedule_from_config(c, c->epochs);
+    struct lr_schedule sched = lr_schedule_from_config(c, c->epochs, c->lr);
     double lambda = c->sr_perceptual_weight;
     int e0 = (int)(s->start.step / steps);
     for (int e = e0; e < c->epochs; e++) {
