@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 import study
-from study_records import StudyError
+from study_records import StudyError, option_value, pipeline_binary
 from study_report import collect, fmt, mean_std, paired
 
 PROG = "study_compare.py"
@@ -87,15 +87,12 @@ def csv_text(ref, rows):
 
 
 def main(argv):
-    specs, opts = [], {"out": None, "pipeline": os.environ.get("PIPELINE") or
-                       os.path.join(os.path.dirname(study.HERE), "pipeline")}
+    specs, opts = [], {"out": None, "pipeline": pipeline_binary()}
     try:
         it = iter(argv[1:])
         for a in it:
             if a in ("--out", "--pipeline"):
-                opts[a[2:]] = next(it, "")
-                if not opts[a[2:]]:
-                    raise StudyError(f"{a} needs a value")
+                opts[a[2:]] = option_value(a, it)
             elif a in ("-h", "--help"):
                 print(__doc__)
                 return 0
