@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 import study
-from study_records import StudyError, option_value, pipeline_binary
+from study_records import StudyError, report_args, write_tables
 from study_report import collect, fmt, mean_std, paired
 
 PROG = "study_compare.py"
@@ -87,19 +87,11 @@ def csv_text(ref, rows):
 
 
 def main(argv):
-    specs, opts = [], {"out": None, "pipeline": pipeline_binary()}
     try:
-        it = iter(argv[1:])
-        for a in it:
-            if a in ("--out", "--pipeline"):
-                opts[a[2:]] = option_value(a, it)
-            elif a in ("-h", "--help"):
-                print(__doc__)
-                return 0
-            elif a.startswith("-"):
-                raise StudyError(f"unknown option {a}; see scripts/study_compare.py --help")
-            else:
-                specs.append(a)
+        parsed = report_args(argv, __doc__, "scripts/study_compare.py")
+        if parsed is None:
+            return 0
+        specs, opts = parsed
         if len(specs) < 2:
             raise StudyError("give a reference and what to compare with it: scripts/study_compare.py "
                              "REF.ini:VARIANT OTHER.ini:VARIANT|* …")
@@ -109,12 +101,7 @@ def main(argv):
             sys.stdout.write(md)
             return 0
         out = opts["out"]
-        if os.path.dirname(out):
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out + ".md", "w", encoding="utf-8") as f:
-            f.write(f"Made by: scripts/study_compare.py {' '.join(specs)}\n\n" + md)
-        with open(out + ".csv", "w", encoding="utf-8") as f:
-            f.write(csv_text(ref, rows))
+        write_tables(out, f"scripts/study_compare.py {' '.join(specs)}", md, csv_text(ref, rows))
         print(f"comparison: {out}.md (+ {out}.csv)")
         return 0
     except StudyError as e:

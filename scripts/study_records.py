@@ -78,6 +78,36 @@ def option_value(option, it):
     return v
 
 
+def report_args(argv, doc, script):
+    """The command line of a script that reads studies and writes a report (study_table.py,
+    study_compare.py): its arguments, `--out PREFIX` (None: stdout) and `--pipeline PATH` (default
+    pipeline_binary()); -h/--help prints doc. Returns (arguments, {"out", "pipeline"}), or None
+    after --help; an unknown option is a StudyError naming `script --help`."""
+    args, opts = [], {"out": None, "pipeline": pipeline_binary()}
+    it = iter(argv[1:])
+    for a in it:
+        if a in ("--out", "--pipeline"):
+            opts[a[2:]] = option_value(a, it)
+        elif a in ("-h", "--help"):
+            print(doc)
+            return None
+        elif a.startswith("-"):
+            raise StudyError(f"unknown option {a}; see {script} --help")
+        else:
+            args.append(a)
+    return args, opts
+
+
+def write_tables(out, made_by, md, csv):
+    """OUT.md (a "Made by: COMMAND" line, then md) and OUT.csv, OUT's directory made first."""
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out + ".md", "w", encoding="utf-8") as f:
+        f.write(f"Made by: {made_by}\n\n" + md)
+    with open(out + ".csv", "w", encoding="utf-8") as f:
+        f.write(csv)
+
+
 def plan(path):
     """`pipeline plan PATH --format json`: the stages the config of PATH (an INI file or a
     checkpoint) makes, as the binary's schedule module computes them (src/pipeline/schedule.c)."""

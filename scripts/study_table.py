@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 import study
-from study_records import StudyError, option_value, pipeline_binary
+from study_records import StudyError, report_args, write_tables
 from study_report import final_stats, pyplot, result, save_figure
 
 PROG = "study_table.py"
@@ -158,20 +158,11 @@ def plot(path, rows, cols, cells):
 
 
 def main(argv):
-    files = []
-    opts = {"out": None, "pipeline": pipeline_binary()}
     try:
-        it = iter(argv[1:])
-        for a in it:
-            if a in ("--out", "--pipeline"):
-                opts[a[2:]] = option_value(a, it)
-            elif a in ("-h", "--help"):
-                print(__doc__)
-                return 0
-            elif a.startswith("-"):
-                raise StudyError(f"unknown option {a}; see scripts/study_table.py --help")
-            else:
-                files.append(a)
+        parsed = report_args(argv, __doc__, "scripts/study_table.py")
+        if parsed is None:
+            return 0
+        files, opts = parsed
         if not files:
             raise StudyError("give one or more study files: scripts/study_table.py configs/study-paper-table-bn.ini …")
         out = opts["out"]
@@ -182,13 +173,9 @@ def main(argv):
         if not out:
             sys.stdout.write(md)
             return 0
-        if os.path.dirname(out):
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out + ".md", "w", encoding="utf-8") as f:
-            f.write(f"Made by: scripts/study_table.py {' '.join(files)}\n\n" + md +
-                    f"\nFigure: {os.path.basename(out)}.png (accuracy against BN parameters).\n")
-        with open(out + ".csv", "w", encoding="utf-8") as f:
-            f.write(csv_text(rows, cols, cells))
+        write_tables(out, f"scripts/study_table.py {' '.join(files)}",
+                     md + f"\nFigure: {os.path.basename(out)}.png (accuracy against BN parameters).\n",
+                     csv_text(rows, cols, cells))
         plot(out + ".png", rows, cols, cells)
         print(f"table: {out}.md (+ {out}.csv, {out}.png)" + (f"; {missing} run(s) not finished" if missing else ""))
         return 0
