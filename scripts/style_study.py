@@ -714,17 +714,16 @@ def trained_grid(runs, figures, rows, seed, images):
                     ax.imshow(im, cmap="gray", vmin=0, vmax=1)
                 elif i == 0:
                     ax.axis("off")
-                if i == 0:
-                    ax.set_title("%s\n%s" % (tex, "target" if k == 0 else ""), fontsize=6)
+                if i == 0 and k == 0:
+                    ax.set_title("%s: target" % tex, fontsize=6)
                 if i == 1:
                     ax.set_title(KIND_LABELS[kind].replace(", ", ",\n", 1), fontsize=5)
                 if j == 0:
                     ax.set_ylabel(label.replace(" + ", "\n+ "), fontsize=6)
-    fig.suptitle("seed %d: random (cifar stem, gray) and trained (Fashion-MNIST) networks" % seed,
-                 fontsize=6)
+    fig.suptitle("seed %d" % seed, fontsize=6)
     fig.tight_layout(pad=0.3)
     path = os.path.join(figures, "style-textures-trained.png")
-    fig.savefig(path, dpi=55)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return path
 
