@@ -5,6 +5,15 @@ by `pipeline style-judge` (style transfer at matched judge content distance), an
 
   scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
       --evaluations 250 --seeds 1 2 3 --record docs/data/style-textures.csv
+  scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
+      --evaluations 150 --seeds 1 2 --checkpoints /work/runs/style2/checkpoints \
+      --kinds random_cifar_stem trained --record docs/data/style-textures/style-textures.csv
+      (random and trained at the same architecture: VGG-19, ResNet-18, ResNet-18 + SWAG
+      softmax_all, no-skip ResNet-18, each through its Fashion-MNIST checkpoint and random with
+      the checkpoint's input, cifar stem and gray; 8 cells per texture and seed, 48 for 3
+      textures × 2 seeds. Measured at commit 02e3a0c, brick, seed 1, 150 evaluations, nice 10,
+      one thread, on 2 cores loaded by 2 nice-0 runs: trained ResNet-18 539 s wall, 50 s CPU
+      (style 505 s, judge 34 s); trained VGG-19 see CELL_COST. Wall time follows the load.)
   scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
       --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
   scripts/style_study.py transfer --pipeline BIN --out /work/runs/transfer/runs \
@@ -179,8 +188,9 @@ def texture_cells(a):
 
 def cmd_textures(a):
     """Texture synthesis per seed, texture and cell; with --checkpoints the trained cells and
-    their random cifar-stem counterparts too. Measured (brick, seed 1, 150 evaluations, nice 10,
-    one thread, under a loaded machine, commit 02e3a0c): see MEASURED_SECONDS."""
+    their random cifar-stem counterparts too (the module's docstring has the command and the
+    measured cost of a cell). Every cell is judged by the same judge: style-judge on CONFIG's
+    RGB input, the gray results replicated."""
     nice = ["nice", "-n", str(a.nice)]
     done = set()
     if os.path.exists(a.record):
