@@ -165,13 +165,19 @@ def texture_cells(a):
     """(name, kind, arch, extra keys) of every cell asked for: the NETWORKS table (random,
     ImageNet stem), and with --checkpoints the TRAINED_CELLS random (cifar stem) and trained. A
     checkpoint that is missing ends the study before any run, with the path and the fix."""
+    kinds = a.kinds or (KINDS if a.checkpoints else ["random_imagenet_stem"])
     cells = [(name, "random_imagenet_stem", None, extra) for name, _, extra in NETWORKS
              if name in a.networks]
     if not a.checkpoints:
+        if kinds != ["random_imagenet_stem"]:
+            print("style_study: --kinds %s: the cifar-stem and trained cells come with "
+                  "--checkpoints DIR (the Fashion-MNIST checkpoints' folder)" % " ".join(kinds),
+                  file=sys.stderr)
+            sys.exit(2)
         return cells
     extras = {name: extra for name, _, extra in NETWORKS}
     for kind in ("random_cifar_stem", "trained"):
-        if kind not in a.kinds:
+        if kind not in kinds:
             continue
         for name, arch in TRAINED_CELLS:
             if name not in a.networks:
@@ -183,7 +189,7 @@ def texture_cells(a):
                       % (a.checkpoints, path, name, name), file=sys.stderr)
                 sys.exit(2)
             cells.append((name, kind, arch, extras[name]))
-    return [c for c in cells if c[1] in a.kinds]
+    return [c for c in cells if c[1] in kinds]
 
 
 def cmd_textures(a):
@@ -1153,9 +1159,9 @@ def main():
     t.add_argument("--checkpoints", default="",
                    help="the folder of the Fashion-MNIST checkpoints (CKPT): run the trained cells "
                         "and their random cifar-stem counterparts as well")
-    t.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
-                   help="the kinds of cell to run (default all; the cifar-stem and trained ones "
-                        "need --checkpoints)")
+    t.add_argument("--kinds", nargs="+", choices=KINDS,
+                   help="the kinds of cell to run (default: all with --checkpoints, else "
+                        "random_imagenet_stem; the others need --checkpoints)")
     t.add_argument("--images", default=SKIMAGE, help="the folder of the textures")
     t.add_argument("--nice", type=int, default=10, help="the runs' niceness (default 10)")
     t.add_argument("--record", required=True)

@@ -100,6 +100,10 @@ ERROR_STATUS=2 one_line_error "a checkpoints folder without a network's checkpoi
     --checkpoints "$TMP/cks"
 r=""; [ -e "$TMP/bad.log" ] && r="ran $(lines "$TMP/bad.log") commands before the error"
 check "the missing checkpoint stops the study before any run" "$r"
+ERROR_STATUS=2 one_line_error "--kinds trained without --checkpoints says what to add" \
+    "style_study: --kinds trained: .*--checkpoints DIR" \
+    "$PY" scripts/style_study.py textures --pipeline "$TMP/fake-pipeline" --out "$TMP/fo" \
+    --record "$TMP/bad.csv" --kinds trained
 
 # ---- a real trained cell: a tiny checkpoint (ResNet-18, cifar stem, synthetic 1x8x8 images),
 # a 16x16 texture (64x64 averaged 4x4), 3 evaluations ----
