@@ -520,8 +520,8 @@ def judge_value(row, key, log):
 
 def paired_comparisons(by, textures, comps):
     """Per comparison (a, b) of cells, texture and judge: a − b paired by seed (mean, sd, p), the
-    gap to VGG closed ((b − a) / (b − vgg) of the seed means) where b is a ResNet-18 cell and the
-    VGG cell of its kind exists, and p Holm-corrected over each comparison's textures × judges.
+    gap to VGG closed ((b − a) / (b − vgg) of the seed means) where b is a ResNet-18 cell, a
+    another cell of b's kind and the VGG cell of that kind exists, and p Holm-corrected over each comparison's textures × judges.
     by: {(texture, cell): {seed: row}}."""
     tests = []
     for a, b in comps:
@@ -538,7 +538,8 @@ def paired_comparisons(by, textures, comps):
                 gap = float("nan")
                 dv = by.get((tex, cell_name("vgg", kind)), {})
                 cv = sorted(set(common) & set(dv))
-                if split_cell(a)[0] != "vgg" and bname == "resnet" and cv:
+                if split_cell(a) != ("vgg", kind) and split_cell(a)[1] == kind and \
+                        bname == "resnet" and cv:
                     base = sum(judge_value(db[s], key, log) for s in cv) / len(cv)
                     vg = sum(judge_value(dv[s], key, log) for s in cv) / len(cv)
                     got = sum(judge_value(da[s], key, log) for s in cv) / len(cv)
