@@ -12,8 +12,11 @@ by `pipeline style-judge` (style transfer at matched judge content distance), an
       softmax_all, no-skip ResNet-18, each through its Fashion-MNIST checkpoint and random with
       the checkpoint's input, cifar stem and gray; 8 cells per texture and seed, 48 for 3
       textures × 2 seeds. Measured at commit 02e3a0c, brick, seed 1, 150 evaluations, nice 10,
-      one thread, on 2 cores loaded by 2 nice-0 runs: trained ResNet-18 539 s wall, 50 s CPU
-      (style 505 s, judge 34 s); trained VGG-19 see CELL_COST. Wall time follows the load.)
+      one thread, on 2 cores busy with 2 nice-0 runs (docs/data/style-textures/
+      style-trained-cell-cost.csv): trained ResNet-18 539 s wall, 50 s CPU (style + judge);
+      trained VGG-19 447 s wall, 42 s CPU. The cifar-stem random twins build the same networks.
+      So about 8 × 47 = 380 s CPU per texture and seed, 38 min of an idle core for the 48
+      cells; wall time follows the load: about 7 h at the measured share of a core.)
   scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
       --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
   scripts/style_study.py transfer --pipeline BIN --out /work/runs/transfer/runs \
