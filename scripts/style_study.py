@@ -5,6 +5,18 @@ by `pipeline style-judge` (style transfer at matched judge content distance), an
 
   scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
       --evaluations 250 --seeds 1 2 3 --record docs/data/style-textures.csv
+  scripts/style_study.py textures --pipeline BIN --out /work/runs/style2/textures \
+      --evaluations 150 --seeds 1 2 --checkpoints /work/runs/style2/checkpoints \
+      --kinds random_cifar_stem trained --record docs/data/style-textures/style-textures.csv
+      (random and trained at the same architecture: VGG-19, ResNet-18, ResNet-18 + SWAG
+      softmax_all, no-skip ResNet-18, each through its Fashion-MNIST checkpoint and random with
+      the checkpoint's input, cifar stem and gray; 8 cells per texture and seed, 48 for 3
+      textures × 2 seeds. Measured at commit 02e3a0c, brick, seed 1, 150 evaluations, nice 10,
+      one thread, on 2 cores busy with 2 nice-0 runs (docs/data/style-textures/
+      style-trained-cell-cost.csv): trained ResNet-18 539 s wall, 50 s CPU (style + judge);
+      trained VGG-19 447 s wall, 42 s CPU. The cifar-stem random twins build the same networks.
+      So about 8 × 47 = 380 s CPU per texture and seed, 38 min of an idle core for the 48
+      cells; wall time follows the load: about 7 h at the measured share of a core.)
   scripts/style_study.py stats --pipeline BIN --out /work/runs/style2/stats \
       --checkpoints /work/runs/style2/checkpoints --record docs/data/style-stats.csv
   scripts/style_study.py transfer --pipeline BIN --out /work/runs/transfer/runs \
@@ -59,6 +71,19 @@ SWAG_CELLS = [("resnet_swag", "softmax_all"), ("resnet_swag_channels", "softmax_
               ("resnet_swag_scale", "scale")]
 JUDGES = [("gram_distance", "Gram distance (judge VGG)", True), ("spectrum_distance",
           "spectrum distance (decades)", False), ("w1_gray", "gray-level W1", False)]
+# The kinds of network a texture cell runs through. random_imagenet_stem: the NETWORKS table as
+# it stands (RGB, ImageNet stem); its cells keep their bare names ("resnet"). With --checkpoints,
+# the cells of TRAINED_CELLS also run through the Fashion-MNIST checkpoints ("trained": cifar stem,
+# gray, the checkpoint's input normalization) and random with that same input ("random_cifar_stem":
+# cifar stem, 1 channel; its fair random counterpart); their names are NETWORK/KIND
+# ("resnet_swag/trained"), their runs OUT/TEXTURE/NETWORK/KIND/seed-N. A trained cell is one
+# network for every seed: the seed draws only the synthesis's start (style.seed).
+KINDS = ("random_imagenet_stem", "random_cifar_stem", "trained")
+KIND_LABELS = {"random_imagenet_stem": "random, ImageNet stem, RGB",
+               "random_cifar_stem": "random, cifar stem, gray", "trained": "trained on Fashion-MNIST"}
+# cell -> the architecture of its checkpoint (CKPT); SWAG on the random cell's taps
+TRAINED_CELLS = [("vgg", "vgg"), ("resnet", "resnet"), ("resnet_swag", "resnet"),
+                 ("noskip", "noskip")]
 
 
 def utc():
@@ -116,38 +141,107 @@ TEX_FIELDS = ["texture", "network", "seed", "evaluations_budget", "evaluations",
               "utc_start", "utc_end", "commit", "command"]
 
 
+def cell_name(name, kind):
+    """The record's network of a cell: NETWORK for the ImageNet-stem random cells (their names
+    before the trained cells existed), NETWORK/KIND for the others."""
+    return name if kind == "random_imagenet_stem" else "%s/%s" % (name, kind)
+
+
+def split_cell(network):
+    """(network, kind) of a record's network."""
+    name, _, kind = network.partition("/")
+    return name, kind or "random_imagenet_stem"
+
+
+def kind_keys(kind, arch, checkpoints):
+    """The --set values that make an architecture's network (CKPT's arch: resnet, noskip, vgg)
+    of a kind, beside the architecture's own keys and run.seed (random kinds)."""
+    if kind == "random_cifar_stem":
+        return ["style.channels=1"] + ([] if arch == "vgg" else ["model.stem=cifar"])
+    if kind == "trained":
+        return ['style.checkpoint="%s"' % checkpoint_path(checkpoints, arch),
+                "style.normalize=data"]
+    return []
+
+
+def texture_cells(a):
+    """(name, kind, arch, extra keys) of every cell asked for: the NETWORKS table (random,
+    ImageNet stem), and with --checkpoints the TRAINED_CELLS random (cifar stem) and trained. A
+    checkpoint that is missing ends the study before any run, with the path and the fix."""
+    kinds = a.kinds or (KINDS if a.checkpoints else ["random_imagenet_stem"])
+    cells = [(name, "random_imagenet_stem", None, extra) for name, _, extra in NETWORKS
+             if name in a.networks]
+    if not a.checkpoints:
+        if kinds != ["random_imagenet_stem"]:
+            print("style_study: --kinds %s: the cifar-stem and trained cells come with "
+                  "--checkpoints DIR (the Fashion-MNIST checkpoints' folder)" % " ".join(kinds),
+                  file=sys.stderr)
+            sys.exit(2)
+        return cells
+    extras = {name: extra for name, _, extra in NETWORKS}
+    for kind in ("random_cifar_stem", "trained"):
+        if kind not in kinds:
+            continue
+        for name, arch in TRAINED_CELLS:
+            if name not in a.networks:
+                continue
+            path = checkpoint_path(a.checkpoints, arch)
+            if kind == "trained" and not os.path.isfile(path):
+                print("style_study: --checkpoints %s: no %s (%s's Fashion-MNIST classifier: make it "
+                      "as configs/style-fmnist-classifier.ini says, or leave %s out of --networks)"
+                      % (a.checkpoints, path, name, name), file=sys.stderr)
+                sys.exit(2)
+            cells.append((name, kind, arch, extras[name]))
+    return [c for c in cells if c[1] in kinds]
+
+
 def cmd_textures(a):
-    nice = ["nice", "-n", "10"]
+    """Texture synthesis per seed, texture and cell; with --checkpoints the trained cells and
+    their random cifar-stem counterparts too (the module's docstring has the command and the
+    measured cost of a cell). Every cell is judged by the same judge: style-judge on CONFIG's
+    RGB input, the gray results replicated."""
+    nice = ["nice", "-n", str(a.nice)]
     done = set()
     if os.path.exists(a.record):
         with open(a.record) as f:
             done = {(r["texture"], r["network"], r["seed"]) for r in csv.DictReader(f)}
+    cells = texture_cells(a)
     # seeds outermost: a stopped study has whole seeds
     for seed in a.seeds:
         for tex in a.textures:
-            for name, _, extra in NETWORKS:
-                if name not in a.networks or (tex, name, str(seed)) in done:
+            for name, kind, arch, extra in cells:
+                network = cell_name(name, kind)
+                if (tex, network, str(seed)) in done:
                     continue
-                out = os.path.join(a.out, tex, name, "seed-%d" % seed)
+                out = os.path.join(a.out, tex, network, "seed-%d" % seed)
                 os.makedirs(out, exist_ok=True)
-                common = ["--set", 'style.style_image="%s/%s.png"' % (SKIMAGE, tex)]
+                common = ["--set", 'style.style_image="%s/%s.png"' % (a.images, tex)]
+                # a trained network does not depend on the seed: run.seed is left out
+                own = [] if kind == "trained" else ["run.seed=%d" % seed]
                 cmd = [a.pipeline, "style", CONFIG, "--out", out] + common + sets(
-                    ["run.threads=1", "run.seed=%d" % seed, "style.seed=%d" % seed,
-                     "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra)
+                    ["run.threads=1"] + own + ["style.seed=%d" % seed,
+                     "style.evaluations=%d" % a.evaluations, "style.log_every=50"] + extra +
+                    kind_keys(kind, arch, a.checkpoints))
+                # one judge for every kind: the random VGG-19 on CONFIG's RGB input
                 judge = [a.pipeline, "style-judge", CONFIG, os.path.join(out, "style.png"),
                          "--format", "json", "--set", "run.threads=1"] + common
                 t0, w0, t1, w1, s, j = synthesize_and_judge(cmd, judge, nice, out)
-                row = {"texture": tex, "network": name, "seed": seed,
+                note = {"random_imagenet_stem": "",
+                        "random_cifar_stem": " ; random_cifar_stem: network seed %d" % seed,
+                        "trained": " ; trained: the same network for every seed, the seed draws "
+                                   "only the start image"}[kind]
+                row = {"texture": tex, "network": network, "seed": seed,
                        "evaluations_budget": a.evaluations, "evaluations": s["evaluations"],
                        "iterations": s["iterations"], "converged": s["converged"],
                        "loss": s["loss"], "gram_distance": j["gram_distance"],
                        "spectrum_distance": j["spectrum_distance"], "w1_gray": j["w1_gray"],
                        "seconds": round(w1 - w0, 1), "utc_start": t0, "utc_end": t1,
                        "commit": commit_of(a.pipeline),
-                       "command": " ".join(cmd[1:]) + " ; style-judge (default judge seed 1000)"}
+                       "command": " ".join(cmd[1:]) + " ; style-judge (default judge seed 1000)"
+                                  + note}
                 append_row(a.record, TEX_FIELDS, row)
                 print("%s %s seed %d: gram %.4g spectrum %.4f w1 %.4f (%.0f s)" % (
-                    tex, name, seed, j["gram_distance"], j["spectrum_distance"], j["w1_gray"],
+                    tex, network, seed, j["gram_distance"], j["spectrum_distance"], j["w1_gray"],
                     w1 - w0), flush=True)
 
 
@@ -305,6 +399,14 @@ STATS_ARCH = [
 ]
 CKPT = {"resnet": "style-fmnist-resnet18", "noskip": "style-fmnist-noskip",
         "vgg": "style-fmnist-vgg19"}
+
+
+def checkpoint_path(checkpoints, arch):
+    """The checkpoint of an architecture's Fashion-MNIST classifier under --checkpoints: its run's
+    last.h5 (the same parameters and running statistics as its stage-00.h5)."""
+    return os.path.join(checkpoints, CKPT[arch], "last.h5")
+
+
 STATS_FIELDS = ["kind", "arch", "seed", "texture", "tap", "depth", "c", "h", "w", "form", "max",
                 "entropy_ratio", "gram_entropy_ratio"]
 # scale is none's entropies and α times its max (style_stats.c): not recorded
@@ -327,18 +429,12 @@ def cmd_stats(a):
                 os.makedirs(out, exist_ok=True)
                 extra = keys + ['style.style_taps="%s"' % ", ".join(taps), 'style.swag_taps=""',
                                 'style.style_image="%s/%s.png"' % (SKIMAGE, tex), "run.threads=1"]
-                if kind == "random_imagenet_stem":
+                if kind != "trained":
                     extra += ["run.seed=%d" % seed]
-                elif kind == "random_cifar_stem":
-                    extra += ["run.seed=%d" % seed, "style.channels=1"]
-                    if arch != "vgg":
-                        extra += ["model.stem=cifar"]
-                else:
-                    ck = os.path.join(a.checkpoints, CKPT[arch], "last.h5")
-                    if not os.path.exists(ck):
-                        print("no checkpoint %s: skipped" % ck)
-                        continue
-                    extra += ['style.checkpoint="%s"' % ck, "style.normalize=data"]
+                elif not os.path.exists(checkpoint_path(a.checkpoints, arch)):
+                    print("no checkpoint %s: skipped" % checkpoint_path(a.checkpoints, arch))
+                    continue
+                extra += kind_keys(kind, arch, a.checkpoints)
                 cmd = [a.pipeline, "style-stats", CONFIG, "--out", out] + sets(extra)
                 path = os.path.join(out, "style-stats.json")
                 if not os.path.exists(path):
@@ -425,6 +521,59 @@ def judge_value(row, key, log):
     return math.log10(v) if log else v
 
 
+def paired_comparisons(by, textures, comps):
+    """Per comparison (a, b) of cells, texture and judge: a − b paired by seed (mean, sd, p), the
+    gap to VGG closed ((b − a) / (b − vgg) of the seed means) where b is a ResNet-18 cell, a
+    another cell of b's kind and the VGG cell of that kind exists, and p Holm-corrected over each comparison's textures × judges.
+    by: {(texture, cell): {seed: row}}."""
+    tests = []
+    for a, b in comps:
+        for tex in textures:
+            da, db = by.get((tex, a), {}), by.get((tex, b), {})
+            common = sorted(set(da) & set(db))
+            bname, kind = split_cell(b)
+            for key, label, log in JUDGES:
+                if len(common) < 2:
+                    continue
+                xs = [judge_value(db[s], key, log) for s in common]
+                ys = [judge_value(da[s], key, log) for s in common]
+                m, sd, p = paired(xs, ys)
+                gap = float("nan")
+                dv = by.get((tex, cell_name("vgg", kind)), {})
+                cv = sorted(set(common) & set(dv))
+                if split_cell(a) != ("vgg", kind) and split_cell(a)[1] == kind and \
+                        bname == "resnet" and cv:
+                    base = sum(judge_value(db[s], key, log) for s in cv) / len(cv)
+                    vg = sum(judge_value(dv[s], key, log) for s in cv) / len(cv)
+                    got = sum(judge_value(da[s], key, log) for s in cv) / len(cv)
+                    gap = (base - got) / (base - vg) if base != vg else float("nan")
+                tests.append(dict(a=a, b=b, tex=tex, key=key, label=label, n=len(common), m=m,
+                                  sd=sd, p=p, gap=gap,
+                                  same_sign=all((y - x) < 0 for x, y in zip(xs, ys)) or
+                                  all((y - x) > 0 for x, y in zip(xs, ys))))
+    # Holm over each comparison's family (3 textures × 3 judges)
+    for a, b in comps:
+        fam = [t for t in tests if t["a"] == a and t["b"] == b]
+        for t, q in zip(fam, holm([t["p"] for t in fam])):
+            t["p_holm"] = q
+    return tests
+
+
+def claim(tests, textures, swag_cells, resnet):
+    """Per SWAG cell and texture: (texture, form, judges, judges where SWAG beats the ResNet cell
+    beyond the seed spread, of those the ones with ≥ half the gap to VGG closed)."""
+    verdict = []
+    for cell, form in swag_cells:
+        for tex in textures:
+            sw = [t for t in tests if t["a"] == cell and t["b"] == resnet and t["tex"] == tex]
+            if not sw:
+                continue
+            wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
+            half = [t for t in wins if t["gap"] >= 0.5]
+            verdict.append((tex, form, len(sw), len(wins), len(half)))
+    return verdict
+
+
 def texture_report(rows, runs, figures, lines):
     by = {}
     for r in rows:
@@ -453,34 +602,7 @@ def texture_report(rows, runs, figures, lines):
     comps = [("resnet_swag", "resnet"), ("resnet_swag_channels", "resnet"),
              ("resnet_swag_scale", "resnet"), ("resnet_shallow", "resnet"),
              ("resnet_swag", "resnet_shallow"), ("noskip", "resnet"), ("vgg", "resnet")]
-    tests = []
-    for a, b in comps:
-        for tex in textures:
-            da, db = by.get((tex, a), {}), by.get((tex, b), {})
-            common = sorted(set(da) & set(db))
-            for key, label, log in JUDGES:
-                if len(common) < 2:
-                    continue
-                xs = [judge_value(db[s], key, log) for s in common]
-                ys = [judge_value(da[s], key, log) for s in common]
-                m, sd, p = paired(xs, ys)
-                gap = float("nan")
-                dv = by.get((tex, "vgg"), {})
-                cv = sorted(set(common) & set(dv))
-                if a != "vgg" and b == "resnet" and cv:
-                    base = sum(judge_value(db[s], key, log) for s in cv) / len(cv)
-                    vg = sum(judge_value(dv[s], key, log) for s in cv) / len(cv)
-                    got = sum(judge_value(da[s], key, log) for s in cv) / len(cv)
-                    gap = (base - got) / (base - vg) if base != vg else float("nan")
-                tests.append(dict(a=a, b=b, tex=tex, key=key, label=label, n=len(common), m=m,
-                                  sd=sd, p=p, gap=gap,
-                                  same_sign=all((y - x) < 0 for x, y in zip(xs, ys)) or
-                                  all((y - x) > 0 for x, y in zip(xs, ys))))
-    # Holm over each comparison's family (3 textures × 3 judges)
-    for a, b in comps:
-        fam = [t for t in tests if t["a"] == a and t["b"] == b]
-        for t, q in zip(fam, holm([t["p"] for t in fam])):
-            t["p_holm"] = q
+    tests = paired_comparisons(by, textures, comps)
     names = {n[0]: n[1] for n in NETWORKS}
     lines.append("\nPaired by seed (the same network seed and noise), difference = first − second "
                  "(negative: the first is closer to the target); p: paired t-test, two-sided, "
@@ -493,15 +615,7 @@ def texture_report(rows, runs, figures, lines):
             names[t["a"]], names[t["b"]], t["tex"], t["label"], t["n"], t["m"], t["sd"],
             "yes" if t["same_sign"] else "no", t["p_holm"],
             "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
-    verdict = []
-    for cell, form in SWAG_CELLS:
-        for tex in textures:
-            sw = [t for t in tests if t["a"] == cell and t["b"] == "resnet" and t["tex"] == tex]
-            if not sw:
-                continue
-            wins = [t for t in sw if t["m"] < 0 and t["p_holm"] < 0.05]
-            half = [t for t in wins if t["gap"] >= 0.5]
-            verdict.append((tex, form, len(sw), len(wins), len(half)))
+    verdict = claim(tests, textures, SWAG_CELLS, "resnet")
     lines.append("\nThe claim, per texture and SWAG form (SWAG beats ResNet on a judge: mean "
                  "difference < 0 with Holm p < 0.05; and closes ≥ half the gap to VGG):\n")
     lines.append("| texture | SWAG form | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
@@ -509,6 +623,127 @@ def texture_report(rows, runs, figures, lines):
     for tex, form, n, w, h in verdict:
         lines.append("| %s | %s | %d | %d | %d |" % (tex, form, n, w, h))
     return tests, verdict, seeds_all
+
+
+def cell_label(network):
+    name, kind = split_cell(network)
+    label = {n[0]: n[1] for n in NETWORKS}[name]
+    return label if kind == "random_imagenet_stem" else "%s (%s)" % (label, KIND_LABELS[kind])
+
+
+def mean_sd(v):
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+    return "%.3f ± %.3f" % (m, sd)
+
+
+def trained_report(rows, lines):
+    """The trained cells beside their random counterparts with the same input (cifar stem, gray):
+    the judges' means, trained − random per architecture, and within each kind SWAG, no-skip and
+    VGG against ResNet (gap to the kind's VGG), paired by seed."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["texture"], r["network"]), {})[int(r["seed"])] = r
+    textures = [t for t in TEXTURES if any(k[0] == t for k in by)]
+    lines.append("\nTrained and random at the same input (cifar stem, gray, 1 channel): mean ± sd "
+                 "over seeds (Gram distance as log10; lower is closer). A trained network is one "
+                 "network for every seed (the seed draws only the start image); a random one is "
+                 "drawn from the seed:\n")
+    lines.append("| texture | network | kind | seeds | log10 Gram distance | spectrum distance | gray W1 | s / run |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for tex in textures:
+        for name, _ in TRAINED_CELLS:
+            for kind in ("random_cifar_stem", "trained"):
+                d = by.get((tex, cell_name(name, kind)), {})
+                if not d:
+                    continue
+                lines.append("| %s | %s | %s | %s | %s | %.0f |" % (
+                    tex, {n[0]: n[1] for n in NETWORKS}[name], kind,
+                    ",".join(str(x) for x in sorted(d)),
+                    " | ".join(mean_sd([judge_value(d[x], key, log) for x in sorted(d)])
+                               for key, _, log in JUDGES),
+                    sum(float(d[x]["seconds"]) for x in d) / len(d)))
+    comps = [(cell_name(n, "trained"), cell_name(n, "random_cifar_stem")) for n, _ in TRAINED_CELLS]
+    for kind in ("random_cifar_stem", "trained"):
+        comps += [(cell_name(n, kind), cell_name("resnet", kind))
+                  for n in ("resnet_swag", "noskip", "vgg")]
+    comps = [c for c in comps if any(k[1] == c[0] for k in by) and any(k[1] == c[1] for k in by)]
+    tests = paired_comparisons(by, textures, comps)
+    lines.append("\nPaired by seed (the same start image; random: the same network seed), "
+                 "difference = first − second (negative: the first is closer to the target); p: "
+                 "paired t-test, two-sided, Holm-corrected over each comparison's textures × "
+                 "judges; gap closed: (ResNet − X) / (ResNet − VGG) of the seed means, within the "
+                 "kind:\n")
+    lines.append("| comparison | texture | judge | n | mean diff ± sd | all seeds agree | p (Holm) | gap to VGG closed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for t in tests:
+        lines.append("| %s − %s | %s | %s | %d | %.3f ± %.3f | %s | %.3g | %s |" % (
+            cell_label(t["a"]), cell_label(t["b"]), t["tex"], t["label"], t["n"], t["m"], t["sd"],
+            "yes" if t["same_sign"] else "no", t["p_holm"],
+            "" if math.isnan(t["gap"]) else "%.2f" % t["gap"]))
+    lines.append("\nThe claim at the gray cifar-stem input, per kind (ResNet-18 + SWAG softmax_all "
+                 "beats ResNet-18 on a judge: mean difference < 0 with Holm p < 0.05; and closes ≥ "
+                 "half the gap to the kind's VGG):\n")
+    lines.append("| texture | kind | judges | SWAG better beyond seed spread | of those, ≥ half the gap closed |")
+    lines.append("|---|---|---|---|---|")
+    for kind in ("random_cifar_stem", "trained"):
+        for tex, _, n, w, h in claim(tests, textures, [(cell_name("resnet_swag", kind), kind)],
+                                     cell_name("resnet", kind)):
+            lines.append("| %s | %s | %d | %d | %d |" % (tex, kind, n, w, h))
+    return tests
+
+
+def target_image(images, tex):
+    """The texture as the runs' target: gray, averaged to 128x128."""
+    import matplotlib.image as mpimg
+    im = mpimg.imread("%s/%s.png" % (images, tex))
+    if im.ndim == 3:
+        im = im[..., :3].mean(axis=2)
+    k = im.shape[0] // 128
+    if k < 1:
+        return im
+    return im[:k * 128, :k * 128].reshape(128, k, 128, k).mean(axis=(1, 3))
+
+
+def trained_grid(runs, figures, rows, seed, images):
+    """Rows: the target, VGG-19, ResNet-18, ResNet-18 + SWAG, no-skip ResNet-18; per texture two
+    columns: random (cifar stem, gray) and trained; the runs of one seed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.image as mpimg
+    textures = [t for t in TEXTURES if any(r["texture"] == t for r in rows)]
+    kinds = ("random_cifar_stem", "trained")
+    names = {n[0]: n[1] for n in NETWORKS}
+    nrows, cols = 1 + len(TRAINED_CELLS), 2 * len(textures)
+    fig, axes = plt.subplots(nrows, cols, figsize=(1.3 * cols, 1.4 * nrows), squeeze=False)
+    for t, tex in enumerate(textures):
+        for k, kind in enumerate(kinds):
+            j = 2 * t + k
+            cells = [("target", target_image(images, tex) if k == 0 else None)]
+            for name, _ in TRAINED_CELLS:
+                p = os.path.join(runs, tex, cell_name(name, kind), "seed-%d" % seed, "style.png")
+                cells.append((names[name], mpimg.imread(p) if os.path.exists(p) else None))
+            for i, (label, im) in enumerate(cells):
+                ax = axes[i][j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if im is not None:
+                    ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+                elif i == 0:
+                    ax.axis("off")
+                if i == 0 and k == 0:
+                    ax.set_title("%s: target" % tex, fontsize=6)
+                if i == 1:
+                    ax.set_title(KIND_LABELS[kind].replace(", ", ",\n", 1), fontsize=5)
+                if j == 0:
+                    ax.set_ylabel(label.replace(" + ", "\n+ "), fontsize=6)
+    fig.suptitle("seed %d" % seed, fontsize=6)
+    fig.tight_layout(pad=0.3)
+    path = os.path.join(figures, "style-textures-trained.png")
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+    return path
 
 
 def grid(runs, figures, rows, seed):
@@ -522,12 +757,7 @@ def grid(runs, figures, rows, seed):
     fig, axes = plt.subplots(len(textures), cols, figsize=(1.45 * cols, 1.55 * len(textures)),
                              squeeze=False)
     for i, tex in enumerate(textures):
-        im = mpimg.imread("%s/%s.png" % (SKIMAGE, tex))
-        if im.ndim == 3:
-            im = im[..., :3].mean(axis=2)
-        k = im.shape[0] // 128
-        im = im[:k * 128, :k * 128].reshape(128, k, 128, k).mean(axis=(1, 3))
-        cells = [("target", im)]
+        cells = [("target", target_image(SKIMAGE, tex))]
         for name, label, _ in nets:
             p = os.path.join(runs, tex, name, "seed-%d" % seed, "style.png")
             cells.append((label, mpimg.imread(p) if os.path.exists(p) else None))
@@ -873,9 +1103,19 @@ def cmd_report(a):
     lines = []
     if a.textures and os.path.exists(a.textures):
         rows = list(csv.DictReader(open(a.textures)))
-        tests, verdict, seeds = texture_report(rows, a.runs, a.figures, lines)
-        if a.runs:
-            lines.append("\nGrid: " + grid(a.runs, a.figures, rows, min(seeds)))
+        # the ImageNet-stem random cells (the names of the first study), then the trained ones
+        # beside their cifar-stem random counterparts
+        other = [r for r in rows if split_cell(r["network"])[1] != "random_imagenet_stem"]
+        rows = [r for r in rows if split_cell(r["network"])[1] == "random_imagenet_stem"]
+        if rows:
+            tests, verdict, seeds = texture_report(rows, a.runs, a.figures, lines)
+            if a.runs:
+                lines.append("\nGrid: " + grid(a.runs, a.figures, rows, min(seeds)))
+        if other:
+            trained_report(other, lines)
+            if a.runs:
+                lines.append("\nGrid, random and trained: " + trained_grid(
+                    a.runs, a.figures, other, min(int(r["seed"]) for r in other), a.images))
     if a.transfer and os.path.exists(a.transfer):
         trows = list(csv.DictReader(open(a.transfer)))
         transfer_report(trows, a.transfer_runs, a.figures, lines, a.grid_weight)
@@ -918,6 +1158,14 @@ def main():
     t.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     t.add_argument("--textures", nargs="+", default=TEXTURES)
     t.add_argument("--networks", nargs="+", default=[n[0] for n in NETWORKS])
+    t.add_argument("--checkpoints", default="",
+                   help="the folder of the Fashion-MNIST checkpoints (CKPT): run the trained cells "
+                        "and their random cifar-stem counterparts as well")
+    t.add_argument("--kinds", nargs="+", choices=KINDS,
+                   help="the kinds of cell to run (default: all with --checkpoints, else "
+                        "random_imagenet_stem; the others need --checkpoints)")
+    t.add_argument("--images", default=SKIMAGE, help="the folder of the textures")
+    t.add_argument("--nice", type=int, default=10, help="the runs' niceness (default 10)")
     t.add_argument("--record", required=True)
     s = sub.add_parser("stats")
     s.add_argument("--pipeline", required=True)
@@ -932,6 +1180,7 @@ def main():
     r.add_argument("--stats", default="")
     r.add_argument("--figures", default="docs/figures")
     r.add_argument("--markdown", default="")
+    r.add_argument("--images", default=SKIMAGE, help="the folder of the textures (the grids' targets)")
     r.add_argument("--transfer", default="", help="the transfer record")
     r.add_argument("--transfer-runs", default="", help="the transfer runs' --out (the grid)")
     r.add_argument("--grid-weight", type=float, default=0,
