@@ -7,8 +7,10 @@
 #   sh scripts/superres_experiment.sh PIPELINE OUT JUDGE.h5 VGG.h5 [RESNET.h5]
 # Cells (CELLS, default all of them):
 #   pixel                              the pixel loss (MSE) alone
-#   vgg-liu, vgg-kaiming, vgg-normal   + a random VGG-11-BN: Liu et al.'s init, Kaiming-normal,
-#                                      N(0, 0.01²); taps group1.conv1, group2.conv1, group3.conv1
+#   vgg-liu, vgg-kaiming, vgg-xavier,  + a random VGG-11-BN: Liu et al.'s init, Kaiming-normal,
+#   vgg-normal, vgg-normal0.1,         Xavier-normal, N(0, 0.01²), N(0, 0.1²), U[-0.01, 0.01]
+#   vgg-uniform                        (Liu et al.'s table's inits); taps group1.conv1,
+#                                      group2.conv1, group3.conv1
 #   vgg-trained                        + VGG.h5 (configs/superres-vgg-half.ini)
 #   resnet-liu, resnet-kaiming         + a random CIFAR ResNet-RESNET_DEPTH (default 20); taps
 #                                      seg1.block0, seg2.block0, seg3.block0 (each segment's first
@@ -24,7 +26,7 @@
 # step). The run of docs/RESULTS.md left vgg-normal out for time and ran two streams.
 set -u
 P=$1 OUT=$2 JUDGE=$3 VGG=$4 RESNET=${5:-}
-CELLS=${CELLS:-pixel vgg-liu vgg-kaiming vgg-normal vgg-trained resnet-liu resnet-kaiming resnet-trained}
+CELLS=${CELLS:-pixel vgg-liu vgg-kaiming vgg-xavier vgg-normal vgg-normal0.1 vgg-uniform vgg-trained resnet-liu resnet-kaiming resnet-trained}
 LAMBDAS=${LAMBDAS:-0.05}
 RESNET_DEPTH=${RESNET_DEPTH:-20}
 NICE=${NICE:-10}
@@ -48,7 +50,10 @@ for seed in ${SEEDS:-1 2 3}; do
         pixel) init="--set superres.perceptual_weight=0" ;;
         *-liu) init="--set superres.lossnet_init=liu" ;;
         *-kaiming) init="--set superres.lossnet_init=kaiming" ;;
+        *-xavier) init="--set superres.lossnet_init=xavier" ;;
         *-normal) init="--set superres.lossnet_init=normal --set superres.lossnet_init_scale=0.01" ;;
+        *-normal0.1) init="--set superres.lossnet_init=normal --set superres.lossnet_init_scale=0.1" ;;
+        *-uniform) init="--set superres.lossnet_init=uniform --set superres.lossnet_init_scale=0.01" ;;
         vgg-trained) init="--set superres.lossnet_checkpoint=$VGG" ;;
         resnet-trained)
             if [ -z "$RESNET" ]; then

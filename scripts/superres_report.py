@@ -5,7 +5,7 @@ comparisons against the pixel loss alone, and the picture grid.
     python3 scripts/superres_report.py CELLS_DIR DATA_DIR FIGURE.png
 
 CELLS_DIR/<cell>/seed-<s>/results.json (pipeline superres). A cell is `pixel`, or a loss
-network `<family>-<init>` (family vgg or resnet; init liu, kaiming, normal, or trained) at
+network `<family>-<init>` (family vgg or resnet; init one of INITS below, or trained) at
 λ = 0.05, or `<family>-<init>-l<λ>` at another λ (the λ sweep). Writes DATA_DIR/runs.csv (one
 row per run), DATA_DIR/summary.json (per cell: its family, init, λ, and the mean and sample std
 over seeds; per comparison of a loss-network cell with the pixel loss: the paired differences,
@@ -27,11 +27,13 @@ from PIL import Image
 from scipy import stats
 
 FAMILIES = ["vgg", "resnet"]
-INITS = ["liu", "kaiming", "normal", "trained"]
+INITS = ["liu", "kaiming", "xavier", "normal", "normal0.1", "uniform", "trained"]
 DEFAULT_LAMBDA = 0.05   # scripts/superres_experiment.sh: the cell at this λ has no -l suffix
 FAMILY_NAMES = {"vgg": "VGG-%d-BN", "resnet": "ResNet-%d"}   # % superres.lossnet_depth
 INIT_NAMES = {"liu": "random, Liu et al.'s init", "kaiming": "random, Kaiming-normal",
-              "normal": "random, N(0, 0.01²)", "trained": "trained (other half)"}
+              "xavier": "random, Xavier-normal", "normal": "random, N(0, 0.01²)",
+              "normal0.1": "random, N(0, 0.1²)", "uniform": "random, U[-0.01, 0.01]",
+              "trained": "trained (other half)"}
 METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
 BASE = ["psnr_nearest", "ssim_nearest", "psnr_bicubic", "ssim_bicubic", "accuracy_target",
         "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic",
@@ -42,7 +44,7 @@ def parse_cell(name):
     """(family, init, λ) of a cell directory's name; pixel is (None, None, 0); None: not a cell."""
     if name == "pixel":
         return (None, None, 0.0)
-    m = re.fullmatch(r"(\w+)-(\w+?)(?:-l(\d[\d.e-]*))?", name)
+    m = re.fullmatch(r"(\w+)-([\w.]+?)(?:-l(\d[\d.e-]*))?", name)
     if not m or m.group(1) not in FAMILIES or m.group(2) not in INITS:
         return None
     return (m.group(1), m.group(2), float(m.group(3)) if m.group(3) else DEFAULT_LAMBDA)

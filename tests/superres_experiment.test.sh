@@ -14,23 +14,25 @@ for c in judge vgg-half resnet-half; do
         not_ok "configs/superres-$c.ini: $(tail -n 1 "$TMP/$c.log")"
 done
 export EXTRA="$SYN --set superres.train_skip=0 --set train.epochs=1 --set train.batch_size=32 --set train.eval_batch_size=32 --set superres.grid_images=6"
-export CELLS="pixel vgg-normal resnet-liu resnet-trained" LAMBDAS="0.05 0.2" SEEDS="1 2" NICE=0
+export CELLS="pixel vgg-normal vgg-normal0.1 resnet-liu resnet-trained" LAMBDAS="0.05 0.2" SEEDS="1 2" NICE=0
 sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr" "$TMP/judge/stage-00.h5" "$TMP/vgg-half/stage-00.h5" \
     "$TMP/resnet-half/stage-00.h5" >"$TMP/sr.log" 2>&1
 r=""
-[ "$(grep -c ': exit 0 ' "$TMP/sr.log")" = 14 ] || r="$(grep -vc ': exit 0 ' "$TMP/sr.log") runs failed: $(head -c 300 "$TMP/sr.log")"
-for d in pixel vgg-normal vgg-normal-l0.2 resnet-liu resnet-liu-l0.2 resnet-trained resnet-trained-l0.2; do
+[ "$(grep -c ': exit 0 ' "$TMP/sr.log")" = 18 ] || r="$(grep -vc ': exit 0 ' "$TMP/sr.log") runs failed: $(head -c 300 "$TMP/sr.log")"
+for d in pixel vgg-normal vgg-normal-l0.2 vgg-normal0.1 vgg-normal0.1-l0.2 resnet-liu resnet-liu-l0.2 resnet-trained resnet-trained-l0.2; do
     for s in 1 2; do
         [ -f "$TMP/sr/$d/seed-$s/results.json" ] || r="$r; no $d/seed-$s/results.json"
     done
 done
 grep -q "0.2 x perceptual (ResNet-20 width 1, liu" "$TMP/sr/resnet-liu-l0.2/seed-1/log.txt" ||
     r="$r; resnet-liu-l0.2's log: $(head -n 1 "$TMP/sr/resnet-liu-l0.2/seed-1/log.txt")"
-grep -q "perceptual (VGG-11-BN width 1, pool head, normal" "$TMP/sr/vgg-normal/seed-1/log.txt" ||
+grep -q "perceptual (VGG-11-BN width 1, pool head, normal 0.01," "$TMP/sr/vgg-normal/seed-1/log.txt" ||
     r="$r; vgg-normal's log: $(head -n 1 "$TMP/sr/vgg-normal/seed-1/log.txt")"
+grep -q "perceptual (VGG-11-BN width 1, pool head, normal 0.1," "$TMP/sr/vgg-normal0.1-l0.2/seed-2/log.txt" ||
+    r="$r; vgg-normal0.1-l0.2's log: $(head -n 1 "$TMP/sr/vgg-normal0.1-l0.2/seed-2/log.txt")"
 grep -q "perceptual (ResNet-20 width 1, $TMP/resnet-half/stage-00.h5" "$TMP/sr/resnet-trained/seed-2/log.txt" ||
     r="$r; resnet-trained's log: $(head -n 1 "$TMP/sr/resnet-trained/seed-2/log.txt")"
-check "the cells: pixel, vgg-normal (N(0, 0.01²)), random and trained ResNet-20, at λ 0.05 and 0.2, 2 seeds" "$r"
+check "the cells: pixel, vgg-normal (N(0, 0.01²)), vgg-normal0.1 (N(0, 0.1²)), random and trained ResNet-20, at λ 0.05 and 0.2, 2 seeds" "$r"
 sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr" "$TMP/judge/stage-00.h5" "$TMP/vgg-half/stage-00.h5" \
     "$TMP/resnet-half/stage-00.h5" >"$TMP/sr2.log" 2>&1
 check "a second call runs nothing (resumable)" "$([ ! -s "$TMP/sr2.log" ] || head -c 300 "$TMP/sr2.log")"
@@ -46,12 +48,13 @@ s = json.load(open(sys.argv[1]))
 bad = []
 c = s["cells"]
 want = {"pixel": (None, None, 0), "vgg-normal": ("vgg", "normal", 0.05),
-        "resnet-liu-l0.2": ("resnet", "liu", 0.2), "resnet-trained": ("resnet", "trained", 0.05)}
+        "resnet-liu-l0.2": ("resnet", "liu", 0.2), "resnet-trained": ("resnet", "trained", 0.05),
+        "vgg-normal0.1-l0.2": ("vgg", "normal0.1", 0.2)}
 for k, v in want.items():
     got = (c[k]["family"], c[k]["init"], c[k]["lambda"]) if k in c else None
     if got != v: bad.append("%s: %r, not %r" % (k, got, v))
-if len(c) != 7: bad.append("%d cells" % len(c))
-if len(s["comparisons"]) != 6 * 3: bad.append("%d comparisons, not 18" % len(s["comparisons"]))
+if len(c) != 9: bad.append("%d cells" % len(c))
+if len(s["comparisons"]) != 8 * 3: bad.append("%d comparisons, not 24" % len(s["comparisons"]))
 rec = s["recovered_share_of_trained_gain"]
 for k in ("resnet-liu ssim", "resnet-liu-l0.2 accuracy_output"):
     if k not in rec: bad.append("no recovered share '%s'" % k)
@@ -59,7 +62,7 @@ if any(k.startswith("vgg-normal") for k in rec): bad.append("vgg-normal compared
 print("; ".join(bad))
 PY
 )
-check "the report: each cell's family, init and λ, 18 paired comparisons, random vs trained of the same family and λ" "$r"
+check "the report: each cell's family, init and λ, 24 paired comparisons, random vs trained of the same family and λ" "$r"
 r=""
 grep -q "^| + 0.2 x random, Liu et al.'s init ResNet-20 | 2 |" "$TMP/report.md" || r="no ResNet λ 0.2 row: $(head -c 400 "$TMP/report.md")"
 [ -f "$TMP/grid.png" ] || r="$r; no grid.png"

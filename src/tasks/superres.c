@@ -747,12 +747,14 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
            s->test.n, s->c, s->lh, s->lw, s->c, s->h, s->w, CHOICE_NAME(pixel_loss_names, c->sr_pixel_loss),
            s->perceptual ? "" : "\n");
     if (s->perceptual) {
-        char ldesc[128];
+        char ldesc[128], init[64];
         model_families[c->sr_lossnet_arch].describe(ldesc, sizeof ldesc, &s->ln.m.spec);
+        /* the scale of the inits that take one (lossnet_init_scale), so the log names the cell */
+        bool scaled = c->sr_lossnet_init == LOSSNET_INIT_NORMAL || c->sr_lossnet_init == LOSSNET_INIT_UNIFORM;
+        snprintf(init, sizeof init, scaled ? "%s %g" : "%s",
+                 CHOICE_NAME(lossnet_init_names, c->sr_lossnet_init), c->sr_lossnet_init_scale);
         printf(" + %g x perceptual (%s, %s, taps %s)\n", c->sr_perceptual_weight, ldesc,
-               c->sr_lossnet_checkpoint[0] ? c->sr_lossnet_checkpoint
-                                           : CHOICE_NAME(lossnet_init_names, c->sr_lossnet_init),
-               c->sr_lossnet_taps);
+               c->sr_lossnet_checkpoint[0] ? c->sr_lossnet_checkpoint : init, c->sr_lossnet_taps);
     }
     s->stop_after = (long)cli_number(a, &cli_stop_after_steps, 0);
     stop_install(true, STATE_FILE);
