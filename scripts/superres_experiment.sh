@@ -3,7 +3,8 @@
 # x2 super-resolution of Fashion-MNIST by the SRResNet generator of configs/superres.ini (AdamW,
 # bicubic skip, ICNR) with the pixel loss alone, + a random loss network (a fresh one per seed)
 # or a trained one, 3 seeds each; the judge of configs/superres-judge.ini.
-# Resumable: a cell whose results.json exists is skipped (rerun the same command).
+# Resumable: a cell whose results.json exists is skipped, one stopped by a signal (its state.h5)
+# continues with --resume (rerun the same command).
 #   sh scripts/superres_experiment.sh PIPELINE OUT JUDGE.h5 VGG.h5 [RESNET.h5]
 # Cells (CELLS, default all of them):
 #   pixel                              the pixel loss (MSE) alone
@@ -70,17 +71,25 @@ for seed in ${SEEDS:-1 2 3}; do
             if [ ! -f "$dir/results.json" ]; then
                 mkdir -p "$dir"
                 start=$(date -u +%FT%TZ)
+                # a run stopped by a signal left state.h5: continue it (bit for bit), its log appended
+                resume="" log="$dir/log.txt"
+                if [ -f "$dir/state.h5" ]; then
+                    resume=--resume
+                    echo "--- resumed $start" >>"$log"
+                else
+                    : >"$log"
+                fi
                 if [ "$cell" = pixel ]; then
                     # shellcheck disable=SC2086
-                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" --set run.seed=$seed \
-                        $COMMON $init ${EXTRA:-} >"$dir/log.txt" 2>&1
+                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" $resume --set run.seed=$seed \
+                        $COMMON $init ${EXTRA:-} >>"$log" 2>&1
                 else
                     # shellcheck disable=SC2086
-                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" --set run.seed=$seed \
+                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" $resume --set run.seed=$seed \
                         $COMMON $net --set "superres.lossnet_taps=$taps" $init \
-                        --set superres.perceptual_weight=$lambda ${EXTRA:-} >"$dir/log.txt" 2>&1
+                        --set superres.perceptual_weight=$lambda ${EXTRA:-} >>"$log" 2>&1
                 fi
-                echo "$cell λ $lambda seed $seed: exit $? $start $(date -u +%FT%TZ)"
+                echo "$cell λ $lambda seed $seed: exit $?${resume:+ (resumed)} $start $(date -u +%FT%TZ)"
             fi
             [ "$cell" = pixel ] && break
         done

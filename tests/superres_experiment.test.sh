@@ -40,6 +40,22 @@ CELLS="resnet-trained" SEEDS=1 sh scripts/superres_experiment.sh "$PIPE" "$TMP/s
     "$TMP/vgg-half/stage-00.h5" >"$TMP/sr3.log" 2>&1
 check "resnet-trained without RESNET.h5: skipped, saying so" \
     "$(grep -q 'resnet-trained seed 1: skipped (no RESNET.h5 given)' "$TMP/sr3.log" || head -c 300 "$TMP/sr3.log")"
+# a cell stopped by a signal (here --stop-after-steps) continues from its state.h5 on the next call,
+# to the bits of the run made straight through ($TMP/sr/pixel/seed-1)
+CELLS=pixel SEEDS=1 EXTRA="$EXTRA --stop-after-steps 1" sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr4" \
+    "$TMP/judge/stage-00.h5" "$TMP/vgg-half/stage-00.h5" >"$TMP/sr4.log" 2>&1
+CELLS=pixel SEEDS=1 sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr4" "$TMP/judge/stage-00.h5" \
+    "$TMP/vgg-half/stage-00.h5" >>"$TMP/sr4.log" 2>&1
+r=$("$PY" - "$TMP/sr4/pixel/seed-1/results.json" "$TMP/sr/pixel/seed-1/results.json" <<'PY' 2>&1
+import json, sys
+a, b = (json.load(open(p))["test"] for p in sys.argv[1:])
+print("" if all(a[k] == b[k] for k in ("psnr", "ssim", "accuracy_output")) else "resumed %r, straight %r" % (a, b))
+PY
+)
+grep -q "pixel λ 0 seed 1: exit 200 " "$TMP/sr4.log" || r="$r; not stopped first: $(head -c 300 "$TMP/sr4.log")"
+grep -q "pixel λ 0 seed 1: exit 0 (resumed) " "$TMP/sr4.log" || r="$r; not resumed: $(tail -c 300 "$TMP/sr4.log")"
+grep -q "^--- resumed " "$TMP/sr4/pixel/seed-1/log.txt" || r="$r; the log was not appended"
+check "a stopped cell resumes from its state.h5, to the straight run's results" "$r"
 "$PY" scripts/superres_report.py "$TMP/sr" "$TMP/data" "$TMP/grid.png" >"$TMP/report.md" 2>&1 ||
     not_ok "superres_report.py: $(tail -n 1 "$TMP/report.md")"
 r=$("$PY" - "$TMP/data/summary.json" <<'PY' 2>&1
