@@ -83,7 +83,7 @@ KIND_LABELS = {"random_imagenet_stem": "random, ImageNet stem, RGB",
                "random_cifar_stem": "random, cifar stem, gray", "trained": "trained on Fashion-MNIST"}
 # cell -> the architecture of its checkpoint (CKPT); SWAG on the random cell's taps
 TRAINED_CELLS = [("vgg", "vgg"), ("resnet", "resnet"), ("resnet_swag", "resnet"),
-                 ("noskip", "noskip")]
+                 ("noskip", "noskip"), ("resnet_shallow", "resnet")]
 
 
 def utc():
@@ -666,7 +666,9 @@ def trained_report(rows, lines):
     comps = [(cell_name(n, "trained"), cell_name(n, "random_cifar_stem")) for n, _ in TRAINED_CELLS]
     for kind in ("random_cifar_stem", "trained"):
         comps += [(cell_name(n, kind), cell_name("resnet", kind))
-                  for n in ("resnet_swag", "noskip", "vgg")]
+                  for n in ("resnet_swag", "noskip", "vgg", "resnet_shallow")]
+        # the control: is SWAG more than dropping the deep taps (as at the ImageNet stem)?
+        comps.append((cell_name("resnet_swag", kind), cell_name("resnet_shallow", kind)))
     comps = [c for c in comps if any(k[1] == c[0] for k in by) and any(k[1] == c[1] for k in by)]
     tests = paired_comparisons(by, textures, comps)
     lines.append("\nPaired by seed (the same start image; random: the same network seed), "

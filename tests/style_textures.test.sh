@@ -44,7 +44,7 @@ new = list(csv.DictReader(open(d + "/new.csv")))
 bare = ["vgg", "resnet", "resnet_swag", "noskip", "resnet_swag_channels", "resnet_swag_scale",
         "resnet_shallow"]
 if [r["network"] for r in old] != bare: bad.append("without --checkpoints: %s" % [r["network"] for r in old])
-four = ["vgg", "resnet", "resnet_swag", "noskip"]
+four = ["vgg", "resnet", "resnet_swag", "noskip", "resnet_shallow"]
 want = bare + [n + "/random_cifar_stem" for n in four] + [n + "/trained" for n in four]
 if [r["network"] for r in new] != want: bad.append("with --checkpoints: %s" % [r["network"] for r in new])
 # the ImageNet-stem cells: the same command and row as before the trained cells existed
@@ -59,7 +59,8 @@ calls = [json.loads(l) for l in open(d + "/new.log")]
 style = [c for c in calls if c["cmd"] == "style"]
 judge = [c for c in calls if c["cmd"] == "style-judge"]
 by = dict(zip(want, style))
-ck = {"vgg": "vgg19", "resnet": "resnet18", "resnet_swag": "resnet18", "noskip": "noskip"}
+ck = {"vgg": "vgg19", "resnet": "resnet18", "resnet_swag": "resnet18", "noskip": "noskip",
+      "resnet_shallow": "resnet18"}
 for n in four:
     t, rnd = by[n + "/trained"]["sets"], by[n + "/random_cifar_stem"]["sets"]
     if 'style.checkpoint="%s/cks/style-fmnist-%s/last.h5"' % (d, ck[n]) not in t or "style.normalize=data" not in t:
@@ -157,7 +158,7 @@ if not all(float(x["gram_distance"]) > 0 for x in rows): bad.append("judges")
 print("; ".join(bad))
 PYEOF
 )
-check "a trained cell runs through its checkpoint (gray 16x16, SWAG on layer4.1), its random twin through a cifar-stem network" "$r"
+check "a trained cell runs through its checkpoint (gray 16x16, SWAG on layer4.1), its random twin through a cifar-stem network; the deep-taps-dropped control in both kinds" "$r"
 
 # ---- the report: made-up trained and random cifar-stem records (ResNet 3, SWAG 2, VGG 1 in
 # both kinds; trained 0.5 above random; a tiny seed spread) and the real run's grid ----
@@ -166,7 +167,8 @@ import csv, sys
 d = sys.argv[1]
 rows = []
 for tex in ("brick", "grass"):
-    for net, base in (("vgg", 1.0), ("resnet", 3.0), ("resnet_swag", 2.0), ("noskip", 2.5)):
+    for net, base in (("vgg", 1.0), ("resnet", 3.0), ("resnet_swag", 2.0), ("noskip", 2.5),
+                      ("resnet_shallow", 2.2)):
         for kind, shift in (("random_cifar_stem", 0.0), ("trained", 0.5)):
             for seed in (1, 2, 3):
                 v = base + shift + 0.01 * seed * (1 if kind == "trained" else 0)
@@ -184,8 +186,9 @@ grep -q "^| brick | ResNet-18 + SWAG | trained | 1,2,3 | 2.520 ± 0.010 | 2.520 
 grep -q "^| ResNet-18 (trained on Fashion-MNIST) − ResNet-18 (random, cifar stem, gray) | grass | gray-level W1 | 3 | 0.520 ± 0.010 | yes | [0-9.e-]* |  |$" "$TMP/t.md" || r="$r; trained − random row (no gap to VGG across kinds)"
 grep -q "^| ResNet-18 + SWAG (trained on Fashion-MNIST) − ResNet-18 (trained on Fashion-MNIST) | brick | spectrum distance (decades) | 3 | -1.000 ± 0.000 | yes | 0 | 0.50 |$" "$TMP/t.md" || r="$r; SWAG within trained row"
 grep -q "^| brick | trained | 3 | 3 | 3 |$" "$TMP/t.md" || r="$r; claim row"
+grep -q "^| ResNet-18 + SWAG (random, cifar stem, gray) − ResNet-18, deep taps dropped (random, cifar stem, gray) | grass | Gram distance (judge VGG) | 3 | -0.200 ± 0.000 | yes | 0 |" "$TMP/t.md" || r="$r; SWAG − deep taps dropped row"
 grep -q "^| texture | network | seeds |" "$TMP/t.md" && r="$r; the ImageNet-stem table without its cells"
-check "report: trained and random cifar-stem means, trained − random, SWAG within each kind, the claim per kind" "$r"
+check "report: trained and random cifar-stem means, trained − random, SWAG within each kind, SWAG against dropping the deep taps, the claim per kind" "$r"
 "$PY" scripts/style_study.py report --textures "$TMP/real.csv" --runs "$TMP/ro" --images "$TMP/img" \
     --figures "$TMP" --markdown "$TMP/g.md" > "$TMP/g.log" 2>&1 || not_ok "report with runs: $(tail -n 1 "$TMP/g.log")"
 r=""; [ -s "$TMP/style-textures-trained.png" ] || r="no style-textures-trained.png"
