@@ -24,7 +24,8 @@
 # NICE (default 10): the runs' niceness.
 # Sizing (one shared core, nice -n 10): 4,000 training images of the second half (from image
 # 30,000), 2 epochs, 2,000 test images (the VGG up to group3.conv1: 4x the generator's cost a
-# step). The run of docs/RESULTS.md left vgg-normal out for time and ran two streams.
+# step). Session 13's full run (docs/RESULTS.md) added EXTRA="--set data.test_limit=10000": a VGG
+# cell then takes about 80 s of a quiet core, the 48 runs about an hour of both.
 set -u
 P=$1 OUT=$2 JUDGE=$3 VGG=$4 RESNET=${5:-}
 CELLS=${CELLS:-pixel vgg-liu vgg-kaiming vgg-xavier vgg-normal vgg-normal0.1 vgg-uniform vgg-trained resnet-liu resnet-kaiming resnet-trained}

@@ -40,6 +40,15 @@ CELLS="resnet-trained" SEEDS=1 sh scripts/superres_experiment.sh "$PIPE" "$TMP/s
     "$TMP/vgg-half/stage-00.h5" >"$TMP/sr3.log" 2>&1
 check "resnet-trained without RESNET.h5: skipped, saying so" \
     "$(grep -q 'resnet-trained seed 1: skipped (no RESNET.h5 given)' "$TMP/sr3.log" || head -c 300 "$TMP/sr3.log")"
+# the other two inits of Liu et al.'s table map to their keys (the log names each)
+CELLS="vgg-xavier vgg-uniform" SEEDS=1 LAMBDAS=0.05 sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr5" \
+    "$TMP/judge/stage-00.h5" "$TMP/vgg-half/stage-00.h5" >"$TMP/sr5.log" 2>&1
+r=""
+grep -q "perceptual (VGG-11-BN width 1, pool head, xavier," "$TMP/sr5/vgg-xavier/seed-1/log.txt" ||
+    r="vgg-xavier: $(head -c 300 "$TMP/sr5.log")"
+grep -q "perceptual (VGG-11-BN width 1, pool head, uniform 0.01," "$TMP/sr5/vgg-uniform/seed-1/log.txt" ||
+    r="$r; vgg-uniform: $(head -c 300 "$TMP/sr5.log")"
+check "the cells vgg-xavier and vgg-uniform (U[-0.01, 0.01])" "$r"
 # a cell stopped by a signal (here --stop-after-steps) continues from its state.h5 on the next call,
 # to the bits of the run made straight through ($TMP/sr/pixel/seed-1)
 CELLS=pixel SEEDS=1 EXTRA="$EXTRA --stop-after-steps 1" sh scripts/superres_experiment.sh "$PIPE" "$TMP/sr4" \
