@@ -11,7 +11,8 @@ row per run), DATA_DIR/summary.json (per cell: its family, init, λ, and the mea
 over seeds; per comparison of a loss-network cell with the pixel loss: the paired differences,
 their mean, std, a paired t-test's p-value and its Holm-corrected value over all comparisons
 made, and the issue's criterion: mean difference > 2 x the seed spread; per random cell, the
-share of the trained network's gain (same family and λ) it recovers) and FIGURE.png: a row per
+share of the trained network's gain (same family and λ) it recovers, null where the trained
+network's mean gain is not positive) and FIGURE.png: a row per
 test image (the first 6), columns input (nearest), bicubic, pixel loss, each λ = 0.05 loss
 network cell there is (random VGG liu, kaiming, trained VGG, random ResNet liu, trained ResNet),
 target, from the seed-1 runs' grid.png.
@@ -190,7 +191,8 @@ def main():
         for k in ["ssim", "accuracy_output"]:
             gain_t = cs[trained[0]][k]["mean"] - cs["pixel"][k]["mean"]
             gain_r = cs[cell][k]["mean"] - cs["pixel"][k]["mean"]
-            rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t != 0 else None
+            # a share of a gain: none where the trained network gained nothing (or lost)
+            rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t > 0 else None
     summary["recovered_share_of_trained_gain"] = rec
     json.dump(summary, open(os.path.join(data_dir, "summary.json"), "w"), indent=1)
     # the grid
