@@ -3,6 +3,7 @@
  * PyTorch):
  *
  *   build/bench/bench_superres [--batch 64] [--steps 10] [--warmup 2] [--threads T] [--lambda 0.05]
+ *                              [--task x2|denoise]
  *
  * The step, as `pipeline superres` runs it (src/tasks/superres.c): the SRResNet x2 generator
  * (3 residual blocks, 32 channels) on 1x14x14 inputs in training mode; MSE against the 1x28x28
@@ -10,7 +11,10 @@
  * head, Liu et al.'s init, evaluation mode) at taps group1.conv1, group2.conv1, group3.conv2;
  * the perceptual gradient back through it into the generator; SGD (lr 0.01, momentum 0.9).
  * Random images in [0, 1]: this measures the engine. Prints a human line and one
- * `RESULT key=value ...` line.
+ * `RESULT key=value ...` line. --task denoise: the denoising step (superres.task = denoise,
+ * configs/denoise.ini) instead: the scale-1 generator srresnet_x1 on 1x28x28 inputs (the targets
+ * plus noise of σ 0.5, denoise.h), its output plus the input (superres.skip = input), the same
+ * losses.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "denoise.h"
 #include "loss.h"
 #include "lossnet.h"
 #include "model.h"
@@ -55,6 +60,11 @@ int main(int argc, char **argv)
     int batch = arg_int(argc, argv, "--batch", 64), steps = arg_int(argc, argv, "--steps", 10);
     int warmup = arg_int(argc, argv, "--warmup", 2), threads = arg_int(argc, argv, "--threads", 0);
     double lambda = arg_double(argc, argv, "--lambda", 0.05);
+    bool denoise = false;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--task") == 0)
+            denoise = strcmp(argv[i + 1], "denoise") == 0;
+    int side = denoise ? 28 : 14;
     if (threads <= 0)
         threads = omp_get_max_threads();
     omp_set_num_threads(threads);
@@ -62,8 +72,8 @@ int main(int argc, char **argv)
 
     struct rv_error err;
     struct model g;
-    struct model_spec gs = {.arch = ARCH_SRRESNET, .depth = 3, .width = 1, .in_c = 1, .in_h = 14,
-                            .in_w = 14, .gamma_one = true};
+    struct model_spec gs = {.arch = denoise ? ARCH_SRRESNET_X1 : ARCH_SRRESNET, .depth = 3,
+                            .width = 1, .in_c = 1, .in_h = side, .in_w = side, .gamma_one = true};
     gs.classes = srresnet_classes(&gs);
     struct loss mse;
     struct lossnet ln;
@@ -78,12 +88,15 @@ int main(int argc, char **argv)
         return 1;
     }
     model_init(&g, 1);
-    size_t xn = (size_t)batch * 14 * 14, tn = (size_t)batch * 28 * 28;
+    size_t xn = (size_t)batch * side * side, tn = (size_t)batch * 28 * 28;
     float *x = malloc(xn * sizeof(float)), *t = malloc(tn * sizeof(float));
     for (size_t i = 0; i < tn; i++)
         t[i] = rng_uniform(1, rng_stream(RNG_TEST, 40, 0, 0), i);
-    for (size_t i = 0; i < xn; i++) /* the targets' 2×2 means */
+    for (size_t i = 0; i < xn; i++) /* x2: the targets' 2×2 means */
         x[i] = t[(i / 14) * 56 + (i % 14) * 2];
+    if (denoise) /* the targets plus noise */
+        for (int i = 0; i < batch; i++)
+            denoise_noisy(x + (size_t)i * 784, t + (size_t)i * 784, 784, 0.5, 0, DENOISE_TEST, i);
     struct sgd opt = {.momentum = 0.9};
     double start = 0.0;
     for (int k = 0; k < warmup + steps; k++) {
@@ -91,6 +104,9 @@ int main(int argc, char **argv)
             start = run_now();
         model_zero_grad(&g);
         model_forward(&g, x, batch, true, NULL);
+        if (denoise) /* superres.skip = input */
+            for (size_t i = 0; i < tn; i++)
+                g.logits[i] += x[i];
         mse.apply(&mse, &g, batch, batch, t);
         lossnet_set_target(&ln, t, batch);
         lossnet_loss(&ln, g.logits, batch, batch, lambda, g.d_logits);
@@ -98,10 +114,12 @@ int main(int argc, char **argv)
         sgd_step(g.values, g.momentum, g.grads, g.mask, g.total, 0.01f, &opt);
     }
     double secs = run_now() - start, img_s = steps * batch / secs;
-    printf("revive superres step (SRResNet x2 + VGG-11-BN perceptual): batch %d, %d threads, "
-           "%.1f img/s, peak RSS %.0f MiB\n", batch, threads, img_s, peak_rss_mib());
-    printf("RESULT tool=revive task=superres batch=%d threads=%d steps=%d img_s=%.2f "
-           "peak_rss_mib=%.1f params=%zu\n", batch, threads, steps, img_s, peak_rss_mib(), g.total);
+    printf("revive %s step (SRResNet x%d + VGG-11-BN perceptual): batch %d, %d threads, "
+           "%.1f img/s, peak RSS %.0f MiB\n", denoise ? "denoise" : "superres", denoise ? 1 : 2,
+           batch, threads, img_s, peak_rss_mib());
+    printf("RESULT tool=revive task=%s batch=%d threads=%d steps=%d img_s=%.2f "
+           "peak_rss_mib=%.1f params=%zu\n", denoise ? "denoise" : "superres", batch, threads,
+           steps, img_s, peak_rss_mib(), g.total);
     lossnet_close(&ln);
     model_free(&g);
     free(x);

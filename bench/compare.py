@@ -412,24 +412,28 @@ def compare_mpi(a):
 TARGET_SUPERRES = 1.3   # issue 22: a generator step with the perceptual loss, revive / PyTorch
 
 
-def compare_superres(a, torch_version):
-    """bench_superres and bench/torch_superres.py alternately, `repeats` times (issue 22)."""
+def compare_superres(a, torch_version, task="x2"):
+    """bench_superres and bench/torch_superres.py alternately, `repeats` times (issue 22; task
+    denoise: its second task's step)."""
     binary = os.path.join(BIN_DIR, "bench_superres")
     script = os.path.join(ROOT, "bench", "torch_superres.py")
     steps = str(max(2, round(10 * a.scale)))
     common = ["--batch", "64", "--steps", steps, "--warmup", str(max(1, a.warmup)),
-              "--threads", str(THREADS)]
+              "--threads", str(THREADS), "--task", task]
     r_runs, t_runs = [], []
     for rep in range(a.repeats):
         r_runs.append(results(run([binary] + common, revive_env()))[0])
         if torch_version:
             t_runs.append(results(run(["/usr/bin/python3", script] + common))[0])
-        print(f"  superres repeat {rep + 1}/{a.repeats}: revive {float(r_runs[-1]['img_s']):7.1f} img/s"
+        print(f"  {'superres' if task == 'x2' else task} repeat {rep + 1}/{a.repeats}: revive {float(r_runs[-1]['img_s']):7.1f} img/s"
               + (f", PyTorch {float(t_runs[-1]['img_s']):7.1f} img/s" if t_runs else ""),
               file=sys.stderr, flush=True)
     r = [float(x["img_s"]) for x in r_runs]
-    lines = [f"### Super-resolution step (issue 22): SRResNet x2 (3 blocks, 32 channels, "
-             f"{int(r_runs[0]['params']):,} parameters) on 1x14x14, MSE + 0.05 x perceptual "
+    what = ("Super-resolution step (issue 22): SRResNet x2" if task == "x2" else
+            "Denoising step (issue 22's second task): SRResNet x1 + the noisy input")
+    lines = [f"### {what} (3 blocks, 32 channels, "
+             f"{int(r_runs[0]['params']):,} parameters) on 1x{14 if task == 'x2' else 28}x"
+             f"{14 if task == 'x2' else 28}, MSE + 0.05 x perceptual "
              f"through a frozen VGG-11-BN (3 taps), batch 64, {THREADS} threads each", ""]
     if not t_runs:
         lines += ["| revive img/s | revive peak RSS MiB |", "|---:|---:|",
@@ -539,6 +543,7 @@ def main():
         out += [""] + compare_mixer(a, torch_version)
     if not a.no_superres:
         out += [""] + compare_superres(a, torch_version)
+        out += [""] + compare_superres(a, torch_version, "denoise")
     if not a.no_style:
         out += [""] + compare_style(a, torch_version)
     if not a.no_mpi:

@@ -7,6 +7,11 @@ group1.conv1, group2.conv1 and group3.conv2 (after their ReLUs), each the square
 divided by C*H*W; SGD lr 0.01, momentum 0.9. Prints one `RESULT key=value ...` line.
 
     bench/torch_superres.py [--batch 64] [--steps 10] [--warmup 2] [--threads 2] [--lambda 0.05]
+                            [--task x2|denoise]
+
+--task denoise: bench_superres.c's denoising step: the scale-1 generator (the same without the
+up-block) on 1x28x28 inputs (the targets plus Gaussian noise of sigma 0.5), its output plus the
+input (superres.skip = input), the same losses.
 """
 import argparse
 import resource
@@ -30,18 +35,22 @@ class Block(nn.Module):
 
 
 class SRResNet(nn.Module):
-    def __init__(self, c=32, blocks=3):
+    def __init__(self, c=32, blocks=3, scale=2):
         super().__init__()
+        self.scale = scale
         self.head = nn.Conv2d(1, c, 3, padding=1)
         self.blocks = nn.Sequential(*[Block(c) for _ in range(blocks)])
         self.body = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.body_bn = nn.BatchNorm2d(c)
-        self.up = nn.Conv2d(c, 4 * c, 3, padding=1)
+        if scale == 2:
+            self.up = nn.Conv2d(c, 4 * c, 3, padding=1)
         self.out = nn.Conv2d(c, 1, 3, padding=1)
 
     def forward(self, x):
         h = F.relu(self.head(x))
         y = self.body_bn(self.body(self.blocks(h))) + h
+        if self.scale == 1:  # srresnet_x1 with superres.skip = input
+            return self.out(y) + x
         return self.out(F.relu(F.pixel_shuffle(self.up(y), 2)))
 
 
@@ -74,13 +83,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lambda", dest="lam", type=float, default=0.05)
+    ap.add_argument("--task", choices=["x2", "denoise"], default="x2")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    g, vgg = SRResNet(), vgg11_taps()
+    denoise = a.task == "denoise"
+    g, vgg = SRResNet(scale=1 if denoise else 2), vgg11_taps()
     opt = torch.optim.SGD(g.parameters(), lr=0.01, momentum=0.9)
     t = torch.rand(a.batch, 1, 28, 28)
-    x = F.avg_pool2d(t, 2)
+    x = t + 0.5 * torch.randn_like(t) if denoise else F.avg_pool2d(t, 2)
     mean, std = 0.286, 0.353
     start = 0.0
     for k in range(a.warmup + a.steps):
@@ -98,7 +109,7 @@ def main():
     secs = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     params = sum(p.numel() for p in g.parameters())
-    print(f"RESULT tool=pytorch task=superres batch={a.batch} threads={a.threads} steps={a.steps} "
+    print(f"RESULT tool=pytorch task={'denoise' if denoise else 'superres'} batch={a.batch} threads={a.threads} steps={a.steps} "
           f"img_s={a.steps * a.batch / secs:.2f} peak_rss_mib={rss:.1f} params={params}")
 
 

@@ -54,7 +54,9 @@ enum reinit_weights { REINIT_WEIGHTS_FRESH, REINIT_WEIGHTS_KEEP, REINIT_WEIGHTS_
 enum threshold_mode { THRESHOLD_ABSOLUTE, THRESHOLD_RELATIVE, THRESHOLD_MODE_COUNT };
 enum pixel_loss_kind { PIXEL_LOSS_MSE, PIXEL_LOSS_L1, PIXEL_LOSS_COUNT };
 /* superres.skip: what the generator's output is added to (src/tasks/superres.c). */
-enum sr_skip_kind { SR_SKIP_NONE, SR_SKIP_NEAREST, SR_SKIP_BICUBIC, SR_SKIP_COUNT };
+enum sr_skip_kind { SR_SKIP_NONE, SR_SKIP_NEAREST, SR_SKIP_BICUBIC, SR_SKIP_INPUT, SR_SKIP_COUNT };
+/* superres.task: what the generator restores (src/tasks/superres.c). */
+enum sr_task { SR_TASK_X2, SR_TASK_DENOISE, SR_TASK_COUNT };
 
 /* pipeline style (src/tasks/style.c). */
 enum style_mode { STYLE_TEXTURE, STYLE_TRANSFER, STYLE_MODE_COUNT };
@@ -74,7 +76,8 @@ extern const char *const reinit_weights_names[REINIT_WEIGHTS_COUNT];
 extern const char *const threshold_mode_names[THRESHOLD_MODE_COUNT];
 extern const char *const conv_algo_names[CONV_ALGO_COUNT];
 extern const char *const pixel_loss_names[PIXEL_LOSS_COUNT];       /* "mse", "l1" */
-extern const char *const sr_skip_names[SR_SKIP_COUNT];             /* "none", "nearest", "bicubic" */
+extern const char *const sr_skip_names[SR_SKIP_COUNT]; /* "none", "nearest", "bicubic", "input" */
+extern const char *const sr_task_names[SR_TASK_COUNT];             /* "x2", "denoise" */
 extern const char *const style_mode_names[STYLE_MODE_COUNT];
 extern const char *const style_normalize_names[STYLE_NORMALIZE_COUNT];
 extern const char *const style_optimizer_names[STYLE_OPTIMIZER_COUNT];
@@ -154,6 +157,8 @@ struct config {
     bool reinit;                         /* false: the control, nothing is re-initialized */
     int recalibrate_batches;             /* BN running statistics from K batches after a transition */
     /* [superres]: `pipeline superres` (src/tasks/superres.c) */
+    enum sr_task sr_task;                /* x2 super-resolution or denoising */
+    double sr_noise_sigma;               /* denoise: the noise's standard deviation, pixel units */
     int sr_blocks, sr_width;             /* the SRResNet generator: residual blocks, 32·width channels */
     enum pixel_loss_kind sr_pixel_loss;
     double sr_perceptual_weight;         /* λ; 0 = the pixel loss alone (no loss network) */
@@ -169,7 +174,8 @@ struct config {
     char sr_lossnet_checkpoint[CONFIG_MAX_STRING]; /* "" = random weights */
     int sr_grid_images;                  /* rows of the PNG grid: the first test images */
     int sr_train_skip;                   /* the training images start after this many */
-    enum sr_skip_kind sr_skip;           /* output = generator + this upsampling of the input */
+    enum sr_skip_kind sr_skip;           /* output = generator + this upsampling of the input (x2)
+                                            or the input itself (denoise) */
     bool sr_icnr;                        /* ICNR init of up.conv (Aitken et al. 2017) */
     char sr_judge_checkpoint[CONFIG_MAX_STRING]; /* a classifier: accuracy on the outputs */
     /* [style]: pipeline style and style-stats (src/tasks/style.c) */

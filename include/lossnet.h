@@ -78,7 +78,7 @@ struct lossnet {
 
 /* 0 when family arch can be a loss network (style's or superres's), else -1 and a one-line error
  * naming `key` (the config key that chose it) and the families that can: a convolutional
- * classifier (resnet, imagenet_resnet, vgg). Not srresnet (the generator's family, an
+ * classifier (resnet, imagenet_resnet, vgg). Not srresnet or srresnet_x1 (the generators, an
  * image-to-image network) and not mixer: its token-mixing layers are tied to the image size it
  * was built for (a trained Mixer cannot read another size) and its features are patch tokens. */
 int lossnet_check_arch(enum arch_kind arch, const char *key, struct rv_error *err);

@@ -43,7 +43,10 @@
  * The names are model.arch's choices: arch_names. */
 struct model;
 
-enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_MIXER, ARCH_COUNT };
+/* ARCH_SRRESNET_X1 (the scale-1 generator for denoising) comes last so the others keep their
+ * numbers. */
+enum arch_kind { ARCH_RESNET, ARCH_IMAGENET_RESNET, ARCH_VGG, ARCH_SRRESNET, ARCH_MIXER,
+                 ARCH_SRRESNET_X1, ARCH_COUNT };
 extern const char *const arch_names[ARCH_COUNT];
 /* The first layers: the family's own (AUTO), torchvision's ImageNet stem (7×7/2 conv, BN, ReLU,
  * 3×3/2 max-pool) or the CIFAR stem (3×3/1 conv, BN, ReLU, no pool). model.stem. */

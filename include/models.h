@@ -46,10 +46,14 @@ int vgg_features(struct model *m, int x, const int convs[5], const int channels[
                  enum model_norm norm);
 int vgg_classifier(struct model *m, int x, enum model_head head, int hidden, int classes);
 void vgg_describe(char *buf, size_t size, const struct model_spec *s);
+/* srresnet (×2) and srresnet_x1 (scale 1, the denoiser: the same body without the up-block)
+ * share the check and the description. */
 int srresnet_check(const struct model_spec *s, struct rv_error *err);
 void srresnet_build(struct model *m);
+void srresnet_x1_build(struct model *m);
 void srresnet_describe(char *buf, size_t size, const struct model_spec *s);
-/* An srresnet's spec.classes: its output's size per image, in_c·2·in_h·2·in_w. */
+/* The generator's spec.classes: its output's size per image, in_c·2·in_h·2·in_w (srresnet) or
+ * in_c·in_h·in_w (srresnet_x1). */
 int srresnet_classes(const struct model_spec *s);
 int mixer_check(const struct model_spec *s, struct rv_error *err);
 void mixer_build(struct model *m);

@@ -23,6 +23,9 @@ enum rng_purpose {
     RNG_LABEL_NOISE = 8, /* (0): which training labels are replaced; (1): their new labels */
     RNG_LOSSNET = 9,   /* (param index): a frozen loss network's random weights (lossnet.h) */
     RNG_STYLE = 10,    /* (0): the starting noise of texture synthesis (pipeline style) */
+    RNG_NOISE = 11,    /* (0, image): a test image's noise, seed 0; (1, image): a blur-choice
+                          image's, seed 0; (2 + epoch, image): a training image's, seed run.seed
+                          (pipeline superres, task = denoise: denoise.h) */
 };
 
 /* A stream key from a purpose and up to three numbers. */

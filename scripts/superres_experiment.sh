@@ -2,7 +2,9 @@
 # Issue 22's experiment, "Without pretraining: a random perceptual loss" (docs/RESULTS.md):
 # x2 super-resolution of Fashion-MNIST by the SRResNet generator of configs/superres.ini (AdamW,
 # bicubic skip, ICNR) with the pixel loss alone, + a random loss network (a fresh one per seed)
-# or a trained one, 3 seeds each; the judge of configs/superres-judge.ini.
+# or a trained one, 3 seeds each; the judge of configs/superres-judge.ini. TASK=denoise: the
+# second task, heavy denoising (configs/denoise.ini: noise sigma 0.5, the scale-1 generator, the
+# noisy input as skip), the same cells and sizes.
 # Resumable: a cell whose results.json exists is skipped, one stopped by a signal (its state.h5)
 # continues with --resume (rerun the same command).
 #   sh scripts/superres_experiment.sh PIPELINE OUT JUDGE.h5 VGG.h5 [RESNET.h5]
@@ -21,7 +23,7 @@
 # LAMBDAS (default 0.05): the perceptual weights λ each loss-network cell runs at; the cell at
 # λ = 0.05 is OUT/<cell>, any other OUT/<cell>-l<λ> (scripts/superres_report.py reads both).
 # SEEDS (default 1 2 3). EXTRA: more --set options after all others (a tiny test run's sizes).
-# NICE (default 10): the runs' niceness.
+# NICE (default 10): the runs' niceness. TASK (default x2): x2 or denoise (the config file).
 # Sizing (one shared core, nice -n 10): 4,000 training images of the second half (from image
 # 30,000), 2 epochs, 2,000 test images (the VGG up to group3.conv1: 4x the generator's cost a
 # step). Session 13's full run (docs/RESULTS.md) added EXTRA="--set data.test_limit=10000": a VGG
@@ -32,6 +34,11 @@ CELLS=${CELLS:-pixel vgg-liu vgg-kaiming vgg-xavier vgg-normal vgg-normal0.1 vgg
 LAMBDAS=${LAMBDAS:-0.05}
 RESNET_DEPTH=${RESNET_DEPTH:-20}
 NICE=${NICE:-10}
+case ${TASK:-x2} in
+x2) INI=configs/superres.ini ;;
+denoise) INI=configs/denoise.ini ;;
+*) echo "superres_experiment.sh: TASK=$TASK: give x2 or denoise" >&2; exit 2 ;;
+esac
 export OMP_NUM_THREADS=1
 COMMON="--set run.threads=1 --set data.train_limit=4000 --set superres.train_skip=30000
  --set data.test_limit=2000 --set train.epochs=2 --set superres.judge_checkpoint=$JUDGE"
@@ -82,11 +89,11 @@ for seed in ${SEEDS:-1 2 3}; do
                 fi
                 if [ "$cell" = pixel ]; then
                     # shellcheck disable=SC2086
-                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" $resume --set run.seed=$seed \
+                    nice -n "$NICE" "$P" superres "$INI" --out "$dir" $resume --set run.seed=$seed \
                         $COMMON $init ${EXTRA:-} >>"$log" 2>&1
                 else
                     # shellcheck disable=SC2086
-                    nice -n "$NICE" "$P" superres configs/superres.ini --out "$dir" $resume --set run.seed=$seed \
+                    nice -n "$NICE" "$P" superres "$INI" --out "$dir" $resume --set run.seed=$seed \
                         $COMMON $net --set "superres.lossnet_taps=$taps" $init \
                         --set superres.perceptual_weight=$lambda ${EXTRA:-} >>"$log" 2>&1
                 fi

@@ -11,10 +11,15 @@ row per run), DATA_DIR/summary.json (per cell: its family, init, λ, and the mea
 over seeds; per comparison of a loss-network cell with the pixel loss: the paired differences,
 their mean, std, a paired t-test's p-value and its Holm-corrected value over all comparisons
 made, and the issue's criterion: mean difference > 2 x the seed spread; per random cell, the
-share of the trained network's gain (same family and λ) it recovers) and FIGURE.png: a row per
+share of the trained network's gain (same family and λ) it recovers, null where the trained
+network's mean gain is not positive) and FIGURE.png: a row per
 test image (the first 6), columns input (nearest), bicubic, pixel loss, each λ = 0.05 loss
 network cell there is (random VGG liu, kaiming, trained VGG, random ResNet liu, trained ResNet),
 target, from the seed-1 runs' grid.png.
+
+Either task of pipeline superres (superres.task): the runs' results.json name their baselines
+("baselines": x2's nearest and bicubic, denoise's noisy input and Gaussian blur; files without
+the key are x2's), and the table's baseline rows and the grid's first two columns are those.
 """
 import csv
 import json
@@ -35,9 +40,23 @@ INIT_NAMES = {"liu": "random, Liu et al.'s init", "kaiming": "random, Kaiming-no
               "normal0.1": "random, N(0, 0.1²)", "uniform": "random, U[-0.01, 0.01]",
               "trained": "trained (other half)"}
 METRICS = ["psnr", "ssim", "accuracy_output", "spectral_share_output"]
-BASE = ["psnr_nearest", "ssim_nearest", "psnr_bicubic", "ssim_bicubic", "accuracy_target",
-        "accuracy_bicubic", "accuracy_nearest", "spectral_share_target", "spectral_share_bicubic",
-        "spectral_share_nearest"]
+X2_BASELINES = ["nearest", "bicubic"]   # results.json without "baselines" (before denoising)
+BASELINE_NAMES = {"nearest": "nearest-neighbour", "bicubic": "bicubic (PIL)",
+                  "noisy": "noisy input", "blur": "Gaussian blur"}
+
+
+def base_keys(names):
+    """The baselines' columns of runs.csv (x2's in the order they always had)."""
+    a, b = names
+    return ["psnr_" + a, "ssim_" + a, "psnr_" + b, "ssim_" + b, "accuracy_target", "accuracy_" + b,
+            "accuracy_" + a, "spectral_share_target", "spectral_share_" + b, "spectral_share_" + a]
+
+
+def baseline_label(name, cell):
+    """A baseline's row label; the blur's names its width (the first run's)."""
+    if name == "blur" and cell.get("blur_sigma") is not None:
+        return "Gaussian blur (σ = %g px, chosen on training images)" % cell["blur_sigma"]
+    return BASELINE_NAMES.get(name, name)
 
 
 def parse_cell(name):
@@ -69,7 +88,8 @@ def cells_in(cells_dir):
 
 
 def load(cells_dir):
-    runs = []
+    """The runs, and the baselines' names (all runs must agree: one task)."""
+    runs, baselines = [], None
     for cell in cells_in(cells_dir):
         d = os.path.join(cells_dir, cell)
         for s in sorted(os.listdir(d)):
@@ -77,16 +97,25 @@ def load(cells_dir):
             if not os.path.exists(f):
                 continue
             r = json.load(open(f))
+            names = r.get("baselines", X2_BASELINES)
+            if baselines is None:
+                baselines = names
+            elif names != baselines:
+                sys.exit("superres_report.py: %s has baselines %s, the other runs %s: one task "
+                         "(superres.task) a directory" % (f, names, baselines))
             row = {"cell": cell, "seed": int(s.split("-")[1]), "seconds": r["seconds"],
                    "train_images": r["train_images"], "test_images": r["test"]["images"]}
-            for k in METRICS + BASE:
+            for k in METRICS + base_keys(names):
                 row[k] = r["test"].get(k)
+            for k in ("noise_sigma", "blur_sigma"):  # denoise's
+                if k in r["test"]:
+                    row[k] = r["test"][k]
             depth = re.search(r"^lossnet_depth = (\d+)$", r["config"], re.M)
             row["lossnet_depth"] = int(depth.group(1)) if depth else None
             row["pixel_last_epoch"] = r["epochs"][-1]["pixel"]
             row["perceptual_last_epoch"] = r["epochs"][-1]["perceptual"]
             runs.append(row)
-    return runs
+    return runs, baselines or X2_BASELINES
 
 
 def holm(ps):
@@ -103,8 +132,11 @@ def holm(ps):
 def main():
     cells_dir, data_dir, figure = sys.argv[1:4]
     os.makedirs(data_dir, exist_ok=True)
-    runs = load(cells_dir)
-    keys = ["cell", "seed", "train_images", "test_images", "seconds"] + METRICS + BASE + [
+    runs, baselines = load(cells_dir)
+    BASE = base_keys(baselines)
+    denoise = baselines != X2_BASELINES
+    extra = ["noise_sigma", "blur_sigma"] if denoise else []
+    keys = ["cell", "seed", "train_images", "test_images", "seconds"] + METRICS + BASE + extra + [
         "lossnet_depth", "pixel_last_epoch", "perceptual_last_epoch"]
     with open(os.path.join(data_dir, "runs.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
@@ -114,7 +146,8 @@ def main():
     by = {}
     for r in runs:
         by.setdefault(r["cell"], {})[r["seed"]] = r
-    summary = {"cells": {}, "comparisons": []}
+    summary = {"task": "denoise" if denoise else "x2", "baselines": baselines, "cells": {},
+               "comparisons": []}
     for cell, rs in by.items():
         family, init, lam = parse_cell(cell)
         c = {"family": family, "init": init, "lambda": lam, "seeds": sorted(rs),
@@ -122,6 +155,8 @@ def main():
         for k in METRICS + BASE + ["seconds"]:
             v = np.array([rs[s][k] for s in sorted(rs)], dtype=float)
             c[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
+        for k in extra:  # the same for every run (the noise, the blur chosen on training images)
+            c[k] = rs[min(rs)][k]
         summary["cells"][cell] = c
     comps = []
     cells = sorted(by, key=cell_order)
@@ -156,7 +191,8 @@ def main():
         for k in ["ssim", "accuracy_output"]:
             gain_t = cs[trained[0]][k]["mean"] - cs["pixel"][k]["mean"]
             gain_r = cs[cell][k]["mean"] - cs["pixel"][k]["mean"]
-            rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t != 0 else None
+            # a share of a gain: none where the trained network gained nothing (or lost)
+            rec["%s %s" % (cell, k)] = gain_r / gain_t if gain_t > 0 else None
     summary["recovered_share_of_trained_gain"] = rec
     json.dump(summary, open(os.path.join(data_dir, "summary.json"), "w"), indent=1)
     # the grid
@@ -189,12 +225,10 @@ def main():
     print("| output | seeds | PSNR dB | SSIM | judge's accuracy % | spectral share above 1/4 | wall s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     first = next(iter(summary["cells"].values()))
-    print("| nearest-neighbour | - | %.2f | %.4f | %.2f | %.4f | - |" % (
-        first["psnr_nearest"]["mean"], first["ssim_nearest"]["mean"], 100 * first["accuracy_nearest"]["mean"],
-        first["spectral_share_nearest"]["mean"]))
-    print("| bicubic (PIL) | - | %.2f | %.4f | %.2f | %.4f | - |" % (
-        first["psnr_bicubic"]["mean"], first["ssim_bicubic"]["mean"], 100 * first["accuracy_bicubic"]["mean"],
-        first["spectral_share_bicubic"]["mean"]))
+    for b in baselines:
+        print("| %s | - | %.2f | %.4f | %.2f | %.4f | - |" % (
+            baseline_label(b, first), first["psnr_" + b]["mean"], first["ssim_" + b]["mean"],
+            100 * first["accuracy_" + b]["mean"], first["spectral_share_" + b]["mean"]))
     for cell in cells:
         c = summary["cells"][cell]
         print("| %s | %d | %s | %s | %s | %s | %.0f |" % (

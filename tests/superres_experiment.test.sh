@@ -92,4 +92,22 @@ r=""
 grep -q "^| + 0.2 x random, Liu et al.'s init ResNet-20 | 2 |" "$TMP/report.md" || r="no ResNet λ 0.2 row: $(head -c 400 "$TMP/report.md")"
 [ -f "$TMP/grid.png" ] || r="$r; no grid.png"
 check "the report's table has the λ sweep's rows, and the figure" "$r"
+# TASK=denoise: the same cells on configs/denoise.ini; the report names its baselines (the
+# noisy input, the blur and its width) in place of nearest and bicubic.
+TASK=denoise CELLS="pixel vgg-liu" SEEDS="1 2" LAMBDAS=0.05 sh scripts/superres_experiment.sh "$PIPE" \
+    "$TMP/dn" "$TMP/judge/stage-00.h5" "$TMP/vgg-half/stage-00.h5" >"$TMP/dn.log" 2>&1
+r=""
+[ "$(grep -c ': exit 0 ' "$TMP/dn.log")" = 4 ] || r="not 4 runs: $(head -c 300 "$TMP/dn.log")"
+grep -q "noise sigma 0.5), mse loss + 0.05 x perceptual (VGG-11-BN" "$TMP/dn/vgg-liu/seed-2/log.txt" ||
+    r="$r; vgg-liu's log: $(head -n 1 "$TMP/dn/vgg-liu/seed-2/log.txt")"
+"$PY" scripts/superres_report.py "$TMP/dn" "$TMP/dndata" "$TMP/dngrid.png" >"$TMP/dnreport.md" 2>&1 ||
+    r="$r; superres_report.py: $(tail -n 1 "$TMP/dnreport.md")"
+grep -q "^| noisy input | - |" "$TMP/dnreport.md" && grep -q "^| Gaussian blur (σ = [0-9.]* px, chosen on training images) | - |" "$TMP/dnreport.md" ||
+    r="$r; no noisy and blur rows: $(head -c 300 "$TMP/dnreport.md")"
+grep -q "bicubic\|nearest" "$TMP/dnreport.md" && r="$r; x2's baselines in the denoise table"
+r=$r$("$PY" -c "
+import json; s = json.load(open('$TMP/dndata/summary.json'))
+print('' if s['task'] == 'denoise' and s['baselines'] == ['noisy', 'blur'] and len(s['comparisons']) == 3 and s['cells']['pixel']['noise_sigma'] == 0.5 else '; summary %r %r' % (s.get('task'), s.get('baselines')))" 2>&1)
+[ -f "$TMP/dngrid.png" ] || r="$r; no grid"
+check "TASK=denoise: the cells on configs/denoise.ini, the report's rows noisy input and Gaussian blur" "$r"
 finish superres_experiment

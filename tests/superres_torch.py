@@ -2,7 +2,9 @@
 PyTorch: SRResNet x2 (depth 1, 32 channels, 3x3 -> 6x6, training-mode BatchNorm), pixel MSE,
 and the perceptual loss through a frozen loss network in evaluation mode (conv-BN-ReLU tap,
 ceil-mode max-pool, conv-BN-ReLU tap). Reads revive's dump (values, inputs, its loss and
-gradients) and checks that PyTorch's loss and gradients agree. Usage: superres_torch.py DUMP"""
+gradients) and checks that PyTorch's loss and gradients agree. With x1, the denoiser's chain
+(test_denoise_chain_gradients): srresnet_x1, the same without the up-block, 6x6 -> 6x6.
+Usage: superres_torch.py DUMP [x1]"""
 import sys
 
 import numpy as np
@@ -10,7 +12,11 @@ import torch
 import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
+X1 = sys.argv[2:3] == ["x1"]
 N, C, H, W, WIDTH = 3, 1, 3, 3, 32
+SCALE = 1 if X1 else 2
+if X1:
+    H = W = 6
 LAMBDA, TAP_WEIGHT, MEAN, STD = 0.7, (1.0, 0.5), 0.3, 0.5
 
 d = np.fromfile(sys.argv[1], dtype=np.float64)
@@ -34,14 +40,16 @@ gshapes = conv_shapes(C, WIDTH, True)
 for _ in range(2):  # block0.conv1, block0.conv2: conv, gamma, beta
     gshapes += conv_shapes(WIDTH, WIDTH, False) + [(WIDTH,), (WIDTH,)]
 gshapes += conv_shapes(WIDTH, WIDTH, False) + [(WIDTH,), (WIDTH,)]  # body
-gshapes += conv_shapes(WIDTH, 4 * WIDTH, True) + conv_shapes(WIDTH, C, True)
+if not X1:
+    gshapes += conv_shapes(WIDTH, 4 * WIDTH, True)  # up.conv
+gshapes += conv_shapes(WIDTH, C, True)
 gp = [take(*s).requires_grad_() for s in gshapes]
 take(2 * WIDTH * 3)  # running statistics (training mode: unused)
 lshapes = conv_shapes(C, 4, True) + [(4,), (4,)] + conv_shapes(4, 6, False) + [(6,), (6,)] + [(3, 6), (3,)]
 lp = [take(*s) for s in lshapes]
 lrun = take(2 * 4 + 2 * 6)
 x = take(N, C, H, W).requires_grad_()
-target = take(N, C, 2 * H, 2 * W)
+target = take(N, C, SCALE * H, SCALE * W)
 want_loss = take(1).item()
 want_grads = [take(*s) for s in gshapes]
 want_dx = take(N, C, H, W)
@@ -53,12 +61,14 @@ def bn_train(t, g, b):
 
 
 def generator(x):
-    (hw, hb, c1, g1, b1, c2, g2, b2, cb, gb, bb, uw, ub, ow, ob) = gp
+    (hw, hb, c1, g1, b1, c2, g2, b2, cb, gb, bb), (ow, ob) = gp[:11], gp[-2:]
     h = F.relu(F.conv2d(x, hw, hb, padding=1))
     y = F.relu(bn_train(F.conv2d(h, c1, padding=1), g1, b1))
     y = bn_train(F.conv2d(y, c2, padding=1), g2, b2) + h
     y = bn_train(F.conv2d(y, cb, padding=1), gb, bb) + h
-    y = F.relu(F.pixel_shuffle(F.conv2d(y, uw, ub, padding=1), 2))
+    if not X1:
+        uw, ub = gp[11:13]
+        y = F.relu(F.pixel_shuffle(F.conv2d(y, uw, ub, padding=1), 2))
     return F.conv2d(y, ow, ob, padding=1)
 
 
@@ -90,4 +100,5 @@ for i, (p, w) in enumerate(zip(gp + [x], want_grads + [want_dx])):
 if bad:
     print("; ".join(bad))
     sys.exit(1)
-print("PyTorch agrees: loss %.9g, %d gradients and d_x" % (loss.item(), len(gp)))
+print("PyTorch agrees%s: loss %.9g, %d gradients and d_x" % (
+    " (srresnet_x1)" if X1 else "", loss.item(), len(gp)))

@@ -98,6 +98,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     SAME_LIST(stage_epochs); SAME_LIST(stage_lr); SAME(threshold); SAME(select); SAME(train_output);
     SAME(reinit_gamma); SAME(reinit_gamma_value); SAME(reinit_beta);
     SAME(reinit_weight_scale); SAME(reinit); SAME(recalibrate_batches);
+    SAME(sr_task); SAME(sr_noise_sigma);
     SAME(style_mode); SAME_STR(style_image); SAME_STR(content_image); SAME(style_downsample);
     SAME(style_crop); SAME(style_channels); SAME(style_normalize); SAME_STR(style_checkpoint);
     SAME(style_init); SAME(style_init_scale);
@@ -127,7 +128,7 @@ static const char DEFAULT_INI[] =
     "threshold = 0.01\nthreshold_mode = absolute\nselect = random\ntrain_output = false\nreinit_gamma = initial\n"
     "reinit_gamma_value = 1\nreinit_beta = initial\nreinit_weights = fresh\nreinit_weight_scale = 1\nreinit = true\n"
     "recalibrate_batches = 0\n"
-    "\n[superres]\nblocks = 3\nwidth = 1\npixel_loss = mse\nperceptual_weight = 0\nlossnet_arch = vgg\n"
+    "\n[superres]\ntask = x2\nnoise_sigma = 0\nblocks = 3\nwidth = 1\npixel_loss = mse\nperceptual_weight = 0\nlossnet_arch = vgg\n"
     "lossnet_depth = 11\nlossnet_width = 1\nlossnet_stem = auto\nlossnet_norm = batchnorm\n"
     "lossnet_taps = \"group1.conv1, group2.conv1, group3.conv2\"\nlossnet_tap_weights = \n"
     "lossnet_init = liu\nlossnet_init_scale = 0.01\nlossnet_seed = 0\nlossnet_checkpoint = \"\"\n"
@@ -614,7 +615,7 @@ static const char *const CHANGED[] = {
     "pipeline.train_output=true", "pipeline.reinit_gamma=fresh",
     "pipeline.reinit_gamma_value=0.25", "pipeline.reinit_beta=keep",
     "pipeline.reinit_weights=orthogonal", "pipeline.reinit_weight_scale=0.5", "pipeline.reinit=false", "pipeline.recalibrate_batches=8",
-    "superres.blocks=5", "superres.width=2", "superres.pixel_loss=l1", "superres.perceptual_weight=0.5",
+    "superres.task=denoise", "superres.noise_sigma=0.5", "superres.blocks=5", "superres.width=2", "superres.pixel_loss=l1", "superres.perceptual_weight=0.5",
     "superres.lossnet_arch=resnet", "superres.lossnet_depth=14", "superres.lossnet_width=2",
     "superres.lossnet_stem=cifar", "superres.lossnet_norm=none", "superres.lossnet_taps=seg1.block0",
     "superres.lossnet_tap_weights=2", "superres.lossnet_init=normal", "superres.lossnet_init_scale=0.1",
@@ -656,7 +657,7 @@ static void test_round_trip(void **state)
         a += la + (a[la] != 0);
         b += lb + (b[lb] != 0);
     }
-    assert_int_equal(keys, 115);
+    assert_int_equal(keys, 117);
     assert_int_equal(same, 5);
     assert_has(ini_changed, "\nconv_fraction = 0.3333333333333333\n");
     assert_has(ini_changed, "\nfractions = 0, 0.1, 0.30000000000000004, 1\n");

@@ -1,8 +1,10 @@
 /* Super-resolution's parts (issue 22): pixel shuffle (PyTorch's channel order, its backward),
- * the pixel losses (mean squared, L1), the SRResNet family (parameters, multiply-adds,
- * gradients), BatchNorm's evaluation-mode backward, and the frozen loss network with its
- * perceptual loss (lossnet.h): the gradient of the whole chain, generator → loss network,
- * against central differences. */
+ * the pixel losses (mean squared, L1), the SRResNet family and its scale-1 denoiser srresnet_x1
+ * (parameters, multiply-adds, gradients), BatchNorm's evaluation-mode backward, and the frozen
+ * loss network with its perceptual loss (lossnet.h): the gradient of the whole chain, generator
+ * → loss network, against central differences, for both generators. Denoising's noise (paired
+ * on test images, fresh per seed and epoch in training) and its Gaussian-blur baseline
+ * (denoise.h). */
 #include <math.h>
 #include <stdbool.h>
 #include <setjmp.h>
@@ -15,6 +17,8 @@
 #include <cmocka.h>
 #include <omp.h>
 
+#include "denoise.h"
+#include "image.h"
 #include "loss.h"
 #include "lossnet.h"
 #include "model.h"
@@ -263,6 +267,179 @@ static void test_srresnet_gradients(void **state)
     image_net_free(&t);
 }
 
+/* srresnet_x1, the denoiser: srresnet without the up-block, (C, H, W) → (C, H, W). */
+static void test_srresnet_x1_shape_and_counts(void **state)
+{
+    (void)state;
+    struct model_spec s = {.arch = ARCH_SRRESNET_X1, .depth = 3, .width = 1, .in_c = 1, .in_h = 28,
+                           .in_w = 28, .classes = 784};
+    assert_int_equal(srresnet_classes(&s), 784);
+    struct model m;
+    struct rv_error err;
+    if (model_build(&m, &s, -1, 1, &err))
+        fail_msg("%s", err.msg);
+    /* head 1·32·9 + 32; blocks 3·2·(32·32·9 + 64); body 32·32·9 + 64; output 32·9 + 1 */
+    size_t want = 320 + 3 * 2 * (9216 + 64) + 9216 + 64 + 289;
+    assert_int_equal(model_count(&m).total, want);
+    const struct tensor *o = &m.tensors[m.layers[m.nlayers - 1].out];
+    assert_int_equal(o->c, 1);
+    assert_int_equal(o->h, 28);
+    assert_int_equal(o->w, 28);
+    /* 7 convs 32→32 and two 1↔32, all at 28×28 */
+    assert_int_equal(multiply_adds(&m), (size_t)784 * (7 * 9216 + 2 * 288));
+    assert_int_equal(model_find_param(&m, "up.conv"), -1);
+    /* the same layer names as srresnet's up to body.add, then output */
+    struct model x2;
+    struct model_spec s2 = s;
+    s2.arch = ARCH_SRRESNET;
+    s2.in_h = s2.in_w = 14;
+    if (model_build(&x2, &s2, -1, 1, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(x2.nparams, m.nparams + 2); /* up.conv and its bias */
+    for (int p = 0; p < m.nparams - 2; p++)
+        assert_string_equal(m.params[p].name, x2.params[p].name);
+    assert_string_equal(m.params[m.nparams - 2].name, "output");
+    model_free(&x2);
+    char desc[96];
+    model_families[ARCH_SRRESNET_X1].describe(desc, sizeof desc, &s);
+    assert_string_equal(desc, "SRResNet x1, 3 residual blocks of 32 channels");
+    model_free(&m);
+    /* as a classifier: one line naming the fix */
+    s.classes = 10;
+    assert_int_equal(model_build(&m, &s, 1, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "model.arch = srresnet_x1 is an image-to-image network"));
+    assert_non_null(strstr(err.msg, "pipeline superres"));
+    /* not a loss network */
+    assert_int_equal(lossnet_check_arch(ARCH_SRRESNET_X1, "superres.lossnet_arch", &err), -1);
+    assert_non_null(strstr(err.msg, "superres.lossnet_arch = srresnet_x1 is the generator"));
+}
+
+static void test_srresnet_x1_gradients(void **state)
+{
+    (void)state;
+    struct model_spec s = {.arch = ARCH_SRRESNET_X1, .depth = 2, .width = 1, .in_c = 1, .in_h = 4,
+                           .in_w = 4, .classes = 16, .input_grad = true};
+    struct image_net t;
+    image_net_setup(&t, &s, 3);
+    struct rv_error err;
+    assert_int_equal(loss_mse(&t.loss, &t.m, NULL, &err), 0);
+    assert_true(image_net_check(&t) <= 1);
+    image_net_free(&t);
+}
+
+/* ---- denoising's noise and blur (denoise.h) ------------------------------------------------- */
+
+/* The noise of a test image is a function of the image index and pixel only (the same for every
+ * run, seed and cell: paired comparisons); a training image's changes with the seed, the epoch
+ * and the image; the blur-choice images' with neither seed nor epoch. N(0, σ²) per pixel. */
+static void test_denoise_noise_streams(void **state)
+{
+    (void)state;
+    enum { N = 784 };
+    static float t[N], a[N], b[N];
+    for (int i = 0; i < N; i++)
+        t[i] = (float)(i % 29) / 28.0f;
+    /* test images: the seed is ignored, the image index is not */
+    denoise_noisy(a, t, N, 0.5, 1, DENOISE_TEST, 17);
+    denoise_noisy(b, t, N, 0.5, 2, DENOISE_TEST, 17);
+    assert_memory_equal(a, b, sizeof a);
+    denoise_noisy(b, t, N, 0.5, 1, DENOISE_TEST, 18);
+    assert_memory_not_equal(a, b, sizeof a);
+    /* the choice images: neither seed nor epoch; not the test images' noise */
+    denoise_noisy(b, t, N, 0.5, 3, DENOISE_CHOICE, 17);
+    assert_memory_not_equal(a, b, sizeof a);
+    denoise_noisy(a, t, N, 0.5, 4, DENOISE_CHOICE, 17);
+    assert_memory_equal(a, b, sizeof a);
+    /* training: deterministic; fresh per seed, epoch and image; none equal to the test noise */
+    float c[N];
+    denoise_noisy(a, t, N, 0.5, 1, 0, 17);
+    denoise_noisy(c, t, N, 0.5, 1, 0, 17);
+    assert_memory_equal(a, c, sizeof a);
+    const int other[][3] = {{2, 0, 17}, {1, 1, 17}, {1, 0, 16}};
+    for (int k = 0; k < 3; k++) {
+        denoise_noisy(b, t, N, 0.5, (uint64_t)other[k][0], other[k][1], other[k][2]);
+        assert_memory_not_equal(a, b, sizeof a);
+    }
+    denoise_noisy(b, t, N, 0.5, 0, DENOISE_TEST, 17);
+    assert_memory_not_equal(a, b, sizeof a);
+    /* x − t is σ·N(0, 1): mean and standard deviation over 100 images' pixels */
+    double sum = 0.0, sq = 0.0;
+    for (int img = 0; img < 100; img++) {
+        denoise_noisy(a, t, N, 0.5, 7, 3, img);
+        for (int i = 0; i < N; i++) {
+            double d = (double)a[i] - t[i];
+            sum += d;
+            sq += d * d;
+        }
+    }
+    double n = 100.0 * N, mean = sum / n, sd = sqrt(sq / n - mean * mean);
+    assert_true(fabs(mean) < 0.005 && fabs(sd - 0.5) < 0.005);
+}
+
+/* The blur against a direct 2-D sum of the truncated, renormalized Gaussian (separable: the 2-D
+ * kernel of a pixel is the product of its row's and column's taps); a constant stays constant. */
+static void test_denoise_blur(void **state)
+{
+    (void)state;
+    enum { H = 7, W = 11 };
+    float in[H * W], out[H * W], tmp[H * W];
+    for (int i = 0; i < H * W; i++)
+        in[i] = (float)((i * 7) % 13) / 13.0f;
+    const double sigmas[] = {0.25, 1.0, 3.0};
+    for (int k = 0; k < 3; k++) {
+        double sg = sigmas[k];
+        int r = (int)ceil(3.0 * sg);
+        denoise_blur(out, in, H, W, sg, tmp);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double num = 0.0, den = 0.0;
+                for (int v = y - r; v <= y + r; v++)
+                    for (int u = x - r; u <= x + r; u++) {
+                        if (v < 0 || v >= H || u < 0 || u >= W)
+                            continue;
+                        double g = exp(-((v - y) * (v - y) + (u - x) * (u - x)) / (2.0 * sg * sg));
+                        num += g * in[v * W + u];
+                        den += g;
+                    }
+                assert_true(fabs(out[y * W + x] - num / den) < 1e-5);
+            }
+    }
+    for (int i = 0; i < H * W; i++)
+        in[i] = 0.375f;
+    denoise_blur(out, in, H, W, 2.0, tmp);
+    for (int i = 0; i < H * W; i++)
+        assert_true(fabs(out[i] - 0.375f) < 1e-6);
+}
+
+/* The blur width is chosen by PSNR on the images given: flat images under heavy noise take the
+ * widest blur of the grid, a pixel checkerboard under faint noise the narrowest. */
+static void test_denoise_choose_blur(void **state)
+{
+    (void)state;
+    enum { N = 4, S = 16, P = S * S };
+    static float clean[N * P], noisy[N * P], tmp[2 * P];
+    const double widths[] = DENOISE_BLUR_WIDTHS;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < P; j++)
+                clean[i * P + j] = pass == 0 ? 0.5f : (float)(((j / S) + (j % S)) % 2);
+            denoise_noisy(noisy + i * P, clean + i * P, P, pass == 0 ? 0.3 : 0.01, 0,
+                          DENOISE_CHOICE, i);
+        }
+        double psnr, b = denoise_choose_blur(noisy, clean, N, 1, S, S, tmp, &psnr);
+        assert_true(b == (pass == 0 ? widths[DENOISE_BLUR_NWIDTHS - 1] : widths[0]));
+        /* the PSNR returned is that width's, measured as evaluation does (clamped) */
+        double sum = 0.0;
+        for (int i = 0; i < N; i++) {
+            denoise_blur(tmp, noisy + i * P, S, S, b, tmp + P);
+            for (int j = 0; j < P; j++)
+                tmp[j] = tmp[j] < 0.0f ? 0.0f : tmp[j] > 1.0f ? 1.0f : tmp[j];
+            sum += image_psnr(tmp, clean + i * P, P, 1.0);
+        }
+        assert_true(fabs(psnr - sum / N) < 1e-9);
+    }
+}
+
 /* ---- BatchNorm in evaluation mode: the frozen network's input gradient ---------------------- */
 
 static double eval_loss(void *ctx, bool backward)
@@ -477,12 +654,14 @@ static void dump_chain(const char *path, const struct chain *c, double value)
     assert_int_equal(fclose(f), 0);
 }
 
-static void test_perceptual_chain_gradients(void **state)
+/* The chain for generator arch (srresnet on 3×3 inputs or srresnet_x1 on 6×6: 6×6 outputs
+ * either way); dumped for PyTorch to the file named by the environment variable `dump`. */
+static void perceptual_chain(enum arch_kind arch, const char *dump)
 {
-    (void)state;
     struct chain c = {.lambda = 0.7};
-    struct model_spec gs = {.arch = ARCH_SRRESNET, .depth = 1, .width = 1, .in_c = 1, .in_h = 3,
-                            .in_w = 3, .classes = 36, .input_grad = true};
+    int side = arch == ARCH_SRRESNET_X1 ? 6 : 3;
+    struct model_spec gs = {.arch = arch, .depth = 1, .width = 1, .in_c = 1, .in_h = side,
+                            .in_w = side, .classes = 36, .input_grad = true};
     image_net_setup(&c.g, &gs, 3);
     for (size_t i = 0; i < (size_t)3 * 36; i++) /* targets: images in [0, 1] */
         c.g.target[i] = rng_uniform(4, rng_stream(RNG_TEST, 34, 0, 0), i);
@@ -511,8 +690,8 @@ static void test_perceptual_chain_gradients(void **state)
     assert_true(lossnet_loss(&c.ln, c.g.m.logits, 3, 3, 1.0, NULL) > 1e-3);
     double value = chain_loss(&c, true);
     size_t xn = input_size(&c.g.m, 3);
-    if (getenv("SR_TORCH_DUMP")) /* tests/superres_torch.test.sh compares this with PyTorch */
-        dump_chain(getenv("SR_TORCH_DUMP"), &c, value);
+    if (getenv(dump)) /* tests/superres_torch.test.sh compares this with PyTorch */
+        dump_chain(getenv(dump), &c, value);
     float *grads = malloc(c.g.m.total * sizeof(float)), *dx = malloc(xn * sizeof(float));
     memcpy(grads, c.g.m.grads, c.g.m.total * sizeof(float));
     memcpy(dx, c.g.m.d_x, xn * sizeof(float));
@@ -533,6 +712,20 @@ static void test_perceptual_chain_gradients(void **state)
     free(dx);
     lossnet_close(&c.ln);
     image_net_free(&c.g);
+}
+
+static void test_perceptual_chain_gradients(void **state)
+{
+    (void)state;
+    perceptual_chain(ARCH_SRRESNET, "SR_TORCH_DUMP");
+}
+
+/* The denoiser's chain: the same through srresnet_x1 (skip = input adds a constant to the
+ * output, so the generator's gradients are these). */
+static void test_denoise_chain_gradients(void **state)
+{
+    (void)state;
+    perceptual_chain(ARCH_SRRESNET_X1, "SR_TORCH_DUMP_X1");
 }
 
 /* ---- ×2 upsampling (upsample.h) -------------------------------------------------------------- */
@@ -631,9 +824,15 @@ int main(void)
         cmocka_unit_test(test_pixel_losses_and_shuffle_gradients),
         cmocka_unit_test(test_srresnet_shape_and_counts),
         cmocka_unit_test(test_srresnet_gradients),
+        cmocka_unit_test(test_srresnet_x1_shape_and_counts),
+        cmocka_unit_test(test_srresnet_x1_gradients),
+        cmocka_unit_test(test_denoise_noise_streams),
+        cmocka_unit_test(test_denoise_blur),
+        cmocka_unit_test(test_denoise_choose_blur),
         cmocka_unit_test(test_eval_batchnorm_gradients),
         cmocka_unit_test(test_lossnet_init_schemes),
         cmocka_unit_test(test_perceptual_chain_gradients),
+        cmocka_unit_test(test_denoise_chain_gradients),
         cmocka_unit_test(test_lossnet_stops_at_last_tap),
         cmocka_unit_test(test_upsample_against_pil),
         cmocka_unit_test(test_icnr_no_checkerboard),

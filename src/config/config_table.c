@@ -71,6 +71,10 @@ const char *const pixel_loss_names[PIXEL_LOSS_COUNT] = {
 };
 const char *const sr_skip_names[SR_SKIP_COUNT] = {
     [SR_SKIP_NONE] = "none", [SR_SKIP_NEAREST] = "nearest", [SR_SKIP_BICUBIC] = "bicubic",
+    [SR_SKIP_INPUT] = "input",
+};
+const char *const sr_task_names[SR_TASK_COUNT] = {
+    [SR_TASK_X2] = "x2", [SR_TASK_DENOISE] = "denoise",
 };
 const char *const style_mode_names[STYLE_MODE_COUNT] = {
     [STYLE_TEXTURE] = "texture", [STYLE_TRANSFER] = "transfer",
@@ -288,11 +292,19 @@ const struct config_key config_keys[] = {
       "after each transition, recompute every BatchNorm running mean/var as the average over this "
       "many training batches (train-mode forward, no update); 0 = off"),
 
+    KC("superres", "task", sr_task, "x2", sr_task_names,
+      "pipeline superres's task: x2 (super-resolution: the image average-pooled 2x2 in; generator "
+      "srresnet) or denoise (the image plus Gaussian noise of noise_sigma in; generator "
+      "srresnet_x1, src/models/srresnet.c); the target is the image"),
+    K("superres", "noise_sigma", CFG_DOUBLE, sr_noise_sigma, 0, 10, "0", NULL,
+      "task = denoise: the standard deviation of the additive Gaussian noise in [0, 1] pixel "
+      "units (> 0; fresh per seed, epoch and image in training, the same for every run on the "
+      "test images); task = x2: 0"),
     K("superres", "blocks", CFG_INT, sr_blocks, 0, 64, "3", NULL,
-      "pipeline superres: the SRResNet x2 generator's residual blocks (src/models/srresnet.c)"),
+      "pipeline superres: the generator's residual blocks (SRResNet, src/models/srresnet.c)"),
     K("superres", "width", CFG_INT, sr_width, 1, 16, "1", NULL,
       "the generator's channel multiplier: 32w channels (w = 1, 3 blocks: 18.7 M multiply-adds "
-      "per 14x14 image)"),
+      "per 14x14 image for x2, 51.0 M per 28x28 image for denoise)"),
     KC("superres", "pixel_loss", sr_pixel_loss, "mse", pixel_loss_names,
       "the pixel loss against the target: mse (mean squared error) or l1 (mean absolute error)"),
     K("superres", "perceptual_weight", CFG_DOUBLE, sr_perceptual_weight, 0, 1e6, "0", NULL,
@@ -334,7 +346,8 @@ const struct config_key config_keys[] = {
     KC("superres", "skip", sr_skip, "none", sr_skip_names,
       "the output is the generator's plus this upsampling of the input (a global skip: the "
       "generator learns the residual, its output conv zeroed at the start so it starts as the "
-      "upsampling itself): none, nearest or bicubic (include/upsample.h)"),
+      "upsampling itself): none, nearest or bicubic (include/upsample.h) for task = x2; none or "
+      "input (the noisy input itself) for task = denoise"),
     K("superres", "icnr", CFG_BOOL, sr_icnr, 0, 0, "false", NULL,
       "initialize up.conv (before the pixel shuffle) by ICNR (Aitken et al. 2017): the four "
       "sub-pixel filters of each output channel equal, so the first shuffle has no checkerboard"),

@@ -67,7 +67,8 @@ _Static_assert(CHECKPOINT_CONV_AUTO_RULE == CONV_AUTO_RULE_CURRENT,
 
 const char *const ck_wiring_names[CK_NWIRINGS] = {
     [ARCH_RESNET] = "resnet-cifar", [ARCH_IMAGENET_RESNET] = "imagenet-resnet", [ARCH_VGG] = "vgg",
-    [ARCH_SRRESNET] = "srresnet", [ARCH_MIXER] = "mlp-mixer"};
+    [ARCH_SRRESNET] = "srresnet", [ARCH_MIXER] = "mlp-mixer",
+    [ARCH_SRRESNET_X1] = "srresnet-x1"};
 _Static_assert(CK_NWIRINGS == ARCH_COUNT, "a new family: name its wiring in ck_wiring_names");
 
 const struct ck_row ck_layout[CK_NFIELDS] = {
@@ -142,7 +143,8 @@ const struct ck_row ck_layout[CK_NFIELDS] = {
                         "the config's"),
     [CK_MODEL_WIRING] = A("model", "wiring", CK_T_STRING, CK_OPTIONAL | CK_ADDED, 0, 0,
                           "the family's wiring: `\"resnet-cifar\"` (the network described in \"The "
-                          "network, exactly\"), `\"imagenet-resnet\"`, `\"vgg\"` or `\"mlp-mixer\"` (include/models.h "
+                          "network, exactly\"), `\"imagenet-resnet\"`, `\"vgg\"`, `\"srresnet\"`, "
+                          "`\"srresnet-x1\"` or `\"mlp-mixer\"` (include/models.h "
                           "and src/models/); one other than the wiring of the family the file's /config "
                           "builds is refused; assumed to be that one when missing. (Files written "
                           "before the network description, without `arch`, say `resnet-cifar` "

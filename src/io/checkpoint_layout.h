@@ -97,7 +97,7 @@ bool ck_in_file(const struct ck_row *row, enum ck_file file);
 /* The wiring of each family's network, /model's `wiring` (the CIFAR ResNet's is
  * docs/checkpoint-format.md's "The network, exactly"), in enum arch_kind's order, and the
  * version of all of them. */
-#define CK_NWIRINGS 5
+#define CK_NWIRINGS 6
 extern const char *const ck_wiring_names[CK_NWIRINGS];
 #define CHECKPOINT_WIRING_VERSION 1
 

@@ -8,6 +8,7 @@ const char *const arch_names[ARCH_COUNT] = {
     [ARCH_VGG] = "vgg",
     [ARCH_SRRESNET] = "srresnet",
     [ARCH_MIXER] = "mixer",
+    [ARCH_SRRESNET_X1] = "srresnet_x1",
 };
 
 const struct model_family model_families[ARCH_COUNT] = {
@@ -16,6 +17,7 @@ const struct model_family model_families[ARCH_COUNT] = {
     [ARCH_VGG] = {vgg_check, vgg_build, vgg_describe},
     [ARCH_SRRESNET] = {srresnet_check, srresnet_build, srresnet_describe},
     [ARCH_MIXER] = {mixer_check, mixer_build, mixer_describe},
+    [ARCH_SRRESNET_X1] = {srresnet_check, srresnet_x1_build, srresnet_describe},
 };
 
 const char *const stem_names[STEM_COUNT] = {

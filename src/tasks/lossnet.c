@@ -16,9 +16,9 @@ const char *const lossnet_init_names[LOSSNET_INIT_COUNT] = {
 
 int lossnet_check_arch(enum arch_kind arch, const char *key, struct rv_error *err)
 {
-    if (arch == ARCH_SRRESNET)
-        return rv_fail(err, "%s = srresnet is the generator's family; the loss network is a "
-                       "classifier: resnet, imagenet_resnet or vgg", key);
+    if (arch == ARCH_SRRESNET || arch == ARCH_SRRESNET_X1)
+        return rv_fail(err, "%s = %s is the generator's family; the loss network is a "
+                       "classifier: resnet, imagenet_resnet or vgg", key, arch_names[arch]);
     if (arch == ARCH_MIXER)
         return rv_fail(err, "%s = mixer cannot be a loss network: its token-mixing layers are tied "
                        "to one image size and its features are patch tokens, not a convolutional "

@@ -20,6 +20,14 @@
  * every epoch's end too) and exit status EXIT_STOPPED; --resume continues from it, bit for bit as
  * if never stopped.
  *
+ * superres.task = denoise (issue 22's second task, heavy denoising): the input is the image plus
+ * Gaussian noise of superres.noise_sigma (include/denoise.h: the same noisy test images for every
+ * run, fresh training noise per seed, epoch and image), the target the image; the generator
+ * srresnet_x1 (SRResNet without the up-block, scale 1); superres.skip = input adds the noisy
+ * input to its output. The baselines are the noisy input itself and a Gaussian blur of it whose
+ * width is chosen on training images (denoise_choose_blur), in the places of nearest and
+ * bicubic: the same metrics, judge and grid columns.
+ *
  * No allocation in a training step: every buffer is made before the first. */
 #include <cblas.h>
 #include <math.h>
@@ -32,6 +40,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data.h"
+#include "denoise.h"
 #include "h5io.h"
 #include "image.h"
 #include "json.h"
@@ -51,16 +60,19 @@ _Static_assert(DATA_MAX_CHANNELS <= LOSSNET_MAX_CHANNELS, "lossnet_spec's mean a
 /* The mid-run state file in the run directory (checkpoint_save_sr_state). */
 #define STATE_FILE "state.h5"
 
+/* The two baselines of each task, as results.json and the log name them: x2, the input upsampled
+ * by nearest neighbour and bicubic; denoise, the noisy input itself and its Gaussian blur. */
+enum { BASE_COUNT = 2 };
+static const char *const base_names[SR_TASK_COUNT][BASE_COUNT] = {
+    [SR_TASK_X2] = {"nearest", "bicubic"}, [SR_TASK_DENOISE] = {"noisy", "blur"}};
+
 struct test_metrics {
     int n;
-    double psnr, ssim, share_out, share_target, psnr_nearest, ssim_nearest, share_nearest;
-    double psnr_bicubic, ssim_bicubic, share_bicubic;
-    /* the judge's accuracy ("recognizable?") on the targets, outputs, bicubic, nearest */
-    double acc_target, acc_output, acc_bicubic, acc_nearest;
+    double psnr, ssim, share_out, share_target;
+    double base_psnr[BASE_COUNT], base_ssim[BASE_COUNT], base_share[BASE_COUNT];
+    /* the judge's accuracy ("recognizable?") on the targets, outputs and baselines */
+    double acc_target, acc_output, acc_base[BASE_COUNT];
 };
-
-/* The images a test batch is measured on, in the order of the accuracies above. */
-enum { SET_TARGET, SET_OUTPUT, SET_BICUBIC, SET_NEAREST, SET_COUNT };
 
 struct superres {
     struct config cfg;
@@ -73,8 +85,9 @@ struct superres {
     struct lossnet ln;
     float *x, *target;             /* a batch: inputs, targets */
     float *skip;                   /* a batch: the inputs upsampled by superres.skip */
-    float *bic, *near;             /* a batch: the inputs upsampled, bicubic and nearest */
-    float *tmp;                    /* upsample_bicubic2's scratch, 2·lh·lw floats */
+    float *base[BASE_COUNT];       /* a batch: the baselines (base_names), clamped to [0, 1] */
+    float *tmp;                    /* upsample_bicubic2's or denoise_blur's scratch, 2·h·w floats */
+    double blur_sigma, blur_psnr;  /* denoise: the blur's width, chosen on training images */
     struct sgd opt;
     bool judging;                  /* superres.judge_checkpoint: a classifier */
     struct model judge;
@@ -116,8 +129,37 @@ static int split_taps(const char *text, char *buf, size_t cap, const char **name
     return n;
 }
 
+/* superres.task across noise_sigma, skip and icnr. */
+static int check_task(const struct config *c, struct rv_error *err)
+{
+    if (c->sr_task == SR_TASK_DENOISE) {
+        if (c->sr_noise_sigma <= 0.0)
+            return rv_fail(err, "superres.task = denoise needs superres.noise_sigma > 0 (the "
+                           "noise's standard deviation in [0, 1] pixel units: configs/denoise.ini "
+                           "has 0.5)");
+        if (c->sr_skip == SR_SKIP_NEAREST || c->sr_skip == SR_SKIP_BICUBIC)
+            return rv_fail(err, "superres.skip = %s upsamples a x2 input; superres.task = denoise "
+                           "takes skip = input (the noisy input added to the output) or none",
+                           sr_skip_names[c->sr_skip]);
+        if (c->sr_icnr)
+            return rv_fail(err, "superres.icnr = true initializes the x2 generator's up-block; "
+                           "superres.task = denoise's generator (srresnet_x1) has none: set "
+                           "superres.icnr = false");
+        return 0;
+    }
+    if (c->sr_noise_sigma != 0.0)
+        return rv_fail(err, "superres.noise_sigma = %g is for superres.task = denoise; task = x2 "
+                       "adds no noise: set superres.noise_sigma = 0", c->sr_noise_sigma);
+    if (c->sr_skip == SR_SKIP_INPUT)
+        return rv_fail(err, "superres.skip = input is for superres.task = denoise (an input of "
+                       "the output's size); task = x2 takes skip = none, nearest or bicubic");
+    return 0;
+}
+
 static int check_keys(const struct config *c, struct rv_error *err)
 {
+    if (check_task(c, err))
+        return -1;
     if (c->sr_perceptual_weight == 0.0)
         return 0;
     if (lossnet_check_arch(c->sr_lossnet_arch, "superres.lossnet_arch", err))
@@ -179,7 +221,8 @@ static int load(struct superres *s, struct rv_error *err)
     s->c = s->train.c;
     s->h = s->train.h;
     s->w = s->train.w;
-    if (s->h % 2 || s->w % 2)
+    bool x2 = c->sr_task == SR_TASK_X2;
+    if (x2 && (s->h % 2 || s->w % 2))
         return rv_fail(err, "superres: the images are %dx%d; x2 super-resolution needs even sides",
                        s->h, s->w);
     if (s->h < SSIM_WINDOW || s->w < SSIM_WINDOW)
@@ -189,19 +232,26 @@ static int load(struct superres *s, struct rv_error *err)
     if (s->train.n < 2 || s->test.n < 1)
         return rv_fail(err, "superres: %d training and %d test images; need 2 and 1 at least "
                        "(data.train_limit, data.test_limit)", s->train.n, s->test.n);
-    s->lh = s->h / 2;
-    s->lw = s->w / 2;
+    s->lh = x2 ? s->h / 2 : s->h;
+    s->lw = x2 ? s->w / 2 : s->w;
     return 0;
 }
 
-/* Image idx of d as a target (c, h, w) in [0, 1] and its 2×2 average pool (c, h/2, w/2). */
-static void make_pair(const struct superres *s, const struct dataset *d, int idx, float *x,
-                      float *t)
+/* Image idx of d as a target (c, h, w) in [0, 1] and the input: x2, its 2×2 average pool (c,
+ * h/2, w/2); denoise, itself plus the noise of `key` (denoise.h: DENOISE_TEST, DENOISE_CHOICE or
+ * the epoch). */
+static void make_pair(const struct superres *s, const struct dataset *d, int idx, int key,
+                      float *x, float *t)
 {
     size_t hw = (size_t)s->h * s->w;
     const uint8_t *p = d->pixels + (size_t)idx * s->c * hw;
     for (size_t i = 0; i < (size_t)s->c * hw; i++)
         t[i] = (float)p[i] / 255.0f;
+    if (s->cfg.sr_task == SR_TASK_DENOISE) {
+        denoise_noisy(x, t, (size_t)s->c * hw, s->cfg.sr_noise_sigma, (uint64_t)s->cfg.seed, key,
+                      idx);
+        return;
+    }
     for (int ch = 0; ch < s->c; ch++)
         for (int y = 0; y < s->lh; y++)
             for (int xx = 0; xx < s->lw; xx++) {
@@ -211,11 +261,30 @@ static void make_pair(const struct superres *s, const struct dataset *d, int idx
             }
 }
 
-static void make_batch(struct superres *s, const struct dataset *d, const int *idx, int n)
+/* key: the noise of denoising (make_pair); x2 ignores it. */
+static void make_batch(struct superres *s, const struct dataset *d, const int *idx, int n, int key)
 {
     size_t xs = (size_t)s->c * s->lh * s->lw, ts = (size_t)s->c * s->h * s->w;
     for (int i = 0; i < n; i++)
-        make_pair(s, d, idx[i], s->x + i * xs, s->target + i * ts);
+        make_pair(s, d, idx[i], key, s->x + i * xs, s->target + i * ts);
+}
+
+/* Denoising's blur width (denoise_choose_blur) on the first DENOISE_CHOICE_IMAGES training images
+ * with their own noise (seed 0: the same for every run). Before training; allocates. */
+#define DENOISE_CHOICE_IMAGES 1000
+static void choose_blur(struct superres *s)
+{
+    int n = s->train.n < DENOISE_CHOICE_IMAGES ? s->train.n : DENOISE_CHOICE_IMAGES;
+    size_t ts = (size_t)s->c * s->h * s->w;
+    float *noisy = rv_malloc((size_t)n * ts * sizeof(float));
+    float *clean = rv_malloc((size_t)n * ts * sizeof(float));
+    float *tmp = rv_malloc(2 * ts * sizeof(float));
+    for (int i = 0; i < n; i++)
+        make_pair(s, &s->train, i, DENOISE_CHOICE, noisy + i * ts, clean + i * ts);
+    s->blur_sigma = denoise_choose_blur(noisy, clean, n, s->c, s->h, s->w, tmp, &s->blur_psnr);
+    free(noisy);
+    free(clean);
+    free(tmp);
 }
 
 /* ---- the networks ----------------------------------------------------------------------------- */
@@ -230,8 +299,9 @@ static int open_judge(struct superres *s, int batch, int threads, struct rv_erro
     int rc = checkpoint_read_config(ck, path, &e);
     if (rc == 0) {
         struct model_spec spec = run_model_spec(ck, &s->test);
-        if (spec.arch == ARCH_SRRESNET)
-            rc = rv_fail(&e, "%s is a super-resolution generator, not a classifier", path);
+        if (spec.arch == ARCH_SRRESNET || spec.arch == ARCH_SRRESNET_X1)
+            rc = rv_fail(&e, "%s is a %s generator, not a classifier", path,
+                         spec.arch == ARCH_SRRESNET ? "super-resolution" : "denoising");
         else
             rc = model_build(&s->judge, &spec, batch, threads, &e);
     }
@@ -256,7 +326,9 @@ static int open_judge(struct superres *s, int batch, int threads, struct rv_erro
 static int open_networks(struct superres *s, int batch, int threads, struct rv_error *err)
 {
     const struct config *c = &s->cfg;
-    struct model_spec g = {.arch = ARCH_SRRESNET, .depth = c->sr_blocks, .width = c->sr_width,
+    /* the generator follows the task: srresnet (×2) or srresnet_x1 (denoise, scale 1) */
+    enum arch_kind arch = c->sr_task == SR_TASK_DENOISE ? ARCH_SRRESNET_X1 : ARCH_SRRESNET;
+    struct model_spec g = {.arch = arch, .depth = c->sr_blocks, .width = c->sr_width,
                            .in_c = s->c, .in_h = s->lh, .in_w = s->lw,
                            .gamma_one = c->gamma_init == GAMMA_INIT_ONE, .conv_algo = c->conv_algo,
                            .conv_auto_rule = c->conv_auto_rule};
@@ -266,7 +338,7 @@ static int open_networks(struct superres *s, int batch, int threads, struct rv_e
     model_init(&s->g, (uint64_t)c->seed);
     if (c->sr_icnr)
         upsample_icnr(&s->g, "up.conv");
-    if (c->sr_skip != SR_SKIP_NONE) /* start as the upsampling itself: the residual at 0 */
+    if (c->sr_skip != SR_SKIP_NONE) /* start as the skip itself: the residual at 0 */
         for (int p = 0; p < s->g.nparams; p++)
             if (strcmp(s->g.params[p].name, "output") == 0 ||
                 strcmp(s->g.params[p].name, "output.bias") == 0)
@@ -317,6 +389,12 @@ static void generate(struct superres *s, int n, bool training)
     model_forward(m, s->x, n, training, NULL);
     if (s->cfg.sr_skip == SR_SKIP_NONE)
         return;
+    if (s->cfg.sr_skip == SR_SKIP_INPUT) { /* denoise: the input has the output's size */
+        size_t all = (size_t)n * s->c * s->h * s->w;
+        for (size_t j = 0; j < all; j++)
+            m->logits[j] += s->x[j];
+        return;
+    }
     size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < s->c; ch++) {
@@ -400,7 +478,7 @@ static int train(struct superres *s, struct rv_error *err)
         }
         data_epoch_order(s->order, n, (uint64_t)c->seed, e);
         for (long k = k0; k < steps; k++) {
-            make_batch(s, &s->train, s->order + k * bs, bs);
+            make_batch(s, &s->train, s->order + k * bs, bs, e);
             model_zero_grad(m);
             generate(s, bs, true);
             pix += s->pixel.apply(&s->pixel, m, bs, bs, s->target);
@@ -452,18 +530,28 @@ static float clamp01(float v)
     return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN → 0 */
 }
 
-/* The first n inputs of the batch upsampled into s->bic (bicubic) and s->near (nearest), each
- * clamped to [0, 1] as the outputs are. */
+/* The baselines of the first n inputs of the batch, each clamped to [0, 1] as the outputs are:
+ * x2, s->base[0] nearest and s->base[1] bicubic upsampling; denoise, the noisy input itself and
+ * its Gaussian blur (s->blur_sigma). */
 static void baselines(struct superres *s, int n)
 {
     size_t ls = (size_t)s->lh * s->lw, hs = (size_t)s->h * s->w;
+    bool x2 = s->cfg.sr_task == SR_TASK_X2;
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < s->c; ch++) {
             size_t at = (size_t)i * s->c + ch;
-            upsample_bicubic2(s->bic + at * hs, s->x + at * ls, s->lh, s->lw, s->tmp);
-            upsample_nearest2(s->near + at * hs, s->x + at * ls, s->lh, s->lw);
+            float *b0 = s->base[0] + at * hs, *b1 = s->base[1] + at * hs;
+            const float *x = s->x + at * ls;
+            if (x2) {
+                upsample_bicubic2(b1, x, s->lh, s->lw, s->tmp);
+                upsample_nearest2(b0, x, s->lh, s->lw);
+            } else {
+                denoise_blur(b1, x, s->h, s->w, s->blur_sigma, s->tmp);
+                for (size_t j = 0; j < hs; j++)
+                    b0[j] = clamp01(x[j]);
+            }
             for (size_t j = 0; j < hs; j++)
-                s->bic[at * hs + j] = clamp01(s->bic[at * hs + j]);
+                b1[j] = clamp01(b1[j]);
         }
 }
 
@@ -517,7 +605,7 @@ static void evaluate(struct superres *s)
         int k = n - start < bs ? n - start : bs;
         for (int i = 0; i < k; i++)
             s->order[i] = start + i;
-        make_batch(s, &s->test, s->order, k);
+        make_batch(s, &s->test, s->order, k, DENOISE_TEST);
         generate(s, k, false);
         baselines(s, k);
         for (int i = 0; i < k; i++) {
@@ -530,19 +618,17 @@ static void evaluate(struct superres *s)
             r->ssim += q;
             r->share_out += sh;
             r->share_target += image_spectral_share_above(t, s->h, s->w, IMAGE_NYQUIST_X2);
-            measure(s, s->near + i * ts, t, &p, &q, &sh);
-            r->psnr_nearest += p;
-            r->ssim_nearest += q;
-            r->share_nearest += sh;
-            measure(s, s->bic + i * ts, t, &p, &q, &sh);
-            r->psnr_bicubic += p;
-            r->ssim_bicubic += q;
-            r->share_bicubic += sh;
+            for (int b = 0; b < BASE_COUNT; b++) {
+                measure(s, s->base[b] + i * ts, t, &p, &q, &sh);
+                r->base_psnr[b] += p;
+                r->base_ssim[b] += q;
+                r->base_share[b] += sh;
+            }
         }
         if (s->judging) {
             r->acc_target += judge_correct(s, s->target, s->order, k);
-            r->acc_bicubic += judge_correct(s, s->bic, s->order, k);
-            r->acc_nearest += judge_correct(s, s->near, s->order, k);
+            for (int b = 0; b < BASE_COUNT; b++)
+                r->acc_base[b] += judge_correct(s, s->base[b], s->order, k);
             r->acc_output += judge_correct(s, m->logits, s->order, k);
         }
     }
@@ -550,28 +636,27 @@ static void evaluate(struct superres *s)
     r->ssim /= n;
     r->share_out /= n;
     r->share_target /= n;
-    r->psnr_nearest /= n;
-    r->ssim_nearest /= n;
-    r->share_nearest /= n;
-    r->psnr_bicubic /= n;
-    r->ssim_bicubic /= n;
-    r->share_bicubic /= n;
+    for (int b = 0; b < BASE_COUNT; b++) {
+        r->base_psnr[b] /= n;
+        r->base_ssim[b] /= n;
+        r->base_share[b] /= n;
+        r->acc_base[b] /= n;
+    }
     r->acc_target /= n;
     r->acc_output /= n;
-    r->acc_bicubic /= n;
-    r->acc_nearest /= n;
+    const char *const *name = base_names[c->sr_task];
     printf("test (%d images): PSNR %.3f dB  SSIM %.4f  spectral share above Nyquist/2 %.4f "
-           "(target %.4f); nearest: PSNR %.3f dB  SSIM %.4f; bicubic: PSNR %.3f dB  SSIM %.4f\n",
-           n, r->psnr, r->ssim, r->share_out, r->share_target, r->psnr_nearest, r->ssim_nearest,
-           r->psnr_bicubic, r->ssim_bicubic);
+           "(target %.4f); %s: PSNR %.3f dB  SSIM %.4f; %s: PSNR %.3f dB  SSIM %.4f\n",
+           n, r->psnr, r->ssim, r->share_out, r->share_target, name[0], r->base_psnr[0],
+           r->base_ssim[0], name[1], r->base_psnr[1], r->base_ssim[1]);
     if (s->judging)
-        printf("recognizable? the judge's accuracy: targets %.4f  outputs %.4f  bicubic %.4f  "
-               "nearest %.4f\n", r->acc_target, r->acc_output, r->acc_bicubic, r->acc_nearest);
-    (void)c;
+        printf("recognizable? the judge's accuracy: targets %.4f  outputs %.4f  %s %.4f  "
+               "%s %.4f\n", r->acc_target, r->acc_output, name[1], r->acc_base[1], name[0],
+               r->acc_base[0]);
 }
 
-/* grid.png: a row per test image (the first grid_images): input (nearest), bicubic, output,
- * target. */
+/* grid.png: a row per test image (the first grid_images): the baselines (x2: input by nearest
+ * neighbour, bicubic; denoise: noisy input, blur), output, target. */
 static int write_grid(struct superres *s, struct rv_error *err)
 {
     struct model *m = &s->g;
@@ -583,7 +668,7 @@ static int write_grid(struct superres *s, struct rv_error *err)
     size_t ts = (size_t)s->c * s->h * s->w;
     for (int i = 0; i < rows; i++)
         s->order[i] = i;
-    make_batch(s, &s->test, s->order, rows);
+    make_batch(s, &s->test, s->order, rows, DENOISE_TEST);
     generate(s, rows, false);
     baselines(s, rows);
     enum { COLS = 4 };
@@ -592,7 +677,7 @@ static int write_grid(struct superres *s, struct rv_error *err)
         float *y = m->logits + i * ts;
         for (size_t j = 0; j < ts; j++)
             y[j] = clamp01(y[j]);
-        float *v[COLS] = {s->near + i * ts, s->bic + i * ts, y, s->target + i * ts};
+        float *v[COLS] = {s->base[0] + i * ts, s->base[1] + i * ts, y, s->target + i * ts};
         for (int k = 0; k < COLS; k++)
             cells[i * COLS + k] = (struct image){.c = s->c, .h = s->h, .w = s->w, .v = v[k]};
     }
@@ -616,9 +701,14 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
     const struct config *c = &s->cfg;
     const struct test_metrics *r = &s->test_m;
     char desc[128];
-    model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
+    model_families[s->g.spec.arch].describe(desc, sizeof desc, &s->g.spec);
+    const char *const *name = base_names[c->sr_task];
     struct json_object o = json_begin(f);
     json_put_string(&o, "task", "superres");
+    json_put_string(&o, "superres_task", sr_task_names[c->sr_task]);
+    /* the baselines' names, in the order of the columns of grid.png (scripts/superres_report.py) */
+    json_key(&o, "baselines");
+    fprintf(f, "[\"%s\", \"%s\"]", name[0], name[1]);
     json_put_string(&o, "generator", desc);
     json_put_number(&o, "parameters", (double)s->g.total);
     json_put_number(&o, "train_images", s->train.n);
@@ -643,17 +733,29 @@ static int write_results(const struct superres *s, double seconds, struct rv_err
     json_put_number(&t, "ssim", r->ssim);
     json_put_number(&t, "spectral_share_output", r->share_out);
     json_put_number(&t, "spectral_share_target", r->share_target);
-    json_put_number(&t, "psnr_nearest", r->psnr_nearest);
-    json_put_number(&t, "ssim_nearest", r->ssim_nearest);
-    json_put_number(&t, "spectral_share_nearest", r->share_nearest);
-    json_put_number(&t, "psnr_bicubic", r->psnr_bicubic);
-    json_put_number(&t, "ssim_bicubic", r->ssim_bicubic);
-    json_put_number(&t, "spectral_share_bicubic", r->share_bicubic);
+    char key[64];
+    for (int b = 0; b < BASE_COUNT; b++) {
+        snprintf(key, sizeof key, "psnr_%s", name[b]);
+        json_put_number(&t, key, r->base_psnr[b]);
+        snprintf(key, sizeof key, "ssim_%s", name[b]);
+        json_put_number(&t, key, r->base_ssim[b]);
+        snprintf(key, sizeof key, "spectral_share_%s", name[b]);
+        json_put_number(&t, key, r->base_share[b]);
+    }
+    if (c->sr_task == SR_TASK_DENOISE) { /* the noise, and the blur's width and how it was chosen */
+        json_put_number(&t, "noise_sigma", c->sr_noise_sigma);
+        json_put_number(&t, "blur_sigma", s->blur_sigma);
+        json_put_number(&t, "blur_choice_images",
+                        s->train.n < DENOISE_CHOICE_IMAGES ? s->train.n : DENOISE_CHOICE_IMAGES);
+        json_put_number(&t, "blur_choice_psnr", s->blur_psnr);
+    }
     if (s->judging) { /* "recognizable?" */
         json_put_number(&t, "accuracy_target", r->acc_target);
         json_put_number(&t, "accuracy_output", r->acc_output);
-        json_put_number(&t, "accuracy_bicubic", r->acc_bicubic);
-        json_put_number(&t, "accuracy_nearest", r->acc_nearest);
+        for (int b = BASE_COUNT - 1; b >= 0; b--) {
+            snprintf(key, sizeof key, "accuracy_%s", name[b]);
+            json_put_number(&t, key, r->acc_base[b]);
+        }
         json_put_string(&t, "judge", c->sr_judge_checkpoint);
     }
     json_end(&t);
@@ -683,8 +785,8 @@ static void superres_free(struct superres *s)
     free(s->x);
     free(s->target);
     free(s->skip);
-    free(s->bic);
-    free(s->near);
+    for (int b = 0; b < BASE_COUNT; b++)
+        free(s->base[b]);
     free(s->tmp);
     free(s->jx);
     free(s->order);
@@ -734,18 +836,23 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
     s->x = rv_malloc((size_t)max_batch * s->c * s->lh * s->lw * sizeof(float));
     s->target = rv_malloc(bytes);
     s->skip = rv_malloc(bytes);
-    s->bic = rv_malloc(bytes);
-    s->near = rv_malloc(bytes);
+    for (int b = 0; b < BASE_COUNT; b++)
+        s->base[b] = rv_malloc(bytes);
     s->jx = rv_malloc(bytes);
-    s->tmp = rv_malloc((size_t)2 * s->lh * s->lw * sizeof(float));
+    s->tmp = rv_malloc((size_t)2 * s->h * s->w * sizeof(float));
     s->order = rv_malloc((size_t)(s->train.n > max_batch ? s->train.n : max_batch) * sizeof(int));
     s->rows = rv_calloc((size_t)c->epochs, sizeof *s->rows);
     char desc[128];
-    model_families[ARCH_SRRESNET].describe(desc, sizeof desc, &s->g.spec);
-    printf("superres: %s (%zu parameters) on %s (%d train, %d test, %dx%dx%d -> %dx%dx%d), "
+    model_families[s->g.spec.arch].describe(desc, sizeof desc, &s->g.spec);
+    char noise[64] = "";
+    if (c->sr_task == SR_TASK_DENOISE) {
+        choose_blur(s);
+        snprintf(noise, sizeof noise, ", noise sigma %g", c->sr_noise_sigma);
+    }
+    printf("superres: %s (%zu parameters) on %s (%d train, %d test, %dx%dx%d -> %dx%dx%d%s), "
            "%s loss%s", desc, s->g.total, CHOICE_NAME(dataset_names, c->dataset), s->train.n,
-           s->test.n, s->c, s->lh, s->lw, s->c, s->h, s->w, CHOICE_NAME(pixel_loss_names, c->sr_pixel_loss),
-           s->perceptual ? "" : "\n");
+           s->test.n, s->c, s->lh, s->lw, s->c, s->h, s->w, noise,
+           CHOICE_NAME(pixel_loss_names, c->sr_pixel_loss), s->perceptual ? "" : "\n");
     if (s->perceptual) {
         char ldesc[128], init[64];
         model_families[c->sr_lossnet_arch].describe(ldesc, sizeof ldesc, &s->ln.m.spec);
@@ -763,6 +870,10 @@ static int run_superres(struct superres *s, const struct cli_args *a, struct rv_
         return -1;
     if (s->stopped)
         return 0;
+    if (c->sr_task == SR_TASK_DENOISE)
+        printf("denoise: the blur baseline's width %g pixels (the best PSNR, %.3f dB, of the grid "
+               "on the first %d training images)\n", s->blur_sigma, s->blur_psnr,
+               s->train.n < DENOISE_CHOICE_IMAGES ? s->train.n : DENOISE_CHOICE_IMAGES);
     evaluate(s);
     if (write_grid(s, err) ||
         save_state(s, "generator.h5", steps_per_epoch(s) * c->epochs, 0.0, 0.0, err) ||
@@ -789,6 +900,8 @@ static const struct cli_option *const superres_options[] = {&cli_set, &cli_out, 
                                                             &opt_resume, NULL};
 
 const struct cli_command superres_command = {
-    "superres", "CONFIG", 1, 1, "a config file: pipeline superres configs/superres.ini",
-    superres_options, "x2 super-resolution: train a generator with a pixel (+ perceptual) loss",
+    "superres", "CONFIG", 1, 1, "a config file: pipeline superres configs/superres.ini (or "
+    "configs/denoise.ini)",
+    superres_options, "x2 super-resolution or denoising (superres.task): train a generator with a "
+    "pixel (+ perceptual) loss",
     .main = command_superres};
