@@ -8,40 +8,13 @@ set -u
 . tests/lib.sh
 export OMP_NUM_THREADS=1
 
-# dn_ini NAME [LINE...]: a tiny denoise config writing to $TMP/ck/NAME ([superres] last).
+# dn_ini NAME [LINE...]: a tiny denoise config (tests/lib.sh's superres_ini, AdamW lr 0.001,
+# σ 0.5, skip = input).
 dn_ini() {
-    f=$TMP/$1.ini name=$1
+    n=$1
     shift
-    cat >"$f" <<INI
-[run]
-name = $name
-out_dir = $TMP/ck
-[data]
-dataset = synthetic
-synthetic_train = 192
-synthetic_test = 24
-synthetic_size = 8
-[train]
-epochs = 2
-batch_size = 32
-optimizer = adamw
-lr = 0.001
-[superres]
-task = denoise
-noise_sigma = 0.5
-skip = input
-blocks = 1
-grid_images = 4
-INI
-    for line in "$@"; do echo "$line" >>"$f"; done
-}
-
-# same_generator A B: the generator.h5 files A and B hold the same parameters, optimizer state
-# and running statistics.
-same_generator() {
-    for g in params momentum moment2 running; do
-        h5diff -q "$1" "$2" "/$g" >/dev/null 2>&1 || return 1
-    done
+    superres_ini "$n" "optimizer = adamw
+lr = 0.001" "task = denoise" "noise_sigma = 0.5" "skip = input" "$@"
 }
 
 dn_ini pix

@@ -2,9 +2,9 @@
 # Gives: PIPE (the driver under test: $PIPELINE or ./pipeline), PY (/usr/bin/python3, the
 # interpreter with h5py), TMP (a fresh directory, removed on exit), ok/not_ok/check to report one
 # check each as "ok - ..." / "not ok - ...", lines FILE, one_line_error (a command must fail with
-# one line on stderr), EXIT_STOPPED and stopped (a run stopped as asked), and finish NAME to print
-# the count and
-# set the exit status. Stops at once, with one "not ok", when the driver is missing.
+# one line on stderr), EXIT_STOPPED and stopped (a run stopped as asked), tiny_staged_ini and
+# superres_ini (the tests' tiny configs), same_generator (two generator.h5 files' bits), and finish
+# NAME to print the count and set the exit status. Stops at once, with one "not ok", when the driver is missing.
 PIPE=${PIPELINE:-./pipeline}
 PY=/usr/bin/python3
 passed=0
@@ -84,6 +84,41 @@ EXIT_STOPPED=200
 stopped() {
     "$@"
     [ $? -eq "$EXIT_STOPPED" ]
+}
+# superres_ini NAME TRAIN [LINE...]: the tests' tiny `pipeline superres` config (8x8 synthetic
+# images, 2 epochs, 1 residual block, a 4-image grid) writing to $TMP/ck/NAME, as $TMP/NAME.ini;
+# TRAIN is the [train] section's optimizer lines (one string, lines separated by newlines), the
+# LINEs go at the end of [superres] ("task = denoise", "perceptual_weight = 0.05").
+superres_ini() {
+    f=$TMP/$1.ini name=$1 train=$2
+    shift 2
+    cat >"$f" <<INI
+[run]
+name = $name
+out_dir = $TMP/ck
+[data]
+dataset = synthetic
+synthetic_train = 192
+synthetic_test = 24
+synthetic_size = 8
+[train]
+epochs = 2
+batch_size = 32
+$train
+[superres]
+blocks = 1
+grid_images = 4
+INI
+    for line in "$@"; do echo "$line" >>"$f"; done
+}
+# same_generator A B: true when the generator.h5 files A and B hold the same bits: the
+# parameters, the optimizer state and the running statistics (not the informative wall times).
+same_generator() {
+    for g in params momentum moment2 running; do
+        [ "$g" = moment2 ] && ! h5ls "$1/moment2" >/dev/null 2>&1 && ! h5ls "$2/moment2" >/dev/null 2>&1 &&
+            continue # SGD: no second moment in either
+        h5diff -q "$1" "$2" "/$g" >/dev/null 2>&1 || return 1
+    done
 }
 finish() {
     echo "# $1: $passed passed, $failed failed"

@@ -7,38 +7,11 @@ set -u
 . tests/lib.sh
 export OMP_NUM_THREADS=1
 
-# sr_ini NAME [LINE...]: a tiny superres config writing to $TMP/ck/NAME.
+# sr_ini NAME [LINE...]: a tiny x2 superres config (tests/lib.sh's superres_ini, SGD lr 0.01).
 sr_ini() {
-    f=$TMP/$1.ini name=$1
+    n=$1
     shift
-    cat >"$f" <<INI
-[run]
-name = $name
-out_dir = $TMP/ck
-[data]
-dataset = synthetic
-synthetic_train = 192
-synthetic_test = 24
-synthetic_size = 8
-[train]
-epochs = 2
-batch_size = 32
-lr = 0.01
-[superres]
-blocks = 1
-grid_images = 4
-INI
-    for line in "$@"; do echo "$line" >>"$f"; done
-}
-
-# same_generator A B: true when the generator.h5 files A and B hold the same bits: the
-# parameters, the optimizer state and the running statistics (not the informative wall times).
-same_generator() {
-    for g in params momentum moment2 running; do
-        [ "$g" = moment2 ] && ! h5ls "$1/moment2" >/dev/null 2>&1 && ! h5ls "$2/moment2" >/dev/null 2>&1 &&
-            continue # SGD: no second moment in either
-        h5diff -q "$1" "$2" "/$g" >/dev/null 2>&1 || return 1
-    done
+    superres_ini "$n" "lr = 0.01" "$@"
 }
 
 # results DIR: "" when results.json, grid.png and generator.h5 are as they should be.

@@ -254,17 +254,23 @@ static void test_srresnet_shape_and_counts(void **state)
     assert_non_null(strstr(err.msg, "model.depth = -1"));
 }
 
+/* A generator's parameter and input gradients under the MSE loss against central differences. */
+static void check_generator_gradients(const struct model_spec *s)
+{
+    struct image_net t;
+    image_net_setup(&t, s, 3);
+    struct rv_error err;
+    assert_int_equal(loss_mse(&t.loss, &t.m, NULL, &err), 0);
+    assert_true(image_net_check(&t) <= 1);
+    image_net_free(&t);
+}
+
 static void test_srresnet_gradients(void **state)
 {
     (void)state;
     struct model_spec s = {.arch = ARCH_SRRESNET, .depth = 1, .width = 1, .in_c = 1, .in_h = 3,
                            .in_w = 3, .classes = 36, .input_grad = true};
-    struct image_net t;
-    image_net_setup(&t, &s, 3);
-    struct rv_error err;
-    assert_int_equal(loss_mse(&t.loss, &t.m, NULL, &err), 0);
-    assert_true(image_net_check(&t) <= 1);
-    image_net_free(&t);
+    check_generator_gradients(&s);
 }
 
 /* srresnet_x1, the denoiser: srresnet without the up-block, (C, H, W) → (C, H, W). */
@@ -319,12 +325,7 @@ static void test_srresnet_x1_gradients(void **state)
     (void)state;
     struct model_spec s = {.arch = ARCH_SRRESNET_X1, .depth = 2, .width = 1, .in_c = 1, .in_h = 4,
                            .in_w = 4, .classes = 16, .input_grad = true};
-    struct image_net t;
-    image_net_setup(&t, &s, 3);
-    struct rv_error err;
-    assert_int_equal(loss_mse(&t.loss, &t.m, NULL, &err), 0);
-    assert_true(image_net_check(&t) <= 1);
-    image_net_free(&t);
+    check_generator_gradients(&s);
 }
 
 /* ---- denoising's noise and blur (denoise.h) ------------------------------------------------- */
