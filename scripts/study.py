@@ -9,7 +9,8 @@ directory, and a report that aggregates over the seeds.
                                                 that has none, and nothing else (a study run
                                                 also writes those of the runs it skips as done)
     options: --jobs N (runs at once, default 1)  --ranks R (MPI ranks a run, default 1)
-             --only NAME[,NAME...] (these variants)  --out DIR (instead of [study] out_dir)
+             --only NAME[,NAME...] (these variants)  --seeds S[,S...] (these of [study] seeds)
+             --out DIR (instead of [study] out_dir)
              --stop-after-steps N (each run stops after N steps this time; for time-limited jobs)
              --threads T (per rank; default cores // (jobs × ranks): fewer leaves cores to other work)
              --pipeline PATH (default: ./pipeline next to scripts/, or $PIPELINE)
@@ -169,15 +170,16 @@ def check_key(path, where, key, known):
                      "section.key (pipeline help-config, docs/config.md)")
 
 
-def parse_seeds(path, text):
+def parse_seeds(where, text):
+    """A list of seeds; `where` names it in an error: "FILE: [study] seeds" or "--seeds"."""
     seeds = []
     for part in text.split(","):
         part = part.strip()
         if not re.fullmatch(r"\d+", part) or int(part) > 2147483647:
-            raise StudyError(f"{path}: [study] seeds = '{text}': '{part}' is not a seed (0 … 2147483647); "
-                             "write e.g. seeds = 1, 2, 3")
+            raise StudyError(f"{where} = '{text}': '{part}' is not a seed (0 … 2147483647); "
+                             "write e.g. 1, 2, 3")
         if int(part) in seeds:
-            raise StudyError(f"{path}: [study] seeds = '{text}' names seed {part} twice")
+            raise StudyError(f"{where} = '{text}' names seed {part} twice")
         seeds.append(int(part))
     return seeds
 
@@ -197,7 +199,7 @@ def load_study(path, known, out_override=None):
         if not p["study"].get(need, "").strip():
             raise StudyError(f"{path}: [study] needs {need} = … (see the top of scripts/study.py)")
     study["config"] = p["study"].get("config", "").strip()
-    study["seeds"] = parse_seeds(path, p["study"]["seeds"])
+    study["seeds"] = parse_seeds(f"{path}: [study] seeds", p["study"]["seeds"])
     study["branch"] = None
     if branch:
         study["branch"] = load_branch(path, branch, p["study"].get("branch_out", "").strip(), known,
@@ -590,7 +592,7 @@ def run_grid(study, runs, opts):
 # ---- command line -------------------------------------------------------------------------------
 
 def parse_args(argv):
-    opts = {"jobs": 1, "ranks": 1, "threads": 0, "dry": False, "report": False, "record": False, "only": None, "out": None, "stop": 0,
+    opts = {"jobs": 1, "ranks": 1, "threads": 0, "dry": False, "report": False, "record": False, "only": None, "seeds": None, "out": None, "stop": 0,
             "pipeline": pipeline_binary(), "file": None}
     it = iter(argv)
     for a in it:
@@ -605,7 +607,7 @@ def parse_args(argv):
             opts["report"] = True
         elif a == "--record":
             opts["record"] = True
-        elif a in ("--only", "--out", "--pipeline"):
+        elif a in ("--only", "--seeds", "--out", "--pipeline"):
             opts[a[2:]] = option_value(a, it)
         elif a in ("-h", "--help"):
             print(__doc__)
@@ -643,6 +645,13 @@ def main(argv):
                 if w not in names:
                     raise StudyError(f"--only: no variant '{w}' in {opts['file']}; variants: {', '.join(names)}")
             runs = [r for r in runs if r["variant"] in want]
+        if opts["seeds"]:
+            want = parse_seeds("--seeds", opts["seeds"])
+            for w in want:
+                if w not in study["seeds"]:
+                    raise StudyError(f"--seeds: seed {w} is not in {opts['file']}'s [study] seeds "
+                                     f"({', '.join(str(x) for x in study['seeds'])})")
+            runs = [r for r in runs if r["seed"] in want]
         manifest = load_manifest(study)
         check_manifest(study, runs, manifest)
         for r in grid(study):  # the report reads every run: refuse a foreign record before any work

@@ -339,6 +339,11 @@ check "--report from records alone = the report from the checkpoints" "$r"
 
 # bad input
 script_error "--only names an unknown variant" "no variant 'fresh'" "$TMP/s.ini" --only fresh
+script_error "--seeds names a seed the study lacks" "--seeds: seed 3 is not in .*seeds (1, 2)" "$TMP/s.ini" --seeds 3 --dry-run
+script_error "--seeds not a seed" "--seeds = '1,x': 'x' is not a seed" "$TMP/s.ini" --seeds 1,x --dry-run
+"$PY" "$STUDY" "$TMP/s.ini" --out "$TMP/seeds-out" --seeds 2 --dry-run > "$TMP/seeds.log" 2>&1
+check "--seeds 2: only seed 2's runs, of every variant" \
+    "$([ "$(grep -c '^[a-z]*/seed-2 ' "$TMP/seeds.log")" = 2 ] && ! grep -q 'seed-1' "$TMP/seeds.log" || cat "$TMP/seeds.log")"
 sed 's/^seeds = 1, 2/seeds = 1, 2\nseed = 3/' "$TMP/s.ini" > "$TMP/bad1.ini"
 script_error "unknown key in [study]" "unknown key 'seed' (did you mean seeds?)" "$TMP/bad1.ini" --dry-run
 sed 's/^pipeline.reinit = false/pipeline.reinit_gama = zero/' "$TMP/s.ini" > "$TMP/bad2.ini"
