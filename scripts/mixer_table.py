@@ -1,18 +1,32 @@
 #!/usr/bin/python3
-"""The "Without convolution" tables (docs/RESULTS.md, issue 21) from study records.
+"""The "Without convolution" tables (docs/RESULTS.md, issue 21) from study result records.
 
-    scripts/mixer_table.py docs/data/study-mixer [--runs /work/runs/study-mixer] > docs/data/study-mixer/summary.md
+    scripts/mixer_table.py docs/data/study-mixer-long [--runs /work/runs/study-mixer-long] \\
+        > docs/data/study-mixer-long/summary.md
 
-Per network and trainable set: final test accuracy per seed, mean and spread, clamped − final,
-the share of unit γ with |γ| < 0.01 after each epoch (the history's gamma_below_tau: for the
-Mixer its LayerNorm units, the norm before each channel MLP; for ResNet-20 every BN), and wall
-minutes. With --runs (the study's run directories), also the share of *every* γ below 0.01 in the
-final stage file (the Mixer's token-mixing and final LayerNorms too), read with h5py."""
+RECORDS is a study's results_dir (scripts/study.py): VARIANT/seed-S.json, the variants named
+NET-SET (mixer-norm, resnet20-bn, ...). Prints two markdown tables:
+
+1. per network and trainable set: final test accuracy per seed, mean ± sd, clamped − final, the
+   share of unit γ with |γ| < 0.01 after the first and the last epoch and its largest over
+   training (the history's gamma_below_tau: for the Mixer its LayerNorm units, the norm before
+   each channel MLP; for ResNet-20 every BN), and minutes (wall, else the epochs' time, which
+   counts a session cut's pause). With --runs (the study's run directories), also the share of
+   *every* γ below 0.01 in the final stage file (the Mixer's token-mixing and final LayerNorms
+   too), read with h5py.
+2. Mixer − ResNet-20 per trainable set, paired by seed (the seeds both finished), with two-sided
+   95 % t-intervals Bonferroni-corrected for the sets compared (study_report.paired, as the
+   study reports compute theirs); a difference is a finding only where the interval excludes 0.
+"""
 import argparse
 import glob
 import json
+import math
 import os
-import statistics
+import signal
+import sys
+
+from study_report import mean_std, paired
 
 SETS = [("all", "all parameters"), ("norm", "norm only"), ("norm-output", "norm + output"),
         ("output", "output only"), ("per-channel", "k = 2 per channel")]
@@ -32,39 +46,82 @@ def all_gamma_share(path, tau=0.01):
     return float((g < tau).mean()), g.size
 
 
+def load(records, v):
+    out = []
+    for p in sorted(glob.glob(os.path.join(records, v, "seed-*.json"))):
+        try:
+            r = json.load(open(p))
+            r["stages"][-1]["acc_end"], r["seed"]
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+            sys.exit(f"mixer_table.py: {p}: not a study result record ({e}); rewrite it with scripts/study.py --record")
+        out.append(r)
+    return sorted(out, key=lambda r: r["seed"])
+
+
+def minutes(r):
+    if r.get("wall_minutes") is not None:
+        return r["wall_minutes"], ""
+    return sum(r["hist"].get("seconds", [])) / 60, "*"
+
+
+def fmt_ms(v):
+    m, s, n = mean_std(v)
+    return f"{m:.2f}" + (f" ± {s:.2f}" if n > 1 else "")
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("records")
     ap.add_argument("--runs")
     a = ap.parse_args()
-    rows = []
-    print("| network | trains | seeds | final test acc. per seed (%) | mean (%) | spread (points) | "
-          "clamped − final (points) | unit \\|γ\\| < 0.01 after each epoch (%) | all γ < 0.01 at the end (%) | wall min / run |")
-    print("|---|---|---:|---|---:|---:|---:|---|---:|---:|")
+    if not os.path.isdir(a.records):
+        sys.exit(f"mixer_table.py: {a.records}: no such directory; give a study's results_dir")
+    cells = {(net, key): load(a.records, variant(net, key)) for key, _ in SETS for net, _ in NETS}
+    print("| network | trains | seeds | final test acc. per seed (%) | mean ± sd (%) | clamped − final (points) | "
+          "unit \\|γ\\| < 0.01, epoch 1 → last (largest) (%) | all γ < 0.01 at the end (%) | minutes / run |")
+    print("|---|---|---|---|---:|---|---|---:|---:|")
+    starred = False
     for key, label in SETS:
         for net, nlabel in NETS:
-            v = variant(net, key)
-            recs = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(a.records, v, "seed-*.json")))]
+            recs = cells[(net, key)]
             if not recs:
-                print(f"| {nlabel} | {label} | 0 | not run | | | | | | |")
+                print(f"| {nlabel} | {label} | — | not run | | | | | |")
                 continue
             acc = [100 * r["stages"][-1]["acc_end"] for r in recs]
             clamp = [100 * (r["stages"][-1]["acc_clamped"] - r["stages"][-1]["acc_end"]) for r in recs]
-            below = ["/".join(f"{100 * x:.1f}" for x in r["hist"]["gamma_below_tau"]) for r in recs]
+            below = []
+            for r in recs:
+                g = [100 * x for x in r["hist"].get("gamma_below_tau", [])]
+                below.append(f"{g[0]:.1f} → {g[-1]:.1f} ({max(g):.1f})" if g else "—")
             share = "—"
             if a.runs:
-                s = []
-                for r in recs:
-                    p = os.path.join(a.runs, v, f"seed-{r['seed']}", r["final"])
-                    if os.path.exists(p):
-                        s.append(100 * all_gamma_share(p)[0])
-                if s:
-                    share = "/".join(f"{x:.1f}" for x in s)
-            wall = statistics.mean(r["wall_minutes"] for r in recs)
-            print(f"| {nlabel} | {label} | {len(recs)} | {', '.join(f'{x:.2f}' for x in acc)} | "
-                  f"{statistics.mean(acc):.2f} | {max(acc) - min(acc):.2f} | "
-                  f"{', '.join(f'{x:+.2f}' for x in clamp)} | {'; '.join(below)} | {share} | {wall:.1f} |")
-            rows.append((nlabel, label, acc))
+                s = [100 * all_gamma_share(p)[0] for p in
+                     (os.path.join(a.runs, variant(net, key), f"seed-{r['seed']}", r["final"]) for r in recs)
+                     if os.path.exists(p)]
+                share = "/".join(f"{x:.1f}" for x in s) or "—"
+            mins = [minutes(r) for r in recs]
+            starred |= any(m[1] for m in mins)
+            print(f"| {nlabel} | {label} | {', '.join(str(r['seed']) for r in recs)} | "
+                  f"{', '.join(f'{x:.2f}' for x in acc)} | {fmt_ms(acc)} | "
+                  f"{', '.join(f'{x:+.2f}' for x in clamp)} | {'; '.join(below)} | {share} | "
+                  f"{', '.join(f'{m:.0f}{star}' for m, star in mins)} |")
+    if starred:
+        print("\n\\* no wall time recorded (the run was cut at a session's end and resumed): the time in "
+              "its epochs, which counts the pause of a cut.")
+    pairs = [(key, label) for key, label in SETS
+             if len({r["seed"] for r in cells[("mixer", key)]} & {r["seed"] for r in cells[("resnet20", key)]}) > 1]
+    print(f"\nMixer-pico − ResNet-20, final test accuracy (points), paired by seed; two-sided 95 % t-intervals "
+          f"Bonferroni-corrected for {len(pairs)} comparison{'' if len(pairs) == 1 else 's'} (one a trainable "
+          f"set; sets with fewer than 2 shared seeds are left out). A finding only where the interval "
+          f"excludes 0.\n")
+    print("| trains | seeds | Δ per seed | mean Δ ± sd | corrected 95 % interval | finding |")
+    print("|---|---|---|---:|---:|---|")
+    for key, label in pairs:
+        p = paired(cells[("resnet20", key)], cells[("mixer", key)], len(pairs))
+        print(f"| {label} | {', '.join(str(s) for s in p['seeds'])} | {', '.join(f'{x:+.2f}' for x in p['diffs'])} | "
+              f"{p['mean']:+.2f} ± {p['std']:.2f} | [{p['lo']:+.2f}, {p['hi']:+.2f}] | "
+              f"{'yes' if p['finding'] else 'no'} |")
 
 
 if __name__ == "__main__":

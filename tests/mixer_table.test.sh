@@ -1,0 +1,31 @@
+#!/bin/sh
+# scripts/mixer_table.py on hand-made result records whose answers are known: Mixer norm only
+# 70, 71, 72 % against ResNet-20 BN only 78, 80, 79 % (differences −8, −9, −7: mean −8, sd 1) and
+# all parameters 90, 91 against 92, 92 (−2, −1), Bonferroni over the 2 sets both ran on ≥ 2 seeds:
+# the norm interval is −8 ± t(1 − 0.05/4, 2)/√3 = −8 ± 3.5825; a record without wall time shows
+# its epochs' minutes, starred; a set one network lacks is "not run"; a broken record is one line.
+set -u
+. tests/lib.sh
+S=scripts/mixer_table.py
+rec() {  # rec VARIANT SEED ACC [WALL]
+    mkdir -p "$TMP/rec/$1"
+    printf '{"seed": %s, "final": "stage-00.h5", "wall_minutes": %s, "stages": [{"acc_end": %s, "acc_clamped": %s}],
+ "hist": {"gamma_below_tau": [0.01, 0.03, 0.02], "seconds": [60, 60, 120]}}\n' "$2" "${4:-null}" "$3" "$3" > "$TMP/rec/$1/seed-$2.json"
+}
+rec mixer-norm 1 0.70 10; rec mixer-norm 2 0.71 10; rec mixer-norm 3 0.72
+rec resnet20-bn 1 0.78 5; rec resnet20-bn 2 0.80 5; rec resnet20-bn 3 0.79 5
+rec mixer-all 1 0.90 7; rec mixer-all 2 0.91 7; rec resnet20-all 1 0.92 3; rec resnet20-all 2 0.92 3
+rec mixer-output 1 0.5 1; rec mixer-output 2 0.5 1
+"$PY" "$S" "$TMP/rec" > "$TMP/out.md" 2> "$TMP/err" || not_ok "mixer_table.py exited non-zero: $(head -c 300 "$TMP/err")"
+check "norm only: Δ per seed, mean ± sd and the interval Bonferroni-corrected over 2" \
+    "$(grep -q '^| norm only | 1, 2, 3 | -8.00, -9.00, -7.00 | -8.00 ± 1.00 | \[-11.58, -4.42\] | yes |$' "$TMP/out.md" || cat "$TMP/out.md")"
+check "all parameters: the seeds both ran, and 2 comparisons named" \
+    "$(grep -q '^| all parameters | 1, 2 | -2.00, -1.00 |' "$TMP/out.md" && grep -q 'corrected for 2 comparisons' "$TMP/out.md" || cat "$TMP/out.md")"
+check "a set only one network ran is left out of the paired table and is 'not run' in the first" \
+    "$(! grep -q '^| output only |' "$TMP/out.md" && grep -q '^| ResNet-20 | output only | — | not run' "$TMP/out.md" || cat "$TMP/out.md")"
+check "per cell: accuracies, mean ± sd, γ share epoch 1 → last (largest), minutes (no wall time: starred)" \
+    "$(grep -q '^| Mixer-pico | norm only | 1, 2, 3 | 70.00, 71.00, 72.00 | 71.00 ± 1.00 | +0.00, +0.00, +0.00 | 1.0 → 2.0 (3.0); 1.0 → 2.0 (3.0); 1.0 → 2.0 (3.0) | — | 10, 10, 4\* |$' "$TMP/out.md" || cat "$TMP/out.md")"
+echo '{"seed": 1}' > "$TMP/rec/mixer-norm/seed-1.json"
+ERROR_STATUS=1 one_line_error "a broken record is named" "mixer-norm/seed-1.json: not a study result record" "$S" "$TMP/rec"
+ERROR_STATUS=1 one_line_error "a missing directory is named" "$TMP/none: no such directory" "$S" "$TMP/none"
+finish mixer_table
