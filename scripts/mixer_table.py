@@ -86,7 +86,7 @@ def main():
         for net, nlabel in NETS:
             recs = cells[(net, key)]
             if not recs:
-                print(f"| {nlabel} | {label} | — | not run | | | | | |")
+                print(f"| {nlabel} | {label} | — | no record yet | | | | | |")
                 continue
             acc = [100 * r["stages"][-1]["acc_end"] for r in recs]
             clamp = [100 * (r["stages"][-1]["acc_clamped"] - r["stages"][-1]["acc_end"]) for r in recs]
