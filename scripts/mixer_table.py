@@ -21,7 +21,6 @@ NET-SET (mixer-norm, resnet20-bn, ...). Prints two markdown tables:
 import argparse
 import glob
 import json
-import math
 import os
 import signal
 import sys
@@ -51,7 +50,7 @@ def load(records, v):
     for p in sorted(glob.glob(os.path.join(records, v, "seed-*.json"))):
         try:
             r = json.load(open(p))
-            r["stages"][-1]["acc_end"], r["seed"]
+            _ = (r["seed"], r["final"], r["stages"][-1]["acc_end"], r["stages"][-1]["acc_clamped"], r["hist"])
         except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
             sys.exit(f"mixer_table.py: {p}: not a study result record ({e}); rewrite it with scripts/study.py --record")
         out.append(r)
