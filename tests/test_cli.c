@@ -89,11 +89,24 @@ static void test_errors(void **state)
     assert_non_null(strstr(err.msg, "demo: unexpected argument 'c'"));
 }
 
+/* A command that takes no operands (params) once printed "usage: params (null) with ...". */
+static void test_no_operands(void **state)
+{
+    (void)state;
+    static const struct cli_option *const opts[] = {&opt_n, NULL};
+    static const struct cli_command bare = {.name = "bare", .options = opts, .help = "a test"};
+    static char *argv[] = {"x.ini"};
+    struct rv_error err = {0};
+    assert_int_equal(cli_parse(&args, &bare, 1, argv, &err), -1);
+    assert_string_equal(err.msg, "bare: unexpected argument 'x.ini': it takes options only (usage: bare with --n N)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_no_operands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

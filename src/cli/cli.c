@@ -90,9 +90,13 @@ int cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char 
     for (int i = 0; i < argc; i++) {
         const char *t = argv[i];
         if (t[0] != '-' || t[1] == '\0') {
-            if (a->noperands >= cmd->max_operands || a->noperands >= CLI_MAX_OPERANDS)
-                return rv_fail(err, "%s: unexpected argument '%s' (usage: %s %s%s%s)", cmd->name, t,
-                               cmd->name, cmd->operands, usage[0] ? " with " : "", usage);
+            if (a->noperands >= cmd->max_operands || a->noperands >= CLI_MAX_OPERANDS) {
+                /* a command without operands (params) has none to show: never print NULL */
+                const char *ops = cmd->operands ? cmd->operands : "";
+                return rv_fail(err, "%s: unexpected argument '%s'%s (usage: %s%s%s%s%s)", cmd->name, t,
+                               cmd->max_operands ? "" : ": it takes options only", cmd->name,
+                               ops[0] ? " " : "", ops, usage[0] ? " with " : "", usage);
+            }
             a->operand[a->noperands++] = t;
             continue;
         }
