@@ -63,8 +63,10 @@ def stage_label(kind, fraction):
     """Short name of a stage kind (include/stages.h), e.g. "BN + 10% conv"."""
     if kind == "conv_fraction":
         return f"BN + {fraction * 100:g}% conv"
+    # per_channel trains k conv weights per output channel and nothing else (stages/per_channel.c):
+    # its BN γ and β stay frozen, so its label must not say BN.
     return {"bn": "BN only", "all": "all", "bn_output": "BN + output", "output": "output only",
-            "per_channel": "BN + per-channel conv"}.get(kind, kind)
+            "per_channel": "per-channel conv"}.get(kind, kind)
 
 
 def config_value(config_text, section, key):

@@ -254,4 +254,20 @@ for kind in bn bn_output all; do
     check "$c: lr 0.1, x0.1 at 50 % and 75 % of train.epochs (4 epochs: 0.1 0.1 0.01 0.001)" "$r"
 done
 
+# ---- stage labels (scripts/revive_h5.py): BN in a label only where the stage trains γ and β.
+# per_channel trains k conv weights per channel alone (its γ, β frozen): once "BN + per-channel conv".
+r=$("$PY" - <<'PYEOF' 2>&1
+import sys
+sys.path.insert(0, "scripts")
+from revive_h5 import stage_label
+want = {"bn": "BN only", "conv_fraction": "BN + 10% conv", "bn_output": "BN + output",
+        "per_channel": "per-channel conv", "output": "output only", "all": "all"}
+for kind, label in want.items():
+    got = stage_label(kind, 0.1)
+    if got != label:
+        print(f"{kind}: {got!r}, want {label!r}")
+PYEOF
+)
+check "stage labels say BN only for the stages that train γ and β" "$r"
+
 finish interop
