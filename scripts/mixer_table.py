@@ -2,7 +2,7 @@
 """The "Without convolution" tables (docs/RESULTS.md, issue 21) from study result records.
 
     scripts/mixer_table.py docs/data/study-mixer-long [--runs /work/runs/study-mixer-long] \\
-        > docs/data/study-mixer-long/summary.md
+        [--plot docs/figures/mixer-vs-resnet20.png] > docs/data/study-mixer-long/summary.md
 
 RECORDS is a study's results_dir (scripts/study.py): VARIANT/seed-S.json, the variants named
 NET-SET (mixer-norm, resnet20-bn, ...). Prints two markdown tables:
@@ -17,6 +17,9 @@ NET-SET (mixer-norm, resnet20-bn, ...). Prints two markdown tables:
 2. Mixer − ResNet-20 per trainable set, paired by seed (the seeds both finished), with two-sided
    95 % t-intervals Bonferroni-corrected for the sets compared (study_report.paired, as the
    study reports compute theirs); a difference is a finding only where the interval excludes 0.
+
+With --plot PNG, also a figure of the first table: per trainable set, a bar for each network at
+its mean final test accuracy, each seed a dot on it.
 """
 import argparse
 import glob
@@ -68,15 +71,46 @@ def fmt_ms(v):
     return f"{m:.2f}" + (f" ± {s:.2f}" if n > 1 else "")
 
 
+def plot(cells, path):
+    """Grouped bars: per trainable set, each network's mean final test accuracy, its seeds as dots."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=120)
+    width = 0.38
+    for j, (net, nlabel) in enumerate(NETS):
+        for i, (key, _) in enumerate(SETS):
+            acc = [100 * r["stages"][-1]["acc_end"] for r in cells[(net, key)]]
+            if not acc:
+                continue
+            x = i + (j - 0.5) * width
+            ax.bar(x, mean_std(acc)[0], width * 0.92, color=f"C{j}", label=nlabel if i == 0 else None)
+            ax.plot([x] * len(acc), acc, "o", color="black", markersize=3)
+            ax.text(x, max(acc) + 1.5, f"{mean_std(acc)[0]:.1f}", ha="center", fontsize=7)
+    ax.set_xticks(range(len(SETS)), [label for _, label in SETS], fontsize=8)
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Fashion-MNIST, 10 epochs: bars the mean, dots the seeds", fontsize=9)
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        sys.exit(f"mixer_table.py: --plot {path}: cannot write it ({e.strerror}); give a writable path")
+
+
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("records")
     ap.add_argument("--runs")
+    ap.add_argument("--plot", metavar="PNG")
     a = ap.parse_args()
     if not os.path.isdir(a.records):
         sys.exit(f"mixer_table.py: {a.records}: no such directory; give a study's results_dir")
     cells = {(net, key): load(a.records, variant(net, key)) for key, _ in SETS for net, _ in NETS}
+    if a.plot:
+        plot(cells, a.plot)
     print("| network | trains | seeds | final test acc. per seed (%) | mean ± sd (%) | clamped − final (points) | "
           "unit \\|γ\\| < 0.01, epoch 1 → last (largest) (%) | all γ < 0.01 at the end (%) | minutes / run |")
     print("|---|---|---|---|---:|---|---|---:|---:|")

@@ -25,6 +25,10 @@ check "a set only one network ran is left out of the paired table and has no rec
     "$(! grep -q '^| output only |' "$TMP/out.md" && grep -q '^| ResNet-20 | output only | — | no record yet' "$TMP/out.md" || cat "$TMP/out.md")"
 check "per cell: accuracies, mean ± sd, γ share epoch 1 → last (largest), minutes (no wall time: starred)" \
     "$(grep -q '^| Mixer-pico | norm only | 1, 2, 3 | 70.00, 71.00, 72.00 | 71.00 ± 1.00 | +0.00, +0.00, +0.00 | 1.0 → 2.0 (3.0); 1.0 → 2.0 (3.0); 1.0 → 2.0 (3.0) | — | 10, 10, 4\* |$' "$TMP/out.md" || cat "$TMP/out.md")"
+"$PY" "$S" "$TMP/rec" --plot "$TMP/bars.png" > /dev/null 2> "$TMP/err" || not_ok "--plot exited non-zero: $(head -c 300 "$TMP/err")"
+check "--plot writes a PNG of the cells" \
+    "$([ "$(od -An -tx1 -N 8 "$TMP/bars.png" 2>/dev/null | tr -d ' \n')" = 89504e470d0a1a0a ] || echo "no PNG at $TMP/bars.png")"
+ERROR_STATUS=1 one_line_error "an unwritable --plot path is named" "--plot $TMP/none/bars.png: cannot write it" "$S" "$TMP/rec" --plot "$TMP/none/bars.png"
 echo '{"seed": 1}' > "$TMP/rec/mixer-norm/seed-1.json"
 ERROR_STATUS=1 one_line_error "a broken record is named" "mixer-norm/seed-1.json: not a study result record" "$S" "$TMP/rec"
 ERROR_STATUS=1 one_line_error "a missing directory is named" "$TMP/none: no such directory" "$S" "$TMP/none"
