@@ -13,7 +13,9 @@ NET-SET (mixer-norm, resnet20-bn, ...). Prints two markdown tables:
    each channel MLP; for ResNet-20 every BN), and minutes (wall, else the epochs' time, which
    counts a session cut's pause). With --runs (the study's run directories), also the share of
    *every* γ below 0.01 in the final stage file (the Mixer's token-mixing and final LayerNorms
-   too), read with h5py.
+   too), read with h5py. The shares are kept in RECORDS/all-gamma.csv (variant, seed, percent):
+   a run whose stage file is gone (a session's machine that did not survive) keeps the share
+   measured while it was there; --runs adds or updates the rows of the runs it finds.
 2. Mixer − ResNet-20 per trainable set, paired by seed (the seeds both finished), with two-sided
    95 % t-intervals Bonferroni-corrected for the sets compared (study_report.paired, as the
    study reports compute theirs); a difference is a finding only where the interval excludes 0.
@@ -46,6 +48,33 @@ def all_gamma_share(path, tau=0.01):
     with h5py.File(path, "r") as f:
         g = np.concatenate([np.abs(f["params"][k][()]).ravel() for k in f["params"] if k.endswith(".gamma")])
     return float((g < tau).mean()), g.size
+
+
+GAMMA_CSV = "all-gamma.csv"
+
+
+def read_gamma_csv(path):
+    """{(variant, seed): percent} from RECORDS/all-gamma.csv ({} when there is none)."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if n == 1 or not line.strip():
+                continue
+            try:
+                v, seed, pct = line.strip().split(",")
+                out[(v, int(seed))] = float(pct)
+            except ValueError:
+                sys.exit(f"mixer_table.py: {path}:{n}: not 'variant,seed,percent'; fix the line or delete the file and give --runs")
+    return out
+
+
+def write_gamma_csv(path, shares):
+    with open(path, "w") as f:
+        f.write("variant,seed,all_gamma_below_0.01_percent\n")
+        for (v, seed), pct in sorted(shares.items()):
+            f.write(f"{v},{seed},{pct:.2f}\n")
 
 
 def load(records, v):
@@ -115,6 +144,8 @@ def main():
           "unit \\|γ\\| < 0.01, epoch 1 → last (largest) (%) | all γ < 0.01 at the end (%) | minutes / run |")
     print("|---|---|---|---|---:|---|---|---:|---:|")
     starred = False
+    gamma_csv = os.path.join(a.records, GAMMA_CSV)
+    shares, computed = read_gamma_csv(gamma_csv), False
     for key, label in SETS:
         for net, nlabel in NETS:
             recs = cells[(net, key)]
@@ -127,18 +158,22 @@ def main():
             for r in recs:
                 g = [100 * x for x in r["hist"].get("gamma_below_tau", [])]
                 below.append(f"{g[0]:.1f} → {g[-1]:.1f} ({max(g):.1f})" if g else "—")
-            share = "—"
-            if a.runs:
-                s = [100 * all_gamma_share(p)[0] for p in
-                     (os.path.join(a.runs, variant(net, key), f"seed-{r['seed']}", r["final"]) for r in recs)
-                     if os.path.exists(p)]
-                share = "/".join(f"{x:.1f}" for x in s) or "—"
+            v = variant(net, key)
+            for r in recs:
+                path = os.path.join(a.runs, v, f"seed-{r['seed']}", r["final"]) if a.runs else ""
+                if path and os.path.exists(path):
+                    shares[(v, r["seed"])] = 100 * all_gamma_share(path)[0]
+                    computed = True
+            known = [(v, r["seed"]) in shares for r in recs]
+            share = "/".join(f"{shares[(v, r['seed'])]:.1f}" if k else "—" for r, k in zip(recs, known)) if any(known) else "—"
             mins = [minutes(r) for r in recs]
             starred |= any(m[1] for m in mins)
             print(f"| {nlabel} | {label} | {', '.join(str(r['seed']) for r in recs)} | "
                   f"{', '.join(f'{x:.2f}' for x in acc)} | {fmt_ms(acc)} | "
                   f"{', '.join(f'{x:+.2f}' for x in clamp)} | {'; '.join(below)} | {share} | "
                   f"{', '.join(f'{m:.0f}{star}' for m, star in mins)} |")
+    if computed:
+        write_gamma_csv(gamma_csv, shares)
     if starred:
         print("\n\\* no wall time recorded (the run was cut at a session's end and resumed): the time in "
               "its epochs, which counts the pause of a cut.")

@@ -29,6 +29,19 @@ check "per cell: accuracies, mean ± sd, γ share epoch 1 → last (largest), mi
 check "--plot writes a PNG of the cells" \
     "$([ "$(od -An -tx1 -N 8 "$TMP/bars.png" 2>/dev/null | tr -d ' \n')" = 89504e470d0a1a0a ] || echo "no PNG at $TMP/bars.png")"
 ERROR_STATUS=1 one_line_error "an unwritable --plot path is named" "--plot $TMP/none/bars.png: cannot write it" "$S" "$TMP/rec" --plot "$TMP/none/bars.png"
+# The all-γ share: kept in RECORDS/all-gamma.csv for runs whose stage files are gone; --runs adds
+# the runs it finds (a stage file whose γ are 0.001, 1, 1, 1: 25 %), a seed known nowhere is "—".
+printf 'variant,seed,all_gamma_below_0.01_percent\nmixer-all,1,0.40\n' > "$TMP/rec/all-gamma.csv"
+mkdir -p "$TMP/runs/mixer-all/seed-2"
+"$PY" -c "import h5py, numpy; f = h5py.File('$TMP/runs/mixer-all/seed-2/stage-00.h5', 'w'); f['params/n.gamma'] = numpy.array([0.001, 1, 1, 1], 'f4'); f['params/n.beta'] = numpy.zeros(4, 'f4')"
+"$PY" "$S" "$TMP/rec" > "$TMP/g1.md" 2>&1; "$PY" "$S" "$TMP/rec" --runs "$TMP/runs" > "$TMP/g2.md" 2>&1
+check "all-γ share: from all-gamma.csv without a stage file, — for a seed known nowhere" \
+    "$(grep -q '^| Mixer-pico | all parameters | 1, 2 | .* | 0.4/— | 7, 7 |$' "$TMP/g1.md" || cat "$TMP/g1.md")"
+check "all-γ share: --runs reads the stage file and keeps it in all-gamma.csv" \
+    "$(grep -q '^| Mixer-pico | all parameters | 1, 2 | .* | 0.4/25.0 | 7, 7 |$' "$TMP/g2.md" && grep -qx 'mixer-all,2,25.00' "$TMP/rec/all-gamma.csv" || { cat "$TMP/g2.md" "$TMP/rec/all-gamma.csv"; })"
+printf 'variant,seed,all_gamma_below_0.01_percent\nmixer-all;1\n' > "$TMP/rec/all-gamma.csv"
+ERROR_STATUS=1 one_line_error "a malformed all-gamma.csv line is named" "all-gamma.csv:2: not 'variant,seed,percent'" "$S" "$TMP/rec"
+rm "$TMP/rec/all-gamma.csv"
 echo '{"seed": 1}' > "$TMP/rec/mixer-norm/seed-1.json"
 ERROR_STATUS=1 one_line_error "a broken record is named" "mixer-norm/seed-1.json: not a study result record" "$S" "$TMP/rec"
 ERROR_STATUS=1 one_line_error "a missing directory is named" "$TMP/none: no such directory" "$S" "$TMP/none"
