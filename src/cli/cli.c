@@ -80,6 +80,12 @@ static int parse_value(struct cli_given *g, const struct cli_command *cmd, struc
     return bad_value(cmd, o, v, err);
 }
 
+/* A command's operands as shown in usage: "" for one without any (params), never NULL. */
+static const char *operands_of(const struct cli_command *cmd)
+{
+    return cmd->operands ? cmd->operands : "";
+}
+
 int cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char **argv,
               struct rv_error *err)
 {
@@ -91,8 +97,7 @@ int cli_parse(struct cli_args *a, const struct cli_command *cmd, int argc, char 
         const char *t = argv[i];
         if (t[0] != '-' || t[1] == '\0') {
             if (a->noperands >= cmd->max_operands || a->noperands >= CLI_MAX_OPERANDS) {
-                /* a command without operands (params) has none to show: never print NULL */
-                const char *ops = cmd->operands ? cmd->operands : "";
+                const char *ops = operands_of(cmd);
                 return rv_fail(err, "%s: unexpected argument '%s'%s (usage: %s%s%s%s%s)", cmd->name, t,
                                cmd->max_operands ? "" : ": it takes options only", cmd->name,
                                ops[0] ? " " : "", ops, usage[0] ? " with " : "", usage);
@@ -167,8 +172,7 @@ bool cli_flag(const struct cli_args *a, const struct cli_option *o)
  * option. */
 static void command_usage(FILE *f, const struct cli_command *cmd)
 {
-    /* operands and options may be left out of a command's row (params has no operands) */
-    const char *operands = cmd->operands ? cmd->operands : "";
+    const char *operands = operands_of(cmd);
     fprintf(f, "%s%s%s", cmd->name, operands[0] ? " " : "", operands);
     for (int i = 0; cmd->options && cmd->options[i]; i++) {
         const struct cli_option *o = cmd->options[i];
