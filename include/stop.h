@@ -28,6 +28,11 @@
  * that it finishes the step and then saves `saves` (a file name that lives as long as the
  * process: RUN_LAST_FILE, or a task's own). */
 void stop_install(bool announce, const char *saves);
+/* The command's work is done (the process only finalizes MPI and exits): a signal from now on
+ * is noted silently, as there is no step left to finish nor file to save. Without it, the signal
+ * mpirun sends the ranks still finalizing when another rank has exited with an error made rank 0
+ * announce a save that never comes, after the run's one-line error. */
+void stop_quiet(void);
 /* The number of the first signal received, or 0. */
 int stop_signal_pending(void);
 /* After the step's allreduce: -1 with a message naming the stage, step and parameter when the

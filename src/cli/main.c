@@ -431,6 +431,7 @@ int main(int argc, char **argv)
         a.argv = argv;
         rc = cmd->main(&a);
     }
+    stop_quiet();
     comm_finalize(&comm);
     return rc;
 }

@@ -105,6 +105,11 @@ void stop_install(bool announce, const char *saves)
     }
 }
 
+void stop_quiet(void)
+{
+    announce_signals = 0;
+}
+
 int stop_signal_pending(void)
 {
     return pending_signal;
