@@ -52,7 +52,8 @@ as the run ended), when its newest stage file ends the run's schedule (`pipeline
 nothing); a run with last.h5 is *partial* and continues with
 `pipeline resume last.h5`; otherwise it is *new*. So the study can be killed and restarted at any
 time: finished runs are never repeated (a run in progress holds RUN/.lock, so a second study
-process leaves it alone). OUT/study.json stores each run's resolved config (base config keys with
+process leaves it alone, and each run is checked again once its lock is taken, so one that another
+process finished meanwhile is skipped). OUT/study.json stores each run's resolved config (base config keys with
 the overrides applied; run.out_dir, run.name and run.threads left out) and a study refuses a
 directory whose runs were made with another config.
 
@@ -104,7 +105,7 @@ import time
 PROG = "study.py"
 
 try:
-    from study_records import (StudyError, config_diff, mark_done, marked_final, option_value,
+    from study_records import (StudyError, config_diff, final_file, mark_done, marked_final, option_value,
                                pipeline_binary, read_record, unmarked_final, wall_file,
                                write_missing_records, write_record)
     from study_report import write_report
@@ -471,19 +472,24 @@ def record_wall(r, started, returncode):
         f.write(f"{time.time() - started:.1f} {returncode}\n")
 
 
+def skip_done(r, how):
+    """Says that the finished run r is skipped, writing first what a killed study left unwritten."""
+    # finished but killed before its done marker or record was written (or by an older study.py)
+    marked = not marked_final(r) and unmarked_final(r) is not None
+    if marked:
+        mark_done(r)
+    wrote = write_missing_records([r], quiet=True)
+    what = " and ".join(w for w, x in (("done marker", marked), ("result record", wrote)) if x)
+    print(f"{r['name']}: {how}, skipped{f' ({what} written)' if what else ''}", flush=True)
+
+
 def run_grid(study, runs, opts):
     """Runs every run not done, `jobs` at a time. Returns the number that failed."""
     todo = []
     for r in runs:
         s, _ = state(r)
         if s == "done":
-            # finished but killed before its done marker or record was written (or by an older study.py)
-            marked = not marked_final(r) and unmarked_final(r) is not None
-            if marked:
-                mark_done(r)
-            wrote = write_missing_records([r], quiet=True)
-            what = " and ".join(w for w, x in (("done marker", marked), ("result record", wrote)) if x)
-            print(f"{r['name']}: done, skipped{f' ({what} written)' if what else ''}", flush=True)
+            skip_done(r, "done")
         elif s == "running":
             print(f"{r['name']}: running in another study process, skipped", flush=True)
         else:
@@ -536,6 +542,16 @@ def run_grid(study, runs, opts):
                 except OSError:
                     lock.close()
                     print(f"{r['name']}: running in another study process, skipped", flush=True)
+                    starting[0] = False
+                    if deferred:
+                        stop(deferred[0], None)
+                    continue
+                # The grid was read at the start: another study process may have finished the
+                # run since (its lock is released once the run is marked done). Resuming it would
+                # train nothing and rewrite its final stage file.
+                if final_file(r) or read_record(r):
+                    skip_done(r, "done by another study process")
+                    lock.close()
                     starting[0] = False
                     if deferred:
                         stop(deferred[0], None)

@@ -527,4 +527,26 @@ check "BN-only rounds: a run stopped after its first round is partial, not done"
 check "BN-only rounds: resumed to the last round, then done" \
     "$([ -f "$TMP/rout/rounds/seed-1/stage-02.h5" ] && grep -q '"final": "stage-02.h5"' "$TMP/rout/rounds/seed-1/done" || cat "$TMP/rounds2.log")"
 
+# Two study processes on one grid: B read the grid (seed-1, then seed-2) when it started; while its
+# seed-1 waits (a wrapper holds it until $TMP/go exists), A runs seed-2 to the end. B must then skip
+# seed-2: before, it took the lock A had released and "resumed" the finished run, rewriting its
+# final stage file.
+printf '[study]\nconfig = %s\nseeds = 1, 2\nout_dir = %s\n[variant only]\n' "$TMP/base.ini" "$TMP/two" > "$TMP/two.ini"
+real="$(cd "$(dirname "$PIPE")" && pwd)/$(basename "$PIPE")"
+printf '#!/bin/sh\ncase "$*" in *run.name=seed-1*) while [ ! -e "%s/go" ]; do sleep 0.05; done ;; esac\nexec "%s" "$@"\n' \
+    "$TMP" "$real" > "$TMP/hold"
+chmod +x "$TMP/hold"
+PIPELINE="$TMP/hold" "$PY" "$STUDY" "$TMP/two.ini" --jobs 1 > "$TMP/twoB.log" 2>&1 &
+pidB=$!
+i=0
+while ! grep -q "^only/seed-1: starting" "$TMP/twoB.log" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+"$PY" "$STUDY" "$TMP/two.ini" --seeds 2 > "$TMP/twoA.log" 2>&1
+inode=$(stat -c %i "$TMP/two/only/seed-2/stage-02.h5" 2>&1)
+touch "$TMP/go"
+wait $pidB
+check "a run another study process finished meanwhile is skipped, not resumed" \
+    "$(grep -q '^only/seed-2: done by another study process, skipped$' "$TMP/twoB.log" &&
+       ! grep -q 'seed-2: resuming' "$TMP/twoB.log" && [ "$(stat -c %i "$TMP/two/only/seed-2/stage-02.h5")" = "$inode" ] &&
+       grep -q '^only/seed-2: done' "$TMP/twoA.log" && [ -e "$TMP/two/only/seed-1/done" ] || cat "$TMP/twoA.log" "$TMP/twoB.log")"
+
 finish study.test.sh
