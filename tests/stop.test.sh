@@ -271,4 +271,20 @@ fi
 $MPIRUN -np 2 "$PIPE" resume "$d/last.h5" >"$d.resume" 2>&1 || not_ok "mpirun -np 2 resume: $(tail -2 "$d.resume")"
 same "mpirun -np 2, SIGTERM and resumed: same bits as the straight 2-rank run" "$TMP/mpi-straight/stage-02.h5" "$d/stage-02.h5"
 
+# A SIGTERM once the command's work is done (mpirun's, to a rank still in MPI_Finalize when another
+# rank has exited with an error; REVIVE_TEST_SIGTERM_AT_FINALIZE sends it at that moment) changes
+# nothing and says nothing. Before, rank 0 printed "SIGTERM: finishing this step, then saving
+# last.h5" after the run's one-line error (a CI failure of mpi.test.sh).
+REVIVE_TEST_SIGTERM_AT_FINALIZE=1 "$PIPE" run "$TMP/s.ini" --out "$TMP/fin" --set data.dataset=cifar10 \
+    --set "data.path=$TMP/nowhere" >/dev/null 2>"$TMP/fin.err"
+rc=$?
+check "a SIGTERM while finalizing after an error: exit 1, the error alone" \
+    "$([ $rc -eq 1 ] && [ "$(lines "$TMP/fin.err")" -eq 1 ] && grep -q "data_batch_1.bin: missing" "$TMP/fin.err" ||
+       echo "exit $rc: $(cat "$TMP/fin.err")")"
+REVIVE_TEST_SIGTERM_AT_FINALIZE=1 "$PIPE" resume "$TMP/straight/stage-02.h5" --out "$TMP/fin-ok" >"$TMP/fin-ok.out" 2>"$TMP/fin-ok.err"
+rc=$?
+check "a SIGTERM while finalizing a run with nothing left to train: exit 0, nothing on stderr" \
+    "$([ $rc -eq 0 ] && [ ! -s "$TMP/fin-ok.err" ] && grep -q "nothing left to train" "$TMP/fin-ok.out" ||
+       echo "exit $rc: $(cat "$TMP/fin-ok.err")")"
+
 finish stop
