@@ -3,7 +3,8 @@
 # SIGUSR1 finish the step, write last.h5, say how to resume and exit 128 + the signal, and the
 # resumed run ends with the same bits as a straight one (also under mpirun -np 2); a second
 # signal ends the process at once; temporary files of dead writers are removed at start; a
-# diverged but finite state is never saved, and a signal the run outran is said (issue 24).
+# diverged but finite state is never saved, and a signal the run outran is said (issue 24); a signal once
+# the command's work is done (mpirun's, to a rank still finalizing) changes and says nothing.
 set -u
 . tests/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
