@@ -434,7 +434,8 @@ int main(int argc, char **argv)
     }
     stop_quiet();
     /* Tests (tests/stop.test.sh): the SIGTERM mpirun sends a rank still in MPI_Finalize when
-     * another rank has exited with an error, at the one moment it can come. */
+     * another rank has exited with an error, at the one moment it can come. Meant for the
+     * commands that install the stop handlers; any other ends by the signal's default action. */
     if (getenv("REVIVE_TEST_SIGTERM_AT_FINALIZE"))
         raise(SIGTERM);
     comm_finalize(&comm);
